@@ -1,0 +1,81 @@
+package licensing
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code is a stable, machine-readable error kind. Codes cross the wire (the API
+// sends them in problem+json, the SDK reads them): only ever add new ones.
+type Code string
+
+// The one error vocabulary of Narcidi. Adapters translate their failures into
+// these; api maps them to HTTP status codes in exactly one place.
+const (
+	EInvalid          Code = "invalid"               // the request breaks a rule (bad field, bad value)
+	EMalformed        Code = "malformed"             // the request could not be parsed at all
+	ENotFound         Code = "not_found"             // no such thing (or not visible to the caller)
+	EConflict         Code = "conflict"              // clashes with existing state (duplicate key...)
+	EUnauthorized     Code = "unauthorized"          // no or bad credentials
+	EForbidden        Code = "forbidden"             // credentials fine, action not allowed
+	ESeatLimit        Code = "seat_limit"            // the license has no free machine seat
+	ELicenseSuspended Code = "license_suspended"     // suspended: no new lease until reinstated
+	ELicenseRevoked   Code = "license_revoked"       // revoked for good
+	ELicenseExpired   Code = "license_expired"       // past its expiry (and grace period)
+	ENotActivated     Code = "machine_not_activated" // the fingerprint holds no seat on the license
+	ETooLarge         Code = "too_large"             // body over the limit
+	EUnsupportedMedia Code = "unsupported_media_type"
+	ERateLimited      Code = "rate_limited"
+	EUnavailable      Code = "unavailable" // a dependency (database...) is down; retry later
+	EInternal         Code = "internal"
+)
+
+// Error is a domain error: a code for machines, a message safe to show to the
+// caller, and an optional cause for the logs (never shown to callers).
+type Error struct {
+	Code    Code
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an Error with a formatted message.
+func Errorf(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap attaches a code and message to a cause.
+func Wrap(code Code, err error, message string) *Error {
+	return &Error{Code: code, Message: message, Err: err}
+}
+
+// ErrorCode returns the code of the first *Error in err's chain, EInternal
+// for any other non-nil error, and "" for nil.
+func ErrorCode(err error) Code {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return EInternal
+}
+
+// ErrorMessage returns the caller-safe message of err: the message of its
+// *Error, or a generic text for anything else (internal details stay in logs).
+func ErrorMessage(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "internal error"
+}

@@ -1,0 +1,226 @@
+package licensing
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// Product is a piece of NzilaCode software that licenses are sold for. Its ID
+// is the audience of the leases issued for it.
+type Product struct {
+	ID        string            `json:"id"`
+	Code      string            `json:"code"` // short unique name, e.g. "nzila-studio"
+	Name      string            `json:"name"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+// ExpiryAction says what happens to a license once it is past its expiry and
+// its grace period.
+type ExpiryAction string
+
+const (
+	// ExpiryRestrict: the license expires and gets no new lease.
+	ExpiryRestrict ExpiryAction = "restrict"
+	// ExpiryAllow: the license stays usable (new leases keep being issued) but
+	// is reported as expired, e.g. a perpetual fallback license whose updates end.
+	ExpiryAllow ExpiryAction = "allow"
+)
+
+// Policy is a plan: the rules a license of a product follows.
+type Policy struct {
+	ID        string `json:"id"`
+	ProductID string `json:"product_id"`
+	Name      string `json:"name"`
+	// DurationSeconds is how long a new license lasts (0: it never expires).
+	DurationSeconds int64 `json:"duration_seconds"`
+	// MaxMachines is the seat limit. A node-locked policy has exactly one.
+	MaxMachines int  `json:"max_machines"`
+	Floating    bool `json:"floating"`
+	// LeaseTTLSeconds is how long a lease stays valid offline.
+	LeaseTTLSeconds int64 `json:"lease_ttl_seconds"`
+	// HeartbeatWindowSeconds is how long a machine may stay silent before it is
+	// considered offline (0: no heartbeat required).
+	HeartbeatWindowSeconds int64 `json:"heartbeat_window_seconds"`
+	// GraceSeconds extends a license past its expiry before ExpiryAction applies.
+	GraceSeconds int64        `json:"grace_seconds"`
+	ExpiryAction ExpiryAction `json:"expiry_action"`
+	// Entitlements are the feature codes every license of this policy grants.
+	Entitlements []string          `json:"entitlements"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+}
+
+// Lease TTL bounds: leases are short so that a suspension takes effect
+// within one lease, and not so short that apps hammer the server.
+const (
+	MinLeaseTTL     = 5 * time.Minute
+	MaxLeaseTTL     = 30 * 24 * time.Hour
+	DefaultLeaseTTL = 24 * time.Hour
+)
+
+// LeaseTTL returns the policy's lease lifetime.
+func (p *Policy) LeaseTTL() time.Duration { return time.Duration(p.LeaseTTLSeconds) * time.Second }
+
+// CustomerStatus is whether a customer may use its licenses.
+type CustomerStatus string
+
+const (
+	CustomerActive   CustomerStatus = "active"
+	CustomerDisabled CustomerStatus = "disabled"
+)
+
+// Customer is a client of NzilaCode who holds licenses.
+type Customer struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Email     string            `json:"email"`
+	Status    CustomerStatus    `json:"status"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
+}
+
+// LicenseStatus is the stored state of a license. Expiry by date is computed
+// (see License.Check) so a license becomes expired at its time even before a
+// worker records it.
+type LicenseStatus string
+
+const (
+	LicenseActive    LicenseStatus = "active"
+	LicenseSuspended LicenseStatus = "suspended"
+	LicenseExpired   LicenseStatus = "expired"
+	LicenseRevoked   LicenseStatus = "revoked"
+)
+
+// License grants a customer the use of a product under a policy.
+//
+// The key itself is a secret: only its hash is stored (KeyHash), and the
+// clear key is returned once, when the license is created.
+type License struct {
+	ID         string        `json:"id"`
+	KeyHash    string        `json:"-"`
+	KeyHint    string        `json:"key_hint"` // last characters of the key, to tell keys apart
+	ProductID  string        `json:"product_id"`
+	PolicyID   string        `json:"policy_id"`
+	CustomerID string        `json:"customer_id"`
+	Name       string        `json:"name,omitempty"`
+	Status     LicenseStatus `json:"status"`
+	// StatusReason is why the license was last suspended or revoked.
+	StatusReason string     `json:"status_reason,omitempty"`
+	ExpiresAt    *time.Time `json:"expires_at,omitempty"`
+	// Entitlements granted on top of the policy's.
+	Entitlements []string          `json:"entitlements"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+}
+
+// Check says whether the license may get a new lease at now under policy p,
+// returning a domain error with the reason when it may not.
+func (l *License) Check(p *Policy, now time.Time) error {
+	switch l.Status {
+	case LicenseSuspended:
+		return Errorf(ELicenseSuspended, "the license is suspended")
+	case LicenseRevoked:
+		return Errorf(ELicenseRevoked, "the license is revoked")
+	}
+	if l.Status == LicenseExpired || l.PastGrace(p, now) {
+		if p.ExpiryAction == ExpiryAllow {
+			return nil
+		}
+		return Errorf(ELicenseExpired, "the license expired")
+	}
+	return nil
+}
+
+// PastGrace reports whether now is after the license's expiry plus the
+// policy's grace period.
+func (l *License) PastGrace(p *Policy, now time.Time) bool {
+	if l.ExpiresAt == nil {
+		return false
+	}
+	return now.After(l.ExpiresAt.Add(time.Duration(p.GraceSeconds) * time.Second))
+}
+
+// EffectiveEntitlements is the sorted union of the policy's and the license's
+// entitlements.
+func EffectiveEntitlements(p *Policy, l *License) []string {
+	all := make([]string, 0, len(p.Entitlements)+len(l.Entitlements))
+	all = append(all, p.Entitlements...)
+	all = append(all, l.Entitlements...)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// MachineStatus is whether a machine is seen alive.
+type MachineStatus string
+
+const (
+	MachineActive  MachineStatus = "active"
+	MachineOffline MachineStatus = "offline"
+)
+
+// Machine is one device a license is activated on, bound by its fingerprint.
+// It holds one seat of the license until deactivated.
+type Machine struct {
+	ID            string        `json:"id"`
+	LicenseID     string        `json:"license_id"`
+	Fingerprint   string        `json:"fingerprint"`
+	Name          string        `json:"name,omitempty"`
+	Hostname      string        `json:"hostname,omitempty"`
+	Platform      string        `json:"platform,omitempty"`
+	IP            string        `json:"ip,omitempty"`
+	Status        MachineStatus `json:"status"`
+	LastHeartbeat *time.Time    `json:"last_heartbeat,omitempty"`
+	LastLeaseAt   *time.Time    `json:"last_lease_at,omitempty"`
+	CreatedAt     time.Time     `json:"created_at"`
+	UpdatedAt     time.Time     `json:"updated_at"`
+}
+
+// Role is what an API token may do. Deny by default: a role grants only what
+// Allows says.
+type Role string
+
+const (
+	RoleAdmin    Role = "admin"
+	RoleSupport  Role = "support"
+	RoleReadOnly Role = "read-only"
+	RoleCustomer Role = "customer"
+)
+
+// APIToken is a credential for the admin API. Only the hash of the secret is
+// stored.
+type APIToken struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Role       Role       `json:"role"`
+	CustomerID string     `json:"customer_id,omitempty"` // for RoleCustomer
+	Hash       string     `json:"-"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// Usable reports whether the token may authenticate at now.
+func (t *APIToken) Usable(now time.Time) bool {
+	if t.RevokedAt != nil {
+		return false
+	}
+	return t.ExpiresAt == nil || now.Before(*t.ExpiresAt)
+}
+
+// normalizeCodes trims, drops empties, sorts and de-duplicates feature codes.
+func normalizeCodes(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

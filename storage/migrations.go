@@ -1,0 +1,130 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/go-gormigrate/gormigrate/v2"
+	"gorm.io/gorm"
+)
+
+// migrations is the schema's history. Append only: a released migration is
+// never edited, since databases in the field have already run it. Each one
+// declares the structs it needs as they were at that version, so later
+// changes to models.go do not change what an old migration does.
+func migrations() []*gormigrate.Migration {
+	return []*gormigrate.Migration{
+		{ID: "0001_initial", Migrate: migrateInitial},
+	}
+}
+
+func migrateInitial(tx *gorm.DB) error {
+	type product struct {
+		ID        string    `gorm:"primaryKey;size:36"`
+		Code      string    `gorm:"size:64;not null;uniqueIndex"`
+		Name      string    `gorm:"size:200;not null"`
+		Metadata  string    `gorm:"type:text;not null;default:'{}'"`
+		CreatedAt time.Time `gorm:"not null"`
+		UpdatedAt time.Time `gorm:"not null"`
+	}
+	type policy struct {
+		ID                     string    `gorm:"primaryKey;size:36"`
+		ProductID              string    `gorm:"size:36;not null;index"`
+		Product                *product  `gorm:"foreignKey:ProductID;constraint:OnDelete:RESTRICT"`
+		Name                   string    `gorm:"size:200;not null"`
+		DurationSeconds        int64     `gorm:"not null"`
+		MaxMachines            int       `gorm:"not null"`
+		Floating               bool      `gorm:"not null"`
+		LeaseTTLSeconds        int64     `gorm:"not null"`
+		HeartbeatWindowSeconds int64     `gorm:"not null"`
+		GraceSeconds           int64     `gorm:"not null"`
+		ExpiryAction           string    `gorm:"size:16;not null"`
+		Entitlements           string    `gorm:"type:text;not null;default:'[]'"`
+		Metadata               string    `gorm:"type:text;not null;default:'{}'"`
+		CreatedAt              time.Time `gorm:"not null"`
+		UpdatedAt              time.Time `gorm:"not null"`
+	}
+	type customer struct {
+		ID        string    `gorm:"primaryKey;size:36"`
+		Name      string    `gorm:"size:200;not null"`
+		Email     string    `gorm:"size:320;not null;index"`
+		Status    string    `gorm:"size:16;not null"`
+		Metadata  string    `gorm:"type:text;not null;default:'{}'"`
+		CreatedAt time.Time `gorm:"not null"`
+		UpdatedAt time.Time `gorm:"not null"`
+	}
+	type license struct {
+		ID           string     `gorm:"primaryKey;size:36"`
+		KeyHash      string     `gorm:"size:64;not null;uniqueIndex"`
+		KeyHint      string     `gorm:"size:8;not null"`
+		ProductID    string     `gorm:"size:36;not null;index"`
+		Product      *product   `gorm:"foreignKey:ProductID;constraint:OnDelete:RESTRICT"`
+		PolicyID     string     `gorm:"size:36;not null;index"`
+		Policy       *policy    `gorm:"foreignKey:PolicyID;constraint:OnDelete:RESTRICT"`
+		CustomerID   string     `gorm:"size:36;not null;index"`
+		Customer     *customer  `gorm:"foreignKey:CustomerID;constraint:OnDelete:RESTRICT"`
+		Name         string     `gorm:"size:200;not null"`
+		Status       string     `gorm:"size:16;not null;index"`
+		StatusReason string     `gorm:"size:500;not null"`
+		ExpiresAt    *time.Time `gorm:"index"`
+		Entitlements string     `gorm:"type:text;not null;default:'[]'"`
+		Metadata     string     `gorm:"type:text;not null;default:'{}'"`
+		CreatedAt    time.Time  `gorm:"not null"`
+		UpdatedAt    time.Time  `gorm:"not null"`
+	}
+	type machine struct {
+		ID            string     `gorm:"primaryKey;size:36"`
+		LicenseID     string     `gorm:"size:36;not null;uniqueIndex:machines_license_fingerprint,priority:1"`
+		License       *license   `gorm:"foreignKey:LicenseID;constraint:OnDelete:CASCADE"`
+		Fingerprint   string     `gorm:"size:256;not null;uniqueIndex:machines_license_fingerprint,priority:2"`
+		Name          string     `gorm:"size:200;not null"`
+		Hostname      string     `gorm:"size:255;not null"`
+		Platform      string     `gorm:"size:100;not null"`
+		IP            string     `gorm:"size:64;not null"`
+		Status        string     `gorm:"size:16;not null"`
+		LastHeartbeat *time.Time `gorm:"index"`
+		LastLeaseAt   *time.Time
+		CreatedAt     time.Time `gorm:"not null"`
+		UpdatedAt     time.Time `gorm:"not null"`
+	}
+	type apiToken struct {
+		ID         string `gorm:"primaryKey;size:36"`
+		Name       string `gorm:"size:200;not null"`
+		Role       string `gorm:"size:16;not null"`
+		CustomerID string `gorm:"size:36;not null"`
+		Hash       string `gorm:"size:64;not null;uniqueIndex"`
+		ExpiresAt  *time.Time
+		RevokedAt  *time.Time
+		CreatedAt  time.Time `gorm:"not null"`
+	}
+	// Table names follow gorm's naming of these struct names (products,
+	// policies, ...), which is also what the foreign keys refer to.
+	if err := tx.Migrator().CreateTable(&product{}, &policy{}, &customer{}, &license{}, &machine{}, &apiToken{}); err != nil {
+		return fmt.Errorf("create tables: %w", err)
+	}
+	return nil
+}
+
+// migrationLockID is the PostgreSQL advisory lock that keeps two starting
+// instances from migrating at once.
+const migrationLockID = 7_301_442_001
+
+// Migrate brings the schema up to date. It is safe to run from several
+// processes at once: on PostgreSQL they take turns on an advisory lock, and on
+// SQLite the single connection serializes them.
+func (s *Store) Migrate(ctx context.Context) error {
+	return s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		if s.postgres {
+			if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
+				return translate(err)
+			}
+			defer conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockID)
+		}
+		m := gormigrate.New(conn, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 255, UseTransaction: true}, migrations())
+		if err := m.Migrate(); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return nil
+	})
+}

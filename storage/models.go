@@ -1,0 +1,199 @@
+package storage
+
+import (
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// Rows as stored. Lists and maps are JSON text, which both databases hold
+// the same way. Domain types never carry gorm tags; these do.
+
+type productRow struct {
+	ID        string `gorm:"primaryKey"`
+	Code      string
+	Name      string
+	Metadata  map[string]string `gorm:"serializer:json"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+func (productRow) TableName() string { return "products" }
+
+type policyRow struct {
+	ID                     string `gorm:"primaryKey"`
+	ProductID              string
+	Name                   string
+	DurationSeconds        int64
+	MaxMachines            int
+	Floating               bool
+	LeaseTTLSeconds        int64 `gorm:"column:lease_ttl_seconds"`
+	HeartbeatWindowSeconds int64
+	GraceSeconds           int64
+	ExpiryAction           string
+	Entitlements           []string          `gorm:"serializer:json"`
+	Metadata               map[string]string `gorm:"serializer:json"`
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+func (policyRow) TableName() string { return "policies" }
+
+type customerRow struct {
+	ID        string `gorm:"primaryKey"`
+	Name      string
+	Email     string
+	Status    string
+	Metadata  map[string]string `gorm:"serializer:json"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+func (customerRow) TableName() string { return "customers" }
+
+type licenseRow struct {
+	ID           string `gorm:"primaryKey"`
+	KeyHash      string
+	KeyHint      string
+	ProductID    string
+	PolicyID     string
+	CustomerID   string
+	Name         string
+	Status       string
+	StatusReason string
+	ExpiresAt    *time.Time
+	Entitlements []string          `gorm:"serializer:json"`
+	Metadata     map[string]string `gorm:"serializer:json"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (licenseRow) TableName() string { return "licenses" }
+
+type machineRow struct {
+	ID            string `gorm:"primaryKey"`
+	LicenseID     string
+	Fingerprint   string
+	Name          string
+	Hostname      string
+	Platform      string
+	IP            string `gorm:"column:ip"`
+	Status        string
+	LastHeartbeat *time.Time
+	LastLeaseAt   *time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+func (machineRow) TableName() string { return "machines" }
+
+type apiTokenRow struct {
+	ID         string `gorm:"primaryKey"`
+	Name       string
+	Role       string
+	CustomerID string
+	Hash       string
+	ExpiresAt  *time.Time
+	RevokedAt  *time.Time
+	CreatedAt  time.Time
+}
+
+func (apiTokenRow) TableName() string { return "api_tokens" }
+
+// utc normalizes times read back from either database.
+func utc(t time.Time) time.Time { return t.UTC() }
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func emptyMapIfNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+func emptyIfNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func productFromRow(r *productRow) *licensing.Product {
+	return &licensing.Product{ID: r.ID, Code: r.Code, Name: r.Name, Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+}
+
+func productToRow(p *licensing.Product) *productRow {
+	return &productRow{ID: p.ID, Code: p.Code, Name: p.Name, Metadata: emptyMapIfNil(p.Metadata), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+}
+
+func policyFromRow(r *policyRow) *licensing.Policy {
+	return &licensing.Policy{
+		ID: r.ID, ProductID: r.ProductID, Name: r.Name, DurationSeconds: r.DurationSeconds, MaxMachines: r.MaxMachines,
+		Floating: r.Floating, LeaseTTLSeconds: r.LeaseTTLSeconds, HeartbeatWindowSeconds: r.HeartbeatWindowSeconds,
+		GraceSeconds: r.GraceSeconds, ExpiryAction: licensing.ExpiryAction(r.ExpiryAction), Entitlements: emptyIfNil(r.Entitlements),
+		Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+}
+
+func policyToRow(p *licensing.Policy) *policyRow {
+	return &policyRow{
+		ID: p.ID, ProductID: p.ProductID, Name: p.Name, DurationSeconds: p.DurationSeconds, MaxMachines: p.MaxMachines,
+		Floating: p.Floating, LeaseTTLSeconds: p.LeaseTTLSeconds, HeartbeatWindowSeconds: p.HeartbeatWindowSeconds,
+		GraceSeconds: p.GraceSeconds, ExpiryAction: string(p.ExpiryAction), Entitlements: emptyIfNil(p.Entitlements),
+		Metadata: emptyMapIfNil(p.Metadata), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+	}
+}
+
+func customerFromRow(r *customerRow) *licensing.Customer {
+	return &licensing.Customer{ID: r.ID, Name: r.Name, Email: r.Email, Status: licensing.CustomerStatus(r.Status), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+}
+
+func customerToRow(c *licensing.Customer) *customerRow {
+	return &customerRow{ID: c.ID, Name: c.Name, Email: c.Email, Status: string(c.Status), Metadata: emptyMapIfNil(c.Metadata), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+func licenseFromRow(r *licenseRow) *licensing.License {
+	return &licensing.License{
+		ID: r.ID, KeyHash: r.KeyHash, KeyHint: r.KeyHint, ProductID: r.ProductID, PolicyID: r.PolicyID, CustomerID: r.CustomerID,
+		Name: r.Name, Status: licensing.LicenseStatus(r.Status), StatusReason: r.StatusReason, ExpiresAt: utcPtr(r.ExpiresAt),
+		Entitlements: emptyIfNil(r.Entitlements), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+}
+
+func licenseToRow(l *licensing.License) *licenseRow {
+	return &licenseRow{
+		ID: l.ID, KeyHash: l.KeyHash, KeyHint: l.KeyHint, ProductID: l.ProductID, PolicyID: l.PolicyID, CustomerID: l.CustomerID,
+		Name: l.Name, Status: string(l.Status), StatusReason: l.StatusReason, ExpiresAt: l.ExpiresAt,
+		Entitlements: emptyIfNil(l.Entitlements), Metadata: emptyMapIfNil(l.Metadata), CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
+	}
+}
+
+func machineFromRow(r *machineRow) *licensing.Machine {
+	return &licensing.Machine{
+		ID: r.ID, LicenseID: r.LicenseID, Fingerprint: r.Fingerprint, Name: r.Name, Hostname: r.Hostname, Platform: r.Platform,
+		IP: r.IP, Status: licensing.MachineStatus(r.Status), LastHeartbeat: utcPtr(r.LastHeartbeat), LastLeaseAt: utcPtr(r.LastLeaseAt),
+		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+	}
+}
+
+func machineToRow(m *licensing.Machine) *machineRow {
+	return &machineRow{
+		ID: m.ID, LicenseID: m.LicenseID, Fingerprint: m.Fingerprint, Name: m.Name, Hostname: m.Hostname, Platform: m.Platform,
+		IP: m.IP, Status: string(m.Status), LastHeartbeat: m.LastHeartbeat, LastLeaseAt: m.LastLeaseAt, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+	}
+}
+
+func apiTokenFromRow(r *apiTokenRow) *licensing.APIToken {
+	return &licensing.APIToken{ID: r.ID, Name: r.Name, Role: licensing.Role(r.Role), CustomerID: r.CustomerID, Hash: r.Hash, ExpiresAt: utcPtr(r.ExpiresAt), RevokedAt: utcPtr(r.RevokedAt), CreatedAt: utc(r.CreatedAt)}
+}
+
+func apiTokenToRow(t *licensing.APIToken) *apiTokenRow {
+	return &apiTokenRow{ID: t.ID, Name: t.Name, Role: string(t.Role), CustomerID: t.CustomerID, Hash: t.Hash, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, CreatedAt: t.CreatedAt}
+}

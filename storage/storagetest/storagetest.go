@@ -1,0 +1,105 @@
+// Package storagetest gives tests real databases: a fresh PostgreSQL
+// database per call (dropped when the test ends) and a SQLite file in a temp
+// dir. A PostgreSQL server that cannot be reached fails the test with the
+// command that starts one; it is never skipped.
+package storagetest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nzilacode/narcidicontrole/storage"
+)
+
+// AdminURLEnv names the variable holding a PostgreSQL URL with the right to
+// create databases. Default: the loopback server of ../shared/guide/SERVICES.md.
+const AdminURLEnv = "NARCIDI_TEST_POSTGRES_URL"
+
+const defaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+const startHint = "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+
+// PostgresURL creates an empty database with a random name and returns its
+// URL; the database is dropped when the test ends.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	admin := os.Getenv(AdminURLEnv)
+	if admin == "" {
+		admin = defaultAdminURL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("PostgreSQL is needed at %s (set %s to change it): %v\n%s", redactURL(admin), AdminURLEnv, err, startHint)
+	}
+	defer conn.Close(context.Background())
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "narcidi_test_" + hex.EncodeToString(b)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, admin)
+		if err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+			return
+		}
+		defer c.Close(context.Background())
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	u, _ := url.Parse(admin)
+	u.Path = "/" + name
+	return u.String()
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Open returns a migrated store on a fresh database of the given dialect
+// ("sqlite" or "postgres"), closed when the test ends.
+func Open(t testing.TB, dialect string) *storage.Store {
+	t.Helper()
+	cfg := storage.Config{DataDir: t.TempDir()}
+	if dialect == "postgres" {
+		cfg.DatabaseURL = PostgresURL(t)
+	}
+	ctx := context.Background()
+	s, err := storage.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("open %s store: %v", dialect, err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate %s: %v", dialect, err)
+	}
+	return s
+}
+
+// Dialects are the databases every store test runs on.
+var Dialects = []string{"sqlite", "postgres"}
+
+// ForEach runs fn as a subtest on a fresh store of each dialect.
+func ForEach(t *testing.T, fn func(t *testing.T, s *storage.Store)) {
+	for _, d := range Dialects {
+		t.Run(d, func(t *testing.T) {
+			fn(t, Open(t, d))
+		})
+	}
+}

@@ -1,0 +1,445 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/google/uuid"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+)
+
+// Config says which database to open.
+type Config struct {
+	// DatabaseURL is a PostgreSQL URL (postgres://...). Empty means the
+	// embedded default: a SQLite file in DataDir.
+	DatabaseURL string
+	DataDir     string
+	// MaxOpenConns bounds the PostgreSQL pool (default 20).
+	MaxOpenConns int
+}
+
+// Store implements licensing.Store. The same value works inside a
+// transaction (db is then the transaction) and outside it.
+type Store struct {
+	db       *gorm.DB
+	postgres bool
+}
+
+var _ licensing.Store = (*Store)(nil)
+
+// Open connects to the database of cfg. It does not migrate; call Migrate.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	gcfg := &gorm.Config{
+		TranslateError:         true,
+		Logger:                 logger.Discard,
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	var (
+		db  *gorm.DB
+		err error
+		pg  = cfg.DatabaseURL != ""
+	)
+	if pg {
+		if !strings.HasPrefix(cfg.DatabaseURL, "postgres://") && !strings.HasPrefix(cfg.DatabaseURL, "postgresql://") {
+			return nil, errors.New("NARCIDI_DATABASE_URL must be a postgres:// URL")
+		}
+		db, err = gorm.Open(postgres.New(postgres.Config{DSN: cfg.DatabaseURL}), gcfg)
+	} else {
+		db, err = openSQLite(cfg.DataDir, gcfg)
+	}
+	if err != nil {
+		return nil, translate(fmt.Errorf("open database: %w", err))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	if pg {
+		n := cfg.MaxOpenConns
+		if n <= 0 {
+			n = 20
+		}
+		sqlDB.SetMaxOpenConns(n)
+		sqlDB.SetMaxIdleConns(n)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	s := &Store{db: db, postgres: pg}
+	if err := s.Ping(ctx); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openSQLite opens (creating) DataDir/narcidi.db. One connection: SQLite has
+// one writer anyway, and a single connection turns every transaction into a
+// critical section, which is what makes the seat count exact without row locks.
+func openSQLite(dir string, gcfg *gorm.Config) (*gorm.DB, error) {
+	if dir == "" {
+		return nil, errors.New("a data directory is required for the SQLite database")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, "narcidi.db")
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	db, err := gorm.Open(sqlite.Open(dsn), gcfg)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
+	sqlDB.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// Close releases the connection pool.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// DB exposes the gorm handle, for tests and benchmarks that seed data.
+func (s *Store) DB() *gorm.DB { return s.db }
+
+// Dialect is "postgres" or "sqlite".
+func (s *Store) Dialect() string {
+	if s.postgres {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// Ping checks the database is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return translate(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "the database is unavailable")
+	}
+	return nil
+}
+
+// InTx runs fn in one transaction.
+func (s *Store) InTx(ctx context.Context, fn func(tx licensing.Repo) error) error {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Store{db: tx, postgres: s.postgres})
+	}, &sql.TxOptions{})
+	return translate(err)
+}
+
+func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// newID returns a time-ordered UUID (v7), so ids sort by creation and serve
+// as pagination cursors.
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+func setID(id *string) {
+	if *id == "" {
+		*id = newID()
+	}
+}
+
+func (s *Store) create(ctx context.Context, row any) error {
+	return translate(s.q(ctx).Create(row).Error)
+}
+
+func (s *Store) get(ctx context.Context, row any, id string) error {
+	if _, err := uuid.Parse(id); err != nil {
+		return licensing.Errorf(licensing.ENotFound, "not found")
+	}
+	return translate(s.q(ctx).Take(row, "id = ?", id).Error)
+}
+
+func paged(q *gorm.DB, p licensing.Page) *gorm.DB {
+	p = p.Normalize()
+	if p.After != "" {
+		q = q.Where("id > ?", p.After)
+	}
+	return q.Order("id").Limit(p.Limit)
+}
+
+func notFound(err error, what string) error {
+	if licensing.ErrorCode(err) == licensing.ENotFound {
+		return licensing.Errorf(licensing.ENotFound, "%s not found", what)
+	}
+	return err
+}
+
+// Products.
+
+func (s *Store) CreateProduct(ctx context.Context, p *licensing.Product) error {
+	setID(&p.ID)
+	err := s.create(ctx, productToRow(p))
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		return licensing.Errorf(licensing.EConflict, "a product with code %q already exists", p.Code)
+	}
+	return err
+}
+
+func (s *Store) GetProduct(ctx context.Context, id string) (*licensing.Product, error) {
+	var r productRow
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, "product")
+	}
+	return productFromRow(&r), nil
+}
+
+func (s *Store) ListProducts(ctx context.Context, page licensing.Page) ([]licensing.Product, error) {
+	var rows []productRow
+	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.Product, len(rows))
+	for i := range rows {
+		out[i] = *productFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+// Policies.
+
+func (s *Store) CreatePolicy(ctx context.Context, p *licensing.Policy) error {
+	setID(&p.ID)
+	return s.create(ctx, policyToRow(p))
+}
+
+func (s *Store) GetPolicy(ctx context.Context, id string) (*licensing.Policy, error) {
+	var r policyRow
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, "policy")
+	}
+	return policyFromRow(&r), nil
+}
+
+func (s *Store) ListPolicies(ctx context.Context, f licensing.PolicyFilter, page licensing.Page) ([]licensing.Policy, error) {
+	q := s.q(ctx)
+	if f.ProductID != "" {
+		q = q.Where("product_id = ?", f.ProductID)
+	}
+	var rows []policyRow
+	if err := paged(q, page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.Policy, len(rows))
+	for i := range rows {
+		out[i] = *policyFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+// Customers.
+
+func (s *Store) CreateCustomer(ctx context.Context, c *licensing.Customer) error {
+	setID(&c.ID)
+	return s.create(ctx, customerToRow(c))
+}
+
+func (s *Store) GetCustomer(ctx context.Context, id string) (*licensing.Customer, error) {
+	var r customerRow
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, "customer")
+	}
+	return customerFromRow(&r), nil
+}
+
+func (s *Store) ListCustomers(ctx context.Context, page licensing.Page) ([]licensing.Customer, error) {
+	var rows []customerRow
+	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.Customer, len(rows))
+	for i := range rows {
+		out[i] = *customerFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+// Licenses.
+
+func (s *Store) CreateLicense(ctx context.Context, l *licensing.License) error {
+	setID(&l.ID)
+	err := s.create(ctx, licenseToRow(l))
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		return licensing.Errorf(licensing.EConflict, "a license with this key already exists")
+	}
+	return err
+}
+
+func (s *Store) GetLicense(ctx context.Context, id string) (*licensing.License, error) {
+	var r licenseRow
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, "license")
+	}
+	return licenseFromRow(&r), nil
+}
+
+func (s *Store) GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpdate bool) (*licensing.License, error) {
+	q := s.q(ctx)
+	if forUpdate {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var r licenseRow
+	if err := q.Take(&r, "key_hash = ?", keyHash).Error; err != nil {
+		return nil, notFound(translate(err), "license")
+	}
+	return licenseFromRow(&r), nil
+}
+
+func (s *Store) LockLicense(ctx context.Context, id string) (*licensing.License, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, licensing.Errorf(licensing.ENotFound, "license not found")
+	}
+	var r licenseRow
+	if err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&r, "id = ?", id).Error; err != nil {
+		return nil, notFound(translate(err), "license")
+	}
+	return licenseFromRow(&r), nil
+}
+
+func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, page licensing.Page) ([]licensing.License, error) {
+	q := s.q(ctx)
+	for _, c := range [...]struct{ col, v string }{
+		{"customer_id", f.CustomerID}, {"product_id", f.ProductID}, {"policy_id", f.PolicyID}, {"status", string(f.Status)},
+	} {
+		if c.v != "" {
+			q = q.Where(c.col+" = ?", c.v)
+		}
+	}
+	var rows []licenseRow
+	if err := paged(q, page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.License, len(rows))
+	for i := range rows {
+		out[i] = *licenseFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+func (s *Store) UpdateLicenseStatus(ctx context.Context, id string, from, to licensing.LicenseStatus, reason string, now time.Time) error {
+	res := s.q(ctx).Model(&licenseRow{}).Where("id = ? AND status = ?", id, string(from)).
+		Updates(map[string]any{"status": string(to), "status_reason": reason, "updated_at": now})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return licensing.Errorf(licensing.EConflict, "the license is no longer %s", from)
+	}
+	return nil
+}
+
+// Machines.
+
+func (s *Store) CreateMachine(ctx context.Context, m *licensing.Machine) error {
+	setID(&m.ID)
+	err := s.create(ctx, machineToRow(m))
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		return licensing.Errorf(licensing.EConflict, "this fingerprint is already activated on the license")
+	}
+	return err
+}
+
+func (s *Store) FindMachine(ctx context.Context, licenseID, fingerprint string) (*licensing.Machine, error) {
+	var r machineRow
+	if err := s.q(ctx).Take(&r, "license_id = ? AND fingerprint = ?", licenseID, fingerprint).Error; err != nil {
+		return nil, notFound(translate(err), "machine")
+	}
+	return machineFromRow(&r), nil
+}
+
+func (s *Store) CountMachines(ctx context.Context, licenseID string) (int, error) {
+	var n int64
+	if err := s.q(ctx).Model(&machineRow{}).Where("license_id = ?", licenseID).Count(&n).Error; err != nil {
+		return 0, translate(err)
+	}
+	return int(n), nil
+}
+
+func (s *Store) ListMachines(ctx context.Context, licenseID string, page licensing.Page) ([]licensing.Machine, error) {
+	var rows []machineRow
+	if err := paged(s.q(ctx).Where("license_id = ?", licenseID), page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.Machine, len(rows))
+	for i := range rows {
+		out[i] = *machineFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+func (s *Store) TouchMachine(ctx context.Context, id string, heartbeat, lease bool, ip string, now time.Time) error {
+	set := map[string]any{"status": string(licensing.MachineActive), "updated_at": now}
+	if heartbeat {
+		set["last_heartbeat"] = now
+	}
+	if lease {
+		set["last_lease_at"] = now
+	}
+	if ip != "" {
+		set["ip"] = ip
+	}
+	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Updates(set)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return licensing.Errorf(licensing.ENotFound, "machine not found")
+	}
+	return nil
+}
+
+func (s *Store) DeleteMachine(ctx context.Context, id string) error {
+	res := s.q(ctx).Delete(&machineRow{}, "id = ?", id)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return licensing.Errorf(licensing.ENotFound, "machine not found")
+	}
+	return nil
+}
+
+// API tokens.
+
+func (s *Store) CreateAPIToken(ctx context.Context, t *licensing.APIToken) error {
+	setID(&t.ID)
+	return s.create(ctx, apiTokenToRow(t))
+}
+
+func (s *Store) GetAPITokenByHash(ctx context.Context, hash string) (*licensing.APIToken, error) {
+	var r apiTokenRow
+	if err := s.q(ctx).Take(&r, "hash = ?", hash).Error; err != nil {
+		return nil, notFound(translate(err), "token")
+	}
+	return apiTokenFromRow(&r), nil
+}
+
+func (s *Store) CountAPITokens(ctx context.Context) (int, error) {
+	var n int64
+	if err := s.q(ctx).Model(&apiTokenRow{}).Count(&n).Error; err != nil {
+		return 0, translate(err)
+	}
+	return int(n), nil
+}

@@ -1,0 +1,28 @@
+package verifier
+
+// LeaseType is the JWS "typ" header of a lease. Token kinds are told apart by
+// this header so that a token of another kind is never accepted as a lease.
+const LeaseType = "narcidi-lease+jwt"
+
+// LeaseClaims is the payload of a lease: the wire contract between the server
+// that issues leases and the apps that verify them offline. Times are Unix
+// seconds (NumericDate, RFC 7519). Field names only ever get added.
+type LeaseClaims struct {
+	Issuer    string `json:"iss"`
+	Subject   string `json:"sub"` // the machine id
+	Audience  string `json:"aud"` // the product id: a lease is only good for its product
+	ID        string `json:"jti"`
+	IssuedAt  int64  `json:"iat"`
+	NotBefore int64  `json:"nbf"`
+	Expiry    int64  `json:"exp"`
+
+	License     string `json:"license"`            // license id
+	Policy      string `json:"policy"`             // policy id
+	Customer    string `json:"customer,omitempty"` // customer id
+	Machine     string `json:"machine"`            // machine id (same as sub)
+	Fingerprint string `json:"fingerprint"`        // the machine fingerprint the lease is bound to
+	// Entitlements are the feature codes the license grants, sorted.
+	Entitlements []string `json:"entitlements,omitempty"`
+	// LicenseExpiry is when the license itself ends (0: never).
+	LicenseExpiry int64 `json:"license_expiry,omitempty"`
+}

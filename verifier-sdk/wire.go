@@ -1,0 +1,69 @@
+package verifier
+
+import "time"
+
+// The JSON bodies of the client API (/v1/client/...). They live here, beside
+// the lease claims, because they are the contract between the server and the
+// apps: the server decodes exactly these types and the SDK's Client sends them.
+
+// MachineRequest names a license and the machine asking. It is the body of
+// activate, renew, heartbeat, deactivate and validate; activate also reads the
+// descriptive fields.
+type MachineRequest struct {
+	LicenseKey  string `json:"license_key"`
+	Fingerprint string `json:"fingerprint"`
+	Name        string `json:"name,omitempty"`
+	Hostname    string `json:"hostname,omitempty"`
+	Platform    string `json:"platform,omitempty"`
+}
+
+// LeaseResponse is the answer to activate and renew.
+type LeaseResponse struct {
+	Lease          string    `json:"lease"`
+	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+	MachineID      string    `json:"machine_id"`
+	LicenseID      string    `json:"license_id"`
+	ProductID      string    `json:"product_id"`
+	// HeartbeatInterval is how often the server expects a heartbeat, in seconds
+	// (0: no heartbeat required).
+	HeartbeatInterval int `json:"heartbeat_interval"`
+}
+
+// HeartbeatResponse is the answer to a heartbeat.
+type HeartbeatResponse struct {
+	MachineID     string    `json:"machine_id"`
+	LastHeartbeat time.Time `json:"last_heartbeat"`
+	NextHeartbeat time.Time `json:"next_heartbeat_before"`
+}
+
+// ValidateResponse is the answer to an online validation. Code is one of the
+// Validation* constants.
+type ValidateResponse struct {
+	Valid     bool       `json:"valid"`
+	Code      string     `json:"code"`
+	Detail    string     `json:"detail"`
+	LicenseID string     `json:"license_id,omitempty"`
+	Status    string     `json:"status,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// Validation reason codes. They cross the wire: only ever add.
+const (
+	ValidationValid        = "valid"
+	ValidationNotFound     = "not_found"
+	ValidationSuspended    = "suspended"
+	ValidationRevoked      = "revoked"
+	ValidationExpired      = "expired"
+	ValidationNotActivated = "not_activated" // the fingerprint holds no seat on the license
+)
+
+// Problem is an RFC 9457 problem document, as every error of the API is sent.
+// Code is stable and machine-readable; Detail is for people.
+type Problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail,omitempty"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id,omitempty"`
+}
