@@ -1,0 +1,55 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// decodeJSON reads the request body into v strictly: the content type must
+// be JSON, unknown fields are refused, and exactly one JSON value is allowed.
+// Nothing is written before the whole body is decoded, so a bad body changes
+// no state.
+func decodeJSON(c *fiber.Ctx, v any) error {
+	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mt != fiber.MIMEApplicationJSON {
+		return licensing.Errorf(licensing.EUnsupportedMedia, "the body must be application/json")
+	}
+	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return licensing.Errorf(licensing.EMalformed, "the body must hold a single JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return licensing.Errorf(licensing.EMalformed, "the body is empty")
+	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF):
+		return licensing.Errorf(licensing.EMalformed, "the body is not valid JSON")
+	case errors.As(err, &typ):
+		return licensing.Errorf(licensing.EInvalid, "field %q must be of JSON type %s", typ.Field, typ.Type.Kind())
+	}
+	// json reports unknown fields as: json: unknown field "x"
+	return licensing.Errorf(licensing.EInvalid, "%s", trimJSONPrefix(err.Error()))
+}
+
+func trimJSONPrefix(s string) string {
+	const p = "json: "
+	if len(s) > len(p) && s[:len(p)] == p {
+		return s[len(p):]
+	}
+	return s
+}

@@ -1,0 +1,84 @@
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// statusOf is the only code-to-status table of Narcidi.
+var statusOf = map[licensing.Code]int{
+	licensing.EInvalid:          http.StatusUnprocessableEntity,
+	licensing.EMalformed:        http.StatusBadRequest,
+	licensing.ENotFound:         http.StatusNotFound,
+	licensing.EConflict:         http.StatusConflict,
+	licensing.EUnauthorized:     http.StatusUnauthorized,
+	licensing.EForbidden:        http.StatusForbidden,
+	licensing.ESeatLimit:        http.StatusConflict,
+	licensing.ELicenseSuspended: http.StatusForbidden,
+	licensing.ELicenseRevoked:   http.StatusForbidden,
+	licensing.ELicenseExpired:   http.StatusForbidden,
+	licensing.ENotActivated:     http.StatusNotFound,
+	licensing.ETooLarge:         http.StatusRequestEntityTooLarge,
+	licensing.EUnsupportedMedia: http.StatusUnsupportedMediaType,
+	licensing.ERateLimited:      http.StatusTooManyRequests,
+	licensing.EUnavailable:      http.StatusServiceUnavailable,
+	licensing.EInternal:         http.StatusInternalServerError,
+}
+
+// fiberCodes translates fiber's own errors (routing, body limit, protocol)
+// into the domain vocabulary.
+var fiberCodes = map[int]licensing.Code{
+	fiber.StatusNotFound:                    licensing.ENotFound,
+	fiber.StatusMethodNotAllowed:            licensing.ENotFound,
+	fiber.StatusRequestEntityTooLarge:       licensing.ETooLarge,
+	fiber.StatusRequestHeaderFieldsTooLarge: licensing.ETooLarge,
+	fiber.StatusUnsupportedMediaType:        licensing.EUnsupportedMedia,
+	fiber.StatusTooManyRequests:             licensing.ERateLimited,
+	fiber.StatusRequestTimeout:              licensing.EMalformed,
+	fiber.StatusBadRequest:                  licensing.EMalformed,
+}
+
+const problemType = "https://narcidi.nzilacode.com/problems/"
+
+// errorHandler answers every error as application/problem+json and logs it
+// once: server faults at error level with their cause, client mistakes at
+// debug level.
+func errorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		code, message := licensing.ErrorCode(err), licensing.ErrorMessage(err)
+		var fe *fiber.Error
+		if errors.As(err, &fe) {
+			code = fiberCodes[fe.Code]
+			if code == "" {
+				code = licensing.EInternal
+			}
+			message = fe.Message
+		}
+		status, ok := statusOf[code]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		rid := requestID(c)
+		if status >= 500 {
+			log.Error("request failed", "request_id", rid, "method", c.Method(), "path", c.Path(), "code", code, "err", err)
+		} else {
+			log.Debug("request refused", "request_id", rid, "method", c.Method(), "path", c.Path(), "code", code, "detail", message)
+		}
+		if status == http.StatusServiceUnavailable {
+			c.Set(fiber.HeaderRetryAfter, "5")
+		}
+		if status == http.StatusUnauthorized {
+			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="narcidi"`)
+		}
+		c.Set(fiber.HeaderContentType, "application/problem+json")
+		return c.Status(status).JSON(verifier.Problem{
+			Type: problemType + string(code), Title: http.StatusText(status), Status: status,
+			Detail: message, Code: string(code), RequestID: rid,
+		}, "application/problem+json")
+	}
+}
