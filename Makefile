@@ -1,0 +1,35 @@
+# Narcidi's front door. `make run` starts the server on the embedded default
+# (SQLite and keys in ./data); `make test` runs every test, against the real
+# PostgreSQL on 127.0.0.1:5432 too (see README.md).
+
+GO      ?= go
+SDK     := verifier-sdk
+FUZZTIME ?= 10s
+
+.PHONY: run build test test-root test-sdk fuzz lint bench clean
+
+run:
+	$(GO) run ./cmd/narcidi serve
+
+build:
+	$(GO) build -o bin/narcidi ./cmd/narcidi
+
+test: lint test-root test-sdk fuzz
+
+test-root:
+	$(GO) test -race -count=1 ./...
+
+test-sdk:
+	cd $(SDK) && $(GO) test -race -count=1 ./...
+
+# A short run of each fuzz target; `make fuzz FUZZTIME=10m` for a long one.
+fuzz:
+	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) .
+
+lint:
+	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd $(SDK) && $(GO) vet ./...
+
+clean:
+	rm -rf bin

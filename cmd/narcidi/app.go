@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/storage"
+)
+
+// App is a running Narcidi server. It is separate from main so that tests
+// start the real program in-process on a free port with a temp data dir.
+type App struct {
+	Config *Config
+	Out    io.Writer // where the address and a generated admin token are printed
+	Log    *slog.Logger
+
+	store  *storage.Store
+	keys   *keys.Keyring
+	server *api.Server
+	ln     net.Listener
+	done   chan error
+}
+
+// openStore opens and migrates the database of cfg.
+func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
+	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx); err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// openKeyring loads the master key and the signing keys, creating both on
+// first run.
+func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, error) {
+	master, generated, err := keys.LoadMasterKey(keys.MasterKeyConfig{Value: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		log.Warn("generated a master key in the data dir; in production set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE", "data_dir", cfg.DataDir)
+	}
+	return keys.Open(cfg.KeysDir, master, time.Now)
+}
+
+// Start opens everything, listens on Config.Addr and serves in the
+// background. It returns once the server accepts connections.
+func (a *App) Start(ctx context.Context) error {
+	st, err := openStore(ctx, a.Config)
+	if err != nil {
+		return err
+	}
+	a.store = st
+	kr, err := openKeyring(a.Config, a.Log)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	a.keys = kr
+	kid, created, err := kr.EnsureActive()
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	if created {
+		a.Log.Info("generated the first lease signing key", "kid", kid)
+	}
+	svc := licensing.NewService(st, kr, time.Now, a.Config.Issuer)
+	token, err := svc.BootstrapAdminToken(ctx, a.Config.AdminToken)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	a.server = api.New(api.Config{Service: svc, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader})
+	ln, err := net.Listen("tcp", a.Config.Addr)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	a.ln = ln
+	a.done = make(chan error, 1)
+	go func() { a.done <- a.server.App().Listener(ln) }()
+
+	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	if token != "" {
+		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
+	}
+	return nil
+}
+
+// URL is the base URL of the running server.
+func (a *App) URL() string { return "http://" + a.ln.Addr().String() }
+
+// Wait blocks until the server stops or ctx ends, then shuts it down.
+func (a *App) Wait(ctx context.Context) error {
+	select {
+	case err := <-a.done:
+		return errors.Join(err, a.Close())
+	case <-ctx.Done():
+		return a.Close()
+	}
+}
+
+// Close stops serving (letting requests in flight finish) and closes the
+// database.
+func (a *App) Close() error {
+	var errs []error
+	if a.server != nil {
+		errs = append(errs, a.server.App().ShutdownWithTimeout(10*time.Second))
+		a.server = nil
+	}
+	if a.store != nil {
+		errs = append(errs, a.store.Close())
+		a.store = nil
+	}
+	return errors.Join(errs...)
+}

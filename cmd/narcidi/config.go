@@ -1,0 +1,85 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+)
+
+// Config is the whole configuration, read from NARCIDI_* environment
+// variables; command-line flags of the same name (without the prefix) win.
+type Config struct {
+	Addr          string // NARCIDI_ADDR
+	DataDir       string // NARCIDI_DATA_DIR
+	DatabaseURL   string // NARCIDI_DATABASE_URL
+	MasterKey     string // NARCIDI_MASTER_KEY
+	MasterKeyFile string // NARCIDI_MASTER_KEY_FILE
+	KeysDir       string // NARCIDI_KEYS_DIR
+	AdminToken    string // NARCIDI_ADMIN_TOKEN
+	Issuer        string // NARCIDI_ISSUER
+	ProxyHeader   string // NARCIDI_PROXY_HEADER
+	LogLevel      string // NARCIDI_LOG_LEVEL
+	LogFormat     string // NARCIDI_LOG_FORMAT
+}
+
+// configVars lists every variable: name, default, help, and where it goes.
+func configVars(c *Config) []struct {
+	env, def, help string
+	dst            *string
+} {
+	return []struct {
+		env, def, help string
+		dst            *string
+	}{
+		{"NARCIDI_ADDR", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)", &c.Addr},
+		{"NARCIDI_DATA_DIR", "data", "folder of the embedded default: SQLite file, keys, master key", &c.DataDir},
+		{"NARCIDI_DATABASE_URL", "", "PostgreSQL URL (postgres://...); empty: SQLite in the data dir", &c.DatabaseURL},
+		{"NARCIDI_MASTER_KEY", "", "base64 of 32 bytes that encrypt private keys at rest", &c.MasterKey},
+		{"NARCIDI_MASTER_KEY_FILE", "", "file holding the master key (instead of NARCIDI_MASTER_KEY)", &c.MasterKeyFile},
+		{"NARCIDI_KEYS_DIR", "", "folder of the encrypted signing keys (default: <data dir>/keys)", &c.KeysDir},
+		{"NARCIDI_ADMIN_TOKEN", "", "bootstrap admin token (at least 24 characters); generated and printed once when unset", &c.AdminToken},
+		{"NARCIDI_ISSUER", "narcidi", "the iss claim of leases", &c.Issuer},
+		{"NARCIDI_PROXY_HEADER", "", "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For)", &c.ProxyHeader},
+		{"NARCIDI_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
+		{"NARCIDI_LOG_FORMAT", "text", "text or json", &c.LogFormat},
+	}
+}
+
+// loadConfig reads the environment through getenv, then the flags in args.
+func loadConfig(name string, args []string, getenv func(string) string) (*Config, []string, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("narcidi "+name, flag.ContinueOnError)
+	for _, v := range configVars(c) {
+		val := getenv(v.env)
+		if val == "" {
+			val = v.def
+		}
+		flagName := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(v.env, "NARCIDI_")), "_", "-")
+		fs.StringVar(v.dst, flagName, val, v.help+" ["+v.env+"]")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, err
+	}
+	if c.KeysDir == "" {
+		c.KeysDir = filepath.Join(c.DataDir, "keys")
+	}
+	return c, fs.Args(), nil
+}
+
+func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return nil, fmt.Errorf("NARCIDI_LOG_LEVEL: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch c.LogFormat {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("NARCIDI_LOG_FORMAT must be text or json")
+}

@@ -1,0 +1,10 @@
+// Package keys is Narcidi's key custody: the Ed25519 keys that sign leases,
+// each named by a kid (its RFC 7638 thumbprint), kept as 0600 files whose
+// private part is sealed with AES-256-GCM under a key derived from the
+// master key. It signs leases (implementing licensing.LeaseSigner) and
+// publishes the public set as a JWKS (RFC 8037 OKP keys).
+//
+// Rotation: Generate makes a new key active and retires the previous one;
+// retired keys stay in the JWKS so the leases they signed verify until they
+// end. Private key bytes never appear in errors, logs or fmt output.
+package keys

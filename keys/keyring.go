@@ -1,0 +1,391 @@
+package keys
+
+import (
+	"context"
+	"crypto"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// Key statuses.
+const (
+	StatusActive  = "active"  // signs new leases; exactly one at a time
+	StatusRetired = "retired" // only verifies what it signed before
+)
+
+// KeyInfo describes a key without any private material.
+type KeyInfo struct {
+	KID       string    `json:"kid"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// keyFile is the on-disk form of a key.
+type keyFile struct {
+	KID           string    `json:"kid"`
+	Alg           string    `json:"alg"`
+	Public        string    `json:"public"`
+	SealedPrivate string    `json:"sealed_private"`
+	Nonce         string    `json:"nonce"`
+	CreatedAt     time.Time `json:"created_at"`
+	Status        string    `json:"status"`
+}
+
+// privateKey hides key bytes from every fmt verb and from logs.
+type privateKey struct{ k ed25519.PrivateKey }
+
+func (privateKey) String() string               { return "[redacted]" }
+func (privateKey) GoString() string             { return "[redacted]" }
+func (privateKey) Format(f fmt.State, _ rune)   { _, _ = f.Write([]byte("[redacted]")) }
+func (privateKey) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+
+type key struct {
+	info   KeyInfo
+	public ed25519.PublicKey
+	priv   privateKey
+	signer jose.Signer // built once; go-jose signers hold no per-call state
+}
+
+// Keyring holds the signing keys of one keys folder. Safe for concurrent use.
+type Keyring struct {
+	dir  string
+	aead cipher.AEAD
+	now  func() time.Time
+
+	mu     sync.RWMutex
+	keys   map[string]*key
+	active string
+}
+
+// Format keeps the sealing key and private keys out of any fmt output.
+func (kr *Keyring) Format(f fmt.State, _ rune) {
+	_, _ = fmt.Fprintf(f, "keys.Keyring{dir: %q, keys: %d}", kr.dir, len(kr.List()))
+}
+
+// Open loads every key of dir (created 0700 if missing), decrypting private
+// parts with master.
+func Open(dir string, master []byte, now func() time.Time) (*Keyring, error) {
+	if len(master) != MasterKeySize {
+		return nil, fmt.Errorf("the master key must be %d bytes", MasterKeySize)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	sealKey, err := hkdf.Key(sha256.New, master, nil, "narcidi keys v1", 32)
+	if err != nil {
+		return nil, err
+	}
+	block, err := aes.NewCipher(sealKey)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	kr := &Keyring{dir: dir, aead: aead, now: now}
+	return kr, kr.Reload()
+}
+
+// Reload reads the keys folder again (after `narcidi keys generate` ran in
+// another process, say).
+func (kr *Keyring) Reload() error {
+	entries, err := os.ReadDir(kr.dir)
+	if err != nil {
+		return err
+	}
+	keys := map[string]*key{}
+	var active []string
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		k, err := kr.load(filepath.Join(kr.dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		keys[k.info.KID] = k
+		if k.info.Status == StatusActive {
+			active = append(active, k.info.KID)
+		}
+	}
+	if len(active) > 1 {
+		return fmt.Errorf("keys folder %s has %d active keys; retire all but one", kr.dir, len(active))
+	}
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	kr.keys, kr.active = keys, ""
+	if len(active) == 1 {
+		kr.active = active[0]
+	}
+	return nil
+}
+
+func (kr *Keyring) load(path string) (*key, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("key file %s is readable by others: run chmod 600 %s", path, path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f keyFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("key file %s is not valid JSON", path)
+	}
+	pub, err1 := base64.RawURLEncoding.DecodeString(f.Public)
+	sealed, err2 := base64.RawURLEncoding.DecodeString(f.SealedPrivate)
+	nonce, err3 := base64.RawURLEncoding.DecodeString(f.Nonce)
+	if err := errors.Join(err1, err2, err3); err != nil || len(pub) != ed25519.PublicKeySize || len(nonce) != kr.aead.NonceSize() || f.Alg != "EdDSA" {
+		return nil, fmt.Errorf("key file %s is malformed", path)
+	}
+	seed, err := kr.aead.Open(nil, nonce, sealed, []byte(f.KID))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("cannot decrypt key %s: wrong master key, or the file was altered", f.KID)
+	}
+	priv := ed25519.NewKeyFromSeed(seed)
+	if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(pub)) {
+		return nil, fmt.Errorf("key file %s: the private key does not match the public key", path)
+	}
+	if kid, err := thumbprint(pub); err != nil || kid != f.KID {
+		return nil, fmt.Errorf("key file %s: kid does not match the key", path)
+	}
+	if f.Status != StatusActive && f.Status != StatusRetired {
+		return nil, fmt.Errorf("key file %s: unknown status %q", path, f.Status)
+	}
+	return newKey(KeyInfo{KID: f.KID, Status: f.Status, CreatedAt: f.CreatedAt}, priv)
+}
+
+func newKey(info KeyInfo, priv ed25519.PrivateKey) (*key, error) {
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
+		(&jose.SignerOptions{}).WithType(verifier.LeaseType).WithHeader("kid", info.KID))
+	if err != nil {
+		return nil, errors.New("cannot build a signer for key " + info.KID)
+	}
+	return &key{info: info, public: priv.Public().(ed25519.PublicKey), priv: privateKey{priv}, signer: signer}, nil
+}
+
+func thumbprint(pub ed25519.PublicKey) (string, error) {
+	jwk := jose.JSONWebKey{Key: pub}
+	t, err := jwk.Thumbprint(crypto.SHA256)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(t), nil
+}
+
+// Generate creates a key and makes it the active one; the previous active
+// key is retired but kept, so what it signed still verifies.
+func (kr *Keyring) Generate() (string, error) {
+	unlock, err := kr.lockDir()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if err := kr.Reload(); err != nil {
+		return "", err
+	}
+	return kr.generateLocked()
+}
+
+// EnsureActive generates a key when there is no active one (first run).
+// Several processes may call it at once: a lock file makes one of them
+// generate and the others load its key.
+func (kr *Keyring) EnsureActive() (kid string, created bool, err error) {
+	if kid, ok := kr.Active(); ok {
+		return kid, false, nil
+	}
+	unlock, err := kr.lockDir()
+	if err != nil {
+		return "", false, err
+	}
+	defer unlock()
+	if err := kr.Reload(); err != nil {
+		return "", false, err
+	}
+	if kid, ok := kr.Active(); ok {
+		return kid, false, nil
+	}
+	kid, err = kr.generateLocked()
+	return kid, err == nil, err
+}
+
+func (kr *Keyring) generateLocked() (string, error) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	kid, err := thumbprint(pub)
+	if err != nil {
+		return "", err
+	}
+	info := KeyInfo{KID: kid, Status: StatusActive, CreatedAt: kr.now().UTC().Truncate(time.Second)}
+	k, err := newKey(info, priv)
+	if err != nil {
+		return "", err
+	}
+	// Write the new key before retiring the old one: a crash in between
+	// leaves two active keys, which Reload reports, rather than none.
+	if err := kr.write(k); err != nil {
+		return "", err
+	}
+	kr.mu.Lock()
+	prev := kr.keys[kr.active]
+	kr.mu.Unlock()
+	if prev != nil {
+		retired := *prev
+		retired.info.Status = StatusRetired
+		if err := kr.write(&retired); err != nil {
+			return "", err
+		}
+	}
+	return kid, kr.Reload()
+}
+
+func (kr *Keyring) write(k *key) error {
+	nonce := make([]byte, kr.aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	sealed := kr.aead.Seal(nil, nonce, k.priv.k.Seed(), []byte(k.info.KID))
+	b, err := json.MarshalIndent(keyFile{
+		KID: k.info.KID, Alg: "EdDSA", Public: base64.RawURLEncoding.EncodeToString(k.public),
+		SealedPrivate: base64.RawURLEncoding.EncodeToString(sealed), Nonce: base64.RawURLEncoding.EncodeToString(nonce),
+		CreatedAt: k.info.CreatedAt, Status: k.info.Status,
+	}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(kr.dir, k.info.KID+".json"), b)
+}
+
+// writeFileAtomic writes through a temp file, fsync and rename, so a reader
+// never sees half a key.
+func writeFileAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// lockDir takes an exclusive lock on the keys folder across processes.
+func (kr *Keyring) lockDir() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(kr.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
+
+// Active returns the kid of the signing key.
+func (kr *Keyring) Active() (string, bool) {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	return kr.active, kr.active != ""
+}
+
+// List describes every key, newest first.
+func (kr *Keyring) List() []KeyInfo {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	out := make([]KeyInfo, 0, len(kr.keys))
+	for _, k := range kr.keys {
+		out = append(out, k.info)
+	}
+	slices.SortFunc(out, func(a, b KeyInfo) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(a.KID, b.KID)
+	})
+	return out
+}
+
+// PublicKeys returns every public key by kid.
+func (kr *Keyring) PublicKeys() map[string]ed25519.PublicKey {
+	kr.mu.RLock()
+	defer kr.mu.RUnlock()
+	out := make(map[string]ed25519.PublicKey, len(kr.keys))
+	for kid, k := range kr.keys {
+		out[kid] = slices.Clone(k.public)
+	}
+	return out
+}
+
+// JWKS is the JSON Web Key Set of every public key, newest (the active
+// one) first. It never holds a private part.
+func (kr *Keyring) JWKS() ([]byte, error) {
+	pubs := kr.PublicKeys()
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{}}
+	for _, info := range kr.List() {
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: pubs[info.KID], KeyID: info.KID, Algorithm: string(jose.EdDSA), Use: "sig"})
+	}
+	return json.Marshal(set)
+}
+
+// ErrNoActiveKey is returned by SignLease before any key exists.
+var ErrNoActiveKey = errors.New("no active signing key: run `narcidi keys generate`")
+
+// SignLease signs claims with the active key: a JWS compact token with
+// headers alg EdDSA, typ verifier.LeaseType and the key's kid.
+func (kr *Keyring) SignLease(_ context.Context, claims verifier.LeaseClaims) (string, error) {
+	kr.mu.RLock()
+	k := kr.keys[kr.active]
+	kr.mu.RUnlock()
+	if k == nil {
+		return "", ErrNoActiveKey
+	}
+	payload, err := json.Marshal(claims)
+	if err != nil {
+		return "", err
+	}
+	obj, err := k.signer.Sign(payload)
+	if err != nil {
+		return "", fmt.Errorf("sign lease with key %s: %w", k.info.KID, err)
+	}
+	return obj.CompactSerialize()
+}
