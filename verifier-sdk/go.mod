@@ -2,4 +2,4 @@ module github.com/nzilacode/narcidicontrole/verifier-sdk
 
 go 1.26.8
 
-require github.com/go-jose/go-jose/v4 v4.1.9 // indirect
+require github.com/go-jose/go-jose/v4 v4.1.9

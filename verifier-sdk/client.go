@@ -1,0 +1,122 @@
+package verifier
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Client talks to a Narcidi server's client API. The zero value needs only
+// BaseURL. Safe for concurrent use.
+type Client struct {
+	BaseURL    string       // e.g. https://licensing.nzilacode.com
+	HTTPClient *http.Client // nil: a client with a 15 s timeout
+	UserAgent  string
+}
+
+var defaultHTTPClient = &http.Client{Timeout: 15 * time.Second}
+
+// maxResponse bounds what the client reads from the server.
+const maxResponse = 1 << 20
+
+// Activate binds this machine to the license and returns its first lease.
+// Activating an already activated machine returns a fresh lease for it.
+func (c *Client) Activate(ctx context.Context, req MachineRequest) (*LeaseResponse, error) {
+	var out LeaseResponse
+	return &out, c.post(ctx, "/v1/client/activate", req, &out)
+}
+
+// Renew returns a new lease for an activated machine.
+func (c *Client) Renew(ctx context.Context, req MachineRequest) (*LeaseResponse, error) {
+	var out LeaseResponse
+	return &out, c.post(ctx, "/v1/client/renew", req, &out)
+}
+
+// Heartbeat tells the server the machine is alive.
+func (c *Client) Heartbeat(ctx context.Context, req MachineRequest) (*HeartbeatResponse, error) {
+	var out HeartbeatResponse
+	return &out, c.post(ctx, "/v1/client/heartbeat", req, &out)
+}
+
+// Deactivate frees this machine's seat.
+func (c *Client) Deactivate(ctx context.Context, req MachineRequest) error {
+	return c.post(ctx, "/v1/client/deactivate", req, nil)
+}
+
+// Validate asks the server whether the license is valid now (and, with a
+// fingerprint, whether this machine holds a seat).
+func (c *Client) Validate(ctx context.Context, req MachineRequest) (*ValidateResponse, error) {
+	var out ValidateResponse
+	return &out, c.post(ctx, "/v1/client/validate", req, &out)
+}
+
+// JWKS fetches the server's public keys. Apps should ship (pin) their keys
+// rather than trust whatever the network returns; this is for tools and
+// first-run set-up.
+func (c *Client) JWKS(ctx context.Context) (*KeySet, error) {
+	r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/.well-known/jwks.json"), nil)
+	if err != nil {
+		return nil, err
+	}
+	body, err := c.do(r)
+	if err != nil {
+		return nil, err
+	}
+	return ParseJWKS(body)
+}
+
+func (c *Client) url(path string) string { return strings.TrimRight(c.BaseURL, "/") + path }
+
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	r, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url(path), bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	r.Header.Set("Content-Type", "application/json")
+	body, err := c.do(r)
+	if err != nil || out == nil {
+		return err
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("narcidi: bad response from %s: %w", path, err)
+	}
+	return nil
+}
+
+// do sends r and returns the body of a 2xx answer, or an *APIError.
+func (c *Client) do(r *http.Request) ([]byte, error) {
+	r.Header.Set("Accept", "application/json, application/problem+json")
+	if c.UserAgent != "" {
+		r.Header.Set("User-Agent", c.UserAgent)
+	}
+	hc := c.HTTPClient
+	if hc == nil {
+		hc = defaultHTTPClient
+	}
+	resp, err := hc.Do(r)
+	if err != nil {
+		return nil, fmt.Errorf("narcidi: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, fmt.Errorf("narcidi: reading the response: %w", err)
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return body, nil
+	}
+	e := &APIError{Status: resp.StatusCode}
+	if json.Unmarshal(body, &e.Problem) != nil || e.Problem.Code == "" {
+		e.Problem = Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Code: "http_" + fmt.Sprint(resp.StatusCode)}
+	}
+	return nil, e
+}
