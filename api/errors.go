@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
@@ -64,6 +65,12 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			status = http.StatusInternalServerError
 		}
 		rid := requestID(c)
+		if rid == "" {
+			// Refused before the middleware ran (oversized body): still give
+			// the caller an id to quote.
+			rid = utils.UUIDv4()
+			c.Set(fiber.HeaderXRequestID, rid)
+		}
 		if status >= 500 {
 			log.Error("request failed", "request_id", rid, "method", c.Method(), "path", c.Path(), "code", code, "err", err)
 		} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"errors"
+	"io"
 	"net"
 	"syscall"
 
@@ -47,7 +48,8 @@ func unreachable(err error) bool {
 		c := pgErr.Code
 		return len(c) >= 2 && (c[:2] == "08" || c[:2] == "53" || (len(c) == 5 && c[:4] == "57P0"))
 	case errors.As(err, &connErr), errors.As(err, &netErr),
-		errors.Is(err, driver.ErrBadConn), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		errors.Is(err, driver.ErrBadConn), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 		return true
 	}
 	return pgconn.SafeToRetry(err) || pgconn.Timeout(err)

@@ -87,7 +87,8 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ln = ln
 	a.done = make(chan error, 1)
-	go func() { a.done <- a.server.App().Listener(ln) }()
+	app := a.server.App()
+	go func() { a.done <- app.Listener(ln) }()
 
 	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
 	if token != "" {
