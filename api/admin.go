@@ -2,13 +2,14 @@ package api
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
-// The admin API. Routes are resource nouns under /v1; state changes that
-// are not plain edits are actions under /v1/<resource>/:id/actions/<verb>.
+// The admin API handlers: decode, call the service, encode. Rules and
+// scoping live in licensing.
 
 // listResponse is every listing's shape: a page of data and the cursor of
 // the next page ("" at the end).
@@ -29,7 +30,28 @@ func page(c *fiber.Ctx) (licensing.Page, error) {
 	return p.Normalize(), nil
 }
 
-func list[T any](c *fiber.Ctx, p licensing.Page, items []T, id func(*T) string) error {
+func queryTime(c *fiber.Ctx, name string) (*time.Time, error) {
+	v := c.Query(name)
+	if v == "" {
+		return nil, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return nil, licensing.Errorf(licensing.EInvalid, "%s must be an RFC 3339 time", name)
+	}
+	return &t, nil
+}
+
+// list runs a paged listing and answers it.
+func list[T any](c *fiber.Ctx, fetch func(licensing.Page) ([]T, error), id func(*T) string) error {
+	p, err := page(c)
+	if err != nil {
+		return err
+	}
+	items, err := fetch(p)
+	if err != nil {
+		return err
+	}
 	out := listResponse[T]{Data: items}
 	if len(items) == p.Limit {
 		out.NextCursor = id(&items[len(items)-1])
@@ -37,7 +59,8 @@ func list[T any](c *fiber.Ctx, p licensing.Page, items []T, id func(*T) string) 
 	return c.JSON(out)
 }
 
-func create[In, Out any](c *fiber.Ctx, fn func(In) (Out, error)) error {
+// write decodes the body into In, calls fn and answers status with its result.
+func write[In, Out any](c *fiber.Ctx, status int, fn func(In) (Out, error)) error {
 	var in In
 	if err := decodeJSON(c, &in); err != nil {
 		return err
@@ -46,7 +69,20 @@ func create[In, Out any](c *fiber.Ctx, fn func(In) (Out, error)) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(out)
+	return c.Status(status).JSON(out)
+}
+
+// optionalBody is write for actions whose body may be left out.
+func optionalBody[In, Out any](c *fiber.Ctx, fn func(In) (Out, error)) error {
+	if len(c.Body()) == 0 {
+		var in In
+		out, err := fn(in)
+		if err != nil {
+			return err
+		}
+		return c.JSON(out)
+	}
+	return write(c, fiber.StatusOK, fn)
 }
 
 func found[T any](c *fiber.Ctx, v T, err error) error {
@@ -56,22 +92,24 @@ func found[T any](c *fiber.Ctx, v T, err error) error {
 	return c.JSON(v)
 }
 
+func noContent(c *fiber.Ctx, err error) error {
+	if err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
 func (s *Server) createProduct(c *fiber.Ctx) error {
-	return create(c, func(in licensing.ProductInput) (*licensing.Product, error) {
+	return write(c, 201, func(in licensing.ProductInput) (*licensing.Product, error) {
 		return s.svc.CreateProduct(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listProducts(c *fiber.Ctx) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	items, err := s.svc.Store().ListProducts(c.UserContext(), p)
-	if err != nil {
-		return err
-	}
-	return list(c, p, items, func(x *licensing.Product) string { return x.ID })
+	return list(c, func(p licensing.Page) ([]licensing.Product, error) {
+		return s.svc.Store().ListProducts(c.UserContext(), p)
+	},
+		func(x *licensing.Product) string { return x.ID })
 }
 
 func (s *Server) getProduct(c *fiber.Ctx) error {
@@ -79,22 +117,24 @@ func (s *Server) getProduct(c *fiber.Ctx) error {
 	return found(c, v, err)
 }
 
+func (s *Server) updateProduct(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.ProductPatch) (*licensing.Product, error) {
+		return s.svc.UpdateProduct(c.UserContext(), c.Params("id"), in)
+	})
+}
+
 func (s *Server) createPolicy(c *fiber.Ctx) error {
-	return create(c, func(in licensing.PolicyInput) (*licensing.Policy, error) {
+	return write(c, 201, func(in licensing.PolicyInput) (*licensing.Policy, error) {
 		return s.svc.CreatePolicy(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listPolicies(c *fiber.Ctx) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	items, err := s.svc.Store().ListPolicies(c.UserContext(), licensing.PolicyFilter{ProductID: c.Query("product_id")}, p)
-	if err != nil {
-		return err
-	}
-	return list(c, p, items, func(x *licensing.Policy) string { return x.ID })
+	f := licensing.PolicyFilter{ProductID: c.Query("product_id")}
+	return list(c, func(p licensing.Page) ([]licensing.Policy, error) {
+		return s.svc.Store().ListPolicies(c.UserContext(), f, p)
+	},
+		func(x *licensing.Policy) string { return x.ID })
 }
 
 func (s *Server) getPolicy(c *fiber.Ctx) error {
@@ -102,95 +142,196 @@ func (s *Server) getPolicy(c *fiber.Ctx) error {
 	return found(c, v, err)
 }
 
+func (s *Server) updatePolicy(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.PolicyPatch) (*licensing.Policy, error) {
+		return s.svc.UpdatePolicy(c.UserContext(), c.Params("id"), in)
+	})
+}
+
+func (s *Server) createEntitlement(c *fiber.Ctx) error {
+	return write(c, 201, func(in licensing.EntitlementInput) (*licensing.Entitlement, error) {
+		return s.svc.CreateEntitlement(c.UserContext(), in)
+	})
+}
+
+func (s *Server) listEntitlements(c *fiber.Ctx) error {
+	return list(c, func(p licensing.Page) ([]licensing.Entitlement, error) {
+		return s.svc.Store().ListEntitlements(c.UserContext(), p)
+	},
+		func(x *licensing.Entitlement) string { return x.ID })
+}
+
+func (s *Server) getEntitlement(c *fiber.Ctx) error {
+	v, err := s.svc.Store().GetEntitlement(c.UserContext(), c.Params("id"))
+	return found(c, v, err)
+}
+
 func (s *Server) createCustomer(c *fiber.Ctx) error {
-	return create(c, func(in licensing.CustomerInput) (*licensing.Customer, error) {
+	return write(c, 201, func(in licensing.CustomerInput) (*licensing.Customer, error) {
 		return s.svc.CreateCustomer(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listCustomers(c *fiber.Ctx) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	items, err := s.svc.Store().ListCustomers(c.UserContext(), p)
-	if err != nil {
-		return err
-	}
-	return list(c, p, items, func(x *licensing.Customer) string { return x.ID })
+	return list(c, func(p licensing.Page) ([]licensing.Customer, error) { return s.svc.Customers(c.UserContext(), p) },
+		func(x *licensing.Customer) string { return x.ID })
 }
 
 func (s *Server) getCustomer(c *fiber.Ctx) error {
-	v, err := s.svc.Store().GetCustomer(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Customer(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
+func (s *Server) updateCustomer(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.CustomerPatch) (*licensing.Customer, error) {
+		return s.svc.UpdateCustomer(c.UserContext(), c.Params("id"), in)
+	})
+}
+
 func (s *Server) createLicense(c *fiber.Ctx) error {
-	return create(c, func(in licensing.LicenseInput) (*licensing.CreatedLicense, error) {
+	return write(c, 201, func(in licensing.LicenseInput) (*licensing.CreatedLicense, error) {
 		return s.svc.CreateLicense(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listLicenses(c *fiber.Ctx) error {
-	p, err := page(c)
+	before, err := queryTime(c, "expires_before")
 	if err != nil {
 		return err
 	}
 	f := licensing.LicenseFilter{
-		CustomerID: c.Query("customer_id"), ProductID: c.Query("product_id"),
-		PolicyID: c.Query("policy_id"), Status: licensing.LicenseStatus(c.Query("status")),
+		CustomerID: c.Query("customer_id"), ProductID: c.Query("product_id"), PolicyID: c.Query("policy_id"),
+		Status: licensing.LicenseStatus(c.Query("status")), ExpiresBefore: before,
 	}
-	items, err := s.svc.Store().ListLicenses(c.UserContext(), f, p)
-	if err != nil {
-		return err
-	}
-	return list(c, p, items, func(x *licensing.License) string { return x.ID })
+	return list(c, func(p licensing.Page) ([]licensing.License, error) { return s.svc.Licenses(c.UserContext(), f, p) },
+		func(x *licensing.License) string { return x.ID })
 }
 
 func (s *Server) getLicense(c *fiber.Ctx) error {
-	v, err := s.svc.Store().GetLicense(c.UserContext(), c.Params("id"))
+	v, err := s.svc.License(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
-func (s *Server) listLicenseMachines(c *fiber.Ctx) error {
-	p, err := page(c)
-	if err != nil {
-		return err
-	}
-	if _, err := s.svc.Store().GetLicense(c.UserContext(), c.Params("id")); err != nil {
-		return err
-	}
-	items, err := s.svc.Store().ListMachines(c.UserContext(), c.Params("id"), p)
-	if err != nil {
-		return err
-	}
-	return list(c, p, items, func(x *licensing.Machine) string { return x.ID })
+func (s *Server) updateLicense(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.LicensePatch) (*licensing.License, error) {
+		return s.svc.UpdateLicense(c.UserContext(), c.Params("id"), in)
+	})
 }
 
-// actionInput is the body of a license action: why it was done.
-type actionInput struct {
-	Reason string `json:"reason"`
+func (s *Server) listLicenseMachines(c *fiber.Ctx) error {
+	if _, err := s.svc.License(c.UserContext(), c.Params("id")); err != nil {
+		return err
+	}
+	f := licensing.MachineFilter{LicenseID: c.Params("id")}
+	return list(c, func(p licensing.Page) ([]licensing.Machine, error) { return s.svc.Machines(c.UserContext(), f, p) },
+		func(x *licensing.Machine) string { return x.ID })
 }
 
 func (s *Server) licenseAction(c *fiber.Ctx, do func(id, reason string) (*licensing.License, error)) error {
-	var in actionInput
+	return optionalBody(c, func(in reasonIn) (*licensing.License, error) { return do(c.Params("id"), in.Reason) })
+}
+
+func (s *Server) suspendLicense(c *fiber.Ctx) error {
+	return s.licenseAction(c, func(id, r string) (*licensing.License, error) { return s.svc.SuspendLicense(c.UserContext(), id, r) })
+}
+
+func (s *Server) reinstateLicense(c *fiber.Ctx) error {
+	return s.licenseAction(c, func(id, r string) (*licensing.License, error) { return s.svc.ReinstateLicense(c.UserContext(), id, r) })
+}
+
+func (s *Server) revokeLicense(c *fiber.Ctx) error {
+	return s.licenseAction(c, func(id, r string) (*licensing.License, error) { return s.svc.RevokeLicense(c.UserContext(), id, r) })
+}
+
+func (s *Server) extendLicense(c *fiber.Ctx) error {
+	return optionalBody(c, func(in licensing.ExtendInput) (*licensing.License, error) {
+		return s.svc.ExtendLicense(c.UserContext(), c.Params("id"), in)
+	})
+}
+
+func (s *Server) changePolicy(c *fiber.Ctx) error {
+	return write(c, 200, func(in changePolicyIn) (*licensing.License, error) {
+		return s.svc.ChangePolicy(c.UserContext(), c.Params("id"), in.PolicyID, in.Reason)
+	})
+}
+
+func (s *Server) transferLicense(c *fiber.Ctx) error {
+	return write(c, 200, func(in transferIn) (*licensing.License, error) {
+		return s.svc.TransferLicense(c.UserContext(), c.Params("id"), in.CustomerID, in.Reason)
+	})
+}
+
+func (s *Server) listMachines(c *fiber.Ctx) error {
+	f := licensing.MachineFilter{LicenseID: c.Query("license_id"), CustomerID: c.Query("customer_id"), Status: licensing.MachineStatus(c.Query("status"))}
+	return list(c, func(p licensing.Page) ([]licensing.Machine, error) { return s.svc.Machines(c.UserContext(), f, p) },
+		func(x *licensing.Machine) string { return x.ID })
+}
+
+func (s *Server) getMachine(c *fiber.Ctx) error {
+	v, err := s.svc.Machine(c.UserContext(), c.Params("id"))
+	return found(c, v, err)
+}
+
+func (s *Server) deactivateMachine(c *fiber.Ctx) error {
+	return noContent(c, s.svc.DeactivateMachine(c.UserContext(), c.Params("id"), "deactivated through the API"))
+}
+
+func (s *Server) blockMachine(c *fiber.Ctx) error {
+	return optionalBody(c, func(in reasonIn) (*licensing.Machine, error) {
+		return s.svc.BlockMachine(c.UserContext(), c.Params("id"), in.Reason)
+	})
+}
+
+func (s *Server) unblockMachine(c *fiber.Ctx) error {
+	var in reasonIn
 	if len(c.Body()) > 0 {
 		if err := decodeJSON(c, &in); err != nil {
 			return err
 		}
 	}
-	l, err := do(c.Params("id"), in.Reason)
-	return found(c, l, err)
+	return noContent(c, s.svc.UnblockMachine(c.UserContext(), c.Params("id"), in.Reason))
 }
 
-func (s *Server) suspendLicense(c *fiber.Ctx) error {
-	return s.licenseAction(c, func(id, reason string) (*licensing.License, error) {
-		return s.svc.SuspendLicense(c.UserContext(), id, reason)
+func (s *Server) resetHeartbeat(c *fiber.Ctx) error {
+	v, err := s.svc.ResetHeartbeat(c.UserContext(), c.Params("id"))
+	return found(c, v, err)
+}
+
+func (s *Server) createToken(c *fiber.Ctx) error {
+	return write(c, 201, func(in licensing.TokenInput) (*licensing.CreatedToken, error) {
+		return s.svc.CreateToken(c.UserContext(), in)
 	})
 }
 
-func (s *Server) reinstateLicense(c *fiber.Ctx) error {
-	return s.licenseAction(c, func(id, reason string) (*licensing.License, error) {
-		return s.svc.ReinstateLicense(c.UserContext(), id, reason)
-	})
+func (s *Server) listTokens(c *fiber.Ctx) error {
+	return list(c, func(p licensing.Page) ([]licensing.APIToken, error) {
+		return s.svc.Store().ListAPITokens(c.UserContext(), p)
+	},
+		func(x *licensing.APIToken) string { return x.ID })
+}
+
+func (s *Server) revokeToken(c *fiber.Ctx) error {
+	return noContent(c, s.svc.RevokeToken(c.UserContext(), c.Params("id")))
+}
+
+func (s *Server) listEvents(c *fiber.Ctx) error {
+	since, err := queryTime(c, "since")
+	if err != nil {
+		return err
+	}
+	until, err := queryTime(c, "until")
+	if err != nil {
+		return err
+	}
+	f := licensing.EventFilter{TargetType: c.Query("target_type"), TargetID: c.Query("target_id"), Actor: c.Query("actor"),
+		Action: c.Query("action"), Since: since, Until: until}
+	return list(c, func(p licensing.Page) ([]licensing.Event, error) {
+		return s.svc.Store().ListEvents(c.UserContext(), f, p)
+	},
+		func(x *licensing.Event) string { return x.ID })
+}
+
+func (s *Server) dashboard(c *fiber.Ctx) error {
+	v, err := s.svc.Dashboard(c.UserContext())
+	return found(c, v, err)
 }

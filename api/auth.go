@@ -7,32 +7,44 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
-const tokenKey = "narcidi.token"
-
-// authenticate resolves the bearer token of admin routes. Every admin route
-// also names the permission it needs (require); a route without one is
-// unreachable, which keeps the default at deny.
+// authenticate resolves the bearer token of admin routes into the actor,
+// which travels in the request context down to the audit log.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	h := c.Get(fiber.HeaderAuthorization)
-	secret, ok := strings.CutPrefix(h, "Bearer ")
+	secret, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
 	if !ok {
 		return licensing.Errorf(licensing.EUnauthorized, "a bearer token is required")
 	}
-	tok, err := s.svc.Authenticate(c.UserContext(), strings.TrimSpace(secret))
+	a, err := s.svc.Authenticate(c.UserContext(), strings.TrimSpace(secret))
 	if err != nil {
 		return err
 	}
-	c.Locals(tokenKey, tok)
+	a.RequestID = requestID(c)
+	c.SetUserContext(licensing.WithActor(c.UserContext(), a))
 	return c.Next()
 }
 
-// require lets the request through only if its token's role has p.
+// clientActor marks client API requests (apps holding a license key) so
+// the events they cause carry the request id.
+func clientActor(c *fiber.Ctx) error {
+	c.SetUserContext(licensing.WithActor(c.UserContext(), &licensing.Actor{Name: "app", RequestID: requestID(c)}))
+	return c.Next()
+}
+
+// require lets the request through only if the actor has p. Every admin
+// route names one; there is no route without, so the default is deny.
 func require(p licensing.Permission) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		tok, _ := c.Locals(tokenKey).(*licensing.APIToken)
-		if tok == nil || !tok.Role.Allows(p) {
-			return licensing.Errorf(licensing.EForbidden, "the token's role may not do this")
+		if a := actor(c); a == nil || !a.Allows(p) {
+			return licensing.Errorf(licensing.EForbidden, "this token may not do this (needs %s)", p)
 		}
 		return c.Next()
 	}
+}
+
+func actor(c *fiber.Ctx) *licensing.Actor {
+	a := licensing.ActorFrom(c.UserContext())
+	if a.TokenID == "" {
+		return nil
+	}
+	return a
 }

@@ -25,14 +25,28 @@ type Config struct {
 	BodyLimit int
 	// ProxyHeader, when set (e.g. X-Forwarded-For), is trusted for the client IP.
 	ProxyHeader string
+	// Limiter counts requests for the rate limits (default: per process).
+	Limiter RateLimiter
+	// ClientRate limits the client API per IP (activation guesses keys);
+	// TokenRate limits token creation per token. Zero values take defaults.
+	ClientRate, TokenRate RateRule
 }
+
+// Default rate limits.
+var (
+	DefaultClientRate = RateRule{Name: "client", Rate: 120, Period: time.Minute, Burst: 60}
+	DefaultTokenRate  = RateRule{Name: "tokens", Rate: 10, Period: time.Minute, Burst: 5}
+)
 
 // Server is the HTTP interface.
 type Server struct {
-	svc  *licensing.Service
-	keys KeySource
-	log  *slog.Logger
-	app  *fiber.App
+	svc                   *licensing.Service
+	keys                  KeySource
+	log                   *slog.Logger
+	app                   *fiber.App
+	limiter               RateLimiter
+	clientRate, tokenRate RateRule
+	openapiDoc            []byte
 }
 
 // DefaultBodyLimit bounds request bodies: no client or admin call needs more.
@@ -46,7 +60,16 @@ func New(cfg Config) *Server {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
-	s := &Server{svc: cfg.Service, keys: cfg.Keys, log: cfg.Logger}
+	if cfg.Limiter == nil {
+		cfg.Limiter = NewRateLimiter(nil, cfg.Logger)
+	}
+	if cfg.ClientRate.Rate == 0 {
+		cfg.ClientRate = DefaultClientRate
+	}
+	if cfg.TokenRate.Rate == 0 {
+		cfg.TokenRate = DefaultTokenRate
+	}
+	s := &Server{svc: cfg.Service, keys: cfg.Keys, log: cfg.Logger, limiter: cfg.Limiter, clientRate: cfg.ClientRate, tokenRate: cfg.TokenRate}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "narcidi",
 		BodyLimit:             cfg.BodyLimit,
@@ -60,6 +83,7 @@ func New(cfg Config) *Server {
 	s.app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: requestIDKey}))
 	s.app.Use(recover.New())
 	s.app.Use(s.accessLog)
+	s.openapiDoc = buildOpenAPI()
 	s.routes()
 	return s
 }
@@ -88,35 +112,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	return nil
 }
 
-func (s *Server) routes() {
-	s.app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
-	s.app.Get("/readyz", s.ready)
-	s.app.Get("/.well-known/jwks.json", s.jwks)
-
-	client := s.app.Group("/v1/client")
-	client.Post("/activate", s.activate)
-	client.Post("/renew", s.renew)
-	client.Post("/heartbeat", s.heartbeat)
-	client.Post("/deactivate", s.deactivate)
-	client.Post("/validate", s.validate)
-
-	v1 := s.app.Group("/v1", s.authenticate)
-	v1.Post("/products", require(licensing.WriteCatalog), s.createProduct)
-	v1.Get("/products", require(licensing.ReadCatalog), s.listProducts)
-	v1.Get("/products/:id", require(licensing.ReadCatalog), s.getProduct)
-	v1.Post("/policies", require(licensing.WriteCatalog), s.createPolicy)
-	v1.Get("/policies", require(licensing.ReadCatalog), s.listPolicies)
-	v1.Get("/policies/:id", require(licensing.ReadCatalog), s.getPolicy)
-	v1.Post("/customers", require(licensing.WriteCustomer), s.createCustomer)
-	v1.Get("/customers", require(licensing.ReadCustomers), s.listCustomers)
-	v1.Get("/customers/:id", require(licensing.ReadCustomers), s.getCustomer)
-	v1.Post("/licenses", require(licensing.WriteLicenses), s.createLicense)
-	v1.Get("/licenses", require(licensing.ReadLicenses), s.listLicenses)
-	v1.Get("/licenses/:id", require(licensing.ReadLicenses), s.getLicense)
-	v1.Get("/licenses/:id/machines", require(licensing.ReadLicenses), s.listLicenseMachines)
-	v1.Post("/licenses/:id/actions/suspend", require(licensing.WriteLicenses), s.suspendLicense)
-	v1.Post("/licenses/:id/actions/reinstate", require(licensing.WriteLicenses), s.reinstateLicense)
-}
+func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(healthOut{Status: "ok"}) }
 
 func (s *Server) ready(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
@@ -124,7 +120,7 @@ func (s *Server) ready(c *fiber.Ctx) error {
 	if err := s.svc.Store().Ping(ctx); err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	return c.JSON(healthOut{Status: "ready"})
 }
 
 func (s *Server) jwks(c *fiber.Ctx) error {

@@ -23,6 +23,7 @@ const (
 	ELicenseRevoked   Code = "license_revoked"       // revoked for good
 	ELicenseExpired   Code = "license_expired"       // past its expiry (and grace period)
 	ENotActivated     Code = "machine_not_activated" // the fingerprint holds no seat on the license
+	EMachineBlocked   Code = "machine_blocked"       // an admin blocked this fingerprint on the license
 	ETooLarge         Code = "too_large"             // body over the limit
 	EUnsupportedMedia Code = "unsupported_media_type"
 	ERateLimited      Code = "rate_limited"

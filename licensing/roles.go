@@ -1,32 +1,79 @@
 package licensing
 
+import "slices"
+
 // Permission names one kind of access to one kind of resource.
 type Permission string
 
 const (
-	ReadCatalog   Permission = "catalog:read" // products and policies
-	WriteCatalog  Permission = "catalog:write"
-	ReadCustomers Permission = "customers:read"
-	WriteCustomer Permission = "customers:write"
-	ReadLicenses  Permission = "licenses:read" // licenses and their machines
-	WriteLicenses Permission = "licenses:write"
+	ReadCatalog    Permission = "catalog:read" // products, policies, entitlements
+	WriteCatalog   Permission = "catalog:write"
+	ReadCustomers  Permission = "customers:read"
+	WriteCustomers Permission = "customers:write"
+	ReadLicenses   Permission = "licenses:read"
+	WriteLicenses  Permission = "licenses:write"
+	ReadMachines   Permission = "machines:read"
+	WriteMachines  Permission = "machines:write"
+	ReadTokens     Permission = "tokens:read"
+	WriteTokens    Permission = "tokens:write"
+	ReadEvents     Permission = "events:read"
+	ReadDashboard  Permission = "dashboard:read"
 )
 
 // grants is the whole authorization table. Anything not listed is denied.
-// Customer tokens get no admin permission here: their scoped access comes
-// with the full admin API.
-var grants = map[Role]map[Permission]bool{
-	RoleAdmin: {
-		ReadCatalog: true, WriteCatalog: true, ReadCustomers: true, WriteCustomer: true,
-		ReadLicenses: true, WriteLicenses: true,
-	},
-	RoleSupport: {
-		ReadCatalog: true, ReadCustomers: true, WriteCustomer: true, ReadLicenses: true, WriteLicenses: true,
-	},
-	RoleReadOnly: {
-		ReadCatalog: true, ReadCustomers: true, ReadLicenses: true,
-	},
+// A customer token's permissions are further cut down to what its customer
+// record allows (see Actor.Allows), and its reach to its own customer.
+var grants = map[Role][]Permission{
+	RoleAdmin: {ReadCatalog, WriteCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
+		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard},
+	RoleSupport: {ReadCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
+		ReadMachines, WriteMachines, ReadEvents, ReadDashboard},
+	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard},
+	RoleCustomer: CustomerPermissions,
 }
 
+// CustomerPermissions is the most a customer's own tokens can be given:
+// seeing its licenses and machines, and freeing its machines' seats.
+var CustomerPermissions = []Permission{ReadCustomers, ReadLicenses, ReadMachines, WriteMachines}
+
+// Roles lists every role.
+var Roles = []Role{RoleAdmin, RoleSupport, RoleReadOnly, RoleCustomer}
+
 // Allows reports whether role r has permission p. Unknown roles have none.
-func (r Role) Allows(p Permission) bool { return grants[r][p] }
+func (r Role) Allows(p Permission) bool { return slices.Contains(grants[r], p) }
+
+func (r Role) valid() bool { _, ok := grants[r]; return ok }
+
+// Actor is who is making a request: an API token, or an app holding a
+// license key (client API). It travels in the context and is written into
+// every audit event.
+type Actor struct {
+	TokenID   string
+	Name      string
+	Role      Role   // "" for an app using a license key
+	LicenseID string // for an app: the license whose key it used
+	// CustomerID scopes a customer token: it sees only this customer's data.
+	CustomerID string
+	// customerPerms is the customer record's permissions, for customer tokens.
+	customerPerms []Permission
+	RequestID     string
+}
+
+// Allows reports whether the actor may use permission p.
+func (a *Actor) Allows(p Permission) bool {
+	if !a.Role.Allows(p) {
+		return false
+	}
+	return a.Role != RoleCustomer || slices.Contains(a.customerPerms, p)
+}
+
+// Label is how the actor appears in the audit log.
+func (a *Actor) Label() string {
+	switch {
+	case a.TokenID != "":
+		return "token:" + a.TokenID
+	case a.LicenseID != "":
+		return "license:" + a.LicenseID
+	}
+	return "system"
+}

@@ -2,6 +2,7 @@ package licensing
 
 import (
 	"context"
+	"slices"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
@@ -57,10 +58,12 @@ func (s *Service) CreateProduct(ctx context.Context, in ProductInput) (*Product,
 	}
 	now := s.clock()
 	p := &Product{Code: in.Code, Name: strings.TrimSpace(in.Name), Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateProduct(ctx, p); err != nil {
-		return nil, err
-	}
-	return p, nil
+	return p, s.store.InTx(ctx, func(tx Repo) error {
+		if err := tx.CreateProduct(ctx, p); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionProductCreated, "product", p.ID, "", nil, p)
+	})
 }
 
 // PolicyInput is what an admin gives to create a policy. Zero values take
@@ -95,19 +98,10 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 	if in.ExpiryAction == "" {
 		in.ExpiryAction = ExpiryRestrict
 	}
-	switch {
-	case in.DurationSeconds < 0, in.GraceSeconds < 0, in.HeartbeatWindowSeconds < 0:
-		return nil, Errorf(EInvalid, "durations must not be negative")
-	case in.MaxMachines < 1 || in.MaxMachines > 100000:
-		return nil, Errorf(EInvalid, "max_machines must be between 1 and 100000")
-	case !in.Floating && in.MaxMachines != 1:
-		return nil, Errorf(EInvalid, "a node-locked policy (floating=false) has exactly one machine; set floating=true for more")
-	case in.LeaseTTLSeconds < int64(MinLeaseTTL/time.Second) || in.LeaseTTLSeconds > int64(MaxLeaseTTL/time.Second):
-		return nil, Errorf(EInvalid, "lease_ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
-	case in.ExpiryAction != ExpiryRestrict && in.ExpiryAction != ExpiryAllow:
-		return nil, Errorf(EInvalid, "expiry_action must be %q or %q", ExpiryRestrict, ExpiryAllow)
+	if err := validatePolicyRules(in.DurationSeconds, in.GraceSeconds, in.HeartbeatWindowSeconds, in.LeaseTTLSeconds, in.MaxMachines, in.Floating, in.ExpiryAction); err != nil {
+		return nil, err
 	}
-	ents, err := checkEntitlements(in.Entitlements)
+	ents, err := s.checkEntitlements(ctx, in.Entitlements)
 	if err != nil {
 		return nil, err
 	}
@@ -124,38 +118,100 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 		HeartbeatWindowSeconds: in.HeartbeatWindowSeconds, GraceSeconds: in.GraceSeconds,
 		ExpiryAction: in.ExpiryAction, Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.store.CreatePolicy(ctx, p); err != nil {
-		return nil, err
+	return p, s.store.InTx(ctx, func(tx Repo) error {
+		if err := tx.CreatePolicy(ctx, p); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionPolicyCreated, "policy", p.ID, "", nil, p)
+	})
+}
+
+func validatePolicyRules(duration, grace, heartbeat, ttl int64, maxMachines int, floating bool, action ExpiryAction) error {
+	switch {
+	case duration < 0, grace < 0, heartbeat < 0:
+		return Errorf(EInvalid, "durations must not be negative")
+	case maxMachines < 1 || maxMachines > 100000:
+		return Errorf(EInvalid, "max_machines must be between 1 and 100000")
+	case !floating && maxMachines != 1:
+		return Errorf(EInvalid, "a node-locked policy (floating=false) has exactly one machine; set floating=true for more")
+	case ttl < int64(MinLeaseTTL/time.Second) || ttl > int64(MaxLeaseTTL/time.Second):
+		return Errorf(EInvalid, "lease_ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
+	case action != ExpiryRestrict && action != ExpiryAllow:
+		return Errorf(EInvalid, "expiry_action must be %q or %q", ExpiryRestrict, ExpiryAllow)
 	}
-	return p, nil
+	return nil
 }
 
 // CustomerInput is what an admin gives to create a customer.
 type CustomerInput struct {
-	Name     string            `json:"name"`
-	Email    string            `json:"email"`
-	Metadata map[string]string `json:"metadata,omitempty"`
+	Name     string    `json:"name"`
+	Email    string    `json:"email"`
+	Contacts []Contact `json:"contacts,omitempty"`
+	// Permissions of the customer's own tokens; default: all of CustomerPermissions.
+	Permissions []Permission      `json:"permissions,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
 }
 
 // CreateCustomer validates and stores a customer. EInvalid.
 func (s *Service) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer, error) {
-	if err := requireName(in.Name); err != nil {
-		return nil, err
-	}
-	if in.Email != "" {
-		if a, err := mail.ParseAddress(in.Email); err != nil || a.Address != in.Email {
-			return nil, Errorf(EInvalid, "email is not a valid address")
-		}
-	}
-	if err := checkMetadata(in.Metadata); err != nil {
-		return nil, err
+	if in.Permissions == nil {
+		in.Permissions = CustomerPermissions
 	}
 	now := s.clock()
-	c := &Customer{Name: strings.TrimSpace(in.Name), Email: in.Email, Status: CustomerActive, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now}
-	if err := s.store.CreateCustomer(ctx, c); err != nil {
+	c := &Customer{Name: strings.TrimSpace(in.Name), Email: in.Email, Status: CustomerActive, Contacts: in.Contacts,
+		Permissions: in.Permissions, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now}
+	if err := validateCustomer(c); err != nil {
 		return nil, err
 	}
-	return c, nil
+	return c, s.store.InTx(ctx, func(tx Repo) error {
+		if err := tx.CreateCustomer(ctx, c); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionCustomerCreated, "customer", c.ID, "", nil, c)
+	})
+}
+
+func validateEmail(field, email string) error {
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return Errorf(EInvalid, "%s is not a valid address", field)
+	}
+	return nil
+}
+
+func validateCustomer(c *Customer) error {
+	if err := requireName(c.Name); err != nil {
+		return err
+	}
+	if c.Email != "" {
+		if err := validateEmail("email", c.Email); err != nil {
+			return err
+		}
+	}
+	if c.Status != CustomerActive && c.Status != CustomerDisabled {
+		return Errorf(EInvalid, "status must be %q or %q", CustomerActive, CustomerDisabled)
+	}
+	if len(c.Contacts) > 20 {
+		return Errorf(EInvalid, "at most 20 contacts")
+	}
+	for _, ct := range c.Contacts {
+		if err := validateEmail("contact email", ct.Email); err != nil {
+			return err
+		}
+		if len(ct.Name) > 200 || len(ct.Role) > 64 {
+			return Errorf(EInvalid, "contact name or role is too long")
+		}
+	}
+	if c.Contacts == nil {
+		c.Contacts = []Contact{}
+	}
+	for _, p := range c.Permissions {
+		if !slices.Contains(CustomerPermissions, p) {
+			return Errorf(EInvalid, "permission %q cannot be given to a customer (allowed: %v)", p, CustomerPermissions)
+		}
+	}
+	slices.Sort(c.Permissions)
+	c.Permissions = slices.Compact(c.Permissions)
+	return checkMetadata(c.Metadata)
 }
 
 // LicenseInput is what an admin gives to create a license.
@@ -190,7 +246,7 @@ func (s *Service) CreateLicense(ctx context.Context, in LicenseInput) (*CreatedL
 	} else if len(key) < MinKeyLength || len(key) > 256 || strings.TrimSpace(key) != key {
 		return nil, Errorf(EInvalid, "a supplied key must be %d to 256 characters, without surrounding spaces", MinKeyLength)
 	}
-	ents, err := checkEntitlements(in.Entitlements)
+	ents, err := s.checkEntitlements(ctx, in.Entitlements)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +263,9 @@ func (s *Service) CreateLicense(ctx context.Context, in LicenseInput) (*CreatedL
 	if _, err := s.store.GetCustomer(ctx, in.CustomerID); err != nil {
 		return nil, err
 	}
+	if a := ActorFrom(ctx); a.Role == RoleCustomer && a.CustomerID != in.CustomerID {
+		return nil, Errorf(EForbidden, "a customer token cannot create licenses for another customer")
+	}
 	now := s.clock()
 	expires := in.ExpiresAt
 	if expires == nil && policy.DurationSeconds > 0 {
@@ -222,7 +281,13 @@ func (s *Service) CreateLicense(ctx context.Context, in LicenseInput) (*CreatedL
 		CustomerID: in.CustomerID, Name: in.Name, Status: LicenseActive, ExpiresAt: expires,
 		Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := s.store.CreateLicense(ctx, l); err != nil {
+	err = s.store.InTx(ctx, func(tx Repo) error {
+		if err := tx.CreateLicense(ctx, l); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionLicenseCreated, "license", l.ID, "", nil, l)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &CreatedLicense{License: *l, Key: key}, nil
@@ -232,15 +297,34 @@ func (s *Service) CreateLicense(ctx context.Context, in LicenseInput) (*CreatedL
 // Leases already issued stay valid until they end (they are offline tokens).
 // ENotFound, EConflict (not active).
 func (s *Service) SuspendLicense(ctx context.Context, id, reason string) (*License, error) {
-	return s.transition(ctx, id, LicenseActive, LicenseSuspended, reason)
+	return s.transition(ctx, id, []LicenseStatus{LicenseActive}, LicenseSuspended, ActionLicenseSuspended, reason)
+}
+
+// RevokeLicense ends a license for good: no lease, no reinstatement.
+// ENotFound, EConflict (already revoked).
+func (s *Service) RevokeLicense(ctx context.Context, id, reason string) (*License, error) {
+	return s.transition(ctx, id, []LicenseStatus{LicenseActive, LicenseSuspended, LicenseExpired}, LicenseRevoked, ActionLicenseRevoked, reason)
 }
 
 // ReinstateLicense lifts a suspension. ENotFound, EConflict (not suspended).
 func (s *Service) ReinstateLicense(ctx context.Context, id, reason string) (*License, error) {
-	return s.transition(ctx, id, LicenseSuspended, LicenseActive, reason)
+	return s.transition(ctx, id, []LicenseStatus{LicenseSuspended}, LicenseActive, ActionLicenseReinstated, reason)
 }
 
-func (s *Service) transition(ctx context.Context, id string, from, to LicenseStatus, reason string) (*License, error) {
+func (s *Service) transition(ctx context.Context, id string, from []LicenseStatus, to LicenseStatus, action, reason string) (*License, error) {
+	return s.changeLicense(ctx, id, action, reason, func(tx Repo, l *License) error {
+		if !slices.Contains(from, l.Status) {
+			return Errorf(EConflict, "the license is %s; this action needs it %v", l.Status, from)
+		}
+		l.Status, l.StatusReason = to, reason
+		return nil
+	})
+}
+
+// changeLicense is the one path for admin changes to a license: lock it,
+// check the caller may see it, apply change, save, and record the event with
+// before and after, all in one transaction.
+func (s *Service) changeLicense(ctx context.Context, id, action, reason string, change func(tx Repo, l *License) error) (*License, error) {
 	if len(reason) > 500 {
 		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
 	}
@@ -250,16 +334,30 @@ func (s *Service) transition(ctx context.Context, id string, from, to LicenseSta
 		if err != nil {
 			return err
 		}
-		if l.Status != from {
-			return Errorf(EConflict, "the license is %s, not %s", l.Status, from)
-		}
-		if err := tx.UpdateLicenseStatus(ctx, id, from, to, reason, s.clock()); err != nil {
+		if err := visible(ctx, l.CustomerID, "license"); err != nil {
 			return err
 		}
-		out, err = tx.GetLicense(ctx, id)
-		return err
+		before := *l
+		if err := change(tx, l); err != nil {
+			return err
+		}
+		l.UpdatedAt = s.clock()
+		if err := tx.UpdateLicense(ctx, l); err != nil {
+			return err
+		}
+		out = l
+		return s.record(ctx, tx, action, "license", l.ID, reason, &before, l)
 	})
 	return out, err
+}
+
+// visible hides another customer's data from a customer token (as not found,
+// so ids cannot be probed).
+func visible(ctx context.Context, customerID, what string) error {
+	if a := ActorFrom(ctx); a.Role == RoleCustomer && a.CustomerID != customerID {
+		return Errorf(ENotFound, "%s not found", what)
+	}
+	return nil
 }
 
 // MachineRequest is a client's call about one machine of a license.
@@ -315,6 +413,9 @@ func (s *Service) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 		created := false
 		switch {
 		case err == nil:
+			if m.Status == MachineBlocked {
+				return errBlocked
+			}
 			if err := tx.TouchMachine(ctx, m.ID, false, true, req.IP, now); err != nil {
 				return err
 			}
@@ -332,6 +433,10 @@ func (s *Service) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 				CreatedAt: now, UpdatedAt: now,
 			}
 			if err := tx.CreateMachine(ctx, m); err != nil {
+				return err
+			}
+			ctx := WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
+			if err := s.record(ctx, tx, ActionMachineActivated, "machine", m.ID, "", nil, m); err != nil {
 				return err
 			}
 			created = true
@@ -410,7 +515,8 @@ func (s *Service) Deactivate(ctx context.Context, req MachineRequest) error {
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteMachine(ctx, m.ID)
+	ctx = WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
+	return s.removeMachine(ctx, m.ID, ActionMachineDeactivated, "deactivated by the app")
 }
 
 // Validation is the answer to an online check.
@@ -445,7 +551,7 @@ func (s *Service) Validate(ctx context.Context, key, fingerprint string) (*Valid
 	}
 	if fingerprint != "" {
 		if _, err := s.seat(ctx, lic, fingerprint); err != nil {
-			if ErrorCode(err) != ENotActivated {
+			if c := ErrorCode(err); c != ENotActivated && c != EMachineBlocked {
 				return nil, err
 			}
 			v.Code, v.Detail = verifier.ValidationNotActivated, ErrorMessage(err)
@@ -504,8 +610,13 @@ func (s *Service) seat(ctx context.Context, lic *License, fingerprint string) (*
 	if ErrorCode(err) == ENotFound {
 		return nil, Errorf(ENotActivated, "this machine is not activated on the license")
 	}
+	if err == nil && m.Status == MachineBlocked {
+		return nil, errBlocked
+	}
 	return m, err
 }
+
+var errBlocked = Errorf(EMachineBlocked, "this machine is blocked on the license")
 
 // sign issues a lease for machine m. The lease never outlives the license
 // when the policy restricts on expiry.
@@ -532,8 +643,10 @@ func (s *Service) sign(ctx context.Context, lic *License, pol *Policy, m *Machin
 	return &Grant{Lease: tok, ExpiresAt: time.Unix(claims.Expiry, 0).UTC(), License: lic, Policy: pol, Machine: m}, nil
 }
 
-// Authenticate resolves a bearer token to an API token. EUnauthorized.
-func (s *Service) Authenticate(ctx context.Context, secret string) (*APIToken, error) {
+// Authenticate resolves a bearer token to the actor it stands for.
+// EUnauthorized for an unknown, expired or revoked token; EForbidden for a
+// customer token whose customer is disabled.
+func (s *Service) Authenticate(ctx context.Context, secret string) (*Actor, error) {
 	if secret == "" || len(secret) > 256 {
 		return nil, Errorf(EUnauthorized, "a valid bearer token is required")
 	}
@@ -546,7 +659,18 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*APIToken, e
 	if !t.Usable(s.clock()) {
 		return nil, Errorf(EUnauthorized, "the token is expired or revoked")
 	}
-	return t, nil
+	a := &Actor{TokenID: t.ID, Name: t.Name, Role: t.Role, CustomerID: t.CustomerID}
+	if t.Role == RoleCustomer {
+		c, err := s.store.GetCustomer(ctx, t.CustomerID)
+		if err != nil {
+			return nil, err
+		}
+		if c.Status != CustomerActive {
+			return nil, Errorf(EForbidden, "the customer's account is disabled")
+		}
+		a.customerPerms = c.Permissions
+	}
+	return a, nil
 }
 
 // BootstrapAdminToken makes sure an admin can get in on first run. When a
@@ -621,7 +745,9 @@ func requireName(name string) error {
 	return nil
 }
 
-func checkEntitlements(in []string) ([]string, error) {
+// checkEntitlements normalizes codes and checks that each names an
+// existing entitlement.
+func (s *Service) checkEntitlements(ctx context.Context, in []string) ([]string, error) {
 	out := normalizeCodes(in)
 	if len(out) > 100 {
 		return nil, Errorf(EInvalid, "at most 100 entitlements")
@@ -630,6 +756,16 @@ func checkEntitlements(in []string) ([]string, error) {
 		if !codePattern.MatchString(e) {
 			return nil, Errorf(EInvalid, "entitlement %q must be lowercase letters, digits, '.', '_' or '-'", e)
 		}
+	}
+	if len(out) == 0 {
+		return out, nil
+	}
+	missing, err := s.store.MissingEntitlements(ctx, out)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, Errorf(EInvalid, "unknown entitlements %v: create them first (POST /v1/entitlements)", missing)
 	}
 	return out, nil
 }

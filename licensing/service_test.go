@@ -83,6 +83,11 @@ func newFixture(t *testing.T, dialect string, pol licensing.PolicyInput) *fixtur
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, code := range []string{"export", "sync", "beta"} {
+		if _, err := svc.CreateEntitlement(ctx, licensing.EntitlementInput{Code: code, Name: code}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	pol.ProductID = prod.ID
 	if pol.Name == "" {
 		pol.Name = "Plan"

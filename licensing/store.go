@@ -20,9 +20,19 @@ type Repo interface {
 	GetPolicy(ctx context.Context, id string) (*Policy, error)
 	ListPolicies(ctx context.Context, filter PolicyFilter, page Page) ([]Policy, error)
 
+	UpdateProduct(ctx context.Context, p *Product) error
+	UpdatePolicy(ctx context.Context, p *Policy) error
+
+	CreateEntitlement(ctx context.Context, e *Entitlement) error // EConflict on duplicate code
+	GetEntitlement(ctx context.Context, id string) (*Entitlement, error)
+	ListEntitlements(ctx context.Context, page Page) ([]Entitlement, error)
+	// MissingEntitlements returns the codes that no entitlement has.
+	MissingEntitlements(ctx context.Context, codes []string) ([]string, error)
+
 	CreateCustomer(ctx context.Context, c *Customer) error
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
 	ListCustomers(ctx context.Context, page Page) ([]Customer, error)
+	UpdateCustomer(ctx context.Context, c *Customer) error
 
 	CreateLicense(ctx context.Context, l *License) error // EConflict on duplicate key
 	GetLicense(ctx context.Context, id string) (*License, error)
@@ -36,11 +46,18 @@ type Repo interface {
 	// UpdateLicenseStatus sets status and reason; EConflict if the stored
 	// status is not from (optimistic check).
 	UpdateLicenseStatus(ctx context.Context, id string, from, to LicenseStatus, reason string, now time.Time) error
+	// UpdateLicense saves every mutable field of l (not its key).
+	UpdateLicense(ctx context.Context, l *License) error
 
 	CreateMachine(ctx context.Context, m *Machine) error // EConflict if the fingerprint is taken on the license
 	FindMachine(ctx context.Context, licenseID, fingerprint string) (*Machine, error)
+	GetMachine(ctx context.Context, id string) (*Machine, error)
+	// CountMachines counts the machines holding a seat (blocked ones do not).
 	CountMachines(ctx context.Context, licenseID string) (int, error)
-	ListMachines(ctx context.Context, licenseID string, page Page) ([]Machine, error)
+	ListMachines(ctx context.Context, filter MachineFilter, page Page) ([]Machine, error)
+	// SetMachineStatus sets status and reason; clearHeartbeat also empties
+	// the last heartbeat.
+	SetMachineStatus(ctx context.Context, id string, status MachineStatus, reason string, clearHeartbeat bool, now time.Time) error
 	// TouchMachine records a heartbeat and/or a lease issue at now.
 	TouchMachine(ctx context.Context, id string, heartbeat, lease bool, ip string, now time.Time) error
 	DeleteMachine(ctx context.Context, id string) error
@@ -48,6 +65,20 @@ type Repo interface {
 	CreateAPIToken(ctx context.Context, t *APIToken) error
 	GetAPITokenByHash(ctx context.Context, hash string) (*APIToken, error)
 	CountAPITokens(ctx context.Context) (int, error)
+	GetAPIToken(ctx context.Context, id string) (*APIToken, error)
+	ListAPITokens(ctx context.Context, page Page) ([]APIToken, error)
+	RevokeAPIToken(ctx context.Context, id string, now time.Time) error
+
+	AppendEvent(ctx context.Context, e *Event) error
+	ListEvents(ctx context.Context, filter EventFilter, page Page) ([]Event, error)
+
+	// Stats computes the dashboard figures at now with aggregate queries.
+	Stats(ctx context.Context, now time.Time) (*Stats, error)
+
+	// Idempotency keys (see IdempotencyRecord).
+	ClaimIdempotencyKey(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, error)
+	CompleteIdempotencyKey(ctx context.Context, r *IdempotencyRecord) error
+	ReleaseIdempotencyKey(ctx context.Context, owner, key string) error
 }
 
 // Store is a Repo that can run a function in one database transaction. The
@@ -86,10 +117,47 @@ type PolicyFilter struct {
 
 // LicenseFilter narrows a license listing.
 type LicenseFilter struct {
+	CustomerID    string
+	ProductID     string
+	PolicyID      string
+	Status        LicenseStatus
+	ExpiresBefore *time.Time
+}
+
+// MachineFilter narrows a machine listing.
+type MachineFilter struct {
+	LicenseID  string
 	CustomerID string
-	ProductID  string
-	PolicyID   string
-	Status     LicenseStatus
+	Status     MachineStatus
+}
+
+// Stats are the figures of the dashboard.
+type Stats struct {
+	LicensesByStatus map[LicenseStatus]int `json:"licenses_by_status"`
+	MachinesByStatus map[MachineStatus]int `json:"machines_by_status"`
+	ExpiringIn7Days  int                   `json:"expiring_in_7_days"`
+	ExpiringIn30Days int                   `json:"expiring_in_30_days"`
+	// ActivationsPerDay covers the last 30 days, oldest first, days without
+	// activations included with 0.
+	ActivationsPerDay []DayCount `json:"activations_per_day"`
+	ComputedAt        time.Time  `json:"computed_at"`
+}
+
+// DayCount is a count for one UTC day (YYYY-MM-DD).
+type DayCount struct {
+	Day   string `json:"day"`
+	Count int    `json:"count"`
+}
+
+// IdempotencyRecord remembers the answer to a create request sent with an
+// Idempotency-Key, so a retry gets the same answer instead of a duplicate.
+type IdempotencyRecord struct {
+	Owner       string // who sent it: the API token id
+	Key         string
+	RequestHash string // method, path and body: the same key with another request is refused
+	Status      int    // 0 while the first request is still running
+	Body        []byte
+	CreatedAt   time.Time
 }
 
 // LeaseSigner signs lease claims into a compact JWS. Implemented by keys.

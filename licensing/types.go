@@ -73,15 +73,35 @@ const (
 	CustomerDisabled CustomerStatus = "disabled"
 )
 
+// Contact is a person to reach at a customer (alerts go to them).
+type Contact struct {
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Role  string `json:"role,omitempty"` // e.g. "billing", "technical"
+}
+
 // Customer is a client of NzilaCode who holds licenses.
 type Customer struct {
-	ID        string            `json:"id"`
-	Name      string            `json:"name"`
-	Email     string            `json:"email"`
-	Status    CustomerStatus    `json:"status"`
-	Metadata  map[string]string `json:"metadata,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	ID       string         `json:"id"`
+	Name     string         `json:"name"`
+	Email    string         `json:"email"`
+	Status   CustomerStatus `json:"status"`
+	Contacts []Contact      `json:"contacts"`
+	// Permissions bound what the customer's own API tokens may do (a subset
+	// of CustomerPermissions).
+	Permissions []Permission      `json:"permissions"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
+}
+
+// Entitlement names a feature that policies and licenses grant by its code.
+type Entitlement struct {
+	ID          string    `json:"id"`
+	Code        string    `json:"code"`
+	Name        string    `json:"name"`
+	Description string    `json:"description,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 // LicenseStatus is the stored state of a license. Expiry by date is computed
@@ -162,6 +182,9 @@ type MachineStatus string
 const (
 	MachineActive  MachineStatus = "active"
 	MachineOffline MachineStatus = "offline"
+	// MachineBlocked: an admin banned this fingerprint from the license. A
+	// blocked machine holds no seat and cannot activate again until unblocked.
+	MachineBlocked MachineStatus = "blocked"
 )
 
 // Machine is one device a license is activated on, bound by its fingerprint.
@@ -177,6 +200,7 @@ type Machine struct {
 	Status        MachineStatus `json:"status"`
 	LastHeartbeat *time.Time    `json:"last_heartbeat,omitempty"`
 	LastLeaseAt   *time.Time    `json:"last_lease_at,omitempty"`
+	StatusReason  string        `json:"status_reason,omitempty"`
 	CreatedAt     time.Time     `json:"created_at"`
 	UpdatedAt     time.Time     `json:"updated_at"`
 }

@@ -16,6 +16,7 @@ import (
 func migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{ID: "0001_initial", Migrate: migrateInitial},
+		{ID: "0002_admin_api", Migrate: migrateAdminAPI},
 	}
 }
 
@@ -104,6 +105,65 @@ func migrateInitial(tx *gorm.DB) error {
 		return fmt.Errorf("create tables: %w", err)
 	}
 	return nil
+}
+
+// migrateAdminAPI adds what the full admin API needs: entitlements,
+// customer contacts and permissions, machine block reasons, the audit log
+// and idempotency keys.
+func migrateAdminAPI(tx *gorm.DB) error {
+	type entitlement struct {
+		ID          string    `gorm:"primaryKey;size:36"`
+		Code        string    `gorm:"size:64;not null;uniqueIndex"`
+		Name        string    `gorm:"size:200;not null"`
+		Description string    `gorm:"type:text;not null"`
+		CreatedAt   time.Time `gorm:"not null"`
+	}
+	type customer struct {
+		Contacts    string `gorm:"type:text;not null;default:'[]'"`
+		Permissions string `gorm:"type:text;not null;default:'[]'"`
+	}
+	type machine struct {
+		StatusReason string `gorm:"size:500;not null;default:''"`
+		Status       string `gorm:"index:idx_machines_status"`
+	}
+	type event struct {
+		ID         string    `gorm:"primaryKey;size:36"`
+		Time       time.Time `gorm:"not null;index;index:idx_events_action_time,priority:2"`
+		Action     string    `gorm:"size:64;not null;index:idx_events_action_time,priority:1"`
+		TargetType string    `gorm:"size:32;not null;index:idx_events_target,priority:1"`
+		TargetID   string    `gorm:"size:36;not null;index:idx_events_target,priority:2"`
+		Actor      string    `gorm:"size:64;not null;index"`
+		ActorName  string    `gorm:"size:200;not null"`
+		Reason     string    `gorm:"size:500;not null"`
+		Before     string    `gorm:"type:text"`
+		After      string    `gorm:"type:text"`
+		RequestID  string    `gorm:"size:64;not null"`
+	}
+	type idempotencyKey struct {
+		Owner       string    `gorm:"primaryKey;size:64"`
+		Key         string    `gorm:"column:idem_key;primaryKey;size:255"`
+		RequestHash string    `gorm:"size:64;not null"`
+		Status      int       `gorm:"not null"`
+		Body        []byte    `gorm:"not null"`
+		CreatedAt   time.Time `gorm:"not null;index"`
+	}
+	m := tx.Migrator()
+	if err := m.CreateTable(&entitlement{}, &event{}, &idempotencyKey{}); err != nil {
+		return fmt.Errorf("create tables: %w", err)
+	}
+	for _, col := range []struct {
+		model any
+		field string
+	}{{&customer{}, "Contacts"}, {&customer{}, "Permissions"}, {&machine{}, "StatusReason"}} {
+		if err := m.AddColumn(col.model, col.field); err != nil {
+			return fmt.Errorf("add column %s: %w", col.field, err)
+		}
+	}
+	if err := m.CreateIndex(&machine{}, "idx_machines_status"); err != nil {
+		return fmt.Errorf("index machines.status: %w", err)
+	}
+	// Customers created before this version keep every customer permission.
+	return tx.Exec(`UPDATE customers SET permissions = ?`, `["customers:read","licenses:read","machines:read","machines:write"]`).Error
 }
 
 // migrationLockID is the PostgreSQL advisory lock that keeps two starting

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -40,13 +41,15 @@ type policyRow struct {
 func (policyRow) TableName() string { return "policies" }
 
 type customerRow struct {
-	ID        string `gorm:"primaryKey"`
-	Name      string
-	Email     string
-	Status    string
-	Metadata  map[string]string `gorm:"serializer:json"`
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID          string `gorm:"primaryKey"`
+	Name        string
+	Email       string
+	Status      string
+	Contacts    []licensing.Contact    `gorm:"serializer:json"`
+	Permissions []licensing.Permission `gorm:"serializer:json"`
+	Metadata    map[string]string      `gorm:"serializer:json"`
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 func (customerRow) TableName() string { return "customers" }
@@ -81,11 +84,74 @@ type machineRow struct {
 	Status        string
 	LastHeartbeat *time.Time
 	LastLeaseAt   *time.Time
+	StatusReason  string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
 
 func (machineRow) TableName() string { return "machines" }
+
+type entitlementRow struct {
+	ID          string `gorm:"primaryKey"`
+	Code        string
+	Name        string
+	Description string
+	CreatedAt   time.Time
+}
+
+func (entitlementRow) TableName() string { return "entitlements" }
+
+type eventRow struct {
+	ID         string `gorm:"primaryKey"`
+	Time       time.Time
+	Action     string
+	TargetType string
+	TargetID   string
+	Actor      string
+	ActorName  string
+	Reason     string
+	Before     *string
+	After      *string
+	RequestID  string
+}
+
+func (eventRow) TableName() string { return "events" }
+
+type idempotencyRow struct {
+	Owner       string `gorm:"primaryKey"`
+	Key         string `gorm:"column:idem_key;primaryKey"`
+	RequestHash string
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+func (idempotencyRow) TableName() string { return "idempotency_keys" }
+
+func rawOrNil(s *string) json.RawMessage {
+	if s == nil || *s == "" {
+		return nil
+	}
+	return json.RawMessage(*s)
+}
+
+func stringOrNil(r json.RawMessage) *string {
+	if len(r) == 0 {
+		return nil
+	}
+	s := string(r)
+	return &s
+}
+
+func eventFromRow(r *eventRow) *licensing.Event {
+	return &licensing.Event{ID: r.ID, Time: utc(r.Time), Action: r.Action, TargetType: r.TargetType, TargetID: r.TargetID,
+		Actor: r.Actor, ActorName: r.ActorName, Reason: r.Reason, Before: rawOrNil(r.Before), After: rawOrNil(r.After), RequestID: r.RequestID}
+}
+
+func eventToRow(e *licensing.Event) *eventRow {
+	return &eventRow{ID: e.ID, Time: e.Time, Action: e.Action, TargetType: e.TargetType, TargetID: e.TargetID,
+		Actor: e.Actor, ActorName: e.ActorName, Reason: e.Reason, Before: stringOrNil(e.Before), After: stringOrNil(e.After), RequestID: e.RequestID}
+}
 
 type apiTokenRow struct {
 	ID         string `gorm:"primaryKey"`
@@ -152,11 +218,20 @@ func policyToRow(p *licensing.Policy) *policyRow {
 }
 
 func customerFromRow(r *customerRow) *licensing.Customer {
-	return &licensing.Customer{ID: r.ID, Name: r.Name, Email: r.Email, Status: licensing.CustomerStatus(r.Status), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+	return &licensing.Customer{ID: r.ID, Name: r.Name, Email: r.Email, Status: licensing.CustomerStatus(r.Status),
+		Contacts: nonNil(r.Contacts), Permissions: nonNil(r.Permissions), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
 }
 
 func customerToRow(c *licensing.Customer) *customerRow {
-	return &customerRow{ID: c.ID, Name: c.Name, Email: c.Email, Status: string(c.Status), Metadata: emptyMapIfNil(c.Metadata), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+	return &customerRow{ID: c.ID, Name: c.Name, Email: c.Email, Status: string(c.Status), Contacts: nonNil(c.Contacts),
+		Permissions: nonNil(c.Permissions), Metadata: emptyMapIfNil(c.Metadata), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
 }
 
 func licenseFromRow(r *licenseRow) *licensing.License {
@@ -179,14 +254,14 @@ func machineFromRow(r *machineRow) *licensing.Machine {
 	return &licensing.Machine{
 		ID: r.ID, LicenseID: r.LicenseID, Fingerprint: r.Fingerprint, Name: r.Name, Hostname: r.Hostname, Platform: r.Platform,
 		IP: r.IP, Status: licensing.MachineStatus(r.Status), LastHeartbeat: utcPtr(r.LastHeartbeat), LastLeaseAt: utcPtr(r.LastLeaseAt),
-		CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		StatusReason: r.StatusReason, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
 
 func machineToRow(m *licensing.Machine) *machineRow {
 	return &machineRow{
 		ID: m.ID, LicenseID: m.LicenseID, Fingerprint: m.Fingerprint, Name: m.Name, Hostname: m.Hostname, Platform: m.Platform,
-		IP: m.IP, Status: string(m.Status), LastHeartbeat: m.LastHeartbeat, LastLeaseAt: m.LastLeaseAt, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		IP: m.IP, Status: string(m.Status), LastHeartbeat: m.LastHeartbeat, LastLeaseAt: m.LastLeaseAt, StatusReason: m.StatusReason, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
 

@@ -327,6 +327,9 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 			q = q.Where(c.col+" = ?", c.v)
 		}
 	}
+	if f.ExpiresBefore != nil {
+		q = q.Where("expires_at < ?", f.ExpiresBefore.UTC())
+	}
 	var rows []licenseRow
 	if err := paged(q, page).Find(&rows).Error; err != nil {
 		return nil, translate(err)
@@ -371,22 +374,10 @@ func (s *Store) FindMachine(ctx context.Context, licenseID, fingerprint string) 
 
 func (s *Store) CountMachines(ctx context.Context, licenseID string) (int, error) {
 	var n int64
-	if err := s.q(ctx).Model(&machineRow{}).Where("license_id = ?", licenseID).Count(&n).Error; err != nil {
+	if err := s.q(ctx).Model(&machineRow{}).Where("license_id = ? AND status <> ?", licenseID, string(licensing.MachineBlocked)).Count(&n).Error; err != nil {
 		return 0, translate(err)
 	}
 	return int(n), nil
-}
-
-func (s *Store) ListMachines(ctx context.Context, licenseID string, page licensing.Page) ([]licensing.Machine, error) {
-	var rows []machineRow
-	if err := paged(s.q(ctx).Where("license_id = ?", licenseID), page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Machine, len(rows))
-	for i := range rows {
-		out[i] = *machineFromRow(&rows[i])
-	}
-	return out, nil
 }
 
 func (s *Store) TouchMachine(ctx context.Context, id string, heartbeat, lease bool, ip string, now time.Time) error {

@@ -141,7 +141,7 @@ func TestStoreMachines(t *testing.T) {
 		must(t, s.DeleteMachine(ctx, m.ID))
 		_, err = s.FindMachine(ctx, l.ID, "fp-1")
 		wantCode(t, err, licensing.ENotFound)
-		ms, err := s.ListMachines(ctx, l.ID, licensing.Page{})
+		ms, err := s.ListMachines(ctx, licensing.MachineFilter{LicenseID: l.ID}, licensing.Page{})
 		must(t, err)
 		if len(ms) != 2 {
 			t.Errorf("machines left = %d", len(ms))

@@ -13,6 +13,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/redis/go-redis/v9"
 )
 
 // App is a running Narcidi server. It is separate from main so that tests
@@ -23,6 +24,7 @@ type App struct {
 	Log    *slog.Logger
 
 	store  *storage.Store
+	redis  *redis.Client
 	keys   *keys.Keyring
 	server *api.Server
 	ln     net.Listener
@@ -80,7 +82,27 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	a.server = api.New(api.Config{Service: svc, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader})
+	clientRate, err := parseRate("NARCIDI_CLIENT_RATE", a.Config.ClientRate)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	tokenRate, err := parseRate("NARCIDI_TOKEN_RATE", a.Config.TokenRate)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	var rdb redis.UniversalClient
+	if a.Config.RedisURL != "" {
+		opts, err := redis.ParseURL(a.Config.RedisURL)
+		if err != nil {
+			return errors.Join(fmt.Errorf("NARCIDI_REDIS_URL: %w", err), a.Close())
+		}
+		a.redis = redis.NewClient(opts)
+		rdb = a.redis
+	}
+	a.server = api.New(api.Config{
+		Service: svc, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader,
+		Limiter: api.NewRateLimiter(rdb, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
+	})
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
 		return errors.Join(err, a.Close())
@@ -121,6 +143,10 @@ func (a *App) Close() error {
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 		a.store = nil
+	}
+	if a.redis != nil {
+		errs = append(errs, a.redis.Close())
+		a.redis = nil
 	}
 	return errors.Join(errs...)
 }

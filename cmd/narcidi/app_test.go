@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
+
+var pathParamRe = regexp.MustCompile(`:([a-z_]+)`)
 
 const adminToken = "test-admin-token-0123456789abcdef"
 
@@ -86,6 +89,11 @@ func (c apiClient) call(method, path string, body any, out any) (int, []byte) {
 
 func (c apiClient) raw(method, path, contentType string, body io.Reader, out any) (int, []byte) {
 	c.t.Helper()
+	var reqBody []byte
+	if body != nil {
+		reqBody, _ = io.ReadAll(body)
+		body = bytes.NewReader(reqBody)
+	}
 	req, _ := http.NewRequest(method, c.base+path, body)
 	if body != nil {
 		req.Header.Set("Content-Type", contentType)
@@ -99,6 +107,7 @@ func (c apiClient) raw(method, path, contentType string, body io.Reader, out any
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	checkResponse(c.t, c.base, req, reqBody, resp, b)
 	if resp.StatusCode >= 400 {
 		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 			c.t.Errorf("%s %s: error with content type %q: %s", method, path, ct, b)
@@ -131,6 +140,9 @@ func seedCatalog(t *testing.T, admin apiClient, seats int) catalog {
 	var prod, pol, cus struct{ ID string }
 	var lic struct{ ID, Key string }
 	admin.mustCreate("/v1/products", map[string]any{"code": "studio", "name": "Studio"}, &prod)
+	for _, code := range []string{"export", "sync"} {
+		admin.mustCreate("/v1/entitlements", map[string]any{"code": code, "name": code}, nil)
+	}
 	admin.mustCreate("/v1/policies", map[string]any{"product_id": prod.ID, "name": "Pro", "floating": true, "max_machines": seats,
 		"lease_ttl_seconds": 3600, "duration_seconds": 365 * 86400, "entitlements": []string{"export", "sync"}}, &pol)
 	admin.mustCreate("/v1/customers", map[string]any{"name": "Acme", "email": "it@acme.test"}, &cus)

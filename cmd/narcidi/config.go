@@ -3,6 +3,10 @@ package main
 import (
 	"flag"
 	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/api"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -21,6 +25,9 @@ type Config struct {
 	AdminToken    string // NARCIDI_ADMIN_TOKEN
 	Issuer        string // NARCIDI_ISSUER
 	ProxyHeader   string // NARCIDI_PROXY_HEADER
+	RedisURL      string // NARCIDI_REDIS_URL
+	ClientRate    string // NARCIDI_CLIENT_RATE
+	TokenRate     string // NARCIDI_TOKEN_RATE
 	LogLevel      string // NARCIDI_LOG_LEVEL
 	LogFormat     string // NARCIDI_LOG_FORMAT
 }
@@ -43,6 +50,9 @@ func configVars(c *Config) []struct {
 		{"NARCIDI_ADMIN_TOKEN", "", "bootstrap admin token (at least 24 characters); generated and printed once when unset", &c.AdminToken},
 		{"NARCIDI_ISSUER", "narcidi", "the iss claim of leases", &c.Issuer},
 		{"NARCIDI_PROXY_HEADER", "", "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For)", &c.ProxyHeader},
+		{"NARCIDI_REDIS_URL", "", "Redis URL (redis://host:6379/0): shares rate limits across server instances", &c.RedisURL},
+		{"NARCIDI_CLIENT_RATE", "120/m", "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", &c.ClientRate},
+		{"NARCIDI_TOKEN_RATE", "10/m", "API token creations allowed per token", &c.TokenRate},
 		{"NARCIDI_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
 		{"NARCIDI_LOG_FORMAT", "text", "text or json", &c.LogFormat},
 	}
@@ -67,6 +77,18 @@ func loadConfig(name string, args []string, getenv func(string) string) (*Config
 		c.KeysDir = filepath.Join(c.DataDir, "keys")
 	}
 	return c, fs.Args(), nil
+}
+
+// parseRate reads "N/s", "N/m" or "N/h" into a rule; bursts go up to half
+// the rate (at least 1).
+func parseRate(name, v string) (api.RateRule, error) {
+	n, unit, ok := strings.Cut(v, "/")
+	count, err := strconv.Atoi(n)
+	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
+	if !ok || err != nil || count < 1 || per == 0 {
+		return api.RateRule{}, fmt.Errorf("%s must look like 120/m (count per s, m or h), not %q", name, v)
+	}
+	return api.RateRule{Name: strings.ToLower(strings.TrimPrefix(name, "NARCIDI_")), Rate: count, Period: per, Burst: max(1, count/2)}, nil
 }
 
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {

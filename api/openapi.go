@@ -1,0 +1,192 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/invopop/jsonschema"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// The OpenAPI 3.1 document is generated from the route table and the Go
+// types the handlers decode and encode (JSON Schema 2020-12 by
+// invopop/jsonschema), so it describes exactly what the server does.
+
+var pathParam = regexp.MustCompile(`:([a-z_]+)`)
+
+func openapiPath(p string) string { return pathParam.ReplaceAllString(p, "{$1}") }
+
+func operationID(r route) string {
+	id := strings.ToLower(r.method)
+	for _, part := range strings.FieldsFunc(r.path, func(c rune) bool { return c == '/' || c == '-' || c == '.' || c == ':' }) {
+		if part == "v1" || part == "actions" {
+			continue
+		}
+		id += strings.ToUpper(part[:1]) + part[1:]
+	}
+	return id
+}
+
+var rawJSON = reflect.TypeOf(json.RawMessage{})
+
+func schemaOf(v any) map[string]any {
+	r := &jsonschema.Reflector{
+		DoNotReference: true,
+		Mapper: func(t reflect.Type) *jsonschema.Schema {
+			if t == rawJSON {
+				return &jsonschema.Schema{} // any JSON value
+			}
+			return nil
+		},
+	}
+	b, err := json.Marshal(r.Reflect(v))
+	if err != nil {
+		panic("openapi: " + err.Error()) // the types are fixed at build time; a failure is a bug
+	}
+	var m map[string]any
+	_ = json.Unmarshal(b, &m)
+	delete(m, "$schema")
+	delete(m, "$id")
+	return m
+}
+
+func buildOpenAPI() []byte {
+	paths := map[string]map[string]any{}
+	for _, r := range routeTable() {
+		op := map[string]any{
+			"operationId": operationID(r),
+			"summary":     r.summary,
+			"tags":        []string{r.tag},
+		}
+		var params []map[string]any
+		for _, m := range pathParam.FindAllStringSubmatch(r.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		for _, q := range r.query {
+			params = append(params, map[string]any{"name": q.name, "in": "query", "required": false, "description": q.desc, "schema": map[string]any{"type": "string"}})
+		}
+		if r.idempotent {
+			params = append(params, map[string]any{"name": "Idempotency-Key", "in": "header", "required": false,
+				"description": "retrying with the same key replays the first answer", "schema": map[string]any{"type": "string", "maxLength": 255}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		if r.in != nil {
+			op["requestBody"] = map[string]any{
+				"required": true,
+				"content":  map[string]any{"application/json": map[string]any{"schema": schemaOf(r.in)}},
+			}
+		}
+		success := map[string]any{"description": httpText(r.status)}
+		if r.out != nil {
+			success["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(r.out)}}
+		}
+		responses := map[string]any{
+			strconv.Itoa(r.status): success,
+			"default":              map[string]any{"$ref": "#/components/responses/Problem"},
+		}
+		if r.path == "/v1/client/activate" {
+			responses["200"] = success // the same machine activating again
+		}
+		if r.path == "/.well-known/jwks.json" {
+			success["content"] = map[string]any{"application/jwk-set+json": map[string]any{"schema": schemaOf(r.out)}}
+		}
+		op["responses"] = responses
+		if r.perm != "" {
+			op["security"] = []map[string][]string{{"bearer": {}}}
+			op["x-permission"] = string(r.perm)
+		}
+		p := openapiPath(r.path)
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		paths[p][strings.ToLower(r.method)] = op
+	}
+	doc := map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":   "Narcidi API",
+			"version": "1",
+			"description": "License and release control for NzilaCode software. Errors are application/problem+json (RFC 9457) " +
+				"with a stable code. Admin routes take a bearer token whose role must grant the operation's x-permission.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+			"responses": map[string]any{"Problem": map[string]any{
+				"description": "An error: see code",
+				"content":     map[string]any{"application/problem+json": map[string]any{"schema": schemaOf(verifier.Problem{})}},
+			}},
+		},
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		panic("openapi: " + err.Error())
+	}
+	return b
+}
+
+func httpText(status int) string {
+	switch status {
+	case 200:
+		return "OK"
+	case 201:
+		return "Created"
+	case 204:
+		return "No Content"
+	}
+	return strconv.Itoa(status)
+}
+
+func (s *Server) openapi(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(s.openapiDoc)
+}
+
+var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Narcidi API</title>
+<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
+code{background:#f3f3f3;padding:0 .25rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}
+.m{font-weight:bold;font-family:monospace}</style></head><body>
+<h1>Narcidi API</h1>
+<p>The machine-readable contract is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). Errors are
+<code>application/problem+json</code> with a stable <code>code</code>. Admin routes need
+<code>Authorization: Bearer &lt;token&gt;</code> whose role grants the listed permission.
+Creating POSTs accept an <code>Idempotency-Key</code> header.</p>
+{{range .}}<h2>{{.Tag}}</h2><table><tr><th>method</th><th>path</th><th>what it does</th><th>permission</th></tr>
+{{range .Routes}}<tr><td class="m">{{.Method}}</td><td><code>{{.Path}}</code></td><td>{{.Summary}}</td><td>{{.Perm}}</td></tr>
+{{end}}</table>{{end}}
+</body></html>`))
+
+func (s *Server) docs(c *fiber.Ctx) error {
+	type row struct{ Method, Path, Summary, Perm string }
+	type group struct {
+		Tag    string
+		Routes []row
+	}
+	var groups []group
+	for _, r := range routeTable() {
+		if len(groups) == 0 || groups[len(groups)-1].Tag != r.tag {
+			groups = append(groups, group{Tag: r.tag})
+		}
+		perm := string(r.perm)
+		if perm == "" {
+			perm = "public"
+		}
+		g := &groups[len(groups)-1]
+		g.Routes = append(g.Routes, row{r.method, openapiPath(r.path), r.summary, perm})
+	}
+	var buf bytes.Buffer
+	if err := docsPage.Execute(&buf, groups); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Send(buf.Bytes())
+}

@@ -1,0 +1,142 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// route is one operation of the API. The table below is the single source
+// of both the router and the OpenAPI document, so they cannot drift apart.
+type route struct {
+	method, path string // fiber syntax: /v1/licenses/:id
+	tag, summary string
+	perm         licensing.Permission // "" for public routes
+	in           any                  // request body type, nil if none
+	out          any                  // success body type, nil if none
+	status       int                  // success status
+	query        []param
+	idempotent   bool   // a creating POST that honours Idempotency-Key
+	rate         string // rate rule: "client" (per IP) or "tokens" (per token)
+	handler      func(s *Server, c *fiber.Ctx) error
+}
+
+type param struct{ name, desc string }
+
+var pageParams = []param{{"cursor", "id after which the page starts (next_cursor of the previous page)"}, {"limit", "page size, 1-200 (default 50)"}}
+
+func withPage(ps ...param) []param { return append(ps, pageParams...) }
+
+// Public response shapes that exist only on the wire.
+type (
+	healthOut struct {
+		Status string `json:"status"`
+	}
+	reasonIn struct {
+		Reason string `json:"reason,omitempty"`
+	}
+	changePolicyIn struct {
+		PolicyID string `json:"policy_id"`
+		Reason   string `json:"reason,omitempty"`
+	}
+	transferIn struct {
+		CustomerID string `json:"customer_id"`
+		Reason     string `json:"reason,omitempty"`
+	}
+	jwksOut struct {
+		Keys []jwkOut `json:"keys"`
+	}
+	jwkOut struct {
+		Kty string `json:"kty"`
+		Crv string `json:"crv"`
+		X   string `json:"x"`
+		Kid string `json:"kid"`
+		Use string `json:"use,omitempty"`
+		Alg string `json:"alg,omitempty"`
+	}
+)
+
+func routeTable() []route {
+	return []route{
+		{method: "GET", path: "/healthz", tag: "health", summary: "The process is up", out: healthOut{}, status: 200, handler: (*Server).healthz},
+		{method: "GET", path: "/readyz", tag: "health", summary: "The database is reachable (503 if not)", out: healthOut{}, status: 200, handler: (*Server).ready},
+		{method: "GET", path: "/.well-known/jwks.json", tag: "keys", summary: "Public keys that verify leases (RFC 8037 OKP)", out: jwksOut{}, status: 200, handler: (*Server).jwks},
+
+		{method: "POST", path: "/v1/client/activate", tag: "client", summary: "Bind this machine's fingerprint to the license and get a lease (201 new seat, 200 same machine again)", in: verifier.MachineRequest{}, out: verifier.LeaseResponse{}, status: 201, rate: "client", handler: (*Server).activate},
+		{method: "POST", path: "/v1/client/renew", tag: "client", summary: "Get a new lease for an activated machine", in: verifier.MachineRequest{}, out: verifier.LeaseResponse{}, status: 200, rate: "client", handler: (*Server).renew},
+		{method: "POST", path: "/v1/client/heartbeat", tag: "client", summary: "Tell the server the machine is alive", in: verifier.MachineRequest{}, out: verifier.HeartbeatResponse{}, status: 200, rate: "client", handler: (*Server).heartbeat},
+		{method: "POST", path: "/v1/client/deactivate", tag: "client", summary: "Free this machine's seat", in: verifier.MachineRequest{}, status: 204, rate: "client", handler: (*Server).deactivate},
+		{method: "POST", path: "/v1/client/validate", tag: "client", summary: "Online check of a license (and of this machine's seat)", in: verifier.MachineRequest{}, out: verifier.ValidateResponse{}, status: 200, rate: "client", handler: (*Server).validate},
+
+		{method: "POST", path: "/v1/products", tag: "catalog", summary: "Create a product", perm: licensing.WriteCatalog, in: licensing.ProductInput{}, out: licensing.Product{}, status: 201, idempotent: true, handler: (*Server).createProduct},
+		{method: "GET", path: "/v1/products", tag: "catalog", summary: "List products", perm: licensing.ReadCatalog, out: listResponse[licensing.Product]{}, status: 200, query: pageParams, handler: (*Server).listProducts},
+		{method: "GET", path: "/v1/products/:id", tag: "catalog", summary: "Get a product", perm: licensing.ReadCatalog, out: licensing.Product{}, status: 200, handler: (*Server).getProduct},
+		{method: "PATCH", path: "/v1/products/:id", tag: "catalog", summary: "Change a product", perm: licensing.WriteCatalog, in: licensing.ProductPatch{}, out: licensing.Product{}, status: 200, handler: (*Server).updateProduct},
+		{method: "POST", path: "/v1/policies", tag: "catalog", summary: "Create a policy (plan)", perm: licensing.WriteCatalog, in: licensing.PolicyInput{}, out: licensing.Policy{}, status: 201, idempotent: true, handler: (*Server).createPolicy},
+		{method: "GET", path: "/v1/policies", tag: "catalog", summary: "List policies", perm: licensing.ReadCatalog, out: listResponse[licensing.Policy]{}, status: 200, query: withPage(param{"product_id", "only this product's"}), handler: (*Server).listPolicies},
+		{method: "GET", path: "/v1/policies/:id", tag: "catalog", summary: "Get a policy", perm: licensing.ReadCatalog, out: licensing.Policy{}, status: 200, handler: (*Server).getPolicy},
+		{method: "PATCH", path: "/v1/policies/:id", tag: "catalog", summary: "Change a policy (its licenses follow from their next lease)", perm: licensing.WriteCatalog, in: licensing.PolicyPatch{}, out: licensing.Policy{}, status: 200, handler: (*Server).updatePolicy},
+		{method: "POST", path: "/v1/entitlements", tag: "catalog", summary: "Create an entitlement (a named feature)", perm: licensing.WriteCatalog, in: licensing.EntitlementInput{}, out: licensing.Entitlement{}, status: 201, idempotent: true, handler: (*Server).createEntitlement},
+		{method: "GET", path: "/v1/entitlements", tag: "catalog", summary: "List entitlements", perm: licensing.ReadCatalog, out: listResponse[licensing.Entitlement]{}, status: 200, query: pageParams, handler: (*Server).listEntitlements},
+		{method: "GET", path: "/v1/entitlements/:id", tag: "catalog", summary: "Get an entitlement", perm: licensing.ReadCatalog, out: licensing.Entitlement{}, status: 200, handler: (*Server).getEntitlement},
+
+		{method: "POST", path: "/v1/customers", tag: "customers", summary: "Create a customer", perm: licensing.WriteCustomers, in: licensing.CustomerInput{}, out: licensing.Customer{}, status: 201, idempotent: true, handler: (*Server).createCustomer},
+		{method: "GET", path: "/v1/customers", tag: "customers", summary: "List customers (a customer token sees itself)", perm: licensing.ReadCustomers, out: listResponse[licensing.Customer]{}, status: 200, query: pageParams, handler: (*Server).listCustomers},
+		{method: "GET", path: "/v1/customers/:id", tag: "customers", summary: "Get a customer", perm: licensing.ReadCustomers, out: licensing.Customer{}, status: 200, handler: (*Server).getCustomer},
+		{method: "PATCH", path: "/v1/customers/:id", tag: "customers", summary: "Change a customer's profile, contacts, status or token permissions", perm: licensing.WriteCustomers, in: licensing.CustomerPatch{}, out: licensing.Customer{}, status: 200, handler: (*Server).updateCustomer},
+
+		{method: "POST", path: "/v1/licenses", tag: "licenses", summary: "Create a license (the key is in the answer, once)", perm: licensing.WriteLicenses, in: licensing.LicenseInput{}, out: licensing.CreatedLicense{}, status: 201, idempotent: true, handler: (*Server).createLicense},
+		{method: "GET", path: "/v1/licenses", tag: "licenses", summary: "List licenses", perm: licensing.ReadLicenses, out: listResponse[licensing.License]{}, status: 200,
+			query: withPage(param{"customer_id", "filter"}, param{"product_id", "filter"}, param{"policy_id", "filter"}, param{"status", "active, suspended, expired or revoked"}, param{"expires_before", "RFC 3339 time"}), handler: (*Server).listLicenses},
+		{method: "GET", path: "/v1/licenses/:id", tag: "licenses", summary: "Get a license", perm: licensing.ReadLicenses, out: licensing.License{}, status: 200, handler: (*Server).getLicense},
+		{method: "PATCH", path: "/v1/licenses/:id", tag: "licenses", summary: "Change a license's name or metadata", perm: licensing.WriteLicenses, in: licensing.LicensePatch{}, out: licensing.License{}, status: 200, handler: (*Server).updateLicense},
+		{method: "GET", path: "/v1/licenses/:id/machines", tag: "licenses", summary: "List a license's machines", perm: licensing.ReadMachines, out: listResponse[licensing.Machine]{}, status: 200, query: pageParams, handler: (*Server).listLicenseMachines},
+		{method: "POST", path: "/v1/licenses/:id/actions/suspend", tag: "licenses", summary: "Suspend: no new lease until reinstated", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.License{}, status: 200, handler: (*Server).suspendLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/reinstate", tag: "licenses", summary: "Lift a suspension", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.License{}, status: 200, handler: (*Server).reinstateLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/revoke", tag: "licenses", summary: "Revoke for good", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.License{}, status: 200, handler: (*Server).revokeLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/extend", tag: "licenses", summary: "Renew: move the expiry later (to a date, by a duration, or by the policy's duration)", perm: licensing.WriteLicenses, in: licensing.ExtendInput{}, out: licensing.License{}, status: 200, handler: (*Server).extendLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/change-policy", tag: "licenses", summary: "Upgrade or downgrade to another policy of the same product", perm: licensing.WriteLicenses, in: changePolicyIn{}, out: licensing.License{}, status: 200, handler: (*Server).changePolicy},
+		{method: "POST", path: "/v1/licenses/:id/actions/transfer", tag: "licenses", summary: "Give the license to another customer", perm: licensing.WriteLicenses, in: transferIn{}, out: licensing.License{}, status: 200, handler: (*Server).transferLicense},
+
+		{method: "GET", path: "/v1/machines", tag: "machines", summary: "List machines", perm: licensing.ReadMachines, out: listResponse[licensing.Machine]{}, status: 200,
+			query: withPage(param{"license_id", "filter"}, param{"customer_id", "filter"}, param{"status", "active, offline or blocked"}), handler: (*Server).listMachines},
+		{method: "GET", path: "/v1/machines/:id", tag: "machines", summary: "Get a machine", perm: licensing.ReadMachines, out: licensing.Machine{}, status: 200, handler: (*Server).getMachine},
+		{method: "DELETE", path: "/v1/machines/:id", tag: "machines", summary: "Deactivate a machine, freeing its seat", perm: licensing.WriteMachines, status: 204, handler: (*Server).deactivateMachine},
+		{method: "POST", path: "/v1/machines/:id/actions/block", tag: "machines", summary: "Block the fingerprint on its license (frees the seat; it cannot activate again)", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.Machine{}, status: 200, handler: (*Server).blockMachine},
+		{method: "POST", path: "/v1/machines/:id/actions/unblock", tag: "machines", summary: "Lift the block (the machine may activate again)", perm: licensing.WriteLicenses, in: reasonIn{}, status: 204, handler: (*Server).unblockMachine},
+		{method: "POST", path: "/v1/machines/:id/actions/reset-heartbeat", tag: "machines", summary: "Forget the last heartbeat", perm: licensing.WriteMachines, out: licensing.Machine{}, status: 200, handler: (*Server).resetHeartbeat},
+
+		{method: "POST", path: "/v1/tokens", tag: "tokens", summary: "Create an API token (the secret is in the answer, once)", perm: licensing.WriteTokens, in: licensing.TokenInput{}, out: licensing.CreatedToken{}, status: 201, idempotent: true, rate: "tokens", handler: (*Server).createToken},
+		{method: "GET", path: "/v1/tokens", tag: "tokens", summary: "List API tokens (never their secrets)", perm: licensing.ReadTokens, out: listResponse[licensing.APIToken]{}, status: 200, query: pageParams, handler: (*Server).listTokens},
+		{method: "DELETE", path: "/v1/tokens/:id", tag: "tokens", summary: "Revoke an API token", perm: licensing.WriteTokens, status: 204, handler: (*Server).revokeToken},
+
+		{method: "GET", path: "/v1/events", tag: "events", summary: "The audit log, oldest first", perm: licensing.ReadEvents, out: listResponse[licensing.Event]{}, status: 200,
+			query: withPage(param{"target_type", "license, machine, customer, ..."}, param{"target_id", "filter"}, param{"actor", "token:<id> or license:<id>"}, param{"action", "e.g. license.suspended"}, param{"since", "RFC 3339"}, param{"until", "RFC 3339"}), handler: (*Server).listEvents},
+		{method: "GET", path: "/v1/dashboard", tag: "dashboard", summary: "Figures for the dashboard", perm: licensing.ReadDashboard, out: licensing.Stats{}, status: 200, handler: (*Server).dashboard},
+	}
+}
+
+func (s *Server) routes() {
+	for _, r := range routeTable() {
+		var chain []fiber.Handler
+		if r.perm != "" {
+			chain = append(chain, s.authenticate, require(r.perm))
+		} else {
+			chain = append(chain, clientActor)
+		}
+		switch r.rate {
+		case "client":
+			chain = append(chain, s.limit(s.clientRate, byIP))
+		case "tokens":
+			chain = append(chain, s.limit(s.tokenRate, byToken))
+		}
+		if r.idempotent {
+			chain = append(chain, s.idempotent)
+		}
+		h := r.handler
+		chain = append(chain, func(c *fiber.Ctx) error { return h(s, c) })
+		s.app.Add(r.method, r.path, chain...)
+	}
+	s.app.Get("/openapi.json", s.openapi)
+	s.app.Get("/docs", s.docs)
+}

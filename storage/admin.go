@@ -1,0 +1,307 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// Repository methods of the admin API: edits, entitlements, machines by
+// filter, tokens, the audit log, dashboard figures and idempotency keys.
+
+func (s *Store) UpdateProduct(ctx context.Context, p *licensing.Product) error {
+	return s.save(ctx, productToRow(p), "name", "metadata", "updated_at")
+}
+
+func (s *Store) UpdatePolicy(ctx context.Context, p *licensing.Policy) error {
+	return s.save(ctx, policyToRow(p), "name", "duration_seconds", "max_machines", "floating", "lease_ttl_seconds",
+		"heartbeat_window_seconds", "grace_seconds", "expiry_action", "entitlements", "metadata", "updated_at")
+}
+
+func (s *Store) UpdateCustomer(ctx context.Context, c *licensing.Customer) error {
+	return s.save(ctx, customerToRow(c), "name", "email", "status", "contacts", "permissions", "metadata", "updated_at")
+}
+
+func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
+	return s.save(ctx, licenseToRow(l), "policy_id", "customer_id", "name", "status", "status_reason", "expires_at",
+		"entitlements", "metadata", "updated_at")
+}
+
+// save writes the named columns of row (found by its primary key).
+func (s *Store) save(ctx context.Context, row any, cols ...string) error {
+	res := s.q(ctx).Model(row).Select(cols).Updates(row)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return licensing.Errorf(licensing.ENotFound, "not found")
+	}
+	return nil
+}
+
+func (s *Store) CreateEntitlement(ctx context.Context, e *licensing.Entitlement) error {
+	setID(&e.ID)
+	err := s.create(ctx, &entitlementRow{ID: e.ID, Code: e.Code, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt})
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		return licensing.Errorf(licensing.EConflict, "an entitlement with code %q already exists", e.Code)
+	}
+	return err
+}
+
+func entitlementFromRow(r *entitlementRow) *licensing.Entitlement {
+	return &licensing.Entitlement{ID: r.ID, Code: r.Code, Name: r.Name, Description: r.Description, CreatedAt: utc(r.CreatedAt)}
+}
+
+func (s *Store) GetEntitlement(ctx context.Context, id string) (*licensing.Entitlement, error) {
+	var r entitlementRow
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, "entitlement")
+	}
+	return entitlementFromRow(&r), nil
+}
+
+func (s *Store) ListEntitlements(ctx context.Context, page licensing.Page) ([]licensing.Entitlement, error) {
+	var rows []entitlementRow
+	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.Entitlement, len(rows))
+	for i := range rows {
+		out[i] = *entitlementFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+func (s *Store) MissingEntitlements(ctx context.Context, codes []string) ([]string, error) {
+	var found []string
+	if err := s.q(ctx).Model(&entitlementRow{}).Where("code IN ?", codes).Pluck("code", &found).Error; err != nil {
+		return nil, translate(err)
+	}
+	have := make(map[string]bool, len(found))
+	for _, c := range found {
+		have[c] = true
+	}
+	var missing []string
+	for _, c := range codes {
+		if !have[c] {
+			missing = append(missing, c)
+		}
+	}
+	return missing, nil
+}
+
+func (s *Store) GetMachine(ctx context.Context, id string) (*licensing.Machine, error) {
+	var r machineRow
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, "machine")
+	}
+	return machineFromRow(&r), nil
+}
+
+func (s *Store) ListMachines(ctx context.Context, f licensing.MachineFilter, page licensing.Page) ([]licensing.Machine, error) {
+	q := s.q(ctx)
+	if f.LicenseID != "" {
+		q = q.Where("license_id = ?", f.LicenseID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if f.CustomerID != "" {
+		q = q.Where("license_id IN (?)", s.q(ctx).Model(&licenseRow{}).Select("id").Where("customer_id = ?", f.CustomerID))
+	}
+	var rows []machineRow
+	if err := paged(q, page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.Machine, len(rows))
+	for i := range rows {
+		out[i] = *machineFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+func (s *Store) SetMachineStatus(ctx context.Context, id string, status licensing.MachineStatus, reason string, clearHeartbeat bool, now time.Time) error {
+	set := map[string]any{"status": string(status), "status_reason": reason, "updated_at": now}
+	if clearHeartbeat {
+		set["last_heartbeat"] = nil
+	}
+	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Updates(set)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return licensing.Errorf(licensing.ENotFound, "machine not found")
+	}
+	return nil
+}
+
+func (s *Store) GetAPIToken(ctx context.Context, id string) (*licensing.APIToken, error) {
+	var r apiTokenRow
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, "token")
+	}
+	return apiTokenFromRow(&r), nil
+}
+
+func (s *Store) ListAPITokens(ctx context.Context, page licensing.Page) ([]licensing.APIToken, error) {
+	var rows []apiTokenRow
+	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.APIToken, len(rows))
+	for i := range rows {
+		out[i] = *apiTokenFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+func (s *Store) RevokeAPIToken(ctx context.Context, id string, now time.Time) error {
+	res := s.q(ctx).Model(&apiTokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return licensing.Errorf(licensing.EConflict, "the token is already revoked")
+	}
+	return nil
+}
+
+func (s *Store) AppendEvent(ctx context.Context, e *licensing.Event) error {
+	setID(&e.ID)
+	return s.create(ctx, eventToRow(e))
+}
+
+func (s *Store) ListEvents(ctx context.Context, f licensing.EventFilter, page licensing.Page) ([]licensing.Event, error) {
+	q := s.q(ctx)
+	for _, c := range [...]struct{ col, v string }{
+		{"target_type", f.TargetType}, {"target_id", f.TargetID}, {"actor", f.Actor}, {"action", f.Action},
+	} {
+		if c.v != "" {
+			q = q.Where(c.col+" = ?", c.v)
+		}
+	}
+	if f.Since != nil {
+		q = q.Where("time >= ?", f.Since.UTC())
+	}
+	if f.Until != nil {
+		q = q.Where("time < ?", f.Until.UTC())
+	}
+	var rows []eventRow
+	if err := paged(q, page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]licensing.Event, len(rows))
+	for i := range rows {
+		out[i] = *eventFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+// Stats computes the dashboard with aggregate queries on indexed columns;
+// no rows are loaded into memory.
+func (s *Store) Stats(ctx context.Context, now time.Time) (*licensing.Stats, error) {
+	now = now.UTC()
+	st := &licensing.Stats{LicensesByStatus: map[licensing.LicenseStatus]int{}, MachinesByStatus: map[licensing.MachineStatus]int{}, ComputedAt: now}
+	type group struct {
+		K string
+		N int
+	}
+	var groups []group
+	if err := s.q(ctx).Model(&licenseRow{}).Select("status AS k, count(*) AS n").Group("status").Scan(&groups).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, g := range groups {
+		st.LicensesByStatus[licensing.LicenseStatus(g.K)] = g.N
+	}
+	groups = nil
+	if err := s.q(ctx).Model(&machineRow{}).Select("status AS k, count(*) AS n").Group("status").Scan(&groups).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, g := range groups {
+		st.MachinesByStatus[licensing.MachineStatus(g.K)] = g.N
+	}
+	expiring := func(d time.Duration) (int, error) {
+		var n int64
+		err := s.q(ctx).Model(&licenseRow{}).Where("status = ? AND expires_at >= ? AND expires_at < ?",
+			string(licensing.LicenseActive), now, now.Add(d)).Count(&n).Error
+		return int(n), translate(err)
+	}
+	var err error
+	if st.ExpiringIn7Days, err = expiring(7 * 24 * time.Hour); err != nil {
+		return nil, err
+	}
+	if st.ExpiringIn30Days, err = expiring(30 * 24 * time.Hour); err != nil {
+		return nil, err
+	}
+	day := "date(time)" // SQLite stores times as text; date() reads them
+	if s.postgres {
+		day = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+	}
+	start := now.Truncate(24*time.Hour).AddDate(0, 0, -29)
+	groups = nil
+	if err := s.q(ctx).Model(&eventRow{}).Select(day+" AS k, count(*) AS n").
+		Where("action = ? AND time >= ?", licensing.ActionMachineActivated, start).Group("k").Scan(&groups).Error; err != nil {
+		return nil, translate(err)
+	}
+	perDay := map[string]int{}
+	for _, g := range groups {
+		perDay[g.K] = g.N
+	}
+	for d := start; !d.After(now); d = d.AddDate(0, 0, 1) {
+		k := d.Format("2006-01-02")
+		st.ActivationsPerDay = append(st.ActivationsPerDay, licensing.DayCount{Day: k, Count: perDay[k]})
+	}
+	return st, nil
+}
+
+// idempotencyTakeover is how long a claim may stay unfinished before a retry
+// may take it over (its first request presumably died).
+const idempotencyTakeover = time.Minute
+
+// idempotencyTTL is how long answers are kept for replay.
+const idempotencyTTL = 24 * time.Hour
+
+// ClaimIdempotencyKey records r as in progress and returns nil, or returns
+// the existing record of the same owner and key: finished (replay it), or
+// still running (the caller answers conflict). Stale records are replaced.
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, r *licensing.IdempotencyRecord) (*licensing.IdempotencyRecord, error) {
+	var existing *licensing.IdempotencyRecord
+	err := s.InTx(ctx, func(tx licensing.Repo) error {
+		t := tx.(*Store)
+		var row idempotencyRow
+		err := t.q(ctx).Take(&row, "owner = ? AND idem_key = ?", r.Owner, r.Key).Error
+		switch {
+		case err == nil:
+			stale := r.CreatedAt.Sub(row.CreatedAt) > idempotencyTTL ||
+				(row.Status == 0 && r.CreatedAt.Sub(row.CreatedAt) > idempotencyTakeover)
+			if !stale {
+				existing = &licensing.IdempotencyRecord{Owner: row.Owner, Key: row.Key, RequestHash: row.RequestHash, Status: row.Status, Body: row.Body, CreatedAt: utc(row.CreatedAt)}
+				return nil
+			}
+			if err := t.q(ctx).Delete(&idempotencyRow{}, "owner = ? AND idem_key = ?", r.Owner, r.Key).Error; err != nil {
+				return translate(err)
+			}
+		case !errors.Is(err, gorm.ErrRecordNotFound):
+			return translate(err)
+		}
+		return t.create(ctx, &idempotencyRow{Owner: r.Owner, Key: r.Key, RequestHash: r.RequestHash, Body: []byte{}, CreatedAt: r.CreatedAt})
+	})
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		// Another request claimed the key between our read and insert.
+		return &licensing.IdempotencyRecord{Owner: r.Owner, Key: r.Key, RequestHash: r.RequestHash}, nil
+	}
+	return existing, err
+}
+
+func (s *Store) CompleteIdempotencyKey(ctx context.Context, r *licensing.IdempotencyRecord) error {
+	return translate(s.q(ctx).Model(&idempotencyRow{}).Where("owner = ? AND idem_key = ?", r.Owner, r.Key).
+		Updates(map[string]any{"status": r.Status, "body": r.Body}).Error)
+}
+
+func (s *Store) ReleaseIdempotencyKey(ctx context.Context, owner, key string) error {
+	return translate(s.q(ctx).Delete(&idempotencyRow{}, "owner = ? AND idem_key = ?", owner, key).Error)
+}
