@@ -25,6 +25,8 @@ test-sdk:
 # A short run of each fuzz target; `make fuzz FUZZTIME=10m` for a long one.
 fuzz:
 	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseClaims$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBody$$' -fuzztime=$(FUZZTIME) ./api
 
 lint:
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -293,8 +293,7 @@ func (s *Server) unblockMachine(c *fiber.Ctx) error {
 }
 
 func (s *Server) resetHeartbeat(c *fiber.Ctx) error {
-	v, err := s.svc.ResetHeartbeat(c.UserContext(), c.Params("id"))
-	return found(c, v, err)
+	return optionalBody(c, func(struct{}) (*licensing.Machine, error) { return s.svc.ResetHeartbeat(c.UserContext(), c.Params("id")) })
 }
 
 func (s *Server) createToken(c *fiber.Ctx) error {

@@ -16,11 +16,16 @@ import (
 // Nothing is written before the whole body is decoded, so a bad body changes
 // no state.
 func decodeJSON(c *fiber.Ctx, v any) error {
-	mt, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	return decodeBody(c.Get(fiber.HeaderContentType), c.Body(), v)
+}
+
+// decodeBody is decodeJSON without fiber, so it can be fuzzed directly.
+func decodeBody(contentType string, body []byte, v any) error {
+	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != fiber.MIMEApplicationJSON {
 		return licensing.Errorf(licensing.EUnsupportedMedia, "the body must be application/json")
 	}
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err)

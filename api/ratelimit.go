@@ -40,16 +40,18 @@ type RateLimiter interface {
 // Redis when rdb is not nil (GCRA, github.com/go-redis/redis_rate), and a
 // per-process one otherwise. When Redis fails, the shared limiter falls back
 // to the local one rather than refusing or waving through all traffic.
-func NewRateLimiter(rdb redis.UniversalClient, log *slog.Logger) RateLimiter {
+// Keys in Redis start with prefix (e.g. "narcidi:").
+func NewRateLimiter(rdb redis.UniversalClient, prefix string, log *slog.Logger) RateLimiter {
 	local := &memoryLimiter{limiters: map[string]*memoryEntry{}}
 	if rdb == nil {
 		return local
 	}
-	return &redisLimiter{limiter: redis_rate.NewLimiter(rdb), fallback: local, log: log}
+	return &redisLimiter{limiter: redis_rate.NewLimiter(rdb), prefix: prefix + "rl:", fallback: local, log: log}
 }
 
 type redisLimiter struct {
 	limiter  *redis_rate.Limiter
+	prefix   string
 	fallback RateLimiter
 	log      *slog.Logger
 }
@@ -57,7 +59,7 @@ type redisLimiter struct {
 func (l *redisLimiter) Allow(ctx context.Context, key string, rule RateRule) (RateDecision, error) {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	res, err := l.limiter.Allow(ctx, "narcidi:rl:"+rule.Name+":"+key, redis_rate.Limit{Rate: rule.Rate, Period: rule.Period, Burst: rule.Burst})
+	res, err := l.limiter.Allow(ctx, l.prefix+rule.Name+":"+key, redis_rate.Limit{Rate: rule.Rate, Period: rule.Period, Burst: rule.Burst})
 	if err != nil {
 		l.log.Warn("rate limiter: Redis unavailable, limiting per instance", "err", err)
 		return l.fallback.Allow(ctx, key, rule)

@@ -61,7 +61,7 @@ func New(cfg Config) *Server {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
 	if cfg.Limiter == nil {
-		cfg.Limiter = NewRateLimiter(nil, cfg.Logger)
+		cfg.Limiter = NewRateLimiter(nil, "", cfg.Logger)
 	}
 	if cfg.ClientRate.Rate == 0 {
 		cfg.ClientRate = DefaultClientRate

@@ -11,8 +11,11 @@ import (
 	"time"
 )
 
-// Client talks to a Narcidi server's client API. The zero value needs only
-// BaseURL. Safe for concurrent use.
+// Client talks to a Narcidi server's client API (/v1/client/...). Set
+// BaseURL; the other fields are optional. Safe for concurrent use.
+//
+// Every method POSTs a JSON MachineRequest. A non-2xx answer is returned as
+// an *APIError; a transport failure is returned wrapped.
 type Client struct {
 	BaseURL    string       // e.g. https://licensing.nzilacode.com
 	HTTPClient *http.Client // nil: a client with a 15 s timeout
@@ -24,35 +27,34 @@ var defaultHTTPClient = &http.Client{Timeout: 15 * time.Second}
 // maxResponse bounds what the client reads from the server.
 const maxResponse = 1 << 20
 
-// Activate binds this machine to the license and returns its first lease.
-// Activating an already activated machine returns a fresh lease for it.
+// Activate binds this machine (req.Fingerprint) to the license and returns
+// its first lease. The server answers 201 for a new seat, and 200 with a
+// fresh lease when the fingerprint already holds one; both succeed.
 func (c *Client) Activate(ctx context.Context, req MachineRequest) (*LeaseResponse, error) {
-	var out LeaseResponse
-	return &out, c.post(ctx, "/v1/client/activate", req, &out)
+	return call[LeaseResponse](ctx, c, "/v1/client/activate", req)
 }
 
 // Renew returns a new lease for an activated machine.
 func (c *Client) Renew(ctx context.Context, req MachineRequest) (*LeaseResponse, error) {
-	var out LeaseResponse
-	return &out, c.post(ctx, "/v1/client/renew", req, &out)
+	return call[LeaseResponse](ctx, c, "/v1/client/renew", req)
 }
 
 // Heartbeat tells the server the machine is alive.
 func (c *Client) Heartbeat(ctx context.Context, req MachineRequest) (*HeartbeatResponse, error) {
-	var out HeartbeatResponse
-	return &out, c.post(ctx, "/v1/client/heartbeat", req, &out)
+	return call[HeartbeatResponse](ctx, c, "/v1/client/heartbeat", req)
 }
 
-// Deactivate frees this machine's seat.
+// Deactivate frees this machine's seat (the server answers 204).
 func (c *Client) Deactivate(ctx context.Context, req MachineRequest) error {
 	return c.post(ctx, "/v1/client/deactivate", req, nil)
 }
 
 // Validate asks the server whether the license is valid now (and, with a
-// fingerprint, whether this machine holds a seat).
+// fingerprint, whether this machine holds a seat). A well-formed request
+// always succeeds: a refusal is Valid false with a Validation* Code, not an
+// error.
 func (c *Client) Validate(ctx context.Context, req MachineRequest) (*ValidateResponse, error) {
-	var out ValidateResponse
-	return &out, c.post(ctx, "/v1/client/validate", req, &out)
+	return call[ValidateResponse](ctx, c, "/v1/client/validate", req)
 }
 
 // JWKS fetches the server's public keys. Apps should ship (pin) their keys
@@ -68,6 +70,15 @@ func (c *Client) JWKS(ctx context.Context) (*KeySet, error) {
 		return nil, err
 	}
 	return ParseJWKS(body)
+}
+
+// call POSTs req and decodes the answer into a new T.
+func call[T any](ctx context.Context, c *Client, path string, req MachineRequest) (*T, error) {
+	out := new(T)
+	if err := c.post(ctx, path, req, out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func (c *Client) url(path string) string { return strings.TrimRight(c.BaseURL, "/") + path }
@@ -92,7 +103,9 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	return nil
 }
 
-// do sends r and returns the body of a 2xx answer, or an *APIError.
+// do sends r and returns the body of a 2xx answer, or an *APIError for any
+// other status. Transport failures come back wrapped (errors.Is still sees
+// context.DeadlineExceeded, *url.Error...).
 func (c *Client) do(r *http.Request) ([]byte, error) {
 	r.Header.Set("Accept", "application/json, application/problem+json")
 	if c.UserAgent != "" {
@@ -107,16 +120,25 @@ func (c *Client) do(r *http.Request) ([]byte, error) {
 		return nil, fmt.Errorf("narcidi: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return nil, fmt.Errorf("narcidi: reading the response: %w", err)
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+	ok := resp.StatusCode >= 200 && resp.StatusCode < 300
+	if len(body) > maxResponse {
+		if ok {
+			return nil, fmt.Errorf("narcidi: the response to %s is larger than %d bytes", r.URL.Path, maxResponse)
+		}
+		body = nil // not worth decoding
+	}
+	if ok {
 		return body, nil
 	}
 	e := &APIError{Status: resp.StatusCode}
 	if json.Unmarshal(body, &e.Problem) != nil || e.Problem.Code == "" {
-		e.Problem = Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Code: "http_" + fmt.Sprint(resp.StatusCode)}
+		e.Problem = synthesizedProblem(resp.StatusCode)
+	} else if e.Problem.Status == 0 {
+		e.Problem.Status = resp.StatusCode
 	}
 	return nil, e
 }

@@ -1,32 +1,50 @@
-// Package verifier is the Narcidi SDK that NzilaCode apps link: it checks
+// Package verifier is the Narcidi SDK that NzilaCode apps link. It verifies
 // leases offline, talks to the server's client API (activate, renew,
-// heartbeat, deactivate, validate) and derives the machine fingerprint.
+// heartbeat, deactivate, validate, JWKS) and derives the machine fingerprint.
+// It imports only the standard library, so an app that links it pulls in no
+// server code (go-jose is used by its tests only, as an independent check).
 //
-// It depends only on the standard library and go-jose, so an app that links
-// it pulls in no server code.
+// # Use
 //
-//	fp, _ := verifier.Fingerprint("my-app")
+// Ship the server's public keys (its /.well-known/jwks.json) inside the app,
+// activate once, keep the lease, verify it at start-up and whenever a feature
+// is used, and renew it before it expires:
+//
+//	keys, err := verifier.ParseJWKS(pinnedJWKS)
+//	fp, err := verifier.Fingerprint("com.nzilacode.studio") // this app on this machine
 //	c := &verifier.Client{BaseURL: "https://licensing.nzilacode.com"}
 //	res, err := c.Activate(ctx, verifier.MachineRequest{LicenseKey: key, Fingerprint: fp})
-//	keys, _ := verifier.ParseJWKS(pinnedJWKS) // shipped inside the app
-//	v, _ := verifier.New(verifier.Config{Keys: keys, Product: productID, Fingerprint: fp})
-//	lease, err := v.Verify(res.Lease) // offline
+//	// ... store res.Lease; later, even offline:
+//	v, err := verifier.New(verifier.Config{Keys: keys, Product: productID, Fingerprint: fp})
+//	lease, err := v.Verify(storedLease)
 //	switch {
-//	case errors.Is(err, verifier.ErrExpired): // renew
+//	case errors.Is(err, verifier.ErrExpired): // renew: c.Renew(ctx, ...)
 //	case err != nil: // refuse to run
 //	}
 //	if lease.HasEntitlement("export") { ... }
 //
+// Verification failures are *Error values whose Code says which check failed
+// (see Verifier.Verify for the order of the checks); server refusals are
+// *APIError values carrying the server's problem document.
+//
 // # Lease format
 //
-// A lease is a JWS in compact serialization (RFC 7515) signed with Ed25519
-// (alg "EdDSA", RFC 8037). Its protected header holds exactly
-// {"alg":"EdDSA","kid":"<key id>","typ":"narcidi-lease+jwt"}; the kid names a
-// key of the server's JWKS (/.well-known/jwks.json, OKP keys). The payload is
-// the JSON of LeaseClaims: iss, sub (machine id), aud (product id), jti, iat,
-// nbf, exp (Unix seconds), license, policy, customer, machine, fingerprint,
-// entitlements (sorted) and license_expiry (0 or absent: never). Any RFC 8037
-// JOSE library can verify it; Verify additionally refuses any other header
-// member, checks aud against the product, the fingerprint against this
-// machine, and the times with a small leeway (DefaultLeeway).
+// A lease is a JWS (RFC 7515) in compact serialization, signed with Ed25519
+// (alg "EdDSA", RFC 8037). Its protected header is exactly
+//
+//	{"alg":"EdDSA","kid":"<key id>","typ":"narcidi-lease+jwt"}
+//
+// where kid names an OKP/Ed25519 key of the server's JWKS. The payload is the
+// JSON of LeaseClaims: iss, sub (machine id), aud (product id), jti, iat, nbf,
+// exp (NumericDate: Unix seconds), license, policy, customer, machine,
+// fingerprint, entitlements (sorted) and license_expiry (absent or 0: never).
+// Any RFC 8037 JOSE library can verify a lease; to accept it as this package
+// does, also check typ, aud, fingerprint and the times.
+//
+// Verify is stricter than a general JOSE library, on purpose: it accepts only
+// that header (any other member, such as an embedded or remote key "jwk",
+// "jku", "x5u", "x5c", or "crit", makes the lease ErrMalformed: a token never
+// picks the key it is checked with), only canonical base64url, and refuses
+// claims given twice or spelled in another case ("AUD"), so that every JSON
+// library reads the same claims out of a lease.
 package verifier

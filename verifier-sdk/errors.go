@@ -1,34 +1,37 @@
 package verifier
 
-import "fmt"
+import (
+	"fmt"
+	"net/http"
+)
 
-// Code is the kind of a verification failure. Codes are part of the SDK's
-// contract (apps switch on them, the C and Python bindings return them):
-// only ever add new ones.
+// Code is the kind of a lease verification failure. Codes cross the wire
+// (apps report them, switch on them, log them): they are append-only, never
+// renamed or reused.
 type Code string
 
 const (
-	CodeMalformed           Code = "malformed"
-	CodeUnsupportedAlg      Code = "unsupported_algorithm"
-	CodeBadSignature        Code = "bad_signature"
-	CodeUnknownKey          Code = "unknown_key"
-	CodeWrongKind           Code = "wrong_kind"
-	CodeWrongProduct        Code = "wrong_product"
-	CodeExpired             Code = "expired"
-	CodeNotYetValid         Code = "not_yet_valid"
-	CodeFingerprintMismatch Code = "fingerprint_mismatch"
+	CodeMalformed            Code = "malformed"             // not a lease at all: size, shape, encoding, header or claims syntax, a forbidden header member, no exp
+	CodeUnsupportedAlgorithm Code = "unsupported_algorithm" // alg is not EdDSA
+	CodeBadSignature         Code = "bad_signature"         // the trusted key of its kid did not sign it
+	CodeUnknownKey           Code = "unknown_key"           // no kid, or a kid the KeySet does not trust
+	CodeWrongKind            Code = "wrong_kind"            // typ is not LeaseType: another kind of token
+	CodeWrongProduct         Code = "wrong_product"         // aud is not Config.Product
+	CodeExpired              Code = "expired"               // past exp (plus leeway): renew
+	CodeNotYetValid          Code = "not_yet_valid"         // nbf or iat ahead of now (plus leeway): check the clock
+	CodeFingerprintMismatch  Code = "fingerprint_mismatch"  // issued for another machine
 )
 
-// Error is a verification failure. errors.Is matches it against the Err*
-// sentinels by Code, so callers write errors.Is(err, verifier.ErrExpired).
+// Error is a lease verification failure. errors.Is matches it against the
+// Err* sentinels by Code: errors.Is(err, verifier.ErrExpired).
 type Error struct {
 	Code   Code
-	Detail string
-	Err    error
+	Detail string // for people; not stable
+	Err    error  // the cause, if any
 }
 
 func (e *Error) Error() string {
-	msg := "lease " + string(e.Code)
+	msg := "verifier: lease " + string(e.Code)
 	if e.Detail != "" {
 		msg += ": " + e.Detail
 	}
@@ -40,31 +43,33 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches any *Error of the same code.
+// Is reports whether target is an *Error of the same Code.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
+	return ok && t != nil && t.Code == e.Code
 }
 
-// Sentinels for errors.Is.
+// Sentinels for errors.Is, one per Code.
 var (
-	ErrMalformed           = &Error{Code: CodeMalformed}
-	ErrUnsupportedAlg      = &Error{Code: CodeUnsupportedAlg}
-	ErrBadSignature        = &Error{Code: CodeBadSignature}
-	ErrUnknownKey          = &Error{Code: CodeUnknownKey}
-	ErrWrongKind           = &Error{Code: CodeWrongKind}
-	ErrWrongProduct        = &Error{Code: CodeWrongProduct}
-	ErrExpired             = &Error{Code: CodeExpired}
-	ErrNotYetValid         = &Error{Code: CodeNotYetValid}
-	ErrFingerprintMismatch = &Error{Code: CodeFingerprintMismatch}
+	ErrMalformed            = &Error{Code: CodeMalformed}
+	ErrUnsupportedAlgorithm = &Error{Code: CodeUnsupportedAlgorithm}
+	ErrBadSignature         = &Error{Code: CodeBadSignature}
+	ErrUnknownKey           = &Error{Code: CodeUnknownKey}
+	ErrWrongKind            = &Error{Code: CodeWrongKind}
+	ErrWrongProduct         = &Error{Code: CodeWrongProduct}
+	ErrExpired              = &Error{Code: CodeExpired}
+	ErrNotYetValid          = &Error{Code: CodeNotYetValid}
+	ErrFingerprintMismatch  = &Error{Code: CodeFingerprintMismatch}
 )
 
 func fail(code Code, detail string, err error) *Error {
 	return &Error{Code: code, Detail: detail, Err: err}
 }
 
-// APIError is a refusal from the Narcidi server: its HTTP status and the
-// problem document it sent.
+// APIError is a refusal from the Narcidi server: a non-2xx answer, with the
+// problem document (RFC 9457) it sent. When the body was not a problem
+// document (a proxy's error page, say), Problem is synthesized from the
+// status and its Code is "http_<status>".
 type APIError struct {
 	Status  int
 	Problem Problem
@@ -79,3 +84,12 @@ func (e *APIError) Error() string {
 
 // Code is the server's stable error code, e.g. "license_suspended" or "seat_limit".
 func (e *APIError) Code() string { return e.Problem.Code }
+
+func synthesizedProblem(status int) Problem {
+	return Problem{
+		Type:   "about:blank",
+		Title:  http.StatusText(status),
+		Status: status,
+		Code:   fmt.Sprintf("http_%d", status),
+	}
+}

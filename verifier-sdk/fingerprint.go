@@ -23,8 +23,11 @@ var machineIDFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
 // HMAC-SHA256 of the machine id keyed by appID, in hex. The raw machine id
 // never leaves the machine, and two apps see different fingerprints.
 //
-// The machine id comes from, in order: $NARCIDI_MACHINE_ID, the file named
-// by $NARCIDI_MACHINE_ID_FILE, /etc/machine-id, /var/lib/dbus/machine-id.
+// The machine id comes from, in order: $NARCIDI_MACHINE_ID; the file named
+// by $NARCIDI_MACHINE_ID_FILE (when set, it is the only file read: a missing
+// file is an error rather than a silent fall back to an id that clones
+// share); /etc/machine-id; /var/lib/dbus/machine-id. Surrounding white space
+// is trimmed.
 func Fingerprint(appID string) (string, error) {
 	if appID == "" {
 		return "", errors.New("verifier: an app id is required for the fingerprint")
@@ -53,10 +56,13 @@ func machineID() (string, error) {
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
-		if err == nil {
-			if id := strings.TrimSpace(string(b)); id != "" {
-				return id, nil
-			}
+		if err != nil {
+			continue
+		}
+		// systemd writes "uninitialized" into images until first boot: every
+		// clone would share it.
+		if id := strings.TrimSpace(string(b)); id != "" && id != "uninitialized" {
+			return id, nil
 		}
 	}
 	return "", errors.New("verifier: no machine id found; set " + MachineIDEnv + " or " + MachineIDFileEnv)

@@ -6,40 +6,96 @@ import (
 	"testing"
 )
 
+func TestFingerprintFrom(t *testing.T) {
+	// Known answers, computed independently (Python hmac).
+	for _, tc := range []struct{ app, id, want string }{
+		{"app-one", "machine-abc", "f574fc2e757f99d38d1d5513963ded6c2e728de43d8e358572a05d388f6f0643"},
+		{"com.nzilacode.studio", "4c4c4544003a4d1080384ac04f4e3232", "410d3edfb34657eb9611df2c717fd3af625fa41ad93d6a0dee3c810fbc34ac6d"},
+	} {
+		if got := FingerprintFrom(tc.app, tc.id); got != tc.want {
+			t.Errorf("FingerprintFrom(%q, %q) = %s, want %s", tc.app, tc.id, got, tc.want)
+		}
+	}
+	if FingerprintFrom("app-one", "m") == FingerprintFrom("app-two", "m") {
+		t.Error("two apps share a fingerprint")
+	}
+	if FingerprintFrom("app", "m1") == FingerprintFrom("app", "m2") {
+		t.Error("two machines share a fingerprint")
+	}
+}
+
+// withMachineIDFiles replaces /etc/machine-id and /var/lib/dbus/machine-id
+// for the test.
+func withMachineIDFiles(t *testing.T, paths ...string) {
+	saved := machineIDFiles
+	machineIDFiles = paths
+	t.Cleanup(func() { machineIDFiles = saved })
+}
+
+func writeFile(t *testing.T, content string) string {
+	p := filepath.Join(t.TempDir(), "machine-id")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestFingerprintSources(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing")
+	etc := writeFile(t, "from-etc\n")
+	dbus := writeFile(t, "from-dbus\n")
+	custom := writeFile(t, "  from-custom-file \n")
+	cases := []struct {
+		name     string
+		env      string
+		fileEnv  string
+		defaults []string
+		wantID   string // "" for an error
+	}{
+		{"env wins", " from-env\n", custom, []string{etc}, "from-env"},
+		{"then the file env", "", custom, []string{etc}, "from-custom-file"},
+		{"a missing file env is an error, not a fall back", "", missing, []string{etc}, ""},
+		{"then /etc/machine-id", "", "", []string{etc, dbus}, "from-etc"},
+		{"then dbus", "", "", []string{missing, dbus}, "from-dbus"},
+		{"empty files are skipped", "", "", []string{writeFile(t, " \n"), dbus}, "from-dbus"},
+		{"an uninitialized image id is skipped", "", "", []string{writeFile(t, "uninitialized\n"), dbus}, "from-dbus"},
+		{"nothing", "", "", []string{missing}, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(MachineIDEnv, tc.env)
+			t.Setenv(MachineIDFileEnv, tc.fileEnv)
+			withMachineIDFiles(t, tc.defaults...)
+			got, err := Fingerprint("app")
+			if tc.wantID == "" {
+				if err == nil {
+					t.Fatalf("got %s, want an error", got)
+				}
+				return
+			}
+			if err != nil || got != FingerprintFrom("app", tc.wantID) {
+				t.Fatalf("got %s, %v; want the fingerprint of %q", got, err, tc.wantID)
+			}
+		})
+	}
+}
+
 func TestFingerprint(t *testing.T) {
 	t.Setenv(MachineIDEnv, "machine-abc")
 	a, err := Fingerprint("app-one")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a != FingerprintFrom("app-one", "machine-abc") || len(a) != 64 {
+	if a != "f574fc2e757f99d38d1d5513963ded6c2e728de43d8e358572a05d388f6f0643" {
 		t.Errorf("fingerprint = %s", a)
 	}
-	b, _ := Fingerprint("app-two")
-	if a == b {
-		t.Error("two apps share a fingerprint")
+	if b, _ := Fingerprint("app-two"); b == a || len(b) != 64 {
+		t.Errorf("app-two: %s", b)
 	}
 	if a2, _ := Fingerprint("app-one"); a2 != a {
 		t.Error("fingerprint not stable")
 	}
 	if _, err := Fingerprint(""); err == nil {
 		t.Error("empty app id accepted")
-	}
-}
-
-func TestFingerprintFromFile(t *testing.T) {
-	t.Setenv(MachineIDEnv, "")
-	p := filepath.Join(t.TempDir(), "id")
-	if err := os.WriteFile(p, []byte("  from-file\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(MachineIDFileEnv, p)
-	got, err := Fingerprint("app")
-	if err != nil || got != FingerprintFrom("app", "from-file") {
-		t.Fatalf("got %s, %v", got, err)
-	}
-	t.Setenv(MachineIDFileEnv, filepath.Join(t.TempDir(), "missing"))
-	if _, err := Fingerprint("app"); err == nil {
-		t.Error("missing id file accepted")
 	}
 }

@@ -1,42 +1,50 @@
 package verifier
 
 import (
+	"crypto/ed25519"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"strings"
+	"strconv"
 	"time"
-
-	"github.com/go-jose/go-jose/v4"
 )
 
-// MaxTokenSize bounds what Verify will parse.
+// MaxTokenSize bounds what Verify will parse: a longer token is malformed.
 const MaxTokenSize = 16 << 10
 
 // DefaultLeeway tolerates small clock differences between server and machine.
 const DefaultLeeway = 30 * time.Second
 
-var b64 = base64.RawURLEncoding
+// maxNumericDate (9999-12-31T23:59:59Z) bounds the time claims, so that time
+// arithmetic on them cannot overflow.
+const maxNumericDate = 253402300799
+
+// b64 is base64url without padding, refusing non-canonical encodings (set
+// trailing bits), so that a lease has exactly one spelling.
+var b64 = base64.RawURLEncoding.Strict()
 
 // Config is what a Verifier checks leases against.
 type Config struct {
 	Keys        *KeySet          // trusted public keys (required)
-	Product     string           // the product id leases must be issued for (required)
-	Fingerprint string           // this machine's fingerprint (required)
+	Product     string           // the product id leases must be issued for: their aud (required)
+	Fingerprint string           // this machine's fingerprint, see Fingerprint (required)
 	Clock       func() time.Time // nil: time.Now
-	Leeway      time.Duration    // 0: DefaultLeeway
+	Leeway      time.Duration    // tolerance on every time check; 0: DefaultLeeway; negative is invalid
 }
 
-// Verifier checks leases offline. Safe for concurrent use.
+// Verifier checks leases offline. It is immutable and safe for concurrent use.
 type Verifier struct {
-	cfg Config
+	keys        *KeySet
+	product     string
+	fingerprint []byte
+	clock       func() time.Time
+	leeway      time.Duration
 }
 
-// New validates cfg and builds a Verifier.
+// New checks cfg and builds a Verifier.
 func New(cfg Config) (*Verifier, error) {
 	switch {
-	case cfg.Keys == nil:
+	case cfg.Keys == nil || len(cfg.Keys.keys) == 0:
 		return nil, errors.New("verifier: Config.Keys is required")
 	case cfg.Product == "":
 		return nil, errors.New("verifier: Config.Product is required")
@@ -45,16 +53,18 @@ func New(cfg Config) (*Verifier, error) {
 	case cfg.Leeway < 0:
 		return nil, errors.New("verifier: Config.Leeway must not be negative")
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+	v := &Verifier{keys: cfg.Keys, product: cfg.Product, fingerprint: []byte(cfg.Fingerprint), clock: cfg.Clock, leeway: cfg.Leeway}
+	if v.clock == nil {
+		v.clock = time.Now
 	}
-	if cfg.Leeway == 0 {
-		cfg.Leeway = DefaultLeeway
+	if v.leeway == 0 {
+		v.leeway = DefaultLeeway
 	}
-	return &Verifier{cfg: cfg}, nil
+	return v, nil
 }
 
-// Verify is New(cfg) then Verify(token).
+// Verify is New(cfg) then Verify(token). Apps that verify more than once
+// should keep a Verifier.
 func Verify(token string, cfg Config) (*Lease, error) {
 	v, err := New(cfg)
 	if err != nil {
@@ -66,11 +76,11 @@ func Verify(token string, cfg Config) (*Lease, error) {
 // Lease is a verified lease.
 type Lease struct {
 	Claims LeaseClaims
-	Token  string
-	KeyID  string
+	Token  string // the compact JWS, as verified
+	KeyID  string // the kid of the key that signed it
 }
 
-// ExpiresAt is when the lease stops being valid.
+// ExpiresAt is when the lease stops being valid (before leeway).
 func (l *Lease) ExpiresAt() time.Time { return time.Unix(l.Claims.Expiry, 0) }
 
 // IssuedAt is when the server issued the lease.
@@ -86,7 +96,8 @@ func (l *Lease) LicenseExpiresAt() (t time.Time, ok bool) {
 }
 
 // HasEntitlement reports whether the lease grants the feature code. It does
-// not allocate: apps call it on hot paths.
+// not allocate, so apps may call it on hot paths. A plain scan: a lease holds
+// a handful of entitlements, and it stays right even if they were unsorted.
 func (l *Lease) HasEntitlement(code string) bool {
 	for _, e := range l.Claims.Entitlements {
 		if e == code {
@@ -96,102 +107,133 @@ func (l *Lease) HasEntitlement(code string) bool {
 	return false
 }
 
-// allowedHeaders is everything a lease header may hold. Anything else (an
-// embedded jwk, jku, x5u, x5c, crit...) could make a verifier trust a key the
-// token brings itself, so it is refused rather than ignored.
-var allowedHeaders = map[string]bool{"alg": true, "kid": true, "typ": true}
-
-// Verify checks a lease, in this order: size and shape, header (algorithm,
-// kind, no unexpected members, kid), signature with the trusted key of that
-// kid, then claims (product, fingerprint, validity times). Every failure is an
-// *Error whose Code says which check failed.
+// Verify checks a lease. The checks run in this order, and the first that
+// fails decides the error (an *Error; match it with errors.Is against the
+// Err* sentinels):
+//
+//  1. size: at most MaxTokenSize bytes (else ErrMalformed);
+//  2. shape: JWS compact serialization, three canonical base64url parts and
+//     nothing else: no JSON serialization, no white space, no padding (else
+//     ErrMalformed). A compact JWS holds exactly one signature;
+//  3. header: a JSON object without duplicate members (else ErrMalformed);
+//  4. alg is exactly "EdDSA" (else ErrUnsupportedAlgorithm: "none", HS256 keyed
+//     with the public key, ES256... never reach a key);
+//  5. typ is exactly LeaseType (else ErrWrongKind);
+//  6. the header holds nothing but alg, typ and kid (else ErrMalformed): no
+//     embedded or remote key ("jwk", "jku", "x5u", "x5c"), no "crit", no "b64";
+//     a token never chooses the key it is checked with;
+//  7. kid is present and names a key of Config.Keys (else ErrUnknownKey);
+//  8. the Ed25519 signature (RFC 8032, as crypto/ed25519: canonical S) over
+//     the exact signing input verifies with that key (else ErrBadSignature);
+//  9. the payload is a JSON object of well-typed claims, none repeated, and
+//     exp is present (else ErrMalformed);
+//  10. aud == Config.Product (else ErrWrongProduct);
+//  11. fingerprint == Config.Fingerprint, compared in constant time (else
+//     ErrFingerprintMismatch);
+//  12. nbf and iat are not later than now + leeway (else ErrNotYetValid);
+//  13. now is not later than exp + leeway (else ErrExpired).
+//
+// The JWS is checked with crypto/ed25519 directly rather than through a JOSE
+// library: the format admits exactly one header shape, and a general parser
+// costs more than the signature itself. The tests check every lease it
+// accepts against go-jose and encoding/json.
 func (v *Verifier) Verify(token string) (*Lease, error) {
 	if len(token) > MaxTokenSize {
-		return nil, fail(CodeMalformed, "token too large", nil)
+		return nil, fail(CodeMalformed, "token larger than "+strconv.Itoa(MaxTokenSize)+" bytes", nil)
 	}
-	headerPart, _, ok := strings.Cut(token, ".")
-	if !ok || strings.Count(token, ".") != 2 {
-		return nil, fail(CodeMalformed, "not a JWS compact token", nil)
-	}
-	kid, err := checkHeader(headerPart)
-	if err != nil {
-		return nil, err
-	}
-	key, ok := v.cfg.Keys.Lookup(kid)
+	dot1, dot2, ok := splitCompact(token)
 	if !ok {
-		return nil, fail(CodeUnknownKey, "kid "+quote(kid)+" is not trusted", nil)
+		return nil, fail(CodeMalformed, "not a JWS in compact serialization", nil)
 	}
-	obj, err := jose.ParseSigned(token, []jose.SignatureAlgorithm{jose.EdDSA})
-	if err != nil {
-		return nil, fail(CodeMalformed, "", err)
+	rawHeader, err1 := b64.DecodeString(token[:dot1])
+	payload, err2 := b64.DecodeString(token[dot1+1 : dot2])
+	sig, err3 := b64.DecodeString(token[dot2+1:])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return nil, fail(CodeMalformed, "a part is not canonical base64url", nil)
 	}
-	payload, err := obj.Verify(key)
-	if err != nil {
+
+	h, ok := parseHeader(string(rawHeader))
+	switch {
+	case !ok:
+		return nil, fail(CodeMalformed, "the header is not a JSON object", nil)
+	case h.alg != "EdDSA":
+		return nil, fail(CodeUnsupportedAlgorithm, "alg must be EdDSA, not "+quote(h.alg), nil)
+	case h.typ != LeaseType:
+		return nil, fail(CodeWrongKind, "typ must be "+LeaseType+", not "+quote(h.typ), nil)
+	case h.hasOther:
+		return nil, fail(CodeMalformed, "header member "+quote(h.other)+" is not allowed", nil)
+	case h.kid == "":
+		return nil, fail(CodeUnknownKey, "no kid", nil)
+	}
+	key, ok := v.keys.keys[h.kid]
+	if !ok {
+		return nil, fail(CodeUnknownKey, "kid "+quote(h.kid)+" is not trusted", nil)
+	}
+	if !ed25519.Verify(key, []byte(token[:dot2]), sig) {
 		return nil, fail(CodeBadSignature, "", nil)
 	}
-	lease := &Lease{Token: token, KeyID: kid}
-	if err := json.Unmarshal(payload, &lease.Claims); err != nil {
-		return nil, fail(CodeMalformed, "claims are not a lease", nil)
+
+	lease := &Lease{Token: token, KeyID: h.kid}
+	c := &lease.Claims
+	if !parseClaims(string(payload), c) {
+		return nil, fail(CodeMalformed, "the claims are not a lease", nil)
 	}
-	if err := v.checkClaims(&lease.Claims); err != nil {
+	if err := v.checkClaims(c); err != nil {
 		return nil, err
 	}
 	return lease, nil
 }
 
-func checkHeader(part string) (kid string, err error) {
-	raw, err := b64.DecodeString(part)
-	if err != nil {
-		return "", fail(CodeMalformed, "header is not base64url", nil)
-	}
-	var h map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return "", fail(CodeMalformed, "header is not a JSON object", nil)
-	}
-	var alg, typ string
-	if json.Unmarshal(h["alg"], &alg) != nil || alg != string(jose.EdDSA) {
-		return "", fail(CodeUnsupportedAlg, "alg must be EdDSA", nil)
-	}
-	for name := range h {
-		if !allowedHeaders[name] {
-			return "", fail(CodeMalformed, "header member "+quote(name)+" is not allowed", nil)
+// splitCompact finds the two dots of a compact JWS, checking that every other
+// byte is of the base64url alphabet (encoding/base64 would skip newlines).
+func splitCompact(token string) (dot1, dot2 int, ok bool) {
+	dot1, dot2 = -1, -1
+	for i := 0; i < len(token); i++ {
+		c := token[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_':
+		case c == '.' && dot1 < 0:
+			dot1 = i
+		case c == '.' && dot2 < 0:
+			dot2 = i
+		default:
+			return 0, 0, false
 		}
 	}
-	if json.Unmarshal(h["typ"], &typ) != nil || typ != LeaseType {
-		return "", fail(CodeWrongKind, "typ is not "+LeaseType, nil)
-	}
-	if json.Unmarshal(h["kid"], &kid) != nil || kid == "" {
-		return "", fail(CodeUnknownKey, "no kid", nil)
-	}
-	return kid, nil
+	return dot1, dot2, dot2 > 0
 }
 
 func (v *Verifier) checkClaims(c *LeaseClaims) error {
-	if c.Audience != v.cfg.Product {
-		return fail(CodeWrongProduct, "issued for another product", nil)
+	for _, t := range [...]int64{c.IssuedAt, c.NotBefore, c.Expiry, c.LicenseExpiry} {
+		if t < 0 || t > maxNumericDate {
+			return fail(CodeMalformed, "a time claim is out of range", nil)
+		}
 	}
-	if subtle.ConstantTimeCompare([]byte(c.Fingerprint), []byte(v.cfg.Fingerprint)) != 1 {
-		return fail(CodeFingerprintMismatch, "issued for another machine", nil)
-	}
-	now := v.cfg.Clock()
-	leeway := int64(v.cfg.Leeway / time.Second)
 	if c.Expiry == 0 {
 		return fail(CodeMalformed, "no exp claim", nil)
 	}
-	if now.Unix() > c.Expiry+leeway {
-		return fail(CodeExpired, "ended at "+time.Unix(c.Expiry, 0).UTC().Format(time.RFC3339), nil)
+	if c.Audience != v.product {
+		return fail(CodeWrongProduct, "issued for product "+quote(c.Audience), nil)
 	}
-	if c.NotBefore > now.Unix()+leeway || c.IssuedAt > now.Unix()+leeway {
-		return fail(CodeNotYetValid, "starts at "+time.Unix(max(c.NotBefore, c.IssuedAt), 0).UTC().Format(time.RFC3339), nil)
+	if subtle.ConstantTimeCompare([]byte(c.Fingerprint), v.fingerprint) != 1 {
+		return fail(CodeFingerprintMismatch, "issued for another machine", nil)
+	}
+	now := v.clock()
+	if start := max(c.NotBefore, c.IssuedAt); now.Add(v.leeway).Before(time.Unix(start, 0)) {
+		return fail(CodeNotYetValid, "valid from "+formatTime(start), nil)
+	}
+	if now.After(time.Unix(c.Expiry, 0).Add(v.leeway)) {
+		return fail(CodeExpired, "ended at "+formatTime(c.Expiry), nil)
 	}
 	return nil
 }
+
+func formatTime(unix int64) string { return time.Unix(unix, 0).UTC().Format(time.RFC3339) }
 
 // quote bounds attacker-chosen text in error messages.
 func quote(s string) string {
 	if len(s) > 64 {
 		s = s[:64] + "..."
 	}
-	b, _ := json.Marshal(s)
-	return string(b)
+	return strconv.Quote(s)
 }

@@ -101,7 +101,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.server = api.New(api.Config{
 		Service: svc, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader,
-		Limiter: api.NewRateLimiter(rdb, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
+		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
 	})
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {

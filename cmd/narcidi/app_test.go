@@ -44,6 +44,8 @@ func startAppWith(t *testing.T, over map[string]string) *App {
 		"NARCIDI_DATA_DIR":    t.TempDir(),
 		"NARCIDI_ADMIN_TOKEN": adminToken,
 		"NARCIDI_LOG_LEVEL":   "warn",
+		// Tests make many tokens; TestRateLimits checks the limits themselves.
+		"NARCIDI_TOKEN_RATE": "10000/m",
 	}
 	for k, v := range over {
 		env[k] = v

@@ -26,6 +26,7 @@ type Config struct {
 	Issuer        string // NARCIDI_ISSUER
 	ProxyHeader   string // NARCIDI_PROXY_HEADER
 	RedisURL      string // NARCIDI_REDIS_URL
+	RedisPrefix   string // NARCIDI_REDIS_PREFIX
 	ClientRate    string // NARCIDI_CLIENT_RATE
 	TokenRate     string // NARCIDI_TOKEN_RATE
 	LogLevel      string // NARCIDI_LOG_LEVEL
@@ -51,6 +52,7 @@ func configVars(c *Config) []struct {
 		{"NARCIDI_ISSUER", "narcidi", "the iss claim of leases", &c.Issuer},
 		{"NARCIDI_PROXY_HEADER", "", "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For)", &c.ProxyHeader},
 		{"NARCIDI_REDIS_URL", "", "Redis URL (redis://host:6379/0): shares rate limits across server instances", &c.RedisURL},
+		{"NARCIDI_REDIS_PREFIX", "narcidi:", "prefix of every Redis key (several deployments can share a Redis)", &c.RedisPrefix},
 		{"NARCIDI_CLIENT_RATE", "120/m", "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", &c.ClientRate},
 		{"NARCIDI_TOKEN_RATE", "10/m", "API token creations allowed per token", &c.TokenRate},
 		{"NARCIDI_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
