@@ -607,3 +607,21 @@ func TestBadInputOnEveryWriteRoute(t *testing.T) {
 		t.Error("refused requests changed state")
 	}
 }
+
+// A customer record's permissions bound what its tokens may do.
+func TestCustomerPermissionsBoundTheirTokens(t *testing.T) {
+	w := newWorld(t, "sqlite", nil)
+	a := w.as(t, "customer")
+	if status, b := w.admin.call("PATCH", "/v1/customers/"+w.cat.customerID, map[string]any{"permissions": []string{"licenses:read", "machines:read"}}, nil); status != 200 {
+		t.Fatalf("patch permissions: %d %s", status, b)
+	}
+	if status, _ := a.call("GET", "/v1/licenses", nil, nil); status != 200 {
+		t.Errorf("read licenses: %d", status)
+	}
+	if status, _ := a.call("DELETE", "/v1/machines/"+w.machineID, nil, nil); status != 403 {
+		t.Errorf("deactivate without machines:write: %d", status)
+	}
+	if status, _ := w.admin.call("PATCH", "/v1/customers/"+w.cat.customerID, map[string]any{"permissions": []string{"tokens:write"}}, nil); status != 422 {
+		t.Errorf("a customer was given an admin permission: %d", status)
+	}
+}
