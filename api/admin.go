@@ -293,7 +293,9 @@ func (s *Server) unblockMachine(c *fiber.Ctx) error {
 }
 
 func (s *Server) resetHeartbeat(c *fiber.Ctx) error {
-	return optionalBody(c, func(struct{}) (*licensing.Machine, error) { return s.svc.ResetHeartbeat(c.UserContext(), c.Params("id")) })
+	return optionalBody(c, func(struct{}) (*licensing.Machine, error) {
+		return s.svc.ResetHeartbeat(c.UserContext(), c.Params("id"))
+	})
 }
 
 func (s *Server) createToken(c *fiber.Ctx) error {

@@ -71,8 +71,12 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{svc: cfg.Service, keys: cfg.Keys, log: cfg.Logger, limiter: cfg.Limiter, clientRate: cfg.ClientRate, tokenRate: cfg.TokenRate}
 	s.app = fiber.New(fiber.Config{
-		AppName:               "narcidi",
-		BodyLimit:             cfg.BodyLimit,
+		AppName: "narcidi",
+		// The transport's hard limit is well above the API's: a body between
+		// the two is read whole and refused with a clean 413 problem, while
+		// the transport cuts off bigger ones without reading them (the
+		// client may then see the connection reset instead of the 413).
+		BodyLimit:             16 * cfg.BodyLimit,
 		ReadTimeout:           15 * time.Second,
 		WriteTimeout:          15 * time.Second,
 		IdleTimeout:           120 * time.Second,
@@ -83,6 +87,12 @@ func New(cfg Config) *Server {
 	s.app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: requestIDKey}))
 	s.app.Use(recover.New())
 	s.app.Use(s.accessLog)
+	s.app.Use(func(c *fiber.Ctx) error {
+		if len(c.Body()) > cfg.BodyLimit {
+			return licensing.Errorf(licensing.ETooLarge, "the body is larger than %d bytes", cfg.BodyLimit)
+		}
+		return c.Next()
+	})
 	s.openapiDoc = buildOpenAPI()
 	s.routes()
 	return s

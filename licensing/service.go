@@ -2,13 +2,13 @@ package licensing
 
 import (
 	"context"
-	"slices"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
