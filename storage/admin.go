@@ -57,23 +57,11 @@ func entitlementFromRow(r *entitlementRow) *licensing.Entitlement {
 }
 
 func (s *Store) GetEntitlement(ctx context.Context, id string) (*licensing.Entitlement, error) {
-	var r entitlementRow
-	if err := s.get(ctx, &r, id); err != nil {
-		return nil, notFound(err, "entitlement")
-	}
-	return entitlementFromRow(&r), nil
+	return getRow[entitlementRow](s, ctx, id, "entitlement", entitlementFromRow)
 }
 
 func (s *Store) ListEntitlements(ctx context.Context, page licensing.Page) ([]licensing.Entitlement, error) {
-	var rows []entitlementRow
-	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Entitlement, len(rows))
-	for i := range rows {
-		out[i] = *entitlementFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(s.q(ctx), page, entitlementFromRow)
 }
 
 func (s *Store) MissingEntitlements(ctx context.Context, codes []string) ([]string, error) {
@@ -95,11 +83,7 @@ func (s *Store) MissingEntitlements(ctx context.Context, codes []string) ([]stri
 }
 
 func (s *Store) GetMachine(ctx context.Context, id string) (*licensing.Machine, error) {
-	var r machineRow
-	if err := s.get(ctx, &r, id); err != nil {
-		return nil, notFound(err, "machine")
-	}
-	return machineFromRow(&r), nil
+	return getRow[machineRow](s, ctx, id, "machine", machineFromRow)
 }
 
 func (s *Store) ListMachines(ctx context.Context, f licensing.MachineFilter, page licensing.Page) ([]licensing.Machine, error) {
@@ -113,15 +97,7 @@ func (s *Store) ListMachines(ctx context.Context, f licensing.MachineFilter, pag
 	if f.CustomerID != "" {
 		q = q.Where("license_id IN (?)", s.q(ctx).Model(&licenseRow{}).Select("id").Where("customer_id = ?", f.CustomerID))
 	}
-	var rows []machineRow
-	if err := paged(q, page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Machine, len(rows))
-	for i := range rows {
-		out[i] = *machineFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(q, page, machineFromRow)
 }
 
 func (s *Store) SetMachineStatus(ctx context.Context, id string, status licensing.MachineStatus, reason string, clearHeartbeat bool, now time.Time) error {
@@ -140,23 +116,11 @@ func (s *Store) SetMachineStatus(ctx context.Context, id string, status licensin
 }
 
 func (s *Store) GetAPIToken(ctx context.Context, id string) (*licensing.APIToken, error) {
-	var r apiTokenRow
-	if err := s.get(ctx, &r, id); err != nil {
-		return nil, notFound(err, "token")
-	}
-	return apiTokenFromRow(&r), nil
+	return getRow[apiTokenRow](s, ctx, id, "token", apiTokenFromRow)
 }
 
 func (s *Store) ListAPITokens(ctx context.Context, page licensing.Page) ([]licensing.APIToken, error) {
-	var rows []apiTokenRow
-	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.APIToken, len(rows))
-	for i := range rows {
-		out[i] = *apiTokenFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(s.q(ctx), page, apiTokenFromRow)
 }
 
 func (s *Store) RevokeAPIToken(ctx context.Context, id string, now time.Time) error {
@@ -190,15 +154,7 @@ func (s *Store) ListEvents(ctx context.Context, f licensing.EventFilter, page li
 	if f.Until != nil {
 		q = q.Where("time < ?", f.Until.UTC())
 	}
-	var rows []eventRow
-	if err := paged(q, page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Event, len(rows))
-	for i := range rows {
-		out[i] = *eventFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(q, page, eventFromRow)
 }
 
 // Stats computes the dashboard with aggregate queries on indexed columns;

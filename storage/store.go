@@ -180,6 +180,28 @@ func paged(q *gorm.DB, p licensing.Page) *gorm.DB {
 	return q.Order("id").Limit(p.Limit)
 }
 
+// listRows runs a paged query and converts its rows to domain values.
+func listRows[R, T any](q *gorm.DB, page licensing.Page, conv func(*R) *T) ([]T, error) {
+	var rows []R
+	if err := paged(q, page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]T, len(rows))
+	for i := range rows {
+		out[i] = *conv(&rows[i])
+	}
+	return out, nil
+}
+
+// getRow loads one row by id and converts it; ENotFound names what.
+func getRow[R, T any](s *Store, ctx context.Context, id, what string, conv func(*R) *T) (*T, error) {
+	var r R
+	if err := s.get(ctx, &r, id); err != nil {
+		return nil, notFound(err, what)
+	}
+	return conv(&r), nil
+}
+
 func notFound(err error, what string) error {
 	if licensing.ErrorCode(err) == licensing.ENotFound {
 		return licensing.Errorf(licensing.ENotFound, "%s not found", what)
@@ -199,23 +221,11 @@ func (s *Store) CreateProduct(ctx context.Context, p *licensing.Product) error {
 }
 
 func (s *Store) GetProduct(ctx context.Context, id string) (*licensing.Product, error) {
-	var r productRow
-	if err := s.get(ctx, &r, id); err != nil {
-		return nil, notFound(err, "product")
-	}
-	return productFromRow(&r), nil
+	return getRow[productRow](s, ctx, id, "product", productFromRow)
 }
 
 func (s *Store) ListProducts(ctx context.Context, page licensing.Page) ([]licensing.Product, error) {
-	var rows []productRow
-	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Product, len(rows))
-	for i := range rows {
-		out[i] = *productFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(s.q(ctx), page, productFromRow)
 }
 
 // Policies.
@@ -226,11 +236,7 @@ func (s *Store) CreatePolicy(ctx context.Context, p *licensing.Policy) error {
 }
 
 func (s *Store) GetPolicy(ctx context.Context, id string) (*licensing.Policy, error) {
-	var r policyRow
-	if err := s.get(ctx, &r, id); err != nil {
-		return nil, notFound(err, "policy")
-	}
-	return policyFromRow(&r), nil
+	return getRow[policyRow](s, ctx, id, "policy", policyFromRow)
 }
 
 func (s *Store) ListPolicies(ctx context.Context, f licensing.PolicyFilter, page licensing.Page) ([]licensing.Policy, error) {
@@ -238,15 +244,7 @@ func (s *Store) ListPolicies(ctx context.Context, f licensing.PolicyFilter, page
 	if f.ProductID != "" {
 		q = q.Where("product_id = ?", f.ProductID)
 	}
-	var rows []policyRow
-	if err := paged(q, page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Policy, len(rows))
-	for i := range rows {
-		out[i] = *policyFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(q, page, policyFromRow)
 }
 
 // Customers.
@@ -257,23 +255,11 @@ func (s *Store) CreateCustomer(ctx context.Context, c *licensing.Customer) error
 }
 
 func (s *Store) GetCustomer(ctx context.Context, id string) (*licensing.Customer, error) {
-	var r customerRow
-	if err := s.get(ctx, &r, id); err != nil {
-		return nil, notFound(err, "customer")
-	}
-	return customerFromRow(&r), nil
+	return getRow[customerRow](s, ctx, id, "customer", customerFromRow)
 }
 
 func (s *Store) ListCustomers(ctx context.Context, page licensing.Page) ([]licensing.Customer, error) {
-	var rows []customerRow
-	if err := paged(s.q(ctx), page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Customer, len(rows))
-	for i := range rows {
-		out[i] = *customerFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(s.q(ctx), page, customerFromRow)
 }
 
 // Licenses.
@@ -288,11 +274,7 @@ func (s *Store) CreateLicense(ctx context.Context, l *licensing.License) error {
 }
 
 func (s *Store) GetLicense(ctx context.Context, id string) (*licensing.License, error) {
-	var r licenseRow
-	if err := s.get(ctx, &r, id); err != nil {
-		return nil, notFound(err, "license")
-	}
-	return licenseFromRow(&r), nil
+	return getRow[licenseRow](s, ctx, id, "license", licenseFromRow)
 }
 
 func (s *Store) GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpdate bool) (*licensing.License, error) {
@@ -330,15 +312,7 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 	if f.ExpiresBefore != nil {
 		q = q.Where("expires_at < ?", f.ExpiresBefore.UTC())
 	}
-	var rows []licenseRow
-	if err := paged(q, page).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.License, len(rows))
-	for i := range rows {
-		out[i] = *licenseFromRow(&rows[i])
-	}
-	return out, nil
+	return listRows(q, page, licenseFromRow)
 }
 
 func (s *Store) UpdateLicenseStatus(ctx context.Context, id string, from, to licensing.LicenseStatus, reason string, now time.Time) error {

@@ -242,3 +242,62 @@ func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
 	_, err := storage.Open(context.Background(), storage.Config{DatabaseURL: "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"})
 	wantCode(t, err, licensing.EUnavailable)
 }
+
+func TestStoreEventsStatsAndIdempotency(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		_, _, _, l := seed(t, s)
+		for i := range 3 {
+			must(t, s.AppendEvent(ctx, &licensing.Event{Time: t0.Add(time.Duration(i) * time.Hour), Action: licensing.ActionMachineActivated,
+				TargetType: "machine", TargetID: fmt.Sprint("m", i), Actor: "license:" + l.ID, After: []byte(`{"a":1}`)}))
+		}
+		must(t, s.AppendEvent(ctx, &licensing.Event{Time: t0.Add(-48 * time.Hour), Action: licensing.ActionMachineActivated, TargetType: "machine", TargetID: "old", Actor: "system"}))
+		evs, err := s.ListEvents(ctx, licensing.EventFilter{Actor: "license:" + l.ID}, licensing.Page{})
+		must(t, err)
+		if len(evs) != 3 || string(evs[0].After) != `{"a":1}` || evs[0].Before != nil || !evs[0].Time.Equal(t0) {
+			t.Errorf("events = %+v", evs)
+		}
+		since := t0.Add(90 * time.Minute)
+		evs, _ = s.ListEvents(ctx, licensing.EventFilter{Since: &since}, licensing.Page{})
+		if len(evs) != 1 {
+			t.Errorf("events since = %d", len(evs))
+		}
+
+		must(t, s.CreateMachine(ctx, &licensing.Machine{LicenseID: l.ID, Fingerprint: "fp", Status: licensing.MachineActive, CreatedAt: t0, UpdatedAt: t0}))
+		st, err := s.Stats(ctx, t0.Add(3*time.Hour))
+		must(t, err)
+		days := map[string]int{}
+		for _, d := range st.ActivationsPerDay {
+			days[d.Day] = d.Count
+		}
+		if st.LicensesByStatus[licensing.LicenseActive] != 1 || st.MachinesByStatus[licensing.MachineActive] != 1 ||
+			len(st.ActivationsPerDay) != 30 || days["2026-11-28"] != 3 || days["2026-11-26"] != 1 || st.ExpiringIn30Days != 0 {
+			t.Errorf("stats = %+v", st)
+		}
+		st, _ = s.Stats(ctx, l.ExpiresAt.Add(-24*time.Hour))
+		if st.ExpiringIn7Days != 1 || st.ExpiringIn30Days != 1 {
+			t.Errorf("expiring = %d/%d", st.ExpiringIn7Days, st.ExpiringIn30Days)
+		}
+
+		rec := &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0}
+		prev, err := s.ClaimIdempotencyKey(ctx, rec)
+		if err != nil || prev != nil {
+			t.Fatalf("first claim: %v %v", prev, err)
+		}
+		prev, _ = s.ClaimIdempotencyKey(ctx, &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Second)})
+		if prev == nil || prev.Status != 0 {
+			t.Fatalf("claim while running: %+v", prev)
+		}
+		rec.Status, rec.Body = 201, []byte(`{"id":"x"}`)
+		must(t, s.CompleteIdempotencyKey(ctx, rec))
+		prev, _ = s.ClaimIdempotencyKey(ctx, &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Hour)})
+		if prev == nil || prev.Status != 201 || string(prev.Body) != `{"id":"x"}` {
+			t.Fatalf("replay: %+v", prev)
+		}
+		// A day later the key is forgotten.
+		prev, _ = s.ClaimIdempotencyKey(ctx, &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h2", CreatedAt: t0.Add(25 * time.Hour)})
+		if prev != nil {
+			t.Fatalf("expired key replayed: %+v", prev)
+		}
+	})
+}
