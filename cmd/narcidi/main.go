@@ -16,10 +16,16 @@ Usage:
   narcidi migrate  [flags]   apply database migrations and exit
   narcidi keys generate      create a new lease signing key (it becomes the active one)
   narcidi keys list          list signing keys
+  narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy
+  narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
+  narcidi customers <verb>   admin: list, get, create
+  narcidi tokens    <verb>   admin: list, create, revoke
   narcidi help               this text; "narcidi serve -h" lists the configuration
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
 a flag of the same name, e.g. NARCIDI_DATA_DIR and -data-dir.
+The admin commands call a running server's API: set NARCIDI_URL and
+NARCIDI_TOKEN (or -url, -token); -o json prints the API's JSON.
 `
 
 func main() {
@@ -42,6 +48,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = migrate(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		err = keysCommand(args, getenv, stdout, stderr)
+	case "licenses", "machines", "customers", "tokens":
+		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
