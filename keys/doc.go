@@ -7,4 +7,10 @@
 // Rotation: Generate makes a new key active and retires the previous one;
 // retired keys stay in the JWKS so the leases they signed verify until they
 // end. Private key bytes never appear in errors, logs or fmt output.
+//
+// Several processes may share a keys folder: changes (Generate,
+// EnsureActive) hold an exclusive flock on dir/.lock and readers (Open,
+// Reload) a shared one, so two processes starting at once end with one
+// active key and no reader sees a rotation half done. A Keyring is safe for
+// concurrent use.
 package keys

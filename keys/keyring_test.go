@@ -41,10 +41,17 @@ func TestLoadMasterKey(t *testing.T) {
 	}{
 		{"value std", MasterKeyConfig{Value: good}, ""},
 		{"value raw url", MasterKeyConfig{Value: base64.RawURLEncoding.EncodeToString(master(7))}, ""},
+		{"value url padded", MasterKeyConfig{Value: base64.URLEncoding.EncodeToString(master(7))}, ""},
+		{"value raw std with newline", MasterKeyConfig{Value: base64.RawStdEncoding.EncodeToString(master(7)) + "\n"}, ""},
+		{"value wins over file", MasterKeyConfig{Value: good, File: filepath.Join(dir, "nope")}, ""},
+		{"value too long", MasterKeyConfig{Value: base64.StdEncoding.EncodeToString(append(master(7), 7))}, "must be 32 bytes"},
 		{"value too short", MasterKeyConfig{Value: base64.StdEncoding.EncodeToString([]byte("short"))}, "must be 32 bytes"},
 		{"value not base64", MasterKeyConfig{Value: "%%%not-base64%%%"}, "not valid base64"},
 		{"file", MasterKeyConfig{File: writeFile("ok.key", good+"\n", 0o600)}, ""},
 		{"file readable by others", MasterKeyConfig{File: writeFile("open.key", good, 0o644)}, "chmod 600"},
+		{"file readable by group", MasterKeyConfig{File: writeFile("group.key", good, 0o640)}, "group.key"},
+		{"file bad length", MasterKeyConfig{File: writeFile("short.key", base64.StdEncoding.EncodeToString(master(7)[:16]), 0o600)}, "must be 32 bytes"},
+		{"file bad base64", MasterKeyConfig{File: writeFile("bad.key", "not*base64!", 0o600)}, "not valid base64"},
 		{"missing file", MasterKeyConfig{File: filepath.Join(dir, "nope")}, "no such file"},
 		{"nothing", MasterKeyConfig{}, "no master key"},
 	}
@@ -77,9 +84,46 @@ func TestMasterKeyGeneratedOnce(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("master.key mode %v, %v", st.Mode().Perm(), err)
 	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "master.key"))
+	if strings.TrimSpace(string(raw)) != base64.StdEncoding.EncodeToString(k1) {
+		t.Error("master.key does not hold the key in base64")
+	}
 	k2, gen2, err := LoadMasterKey(MasterKeyConfig{DataDir: dir})
 	if err != nil || gen2 || string(k1) != string(k2) {
 		t.Fatalf("second run: generated=%v same=%v err=%v", gen2, string(k1) == string(k2), err)
+	}
+}
+
+// Processes starting at once on an empty data dir agree on one master key.
+func TestMasterKeyConcurrentFirstRun(t *testing.T) {
+	dir := t.TempDir()
+	const n = 8
+	keys := make([][]byte, n)
+	gens := make([]bool, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, gen, err := LoadMasterKey(MasterKeyConfig{DataDir: dir})
+			if err != nil {
+				t.Error(err)
+			}
+			keys[i], gens[i] = k, gen
+		}()
+	}
+	wg.Wait()
+	generated := 0
+	for i := range n {
+		if gens[i] {
+			generated++
+		}
+		if string(keys[i]) != string(keys[0]) {
+			t.Fatalf("run %d got another master key", i)
+		}
+	}
+	if generated != 1 {
+		t.Errorf("%d runs generated the key, want 1", generated)
 	}
 }
 
@@ -121,6 +165,41 @@ func verifyWithJWKS(t *testing.T, jwks []byte, token string) (string, verifier.L
 	return h.KeyID, c
 }
 
+// checkJWKS asserts the set holds exactly kids, in order, as RFC 8037 public
+// keys, and no private member.
+func checkJWKS(t *testing.T, jwks []byte, kids ...string) {
+	t.Helper()
+	if strings.Contains(string(jwks), `"d"`) {
+		t.Errorf("JWKS holds a private part: %s", jwks)
+	}
+	var set struct {
+		Keys []map[string]any `json:"keys"`
+	}
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != len(kids) {
+		t.Fatalf("JWKS has %d keys, want %d: %s", len(set.Keys), len(kids), jwks)
+	}
+	for i, k := range set.Keys {
+		if _, ok := k["d"]; ok {
+			t.Errorf("key %d has a d member", i)
+		}
+		want := map[string]string{"kty": "OKP", "crv": "Ed25519", "use": "sig", "alg": "EdDSA", "kid": kids[i]}
+		for m, v := range want {
+			if k[m] != v {
+				t.Errorf("key %d: %s = %v, want %s", i, m, k[m], v)
+			}
+		}
+		if x, _ := k["x"].(string); len(x) != 43 {
+			t.Errorf("key %d: x = %v", i, k["x"])
+		}
+		if len(k) != 6 {
+			t.Errorf("key %d has members beyond kty crv x kid use alg: %v", i, k)
+		}
+	}
+}
+
 func TestSignVerifyRoundTripAndFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "keys")
 	kr := openRing(t, dir, master(1))
@@ -142,12 +221,18 @@ func TestSignVerifyRoundTripAndFiles(t *testing.T) {
 	}
 	jwks, _ := kr.JWKS()
 	gotKid, c := verifyWithJWKS(t, jwks, tok)
-	if gotKid != kid || c.Subject != "m1" || c.Audience != "p1" {
+	if gotKid != kid || c.Subject != "m1" || c.Audience != "p1" || c.Expiry != 42 {
 		t.Errorf("kid %s claims %+v", gotKid, c)
 	}
-	if strings.Contains(string(jwks), `"d"`) {
-		t.Errorf("JWKS holds a private part: %s", jwks)
+	if pk := kr.PublicKeys(); len(pk) != 1 || pk[kid] == nil {
+		t.Errorf("PublicKeys = %v", pk)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := kr.SignLease(ctx, verifier.LeaseClaims{}); err != context.Canceled {
+		t.Errorf("sign with a canceled context: %v", err)
+	}
+	checkJWKS(t, jwks, kid)
 	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
 		t.Errorf("keys dir mode %v", st.Mode().Perm())
 	}
@@ -167,8 +252,17 @@ func TestWrongMasterKeyAndTampering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, master(2), nil); err == nil || !strings.Contains(err.Error(), "wrong master key") {
+	seed := kr.keys[kid].priv.k.Seed()
+	_, err = Open(dir, master(2), nil)
+	if err == nil || !strings.Contains(err.Error(), "cannot decrypt key") || !strings.Contains(err.Error(), "wrong master key?") || !strings.Contains(err.Error(), kid) {
 		t.Fatalf("wrong master key: %v", err)
+	}
+	for _, secret := range [][]byte{seed, master(1), master(2)} {
+		for _, enc := range []string{fmt.Sprintf("%x", secret), base64.StdEncoding.EncodeToString(secret), base64.RawURLEncoding.EncodeToString(secret)} {
+			if strings.Contains(err.Error(), enc) {
+				t.Fatalf("the error holds key material: %v", err)
+			}
+		}
 	}
 	path := filepath.Join(dir, kid+".json")
 	orig, _ := os.ReadFile(path)
@@ -182,19 +276,51 @@ func TestWrongMasterKeyAndTampering(t *testing.T) {
 	tampered.SealedPrivate = base64.RawURLEncoding.EncodeToString(sealed)
 	b, _ := json.Marshal(tampered)
 	_ = os.WriteFile(path, b, 0o600)
-	if _, err := Open(dir, master(1), nil); err == nil {
-		t.Error("a tampered key file opened")
+	if _, err := Open(dir, master(1), nil); err == nil || !strings.Contains(err.Error(), "cannot decrypt key") {
+		t.Errorf("a tampered key file: %v", err)
 	}
 
-	// The same sealed key filed under another kid (AAD mismatch).
-	other := openRing(t, t.TempDir(), master(1))
+	// The sealed key of another key (same master key) moved under this kid:
+	// the kid is the AEAD's additional data, so decryption itself fails
+	// (before the public-key and thumbprint checks could).
+	otherDir := t.TempDir()
+	other := openRing(t, otherDir, master(1))
 	otherKid, _, _ := other.EnsureActive()
+	var of keyFile
+	ob, _ := os.ReadFile(filepath.Join(otherDir, otherKid+".json"))
+	_ = json.Unmarshal(ob, &of)
 	swapped := f
-	swapped.KID = otherKid
+	swapped.SealedPrivate, swapped.Nonce = of.SealedPrivate, of.Nonce
 	b, _ = json.Marshal(swapped)
 	_ = os.WriteFile(path, b, 0o600)
-	if _, err := Open(dir, master(1), nil); err == nil {
-		t.Error("a key filed under another kid opened")
+	if _, err := Open(dir, master(1), nil); err == nil || !strings.Contains(err.Error(), "cannot decrypt key") {
+		t.Errorf("a sealed key moved under another kid: %v", err)
+	}
+	// And this key's sealed bytes relabelled with the other kid.
+	relabelled := f
+	relabelled.KID = otherKid
+	b, _ = json.Marshal(relabelled)
+	_ = os.WriteFile(path, b, 0o600)
+	if _, err := Open(dir, master(1), nil); err == nil || !strings.Contains(err.Error(), "cannot decrypt key") {
+		t.Errorf("a key relabelled with another kid: %v", err)
+	}
+
+	// A valid key file under the wrong name.
+	_ = os.WriteFile(path, orig, 0o600)
+	_ = os.Rename(path, filepath.Join(dir, otherKid+".json"))
+	if _, err := Open(dir, master(1), nil); err == nil || !strings.Contains(err.Error(), "<kid>.json") {
+		t.Errorf("a key file under another name: %v", err)
+	}
+	_ = os.Rename(filepath.Join(dir, otherKid+".json"), path)
+
+	// A key file others may read.
+	_ = os.Chmod(path, 0o644)
+	if _, err := Open(dir, master(1), nil); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Errorf("a key file readable by others: %v", err)
+	}
+	_ = os.Chmod(path, 0o600)
+	if _, err := Open(dir, master(1), nil); err != nil {
+		t.Errorf("the restored key file: %v", err)
 	}
 }
 
@@ -218,6 +344,20 @@ func TestRotation(t *testing.T) {
 		t.Errorf("list = %+v", list)
 	}
 	jwks, _ := kr.JWKS()
+	checkJWKS(t, jwks, k2, k1)
+	for kid, want := range map[string]string{k1: StatusRetired, k2: StatusActive} {
+		var f keyFile
+		b, _ := os.ReadFile(filepath.Join(kr.dir, kid+".json"))
+		if err := json.Unmarshal(b, &f); err != nil || f.Status != want {
+			t.Errorf("key file %s: status %q, want %q (%v)", kid, f.Status, want, err)
+		}
+	}
+	// Another process sees the rotation.
+	if again := openRing(t, kr.dir, master(3)); len(again.List()) != 2 {
+		t.Errorf("reopened: %+v", again.List())
+	} else if a, _ := again.Active(); a != k2 {
+		t.Errorf("reopened: active %s, want %s", a, k2)
+	}
 	if kid, _ := verifyWithJWKS(t, jwks, old); kid != k1 {
 		t.Errorf("old lease kid %s", kid)
 	}
@@ -272,7 +412,8 @@ func TestPrivateKeyNeverPrinted(t *testing.T) {
 	kr := openRing(t, t.TempDir(), master(5))
 	kid, _, _ := kr.EnsureActive()
 	seed := kr.keys[kid].priv.k.Seed()
-	out := fmt.Sprintf("%v %+v %#v %s", kr, kr.keys[kid], *kr.keys[kid], kr.keys[kid].priv)
+	out := fmt.Sprintf("%v %+v %#v %s", kr, kr, kr, kr)
+	out += fmt.Sprintf("%v %+v %#v %s %x", kr.keys[kid], kr.keys[kid], *kr.keys[kid], kr.keys[kid].priv, kr.keys[kid].priv)
 	b, _ := json.Marshal(kr.keys[kid].priv)
 	out += string(b)
 	for _, enc := range []string{fmt.Sprintf("%x", seed), fmt.Sprintf("%v", []byte(seed)), base64.StdEncoding.EncodeToString(seed), base64.RawURLEncoding.EncodeToString(seed)} {

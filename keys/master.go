@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,37 +47,58 @@ func LoadMasterKey(cfg MasterKeyConfig) (key []byte, generated bool, err error) 
 		return nil, false, err
 	}
 	key = make([]byte, MasterKeySize)
-	_, _ = rand.Read(key)
+	_, _ = rand.Read(key) // never fails since Go 1.24
 	text := base64.StdEncoding.EncodeToString(key) + "\n"
-	// O_EXCL: of two processes starting at once, one creates the key and the
-	// other reads it.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// The key is written whole to a temp file, then hard-linked into place:
+	// link fails when master.key exists, so of two processes starting at
+	// once one creates the key, the other reads it, and neither can see a
+	// half-written file.
+	err = createFileExclusive(path, []byte(text))
 	if errors.Is(err, os.ErrExist) {
 		key, err = readMasterKeyFile(path)
 		return key, false, err
 	} else if err != nil {
 		return nil, false, err
 	}
-	if _, err := f.WriteString(text); err != nil {
-		f.Close()
-		return nil, false, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, false, err
-	}
-	return key, true, f.Close()
+	return key, true, nil
 }
 
+// createFileExclusive creates path (0600) holding data, atomically, and
+// fails with an os.ErrExist error when path already exists.
+func createFileExclusive(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := writeSyncClose(tmp, data); err != nil {
+		return err
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// readMasterKeyFile reads a master key file, refusing one that group or
+// others may access. Mode and content come from the same open file.
 func readMasterKeyFile(path string) ([]byte, error) {
-	st, err := os.Stat(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("master key file %s is readable by others (mode %v): run chmod 600 %s", path, st.Mode().Perm(), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	b, err := os.ReadFile(path)
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("master key file %s is not a regular file", path)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("master key file %s is accessible by group or others (mode %v): run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 4096))
 	if err != nil {
 		return nil, err
 	}
