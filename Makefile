@@ -6,7 +6,7 @@ GO      ?= go
 SDK     := verifier-sdk
 FUZZTIME ?= 10s
 
-.PHONY: run build test test-root test-sdk fuzz lint bench clean
+.PHONY: run build test test-root test-sdk fuzz lint bench bench-smoke clean
 
 run:
 	$(GO) run ./cmd/narcidi serve
@@ -32,6 +32,17 @@ lint:
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd $(SDK) && $(GO) vet ./...
+
+# The benchmarks of issue 7 (README.md, Benchmarks): about 5 minutes; prints
+# one table and writes bench/results.json. Needs the PostgreSQL of make test.
+bench:
+	sh bench/ensure-tools.sh
+	$(GO) build -o bench/tmp/narcidi-bench ./cmd/narcidi-bench
+	bench/tmp/narcidi-bench -root . -out bench/results.json
+
+# The whole harness at tiny scale (under a minute): checks it still works.
+bench-smoke:
+	$(GO) test -count=1 -run '^TestBenchSmoke$$' ./cmd/narcidi-bench
 
 clean:
 	rm -rf bin

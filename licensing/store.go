@@ -59,6 +59,7 @@ type Repo interface {
 	// the last heartbeat.
 	SetMachineStatus(ctx context.Context, id string, status MachineStatus, reason string, clearHeartbeat bool, now time.Time) error
 	// TouchMachine records a heartbeat and/or a lease issue at now.
+	// EMachineBlocked if the machine is blocked (or gone) meanwhile.
 	TouchMachine(ctx context.Context, id string, heartbeat, lease bool, ip string, now time.Time) error
 	DeleteMachine(ctx context.Context, id string) error
 

@@ -365,12 +365,13 @@ func (s *Store) TouchMachine(ctx context.Context, id string, heartbeat, lease bo
 	if ip != "" {
 		set["ip"] = ip
 	}
-	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Updates(set)
+	// A machine blocked since the caller read it stays blocked.
+	res := s.q(ctx).Model(&machineRow{}).Where("id = ? AND status <> ?", id, string(licensing.MachineBlocked)).Updates(set)
 	if res.Error != nil {
 		return translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return licensing.Errorf(licensing.ENotFound, "machine not found")
+		return licensing.Errorf(licensing.EMachineBlocked, "the machine is blocked or gone")
 	}
 	return nil
 }

@@ -3,3 +3,5 @@ module github.com/nzilacode/narcidicontrole/verifier-sdk
 go 1.26.8
 
 require github.com/go-jose/go-jose/v4 v4.1.9
+
+require github.com/golang-jwt/jwt/v5 v5.3.1
