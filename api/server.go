@@ -46,7 +46,7 @@ type Server struct {
 	app                   *fiber.App
 	limiter               RateLimiter
 	clientRate, tokenRate RateRule
-	openapiDoc            []byte
+	openapiDoc, docsPage  []byte
 }
 
 // DefaultBodyLimit bounds request bodies: no client or admin call needs more.
@@ -93,7 +93,7 @@ func New(cfg Config) *Server {
 		}
 		return c.Next()
 	})
-	s.openapiDoc = buildOpenAPI()
+	s.openapiDoc, s.docsPage = buildOpenAPI(), buildDocsPage()
 	s.routes()
 	return s
 }

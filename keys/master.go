@@ -81,8 +81,24 @@ func createFileExclusive(path string, data []byte) error {
 }
 
 // readMasterKeyFile reads a master key file, refusing one that group or
-// others may access. Mode and content come from the same open file.
+// others may access.
 func readMasterKeyFile(path string) ([]byte, error) {
+	b, err := readPrivateFile(path, "master key file", 4096)
+	if err != nil {
+		return nil, err
+	}
+	key, err := decodeMasterKey(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("master key file %s: %w", path, err)
+	}
+	return key, nil
+}
+
+// readPrivateFile reads at most limit bytes of a secret file, refusing
+// anything but a regular file that only its owner may access. Mode and
+// content come from the same open file, so the file cannot be swapped
+// between the check and the read.
+func readPrivateFile(path, what string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -93,20 +109,12 @@ func readMasterKeyFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("master key file %s is not a regular file", path)
+		return nil, fmt.Errorf("%s %s is not a regular file", what, path)
 	}
 	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("master key file %s is accessible by group or others (mode %v): run chmod 600 %s", path, st.Mode().Perm(), path)
+		return nil, fmt.Errorf("%s %s is accessible by group or others (mode %v): run chmod 600 %s", what, path, st.Mode().Perm(), path)
 	}
-	b, err := io.ReadAll(io.LimitReader(f, 4096))
-	if err != nil {
-		return nil, err
-	}
-	key, err := decodeMasterKey(string(b))
-	if err != nil {
-		return nil, fmt.Errorf("master key file %s: %w", path, err)
-	}
-	return key, nil
+	return io.ReadAll(io.LimitReader(f, limit))
 }
 
 // decodeMasterKey accepts standard or URL base64, padded or not. Its errors

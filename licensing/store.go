@@ -43,9 +43,6 @@ type Repo interface {
 	// LockLicense locks the license row until the transaction ends.
 	LockLicense(ctx context.Context, id string) (*License, error)
 	ListLicenses(ctx context.Context, filter LicenseFilter, page Page) ([]License, error)
-	// UpdateLicenseStatus sets status and reason; EConflict if the stored
-	// status is not from (optimistic check).
-	UpdateLicenseStatus(ctx context.Context, id string, from, to LicenseStatus, reason string, now time.Time) error
 	// UpdateLicense saves every mutable field of l (not its key).
 	UpdateLicense(ctx context.Context, l *License) error
 

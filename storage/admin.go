@@ -34,13 +34,7 @@ func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 // save writes the named columns of row (found by its primary key).
 func (s *Store) save(ctx context.Context, row any, cols ...string) error {
 	res := s.q(ctx).Model(row).Select(cols).Updates(row)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return licensing.Errorf(licensing.ENotFound, "not found")
-	}
-	return nil
+	return affected(res, licensing.Errorf(licensing.ENotFound, "not found"))
 }
 
 func (s *Store) CreateEntitlement(ctx context.Context, e *licensing.Entitlement) error {
@@ -106,13 +100,7 @@ func (s *Store) SetMachineStatus(ctx context.Context, id string, status licensin
 		set["last_heartbeat"] = nil
 	}
 	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Updates(set)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return licensing.Errorf(licensing.ENotFound, "machine not found")
-	}
-	return nil
+	return affected(res, licensing.Errorf(licensing.ENotFound, "machine not found"))
 }
 
 func (s *Store) GetAPIToken(ctx context.Context, id string) (*licensing.APIToken, error) {
@@ -125,13 +113,7 @@ func (s *Store) ListAPITokens(ctx context.Context, page licensing.Page) ([]licen
 
 func (s *Store) RevokeAPIToken(ctx context.Context, id string, now time.Time) error {
 	res := s.q(ctx).Model(&apiTokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return licensing.Errorf(licensing.EConflict, "the token is already revoked")
-	}
-	return nil
+	return affected(res, licensing.Errorf(licensing.EConflict, "the token is already revoked"))
 }
 
 func (s *Store) AppendEvent(ctx context.Context, e *licensing.Event) error {

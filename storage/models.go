@@ -184,13 +184,6 @@ func emptyMapIfNil(m map[string]string) map[string]string {
 	return m
 }
 
-func emptyIfNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
 func productFromRow(r *productRow) *licensing.Product {
 	return &licensing.Product{ID: r.ID, Code: r.Code, Name: r.Name, Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
 }
@@ -203,7 +196,7 @@ func policyFromRow(r *policyRow) *licensing.Policy {
 	return &licensing.Policy{
 		ID: r.ID, ProductID: r.ProductID, Name: r.Name, DurationSeconds: r.DurationSeconds, MaxMachines: r.MaxMachines,
 		Floating: r.Floating, LeaseTTLSeconds: r.LeaseTTLSeconds, HeartbeatWindowSeconds: r.HeartbeatWindowSeconds,
-		GraceSeconds: r.GraceSeconds, ExpiryAction: licensing.ExpiryAction(r.ExpiryAction), Entitlements: emptyIfNil(r.Entitlements),
+		GraceSeconds: r.GraceSeconds, ExpiryAction: licensing.ExpiryAction(r.ExpiryAction), Entitlements: nonNil(r.Entitlements),
 		Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
@@ -212,7 +205,7 @@ func policyToRow(p *licensing.Policy) *policyRow {
 	return &policyRow{
 		ID: p.ID, ProductID: p.ProductID, Name: p.Name, DurationSeconds: p.DurationSeconds, MaxMachines: p.MaxMachines,
 		Floating: p.Floating, LeaseTTLSeconds: p.LeaseTTLSeconds, HeartbeatWindowSeconds: p.HeartbeatWindowSeconds,
-		GraceSeconds: p.GraceSeconds, ExpiryAction: string(p.ExpiryAction), Entitlements: emptyIfNil(p.Entitlements),
+		GraceSeconds: p.GraceSeconds, ExpiryAction: string(p.ExpiryAction), Entitlements: nonNil(p.Entitlements),
 		Metadata: emptyMapIfNil(p.Metadata), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 	}
 }
@@ -238,7 +231,7 @@ func licenseFromRow(r *licenseRow) *licensing.License {
 	return &licensing.License{
 		ID: r.ID, KeyHash: r.KeyHash, KeyHint: r.KeyHint, ProductID: r.ProductID, PolicyID: r.PolicyID, CustomerID: r.CustomerID,
 		Name: r.Name, Status: licensing.LicenseStatus(r.Status), StatusReason: r.StatusReason, ExpiresAt: utcPtr(r.ExpiresAt),
-		Entitlements: emptyIfNil(r.Entitlements), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		Entitlements: nonNil(r.Entitlements), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
 
@@ -246,7 +239,7 @@ func licenseToRow(l *licensing.License) *licenseRow {
 	return &licenseRow{
 		ID: l.ID, KeyHash: l.KeyHash, KeyHint: l.KeyHint, ProductID: l.ProductID, PolicyID: l.PolicyID, CustomerID: l.CustomerID,
 		Name: l.Name, Status: string(l.Status), StatusReason: l.StatusReason, ExpiresAt: l.ExpiresAt,
-		Entitlements: emptyIfNil(l.Entitlements), Metadata: emptyMapIfNil(l.Metadata), CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
+		Entitlements: nonNil(l.Entitlements), Metadata: emptyMapIfNil(l.Metadata), CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
 	}
 }
 

@@ -202,6 +202,18 @@ func getRow[R, T any](s *Store, ctx context.Context, id, what string, conv func(
 	return conv(&r), nil
 }
 
+// affected translates a write's error, and answers ifNone when it touched
+// no row.
+func affected(res *gorm.DB, ifNone error) error {
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ifNone
+	}
+	return nil
+}
+
 func notFound(err error, what string) error {
 	if licensing.ErrorCode(err) == licensing.ENotFound {
 		return licensing.Errorf(licensing.ENotFound, "%s not found", what)
@@ -315,18 +327,6 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 	return listRows(q, page, licenseFromRow)
 }
 
-func (s *Store) UpdateLicenseStatus(ctx context.Context, id string, from, to licensing.LicenseStatus, reason string, now time.Time) error {
-	res := s.q(ctx).Model(&licenseRow{}).Where("id = ? AND status = ?", id, string(from)).
-		Updates(map[string]any{"status": string(to), "status_reason": reason, "updated_at": now})
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return licensing.Errorf(licensing.EConflict, "the license is no longer %s", from)
-	}
-	return nil
-}
-
 // Machines.
 
 func (s *Store) CreateMachine(ctx context.Context, m *licensing.Machine) error {
@@ -367,24 +367,12 @@ func (s *Store) TouchMachine(ctx context.Context, id string, heartbeat, lease bo
 	}
 	// A machine blocked since the caller read it stays blocked.
 	res := s.q(ctx).Model(&machineRow{}).Where("id = ? AND status <> ?", id, string(licensing.MachineBlocked)).Updates(set)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return licensing.Errorf(licensing.EMachineBlocked, "the machine is blocked or gone")
-	}
-	return nil
+	return affected(res, licensing.Errorf(licensing.EMachineBlocked, "the machine is blocked or gone"))
 }
 
 func (s *Store) DeleteMachine(ctx context.Context, id string) error {
 	res := s.q(ctx).Delete(&machineRow{}, "id = ?", id)
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return licensing.Errorf(licensing.ENotFound, "machine not found")
-	}
-	return nil
+	return affected(res, licensing.Errorf(licensing.ENotFound, "machine not found"))
 }
 
 // API tokens.

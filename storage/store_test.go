@@ -103,17 +103,22 @@ func TestStoreErrors(t *testing.T) {
 	})
 }
 
-func TestStoreLicenseStatusIsOptimistic(t *testing.T) {
+// UpdateLicense saves status and reason (the service serializes changes
+// with LockLicense; the store has no status rule of its own).
+func TestStoreUpdateLicense(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, _, _, l := seed(t, s)
-		must(t, s.UpdateLicenseStatus(ctx, l.ID, licensing.LicenseActive, licensing.LicenseSuspended, "unpaid", t0))
-		wantCode(t, s.UpdateLicenseStatus(ctx, l.ID, licensing.LicenseActive, licensing.LicenseSuspended, "again", t0), licensing.EConflict)
+		l.Status, l.StatusReason = licensing.LicenseSuspended, "unpaid"
+		must(t, s.UpdateLicense(ctx, l))
 		got, err := s.GetLicense(ctx, l.ID)
 		must(t, err)
 		if got.Status != licensing.LicenseSuspended || got.StatusReason != "unpaid" {
 			t.Errorf("license = %s %q", got.Status, got.StatusReason)
 		}
+		ghost := *l
+		ghost.ID = "0190a8e8-0000-7000-8000-000000000000"
+		wantCode(t, s.UpdateLicense(ctx, &ghost), licensing.ENotFound)
 	})
 }
 

@@ -111,12 +111,7 @@ func runCeilingLoad(ctx context.Context, s *Settings) (*ceilingResult, error) {
 	}
 	defer p.stop()
 	var counter atomic.Int64
-	n := int64(s.Licenses)
-	spec := loadSpec{Addr: p.Addr, Path: "/v1/client/renew", Clients: s.Clients, Duration: s.Warmup, MaxReqs: 1 << 40,
-		Body: func(k int64, buf []byte) ([]byte, int) {
-			i := int(k%n) + 1
-			return machineBody(buf, renewKeyPrefix, renewFPPrefix, i), i
-		}}
+	spec := renewSpec(p.Addr, s.Clients, s.Warmup, s.Licenses)
 	runLoad(ctx, spec, &counter)
 	spec.Duration = s.Duration
 	before := sampleCPU(p.pid())

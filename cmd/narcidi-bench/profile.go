@@ -101,12 +101,7 @@ func profileServer(ctx context.Context, s *Settings, r *Report, env []string) er
 		return err
 	}
 	var counter atomic.Int64
-	n := int64(s.Licenses)
-	spec := loadSpec{Addr: p.Addr, Path: "/v1/client/renew", Clients: s.Clients, Duration: s.ProfileTime, MaxReqs: 1 << 40,
-		Body: func(k int64, buf []byte) ([]byte, int) {
-			i := int(k%n) + 1
-			return machineBody(buf, renewKeyPrefix, renewFPPrefix, i), i
-		}}
+	spec := renewSpec(p.Addr, s.Clients, s.ProfileTime, s.Licenses)
 	load := runLoad(ctx, spec, &counter)
 	p.stop()
 	logf("server profile: %d requests in %s:%s", load.Requests, load.Elapsed.Round(time.Millisecond), load.statusText())
@@ -141,4 +136,20 @@ func pprofTop(ctx context.Context, bin, profile string, args ...string) (string,
 		}
 	}
 	return string(out), nil
+}
+
+// renewSpec is an open-ended renewal load over the seeded licenses.
+func renewSpec(addr string, clients int, d time.Duration, licenses int) loadSpec {
+	return machineLoad(addr, "/v1/client/renew", clients, d, licenses)
+}
+
+// machineLoad sends client calls to path over the seeded licenses, each
+// request naming the next machine in turn (tagged with its index).
+func machineLoad(addr, path string, clients int, d time.Duration, licenses int) loadSpec {
+	n := int64(licenses)
+	return loadSpec{Addr: addr, Path: path, Clients: clients, Duration: d, MaxReqs: 1 << 40,
+		Body: func(k int64, buf []byte) ([]byte, int) {
+			i := int(k%n) + 1
+			return machineBody(buf, renewKeyPrefix, renewFPPrefix, i), i
+		}}
 }

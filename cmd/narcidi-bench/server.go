@@ -257,20 +257,12 @@ func touchRun(ctx context.Context, s *Settings, srv *proc, conn *pgx.Conn, path,
 	n := s.Licenses
 	ok := make([]atomic.Bool, n+1)
 	var counter atomic.Int64
-	spec := loadSpec{
-		Addr: srv.Addr, Path: path, Clients: s.Clients,
-		Body: func(k int64, buf []byte) ([]byte, int) {
-			i := int(k%int64(n)) + 1
-			return machineBody(buf, renewKeyPrefix, renewFPPrefix, i), i
-		},
-		OnResponse: func(tag, status int, _ []byte) {
-			if status == http.StatusOK {
-				ok[tag].Store(true)
-			}
-		},
+	spec := machineLoad(srv.Addr, path, s.Clients, warmup, n)
+	spec.OnResponse = func(tag, status int, _ []byte) {
+		if status == http.StatusOK {
+			ok[tag].Store(true)
+		}
 	}
-	spec.Duration = warmup
-	spec.MaxReqs = 1 << 40
 	warm := runLoad(ctx, spec, &counter)
 	if warm.Statuses[http.StatusOK] == 0 {
 		return nil, fmt.Errorf("warm-up of %s: no request succeeded:%s", path, warm.statusText())

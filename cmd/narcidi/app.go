@@ -60,6 +60,15 @@ func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, error) {
 // Start opens everything, listens on Config.Addr and serves in the
 // background. It returns once the server accepts connections.
 func (a *App) Start(ctx context.Context) error {
+	// Configuration mistakes first, before anything is opened.
+	clientRate, err := parseRate("NARCIDI_CLIENT_RATE", a.Config.ClientRate)
+	if err != nil {
+		return err
+	}
+	tokenRate, err := parseRate("NARCIDI_TOKEN_RATE", a.Config.TokenRate)
+	if err != nil {
+		return err
+	}
 	st, err := openStore(ctx, a.Config)
 	if err != nil {
 		return err
@@ -79,14 +88,6 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	svc := licensing.NewService(st, kr, time.Now, a.Config.Issuer)
 	token, err := svc.BootstrapAdminToken(ctx, a.Config.AdminToken)
-	if err != nil {
-		return errors.Join(err, a.Close())
-	}
-	clientRate, err := parseRate("NARCIDI_CLIENT_RATE", a.Config.ClientRate)
-	if err != nil {
-		return errors.Join(err, a.Close())
-	}
-	tokenRate, err := parseRate("NARCIDI_TOKEN_RATE", a.Config.TokenRate)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
