@@ -87,6 +87,8 @@ type PolicyPatch struct {
 	ExpiryAction           *ExpiryAction      `json:"expiry_action,omitempty"`
 	Entitlements           *[]string          `json:"entitlements,omitempty"`
 	Metadata               *map[string]string `json:"metadata,omitempty"`
+	ExpiryNoticeDays       *[]int             `json:"expiry_notice_days,omitempty"`
+	OfflineReleaseSeconds  *int64             `json:"offline_release_seconds,omitempty"`
 }
 
 // UpdatePolicy edits a policy. ENotFound, EInvalid.
@@ -114,6 +116,17 @@ func (s *Service) UpdatePolicy(ctx context.Context, id string, in PolicyPatch) (
 		set(&p.GraceSeconds, in.GraceSeconds)
 		set(&p.ExpiryAction, in.ExpiryAction)
 		set(&p.Metadata, in.Metadata)
+		set(&p.OfflineReleaseSeconds, in.OfflineReleaseSeconds)
+		if in.ExpiryNoticeDays != nil {
+			days, err := normalizeNoticeDays(*in.ExpiryNoticeDays)
+			if err != nil {
+				return err
+			}
+			p.ExpiryNoticeDays = days
+		}
+		if err := validateOfflineRelease(p.OfflineReleaseSeconds, p.HeartbeatWindowSeconds); err != nil {
+			return err
+		}
 		if in.Entitlements != nil {
 			p.Entitlements = ents
 		}

@@ -21,6 +21,7 @@ type Service struct {
 	signer LeaseSigner
 	now    Clock
 	issuer string
+	hooks  webhookSettings
 }
 
 // NewService builds a Service. issuer goes into every lease's "iss" claim.
@@ -80,6 +81,9 @@ type PolicyInput struct {
 	ExpiryAction           ExpiryAction      `json:"expiry_action"`
 	Entitlements           []string          `json:"entitlements"`
 	Metadata               map[string]string `json:"metadata,omitempty"`
+	// ExpiryNoticeDays default to 30, 7 and 1; [] sends none.
+	ExpiryNoticeDays      *[]int `json:"expiry_notice_days,omitempty"`
+	OfflineReleaseSeconds int64  `json:"offline_release_seconds,omitempty"`
 }
 
 // CreatePolicy validates and stores a policy of an existing product.
@@ -101,6 +105,17 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 	if err := validatePolicyRules(in.DurationSeconds, in.GraceSeconds, in.HeartbeatWindowSeconds, in.LeaseTTLSeconds, in.MaxMachines, in.Floating, in.ExpiryAction); err != nil {
 		return nil, err
 	}
+	notices := DefaultExpiryNoticeDays
+	if in.ExpiryNoticeDays != nil {
+		notices = *in.ExpiryNoticeDays
+	}
+	notices, err := normalizeNoticeDays(notices)
+	if err != nil {
+		return nil, err
+	}
+	if err := validateOfflineRelease(in.OfflineReleaseSeconds, in.HeartbeatWindowSeconds); err != nil {
+		return nil, err
+	}
 	ents, err := s.checkEntitlements(ctx, in.Entitlements)
 	if err != nil {
 		return nil, err
@@ -117,6 +132,7 @@ func (s *Service) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 		MaxMachines: in.MaxMachines, Floating: in.Floating, LeaseTTLSeconds: in.LeaseTTLSeconds,
 		HeartbeatWindowSeconds: in.HeartbeatWindowSeconds, GraceSeconds: in.GraceSeconds,
 		ExpiryAction: in.ExpiryAction, Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
+		ExpiryNoticeDays: notices, OfflineReleaseSeconds: in.OfflineReleaseSeconds,
 	}
 	return p, s.store.InTx(ctx, func(tx Repo) error {
 		if err := tx.CreatePolicy(ctx, p); err != nil {

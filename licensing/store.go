@@ -73,6 +73,64 @@ type Repo interface {
 	// Stats computes the dashboard figures at now with aggregate queries.
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
 
+	// Background scans (see automation.go). Each returns only what is due,
+	// through an index, and each change is conditional so that several
+	// workers scanning at once never both act.
+
+	// DueExpiryNotices lists active licenses of the policy that expire
+	// within days of now and have no notice for that offset and expiry yet.
+	DueExpiryNotices(ctx context.Context, policyID string, days int, now time.Time, limit int) ([]License, error)
+	// ClaimExpiryNotice records that the notice was sent; EConflict if it
+	// already was.
+	ClaimExpiryNotice(ctx context.Context, licenseID string, days int, expiresAt, now time.Time) error
+	// SilentMachines lists machines of the policy in status whose last
+	// heartbeat is before silentSince.
+	SilentMachines(ctx context.Context, policyID string, status MachineStatus, silentSince time.Time, limit int) ([]Machine, error)
+	// MarkMachineOffline sets an active machine silent since before silentSince
+	// offline; ENotFound if it no longer is.
+	MarkMachineOffline(ctx context.Context, id string, silentSince, now time.Time) error
+	// ReleaseSilentMachine deletes an offline machine silent since before
+	// silentSince, freeing its seat; ENotFound if it no longer is.
+	ReleaseSilentMachine(ctx context.Context, id string, silentSince time.Time) error
+	SaveRollup(ctx context.Context, day string, st *Stats) error
+	ListRollups(ctx context.Context, sinceDay string) ([]Rollup, error)
+	// Cleanup deletes outbox entries relayed before outboxBefore and finished
+	// deliveries (with their attempts) updated before deliveriesBefore.
+	Cleanup(ctx context.Context, outboxBefore, deliveriesBefore time.Time) (int64, error)
+
+	// The outbox: every AppendEvent also queues the event for the relay.
+
+	// PendingEvents lists events not yet dispatched whose hand-off to the
+	// queue is not recorded or older than staleBefore (the queue may have
+	// lost it), oldest first. In a transaction on PostgreSQL the rows are
+	// locked and rows locked by another relay are skipped.
+	PendingEvents(ctx context.Context, staleBefore time.Time, limit int) ([]Event, error)
+	MarkEventsRelayed(ctx context.Context, ids []string, now time.Time) error
+	MarkEventDispatched(ctx context.Context, id string, now time.Time) error
+	GetEvent(ctx context.Context, id string) (*Event, error)
+
+	// Webhook endpoints and deliveries.
+	CreateWebhook(ctx context.Context, w *WebhookEndpoint) error
+	GetWebhook(ctx context.Context, id string) (*WebhookEndpoint, error)
+	ListWebhooks(ctx context.Context, page Page) ([]WebhookEndpoint, error)
+	UpdateWebhook(ctx context.Context, w *WebhookEndpoint) error
+	DeleteWebhook(ctx context.Context, id string) error
+	// WebhookFailed counts a failed attempt; at limit failures in a row it
+	// disables the endpoint and reports true (once).
+	WebhookFailed(ctx context.Context, id string, limit int, now time.Time) (bool, error)
+	WebhookSucceeded(ctx context.Context, id string) error
+	// CreateDelivery adds a delivery; EConflict if the event already has one
+	// for that destination.
+	CreateDelivery(ctx context.Context, d *Delivery) error
+	GetDelivery(ctx context.Context, id string) (*Delivery, error)
+	ListDeliveries(ctx context.Context, filter DeliveryFilter, page Page) ([]Delivery, error)
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	// PendingDeliveries is PendingEvents for deliveries.
+	PendingDeliveries(ctx context.Context, staleBefore time.Time, limit int) ([]Delivery, error)
+	MarkDeliveriesEnqueued(ctx context.Context, ids []string, now time.Time) error
+	AppendAttempt(ctx context.Context, a *DeliveryAttempt) error
+	ListAttempts(ctx context.Context, deliveryID string) ([]DeliveryAttempt, error)
+
 	// Idempotency keys (see IdempotencyRecord).
 	ClaimIdempotencyKey(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, error)
 	CompleteIdempotencyKey(ctx context.Context, r *IdempotencyRecord) error

@@ -47,6 +47,13 @@ type Policy struct {
 	// GraceSeconds extends a license past its expiry before ExpiryAction applies.
 	GraceSeconds int64        `json:"grace_seconds"`
 	ExpiryAction ExpiryAction `json:"expiry_action"`
+	// ExpiryNoticeDays are the days before expiry at which a notice goes out
+	// (email and webhook), each once per expiry date. Default 30, 7 and 1.
+	ExpiryNoticeDays []int `json:"expiry_notice_days"`
+	// OfflineReleaseSeconds frees the seat of a machine silent for that long
+	// (it must exceed the heartbeat window); 0 keeps the seat of an offline
+	// machine until someone deactivates it.
+	OfflineReleaseSeconds int64 `json:"offline_release_seconds"`
 	// Entitlements are the feature codes every license of this policy grants.
 	Entitlements []string          `json:"entitlements"`
 	Metadata     map[string]string `json:"metadata,omitempty"`

@@ -116,9 +116,14 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id string, now time.Time) er
 	return affected(res, licensing.Errorf(licensing.EConflict, "the token is already revoked"))
 }
 
+// AppendEvent writes the event and its outbox entry. Callers run it in the
+// transaction of the change, so the relay sees exactly the committed events.
 func (s *Store) AppendEvent(ctx context.Context, e *licensing.Event) error {
 	setID(&e.ID)
-	return s.create(ctx, eventToRow(e))
+	if err := s.create(ctx, eventToRow(e)); err != nil {
+		return err
+	}
+	return s.create(ctx, &outboxRow{EventID: e.ID, CreatedAt: e.Time})
 }
 
 func (s *Store) ListEvents(ctx context.Context, f licensing.EventFilter, page licensing.Page) ([]licensing.Event, error) {

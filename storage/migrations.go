@@ -18,6 +18,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0001_initial", Migrate: migrateInitial},
 		{ID: "0002_admin_api", Migrate: migrateAdminAPI},
 		{ID: "0003_scan_indexes", Migrate: migrateScanIndexes},
+		{ID: "0004_automation", Migrate: migrateAutomation},
 	}
 }
 
@@ -178,6 +179,92 @@ func migrateScanIndexes(tx *gorm.DB) error {
 	} {
 		if err := tx.Exec(ddl).Error; err != nil {
 			return fmt.Errorf("scan indexes: %w", err)
+		}
+	}
+	return nil
+}
+
+// migrateAutomation adds what the workers need: policy notice offsets and
+// seat release, the outbox, sent expiry notices, webhook endpoints, their
+// deliveries and attempts, and the dashboard roll-ups.
+func migrateAutomation(tx *gorm.DB) error {
+	type policy struct {
+		ExpiryNoticeDays      string `gorm:"type:text;not null;default:'[30,7,1]'"`
+		OfflineReleaseSeconds int64  `gorm:"not null;default:0"`
+	}
+	type outbox struct {
+		EventID      string    `gorm:"primaryKey;size:36"`
+		CreatedAt    time.Time `gorm:"not null"`
+		RelayedAt    *time.Time
+		DispatchedAt *time.Time `gorm:"index"`
+	}
+	type expiryNotice struct {
+		LicenseID string    `gorm:"primaryKey;size:36"`
+		Days      int       `gorm:"primaryKey"`
+		ExpiresAt time.Time `gorm:"primaryKey"`
+		SentAt    time.Time `gorm:"not null"`
+	}
+	type webhookEndpoint struct {
+		ID                  string    `gorm:"primaryKey;size:36"`
+		URL                 string    `gorm:"size:2000;not null"`
+		Description         string    `gorm:"size:500;not null"`
+		EventTypes          string    `gorm:"type:text;not null"`
+		Enabled             bool      `gorm:"not null"`
+		DisabledReason      string    `gorm:"size:500;not null"`
+		ConsecutiveFailures int       `gorm:"not null"`
+		SealedSecret        []byte    `gorm:"not null"`
+		CreatedAt           time.Time `gorm:"not null"`
+		UpdatedAt           time.Time `gorm:"not null"`
+	}
+	type delivery struct {
+		ID             string    `gorm:"primaryKey;size:36"`
+		EventID        string    `gorm:"size:36;not null;uniqueIndex:deliveries_destination,priority:1"`
+		Action         string    `gorm:"size:64;not null"`
+		Channel        string    `gorm:"size:16;not null;uniqueIndex:deliveries_destination,priority:2"`
+		EndpointID     string    `gorm:"size:36;not null;uniqueIndex:deliveries_destination,priority:3;index"`
+		Status         string    `gorm:"size:16;not null"`
+		Attempts       int       `gorm:"not null"`
+		AttemptLimit   int       `gorm:"not null"`
+		Generation     int       `gorm:"not null"`
+		LastStatusCode int       `gorm:"not null"`
+		LastError      string    `gorm:"size:1000;not null"`
+		EnqueuedAt     *time.Time
+		DeliveredAt    *time.Time
+		CreatedAt      time.Time `gorm:"not null"`
+		UpdatedAt      time.Time `gorm:"not null;index"`
+	}
+	type deliveryAttempt struct {
+		ID         string    `gorm:"primaryKey;size:36"`
+		DeliveryID string    `gorm:"size:36;not null;index"`
+		Number     int       `gorm:"not null"`
+		At         time.Time `gorm:"not null"`
+		StatusCode int       `gorm:"not null"`
+		Error      string    `gorm:"size:1000;not null"`
+		DurationMS int64     `gorm:"column:duration_ms;not null"`
+	}
+	type dashboardRollup struct {
+		Day        string    `gorm:"primaryKey;size:10"`
+		Stats      string    `gorm:"type:text;not null"`
+		ComputedAt time.Time `gorm:"not null"`
+	}
+	m := tx.Migrator()
+	if err := m.CreateTable(&outbox{}, &expiryNotice{}, &webhookEndpoint{}, &delivery{}, &deliveryAttempt{}, &dashboardRollup{}); err != nil {
+		return fmt.Errorf("create tables: %w", err)
+	}
+	for _, f := range []string{"ExpiryNoticeDays", "OfflineReleaseSeconds"} {
+		if err := m.AddColumn(&policy{}, f); err != nil {
+			return fmt.Errorf("add column %s: %w", f, err)
+		}
+	}
+	for _, ddl := range []string{
+		// The relay reads only what is not yet dispatched.
+		`CREATE INDEX idx_outbox_pending ON outboxes (created_at) WHERE dispatched_at IS NULL`,
+		`CREATE INDEX idx_deliveries_pending ON deliveries (created_at) WHERE status = 'pending'`,
+		// The release scan reads only offline machines.
+		`CREATE INDEX idx_machines_offline_last_heartbeat ON machines (last_heartbeat) WHERE status = 'offline'`,
+	} {
+		if err := tx.Exec(ddl).Error; err != nil {
+			return fmt.Errorf("automation indexes: %w", err)
 		}
 	}
 	return nil

@@ -34,6 +34,8 @@ type policyRow struct {
 	ExpiryAction           string
 	Entitlements           []string          `gorm:"serializer:json"`
 	Metadata               map[string]string `gorm:"serializer:json"`
+	ExpiryNoticeDays       []int             `gorm:"serializer:json"`
+	OfflineReleaseSeconds  int64
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 }
@@ -198,6 +200,7 @@ func policyFromRow(r *policyRow) *licensing.Policy {
 		Floating: r.Floating, LeaseTTLSeconds: r.LeaseTTLSeconds, HeartbeatWindowSeconds: r.HeartbeatWindowSeconds,
 		GraceSeconds: r.GraceSeconds, ExpiryAction: licensing.ExpiryAction(r.ExpiryAction), Entitlements: nonNil(r.Entitlements),
 		Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		ExpiryNoticeDays: nonNil(r.ExpiryNoticeDays), OfflineReleaseSeconds: r.OfflineReleaseSeconds,
 	}
 }
 
@@ -207,6 +210,7 @@ func policyToRow(p *licensing.Policy) *policyRow {
 		Floating: p.Floating, LeaseTTLSeconds: p.LeaseTTLSeconds, HeartbeatWindowSeconds: p.HeartbeatWindowSeconds,
 		GraceSeconds: p.GraceSeconds, ExpiryAction: string(p.ExpiryAction), Entitlements: nonNil(p.Entitlements),
 		Metadata: emptyMapIfNil(p.Metadata), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		ExpiryNoticeDays: nonNil(p.ExpiryNoticeDays), OfflineReleaseSeconds: p.OfflineReleaseSeconds,
 	}
 }
 

@@ -1,0 +1,299 @@
+package licensing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Events that the background scans record. Like every action they cross
+// the wire (webhooks): only ever add.
+const (
+	ActionLicenseExpiring     = "license.expiring" // a notice N days before expiry (After carries the days)
+	ActionLicenseExpired      = "license.expired"
+	ActionMachineOffline      = "machine.offline"
+	ActionWebhookCreated      = "webhook.created"
+	ActionWebhookUpdated      = "webhook.updated"
+	ActionWebhookDeleted      = "webhook.deleted"
+	ActionWebhookDisabled     = "webhook.disabled"     // turned off after too many failures in a row
+	ActionDeliveryRedelivered = "delivery.redelivered" // an admin asked for another try
+)
+
+// Actions lists every event action, for webhook filters.
+var Actions = []string{
+	ActionProductCreated, ActionProductUpdated, ActionPolicyCreated, ActionPolicyUpdated, ActionEntitlementCreated,
+	ActionCustomerCreated, ActionCustomerUpdated, ActionLicenseCreated, ActionLicenseUpdated, ActionLicenseSuspended,
+	ActionLicenseReinstated, ActionLicenseRevoked, ActionLicenseRenewed, ActionLicensePolicyChange, ActionLicenseTransferred,
+	ActionLicenseExpiring, ActionLicenseExpired, ActionMachineActivated, ActionMachineDeactivated, ActionMachineBlocked,
+	ActionMachineUnblocked, ActionMachineHeartbeatRst, ActionMachineOffline, ActionTokenCreated, ActionTokenRevoked,
+	ActionWebhookCreated, ActionWebhookUpdated, ActionWebhookDeleted, ActionWebhookDisabled, ActionDeliveryRedelivered,
+}
+
+// DefaultExpiryNoticeDays are the notice offsets of a policy that names none.
+var DefaultExpiryNoticeDays = []int{30, 7, 1}
+
+// normalizeNoticeDays checks and sorts notice offsets, largest first.
+func normalizeNoticeDays(days []int) ([]int, error) {
+	if len(days) > 10 {
+		return nil, Errorf(EInvalid, "expiry_notice_days takes at most 10 values")
+	}
+	out := slices.Clone(days)
+	for _, d := range out {
+		if d < 1 || d > 365 {
+			return nil, Errorf(EInvalid, "expiry_notice_days must be between 1 and 365")
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	slices.Reverse(out)
+	if out == nil {
+		out = []int{}
+	}
+	return out, nil
+}
+
+func validateOfflineRelease(release, heartbeat int64) error {
+	switch {
+	case release < 0:
+		return Errorf(EInvalid, "offline_release_seconds must not be negative")
+	case release > 0 && heartbeat == 0:
+		return Errorf(EInvalid, "offline_release_seconds needs a heartbeat window")
+	case release > 0 && release <= heartbeat:
+		return Errorf(EInvalid, "offline_release_seconds must be longer than heartbeat_window_seconds")
+	}
+	return nil
+}
+
+// ExpiryNotice is what a license.expiring event carries in After.
+type ExpiryNotice struct {
+	License
+	DaysBefore int `json:"days_before"`
+}
+
+// ScanResult counts what one scan changed.
+type ScanResult struct {
+	Notices  int `json:"notices"`
+	Expired  int `json:"expired"`
+	Offline  int `json:"offline"`
+	Released int `json:"released"`
+}
+
+// scanBatch bounds one query of a scan; a scan loops until nothing is due.
+const scanBatch = 200
+
+// errSkip abandons one item of a scan whose state changed under it (another
+// worker got there first, or a heartbeat arrived).
+var errSkip = errors.New("skip")
+
+// forEachPolicy calls fn for every policy. Policies are few (plans), so the
+// scans go policy by policy and each query uses the index of what is due.
+func (s *Service) forEachPolicy(ctx context.Context, fn func(p *Policy) error) error {
+	page := Page{Limit: MaxPageLimit}
+	for {
+		ps, err := s.store.ListPolicies(ctx, PolicyFilter{}, page)
+		if err != nil {
+			return err
+		}
+		for i := range ps {
+			if err := fn(&ps[i]); err != nil {
+				return err
+			}
+		}
+		if len(ps) < page.Limit {
+			return nil
+		}
+		page.After = ps[len(ps)-1].ID
+	}
+}
+
+// ScanExpiry sends the expiry notices that are due and expires the licenses
+// past their expiry and grace period. Each notice is claimed in the same
+// transaction as its event, so with several workers scanning at once every
+// notice is recorded exactly once. When several notices of a license are due
+// at once (a license created 5 days before its end), only the nearest one is
+// sent and the others are marked done.
+func (s *Service) ScanExpiry(ctx context.Context) (ScanResult, error) {
+	var res ScanResult
+	now := s.clock()
+	err := s.forEachPolicy(ctx, func(p *Policy) error {
+		for i, days := range p.ExpiryNoticeDays {
+			nearer := p.ExpiryNoticeDays[i+1:] // smaller offsets
+			for {
+				due, err := s.store.DueExpiryNotices(ctx, p.ID, days, now, scanBatch)
+				if err != nil {
+					return err
+				}
+				for j := range due {
+					sent, err := s.sendNotice(ctx, &due[j], days, nearer, now)
+					if err != nil {
+						return err
+					}
+					if sent {
+						res.Notices++
+					}
+				}
+				if len(due) < scanBatch {
+					break
+				}
+			}
+		}
+		for {
+			n, more, err := s.expireBatch(ctx, p, now)
+			if err != nil {
+				return err
+			}
+			res.Expired += n
+			if !more {
+				return nil
+			}
+		}
+	})
+	return res, err
+}
+
+func (s *Service) sendNotice(ctx context.Context, l *License, days int, nearer []int, now time.Time) (bool, error) {
+	left := l.ExpiresAt.Sub(now)
+	// A nearer offset is also due: this one is passed over silently.
+	silent := slices.ContainsFunc(nearer, func(d int) bool { return left <= time.Duration(d)*24*time.Hour })
+	err := s.store.InTx(ctx, func(tx Repo) error {
+		if err := tx.ClaimExpiryNotice(ctx, l.ID, days, *l.ExpiresAt, now); err != nil {
+			return err
+		}
+		if silent {
+			return nil
+		}
+		return s.record(ctx, tx, ActionLicenseExpiring, "license", l.ID, fmt.Sprintf("expires in %d days or less", days), nil, ExpiryNotice{License: *l, DaysBefore: days})
+	})
+	if ErrorCode(err) == EConflict {
+		return false, nil // another worker sent it
+	}
+	return err == nil && !silent, err
+}
+
+// expireBatch marks expired the active licenses of p past expiry and grace.
+func (s *Service) expireBatch(ctx context.Context, p *Policy, now time.Time) (int, bool, error) {
+	cutoff := now.Add(-time.Duration(p.GraceSeconds) * time.Second)
+	due, err := s.store.ListLicenses(ctx, LicenseFilter{PolicyID: p.ID, Status: LicenseActive, ExpiresBefore: &cutoff}, Page{Limit: scanBatch})
+	if err != nil {
+		return 0, false, err
+	}
+	n := 0
+	for _, l := range due {
+		_, err := s.changeLicense(ctx, l.ID, ActionLicenseExpired, "expired", func(tx Repo, cur *License) error {
+			if cur.Status != LicenseActive || cur.PolicyID != p.ID || !cur.PastGrace(p, now) {
+				return errSkip
+			}
+			cur.Status, cur.StatusReason = LicenseExpired, "expired"
+			return nil
+		})
+		switch {
+		case errors.Is(err, errSkip):
+		case err != nil:
+			return n, false, err
+		default:
+			n++
+		}
+	}
+	return n, len(due) == scanBatch, nil
+}
+
+// ScanOffline marks offline the active machines that missed their policy's
+// heartbeat window and, where the policy says so, frees the seats of those
+// silent for longer. Updates are conditional (still active, still silent),
+// so a heartbeat racing the scan wins and two workers never both act.
+func (s *Service) ScanOffline(ctx context.Context) (ScanResult, error) {
+	var res ScanResult
+	now := s.clock()
+	err := s.forEachPolicy(ctx, func(p *Policy) error {
+		if p.HeartbeatWindowSeconds == 0 {
+			return nil
+		}
+		n, err := s.offlineSweep(ctx, p, MachineActive, now.Add(-time.Duration(p.HeartbeatWindowSeconds)*time.Second), now)
+		res.Offline += n
+		if err != nil || p.OfflineReleaseSeconds == 0 {
+			return err
+		}
+		n, err = s.offlineSweep(ctx, p, MachineOffline, now.Add(-time.Duration(p.OfflineReleaseSeconds)*time.Second), now)
+		res.Released += n
+		return err
+	})
+	return res, err
+}
+
+func (s *Service) offlineSweep(ctx context.Context, p *Policy, status MachineStatus, silentSince, now time.Time) (int, error) {
+	total := 0
+	for {
+		ms, err := s.store.SilentMachines(ctx, p.ID, status, silentSince, scanBatch)
+		if err != nil {
+			return total, err
+		}
+		for i := range ms {
+			m := &ms[i]
+			err := s.store.InTx(ctx, func(tx Repo) error {
+				if status == MachineActive {
+					if err := tx.MarkMachineOffline(ctx, m.ID, silentSince, now); err != nil {
+						return err
+					}
+					after := *m
+					after.Status = MachineOffline
+					return s.record(ctx, tx, ActionMachineOffline, "machine", m.ID, "no heartbeat since "+m.LastHeartbeat.Format(time.RFC3339), m, &after)
+				}
+				if err := tx.ReleaseSilentMachine(ctx, m.ID, silentSince); err != nil {
+					return err
+				}
+				return s.record(ctx, tx, ActionMachineDeactivated, "machine", m.ID, "seat freed: offline since "+m.LastHeartbeat.Format(time.RFC3339), m, nil)
+			})
+			switch ErrorCode(err) {
+			case "":
+				total++
+			case ENotFound: // a heartbeat or another worker got there first
+			default:
+				return total, err
+			}
+		}
+		if len(ms) < scanBatch {
+			return total, nil
+		}
+	}
+}
+
+// Rollup stores today's dashboard figures (one row per UTC day, replaced
+// by each roll-up of the day) for the dashboard's history.
+func (s *Service) Rollup(ctx context.Context) (*Stats, error) {
+	now := s.clock()
+	st, err := s.store.Stats(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	return st, s.store.SaveRollup(ctx, now.Format(time.DateOnly), st)
+}
+
+// DashboardHistory returns the daily roll-ups of the last days days.
+func (s *Service) DashboardHistory(ctx context.Context, days int) ([]Rollup, error) {
+	if days < 1 || days > 366 {
+		return nil, Errorf(EInvalid, "days must be between 1 and 366")
+	}
+	since := s.clock().AddDate(0, 0, -days+1).Format(time.DateOnly)
+	return s.store.ListRollups(ctx, since)
+}
+
+// Rollup is the dashboard figures of one UTC day.
+type Rollup struct {
+	Day   string `json:"day"`
+	Stats Stats  `json:"stats"`
+}
+
+// Retention says how long the outbox and the delivery log keep what is done.
+type Retention struct {
+	Outbox     time.Duration
+	Deliveries time.Duration
+}
+
+// Cleanup deletes relayed outbox entries and finished deliveries older than
+// the retention. The audit log itself is kept.
+func (s *Service) Cleanup(ctx context.Context, r Retention) (int64, error) {
+	now := s.clock()
+	return s.store.Cleanup(ctx, now.Add(-r.Outbox), now.Add(-r.Deliveries))
+}

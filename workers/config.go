@@ -1,0 +1,80 @@
+package workers
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// Config is what the handlers, the relay and the schedules need. Zero
+// values take the defaults below.
+type Config struct {
+	Service *licensing.Service
+	Log     *slog.Logger
+	// Clock is the service's clock too: tests move both together.
+	Clock func() time.Time
+
+	// Mailer sends email alerts; nil sends none.
+	Mailer *Mailer
+	// AdminEmails get every email alert, besides the customer's contacts.
+	AdminEmails []string
+
+	// HTTPClient posts webhooks. Default: NewWebhookClient(AllowPrivate).
+	HTTPClient   *http.Client
+	AllowPrivate bool
+
+	// MaxAttempts is how many times a delivery is tried (default 8).
+	MaxAttempts int
+	// RetryBase and RetryMax shape the backoff between tries: base·2^n with
+	// jitter, at most max (defaults 30s and 1h).
+	RetryBase, RetryMax time.Duration
+	// DisableAfter failures in a row turn a webhook endpoint off (default 20).
+	DisableAfter int
+	// StaleAfter is when a hand-off to the queue counts as lost and is made
+	// again (default 10m; a task still queued is not duplicated).
+	StaleAfter time.Duration
+	// RelayEvery is how often the relay looks at the outbox (default 1s).
+	RelayEvery time.Duration
+	// Schedules are cron specs (UTC) of the periodic tasks.
+	Schedules Schedules
+	Retention licensing.Retention
+}
+
+// Schedules say when the periodic tasks run.
+type Schedules struct {
+	Scans   string // expiry and offline scans (default every minute)
+	Rollup  string // dashboard roll-up (default every 15 minutes)
+	Cleanup string // outbox and delivery log clean-up (default daily)
+}
+
+func (c *Config) defaults() {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = NewWebhookClient(c.AllowPrivate)
+	}
+	setDefault(&c.MaxAttempts, 8)
+	setDefault(&c.RetryBase, 30*time.Second)
+	setDefault(&c.RetryMax, time.Hour)
+	setDefault(&c.DisableAfter, 20)
+	setDefault(&c.StaleAfter, 10*time.Minute)
+	setDefault(&c.RelayEvery, time.Second)
+	setDefault(&c.Schedules.Scans, "* * * * *")
+	setDefault(&c.Schedules.Rollup, "*/15 * * * *")
+	setDefault(&c.Schedules.Cleanup, "17 3 * * *")
+	setDefault(&c.Retention.Outbox, 7*24*time.Hour)
+	setDefault(&c.Retention.Deliveries, 30*24*time.Hour)
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}

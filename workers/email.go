@@ -1,0 +1,128 @@
+package workers
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/wneessen/go-mail"
+)
+
+// Mailer sends the email alerts over SMTP with go-mail.
+type Mailer struct {
+	host string
+	from string
+	opts []mail.Option
+}
+
+// NewMailer reads an SMTP URL:
+//
+//	smtp://[user:password@]host[:port][?tls=mandatory|opportunistic|none]   STARTTLS (mandatory by default), port 587
+//	smtps://[user:password@]host[:port]                                       TLS from the start, port 465
+//
+// from is the sender address of every alert.
+func NewMailer(rawURL, from string) (*Mailer, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Hostname() == "" {
+		return nil, fmt.Errorf("NARCIDI_SMTP_URL: want smtp://[user:password@]host[:port] or smtps://...")
+	}
+	if from == "" || !strings.Contains(from, "@") {
+		return nil, fmt.Errorf("NARCIDI_SMTP_FROM: an email address is required with NARCIDI_SMTP_URL")
+	}
+	opts := []mail.Option{mail.WithTimeout(15 * time.Second)}
+	port := 587
+	switch u.Scheme {
+	case "smtps":
+		port = 465
+		opts = append(opts, mail.WithSSL())
+	case "smtp":
+		policy := mail.TLSMandatory
+		switch u.Query().Get("tls") {
+		case "", "mandatory":
+		case "opportunistic":
+			policy = mail.TLSOpportunistic
+		case "none":
+			policy = mail.NoTLS
+		default:
+			return nil, fmt.Errorf("NARCIDI_SMTP_URL: tls must be mandatory, opportunistic or none")
+		}
+		opts = append(opts, mail.WithTLSPolicy(policy))
+	default:
+		return nil, fmt.Errorf("NARCIDI_SMTP_URL: scheme must be smtp or smtps")
+	}
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, fmt.Errorf("NARCIDI_SMTP_URL: bad port")
+		}
+	}
+	opts = append(opts, mail.WithPort(port))
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		opts = append(opts, mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover), mail.WithUsername(u.User.Username()), mail.WithPassword(pw))
+	}
+	return &Mailer{host: u.Hostname(), from: from, opts: opts}, nil
+}
+
+// Send sends one message to the recipients.
+func (m *Mailer) Send(ctx context.Context, messageID string, to []string, subject, body string) error {
+	msg := mail.NewMsg()
+	if err := msg.From(m.from); err != nil {
+		return err
+	}
+	if err := msg.To(to...); err != nil {
+		return err
+	}
+	msg.Subject(subject)
+	msg.SetMessageIDWithValue(messageID)
+	msg.SetDate()
+	msg.SetBodyString(mail.TypeTextPlain, body)
+	c, err := mail.NewClient(m.host, m.opts...)
+	if err != nil {
+		return err
+	}
+	return c.DialAndSendWithContext(ctx, msg)
+}
+
+// emailed lists the actions that send an email alert.
+var emailed = []string{
+	licensing.ActionLicenseExpiring, licensing.ActionLicenseExpired, licensing.ActionLicenseSuspended,
+	licensing.ActionLicenseReinstated, licensing.ActionLicenseRevoked, licensing.ActionLicenseRenewed,
+	licensing.ActionMachineOffline, licensing.ActionMachineBlocked, licensing.ActionWebhookDisabled,
+}
+
+// Emailed reports whether action sends an email alert.
+func Emailed(action string) bool { return slices.Contains(emailed, action) }
+
+//go:embed templates/*.tmpl
+var templateFiles embed.FS
+
+var templates = template.Must(template.ParseFS(templateFiles, "templates/*.tmpl"))
+
+// alert is what the templates see.
+type alert struct {
+	Event    *licensing.Event
+	Customer *licensing.Customer
+	Days     int // for license.expiring
+}
+
+// render builds the subject (first line) and body of the alert of e.
+func render(a alert) (string, string, error) {
+	name := strings.ReplaceAll(a.Event.Action, ".", "_") + ".tmpl"
+	if templates.Lookup(name) == nil {
+		name = "default.tmpl"
+	}
+	var buf bytes.Buffer
+	if err := templates.ExecuteTemplate(&buf, name, a); err != nil {
+		return "", "", err
+	}
+	subject, body, _ := strings.Cut(buf.String(), "\n")
+	return strings.TrimSpace(subject), strings.TrimLeft(body, "\n"), nil
+}

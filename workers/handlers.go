@@ -1,0 +1,214 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// Queue is where tasks are handed: asynq's client on Redis, or the
+// in-process queue. A task whose id is already queued is not an error.
+type Queue interface {
+	Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) error
+}
+
+// handlers runs the tasks. It is the same code in both modes.
+type handlers struct {
+	cfg   Config
+	svc   *licensing.Service
+	store licensing.Store
+	log   *slog.Logger
+	queue Queue
+}
+
+func newHandlers(cfg Config, q Queue) *handlers {
+	cfg.defaults()
+	return &handlers{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Log, queue: q}
+}
+
+func (h *handlers) mux() *asynq.ServeMux {
+	m := asynq.NewServeMux()
+	m.HandleFunc(TypeDispatch, h.dispatch)
+	m.HandleFunc(TypeDeliver, h.deliver)
+	m.HandleFunc(TypeScanExpiry, h.scanExpiry)
+	m.HandleFunc(TypeScanOffline, h.scanOffline)
+	m.HandleFunc(TypeRollup, h.rollup)
+	m.HandleFunc(TypeCleanup, h.cleanup)
+	return m
+}
+
+// retryDelay is the backoff between tries of a task: base·2^(n-1) with
+// ±20% jitter, at most max.
+func (h *handlers) retryDelay(n int, _ error, _ *asynq.Task) time.Duration {
+	d := h.cfg.RetryBase
+	for i := 1; i < n && d < h.cfg.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, h.cfg.RetryMax)
+	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
+}
+
+// dispatch fans an event out into deliveries and hands them to the queue.
+func (h *handlers) dispatch(ctx context.Context, t *asynq.Task) error {
+	var p dispatchPayload
+	if err := decode(t, &p, func() string { return p.EventID }); err != nil {
+		return err
+	}
+	var email func(string) bool
+	if h.cfg.Mailer != nil {
+		email = Emailed
+	}
+	made, err := h.svc.FanOut(ctx, p.EventID, email, h.cfg.MaxAttempts)
+	if licensing.ErrorCode(err) == licensing.ENotFound {
+		return fmt.Errorf("event %s does not exist: %w", p.EventID, asynq.SkipRetry)
+	} else if err != nil {
+		return err
+	}
+	// Hand the new deliveries over now rather than at the next relay pass;
+	// whatever fails here the relay hands over later.
+	var ids []string
+	for _, d := range made {
+		task, opts := deliverTask(d.ID, d.Generation, d.AttemptLimit-d.Attempts-1)
+		if err := h.queue.Enqueue(ctx, task, opts...); err != nil {
+			h.log.Warn("could not queue a delivery; the relay will", "delivery", d.ID, "err", err)
+			continue
+		}
+		ids = append(ids, d.ID)
+	}
+	if err := h.store.MarkDeliveriesEnqueued(ctx, ids, h.now()); err != nil {
+		h.log.Warn("could not record queued deliveries", "err", err)
+	}
+	return nil
+}
+
+func (h *handlers) now() time.Time { return h.cfg.Clock().UTC() }
+
+// errRetry marks an attempt that failed and will be tried again.
+var errRetry = errors.New("delivery attempt failed")
+
+// deliver makes one attempt of a delivery.
+func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
+	var p deliverPayload
+	if err := decode(t, &p, func() string { return p.DeliveryID }); err != nil {
+		return err
+	}
+	d, err := h.store.GetDelivery(ctx, p.DeliveryID)
+	if licensing.ErrorCode(err) == licensing.ENotFound {
+		return fmt.Errorf("delivery %s does not exist: %w", p.DeliveryID, asynq.SkipRetry)
+	} else if err != nil {
+		return err
+	}
+	if d.Status != licensing.DeliveryPending {
+		return nil // done already: a duplicate hand-off
+	}
+	e, err := h.store.GetEvent(ctx, d.EventID)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	var code int
+	var sendErr error
+	switch d.Channel {
+	case licensing.ChannelWebhook:
+		w, err := h.store.GetWebhook(ctx, d.EndpointID)
+		if licensing.ErrorCode(err) == licensing.ENotFound || (err == nil && !w.Enabled) {
+			return h.svc.GiveUp(ctx, d.ID, "the endpoint is disabled or gone")
+		} else if err != nil {
+			return err
+		}
+		secret, err := h.svc.WebhookSecret(w)
+		if err != nil {
+			return err
+		}
+		code, sendErr = postWebhook(ctx, h.cfg.HTTPClient, w.URL, secret, d.ID, e, h.now())
+	case licensing.ChannelEmail:
+		sendErr = h.sendEmail(ctx, d, e)
+	default:
+		return fmt.Errorf("delivery %s has unknown channel %q: %w", d.ID, d.Channel, asynq.SkipRetry)
+	}
+	after, err := h.svc.RecordAttempt(ctx, d.ID, licensing.AttemptResult{StatusCode: code, Err: sendErr, Duration: time.Since(start)}, h.cfg.DisableAfter)
+	if err != nil {
+		return err
+	}
+	if sendErr == nil {
+		h.log.Info("delivered", "delivery", d.ID, "channel", d.Channel, "event", e.ID, "action", e.Action, "attempt", after.Attempts)
+		return nil
+	}
+	if after.Status == licensing.DeliveryFailed {
+		h.log.Warn("delivery failed for good", "delivery", d.ID, "channel", d.Channel, "event", e.ID, "attempts", after.Attempts, "err", sendErr)
+		return nil
+	}
+	h.log.Info("delivery attempt failed; will retry", "delivery", d.ID, "attempt", after.Attempts, "err", sendErr)
+	return fmt.Errorf("%w: %v", errRetry, sendErr)
+}
+
+func (h *handlers) sendEmail(ctx context.Context, d *licensing.Delivery, e *licensing.Event) error {
+	if h.cfg.Mailer == nil {
+		return errors.New("email is not configured")
+	}
+	to, customer, err := h.svc.Recipients(ctx, e)
+	if err != nil {
+		return err
+	}
+	to = append(to, h.cfg.AdminEmails...)
+	if len(to) == 0 {
+		return nil // nobody to tell
+	}
+	a := alert{Event: e, Customer: customer}
+	if e.Action == licensing.ActionLicenseExpiring {
+		var n licensing.ExpiryNotice
+		_ = json.Unmarshal(e.After, &n)
+		a.Days = n.DaysBefore
+	}
+	subject, body, err := render(a)
+	if err != nil {
+		return err
+	}
+	return h.cfg.Mailer.Send(ctx, "<"+d.ID+"@narcidi>", to, subject, body)
+}
+
+func (h *handlers) scanExpiry(ctx context.Context, _ *asynq.Task) error {
+	res, err := h.svc.ScanExpiry(ctx)
+	if err == nil && (res.Notices > 0 || res.Expired > 0) {
+		h.log.Info("expiry scan", "notices", res.Notices, "expired", res.Expired)
+	}
+	return err
+}
+
+func (h *handlers) scanOffline(ctx context.Context, _ *asynq.Task) error {
+	res, err := h.svc.ScanOffline(ctx)
+	if err == nil && (res.Offline > 0 || res.Released > 0) {
+		h.log.Info("offline scan", "offline", res.Offline, "released", res.Released)
+	}
+	return err
+}
+
+func (h *handlers) rollup(ctx context.Context, _ *asynq.Task) error {
+	_, err := h.svc.Rollup(ctx)
+	return err
+}
+
+func (h *handlers) cleanup(ctx context.Context, _ *asynq.Task) error {
+	n, err := h.svc.Cleanup(ctx, h.cfg.Retention)
+	if err == nil && n > 0 {
+		h.log.Info("cleanup", "rows", n)
+	}
+	return err
+}
+
+// periodic lists the scheduled tasks with their specs.
+func (h *handlers) periodic() []struct {
+	spec, typ string
+} {
+	s := h.cfg.Schedules
+	return []struct{ spec, typ string }{
+		{s.Scans, TypeScanExpiry}, {s.Scans, TypeScanOffline}, {s.Rollup, TypeRollup}, {s.Cleanup, TypeCleanup},
+	}
+}
