@@ -217,17 +217,17 @@ func migrateAutomation(tx *gorm.DB) error {
 		UpdatedAt           time.Time `gorm:"not null"`
 	}
 	type delivery struct {
-		ID             string    `gorm:"primaryKey;size:36"`
-		EventID        string    `gorm:"size:36;not null;uniqueIndex:deliveries_destination,priority:1"`
-		Action         string    `gorm:"size:64;not null"`
-		Channel        string    `gorm:"size:16;not null;uniqueIndex:deliveries_destination,priority:2"`
-		EndpointID     string    `gorm:"size:36;not null;uniqueIndex:deliveries_destination,priority:3;index"`
-		Status         string    `gorm:"size:16;not null"`
-		Attempts       int       `gorm:"not null"`
-		AttemptLimit   int       `gorm:"not null"`
-		Generation     int       `gorm:"not null"`
-		LastStatusCode int       `gorm:"not null"`
-		LastError      string    `gorm:"size:1000;not null"`
+		ID             string `gorm:"primaryKey;size:36"`
+		EventID        string `gorm:"size:36;not null;uniqueIndex:deliveries_destination,priority:1"`
+		Action         string `gorm:"size:64;not null"`
+		Channel        string `gorm:"size:16;not null;uniqueIndex:deliveries_destination,priority:2"`
+		EndpointID     string `gorm:"size:36;not null;uniqueIndex:deliveries_destination,priority:3;index"`
+		Status         string `gorm:"size:16;not null"`
+		Attempts       int    `gorm:"not null"`
+		AttemptLimit   int    `gorm:"not null"`
+		Generation     int    `gorm:"not null"`
+		LastStatusCode int    `gorm:"not null"`
+		LastError      string `gorm:"size:1000;not null"`
 		EnqueuedAt     *time.Time
 		DeliveredAt    *time.Time
 		CreatedAt      time.Time `gorm:"not null"`
