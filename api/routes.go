@@ -43,6 +43,9 @@ type (
 		CustomerID string `json:"customer_id"`
 		Reason     string `json:"reason,omitempty"`
 	}
+	historyOut struct {
+		Days []licensing.Rollup `json:"days"`
+	}
 	jwksOut struct {
 		Keys []jwkOut `json:"keys"`
 	}
@@ -113,6 +116,18 @@ func routeTable() []route {
 		{method: "GET", path: "/v1/events", tag: "events", summary: "The audit log, oldest first", perm: licensing.ReadEvents, out: listResponse[licensing.Event]{}, status: 200,
 			query: withPage(param{"target_type", "license, machine, customer, ..."}, param{"target_id", "filter"}, param{"actor", "token:<id> or license:<id>"}, param{"action", "e.g. license.suspended"}, param{"since", "RFC 3339"}, param{"until", "RFC 3339"}), handler: (*Server).listEvents},
 		{method: "GET", path: "/v1/dashboard", tag: "dashboard", summary: "Figures for the dashboard", perm: licensing.ReadDashboard, out: licensing.Stats{}, status: 200, handler: (*Server).dashboard},
+		{method: "GET", path: "/v1/dashboard/history", tag: "dashboard", summary: "Daily roll-ups of the dashboard figures", perm: licensing.ReadDashboard, out: historyOut{}, status: 200,
+			query: []param{{"days", "how many days back, 1-366 (default 30)"}}, handler: (*Server).dashboardHistory},
+
+		{method: "POST", path: "/v1/webhooks", tag: "webhooks", summary: "Register a webhook endpoint (its signing secret is in the answer, once)", perm: licensing.WriteWebhooks, in: licensing.WebhookInput{}, out: licensing.CreatedWebhook{}, status: 201, idempotent: true, handler: (*Server).createWebhook},
+		{method: "GET", path: "/v1/webhooks", tag: "webhooks", summary: "List webhook endpoints", perm: licensing.ReadWebhooks, out: listResponse[licensing.WebhookEndpoint]{}, status: 200, query: pageParams, handler: (*Server).listWebhooks},
+		{method: "GET", path: "/v1/webhooks/:id", tag: "webhooks", summary: "Get a webhook endpoint", perm: licensing.ReadWebhooks, out: licensing.WebhookEndpoint{}, status: 200, handler: (*Server).getWebhook},
+		{method: "PATCH", path: "/v1/webhooks/:id", tag: "webhooks", summary: "Change an endpoint's URL, event types, or enable/disable it", perm: licensing.WriteWebhooks, in: licensing.WebhookPatch{}, out: licensing.WebhookEndpoint{}, status: 200, handler: (*Server).updateWebhook},
+		{method: "DELETE", path: "/v1/webhooks/:id", tag: "webhooks", summary: "Remove an endpoint and its delivery log", perm: licensing.WriteWebhooks, status: 204, handler: (*Server).deleteWebhook},
+		{method: "GET", path: "/v1/deliveries", tag: "webhooks", summary: "The delivery log: one entry per event and destination (webhook or email)", perm: licensing.ReadWebhooks, out: listResponse[licensing.Delivery]{}, status: 200,
+			query: withPage(param{"endpoint_id", "filter"}, param{"event_id", "filter"}, param{"status", "pending, delivered or failed"}), handler: (*Server).listDeliveries},
+		{method: "GET", path: "/v1/deliveries/:id", tag: "webhooks", summary: "Get a delivery with every attempt", perm: licensing.ReadWebhooks, out: licensing.Delivery{}, status: 200, handler: (*Server).getDelivery},
+		{method: "POST", path: "/v1/deliveries/:id/actions/redeliver", tag: "webhooks", summary: "Try a finished delivery again (3 more attempts; the payload keeps its event id)", perm: licensing.WriteWebhooks, in: reasonIn{}, out: licensing.Delivery{}, status: 200, handler: (*Server).redeliver},
 	}
 }
 

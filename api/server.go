@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -30,6 +31,8 @@ type Config struct {
 	// ClientRate limits the client API per IP (activation guesses keys);
 	// TokenRate limits token creation per token. Zero values take defaults.
 	ClientRate, TokenRate RateRule
+	// QueueMonitor, when set, is served to admins under QueueMonitorPath.
+	QueueMonitor http.Handler
 }
 
 // Default rate limits.
@@ -95,6 +98,9 @@ func New(cfg Config) *Server {
 	})
 	s.openapiDoc, s.docsPage = buildOpenAPI(), buildDocsPage()
 	s.routes()
+	if cfg.QueueMonitor != nil {
+		s.mountQueueMonitor(cfg.QueueMonitor)
+	}
 	return s
 }
 

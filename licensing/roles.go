@@ -18,6 +18,9 @@ const (
 	WriteTokens    Permission = "tokens:write"
 	ReadEvents     Permission = "events:read"
 	ReadDashboard  Permission = "dashboard:read"
+	ReadWebhooks   Permission = "webhooks:read" // endpoints and their delivery log
+	WriteWebhooks  Permission = "webhooks:write"
+	ManageQueues   Permission = "queues:manage" // the queue monitor (asynqmon)
 )
 
 // grants is the whole authorization table. Anything not listed is denied.
@@ -25,10 +28,10 @@ const (
 // record allows (see Actor.Allows), and its reach to its own customer.
 var grants = map[Role][]Permission{
 	RoleAdmin: {ReadCatalog, WriteCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
-		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard},
+		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard, ReadWebhooks, WriteWebhooks, ManageQueues},
 	RoleSupport: {ReadCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
-		ReadMachines, WriteMachines, ReadEvents, ReadDashboard},
-	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard},
+		ReadMachines, WriteMachines, ReadEvents, ReadDashboard, ReadWebhooks},
+	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard, ReadWebhooks},
 	RoleCustomer: CustomerPermissions,
 }
 

@@ -325,7 +325,10 @@ const RedeliveryAttempts = 3
 // Redeliver puts a delivery back in line for RedeliveryAttempts more tries;
 // the relay hands it to the queue under a new task id. A delivery still
 // pending is left as it is (EConflict). ENotFound.
-func (s *Service) Redeliver(ctx context.Context, id string) (*Delivery, error) {
+func (s *Service) Redeliver(ctx context.Context, id, reason string) (*Delivery, error) {
+	if len(reason) > 500 {
+		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
+	}
 	var out *Delivery
 	err := s.store.InTx(ctx, func(tx Repo) error {
 		d, err := tx.GetDelivery(ctx, id)
@@ -342,7 +345,7 @@ func (s *Service) Redeliver(ctx context.Context, id string) (*Delivery, error) {
 			return err
 		}
 		out = d
-		return s.record(ctx, tx, ActionDeliveryRedelivered, "delivery", id, "", &before, d)
+		return s.record(ctx, tx, ActionDeliveryRedelivered, "delivery", id, reason, &before, d)
 	})
 	return out, err
 }

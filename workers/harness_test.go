@@ -4,33 +4,22 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
-	"net"
-	"net/http"
-	"net/http/httptest"
-	"net/mail"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/go-jose/go-jose/v4"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 	"github.com/nzilacode/narcidicontrole/workers"
+	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 )
 
 // fakeClock is the one clock of a test: service and workers read it.
@@ -54,162 +43,6 @@ func (s signer) SignLease(_ context.Context, c verifier.LeaseClaims) (string, er
 		return "", err
 	}
 	return obj.CompactSerialize()
-}
-
-// mailbox is a real SMTP server (go-smtp) on loopback that keeps what it
-// receives.
-type mailbox struct {
-	addr string
-	mu   sync.Mutex
-	msgs []mailMsg
-}
-
-type mailMsg struct {
-	From string
-	To   []string
-	Data string
-}
-
-func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: m}, nil }
-
-type mailSession struct {
-	box *mailbox
-	msg mailMsg
-}
-
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error { s.msg.From = from; return nil }
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.msg.To = append(s.msg.To, to)
-	return nil
-}
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.msg.Data = string(b)
-	s.box.mu.Lock()
-	s.box.msgs = append(s.box.msgs, s.msg)
-	s.box.mu.Unlock()
-	s.msg = mailMsg{}
-	return nil
-}
-func (s *mailSession) Reset()        { s.msg = mailMsg{} }
-func (s *mailSession) Logout() error { return nil }
-
-func startMailbox(t *testing.T) *mailbox {
-	t.Helper()
-	box := &mailbox{}
-	srv := smtp.NewServer(box)
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = true
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	box.addr = ln.Addr().String()
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return box
-}
-
-// subjects returns the subjects of the messages received, in order.
-func (m *mailbox) subjects() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for _, msg := range m.msgs {
-		parsed, err := mail.ReadMessage(strings.NewReader(msg.Data))
-		if err != nil {
-			out = append(out, "unreadable: "+err.Error())
-			continue
-		}
-		subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
-		if err != nil {
-			subject = "undecodable: " + err.Error()
-		}
-		out = append(out, subject)
-	}
-	return out
-}
-
-func (m *mailbox) messages() []mailMsg {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.msgs)
-}
-
-// receiver is a webhook endpoint that checks signatures and records what it
-// gets. fail says what status to answer to the n-th request (0-based).
-type receiver struct {
-	srv    *httptest.Server
-	secret atomic.Value // string
-	mu     sync.Mutex
-	got    []workers.WebhookPayload
-	codes  []int
-	bad    int // requests with a wrong signature
-	fail   func(n int) int
-}
-
-func startReceiver(t *testing.T, fail func(n int) int) *receiver {
-	t.Helper()
-	r := &receiver{fail: fail}
-	r.secret.Store("")
-	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.srv.Close)
-	return r
-}
-
-func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
-	body, _ := io.ReadAll(req.Body)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := len(r.codes)
-	code := 200
-	if r.fail != nil {
-		code = r.fail(n)
-	}
-	if !verifySignature(r.secret.Load().(string), req.Header.Get(workers.SignatureHeader), body) {
-		r.bad++
-		code = 400
-	}
-	r.codes = append(r.codes, code)
-	if code == 200 {
-		var p workers.WebhookPayload
-		if err := json.Unmarshal(body, &p); err == nil {
-			r.got = append(r.got, p)
-		}
-	}
-	w.WriteHeader(code)
-}
-
-// verifySignature is what a receiver does, written from the documentation
-// (not with workers.Sign): HMAC-SHA256 over "<t>.<body>".
-func verifySignature(secret, header string, body []byte) bool {
-	var ts, v1 string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(part, "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			v1 = v
-		}
-	}
-	return ts != "" && v1 != "" && hmacHex(secret, ts+"."+string(body)) == v1
-}
-
-// events returns the event ids received (duplicates included) per action.
-func (r *receiver) received() []workers.WebhookPayload {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.got)
-}
-
-func (r *receiver) statusCodes() []int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.codes)
 }
 
 // logBuffer collects log lines of a test, safe for concurrent use.
@@ -237,8 +70,8 @@ type world struct {
 	store    *storage.Store
 	svc      *licensing.Service
 	clock    *fakeClock
-	mail     *mailbox
-	hook     *receiver
+	mail     *workerstest.Mailbox
+	hook     *workerstest.Receiver
 	webhook  *licensing.CreatedWebhook
 	policy   *licensing.Policy
 	customer *licensing.Customer
@@ -254,7 +87,7 @@ var t0 = time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC)
 func newWorld(t *testing.T, st *storage.Store, events []string, fail func(n int) int) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{t: t, store: st, clock: newClock(t0), mail: startMailbox(t), hook: startReceiver(t, fail), logs: &logBuffer{}}
+	w := &world{t: t, store: st, clock: newClock(t0), mail: workerstest.StartMailbox(t), hook: workerstest.StartReceiver(t, fail), logs: &logBuffer{}}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
 	w.svc = licensing.NewService(st, signer{priv}, w.clock.Now, "test")
 	w.box = newBox(t)
@@ -270,9 +103,9 @@ func newWorld(t *testing.T, st *storage.Store, events []string, fail func(n int)
 	must(t, err)
 	w.license, err = w.svc.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID})
 	must(t, err)
-	w.webhook, err = w.svc.CreateWebhook(ctx, licensing.WebhookInput{URL: w.hook.srv.URL + "/hook", EventTypes: events})
+	w.webhook, err = w.svc.CreateWebhook(ctx, licensing.WebhookInput{URL: w.hook.URL + "/hook", EventTypes: events})
 	must(t, err)
-	w.hook.secret.Store(w.webhook.Secret)
+	w.hook.SetSecret(w.webhook.Secret)
 	return w
 }
 
@@ -297,7 +130,7 @@ func must(t *testing.T, err error) {
 // config is the workers' configuration of the world: fast retries, loopback
 // allowed, email to the mailbox.
 func (w *world) config() workers.Config {
-	m, err := workers.NewMailer("smtp://"+w.mail.addr+"?tls=none", "alerts@narcidi.test")
+	m, err := workers.NewMailer("smtp://"+w.mail.Addr+"?tls=none", "alerts@narcidi.test")
 	must(w.t, err)
 	return workers.Config{
 		Service: w.svc, Clock: w.clock.Now, Mailer: m, AdminEmails: []string{"ops@nzilacode.test"},
@@ -360,8 +193,3 @@ func uniqueIDs(ps []workers.WebhookPayload) (map[string]bool, int) {
 	return seen, dups
 }
 
-func hmacHex(secret, msg string) string {
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(msg))
-	return hex.EncodeToString(m.Sum(nil))
-}

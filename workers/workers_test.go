@@ -18,6 +18,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	"github.com/nzilacode/narcidicontrole/workers"
+	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -94,7 +95,7 @@ func TestExpiryNotices(t *testing.T) {
 		w.clock.Set(exp.Add(-31 * day))
 		must(t, r.Run(ctx, workers.TypeScanExpiry))
 		w.settle()
-		if got := w.hook.received(); len(got) != 0 {
+		if got := w.hook.Received(); len(got) != 0 {
 			t.Fatalf("before any notice is due: got %v", actions(got))
 		}
 		steps := []struct {
@@ -115,15 +116,15 @@ func TestExpiryNotices(t *testing.T) {
 			}
 			w.settle()
 			want = append(want, s.action)
-			if got := actions(w.hook.received()); !slices.Equal(got, want) {
+			if got := actions(w.hook.Received()); !slices.Equal(got, want) {
 				t.Fatalf("step %d: webhooks %v, want %v", i, got, want)
 			}
-			subjects := w.mail.subjects()
+			subjects := w.mail.Subjects()
 			if len(subjects) != i+1 || !strings.Contains(subjects[i], s.subject) {
 				t.Fatalf("step %d: emails %q, want %d with %q last", i, subjects, i+1, s.subject)
 			}
 		}
-		for _, m := range w.mail.messages() {
+		for _, m := range w.mail.Messages() {
 			slices.Sort(m.To)
 			if want := []string{"ada@acme.test", "it@acme.test", "ops@nzilacode.test"}; !slices.Equal(m.To, want) {
 				t.Fatalf("email to %v, want %v", m.To, want)
@@ -134,8 +135,8 @@ func TestExpiryNotices(t *testing.T) {
 		if l.Status != licensing.LicenseExpired {
 			t.Fatalf("license status %s, want expired", l.Status)
 		}
-		if w.hook.bad != 0 {
-			t.Fatalf("%d webhooks had a bad signature", w.hook.bad)
+		if w.hook.BadSignatures() != 0 {
+			t.Fatalf("%d webhooks had a bad signature", w.hook.BadSignatures())
 		}
 	})
 }
@@ -153,7 +154,7 @@ func TestLateLicenseGetsOnlyTheNearestNotice(t *testing.T) {
 	must(t, l.Run(ctx, workers.TypeScanExpiry))
 	w.settle()
 	var got []string
-	for _, p := range w.hook.received() {
+	for _, p := range w.hook.Received() {
 		if p.Data.TargetID == late.ID {
 			got = append(got, actions([]workers.WebhookPayload{p})...)
 		}
@@ -211,10 +212,10 @@ func TestOfflineScan(t *testing.T) {
 		w.settle()
 		// Deliveries run concurrently: webhooks promise no order.
 		want := []string{"machine.deactivated", "machine.offline", "machine.offline"}
-		if got := slices.Sorted(slices.Values(actions(w.hook.received()))); !slices.Equal(got, want) {
+		if got := slices.Sorted(slices.Values(actions(w.hook.Received()))); !slices.Equal(got, want) {
 			t.Fatalf("webhooks %v, want %v", got, want)
 		}
-		subjects := w.mail.subjects()
+		subjects := w.mail.Subjects()
 		if len(subjects) != 2 || !strings.Contains(subjects[0], "is offline") {
 			t.Fatalf("emails %q, want two offline alerts (a freed seat is not mailed)", subjects)
 		}
@@ -251,7 +252,7 @@ func TestWebhookRetriedThenDelivered(t *testing.T) {
 		if d.Log[0].Error == "" || d.Log[1].Error != "" {
 			t.Fatalf("attempt errors %q, %q", d.Log[0].Error, d.Log[1].Error)
 		}
-		if got := w.hook.statusCodes(); !slices.Equal(got, []int{500, 200}) {
+		if got := w.hook.StatusCodes(); !slices.Equal(got, []int{500, 200}) {
 			t.Fatalf("receiver saw %v", got)
 		}
 	})
@@ -280,9 +281,9 @@ func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
 		hook, err := w.store.GetWebhook(ctx, w.webhook.ID)
 		must(t, err)
 		if hook.Enabled || hook.DisabledReason == "" {
-			t.Fatalf("endpoint still enabled after %v", w.hook.statusCodes())
+			t.Fatalf("endpoint still enabled after %v", w.hook.StatusCodes())
 		}
-		if n := len(w.hook.statusCodes()); n != 3 {
+		if n := len(w.hook.StatusCodes()); n != 3 {
 			t.Fatalf("%d requests reached the failing endpoint, want 3 (2 tries, then 1 before it was disabled)", n)
 		}
 		evs, err := w.store.ListEvents(ctx, licensing.EventFilter{Action: licensing.ActionWebhookDisabled}, licensing.Page{})
@@ -302,10 +303,10 @@ func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
 		enabled := true
 		_, err = w.svc.UpdateWebhook(ctx, hook.ID, licensing.WebhookPatch{Enabled: &enabled})
 		must(t, err)
-		if _, err := w.svc.Redeliver(ctx, ds[0].ID); err != nil {
+		if _, err := w.svc.Redeliver(ctx, ds[0].ID, "fixed"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.svc.Redeliver(ctx, ds[0].ID); licensing.ErrorCode(err) != licensing.EConflict {
+		if _, err := w.svc.Redeliver(ctx, ds[0].ID, "fixed"); licensing.ErrorCode(err) != licensing.EConflict {
 			t.Fatalf("redelivering a pending delivery: %v, want conflict", err)
 		}
 		w.settle()
@@ -314,7 +315,7 @@ func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
 		if d.Status != licensing.DeliveryDelivered || d.Attempts != 3 || d.Log[2].StatusCode != 200 || d.Log[2].Number != 3 {
 			t.Fatalf("after redelivery: %s, %d attempts, log %+v", d.Status, d.Attempts, d.Log)
 		}
-		if got := w.hook.received(); len(got) != 1 || got[0].ID != ds[0].EventID {
+		if got := w.hook.Received(); len(got) != 1 || got[0].ID != ds[0].EventID {
 			t.Fatalf("receiver got %v", actions(got))
 		}
 	})
@@ -361,7 +362,7 @@ func TestTwoWorkersSendEachNoticeOnce(t *testing.T) {
 		wg.Wait()
 	}
 	w.settle()
-	got := w.hook.received()
+	got := w.hook.Received()
 	ids, dups := uniqueIDs(got)
 	if dups != 0 || len(got) != 50*4 {
 		t.Fatalf("receiver got %d webhooks (%d distinct, %d duplicates), want 200 distinct", len(got), len(ids), dups)
@@ -375,7 +376,7 @@ func TestTwoWorkersSendEachNoticeOnce(t *testing.T) {
 			t.Fatalf("%s sent %d times, want 50 (%v)", a, per[a], per)
 		}
 	}
-	if n := len(w.mail.messages()); n != 200 {
+	if n := len(w.mail.Messages()); n != 200 {
 		t.Fatalf("%d emails, want 200", n)
 	}
 }
@@ -406,7 +407,7 @@ func TestRedisOutageLosesNothing(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if got := w.hook.received(); len(got) != 0 {
+	if got := w.hook.Received(); len(got) != 0 {
 		t.Fatalf("%d webhooks arrived while Redis was down", len(got))
 	}
 	var want []string
@@ -423,7 +424,7 @@ func TestRedisOutageLosesNothing(t *testing.T) {
 
 	proxy.Restore()
 	w.settle()
-	ids, dups := uniqueIDs(w.hook.received())
+	ids, dups := uniqueIDs(w.hook.Received())
 	for _, id := range want {
 		if !ids[id] {
 			t.Fatalf("event %s never arrived", id)
@@ -455,7 +456,7 @@ func TestBadPayloadsAreArchived(t *testing.T) {
 	_, err := w.svc.SuspendLicense(ctx, w.license.ID, "")
 	must(t, err)
 	w.settle()
-	if got := w.hook.received(); len(got) != 1 {
+	if got := w.hook.Received(); len(got) != 1 {
 		t.Fatalf("the good event: %d webhooks", len(got))
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
@@ -487,7 +488,7 @@ func TestLocalPicksUpWhatAStoppedProcessLeft(t *testing.T) {
 	must(t, w.store.MarkEventsRelayed(ctx, ids, w.clock.Now()))
 	startLocal(t, w.config())
 	w.settle()
-	if got := slices.Sorted(slices.Values(actions(w.hook.received()))); !slices.Equal(got, []string{"license.reinstated", "license.suspended"}) {
+	if got := slices.Sorted(slices.Values(actions(w.hook.Received()))); !slices.Equal(got, []string{"license.reinstated", "license.suspended"}) {
 		t.Fatalf("got %v", got)
 	}
 }
@@ -541,7 +542,7 @@ func TestSignatureVector(t *testing.T) {
 	if got := workers.Sign([]byte(v.Secret), time.Unix(v.Timestamp, 0), []byte(v.Body)); got != v.Header {
 		t.Fatalf("Sign = %s, want %s", got, v.Header)
 	}
-	if !verifySignature(v.Secret, v.Header, []byte(v.Body)) || verifySignature(v.Secret, v.Header, []byte(v.Body+" ")) {
+	if !workerstest.VerifySignature(v.Secret, v.Header, []byte(v.Body)) || workerstest.VerifySignature(v.Secret, v.Header, []byte(v.Body+" ")) {
 		t.Fatal("the receiver's check disagrees with the vector")
 	}
 }

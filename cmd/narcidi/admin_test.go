@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -35,6 +36,9 @@ type world struct {
 	throwawayTokens      []string          // ids that DELETE /v1/tokens/:id may revoke
 	adminTokenID         string
 	customerATokenSecret string
+	hookURL              string // a loopback receiver that answers 204
+	webhookID            string
+	deliveryID           string
 }
 
 func newWorld(t *testing.T, dialect string, env map[string]string) *world {
@@ -45,8 +49,15 @@ func newWorld(t *testing.T, dialect string, env map[string]string) *world {
 	if dialect == "postgres" {
 		env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
 	}
+	env["NARCIDI_WEBHOOK_ALLOW_PRIVATE"] = "true"
 	app := startAppWith(t, env)
 	w := &world{app: app, admin: apiClient{t, app.URL(), adminToken}, tokens: map[string]string{}}
+	hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(204) }))
+	t.Cleanup(hook.Close)
+	w.hookURL = hook.URL
+	var wh struct{ ID string }
+	w.admin.mustCreate("/v1/webhooks", map[string]any{"url": w.hookURL, "event_types": []string{"*"}}, &wh)
+	w.webhookID = wh.ID
 	w.cat = seedCatalog(t, w.admin, 2)
 	var ent, team, cusB struct{ ID string }
 	w.admin.mustCreate("/v1/entitlements", map[string]any{"code": "team", "name": "Team features"}, &ent)
@@ -95,6 +106,19 @@ func newWorld(t *testing.T, dialect string, env map[string]string) *world {
 		t.Fatal(err)
 	}
 	w.tokens["expired"] = expired
+	// The in-process workers deliver the events above to the receiver.
+	deadline := time.Now().Add(30 * time.Second)
+	for w.deliveryID == "" {
+		var ds struct{ Data []licensing.Delivery }
+		w.admin.call("GET", "/v1/deliveries?status=delivered&limit=1", nil, &ds)
+		if len(ds.Data) > 0 {
+			w.deliveryID = ds.Data[0].ID
+		} else if time.Now().After(deadline) {
+			t.Fatal("no webhook delivered by the in-process workers")
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	return w
 }
 
@@ -128,14 +152,18 @@ var expectedPerm = map[string]licensing.Permission{
 	"POST /v1/machines/:id/actions/unblock":         "licenses:write",
 	"POST /v1/machines/:id/actions/reset-heartbeat": "machines:write",
 	"POST /v1/tokens":                               "tokens:write", "GET /v1/tokens": "tokens:read", "DELETE /v1/tokens/:id": "tokens:write",
-	"GET /v1/events": "events:read", "GET /v1/dashboard": "dashboard:read",
+	"GET /v1/events": "events:read", "GET /v1/dashboard": "dashboard:read", "GET /v1/dashboard/history": "dashboard:read",
+	"POST /v1/webhooks": "webhooks:write", "GET /v1/webhooks": "webhooks:read", "GET /v1/webhooks/:id": "webhooks:read",
+	"PATCH /v1/webhooks/:id": "webhooks:write", "DELETE /v1/webhooks/:id": "webhooks:write",
+	"GET /v1/deliveries": "webhooks:read", "GET /v1/deliveries/:id": "webhooks:read",
+	"POST /v1/deliveries/:id/actions/redeliver": "webhooks:write",
 }
 
 var rolePerms = map[string][]licensing.Permission{
 	"admin": {"catalog:read", "catalog:write", "customers:read", "customers:write", "licenses:read", "licenses:write",
-		"machines:read", "machines:write", "tokens:read", "tokens:write", "events:read", "dashboard:read"},
-	"support":   {"catalog:read", "customers:read", "customers:write", "licenses:read", "licenses:write", "machines:read", "machines:write", "events:read", "dashboard:read"},
-	"read-only": {"catalog:read", "customers:read", "licenses:read", "machines:read", "events:read", "dashboard:read"},
+		"machines:read", "machines:write", "tokens:read", "tokens:write", "events:read", "dashboard:read", "webhooks:read", "webhooks:write", "queues:manage"},
+	"support":   {"catalog:read", "customers:read", "customers:write", "licenses:read", "licenses:write", "machines:read", "machines:write", "events:read", "dashboard:read", "webhooks:read"},
+	"read-only": {"catalog:read", "customers:read", "licenses:read", "machines:read", "events:read", "dashboard:read", "webhooks:read"},
 	"customer":  {"customers:read", "licenses:read", "machines:read", "machines:write"},
 }
 
@@ -167,6 +195,10 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		id = w.machineID
 	case strings.HasPrefix(path, "/v1/tokens/"):
 		id = w.throwawayTokens[n%len(w.throwawayTokens)]
+	case strings.HasPrefix(path, "/v1/webhooks/"):
+		id = w.webhookID
+	case strings.HasPrefix(path, "/v1/deliveries/"):
+		id = w.deliveryID
 	}
 	path = strings.Replace(path, ":id", id, 1)
 	u := fmt.Sprint(n)
@@ -183,6 +215,10 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		body = map[string]any{"policy_id": w.cat.policyID, "customer_id": w.cat.customerID}
 	case "POST /v1/tokens":
 		body = map[string]any{"name": "t", "role": "read-only"}
+	case "POST /v1/webhooks":
+		body = map[string]any{"url": w.hookURL + "/" + u, "event_types": []string{"license.suspended"}}
+	case "PATCH /v1/webhooks/:id":
+		body = map[string]any{"description": "renamed " + u}
 	case "POST /v1/licenses/:id/actions/change-policy":
 		body = map[string]any{"policy_id": w.teamPolicyID}
 	case "POST /v1/licenses/:id/actions/transfer":

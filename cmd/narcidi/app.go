@@ -7,12 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/hibiken/asynqmon"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,8 +32,12 @@ type App struct {
 	redis  *redis.Client
 	keys   *keys.Keyring
 	server *api.Server
-	ln     net.Listener
-	done   chan error
+	// local runs the background jobs in-process (no Redis); monitor is the
+	// queue monitor (Redis).
+	local   *workers.Local
+	monitor *asynqmon.HTTPHandler
+	ln      net.Listener
+	done    chan error
 }
 
 // openStore opens and migrates the database of cfg.
@@ -44,9 +53,8 @@ func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	return st, nil
 }
 
-// openKeyring loads the master key and the signing keys, creating both on
-// first run.
-func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, error) {
+// loadMaster loads the master key, creating it on first run.
+func loadMaster(cfg *Config, log *slog.Logger) ([]byte, error) {
 	master, generated, err := keys.LoadMasterKey(keys.MasterKeyConfig{Value: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir})
 	if err != nil {
 		return nil, err
@@ -54,7 +62,18 @@ func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, error) {
 	if generated {
 		log.Warn("generated a master key in the data dir; in production set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE", "data_dir", cfg.DataDir)
 	}
-	return keys.Open(cfg.KeysDir, master, time.Now)
+	return master, nil
+}
+
+// openKeyring loads the master key and the signing keys, creating both on
+// first run.
+func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, []byte, error) {
+	master, err := loadMaster(cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
+	return kr, master, err
 }
 
 // Start opens everything, listens on Config.Addr and serves in the
@@ -69,12 +88,19 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	wc, concurrency, err := workerSettings(a.Config, nil, a.Log)
+	if err != nil {
+		return err
+	}
+	if a.Config.Workers != "auto" && a.Config.Workers != "off" {
+		return errors.New("NARCIDI_WORKERS must be auto or off")
+	}
 	st, err := openStore(ctx, a.Config)
 	if err != nil {
 		return err
 	}
 	a.store = st
-	kr, err := openKeyring(a.Config, a.Log)
+	kr, master, err := openKeyring(a.Config, a.Log)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
@@ -91,6 +117,29 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
+	box, err := webhookBox(master)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	wc.Service = svc
+	svc.ConfigureWebhooks(box, wc.AllowPrivate)
+	var monitor http.Handler
+	switch {
+	case a.Config.RedisURL != "":
+		// The workers are `narcidi worker` processes; admins watch their
+		// queues here.
+		opt, err := asynq.ParseRedisURI(a.Config.RedisURL)
+		if err != nil {
+			return errors.Join(fmt.Errorf("NARCIDI_REDIS_URL: %w", err), a.Close())
+		}
+		a.monitor = asynqmon.New(asynqmon.Options{RootPath: api.QueueMonitorPath, RedisConnOpt: opt, ReadOnly: false})
+		monitor = a.monitor
+	case a.Config.Workers == "auto":
+		a.local = workers.NewLocal(wc, concurrency)
+		if err := a.local.Start(context.WithoutCancel(ctx)); err != nil {
+			return errors.Join(err, a.Close())
+		}
+	}
 	var rdb redis.UniversalClient
 	if a.Config.RedisURL != "" {
 		opts, err := redis.ParseURL(a.Config.RedisURL)
@@ -103,6 +152,7 @@ func (a *App) Start(ctx context.Context) error {
 	a.server = api.New(api.Config{
 		Service: svc, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader,
 		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
+		QueueMonitor: monitor,
 	})
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
@@ -140,6 +190,14 @@ func (a *App) Close() error {
 	if a.server != nil {
 		errs = append(errs, a.server.App().ShutdownWithTimeout(10*time.Second))
 		a.server = nil
+	}
+	if a.local != nil {
+		a.local.Shutdown()
+		a.local = nil
+	}
+	if a.monitor != nil {
+		errs = append(errs, a.monitor.Close())
+		a.monitor = nil
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())

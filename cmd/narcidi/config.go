@@ -31,6 +31,16 @@ type Config struct {
 	TokenRate     string // NARCIDI_TOKEN_RATE
 	LogLevel      string // NARCIDI_LOG_LEVEL
 	LogFormat     string // NARCIDI_LOG_FORMAT
+
+	Workers             string // NARCIDI_WORKERS
+	WorkerConcurrency   string // NARCIDI_WORKER_CONCURRENCY
+	SMTPURL             string // NARCIDI_SMTP_URL
+	SMTPFrom            string // NARCIDI_SMTP_FROM
+	AlertEmails         string // NARCIDI_ALERT_EMAILS
+	WebhookAllowPrivate string // NARCIDI_WEBHOOK_ALLOW_PRIVATE
+	DeliveryAttempts    string // NARCIDI_DELIVERY_ATTEMPTS
+	RetryBase           string // NARCIDI_RETRY_BASE
+	ScanSchedule        string // NARCIDI_SCAN_SCHEDULE
 }
 
 // configVars lists every variable: name, default, help, and where it goes.
@@ -57,6 +67,15 @@ func configVars(c *Config) []struct {
 		{"NARCIDI_TOKEN_RATE", "10/m", "API token creations allowed per token", &c.TokenRate},
 		{"NARCIDI_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
 		{"NARCIDI_LOG_FORMAT", "text", "text or json", &c.LogFormat},
+		{"NARCIDI_WORKERS", "auto", "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", &c.Workers},
+		{"NARCIDI_WORKER_CONCURRENCY", "10", "background tasks run at once per process", &c.WorkerConcurrency},
+		{"NARCIDI_SMTP_URL", "", "SMTP server for email alerts: smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none] or smtps://...; empty: no email", &c.SMTPURL},
+		{"NARCIDI_SMTP_FROM", "", "sender address of email alerts", &c.SMTPFrom},
+		{"NARCIDI_ALERT_EMAILS", "", "comma-separated admin addresses that get every email alert", &c.AlertEmails},
+		{"NARCIDI_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook URLs reach loopback and private networks (true only for tests and closed networks)", &c.WebhookAllowPrivate},
+		{"NARCIDI_DELIVERY_ATTEMPTS", "8", "tries of a webhook or email before it is marked failed", &c.DeliveryAttempts},
+		{"NARCIDI_RETRY_BASE", "30s", "first retry delay of a delivery; it doubles each try (at most 1h)", &c.RetryBase},
+		{"NARCIDI_SCAN_SCHEDULE", "* * * * *", "cron spec (UTC) of the expiry and offline scans", &c.ScanSchedule},
 	}
 }
 

@@ -14,6 +14,7 @@ const usage = `narcidi — license and release control for NzilaCode software
 Usage:
   narcidi serve    [flags]   start the server (the default)
   narcidi migrate  [flags]   apply database migrations and exit
+  narcidi worker   [flags]   run background jobs on Redis (NARCIDI_REDIS_URL): alerts, webhooks, scans
   narcidi keys generate      create a new lease signing key (it becomes the active one)
   narcidi keys list          list signing keys
   narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = serve(ctx, args, getenv, stdout, stderr)
 	case "migrate":
 		err = migrate(ctx, args, getenv, stdout, stderr)
+	case "worker":
+		err = worker(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		err = keysCommand(args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens":
@@ -107,7 +110,7 @@ func keysCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	kr, err := openKeyring(cfg, log)
+	kr, _, err := openKeyring(cfg, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,81 @@
+package api
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+func (s *Server) createWebhook(c *fiber.Ctx) error {
+	return write(c, 201, func(in licensing.WebhookInput) (*licensing.CreatedWebhook, error) {
+		return s.svc.CreateWebhook(c.UserContext(), in)
+	})
+}
+
+func (s *Server) listWebhooks(c *fiber.Ctx) error {
+	return list(c, func(p licensing.Page) ([]licensing.WebhookEndpoint, error) {
+		return s.svc.Store().ListWebhooks(c.UserContext(), p)
+	}, func(x *licensing.WebhookEndpoint) string { return x.ID })
+}
+
+func (s *Server) getWebhook(c *fiber.Ctx) error {
+	v, err := s.svc.Store().GetWebhook(c.UserContext(), c.Params("id"))
+	return found(c, v, err)
+}
+
+func (s *Server) updateWebhook(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.WebhookPatch) (*licensing.WebhookEndpoint, error) {
+		return s.svc.UpdateWebhook(c.UserContext(), c.Params("id"), in)
+	})
+}
+
+func (s *Server) deleteWebhook(c *fiber.Ctx) error {
+	return noContent(c, s.svc.DeleteWebhook(c.UserContext(), c.Params("id")))
+}
+
+func (s *Server) listDeliveries(c *fiber.Ctx) error {
+	f := licensing.DeliveryFilter{EndpointID: c.Query("endpoint_id"), EventID: c.Query("event_id"), Status: licensing.DeliveryStatus(c.Query("status"))}
+	switch f.Status {
+	case "", licensing.DeliveryPending, licensing.DeliveryDelivered, licensing.DeliveryFailed:
+	default:
+		return licensing.Errorf(licensing.EInvalid, "status must be pending, delivered or failed")
+	}
+	return list(c, func(p licensing.Page) ([]licensing.Delivery, error) {
+		return s.svc.Store().ListDeliveries(c.UserContext(), f, p)
+	}, func(x *licensing.Delivery) string { return x.ID })
+}
+
+func (s *Server) getDelivery(c *fiber.Ctx) error {
+	v, err := s.svc.GetDelivery(c.UserContext(), c.Params("id"))
+	return found(c, v, err)
+}
+
+func (s *Server) redeliver(c *fiber.Ctx) error {
+	return optionalBody(c, func(in reasonIn) (*licensing.Delivery, error) {
+		return s.svc.Redeliver(c.UserContext(), c.Params("id"), in.Reason)
+	})
+}
+
+func (s *Server) dashboardHistory(c *fiber.Ctx) error {
+	days := 30
+	if v := c.Query("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return licensing.Errorf(licensing.EInvalid, "days must be a whole number")
+		}
+		days = n
+	}
+	v, err := s.svc.DashboardHistory(c.UserContext(), days)
+	if err != nil {
+		return err
+	}
+	return c.JSON(historyOut{Days: nonNilRollups(v)})
+}
+
+func nonNilRollups(v []licensing.Rollup) []licensing.Rollup {
+	if v == nil {
+		return []licensing.Rollup{}
+	}
+	return v
+}

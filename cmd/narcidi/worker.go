@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/workers"
+	"github.com/redis/go-redis/v9"
+)
+
+// workerSettings reads the workers' part of the configuration.
+func workerSettings(cfg *Config, svc *licensing.Service, log *slog.Logger) (workers.Config, int, error) {
+	var wc workers.Config
+	allow, err := strconv.ParseBool(cfg.WebhookAllowPrivate)
+	if err != nil {
+		return wc, 0, fmt.Errorf("NARCIDI_WEBHOOK_ALLOW_PRIVATE must be true or false")
+	}
+	concurrency, err := strconv.Atoi(cfg.WorkerConcurrency)
+	if err != nil || concurrency < 1 || concurrency > 1000 {
+		return wc, 0, fmt.Errorf("NARCIDI_WORKER_CONCURRENCY must be a number from 1 to 1000")
+	}
+	attempts, err := strconv.Atoi(cfg.DeliveryAttempts)
+	if err != nil || attempts < 1 || attempts > 50 {
+		return wc, 0, fmt.Errorf("NARCIDI_DELIVERY_ATTEMPTS must be a number from 1 to 50")
+	}
+	base, err := time.ParseDuration(cfg.RetryBase)
+	if err != nil || base <= 0 || base > time.Hour {
+		return wc, 0, fmt.Errorf("NARCIDI_RETRY_BASE must be a duration such as 30s (at most 1h)")
+	}
+	wc = workers.Config{Service: svc, Log: log.With("component", "workers"), AllowPrivate: allow, MaxAttempts: attempts, RetryBase: base,
+		Schedules: workers.Schedules{Scans: cfg.ScanSchedule}}
+	if cfg.SMTPURL != "" {
+		if wc.Mailer, err = workers.NewMailer(cfg.SMTPURL, cfg.SMTPFrom); err != nil {
+			return wc, 0, err
+		}
+	}
+	for _, a := range strings.Split(cfg.AlertEmails, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			wc.AdminEmails = append(wc.AdminEmails, a)
+		}
+	}
+	return wc, concurrency, nil
+}
+
+// webhookBox is the box that seals webhook secrets, from the master key.
+func webhookBox(master []byte) (*keys.SecretBox, error) {
+	return keys.NewSecretBox(master, "webhooks")
+}
+
+// worker runs `narcidi worker`: the asynq task server, the scheduler and
+// the outbox relay, until ctx ends.
+func worker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, _, err := loadConfig("worker", args, getenv)
+	if err != nil {
+		return err
+	}
+	if cfg.RedisURL == "" {
+		return errors.New("NARCIDI_REDIS_URL is required (without Redis, narcidi serve runs the background jobs itself)")
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return err
+	}
+	opts, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return fmt.Errorf("NARCIDI_REDIS_URL: %w", err)
+	}
+	master, err := loadMaster(cfg, log)
+	if err != nil {
+		return err
+	}
+	box, err := webhookBox(master)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	// A worker signs no lease: no signer.
+	svc := licensing.NewService(st, nil, time.Now, cfg.Issuer)
+	wc, concurrency, err := workerSettings(cfg, svc, log)
+	if err != nil {
+		return err
+	}
+	svc.ConfigureWebhooks(box, wc.AllowPrivate)
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	w := workers.NewWorker(wc, rdb, concurrency)
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "narcidi worker running (database: %s, redis: %s)\n", st.Dialect(), opts.Addr)
+	<-ctx.Done()
+	w.Shutdown()
+	return nil
+}

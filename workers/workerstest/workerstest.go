@@ -1,0 +1,198 @@
+package workerstest
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/mail"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/emersion/go-smtp"
+	"github.com/nzilacode/narcidicontrole/workers"
+)
+
+// Mailbox is a real SMTP server (go-smtp) on loopback that keeps what it
+// receives.
+type Mailbox struct {
+	// Addr is host:port of the server.
+	Addr string
+	mu   sync.Mutex
+	msgs []MailMsg
+}
+
+type MailMsg struct {
+	From string
+	To   []string
+	Data string
+}
+
+func (m *Mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: m}, nil }
+
+type mailSession struct {
+	box *Mailbox
+	msg MailMsg
+}
+
+func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error { s.msg.From = from; return nil }
+func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.msg.To = append(s.msg.To, to)
+	return nil
+}
+func (s *mailSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.msg.Data = string(b)
+	s.box.mu.Lock()
+	s.box.msgs = append(s.box.msgs, s.msg)
+	s.box.mu.Unlock()
+	s.msg = MailMsg{}
+	return nil
+}
+func (s *mailSession) Reset()        { s.msg = MailMsg{} }
+func (s *mailSession) Logout() error { return nil }
+
+func StartMailbox(t testing.TB) *Mailbox {
+	t.Helper()
+	box := &Mailbox{}
+	srv := smtp.NewServer(box)
+	srv.Domain = "localhost"
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	box.Addr = ln.Addr().String()
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return box
+}
+
+// Subjects returns the subjects of the messages received, in order.
+func (m *Mailbox) Subjects() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, msg := range m.msgs {
+		parsed, err := mail.ReadMessage(strings.NewReader(msg.Data))
+		if err != nil {
+			out = append(out, "unreadable: "+err.Error())
+			continue
+		}
+		subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
+		if err != nil {
+			subject = "undecodable: " + err.Error()
+		}
+		out = append(out, subject)
+	}
+	return out
+}
+
+func (m *Mailbox) Messages() []MailMsg {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.msgs)
+}
+
+// Receiver is a webhook endpoint that checks signatures and records what it
+// gets. fail says what status to answer to the n-th request (0-based).
+type Receiver struct {
+	// URL is the receiver's base URL.
+	URL    string
+	srv    *httptest.Server
+	secret atomic.Value // string
+	mu     sync.Mutex
+	got    []workers.WebhookPayload
+	codes  []int
+	bad    int // requests with a wrong signature
+	fail   func(n int) int
+}
+
+func StartReceiver(t testing.TB, fail func(n int) int) *Receiver {
+	t.Helper()
+	r := &Receiver{fail: fail}
+	r.secret.Store("")
+	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
+	r.URL = r.srv.URL
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(req.Body)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := len(r.codes)
+	code := 200
+	if r.fail != nil {
+		code = r.fail(n)
+	}
+	if !VerifySignature(r.secret.Load().(string), req.Header.Get(workers.SignatureHeader), body) {
+		r.bad++
+		code = 400
+	}
+	r.codes = append(r.codes, code)
+	if code == 200 {
+		var p workers.WebhookPayload
+		if err := json.Unmarshal(body, &p); err == nil {
+			r.got = append(r.got, p)
+		}
+	}
+	w.WriteHeader(code)
+}
+
+// VerifySignature is what a receiver does, written from the documentation
+// (not with workers.Sign): HMAC-SHA256 over "<t>.<body>".
+func VerifySignature(secret, header string, body []byte) bool {
+	var ts, v1 string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(part, "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			v1 = v
+		}
+	}
+	return ts != "" && v1 != "" && hmacHex(secret, ts+"."+string(body)) == v1
+}
+
+// Received returns the payloads accepted (duplicates included), in order.
+func (r *Receiver) Received() []workers.WebhookPayload {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+func (r *Receiver) StatusCodes() []int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.codes)
+}
+
+// SetSecret is the endpoint's signing secret the receiver checks with.
+func (r *Receiver) SetSecret(s string) { r.secret.Store(s) }
+
+// BadSignatures counts requests whose signature did not verify.
+func (r *Receiver) BadSignatures() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.bad
+}
+
+func hmacHex(secret, msg string) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(msg))
+	return hex.EncodeToString(m.Sum(nil))
+}
