@@ -192,4 +192,3 @@ func uniqueIDs(ps []workers.WebhookPayload) (map[string]bool, int) {
 	}
 	return seen, dups
 }
-
