@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -80,7 +81,12 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
 		if status == http.StatusUnauthorized {
-			c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="narcidi"`)
+			challenge := `Bearer realm="narcidi"`
+			if strings.HasPrefix(c.Path(), QueueMonitorPath) {
+				// The queue monitor is used from a browser (see queues.go).
+				challenge = `Basic realm="narcidi queues", charset="UTF-8"`
+			}
+			c.Set(fiber.HeaderWWWAuthenticate, challenge)
 		}
 		c.Set(fiber.HeaderContentType, "application/problem+json")
 		return c.Status(status).JSON(verifier.Problem{

@@ -29,7 +29,6 @@ func (s *Server) mountQueueMonitor(h http.Handler) {
 func basicAsBearer(c *fiber.Ctx) error {
 	auth := c.Get(fiber.HeaderAuthorization)
 	if auth == "" {
-		c.Set(fiber.HeaderWWWAuthenticate, `Basic realm="narcidi queues", charset="UTF-8"`)
 		return licensing.Errorf(licensing.EUnauthorized, "log in with an admin API token as the password")
 	}
 	if enc, ok := strings.CutPrefix(auth, "Basic "); ok {

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+	"github.com/nzilacode/narcidicontrole/workers/workerstest"
+)
+
+// eventually polls cond until it holds (a generous deadline; it waits for
+// background work and asserts nothing about its speed).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// registerHook registers rcv for events through the API and gives it the
+// secret.
+func registerHook(t *testing.T, admin apiClient, rcv *workerstest.Receiver, events ...string) licensing.CreatedWebhook {
+	t.Helper()
+	var hook licensing.CreatedWebhook
+	admin.mustCreate("/v1/webhooks", map[string]any{"url": rcv.URL + "/narcidi", "event_types": events}, &hook)
+	rcv.SetSecret(hook.Secret)
+	return hook
+}
+
+// The embedded default (make run): the server itself delivers webhooks and
+// email alerts, and the delivery log and redelivery work through the API.
+func TestServeDeliversWebhooksAndEmail(t *testing.T) {
+	mail := workerstest.StartMailbox(t)
+	rcv := workerstest.StartReceiver(t, nil)
+	app := startAppWith(t, map[string]string{
+		"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true",
+		"NARCIDI_SMTP_URL":              "smtp://" + mail.Addr + "?tls=none",
+		"NARCIDI_SMTP_FROM":             "alerts@narcidi.test",
+		"NARCIDI_ALERT_EMAILS":          "ops@nzilacode.test",
+	})
+	admin := apiClient{t, app.URL(), adminToken}
+	cat := seedCatalog(t, admin, 2)
+	hook := registerHook(t, admin, rcv, licensing.ActionLicenseSuspended)
+	if !strings.HasPrefix(hook.Secret, "whsec_") {
+		t.Fatalf("secret %q", hook.Secret)
+	}
+	status, body := admin.call("GET", "/v1/webhooks/"+hook.ID, nil, nil)
+	if status != 200 || bytes.Contains(body, []byte(hook.Secret)) || bytes.Contains(body, []byte("secret")) {
+		t.Fatalf("GET webhook: %d %s (must not show the secret)", status, body)
+	}
+
+	if s, b := admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/suspend", map[string]any{"reason": "unpaid"}, nil); s != 200 {
+		t.Fatalf("suspend: %d %s", s, b)
+	}
+	eventually(t, "the webhook", func() bool { return len(rcv.Received()) == 1 })
+	got := rcv.Received()[0]
+	if got.Type != licensing.ActionLicenseSuspended || got.Data.TargetID != cat.licenseID || got.Data.Reason != "unpaid" || rcv.BadSignatures() != 0 {
+		t.Fatalf("webhook %+v (bad signatures %d)", got, rcv.BadSignatures())
+	}
+	eventually(t, "the email", func() bool { return len(mail.Messages()) == 1 })
+	m := mail.Messages()[0]
+	if strings.Join(m.To, ",") != "it@acme.test,ops@nzilacode.test" || !strings.Contains(mail.Subjects()[0], "license.suspended") {
+		t.Fatalf("email to %v: %q", m.To, mail.Subjects())
+	}
+
+	var ds struct{ Data []licensing.Delivery }
+	eventually(t, "the delivery log", func() bool {
+		admin.call("GET", "/v1/deliveries?endpoint_id="+hook.ID+"&status=delivered", nil, &ds)
+		return len(ds.Data) == 1
+	})
+	var d licensing.Delivery
+	admin.call("GET", "/v1/deliveries/"+ds.Data[0].ID, nil, &d)
+	if d.EventID != got.ID || len(d.Log) != 1 || d.Log[0].StatusCode != 200 {
+		t.Fatalf("delivery %+v", d)
+	}
+	if s, b := admin.call("POST", "/v1/deliveries/"+d.ID+"/actions/redeliver", map[string]any{"reason": "receiver lost it"}, &d); s != 200 || d.Status != licensing.DeliveryPending {
+		t.Fatalf("redeliver: %d %s", s, b)
+	}
+	eventually(t, "the redelivery", func() bool { return len(rcv.Received()) == 2 })
+	if again := rcv.Received()[1]; again.ID != got.ID {
+		t.Fatalf("redelivered event id %s, want the same %s", again.ID, got.ID)
+	}
+	if s, _ := admin.call("GET", "/v1/deliveries?status=bogus", nil, nil); s != 422 {
+		t.Fatalf("bad status filter: %d", s)
+	}
+	var hist struct{ Days []licensing.Rollup }
+	if s, b := admin.call("GET", "/v1/dashboard/history?days=7", nil, &hist); s != 200 {
+		t.Fatalf("history: %d %s", s, b)
+	}
+	if s, _ := admin.call("GET", "/v1/dashboard/history?days=0", nil, nil); s != 422 {
+		t.Fatalf("history days=0: %d", s)
+	}
+}
+
+// By default webhook URLs may not point into private networks.
+func TestWebhookURLsGuardedByDefault(t *testing.T) {
+	app := startAppWith(t, nil)
+	admin := apiClient{t, app.URL(), adminToken}
+	for _, u := range []string{"http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://localhost/x", "http://169.254.169.254/", "file:///etc/passwd"} {
+		status, body := admin.call("POST", "/v1/webhooks", map[string]any{"url": u, "event_types": []string{"*"}}, nil)
+		if status != 422 || !strings.Contains(string(body), `"code":"invalid"`) {
+			t.Errorf("%s: %d %s", u, status, body)
+		}
+	}
+	if status, body := admin.call("POST", "/v1/webhooks", map[string]any{"url": "https://93.184.216.34/x", "event_types": []string{"no.such.event"}}, nil); status != 422 {
+		t.Errorf("unknown event type: %d %s", status, body)
+	}
+}
+
+// With Redis, `narcidi worker` processes do the work and the server shows
+// their queues to admins only.
+func TestWorkerProcessOnRedis(t *testing.T) {
+	rcv := workerstest.StartReceiver(t, nil)
+	redisURL := fmt.Sprintf("redis://%s/%d", storagetest.RedisAddr(), storagetest.RedisDB(t))
+	dataDir := t.TempDir()
+	env := map[string]string{
+		"NARCIDI_DATABASE_URL":          storagetest.PostgresURL(t),
+		"NARCIDI_REDIS_URL":             redisURL,
+		"NARCIDI_DATA_DIR":              dataDir, // the worker needs the server's master key
+		"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true",
+	}
+	app := startAppWith(t, env)
+	admin := apiClient{t, app.URL(), adminToken}
+	cat := seedCatalog(t, admin, 2)
+	registerHook(t, admin, rcv, licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	var out, errs bytes.Buffer
+	var mu sync.Mutex
+	code := -1
+	wg.Go(func() {
+		c := run(ctx, []string{"worker"}, func(k string) string { return env[k] }, &lockedWriter{&mu, &out}, &lockedWriter{&mu, &errs})
+		mu.Lock()
+		code = c
+		mu.Unlock()
+	})
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		if code != 0 {
+			t.Errorf("narcidi worker exited %d: %s", code, errs.String())
+		}
+	})
+
+	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/suspend", nil, nil)
+	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/reinstate", nil, nil)
+	eventually(t, "both webhooks through the worker", func() bool { return len(rcv.Received()) == 2 })
+
+	queues := app.URL() + "/admin/queues"
+	get := func(auth string) (int, string) {
+		req, _ := http.NewRequest("GET", queues, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+	}
+	if s, challenge := get(""); s != 401 || !strings.HasPrefix(challenge, "Basic") {
+		t.Errorf("queue monitor without credentials: %d %q", s, challenge)
+	}
+	var ro struct{ Secret string }
+	admin.mustCreate("/v1/tokens", map[string]any{"name": "ro", "role": "read-only"}, &ro)
+	if s, _ := get("Bearer " + ro.Secret); s != 403 {
+		t.Errorf("queue monitor as read-only: %d", s)
+	}
+	if s, _ := get("Basic " + base64.StdEncoding.EncodeToString([]byte("x:wrong-token"))); s != 401 {
+		t.Errorf("queue monitor with a wrong token: %d", s)
+	}
+	if s, _ := get("Basic " + base64.StdEncoding.EncodeToString([]byte("admin:"+adminToken))); s != 200 {
+		t.Errorf("queue monitor as admin (Basic): %d", s)
+	}
+}
+
+func TestWorkerNeedsRedis(t *testing.T) {
+	var out, errs bytes.Buffer
+	code := run(context.Background(), []string{"worker", "-data-dir", t.TempDir()}, func(string) string { return "" }, &out, &errs)
+	if code != 1 || !strings.Contains(errs.String(), "NARCIDI_REDIS_URL is required") {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
