@@ -175,7 +175,7 @@ func (s *Service) sendNotice(ctx context.Context, l *License, days int, nearer [
 // expireBatch marks expired the active licenses of p past expiry and grace.
 func (s *Service) expireBatch(ctx context.Context, p *Policy, now time.Time) (int, bool, error) {
 	cutoff := now.Add(-time.Duration(p.GraceSeconds) * time.Second)
-	due, err := s.store.ListLicenses(ctx, LicenseFilter{PolicyID: p.ID, Status: LicenseActive, ExpiresBefore: &cutoff}, Page{Limit: scanBatch})
+	due, err := s.store.LicensesPastGrace(ctx, p.ID, cutoff, scanBatch)
 	if err != nil {
 		return 0, false, err
 	}

@@ -80,6 +80,9 @@ type Repo interface {
 	// DueExpiryNotices lists active licenses of the policy that expire
 	// within days of now and have no notice for that offset and expiry yet.
 	DueExpiryNotices(ctx context.Context, policyID string, days int, now time.Time, limit int) ([]License, error)
+	// LicensesPastGrace lists active licenses of the policy that expired
+	// before cutoff (now minus the grace period).
+	LicensesPastGrace(ctx context.Context, policyID string, cutoff time.Time, limit int) ([]License, error)
 	// ClaimExpiryNotice records that the notice was sent; EConflict if it
 	// already was.
 	ClaimExpiryNotice(ctx context.Context, licenseID string, days int, expiresAt, now time.Time) error

@@ -117,12 +117,24 @@ func attemptFromRow(r *attemptRow) *licensing.DeliveryAttempt {
 
 // Scans.
 
+// The scans order by the column of their partial index (not by id as
+// listings do), so that PostgreSQL walks that index over what is due
+// instead of the primary key over everything.
+
 func (s *Store) DueExpiryNotices(ctx context.Context, policyID string, days int, now time.Time, limit int) ([]licensing.License, error) {
-	q := s.q(ctx).Where("policy_id = ? AND status = ? AND expires_at > ? AND expires_at <= ?",
-		policyID, string(licensing.LicenseActive), now.UTC(), now.Add(time.Duration(days)*24*time.Hour).UTC()).
-		Where("NOT EXISTS (SELECT 1 FROM expiry_notices n WHERE n.license_id = licenses.id AND n.days = ? AND n.expires_at = licenses.expires_at)", days)
-	return listRows(q, licensing.Page{Limit: limit}, licenseFromRow)
+	q := s.q(ctx).Where("status = ? AND expires_at > ? AND expires_at <= ? AND policy_id = ?",
+		string(licensing.LicenseActive), now.UTC(), now.Add(time.Duration(days)*24*time.Hour).UTC(), policyID).
+		Where("NOT EXISTS (SELECT 1 FROM expiry_notices n WHERE n.license_id = licenses.id AND n.days = ? AND n.expires_at = licenses.expires_at)", days).
+		Order("expires_at").Limit(limit)
+	return findRows(q, licenseFromRow)
 }
+
+func (s *Store) LicensesPastGrace(ctx context.Context, policyID string, cutoff time.Time, limit int) ([]licensing.License, error) {
+	q := s.q(ctx).Where("status = ? AND expires_at < ? AND policy_id = ?", string(licensing.LicenseActive), cutoff.UTC(), policyID).
+		Order("expires_at").Limit(limit)
+	return findRows(q, licenseFromRow)
+}
+
 
 func (s *Store) ClaimExpiryNotice(ctx context.Context, licenseID string, days int, expiresAt, now time.Time) error {
 	return s.create(ctx, &expiryNoticeRow{LicenseID: licenseID, Days: days, ExpiresAt: expiresAt.UTC(), SentAt: now})
@@ -130,8 +142,9 @@ func (s *Store) ClaimExpiryNotice(ctx context.Context, licenseID string, days in
 
 func (s *Store) SilentMachines(ctx context.Context, policyID string, status licensing.MachineStatus, silentSince time.Time, limit int) ([]licensing.Machine, error) {
 	q := s.q(ctx).Where("status = ? AND last_heartbeat < ?", string(status), silentSince.UTC()).
-		Where("license_id IN (SELECT id FROM licenses WHERE policy_id = ?)", policyID)
-	return listRows(q, licensing.Page{Limit: limit}, machineFromRow)
+		Where("license_id IN (SELECT id FROM licenses WHERE policy_id = ?)", policyID).
+		Order("last_heartbeat").Limit(limit)
+	return findRows(q, machineFromRow)
 }
 
 func (s *Store) MarkMachineOffline(ctx context.Context, id string, silentSince, now time.Time) error {
@@ -212,15 +225,7 @@ func (s *Store) PendingEvents(ctx context.Context, staleBefore time.Time, limit 
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var rows []eventRow
-	if err := s.q(ctx).Where("id IN ?", ids).Order("time, id").Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Event, len(rows))
-	for i := range rows {
-		out[i] = *eventFromRow(&rows[i])
-	}
-	return out, nil
+	return findRows(s.q(ctx).Where("id IN ?", ids).Order("time, id"), eventFromRow)
 }
 
 func (s *Store) MarkEventsRelayed(ctx context.Context, ids []string, now time.Time) error {
@@ -318,15 +323,7 @@ func (s *Store) UpdateDelivery(ctx context.Context, d *licensing.Delivery) error
 func (s *Store) PendingDeliveries(ctx context.Context, staleBefore time.Time, limit int) ([]licensing.Delivery, error) {
 	q := s.q(ctx).Where("status = ? AND (enqueued_at IS NULL OR enqueued_at < ?)", string(licensing.DeliveryPending), staleBefore.UTC()).
 		Order("created_at, id").Limit(limit)
-	var rows []deliveryRow
-	if err := s.lockPending(q).Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.Delivery, len(rows))
-	for i := range rows {
-		out[i] = *deliveryFromRow(&rows[i])
-	}
-	return out, nil
+	return findRows(s.lockPending(q), deliveryFromRow)
 }
 
 func (s *Store) MarkDeliveriesEnqueued(ctx context.Context, ids []string, now time.Time) error {
@@ -342,13 +339,5 @@ func (s *Store) AppendAttempt(ctx context.Context, a *licensing.DeliveryAttempt)
 }
 
 func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]licensing.DeliveryAttempt, error) {
-	var rows []attemptRow
-	if err := s.q(ctx).Where("delivery_id = ?", deliveryID).Order("number, at").Find(&rows).Error; err != nil {
-		return nil, translate(err)
-	}
-	out := make([]licensing.DeliveryAttempt, len(rows))
-	for i := range rows {
-		out[i] = *attemptFromRow(&rows[i])
-	}
-	return out, nil
+	return findRows(s.q(ctx).Where("delivery_id = ?", deliveryID).Order("number, at"), attemptFromRow)
 }

@@ -182,8 +182,13 @@ func paged(q *gorm.DB, p licensing.Page) *gorm.DB {
 
 // listRows runs a paged query and converts its rows to domain values.
 func listRows[R, T any](q *gorm.DB, page licensing.Page, conv func(*R) *T) ([]T, error) {
+	return findRows(paged(q, page), conv)
+}
+
+// findRows runs q and converts its rows.
+func findRows[R, T any](q *gorm.DB, conv func(*R) *T) ([]T, error) {
 	var rows []R
-	if err := paged(q, page).Find(&rows).Error; err != nil {
+	if err := q.Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
 	out := make([]T, len(rows))

@@ -13,17 +13,24 @@ import (
 )
 
 // The scans of the background workers, measured as SQL on PostgreSQL, over a
-// small and a large data set holding the same rows due. They stand in for
-// the workers' own scans until those land; replace the queries below with
-// theirs then.
+// small and a large data set holding the same rows due. They are the
+// queries of storage.DueExpiryNotices (the 30-day notice) and
+// storage.SilentMachines (active machines of a policy), written out for pgx;
+// keep them in step with storage/automation.go. The workers read in batches
+// of 200; the bench reads the 1000 due rows at once to compare with earlier
+// runs.
 
 const (
-	// expiryScan: active licenses ending within 30 days, soonest first.
-	expiryScan = `SELECT id, expires_at FROM licenses
-		WHERE status = 'active' AND expires_at BETWEEN $1 AND $2 ORDER BY expires_at LIMIT 1000`
-	// offlineScan: active machines without a heartbeat within the window, oldest first.
-	offlineScan = `SELECT id, last_heartbeat FROM machines
-		WHERE status = 'active' AND last_heartbeat < $1 ORDER BY last_heartbeat LIMIT 1000`
+	// expiryScan: active licenses of the policy ending within 30 days that
+	// have not had their 30-day notice, soonest first.
+	expiryScan = `SELECT * FROM licenses
+		WHERE status = 'active' AND expires_at > $1 AND expires_at <= $2 AND policy_id = $3
+		AND NOT EXISTS (SELECT 1 FROM expiry_notices n WHERE n.license_id = licenses.id AND n.days = 30 AND n.expires_at = licenses.expires_at)
+		ORDER BY expires_at LIMIT 1000`
+	// offlineScan: active machines of the policy silent for longer than the window, oldest first.
+	offlineScan = `SELECT * FROM machines
+		WHERE status = 'active' AND last_heartbeat < $1 AND license_id IN (SELECT id FROM licenses WHERE policy_id = $2)
+		ORDER BY last_heartbeat LIMIT 1000`
 	heartbeatWindow = time.Hour
 	expiryHorizon   = 30 * 24 * time.Hour
 )
@@ -273,8 +280,8 @@ func benchScans(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn) er
 			args []any
 			out  *[2]*scanTiming
 		}{
-			{expiryScan, []any{now, now.Add(expiryHorizon)}, &expiry},
-			{offlineScan, []any{now.Add(-heartbeatWindow)}, &offline},
+			{expiryScan, []any{now, now.Add(expiryHorizon), scanPolicy}, &expiry},
+			{offlineScan, []any{now.Add(-heartbeatWindow), scanPolicy}, &offline},
 		} {
 			var qs []*scanQuery
 			for i, sd := range sets {
