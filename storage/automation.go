@@ -135,7 +135,6 @@ func (s *Store) LicensesPastGrace(ctx context.Context, policyID string, cutoff t
 	return findRows(q, licenseFromRow)
 }
 
-
 func (s *Store) ClaimExpiryNotice(ctx context.Context, licenseID string, days int, expiresAt, now time.Time) error {
 	return s.create(ctx, &expiryNoticeRow{LicenseID: licenseID, Days: days, ExpiresAt: expiresAt.UTC(), SentAt: now})
 }
