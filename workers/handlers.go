@@ -88,7 +88,7 @@ func (h *handlers) dispatch(ctx context.Context, t *asynq.Task) error {
 	return nil
 }
 
-func (h *handlers) now() time.Time { return h.cfg.Clock().UTC() }
+func (h *handlers) now() time.Time { return h.cfg.Clock().UTC().Truncate(time.Microsecond) }
 
 // errRetry marks an attempt that failed and will be tried again.
 var errRetry = errors.New("delivery attempt failed")
