@@ -7,7 +7,7 @@ SDK     := verifier-sdk
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a time budget ends on a loaded machine
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
-FUZZTIME ?= 50000x
+FUZZTIME ?= 20000x
 
 .PHONY: run build test test-root test-sdk fuzz lint bench bench-smoke clean
 
