@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +32,19 @@ const (
 // S3 starts versitygw for the test and returns the configuration of a new,
 // empty bucket in it. The server stops when the test ends.
 func S3(t testing.TB) blob.S3Config {
+	t.Helper()
+	return Start(t).Config
+}
+
+// Server is a running versitygw with one bucket.
+type Server struct {
+	Config blob.S3Config
+	// Stop ends the server before the test does (to test a store that is down).
+	Stop func()
+}
+
+// Start is S3 that also gives a way to stop the store early.
+func Start(t testing.TB) *Server {
 	t.Helper()
 	bin, err := exec.LookPath("versitygw")
 	if err != nil {
@@ -60,11 +74,15 @@ func S3(t testing.TB) blob.S3Config {
 		cancel()
 		t.Fatalf("start versitygw: %v (%s)", err, installHint)
 	}
-	t.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-		logFile.Close()
-	})
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			_ = cmd.Wait()
+			logFile.Close()
+		})
+	}
+	t.Cleanup(stop)
 	endpoint := "http://127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -90,7 +108,7 @@ func S3(t testing.TB) blob.S3Config {
 	if err := st.EnsureBucket(context.Background()); err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
-	return cfg
+	return &Server{Config: cfg, Stop: stop}
 }
 
 func fileExists(p string) bool {
