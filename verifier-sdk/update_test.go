@@ -25,7 +25,7 @@ var (
 	testMetaKey    = seededKey(1)
 	testReleaseKey = seededKey(2)
 	testOtherKey   = seededKey(3)
-	updateNow        = time.Unix(1_800_000_000, 0)
+	updateNow      = time.Unix(1_800_000_000, 0)
 )
 
 const updateProduct = "0190a1b2-0000-7000-8000-000000000001"

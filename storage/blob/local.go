@@ -76,7 +76,9 @@ func validUploadID(id string) bool {
 	return err == nil
 }
 
-func (l *Local) objectPath(key string) string { return filepath.Join(l.dir, "objects", filepath.FromSlash(key)) }
+func (l *Local) objectPath(key string) string {
+	return filepath.Join(l.dir, "objects", filepath.FromSlash(key))
+}
 
 // signature is the HMAC of everything a URL grants: operation, key, upload,
 // part, filename and expiry.
