@@ -249,6 +249,20 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 	if st, b, _ := httpDo(t, "GET", loc, nil, 0); st != 200 || !bytes.Equal(b, big) {
 		t.Fatalf("GET presigned multipart object = %d (%d bytes)", st, len(b))
 	}
+	// A lease proves the license too (with the fingerprint it is bound to).
+	var lease verifier.LeaseResponse
+	if status, b := client.call("POST", "/v1/client/activate", verifier.MachineRequest{LicenseKey: cat.key, Fingerprint: "fp-release-1"}, &lease); status != 201 {
+		t.Fatalf("activate: %d %s", status, b)
+	}
+	if status, code, _, _ := download(t, app.URL(), verifier.ReleaseDownloadRequest{Lease: lease.Lease, Fingerprint: "fp-release-1", Platform: "linux", Arch: "amd64"}); status != 303 {
+		t.Errorf("download with a lease: %d %s", status, code)
+	}
+	if status, code, _, _ := download(t, app.URL(), verifier.ReleaseDownloadRequest{Lease: lease.Lease, Fingerprint: "fp-other", Platform: "linux", Arch: "amd64"}); status != 403 {
+		t.Errorf("a lease from another machine: %d %s", status, code)
+	}
+	if status, code, _, _ := download(t, app.URL(), verifier.ReleaseDownloadRequest{Lease: lease.Lease[:len(lease.Lease)-4] + "AAAA", Fingerprint: "fp-release-1", Platform: "linux", Arch: "amd64"}); status != 403 {
+		t.Errorf("a forged lease: %d %s", status, code)
+	}
 	// A tampered URL is refused by the store.
 	if st, _, _ := httpDo(t, "GET", strings.Replace(loc, "app.zip", "app.exe", 1), nil, 0); st != 403 {
 		t.Errorf("tampered URL: %d, want 403", st)
