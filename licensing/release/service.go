@@ -7,7 +7,6 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path"
@@ -475,19 +474,8 @@ func (s *Service) record(ctx context.Context, tx Repo, action, targetType, targe
 	a := licensing.ActorFrom(ctx)
 	return tx.AppendEvent(ctx, &licensing.Event{
 		Time: s.now(), Action: action, TargetType: targetType, TargetID: targetID, Actor: a.Label(), ActorName: a.Name,
-		Reason: reason, Before: snapshot(before), After: snapshot(after), RequestID: a.RequestID,
+		Reason: reason, Before: licensing.Snapshot(before), After: licensing.Snapshot(after), RequestID: a.RequestID,
 	})
-}
-
-func snapshot(v any) json.RawMessage {
-	if v == nil {
-		return nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil
-	}
-	return b
 }
 
 // CleanupAbandonedUploads removes artifacts that were added but never

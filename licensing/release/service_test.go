@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,34 +17,23 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/blob"
+	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	svc   *release.Service
 	blobs *blob.Local
-	clock *clock
+	clock *blobtest.Clock
 	key   ed25519.PrivateKey
 	prod  string
 }
 
 func newFixture(t *testing.T, st *storage.Store) *fixture {
-	c := &clock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
-	lic := licensing.NewService(st, nil, c.now, "test")
-	local, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{9}, 32), c.now)
+	c := blobtest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	lic := licensing.NewService(st, nil, c.Now, "test")
+	local, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{9}, 32), c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +43,7 @@ func newFixture(t *testing.T, st *storage.Store) *fixture {
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
 	svc, err := release.NewService(release.Config{Store: st.Releases(), Blobs: local, Licenses: lic,
 		MetadataKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{6}, 32)), ReleaseKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
-		Clock: c.now, PartSize: 5 << 20})
+		Clock: c.Now, PartSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +164,7 @@ func TestCleanupAbandonedUploads(t *testing.T) {
 		if n, err := f.svc.CleanupAbandonedUploads(ctx, time.Minute); err != nil || n != 0 {
 			t.Fatalf("cleanup of fresh uploads (URLs still valid) = %d, %v", n, err)
 		}
-		f.clock.add(2 * time.Hour)
+		f.clock.Add(2 * time.Hour)
 		recent, _ := f.svc.AddArtifact(ctx, r.ID, f.artifact("2.0.0", "freebsd", data))
 		n, err := f.svc.CleanupAbandonedUploads(ctx, time.Hour)
 		if err != nil || n != 2 {
@@ -240,7 +228,7 @@ func TestMetadataVersionsGrow(t *testing.T) {
 		if stable.Version != 2 {
 			t.Errorf("stable metadata version %d, want 2 (the beta release does not touch it)", stable.Version)
 		}
-		err := repo.SaveMetadata(ctx, &release.MetadataRecord{ProductID: f.prod, Channel: "stable", Version: 2, Document: []byte("{}"), ExpiresAt: f.clock.now(), UpdatedAt: f.clock.now()}, 1)
+		err := repo.SaveMetadata(ctx, &release.MetadataRecord{ProductID: f.prod, Channel: "stable", Version: 2, Document: []byte("{}"), ExpiresAt: f.clock.Now(), UpdatedAt: f.clock.Now()}, 1)
 		wantCode(t, err, licensing.EConflict)
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,19 +19,6 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
 )
 
-// clock is a movable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type subject struct {
 	store release.BlobStore
 	// expire makes URLs presigned so far expire (moves the clock, or waits).
@@ -40,15 +26,15 @@ type subject struct {
 }
 
 func newLocal(t *testing.T) subject {
-	c := &clock{t: time.Now()}
-	l, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{7}, 32), c.now)
+	c := blobtest.NewClock(time.Now())
+	l, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{7}, 32), c.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(l.Handler())
 	t.Cleanup(srv.Close)
 	l.SetBaseURL(srv.URL)
-	return subject{store: l, expire: func() { c.add(2 * time.Second) }}
+	return subject{store: l, expire: func() { c.Add(2 * time.Second) }}
 }
 
 func newS3(t *testing.T) subject {
