@@ -30,6 +30,7 @@ var statusOf = map[licensing.Code]int{
 	licensing.ERateLimited:      http.StatusTooManyRequests,
 	licensing.EUnavailable:      http.StatusServiceUnavailable,
 	licensing.EInternal:         http.StatusInternalServerError,
+	licensing.ENotEntitled:      http.StatusForbidden,
 }
 
 // fiberCodes translates fiber's own errors (routing, body limit, protocol)

@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -128,6 +129,18 @@ func routeTable() []route {
 			query: withPage(param{"endpoint_id", "filter"}, param{"event_id", "filter"}, param{"status", "pending, delivered or failed"}), handler: (*Server).listDeliveries},
 		{method: "GET", path: "/v1/deliveries/:id", tag: "webhooks", summary: "Get a delivery with every attempt", perm: licensing.ReadWebhooks, out: licensing.Delivery{}, status: 200, handler: (*Server).getDelivery},
 		{method: "POST", path: "/v1/deliveries/:id/actions/redeliver", tag: "webhooks", summary: "Try a finished delivery again (3 more attempts; the payload keeps its event id)", perm: licensing.WriteWebhooks, in: reasonIn{}, out: licensing.Delivery{}, status: 200, handler: (*Server).redeliver},
+
+		{method: "POST", path: "/v1/releases", tag: "releases", summary: "Create a draft release of a product", perm: licensing.WriteReleases, in: release.ReleaseInput{}, out: release.Release{}, status: 201, idempotent: true, handler: (*Server).createRelease},
+		{method: "GET", path: "/v1/releases", tag: "releases", summary: "The version history (releases with their artifacts)", perm: licensing.ReadReleases, out: listResponse[release.Release]{}, status: 200,
+			query: withPage(param{"product_id", "filter"}, param{"channel", "stable, beta, alpha or dev"}, param{"status", "draft, published or yanked"}), handler: (*Server).listReleases},
+		{method: "GET", path: "/v1/releases/:id", tag: "releases", summary: "Get a release and its artifacts", perm: licensing.ReadReleases, out: release.Release{}, status: 200, handler: (*Server).getRelease},
+		{method: "POST", path: "/v1/releases/:id/artifacts", tag: "releases", summary: "Add a hashed, signed artifact to a draft release: answers presigned upload URL(s)", perm: licensing.WriteReleases, in: release.ArtifactInput{}, out: release.Upload{}, status: 201, handler: (*Server).addArtifact},
+		{method: "POST", path: "/v1/releases/:id/artifacts/:artifact_id/finalize", tag: "releases", summary: "Complete the upload and check the stored size and hashes", perm: licensing.WriteReleases, in: release.FinalizeInput{}, out: release.Artifact{}, status: 200, handler: (*Server).finalizeArtifact},
+		{method: "POST", path: "/v1/releases/:id/actions/publish", tag: "releases", summary: "Publish a draft release (re-signs the channel metadata)", perm: licensing.WriteReleases, out: release.Release{}, status: 200, handler: (*Server).publishRelease},
+		{method: "POST", path: "/v1/releases/:id/actions/yank", tag: "releases", summary: "Withdraw a published release", perm: licensing.WriteReleases, in: reasonIn{}, out: release.Release{}, status: 200, handler: (*Server).yankRelease},
+		{method: "POST", path: "/v1/client/releases/metadata", tag: "client", summary: "The signed release metadata of the licensed product on a channel", in: verifier.ReleaseCheckRequest{}, out: verifier.SignedMetadata{}, status: 200, rate: "client", handler: (*Server).releaseMetadata},
+		{method: "POST", path: "/v1/client/releases/download", tag: "client", summary: "303 to a short-lived URL of a release artifact (latest or a version)", in: verifier.ReleaseDownloadRequest{}, status: 303, rate: "client", handler: (*Server).downloadRelease},
+		{method: "GET", path: "/v1/client/releases/keys", tag: "client", summary: "The public keys that sign release metadata", out: releaseKeysOut{}, status: 200, handler: (*Server).releaseKeys},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
 )
 
 // KeySource gives the public key set that verifies leases.
@@ -33,6 +34,8 @@ type Config struct {
 	ClientRate, TokenRate RateRule
 	// QueueMonitor, when set, is served to admins under QueueMonitorPath.
 	QueueMonitor http.Handler
+	// Releases serves the release routes (nil: they answer 503).
+	Releases *release.Service
 }
 
 // Default rate limits.
@@ -50,6 +53,7 @@ type Server struct {
 	limiter               RateLimiter
 	clientRate, tokenRate RateRule
 	openapiDoc, docsPage  []byte
+	releases              *release.Service
 }
 
 // DefaultBodyLimit bounds request bodies: no client or admin call needs more.
@@ -96,6 +100,7 @@ func New(cfg Config) *Server {
 		}
 		return c.Next()
 	})
+	s.releases = cfg.Releases
 	s.openapiDoc, s.docsPage = buildOpenAPI(), buildDocsPage()
 	s.routes()
 	if cfg.QueueMonitor != nil {

@@ -29,6 +29,7 @@ const (
 	ERateLimited      Code = "rate_limited"
 	EUnavailable      Code = "unavailable" // a dependency (database...) is down; retry later
 	EInternal         Code = "internal"
+	ENotEntitled      Code = "not_entitled" // the license does not cover this (another product, a missing entitlement)
 )
 
 // Error is a domain error: a code for machines, a message safe to show to the

@@ -21,6 +21,8 @@ const (
 	ReadWebhooks   Permission = "webhooks:read" // endpoints and their delivery log
 	WriteWebhooks  Permission = "webhooks:write"
 	ManageQueues   Permission = "queues:manage" // the queue monitor (asynqmon)
+	ReadReleases   Permission = "releases:read"
+	WriteReleases  Permission = "releases:write"
 )
 
 // grants is the whole authorization table. Anything not listed is denied.
@@ -28,10 +30,13 @@ const (
 // record allows (see Actor.Allows), and its reach to its own customer.
 var grants = map[Role][]Permission{
 	RoleAdmin: {ReadCatalog, WriteCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
-		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard, ReadWebhooks, WriteWebhooks, ManageQueues},
+		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard, ReadWebhooks, WriteWebhooks, ManageQueues,
+		ReadReleases, WriteReleases},
 	RoleSupport: {ReadCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
-		ReadMachines, WriteMachines, ReadEvents, ReadDashboard, ReadWebhooks},
-	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard, ReadWebhooks},
+		ReadMachines, WriteMachines, ReadEvents, ReadDashboard, ReadWebhooks,
+		ReadReleases},
+	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard, ReadWebhooks,
+		ReadReleases},
 	RoleCustomer: CustomerPermissions,
 }
 

@@ -19,6 +19,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0002_admin_api", Migrate: migrateAdminAPI},
 		{ID: "0003_scan_indexes", Migrate: migrateScanIndexes},
 		{ID: "0004_automation", Migrate: migrateAutomation},
+		{ID: "0005_releases", Migrate: migrateReleases},
 	}
 }
 

@@ -199,8 +199,10 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		id = w.webhookID
 	case strings.HasPrefix(path, "/v1/deliveries/"):
 		id = w.deliveryID
+	case strings.HasPrefix(path, "/v1/releases/"):
+		id = noSuchRelease
 	}
-	path = strings.Replace(path, ":id", id, 1)
+	path = strings.Replace(strings.Replace(path, ":id", id, 1), ":artifact_id", noSuchRelease, 1)
 	u := fmt.Sprint(n)
 	switch route {
 	case "POST /v1/products":

@@ -38,6 +38,7 @@ type App struct {
 	monitor *asynqmon.HTTPHandler
 	ln      net.Listener
 	done    chan error
+	blobs   *blobServer // the local blob store's URL server, when it is used
 }
 
 // openStore opens and migrates the database of cfg.
@@ -140,6 +141,10 @@ func (a *App) Start(ctx context.Context) error {
 			return errors.Join(err, a.Close())
 		}
 	}
+	releases, err := a.openReleases(ctx, svc, kr, master)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
 	var rdb redis.UniversalClient
 	if a.Config.RedisURL != "" {
 		opts, err := redis.ParseURL(a.Config.RedisURL)
@@ -153,6 +158,7 @@ func (a *App) Start(ctx context.Context) error {
 		Service: svc, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader,
 		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
+		Releases:     releases,
 	})
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
@@ -206,6 +212,10 @@ func (a *App) Close() error {
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())
 		a.redis = nil
+	}
+	if a.blobs != nil {
+		errs = append(errs, a.blobs.close())
+		a.blobs = nil
 	}
 	return errors.Join(errs...)
 }

@@ -41,6 +41,7 @@ type Config struct {
 	DeliveryAttempts    string // NARCIDI_DELIVERY_ATTEMPTS
 	RetryBase           string // NARCIDI_RETRY_BASE
 	ScanSchedule        string // NARCIDI_SCAN_SCHEDULE
+	Releases            ReleaseConfig
 }
 
 // configVars lists every variable: name, default, help, and where it goes.
@@ -76,6 +77,20 @@ func configVars(c *Config) []struct {
 		{"NARCIDI_DELIVERY_ATTEMPTS", "8", "tries of a webhook or email before it is marked failed", &c.DeliveryAttempts},
 		{"NARCIDI_RETRY_BASE", "30s", "first retry delay of a delivery; it doubles each try (at most 1h)", &c.RetryBase},
 		{"NARCIDI_SCAN_SCHEDULE", "* * * * *", "cron spec (UTC) of the expiry and offline scans", &c.ScanSchedule},
+		{"NARCIDI_BLOB_BACKEND", "local", "where release files live: local (a folder, the server signs URLs) or s3", &c.Releases.Backend},
+		{"NARCIDI_BLOB_DIR", "", "folder of the local blob store (default: <data dir>/blobs)", &c.Releases.Dir},
+		{"NARCIDI_BLOB_ADDR", "127.0.0.1:0", "listen address of the local blob store's download/upload URLs", &c.Releases.Addr},
+		{"NARCIDI_BLOB_PUBLIC_URL", "", "public base URL of the local blob store (default: http://<its listen address>)", &c.Releases.PublicURL},
+		{"NARCIDI_S3_BUCKET", "", "S3 bucket of the release files (NARCIDI_BLOB_BACKEND=s3)", &c.Releases.S3Bucket},
+		{"NARCIDI_S3_REGION", "us-east-1", "S3 region", &c.Releases.S3Region},
+		{"NARCIDI_S3_ENDPOINT", "", "S3-compatible endpoint (http://host:port); empty: AWS", &c.Releases.S3Endpoint},
+		{"NARCIDI_S3_PATH_STYLE", "false", "true: bucket in the URL path (most S3-compatible stores)", &c.Releases.S3PathStyle},
+		{"NARCIDI_S3_ACCESS_KEY", "", "S3 access key; empty: the AWS credential chain (AWS_ACCESS_KEY_ID, profiles, roles)", &c.Releases.S3AccessKey},
+		{"NARCIDI_S3_SECRET_KEY", "", "S3 secret key", &c.Releases.S3SecretKey},
+		{"NARCIDI_RELEASE_PUBLIC_KEYS", "", "comma-separated base64 release public keys (narcidi release keygen); artifacts must be signed by one", &c.Releases.PublicKeys},
+		{"NARCIDI_RELEASE_METADATA_TTL", "168h", "how long signed release metadata stays valid", &c.Releases.MetadataTTL},
+		{"NARCIDI_RELEASE_URL_TTL", "5m", "lifetime of a download URL", &c.Releases.URLTTL},
+		{"NARCIDI_RELEASE_PART_SIZE", "67108864", "multipart upload part size in bytes (at least 5 MiB)", &c.Releases.PartSize},
 	}
 }
 

@@ -21,6 +21,7 @@ Usage:
   narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
   narcidi customers <verb>   admin: list, get, create
   narcidi tokens    <verb>   admin: list, create, revoke
+  narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi help               this text; "narcidi serve -h" lists the configuration
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = worker(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		err = keysCommand(args, getenv, stdout, stderr)
+	case "release":
+		err = releaseCommand(ctx, args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":

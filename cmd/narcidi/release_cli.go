@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nzilacode/narcidicontrole/licensing/release"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+const releaseUsage = `Usage:
+  narcidi release keygen  [-out DIR]    write a release signing key pair (release.key, release.pub)
+  narcidi release publish -product ID -version V -key release.key [flags] PLATFORM/ARCH=FILE ...
+        hash and sign each file here, upload it through the API's presigned URLs,
+        finalize it and publish the release (-draft to stop before publishing)
+`
+
+// releaseCommand runs `narcidi release ...`. The release private key stays
+// on the publisher's machine: only hashes and signatures go to the server.
+func releaseCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, releaseUsage)
+		return errors.New("want a subcommand: keygen or publish")
+	}
+	switch args[0] {
+	case "keygen":
+		return releaseKeygen(args[1:], stdout, stderr)
+	case "publish":
+		return releasePublish(ctx, args[1:], getenv, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, releaseUsage)
+		return nil
+	}
+	return fmt.Errorf("unknown release subcommand %q: want keygen or publish", args[0])
+}
+
+func releaseKeygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("narcidi release keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", ".", "folder to write release.key (private, 0600) and release.pub into")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	keyPath, pubPath := filepath.Join(*out, "release.key"), filepath.Join(*out, "release.pub")
+	// O_EXCL: never overwrite a release key; losing one means apps must be updated.
+	f, err := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write the private key: %w", err)
+	}
+	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(priv.Seed()) + "\n"); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	pubText := base64.StdEncoding.EncodeToString(pub)
+	if err := os.WriteFile(pubPath, []byte(pubText+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "release key %s\nprivate key: %s (keep it off the server)\npublic key:  %s\n", verifier.ReleaseKeyID(pub), keyPath, pubPath)
+	fmt.Fprintf(stdout, "give the server NARCIDI_RELEASE_PUBLIC_KEYS=%s and pin the same key in apps (UpdaterConfig.ReleaseKeys)\n", pubText)
+	return nil
+}
+
+// readReleaseKey reads a release.key file (base64 of the 32-byte seed).
+func readReleaseKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil || len(seed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%s is not a release key (narcidi release keygen)", path)
+	}
+	return ed25519.NewKeyFromSeed(seed), nil
+}
+
+type localArtifact struct {
+	platform, arch, path string
+	in                   release.ArtifactInput
+}
+
+// hashFile streams a file through SHA-256 and SHA-512.
+func hashFile(path string) (size int64, sum256, sum512 string, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", "", err
+	}
+	defer f.Close()
+	h256, h512 := sha256.New(), sha512.New()
+	size, err = io.Copy(io.MultiWriter(h256, h512), f)
+	return size, hex.EncodeToString(h256.Sum(nil)), hex.EncodeToString(h512.Sum(nil)), err
+}
+
+func releasePublish(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("narcidi release publish", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
+	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	product := fs.String("product", "", "product id (required)")
+	version := fs.String("version", "", "semver version (required)")
+	channel := fs.String("channel", "stable", "stable, beta, alpha or dev")
+	notes := fs.String("notes", "", "release notes")
+	entitlement := fs.String("entitlement", "", "entitlement code a license needs to download it")
+	keyPath := fs.String("key", "release.key", "the release private key (narcidi release keygen)")
+	draft := fs.Bool("draft", false, "upload and finalize, but leave the release a draft")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *baseURL == "" {
+		*baseURL = getenv("NARCIDI_URL")
+	}
+	if *token == "" {
+		*token = getenv("NARCIDI_TOKEN")
+	}
+	c := &apiCaller{base: strings.TrimRight(*baseURL, "/"), token: *token}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if *product == "" || *version == "" || fs.NArg() == 0 {
+		return errors.New("-product, -version and at least one PLATFORM/ARCH=FILE are required")
+	}
+	*version = strings.TrimPrefix(*version, "v")
+	key, err := readReleaseKey(*keyPath)
+	if err != nil {
+		return err
+	}
+	keyID := verifier.ReleaseKeyID(key.Public().(ed25519.PublicKey))
+	// Hash and sign everything before touching the server: a bad file
+	// stops the publication before a release exists.
+	var arts []localArtifact
+	for _, a := range fs.Args() {
+		target, path, ok := strings.Cut(a, "=")
+		platform, arch, ok2 := strings.Cut(target, "/")
+		if !ok || !ok2 {
+			return fmt.Errorf("%q: want PLATFORM/ARCH=FILE, e.g. linux/amd64=dist/app", a)
+		}
+		size, s256, s512, err := hashFile(path)
+		if err != nil {
+			return err
+		}
+		in := release.ArtifactInput{Platform: platform, Arch: arch, Filename: filepath.Base(path), Size: size, SHA256: s256, SHA512: s512, KeyID: keyID}
+		stmt := verifier.ArtifactStatement(*product, *version, platform, arch, in.Filename, size, s256, s512)
+		in.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, stmt))
+		arts = append(arts, localArtifact{platform, arch, path, in})
+	}
+	_, body, err := c.do(ctx, "POST", "/v1/releases", release.ReleaseInput{ProductID: *product, Version: *version, Channel: *channel,
+		Notes: *notes, Entitlement: *entitlement}, http.Header{"Idempotency-Key": {randomKey()}})
+	if err != nil {
+		return err
+	}
+	var rel release.Release
+	if err := json.Unmarshal(body, &rel); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "release %s (%s) created as a draft\n", rel.ID, rel.Version)
+	for _, a := range arts {
+		_, body, err := c.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts", a.in, nil)
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", a.platform, a.arch, err)
+		}
+		var up release.Upload
+		if err := json.Unmarshal(body, &up); err != nil {
+			return err
+		}
+		parts, err := uploadFile(ctx, a.path, &up)
+		if err != nil {
+			return fmt.Errorf("%s/%s: upload: %w", a.platform, a.arch, err)
+		}
+		if _, _, err := c.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts/"+up.Artifact.ID+"/finalize", release.FinalizeInput{Parts: parts}, nil); err != nil {
+			return fmt.Errorf("%s/%s: finalize: %w", a.platform, a.arch, err)
+		}
+		fmt.Fprintf(stdout, "%s/%s: %s, %d bytes, sha256 %s: uploaded and checked\n", a.platform, a.arch, a.in.Filename, a.in.Size, a.in.SHA256)
+	}
+	if *draft {
+		fmt.Fprintf(stdout, "left as a draft: POST /v1/releases/%s/actions/publish to publish\n", rel.ID)
+		return nil
+	}
+	if _, _, err := c.do(ctx, "POST", "/v1/releases/"+rel.ID+"/actions/publish", nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "release %s %s published on %s\n", rel.ID, rel.Version, rel.Channel)
+	return nil
+}
+
+// uploadFile sends a file through the upload's presigned URL(s), streaming
+// from disk, and returns the parts' ETags of a multipart upload.
+func uploadFile(ctx context.Context, path string, up *release.Upload) ([]release.UploadPart, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if up.URL != "" {
+		_, err := putBody(ctx, up.URL, f, up.Artifact.Size)
+		return nil, err
+	}
+	var parts []release.UploadPart
+	for _, p := range up.Parts {
+		off := int64(p.Number-1) * up.PartSize
+		n := min(up.PartSize, up.Artifact.Size-off)
+		etag, err := putBody(ctx, p.URL, io.NewSectionReader(f, off, n), n)
+		if err != nil {
+			return nil, fmt.Errorf("part %d: %w", p.Number, err)
+		}
+		parts = append(parts, release.UploadPart{Number: p.Number, ETag: etag})
+	}
+	return parts, nil
+}
+
+func putBody(ctx context.Context, u string, body io.Reader, size int64) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, u, body)
+	if err != nil {
+		return "", err
+	}
+	req.ContentLength = size
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return "", fmt.Errorf("the store answered %d: %s", resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return resp.Header.Get("ETag"), nil
+}

@@ -1,0 +1,329 @@
+package release
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// Credential is how a client proves its license: a license key, or a lease
+// it holds (with the fingerprint the lease is bound to).
+type Credential struct {
+	LicenseKey  string
+	Lease       string
+	Fingerprint string
+	ProductID   string // when set, the license must be for this product
+}
+
+// entitlement is what a checked credential allows.
+type entitlement struct {
+	productID    string
+	entitlements []string
+}
+
+// authorize checks the credential against the license's state now. A lease
+// is only a way to name the license: the license itself must still be
+// usable, so a suspension stops downloads at once, not at lease expiry.
+// EInvalid (no credential), EForbidden (unknown key, bad lease, machine not
+// activated), ELicenseSuspended/Revoked/Expired, ENotEntitled (other product).
+func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, error) {
+	var lic *licensing.License
+	var ents []string
+	switch {
+	case c.LicenseKey != "" && c.Lease != "":
+		return nil, licensing.Errorf(licensing.EInvalid, "give license_key or lease, not both")
+	case c.LicenseKey != "":
+		v, err := s.cfg.Licenses.Validate(ctx, c.LicenseKey, c.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		if !v.Valid {
+			return nil, refusal(v.Code, v.Detail)
+		}
+		lic = v.License
+	case c.Lease != "":
+		lease, err := s.verifyLease(c.Lease, c.Fingerprint)
+		if err != nil {
+			return nil, err
+		}
+		if lic, err = s.cfg.Licenses.Store().GetLicense(ctx, lease.Claims.License); err != nil {
+			if licensing.ErrorCode(err) == licensing.ENotFound {
+				return nil, licensing.Errorf(licensing.EForbidden, "the lease's license no longer exists")
+			}
+			return nil, err
+		}
+		m, err := s.cfg.Licenses.Store().FindMachine(ctx, lic.ID, c.Fingerprint)
+		if err != nil || m.Status == licensing.MachineBlocked {
+			if err == nil || licensing.ErrorCode(err) == licensing.ENotFound {
+				return nil, licensing.Errorf(licensing.EForbidden, "this machine holds no seat on the license")
+			}
+			return nil, err
+		}
+	default:
+		return nil, licensing.Errorf(licensing.EInvalid, "license_key or lease is required")
+	}
+	pol, err := s.cfg.Licenses.Store().GetPolicy(ctx, lic.PolicyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := lic.Check(pol, s.now()); err != nil {
+		return nil, err
+	}
+	cus, err := s.cfg.Licenses.Store().GetCustomer(ctx, lic.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	if cus.Status != licensing.CustomerActive {
+		return nil, licensing.Errorf(licensing.EForbidden, "the customer's account is disabled")
+	}
+	if c.ProductID != "" && c.ProductID != lic.ProductID {
+		return nil, licensing.Errorf(licensing.ENotEntitled, "the license is for another product")
+	}
+	ents = licensing.EffectiveEntitlements(pol, lic)
+	return &entitlement{productID: lic.ProductID, entitlements: ents}, nil
+}
+
+// refusal turns an online validation's answer into the download error.
+func refusal(code, detail string) error {
+	switch code {
+	case verifier.ValidationSuspended:
+		return licensing.Errorf(licensing.ELicenseSuspended, "%s", detail)
+	case verifier.ValidationRevoked:
+		return licensing.Errorf(licensing.ELicenseRevoked, "%s", detail)
+	case verifier.ValidationExpired:
+		return licensing.Errorf(licensing.ELicenseExpired, "%s", detail)
+	}
+	return licensing.Errorf(licensing.EForbidden, "%s", detail)
+}
+
+// verifyLease checks a lease's signature, times, product and fingerprint
+// with the server's own lease keys. The product is read from the lease first
+// (unverified) only to choose the audience the verifier then insists on.
+func (s *Service) verifyLease(token, fingerprint string) (*verifier.Lease, error) {
+	if s.cfg.LeaseKeys == nil {
+		return nil, licensing.Errorf(licensing.EInvalid, "leases are not accepted here: use license_key")
+	}
+	if fingerprint == "" {
+		return nil, licensing.Errorf(licensing.EInvalid, "fingerprint is required with a lease")
+	}
+	bad := licensing.Errorf(licensing.EForbidden, "the lease is not valid")
+	parts := strings.Split(token, ".")
+	if len(token) > 8192 || len(parts) != 3 {
+		return nil, bad
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, bad
+	}
+	var peek struct {
+		Aud string `json:"aud"`
+	}
+	if json.Unmarshal(payload, &peek) != nil || peek.Aud == "" {
+		return nil, bad
+	}
+	keys, err := s.cfg.LeaseKeys()
+	if err != nil {
+		return nil, licensing.Wrap(licensing.EInternal, err, "the lease keys are unavailable")
+	}
+	lease, err := verifier.Verify(token, verifier.Config{Keys: keys, Product: peek.Aud, Fingerprint: fingerprint, Clock: s.cfg.Clock})
+	if err != nil {
+		return nil, licensing.Wrap(licensing.EForbidden, err, "the lease is not valid: "+string(verifierCode(err)))
+	}
+	return lease, nil
+}
+
+func verifierCode(err error) verifier.Code {
+	if e, ok := err.(*verifier.Error); ok {
+		return e.Code
+	}
+	return verifier.CodeMalformed
+}
+
+func checkChannel(ch string) (string, error) {
+	if ch == "" {
+		return "stable", nil
+	}
+	if !slices.Contains(verifier.ReleaseChannels, ch) {
+		return "", licensing.Errorf(licensing.EInvalid, "channel must be one of %v", verifier.ReleaseChannels)
+	}
+	return ch, nil
+}
+
+// Metadata returns the signed release metadata of the licensed product on a
+// channel (a JSON verifier.SignedMetadata). It is re-signed with a higher
+// version when half its lifetime has passed, so clients always get a
+// document that stays valid for a while.
+func (s *Service) Metadata(ctx context.Context, c Credential, channel string) ([]byte, error) {
+	channel, err := checkChannel(channel)
+	if err != nil {
+		return nil, err
+	}
+	ent, err := s.authorize(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := s.cfg.Store.GetMetadata(ctx, ent.productID, channel)
+	if err == nil && rec.ExpiresAt.Sub(s.now()) > s.cfg.MetadataTTL/2 {
+		return rec.Document, nil
+	} else if err != nil && licensing.ErrorCode(err) != licensing.ENotFound {
+		return nil, err
+	}
+	var doc []byte
+	err = s.cfg.Store.InTx(ctx, func(tx Repo) error {
+		rec, err := s.resign(ctx, tx, ent.productID, channel)
+		if err == nil {
+			doc = rec.Document
+		}
+		return err
+	})
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		// Another instance re-signed it meanwhile: serve that one.
+		rec, err := s.cfg.Store.GetMetadata(ctx, ent.productID, channel)
+		if err != nil {
+			return nil, err
+		}
+		return rec.Document, nil
+	}
+	return doc, err
+}
+
+// resign builds and signs the next version of a channel's metadata from the
+// published releases and stores it in tx.
+func (s *Service) resign(ctx context.Context, tx Repo, productID, channel string) (*MetadataRecord, error) {
+	var prev int64
+	old, err := tx.GetMetadata(ctx, productID, channel)
+	if err == nil {
+		prev = old.Version
+	} else if licensing.ErrorCode(err) != licensing.ENotFound {
+		return nil, err
+	}
+	rels, err := tx.PublishedReleases(ctx, productID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	md := verifier.ReleaseMetadata{
+		Type: verifier.ReleaseMetadataType, SpecVersion: 1, ProductID: productID, Channel: channel,
+		Version: prev + 1, IssuedAt: now.Unix(), Expires: now.Add(s.cfg.MetadataTTL).Unix(), Releases: []verifier.ReleaseEntry{},
+	}
+	for _, r := range sortNewestFirst(rels) {
+		if !verifier.ChannelIncludes(channel, r.Channel) {
+			continue
+		}
+		e := verifier.ReleaseEntry{Version: r.Version, Channel: r.Channel, Entitlement: r.Entitlement, Artifacts: []verifier.ReleaseArtifact{}}
+		if r.PublishedAt != nil {
+			e.PublishedAt = r.PublishedAt.Unix()
+		}
+		for _, a := range r.Artifacts {
+			e.Artifacts = append(e.Artifacts, verifier.ReleaseArtifact{Platform: a.Platform, Arch: a.Arch, Filename: a.Filename,
+				Length: a.Size, SHA256: a.SHA256, SHA512: a.SHA512, Signature: a.Signature, KeyID: a.KeyID})
+		}
+		md.Releases = append(md.Releases, e)
+	}
+	payload, err := json.Marshal(md)
+	if err != nil {
+		return nil, licensing.Wrap(licensing.EInternal, err, "could not encode the release metadata")
+	}
+	sig := ed25519.Sign(s.cfg.MetadataKey, verifier.MetadataSigningInput(payload))
+	doc, err := json.Marshal(verifier.SignedMetadata{
+		Payload:    base64.StdEncoding.EncodeToString(payload),
+		Signatures: []verifier.MetadataSignature{{KeyID: s.metaKeyID, Sig: base64.StdEncoding.EncodeToString(sig)}},
+	})
+	if err != nil {
+		return nil, licensing.Wrap(licensing.EInternal, err, "could not encode the release metadata")
+	}
+	rec := &MetadataRecord{ProductID: productID, Channel: channel, Version: md.Version, Document: doc,
+		ExpiresAt: time.Unix(md.Expires, 0).UTC(), UpdatedAt: now}
+	return rec, tx.SaveMetadata(ctx, rec, prev)
+}
+
+func sortNewestFirst(rels []Release) []Release {
+	out := slices.Clone(rels)
+	slices.SortStableFunc(out, func(a, b Release) int { return verifier.CompareVersions(b.Version, a.Version) })
+	return out
+}
+
+// DownloadRequest names what a client wants.
+type DownloadRequest struct {
+	Credential
+	Channel  string
+	Version  string // "" or "latest": the newest on the channel
+	Platform string
+	Arch     string
+}
+
+// Download checks the license and returns a short-lived URL of the artifact.
+// Before presigning it asks the store for the object, so a store that is
+// down answers EUnavailable (503) instead of a URL that would fail.
+// ENotFound (no such release or platform), ENotEntitled (missing
+// entitlement, other product), and authorize's codes.
+func (s *Service) Download(ctx context.Context, req DownloadRequest) (string, error) {
+	channel, err := checkChannel(req.Channel)
+	if err != nil {
+		return "", err
+	}
+	if !platformPattern.MatchString(req.Platform) || !platformPattern.MatchString(req.Arch) {
+		return "", licensing.Errorf(licensing.EInvalid, "platform and arch are required (e.g. linux, amd64)")
+	}
+	version := strings.TrimPrefix(req.Version, "v")
+	if version != "" && version != "latest" {
+		if _, err := verifier.ParseVersion(version); err != nil {
+			return "", licensing.Errorf(licensing.EInvalid, "version must be semver or latest")
+		}
+	}
+	ent, err := s.authorize(ctx, req.Credential)
+	if err != nil {
+		return "", err
+	}
+	rels, err := s.cfg.Store.PublishedReleases(ctx, ent.productID)
+	if err != nil {
+		return "", err
+	}
+	var art *Artifact
+	for _, r := range sortNewestFirst(rels) {
+		if !verifier.ChannelIncludes(channel, r.Channel) || (version != "" && version != "latest" && r.Version != version) {
+			continue
+		}
+		i := slices.IndexFunc(r.Artifacts, func(a Artifact) bool { return a.Platform == req.Platform && a.Arch == req.Arch })
+		if i < 0 {
+			if version != "" && version != "latest" {
+				return "", licensing.Errorf(licensing.ENotFound, "version %s has no artifact for %s/%s", version, req.Platform, req.Arch)
+			}
+			continue
+		}
+		if r.Entitlement != "" && !slices.Contains(ent.entitlements, r.Entitlement) {
+			return "", licensing.Errorf(licensing.ENotEntitled, "version %s needs the %q entitlement", r.Version, r.Entitlement)
+		}
+		art = &r.Artifacts[i]
+		break
+	}
+	if art == nil {
+		return "", licensing.Errorf(licensing.ENotFound, "no published release matches on channel %s for %s/%s", channel, req.Platform, req.Arch)
+	}
+	if _, err := s.cfg.Blobs.Stat(ctx, art.ObjectKey); err != nil {
+		if licensing.ErrorCode(err) == licensing.ENotFound {
+			return "", licensing.Wrap(licensing.EUnavailable, err, "the release file is missing from storage")
+		}
+		return "", err
+	}
+	return s.cfg.Blobs.PresignGet(ctx, art.ObjectKey, art.Filename, s.cfg.DownloadTTL)
+}
+
+// newID returns a random UUID (v4) for rows whose id is needed before they
+// are stored (an artifact's id is part of its object key).
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,523 @@
+package release
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// Config is what the release service needs.
+type Config struct {
+	Store    Store
+	Blobs    BlobStore
+	Licenses *licensing.Service
+	// LeaseKeys returns the public keys that verify leases (a lease is the
+	// other way, beside a license key, to prove a license for a download).
+	LeaseKeys func() (*verifier.KeySet, error)
+	// MetadataKey signs the release metadata. It lives on the server.
+	MetadataKey ed25519.PrivateKey
+	// ReleaseKeys, when not empty, are the release public keys the server
+	// accepts artifact signatures from: a bad signature is refused when the
+	// artifact is added instead of by every client later.
+	ReleaseKeys []ed25519.PublicKey
+	Clock       licensing.Clock
+	MetadataTTL time.Duration // how long a signed metadata document is valid (default 7 days)
+	DownloadTTL time.Duration // lifetime of a download URL (default 5 minutes)
+	UploadTTL   time.Duration // lifetime of upload URLs (default 1 hour)
+	PartSize    int64         // multipart part size (default 64 MiB, at least 5 MiB)
+}
+
+// Service runs the release use cases. It is safe for concurrent use.
+type Service struct {
+	cfg         Config
+	releaseKeys PublicKeys
+	metaKeyID   string
+}
+
+// NewService checks cfg and builds a Service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Licenses == nil {
+		return nil, fmt.Errorf("release: Store, Blobs and Licenses are required")
+	}
+	if len(cfg.MetadataKey) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("release: a metadata signing key is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.MetadataTTL <= 0 {
+		cfg.MetadataTTL = defaultMetadataTTL
+	}
+	if cfg.DownloadTTL <= 0 {
+		cfg.DownloadTTL = defaultDownloadTTL
+	}
+	if cfg.UploadTTL <= 0 {
+		cfg.UploadTTL = defaultUploadTTL
+	}
+	if cfg.PartSize <= 0 {
+		cfg.PartSize = defaultPartSize
+	}
+	if cfg.PartSize < minPartSize {
+		return nil, fmt.Errorf("release: the part size must be at least %d bytes", minPartSize)
+	}
+	s := &Service{cfg: cfg, releaseKeys: PublicKeys{}}
+	for _, k := range cfg.ReleaseKeys {
+		if len(k) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("release: a release public key has %d bytes, want %d", len(k), ed25519.PublicKeySize)
+		}
+		s.releaseKeys[verifier.ReleaseKeyID(k)] = k
+	}
+	s.metaKeyID = verifier.ReleaseKeyID(cfg.MetadataKey.Public().(ed25519.PublicKey))
+	return s, nil
+}
+
+// MetadataPublicKey is the key apps pin to check release metadata.
+func (s *Service) MetadataPublicKey() ed25519.PublicKey {
+	return s.cfg.MetadataKey.Public().(ed25519.PublicKey)
+}
+
+func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }
+
+var (
+	platformPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+	filenamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$`)
+	entitlementCode = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+	hexPattern      = regexp.MustCompile(`^[0-9a-f]+$`)
+)
+
+// ReleaseInput is what an admin gives to create a release.
+type ReleaseInput struct {
+	ProductID   string `json:"product_id"`
+	Version     string `json:"version"`
+	Channel     string `json:"channel,omitempty"` // default stable
+	Notes       string `json:"notes,omitempty"`
+	Entitlement string `json:"entitlement,omitempty"`
+}
+
+// CreateRelease stores a new draft release. EInvalid, ENotFound (product),
+// EConflict (the version exists for the product).
+func (s *Service) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
+	in.Version = strings.TrimPrefix(strings.TrimSpace(in.Version), "v")
+	if _, err := verifier.ParseVersion(in.Version); err != nil {
+		return nil, licensing.Errorf(licensing.EInvalid, "version must be semver (1.2.3, 1.2.3-beta.1): %v", err)
+	}
+	if in.Channel == "" {
+		in.Channel = "stable"
+	}
+	if !slices.Contains(verifier.ReleaseChannels, in.Channel) {
+		return nil, licensing.Errorf(licensing.EInvalid, "channel must be one of %v", verifier.ReleaseChannels)
+	}
+	if len(in.Notes) > 20000 {
+		return nil, licensing.Errorf(licensing.EInvalid, "notes are at most 20000 characters")
+	}
+	if in.Entitlement != "" {
+		if !entitlementCode.MatchString(in.Entitlement) {
+			return nil, licensing.Errorf(licensing.EInvalid, "entitlement must be an entitlement code")
+		}
+		missing, err := s.cfg.Licenses.Store().MissingEntitlements(ctx, []string{in.Entitlement})
+		if err != nil {
+			return nil, err
+		}
+		if len(missing) > 0 {
+			return nil, licensing.Errorf(licensing.EInvalid, "unknown entitlement %q: create it first (POST /v1/entitlements)", in.Entitlement)
+		}
+	}
+	if _, err := s.cfg.Licenses.Store().GetProduct(ctx, in.ProductID); err != nil {
+		if licensing.ErrorCode(err) == licensing.ENotFound {
+			return nil, licensing.Errorf(licensing.EInvalid, "product_id names no product")
+		}
+		return nil, err
+	}
+	now := s.now()
+	r := &Release{ProductID: in.ProductID, Version: in.Version, Channel: in.Channel, Notes: in.Notes,
+		Status: StatusDraft, Entitlement: in.Entitlement, Artifacts: []Artifact{}, CreatedAt: now, UpdatedAt: now}
+	err := s.cfg.Store.InTx(ctx, func(tx Repo) error {
+		if err := tx.CreateRelease(ctx, r); err != nil {
+			if licensing.ErrorCode(err) == licensing.EConflict {
+				return licensing.Errorf(licensing.EConflict, "the product already has version %s", r.Version)
+			}
+			return err
+		}
+		return s.record(ctx, tx, ActionReleaseCreated, "release", r.ID, "", nil, r)
+	})
+	return r, err
+}
+
+// Release returns one release with its artifacts. ENotFound.
+func (s *Service) Release(ctx context.Context, id string) (*Release, error) {
+	return s.cfg.Store.GetRelease(ctx, id)
+}
+
+// Releases lists the version history. EInvalid for a bad filter.
+func (s *Service) Releases(ctx context.Context, f Filter, page licensing.Page) ([]Release, error) {
+	if f.Channel != "" && !slices.Contains(verifier.ReleaseChannels, f.Channel) {
+		return nil, licensing.Errorf(licensing.EInvalid, "channel must be one of %v", verifier.ReleaseChannels)
+	}
+	if f.Status != "" && !slices.Contains([]Status{StatusDraft, StatusPublished, StatusYanked}, f.Status) {
+		return nil, licensing.Errorf(licensing.EInvalid, "status must be draft, published or yanked")
+	}
+	return s.cfg.Store.ListReleases(ctx, f, page)
+}
+
+// ArtifactInput describes a file the publisher hashed and signed.
+type ArtifactInput struct {
+	Platform  string `json:"platform"`
+	Arch      string `json:"arch"`
+	Filename  string `json:"filename"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	SHA512    string `json:"sha512"`
+	Signature string `json:"signature"`
+	KeyID     string `json:"key_id,omitempty"`
+	// Multipart asks for a multipart upload even for a small file; a file
+	// larger than the part size always gets one.
+	Multipart bool `json:"multipart,omitempty"`
+}
+
+// Upload tells the publisher where to send an artifact's bytes.
+type Upload struct {
+	Artifact  Artifact  `json:"artifact"`
+	ExpiresAt time.Time `json:"expires_at"`
+	// URL takes one PUT of the whole file (single upload).
+	URL string `json:"url,omitempty"`
+	// Parts take one PUT each of PartSize bytes (the last one shorter), in a
+	// multipart upload; their ETag answers go to finalize.
+	PartSize int64     `json:"part_size,omitempty"`
+	Parts    []PartURL `json:"parts,omitempty"`
+}
+
+// PartURL is the upload URL of one part.
+type PartURL struct {
+	Number int    `json:"number"`
+	URL    string `json:"url"`
+}
+
+func (in *ArtifactInput) validate() error {
+	switch {
+	case !platformPattern.MatchString(in.Platform) || !platformPattern.MatchString(in.Arch):
+		return licensing.Errorf(licensing.EInvalid, "platform and arch are lowercase names like linux and amd64")
+	case !filenamePattern.MatchString(in.Filename) || strings.Contains(in.Filename, ".."):
+		return licensing.Errorf(licensing.EInvalid, "filename must be a plain file name (letters, digits, '.', '_', '+', '-')")
+	case in.Size <= 0 || in.Size > MaxArtifactSize:
+		return licensing.Errorf(licensing.EInvalid, "size must be between 1 and %d bytes", MaxArtifactSize)
+	case len(in.SHA256) != 64 || !hexPattern.MatchString(in.SHA256):
+		return licensing.Errorf(licensing.EInvalid, "sha256 must be 64 lowercase hex digits")
+	case len(in.SHA512) != 128 || !hexPattern.MatchString(in.SHA512):
+		return licensing.Errorf(licensing.EInvalid, "sha512 must be 128 lowercase hex digits")
+	}
+	sig, err := base64.StdEncoding.DecodeString(in.Signature)
+	if err != nil || len(sig) != ed25519.SignatureSize {
+		return licensing.Errorf(licensing.EInvalid, "signature must be a base64 Ed25519 signature")
+	}
+	return nil
+}
+
+// AddArtifact registers an artifact of a draft release and returns where to
+// upload its bytes. EInvalid, ENotFound, EConflict (the release is not a
+// draft, or already has this platform/arch).
+func (s *Service) AddArtifact(ctx context.Context, releaseID string, in ArtifactInput) (*Upload, error) {
+	if err := in.validate(); err != nil {
+		return nil, err
+	}
+	rel, err := s.cfg.Store.GetRelease(ctx, releaseID)
+	if err != nil {
+		return nil, err
+	}
+	if rel.Status != StatusDraft {
+		return nil, licensing.Errorf(licensing.EConflict, "artifacts can only be added to a draft release")
+	}
+	for _, a := range rel.Artifacts {
+		if a.Platform == in.Platform && a.Arch == in.Arch {
+			return nil, licensing.Errorf(licensing.EConflict, "the release already has an artifact for %s/%s", in.Platform, in.Arch)
+		}
+	}
+	stmt := verifier.ArtifactStatement(rel.ProductID, rel.Version, in.Platform, in.Arch, in.Filename, in.Size, in.SHA256, in.SHA512)
+	if len(s.releaseKeys) > 0 {
+		if in.KeyID == "" && len(s.releaseKeys) == 1 {
+			for id := range s.releaseKeys {
+				in.KeyID = id
+			}
+		}
+		key, ok := s.releaseKeys[in.KeyID]
+		sig, _ := base64.StdEncoding.DecodeString(in.Signature)
+		if !ok || !ed25519.Verify(key, stmt, sig) {
+			return nil, licensing.Errorf(licensing.EInvalid, "the signature does not verify with a trusted release key (key_id %q)", in.KeyID)
+		}
+	}
+	now := s.now()
+	a := &Artifact{ID: newID(), ReleaseID: rel.ID, Platform: in.Platform, Arch: in.Arch, Filename: in.Filename,
+		Size: in.Size, SHA256: in.SHA256, SHA512: in.SHA512, Signature: in.Signature, KeyID: in.KeyID,
+		Status: ArtifactPending, CreatedAt: now, UpdatedAt: now}
+	a.ObjectKey = path.Join("releases", rel.ProductID, rel.ID, a.ID, a.Filename)
+	up := &Upload{ExpiresAt: now.Add(s.cfg.UploadTTL)}
+	multipart := in.Multipart || in.Size > s.cfg.PartSize || in.Size > maxSinglePut
+	if multipart {
+		partSize := max(s.cfg.PartSize, (in.Size+maxParts-1)/maxParts)
+		n := int((in.Size + partSize - 1) / partSize)
+		if a.UploadID, err = s.cfg.Blobs.CreateMultipart(ctx, a.ObjectKey); err != nil {
+			return nil, err
+		}
+		up.PartSize = partSize
+		for i := 1; i <= n; i++ {
+			u, err := s.cfg.Blobs.PresignPart(ctx, a.ObjectKey, a.UploadID, i, s.cfg.UploadTTL)
+			if err != nil {
+				_ = s.cfg.Blobs.AbortMultipart(ctx, a.ObjectKey, a.UploadID)
+				return nil, err
+			}
+			up.Parts = append(up.Parts, PartURL{Number: i, URL: u})
+		}
+	} else if up.URL, err = s.cfg.Blobs.PresignPut(ctx, a.ObjectKey, s.cfg.UploadTTL); err != nil {
+		return nil, err
+	}
+	err = s.cfg.Store.InTx(ctx, func(tx Repo) error {
+		if err := tx.CreateArtifact(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionArtifactAdded, "release", rel.ID, "", nil, a)
+	})
+	if err != nil {
+		if a.UploadID != "" {
+			_ = s.cfg.Blobs.AbortMultipart(ctx, a.ObjectKey, a.UploadID)
+		}
+		if licensing.ErrorCode(err) == licensing.EConflict {
+			return nil, licensing.Errorf(licensing.EConflict, "the release already has an artifact for %s/%s", in.Platform, in.Arch)
+		}
+		return nil, err
+	}
+	up.Artifact = *a
+	return up, nil
+}
+
+// FinalizeInput completes an upload: the parts' ETags of a multipart upload.
+type FinalizeInput struct {
+	Parts []UploadPart `json:"parts,omitempty"`
+}
+
+// Finalize checks the stored object against the declared size and hashes
+// (streaming it once, in constant memory) and marks the artifact ready. An
+// object that does not match is deleted with its artifact (EInvalid), so the
+// publisher adds it again; nothing half-checked is left behind.
+func (s *Service) Finalize(ctx context.Context, releaseID, artifactID string, in FinalizeInput) (*Artifact, error) {
+	a, err := s.cfg.Store.GetArtifact(ctx, artifactID)
+	if err != nil {
+		return nil, err
+	}
+	if a.ReleaseID != releaseID {
+		return nil, licensing.Errorf(licensing.ENotFound, "the release has no such artifact")
+	}
+	if a.Status == ArtifactReady {
+		return a, nil
+	}
+	if a.UploadID != "" {
+		if len(in.Parts) == 0 || len(in.Parts) > maxParts {
+			return nil, licensing.Errorf(licensing.EInvalid, "a multipart upload needs the ETag of every part")
+		}
+		for i, p := range in.Parts {
+			if p.Number != i+1 || p.ETag == "" || len(p.ETag) > 200 {
+				return nil, licensing.Errorf(licensing.EInvalid, "parts must be numbered 1..n in order, each with its ETag")
+			}
+		}
+		if err := s.cfg.Blobs.CompleteMultipart(ctx, a.ObjectKey, a.UploadID, in.Parts); err != nil {
+			if c := licensing.ErrorCode(err); c == licensing.EInvalid || c == licensing.ENotFound {
+				return nil, licensing.Wrap(licensing.EInvalid, err, "the store refused to complete the upload: check the parts and their ETags")
+			}
+			return nil, err
+		}
+		a.UploadID = ""
+		a.UpdatedAt = s.now()
+		if err := s.cfg.Store.UpdateArtifact(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	size, err := s.cfg.Blobs.Stat(ctx, a.ObjectKey)
+	if licensing.ErrorCode(err) == licensing.ENotFound {
+		return nil, licensing.Errorf(licensing.EConflict, "nothing was uploaded yet for this artifact")
+	} else if err != nil {
+		return nil, err
+	}
+	mismatch := ""
+	if size != a.Size {
+		mismatch = fmt.Sprintf("the stored object has %d bytes, %d were declared", size, a.Size)
+	} else {
+		sum256, sum512, n, err := s.hashObject(ctx, a.ObjectKey)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case n != a.Size:
+			mismatch = fmt.Sprintf("the stored object has %d bytes, %d were declared", n, a.Size)
+		case sum256 != a.SHA256:
+			mismatch = "the stored object's SHA-256 is not the declared one"
+		case sum512 != a.SHA512:
+			mismatch = "the stored object's SHA-512 is not the declared one"
+		}
+	}
+	if mismatch != "" {
+		_ = s.cfg.Blobs.Delete(ctx, a.ObjectKey)
+		err := s.cfg.Store.InTx(ctx, func(tx Repo) error {
+			if err := tx.DeleteArtifact(ctx, a.ID); err != nil {
+				return err
+			}
+			return s.record(ctx, tx, ActionArtifactRejected, "release", releaseID, mismatch, a, nil)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return nil, licensing.Errorf(licensing.EInvalid, "%s: the artifact was removed, add it again", mismatch)
+	}
+	before := *a
+	a.Status, a.UpdatedAt = ArtifactReady, s.now()
+	return a, s.cfg.Store.InTx(ctx, func(tx Repo) error {
+		if err := tx.UpdateArtifact(ctx, a); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionArtifactFinalized, "release", releaseID, "", before, a)
+	})
+}
+
+// hashObject streams the object through both hashes with a fixed buffer.
+func (s *Service) hashObject(ctx context.Context, key string) (sum256, sum512 string, n int64, err error) {
+	rc, err := s.cfg.Blobs.Open(ctx, key)
+	if err != nil {
+		return "", "", 0, err
+	}
+	defer rc.Close()
+	h256, h512 := sha256.New(), sha512.New()
+	n, err = io.CopyBuffer(io.MultiWriter(h256, h512), rc, make([]byte, 256<<10))
+	if err != nil {
+		return "", "", 0, licensing.Wrap(licensing.EUnavailable, err, "reading the stored object failed")
+	}
+	return hex.EncodeToString(h256.Sum(nil)), hex.EncodeToString(h512.Sum(nil)), n, nil
+}
+
+// Publish makes a draft release downloadable and re-signs the metadata of
+// every channel that shows it. EConflict when it is not a draft or has no
+// finalized artifact.
+func (s *Service) Publish(ctx context.Context, id string) (*Release, error) {
+	return s.transition(ctx, id, StatusDraft, StatusPublished, ActionReleasePublished, "", func(r *Release) error {
+		if len(r.Artifacts) == 0 {
+			return licensing.Errorf(licensing.EConflict, "the release has no artifact")
+		}
+		for _, a := range r.Artifacts {
+			if a.Status != ArtifactReady {
+				return licensing.Errorf(licensing.EConflict, "artifact %s/%s is not finalized", a.Platform, a.Arch)
+			}
+		}
+		now := s.now()
+		r.PublishedAt = &now
+		return nil
+	})
+}
+
+// Yank withdraws a published release: out of the metadata, no downloads.
+func (s *Service) Yank(ctx context.Context, id, reason string) (*Release, error) {
+	if len(reason) > 500 {
+		return nil, licensing.Errorf(licensing.EInvalid, "reason is at most 500 characters")
+	}
+	return s.transition(ctx, id, StatusPublished, StatusYanked, ActionReleaseYanked, reason, func(r *Release) error {
+		r.YankReason = reason
+		return nil
+	})
+}
+
+func (s *Service) transition(ctx context.Context, id string, from, to Status, action, reason string, change func(*Release) error) (*Release, error) {
+	var out *Release
+	err := s.cfg.Store.InTx(ctx, func(tx Repo) error {
+		r, err := tx.GetRelease(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Status != from {
+			return licensing.Errorf(licensing.EConflict, "the release is %s, not %s", r.Status, from)
+		}
+		before := *r
+		r.Status, r.UpdatedAt = to, s.now()
+		if err := change(r); err != nil {
+			return err
+		}
+		if err := tx.UpdateRelease(ctx, r); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, action, "release", r.ID, reason, before, r); err != nil {
+			return err
+		}
+		// Every channel that shows the release gets a new signed document now,
+		// in the same transaction, so the metadata never lags the status.
+		for _, ch := range verifier.ReleaseChannels {
+			if verifier.ChannelIncludes(ch, r.Channel) {
+				if _, err := s.resign(ctx, tx, r.ProductID, ch); err != nil {
+					return err
+				}
+			}
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// record appends an audit event, as licensing does for its own changes.
+func (s *Service) record(ctx context.Context, tx Repo, action, targetType, targetID, reason string, before, after any) error {
+	a := licensing.ActorFrom(ctx)
+	return tx.AppendEvent(ctx, &licensing.Event{
+		Time: s.now(), Action: action, TargetType: targetType, TargetID: targetID, Actor: a.Label(), ActorName: a.Name,
+		Reason: reason, Before: licensing.Snapshot(before), After: licensing.Snapshot(after), RequestID: a.RequestID,
+	})
+}
+
+// CleanupAbandonedUploads removes artifacts that were added but never
+// finalized within olderThan: their multipart uploads are aborted, their
+// partial objects deleted and their rows removed. It is meant to run from a
+// scheduled job; several instances running it at once is harmless (a row
+// already gone is skipped). It returns how many artifacts it removed.
+func (s *Service) CleanupAbandonedUploads(ctx context.Context, olderThan time.Duration) (int, error) {
+	if olderThan < s.cfg.UploadTTL {
+		// Never pull an upload whose URLs are still valid from under a publisher.
+		olderThan = s.cfg.UploadTTL
+	}
+	removed := 0
+	for {
+		batch, err := s.cfg.Store.PendingArtifacts(ctx, s.now().Add(-olderThan), 100)
+		if err != nil {
+			return removed, err
+		}
+		for _, a := range batch {
+			if a.UploadID != "" {
+				if err := s.cfg.Blobs.AbortMultipart(ctx, a.ObjectKey, a.UploadID); err != nil && licensing.ErrorCode(err) != licensing.ENotFound {
+					return removed, err
+				}
+			}
+			if err := s.cfg.Blobs.Delete(ctx, a.ObjectKey); err != nil {
+				return removed, err
+			}
+			err := s.cfg.Store.InTx(ctx, func(tx Repo) error {
+				if err := tx.DeleteArtifact(ctx, a.ID); err != nil {
+					return err
+				}
+				return s.record(ctx, tx, ActionArtifactAbandoned, "release", a.ReleaseID, "upload not finalized in time", a, nil)
+			})
+			if err != nil && licensing.ErrorCode(err) != licensing.ENotFound {
+				return removed, err
+			}
+			if err == nil {
+				removed++
+			}
+		}
+		if len(batch) < 100 {
+			return removed, nil
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package blob_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
+	"github.com/nzilacode/narcidicontrole/storage/blob"
+	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
+)
+
+type subject struct {
+	store release.BlobStore
+	// expire makes URLs presigned so far expire (moves the clock, or waits).
+	expire func()
+}
+
+func newLocal(t *testing.T) subject {
+	c := blobtest.NewClock(time.Now())
+	l, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{7}, 32), c.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(l.Handler())
+	t.Cleanup(srv.Close)
+	l.SetBaseURL(srv.URL)
+	return subject{store: l, expire: func() { c.Add(2 * time.Second) }}
+}
+
+func newS3(t *testing.T) subject {
+	st, err := blob.NewS3(context.Background(), blobtest.S3(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A SigV4 URL's expiry is checked by the store against its own clock:
+	// the only way to get an expired one is to let it expire.
+	return subject{store: st, expire: func() { time.Sleep(2500 * time.Millisecond) }}
+}
+
+// The same suite runs on every implementation.
+func TestStores(t *testing.T) {
+	for name, mk := range map[string]func(*testing.T) subject{"local": newLocal, "s3": newS3} {
+		t.Run(name, func(t *testing.T) {
+			s := mk(t)
+			t.Run("put, stat, open, get", func(t *testing.T) { testPutGet(t, s) })
+			t.Run("multipart", func(t *testing.T) { testMultipart(t, s) })
+			t.Run("tampered and expired URLs", func(t *testing.T) { testRefusals(t, s) })
+		})
+	}
+}
+
+func do(t *testing.T, method, u string, body []byte) (int, []byte, http.Header) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, u, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.ContentLength = int64(len(body))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header
+}
+
+func testPutGet(t *testing.T, s subject) {
+	ctx := context.Background()
+	key := "releases/p/r/a/app-1.0.0.tar.gz"
+	data := []byte("the bytes of a release")
+	u, err := s.store.PresignPut(ctx, key, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, b, _ := do(t, "PUT", u, data); status != 200 {
+		t.Fatalf("PUT = %d %s", status, b)
+	}
+	if n, err := s.store.Stat(ctx, key); err != nil || n != int64(len(data)) {
+		t.Fatalf("Stat = %d, %v", n, err)
+	}
+	rc, err := s.store.Open(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	rc.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatalf("Open = %q", got)
+	}
+	g, err := s.store.PresignGet(ctx, key, "app-1.0.0.tar.gz", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, b, h := do(t, "GET", g, nil)
+	if status != 200 || !bytes.Equal(b, data) {
+		t.Fatalf("GET = %d %q", status, b)
+	}
+	if cd := h.Get("Content-Disposition"); !strings.Contains(cd, "app-1.0.0.tar.gz") {
+		t.Errorf("Content-Disposition = %q", cd)
+	}
+	if err := s.store.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.store.Stat(ctx, key); licensing.ErrorCode(err) != licensing.ENotFound {
+		t.Fatalf("Stat after delete = %v, want not_found", err)
+	}
+	if err := s.store.Delete(ctx, key); err != nil {
+		t.Fatalf("deleting a missing object: %v", err)
+	}
+}
+
+func testMultipart(t *testing.T, s subject) {
+	ctx := context.Background()
+	key := "releases/p/r/b/big.bin"
+	part1 := make([]byte, 5<<20)
+	_, _ = rand.Read(part1)
+	part2 := []byte("and the tail")
+	id, err := s.store.CreateMultipart(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var parts []release.UploadPart
+	for i, p := range [][]byte{part1, part2} {
+		u, err := s.store.PresignPart(ctx, key, id, i+1, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, b, h := do(t, "PUT", u, p)
+		if status != 200 || h.Get("ETag") == "" {
+			t.Fatalf("PUT part %d = %d %s (ETag %q)", i+1, status, b, h.Get("ETag"))
+		}
+		parts = append(parts, release.UploadPart{Number: i + 1, ETag: h.Get("ETag")})
+	}
+	bad := []release.UploadPart{parts[0], {Number: 2, ETag: `"0123"`}}
+	if err := s.store.CompleteMultipart(ctx, key, id, bad); licensing.ErrorCode(err) != licensing.EInvalid {
+		t.Fatalf("complete with a wrong ETag = %v, want invalid", err)
+	}
+	if err := s.store.CompleteMultipart(ctx, key, id, parts); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.store.Stat(ctx, key); err != nil || n != int64(len(part1)+len(part2)) {
+		t.Fatalf("Stat = %d, %v", n, err)
+	}
+	// An aborted upload leaves nothing to complete.
+	id2, err := s.store.CreateMultipart(ctx, "releases/p/r/c/x.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.AbortMultipart(ctx, "releases/p/r/c/x.bin", id2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.store.CompleteMultipart(ctx, "releases/p/r/c/x.bin", id2, parts); err == nil {
+		t.Fatal("completing an aborted upload succeeded")
+	}
+}
+
+func testRefusals(t *testing.T, s subject) {
+	ctx := context.Background()
+	key := "releases/p/r/d/app.zip"
+	put, _ := s.store.PresignPut(ctx, key, time.Minute)
+	if status, b, _ := do(t, "PUT", put, []byte("genuine")); status != 200 {
+		t.Fatalf("PUT = %d %s", status, b)
+	}
+	get, err := s.store.PresignGet(ctx, key, "app.zip", time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(get)
+	// Another object with the same signature.
+	other := *u
+	other.Path = strings.Replace(u.Path, "app.zip", "app2.zip", 1)
+	// The signature altered.
+	q := u.Query()
+	for _, name := range []string{"X-Amz-Signature", "sig"} {
+		if v := q.Get(name); v != "" {
+			q.Set(name, flip(v))
+		}
+	}
+	sig := *u
+	sig.RawQuery = q.Encode()
+	// A longer lifetime claimed.
+	q = u.Query()
+	for _, name := range []string{"X-Amz-Expires", "exp"} {
+		if v := q.Get(name); v != "" {
+			q.Set(name, v+"0")
+		}
+	}
+	longer := *u
+	longer.RawQuery = q.Encode()
+	for name, v := range map[string]string{"other key": other.String(), "signature": sig.String(), "expiry": longer.String()} {
+		if status, b, _ := do(t, "GET", v, nil); status != 403 {
+			t.Errorf("tampered %s: GET = %d %s, want 403", name, status, b)
+		}
+	}
+	// A GET URL does not allow a PUT.
+	if status, _, _ := do(t, "PUT", get, []byte("evil")); status != 403 {
+		t.Errorf("PUT through a GET URL = %d, want 403", status)
+	}
+	if status, _, _ := do(t, "GET", get, nil); status != 200 {
+		t.Fatalf("genuine URL = %d", status)
+	}
+	s.expire()
+	if status, b, _ := do(t, "GET", get, nil); status != 403 {
+		t.Errorf("expired URL: GET = %d %s, want 403", status, b)
+	}
+	if status, b, _ := do(t, "PUT", put, []byte("late")); status != 200 {
+		t.Errorf("PUT URL still valid = %d %s", status, b)
+	}
+}
+
+func flip(s string) string {
+	b := []byte(s)
+	if b[0] == 'a' {
+		b[0] = 'b'
+	} else {
+		b[0] = 'a'
+	}
+	return string(b)
+}
+
+// A store that cannot be reached answers unavailable, which the API turns
+// into 503 with Retry-After.
+func TestS3Unreachable(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	st, err := blob.NewS3(context.Background(), blob.S3Config{Bucket: "b", Endpoint: "http://" + addr, PathStyle: true, AccessKey: "a", SecretKey: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Stat(context.Background(), "k"); licensing.ErrorCode(err) != licensing.EUnavailable {
+		t.Fatalf("Stat on a closed port = %v, want unavailable", err)
+	}
+}

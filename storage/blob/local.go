@@ -1,0 +1,360 @@
+package blob
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
+)
+
+// Local is a release.BlobStore in a folder. Objects live under
+// <dir>/objects/<key>, multipart uploads under <dir>/uploads/<id>/. Every
+// write lands in a temp file first and is renamed into place, so a reader
+// never sees half an object.
+type Local struct {
+	dir     string
+	baseURL string // where Handler is served, e.g. http://127.0.0.1:8081
+	secret  []byte // HMAC key of the URLs
+	now     func() time.Time
+}
+
+var _ release.BlobStore = (*Local)(nil)
+
+// NewLocal opens (creating) the folder. baseURL is the public address of
+// Handler; secret (at least 32 bytes) signs the URLs.
+func NewLocal(dir, baseURL string, secret []byte, now func() time.Time) (*Local, error) {
+	if len(secret) < 32 {
+		return nil, errors.New("blob: the URL signing secret must be at least 32 bytes")
+	}
+	for _, d := range []string{"objects", "uploads", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Local{dir: dir, baseURL: strings.TrimRight(baseURL, "/"), secret: secret, now: now}, nil
+}
+
+// SetBaseURL changes the public address (known only once the listener is up).
+func (l *Local) SetBaseURL(u string) { l.baseURL = strings.TrimRight(u, "/") }
+
+func validKey(key string) bool {
+	if key == "" || len(key) > 1024 || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") {
+		return false
+	}
+	for _, p := range strings.Split(key, "/") {
+		if p == "" || p == "." || p == ".." {
+			return false
+		}
+	}
+	return true
+}
+
+func validUploadID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+func (l *Local) objectPath(key string) string {
+	return filepath.Join(l.dir, "objects", filepath.FromSlash(key))
+}
+
+// signature is the HMAC of everything a URL grants: operation, key, upload,
+// part, filename and expiry.
+func (l *Local) signature(op, key, upload, part, filename, exp string) string {
+	m := hmac.New(sha256.New, l.secret)
+	for _, s := range []string{op, key, upload, part, filename, exp} {
+		fmt.Fprintf(m, "%d:%s\n", len(s), s)
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (l *Local) presign(op, key, upload string, part int, filename string, ttl time.Duration) (string, error) {
+	if !validKey(key) {
+		return "", licensing.Errorf(licensing.EInvalid, "bad object key")
+	}
+	q := url.Values{}
+	exp := strconv.FormatInt(l.now().Add(ttl).Unix(), 10)
+	ps := ""
+	if part > 0 {
+		ps = strconv.Itoa(part)
+		q.Set("part", ps)
+	}
+	if upload != "" {
+		q.Set("upload", upload)
+	}
+	if filename != "" {
+		q.Set("filename", filename)
+	}
+	q.Set("op", op)
+	q.Set("exp", exp)
+	q.Set("sig", l.signature(op, key, upload, ps, filename, exp))
+	return l.baseURL + "/blob/" + (&url.URL{Path: key}).EscapedPath() + "?" + q.Encode(), nil
+}
+
+func (l *Local) PresignPut(_ context.Context, key string, ttl time.Duration) (string, error) {
+	return l.presign("put", key, "", 0, "", ttl)
+}
+
+func (l *Local) CreateMultipart(_ context.Context, key string) (string, error) {
+	if !validKey(key) {
+		return "", licensing.Errorf(licensing.EInvalid, "bad object key")
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	id := hex.EncodeToString(b)
+	if err := os.MkdirAll(filepath.Join(l.dir, "uploads", id), 0o700); err != nil {
+		return "", licensing.Wrap(licensing.EUnavailable, err, "the blob folder is not writable")
+	}
+	if err := os.WriteFile(filepath.Join(l.dir, "uploads", id, "key"), []byte(key), 0o600); err != nil {
+		return "", licensing.Wrap(licensing.EUnavailable, err, "the blob folder is not writable")
+	}
+	return id, nil
+}
+
+func (l *Local) PresignPart(_ context.Context, key, uploadID string, number int, ttl time.Duration) (string, error) {
+	return l.presign("part", key, uploadID, number, "", ttl)
+}
+
+func (l *Local) uploadDir(key, uploadID string) (string, error) {
+	if !validUploadID(uploadID) {
+		return "", licensing.Errorf(licensing.ENotFound, "no such upload")
+	}
+	dir := filepath.Join(l.dir, "uploads", uploadID)
+	k, err := os.ReadFile(filepath.Join(dir, "key"))
+	if err != nil || string(k) != key {
+		return "", licensing.Errorf(licensing.ENotFound, "no such upload")
+	}
+	return dir, nil
+}
+
+// CompleteMultipart joins the parts, in order, into the object. Each part's
+// ETag must be the one its upload answered (the hex SHA-256 of the part).
+func (l *Local) CompleteMultipart(_ context.Context, key, uploadID string, parts []release.UploadPart) error {
+	dir, err := l.uploadDir(key, uploadID)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Join(l.dir, "tmp"), "complete-*")
+	if err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "the blob folder is not writable")
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	buf := make([]byte, 256<<10)
+	for _, p := range parts {
+		pp := filepath.Join(dir, strconv.Itoa(p.Number))
+		etag, err := os.ReadFile(pp + ".etag")
+		if err != nil || strings.Trim(p.ETag, `"`) != string(etag) {
+			return licensing.Errorf(licensing.EInvalid, "part %d was not uploaded or its ETag differs", p.Number)
+		}
+		f, err := os.Open(pp)
+		if err != nil {
+			return licensing.Errorf(licensing.EInvalid, "part %d was not uploaded", p.Number)
+		}
+		_, err = io.CopyBuffer(tmp, f, buf)
+		f.Close()
+		if err != nil {
+			return licensing.Wrap(licensing.EUnavailable, err, "joining the parts failed")
+		}
+	}
+	if err := l.place(tmp, key); err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+// place syncs tmp and renames it to the object of key.
+func (l *Local) place(tmp *os.File, key string) error {
+	if err := tmp.Sync(); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "writing the object failed")
+	}
+	dst := l.objectPath(key)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "writing the object failed")
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "writing the object failed")
+	}
+	return nil
+}
+
+func (l *Local) AbortMultipart(_ context.Context, key, uploadID string) error {
+	dir, err := l.uploadDir(key, uploadID)
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(dir)
+}
+
+func (l *Local) PresignGet(_ context.Context, key, filename string, ttl time.Duration) (string, error) {
+	return l.presign("get", key, "", 0, filename, ttl)
+}
+
+func (l *Local) Stat(_ context.Context, key string) (int64, error) {
+	if !validKey(key) {
+		return 0, licensing.Errorf(licensing.ENotFound, "no such object")
+	}
+	fi, err := os.Stat(l.objectPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, licensing.Errorf(licensing.ENotFound, "no such object")
+	} else if err != nil {
+		return 0, licensing.Wrap(licensing.EUnavailable, err, "the blob folder is not readable")
+	}
+	return fi.Size(), nil
+}
+
+func (l *Local) Open(_ context.Context, key string) (io.ReadCloser, error) {
+	if !validKey(key) {
+		return nil, licensing.Errorf(licensing.ENotFound, "no such object")
+	}
+	f, err := os.Open(l.objectPath(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, licensing.Errorf(licensing.ENotFound, "no such object")
+	} else if err != nil {
+		return nil, licensing.Wrap(licensing.EUnavailable, err, "the blob folder is not readable")
+	}
+	return f, nil
+}
+
+func (l *Local) Delete(_ context.Context, key string) error {
+	if !validKey(key) {
+		return nil
+	}
+	if err := os.Remove(l.objectPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return licensing.Wrap(licensing.EUnavailable, err, "deleting the object failed")
+	}
+	return nil
+}
+
+// Handler serves the presigned URLs under /blob/. It is a plain net/http
+// handler, served apart from the API's fiber app, because it streams bodies
+// of any size: the API server buffers bodies (64 KiB at most), this never does.
+func (l *Local) Handler() http.Handler {
+	return http.HandlerFunc(l.serve)
+}
+
+// MaxLocalPut bounds one PUT to the local store (S3's single-PUT limit).
+const MaxLocalPut = 5 << 30
+
+func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
+	key, ok := strings.CutPrefix(r.URL.Path, "/blob/")
+	q := r.URL.Query()
+	op, upload, part, filename, exp := q.Get("op"), q.Get("upload"), q.Get("part"), q.Get("filename"), q.Get("exp")
+	if !ok || !validKey(key) {
+		blobError(w, http.StatusNotFound, "NoSuchKey", "no such object")
+		return
+	}
+	want := map[string]string{"put": http.MethodPut, "part": http.MethodPut, "get": http.MethodGet}[op]
+	if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
+		blobError(w, http.StatusForbidden, "AccessDenied", "the URL does not allow this method")
+		return
+	}
+	expUnix, err := strconv.ParseInt(exp, 10, 64)
+	good := l.signature(op, key, upload, part, filename, exp)
+	if err != nil || !hmac.Equal([]byte(good), []byte(q.Get("sig"))) {
+		blobError(w, http.StatusForbidden, "SignatureDoesNotMatch", "the URL signature is not valid")
+		return
+	}
+	if l.now().Unix() > expUnix {
+		blobError(w, http.StatusForbidden, "AccessDenied", "the URL has expired")
+		return
+	}
+	switch op {
+	case "get":
+		f, err := os.Open(l.objectPath(key))
+		if err != nil {
+			blobError(w, http.StatusNotFound, "NoSuchKey", "no such object")
+			return
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			blobError(w, http.StatusInternalServerError, "InternalError", "cannot read the object")
+			return
+		}
+		if filename != "" {
+			w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": filename}))
+		}
+		w.Header().Set("Content-Type", "application/octet-stream")
+		http.ServeContent(w, r, "", fi.ModTime(), f)
+	case "put":
+		if _, err := l.receive(r, func(tmp *os.File) error { return l.place(tmp, key) }); err != nil {
+			blobError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	case "part":
+		n, err := strconv.Atoi(part)
+		dir, derr := l.uploadDir(key, upload)
+		if err != nil || n < 1 || n > 10000 || derr != nil {
+			blobError(w, http.StatusNotFound, "NoSuchUpload", "no such upload")
+			return
+		}
+		pp := filepath.Join(dir, strconv.Itoa(n))
+		etag, err := l.receive(r, func(tmp *os.File) error { return os.Rename(tmp.Name(), pp) })
+		if err == nil {
+			err = os.WriteFile(pp+".etag", []byte(etag), 0o600)
+		}
+		if err != nil {
+			blobError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			return
+		}
+		w.Header().Set("ETag", `"`+etag+`"`)
+		w.WriteHeader(http.StatusOK)
+	}
+}
+
+// receive streams the request body into a temp file (hashing it for the
+// ETag) and hands the file to keep; the temp file is gone afterwards either way.
+func (l *Local) receive(r *http.Request, keep func(*os.File) error) (string, error) {
+	if r.ContentLength > MaxLocalPut {
+		return "", fmt.Errorf("the body is larger than %d bytes", int64(MaxLocalPut))
+	}
+	tmp, err := os.CreateTemp(filepath.Join(l.dir, "tmp"), "put-*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.LimitReader(r.Body, MaxLocalPut+1), make([]byte, 256<<10))
+	if err != nil {
+		return "", err
+	}
+	if n > MaxLocalPut || (r.ContentLength >= 0 && n != r.ContentLength) {
+		return "", errors.New("the body does not have its declared length")
+	}
+	if err := keep(tmp); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// blobError answers like S3 does: an XML error document.
+func blobError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message></Error>\n", code, msg)
+}
