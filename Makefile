@@ -29,6 +29,8 @@ test-sdk:
 fuzz:
 	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) .
 	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseClaims$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseLeaseFile$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseActivationRequest$$' -fuzztime=$(FUZZTIME) .
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBody$$' -fuzztime=$(FUZZTIME) ./api
 
 lint:
