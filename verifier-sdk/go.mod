@@ -9,4 +9,4 @@ require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 )
 
-require golang.org/x/sys v0.50.0 // indirect
+require golang.org/x/sys v0.49.0 // indirect
