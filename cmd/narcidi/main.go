@@ -24,6 +24,7 @@ Usage:
   narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
   narcidi customers <verb>   admin: list, get, create
   narcidi tokens    <verb>   admin: list, create, revoke
+  narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi help               this text; "narcidi serve -h" lists the configuration
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = worker(ctx, args, getenv, stdout, stderr)
 	case "keys":
 		err = keysCommand(args, getenv, stdout, stderr)
+	case "activate-offline":
+		err = activateOffline(ctx, args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
