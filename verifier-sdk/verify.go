@@ -126,10 +126,13 @@ func (l *Lease) HasEntitlement(code string) bool {
 //  4. alg is exactly "EdDSA" (else ErrUnsupportedAlgorithm: "none", HS256 keyed
 //     with the public key, ES256... never reach a key);
 //  5. typ is exactly LeaseType (else ErrWrongKind);
-//  6. the header holds nothing but alg, typ and kid (else ErrMalformed): no
+//  6. the header holds nothing but alg, typ, kid and CertHeader (else ErrMalformed): no
 //     embedded or remote key ("jwk", "jku", "x5u", "x5c"), no "crit", no "b64";
 //     a token never chooses the key it is checked with;
-//  7. kid is present and names a key of Config.Keys (else ErrUnknownKey);
+//  7. kid is present and names a key of Config.Keys (else ErrUnknownKey),
+//     or, with Config.Roots, the lease's certificate (header CertHeader)
+//     verifies against a pinned root and certifies exactly that kid (else
+//     ErrBadCertificate; without a certificate, ErrUnknownKey);
 //  8. the Ed25519 signature (RFC 8032, as crypto/ed25519: canonical S) over
 //     the exact signing input verifies with that key (else ErrBadSignature);
 //  9. the payload is a JSON object of well-typed claims, none repeated, and
@@ -138,7 +141,10 @@ func (l *Lease) HasEntitlement(code string) bool {
 //  11. fingerprint == Config.Fingerprint, compared in constant time (else
 //     ErrFingerprintMismatch);
 //  12. nbf and iat are not later than now + leeway (else ErrNotYetValid);
-//  13. now is not later than exp + leeway (else ErrExpired).
+//  13. now is not later than exp + leeway (else ErrExpired);
+//  14. through a certificate: iat lies inside its window (else
+//     ErrBadCertificate) and now is not later than its exp + leeway (else
+//     ErrCertificateExpired).
 //
 // The JWS is checked with crypto/ed25519 directly rather than through a JOSE
 // library: the format admits exactly one header shape, and a general parser
