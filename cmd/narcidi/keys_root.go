@@ -153,7 +153,7 @@ func keysAttach(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	kr, err := openKeyring(cfg, log)
+	kr, _, err := openKeyring(cfg, log)
 	if err != nil {
 		return err
 	}
