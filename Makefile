@@ -9,7 +9,7 @@ SDK     := verifier-sdk
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
 FUZZTIME ?= 20000x
 
-.PHONY: run build test test-root test-sdk fuzz lint bench bench-smoke clean
+.PHONY: run build test test-root test-sdk interop-deps fuzz lint bench bench-smoke clean
 
 run:
 	$(GO) run ./cmd/narcidi serve
@@ -22,13 +22,21 @@ test: lint test-root test-sdk fuzz
 test-root:
 	$(GO) test -race -count=1 ./...
 
-test-sdk:
+test-sdk: interop-deps
 	cd $(SDK) && $(GO) test -race -count=1 ./...
+
+# The npm package jose for the Node.js interop test (verifier-sdk/interop),
+# pinned by package-lock.json; node_modules is git-ignored.
+interop-deps:
+	@command -v npm >/dev/null || { echo "npm (Node.js 20) is required by the interop test: apt-get install nodejs npm"; exit 1; }
+	cd $(SDK)/interop/node && npm ci --no-audit --no-fund
 
 # A short run of each fuzz target; `make fuzz FUZZTIME=5000000x` for a long one.
 fuzz:
 	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) .
 	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseClaims$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseLeaseFile$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseActivationRequest$$' -fuzztime=$(FUZZTIME) .
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBody$$' -fuzztime=$(FUZZTIME) ./api
 
 lint:

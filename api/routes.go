@@ -116,6 +116,7 @@ func routeTable() []route {
 
 		{method: "GET", path: "/v1/events", tag: "events", summary: "The audit log, oldest first", perm: licensing.ReadEvents, out: listResponse[licensing.Event]{}, status: 200,
 			query: withPage(param{"target_type", "license, machine, customer, ..."}, param{"target_id", "filter"}, param{"actor", "token:<id> or license:<id>"}, param{"action", "e.g. license.suspended"}, param{"since", "RFC 3339"}, param{"until", "RFC 3339"}), handler: (*Server).listEvents},
+		{method: "POST", path: "/v1/offline-activations", tag: "licenses", summary: "Air-gapped activation: turn a machine's activation request file into a lease file (longer TTL, capped by the policy)", perm: licensing.WriteLicenses, in: offlineActivationIn{}, out: offlineActivationOut{}, status: 201, handler: (*Server).activateOffline},
 		{method: "GET", path: "/v1/dashboard", tag: "dashboard", summary: "Figures for the dashboard", perm: licensing.ReadDashboard, out: licensing.Stats{}, status: 200, handler: (*Server).dashboard},
 		{method: "GET", path: "/v1/dashboard/history", tag: "dashboard", summary: "Daily roll-ups of the dashboard figures", perm: licensing.ReadDashboard, out: historyOut{}, status: 200,
 			query: []param{{"days", "how many days back, 1-366 (default 30)"}}, handler: (*Server).dashboardHistory},

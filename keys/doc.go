@@ -8,6 +8,12 @@
 // retired keys stay in the JWKS so the leases they signed verify until they
 // end. Private key bytes never appear in errors, logs or fmt output.
 //
+// Root key (cert.go): GenerateRoot writes an offline root key pair that apps
+// pin; RootKey.Certify signs a certificate for a signing key's public key
+// and window; AttachCertificate stores it as <kid>.cert beside the key, and
+// from then on SignLease puts it in every lease's "ncert" header. The root's
+// private part is never read by the server.
+//
 // Several processes may share a keys folder: changes (Generate,
 // EnsureActive) hold an exclusive flock on dir/.lock and readers (Open,
 // Reload) a shared one, so two processes starting at once end with one

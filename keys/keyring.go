@@ -63,6 +63,7 @@ type key struct {
 	public ed25519.PublicKey
 	priv   privateKey
 	signer jose.Signer // built once per key, shared by concurrent SignLease calls
+	cert   string      // the root's certificate of this key, if attached (cert.go)
 }
 
 // Keyring holds the signing keys of one keys folder. Safe for concurrent use.
@@ -151,6 +152,9 @@ func (kr *Keyring) reloadLocked() error {
 	}
 	if len(active) > 1 {
 		return fmt.Errorf("keys folder %s has %d active keys; retire all but one", kr.dir, len(active))
+	}
+	if err := attachCerts(kr.dir, keys); err != nil {
+		return err
 	}
 	kr.mu.Lock()
 	defer kr.mu.Unlock()

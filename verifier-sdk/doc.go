@@ -1,8 +1,12 @@
 // Package verifier is the Narcidi SDK that NzilaCode apps link. It verifies
 // leases offline, talks to the server's client API (activate, renew,
 // heartbeat, deactivate, validate, JWKS) and derives the machine fingerprint.
-// It imports only the standard library, so an app that links it pulls in no
-// server code (go-jose is used by its tests only, as an independent check).
+// It imports only the standard library and github.com/denisbrodbeck/machineid,
+// so an app that links it pulls in no server code (go-jose is used by its
+// tests only, as an independent check). It also keeps the lease on disk and
+// renews it (Manager), detects a clock set back (ClockGuard), checks signing
+// keys against a pinned root key (Config.Roots, CertClaims) and handles
+// air-gapped activation files (ActivationRequest, LeaseFile).
 //
 // # Use
 //
@@ -33,6 +37,10 @@
 // (alg "EdDSA", RFC 8037). Its protected header is exactly
 //
 //	{"alg":"EdDSA","kid":"<key id>","typ":"narcidi-lease+jwt"}
+//
+// optionally with "ncert" (CertHeader): the root's certificate of the
+// signing key, a compact JWS of typ CertType (see CertClaims). General JOSE
+// libraries ignore that member.
 //
 // where kid names an OKP/Ed25519 key of the server's JWKS. The payload is the
 // JSON of LeaseClaims: iss, sub (machine id), aud (product id), jti, iat, nbf,

@@ -20,6 +20,9 @@ const (
 	CodeExpired              Code = "expired"               // past exp (plus leeway): renew
 	CodeNotYetValid          Code = "not_yet_valid"         // nbf or iat ahead of now (plus leeway): check the clock
 	CodeFingerprintMismatch  Code = "fingerprint_mismatch"  // issued for another machine
+	CodeBadCertificate       Code = "bad_certificate"       // the signing key's certificate does not chain to a pinned root, or the lease lies outside its window
+	CodeCertificateExpired   Code = "certificate_expired"   // the signing key's certificate has ended: the key is retired
+	CodeClockTampered        Code = "clock_tampered"        // the clock ran back beyond the tolerance, or the time record was altered
 )
 
 // Error is a lease verification failure. errors.Is matches it against the
@@ -60,6 +63,9 @@ var (
 	ErrExpired              = &Error{Code: CodeExpired}
 	ErrNotYetValid          = &Error{Code: CodeNotYetValid}
 	ErrFingerprintMismatch  = &Error{Code: CodeFingerprintMismatch}
+	ErrBadCertificate       = &Error{Code: CodeBadCertificate}
+	ErrCertificateExpired   = &Error{Code: CodeCertificateExpired}
+	ErrClockTampered        = &Error{Code: CodeClockTampered}
 )
 
 func fail(code Code, detail string, err error) *Error {

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"strings"
+
+	"github.com/denisbrodbeck/machineid"
 )
 
 // Environment variables that override the machine id, for containers and
@@ -17,6 +19,14 @@ const (
 	MachineIDFileEnv = "NARCIDI_MACHINE_ID_FILE"
 )
 
+// platformMachineID reads the operating system's machine id through
+// denisbrodbeck/machineid (systemd/dbus machine-id on Linux, IOPlatformUUID on
+// macOS, MachineGuid on Windows, hostuuid on BSD): one well-kept library
+// rather than our own code per platform. A variable for tests.
+var platformMachineID = machineid.ID
+
+// machineIDFiles are read when the library finds nothing (a minimal image
+// where it fails, say).
 var machineIDFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
 
 // Fingerprint returns this machine's fingerprint for the app appID: the
@@ -26,8 +36,10 @@ var machineIDFiles = []string{"/etc/machine-id", "/var/lib/dbus/machine-id"}
 // The machine id comes from, in order: $NARCIDI_MACHINE_ID; the file named
 // by $NARCIDI_MACHINE_ID_FILE (when set, it is the only file read: a missing
 // file is an error rather than a silent fall back to an id that clones
-// share); /etc/machine-id; /var/lib/dbus/machine-id. Surrounding white space
-// is trimmed.
+// share); the platform's id through github.com/denisbrodbeck/machineid;
+// /etc/machine-id; /var/lib/dbus/machine-id. Surrounding white space is
+// trimmed. Containers and cloned VMs share the platform id: give each
+// instance its own with one of the two variables.
 func Fingerprint(appID string) (string, error) {
 	if appID == "" {
 		return "", errors.New("verifier: an app id is required for the fingerprint")
@@ -53,6 +65,10 @@ func machineID() (string, error) {
 	files := machineIDFiles
 	if f := os.Getenv(MachineIDFileEnv); f != "" {
 		files = []string{f}
+	} else if id, err := platformMachineID(); err == nil {
+		if id = strings.TrimSpace(id); id != "" && id != "uninitialized" {
+			return id, nil
+		}
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)

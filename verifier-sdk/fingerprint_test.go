@@ -1,8 +1,10 @@
 package verifier
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -27,9 +29,10 @@ func TestFingerprintFrom(t *testing.T) {
 // withMachineIDFiles replaces /etc/machine-id and /var/lib/dbus/machine-id
 // for the test.
 func withMachineIDFiles(t *testing.T, paths ...string) {
-	saved := machineIDFiles
+	saved, savedPlatform := machineIDFiles, platformMachineID
 	machineIDFiles = paths
-	t.Cleanup(func() { machineIDFiles = saved })
+	platformMachineID = func() (string, error) { return "", errors.New("no platform id in this test") }
+	t.Cleanup(func() { machineIDFiles, platformMachineID = saved, savedPlatform })
 }
 
 func writeFile(t *testing.T, content string) string {
@@ -97,5 +100,32 @@ func TestFingerprint(t *testing.T) {
 	}
 	if _, err := Fingerprint(""); err == nil {
 		t.Error("empty app id accepted")
+	}
+}
+
+// Without overrides the id comes from the machine-id library; on Linux it is
+// the systemd machine id.
+func TestFingerprintUsesMachineIDLibrary(t *testing.T) {
+	t.Setenv(MachineIDEnv, "")
+	t.Setenv(MachineIDFileEnv, "")
+	b, err := os.ReadFile("/etc/machine-id")
+	if err != nil {
+		t.Fatalf("this test needs /etc/machine-id (Linux with systemd or dbus): %v", err)
+	}
+	lib, err := platformMachineID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Fingerprint("app")
+	if err != nil || got != FingerprintFrom("app", strings.TrimSpace(lib)) {
+		t.Fatalf("Fingerprint = %s, %v", got, err)
+	}
+	if strings.TrimSpace(lib) != strings.TrimSpace(string(b)) {
+		t.Logf("library id differs from /etc/machine-id (dbus copy): fine")
+	}
+	withMachineIDFiles(t, writeFile(t, "fallback")) // restores the library at the end
+	platformMachineID = func() (string, error) { return "uninitialized", nil }
+	if got, _ := Fingerprint("app"); got != FingerprintFrom("app", "fallback") {
+		t.Fatal("no fall back to the files")
 	}
 }

@@ -441,6 +441,7 @@ func foldRune(r rune) rune {
 // non-string value is kept as "" so that the check it feeds fails.
 type joseHeader struct {
 	alg, typ, kid string
+	cert          string // the signing key's certificate (CertHeader), if any
 	hasOther      bool   // a member other than alg, typ and kid is present
 	other         string // the first such member
 }
@@ -469,6 +470,8 @@ func parseHeader(s string) (h joseHeader, ok bool) {
 			dst, bit = &h.typ, 2
 		case "kid":
 			dst, bit = &h.kid, 4
+		case CertHeader:
+			dst, bit = &h.cert, 8
 		default:
 			if !h.hasOther {
 				h.hasOther, h.other = true, key

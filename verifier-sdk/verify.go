@@ -25,16 +25,20 @@ var b64 = base64.RawURLEncoding.Strict()
 
 // Config is what a Verifier checks leases against.
 type Config struct {
-	Keys        *KeySet          // trusted public keys (required)
+	Keys        *KeySet          // trusted signing keys, pinned directly (Keys or Roots is required)
+	Roots       *KeySet          // pinned root keys: leases whose certificate (CertHeader) chains to one verify
 	Product     string           // the product id leases must be issued for: their aud (required)
 	Fingerprint string           // this machine's fingerprint, see Fingerprint (required)
 	Clock       func() time.Time // nil: time.Now
 	Leeway      time.Duration    // tolerance on every time check; 0: DefaultLeeway; negative is invalid
 }
 
-// Verifier checks leases offline. It is immutable and safe for concurrent use.
+// Verifier checks leases offline. Its configuration is immutable; it is safe
+// for concurrent use.
 type Verifier struct {
 	keys        *KeySet
+	roots       *KeySet
+	certs       certCache // the last certificate that verified
 	product     string
 	fingerprint []byte
 	clock       func() time.Time
@@ -44,8 +48,8 @@ type Verifier struct {
 // New checks cfg and builds a Verifier.
 func New(cfg Config) (*Verifier, error) {
 	switch {
-	case cfg.Keys == nil || len(cfg.Keys.keys) == 0:
-		return nil, errors.New("verifier: Config.Keys is required")
+	case (cfg.Keys == nil || len(cfg.Keys.keys) == 0) && (cfg.Roots == nil || len(cfg.Roots.keys) == 0):
+		return nil, errors.New("verifier: Config.Keys or Config.Roots is required")
 	case cfg.Product == "":
 		return nil, errors.New("verifier: Config.Product is required")
 	case cfg.Fingerprint == "":
@@ -53,7 +57,7 @@ func New(cfg Config) (*Verifier, error) {
 	case cfg.Leeway < 0:
 		return nil, errors.New("verifier: Config.Leeway must not be negative")
 	}
-	v := &Verifier{keys: cfg.Keys, product: cfg.Product, fingerprint: []byte(cfg.Fingerprint), clock: cfg.Clock, leeway: cfg.Leeway}
+	v := &Verifier{keys: cfg.Keys, roots: cfg.Roots, product: cfg.Product, fingerprint: []byte(cfg.Fingerprint), clock: cfg.Clock, leeway: cfg.Leeway}
 	if v.clock == nil {
 		v.clock = time.Now
 	}
@@ -78,6 +82,9 @@ type Lease struct {
 	Claims LeaseClaims
 	Token  string // the compact JWS, as verified
 	KeyID  string // the kid of the key that signed it
+	// Certificate is the certificate that vouched for the signing key, when
+	// the lease was verified through a pinned root (nil: a pinned key).
+	Certificate *CertClaims
 }
 
 // ExpiresAt is when the lease stops being valid (before leeway).
@@ -119,10 +126,13 @@ func (l *Lease) HasEntitlement(code string) bool {
 //  4. alg is exactly "EdDSA" (else ErrUnsupportedAlgorithm: "none", HS256 keyed
 //     with the public key, ES256... never reach a key);
 //  5. typ is exactly LeaseType (else ErrWrongKind);
-//  6. the header holds nothing but alg, typ and kid (else ErrMalformed): no
+//  6. the header holds nothing but alg, typ, kid and CertHeader (else ErrMalformed): no
 //     embedded or remote key ("jwk", "jku", "x5u", "x5c"), no "crit", no "b64";
 //     a token never chooses the key it is checked with;
-//  7. kid is present and names a key of Config.Keys (else ErrUnknownKey);
+//  7. kid is present and names a key of Config.Keys (else ErrUnknownKey),
+//     or, with Config.Roots, the lease's certificate (header CertHeader)
+//     verifies against a pinned root and certifies exactly that kid (else
+//     ErrBadCertificate; without a certificate, ErrUnknownKey);
 //  8. the Ed25519 signature (RFC 8032, as crypto/ed25519: canonical S) over
 //     the exact signing input verifies with that key (else ErrBadSignature);
 //  9. the payload is a JSON object of well-typed claims, none repeated, and
@@ -131,7 +141,10 @@ func (l *Lease) HasEntitlement(code string) bool {
 //  11. fingerprint == Config.Fingerprint, compared in constant time (else
 //     ErrFingerprintMismatch);
 //  12. nbf and iat are not later than now + leeway (else ErrNotYetValid);
-//  13. now is not later than exp + leeway (else ErrExpired).
+//  13. now is not later than exp + leeway (else ErrExpired);
+//  14. through a certificate: iat lies inside its window (else
+//     ErrBadCertificate) and now is not later than its exp + leeway (else
+//     ErrCertificateExpired).
 //
 // The JWS is checked with crypto/ed25519 directly rather than through a JOSE
 // library: the format admits exactly one header shape, and a general parser
@@ -165,9 +178,9 @@ func (v *Verifier) Verify(token string) (*Lease, error) {
 	case h.kid == "":
 		return nil, fail(CodeUnknownKey, "no kid", nil)
 	}
-	key, ok := v.keys.keys[h.kid]
-	if !ok {
-		return nil, fail(CodeUnknownKey, "kid "+quote(h.kid)+" is not trusted", nil)
+	key, cert, err := v.signingKey(&h)
+	if err != nil {
+		return nil, err
 	}
 	if !ed25519.Verify(key, []byte(token[:dot2]), sig) {
 		return nil, fail(CodeBadSignature, "", nil)
@@ -181,7 +194,41 @@ func (v *Verifier) Verify(token string) (*Lease, error) {
 	if err := v.checkClaims(c); err != nil {
 		return nil, err
 	}
+	if cert != nil {
+		if err := v.checkCertWindow(cert, c); err != nil {
+			return nil, err
+		}
+		cc := cert.claims
+		lease.Certificate = &cc
+	}
 	return lease, nil
+}
+
+// signingKey finds the key a lease must be signed with: a key pinned in
+// Config.Keys first (so leases keep verifying as they always did), else the
+// key of the lease's certificate when it chains to a pinned root. A lease
+// never brings a key of its own: a certificate is only a key the root vouches
+// for.
+func (v *Verifier) signingKey(h *joseHeader) (ed25519.PublicKey, *certificate, error) {
+	if v.keys != nil {
+		if key, ok := v.keys.keys[h.kid]; ok {
+			return key, nil, nil
+		}
+	}
+	if v.roots == nil {
+		return nil, nil, fail(CodeUnknownKey, "kid "+quote(h.kid)+" is not trusted", nil)
+	}
+	if h.cert == "" {
+		return nil, nil, fail(CodeUnknownKey, "kid "+quote(h.kid)+" is not pinned and the lease has no certificate", nil)
+	}
+	cert, err := v.certFor(h.cert)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cert.claims.Subject != h.kid {
+		return nil, nil, fail(CodeBadCertificate, "the certificate is for key "+quote(cert.claims.Subject)+", not "+quote(h.kid), nil)
+	}
+	return cert.key, cert, nil
 }
 
 // splitCompact finds the two dots of a compact JWS, checking that every other

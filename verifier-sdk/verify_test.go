@@ -238,6 +238,25 @@ func leaseCases(t testing.TB) []leaseCase {
 		{"valid: within leeway of exp", signLease(t, claimsWith(func(c *LeaseClaims) { c.Expiry = testNow.Add(-DefaultLeeway).Unix() })), nil},
 		{"valid: within leeway of nbf", signLease(t, claimsWith(func(c *LeaseClaims) { c.NotBefore = testNow.Add(DefaultLeeway).Unix() })), nil},
 		{"valid: non-ascii claims", signLease(t, claimsWith(func(c *LeaseClaims) { c.Customer = "société ✓ 𝄞" })), nil},
+		// Added with key certificates (issue 6): the malicious-token corpus.
+		{"certificate header ignored by a key-pinned verifier", sign(t, with(leaseHeader(), CertHeader, "a.b.c"), testClaims(), testPriv), nil},
+		{"certificate header with a forged key, key-pinned verifier", sign(t, with(with(leaseHeader(), "kid", "forged"), CertHeader, "a.b.c"), testClaims(), otherKey), ErrUnknownKey},
+		{"duplicate certificate header", signRawHeader(t, `{"alg":"EdDSA","kid":"`+testKid+`","typ":"`+LeaseType+`","ncert":"a","ncert":"b"}`, string(mustJSON(testClaims()))), ErrMalformed},
+		{"alg EdDSA in lower case", sign(t, with(leaseHeader(), "alg", "eddsa"), testClaims(), testPriv), ErrUnsupportedAlgorithm},
+		{"alg Ed25519 (not a JWS alg)", sign(t, with(leaseHeader(), "alg", "Ed25519"), testClaims(), testPriv), ErrUnsupportedAlgorithm},
+		{"alg RS256 (another key type)", sign(t, with(leaseHeader(), "alg", "RS256"), testClaims(), testPriv), ErrUnsupportedAlgorithm},
+		{"kid of a non-Ed25519 key", sign(t, with(leaseHeader(), "kid", "rsa-key-1"), testClaims(), testPriv), ErrUnknownKey},
+		{"kid with a NUL byte", sign(t, with(leaseHeader(), "kid", testKid+"\x00"), testClaims(), testPriv), ErrUnknownKey},
+		{"kid with trailing space", sign(t, with(leaseHeader(), "kid", testKid+" "), testClaims(), testPriv), ErrUnknownKey},
+		{"kid in other case", sign(t, with(leaseHeader(), "kid", strings.ToUpper(testKid)), testClaims(), testPriv), ErrUnknownKey},
+		{"x5t header", sign(t, with(leaseHeader(), "x5t", "abc"), testClaims(), testPriv), ErrMalformed},
+		{"zip header", sign(t, with(leaseHeader(), "zip", "DEF"), testClaims(), testPriv), ErrMalformed},
+		{"duplicate exp", signPayload(t, `{"exp":9999999999,`+string(mustJSON(testClaims()))[1:]), ErrMalformed},
+		{"duplicate fingerprint", signPayload(t, `{"fingerprint":"`+testFP+`",`+string(mustJSON(testClaims()))[1:]), ErrMalformed},
+		{"duplicate entitlements", signPayload(t, `{"entitlements":["admin"],`+string(mustJSON(testClaims()))[1:]), ErrMalformed},
+		{"another product and machine", signLease(t, claimsWith(func(c *LeaseClaims) { c.Audience, c.Fingerprint = "other-product", "0000" })), ErrWrongProduct},
+		{"license token signed by the lease key", sign(t, with(leaseHeader(), "typ", "narcidi-license+jwt"), map[string]any{"license": "x", "exp": testNow.Add(time.Hour).Unix()}, testPriv), ErrWrongKind},
+		{"key certificate presented as a lease", sign(t, with(leaseHeader(), "typ", CertType), testClaims(), testPriv), ErrWrongKind},
 	}
 }
 

@@ -157,6 +157,7 @@ var expectedPerm = map[string]licensing.Permission{
 	"PATCH /v1/webhooks/:id": "webhooks:write", "DELETE /v1/webhooks/:id": "webhooks:write",
 	"GET /v1/deliveries": "webhooks:read", "GET /v1/deliveries/:id": "webhooks:read",
 	"POST /v1/deliveries/:id/actions/redeliver": "webhooks:write",
+	"POST /v1/offline-activations":              "licenses:write",
 }
 
 var rolePerms = map[string][]licensing.Permission{
@@ -217,6 +218,8 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		body = map[string]any{"policy_id": w.cat.policyID, "customer_id": w.cat.customerID}
 	case "POST /v1/tokens":
 		body = map[string]any{"name": "t", "role": "read-only"}
+	case "POST /v1/offline-activations": // of another product: answered 422 without taking a seat
+		body = map[string]any{"request": verifier.NewActivationRequest("another-product", w.cat.key, "fp-"+u, "h", "linux", time.Unix(0, 0))}
 	case "POST /v1/webhooks":
 		body = map[string]any{"url": w.hookURL + "/" + u, "event_types": []string{"license.suspended"}}
 	case "PATCH /v1/webhooks/:id":

@@ -17,11 +17,15 @@ Usage:
   narcidi worker   [flags]   run background jobs on Redis (NARCIDI_REDIS_URL): alerts, webhooks, scans
   narcidi keys generate      create a new lease signing key (it becomes the active one)
   narcidi keys list          list signing keys
+  narcidi keys root generate -out DIR   create the root key that apps pin (offline)
+  narcidi keys certify -root F -jwks F  certify a signing key with the root (see "keys certify -h")
+  narcidi keys attach CERT ROOTS        attach a signing key's certificate on the server
   narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy
   narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
   narcidi customers <verb>   admin: list, get, create
   narcidi tokens    <verb>   admin: list, create, revoke
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
+  narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi help               this text; "narcidi serve -h" lists the configuration
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
@@ -54,6 +58,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = keysCommand(args, getenv, stdout, stderr)
 	case "release":
 		err = releaseCommand(ctx, args, getenv, stdout, stderr)
+	case "activate-offline":
+		err = activateOffline(ctx, args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
@@ -103,6 +109,9 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 func keysCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("want a subcommand: generate or list")
+	}
+	if handled, err := rootKeysCommand(args, getenv, stdout, stderr); handled {
+		return err
 	}
 	sub := args[0]
 	cfg, _, err := loadConfig("keys "+sub, args[1:], getenv)

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// activateOffline is `narcidi activate-offline REQUEST-FILE -out LEASE-FILE
+// [-ttl D]`: the admin's side of an air-gapped activation, over the API
+// (POST /v1/offline-activations).
+func activateOffline(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("narcidi activate-offline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
+	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	out := fs.String("out", "", "write the lease file here, for the offline machine (required)")
+	ttl := fs.Duration("ttl", 0, "lease TTL (default: the policy's cap for offline leases)")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *out == "" {
+		return errors.New("want: activate-offline REQUEST-FILE -out LEASE-FILE [-ttl D]")
+	}
+	b, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	req, err := verifier.ParseActivationRequest(b)
+	if err != nil {
+		return err
+	}
+	if *baseURL == "" {
+		*baseURL = getenv("NARCIDI_URL")
+	}
+	if *token == "" {
+		*token = getenv("NARCIDI_TOKEN")
+	}
+	c := &apiCaller{base: strings.TrimRight(*baseURL, "/"), token: *token}
+	if err := c.validate(); err != nil {
+		return err
+	}
+	_, answer, err := c.do(ctx, "POST", "/v1/offline-activations", map[string]any{"request": req, "ttl_seconds": int64(*ttl / time.Second)}, nil)
+	if err != nil {
+		return err
+	}
+	var res struct {
+		LeaseFile      verifier.LeaseFile `json:"lease_file"`
+		LeaseExpiresAt time.Time          `json:"lease_expires_at"`
+		MachineID      string             `json:"machine_id"`
+	}
+	if err := json.Unmarshal(answer, &res); err != nil {
+		return fmt.Errorf("the answer is not a lease file: %w", err)
+	}
+	if err := verifier.WriteLeaseFile(*out, res.LeaseFile.Lease); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "machine %s activated; lease file %s valid until %s: carry it to the machine\n",
+		res.MachineID, *out, res.LeaseExpiresAt.UTC().Format(time.RFC3339))
+	return nil
+}

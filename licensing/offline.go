@@ -1,0 +1,70 @@
+package licensing
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// OfflineTTLMetadata is the policy metadata key that caps the lease TTL of an
+// air-gapped activation, in seconds. Without it the cap is MaxLeaseTTL.
+const OfflineTTLMetadata = "offline_max_lease_ttl_seconds"
+
+// OfflineActivation is an air-gapped machine's request, relayed by an admin.
+type OfflineActivation struct {
+	Request MachineRequest
+	Product string        // the product the app asked for: must be the license's
+	TTL     time.Duration // wanted lease TTL; 0: the cap
+}
+
+// ActivateOffline activates a machine that has no network, for an admin who
+// carries its request file: the seat is taken exactly as by Activate, then a
+// lease is signed for longer than the policy's online TTL (an air-gapped
+// machine cannot renew), capped by the policy (OfflineTTLMetadata, else
+// MaxLeaseTTL) and never past the license's end (expiry plus grace).
+// EInvalid, ENotFound, ESeatLimit, ELicense*, EMachineBlocked.
+func (s *Service) ActivateOffline(ctx context.Context, in OfflineActivation) (*Grant, error) {
+	if in.TTL < 0 {
+		return nil, Errorf(EInvalid, "ttl must not be negative")
+	}
+	if in.Request.Key != "" && len(in.Request.Key) <= 256 {
+		// Before taking a seat: a request of another product takes none.
+		lic, err := s.store.GetLicenseByKeyHash(ctx, HashSecret(in.Request.Key), false)
+		if err != nil {
+			return nil, licenseKeyNotFound(err)
+		}
+		if in.Product != lic.ProductID {
+			return nil, Errorf(EInvalid, "the request is for product %q, the license for %q", in.Product, lic.ProductID)
+		}
+	}
+	g, err := s.Activate(ctx, in.Request)
+	if err != nil {
+		return nil, err
+	}
+	pol := *g.Policy
+	limit := MaxLeaseTTL
+	if v, ok := pol.Metadata[OfflineTTLMetadata]; ok {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && time.Duration(n)*time.Second < limit {
+			limit = time.Duration(n) * time.Second
+		}
+	}
+	ttl := in.TTL
+	if ttl == 0 || ttl > limit {
+		ttl = limit
+	}
+	ttl = max(ttl, pol.LeaseTTL())
+	now := s.clock()
+	if exp := g.License.ExpiresAt; exp != nil {
+		if end := exp.Add(time.Duration(pol.GraceSeconds) * time.Second); now.Add(ttl).After(end) {
+			ttl = max(end.Sub(now), time.Second)
+		}
+	}
+	pol.LeaseTTLSeconds = int64(ttl / time.Second)
+	pol.ExpiryAction = ExpiryRestrict // never past the license's end
+	off, err := s.sign(ctx, g.License, &pol, g.Machine, now)
+	if err != nil {
+		return nil, err
+	}
+	off.Created, off.Policy = g.Created, g.Policy
+	return off, nil
+}
