@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -40,6 +41,9 @@ type Config struct {
 	// Schedules are cron specs (UTC) of the periodic tasks.
 	Schedules Schedules
 	Retention licensing.Retention
+	// Cleanups are more clean-up steps of the daily task (abandoned
+	// release uploads); each returns how much it removed.
+	Cleanups []func(context.Context) (int, error)
 }
 
 // Schedules say when the periodic tasks run.

@@ -200,7 +200,15 @@ func (h *handlers) cleanup(ctx context.Context, _ *asynq.Task) error {
 	if err == nil && n > 0 {
 		h.log.Info("cleanup", "rows", n)
 	}
-	return err
+	errs := []error{err}
+	for _, more := range h.cfg.Cleanups {
+		n, err := more(ctx)
+		if n > 0 {
+			h.log.Info("cleanup", "removed", n)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // periodic lists the scheduled tasks with their specs.

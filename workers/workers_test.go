@@ -498,7 +498,10 @@ func TestLocalPicksUpWhatAStoppedProcessLeft(t *testing.T) {
 // audit log.
 func TestRollupAndCleanup(t *testing.T) {
 	w := newWorld(t, storagetest.Open(t, "sqlite"), []string{"*"}, nil)
-	l := startLocal(t, w.config())
+	cfg := w.config()
+	var extra atomic.Int32 // the server adds the abandoned-upload clean-up here
+	cfg.Cleanups = append(cfg.Cleanups, func(context.Context) (int, error) { extra.Add(1); return 2, nil })
+	l := startLocal(t, cfg)
 	_, err := w.svc.SuspendLicense(ctx, w.license.ID, "")
 	must(t, err)
 	w.settle()
@@ -524,6 +527,9 @@ func TestRollupAndCleanup(t *testing.T) {
 	}
 	if count("events") != events {
 		t.Fatal("clean-up touched the audit log")
+	}
+	if extra.Load() != 1 {
+		t.Fatalf("the extra clean-up step ran %d times, want 1", extra.Load())
 	}
 }
 

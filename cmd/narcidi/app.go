@@ -124,6 +124,11 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	wc.Service = svc
 	svc.ConfigureWebhooks(box, wc.AllowPrivate)
+	releases, err := a.openReleases(ctx, svc, kr, master, true)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases))
 	var monitor http.Handler
 	switch {
 	case a.Config.RedisURL != "":
@@ -140,10 +145,6 @@ func (a *App) Start(ctx context.Context) error {
 		if err := a.local.Start(context.WithoutCancel(ctx)); err != nil {
 			return errors.Join(err, a.Close())
 		}
-	}
-	releases, err := a.openReleases(ctx, svc, kr, master)
-	if err != nil {
-		return errors.Join(err, a.Close())
 	}
 	var rdb redis.UniversalClient
 	if a.Config.RedisURL != "" {

@@ -80,7 +80,9 @@ func parseReleaseKeys(v string) ([]ed25519.PublicKey, error) {
 
 // openReleases builds the blob store of the configuration and the release
 // service. With the local backend it also starts the blob URL server.
-func (a *App) openReleases(ctx context.Context, lic *licensing.Service, kr *keys.Keyring, master []byte) (*release.Service, error) {
+// With serveURLs false (a worker process, which only cleans up), the local
+// store's URL server is not started.
+func (a *App) openReleases(ctx context.Context, lic *licensing.Service, kr *keys.Keyring, master []byte, serveURLs bool) (*release.Service, error) {
 	rc := a.Config.Releases
 	metaTTL, err := time.ParseDuration(rc.MetadataTTL)
 	if err != nil || metaTTL < time.Hour {
@@ -116,7 +118,7 @@ func (a *App) openReleases(ctx context.Context, lic *licensing.Service, kr *keys
 		}
 		blobs = s3
 	case "local":
-		if blobs, err = a.startLocalBlobs(master); err != nil {
+		if blobs, err = a.startLocalBlobs(master, serveURLs); err != nil {
 			return nil, err
 		}
 	default:
@@ -130,7 +132,7 @@ func (a *App) openReleases(ctx context.Context, lic *licensing.Service, kr *keys
 	})
 }
 
-func (a *App) startLocalBlobs(master []byte) (*blob.Local, error) {
+func (a *App) startLocalBlobs(master []byte, serve bool) (*blob.Local, error) {
 	rc := a.Config.Releases
 	dir := rc.Dir
 	if dir == "" {
@@ -143,6 +145,9 @@ func (a *App) startLocalBlobs(master []byte) (*blob.Local, error) {
 	local, err := blob.NewLocal(dir, rc.PublicURL, secret, time.Now)
 	if err != nil {
 		return nil, fmt.Errorf("NARCIDI_BLOB_DIR: %w", err)
+	}
+	if !serve {
+		return local, nil
 	}
 	ln, err := net.Listen("tcp", rc.Addr)
 	if err != nil {

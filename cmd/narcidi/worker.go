@@ -12,6 +12,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
 )
@@ -48,6 +49,14 @@ func workerSettings(cfg *Config, svc *licensing.Service, log *slog.Logger) (work
 		}
 	}
 	return wc, concurrency, nil
+}
+
+// abandonedUploadAge is when a release upload that was never finalized is
+// removed by the daily clean-up.
+const abandonedUploadAge = 24 * time.Hour
+
+func releaseCleanup(rs *release.Service) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) { return rs.CleanupAbandonedUploads(ctx, abandonedUploadAge) }
 }
 
 // webhookBox is the box that seals webhook secrets, from the master key.
@@ -93,6 +102,17 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	svc.ConfigureWebhooks(box, wc.AllowPrivate)
+	// The worker cleans up abandoned release uploads; it serves no URLs.
+	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
+	if err != nil {
+		return err
+	}
+	host := &App{Config: cfg, Log: log, store: st}
+	releases, err := host.openReleases(ctx, svc, kr, master, false)
+	if err != nil {
+		return err
+	}
+	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases))
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	w := workers.NewWorker(wc, rdb, concurrency)
