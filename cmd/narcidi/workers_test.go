@@ -123,7 +123,9 @@ func TestWebhookURLsGuardedByDefault(t *testing.T) {
 // their queues to admins only.
 func TestWorkerProcessOnRedis(t *testing.T) {
 	rcv := workerstest.StartReceiver(t, nil)
-	redisURL := fmt.Sprintf("redis://%s/%d", storagetest.RedisAddr(), storagetest.RedisDB(t))
+	// Server and worker reach Redis through a proxy the test can cut.
+	proxy := storagetest.NewProxy(t, storagetest.RedisAddr())
+	redisURL := fmt.Sprintf("redis://%s/%d", proxy.Addr(), storagetest.RedisDB(t))
 	dataDir := t.TempDir()
 	env := map[string]string{
 		"NARCIDI_DATABASE_URL":          storagetest.PostgresURL(t),
@@ -158,6 +160,44 @@ func TestWorkerProcessOnRedis(t *testing.T) {
 	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/suspend", nil, nil)
 	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/reinstate", nil, nil)
 	eventually(t, "both webhooks through the worker", func() bool { return len(rcv.Received()) == 2 })
+
+	// Redis goes away: the API keeps answering (rate limits fall back to
+	// per-instance counting) and the events wait in the outbox.
+	proxy.Cut()
+	for i := range 5 {
+		for _, action := range []string{"suspend", "reinstate"} {
+			if s, b := admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/"+action, nil, nil); s != 200 {
+				t.Fatalf("%s %d while Redis is down: %d %s", action, i, s, b)
+			}
+		}
+	}
+	if s, b := (apiClient{t, app.URL(), ""}).call("POST", "/v1/client/activate", map[string]any{"license_key": cat.key, "fingerprint": "fp-during-outage-1"}, nil); s != 201 {
+		t.Fatalf("activate while Redis is down: %d %s", s, b)
+	}
+	proxy.Restore()
+	var evs struct{ Data []licensing.Event }
+	admin.call("GET", "/v1/events?target_id="+cat.licenseID+"&limit=200", nil, &evs)
+	want := map[string]bool{}
+	for _, e := range evs.Data {
+		if e.Action == licensing.ActionLicenseSuspended || e.Action == licensing.ActionLicenseReinstated {
+			want[e.ID] = true
+		}
+	}
+	if len(want) != 12 {
+		t.Fatalf("%d suspend/reinstate events recorded, want 12", len(want))
+	}
+	eventually(t, "every event after Redis is back", func() bool {
+		got := map[string]bool{}
+		for _, p := range rcv.Received() {
+			got[p.ID] = true
+		}
+		return len(got) == len(want)
+	})
+	for _, p := range rcv.Received() {
+		if !want[p.ID] {
+			t.Fatalf("unexpected event %s", p.ID)
+		}
+	}
 
 	queues := app.URL() + "/admin/queues"
 	get := func(auth string) (int, string) {
