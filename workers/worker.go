@@ -45,11 +45,10 @@ func NewWorker(cfg Config, rdb redis.UniversalClient, concurrency int) *Worker {
 	h := newHandlers(cfg, asynqQueue{client})
 	w := &Worker{h: h, client: client}
 	w.server = asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:    concurrency,
-		RetryDelayFunc: h.retryDelay,
-		// A failed attempt that will be retried is the normal life of a
-		// webhook; it is not an error of the worker.
-		IsFailure:       func(err error) bool { return !errors.Is(err, errRetry) },
+		Concurrency: concurrency,
+		// No IsFailure filter: asynq counts retries only for failures, and the
+		// backoff grows with that count.
+		RetryDelayFunc:  h.retryDelay,
 		ErrorHandler:    asynq.ErrorHandlerFunc(h.taskFailed),
 		Logger:          asynqLogger{h.log},
 		LogLevel:        asynq.WarnLevel,
