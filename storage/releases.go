@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Releases implements release.Store on the same database as Store.
@@ -74,6 +76,25 @@ func (r *Releases) GetRelease(ctx context.Context, id string) (*release.Release,
 	return &out[0], nil
 }
 
+func (r *Releases) LockRelease(ctx context.Context, id string) (*release.Release, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, licensing.Errorf(licensing.ENotFound, "release not found")
+	}
+	q := r.s.q(ctx)
+	if r.s.postgres {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row releaseRow
+	if err := q.Take(&row, "id = ?", id).Error; err != nil {
+		return nil, notFound(translate(err), "release")
+	}
+	out, err := r.withArtifacts(ctx, []releaseRow{row})
+	if err != nil {
+		return nil, err
+	}
+	return &out[0], nil
+}
+
 func (r *Releases) ListReleases(ctx context.Context, f release.Filter, page licensing.Page) ([]release.Release, error) {
 	q := r.s.q(ctx).Model(&releaseRow{})
 	if f.ProductID != "" {
@@ -114,7 +135,7 @@ func (r *Releases) GetArtifact(ctx context.Context, id string) (*release.Artifac
 }
 
 func (r *Releases) UpdateArtifact(ctx context.Context, a *release.Artifact) error {
-	return r.s.save(ctx, artifactToRow(a), "status", "upload_id", "updated_at")
+	return r.s.save(ctx, artifactToRow(a), "status", "upload_id", "object_key", "updated_at")
 }
 
 func (r *Releases) DeleteArtifact(ctx context.Context, id string) error {

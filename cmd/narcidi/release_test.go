@@ -180,6 +180,7 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 	if status, b := uploadAndFinalize(t, admin, rel.ID, up, small); status != 200 {
 		t.Fatalf("finalize: %d %s", status, b)
 	}
+	smallUp := up // its PUT URL stays valid for an hour
 	var bigUp release.Upload
 	admin.mustCreate("/v1/releases/"+rel.ID+"/artifacts", key.artifactFor(cat.productID, "1.0.0", "darwin", "arm64", "app.zip", big), &bigUp)
 	if len(bigUp.Parts) != 2 {
@@ -244,6 +245,13 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 	if st, b, _ := httpDo(t, "GET", loc, nil, 0); st != 200 || !bytes.Equal(b, small) {
 		t.Fatalf("GET presigned = %d %q", st, b)
 	}
+	// The upload URL still accepts a PUT after finalize, but the checked
+	// bytes were moved to a key no URL can write: downloads do not change.
+	httpDo(t, "PUT", smallUp.URL, bytes.NewReader(bytes.ToUpper(small)), int64(len(small)))
+	_, _, loc, _ = download(t, app.URL(), dl)
+	if st, b, _ := httpDo(t, "GET", loc, nil, 0); st != 200 || !bytes.Equal(b, small) {
+		t.Fatalf("GET after a PUT through the old upload URL = %d %q", st, b)
+	}
 	dl.Platform, dl.Arch, dl.Version = "darwin", "arm64", "1.0.0"
 	_, _, loc, _ = download(t, app.URL(), dl)
 	if st, b, _ := httpDo(t, "GET", loc, nil, 0); st != 200 || !bytes.Equal(b, big) {
@@ -299,8 +307,16 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 		t.Fatalf("finalize: %d %s", status, b)
 	}
 	admin.call("POST", "/v1/releases/"+pro.ID+"/actions/publish", nil, nil)
-	if status, code, _, _ := download(t, app.URL(), verifier.ReleaseDownloadRequest{LicenseKey: cat.key, Platform: "linux", Arch: "amd64"}); status != 403 || code != "not_entitled" {
+	if status, code, _, _ := download(t, app.URL(), verifier.ReleaseDownloadRequest{LicenseKey: cat.key, Version: "1.1.0", Platform: "linux", Arch: "amd64"}); status != 403 || code != "not_entitled" {
 		t.Errorf("missing entitlement: %d %s, want 403 not_entitled", status, code)
+	}
+	// "latest" passes over what the license is not entitled to: 1.0.0.
+	status, code, loc, _ = download(t, app.URL(), verifier.ReleaseDownloadRequest{LicenseKey: cat.key, Platform: "linux", Arch: "amd64"})
+	if status != 303 {
+		t.Fatalf("latest with an entitlement-gated newest release: %d %s", status, code)
+	}
+	if st, b, _ := httpDo(t, "GET", loc, nil, 0); st != 200 || !bytes.Equal(b, small) {
+		t.Errorf("latest without the entitlement served %d %q, want 1.0.0", st, b)
 	}
 	// Yanked, it is gone from the metadata and latest is 1.0.0 again.
 	if status, b := admin.call("POST", "/v1/releases/"+pro.ID+"/actions/yank", map[string]any{"reason": "bad build"}, nil); status != 200 {

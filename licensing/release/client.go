@@ -224,6 +224,9 @@ func (s *Service) resign(ctx context.Context, tx Repo, productID, channel string
 			e.PublishedAt = r.PublishedAt.Unix()
 		}
 		for _, a := range r.Artifacts {
+			if a.Status != ArtifactReady {
+				continue // never list bytes that were not checked
+			}
 			e.Artifacts = append(e.Artifacts, verifier.ReleaseArtifact{Platform: a.Platform, Arch: a.Arch, Filename: a.Filename,
 				Length: a.Size, SHA256: a.SHA256, SHA512: a.SHA512, Signature: a.Signature, KeyID: a.KeyID})
 		}
@@ -264,6 +267,8 @@ type DownloadRequest struct {
 // Download checks the license and returns a short-lived URL of the artifact.
 // Before presigning it asks the store for the object, so a store that is
 // down answers EUnavailable (503) instead of a URL that would fail.
+// For "latest", releases needing an entitlement the license lacks are
+// skipped; an explicitly requested version answers ENotEntitled instead.
 // ENotFound (no such release or platform), ENotEntitled (missing
 // entitlement, other product), and authorize's codes.
 func (s *Service) Download(ctx context.Context, req DownloadRequest) (string, error) {
@@ -293,7 +298,9 @@ func (s *Service) Download(ctx context.Context, req DownloadRequest) (string, er
 		if !verifier.ChannelIncludes(channel, r.Channel) || (version != "" && version != "latest" && r.Version != version) {
 			continue
 		}
-		i := slices.IndexFunc(r.Artifacts, func(a Artifact) bool { return a.Platform == req.Platform && a.Arch == req.Arch })
+		i := slices.IndexFunc(r.Artifacts, func(a Artifact) bool {
+			return a.Platform == req.Platform && a.Arch == req.Arch && a.Status == ArtifactReady
+		})
 		if i < 0 {
 			if version != "" && version != "latest" {
 				return "", licensing.Errorf(licensing.ENotFound, "version %s has no artifact for %s/%s", version, req.Platform, req.Arch)
@@ -301,6 +308,11 @@ func (s *Service) Download(ctx context.Context, req DownloadRequest) (string, er
 			continue
 		}
 		if r.Entitlement != "" && !slices.Contains(ent.entitlements, r.Entitlement) {
+			if version == "" || version == "latest" {
+				// "latest" is the newest this license may have: a release
+				// gated behind an entitlement it lacks is passed over.
+				continue
+			}
 			return "", licensing.Errorf(licensing.ENotEntitled, "version %s needs the %q entitlement", r.Version, r.Entitlement)
 		}
 		art = &r.Artifacts[i]

@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -217,6 +218,10 @@ func (in *ArtifactInput) validate() error {
 		return licensing.Errorf(licensing.EInvalid, "sha256 must be 64 lowercase hex digits")
 	case len(in.SHA512) != 128 || !hexPattern.MatchString(in.SHA512):
 		return licensing.Errorf(licensing.EInvalid, "sha512 must be 128 lowercase hex digits")
+	case in.KeyID != "" && (len(in.KeyID) > 64 || !hexPattern.MatchString(in.KeyID)):
+		// A key id is lowercase hex (verifier.ReleaseKeyID: 32 digits); the
+		// column holds 64 at most.
+		return licensing.Errorf(licensing.EInvalid, "key_id must be 1 to 64 lowercase hex digits")
 	}
 	sig, err := base64.StdEncoding.DecodeString(in.Signature)
 	if err != nil || len(sig) != ed25519.SignatureSize {
@@ -224,6 +229,8 @@ func (in *ArtifactInput) validate() error {
 	}
 	return nil
 }
+
+var errNotDraft = licensing.Errorf(licensing.EConflict, "artifacts can only be added to a draft release")
 
 // AddArtifact registers an artifact of a draft release and returns where to
 // upload its bytes. EInvalid, ENotFound, EConflict (the release is not a
@@ -283,6 +290,17 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 		return nil, err
 	}
 	err = s.cfg.Store.InTx(ctx, func(tx Repo) error {
+		// Check the status again under a lock on the release row, in the
+		// transaction that adds the artifact: a Publish running meanwhile
+		// either sees this pending artifact (and refuses) or has already
+		// published (and this refuses), never neither.
+		cur, err := tx.LockRelease(ctx, rel.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != StatusDraft {
+			return errNotDraft
+		}
 		if err := tx.CreateArtifact(ctx, a); err != nil {
 			return err
 		}
@@ -291,6 +309,9 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 	if err != nil {
 		if a.UploadID != "" {
 			_ = s.cfg.Blobs.AbortMultipart(ctx, a.ObjectKey, a.UploadID)
+		}
+		if errors.Is(err, errNotDraft) {
+			return nil, licensing.Errorf(licensing.EConflict, "artifacts can only be added to a draft release")
 		}
 		if licensing.ErrorCode(err) == licensing.EConflict {
 			return nil, licensing.Errorf(licensing.EConflict, "the release already has an artifact for %s/%s", in.Platform, in.Arch)
@@ -306,10 +327,20 @@ type FinalizeInput struct {
 	Parts []UploadPart `json:"parts,omitempty"`
 }
 
-// Finalize checks the stored object against the declared size and hashes
+// finalKey is where an artifact's bytes live once checked. No upload URL is
+// ever presigned for it (uploads go to the key AddArtifact chose), so an
+// upload URL still valid after finalize cannot change what is downloaded.
+func finalKey(a *Artifact) string {
+	return path.Join("releases", "ready", a.ReleaseID, a.ID, a.Filename)
+}
+
+// Finalize moves the uploaded object to its final key (that no upload URL
+// can write), checks it there against the declared size and hashes
 // (streaming it once, in constant memory) and marks the artifact ready. An
 // object that does not match is deleted with its artifact (EInvalid), so the
-// publisher adds it again; nothing half-checked is left behind.
+// publisher adds it again; nothing half-checked is left behind. A retry after
+// a failure part way (the upload completed, or the object moved, but the
+// database not updated) picks up where the first call stopped.
 func (s *Service) Finalize(ctx context.Context, releaseID, artifactID string, in FinalizeInput) (*Artifact, error) {
 	a, err := s.cfg.Store.GetArtifact(ctx, artifactID)
 	if err != nil {
@@ -321,6 +352,7 @@ func (s *Service) Finalize(ctx context.Context, releaseID, artifactID string, in
 	if a.Status == ArtifactReady {
 		return a, nil
 	}
+	final := finalKey(a)
 	if a.UploadID != "" {
 		if len(in.Parts) == 0 || len(in.Parts) > maxParts {
 			return nil, licensing.Errorf(licensing.EInvalid, "a multipart upload needs the ETag of every part")
@@ -331,13 +363,33 @@ func (s *Service) Finalize(ctx context.Context, releaseID, artifactID string, in
 			}
 		}
 		if err := s.cfg.Blobs.CompleteMultipart(ctx, a.ObjectKey, a.UploadID, in.Parts); err != nil {
-			if c := licensing.ErrorCode(err); c == licensing.EInvalid || c == licensing.ENotFound {
+			c := licensing.ErrorCode(err)
+			if c != licensing.EInvalid && c != licensing.ENotFound {
+				return nil, err
+			}
+			// The upload may be gone because an earlier call completed it
+			// and then failed to record that: go on if its object exists.
+			if !s.objectExists(ctx, a.ObjectKey) && !s.objectExists(ctx, final) {
 				return nil, licensing.Wrap(licensing.EInvalid, err, "the store refused to complete the upload: check the parts and their ETags")
 			}
-			return nil, err
 		}
 		a.UploadID = ""
 		a.UpdatedAt = s.now()
+		if err := s.cfg.Store.UpdateArtifact(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	if a.ObjectKey != final {
+		err := s.cfg.Blobs.Move(ctx, a.ObjectKey, final)
+		if licensing.ErrorCode(err) == licensing.ENotFound {
+			// Nothing at the upload key: an earlier call may have moved it.
+			if !s.objectExists(ctx, final) {
+				return nil, licensing.Errorf(licensing.EConflict, "nothing was uploaded yet for this artifact")
+			}
+		} else if err != nil {
+			return nil, err
+		}
+		a.ObjectKey, a.UpdatedAt = final, s.now()
 		if err := s.cfg.Store.UpdateArtifact(ctx, a); err != nil {
 			return nil, err
 		}
@@ -388,6 +440,11 @@ func (s *Service) Finalize(ctx context.Context, releaseID, artifactID string, in
 	})
 }
 
+func (s *Service) objectExists(ctx context.Context, key string) bool {
+	_, err := s.cfg.Blobs.Stat(ctx, key)
+	return err == nil
+}
+
 // hashObject streams the object through both hashes with a fixed buffer.
 func (s *Service) hashObject(ctx context.Context, key string) (sum256, sum512 string, n int64, err error) {
 	rc, err := s.cfg.Blobs.Open(ctx, key)
@@ -436,7 +493,7 @@ func (s *Service) Yank(ctx context.Context, id, reason string) (*Release, error)
 func (s *Service) transition(ctx context.Context, id string, from, to Status, action, reason string, change func(*Release) error) (*Release, error) {
 	var out *Release
 	err := s.cfg.Store.InTx(ctx, func(tx Repo) error {
-		r, err := tx.GetRelease(ctx, id)
+		r, err := tx.LockRelease(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -8,8 +8,10 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -150,7 +152,8 @@ func TestCleanupAbandonedUploads(t *testing.T) {
 		data := []byte("finished build")
 		done, _ := f.svc.AddArtifact(ctx, r.ID, f.artifact("2.0.0", "linux", data))
 		put(t, done.URL, data)
-		if _, err := f.svc.Finalize(ctx, r.ID, done.Artifact.ID, release.FinalizeInput{}); err != nil {
+		ready, err := f.svc.Finalize(ctx, r.ID, done.Artifact.ID, release.FinalizeInput{})
+		if err != nil {
 			t.Fatal(err)
 		}
 		half, _ := f.svc.AddArtifact(ctx, r.ID, f.artifact("2.0.0", "darwin", data))
@@ -181,7 +184,7 @@ func TestCleanupAbandonedUploads(t *testing.T) {
 		if _, err := f.blobs.Stat(ctx, half.Artifact.ObjectKey); licensing.ErrorCode(err) != licensing.ENotFound {
 			t.Errorf("the abandoned object is still stored: %v", err)
 		}
-		if _, err := f.blobs.Stat(ctx, done.Artifact.ObjectKey); err != nil {
+		if _, err := f.blobs.Stat(ctx, ready.ObjectKey); err != nil {
 			t.Errorf("the finalized object is gone: %v", err)
 		}
 		if err := f.blobs.CompleteMultipart(ctx, mp.Artifact.ObjectKey, mp.Artifact.UploadID, nil); licensing.ErrorCode(err) != licensing.ENotFound {
@@ -229,6 +232,78 @@ func TestMetadataVersionsGrow(t *testing.T) {
 			t.Errorf("stable metadata version %d, want 2 (the beta release does not touch it)", stable.Version)
 		}
 		err := repo.SaveMetadata(ctx, &release.MetadataRecord{ProductID: f.prod, Channel: "stable", Version: 2, Document: []byte("{}"), ExpiresAt: f.clock.Now(), UpdatedAt: f.clock.Now()}, 1)
+		wantCode(t, err, licensing.EConflict)
+	})
+}
+
+// A PUT through an upload URL after finalize does not change the checked
+// bytes; a key id that is not hex is refused; a multipart finalize retried
+// after the upload was completed (but not recorded) still succeeds.
+func TestFinalizeHardening(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		r, err := f.svc.CreateRelease(ctx, release.ReleaseInput{ProductID: f.prod, Version: "3.0.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := f.artifact("3.0.0", "linux", []byte("x"))
+		bad.KeyID = strings.Repeat("a", 65)
+		_, err = f.svc.AddArtifact(ctx, r.ID, bad)
+		wantCode(t, err, licensing.EInvalid)
+		bad.KeyID = "not-hex"
+		_, err = f.svc.AddArtifact(ctx, r.ID, bad)
+		wantCode(t, err, licensing.EInvalid)
+
+		data := []byte("the checked build")
+		up, err := f.svc.AddArtifact(ctx, r.ID, f.artifact("3.0.0", "linux", data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		put(t, up.URL, data)
+		a, err := f.svc.Finalize(ctx, r.ID, up.Artifact.ID, release.FinalizeInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.ObjectKey == up.Artifact.ObjectKey {
+			t.Fatalf("the checked object stays at its upload key %s", a.ObjectKey)
+		}
+		put(t, up.URL, []byte("a replaced build!")) // the URL is still valid
+		rc, err := f.blobs.Open(ctx, a.ObjectKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("the final object is %q after a PUT through the old URL", got)
+		}
+
+		// Multipart: the store completed the upload, the database was not told.
+		multi := f.artifact("3.0.0", "darwin", data)
+		multi.Multipart = true
+		mp, err := f.svc.AddArtifact(ctx, r.ID, multi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("PUT", mp.Parts[0].URL, bytes.NewReader(data))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("PUT part: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		parts := []release.UploadPart{{Number: 1, ETag: resp.Header.Get("ETag")}}
+		if err := f.blobs.CompleteMultipart(ctx, mp.Artifact.ObjectKey, mp.Artifact.UploadID, parts); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := f.svc.Finalize(ctx, r.ID, mp.Artifact.ID, release.FinalizeInput{Parts: parts}); err != nil || a.Status != release.ArtifactReady {
+			t.Fatalf("retried multipart finalize: %+v %v", a, err)
+		}
+		// Published, a late artifact is refused.
+		if _, err := f.svc.Publish(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.AddArtifact(ctx, r.ID, f.artifact("3.0.0", "freebsd", data))
 		wantCode(t, err, licensing.EConflict)
 	})
 }

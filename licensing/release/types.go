@@ -59,7 +59,7 @@ type Artifact struct {
 	Signature string         `json:"signature"` // base64 Ed25519 over verifier.ArtifactStatement
 	KeyID     string         `json:"key_id"`
 	Status    ArtifactStatus `json:"status"`
-	ObjectKey string         `json:"-"` // where the bytes are in blob storage
+	ObjectKey string         `json:"-"` // where the bytes are in blob storage (the final key once ready)
 	UploadID  string         `json:"-"` // the multipart upload in progress, if any
 	CreatedAt time.Time      `json:"created_at"`
 	UpdatedAt time.Time      `json:"updated_at"`
@@ -96,11 +96,15 @@ type Repo interface {
 	ListReleases(ctx context.Context, f Filter, page licensing.Page) ([]Release, error)
 	// PublishedReleases lists every published release of a product, with artifacts.
 	PublishedReleases(ctx context.Context, productID string) ([]Release, error)
+	// LockRelease loads a release with its artifacts inside a transaction and
+	// locks its row until the transaction ends (SELECT ... FOR UPDATE on
+	// PostgreSQL; SQLite serializes writers anyway).
+	LockRelease(ctx context.Context, id string) (*Release, error)
 	// UpdateRelease saves status, notes, yank reason and times.
 	UpdateRelease(ctx context.Context, r *Release) error
 	CreateArtifact(ctx context.Context, a *Artifact) error // EConflict: the release has this platform/arch
 	GetArtifact(ctx context.Context, id string) (*Artifact, error)
-	// UpdateArtifact saves status and upload id.
+	// UpdateArtifact saves status, upload id and object key.
 	UpdateArtifact(ctx context.Context, a *Artifact) error
 	DeleteArtifact(ctx context.Context, id string) error
 	// PendingArtifacts lists artifacts still pending that were created before t.
@@ -143,6 +147,9 @@ type BlobStore interface {
 	Stat(ctx context.Context, key string) (int64, error)
 	// Open streams the object.
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// Move renames the object src to dst (replacing dst) and removes src;
+	// ENotFound when src is missing. dst is a key no upload URL was made for.
+	Move(ctx context.Context, src, dst string) error
 	// Delete removes the object; a missing object is not an error.
 	Delete(ctx context.Context, key string) error
 }

@@ -55,6 +55,7 @@ func TestStores(t *testing.T) {
 			t.Run("put, stat, open, get", func(t *testing.T) { testPutGet(t, s) })
 			t.Run("multipart", func(t *testing.T) { testMultipart(t, s) })
 			t.Run("tampered and expired URLs", func(t *testing.T) { testRefusals(t, s) })
+			t.Run("move", func(t *testing.T) { testMove(t, s) })
 		})
 	}
 }
@@ -250,5 +251,45 @@ func TestS3Unreachable(t *testing.T) {
 	}
 	if _, err := st.Stat(context.Background(), "k"); licensing.ErrorCode(err) != licensing.EUnavailable {
 		t.Fatalf("Stat on a closed port = %v, want unavailable", err)
+	}
+}
+
+// Move puts the object at a new key and removes the old one; a PUT through
+// the old key's URL afterwards does not touch the moved object. Objects
+// above the single-copy limit are copied in parts.
+func testMove(t *testing.T, s subject) {
+	ctx := context.Background()
+	defer blob.SetCopyLimits(6<<20, 5<<20)()
+	for _, size := range []int{100, 11<<20 + 7} {
+		data := make([]byte, size)
+		_, _ = rand.Read(data)
+		u, err := s.store.PresignPut(ctx, "up/a+b.bin", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, b, _ := do(t, "PUT", u, data); st != 200 {
+			t.Fatalf("PUT = %d %s", st, b)
+		}
+		if err := s.store.Move(ctx, "up/a+b.bin", "final/a+b.bin"); err != nil {
+			t.Fatalf("move of %d bytes: %v", size, err)
+		}
+		if _, err := s.store.Stat(ctx, "up/a+b.bin"); licensing.ErrorCode(err) != licensing.ENotFound {
+			t.Errorf("the source is still there: %v", err)
+		}
+		if st, _, _ := do(t, "PUT", u, []byte("replaced")); st != 200 {
+			t.Errorf("PUT through the old URL = %d", st)
+		}
+		rc, err := s.store.Open(ctx, "final/a+b.bin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(rc)
+		rc.Close()
+		if !bytes.Equal(got, data) {
+			t.Fatalf("moved object: %d bytes, want the %d uploaded", len(got), size)
+		}
+	}
+	if err := s.store.Move(ctx, "up/none", "final/none"); licensing.ErrorCode(err) != licensing.ENotFound {
+		t.Errorf("move of a missing object: %v", err)
 	}
 }

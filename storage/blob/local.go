@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -238,6 +239,28 @@ func (l *Local) Open(_ context.Context, key string) (io.ReadCloser, error) {
 	return f, nil
 }
 
+// Move renames the object src to dst within the store folder (atomic: a
+// reader of dst sees the old object or the new one).
+func (l *Local) Move(_ context.Context, src, dst string) error {
+	if !validKey(src) {
+		return licensing.Errorf(licensing.ENotFound, "no such object")
+	}
+	if !validKey(dst) {
+		return licensing.Errorf(licensing.EInvalid, "bad object key")
+	}
+	to := l.objectPath(dst)
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "writing the object failed")
+	}
+	err := os.Rename(l.objectPath(src), to)
+	if errors.Is(err, fs.ErrNotExist) {
+		return licensing.Errorf(licensing.ENotFound, "no such object")
+	} else if err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "moving the object failed")
+	}
+	return nil
+}
+
 func (l *Local) Delete(_ context.Context, key string) error {
 	if !validKey(key) {
 		return nil
@@ -301,7 +324,7 @@ func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
 		http.ServeContent(w, r, "", fi.ModTime(), f)
 	case "put":
 		if _, err := l.receive(r, func(tmp *os.File) error { return l.place(tmp, key) }); err != nil {
-			blobError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			receiveError(w, r, err)
 			return
 		}
 		w.WriteHeader(http.StatusOK)
@@ -318,7 +341,7 @@ func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
 			err = os.WriteFile(pp+".etag", []byte(etag), 0o600)
 		}
 		if err != nil {
-			blobError(w, http.StatusBadRequest, "IncompleteBody", err.Error())
+			receiveError(w, r, err)
 			return
 		}
 		w.Header().Set("ETag", `"`+etag+`"`)
@@ -326,11 +349,48 @@ func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// bodyError is a fault of the uploaded body (its message is safe to send).
+type bodyError struct{ msg string }
+
+func (e *bodyError) Error() string { return e.msg }
+
+// readError is a failure reading the request body (the client's side).
+type readError struct{ err error }
+
+func (e *readError) Error() string { return e.err.Error() }
+
+type bodyReader struct{ r io.Reader }
+
+func (b bodyReader) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = &readError{err}
+	}
+	return n, err
+}
+
+// receiveError answers a failed upload without echoing OS errors (which
+// name server paths): a bad body gets its reason, anything else a fixed
+// message, with the details in the server log.
+func receiveError(w http.ResponseWriter, r *http.Request, err error) {
+	var be *bodyError
+	if errors.As(err, &be) {
+		blobError(w, http.StatusBadRequest, "IncompleteBody", be.msg)
+		return
+	}
+	slog.Error("blob: storing an upload failed", "path", r.URL.Path, "err", err)
+	if r.Context().Err() != nil {
+		blobError(w, http.StatusBadRequest, "IncompleteBody", "the body could not be read")
+		return
+	}
+	blobError(w, http.StatusInternalServerError, "InternalError", "the object could not be stored")
+}
+
 // receive streams the request body into a temp file (hashing it for the
 // ETag) and hands the file to keep; the temp file is gone afterwards either way.
 func (l *Local) receive(r *http.Request, keep func(*os.File) error) (string, error) {
 	if r.ContentLength > MaxLocalPut {
-		return "", fmt.Errorf("the body is larger than %d bytes", int64(MaxLocalPut))
+		return "", &bodyError{fmt.Sprintf("the body is larger than %d bytes", int64(MaxLocalPut))}
 	}
 	tmp, err := os.CreateTemp(filepath.Join(l.dir, "tmp"), "put-*")
 	if err != nil {
@@ -339,12 +399,15 @@ func (l *Local) receive(r *http.Request, keep func(*os.File) error) (string, err
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.LimitReader(r.Body, MaxLocalPut+1), make([]byte, 256<<10))
-	if err != nil {
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.LimitReader(bodyReader{r.Body}, MaxLocalPut+1), make([]byte, 256<<10))
+	var rerr *readError
+	if errors.As(err, &rerr) {
+		return "", &bodyError{"the body could not be read"}
+	} else if err != nil {
 		return "", err
 	}
 	if n > MaxLocalPut || (r.ContentLength >= 0 && n != r.ContentLength) {
-		return "", errors.New("the body does not have its declared length")
+		return "", &bodyError{"the body does not have its declared length"}
 	}
 	if err := keep(tmp); err != nil {
 		return "", err

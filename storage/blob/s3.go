@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -108,9 +110,15 @@ func translate(err error, what string) error {
 		return licensing.Wrap(licensing.EUnavailable, err, "the blob store is unreachable")
 	}
 	var opErr *smithy.OperationError
-	if errors.As(err, &opErr) && !errors.As(err, &respErr) {
+	switch {
+	case errors.As(err, &opErr) && !errors.As(err, &respErr):
 		// No HTTP answer at all: connection refused, DNS...
 		return licensing.Wrap(licensing.EUnavailable, err, "the blob store is unreachable")
+	case errors.As(err, &respErr), errors.As(err, &apiErr):
+		// Any other answer of the store (403 AccessDenied from a revoked or
+		// expired credential, 429/503 SlowDown, 5xx): the store cannot serve
+		// us now; the caller gets 503 with Retry-After, not a 500.
+		return licensing.Wrap(licensing.EUnavailable, err, "the blob store failed to "+what)
 	}
 	return licensing.Wrap(licensing.EInternal, err, "the blob store failed to "+what)
 }
@@ -187,6 +195,73 @@ func (s *S3) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, translate(err, "read the object")
 	}
 	return out.Body, nil
+}
+
+// maxCopy is S3's largest single CopyObject; larger objects are copied in
+// parts of copyPartSize (variables so tests can exercise the part copy).
+var (
+	maxCopy      int64 = 5 << 30
+	copyPartSize int64 = 1 << 30
+)
+
+// Move copies src to dst inside the bucket (server side: no bytes pass
+// through this process) and deletes src.
+func (s *S3) Move(ctx context.Context, src, dst string) error {
+	head, err := s.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &src})
+	if err != nil {
+		return translate(err, "read the object")
+	}
+	size := aws.ToInt64(head.ContentLength)
+	// Copy exactly the version that was looked at: a PUT landing meanwhile
+	// makes the copy fail instead of mixing versions.
+	etag := head.ETag
+	source := copySource(s.bucket, src)
+	if size <= maxCopy {
+		_, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: &source, CopySourceIfMatch: etag})
+		if err != nil {
+			return translate(err, "copy the object")
+		}
+	} else if err := s.copyParts(ctx, source, dst, size, etag); err != nil {
+		return err
+	}
+	return s.Delete(ctx, src)
+}
+
+func (s *S3) copyParts(ctx context.Context, source, dst string, size int64, etag *string) error {
+	id, err := s.CreateMultipart(ctx, dst)
+	if err != nil {
+		return err
+	}
+	var parts []types.CompletedPart
+	for off, n := int64(0), int32(1); off < size; off, n = off+copyPartSize, n+1 {
+		end := min(off+copyPartSize, size) - 1
+		num := n
+		out, err := s.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{Bucket: &s.bucket, Key: &dst, UploadId: &id, PartNumber: &num,
+			CopySource: &source, CopySourceIfMatch: etag, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end))})
+		if err != nil {
+			_ = s.AbortMultipart(ctx, dst, id)
+			return translate(err, "copy the object")
+		}
+		parts = append(parts, types.CompletedPart{PartNumber: &num, ETag: out.CopyPartResult.ETag})
+	}
+	_, err = s.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: &dst, UploadId: &id, MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		_ = s.AbortMultipart(ctx, dst, id)
+		return translate(err, "copy the object")
+	}
+	return nil
+}
+
+// copySource is the x-amz-copy-source value: bucket/key, URL-encoded.
+func copySource(bucket, key string) string {
+	segs := strings.Split(bucket+"/"+key, "/")
+	for i := range segs {
+		segs[i] = url.PathEscape(segs[i])
+		segs[i] = strings.ReplaceAll(segs[i], "+", "%2B")
+	}
+	return strings.Join(segs, "/")
 }
 
 func (s *S3) Delete(ctx context.Context, key string) error {
