@@ -45,6 +45,13 @@ type UpdaterConfig struct {
 	// it with the context).
 	DownloadClient *http.Client
 	Clock          func() time.Time
+	// HasEntitlement, when set, says whether the license holds an
+	// entitlement code (e.g. from the lease's claims). Check then passes
+	// over releases gated behind an entitlement it lacks, as the server's
+	// "latest" does, instead of offering one whose download would be
+	// refused (403 not_entitled). Nil: every release is offered and the
+	// server decides at download.
+	HasEntitlement func(code string) bool
 }
 
 // Credentials prove the license to the server: a license key, or a lease
@@ -222,8 +229,14 @@ func (u *Updater) saveLocked(next updateState) error {
 
 // Check fetches and verifies the channel's metadata and returns the newest
 // release for this platform that is newer than current, or nil when there is
-// none. A newest release older than one already accepted is refused
-// (UpdateRollback): the server, or someone in between, is serving an old list.
+// none. Releases needing an entitlement that UpdaterConfig.HasEntitlement
+// says the license lacks are passed over.
+//
+// When the newest offered is older than one already accepted, Check answers
+// nil (no update): that is what a yank of the newest release looks like, and
+// an old list replayed by someone in between is already refused by the
+// metadata version (UpdateReplayed). Download still refuses to install a
+// version older than one accepted (UpdateRollback).
 func (u *Updater) Check(ctx context.Context, cred Credentials, current string) (*Update, error) {
 	if u.cfg.Client == nil {
 		return nil, errors.New("verifier: UpdaterConfig.Client is required to check for updates")
@@ -246,8 +259,11 @@ func (u *Updater) latest(md *ReleaseMetadata, current string) (*Update, error) {
 		if i < 0 {
 			continue
 		}
+		if r.Entitlement != "" && u.cfg.HasEntitlement != nil && !u.cfg.HasEntitlement(r.Entitlement) {
+			continue
+		}
 		if seen := u.NewestSeen(); seen != "" && CompareVersions(r.Version, seen) < 0 {
-			return nil, updateFail(UpdateRollback, fmt.Sprintf("the newest offered is %s, but %s was already accepted", r.Version, seen), nil)
+			return nil, nil // the newest was yanked: nothing to install
 		}
 		if current != "" && CompareVersions(r.Version, current) <= 0 {
 			return nil, nil

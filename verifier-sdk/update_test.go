@@ -149,8 +149,10 @@ func TestUpdateCheckAndDownload(t *testing.T) {
 		t.Errorf("replayed older metadata: %v, want %v", err, ErrUpdateReplayed)
 	}
 	f.serve(signMetadata(t, testMetaKey, 6, updateNow.Add(time.Hour), updateRelease("1.0.0", []byte("old"), testReleaseKey)), []byte("old"))
-	if _, err := u2.Check(ctx, goodCreds, "1.0.0"); !errors.Is(err, ErrUpdateRollback) {
-		t.Errorf("rollback to 1.0.0: %v, want %v", err, ErrUpdateRollback)
+	// 1.1.0 yanked: the newest offered is below the newest accepted. That
+	// is no update (not an error), and installing it is still refused.
+	if upd, err := u2.Check(ctx, goodCreds, "1.0.0"); err != nil || upd != nil {
+		t.Errorf("after a yank of the newest: %+v %v, want no update", upd, err)
 	}
 	if err := u2.Download(ctx, goodCreds, &Update{Version: "1.0.0", Artifact: upd.Artifact}, dst+"2"); !errors.Is(err, ErrUpdateRollback) {
 		t.Errorf("download of an older version: %v", err)
@@ -267,5 +269,29 @@ func TestCompareVersions(t *testing.T) {
 		if _, err := ParseVersion(bad); err == nil {
 			t.Errorf("ParseVersion(%q) accepted", bad)
 		}
+	}
+}
+
+// With HasEntitlement set, Check passes over releases gated behind an
+// entitlement the license lacks.
+func TestUpdateSkipsUnentitled(t *testing.T) {
+	f := newFakeReleaseServer(t)
+	u, err := NewUpdater(UpdaterConfig{
+		Client: &Client{BaseURL: f.URL}, MetadataKeys: []ed25519.PublicKey{testMetaKey.Public().(ed25519.PublicKey)},
+		ReleaseKeys: []ed25519.PublicKey{testReleaseKey.Public().(ed25519.PublicKey)}, Product: updateProduct,
+		Platform: "linux", Arch: "amd64", Clock: func() time.Time { return updateNow },
+		HasEntitlement: func(code string) bool { return code == "basic" },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pro := updateRelease("2.0.0", []byte("pro"), testReleaseKey)
+	pro.Entitlement = "pro-builds"
+	basic := updateRelease("1.5.0", []byte("basic"), testReleaseKey)
+	basic.Entitlement = "basic"
+	f.serve(signMetadata(t, testMetaKey, 1, updateNow.Add(time.Hour), pro, basic, updateRelease("1.0.0", []byte("old"), testReleaseKey)), nil)
+	upd, err := u.Check(context.Background(), goodCreds, "1.0.0")
+	if err != nil || upd == nil || upd.Version != "1.5.0" {
+		t.Fatalf("Check = %+v %v, want 1.5.0", upd, err)
 	}
 }
