@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
@@ -186,7 +187,11 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 		if err != nil {
 			return fmt.Errorf("%s/%s: upload: %w", a.platform, a.arch, err)
 		}
-		if _, _, err := c.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts/"+up.Artifact.ID+"/finalize", release.FinalizeInput{Parts: parts}, nil); err != nil {
+		// Finalize reads the whole object back to hash it: give it a time
+		// that grows with the size instead of the default minute (ctx
+		// still bounds it).
+		fc := &apiCaller{base: c.base, token: c.token, client: &http.Client{Timeout: finalizeTimeout(a.in.Size)}}
+		if _, _, err := fc.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts/"+up.Artifact.ID+"/finalize", release.FinalizeInput{Parts: parts}, nil); err != nil {
 			return fmt.Errorf("%s/%s: finalize: %w", a.platform, a.arch, err)
 		}
 		fmt.Fprintf(stdout, "%s/%s: %s, %d bytes, sha256 %s: uploaded and checked\n", a.platform, a.arch, a.in.Filename, a.in.Size, a.in.SHA256)
@@ -200,6 +205,13 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 	}
 	fmt.Fprintf(stdout, "release %s %s published on %s\n", rel.ID, rel.Version, rel.Channel)
 	return nil
+}
+
+// finalizeTimeout is how long the CLI waits for a finalize of size bytes:
+// two minutes plus a second per 10 MiB (the server streams the object once
+// through SHA-256 and SHA-512), e.g. about 1h27 for 50 GiB.
+func finalizeTimeout(size int64) time.Duration {
+	return 2*time.Minute + time.Duration(size/(10<<20))*time.Second
 }
 
 // uploadFile sends a file through the upload's presigned URL(s), streaming

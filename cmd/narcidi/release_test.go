@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
@@ -375,4 +376,15 @@ func otherProductLicense(t *testing.T, admin apiClient, customerID string) strin
 	admin.mustCreate("/v1/policies", map[string]any{"product_id": prod.ID, "name": "Basic", "floating": true, "max_machines": 2}, &pol)
 	admin.mustCreate("/v1/licenses", map[string]any{"policy_id": pol.ID, "customer_id": customerID}, &lic)
 	return lic.Key
+}
+
+// The CLI gives finalize a timeout that grows with the file (the server
+// hashes the whole object), never less than the default minute.
+func TestReleaseFinalizeTimeout(t *testing.T) {
+	if d := finalizeTimeout(1); d <= time.Minute {
+		t.Errorf("small file: %v", d)
+	}
+	if d := finalizeTimeout(release.MaxArtifactSize); d < time.Hour {
+		t.Errorf("largest file: %v, want at least an hour", d)
+	}
 }
