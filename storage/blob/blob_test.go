@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -291,5 +293,66 @@ func testMove(t *testing.T, s subject) {
 	}
 	if err := s.store.Move(ctx, "up/none", "final/none"); licensing.ErrorCode(err) != licensing.ENotFound {
 		t.Errorf("move of a missing object: %v", err)
+	}
+}
+
+// Any answer of the store other than "no such object" or a refused part
+// (403 AccessDenied, 429/503 SlowDown, 500) is unavailable (503 with
+// Retry-After), not an internal error.
+func TestS3RefusalsAreUnavailable(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		code   string
+	}{{403, "AccessDenied"}, {503, "SlowDown"}, {500, "InternalError"}, {400, "InvalidAccessKeyId"}} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(tc.status)
+			io.WriteString(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>"+tc.code+"</Code><Message>no</Message></Error>")
+		}))
+		st, err := blob.NewS3(context.Background(), blob.S3Config{Bucket: "b", Endpoint: srv.URL, PathStyle: true, AccessKey: "a", SecretKey: "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Open(context.Background(), "k"); licensing.ErrorCode(err) != licensing.EUnavailable {
+			t.Errorf("GET answered %d %s: %v, want unavailable", tc.status, tc.code, err)
+		}
+		if _, err := st.Stat(context.Background(), "k"); licensing.ErrorCode(err) != licensing.EUnavailable {
+			t.Errorf("HEAD answered %d: %v, want unavailable", tc.status, err)
+		}
+		srv.Close()
+	}
+}
+
+// A failure of the local store's own disk is answered with a fixed message:
+// OS errors (which name server paths) stay in the log.
+func TestLocalHidesOSErrors(t *testing.T) {
+	dir := t.TempDir()
+	l, err := blob.NewLocal(dir, "", bytes.Repeat([]byte{7}, 32), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(l.Handler())
+	defer srv.Close()
+	l.SetBaseURL(srv.URL)
+	// The temp folder replaced by a file: every upload fails on the disk.
+	if err := os.RemoveAll(filepath.Join(dir, "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tmp"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := l.PresignPut(context.Background(), "a/b", time.Hour)
+	st, b, _ := do(t, "PUT", u, []byte("data"))
+	if st != 500 || strings.Contains(string(b), dir) || !strings.Contains(string(b), "could not be stored") {
+		t.Errorf("PUT on a broken disk = %d %s", st, b)
+	}
+	id, err := l.CreateMultipart(context.Background(), "a/c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ = l.PresignPart(context.Background(), "a/c", id, 1, time.Hour)
+	st, b, _ = do(t, "PUT", u, []byte("data"))
+	if st != 500 || strings.Contains(string(b), dir) {
+		t.Errorf("part PUT on a broken disk = %d %s", st, b)
 	}
 }
