@@ -8,10 +8,12 @@ import (
 	"crypto/sha512"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -305,5 +307,47 @@ func TestFinalizeHardening(t *testing.T) {
 		}
 		_, err = f.svc.AddArtifact(ctx, r.ID, f.artifact("3.0.0", "freebsd", data))
 		wantCode(t, err, licensing.EConflict)
+	})
+}
+
+// An artifact added while the release is being published either lands
+// before (and Publish refuses) or is refused: a published release never
+// holds an unchecked artifact.
+func TestAddArtifactRacesPublish(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		data := []byte("build")
+		for i := range 8 {
+			v := fmt.Sprintf("4.0.%d", i)
+			r, err := f.svc.CreateRelease(ctx, release.ReleaseInput{ProductID: f.prod, Version: v})
+			if err != nil {
+				t.Fatal(err)
+			}
+			up, err := f.svc.AddArtifact(ctx, r.ID, f.artifact(v, "linux", data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			put(t, up.URL, data)
+			if _, err := f.svc.Finalize(ctx, r.ID, up.Artifact.ID, release.FinalizeInput{}); err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); _, _ = f.svc.AddArtifact(ctx, r.ID, f.artifact(v, "darwin", data)) }()
+			go func() { defer wg.Done(); _, _ = f.svc.Publish(ctx, r.ID) }()
+			wg.Wait()
+			got, err := f.svc.Release(ctx, r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Status == release.StatusPublished {
+				for _, a := range got.Artifacts {
+					if a.Status != release.ArtifactReady {
+						t.Fatalf("published release %s holds a %s artifact %s/%s", v, a.Status, a.Platform, a.Arch)
+					}
+				}
+			}
+		}
 	})
 }
