@@ -79,15 +79,26 @@ func (m *Manager) State() State {
 // Lease is the lease in hand, or nil.
 func (m *Manager) Lease() *Lease { return m.lease.Load() }
 
-// HasEntitlement reports whether the lease in hand grants code and the state
-// allows running (valid, renewing, offline, grace). It does not allocate.
+// HasEntitlement reports whether the lease in hand grants code, the state
+// allows running (valid, renewing, offline, grace) and the lease has not
+// ended (plus leeway, or plus Grace in the grace state). The state changes
+// only when Run wakes, which can be minutes apart while offline; checking
+// the end here stops features at the lease's end, not at the next wake. It
+// does not allocate.
 func (m *Manager) HasEntitlement(code string) bool {
-	switch m.State() {
-	case StateValid, StateRenewing, StateOffline, StateGrace:
-		l := m.lease.Load()
-		return l != nil && l.HasEntitlement(code)
+	l := m.lease.Load()
+	if l == nil || m.Verifier == nil {
+		return false
 	}
-	return false
+	end := time.Unix(l.Claims.Expiry, 0).Add(m.Verifier.leeway)
+	switch m.State() {
+	case StateValid, StateRenewing, StateOffline:
+	case StateGrace:
+		end = end.Add(m.Grace)
+	default:
+		return false
+	}
+	return m.now().Before(end) && l.HasEntitlement(code)
 }
 
 func (m *Manager) now() time.Time {

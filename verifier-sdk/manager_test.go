@@ -126,6 +126,14 @@ func TestManagerRenews(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { _ = m.HasEntitlement("sync") }); n != 0 {
 		t.Fatalf("Manager.HasEntitlement allocates %v times", n)
 	}
+	// Past the lease's end (and leeway) features stop, even before Run
+	// wakes to change the state.
+	clk.mu.Lock()
+	clk.now = time.Unix(m.Lease().Claims.Expiry, 0).Add(DefaultLeeway + time.Second)
+	clk.mu.Unlock()
+	if m.State() != StateValid || m.HasEntitlement("export") {
+		t.Fatalf("state %s: an ended lease still grants its entitlements", m.State())
+	}
 }
 
 // With the server unreachable, the lease carries the app to its end, then
