@@ -3,12 +3,9 @@ package keys
 import (
 	"context"
 	"crypto"
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ed25519"
-	"crypto/hkdf"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -94,15 +91,7 @@ func Open(dir string, master []byte, now func() time.Time) (*Keyring, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	sealKey, err := hkdf.Key(sha256.New, master, nil, "narcidi keys v1", 32)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(sealKey)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
+	aead, err := derivedGCM(master, "keys v1")
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,23 @@ func NewSecretBox(master []byte, purpose string) (*SecretBox, error) {
 	if len(master) < 32 {
 		return nil, errors.New("secret box: the master key is too short")
 	}
-	k, err := hkdf.Key(sha256.New, master, nil, "narcidi secrets v1 "+purpose, 32)
+	aead, err := derivedGCM(master, "secrets v1 "+purpose)
+	if err != nil {
+		return nil, err
+	}
+	return &SecretBox{aead: aead}, nil
+}
+
+// DeriveKey derives the 32-byte key of one purpose from the master key
+// (HKDF-SHA256, info "narcidi <purpose>"), so that no two uses of the master
+// key share a key.
+func DeriveKey(master []byte, purpose string) ([]byte, error) {
+	return hkdf.Key(sha256.New, master, nil, "narcidi "+purpose, 32)
+}
+
+// derivedGCM is AES-256-GCM under the key of purpose.
+func derivedGCM(master []byte, purpose string) (cipher.AEAD, error) {
+	k, err := DeriveKey(master, purpose)
 	if err != nil {
 		return nil, err
 	}
@@ -29,11 +45,7 @@ func NewSecretBox(master []byte, purpose string) (*SecretBox, error) {
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &SecretBox{aead: aead}, nil
+	return cipher.NewGCM(block)
 }
 
 // Seal encrypts plaintext: a random nonce followed by the ciphertext.

@@ -73,14 +73,9 @@ func (h *handlers) dispatch(ctx context.Context, t *asynq.Task) error {
 	}
 	// Hand the new deliveries over now rather than at the next relay pass;
 	// whatever fails here the relay hands over later.
-	var ids []string
-	for _, d := range made {
-		task, opts := deliverTask(d.ID, d.Generation, d.AttemptLimit-d.Attempts-1)
-		if err := h.queue.Enqueue(ctx, task, opts...); err != nil {
-			h.log.Warn("could not queue a delivery; the relay will", "delivery", d.ID, "err", err)
-			continue
-		}
-		ids = append(ids, d.ID)
+	ids, err := h.handOver(ctx, deliveryTasks(made))
+	if err != nil {
+		h.log.Warn("could not queue the deliveries; the relay will", "event", p.EventID, "err", err)
 	}
 	if err := h.store.MarkDeliveriesEnqueued(ctx, ids, h.now()); err != nil {
 		h.log.Warn("could not record queued deliveries", "err", err)

@@ -139,24 +139,11 @@ func (w *world) config() workers.Config {
 	}
 }
 
-// waitFor polls cond until it holds or a generous deadline passes. It
-// waits for work to be done; it asserts nothing about how long it took.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // settle waits until nothing is pending: every event dispatched and every
 // delivery finished.
 func (w *world) settle() {
 	w.t.Helper()
-	waitFor(w.t, "the outbox and deliveries to drain", func() bool {
+	workerstest.WaitFor(w.t, "the outbox and deliveries to drain", func() bool {
 		var n int64
 		w.store.DB().Raw(`SELECT (SELECT count(*) FROM outboxes WHERE dispatched_at IS NULL) + (SELECT count(*) FROM deliveries WHERE status = 'pending')`).Scan(&n)
 		return n == 0

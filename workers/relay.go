@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
@@ -35,53 +36,76 @@ func (h *handlers) relayOnce(ctx context.Context, staleBefore time.Time) (int, e
 }
 
 func (h *handlers) relayEvents(ctx context.Context, staleBefore time.Time) (int, error) {
+	return h.relay(ctx, func(tx licensing.Repo) ([]queued, error) {
+		events, err := tx.PendingEvents(ctx, staleBefore, relayBatch)
+		items := make([]queued, len(events))
+		for i, e := range events {
+			items[i].id = e.ID
+			items[i].task, items[i].opts = dispatchTask(e.ID)
+		}
+		return items, err
+	}, func(tx licensing.Repo, ids []string, now time.Time) error { return tx.MarkEventsRelayed(ctx, ids, now) })
+}
+
+func (h *handlers) relayDeliveries(ctx context.Context, staleBefore time.Time) (int, error) {
+	return h.relay(ctx, func(tx licensing.Repo) ([]queued, error) {
+		ds, err := tx.PendingDeliveries(ctx, staleBefore, relayBatch)
+		return deliveryTasks(ds), err
+	}, func(tx licensing.Repo, ids []string, now time.Time) error {
+		return tx.MarkDeliveriesEnqueued(ctx, ids, now)
+	})
+}
+
+// queued is one task to hand over, with the id of what it stands for.
+type queued struct {
+	id   string
+	task *asynq.Task
+	opts []asynq.Option
+}
+
+func deliveryTasks(ds []licensing.Delivery) []queued {
+	items := make([]queued, len(ds))
+	for i, d := range ds {
+		items[i].id = d.ID
+		items[i].task, items[i].opts = deliverTask(d.ID, d.Generation, max(d.AttemptLimit-d.Attempts-1, 0))
+	}
+	return items
+}
+
+// relay hands what pending finds to the queue and records, with mark, the
+// hand-off of those the queue took, in one transaction.
+func (h *handlers) relay(ctx context.Context, pending func(licensing.Repo) ([]queued, error), mark func(licensing.Repo, []string, time.Time) error) (int, error) {
 	n := 0
 	err := h.store.InTx(ctx, func(tx licensing.Repo) error {
 		now := h.now()
-		events, err := tx.PendingEvents(ctx, staleBefore, relayBatch)
+		items, err := pending(tx)
 		if err != nil {
 			return err
 		}
-		ids := make([]string, 0, len(events))
-		for _, e := range events {
-			task, opts := dispatchTask(e.ID)
-			if err := h.queue.Enqueue(ctx, task, opts...); err != nil {
-				if len(ids) == 0 {
-					return err
-				}
-				break // record what was handed over
-			}
-			ids = append(ids, e.ID)
+		ids, err := h.handOver(ctx, items)
+		if err != nil {
+			return err
 		}
 		n = len(ids)
-		return tx.MarkEventsRelayed(ctx, ids, now)
+		return mark(tx, ids, now)
 	})
 	return n, err
 }
 
-func (h *handlers) relayDeliveries(ctx context.Context, staleBefore time.Time) (int, error) {
-	n := 0
-	err := h.store.InTx(ctx, func(tx licensing.Repo) error {
-		now := h.now()
-		ds, err := tx.PendingDeliveries(ctx, staleBefore, relayBatch)
-		if err != nil {
-			return err
-		}
-		ids := make([]string, 0, len(ds))
-		for _, d := range ds {
-			task, opts := deliverTask(d.ID, d.Generation, max(d.AttemptLimit-d.Attempts-1, 0))
-			if err := h.queue.Enqueue(ctx, task, opts...); err != nil {
-				if len(ids) == 0 {
-					return err
-				}
-				break
+// handOver enqueues items in order until the queue refuses one, and returns
+// the ids handed over; it fails only if the queue took none.
+func (h *handlers) handOver(ctx context.Context, items []queued) ([]string, error) {
+	ids := make([]string, 0, len(items))
+	for _, it := range items {
+		if err := h.queue.Enqueue(ctx, it.task, it.opts...); err != nil {
+			if len(ids) == 0 {
+				return nil, err
 			}
-			ids = append(ids, d.ID)
+			break // record what was handed over
 		}
-		n = len(ids)
-		return tx.MarkDeliveriesEnqueued(ctx, ids, now)
-	})
-	return n, err
+		ids = append(ids, it.id)
+	}
+	return ids, nil
 }
 
 // runRelay relays every cfg.RelayEvery until ctx ends, logging failures

@@ -460,7 +460,7 @@ func TestBadPayloadsAreArchived(t *testing.T) {
 		t.Fatalf("the good event: %d webhooks", len(got))
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
-	waitFor(t, "three archived tasks", func() bool {
+	workerstest.WaitFor(t, "three archived tasks", func() bool {
 		qi, err := insp.GetQueueInfo("default")
 		return err == nil && qi.Archived == 3 && qi.Retry == 0
 	})

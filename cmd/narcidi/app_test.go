@@ -50,6 +50,21 @@ func startAppWith(t *testing.T, over map[string]string) *App {
 	for k, v := range over {
 		env[k] = v
 	}
+	app, logs := launch(t, env)
+	t.Cleanup(func() {
+		if err := app.Close(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return app
+}
+
+// launch starts the server configured by exactly env; logs collects its log.
+func launch(t *testing.T, env map[string]string) (*App, *bytes.Buffer) {
+	t.Helper()
 	cfg, _, err := loadConfig("serve", nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
@@ -60,15 +75,7 @@ func startAppWith(t *testing.T, over map[string]string) *App {
 	if err := app.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		if err := app.Close(); err != nil {
-			t.Error(err)
-		}
-		if t.Failed() {
-			t.Logf("server log:\n%s", logs.String())
-		}
-	})
-	return app
+	return app, &logs
 }
 
 type apiClient struct {

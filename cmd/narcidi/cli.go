@@ -207,8 +207,7 @@ func cli(ctx context.Context, resource string, args []string, getenv func(string
 		fs.PrintDefaults()
 	}
 	// The defaults are read after parsing so that -h does not print the token.
-	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
-	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	caller := apiFlags(fs, getenv)
 	output := fs.String("o", "table", "output: table or json")
 	var idemKey *string
 	if v.create {
@@ -275,14 +274,8 @@ func cli(ctx context.Context, resource string, args []string, getenv func(string
 			}
 		}
 	}
-	if *baseURL == "" {
-		*baseURL = getenv("NARCIDI_URL")
-	}
-	if *token == "" {
-		*token = getenv("NARCIDI_TOKEN")
-	}
-	c := &apiCaller{base: strings.TrimRight(*baseURL, "/"), token: *token}
-	if err := c.validate(); err != nil {
+	c, err := caller()
+	if err != nil {
 		fmt.Fprintf(stderr, "narcidi: %v\n", err)
 		return 1
 	}
@@ -389,6 +382,25 @@ func randomKey() string {
 type apiCaller struct {
 	base, token string
 	client      *http.Client
+}
+
+// apiFlags registers -url and -token on fs. The function it returns, called
+// after fs.Parse, builds the checked caller; the flags win over NARCIDI_URL
+// and NARCIDI_TOKEN, which are read only then so that -h does not print the
+// token.
+func apiFlags(fs *flag.FlagSet, getenv func(string) string) func() (*apiCaller, error) {
+	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
+	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	return func() (*apiCaller, error) {
+		if *baseURL == "" {
+			*baseURL = getenv("NARCIDI_URL")
+		}
+		if *token == "" {
+			*token = getenv("NARCIDI_TOKEN")
+		}
+		c := &apiCaller{base: strings.TrimRight(*baseURL, "/"), token: *token}
+		return c, c.validate()
+	}
 }
 
 func (c *apiCaller) validate() error {

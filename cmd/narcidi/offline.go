@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
@@ -20,8 +19,7 @@ import (
 func activateOffline(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi activate-offline", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
-	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	caller := apiFlags(fs, getenv)
 	out := fs.String("out", "", "write the lease file here, for the offline machine (required)")
 	ttl := fs.Duration("ttl", 0, "lease TTL (default: the policy's cap for offline leases)")
 	pos, err := parseInterspersed(fs, args)
@@ -39,14 +37,8 @@ func activateOffline(ctx context.Context, args []string, getenv func(string) str
 	if err != nil {
 		return err
 	}
-	if *baseURL == "" {
-		*baseURL = getenv("NARCIDI_URL")
-	}
-	if *token == "" {
-		*token = getenv("NARCIDI_TOKEN")
-	}
-	c := &apiCaller{base: strings.TrimRight(*baseURL, "/"), token: *token}
-	if err := c.validate(); err != nil {
+	c, err := caller()
+	if err != nil {
 		return err
 	}
 	_, answer, err := c.do(ctx, "POST", "/v1/offline-activations", map[string]any{"request": req, "ttl_seconds": int64(*ttl / time.Second)}, nil)

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -55,13 +53,6 @@ func (b *blobServer) close() error {
 	return b.srv.Shutdown(ctx)
 }
 
-// deriveKey derives a purpose-bound secret from the master key, so every
-// server instance sharing the master key agrees on it without another file
-// to distribute, and rotating the master key rotates it too.
-func deriveKey(master []byte, purpose string) ([]byte, error) {
-	return hkdf.Key(sha256.New, master, nil, "narcidi "+purpose, 32)
-}
-
 // parseReleaseKeys reads NARCIDI_RELEASE_PUBLIC_KEYS: base64 Ed25519 keys.
 func parseReleaseKeys(v string) ([]ed25519.PublicKey, error) {
 	var out []ed25519.PublicKey
@@ -100,7 +91,7 @@ func (a *App) openReleases(ctx context.Context, lic *licensing.Service, kr *keys
 	if err != nil {
 		return nil, err
 	}
-	seed, err := deriveKey(master, "release metadata signing key v1")
+	seed, err := keys.DeriveKey(master, "release metadata signing key v1")
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +129,7 @@ func (a *App) startLocalBlobs(master []byte, serve bool) (*blob.Local, error) {
 	if dir == "" {
 		dir = filepath.Join(a.Config.DataDir, "blobs")
 	}
-	secret, err := deriveKey(master, "local blob URL key v1")
+	secret, err := keys.DeriveKey(master, "local blob URL key v1")
 	if err != nil {
 		return nil, err
 	}

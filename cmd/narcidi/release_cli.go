@@ -115,8 +115,7 @@ func hashFile(path string) (size int64, sum256, sum512 string, err error) {
 func releasePublish(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi release publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
-	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	caller := apiFlags(fs, getenv)
 	product := fs.String("product", "", "product id (required)")
 	version := fs.String("version", "", "semver version (required)")
 	channel := fs.String("channel", "stable", "stable, beta, alpha or dev")
@@ -127,14 +126,8 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *baseURL == "" {
-		*baseURL = getenv("NARCIDI_URL")
-	}
-	if *token == "" {
-		*token = getenv("NARCIDI_TOKEN")
-	}
-	c := &apiCaller{base: strings.TrimRight(*baseURL, "/"), token: *token}
-	if err := c.validate(); err != nil {
+	c, err := caller()
+	if err != nil {
 		return err
 	}
 	if *product == "" || *version == "" || fs.NArg() == 0 {

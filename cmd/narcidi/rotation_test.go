@@ -32,16 +32,7 @@ func runOK(t *testing.T, env map[string]string, args ...string) string {
 // does after attaching a certificate.
 func startStop(t *testing.T, env map[string]string) (*App, func()) {
 	t.Helper()
-	cfg, _, err := loadConfig("serve", nil, func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out, logs bytes.Buffer
-	log, _ := cfg.logger(&logs)
-	app := &App{Config: cfg, Out: &out, Log: log}
-	if err := app.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	app, _ := launch(t, env)
 	return app, func() {
 		if err := app.Close(); err != nil {
 			t.Error(err)

@@ -9,25 +9,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 )
-
-// eventually polls cond until it holds (a generous deadline; it waits for
-// background work and asserts nothing about its speed).
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s", what)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
-}
 
 // registerHook registers rcv for events through the API and gives it the
 // secret.
@@ -64,19 +50,19 @@ func TestServeDeliversWebhooksAndEmail(t *testing.T) {
 	if s, b := admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/suspend", map[string]any{"reason": "unpaid"}, nil); s != 200 {
 		t.Fatalf("suspend: %d %s", s, b)
 	}
-	eventually(t, "the webhook", func() bool { return len(rcv.Received()) == 1 })
+	workerstest.WaitFor(t, "the webhook", func() bool { return len(rcv.Received()) == 1 })
 	got := rcv.Received()[0]
 	if got.Type != licensing.ActionLicenseSuspended || got.Data.TargetID != cat.licenseID || got.Data.Reason != "unpaid" || rcv.BadSignatures() != 0 {
 		t.Fatalf("webhook %+v (bad signatures %d)", got, rcv.BadSignatures())
 	}
-	eventually(t, "the email", func() bool { return len(mail.Messages()) == 1 })
+	workerstest.WaitFor(t, "the email", func() bool { return len(mail.Messages()) == 1 })
 	m := mail.Messages()[0]
 	if strings.Join(m.To, ",") != "it@acme.test,ops@nzilacode.test" || !strings.Contains(mail.Subjects()[0], "license.suspended") {
 		t.Fatalf("email to %v: %q", m.To, mail.Subjects())
 	}
 
 	var ds struct{ Data []licensing.Delivery }
-	eventually(t, "the delivery log", func() bool {
+	workerstest.WaitFor(t, "the delivery log", func() bool {
 		admin.call("GET", "/v1/deliveries?endpoint_id="+hook.ID+"&status=delivered", nil, &ds)
 		return len(ds.Data) == 1
 	})
@@ -88,7 +74,7 @@ func TestServeDeliversWebhooksAndEmail(t *testing.T) {
 	if s, b := admin.call("POST", "/v1/deliveries/"+d.ID+"/actions/redeliver", map[string]any{"reason": "receiver lost it"}, &d); s != 200 || d.Status != licensing.DeliveryPending {
 		t.Fatalf("redeliver: %d %s", s, b)
 	}
-	eventually(t, "the redelivery", func() bool { return len(rcv.Received()) == 2 })
+	workerstest.WaitFor(t, "the redelivery", func() bool { return len(rcv.Received()) == 2 })
 	if again := rcv.Received()[1]; again.ID != got.ID {
 		t.Fatalf("redelivered event id %s, want the same %s", again.ID, got.ID)
 	}
@@ -159,7 +145,7 @@ func TestWorkerProcessOnRedis(t *testing.T) {
 
 	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/suspend", nil, nil)
 	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/reinstate", nil, nil)
-	eventually(t, "both webhooks through the worker", func() bool { return len(rcv.Received()) == 2 })
+	workerstest.WaitFor(t, "both webhooks through the worker", func() bool { return len(rcv.Received()) == 2 })
 
 	// Redis goes away: the API keeps answering (rate limits fall back to
 	// per-instance counting) and the events wait in the outbox.
@@ -186,7 +172,7 @@ func TestWorkerProcessOnRedis(t *testing.T) {
 	if len(want) != 12 {
 		t.Fatalf("%d suspend/reinstate events recorded, want 12", len(want))
 	}
-	eventually(t, "every event after Redis is back", func() bool {
+	workerstest.WaitFor(t, "every event after Redis is back", func() bool {
 		got := map[string]bool{}
 		for _, p := range rcv.Received() {
 			got[p.ID] = true
