@@ -138,16 +138,6 @@ func (s *Service) ConfigureWebhooks(box SecretBox, allowPrivate bool) {
 	s.hooks = webhookSettings{box: box, allowPrivate: allowPrivate, lookup: lookupHost}
 }
 
-// PublicAddress reports whether ip may be reached by a webhook when private
-// networks are not allowed: not loopback, private, link-local, multicast,
-// unspecified, CGNAT or IPv4-mapped forms of those.
-func PublicAddress(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	cgnat := netip.MustParsePrefix("100.64.0.0/10")
-	return ip.IsValid() && !ip.IsLoopback() && !ip.IsPrivate() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() &&
-		!ip.IsMulticast() && !ip.IsUnspecified() && !ip.IsInterfaceLocalMulticast() && !cgnat.Contains(ip)
-}
-
 // CheckWebhookURL validates an endpoint URL: http(s), a host, no user info,
 // and (unless private networks are allowed) only public addresses. The
 // worker checks the address again when it connects, against DNS rebinding.
