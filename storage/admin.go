@@ -34,14 +34,14 @@ func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 // save writes the named columns of row (found by its primary key).
 func (s *Store) save(ctx context.Context, row any, cols ...string) error {
 	res := s.q(ctx).Model(row).Select(cols).Updates(row)
-	return affected(res, licensing.Errorf(licensing.ENotFound, "not found"))
+	return affected(res, errorf(licensing.ENotFound, "not found"))
 }
 
 func (s *Store) CreateEntitlement(ctx context.Context, e *licensing.Entitlement) error {
 	setID(&e.ID)
 	err := s.create(ctx, &entitlementRow{ID: e.ID, Code: e.Code, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt})
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return licensing.Errorf(licensing.EConflict, "an entitlement with code %q already exists", e.Code)
+		return errorf(licensing.EConflict, "an entitlement with code %q already exists", e.Code)
 	}
 	return err
 }
@@ -100,7 +100,7 @@ func (s *Store) SetMachineStatus(ctx context.Context, id string, status licensin
 		set["last_heartbeat"] = nil
 	}
 	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Updates(set)
-	return affected(res, licensing.Errorf(licensing.ENotFound, "machine not found"))
+	return affected(res, errorf(licensing.ENotFound, "machine not found"))
 }
 
 func (s *Store) GetAPIToken(ctx context.Context, id string) (*licensing.APIToken, error) {
@@ -113,7 +113,7 @@ func (s *Store) ListAPITokens(ctx context.Context, page licensing.Page) ([]licen
 
 func (s *Store) RevokeAPIToken(ctx context.Context, id string, now time.Time) error {
 	res := s.q(ctx).Model(&apiTokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
-	return affected(res, licensing.Errorf(licensing.EConflict, "the token is already revoked"))
+	return affected(res, errorf(licensing.EConflict, "the token is already revoked"))
 }
 
 // AppendEvent writes the event and its outbox entry. Callers run it in the
