@@ -19,7 +19,8 @@ func (s *Store) UpdateProduct(ctx context.Context, p *licensing.Product) error {
 
 func (s *Store) UpdatePolicy(ctx context.Context, p *licensing.Policy) error {
 	return s.save(ctx, policyToRow(p), "name", "duration_seconds", "max_machines", "floating", "lease_ttl_seconds",
-		"heartbeat_window_seconds", "grace_seconds", "expiry_action", "entitlements", "metadata", "updated_at")
+		"heartbeat_window_seconds", "grace_seconds", "expiry_action", "expiry_notice_days", "offline_release_seconds",
+		"entitlements", "metadata", "updated_at")
 }
 
 func (s *Store) UpdateCustomer(ctx context.Context, c *licensing.Customer) error {
@@ -32,8 +33,10 @@ func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 }
 
 // save writes the named columns of row (found by its primary key).
+// UpdateColumns, not Updates: updated_at is the domain's clock, which gorm
+// would otherwise overwrite with its own.
 func (s *Store) save(ctx context.Context, row any, cols ...string) error {
-	res := s.q(ctx).Model(row).Select(cols).Updates(row)
+	res := s.q(ctx).Model(row).Select(cols).UpdateColumns(row)
 	return affected(res, errorf(licensing.ENotFound, "not found"))
 }
 

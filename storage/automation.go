@@ -258,7 +258,7 @@ func (s *Store) ListWebhooks(ctx context.Context, page licensing.Page) ([]licens
 }
 
 func (s *Store) UpdateWebhook(ctx context.Context, w *licensing.WebhookEndpoint) error {
-	res := s.q(ctx).Model(&webhookRow{}).Where("id = ?", w.ID).Select("*").Omit("id", "created_at", "sealed_secret").Updates(webhookToRow(w))
+	res := s.q(ctx).Model(&webhookRow{}).Where("id = ?", w.ID).Select("*").Omit("id", "created_at", "sealed_secret").UpdateColumns(webhookToRow(w)) // updated_at as given (see save)
 	return affected(res, errorf(licensing.ENotFound, "webhook not found"))
 }
 
@@ -315,7 +315,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f licensing.DeliveryFilter, 
 }
 
 func (s *Store) UpdateDelivery(ctx context.Context, d *licensing.Delivery) error {
-	res := s.q(ctx).Model(&deliveryRow{}).Where("id = ?", d.ID).Select("*").Omit("id", "created_at").Updates(deliveryToRow(d))
+	res := s.q(ctx).Model(&deliveryRow{}).Where("id = ?", d.ID).Select("*").Omit("id", "created_at").UpdateColumns(deliveryToRow(d)) // updated_at as given (see save)
 	return affected(res, errorf(licensing.ENotFound, "delivery not found"))
 }
 

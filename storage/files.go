@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -18,17 +19,19 @@ var sqliteFiles = []string{"narcidi.db", "narcidi.db-wal", "narcidi.db-shm"}
 
 func sqlitePath(dir string) string { return filepath.Join(dir, sqliteFiles[0]) }
 
-// looseDirBits are the permissions that let other users read (list) or
-// write (replace files in) a folder.
-const looseDirBits = 0o066
+// Permission bits of a folder open to other users.
+const (
+	othersWrite = 0o022 // they can delete or replace the database
+	othersRead  = 0o044 // they can list it (the files themselves are 0600)
+)
 
-// PrepareDataDir creates dir with mode 0700 if it is missing, and refuses
-// an existing dir that other users can read or write, with a message saying
-// how to fix it. The refusal is deliberate: the folder holds the database
-// (and, next to it, the master key); silently tightening a folder the
-// operator set up could break their other uses of it, and carrying on with a
-// warning leaves the secrets exposed.
-func PrepareDataDir(dir string) error {
+// PrepareDataDir creates dir with mode 0700 if it is missing. An existing
+// dir is checked, never changed (it is the operator's): one that other users
+// can write is refused, since they could replace the database; one they can
+// only read is used with a warning on log, since the files in it are 0600
+// and `mkdir` (and most volume mounts) give 0755 by default, so a refusal
+// would stop most first runs for a name listing.
+func PrepareDataDir(dir string, log *slog.Logger) error {
 	if dir == "" {
 		return errors.New("a data directory is required for the SQLite database")
 	}
@@ -46,9 +49,20 @@ func PrepareDataDir(dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("the data folder %s is not a folder", dir)
 	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&looseDirBits != 0 {
-		return fmt.Errorf("the data folder %s is open to other users (mode %04o) and holds the database and keys: "+
-			"make it private with `chmod 700 %s`, or point NARCIDI_DATA_DIR at a private folder", dir, fi.Mode().Perm(), dir)
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	mode := fi.Mode().Perm()
+	switch {
+	case mode&othersWrite != 0: // sticky or not: another user could plant the -wal file
+		return fmt.Errorf("the data folder %s can be written by other users (mode %04o), who could replace the database: "+
+			"make it private with `chmod 700 %s`, or set NARCIDI_DATA_DIR to a private folder", dir, mode, dir)
+	case mode&othersRead != 0:
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Warn("the data folder can be listed by other users; the files in it are private (0600), "+
+			"but `chmod 700` it to hide them too", "data_dir", dir, "mode", fmt.Sprintf("%04o", mode))
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -25,6 +26,8 @@ type Config struct {
 	DataDir     string
 	// MaxOpenConns bounds the PostgreSQL pool (default 20).
 	MaxOpenConns int
+	// Log receives warnings about the data folder (default slog.Default()).
+	Log *slog.Logger
 }
 
 // Store implements licensing.Store. The same value works inside a
@@ -57,7 +60,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db, err = gorm.Open(postgres.New(postgres.Config{DSN: cfg.DatabaseURL}), gcfg)
 	} else {
 		// Folder and file modes first: the driver would create them loose.
-		if err := PrepareDataDir(cfg.DataDir); err != nil {
+		if err := PrepareDataDir(cfg.DataDir, cfg.Log); err != nil {
 			return nil, err
 		}
 		if err := prepareSQLiteFiles(cfg.DataDir); err != nil {
