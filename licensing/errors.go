@@ -33,18 +33,24 @@ const (
 )
 
 // Error is a domain error: a code for machines, a message safe to show to the
-// caller, and an optional cause for the logs (never shown to callers).
+// caller, an optional cause and an optional operation for the logs (neither
+// shown to callers).
 type Error struct {
 	Code    Code
 	Message string
 	Err     error
+	Op      string // what failed, e.g. "storage.GetPolicy", so a logged 500 says where
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("%s: %s: %v", e.Code, e.Message, e.Err)
+	s := fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if e.Op != "" {
+		s = e.Op + ": " + s
 	}
-	return fmt.Sprintf("%s: %s", e.Code, e.Message)
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
 }
 
 func (e *Error) Unwrap() error { return e.Err }

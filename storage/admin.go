@@ -19,7 +19,8 @@ func (s *Store) UpdateProduct(ctx context.Context, p *licensing.Product) error {
 
 func (s *Store) UpdatePolicy(ctx context.Context, p *licensing.Policy) error {
 	return s.save(ctx, policyToRow(p), "name", "duration_seconds", "max_machines", "floating", "lease_ttl_seconds",
-		"heartbeat_window_seconds", "grace_seconds", "expiry_action", "entitlements", "metadata", "updated_at")
+		"heartbeat_window_seconds", "grace_seconds", "expiry_action", "expiry_notice_days", "offline_release_seconds",
+		"entitlements", "metadata", "updated_at")
 }
 
 func (s *Store) UpdateCustomer(ctx context.Context, c *licensing.Customer) error {
@@ -32,16 +33,18 @@ func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 }
 
 // save writes the named columns of row (found by its primary key).
+// UpdateColumns, not Updates: updated_at is the domain's clock, which gorm
+// would otherwise overwrite with its own.
 func (s *Store) save(ctx context.Context, row any, cols ...string) error {
-	res := s.q(ctx).Model(row).Select(cols).Updates(row)
-	return affected(res, licensing.Errorf(licensing.ENotFound, "not found"))
+	res := s.q(ctx).Model(row).Select(cols).UpdateColumns(row)
+	return affected(res, errorf(licensing.ENotFound, "not found"))
 }
 
 func (s *Store) CreateEntitlement(ctx context.Context, e *licensing.Entitlement) error {
 	setID(&e.ID)
 	err := s.create(ctx, &entitlementRow{ID: e.ID, Code: e.Code, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt})
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return licensing.Errorf(licensing.EConflict, "an entitlement with code %q already exists", e.Code)
+		return errorf(licensing.EConflict, "an entitlement with code %q already exists", e.Code)
 	}
 	return err
 }
@@ -100,7 +103,7 @@ func (s *Store) SetMachineStatus(ctx context.Context, id string, status licensin
 		set["last_heartbeat"] = nil
 	}
 	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Updates(set)
-	return affected(res, licensing.Errorf(licensing.ENotFound, "machine not found"))
+	return affected(res, errorf(licensing.ENotFound, "machine not found"))
 }
 
 func (s *Store) GetAPIToken(ctx context.Context, id string) (*licensing.APIToken, error) {
@@ -113,7 +116,7 @@ func (s *Store) ListAPITokens(ctx context.Context, page licensing.Page) ([]licen
 
 func (s *Store) RevokeAPIToken(ctx context.Context, id string, now time.Time) error {
 	res := s.q(ctx).Model(&apiTokenRow{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", now)
-	return affected(res, licensing.Errorf(licensing.EConflict, "the token is already revoked"))
+	return affected(res, errorf(licensing.EConflict, "the token is already revoked"))
 }
 
 // AppendEvent writes the event and its outbox entry. Callers run it in the

@@ -149,18 +149,18 @@ func (s *Store) SilentMachines(ctx context.Context, policyID string, status lice
 func (s *Store) MarkMachineOffline(ctx context.Context, id string, silentSince, now time.Time) error {
 	res := s.q(ctx).Model(&machineRow{}).Where("id = ? AND status = ? AND last_heartbeat < ?", id, string(licensing.MachineActive), silentSince.UTC()).
 		Updates(map[string]any{"status": string(licensing.MachineOffline), "status_reason": "missed its heartbeat", "updated_at": now})
-	return affected(res, licensing.Errorf(licensing.ENotFound, "machine not found or no longer silent"))
+	return affected(res, errorf(licensing.ENotFound, "machine not found or no longer silent"))
 }
 
 func (s *Store) ReleaseSilentMachine(ctx context.Context, id string, silentSince time.Time) error {
 	res := s.q(ctx).Where("id = ? AND status = ? AND last_heartbeat < ?", id, string(licensing.MachineOffline), silentSince.UTC()).Delete(&machineRow{})
-	return affected(res, licensing.Errorf(licensing.ENotFound, "machine not found or no longer silent"))
+	return affected(res, errorf(licensing.ENotFound, "machine not found or no longer silent"))
 }
 
 func (s *Store) SaveRollup(ctx context.Context, day string, st *licensing.Stats) error {
 	b, err := json.Marshal(st)
 	if err != nil {
-		return licensing.Wrap(licensing.EInternal, err, "could not encode the roll-up")
+		return wrap(licensing.EInternal, err, "could not encode the roll-up")
 	}
 	row := rollupRow{Day: day, Stats: string(b), ComputedAt: st.ComputedAt}
 	return translate(s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "day"}}, DoUpdates: clause.AssignmentColumns([]string{"stats", "computed_at"})}).Create(&row).Error)
@@ -175,7 +175,7 @@ func (s *Store) ListRollups(ctx context.Context, sinceDay string) ([]licensing.R
 	for _, r := range rows {
 		var st licensing.Stats
 		if err := json.Unmarshal([]byte(r.Stats), &st); err != nil {
-			return nil, licensing.Wrap(licensing.EInternal, err, "a stored roll-up is unreadable")
+			return nil, wrap(licensing.EInternal, err, "a stored roll-up is unreadable")
 		}
 		out = append(out, licensing.Rollup{Day: r.Day, Stats: st})
 	}
@@ -258,8 +258,8 @@ func (s *Store) ListWebhooks(ctx context.Context, page licensing.Page) ([]licens
 }
 
 func (s *Store) UpdateWebhook(ctx context.Context, w *licensing.WebhookEndpoint) error {
-	res := s.q(ctx).Model(&webhookRow{}).Where("id = ?", w.ID).Select("*").Omit("id", "created_at", "sealed_secret").Updates(webhookToRow(w))
-	return affected(res, licensing.Errorf(licensing.ENotFound, "webhook not found"))
+	res := s.q(ctx).Model(&webhookRow{}).Where("id = ?", w.ID).Select("*").Omit("id", "created_at", "sealed_secret").UpdateColumns(webhookToRow(w)) // updated_at as given (see save)
+	return affected(res, errorf(licensing.ENotFound, "webhook not found"))
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
@@ -272,7 +272,7 @@ func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
 		if err := tx.Where("endpoint_id = ?", id).Delete(&deliveryRow{}).Error; err != nil {
 			return translate(err)
 		}
-		return affected(tx.Delete(&webhookRow{}, "id = ?", id), licensing.Errorf(licensing.ENotFound, "webhook not found"))
+		return affected(tx.Delete(&webhookRow{}, "id = ?", id), errorf(licensing.ENotFound, "webhook not found"))
 	})
 }
 
@@ -297,7 +297,7 @@ func (s *Store) WebhookSucceeded(ctx context.Context, id string) error {
 func (s *Store) CreateDelivery(ctx context.Context, d *licensing.Delivery) error {
 	setID(&d.ID)
 	res := s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(deliveryToRow(d))
-	return affected(res, licensing.Errorf(licensing.EConflict, "the event already has a delivery to this destination"))
+	return affected(res, errorf(licensing.EConflict, "the event already has a delivery to this destination"))
 }
 
 func (s *Store) GetDelivery(ctx context.Context, id string) (*licensing.Delivery, error) {
@@ -315,8 +315,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f licensing.DeliveryFilter, 
 }
 
 func (s *Store) UpdateDelivery(ctx context.Context, d *licensing.Delivery) error {
-	res := s.q(ctx).Model(&deliveryRow{}).Where("id = ?", d.ID).Select("*").Omit("id", "created_at").Updates(deliveryToRow(d))
-	return affected(res, licensing.Errorf(licensing.ENotFound, "delivery not found"))
+	res := s.q(ctx).Model(&deliveryRow{}).Where("id = ?", d.ID).Select("*").Omit("id", "created_at").UpdateColumns(deliveryToRow(d)) // updated_at as given (see save)
+	return affected(res, errorf(licensing.ENotFound, "delivery not found"))
 }
 
 func (s *Store) PendingDeliveries(ctx context.Context, staleBefore time.Time, limit int) ([]licensing.Delivery, error) {

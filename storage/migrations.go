@@ -285,6 +285,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return translate(err)
 			}
 			defer conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockID)
+		} else if err := conn.Exec("SELECT count(*) FROM sqlite_master").Error; err != nil {
+			// The migrator does not check the errors of its first queries
+			// (it dereferences a nil row): a database that cannot be read
+			// must fail here, with its cause.
+			return translate(err)
 		}
 		m := gormigrate.New(conn, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 255, UseTransaction: true}, migrations())
 		if err := m.Migrate(); err != nil {

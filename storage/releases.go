@@ -25,7 +25,7 @@ func (s *Store) Releases() *Releases { return &Releases{s: s} }
 // InTx runs fn in one transaction.
 func (r *Releases) InTx(ctx context.Context, fn func(tx release.Repo) error) error {
 	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Releases{s: &Store{db: tx, postgres: r.s.postgres}})
+		return fn(&Releases{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health}})
 	}, &sql.TxOptions{})
 	return translate(err)
 }
@@ -78,7 +78,7 @@ func (r *Releases) GetRelease(ctx context.Context, id string) (*release.Release,
 
 func (r *Releases) LockRelease(ctx context.Context, id string) (*release.Release, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return nil, licensing.Errorf(licensing.ENotFound, "release not found")
+		return nil, errorf(licensing.ENotFound, "release not found")
 	}
 	q := r.s.q(ctx)
 	if r.s.postgres {
@@ -140,7 +140,7 @@ func (r *Releases) UpdateArtifact(ctx context.Context, a *release.Artifact) erro
 
 func (r *Releases) DeleteArtifact(ctx context.Context, id string) error {
 	res := r.s.q(ctx).Delete(&artifactRow{}, "id = ?", id)
-	return affected(res, licensing.Errorf(licensing.ENotFound, "artifact not found"))
+	return affected(res, errorf(licensing.ENotFound, "artifact not found"))
 }
 
 func (r *Releases) PendingArtifacts(ctx context.Context, before time.Time, limit int) ([]release.Artifact, error) {
@@ -175,7 +175,7 @@ func (r *Releases) SaveMetadata(ctx context.Context, m *release.MetadataRecord, 
 	}
 	res := r.s.q(ctx).Model(&releaseMetadataRow{}).Where("product_id = ? AND channel = ? AND version = ?", m.ProductID, m.Channel, prev).
 		Updates(map[string]any{"version": row.Version, "document": row.Document, "expires_at": row.ExpiresAt, "updated_at": row.UpdatedAt})
-	return affected(res, licensing.Errorf(licensing.EConflict, "the release metadata changed meanwhile"))
+	return affected(res, errorf(licensing.EConflict, "the release metadata changed meanwhile"))
 }
 
 // Rows of the release tables.

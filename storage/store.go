@@ -5,8 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -27,6 +26,8 @@ type Config struct {
 	DataDir     string
 	// MaxOpenConns bounds the PostgreSQL pool (default 20).
 	MaxOpenConns int
+	// Log receives warnings about the data folder (default slog.Default()).
+	Log *slog.Logger
 }
 
 // Store implements licensing.Store. The same value works inside a
@@ -34,6 +35,7 @@ type Config struct {
 type Store struct {
 	db       *gorm.DB
 	postgres bool
+	health   *writeHealth
 }
 
 var _ licensing.Store = (*Store)(nil)
@@ -57,6 +59,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		db, err = gorm.Open(postgres.New(postgres.Config{DSN: cfg.DatabaseURL}), gcfg)
 	} else {
+		// Folder and file modes first: the driver would create them loose.
+		if err := PrepareDataDir(cfg.DataDir, cfg.Log); err != nil {
+			return nil, err
+		}
+		if err := prepareSQLiteFiles(cfg.DataDir); err != nil {
+			return nil, err
+		}
 		db, err = openSQLite(cfg.DataDir, gcfg)
 	}
 	if err != nil {
@@ -75,9 +84,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, postgres: pg}
+	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}}
+	if err := watchWrites(db, s.health); err != nil {
+		_ = sqlDB.Close()
+		return nil, err
+	}
 	if err := s.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
+		if !pg {
+			// Say which files: a read-only -wal or -shm is the usual cause.
+			return nil, fmt.Errorf("open the SQLite database %s (and its -wal and -shm files): %w", sqlitePath(cfg.DataDir), err)
+		}
 		return nil, err
 	}
 	return s, nil
@@ -87,13 +104,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // one writer anyway, and a single connection turns every transaction into a
 // critical section, which is what makes the seat count exact without row locks.
 func openSQLite(dir string, gcfg *gorm.Config) (*gorm.DB, error) {
-	if dir == "" {
-		return nil, errors.New("a data directory is required for the SQLite database")
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, err
-	}
-	path := filepath.Join(dir, "narcidi.db")
+	path := sqlitePath(dir)
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := gorm.Open(sqlite.Open(dsn), gcfg)
 	if err != nil {
@@ -127,24 +138,10 @@ func (s *Store) Dialect() string {
 	return "sqlite"
 }
 
-// Ping checks the database is reachable.
-func (s *Store) Ping(ctx context.Context) error {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return translate(err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	if err := sqlDB.PingContext(ctx); err != nil {
-		return licensing.Wrap(licensing.EUnavailable, err, "the database is unavailable")
-	}
-	return nil
-}
-
 // InTx runs fn in one transaction.
 func (s *Store) InTx(ctx context.Context, fn func(tx licensing.Repo) error) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, postgres: s.postgres})
+		return fn(&Store{db: tx, postgres: s.postgres, health: s.health})
 	}, &sql.TxOptions{})
 	return translate(err)
 }
@@ -167,7 +164,7 @@ func (s *Store) create(ctx context.Context, row any) error {
 
 func (s *Store) get(ctx context.Context, row any, id string) error {
 	if _, err := uuid.Parse(id); err != nil {
-		return licensing.Errorf(licensing.ENotFound, "not found")
+		return errorf(licensing.ENotFound, "not found")
 	}
 	return translate(s.q(ctx).Take(row, "id = ?", id).Error)
 }
@@ -221,7 +218,7 @@ func affected(res *gorm.DB, ifNone error) error {
 
 func notFound(err error, what string) error {
 	if licensing.ErrorCode(err) == licensing.ENotFound {
-		return licensing.Errorf(licensing.ENotFound, "%s not found", what)
+		return errorf(licensing.ENotFound, "%s not found", what)
 	}
 	return err
 }
@@ -232,7 +229,7 @@ func (s *Store) CreateProduct(ctx context.Context, p *licensing.Product) error {
 	setID(&p.ID)
 	err := s.create(ctx, productToRow(p))
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return licensing.Errorf(licensing.EConflict, "a product with code %q already exists", p.Code)
+		return errorf(licensing.EConflict, "a product with code %q already exists", p.Code)
 	}
 	return err
 }
@@ -285,7 +282,7 @@ func (s *Store) CreateLicense(ctx context.Context, l *licensing.License) error {
 	setID(&l.ID)
 	err := s.create(ctx, licenseToRow(l))
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return licensing.Errorf(licensing.EConflict, "a license with this key already exists")
+		return errorf(licensing.EConflict, "a license with this key already exists")
 	}
 	return err
 }
@@ -308,7 +305,7 @@ func (s *Store) GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpda
 
 func (s *Store) LockLicense(ctx context.Context, id string) (*licensing.License, error) {
 	if _, err := uuid.Parse(id); err != nil {
-		return nil, licensing.Errorf(licensing.ENotFound, "license not found")
+		return nil, errorf(licensing.ENotFound, "license not found")
 	}
 	var r licenseRow
 	if err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&r, "id = ?", id).Error; err != nil {
@@ -338,7 +335,7 @@ func (s *Store) CreateMachine(ctx context.Context, m *licensing.Machine) error {
 	setID(&m.ID)
 	err := s.create(ctx, machineToRow(m))
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return licensing.Errorf(licensing.EConflict, "this fingerprint is already activated on the license")
+		return errorf(licensing.EConflict, "this fingerprint is already activated on the license")
 	}
 	return err
 }
@@ -372,12 +369,12 @@ func (s *Store) TouchMachine(ctx context.Context, id string, heartbeat, lease bo
 	}
 	// A machine blocked since the caller read it stays blocked.
 	res := s.q(ctx).Model(&machineRow{}).Where("id = ? AND status <> ?", id, string(licensing.MachineBlocked)).Updates(set)
-	return affected(res, licensing.Errorf(licensing.EMachineBlocked, "the machine is blocked or gone"))
+	return affected(res, errorf(licensing.EMachineBlocked, "the machine is blocked or gone"))
 }
 
 func (s *Store) DeleteMachine(ctx context.Context, id string) error {
 	res := s.q(ctx).Delete(&machineRow{}, "id = ?", id)
-	return affected(res, licensing.Errorf(licensing.ENotFound, "machine not found"))
+	return affected(res, errorf(licensing.ENotFound, "machine not found"))
 }
 
 // API tokens.

@@ -79,7 +79,13 @@ func redactURL(s string) string {
 // ("sqlite" or "postgres"), closed when the test ends.
 func Open(t testing.TB, dialect string) *storage.Store {
 	t.Helper()
-	cfg := storage.Config{DataDir: t.TempDir()}
+	dir := t.TempDir()
+	// t.TempDir is 0755; a private folder keeps the data-folder warning
+	// out of every test's output.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := storage.Config{DataDir: dir}
 	if dialect == "postgres" {
 		cfg.DatabaseURL = PostgresURL(t)
 	}
