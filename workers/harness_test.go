@@ -68,7 +68,7 @@ func (l *logBuffer) String() string {
 type world struct {
 	t        *testing.T
 	store    *storage.Store
-	svc      *licensing.Service
+	svc      *licensing.Services
 	clock    *fakeClock
 	mail     *workerstest.Mailbox
 	hook     *workerstest.Receiver
@@ -89,21 +89,20 @@ func newWorld(t *testing.T, st *storage.Store, events []string, fail func(n int)
 	ctx := context.Background()
 	w := &world{t: t, store: st, clock: newClock(t0), mail: workerstest.StartMailbox(t), hook: workerstest.StartReceiver(t, fail), logs: &logBuffer{}}
 	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	w.svc = licensing.NewService(st, signer{priv}, w.clock.Now, "test")
 	w.box = newBox(t)
-	w.svc.ConfigureWebhooks(w.box, true)
+	w.svc = licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: signer{priv}, Clock: w.clock.Now, Issuer: "test", Box: w.box, AllowPrivate: true})
 	var err error
-	p, err := w.svc.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
+	p, err := w.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	must(t, err)
-	w.policy, err = w.svc.CreatePolicy(ctx, licensing.PolicyInput{ProductID: p.ID, Name: "Pro", DurationSeconds: 40 * 86400, MaxMachines: 2, Floating: true,
+	w.policy, err = w.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: p.ID, Name: "Pro", DurationSeconds: 40 * 86400, MaxMachines: 2, Floating: true,
 		HeartbeatWindowSeconds: 3600, OfflineReleaseSeconds: 86400, GraceSeconds: 86400})
 	must(t, err)
-	w.customer, err = w.svc.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme", Email: "it@acme.test",
+	w.customer, err = w.svc.Customers.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme", Email: "it@acme.test",
 		Contacts: []licensing.Contact{{Name: "Ada", Email: "ada@acme.test", Role: "billing"}}})
 	must(t, err)
-	w.license, err = w.svc.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID})
+	w.license, err = w.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID})
 	must(t, err)
-	w.webhook, err = w.svc.CreateWebhook(ctx, licensing.WebhookInput{URL: w.hook.URL + "/hook", EventTypes: events})
+	w.webhook, err = w.svc.Notifications.CreateWebhook(ctx, licensing.WebhookInput{URL: w.hook.URL + "/hook", EventTypes: events})
 	must(t, err)
 	w.hook.SetSecret(w.webhook.Secret)
 	return w
@@ -133,7 +132,7 @@ func (w *world) config() workers.Config {
 	m, err := workers.NewMailer("smtp://"+w.mail.Addr+"?tls=none", "alerts@narcidi.test")
 	must(w.t, err)
 	return workers.Config{
-		Service: w.svc, Clock: w.clock.Now, Mailer: m, AdminEmails: []string{"ops@nzilacode.test"},
+		Notifications: w.svc.Notifications, Automation: w.svc.Automation, Clock: w.clock.Now, Mailer: m, AdminEmails: []string{"ops@nzilacode.test"},
 		AllowPrivate: true, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		RelayEvery: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(w.logs, nil)),
 	}
