@@ -12,29 +12,11 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
-
-// testSigner signs with a fixed key so tests can read the claims back.
-type testSigner struct {
-	priv ed25519.PrivateKey
-}
-
-func (s testSigner) SignLease(_ context.Context, c verifier.LeaseClaims) (string, error) {
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.priv},
-		(&jose.SignerOptions{}).WithType(verifier.LeaseType).WithHeader("kid", "test"))
-	if err != nil {
-		return "", err
-	}
-	payload, _ := json.Marshal(c)
-	obj, err := sig.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
-}
 
 func claimsOf(t *testing.T, g *licensing.Grant, pub ed25519.PublicKey) verifier.LeaseClaims {
 	t.Helper()
@@ -53,20 +35,12 @@ func claimsOf(t *testing.T, g *licensing.Grant, pub ed25519.PublicKey) verifier.
 	return c
 }
 
-// clock is a settable test clock.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock    { c := &clock{}; c.Set(t); return c }
-func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
-
 var start = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	svc    *licensing.Services
 	store  *storage.Store
-	clock  *clock
+	clock  *licensingtest.Clock
 	pub    ed25519.PublicKey
 	policy *licensing.Policy
 	cust   *licensing.Customer
@@ -76,9 +50,9 @@ func newFixture(t *testing.T, dialect string, pol licensing.PolicyInput) *fixtur
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.Open(t, dialect)
-	priv := ed25519.NewKeyFromSeed(make([]byte, 32))
-	clk := newClock(start)
-	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: testSigner{priv}, Clock: clk.Now, Issuer: "narcidi-test"})
+	clk := licensingtest.NewClock(start)
+	kr, pub := licensingtest.Keyring(t, clk.Now)
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clk.Now, Issuer: "narcidi-test"})
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +74,7 @@ func newFixture(t *testing.T, dialect string, pol licensing.PolicyInput) *fixtur
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{svc: svc, store: st, clock: clk, pub: priv.Public().(ed25519.PublicKey), policy: p, cust: c}
+	return &fixture{svc: svc, store: st, clock: clk, pub: pub, policy: p, cust: c}
 }
 
 func (f *fixture) license(t *testing.T, in licensing.LicenseInput) *licensing.CreatedLicense {
@@ -285,7 +259,10 @@ func TestInvalidInput(t *testing.T) {
 			_, err := f.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "Bad Code", Name: "x"})
 			return err
 		}, licensing.EInvalid},
-		{"product name", func() error { _, err := f.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "ok"}); return err }, licensing.EInvalid},
+		{"product name", func() error {
+			_, err := f.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "ok"})
+			return err
+		}, licensing.EInvalid},
 		{"duplicate product", func() error {
 			_, err := f.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "x"})
 			return err
@@ -323,7 +300,10 @@ func TestInvalidInput(t *testing.T) {
 			return err
 		}, licensing.ENotFound},
 		{"activate without fingerprint", func() error { _, err := f.svc.Leasing.Activate(ctx, req("NZL-SOME-KEY-0000000", "")); return err }, licensing.EInvalid},
-		{"activate unknown key", func() error { _, err := f.svc.Leasing.Activate(ctx, req("NZL-SOME-KEY-0000000", "fingerprint-a")); return err }, licensing.ENotFound},
+		{"activate unknown key", func() error {
+			_, err := f.svc.Leasing.Activate(ctx, req("NZL-SOME-KEY-0000000", "fingerprint-a"))
+			return err
+		}, licensing.ENotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.err(), tc.code) })

@@ -33,9 +33,11 @@ func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 		"entitlements", "metadata", "updated_at")
 }
 
-// save writes the named columns of row (found by its primary key).
+// save writes the named columns of row (found by its primary key), as
+// given: UpdateColumns, because Updates would replace updated_at with the
+// database clock instead of the domain's.
 func (s *Store) save(ctx context.Context, row any, cols ...string) error {
-	res := s.q(ctx).Model(row).Select(cols).Updates(row)
+	res := s.q(ctx).Model(row).Select(cols).UpdateColumns(row)
 	return affected(res, licensing.Errorf(licensing.ENotFound, "not found"))
 }
 
