@@ -180,12 +180,12 @@ func TestOfflineScan(t *testing.T) {
 			must(t, err)
 			return m.Status
 		}
-		w.clock.Advance(59 * time.Minute)
+		w.clock.Add(59 * time.Minute)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		if s := machineStatus(); s != licensing.MachineActive {
 			t.Fatalf("within the window: %s", s)
 		}
-		w.clock.Advance(2 * time.Minute)
+		w.clock.Add(2 * time.Minute)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		if s := machineStatus(); s != licensing.MachineOffline {
@@ -196,9 +196,9 @@ func TestOfflineScan(t *testing.T) {
 		if s := machineStatus(); s != licensing.MachineActive {
 			t.Fatalf("after a heartbeat: %s", s)
 		}
-		w.clock.Advance(2 * time.Hour)
+		w.clock.Add(2 * time.Hour)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
-		w.clock.Advance(day)
+		w.clock.Add(day)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		if s := machineStatus(); s != "gone" {
@@ -519,7 +519,7 @@ func TestRollupAndCleanup(t *testing.T) {
 	if count("outboxes") == 0 || deliveries == 0 {
 		t.Fatal("nothing to clean up")
 	}
-	w.clock.Advance(31 * day)
+	w.clock.Add(31 * day)
 	must(t, l.Run(ctx, workers.TypeCleanup))
 	if count("outboxes") != 0 || count("deliveries") != 0 || count("delivery_attempts") != 0 {
 		t.Fatalf("left after clean-up: outbox %d, deliveries %d, attempts %d", count("outboxes"), count("deliveries"), count("delivery_attempts"))

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/blob"
-	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
@@ -29,13 +29,13 @@ import (
 type fixture struct {
 	svc   *release.Service
 	blobs *blob.Local
-	clock *blobtest.Clock
+	clock *licensingtest.Clock
 	key   ed25519.PrivateKey
 	prod  string
 }
 
 func newFixture(t *testing.T, st *storage.Store) *fixture {
-	c := blobtest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	c := licensingtest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
 	lic := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: c.Now, Issuer: "test"})
 	local, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{9}, 32), c.Now)
 	if err != nil {
