@@ -101,96 +101,98 @@ func noContent(c *fiber.Ctx, err error) error {
 
 func (s *Server) createProduct(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.ProductInput) (*licensing.Product, error) {
-		return s.svc.CreateProduct(c.UserContext(), in)
+		return s.svc.Catalog.CreateProduct(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listProducts(c *fiber.Ctx) error {
 	return list(c, func(p licensing.Page) ([]licensing.Product, error) {
-		return s.svc.Store().ListProducts(c.UserContext(), p)
+		return s.svc.Catalog.Products(c.UserContext(), p)
 	},
 		func(x *licensing.Product) string { return x.ID })
 }
 
 func (s *Server) getProduct(c *fiber.Ctx) error {
-	v, err := s.svc.Store().GetProduct(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Catalog.Product(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) updateProduct(c *fiber.Ctx) error {
 	return write(c, 200, func(in licensing.ProductPatch) (*licensing.Product, error) {
-		return s.svc.UpdateProduct(c.UserContext(), c.Params("id"), in)
+		return s.svc.Catalog.UpdateProduct(c.UserContext(), c.Params("id"), in)
 	})
 }
 
 func (s *Server) createPolicy(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.PolicyInput) (*licensing.Policy, error) {
-		return s.svc.CreatePolicy(c.UserContext(), in)
+		return s.svc.Catalog.CreatePolicy(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listPolicies(c *fiber.Ctx) error {
 	f := licensing.PolicyFilter{ProductID: c.Query("product_id")}
 	return list(c, func(p licensing.Page) ([]licensing.Policy, error) {
-		return s.svc.Store().ListPolicies(c.UserContext(), f, p)
+		return s.svc.Catalog.Policies(c.UserContext(), f, p)
 	},
 		func(x *licensing.Policy) string { return x.ID })
 }
 
 func (s *Server) getPolicy(c *fiber.Ctx) error {
-	v, err := s.svc.Store().GetPolicy(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Catalog.Policy(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) updatePolicy(c *fiber.Ctx) error {
 	return write(c, 200, func(in licensing.PolicyPatch) (*licensing.Policy, error) {
-		return s.svc.UpdatePolicy(c.UserContext(), c.Params("id"), in)
+		return s.svc.Catalog.UpdatePolicy(c.UserContext(), c.Params("id"), in)
 	})
 }
 
 func (s *Server) createEntitlement(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.EntitlementInput) (*licensing.Entitlement, error) {
-		return s.svc.CreateEntitlement(c.UserContext(), in)
+		return s.svc.Catalog.CreateEntitlement(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listEntitlements(c *fiber.Ctx) error {
 	return list(c, func(p licensing.Page) ([]licensing.Entitlement, error) {
-		return s.svc.Store().ListEntitlements(c.UserContext(), p)
+		return s.svc.Catalog.Entitlements(c.UserContext(), p)
 	},
 		func(x *licensing.Entitlement) string { return x.ID })
 }
 
 func (s *Server) getEntitlement(c *fiber.Ctx) error {
-	v, err := s.svc.Store().GetEntitlement(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Catalog.Entitlement(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) createCustomer(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.CustomerInput) (*licensing.Customer, error) {
-		return s.svc.CreateCustomer(c.UserContext(), in)
+		return s.svc.Customers.CreateCustomer(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listCustomers(c *fiber.Ctx) error {
-	return list(c, func(p licensing.Page) ([]licensing.Customer, error) { return s.svc.Customers(c.UserContext(), p) },
+	return list(c, func(p licensing.Page) ([]licensing.Customer, error) {
+		return s.svc.Customers.Customers(c.UserContext(), p)
+	},
 		func(x *licensing.Customer) string { return x.ID })
 }
 
 func (s *Server) getCustomer(c *fiber.Ctx) error {
-	v, err := s.svc.Customer(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Customers.Customer(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) updateCustomer(c *fiber.Ctx) error {
 	return write(c, 200, func(in licensing.CustomerPatch) (*licensing.Customer, error) {
-		return s.svc.UpdateCustomer(c.UserContext(), c.Params("id"), in)
+		return s.svc.Customers.UpdateCustomer(c.UserContext(), c.Params("id"), in)
 	})
 }
 
 func (s *Server) createLicense(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.LicenseInput) (*licensing.CreatedLicense, error) {
-		return s.svc.CreateLicense(c.UserContext(), in)
+		return s.svc.Licenses.CreateLicense(c.UserContext(), in)
 	})
 }
 
@@ -203,27 +205,31 @@ func (s *Server) listLicenses(c *fiber.Ctx) error {
 		CustomerID: c.Query("customer_id"), ProductID: c.Query("product_id"), PolicyID: c.Query("policy_id"),
 		Status: licensing.LicenseStatus(c.Query("status")), ExpiresBefore: before,
 	}
-	return list(c, func(p licensing.Page) ([]licensing.License, error) { return s.svc.Licenses(c.UserContext(), f, p) },
+	return list(c, func(p licensing.Page) ([]licensing.License, error) {
+		return s.svc.Licenses.Licenses(c.UserContext(), f, p)
+	},
 		func(x *licensing.License) string { return x.ID })
 }
 
 func (s *Server) getLicense(c *fiber.Ctx) error {
-	v, err := s.svc.License(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Licenses.License(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) updateLicense(c *fiber.Ctx) error {
 	return write(c, 200, func(in licensing.LicensePatch) (*licensing.License, error) {
-		return s.svc.UpdateLicense(c.UserContext(), c.Params("id"), in)
+		return s.svc.Licenses.UpdateLicense(c.UserContext(), c.Params("id"), in)
 	})
 }
 
 func (s *Server) listLicenseMachines(c *fiber.Ctx) error {
-	if _, err := s.svc.License(c.UserContext(), c.Params("id")); err != nil {
+	if _, err := s.svc.Licenses.License(c.UserContext(), c.Params("id")); err != nil {
 		return err
 	}
 	f := licensing.MachineFilter{LicenseID: c.Params("id")}
-	return list(c, func(p licensing.Page) ([]licensing.Machine, error) { return s.svc.Machines(c.UserContext(), f, p) },
+	return list(c, func(p licensing.Page) ([]licensing.Machine, error) {
+		return s.svc.Licenses.Machines(c.UserContext(), f, p)
+	},
 		func(x *licensing.Machine) string { return x.ID })
 }
 
@@ -232,53 +238,61 @@ func (s *Server) licenseAction(c *fiber.Ctx, do func(id, reason string) (*licens
 }
 
 func (s *Server) suspendLicense(c *fiber.Ctx) error {
-	return s.licenseAction(c, func(id, r string) (*licensing.License, error) { return s.svc.SuspendLicense(c.UserContext(), id, r) })
+	return s.licenseAction(c, func(id, r string) (*licensing.License, error) {
+		return s.svc.Licenses.SuspendLicense(c.UserContext(), id, r)
+	})
 }
 
 func (s *Server) reinstateLicense(c *fiber.Ctx) error {
-	return s.licenseAction(c, func(id, r string) (*licensing.License, error) { return s.svc.ReinstateLicense(c.UserContext(), id, r) })
+	return s.licenseAction(c, func(id, r string) (*licensing.License, error) {
+		return s.svc.Licenses.ReinstateLicense(c.UserContext(), id, r)
+	})
 }
 
 func (s *Server) revokeLicense(c *fiber.Ctx) error {
-	return s.licenseAction(c, func(id, r string) (*licensing.License, error) { return s.svc.RevokeLicense(c.UserContext(), id, r) })
+	return s.licenseAction(c, func(id, r string) (*licensing.License, error) {
+		return s.svc.Licenses.RevokeLicense(c.UserContext(), id, r)
+	})
 }
 
 func (s *Server) extendLicense(c *fiber.Ctx) error {
 	return optionalBody(c, func(in licensing.ExtendInput) (*licensing.License, error) {
-		return s.svc.ExtendLicense(c.UserContext(), c.Params("id"), in)
+		return s.svc.Licenses.ExtendLicense(c.UserContext(), c.Params("id"), in)
 	})
 }
 
 func (s *Server) changePolicy(c *fiber.Ctx) error {
 	return write(c, 200, func(in changePolicyIn) (*licensing.License, error) {
-		return s.svc.ChangePolicy(c.UserContext(), c.Params("id"), in.PolicyID, in.Reason)
+		return s.svc.Licenses.ChangePolicy(c.UserContext(), c.Params("id"), in.PolicyID, in.Reason)
 	})
 }
 
 func (s *Server) transferLicense(c *fiber.Ctx) error {
 	return write(c, 200, func(in transferIn) (*licensing.License, error) {
-		return s.svc.TransferLicense(c.UserContext(), c.Params("id"), in.CustomerID, in.Reason)
+		return s.svc.Licenses.TransferLicense(c.UserContext(), c.Params("id"), in.CustomerID, in.Reason)
 	})
 }
 
 func (s *Server) listMachines(c *fiber.Ctx) error {
 	f := licensing.MachineFilter{LicenseID: c.Query("license_id"), CustomerID: c.Query("customer_id"), Status: licensing.MachineStatus(c.Query("status"))}
-	return list(c, func(p licensing.Page) ([]licensing.Machine, error) { return s.svc.Machines(c.UserContext(), f, p) },
+	return list(c, func(p licensing.Page) ([]licensing.Machine, error) {
+		return s.svc.Licenses.Machines(c.UserContext(), f, p)
+	},
 		func(x *licensing.Machine) string { return x.ID })
 }
 
 func (s *Server) getMachine(c *fiber.Ctx) error {
-	v, err := s.svc.Machine(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Licenses.Machine(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) deactivateMachine(c *fiber.Ctx) error {
-	return noContent(c, s.svc.DeactivateMachine(c.UserContext(), c.Params("id"), "deactivated through the API"))
+	return noContent(c, s.svc.Licenses.DeactivateMachine(c.UserContext(), c.Params("id"), "deactivated through the API"))
 }
 
 func (s *Server) blockMachine(c *fiber.Ctx) error {
 	return optionalBody(c, func(in reasonIn) (*licensing.Machine, error) {
-		return s.svc.BlockMachine(c.UserContext(), c.Params("id"), in.Reason)
+		return s.svc.Licenses.BlockMachine(c.UserContext(), c.Params("id"), in.Reason)
 	})
 }
 
@@ -289,30 +303,30 @@ func (s *Server) unblockMachine(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	return noContent(c, s.svc.UnblockMachine(c.UserContext(), c.Params("id"), in.Reason))
+	return noContent(c, s.svc.Licenses.UnblockMachine(c.UserContext(), c.Params("id"), in.Reason))
 }
 
 func (s *Server) resetHeartbeat(c *fiber.Ctx) error {
 	return optionalBody(c, func(struct{}) (*licensing.Machine, error) {
-		return s.svc.ResetHeartbeat(c.UserContext(), c.Params("id"))
+		return s.svc.Licenses.ResetHeartbeat(c.UserContext(), c.Params("id"))
 	})
 }
 
 func (s *Server) createToken(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.TokenInput) (*licensing.CreatedToken, error) {
-		return s.svc.CreateToken(c.UserContext(), in)
+		return s.svc.Access.CreateToken(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listTokens(c *fiber.Ctx) error {
 	return list(c, func(p licensing.Page) ([]licensing.APIToken, error) {
-		return s.svc.Store().ListAPITokens(c.UserContext(), p)
+		return s.svc.Access.Tokens(c.UserContext(), p)
 	},
 		func(x *licensing.APIToken) string { return x.ID })
 }
 
 func (s *Server) revokeToken(c *fiber.Ctx) error {
-	return noContent(c, s.svc.RevokeToken(c.UserContext(), c.Params("id")))
+	return noContent(c, s.svc.Access.RevokeToken(c.UserContext(), c.Params("id")))
 }
 
 func (s *Server) listEvents(c *fiber.Ctx) error {
@@ -327,12 +341,12 @@ func (s *Server) listEvents(c *fiber.Ctx) error {
 	f := licensing.EventFilter{TargetType: c.Query("target_type"), TargetID: c.Query("target_id"), Actor: c.Query("actor"),
 		Action: c.Query("action"), Since: since, Until: until}
 	return list(c, func(p licensing.Page) ([]licensing.Event, error) {
-		return s.svc.Store().ListEvents(c.UserContext(), f, p)
+		return s.svc.Notifications.Events(c.UserContext(), f, p)
 	},
 		func(x *licensing.Event) string { return x.ID })
 }
 
 func (s *Server) dashboard(c *fiber.Ctx) error {
-	v, err := s.svc.Dashboard(c.UserContext())
+	v, err := s.svc.Automation.Dashboard(c.UserContext())
 	return found(c, v, err)
 }

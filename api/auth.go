@@ -14,7 +14,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 	if !ok {
 		return licensing.Errorf(licensing.EUnauthorized, "a bearer token is required")
 	}
-	a, err := s.svc.Authenticate(c.UserContext(), strings.TrimSpace(secret))
+	a, err := s.svc.Access.Authenticate(c.UserContext(), strings.TrimSpace(secret))
 	if err != nil {
 		return err
 	}

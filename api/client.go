@@ -32,7 +32,7 @@ func (s *Server) activate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.svc.Activate(c.UserContext(), req)
+	g, err := s.svc.Leasing.Activate(c.UserContext(), req)
 	if err != nil {
 		return err
 	}
@@ -48,7 +48,7 @@ func (s *Server) renew(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	g, err := s.svc.Renew(c.UserContext(), req)
+	g, err := s.svc.Leasing.Renew(c.UserContext(), req)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Server) heartbeat(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	m, next, err := s.svc.Heartbeat(c.UserContext(), req)
+	m, next, err := s.svc.Leasing.Heartbeat(c.UserContext(), req)
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func (s *Server) deactivate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.svc.Deactivate(c.UserContext(), req); err != nil {
+	if err := s.svc.Leasing.Deactivate(c.UserContext(), req); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -83,7 +83,7 @@ func (s *Server) validate(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	v, err := s.svc.Validate(c.UserContext(), in.LicenseKey, in.Fingerprint)
+	v, err := s.svc.Leasing.Validate(c.UserContext(), in.LicenseKey, in.Fingerprint)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
@@ -8,6 +9,34 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
+
+// IdempotencyRecord remembers the answer to a create request sent with an
+// Idempotency-Key, so a retry gets the same answer instead of a duplicate.
+type IdempotencyRecord struct {
+	Owner       string // who sent it: the API token id
+	Key         string
+	RequestHash string // method, path and body: the same key with another request is refused
+	Status      int    // 0 while the first request is still running
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// IdempotencyStore keeps idempotency records (storage implements it). Errors
+// are the licensing vocabulary (EUnavailable, EInternal). Safe for
+// concurrent use.
+type IdempotencyStore interface {
+	// ClaimIdempotencyKey records r as in progress and returns nil, or
+	// returns the existing record of the same owner and key: finished
+	// (replay it) or still running (Status 0: the caller answers
+	// conflict). Records older than a day, and claims unfinished for a
+	// minute (their request presumably died), are replaced.
+	ClaimIdempotencyKey(ctx context.Context, r *IdempotencyRecord) (*IdempotencyRecord, error)
+	// CompleteIdempotencyKey stores the answer of a claimed record.
+	CompleteIdempotencyKey(ctx context.Context, r *IdempotencyRecord) error
+	// ReleaseIdempotencyKey forgets a claim (its request failed and may be
+	// retried).
+	ReleaseIdempotencyKey(ctx context.Context, owner, key string) error
+}
 
 // idempotent makes a creating POST safe to retry: with an Idempotency-Key
 // header, the first answer is stored and replayed for the same key and
@@ -29,9 +58,9 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	h := sha256.New()
 	h.Write([]byte(c.Method() + " " + c.Path() + "\n"))
 	h.Write(c.Body())
-	rec := &licensing.IdempotencyRecord{Owner: a.TokenID, Key: key, RequestHash: hex.EncodeToString(h.Sum(nil)), CreatedAt: time.Now().UTC()}
+	rec := &IdempotencyRecord{Owner: a.TokenID, Key: key, RequestHash: hex.EncodeToString(h.Sum(nil)), CreatedAt: time.Now().UTC()}
 	ctx := c.UserContext()
-	prev, err := s.svc.Store().ClaimIdempotencyKey(ctx, rec)
+	prev, err := s.idempotency.ClaimIdempotencyKey(ctx, rec)
 	if err != nil {
 		return err
 	}
@@ -58,7 +87,7 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	}
 	if status := c.Response().StatusCode(); status < 500 {
 		rec.Status, rec.Body = status, append([]byte(nil), c.Response().Body()...)
-		return s.svc.Store().CompleteIdempotencyKey(ctx, rec)
+		return s.idempotency.CompleteIdempotencyKey(ctx, rec)
 	}
-	return s.svc.Store().ReleaseIdempotencyKey(ctx, rec.Owner, rec.Key)
+	return s.idempotency.ReleaseIdempotencyKey(ctx, rec.Owner, rec.Key)
 }

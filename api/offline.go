@@ -42,7 +42,7 @@ func (s *Server) activateOffline(c *fiber.Ctx) error {
 	// The service caps the TTL; this only keeps the multiplication below
 	// from overflowing.
 	in.TTLSeconds = min(in.TTLSeconds, int64(licensing.MaxLeaseTTL/time.Second))
-	g, err := s.svc.ActivateOffline(c.UserContext(), licensing.OfflineActivation{
+	g, err := s.svc.Leasing.ActivateOffline(c.UserContext(), licensing.OfflineActivation{
 		Request: licensing.MachineRequest{Key: req.LicenseKey, Fingerprint: req.Fingerprint, Name: req.Hostname, Hostname: req.Hostname, Platform: req.Platform},
 		Product: req.Product, TTL: time.Duration(in.TTLSeconds) * time.Second,
 	})

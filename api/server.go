@@ -13,6 +13,12 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 )
 
+// Pinger reports whether a dependency (the database) is reachable:
+// EUnavailable if not.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // KeySource gives the public key set that verifies leases.
 type KeySource interface {
 	JWKS() ([]byte, error)
@@ -20,9 +26,14 @@ type KeySource interface {
 
 // Config is what the HTTP layer needs.
 type Config struct {
-	Service *licensing.Service
-	Keys    KeySource
-	Logger  *slog.Logger
+	// Services are the domain services the handlers call.
+	Services *licensing.Services
+	// Idempotency keeps the answers replayed for Idempotency-Key retries.
+	Idempotency IdempotencyStore
+	// Health says whether the database is reachable (readiness).
+	Health Pinger
+	Keys   KeySource
+	Logger *slog.Logger
 	// BodyLimit caps request bodies in bytes (default 64 KiB).
 	BodyLimit int
 	// ProxyHeader, when set (e.g. X-Forwarded-For), is trusted for the client IP.
@@ -46,7 +57,9 @@ var (
 
 // Server is the HTTP interface.
 type Server struct {
-	svc                   *licensing.Service
+	svc                   *licensing.Services
+	idempotency           IdempotencyStore
+	health                Pinger
 	keys                  KeySource
 	log                   *slog.Logger
 	app                   *fiber.App
@@ -76,7 +89,7 @@ func New(cfg Config) *Server {
 	if cfg.TokenRate.Rate == 0 {
 		cfg.TokenRate = DefaultTokenRate
 	}
-	s := &Server{svc: cfg.Service, keys: cfg.Keys, log: cfg.Logger, limiter: cfg.Limiter, clientRate: cfg.ClientRate, tokenRate: cfg.TokenRate}
+	s := &Server{svc: cfg.Services, idempotency: cfg.Idempotency, health: cfg.Health, keys: cfg.Keys, log: cfg.Logger, limiter: cfg.Limiter, clientRate: cfg.ClientRate, tokenRate: cfg.TokenRate}
 	s.app = fiber.New(fiber.Config{
 		AppName: "narcidi",
 		// The transport's hard limit is well above the API's: a body between
@@ -138,7 +151,7 @@ func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(healthOut{Status: "
 func (s *Server) ready(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
-	if err := s.svc.Store().Ping(ctx); err != nil {
+	if err := s.health.Ping(ctx); err != nil {
 		return err
 	}
 	return c.JSON(healthOut{Status: "ready"})

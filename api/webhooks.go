@@ -9,29 +9,29 @@ import (
 
 func (s *Server) createWebhook(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.WebhookInput) (*licensing.CreatedWebhook, error) {
-		return s.svc.CreateWebhook(c.UserContext(), in)
+		return s.svc.Notifications.CreateWebhook(c.UserContext(), in)
 	})
 }
 
 func (s *Server) listWebhooks(c *fiber.Ctx) error {
 	return list(c, func(p licensing.Page) ([]licensing.WebhookEndpoint, error) {
-		return s.svc.Store().ListWebhooks(c.UserContext(), p)
+		return s.svc.Notifications.Webhooks(c.UserContext(), p)
 	}, func(x *licensing.WebhookEndpoint) string { return x.ID })
 }
 
 func (s *Server) getWebhook(c *fiber.Ctx) error {
-	v, err := s.svc.Store().GetWebhook(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Notifications.Webhook(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) updateWebhook(c *fiber.Ctx) error {
 	return write(c, 200, func(in licensing.WebhookPatch) (*licensing.WebhookEndpoint, error) {
-		return s.svc.UpdateWebhook(c.UserContext(), c.Params("id"), in)
+		return s.svc.Notifications.UpdateWebhook(c.UserContext(), c.Params("id"), in)
 	})
 }
 
 func (s *Server) deleteWebhook(c *fiber.Ctx) error {
-	return noContent(c, s.svc.DeleteWebhook(c.UserContext(), c.Params("id")))
+	return noContent(c, s.svc.Notifications.DeleteWebhook(c.UserContext(), c.Params("id")))
 }
 
 func (s *Server) listDeliveries(c *fiber.Ctx) error {
@@ -42,18 +42,18 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 		return licensing.Errorf(licensing.EInvalid, "status must be pending, delivered or failed")
 	}
 	return list(c, func(p licensing.Page) ([]licensing.Delivery, error) {
-		return s.svc.Store().ListDeliveries(c.UserContext(), f, p)
+		return s.svc.Notifications.Deliveries(c.UserContext(), f, p)
 	}, func(x *licensing.Delivery) string { return x.ID })
 }
 
 func (s *Server) getDelivery(c *fiber.Ctx) error {
-	v, err := s.svc.GetDelivery(c.UserContext(), c.Params("id"))
+	v, err := s.svc.Notifications.Delivery(c.UserContext(), c.Params("id"))
 	return found(c, v, err)
 }
 
 func (s *Server) redeliver(c *fiber.Ctx) error {
 	return optionalBody(c, func(in reasonIn) (*licensing.Delivery, error) {
-		return s.svc.Redeliver(c.UserContext(), c.Params("id"), in.Reason)
+		return s.svc.Notifications.Redeliver(c.UserContext(), c.Params("id"), in.Reason)
 	})
 }
 
@@ -66,7 +66,7 @@ func (s *Server) dashboardHistory(c *fiber.Ctx) error {
 		}
 		days = n
 	}
-	v, err := s.svc.DashboardHistory(c.UserContext(), days)
+	v, err := s.svc.Automation.DashboardHistory(c.UserContext(), days)
 	if err != nil {
 		return err
 	}

@@ -21,16 +21,6 @@ const (
 	ActionDeliveryRedelivered = "delivery.redelivered" // an admin asked for another try
 )
 
-// Actions lists every event action, for webhook filters.
-var Actions = []string{
-	ActionProductCreated, ActionProductUpdated, ActionPolicyCreated, ActionPolicyUpdated, ActionEntitlementCreated,
-	ActionCustomerCreated, ActionCustomerUpdated, ActionLicenseCreated, ActionLicenseUpdated, ActionLicenseSuspended,
-	ActionLicenseReinstated, ActionLicenseRevoked, ActionLicenseRenewed, ActionLicensePolicyChange, ActionLicenseTransferred,
-	ActionLicenseExpiring, ActionLicenseExpired, ActionMachineActivated, ActionMachineDeactivated, ActionMachineBlocked,
-	ActionMachineUnblocked, ActionMachineHeartbeatRst, ActionMachineOffline, ActionTokenCreated, ActionTokenRevoked,
-	ActionWebhookCreated, ActionWebhookUpdated, ActionWebhookDeleted, ActionWebhookDisabled, ActionDeliveryRedelivered,
-}
-
 // DefaultExpiryNoticeDays are the notice offsets of a policy that names none.
 var DefaultExpiryNoticeDays = []int{30, 7, 1}
 
@@ -66,6 +56,121 @@ func validateOfflineRelease(release, heartbeat int64) error {
 	return nil
 }
 
+// AutomationStore is the data the background work needs. The scans return
+// only what is due, through an index, and each change is conditional so
+// that several workers scanning at once never both act. Every method
+// returns ENotFound when a row is missing (or a conditional change no
+// longer applies), EConflict when a unique rule is broken, EUnavailable
+// when the database cannot be reached, EInternal otherwise. Safe for
+// concurrent use.
+type AutomationStore interface {
+	Tx[AutomationStore]
+	EventAppender
+	ListPolicies(ctx context.Context, filter PolicyFilter, page Page) ([]Policy, error)
+	// LockLicense reads the license and locks its row until the
+	// transaction ends (call it inside InTx).
+	LockLicense(ctx context.Context, id string) (*License, error)
+	// UpdateLicense saves every mutable field of l (not its key).
+	UpdateLicense(ctx context.Context, l *License) error
+
+	// DueExpiryNotices lists active licenses of the policy that expire
+	// within days of now and have no notice for that offset and expiry yet.
+	DueExpiryNotices(ctx context.Context, policyID string, days int, now time.Time, limit int) ([]License, error)
+	// LicensesPastGrace lists active licenses of the policy that expired
+	// before cutoff (now minus the grace period).
+	LicensesPastGrace(ctx context.Context, policyID string, cutoff time.Time, limit int) ([]License, error)
+	// ClaimExpiryNotice records that the notice was sent; EConflict if it
+	// already was.
+	ClaimExpiryNotice(ctx context.Context, licenseID string, days int, expiresAt, now time.Time) error
+	// SilentMachines lists machines of the policy in status whose last
+	// heartbeat is before silentSince.
+	SilentMachines(ctx context.Context, policyID string, status MachineStatus, silentSince time.Time, limit int) ([]Machine, error)
+	// MarkMachineOffline sets an active machine silent since before
+	// silentSince offline; ENotFound if it no longer is.
+	MarkMachineOffline(ctx context.Context, id string, silentSince, now time.Time) error
+	// ReleaseSilentMachine deletes an offline machine silent since before
+	// silentSince, freeing its seat; ENotFound if it no longer is.
+	ReleaseSilentMachine(ctx context.Context, id string, silentSince time.Time) error
+
+	// Stats computes the dashboard figures at now with aggregate queries.
+	Stats(ctx context.Context, now time.Time) (*Stats, error)
+	SaveRollup(ctx context.Context, day string, st *Stats) error
+	ListRollups(ctx context.Context, sinceDay string) ([]Rollup, error)
+	// Cleanup deletes outbox entries relayed before outboxBefore and
+	// finished deliveries (with their attempts) updated before
+	// deliveriesBefore.
+	Cleanup(ctx context.Context, outboxBefore, deliveriesBefore time.Time) (int64, error)
+
+	// The outbox: every AppendEvent also queues the event for the relay.
+
+	// PendingEvents lists events not yet dispatched whose hand-off to the
+	// queue is not recorded or older than staleBefore (the queue may have
+	// lost it), oldest first. In a transaction on PostgreSQL the rows are
+	// locked and rows locked by another relay are skipped.
+	PendingEvents(ctx context.Context, staleBefore time.Time, limit int) ([]Event, error)
+	MarkEventsRelayed(ctx context.Context, ids []string, now time.Time) error
+	// PendingDeliveries is PendingEvents for deliveries.
+	PendingDeliveries(ctx context.Context, staleBefore time.Time, limit int) ([]Delivery, error)
+	MarkDeliveriesEnqueued(ctx context.Context, ids []string, now time.Time) error
+}
+
+// Automation is the background work: expiry notices and expiry, offline
+// machines, dashboard figures and roll-ups, clean-up, and the outbox relay
+// that hands events and deliveries to the queue. Safe for concurrent use.
+type Automation struct {
+	core
+	store AutomationStore
+}
+
+// NewAutomation builds the automation service.
+func NewAutomation(store AutomationStore, clock Clock) *Automation {
+	return &Automation{core: newCore(clock), store: store}
+}
+
+// Dashboard computes the dashboard figures.
+func (s *Automation) Dashboard(ctx context.Context) (*Stats, error) {
+	return s.store.Stats(ctx, s.clock())
+}
+
+// RelayEvents hands at most limit pending events (see
+// AutomationStore.PendingEvents) to handOver and records, in the same
+// transaction, the hand-off of the ids handOver returns (those the queue
+// took). If handOver fails nothing is recorded and the next pass tries
+// again. It returns how many were handed over.
+func (s *Automation) RelayEvents(ctx context.Context, staleBefore time.Time, limit int, handOver func([]Event) ([]string, error)) (int, error) {
+	return relay(ctx, s, func(tx AutomationStore) ([]Event, error) { return tx.PendingEvents(ctx, staleBefore, limit) },
+		handOver, func(tx AutomationStore, ids []string, now time.Time) error {
+			return tx.MarkEventsRelayed(ctx, ids, now)
+		})
+}
+
+// RelayDeliveries is RelayEvents for pending deliveries.
+func (s *Automation) RelayDeliveries(ctx context.Context, staleBefore time.Time, limit int, handOver func([]Delivery) ([]string, error)) (int, error) {
+	return relay(ctx, s, func(tx AutomationStore) ([]Delivery, error) { return tx.PendingDeliveries(ctx, staleBefore, limit) },
+		handOver, func(tx AutomationStore, ids []string, now time.Time) error {
+			return tx.MarkDeliveriesEnqueued(ctx, ids, now)
+		})
+}
+
+func relay[T any](ctx context.Context, s *Automation, pending func(AutomationStore) ([]T, error), handOver func([]T) ([]string, error),
+	mark func(AutomationStore, []string, time.Time) error) (int, error) {
+	n := 0
+	err := s.store.InTx(ctx, func(tx AutomationStore) error {
+		now := s.clock()
+		items, err := pending(tx)
+		if err != nil || len(items) == 0 {
+			return err
+		}
+		ids, err := handOver(items)
+		if err != nil {
+			return err
+		}
+		n = len(ids)
+		return mark(tx, ids, now)
+	})
+	return n, err
+}
+
 // ExpiryNotice is what a license.expiring event carries in After.
 type ExpiryNotice struct {
 	License
@@ -89,7 +194,7 @@ var errSkip = errors.New("skip")
 
 // forEachPolicy calls fn for every policy. Policies are few (plans), so the
 // scans go policy by policy and each query uses the index of what is due.
-func (s *Service) forEachPolicy(ctx context.Context, fn func(p *Policy) error) error {
+func (s *Automation) forEachPolicy(ctx context.Context, fn func(p *Policy) error) error {
 	page := Page{Limit: MaxPageLimit}
 	for {
 		ps, err := s.store.ListPolicies(ctx, PolicyFilter{}, page)
@@ -114,7 +219,7 @@ func (s *Service) forEachPolicy(ctx context.Context, fn func(p *Policy) error) e
 // notice is recorded exactly once. When several notices of a license are due
 // at once (a license created 5 days before its end), only the nearest one is
 // sent and the others are marked done.
-func (s *Service) ScanExpiry(ctx context.Context) (ScanResult, error) {
+func (s *Automation) ScanExpiry(ctx context.Context) (ScanResult, error) {
 	var res ScanResult
 	now := s.clock()
 	err := s.forEachPolicy(ctx, func(p *Policy) error {
@@ -153,11 +258,11 @@ func (s *Service) ScanExpiry(ctx context.Context) (ScanResult, error) {
 	return res, err
 }
 
-func (s *Service) sendNotice(ctx context.Context, l *License, days int, nearer []int, now time.Time) (bool, error) {
+func (s *Automation) sendNotice(ctx context.Context, l *License, days int, nearer []int, now time.Time) (bool, error) {
 	left := l.ExpiresAt.Sub(now)
 	// A nearer offset is also due: this one is passed over silently.
 	silent := slices.ContainsFunc(nearer, func(d int) bool { return left <= time.Duration(d)*24*time.Hour })
-	err := s.store.InTx(ctx, func(tx Repo) error {
+	err := s.store.InTx(ctx, func(tx AutomationStore) error {
 		if err := tx.ClaimExpiryNotice(ctx, l.ID, days, *l.ExpiresAt, now); err != nil {
 			return err
 		}
@@ -173,7 +278,7 @@ func (s *Service) sendNotice(ctx context.Context, l *License, days int, nearer [
 }
 
 // expireBatch marks expired the active licenses of p past expiry and grace.
-func (s *Service) expireBatch(ctx context.Context, p *Policy, now time.Time) (int, bool, error) {
+func (s *Automation) expireBatch(ctx context.Context, p *Policy, now time.Time) (int, bool, error) {
 	cutoff := now.Add(-time.Duration(p.GraceSeconds) * time.Second)
 	due, err := s.store.LicensesPastGrace(ctx, p.ID, cutoff, scanBatch)
 	if err != nil {
@@ -181,7 +286,7 @@ func (s *Service) expireBatch(ctx context.Context, p *Policy, now time.Time) (in
 	}
 	n := 0
 	for _, l := range due {
-		_, err := s.changeLicense(ctx, l.ID, ActionLicenseExpired, "expired", func(tx Repo, cur *License) error {
+		_, err := changeLicense(ctx, s.core, s.store, l.ID, ActionLicenseExpired, "expired", func(tx AutomationStore, cur *License) error {
 			if cur.Status != LicenseActive || cur.PolicyID != p.ID || !cur.PastGrace(p, now) {
 				return errSkip
 			}
@@ -203,7 +308,7 @@ func (s *Service) expireBatch(ctx context.Context, p *Policy, now time.Time) (in
 // heartbeat window and, where the policy says so, frees the seats of those
 // silent for longer. Updates are conditional (still active, still silent),
 // so a heartbeat racing the scan wins and two workers never both act.
-func (s *Service) ScanOffline(ctx context.Context) (ScanResult, error) {
+func (s *Automation) ScanOffline(ctx context.Context) (ScanResult, error) {
 	var res ScanResult
 	now := s.clock()
 	err := s.forEachPolicy(ctx, func(p *Policy) error {
@@ -222,7 +327,7 @@ func (s *Service) ScanOffline(ctx context.Context) (ScanResult, error) {
 	return res, err
 }
 
-func (s *Service) offlineSweep(ctx context.Context, p *Policy, status MachineStatus, silentSince, now time.Time) (int, error) {
+func (s *Automation) offlineSweep(ctx context.Context, p *Policy, status MachineStatus, silentSince, now time.Time) (int, error) {
 	total := 0
 	for {
 		ms, err := s.store.SilentMachines(ctx, p.ID, status, silentSince, scanBatch)
@@ -231,7 +336,7 @@ func (s *Service) offlineSweep(ctx context.Context, p *Policy, status MachineSta
 		}
 		for i := range ms {
 			m := &ms[i]
-			err := s.store.InTx(ctx, func(tx Repo) error {
+			err := s.store.InTx(ctx, func(tx AutomationStore) error {
 				if status == MachineActive {
 					if err := tx.MarkMachineOffline(ctx, m.ID, silentSince, now); err != nil {
 						return err
@@ -261,7 +366,7 @@ func (s *Service) offlineSweep(ctx context.Context, p *Policy, status MachineSta
 
 // Rollup stores today's dashboard figures (one row per UTC day, replaced
 // by each roll-up of the day) for the dashboard's history.
-func (s *Service) Rollup(ctx context.Context) (*Stats, error) {
+func (s *Automation) Rollup(ctx context.Context) (*Stats, error) {
 	now := s.clock()
 	st, err := s.store.Stats(ctx, now)
 	if err != nil {
@@ -271,7 +376,7 @@ func (s *Service) Rollup(ctx context.Context) (*Stats, error) {
 }
 
 // DashboardHistory returns the daily roll-ups of the last days days.
-func (s *Service) DashboardHistory(ctx context.Context, days int) ([]Rollup, error) {
+func (s *Automation) DashboardHistory(ctx context.Context, days int) ([]Rollup, error) {
 	if days < 1 || days > 366 {
 		return nil, Errorf(EInvalid, "days must be between 1 and 366")
 	}
@@ -293,7 +398,7 @@ type Retention struct {
 
 // Cleanup deletes relayed outbox entries and finished deliveries older than
 // the retention. The audit log itself is kept.
-func (s *Service) Cleanup(ctx context.Context, r Retention) (int64, error) {
+func (s *Automation) Cleanup(ctx context.Context, r Retention) (int64, error) {
 	now := s.clock()
 	return s.store.Cleanup(ctx, now.Add(-r.Outbox), now.Add(-r.Deliveries))
 }

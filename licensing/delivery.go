@@ -13,7 +13,7 @@ import (
 // destination) and marks the event dispatched in the same transaction, so
 // a fan-out that runs twice after a lost hand-off creates nothing twice.
 // It returns the deliveries created now.
-func (s *Service) FanOut(ctx context.Context, eventID string, email func(action string) bool, attemptLimit int) ([]Delivery, error) {
+func (s *Notifications) FanOut(ctx context.Context, eventID string, email func(action string) bool, attemptLimit int) ([]Delivery, error) {
 	e, err := s.store.GetEvent(ctx, eventID)
 	if err != nil {
 		return nil, err
@@ -37,7 +37,7 @@ func (s *Service) FanOut(ctx context.Context, eventID string, email func(action 
 	}
 	now := s.clock()
 	var made []Delivery
-	err = s.store.InTx(ctx, func(tx Repo) error {
+	err = s.store.InTx(ctx, func(tx NotificationsStore) error {
 		made = made[:0]
 		add := func(ch DeliveryChannel, endpoint string) error {
 			d := Delivery{EventID: e.ID, Action: e.Action, Channel: ch, EndpointID: endpoint, Status: DeliveryPending,
@@ -66,6 +66,16 @@ func (s *Service) FanOut(ctx context.Context, eventID string, email func(action 
 	return made, err
 }
 
+// MarkEnqueued records that the queue took the deliveries ids, so the relay
+// does not hand them over again before they go stale (the dispatch task
+// hands the deliveries it made over at once, without waiting for the relay).
+func (s *Notifications) MarkEnqueued(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.store.MarkDeliveriesEnqueued(ctx, ids, s.clock())
+}
+
 // AttemptResult is the outcome of one try of a delivery.
 type AttemptResult struct {
 	StatusCode int
@@ -78,9 +88,9 @@ type AttemptResult struct {
 // it). For webhooks it keeps the endpoint's count of failures in a row and
 // disables it at disableAfter, recording webhook.disabled. All in one
 // transaction. It returns the delivery as it now is.
-func (s *Service) RecordAttempt(ctx context.Context, id string, r AttemptResult, disableAfter int) (*Delivery, error) {
+func (s *Notifications) RecordAttempt(ctx context.Context, id string, r AttemptResult, disableAfter int) (*Delivery, error) {
 	var out *Delivery
-	err := s.store.InTx(ctx, func(tx Repo) error {
+	err := s.store.InTx(ctx, func(tx NotificationsStore) error {
 		d, err := tx.GetDelivery(ctx, id)
 		if err != nil {
 			return err
@@ -123,8 +133,8 @@ func (s *Service) RecordAttempt(ctx context.Context, id string, r AttemptResult,
 
 // GiveUp marks a pending delivery failed without an attempt (its endpoint
 // is gone or disabled).
-func (s *Service) GiveUp(ctx context.Context, id, reason string) error {
-	return s.store.InTx(ctx, func(tx Repo) error {
+func (s *Notifications) GiveUp(ctx context.Context, id, reason string) error {
+	return s.store.InTx(ctx, func(tx NotificationsStore) error {
 		d, err := tx.GetDelivery(ctx, id)
 		if err != nil || d.Status != DeliveryPending {
 			return err
@@ -134,16 +144,9 @@ func (s *Service) GiveUp(ctx context.Context, id, reason string) error {
 	})
 }
 
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}
-
 // Recipients is who gets the email alert of an event about a license or a
 // machine: the license's customer (its email and contacts), deduplicated.
-func (s *Service) Recipients(ctx context.Context, e *Event) ([]string, *Customer, error) {
+func (s *Notifications) Recipients(ctx context.Context, e *Event) ([]string, *Customer, error) {
 	licenseID := ""
 	switch e.TargetType {
 	case "license":
@@ -163,7 +166,7 @@ func (s *Service) Recipients(ctx context.Context, e *Event) ([]string, *Customer
 	return s.licenseRecipients(ctx, licenseID)
 }
 
-func (s *Service) recipientsFromSnapshot(ctx context.Context, e *Event) ([]string, *Customer, error) {
+func (s *Notifications) recipientsFromSnapshot(ctx context.Context, e *Event) ([]string, *Customer, error) {
 	var m Machine
 	if len(e.Before) == 0 || json.Unmarshal(e.Before, &m) != nil || m.LicenseID == "" {
 		return nil, nil, nil
@@ -171,7 +174,7 @@ func (s *Service) recipientsFromSnapshot(ctx context.Context, e *Event) ([]strin
 	return s.licenseRecipients(ctx, m.LicenseID)
 }
 
-func (s *Service) licenseRecipients(ctx context.Context, licenseID string) ([]string, *Customer, error) {
+func (s *Notifications) licenseRecipients(ctx context.Context, licenseID string) ([]string, *Customer, error) {
 	l, err := s.store.GetLicense(ctx, licenseID)
 	if err != nil {
 		return nil, nil, err

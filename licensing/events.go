@@ -50,6 +50,33 @@ const (
 	ActionTokenRevoked        = "token.revoked"
 )
 
+// Release actions, recorded by licensing/release (declared here so the one
+// registry below holds them).
+const (
+	ActionReleaseCreated    = "release.created"
+	ActionReleasePublished  = "release.published"
+	ActionReleaseYanked     = "release.yanked"
+	ActionArtifactAdded     = "artifact.added"
+	ActionArtifactFinalized = "artifact.finalized"
+	ActionArtifactAbandoned = "artifact.abandoned"
+	ActionArtifactRejected  = "artifact.rejected"
+)
+
+// Actions is the one registry of event actions: what webhooks may subscribe
+// to. Every Action* constant of this package and of licensing/release is in
+// it (a test walks the sources): a new action is declared above and added
+// here.
+var Actions = []string{
+	ActionProductCreated, ActionProductUpdated, ActionPolicyCreated, ActionPolicyUpdated, ActionEntitlementCreated,
+	ActionCustomerCreated, ActionCustomerUpdated, ActionLicenseCreated, ActionLicenseUpdated, ActionLicenseSuspended,
+	ActionLicenseReinstated, ActionLicenseRevoked, ActionLicenseRenewed, ActionLicensePolicyChange, ActionLicenseTransferred,
+	ActionLicenseExpiring, ActionLicenseExpired, ActionMachineActivated, ActionMachineDeactivated, ActionMachineBlocked,
+	ActionMachineUnblocked, ActionMachineHeartbeatRst, ActionMachineOffline, ActionTokenCreated, ActionTokenRevoked,
+	ActionWebhookCreated, ActionWebhookUpdated, ActionWebhookDeleted, ActionWebhookDisabled, ActionDeliveryRedelivered,
+	ActionReleaseCreated, ActionReleasePublished, ActionReleaseYanked, ActionArtifactAdded, ActionArtifactFinalized,
+	ActionArtifactAbandoned, ActionArtifactRejected,
+}
+
 // EventFilter narrows an audit log listing.
 type EventFilter struct {
 	TargetType string
@@ -73,17 +100,6 @@ func ActorFrom(ctx context.Context) *Actor {
 		return a
 	}
 	return &Actor{Name: "system"}
-}
-
-// record appends an audit event for a change made in tx.
-func (s *Service) record(ctx context.Context, tx Repo, action, targetType, targetID, reason string, before, after any) error {
-	a := ActorFrom(ctx)
-	e := &Event{
-		Time: s.clock(), Action: action, TargetType: targetType, TargetID: targetID,
-		Actor: a.Label(), ActorName: a.Name, Reason: reason, RequestID: a.RequestID,
-		Before: snapshot(before), After: snapshot(after),
-	}
-	return tx.AppendEvent(ctx, e)
 }
 
 func snapshot(v any) json.RawMessage {

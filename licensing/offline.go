@@ -23,7 +23,7 @@ type OfflineActivation struct {
 // machine cannot renew), capped by the policy (OfflineTTLMetadata, else
 // MaxLeaseTTL) and never past the license's end (expiry plus grace).
 // EInvalid, ENotFound, ESeatLimit, ELicense*, EMachineBlocked.
-func (s *Service) ActivateOffline(ctx context.Context, in OfflineActivation) (*Grant, error) {
+func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*Grant, error) {
 	if in.TTL < 0 {
 		return nil, Errorf(EInvalid, "ttl must not be negative")
 	}

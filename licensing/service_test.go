@@ -12,29 +12,11 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
-
-// testSigner signs with a fixed key so tests can read the claims back.
-type testSigner struct {
-	priv ed25519.PrivateKey
-}
-
-func (s testSigner) SignLease(_ context.Context, c verifier.LeaseClaims) (string, error) {
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.priv},
-		(&jose.SignerOptions{}).WithType(verifier.LeaseType).WithHeader("kid", "test"))
-	if err != nil {
-		return "", err
-	}
-	payload, _ := json.Marshal(c)
-	obj, err := sig.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
-}
 
 func claimsOf(t *testing.T, g *licensing.Grant, pub ed25519.PublicKey) verifier.LeaseClaims {
 	t.Helper()
@@ -53,20 +35,12 @@ func claimsOf(t *testing.T, g *licensing.Grant, pub ed25519.PublicKey) verifier.
 	return c
 }
 
-// clock is a settable test clock.
-type clock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *clock    { c := &clock{}; c.Set(t); return c }
-func (c *clock) Now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *clock) Set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *clock) Add(d time.Duration) { c.ns.Add(int64(d)) }
-
 var start = time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
 
 type fixture struct {
-	svc    *licensing.Service
+	svc    *licensing.Services
 	store  *storage.Store
-	clock  *clock
+	clock  *licensingtest.Clock
 	pub    ed25519.PublicKey
 	policy *licensing.Policy
 	cust   *licensing.Customer
@@ -76,15 +50,15 @@ func newFixture(t *testing.T, dialect string, pol licensing.PolicyInput) *fixtur
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.Open(t, dialect)
-	priv := ed25519.NewKeyFromSeed(make([]byte, 32))
-	clk := newClock(start)
-	svc := licensing.NewService(st, testSigner{priv}, clk.Now, "narcidi-test")
-	prod, err := svc.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
+	clk := licensingtest.NewClock(start)
+	kr, pub := licensingtest.Keyring(t, clk.Now)
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clk.Now, Issuer: "narcidi-test"})
+	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, code := range []string{"export", "sync", "beta"} {
-		if _, err := svc.CreateEntitlement(ctx, licensing.EntitlementInput{Code: code, Name: code}); err != nil {
+		if _, err := svc.Catalog.CreateEntitlement(ctx, licensing.EntitlementInput{Code: code, Name: code}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -92,21 +66,21 @@ func newFixture(t *testing.T, dialect string, pol licensing.PolicyInput) *fixtur
 	if pol.Name == "" {
 		pol.Name = "Plan"
 	}
-	p, err := svc.CreatePolicy(ctx, pol)
+	p, err := svc.Catalog.CreatePolicy(ctx, pol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := svc.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme", Email: "ops@acme.test"})
+	c, err := svc.Customers.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme", Email: "ops@acme.test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{svc: svc, store: st, clock: clk, pub: priv.Public().(ed25519.PublicKey), policy: p, cust: c}
+	return &fixture{svc: svc, store: st, clock: clk, pub: pub, policy: p, cust: c}
 }
 
 func (f *fixture) license(t *testing.T, in licensing.LicenseInput) *licensing.CreatedLicense {
 	t.Helper()
 	in.PolicyID, in.CustomerID = f.policy.ID, f.cust.ID
-	l, err := f.svc.CreateLicense(context.Background(), in)
+	l, err := f.svc.Licenses.CreateLicense(context.Background(), in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +106,7 @@ func TestLeaseLifecycle(t *testing.T) {
 				DurationSeconds: 30 * 86400, Entitlements: []string{"sync", "export"}})
 			lic := f.license(t, licensing.LicenseInput{Entitlements: []string{"beta", "export"}})
 
-			g, err := f.svc.Activate(ctx, req(lic.Key, "fingerprint-a"))
+			g, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-a"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +126,7 @@ func TestLeaseLifecycle(t *testing.T) {
 			}
 
 			// Activating the same fingerprint again re-uses the seat.
-			g2, err := f.svc.Activate(ctx, req(lic.Key, "fingerprint-a"))
+			g2, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-a"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -161,73 +135,73 @@ func TestLeaseLifecycle(t *testing.T) {
 			}
 
 			f.clock.Add(30 * time.Minute)
-			r, err := f.svc.Renew(ctx, req(lic.Key, "fingerprint-a"))
+			r, err := f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-a"))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !r.ExpiresAt.Equal(f.clock.Now().Add(time.Hour)) {
 				t.Errorf("renewed lease ends %v", r.ExpiresAt)
 			}
-			_, err = f.svc.Renew(ctx, req(lic.Key, "fingerprint-zz"))
+			_, err = f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-zz"))
 			wantCode(t, err, licensing.ENotActivated)
 
-			if _, _, err := f.svc.Heartbeat(ctx, req(lic.Key, "fingerprint-a")); err != nil {
+			if _, _, err := f.svc.Leasing.Heartbeat(ctx, req(lic.Key, "fingerprint-a")); err != nil {
 				t.Fatal(err)
 			}
 
 			// Suspension stops renewal, activation and heartbeats; reinstating restores them.
-			if _, err := f.svc.SuspendLicense(ctx, lic.ID, "unpaid invoice"); err != nil {
+			if _, err := f.svc.Licenses.SuspendLicense(ctx, lic.ID, "unpaid invoice"); err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.Renew(ctx, req(lic.Key, "fingerprint-a"))
+			_, err = f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-a"))
 			wantCode(t, err, licensing.ELicenseSuspended)
-			_, err = f.svc.Activate(ctx, req(lic.Key, "fingerprint-b"))
+			_, err = f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-b"))
 			wantCode(t, err, licensing.ELicenseSuspended)
-			v, err := f.svc.Validate(ctx, lic.Key, "fingerprint-a")
+			v, err := f.svc.Leasing.Validate(ctx, lic.Key, "fingerprint-a")
 			if err != nil || v.Valid || v.Code != verifier.ValidationSuspended {
 				t.Errorf("validate suspended = %+v, %v", v, err)
 			}
-			_, err = f.svc.SuspendLicense(ctx, lic.ID, "twice")
+			_, err = f.svc.Licenses.SuspendLicense(ctx, lic.ID, "twice")
 			wantCode(t, err, licensing.EConflict)
-			if _, err := f.svc.ReinstateLicense(ctx, lic.ID, "paid"); err != nil {
+			if _, err := f.svc.Licenses.ReinstateLicense(ctx, lic.ID, "paid"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := f.svc.Renew(ctx, req(lic.Key, "fingerprint-a")); err != nil {
+			if _, err := f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-a")); err != nil {
 				t.Fatal(err)
 			}
 
 			// Seat limit, then deactivation frees a seat.
-			if _, err := f.svc.Activate(ctx, req(lic.Key, "fingerprint-b")); err != nil {
+			if _, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-b")); err != nil {
 				t.Fatal(err)
 			}
-			_, err = f.svc.Activate(ctx, req(lic.Key, "fingerprint-c"))
+			_, err = f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-c"))
 			wantCode(t, err, licensing.ESeatLimit)
-			if err := f.svc.Deactivate(ctx, req(lic.Key, "fingerprint-b")); err != nil {
+			if err := f.svc.Leasing.Deactivate(ctx, req(lic.Key, "fingerprint-b")); err != nil {
 				t.Fatal(err)
 			}
-			wantCode(t, f.svc.Deactivate(ctx, req(lic.Key, "fingerprint-b")), licensing.ENotActivated)
-			if _, err := f.svc.Activate(ctx, req(lic.Key, "fingerprint-c")); err != nil {
+			wantCode(t, f.svc.Leasing.Deactivate(ctx, req(lic.Key, "fingerprint-b")), licensing.ENotActivated)
+			if _, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-c")); err != nil {
 				t.Fatal(err)
 			}
 
-			v, err = f.svc.Validate(ctx, lic.Key, "fingerprint-c")
+			v, err = f.svc.Leasing.Validate(ctx, lic.Key, "fingerprint-c")
 			if err != nil || !v.Valid || v.Code != verifier.ValidationValid {
 				t.Errorf("validate = %+v, %v", v, err)
 			}
-			v, err = f.svc.Validate(ctx, lic.Key, "fingerprint-b")
+			v, err = f.svc.Leasing.Validate(ctx, lic.Key, "fingerprint-b")
 			if err != nil || v.Valid || v.Code != verifier.ValidationNotActivated {
 				t.Errorf("validate deactivated = %+v, %v", v, err)
 			}
-			v, err = f.svc.Validate(ctx, "NZL-NOT-A-KEY-AT-ALL", "")
+			v, err = f.svc.Leasing.Validate(ctx, "NZL-NOT-A-KEY-AT-ALL", "")
 			if err != nil || v.Valid || v.Code != verifier.ValidationNotFound {
 				t.Errorf("validate unknown = %+v, %v", v, err)
 			}
 
 			// Past its expiry the license gets no lease.
 			f.clock.Set(start.Add(31 * 24 * time.Hour))
-			_, err = f.svc.Renew(ctx, req(lic.Key, "fingerprint-a"))
+			_, err = f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-a"))
 			wantCode(t, err, licensing.ELicenseExpired)
-			v, _ = f.svc.Validate(ctx, lic.Key, "")
+			v, _ = f.svc.Leasing.Validate(ctx, lic.Key, "")
 			if v.Code != verifier.ValidationExpired {
 				t.Errorf("validate expired = %+v", v)
 			}
@@ -240,7 +214,7 @@ func TestLeaseNeverOutlivesLicense(t *testing.T) {
 	f := newFixture(t, "sqlite", licensing.PolicyInput{LeaseTTLSeconds: 7 * 86400, GraceSeconds: 3600})
 	end := start.Add(48 * time.Hour)
 	lic := f.license(t, licensing.LicenseInput{ExpiresAt: &end})
-	g, err := f.svc.Activate(ctx, req(lic.Key, "fingerprint-a"))
+	g, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,11 +223,11 @@ func TestLeaseNeverOutlivesLicense(t *testing.T) {
 	}
 	// Within grace: still renewable. After it: expired.
 	f.clock.Set(end.Add(30 * time.Minute))
-	if _, err := f.svc.Renew(ctx, req(lic.Key, "fingerprint-a")); err != nil {
+	if _, err := f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-a")); err != nil {
 		t.Fatalf("renew in grace period: %v", err)
 	}
 	f.clock.Set(end.Add(61 * time.Minute))
-	_, err = f.svc.Renew(ctx, req(lic.Key, "fingerprint-a"))
+	_, err = f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-a"))
 	wantCode(t, err, licensing.ELicenseExpired)
 }
 
@@ -263,7 +237,7 @@ func TestExpiryAllowKeepsLeasing(t *testing.T) {
 	end := start.Add(time.Hour)
 	lic := f.license(t, licensing.LicenseInput{ExpiresAt: &end})
 	f.clock.Set(end.Add(24 * time.Hour))
-	g, err := f.svc.Activate(ctx, req(lic.Key, "fingerprint-a"))
+	g, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-a"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,48 +256,54 @@ func TestInvalidInput(t *testing.T) {
 		code licensing.Code
 	}{
 		{"product code", func() error {
-			_, err := f.svc.CreateProduct(ctx, licensing.ProductInput{Code: "Bad Code", Name: "x"})
+			_, err := f.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "Bad Code", Name: "x"})
 			return err
 		}, licensing.EInvalid},
-		{"product name", func() error { _, err := f.svc.CreateProduct(ctx, licensing.ProductInput{Code: "ok"}); return err }, licensing.EInvalid},
+		{"product name", func() error {
+			_, err := f.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "ok"})
+			return err
+		}, licensing.EInvalid},
 		{"duplicate product", func() error {
-			_, err := f.svc.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "x"})
+			_, err := f.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "x"})
 			return err
 		}, licensing.EConflict},
 		{"node-locked with seats", func() error {
-			_, err := f.svc.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", MaxMachines: 3})
+			_, err := f.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", MaxMachines: 3})
 			return err
 		}, licensing.EInvalid},
 		{"lease ttl too short", func() error {
-			_, err := f.svc.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", LeaseTTLSeconds: 10})
+			_, err := f.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", LeaseTTLSeconds: 10})
 			return err
 		}, licensing.EInvalid},
 		{"expiry action", func() error {
-			_, err := f.svc.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", ExpiryAction: "explode"})
+			_, err := f.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", ExpiryAction: "explode"})
 			return err
 		}, licensing.EInvalid},
 		{"bad entitlement", func() error {
-			_, err := f.svc.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", Entitlements: []string{"NO SPACES"}})
+			_, err := f.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: pid, Name: "x", Entitlements: []string{"NO SPACES"}})
 			return err
 		}, licensing.EInvalid},
 		{"policy of unknown product", func() error {
-			_, err := f.svc.CreatePolicy(ctx, licensing.PolicyInput{ProductID: "0190a8e8-0000-7000-8000-000000000000", Name: "x"})
+			_, err := f.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: "0190a8e8-0000-7000-8000-000000000000", Name: "x"})
 			return err
 		}, licensing.ENotFound},
 		{"customer email", func() error {
-			_, err := f.svc.CreateCustomer(ctx, licensing.CustomerInput{Name: "x", Email: "not an email"})
+			_, err := f.svc.Customers.CreateCustomer(ctx, licensing.CustomerInput{Name: "x", Email: "not an email"})
 			return err
 		}, licensing.EInvalid},
 		{"short supplied key", func() error {
-			_, err := f.svc.CreateLicense(ctx, licensing.LicenseInput{PolicyID: f.policy.ID, CustomerID: f.cust.ID, Key: "short"})
+			_, err := f.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: f.policy.ID, CustomerID: f.cust.ID, Key: "short"})
 			return err
 		}, licensing.EInvalid},
 		{"license of unknown customer", func() error {
-			_, err := f.svc.CreateLicense(ctx, licensing.LicenseInput{PolicyID: f.policy.ID, CustomerID: "nope"})
+			_, err := f.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: f.policy.ID, CustomerID: "nope"})
 			return err
 		}, licensing.ENotFound},
-		{"activate without fingerprint", func() error { _, err := f.svc.Activate(ctx, req("NZL-SOME-KEY-0000000", "")); return err }, licensing.EInvalid},
-		{"activate unknown key", func() error { _, err := f.svc.Activate(ctx, req("NZL-SOME-KEY-0000000", "fingerprint-a")); return err }, licensing.ENotFound},
+		{"activate without fingerprint", func() error { _, err := f.svc.Leasing.Activate(ctx, req("NZL-SOME-KEY-0000000", "")); return err }, licensing.EInvalid},
+		{"activate unknown key", func() error {
+			_, err := f.svc.Leasing.Activate(ctx, req("NZL-SOME-KEY-0000000", "fingerprint-a"))
+			return err
+		}, licensing.ENotFound},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { wantCode(t, tc.err(), tc.code) })
@@ -348,7 +328,7 @@ func TestSuppliedKeyIsHashedAtRest(t *testing.T) {
 	if n != 0 {
 		t.Error("the clear key is stored")
 	}
-	if _, err := f.svc.Activate(context.Background(), req(key, "fingerprint-a")); err != nil {
+	if _, err := f.svc.Leasing.Activate(context.Background(), req(key, "fingerprint-a")); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -368,7 +348,7 @@ func TestConcurrentActivationsRespectSeatLimit(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := f.svc.Activate(ctx, req(lic.Key, fmt.Sprintf("fingerprint-%03d", i)))
+					_, err := f.svc.Leasing.Activate(ctx, req(lic.Key, fmt.Sprintf("fingerprint-%03d", i)))
 					switch licensing.ErrorCode(err) {
 					case "":
 						ok.Add(1)

@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // WebhookEndpoint is an admin-registered URL that receives signed events.
@@ -125,28 +123,100 @@ type SecretBox interface {
 	Open(sealed, aad []byte) ([]byte, error)
 }
 
-type webhookSettings struct {
+// NotificationsStore is the data notifications need: webhook endpoints,
+// deliveries with their attempt log, and the audit log they are made from.
+// Every method returns ENotFound when a row is missing, EConflict when a
+// unique rule is broken, EUnavailable when the database cannot be reached,
+// EInternal otherwise. Safe for concurrent use.
+type NotificationsStore interface {
+	Tx[NotificationsStore]
+	EventAppender
+	GetEvent(ctx context.Context, id string) (*Event, error)
+	ListEvents(ctx context.Context, filter EventFilter, page Page) ([]Event, error)
+	// MarkEventDispatched records that the event was fanned out.
+	MarkEventDispatched(ctx context.Context, id string, now time.Time) error
+
+	CreateWebhook(ctx context.Context, w *WebhookEndpoint) error
+	GetWebhook(ctx context.Context, id string) (*WebhookEndpoint, error)
+	ListWebhooks(ctx context.Context, page Page) ([]WebhookEndpoint, error)
+	UpdateWebhook(ctx context.Context, w *WebhookEndpoint) error
+	// DeleteWebhook removes the endpoint and its deliveries.
+	DeleteWebhook(ctx context.Context, id string) error
+	// WebhookFailed counts a failed attempt; at limit failures in a row it
+	// disables the endpoint and reports true (once).
+	WebhookFailed(ctx context.Context, id string, limit int, now time.Time) (bool, error)
+	WebhookSucceeded(ctx context.Context, id string) error
+
+	// CreateDelivery adds a delivery; EConflict if the event already has one
+	// for that destination.
+	CreateDelivery(ctx context.Context, d *Delivery) error
+	GetDelivery(ctx context.Context, id string) (*Delivery, error)
+	ListDeliveries(ctx context.Context, filter DeliveryFilter, page Page) ([]Delivery, error)
+	UpdateDelivery(ctx context.Context, d *Delivery) error
+	MarkDeliveriesEnqueued(ctx context.Context, ids []string, now time.Time) error
+	AppendAttempt(ctx context.Context, a *DeliveryAttempt) error
+	// ListAttempts lists a delivery's attempts, oldest first.
+	ListAttempts(ctx context.Context, deliveryID string) ([]DeliveryAttempt, error)
+
+	// For the email recipients of an event.
+	GetMachine(ctx context.Context, id string) (*Machine, error)
+	GetLicense(ctx context.Context, id string) (*License, error)
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+}
+
+// Notifications tells the outside about events: webhook endpoints, the
+// fan-out of each event into deliveries (webhooks and email), the delivery
+// log, and the audit log itself. Safe for concurrent use.
+type Notifications struct {
+	core
+	store        NotificationsStore
 	box          SecretBox
 	allowPrivate bool
 	lookup       func(ctx context.Context, host string) ([]netip.Addr, error)
 }
 
-// ConfigureWebhooks gives the service what webhook management needs: the
-// box that seals signing secrets, and whether endpoints may point at
-// loopback or private networks (off by default: no SSRF into the intranet).
-func (s *Service) ConfigureWebhooks(box SecretBox, allowPrivate bool) {
-	s.hooks = webhookSettings{box: box, allowPrivate: allowPrivate, lookup: lookupHost}
+// NewNotifications builds the notifications service. box seals webhook
+// signing secrets (nil: webhooks cannot be created, EUnavailable);
+// allowPrivate lets endpoints point at loopback or private networks (off in
+// production: no SSRF into the intranet).
+func NewNotifications(store NotificationsStore, box SecretBox, allowPrivate bool, clock Clock) *Notifications {
+	return &Notifications{core: newCore(clock), store: store, box: box, allowPrivate: allowPrivate, lookup: lookupHost}
+}
+
+// Event returns an audit event. ENotFound.
+func (s *Notifications) Event(ctx context.Context, id string) (*Event, error) {
+	return s.store.GetEvent(ctx, id)
+}
+
+// Events lists the audit log, oldest first.
+func (s *Notifications) Events(ctx context.Context, f EventFilter, page Page) ([]Event, error) {
+	return s.store.ListEvents(ctx, f, page)
+}
+
+// Webhook returns an endpoint. ENotFound.
+func (s *Notifications) Webhook(ctx context.Context, id string) (*WebhookEndpoint, error) {
+	return s.store.GetWebhook(ctx, id)
+}
+
+// Webhooks lists endpoints by id.
+func (s *Notifications) Webhooks(ctx context.Context, page Page) ([]WebhookEndpoint, error) {
+	return s.store.ListWebhooks(ctx, page)
+}
+
+// Deliveries lists the delivery log (without attempts).
+func (s *Notifications) Deliveries(ctx context.Context, f DeliveryFilter, page Page) ([]Delivery, error) {
+	return s.store.ListDeliveries(ctx, f, page)
 }
 
 // CheckWebhookURL validates an endpoint URL: http(s), a host, no user info,
 // and (unless private networks are allowed) only public addresses. The
 // worker checks the address again when it connects, against DNS rebinding.
-func (s *Service) CheckWebhookURL(ctx context.Context, raw string) error {
+func (s *Notifications) CheckWebhookURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2000 {
 		return Errorf(EInvalid, "url must be an absolute http or https URL without credentials or fragment")
 	}
-	if s.hooks.allowPrivate {
+	if s.allowPrivate {
 		return nil
 	}
 	host := u.Hostname()
@@ -156,7 +226,7 @@ func (s *Service) CheckWebhookURL(ctx context.Context, raw string) error {
 	} else if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
 		return Errorf(EInvalid, "webhook URLs may not point at loopback or private networks")
 	} else {
-		lookup := s.hooks.lookup
+		lookup := s.lookup
 		if lookup == nil {
 			lookup = lookupHost
 		}
@@ -192,8 +262,8 @@ func webhookAAD(id string) []byte { return []byte("webhook:" + id) }
 
 // CreateWebhook registers an endpoint and returns its signing secret once.
 // EInvalid.
-func (s *Service) CreateWebhook(ctx context.Context, in WebhookInput) (*CreatedWebhook, error) {
-	if s.hooks.box == nil {
+func (s *Notifications) CreateWebhook(ctx context.Context, in WebhookInput) (*CreatedWebhook, error) {
+	if s.box == nil {
 		return nil, Errorf(EUnavailable, "webhooks are not configured")
 	}
 	if err := s.CheckWebhookURL(ctx, in.URL); err != nil {
@@ -209,14 +279,14 @@ func (s *Service) CreateWebhook(ctx context.Context, in WebhookInput) (*CreatedW
 	_, _ = rand.Read(raw)
 	secret := "whsec_" + base64.RawURLEncoding.EncodeToString(raw)
 	now := s.clock()
-	w := WebhookEndpoint{ID: uuid.Must(uuid.NewV7()).String(), URL: in.URL, Description: in.Description, EventTypes: slices.Compact(slices.Sorted(slices.Values(in.EventTypes))),
+	w := WebhookEndpoint{ID: NewID(), URL: in.URL, Description: in.Description, EventTypes: slices.Compact(slices.Sorted(slices.Values(in.EventTypes))),
 		Enabled: true, CreatedAt: now, UpdatedAt: now}
-	sealed, err := s.hooks.box.Seal([]byte(secret), webhookAAD(w.ID))
+	sealed, err := s.box.Seal([]byte(secret), webhookAAD(w.ID))
 	if err != nil {
 		return nil, Wrap(EInternal, err, "could not seal the webhook secret")
 	}
 	w.SealedSecret = sealed
-	err = s.store.InTx(ctx, func(tx Repo) error {
+	err = s.store.InTx(ctx, func(tx NotificationsStore) error {
 		if err := tx.CreateWebhook(ctx, &w); err != nil {
 			return err
 		}
@@ -229,15 +299,15 @@ func (s *Service) CreateWebhook(ctx context.Context, in WebhookInput) (*CreatedW
 }
 
 // WebhookSecret opens the signing secret of an endpoint (for the worker).
-func (s *Service) WebhookSecret(w *WebhookEndpoint) ([]byte, error) {
-	if s.hooks.box == nil {
+func (s *Notifications) WebhookSecret(w *WebhookEndpoint) ([]byte, error) {
+	if s.box == nil {
 		return nil, Errorf(EUnavailable, "webhooks are not configured")
 	}
-	return s.hooks.box.Open(w.SealedSecret, webhookAAD(w.ID))
+	return s.box.Open(w.SealedSecret, webhookAAD(w.ID))
 }
 
 // UpdateWebhook changes an endpoint. ENotFound, EInvalid.
-func (s *Service) UpdateWebhook(ctx context.Context, id string, in WebhookPatch) (*WebhookEndpoint, error) {
+func (s *Notifications) UpdateWebhook(ctx context.Context, id string, in WebhookPatch) (*WebhookEndpoint, error) {
 	if in.URL != nil {
 		if err := s.CheckWebhookURL(ctx, *in.URL); err != nil {
 			return nil, err
@@ -252,7 +322,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, id string, in WebhookPatch)
 		return nil, Errorf(EInvalid, "description is longer than 500 characters")
 	}
 	var out *WebhookEndpoint
-	err := s.store.InTx(ctx, func(tx Repo) error {
+	err := s.store.InTx(ctx, func(tx NotificationsStore) error {
 		w, err := tx.GetWebhook(ctx, id)
 		if err != nil {
 			return err
@@ -284,8 +354,8 @@ func (s *Service) UpdateWebhook(ctx context.Context, id string, in WebhookPatch)
 }
 
 // DeleteWebhook removes an endpoint and its deliveries. ENotFound.
-func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
-	return s.store.InTx(ctx, func(tx Repo) error {
+func (s *Notifications) DeleteWebhook(ctx context.Context, id string) error {
+	return s.store.InTx(ctx, func(tx NotificationsStore) error {
 		w, err := tx.GetWebhook(ctx, id)
 		if err != nil {
 			return err
@@ -297,8 +367,8 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 	})
 }
 
-// GetDelivery returns a delivery with its attempt log. ENotFound.
-func (s *Service) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
+// Delivery returns a delivery with its attempt log. ENotFound.
+func (s *Notifications) Delivery(ctx context.Context, id string) (*Delivery, error) {
 	d, err := s.store.GetDelivery(ctx, id)
 	if err != nil {
 		return nil, err
@@ -315,12 +385,12 @@ const RedeliveryAttempts = 3
 // Redeliver puts a delivery back in line for RedeliveryAttempts more tries;
 // the relay hands it to the queue under a new task id. A delivery still
 // pending is left as it is (EConflict). ENotFound.
-func (s *Service) Redeliver(ctx context.Context, id, reason string) (*Delivery, error) {
+func (s *Notifications) Redeliver(ctx context.Context, id, reason string) (*Delivery, error) {
 	if len(reason) > 500 {
 		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
 	}
 	var out *Delivery
-	err := s.store.InTx(ctx, func(tx Repo) error {
+	err := s.store.InTx(ctx, func(tx NotificationsStore) error {
 		d, err := tx.GetDelivery(ctx, id)
 		if err != nil {
 			return err

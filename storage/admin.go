@@ -7,6 +7,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
@@ -214,10 +215,9 @@ const idempotencyTTL = 24 * time.Hour
 // ClaimIdempotencyKey records r as in progress and returns nil, or returns
 // the existing record of the same owner and key: finished (replay it), or
 // still running (the caller answers conflict). Stale records are replaced.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, r *licensing.IdempotencyRecord) (*licensing.IdempotencyRecord, error) {
-	var existing *licensing.IdempotencyRecord
-	err := s.InTx(ctx, func(tx licensing.Repo) error {
-		t := tx.(*Store)
+func (s *Store) ClaimIdempotencyKey(ctx context.Context, r *api.IdempotencyRecord) (*api.IdempotencyRecord, error) {
+	var existing *api.IdempotencyRecord
+	err := s.InTx(ctx, func(t *Store) error {
 		var row idempotencyRow
 		err := t.q(ctx).Take(&row, "owner = ? AND idem_key = ?", r.Owner, r.Key).Error
 		switch {
@@ -225,7 +225,7 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, r *licensing.Idempotenc
 			stale := r.CreatedAt.Sub(row.CreatedAt) > idempotencyTTL ||
 				(row.Status == 0 && r.CreatedAt.Sub(row.CreatedAt) > idempotencyTakeover)
 			if !stale {
-				existing = &licensing.IdempotencyRecord{Owner: row.Owner, Key: row.Key, RequestHash: row.RequestHash, Status: row.Status, Body: row.Body, CreatedAt: utc(row.CreatedAt)}
+				existing = &api.IdempotencyRecord{Owner: row.Owner, Key: row.Key, RequestHash: row.RequestHash, Status: row.Status, Body: row.Body, CreatedAt: utc(row.CreatedAt)}
 				return nil
 			}
 			if err := t.q(ctx).Delete(&idempotencyRow{}, "owner = ? AND idem_key = ?", r.Owner, r.Key).Error; err != nil {
@@ -238,12 +238,12 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, r *licensing.Idempotenc
 	})
 	if licensing.ErrorCode(err) == licensing.EConflict {
 		// Another request claimed the key between our read and insert.
-		return &licensing.IdempotencyRecord{Owner: r.Owner, Key: r.Key, RequestHash: r.RequestHash}, nil
+		return &api.IdempotencyRecord{Owner: r.Owner, Key: r.Key, RequestHash: r.RequestHash}, nil
 	}
 	return existing, err
 }
 
-func (s *Store) CompleteIdempotencyKey(ctx context.Context, r *licensing.IdempotencyRecord) error {
+func (s *Store) CompleteIdempotencyKey(ctx context.Context, r *api.IdempotencyRecord) error {
 	return translate(s.q(ctx).Model(&idempotencyRow{}).Where("owner = ? AND idem_key = ?", r.Owner, r.Key).
 		Updates(map[string]any{"status": r.Status, "body": r.Body}).Error)
 }

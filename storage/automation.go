@@ -184,8 +184,8 @@ func (s *Store) ListRollups(ctx context.Context, sinceDay string) ([]licensing.R
 
 func (s *Store) Cleanup(ctx context.Context, outboxBefore, deliveriesBefore time.Time) (int64, error) {
 	var n int64
-	err := s.InTx(ctx, func(r licensing.Repo) error {
-		tx := r.(*Store).q(ctx)
+	err := s.InTx(ctx, func(r *Store) error {
+		tx := r.q(ctx)
 		res := tx.Where("dispatched_at < ?", outboxBefore.UTC()).Delete(&outboxRow{})
 		if res.Error != nil {
 			return translate(res.Error)
@@ -263,8 +263,8 @@ func (s *Store) UpdateWebhook(ctx context.Context, w *licensing.WebhookEndpoint)
 }
 
 func (s *Store) DeleteWebhook(ctx context.Context, id string) error {
-	return s.InTx(ctx, func(r licensing.Repo) error {
-		tx := r.(*Store).q(ctx)
+	return s.InTx(ctx, func(r *Store) error {
+		tx := r.q(ctx)
 		ids := tx.Model(&deliveryRow{}).Select("id").Where("endpoint_id = ?", id)
 		if err := tx.Where("delivery_id IN (?)", ids).Delete(&attemptRow{}).Error; err != nil {
 			return translate(err)

@@ -1,4 +1,5 @@
-// Package storage implements licensing.Store with gorm, on PostgreSQL in
+// Package storage implements the narrow stores of the licensing services
+// (views.go), the release store and api.IdempotencyStore with gorm, on PostgreSQL in
 // production and on a SQLite file (pure Go, no cgo) as the embedded default.
 //
 // The schema is built by versioned migrations (migrations.go) that run on

@@ -154,7 +154,7 @@ func TestErrorsNameTheOperation(t *testing.T) {
 		}
 		// A fault inside a transaction names the method that failed.
 		p, _, _, _ := seed(t, s)
-		err = s.InTx(ctx, func(tx licensing.Repo) error {
+		err = s.InTx(ctx, func(tx *storage.Store) error {
 			return tx.CreateProduct(ctx, &licensing.Product{Code: p.Code, Name: "dup"})
 		})
 		wantCode(t, err, licensing.EConflict)

@@ -30,15 +30,14 @@ type Config struct {
 	Log *slog.Logger
 }
 
-// Store implements licensing.Store. The same value works inside a
-// transaction (db is then the transaction) and outside it.
+// Store holds every table. Its views (views.go) are the narrow stores the
+// licensing services take. The same value works inside a transaction (db is
+// then the transaction) and outside it.
 type Store struct {
 	db       *gorm.DB
 	postgres bool
 	health   *writeHealth
 }
-
-var _ licensing.Store = (*Store)(nil)
 
 // Open connects to the database of cfg. It does not migrate; call Migrate.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
@@ -138,8 +137,8 @@ func (s *Store) Dialect() string {
 	return "sqlite"
 }
 
-// InTx runs fn in one transaction.
-func (s *Store) InTx(ctx context.Context, fn func(tx licensing.Repo) error) error {
+// InTx runs fn in one transaction; tx is s bound to it.
+func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		return fn(&Store{db: tx, postgres: s.postgres, health: s.health})
 	}, &sql.TxOptions{})
@@ -148,9 +147,8 @@ func (s *Store) InTx(ctx context.Context, fn func(tx licensing.Repo) error) erro
 
 func (s *Store) q(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
 
-// newID returns a time-ordered UUID (v7), so ids sort by creation and serve
-// as pagination cursors.
-func newID() string { return uuid.Must(uuid.NewV7()).String() }
+// newID is the one id generator (time-ordered, so ids serve as cursors).
+func newID() string { return licensing.NewID() }
 
 func setID(id *string) {
 	if *id == "" {

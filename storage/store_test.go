@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
@@ -16,7 +17,7 @@ import (
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 // seed creates one product, policy, customer and license.
-func seed(t *testing.T, s licensing.Repo) (*licensing.Product, *licensing.Policy, *licensing.Customer, *licensing.License) {
+func seed(t *testing.T, s *storage.Store) (*licensing.Product, *licensing.Policy, *licensing.Customer, *licensing.License) {
 	t.Helper()
 	ctx := context.Background()
 	p := &licensing.Product{Code: "studio", Name: "Studio", Metadata: map[string]string{"tier": "pro"}, CreatedAt: t0, UpdatedAt: t0}
@@ -199,7 +200,7 @@ func TestStoreTxRollsBack(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		boom := errors.New("boom")
-		err := s.InTx(ctx, func(tx licensing.Repo) error {
+		err := s.InTx(ctx, func(tx *storage.Store) error {
 			must(t, tx.CreateProduct(ctx, &licensing.Product{Code: "ghost", Name: "Ghost", CreatedAt: t0, UpdatedAt: t0}))
 			return boom
 		})
@@ -284,23 +285,23 @@ func TestStoreEventsStatsAndIdempotency(t *testing.T) {
 			t.Errorf("expiring = %d/%d", st.ExpiringIn7Days, st.ExpiringIn30Days)
 		}
 
-		rec := &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0}
+		rec := &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0}
 		prev, err := s.ClaimIdempotencyKey(ctx, rec)
 		if err != nil || prev != nil {
 			t.Fatalf("first claim: %v %v", prev, err)
 		}
-		prev, _ = s.ClaimIdempotencyKey(ctx, &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Second)})
+		prev, _ = s.ClaimIdempotencyKey(ctx, &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Second)})
 		if prev == nil || prev.Status != 0 {
 			t.Fatalf("claim while running: %+v", prev)
 		}
 		rec.Status, rec.Body = 201, []byte(`{"id":"x"}`)
 		must(t, s.CompleteIdempotencyKey(ctx, rec))
-		prev, _ = s.ClaimIdempotencyKey(ctx, &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Hour)})
+		prev, _ = s.ClaimIdempotencyKey(ctx, &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Hour)})
 		if prev == nil || prev.Status != 201 || string(prev.Body) != `{"id":"x"}` {
 			t.Fatalf("replay: %+v", prev)
 		}
 		// A day later the key is forgotten.
-		prev, _ = s.ClaimIdempotencyKey(ctx, &licensing.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h2", CreatedAt: t0.Add(25 * time.Hour)})
+		prev, _ = s.ClaimIdempotencyKey(ctx, &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h2", CreatedAt: t0.Add(25 * time.Hour)})
 		if prev != nil {
 			t.Fatalf("expired key replayed: %+v", prev)
 		}

@@ -12,8 +12,11 @@ import (
 // Config is what the handlers, the relay and the schedules need. Zero
 // values take the defaults below.
 type Config struct {
-	Service *licensing.Service
-	Log     *slog.Logger
+	// Notifications fans events out and records deliveries; Automation
+	// runs the scans, roll-ups, clean-up and the outbox relay.
+	Notifications *licensing.Notifications
+	Automation    *licensing.Automation
+	Log           *slog.Logger
 	// Clock is the service's clock too: tests move both together.
 	Clock func() time.Time
 

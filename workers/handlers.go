@@ -22,15 +22,15 @@ type Queue interface {
 // handlers runs the tasks. It is the same code in both modes.
 type handlers struct {
 	cfg   Config
-	svc   *licensing.Service
-	store licensing.Store
+	notes *licensing.Notifications
+	auto  *licensing.Automation
 	log   *slog.Logger
 	queue Queue
 }
 
 func newHandlers(cfg Config, q Queue) *handlers {
 	cfg.defaults()
-	return &handlers{cfg: cfg, svc: cfg.Service, store: cfg.Service.Store(), log: cfg.Log, queue: q}
+	return &handlers{cfg: cfg, notes: cfg.Notifications, auto: cfg.Automation, log: cfg.Log, queue: q}
 }
 
 func (h *handlers) mux() *asynq.ServeMux {
@@ -65,7 +65,7 @@ func (h *handlers) dispatch(ctx context.Context, t *asynq.Task) error {
 	if h.cfg.Mailer != nil {
 		email = Emailed
 	}
-	made, err := h.svc.FanOut(ctx, p.EventID, email, h.cfg.MaxAttempts)
+	made, err := h.notes.FanOut(ctx, p.EventID, email, h.cfg.MaxAttempts)
 	if licensing.ErrorCode(err) == licensing.ENotFound {
 		return fmt.Errorf("event %s does not exist: %w", p.EventID, asynq.SkipRetry)
 	} else if err != nil {
@@ -77,7 +77,7 @@ func (h *handlers) dispatch(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		h.log.Warn("could not queue the deliveries; the relay will", "event", p.EventID, "err", err)
 	}
-	if err := h.store.MarkDeliveriesEnqueued(ctx, ids, h.now()); err != nil {
+	if err := h.notes.MarkEnqueued(ctx, ids); err != nil {
 		h.log.Warn("could not record queued deliveries", "err", err)
 	}
 	return nil
@@ -94,7 +94,7 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 	if err := decode(t, &p, func() string { return p.DeliveryID }); err != nil {
 		return err
 	}
-	d, err := h.store.GetDelivery(ctx, p.DeliveryID)
+	d, err := h.notes.Delivery(ctx, p.DeliveryID)
 	if licensing.ErrorCode(err) == licensing.ENotFound {
 		return fmt.Errorf("delivery %s does not exist: %w", p.DeliveryID, asynq.SkipRetry)
 	} else if err != nil {
@@ -103,7 +103,7 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 	if d.Status != licensing.DeliveryPending {
 		return nil // done already: a duplicate hand-off
 	}
-	e, err := h.store.GetEvent(ctx, d.EventID)
+	e, err := h.notes.Event(ctx, d.EventID)
 	if err != nil {
 		return err
 	}
@@ -112,13 +112,13 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 	var sendErr error
 	switch d.Channel {
 	case licensing.ChannelWebhook:
-		w, err := h.store.GetWebhook(ctx, d.EndpointID)
+		w, err := h.notes.Webhook(ctx, d.EndpointID)
 		if licensing.ErrorCode(err) == licensing.ENotFound || (err == nil && !w.Enabled) {
-			return h.svc.GiveUp(ctx, d.ID, "the endpoint is disabled or gone")
+			return h.notes.GiveUp(ctx, d.ID, "the endpoint is disabled or gone")
 		} else if err != nil {
 			return err
 		}
-		secret, err := h.svc.WebhookSecret(w)
+		secret, err := h.notes.WebhookSecret(w)
 		if err != nil {
 			return err
 		}
@@ -128,7 +128,7 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 	default:
 		return fmt.Errorf("delivery %s has unknown channel %q: %w", d.ID, d.Channel, asynq.SkipRetry)
 	}
-	after, err := h.svc.RecordAttempt(ctx, d.ID, licensing.AttemptResult{StatusCode: code, Err: sendErr, Duration: time.Since(start)}, h.cfg.DisableAfter)
+	after, err := h.notes.RecordAttempt(ctx, d.ID, licensing.AttemptResult{StatusCode: code, Err: sendErr, Duration: time.Since(start)}, h.cfg.DisableAfter)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (h *handlers) sendEmail(ctx context.Context, d *licensing.Delivery, e *lice
 	if h.cfg.Mailer == nil {
 		return errors.New("email is not configured")
 	}
-	to, customer, err := h.svc.Recipients(ctx, e)
+	to, customer, err := h.notes.Recipients(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,7 @@ func (h *handlers) sendEmail(ctx context.Context, d *licensing.Delivery, e *lice
 }
 
 func (h *handlers) scanExpiry(ctx context.Context, _ *asynq.Task) error {
-	res, err := h.svc.ScanExpiry(ctx)
+	res, err := h.auto.ScanExpiry(ctx)
 	if err == nil && (res.Notices > 0 || res.Expired > 0) {
 		h.log.Info("expiry scan", "notices", res.Notices, "expired", res.Expired)
 	}
@@ -178,7 +178,7 @@ func (h *handlers) scanExpiry(ctx context.Context, _ *asynq.Task) error {
 }
 
 func (h *handlers) scanOffline(ctx context.Context, _ *asynq.Task) error {
-	res, err := h.svc.ScanOffline(ctx)
+	res, err := h.auto.ScanOffline(ctx)
 	if err == nil && (res.Offline > 0 || res.Released > 0) {
 		h.log.Info("offline scan", "offline", res.Offline, "released", res.Released)
 	}
@@ -186,12 +186,12 @@ func (h *handlers) scanOffline(ctx context.Context, _ *asynq.Task) error {
 }
 
 func (h *handlers) rollup(ctx context.Context, _ *asynq.Task) error {
-	_, err := h.svc.Rollup(ctx)
+	_, err := h.auto.Rollup(ctx)
 	return err
 }
 
 func (h *handlers) cleanup(ctx context.Context, _ *asynq.Task) error {
-	n, err := h.svc.Cleanup(ctx, h.cfg.Retention)
+	n, err := h.auto.Cleanup(ctx, h.cfg.Retention)
 	if err == nil && n > 0 {
 		h.log.Info("cleanup", "rows", n)
 	}

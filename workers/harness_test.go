@@ -3,47 +3,21 @@ package workers_test
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/storage"
-	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 )
-
-// fakeClock is the one clock of a test: service and workers read it.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *fakeClock        { c := &fakeClock{}; c.ns.Store(t.UnixNano()); return c }
-func (c *fakeClock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
-func (c *fakeClock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
-
-type signer struct{ priv ed25519.PrivateKey }
-
-func (s signer) SignLease(_ context.Context, c verifier.LeaseClaims) (string, error) {
-	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: s.priv}, (&jose.SignerOptions{}).WithType(verifier.LeaseType))
-	if err != nil {
-		return "", err
-	}
-	payload, _ := json.Marshal(c)
-	obj, err := sig.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	return obj.CompactSerialize()
-}
 
 // logBuffer collects log lines of a test, safe for concurrent use.
 type logBuffer struct {
@@ -68,8 +42,8 @@ func (l *logBuffer) String() string {
 type world struct {
 	t        *testing.T
 	store    *storage.Store
-	svc      *licensing.Service
-	clock    *fakeClock
+	svc      *licensing.Services
+	clock    *licensingtest.Clock
 	mail     *workerstest.Mailbox
 	hook     *workerstest.Receiver
 	webhook  *licensing.CreatedWebhook
@@ -87,23 +61,22 @@ var t0 = time.Date(2027, 1, 1, 9, 0, 0, 0, time.UTC)
 func newWorld(t *testing.T, st *storage.Store, events []string, fail func(n int) int) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{t: t, store: st, clock: newClock(t0), mail: workerstest.StartMailbox(t), hook: workerstest.StartReceiver(t, fail), logs: &logBuffer{}}
-	_, priv, _ := ed25519.GenerateKey(rand.Reader)
-	w.svc = licensing.NewService(st, signer{priv}, w.clock.Now, "test")
+	w := &world{t: t, store: st, clock: licensingtest.NewClock(t0), mail: workerstest.StartMailbox(t), hook: workerstest.StartReceiver(t, fail), logs: &logBuffer{}}
+	kr, _ := licensingtest.Keyring(t, w.clock.Now)
 	w.box = newBox(t)
-	w.svc.ConfigureWebhooks(w.box, true)
+	w.svc = licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: w.clock.Now, Issuer: "test", Box: w.box, AllowPrivate: true})
 	var err error
-	p, err := w.svc.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
+	p, err := w.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	must(t, err)
-	w.policy, err = w.svc.CreatePolicy(ctx, licensing.PolicyInput{ProductID: p.ID, Name: "Pro", DurationSeconds: 40 * 86400, MaxMachines: 2, Floating: true,
+	w.policy, err = w.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: p.ID, Name: "Pro", DurationSeconds: 40 * 86400, MaxMachines: 2, Floating: true,
 		HeartbeatWindowSeconds: 3600, OfflineReleaseSeconds: 86400, GraceSeconds: 86400})
 	must(t, err)
-	w.customer, err = w.svc.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme", Email: "it@acme.test",
+	w.customer, err = w.svc.Customers.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme", Email: "it@acme.test",
 		Contacts: []licensing.Contact{{Name: "Ada", Email: "ada@acme.test", Role: "billing"}}})
 	must(t, err)
-	w.license, err = w.svc.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID})
+	w.license, err = w.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID})
 	must(t, err)
-	w.webhook, err = w.svc.CreateWebhook(ctx, licensing.WebhookInput{URL: w.hook.URL + "/hook", EventTypes: events})
+	w.webhook, err = w.svc.Notifications.CreateWebhook(ctx, licensing.WebhookInput{URL: w.hook.URL + "/hook", EventTypes: events})
 	must(t, err)
 	w.hook.SetSecret(w.webhook.Secret)
 	return w
@@ -133,7 +106,7 @@ func (w *world) config() workers.Config {
 	m, err := workers.NewMailer("smtp://"+w.mail.Addr+"?tls=none", "alerts@narcidi.test")
 	must(w.t, err)
 	return workers.Config{
-		Service: w.svc, Clock: w.clock.Now, Mailer: m, AdminEmails: []string{"ops@nzilacode.test"},
+		Notifications: w.svc.Notifications, Automation: w.svc.Automation, Clock: w.clock.Now, Mailer: m, AdminEmails: []string{"ops@nzilacode.test"},
 		AllowPrivate: true, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		RelayEvery: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(w.logs, nil)),
 	}

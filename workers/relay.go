@@ -36,23 +36,19 @@ func (h *handlers) relayOnce(ctx context.Context, staleBefore time.Time) (int, e
 }
 
 func (h *handlers) relayEvents(ctx context.Context, staleBefore time.Time) (int, error) {
-	return h.relay(ctx, func(tx licensing.Repo) ([]queued, error) {
-		events, err := tx.PendingEvents(ctx, staleBefore, relayBatch)
+	return h.auto.RelayEvents(ctx, staleBefore, relayBatch, func(events []licensing.Event) ([]string, error) {
 		items := make([]queued, len(events))
 		for i, e := range events {
 			items[i].id = e.ID
 			items[i].task, items[i].opts = dispatchTask(e.ID)
 		}
-		return items, err
-	}, func(tx licensing.Repo, ids []string, now time.Time) error { return tx.MarkEventsRelayed(ctx, ids, now) })
+		return h.handOver(ctx, items)
+	})
 }
 
 func (h *handlers) relayDeliveries(ctx context.Context, staleBefore time.Time) (int, error) {
-	return h.relay(ctx, func(tx licensing.Repo) ([]queued, error) {
-		ds, err := tx.PendingDeliveries(ctx, staleBefore, relayBatch)
-		return deliveryTasks(ds), err
-	}, func(tx licensing.Repo, ids []string, now time.Time) error {
-		return tx.MarkDeliveriesEnqueued(ctx, ids, now)
+	return h.auto.RelayDeliveries(ctx, staleBefore, relayBatch, func(ds []licensing.Delivery) ([]string, error) {
+		return h.handOver(ctx, deliveryTasks(ds))
 	})
 }
 
@@ -70,26 +66,6 @@ func deliveryTasks(ds []licensing.Delivery) []queued {
 		items[i].task, items[i].opts = deliverTask(d.ID, d.Generation, max(d.AttemptLimit-d.Attempts-1, 0))
 	}
 	return items
-}
-
-// relay hands what pending finds to the queue and records, with mark, the
-// hand-off of those the queue took, in one transaction.
-func (h *handlers) relay(ctx context.Context, pending func(licensing.Repo) ([]queued, error), mark func(licensing.Repo, []string, time.Time) error) (int, error) {
-	n := 0
-	err := h.store.InTx(ctx, func(tx licensing.Repo) error {
-		now := h.now()
-		items, err := pending(tx)
-		if err != nil {
-			return err
-		}
-		ids, err := h.handOver(ctx, items)
-		if err != nil {
-			return err
-		}
-		n = len(ids)
-		return mark(tx, ids, now)
-	})
-	return n, err
 }
 
 // handOver enqueues items in order until the queue refuses one, and returns

@@ -147,7 +147,7 @@ func TestLateLicenseGetsOnlyTheNearestNotice(t *testing.T) {
 	w := newWorld(t, storagetest.Open(t, "sqlite"), []string{licensing.ActionLicenseExpiring}, nil)
 	l := startLocal(t, w.config())
 	exp := t0.Add(5 * day)
-	late, err := w.svc.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID, ExpiresAt: &exp})
+	late, err := w.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID, ExpiresAt: &exp})
 	must(t, err)
 	w.clock.Set(t0.Add(time.Hour))
 	must(t, l.Run(ctx, workers.TypeScanExpiry))
@@ -170,7 +170,7 @@ func TestLateLicenseGetsOnlyTheNearestNotice(t *testing.T) {
 func TestOfflineScan(t *testing.T) {
 	modes(t, []string{licensing.ActionMachineOffline, licensing.ActionMachineDeactivated}, nil, nil, func(t *testing.T, w *world, r runner) {
 		req := licensing.MachineRequest{Key: w.license.Key, Fingerprint: "fp-offline-1", Hostname: "ws-1"}
-		g, err := w.svc.Activate(ctx, req)
+		g, err := w.svc.Leasing.Activate(ctx, req)
 		must(t, err)
 		machineStatus := func() licensing.MachineStatus {
 			m, err := w.store.GetMachine(ctx, g.Machine.ID)
@@ -180,25 +180,25 @@ func TestOfflineScan(t *testing.T) {
 			must(t, err)
 			return m.Status
 		}
-		w.clock.Advance(59 * time.Minute)
+		w.clock.Add(59 * time.Minute)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		if s := machineStatus(); s != licensing.MachineActive {
 			t.Fatalf("within the window: %s", s)
 		}
-		w.clock.Advance(2 * time.Minute)
+		w.clock.Add(2 * time.Minute)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		if s := machineStatus(); s != licensing.MachineOffline {
 			t.Fatalf("past the window: %s", s)
 		}
-		_, _, err = w.svc.Heartbeat(ctx, req)
+		_, _, err = w.svc.Leasing.Heartbeat(ctx, req)
 		must(t, err)
 		if s := machineStatus(); s != licensing.MachineActive {
 			t.Fatalf("after a heartbeat: %s", s)
 		}
-		w.clock.Advance(2 * time.Hour)
+		w.clock.Add(2 * time.Hour)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
-		w.clock.Advance(day)
+		w.clock.Add(day)
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		must(t, r.Run(ctx, workers.TypeScanOffline))
 		if s := machineStatus(); s != "gone" {
@@ -232,7 +232,7 @@ func TestWebhookRetriedThenDelivered(t *testing.T) {
 		return 200
 	}
 	modes(t, []string{licensing.ActionLicenseSuspended}, first500, nil, func(t *testing.T, w *world, r runner) {
-		_, err := w.svc.SuspendLicense(ctx, w.license.ID, "unpaid")
+		_, err := w.svc.Licenses.SuspendLicense(ctx, w.license.ID, "unpaid")
 		must(t, err)
 		w.settle()
 		ds, err := w.store.ListDeliveries(ctx, licensing.DeliveryFilter{EndpointID: w.webhook.ID}, licensing.Page{})
@@ -240,7 +240,7 @@ func TestWebhookRetriedThenDelivered(t *testing.T) {
 		if len(ds) != 1 {
 			t.Fatalf("%d deliveries, want 1", len(ds))
 		}
-		d, err := w.svc.GetDelivery(ctx, ds[0].ID)
+		d, err := w.svc.Notifications.Delivery(ctx, ds[0].ID)
 		must(t, err)
 		var codes []int
 		for _, a := range d.Log {
@@ -272,10 +272,10 @@ func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
 	tune := func(c *workers.Config) { c.MaxAttempts, c.DisableAfter = 2, 3 }
 	modes(t, []string{licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated}, fail, tune, func(t *testing.T, w *world, r runner) {
 		healthy.Store(false)
-		_, err := w.svc.SuspendLicense(ctx, w.license.ID, "")
+		_, err := w.svc.Licenses.SuspendLicense(ctx, w.license.ID, "")
 		must(t, err)
 		w.settle()
-		_, err = w.svc.ReinstateLicense(ctx, w.license.ID, "")
+		_, err = w.svc.Licenses.ReinstateLicense(ctx, w.license.ID, "")
 		must(t, err)
 		w.settle()
 		hook, err := w.store.GetWebhook(ctx, w.webhook.ID)
@@ -301,16 +301,16 @@ func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
 
 		healthy.Store(true)
 		enabled := true
-		_, err = w.svc.UpdateWebhook(ctx, hook.ID, licensing.WebhookPatch{Enabled: &enabled})
+		_, err = w.svc.Notifications.UpdateWebhook(ctx, hook.ID, licensing.WebhookPatch{Enabled: &enabled})
 		must(t, err)
-		if _, err := w.svc.Redeliver(ctx, ds[0].ID, "fixed"); err != nil {
+		if _, err := w.svc.Notifications.Redeliver(ctx, ds[0].ID, "fixed"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.svc.Redeliver(ctx, ds[0].ID, "fixed"); licensing.ErrorCode(err) != licensing.EConflict {
+		if _, err := w.svc.Notifications.Redeliver(ctx, ds[0].ID, "fixed"); licensing.ErrorCode(err) != licensing.EConflict {
 			t.Fatalf("redelivering a pending delivery: %v, want conflict", err)
 		}
 		w.settle()
-		d, err := w.svc.GetDelivery(ctx, ds[0].ID)
+		d, err := w.svc.Notifications.Delivery(ctx, ds[0].ID)
 		must(t, err)
 		if d.Status != licensing.DeliveryDelivered || d.Attempts != 3 || d.Log[2].StatusCode != 200 || d.Log[2].Number != 3 {
 			t.Fatalf("after redelivery: %s, %d attempts, log %+v", d.Status, d.Attempts, d.Log)
@@ -336,15 +336,14 @@ func TestTwoWorkersSendEachNoticeOnce(t *testing.T) {
 	w := newWorld(t, open(), []string{licensing.ActionLicenseExpiring, licensing.ActionLicenseExpired}, nil)
 	// Fifty licenses of the same policy and expiry, to give the race room.
 	for range 49 {
-		_, err := w.svc.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID})
+		_, err := w.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: w.policy.ID, CustomerID: w.customer.ID})
 		must(t, err)
 	}
 	db := storagetest.RedisDB(t)
 	cfg1 := w.config()
-	svc2 := licensing.NewService(open(), nil, w.clock.Now, "test")
-	svc2.ConfigureWebhooks(w.box, true)
+	svc2 := licensing.NewServices(storage.Stores(open()), licensing.Deps{Clock: w.clock.Now, Issuer: "test", Box: w.box, AllowPrivate: true})
 	cfg2 := w.config()
-	cfg2.Service = svc2
+	cfg2.Notifications, cfg2.Automation = svc2.Notifications, svc2.Automation
 	w1 := startWorker(t, cfg1, redisClient(t, storagetest.RedisAddr(), db))
 	w2 := startWorker(t, cfg2, redisClient(t, storagetest.RedisAddr(), db))
 
@@ -392,10 +391,10 @@ func TestRedisOutageLosesNothing(t *testing.T) {
 
 	proxy.Cut()
 	for i := range 10 {
-		if _, err := w.svc.SuspendLicense(ctx, w.license.ID, "outage test"); err != nil {
+		if _, err := w.svc.Licenses.SuspendLicense(ctx, w.license.ID, "outage test"); err != nil {
 			t.Fatalf("suspend %d while Redis is down: %v", i, err)
 		}
-		if _, err := w.svc.ReinstateLicense(ctx, w.license.ID, ""); err != nil {
+		if _, err := w.svc.Licenses.ReinstateLicense(ctx, w.license.ID, ""); err != nil {
 			t.Fatalf("reinstate %d while Redis is down: %v", i, err)
 		}
 	}
@@ -453,7 +452,7 @@ func TestBadPayloadsAreArchived(t *testing.T) {
 		}
 	}
 	startWorker(t, w.config(), rdb)
-	_, err := w.svc.SuspendLicense(ctx, w.license.ID, "")
+	_, err := w.svc.Licenses.SuspendLicense(ctx, w.license.ID, "")
 	must(t, err)
 	w.settle()
 	if got := w.hook.Received(); len(got) != 1 {
@@ -474,9 +473,9 @@ func TestBadPayloadsAreArchived(t *testing.T) {
 // the in-process runner starts.
 func TestLocalPicksUpWhatAStoppedProcessLeft(t *testing.T) {
 	w := newWorld(t, storagetest.Open(t, "sqlite"), []string{licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated}, nil)
-	_, err := w.svc.SuspendLicense(ctx, w.license.ID, "")
+	_, err := w.svc.Licenses.SuspendLicense(ctx, w.license.ID, "")
 	must(t, err)
-	_, err = w.svc.ReinstateLicense(ctx, w.license.ID, "")
+	_, err = w.svc.Licenses.ReinstateLicense(ctx, w.license.ID, "")
 	must(t, err)
 	// A previous process handed both to its in-memory queue, then died.
 	pending, err := w.store.PendingEvents(ctx, w.clock.Now(), 100)
@@ -502,11 +501,11 @@ func TestRollupAndCleanup(t *testing.T) {
 	var extra atomic.Int32 // the server adds the abandoned-upload clean-up here
 	cfg.Cleanups = append(cfg.Cleanups, func(context.Context) (int, error) { extra.Add(1); return 2, nil })
 	l := startLocal(t, cfg)
-	_, err := w.svc.SuspendLicense(ctx, w.license.ID, "")
+	_, err := w.svc.Licenses.SuspendLicense(ctx, w.license.ID, "")
 	must(t, err)
 	w.settle()
 	must(t, l.Run(ctx, workers.TypeRollup))
-	hist, err := w.svc.DashboardHistory(ctx, 7)
+	hist, err := w.svc.Automation.DashboardHistory(ctx, 7)
 	must(t, err)
 	if len(hist) != 1 || hist[0].Day != w.clock.Now().Format(time.DateOnly) || hist[0].Stats.LicensesByStatus[licensing.LicenseSuspended] != 1 {
 		t.Fatalf("history %+v", hist)
@@ -520,7 +519,7 @@ func TestRollupAndCleanup(t *testing.T) {
 	if count("outboxes") == 0 || deliveries == 0 {
 		t.Fatal("nothing to clean up")
 	}
-	w.clock.Advance(31 * day)
+	w.clock.Add(31 * day)
 	must(t, l.Run(ctx, workers.TypeCleanup))
 	if count("outboxes") != 0 || count("deliveries") != 0 || count("delivery_attempts") != 0 {
 		t.Fatalf("left after clean-up: outbox %d, deliveries %d, attempts %d", count("outboxes"), count("deliveries"), count("delivery_attempts"))
@@ -557,19 +556,18 @@ func TestSignatureVector(t *testing.T) {
 // private networks are refused at registration and at connection time.
 func TestWebhookTargetsGuarded(t *testing.T) {
 	st := storagetest.Open(t, "sqlite")
-	svc := licensing.NewService(st, nil, nil, "test")
 	box := newBox(t)
-	svc.ConfigureWebhooks(box, false)
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Issuer: "test", Box: box})
 	for _, u := range []string{
 		"http://127.0.0.1:8080/x", "http://localhost/x", "http://api.localhost/x", "http://[::1]/x", "http://10.1.2.3/x",
 		"http://192.168.0.10/x", "http://169.254.169.254/latest/meta-data", "http://[::ffff:127.0.0.1]/x", "http://0.0.0.0/x",
 		"http://100.64.0.1/x", "ftp://93.184.216.34/x", "http://user:pw@93.184.216.34/x", "not a url",
 	} {
-		if err := svc.CheckWebhookURL(ctx, u); licensing.ErrorCode(err) != licensing.EInvalid {
+		if err := svc.Notifications.CheckWebhookURL(ctx, u); licensing.ErrorCode(err) != licensing.EInvalid {
 			t.Errorf("%s: %v, want invalid", u, err)
 		}
 	}
-	if err := svc.CheckWebhookURL(ctx, "https://93.184.216.34/hooks"); err != nil {
+	if err := svc.Notifications.CheckWebhookURL(ctx, "https://93.184.216.34/hooks"); err != nil {
 		t.Errorf("a public address: %v", err)
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) }))

@@ -89,7 +89,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	wc, concurrency, err := workerSettings(a.Config, nil, a.Log)
+	wc, concurrency, err := workerSettings(a.Config, a.Log)
 	if err != nil {
 		return err
 	}
@@ -113,17 +113,17 @@ func (a *App) Start(ctx context.Context) error {
 	if created {
 		a.Log.Info("generated the first lease signing key", "kid", kid)
 	}
-	svc := licensing.NewService(st, kr, time.Now, a.Config.Issuer)
-	token, err := svc.BootstrapAdminToken(ctx, a.Config.AdminToken)
-	if err != nil {
-		return errors.Join(err, a.Close())
-	}
 	box, err := webhookBox(master)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	wc.Service = svc
-	svc.ConfigureWebhooks(box, wc.AllowPrivate)
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: a.Config.Issuer,
+		Box: box, AllowPrivate: wc.AllowPrivate})
+	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	wc.Notifications, wc.Automation = svc.Notifications, svc.Automation
 	releases, err := a.openReleases(ctx, svc, kr, master, true)
 	if err != nil {
 		return errors.Join(err, a.Close())
@@ -156,7 +156,7 @@ func (a *App) Start(ctx context.Context) error {
 		rdb = a.redis
 	}
 	a.server = api.New(api.Config{
-		Service: svc, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader,
+		Services: svc, Idempotency: st, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader,
 		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,

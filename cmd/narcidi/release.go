@@ -73,7 +73,7 @@ func parseReleaseKeys(v string) ([]ed25519.PublicKey, error) {
 // service. With the local backend it also starts the blob URL server.
 // With serveURLs false (a worker process, which only cleans up), the local
 // store's URL server is not started.
-func (a *App) openReleases(ctx context.Context, lic *licensing.Service, kr *keys.Keyring, master []byte, serveURLs bool) (*release.Service, error) {
+func (a *App) openReleases(ctx context.Context, lic *licensing.Services, kr *keys.Keyring, master []byte, serveURLs bool) (*release.Service, error) {
 	rc := a.Config.Releases
 	metaTTL, err := time.ParseDuration(rc.MetadataTTL)
 	if err != nil || metaTTL < time.Hour {
@@ -116,7 +116,7 @@ func (a *App) openReleases(ctx context.Context, lic *licensing.Service, kr *keys
 		return nil, fmt.Errorf("NARCIDI_BLOB_BACKEND must be local or s3, not %q", rc.Backend)
 	}
 	return release.NewService(release.Config{
-		Store: a.store.Releases(), Blobs: blobs, Licenses: lic,
+		Store: a.store.Releases(), Blobs: blobs, Leasing: lic.Leasing, Catalog: lic.Catalog,
 		LeaseKeys:   func() (*verifier.KeySet, error) { return verifier.NewKeySet(kr.PublicKeys()) },
 		MetadataKey: ed25519.NewKeyFromSeed(seed), ReleaseKeys: releaseKeys, Clock: time.Now,
 		MetadataTTL: metaTTL, DownloadTTL: urlTTL, PartSize: partSize,

@@ -13,12 +13,13 @@ import (
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
+	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
 )
 
 // workerSettings reads the workers' part of the configuration.
-func workerSettings(cfg *Config, svc *licensing.Service, log *slog.Logger) (workers.Config, int, error) {
+func workerSettings(cfg *Config, log *slog.Logger) (workers.Config, int, error) {
 	var wc workers.Config
 	allow, err := strconv.ParseBool(cfg.WebhookAllowPrivate)
 	if err != nil {
@@ -36,7 +37,7 @@ func workerSettings(cfg *Config, svc *licensing.Service, log *slog.Logger) (work
 	if err != nil || base <= 0 || base > time.Hour {
 		return wc, 0, fmt.Errorf("NARCIDI_RETRY_BASE must be a duration such as 30s (at most 1h)")
 	}
-	wc = workers.Config{Service: svc, Log: log.With("component", "workers"), AllowPrivate: allow, MaxAttempts: attempts, RetryBase: base,
+	wc = workers.Config{Log: log.With("component", "workers"), AllowPrivate: allow, MaxAttempts: attempts, RetryBase: base,
 		Schedules: workers.Schedules{Scans: cfg.ScanSchedule}}
 	if cfg.SMTPURL != "" {
 		if wc.Mailer, err = workers.NewMailer(cfg.SMTPURL, cfg.SMTPFrom); err != nil {
@@ -96,12 +97,12 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	defer st.Close()
 	// A worker signs no lease: no signer.
-	svc := licensing.NewService(st, nil, time.Now, cfg.Issuer)
-	wc, concurrency, err := workerSettings(cfg, svc, log)
+	wc, concurrency, err := workerSettings(cfg, log)
 	if err != nil {
 		return err
 	}
-	svc.ConfigureWebhooks(box, wc.AllowPrivate)
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: time.Now, Issuer: cfg.Issuer, Box: box, AllowPrivate: wc.AllowPrivate})
+	wc.Notifications, wc.Automation = svc.Notifications, svc.Automation
 	// The worker cleans up abandoned release uploads; it serves no URLs.
 	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
 	if err != nil {

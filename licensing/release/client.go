@@ -3,10 +3,8 @@ package release
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -36,73 +34,44 @@ type entitlement struct {
 // EInvalid (no credential), EForbidden (unknown key, bad lease, machine not
 // activated), ELicenseSuspended/Revoked/Expired, ENotEntitled (other product).
 func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, error) {
-	var lic *licensing.License
-	var ents []string
+	var ref licensing.LicenseRef
 	switch {
 	case c.LicenseKey != "" && c.Lease != "":
 		return nil, licensing.Errorf(licensing.EInvalid, "give license_key or lease, not both")
 	case c.LicenseKey != "":
-		v, err := s.cfg.Licenses.Validate(ctx, c.LicenseKey, c.Fingerprint)
-		if err != nil {
-			return nil, err
+		if len(c.LicenseKey) > 256 || len(c.Fingerprint) > 256 {
+			return nil, licensing.Errorf(licensing.EInvalid, "license_key is required (at most 256 characters)")
 		}
-		if !v.Valid {
-			return nil, refusal(v.Code, v.Detail)
-		}
-		lic = v.License
+		ref.Key = c.LicenseKey
 	case c.Lease != "":
 		lease, err := s.verifyLease(c.Lease, c.Fingerprint)
 		if err != nil {
 			return nil, err
 		}
-		if lic, err = s.cfg.Licenses.Store().GetLicense(ctx, lease.Claims.License); err != nil {
-			if licensing.ErrorCode(err) == licensing.ENotFound {
-				return nil, licensing.Errorf(licensing.EForbidden, "the lease's license no longer exists")
-			}
-			return nil, err
-		}
-		m, err := s.cfg.Licenses.Store().FindMachine(ctx, lic.ID, c.Fingerprint)
-		if err != nil || m.Status == licensing.MachineBlocked {
-			if err == nil || licensing.ErrorCode(err) == licensing.ENotFound {
-				return nil, licensing.Errorf(licensing.EForbidden, "this machine holds no seat on the license")
-			}
-			return nil, err
-		}
+		ref.ID = lease.Claims.License
 	default:
 		return nil, licensing.Errorf(licensing.EInvalid, "license_key or lease is required")
 	}
-	pol, err := s.cfg.Licenses.Store().GetPolicy(ctx, lic.PolicyID)
-	if err != nil {
+	lic, pol, err := s.cfg.Leasing.Usable(ctx, ref, c.Fingerprint)
+	switch licensing.ErrorCode(err) {
+	case "":
+	case licensing.ENotFound:
+		if ref.Key != "" {
+			return nil, licensing.Errorf(licensing.EForbidden, "no license has this key")
+		}
+		return nil, licensing.Errorf(licensing.EForbidden, "the lease's license no longer exists")
+	case licensing.ENotActivated, licensing.EMachineBlocked:
+		if ref.Key != "" {
+			return nil, licensing.Errorf(licensing.EForbidden, "%s", licensing.ErrorMessage(err))
+		}
+		return nil, licensing.Errorf(licensing.EForbidden, "this machine holds no seat on the license")
+	default:
 		return nil, err
-	}
-	if err := lic.Check(pol, s.now()); err != nil {
-		return nil, err
-	}
-	cus, err := s.cfg.Licenses.Store().GetCustomer(ctx, lic.CustomerID)
-	if err != nil {
-		return nil, err
-	}
-	if cus.Status != licensing.CustomerActive {
-		return nil, licensing.Errorf(licensing.EForbidden, "the customer's account is disabled")
 	}
 	if c.ProductID != "" && c.ProductID != lic.ProductID {
 		return nil, licensing.Errorf(licensing.ENotEntitled, "the license is for another product")
 	}
-	ents = licensing.EffectiveEntitlements(pol, lic)
-	return &entitlement{productID: lic.ProductID, entitlements: ents}, nil
-}
-
-// refusal turns an online validation's answer into the download error.
-func refusal(code, detail string) error {
-	switch code {
-	case verifier.ValidationSuspended:
-		return licensing.Errorf(licensing.ELicenseSuspended, "%s", detail)
-	case verifier.ValidationRevoked:
-		return licensing.Errorf(licensing.ELicenseRevoked, "%s", detail)
-	case verifier.ValidationExpired:
-		return licensing.Errorf(licensing.ELicenseExpired, "%s", detail)
-	}
-	return licensing.Errorf(licensing.EForbidden, "%s", detail)
+	return &entitlement{productID: lic.ProductID, entitlements: licensing.EffectiveEntitlements(pol, lic)}, nil
 }
 
 // verifyLease checks a lease's signature, times, product and fingerprint
@@ -328,14 +297,4 @@ func (s *Service) Download(ctx context.Context, req DownloadRequest) (string, er
 		return "", err
 	}
 	return s.cfg.Blobs.PresignGet(ctx, art.ObjectKey, art.Filename, s.cfg.DownloadTTL)
-}
-
-// newID returns a random UUID (v4) for rows whose id is needed before they
-// are stored (an artifact's id is part of its object key).
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }

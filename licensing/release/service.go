@@ -22,9 +22,12 @@ import (
 
 // Config is what the release service needs.
 type Config struct {
-	Store    Store
-	Blobs    BlobStore
-	Licenses *licensing.Service
+	Store Store
+	Blobs BlobStore
+	// Leasing checks that a license may download (Leasing.Usable); Catalog
+	// checks the products and entitlements releases refer to.
+	Leasing *licensing.Leasing
+	Catalog *licensing.Catalog
 	// LeaseKeys returns the public keys that verify leases (a lease is the
 	// other way, beside a license key, to prove a license for a download).
 	LeaseKeys func() (*verifier.KeySet, error)
@@ -50,8 +53,8 @@ type Service struct {
 
 // NewService checks cfg and builds a Service.
 func NewService(cfg Config) (*Service, error) {
-	if cfg.Store == nil || cfg.Blobs == nil || cfg.Licenses == nil {
-		return nil, fmt.Errorf("release: Store, Blobs and Licenses are required")
+	if cfg.Store == nil || cfg.Blobs == nil || cfg.Leasing == nil || cfg.Catalog == nil {
+		return nil, fmt.Errorf("release: Store, Blobs, Leasing and Catalog are required")
 	}
 	if len(cfg.MetadataKey) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("release: a metadata signing key is required")
@@ -128,7 +131,7 @@ func (s *Service) CreateRelease(ctx context.Context, in ReleaseInput) (*Release,
 		if !entitlementCode.MatchString(in.Entitlement) {
 			return nil, licensing.Errorf(licensing.EInvalid, "entitlement must be an entitlement code")
 		}
-		missing, err := s.cfg.Licenses.Store().MissingEntitlements(ctx, []string{in.Entitlement})
+		missing, err := s.cfg.Catalog.MissingEntitlements(ctx, []string{in.Entitlement})
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +139,7 @@ func (s *Service) CreateRelease(ctx context.Context, in ReleaseInput) (*Release,
 			return nil, licensing.Errorf(licensing.EInvalid, "unknown entitlement %q: create it first (POST /v1/entitlements)", in.Entitlement)
 		}
 	}
-	if _, err := s.cfg.Licenses.Store().GetProduct(ctx, in.ProductID); err != nil {
+	if _, err := s.cfg.Catalog.Product(ctx, in.ProductID); err != nil {
 		if licensing.ErrorCode(err) == licensing.ENotFound {
 			return nil, licensing.Errorf(licensing.EInvalid, "product_id names no product")
 		}
@@ -265,7 +268,7 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 		}
 	}
 	now := s.now()
-	a := &Artifact{ID: newID(), ReleaseID: rel.ID, Platform: in.Platform, Arch: in.Arch, Filename: in.Filename,
+	a := &Artifact{ID: licensing.NewID(), ReleaseID: rel.ID, Platform: in.Platform, Arch: in.Arch, Filename: in.Filename,
 		Size: in.Size, SHA256: in.SHA256, SHA512: in.SHA512, Signature: in.Signature, KeyID: in.KeyID,
 		Status: ArtifactPending, CreatedAt: now, UpdatedAt: now}
 	a.ObjectKey = path.Join("releases", rel.ProductID, rel.ID, a.ID, a.Filename)

@@ -18,10 +18,10 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/blob"
-	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
@@ -29,14 +29,14 @@ import (
 type fixture struct {
 	svc   *release.Service
 	blobs *blob.Local
-	clock *blobtest.Clock
+	clock *licensingtest.Clock
 	key   ed25519.PrivateKey
 	prod  string
 }
 
 func newFixture(t *testing.T, st *storage.Store) *fixture {
-	c := blobtest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-	lic := licensing.NewService(st, nil, c.Now, "test")
+	c := licensingtest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+	lic := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: c.Now, Issuer: "test"})
 	local, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{9}, 32), c.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -45,13 +45,13 @@ func newFixture(t *testing.T, st *storage.Store) *fixture {
 	t.Cleanup(srv.Close)
 	local.SetBaseURL(srv.URL)
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
-	svc, err := release.NewService(release.Config{Store: st.Releases(), Blobs: local, Licenses: lic,
+	svc, err := release.NewService(release.Config{Store: st.Releases(), Blobs: local, Leasing: lic.Leasing, Catalog: lic.Catalog,
 		MetadataKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{6}, 32)), ReleaseKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
 		Clock: c.Now, PartSize: 5 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := lic.CreateProduct(context.Background(), licensing.ProductInput{Code: "studio", Name: "Studio"})
+	p, err := lic.Catalog.CreateProduct(context.Background(), licensing.ProductInput{Code: "studio", Name: "Studio"})
 	if err != nil {
 		t.Fatal(err)
 	}

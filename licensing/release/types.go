@@ -154,15 +154,16 @@ type BlobStore interface {
 	Delete(ctx context.Context, key string) error
 }
 
-// Event actions of the release domain (append only: they cross the wire).
+// Event actions of the release domain: declared in licensing, whose
+// registry (licensing.Actions) webhooks subscribe from.
 const (
-	ActionReleaseCreated          = "release.created"
-	ActionReleasePublished        = "release.published"
-	ActionReleaseYanked           = "release.yanked"
-	ActionArtifactAdded           = "artifact.added"
-	ActionArtifactFinalized       = "artifact.finalized"
-	ActionArtifactAbandoned       = "artifact.abandoned"
-	ActionArtifactRejected        = "artifact.rejected"
+	ActionReleaseCreated          = licensing.ActionReleaseCreated
+	ActionReleasePublished        = licensing.ActionReleasePublished
+	ActionReleaseYanked           = licensing.ActionReleaseYanked
+	ActionArtifactAdded           = licensing.ActionArtifactAdded
+	ActionArtifactFinalized       = licensing.ActionArtifactFinalized
+	ActionArtifactAbandoned       = licensing.ActionArtifactAbandoned
+	ActionArtifactRejected        = licensing.ActionArtifactRejected
 	defaultMetadataTTL            = 7 * 24 * time.Hour
 	defaultDownloadTTL            = 5 * time.Minute
 	defaultUploadTTL              = time.Hour

@@ -1,0 +1,165 @@
+package licensing
+
+import (
+	"context"
+	"net/mail"
+	"slices"
+	"strings"
+)
+
+// CustomersStore is the data the customers service needs. Every method
+// returns ENotFound when the row is missing, EUnavailable when the database
+// cannot be reached, EInternal otherwise. CreateCustomer gives the row its
+// id; UpdateCustomer saves every mutable field. Safe for concurrent use.
+type CustomersStore interface {
+	Tx[CustomersStore]
+	EventAppender
+	CreateCustomer(ctx context.Context, c *Customer) error
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	ListCustomers(ctx context.Context, page Page) ([]Customer, error)
+	UpdateCustomer(ctx context.Context, c *Customer) error
+}
+
+// Customers manages who licenses are sold to. Reads are scoped: a customer
+// token sees only its own customer. Safe for concurrent use.
+type Customers struct {
+	core
+	store CustomersStore
+}
+
+// NewCustomers builds the customers service.
+func NewCustomers(store CustomersStore, clock Clock) *Customers {
+	return &Customers{core: newCore(clock), store: store}
+}
+
+// CustomerInput is what an admin gives to create a customer.
+type CustomerInput struct {
+	Name     string    `json:"name"`
+	Email    string    `json:"email"`
+	Contacts []Contact `json:"contacts,omitempty"`
+	// Permissions of the customer's own tokens; default: all of CustomerPermissions.
+	Permissions []Permission      `json:"permissions,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+}
+
+// CreateCustomer validates and stores a customer. EInvalid.
+func (s *Customers) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer, error) {
+	if in.Permissions == nil {
+		in.Permissions = CustomerPermissions
+	}
+	now := s.clock()
+	c := &Customer{Name: strings.TrimSpace(in.Name), Email: in.Email, Status: CustomerActive, Contacts: in.Contacts,
+		Permissions: in.Permissions, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now}
+	if err := validateCustomer(c); err != nil {
+		return nil, err
+	}
+	return c, s.store.InTx(ctx, func(tx CustomersStore) error {
+		if err := tx.CreateCustomer(ctx, c); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionCustomerCreated, "customer", c.ID, "", nil, c)
+	})
+}
+
+func validateEmail(field, email string) error {
+	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
+		return Errorf(EInvalid, "%s is not a valid address", field)
+	}
+	return nil
+}
+
+func validateCustomer(c *Customer) error {
+	if err := requireName(c.Name); err != nil {
+		return err
+	}
+	if c.Email != "" {
+		if err := validateEmail("email", c.Email); err != nil {
+			return err
+		}
+	}
+	if c.Status != CustomerActive && c.Status != CustomerDisabled {
+		return Errorf(EInvalid, "status must be %q or %q", CustomerActive, CustomerDisabled)
+	}
+	if len(c.Contacts) > 20 {
+		return Errorf(EInvalid, "at most 20 contacts")
+	}
+	for _, ct := range c.Contacts {
+		if err := validateEmail("contact email", ct.Email); err != nil {
+			return err
+		}
+		if len(ct.Name) > 200 || len(ct.Role) > 64 {
+			return Errorf(EInvalid, "contact name or role is too long")
+		}
+	}
+	if c.Contacts == nil {
+		c.Contacts = []Contact{}
+	}
+	for _, p := range c.Permissions {
+		if !slices.Contains(CustomerPermissions, p) {
+			return Errorf(EInvalid, "permission %q cannot be given to a customer (allowed: %v)", p, CustomerPermissions)
+		}
+	}
+	slices.Sort(c.Permissions)
+	c.Permissions = slices.Compact(c.Permissions)
+	return checkMetadata(c.Metadata)
+}
+
+// CustomerPatch changes a customer; nil fields stay as they are.
+type CustomerPatch struct {
+	Name        *string            `json:"name,omitempty"`
+	Email       *string            `json:"email,omitempty"`
+	Status      *CustomerStatus    `json:"status,omitempty"`
+	Contacts    *[]Contact         `json:"contacts,omitempty"`
+	Permissions *[]Permission      `json:"permissions,omitempty"`
+	Metadata    *map[string]string `json:"metadata,omitempty"`
+}
+
+// Customer returns a customer the caller may see. ENotFound.
+func (s *Customers) Customer(ctx context.Context, id string) (*Customer, error) {
+	if err := visible(ctx, id, "customer"); err != nil {
+		return nil, err
+	}
+	return s.store.GetCustomer(ctx, id)
+}
+
+// Customers lists customers; a customer token sees only its own.
+func (s *Customers) Customers(ctx context.Context, page Page) ([]Customer, error) {
+	if a := ActorFrom(ctx); a.Role == RoleCustomer {
+		c, err := s.store.GetCustomer(ctx, a.CustomerID)
+		if err != nil || page.After != "" {
+			return []Customer{}, err
+		}
+		return []Customer{*c}, nil
+	}
+	return s.store.ListCustomers(ctx, page)
+}
+
+// UpdateCustomer edits a customer (disabling one stops its licenses from
+// getting leases and its tokens from working). ENotFound, EInvalid.
+func (s *Customers) UpdateCustomer(ctx context.Context, id string, in CustomerPatch) (*Customer, error) {
+	var out *Customer
+	err := s.store.InTx(ctx, func(tx CustomersStore) error {
+		c, err := tx.GetCustomer(ctx, id)
+		if err != nil {
+			return err
+		}
+		before := *c
+		set(&c.Name, in.Name)
+		set(&c.Email, in.Email)
+		set(&c.Status, in.Status)
+		set(&c.Contacts, in.Contacts)
+		set(&c.Permissions, in.Permissions)
+		set(&c.Metadata, in.Metadata)
+		c.Name = strings.TrimSpace(c.Name)
+		if err := validateCustomer(c); err != nil {
+			return err
+		}
+		c.UpdatedAt = s.clock()
+		if err := tx.UpdateCustomer(ctx, c); err != nil {
+			return err
+		}
+		out = c
+		return s.record(ctx, tx, ActionCustomerUpdated, "customer", id, "", &before, c)
+	})
+	return out, err
+}

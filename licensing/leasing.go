@@ -1,0 +1,388 @@
+package licensing
+
+import (
+	"context"
+	"time"
+
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// LeasingStore is the data the client API needs. Every method returns
+// ENotFound when a row is missing, EConflict when a unique rule is broken,
+// EUnavailable when the database cannot be reached, EInternal otherwise.
+// Seat accounting relies on GetLicenseByKeyHash with forUpdate inside InTx:
+// the license row stays locked until the transaction ends, so the seat
+// count cannot be raced. Safe for concurrent use.
+type LeasingStore interface {
+	Tx[LeasingStore]
+	EventAppender
+	// GetLicenseByKeyHash finds a license by HashSecret of its key. With
+	// forUpdate inside a transaction it locks the row until the transaction
+	// ends, which serializes seat accounting per license.
+	GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpdate bool) (*License, error)
+	GetLicense(ctx context.Context, id string) (*License, error)
+	GetPolicy(ctx context.Context, id string) (*Policy, error)
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	// FindMachine finds the machine of fingerprint on the license (blocked
+	// ones included).
+	FindMachine(ctx context.Context, licenseID, fingerprint string) (*Machine, error)
+	GetMachine(ctx context.Context, id string) (*Machine, error)
+	// CountMachines counts the machines holding a seat (blocked ones do not).
+	CountMachines(ctx context.Context, licenseID string) (int, error)
+	CreateMachine(ctx context.Context, m *Machine) error // EConflict if the fingerprint is taken on the license
+	// TouchMachine records a heartbeat and/or a lease issue at now.
+	// EMachineBlocked if the machine is blocked (or gone) meanwhile.
+	TouchMachine(ctx context.Context, id string, heartbeat, lease bool, ip string, now time.Time) error
+	DeleteMachine(ctx context.Context, id string) error
+}
+
+// LeaseSigner signs lease claims into a compact JWS. Implemented by keys.
+type LeaseSigner interface {
+	SignLease(ctx context.Context, claims verifier.LeaseClaims) (string, error)
+}
+
+// Leasing is the client API: what an app does with its license key
+// (activate, renew, heartbeat, deactivate, validate) and the air-gapped
+// activation an admin relays. Safe for concurrent use.
+type Leasing struct {
+	core
+	store  LeasingStore
+	signer LeaseSigner
+	issuer string
+}
+
+// NewLeasing builds the leasing service. issuer goes into every lease's
+// "iss" claim.
+func NewLeasing(store LeasingStore, signer LeaseSigner, clock Clock, issuer string) *Leasing {
+	return &Leasing{core: newCore(clock), store: store, signer: signer, issuer: issuer}
+}
+
+// MachineRequest is a client's call about one machine of a license.
+type MachineRequest struct {
+	Key         string
+	Fingerprint string
+	Name        string
+	Hostname    string
+	Platform    string
+	IP          string
+}
+
+func (r *MachineRequest) validate() error {
+	switch {
+	case r.Key == "" || len(r.Key) > 256:
+		return Errorf(EInvalid, "license_key is required (at most 256 characters)")
+	case len(r.Fingerprint) < 8 || len(r.Fingerprint) > 256:
+		return Errorf(EInvalid, "fingerprint is required (8 to 256 characters)")
+	case len(r.Name) > 200, len(r.Hostname) > 255, len(r.Platform) > 100:
+		return Errorf(EInvalid, "name, hostname or platform is too long")
+	}
+	return nil
+}
+
+// Grant is a signed lease and what it was issued for.
+type Grant struct {
+	Lease     string
+	ExpiresAt time.Time
+	License   *License
+	Policy    *Policy
+	Machine   *Machine
+	// Created is true when the activation took a new seat.
+	Created bool
+}
+
+// Activate binds the machine's fingerprint to the license, taking a seat,
+// and issues a lease. Activating a fingerprint that already holds a seat
+// issues a fresh lease on the same seat. The seat limit holds under any
+// concurrency: the license row is locked for the whole transaction.
+// EInvalid, ENotFound, ESeatLimit, ELicenseSuspended/Revoked/Expired, EForbidden.
+func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	var g *Grant
+	err := s.store.InTx(ctx, func(tx LeasingStore) error {
+		now := s.clock()
+		lic, pol, err := usableLicense(ctx, tx, req.Key, true, now)
+		if err != nil {
+			return err
+		}
+		m, err := tx.FindMachine(ctx, lic.ID, req.Fingerprint)
+		created := false
+		switch {
+		case err == nil:
+			if m.Status == MachineBlocked {
+				return errBlocked
+			}
+			if err := tx.TouchMachine(ctx, m.ID, false, true, req.IP, now); err != nil {
+				return err
+			}
+		case ErrorCode(err) == ENotFound:
+			n, err := tx.CountMachines(ctx, lic.ID)
+			if err != nil {
+				return err
+			}
+			if n >= pol.MaxMachines {
+				return Errorf(ESeatLimit, "all %d machine seats of the license are taken", pol.MaxMachines)
+			}
+			m = &Machine{
+				LicenseID: lic.ID, Fingerprint: req.Fingerprint, Name: req.Name, Hostname: req.Hostname,
+				Platform: req.Platform, IP: req.IP, Status: MachineActive, LastHeartbeat: &now, LastLeaseAt: &now,
+				CreatedAt: now, UpdatedAt: now,
+			}
+			if err := tx.CreateMachine(ctx, m); err != nil {
+				return err
+			}
+			ctx := WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
+			if err := s.record(ctx, tx, ActionMachineActivated, "machine", m.ID, "", nil, m); err != nil {
+				return err
+			}
+			created = true
+		default:
+			return err
+		}
+		g, err = s.sign(ctx, lic, pol, m, now)
+		if g != nil {
+			g.Created = created
+		}
+		return err
+	})
+	return g, err
+}
+
+// Renew issues a new lease to a machine that holds a seat. The license must
+// still be usable: a suspended, revoked or expired license gets no new lease.
+// EInvalid, ENotFound, ENotActivated, ELicense*.
+func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	lic, pol, err := usableLicense(ctx, s.store, req.Key, false, now)
+	if err != nil {
+		return nil, err
+	}
+	m, err := s.seat(ctx, lic, req.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.TouchMachine(ctx, m.ID, false, true, req.IP, now); err != nil {
+		return nil, err
+	}
+	return s.sign(ctx, lic, pol, m, now)
+}
+
+// Heartbeat records that a machine is alive. It returns the time of the
+// heartbeat and when the next one is due (zero when the policy needs none).
+func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, time.Time, error) {
+	if err := req.validate(); err != nil {
+		return nil, time.Time{}, err
+	}
+	now := s.clock()
+	lic, pol, err := usableLicense(ctx, s.store, req.Key, false, now)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	m, err := s.seat(ctx, lic, req.Fingerprint)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	if err := s.store.TouchMachine(ctx, m.ID, true, false, req.IP, now); err != nil {
+		return nil, time.Time{}, err
+	}
+	m.LastHeartbeat, m.Status = &now, MachineActive
+	var next time.Time
+	if pol.HeartbeatWindowSeconds > 0 {
+		next = now.Add(time.Duration(pol.HeartbeatWindowSeconds) * time.Second)
+	}
+	return m, next, nil
+}
+
+// Deactivate removes the machine from the license, freeing its seat. It is
+// allowed whatever the license's status: giving a seat back is always fine.
+// EInvalid, ENotFound, ENotActivated.
+func (s *Leasing) Deactivate(ctx context.Context, req MachineRequest) error {
+	if err := req.validate(); err != nil {
+		return err
+	}
+	lic, err := s.store.GetLicenseByKeyHash(ctx, HashSecret(req.Key), false)
+	if err != nil {
+		return licenseKeyNotFound(err)
+	}
+	m, err := s.seat(ctx, lic, req.Fingerprint)
+	if err != nil {
+		return err
+	}
+	ctx = WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
+	return removeMachine(ctx, s.core, s.store, m.ID, ActionMachineDeactivated, "deactivated by the app")
+}
+
+// Validation is the answer to an online check.
+type Validation struct {
+	Valid   bool
+	Code    string // one of verifier.Validation*
+	Detail  string
+	License *License
+}
+
+// Validate checks a license key (and, when given, that the fingerprint holds
+// a seat) without changing anything: valid exactly when Usable finds
+// nothing wrong. A refusal is Valid false with a verifier.Validation* code;
+// a disabled customer is answered as suspended (every license of the
+// customer is, in effect), with a detail that says so. Only infrastructure
+// failures are errors.
+func (s *Leasing) Validate(ctx context.Context, key, fingerprint string) (*Validation, error) {
+	if key == "" || len(key) > 256 || len(fingerprint) > 256 {
+		return nil, Errorf(EInvalid, "license_key is required (at most 256 characters)")
+	}
+	lic, _, err := s.Usable(ctx, LicenseRef{Key: key}, fingerprint)
+	v := &Validation{License: lic}
+	switch c := ErrorCode(err); c {
+	case "":
+		v.Valid, v.Code, v.Detail = true, verifier.ValidationValid, "the license is valid"
+	case ENotFound:
+		v.Code, v.Detail = verifier.ValidationNotFound, "no license has this key"
+	case ENotActivated, EMachineBlocked:
+		v.Code, v.Detail = verifier.ValidationNotActivated, ErrorMessage(err)
+	case ELicenseSuspended, EForbidden: // EForbidden: the customer is disabled
+		v.Code, v.Detail = verifier.ValidationSuspended, ErrorMessage(err)
+	case ELicenseRevoked:
+		v.Code, v.Detail = verifier.ValidationRevoked, ErrorMessage(err)
+	case ELicenseExpired:
+		v.Code, v.Detail = verifier.ValidationExpired, ErrorMessage(err)
+	default:
+		return nil, err
+	}
+	return v, nil
+}
+
+// LicenseRef names a license by its key or by its id (as a lease does).
+type LicenseRef struct {
+	Key string
+	ID  string
+}
+
+// Usable loads the license of ref and checks, without changing anything,
+// that it may be used now (CheckUsable) and, when fingerprint is given,
+// that the machine holds a seat on it. It is the check behind Validate and
+// release downloads. ENotFound (no such license), ELicenseSuspended,
+// ELicenseRevoked, ELicenseExpired, EForbidden (customer disabled),
+// ENotActivated or EMachineBlocked (fingerprint). On a refusal of a license
+// that exists, the license is returned with the error.
+func (s *Leasing) Usable(ctx context.Context, ref LicenseRef, fingerprint string) (*License, *Policy, error) {
+	var lic *License
+	var err error
+	if ref.Key != "" {
+		lic, err = s.store.GetLicenseByKeyHash(ctx, HashSecret(ref.Key), false)
+	} else {
+		lic, err = s.store.GetLicense(ctx, ref.ID)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	pol, cus, err := licenseContext(ctx, s.store, lic)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckUsable(lic, pol, cus, s.clock()); err != nil {
+		return lic, nil, err
+	}
+	if fingerprint != "" {
+		if _, err := s.seat(ctx, lic, fingerprint); err != nil {
+			return lic, nil, err
+		}
+	}
+	return lic, pol, nil
+}
+
+// usableLicense loads the license of key, its policy and customer, and
+// checks that it may be used at now (CheckUsable). With lock (inside a
+// transaction) the license row stays locked until the transaction ends.
+func usableLicense(ctx context.Context, r LeasingStore, key string, lock bool, now time.Time) (*License, *Policy, error) {
+	lic, err := r.GetLicenseByKeyHash(ctx, HashSecret(key), lock)
+	if err != nil {
+		return nil, nil, licenseKeyNotFound(err)
+	}
+	pol, cus, err := licenseContext(ctx, r, lic)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := CheckUsable(lic, pol, cus, now); err != nil {
+		return nil, nil, err
+	}
+	return lic, pol, nil
+}
+
+// licenseContext loads what CheckUsable needs besides the license.
+func licenseContext(ctx context.Context, r LeasingStore, lic *License) (*Policy, *Customer, error) {
+	pol, err := r.GetPolicy(ctx, lic.PolicyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	cus, err := r.GetCustomer(ctx, lic.CustomerID)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pol, cus, nil
+}
+
+// CheckUsable is the one answer to "may this license be used now?" (get a
+// lease, renew, heartbeat, be valid, download a release): it is not
+// suspended, revoked or expired past its grace under a restricting policy
+// (ELicenseSuspended, ELicenseRevoked, ELicenseExpired), and its customer is
+// active (EForbidden). A new rule about usability goes here, so every
+// client route and downloads follow it at once.
+func CheckUsable(lic *License, pol *Policy, cus *Customer, now time.Time) error {
+	if err := lic.Check(pol, now); err != nil {
+		return err
+	}
+	if cus.Status != CustomerActive {
+		return Errorf(EForbidden, "the customer's account is disabled")
+	}
+	return nil
+}
+
+func licenseKeyNotFound(err error) error {
+	if ErrorCode(err) == ENotFound {
+		return Errorf(ENotFound, "no license has this key")
+	}
+	return err
+}
+
+// seat finds the machine of fingerprint on the license.
+func (s *Leasing) seat(ctx context.Context, lic *License, fingerprint string) (*Machine, error) {
+	m, err := s.store.FindMachine(ctx, lic.ID, fingerprint)
+	if ErrorCode(err) == ENotFound {
+		return nil, Errorf(ENotActivated, "this machine is not activated on the license")
+	}
+	if err == nil && m.Status == MachineBlocked {
+		return nil, errBlocked
+	}
+	return m, err
+}
+
+var errBlocked = Errorf(EMachineBlocked, "this machine is blocked on the license")
+
+// sign issues a lease for machine m. The lease never outlives the license
+// when the policy restricts on expiry.
+func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machine, now time.Time) (*Grant, error) {
+	exp := now.Add(pol.LeaseTTL())
+	var licExp int64
+	if lic.ExpiresAt != nil {
+		licExp = lic.ExpiresAt.Unix()
+		end := lic.ExpiresAt.Add(time.Duration(pol.GraceSeconds) * time.Second)
+		if pol.ExpiryAction == ExpiryRestrict && end.Before(exp) {
+			exp = end
+		}
+	}
+	claims := verifier.LeaseClaims{
+		Issuer: s.issuer, Subject: m.ID, Audience: lic.ProductID, ID: NewID(),
+		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
+		License: lic.ID, Policy: pol.ID, Customer: lic.CustomerID, Machine: m.ID,
+		Fingerprint: m.Fingerprint, Entitlements: EffectiveEntitlements(pol, lic), LicenseExpiry: licExp,
+	}
+	tok, err := s.signer.SignLease(ctx, claims)
+	if err != nil {
+		return nil, Wrap(EInternal, err, "could not sign the lease")
+	}
+	return &Grant{Lease: tok, ExpiresAt: time.Unix(claims.Expiry, 0).UTC(), License: lic, Policy: pol, Machine: m}, nil
+}

@@ -1,0 +1,421 @@
+package licensing
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LicensesStore is the data license administration needs. Every method
+// returns ENotFound when a row is missing, EConflict when a unique rule is
+// broken (a license key), EUnavailable when the database cannot be reached,
+// EInternal otherwise. Callers that change seats or a license lock the
+// license row first (LockLicense, inside InTx): that serializes seat
+// accounting per license with Leasing.Activate. Safe for concurrent use.
+type LicensesStore interface {
+	Tx[LicensesStore]
+	EventAppender
+	GetPolicy(ctx context.Context, id string) (*Policy, error)
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	// MissingEntitlements returns the codes that no entitlement has.
+	MissingEntitlements(ctx context.Context, codes []string) ([]string, error)
+
+	CreateLicense(ctx context.Context, l *License) error // EConflict on duplicate key
+	GetLicense(ctx context.Context, id string) (*License, error)
+	// LockLicense reads the license and locks its row until the
+	// transaction ends (call it inside InTx).
+	LockLicense(ctx context.Context, id string) (*License, error)
+	ListLicenses(ctx context.Context, filter LicenseFilter, page Page) ([]License, error)
+	// UpdateLicense saves every mutable field of l (not its key).
+	UpdateLicense(ctx context.Context, l *License) error
+
+	GetMachine(ctx context.Context, id string) (*Machine, error)
+	ListMachines(ctx context.Context, filter MachineFilter, page Page) ([]Machine, error)
+	// CountMachines counts the machines holding a seat (blocked ones do not).
+	CountMachines(ctx context.Context, licenseID string) (int, error)
+	// SetMachineStatus sets status and reason; clearHeartbeat also empties
+	// the last heartbeat.
+	SetMachineStatus(ctx context.Context, id string, status MachineStatus, reason string, clearHeartbeat bool, now time.Time) error
+	DeleteMachine(ctx context.Context, id string) error
+}
+
+// Licenses is license administration: creating licenses, their life cycle
+// (suspend, reinstate, revoke, extend, change policy, transfer) and the
+// machines on them (deactivate, block, unblock, reset heartbeat). Reads and
+// changes are scoped: a customer token sees only its own. Every change goes
+// through changeLicense (or the machine equivalents) and records an audit
+// event in the same transaction. Safe for concurrent use.
+type Licenses struct {
+	core
+	store LicensesStore
+}
+
+// NewLicenses builds the license administration service.
+func NewLicenses(store LicensesStore, clock Clock) *Licenses {
+	return &Licenses{core: newCore(clock), store: store}
+}
+
+// LicenseInput is what an admin gives to create a license.
+type LicenseInput struct {
+	PolicyID   string `json:"policy_id"`
+	CustomerID string `json:"customer_id"`
+	// Key is optional: a key is generated when empty.
+	Key  string `json:"key,omitempty"`
+	Name string `json:"name,omitempty"`
+	// ExpiresAt overrides the expiry computed from the policy's duration.
+	ExpiresAt    *time.Time        `json:"expires_at,omitempty"`
+	Entitlements []string          `json:"entitlements,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+}
+
+// CreatedLicense is a new license with its clear key, which is shown once
+// and never stored.
+type CreatedLicense struct {
+	License
+	Key string `json:"key"`
+}
+
+// MinKeyLength is the shortest license key accepted when an admin supplies one.
+const MinKeyLength = 16
+
+// CreateLicense creates a license for a customer under a policy (whose
+// product it takes). EInvalid, ENotFound (policy, customer), EConflict (key).
+func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*CreatedLicense, error) {
+	key := in.Key
+	if key == "" {
+		key = NewLicenseKey()
+	} else if len(key) < MinKeyLength || len(key) > 256 || strings.TrimSpace(key) != key {
+		return nil, Errorf(EInvalid, "a supplied key must be %d to 256 characters, without surrounding spaces", MinKeyLength)
+	}
+	ents, err := checkEntitlements(ctx, s.store, in.Entitlements)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMetadata(in.Metadata); err != nil {
+		return nil, err
+	}
+	if len(in.Name) > 200 {
+		return nil, Errorf(EInvalid, "name is longer than 200 characters")
+	}
+	policy, err := s.store.GetPolicy(ctx, in.PolicyID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.GetCustomer(ctx, in.CustomerID); err != nil {
+		return nil, err
+	}
+	if a := ActorFrom(ctx); a.Role == RoleCustomer && a.CustomerID != in.CustomerID {
+		return nil, Errorf(EForbidden, "a customer token cannot create licenses for another customer")
+	}
+	now := s.clock()
+	expires := in.ExpiresAt
+	if expires == nil && policy.DurationSeconds > 0 {
+		t := now.Add(time.Duration(policy.DurationSeconds) * time.Second)
+		expires = &t
+	}
+	if expires != nil {
+		t := expires.UTC().Truncate(time.Second)
+		expires = &t
+	}
+	l := &License{
+		KeyHash: HashSecret(key), KeyHint: key[len(key)-4:], ProductID: policy.ProductID, PolicyID: policy.ID,
+		CustomerID: in.CustomerID, Name: in.Name, Status: LicenseActive, ExpiresAt: expires,
+		Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.store.InTx(ctx, func(tx LicensesStore) error {
+		if err := tx.CreateLicense(ctx, l); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionLicenseCreated, "license", l.ID, "", nil, l)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CreatedLicense{License: *l, Key: key}, nil
+}
+
+// SuspendLicense blocks a license: it gets no new lease until reinstated.
+// Leases already issued stay valid until they end (they are offline tokens).
+// ENotFound, EConflict (not active).
+func (s *Licenses) SuspendLicense(ctx context.Context, id, reason string) (*License, error) {
+	return s.transition(ctx, id, []LicenseStatus{LicenseActive}, LicenseSuspended, ActionLicenseSuspended, reason)
+}
+
+// RevokeLicense ends a license for good: no lease, no reinstatement.
+// ENotFound, EConflict (already revoked).
+func (s *Licenses) RevokeLicense(ctx context.Context, id, reason string) (*License, error) {
+	return s.transition(ctx, id, []LicenseStatus{LicenseActive, LicenseSuspended, LicenseExpired}, LicenseRevoked, ActionLicenseRevoked, reason)
+}
+
+// ReinstateLicense lifts a suspension. ENotFound, EConflict (not suspended).
+func (s *Licenses) ReinstateLicense(ctx context.Context, id, reason string) (*License, error) {
+	return s.transition(ctx, id, []LicenseStatus{LicenseSuspended}, LicenseActive, ActionLicenseReinstated, reason)
+}
+
+func (s *Licenses) transition(ctx context.Context, id string, from []LicenseStatus, to LicenseStatus, action, reason string) (*License, error) {
+	return changeLicense(ctx, s.core, s.store, id, action, reason, func(tx LicensesStore, l *License) error {
+		if !slices.Contains(from, l.Status) {
+			return Errorf(EConflict, "the license is %s; this action needs it %v", l.Status, from)
+		}
+		l.Status, l.StatusReason = to, reason
+		return nil
+	})
+}
+
+// License returns a license the caller may see. ENotFound.
+func (s *Licenses) License(ctx context.Context, id string) (*License, error) {
+	l, err := s.store.GetLicense(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return l, visible(ctx, l.CustomerID, "license")
+}
+
+// Licenses lists licenses; a customer token sees only its own.
+func (s *Licenses) Licenses(ctx context.Context, f LicenseFilter, page Page) ([]License, error) {
+	if a := ActorFrom(ctx); a.Role == RoleCustomer {
+		if f.CustomerID != "" && f.CustomerID != a.CustomerID {
+			return []License{}, nil
+		}
+		f.CustomerID = a.CustomerID
+	}
+	return s.store.ListLicenses(ctx, f, page)
+}
+
+// LicensePatch changes a license's descriptive fields.
+type LicensePatch struct {
+	Name     *string            `json:"name,omitempty"`
+	Metadata *map[string]string `json:"metadata,omitempty"`
+}
+
+// UpdateLicense edits a license's name and metadata.
+func (s *Licenses) UpdateLicense(ctx context.Context, id string, in LicensePatch) (*License, error) {
+	return changeLicense(ctx, s.core, s.store, id, ActionLicenseUpdated, "", func(_ LicensesStore, l *License) error {
+		set(&l.Name, in.Name)
+		set(&l.Metadata, in.Metadata)
+		if len(l.Name) > 200 {
+			return Errorf(EInvalid, "name is longer than 200 characters")
+		}
+		return checkMetadata(l.Metadata)
+	})
+}
+
+// ExtendInput says how far to extend a license: to a date, by a duration,
+// or (neither) by its policy's duration.
+type ExtendInput struct {
+	ExpiresAt       *time.Time `json:"expires_at,omitempty"`
+	DurationSeconds int64      `json:"duration_seconds,omitempty"`
+	Reason          string     `json:"reason,omitempty"`
+}
+
+// ExtendLicense renews a license: its expiry moves later (from the current
+// expiry, or from now if that has passed) and an expired license becomes
+// active again. ENotFound, EInvalid, EConflict (revoked).
+func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput) (*License, error) {
+	if in.ExpiresAt != nil && in.DurationSeconds != 0 {
+		return nil, Errorf(EInvalid, "give expires_at or duration_seconds, not both")
+	}
+	if in.DurationSeconds < 0 {
+		return nil, Errorf(EInvalid, "duration_seconds must be positive")
+	}
+	now := s.clock()
+	return changeLicense(ctx, s.core, s.store, id, ActionLicenseRenewed, in.Reason, func(tx LicensesStore, l *License) error {
+		if l.Status == LicenseRevoked {
+			return Errorf(EConflict, "a revoked license cannot be renewed")
+		}
+		from := now
+		if l.ExpiresAt != nil && l.ExpiresAt.After(now) {
+			from = *l.ExpiresAt
+		}
+		var until time.Time
+		switch {
+		case in.ExpiresAt != nil:
+			until = in.ExpiresAt.UTC().Truncate(time.Second)
+			if !until.After(now) {
+				return Errorf(EInvalid, "expires_at must be in the future")
+			}
+		case in.DurationSeconds > 0:
+			until = from.Add(time.Duration(in.DurationSeconds) * time.Second)
+		default:
+			p, err := tx.GetPolicy(ctx, l.PolicyID)
+			if err != nil {
+				return err
+			}
+			if p.DurationSeconds == 0 {
+				return Errorf(EInvalid, "the policy has no duration: give expires_at or duration_seconds")
+			}
+			until = from.Add(time.Duration(p.DurationSeconds) * time.Second)
+		}
+		until = until.Truncate(time.Second)
+		l.ExpiresAt = &until
+		if l.Status == LicenseExpired {
+			l.Status, l.StatusReason = LicenseActive, in.Reason
+		}
+		return nil
+	})
+}
+
+// ChangePolicy moves a license to another policy of the same product (an
+// upgrade or downgrade). Its seat limit and entitlements follow from the next
+// lease on. A downgrade below the machines in use is refused (ESeatLimit):
+// deactivate machines first.
+func (s *Licenses) ChangePolicy(ctx context.Context, id, policyID, reason string) (*License, error) {
+	return changeLicense(ctx, s.core, s.store, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
+		p, err := tx.GetPolicy(ctx, policyID)
+		if ErrorCode(err) == ENotFound {
+			return Errorf(EInvalid, "policy %s does not exist", policyID)
+		} else if err != nil {
+			return err
+		}
+		if p.ProductID != l.ProductID {
+			return Errorf(EInvalid, "the new policy is of another product")
+		}
+		n, err := tx.CountMachines(ctx, l.ID)
+		if err != nil {
+			return err
+		}
+		if n > p.MaxMachines {
+			return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, p.MaxMachines)
+		}
+		l.PolicyID = p.ID
+		return nil
+	})
+}
+
+// TransferLicense gives a license to another customer. Its machines stay.
+func (s *Licenses) TransferLicense(ctx context.Context, id, customerID, reason string) (*License, error) {
+	return changeLicense(ctx, s.core, s.store, id, ActionLicenseTransferred, reason, func(tx LicensesStore, l *License) error {
+		c, err := tx.GetCustomer(ctx, customerID)
+		if ErrorCode(err) == ENotFound {
+			return Errorf(EInvalid, "customer %s does not exist", customerID)
+		} else if err != nil {
+			return err
+		}
+		if c.ID == l.CustomerID {
+			return Errorf(EConflict, "the license already belongs to this customer")
+		}
+		l.CustomerID = c.ID
+		return nil
+	})
+}
+
+// Machine returns a machine the caller may see. ENotFound.
+func (s *Licenses) Machine(ctx context.Context, id string) (*Machine, error) {
+	m, err := s.store.GetMachine(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a := ActorFrom(ctx); a.Role == RoleCustomer {
+		l, err := s.store.GetLicense(ctx, m.LicenseID)
+		if err != nil {
+			return nil, err
+		}
+		if err := visible(ctx, l.CustomerID, "machine"); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// Machines lists machines; a customer token sees only its own.
+func (s *Licenses) Machines(ctx context.Context, f MachineFilter, page Page) ([]Machine, error) {
+	if a := ActorFrom(ctx); a.Role == RoleCustomer {
+		if f.CustomerID != "" && f.CustomerID != a.CustomerID {
+			return []Machine{}, nil
+		}
+		f.CustomerID = a.CustomerID
+	}
+	return s.store.ListMachines(ctx, f, page)
+}
+
+// DeactivateMachine removes a machine, freeing its seat.
+func (s *Licenses) DeactivateMachine(ctx context.Context, id, reason string) error {
+	if _, err := s.Machine(ctx, id); err != nil {
+		return err
+	}
+	return removeMachine(ctx, s.core, s.store, id, ActionMachineDeactivated, reason)
+}
+
+func (s *Licenses) removeMachine(ctx context.Context, id, action, reason string) error {
+	return s.store.InTx(ctx, func(tx LicensesStore) error {
+		m, err := tx.GetMachine(ctx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteMachine(ctx, id); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, action, "machine", id, reason, m, nil)
+	})
+}
+
+// BlockMachine bans the machine's fingerprint from its license: it loses
+// its seat, gets no lease, and cannot activate again until unblocked.
+func (s *Licenses) BlockMachine(ctx context.Context, id, reason string) (*Machine, error) {
+	return s.changeMachine(ctx, id, ActionMachineBlocked, reason, func(m *Machine) error {
+		if m.Status == MachineBlocked {
+			return Errorf(EConflict, "the machine is already blocked")
+		}
+		m.Status, m.StatusReason = MachineBlocked, reason
+		return nil
+	}, false)
+}
+
+// UnblockMachine lifts the ban: the machine record is removed, so the
+// fingerprint may activate again (taking a seat if one is free).
+func (s *Licenses) UnblockMachine(ctx context.Context, id, reason string) error {
+	m, err := s.Machine(ctx, id)
+	if err != nil {
+		return err
+	}
+	if m.Status != MachineBlocked {
+		return Errorf(EConflict, "the machine is not blocked")
+	}
+	return removeMachine(ctx, s.core, s.store, id, ActionMachineUnblocked, reason)
+}
+
+// ResetHeartbeat forgets the machine's last heartbeat, so monitoring starts
+// afresh (e.g. after a planned outage).
+func (s *Licenses) ResetHeartbeat(ctx context.Context, id string) (*Machine, error) {
+	return s.changeMachine(ctx, id, ActionMachineHeartbeatRst, "", func(m *Machine) error {
+		if m.Status == MachineBlocked {
+			return Errorf(EConflict, "the machine is blocked")
+		}
+		m.Status, m.LastHeartbeat = MachineActive, nil
+		return nil
+	}, true)
+}
+
+func (s *Licenses) changeMachine(ctx context.Context, id, action, reason string, change func(*Machine) error, clearHeartbeat bool) (*Machine, error) {
+	if len(reason) > 500 {
+		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
+	}
+	m0, err := s.Machine(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out *Machine
+	err = s.store.InTx(ctx, func(tx LicensesStore) error {
+		// Seat accounting is serialized per license, as in Activate.
+		if _, err := tx.LockLicense(ctx, m0.LicenseID); err != nil {
+			return err
+		}
+		m, err := tx.GetMachine(ctx, id)
+		if err != nil {
+			return err
+		}
+		before := *m
+		if err := change(m); err != nil {
+			return err
+		}
+		now := s.clock()
+		if err := tx.SetMachineStatus(ctx, id, m.Status, m.StatusReason, clearHeartbeat, now); err != nil {
+			return err
+		}
+		m.UpdatedAt = now
+		out = m
+		return s.record(ctx, tx, action, "machine", id, reason, &before, m)
+	})
+	return out, err
+}

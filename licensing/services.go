@@ -1,0 +1,53 @@
+package licensing
+
+// Stores are the narrow stores of every service, as one database offers
+// them (storage.Stores builds this from a storage.Store).
+type Stores struct {
+	Catalog       CatalogStore
+	Customers     CustomersStore
+	Licenses      LicensesStore
+	Leasing       LeasingStore
+	Access        AccessStore
+	Notifications NotificationsStore
+	Automation    AutomationStore
+}
+
+// Deps are what the services need besides their stores.
+type Deps struct {
+	// Signer signs leases (nil in processes that issue none, such as the
+	// worker: Activate then fails with EInternal).
+	Signer LeaseSigner
+	Clock  Clock // nil: time.Now
+	// Issuer goes into every lease's "iss" claim.
+	Issuer string
+	// Box seals webhook signing secrets (nil: webhooks cannot be created).
+	Box SecretBox
+	// AllowPrivate lets webhooks point at loopback or private networks.
+	AllowPrivate bool
+}
+
+// Services is every domain service, wired over one set of stores. It is a
+// plain bundle for the composition root (cmd/narcidi) and tests; each
+// adapter takes only the services it calls.
+type Services struct {
+	Catalog       *Catalog
+	Customers     *Customers
+	Licenses      *Licenses
+	Leasing       *Leasing
+	Access        *Access
+	Notifications *Notifications
+	Automation    *Automation
+}
+
+// NewServices builds every service over st with d.
+func NewServices(st Stores, d Deps) *Services {
+	return &Services{
+		Catalog:       NewCatalog(st.Catalog, d.Clock),
+		Customers:     NewCustomers(st.Customers, d.Clock),
+		Licenses:      NewLicenses(st.Licenses, d.Clock),
+		Leasing:       NewLeasing(st.Leasing, d.Signer, d.Clock, d.Issuer),
+		Access:        NewAccess(st.Access, d.Clock),
+		Notifications: NewNotifications(st.Notifications, d.Box, d.AllowPrivate, d.Clock),
+		Automation:    NewAutomation(st.Automation, d.Clock),
+	}
+}
