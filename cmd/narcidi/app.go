@@ -81,14 +81,7 @@ func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, []byte, error) {
 // background. It returns once the server accepts connections.
 func (a *App) Start(ctx context.Context) error {
 	// Configuration mistakes first, before anything is opened.
-	clientRate, err := parseRate("NARCIDI_CLIENT_RATE", a.Config.ClientRate)
-	if err != nil {
-		return err
-	}
-	tokenRate, err := parseRate("NARCIDI_TOKEN_RATE", a.Config.TokenRate)
-	if err != nil {
-		return err
-	}
+	clientRate, tokenRate := a.Config.ClientRate, a.Config.TokenRate
 	wc, concurrency, err := workerSettings(a.Config, nil, a.Log)
 	if err != nil {
 		return err

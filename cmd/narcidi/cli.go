@@ -390,7 +390,7 @@ type apiCaller struct {
 // token.
 func apiFlags(fs *flag.FlagSet, getenv func(string) string) func() (*apiCaller, error) {
 	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
-	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	token := fs.String("token", "", "the API token (secret, never shown; default $NARCIDI_TOKEN)")
 	return func() (*apiCaller, error) {
 		if *baseURL == "" {
 			*baseURL = getenv("NARCIDI_URL")

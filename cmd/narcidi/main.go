@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,15 +70,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "narcidi: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "narcidi %s: %v\n", cmd, err)
-		return 1
+	switch {
+	case err == nil:
+		return 0
+	case errHelp(err):
+		return 0 // the help is printed
+	case errors.As(err, new(usageError)):
+		return 2 // the flag package has said why, followed by the help
 	}
-	return 0
+	fmt.Fprintf(stderr, "narcidi %s: %v\n", cmd, err)
+	return 1
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, _, err := loadConfig("serve", args, getenv)
+	cfg, _, err := parseConfig("serve", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -92,8 +98,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return app.Wait(ctx)
 }
 
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
-	cfg, _, err := loadConfig("migrate", args, getenv)
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, _, err := parseConfig("migrate", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -114,7 +120,10 @@ func keysCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 		return err
 	}
 	sub := args[0]
-	cfg, _, err := loadConfig("keys "+sub, args[1:], getenv)
+	if sub != "generate" && sub != "list" {
+		return fmt.Errorf("unknown keys subcommand %q: want generate, list, root generate, certify or attach", sub)
+	}
+	cfg, _, err := parseConfig("keys "+sub, args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}

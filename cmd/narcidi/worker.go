@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -20,22 +19,9 @@ import (
 // workerSettings reads the workers' part of the configuration.
 func workerSettings(cfg *Config, svc *licensing.Service, log *slog.Logger) (workers.Config, int, error) {
 	var wc workers.Config
-	allow, err := strconv.ParseBool(cfg.WebhookAllowPrivate)
-	if err != nil {
-		return wc, 0, fmt.Errorf("NARCIDI_WEBHOOK_ALLOW_PRIVATE must be true or false")
-	}
-	concurrency, err := strconv.Atoi(cfg.WorkerConcurrency)
-	if err != nil || concurrency < 1 || concurrency > 1000 {
-		return wc, 0, fmt.Errorf("NARCIDI_WORKER_CONCURRENCY must be a number from 1 to 1000")
-	}
-	attempts, err := strconv.Atoi(cfg.DeliveryAttempts)
-	if err != nil || attempts < 1 || attempts > 50 {
-		return wc, 0, fmt.Errorf("NARCIDI_DELIVERY_ATTEMPTS must be a number from 1 to 50")
-	}
-	base, err := time.ParseDuration(cfg.RetryBase)
-	if err != nil || base <= 0 || base > time.Hour {
-		return wc, 0, fmt.Errorf("NARCIDI_RETRY_BASE must be a duration such as 30s (at most 1h)")
-	}
+	// loadConfig has checked every value.
+	allow, concurrency, attempts, base := cfg.WebhookAllowPrivate, cfg.WorkerConcurrency, cfg.DeliveryAttempts, cfg.RetryBase
+	var err error
 	wc = workers.Config{Service: svc, Log: log.With("component", "workers"), AllowPrivate: allow, MaxAttempts: attempts, RetryBase: base,
 		Schedules: workers.Schedules{Scans: cfg.ScanSchedule}}
 	if cfg.SMTPURL != "" {
