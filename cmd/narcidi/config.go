@@ -394,7 +394,7 @@ type rateValue struct {
 }
 
 func rate(p *api.RateRule, name string) *rateValue { return &rateValue{p, name} }
-func (v *rateValue) String() string                 { return "" }
+func (v *rateValue) String() string                { return "" }
 func (v *rateValue) Set(s string) error {
 	r, err := parseRate(v.name, s)
 	if err != nil {

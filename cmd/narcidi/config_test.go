@@ -166,11 +166,15 @@ func TestConfigPrecedence(t *testing.T) {
 		{"bool env", map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true"}, nil, func(c *Config) bool { return c.WebhookAllowPrivate }},
 		{"bool bare flag", nil, []string{"-webhook-allow-private"}, func(c *Config) bool { return c.WebhookAllowPrivate }},
 		{"bool flag over env", map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true"}, []string{"-webhook-allow-private=false"}, func(c *Config) bool { return !c.WebhookAllowPrivate }},
-		{"rate default", nil, nil, func(c *Config) bool { return c.ClientRate.Rate == 120 && c.ClientRate.Period == time.Minute && c.ClientRate.Burst == 60 }},
+		{"rate default", nil, nil, func(c *Config) bool {
+			return c.ClientRate.Rate == 120 && c.ClientRate.Period == time.Minute && c.ClientRate.Burst == 60
+		}},
 		{"rate env", map[string]string{"NARCIDI_CLIENT_RATE": "5/s"}, nil, func(c *Config) bool { return c.ClientRate.Rate == 5 && c.ClientRate.Period == time.Second }},
 		{"rate flag over env", map[string]string{"NARCIDI_TOKEN_RATE": "5/s"}, []string{"-token-rate", "9/h"}, func(c *Config) bool { return c.TokenRate.Rate == 9 && c.TokenRate.Period == time.Hour }},
 		{"level env", map[string]string{"NARCIDI_LOG_LEVEL": "debug"}, nil, func(c *Config) bool { return c.LogLevel.String() == "DEBUG" }},
-		{"string default", nil, nil, func(c *Config) bool { return c.Addr == "127.0.0.1:8080" && c.Issuer == "narcidi" && c.RedisPrefix == "narcidi:" }},
+		{"string default", nil, nil, func(c *Config) bool {
+			return c.Addr == "127.0.0.1:8080" && c.Issuer == "narcidi" && c.RedisPrefix == "narcidi:"
+		}},
 		{"string env", map[string]string{"NARCIDI_ADDR": ":9"}, nil, func(c *Config) bool { return c.Addr == ":9" }},
 		{"string flag over env", map[string]string{"NARCIDI_ADDR": ":9"}, []string{"-addr", ":10"}, func(c *Config) bool { return c.Addr == ":10" }},
 		{"empty env is unset", map[string]string{"NARCIDI_ADDR": ""}, nil, func(c *Config) bool { return c.Addr == "127.0.0.1:8080" }},
@@ -230,7 +234,7 @@ func TestConfigValidation(t *testing.T) {
 // default.
 func TestConfigPerCommand(t *testing.T) {
 	cases := []struct {
-		command   string
+		command    string
 		has, lacks []string
 	}{
 		{"serve", []string{"-addr", "-admin-token", "-redis-url", "-smtp-url", "-blob-backend"}, nil},
