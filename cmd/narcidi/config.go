@@ -88,6 +88,7 @@ var commandGroups = map[string][]string{
 	"migrate":       {groupStore, groupLog},
 	"keys generate": {groupStore, groupLog, groupKeys},
 	"keys list":     {groupStore, groupLog, groupKeys},
+	"keys jwks":     {groupStore, groupLog, groupKeys},
 	"keys attach":   {groupStore, groupLog, groupKeys},
 }
 

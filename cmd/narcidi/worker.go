@@ -68,7 +68,12 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("NARCIDI_REDIS_URL: %w", err)
 	}
-	master, err := loadMaster(cfg, log)
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	master, err := loadMaster(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -76,11 +81,6 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	// A worker signs no lease: no signer.
 	svc := licensing.NewService(st, nil, time.Now, cfg.Issuer)
 	wc, concurrency, err := workerSettings(cfg, svc, log)
