@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -428,8 +429,37 @@ func errHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
 
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(sharedRedisCloseHandler{h}), nil
+}
+
+// asynqSharedClose is what asynq logs as an ERROR on every clean shutdown
+// of a server or scheduler built on a shared Redis client, as
+// `narcidi worker` builds them (the worker closes that client itself).
+const asynqSharedClose = "redis connection is shared so the Client can't be closed"
+
+// sharedRedisCloseHandler logs asynqSharedClose at DEBUG: it is not an
+// error, and an ERROR on every clean shutdown hides the real ones (issue 11
+// item 22). Every other record passes unchanged.
+type sharedRedisCloseHandler struct{ slog.Handler }
+
+func (h sharedRedisCloseHandler) Handle(ctx context.Context, r slog.Record) error {
+	if r.Level == slog.LevelError && strings.Contains(r.Message, asynqSharedClose) {
+		if !h.Handler.Enabled(ctx, slog.LevelDebug) {
+			return nil
+		}
+		r.Level = slog.LevelDebug
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h sharedRedisCloseHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return sharedRedisCloseHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h sharedRedisCloseHandler) WithGroup(name string) slog.Handler {
+	return sharedRedisCloseHandler{h.Handler.WithGroup(name)}
 }
