@@ -605,8 +605,14 @@ func TestAPIClientAgainstServer(t *testing.T) {
 		code licensing.Code
 	}{
 		{"unknown license", func() error { _, err := c.GetLicense(ctx, "0190a8e8-0000-7000-8000-000000000000"); return err }, licensing.ENotFound},
-		{"bad product code", func() error { _, err := c.CreateProduct(ctx, licensing.ProductInput{Code: "Not Valid", Name: "x"}); return err }, licensing.EInvalid},
-		{"duplicate product", func() error { _, err := c.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "x"}); return err }, licensing.EConflict},
+		{"bad product code", func() error {
+			_, err := c.CreateProduct(ctx, licensing.ProductInput{Code: "Not Valid", Name: "x"})
+			return err
+		}, licensing.EInvalid},
+		{"duplicate product", func() error {
+			_, err := c.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "x"})
+			return err
+		}, licensing.EConflict},
 		{"read-only token writes", func() error {
 			ro, _ := apiclient.New(app.URL(), tok.Secret)
 			_, err := ro.CreateCustomer(ctx, licensing.CustomerInput{Name: "x"})
