@@ -190,19 +190,37 @@ func attachCerts(dir string, keys map[string]*key) error {
 }
 
 func unverifiedCertSubject(cert string) (string, bool) {
+	c, ok := unverifiedCertClaims(cert)
+	return c.Subject, ok
+}
+
+// unverifiedCertClaims reads a certificate's claims without checking its
+// signature: for certificates that were verified when attached.
+func unverifiedCertClaims(cert string) (verifier.CertClaims, bool) {
+	var c verifier.CertClaims
 	parts := strings.Split(cert, ".")
 	if len(parts) != 3 {
-		return "", false
+		return c, false
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
-		return "", false
+		return c, false
 	}
-	var c verifier.CertClaims
-	if json.Unmarshal(payload, &c) != nil {
-		return "", false
+	return c, json.Unmarshal(payload, &c) == nil
+}
+
+// CertificateWindow returns when the certificate attached to key kid starts
+// and ends; ok is false when the key has none.
+func (kr *Keyring) CertificateWindow(kid string) (notBefore, expiry time.Time, ok bool) {
+	cert, ok := kr.Certificate(kid)
+	if !ok {
+		return time.Time{}, time.Time{}, false
 	}
-	return c.Subject, true
+	c, ok := unverifiedCertClaims(cert)
+	if !ok {
+		return time.Time{}, time.Time{}, false
+	}
+	return time.Unix(c.NotBefore, 0).UTC(), time.Unix(c.Expiry, 0).UTC(), true
 }
 
 // Certificate returns the certificate attached to key kid, if any.

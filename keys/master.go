@@ -21,7 +21,16 @@ type MasterKeyConfig struct {
 	Value   string
 	File    string
 	DataDir string
+	// NoGenerate refuses to create DataDir/master.key when it is missing
+	// (ErrMasterKeyMissing): set it when the database has been used, since
+	// a new key there would silently replace the one that sealed its keys
+	// and secrets.
+	NoGenerate bool
 }
+
+// ErrMasterKeyMissing is LoadMasterKey's answer when the generated master
+// key file is gone and MasterKeyConfig.NoGenerate is set.
+var ErrMasterKeyMissing = errors.New("the master key file is missing")
 
 // LoadMasterKey returns the master key and whether it was just generated.
 func LoadMasterKey(cfg MasterKeyConfig) (key []byte, generated bool, err error) {
@@ -42,6 +51,9 @@ func LoadMasterKey(cfg MasterKeyConfig) (key []byte, generated bool, err error) 
 	key, err = readMasterKeyFile(path)
 	if err == nil || !errors.Is(err, os.ErrNotExist) {
 		return key, false, err
+	}
+	if cfg.NoGenerate {
+		return nil, false, fmt.Errorf("%w: %s", ErrMasterKeyMissing, path)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, false, err

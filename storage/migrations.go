@@ -20,6 +20,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0003_scan_indexes", Migrate: migrateScanIndexes},
 		{ID: "0004_automation", Migrate: migrateAutomation},
 		{ID: "0005_releases", Migrate: migrateReleases},
+		{ID: "0006_meta", Migrate: migrateMeta}, // meta.go
 	}
 }
 

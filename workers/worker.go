@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -136,7 +137,17 @@ type asynqLogger struct{ l *slog.Logger }
 func (a asynqLogger) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "from", "asynq") }
 func (a asynqLogger) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "from", "asynq") }
 func (a asynqLogger) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "from", "asynq") }
-func (a asynqLogger) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "from", "asynq") }
+func (a asynqLogger) Error(args ...any) {
+	msg := fmt.Sprint(args...)
+	// asynq says this on every clean shutdown of a server or scheduler built
+	// on a shared Redis client (ours: the worker closes that client itself).
+	// It is not an error, and an ERROR each shutdown would hide real ones.
+	if strings.Contains(msg, "redis connection is shared so the Client can't be closed") {
+		a.l.Debug(msg, "from", "asynq")
+		return
+	}
+	a.l.Error(msg, "from", "asynq")
+}
 func (a asynqLogger) Fatal(args ...any) {
 	a.l.Error(fmt.Sprint(args...), "from", "asynq", "fatal", true)
 }

@@ -54,22 +54,10 @@ func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	return st, nil
 }
 
-// loadMaster loads the master key, creating it on first run.
-func loadMaster(cfg *Config, log *slog.Logger) ([]byte, error) {
-	master, generated, err := keys.LoadMasterKey(keys.MasterKeyConfig{Value: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir})
-	if err != nil {
-		return nil, err
-	}
-	if generated {
-		log.Warn("generated a master key in the data dir; in production set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE", "data_dir", cfg.DataDir)
-	}
-	return master, nil
-}
-
 // openKeyring loads the master key and the signing keys, creating both on
 // first run.
-func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, []byte, error) {
-	master, err := loadMaster(cfg, log)
+func openKeyring(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) (*keys.Keyring, []byte, error) {
+	master, err := loadMaster(ctx, cfg, st, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -81,14 +69,7 @@ func openKeyring(cfg *Config, log *slog.Logger) (*keys.Keyring, []byte, error) {
 // background. It returns once the server accepts connections.
 func (a *App) Start(ctx context.Context) error {
 	// Configuration mistakes first, before anything is opened.
-	clientRate, err := parseRate("NARCIDI_CLIENT_RATE", a.Config.ClientRate)
-	if err != nil {
-		return err
-	}
-	tokenRate, err := parseRate("NARCIDI_TOKEN_RATE", a.Config.TokenRate)
-	if err != nil {
-		return err
-	}
+	clientRate, tokenRate := a.Config.ClientRate, a.Config.TokenRate
 	wc, concurrency, err := workerSettings(a.Config, a.Log)
 	if err != nil {
 		return err
@@ -101,7 +82,7 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	a.store = st
-	kr, master, err := openKeyring(a.Config, a.Log)
+	kr, master, err := openKeyring(ctx, a.Config, st, a.Log)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}

@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -19,14 +17,18 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+
+	"github.com/nzilacode/narcidicontrole/api/apiclient"
+	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
 // The admin CLI: "narcidi <resource> <verb> [ID] [flags]" calls the admin
-// REST API of a running server (NARCIDI_URL, NARCIDI_TOKEN) and prints the
-// answer as a table or, with -o json, as the API's JSON, indented.
+// REST API of a running server (NARCIDI_URL, NARCIDI_TOKEN) through the
+// typed client api/apiclient and prints the answer as a table or, with
+// -o json, as the API's JSON, indented.
 //
-// Each verb is a row of cliVerbs: its route, its flags (query parameters or
-// body fields) and how to print the answer; cliCall runs any of them.
+// Each verb is a row of cliVerbs: its flags and the client call it makes;
+// cli runs any of them.
 
 // column is one column of a table: a JSON field of the object and its format.
 type column struct {
@@ -44,7 +46,7 @@ var (
 		{"EXPIRES", "expires_at", timestamp}, {"REVOKED", "revoked_at", timestamp}}
 )
 
-// field kinds: how a flag's text becomes a query parameter or a body field.
+// field kinds: how a flag's text is checked and read.
 const (
 	kindString   = iota
 	kindTime     // RFC 3339
@@ -52,112 +54,186 @@ const (
 	kindInt
 )
 
-// field is a flag of a verb and the query parameter or body field it fills.
+// field is a flag of a verb.
 type field struct {
-	flag, name, help string
-	kind             int
-	required         bool
+	flag, help string
+	kind       int
+	required   bool
 }
 
-func reasonField() field {
-	return field{flag: "reason", name: "reason", help: "why (recorded in the audit log)"}
-}
+var reasonField = field{flag: "reason", help: "why (recorded in the audit log)"}
 
 var pageFields = []field{
-	{flag: "limit", name: "limit", help: "page size, 1-200", kind: kindInt},
-	{flag: "cursor", name: "cursor", help: "start after this id (the next cursor of the previous page)"},
+	{flag: "limit", help: "page size, 1-200", kind: kindInt},
+	{flag: "cursor", help: "start after this id (the next cursor of the previous page)"},
 }
 
 func listFields(fs ...field) []field { return append(fs, pageFields...) }
 
-// verb is one CLI command and the API call it makes.
+// verbArgs are a verb's checked command line: its ID argument and its flags'
+// values (strings, times, seconds, numbers, by flag name; absent when unset).
+type verbArgs struct {
+	id   string
+	vals map[string]any
+}
+
+func (a verbArgs) str(flag string) string { s, _ := a.vals[flag].(string); return s }
+func (a verbArgs) num(flag string) int64  { n, _ := a.vals[flag].(int64); return n }
+func (a verbArgs) time(flag string) *time.Time {
+	if t, ok := a.vals[flag].(time.Time); ok {
+		return &t
+	}
+	return nil
+}
+func (a verbArgs) page() licensing.Page {
+	return licensing.Page{After: a.str("cursor"), Limit: int(a.num("limit"))}
+}
+
+// verb is one CLI command and the client call it makes.
 type verb struct {
 	usage   string // the words after the verb, e.g. "ID -customer ID [-reason R]"
-	method  string
-	path    string // "%s" is replaced by the ID argument
-	query   []field
-	body    []field // nil: no request body
-	check   func(body map[string]any) error
+	hasID   bool   // takes one ID argument
+	flags   []field
+	check   func(a verbArgs) error
+	call    func(ctx context.Context, c *apiclient.Client, a verbArgs, opts ...apiclient.Option) error
 	list    bool     // the answer is {"data": [...], "next_cursor": ...}
 	columns []column // how to print the answer (or its object below)
 	object  string   // the answer's field holding the object to print, if not the answer itself
 	secret  string   // the answer's field shown only once
 	label   string   // what the secret is, for the table output
-	create  bool     // send an Idempotency-Key
-	done    string   // printed for a 204 answer; "%s" is the ID
+	create  bool     // sends an Idempotency-Key (-idempotency-key, default random)
+	done    string   // printed for an answer without a body; "%s" is the ID
 }
 
-func (v verb) hasID() bool { return strings.Contains(v.path, "%s") }
+// ignore drops a typed answer: the CLI prints the raw answer it captured.
+func ignore[T any](_ *T, err error) error { return err }
 
 var cliVerbs = map[string]map[string]verb{
 	"licenses": {
 		"list": {usage: "[-customer ID] [-product ID] [-policy ID] [-status S] [-expires-before RFC3339] [-limit N] [-cursor C]",
-			method: "GET", path: "/v1/licenses", list: true, columns: licenseColumns, query: listFields(
-				field{flag: "customer", name: "customer_id", help: "only this customer's licenses"},
-				field{flag: "product", name: "product_id", help: "only this product's licenses"},
-				field{flag: "policy", name: "policy_id", help: "only this policy's licenses"},
-				field{flag: "status", name: "status", help: "active, suspended, expired or revoked"},
-				field{flag: "expires-before", name: "expires_before", help: "only licenses expiring before this time (RFC 3339)", kind: kindTime})},
-		"get": {usage: "ID", method: "GET", path: "/v1/licenses/%s", columns: licenseColumns},
-		"create": {usage: "-policy ID -customer ID [-key K] [-name N] [-expires-at RFC3339]", method: "POST", path: "/v1/licenses",
-			columns: licenseColumns, secret: "key", label: "License key", create: true, body: []field{
-				{flag: "policy", name: "policy_id", help: "the policy (plan)", required: true},
-				{flag: "customer", name: "customer_id", help: "the customer", required: true},
-				{flag: "key", name: "key", help: "the license key (default: generated)"},
-				{flag: "name", name: "name", help: "a name for the license"},
-				{flag: "expires-at", name: "expires_at", help: "expiry (RFC 3339; default: from the policy's duration)", kind: kindTime}}},
-		"suspend":   licenseAction("suspend"),
-		"reinstate": licenseAction("reinstate"),
-		"revoke":    licenseAction("revoke"),
-		"extend": {usage: "ID [-until RFC3339 | -by DURATION] [-reason R]", method: "POST", path: "/v1/licenses/%s/actions/extend",
-			columns: licenseColumns, check: atMostOne("until", "expires_at", "by", "duration_seconds"), body: []field{
-				{flag: "until", name: "expires_at", help: "the new expiry (RFC 3339)", kind: kindTime},
-				{flag: "by", name: "duration_seconds", help: "move the expiry later by this long (720h, 30d); with neither flag, by the policy's duration", kind: kindDuration},
-				reasonField()}},
-		"transfer": {usage: "ID -customer ID [-reason R]", method: "POST", path: "/v1/licenses/%s/actions/transfer", columns: licenseColumns,
-			body: []field{{flag: "customer", name: "customer_id", help: "the new customer", required: true}, reasonField()}},
-		"change-policy": {usage: "ID -policy ID [-reason R]", method: "POST", path: "/v1/licenses/%s/actions/change-policy", columns: licenseColumns,
-			body: []field{{flag: "policy", name: "policy_id", help: "the new policy, of the same product", required: true}, reasonField()}},
+			list: true, columns: licenseColumns, flags: listFields(
+				field{flag: "customer", help: "only this customer's licenses"},
+				field{flag: "product", help: "only this product's licenses"},
+				field{flag: "policy", help: "only this policy's licenses"},
+				field{flag: "status", help: "active, suspended, expired or revoked"},
+				field{flag: "expires-before", help: "only licenses expiring before this time (RFC 3339)", kind: kindTime}),
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ListLicenses(ctx, licensing.LicenseFilter{CustomerID: a.str("customer"), ProductID: a.str("product"), PolicyID: a.str("policy"),
+					Status: licensing.LicenseStatus(a.str("status")), ExpiresBefore: a.time("expires-before")}, a.page(), o...))
+			}},
+		"get": {usage: "ID", hasID: true, columns: licenseColumns, call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return ignore(c.GetLicense(ctx, a.id, o...))
+		}},
+		"create": {usage: "-policy ID -customer ID [-key K] [-name N] [-expires-at RFC3339]",
+			columns: licenseColumns, secret: "key", label: "License key", create: true, flags: []field{
+				{flag: "policy", help: "the policy (plan)", required: true},
+				{flag: "customer", help: "the customer", required: true},
+				{flag: "key", help: "the license key (default: generated)"},
+				{flag: "name", help: "a name for the license"},
+				{flag: "expires-at", help: "expiry (RFC 3339; default: from the policy's duration)", kind: kindTime}},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.CreateLicense(ctx, licensing.LicenseInput{PolicyID: a.str("policy"), CustomerID: a.str("customer"),
+					Key: a.str("key"), Name: a.str("name"), ExpiresAt: a.time("expires-at")}, o...))
+			}},
+		"suspend":   licenseAction((*apiclient.Client).SuspendLicense),
+		"reinstate": licenseAction((*apiclient.Client).ReinstateLicense),
+		"revoke":    licenseAction((*apiclient.Client).RevokeLicense),
+		"extend": {usage: "ID [-until RFC3339 | -by DURATION] [-reason R]", hasID: true,
+			columns: licenseColumns, check: atMostOne("until", "by"), flags: []field{
+				{flag: "until", help: "the new expiry (RFC 3339)", kind: kindTime},
+				{flag: "by", help: "move the expiry later by this long (720h, 30d); with neither flag, by the policy's duration", kind: kindDuration},
+				reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ExtendLicense(ctx, a.id, licensing.ExtendInput{ExpiresAt: a.time("until"), DurationSeconds: a.num("by"), Reason: a.str("reason")}, o...))
+			}},
+		"transfer": {usage: "ID -customer ID [-reason R]", hasID: true, columns: licenseColumns,
+			flags: []field{{flag: "customer", help: "the new customer", required: true}, reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.TransferLicense(ctx, a.id, a.str("customer"), a.str("reason"), o...))
+			}},
+		"change-policy": {usage: "ID -policy ID [-reason R]", hasID: true, columns: licenseColumns,
+			flags: []field{{flag: "policy", help: "the new policy, of the same product", required: true}, reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ChangePolicy(ctx, a.id, a.str("policy"), a.str("reason"), o...))
+			}},
 	},
 	"machines": {
-		"list": {usage: "[-license ID] [-customer ID] [-status S] [-limit N] [-cursor C]", method: "GET", path: "/v1/machines", list: true,
-			columns: machineColumns, query: listFields(
-				field{flag: "license", name: "license_id", help: "only this license's machines"},
-				field{flag: "customer", name: "customer_id", help: "only this customer's machines"},
-				field{flag: "status", name: "status", help: "active, offline or blocked"})},
-		"get":             {usage: "ID", method: "GET", path: "/v1/machines/%s", columns: machineColumns},
-		"deactivate":      {usage: "ID", method: "DELETE", path: "/v1/machines/%s", done: "machine %s deactivated; its seat is free"},
-		"block":           {usage: "ID [-reason R]", method: "POST", path: "/v1/machines/%s/actions/block", columns: machineColumns, body: []field{reasonField()}, done: "machine %s blocked"},
-		"unblock":         {usage: "ID [-reason R]", method: "POST", path: "/v1/machines/%s/actions/unblock", columns: machineColumns, body: []field{reasonField()}, done: "machine %s unblocked; it may activate again"},
-		"reset-heartbeat": {usage: "ID", method: "POST", path: "/v1/machines/%s/actions/reset-heartbeat", columns: machineColumns, done: "heartbeat of machine %s reset"},
+		"list": {usage: "[-license ID] [-customer ID] [-status S] [-limit N] [-cursor C]", list: true,
+			columns: machineColumns, flags: listFields(
+				field{flag: "license", help: "only this license's machines"},
+				field{flag: "customer", help: "only this customer's machines"},
+				field{flag: "status", help: "active, offline or blocked"}),
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ListMachines(ctx, licensing.MachineFilter{LicenseID: a.str("license"), CustomerID: a.str("customer"),
+					Status: licensing.MachineStatus(a.str("status"))}, a.page(), o...))
+			}},
+		"get": {usage: "ID", hasID: true, columns: machineColumns, call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return ignore(c.GetMachine(ctx, a.id, o...))
+		}},
+		"deactivate": {usage: "ID", hasID: true, done: "machine %s deactivated; its seat is free", call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return c.DeactivateMachine(ctx, a.id, o...)
+		}},
+		"block": {usage: "ID [-reason R]", hasID: true, columns: machineColumns, flags: []field{reasonField}, done: "machine %s blocked",
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.BlockMachine(ctx, a.id, a.str("reason"), o...))
+			}},
+		"unblock": {usage: "ID [-reason R]", hasID: true, columns: machineColumns, flags: []field{reasonField}, done: "machine %s unblocked; it may activate again",
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return c.UnblockMachine(ctx, a.id, a.str("reason"), o...)
+			}},
+		"reset-heartbeat": {usage: "ID", hasID: true, columns: machineColumns, done: "heartbeat of machine %s reset",
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ResetHeartbeat(ctx, a.id, o...))
+			}},
 	},
 	"customers": {
-		"list": {usage: "[-limit N] [-cursor C]", method: "GET", path: "/v1/customers", list: true, columns: customerColumns, query: pageFields},
-		"get":  {usage: "ID", method: "GET", path: "/v1/customers/%s", columns: customerColumns},
-		"create": {usage: "-name N [-email E]", method: "POST", path: "/v1/customers", columns: customerColumns, create: true, body: []field{
-			{flag: "name", name: "name", help: "the customer's name", required: true},
-			{flag: "email", name: "email", help: "the customer's email address"}}},
+		"list": {usage: "[-limit N] [-cursor C]", list: true, columns: customerColumns, flags: pageFields,
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ListCustomers(ctx, a.page(), o...))
+			}},
+		"get": {usage: "ID", hasID: true, columns: customerColumns, call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return ignore(c.GetCustomer(ctx, a.id, o...))
+		}},
+		"create": {usage: "-name N [-email E]", columns: customerColumns, create: true, flags: []field{
+			{flag: "name", help: "the customer's name", required: true},
+			{flag: "email", help: "the customer's email address"}},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.CreateCustomer(ctx, licensing.CustomerInput{Name: a.str("name"), Email: a.str("email")}, o...))
+			}},
 	},
 	"tokens": {
-		"list": {usage: "[-limit N] [-cursor C]", method: "GET", path: "/v1/tokens", list: true, columns: tokenColumns, query: pageFields},
-		"create": {usage: "-name N -role admin|support|read-only|customer [-customer ID] [-expires-at RFC3339]", method: "POST", path: "/v1/tokens",
-			columns: tokenColumns, object: "token", secret: "secret", label: "API token", create: true, body: []field{
-				{flag: "name", name: "name", help: "what the token is for", required: true},
-				{flag: "role", name: "role", help: "admin, support, read-only or customer", required: true},
-				{flag: "customer", name: "customer_id", help: "the customer (role customer only)"},
-				{flag: "expires-at", name: "expires_at", help: "expiry (RFC 3339; default: never)", kind: kindTime}}},
-		"revoke": {usage: "ID", method: "DELETE", path: "/v1/tokens/%s", done: "token %s revoked"},
+		"list": {usage: "[-limit N] [-cursor C]", list: true, columns: tokenColumns, flags: pageFields,
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ListTokens(ctx, a.page(), o...))
+			}},
+		"create": {usage: "-name N -role admin|support|read-only|customer [-customer ID] [-expires-at RFC3339]",
+			columns: tokenColumns, object: "token", secret: "secret", label: "API token", create: true, flags: []field{
+				{flag: "name", help: "what the token is for", required: true},
+				{flag: "role", help: "admin, support, read-only or customer", required: true},
+				{flag: "customer", help: "the customer (role customer only)"},
+				{flag: "expires-at", help: "expiry (RFC 3339; default: never)", kind: kindTime}},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.CreateToken(ctx, licensing.TokenInput{Name: a.str("name"), Role: licensing.Role(a.str("role")),
+					CustomerID: a.str("customer"), ExpiresAt: a.time("expires-at")}, o...))
+			}},
+		"revoke": {usage: "ID", hasID: true, done: "token %s revoked", call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return c.RevokeToken(ctx, a.id, o...)
+		}},
 	},
 }
 
-func licenseAction(action string) verb {
-	return verb{usage: "ID [-reason R]", method: "POST", path: "/v1/licenses/%s/actions/" + action, columns: licenseColumns, body: []field{reasonField()}}
+// licenseAction is a verb "ID [-reason R]" on a license.
+func licenseAction(action func(c *apiclient.Client, ctx context.Context, id, reason string, opts ...apiclient.Option) (*licensing.License, error)) verb {
+	return verb{usage: "ID [-reason R]", hasID: true, columns: licenseColumns, flags: []field{reasonField},
+		call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return ignore(action(c, ctx, a.id, a.str("reason"), o...))
+		}}
 }
 
-func atMostOne(flagA, nameA, flagB, nameB string) func(map[string]any) error {
-	return func(body map[string]any) error {
-		if _, a := body[nameA]; a {
-			if _, b := body[nameB]; b {
+func atMostOne(flagA, flagB string) func(verbArgs) error {
+	return func(a verbArgs) error {
+		if _, ok := a.vals[flagA]; ok {
+			if _, ok := a.vals[flagB]; ok {
 				return fmt.Errorf("give -%s or -%s, not both", flagA, flagB)
 			}
 		}
@@ -213,13 +289,13 @@ func cli(ctx context.Context, resource string, args []string, getenv func(string
 	if v.create {
 		idemKey = fs.String("idempotency-key", "", "the Idempotency-Key to send (default: random); reuse one to retry safely")
 	}
-	values := map[string]*string{}
-	for _, f := range append(append([]field(nil), v.query...), v.body...) {
+	texts := map[string]*string{}
+	for _, f := range v.flags {
 		help := f.help
 		if f.required {
 			help += " (required)"
 		}
-		values[f.flag] = fs.String(f.flag, "", help)
+		texts[f.flag] = fs.String(f.flag, "", help)
 	}
 	pos, err := parseInterspersed(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -234,7 +310,7 @@ func cli(ctx context.Context, resource string, args []string, getenv func(string
 		return 2
 	}
 	wantArgs := 0
-	if v.hasID() {
+	if v.hasID {
 		wantArgs = 1
 	}
 	if len(pos) != wantArgs {
@@ -246,32 +322,24 @@ func cli(ctx context.Context, resource string, args []string, getenv func(string
 	if *output != "table" && *output != "json" {
 		return usageErr("-o must be table or json, not %q", *output)
 	}
-	query := url.Values{}
-	for _, f := range v.query {
-		val, err := convert(f, *values[f.flag])
+	a := verbArgs{vals: map[string]any{}}
+	for _, f := range v.flags {
+		val, err := convert(f, *texts[f.flag])
 		if err != nil {
 			return usageErr("%v", err)
 		}
 		if val != nil {
-			query.Set(f.name, fmt.Sprint(val))
+			a.vals[f.flag] = val
 		}
 	}
-	var body map[string]any
-	if v.body != nil {
-		body = map[string]any{}
-		for _, f := range v.body {
-			val, err := convert(f, *values[f.flag])
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			if val != nil {
-				body[f.name] = val
-			}
+	if v.check != nil {
+		if err := v.check(a); err != nil {
+			return usageErr("%v", err)
 		}
-		if v.check != nil {
-			if err := v.check(body); err != nil {
-				return usageErr("%v", err)
-			}
+	}
+	if v.hasID {
+		if a.id = pos[0]; a.id == "" {
+			return usageErr("the ID is empty")
 		}
 	}
 	c, err := caller()
@@ -279,34 +347,16 @@ func cli(ctx context.Context, resource string, args []string, getenv func(string
 		fmt.Fprintf(stderr, "narcidi: %v\n", err)
 		return 1
 	}
-	path := v.path
-	if v.hasID() {
-		if pos[0] == "" {
-			return usageErr("the ID is empty")
-		}
-		path = fmt.Sprintf(v.path, url.PathEscape(pos[0]))
+	var answer apiclient.Answer
+	opts := []apiclient.Option{apiclient.Capture(&answer)}
+	if v.create && *idemKey != "" {
+		opts = append(opts, apiclient.IdempotencyKey(*idemKey))
 	}
-	if len(query) > 0 {
-		path += "?" + query.Encode()
-	}
-	header := http.Header{}
-	if v.create {
-		key := *idemKey
-		if key == "" {
-			key = randomKey()
-		}
-		header.Set("Idempotency-Key", key)
-	}
-	var reqBody any // a nil map in an interface is not nil: "null" would be sent
-	if body != nil {
-		reqBody = body
-	}
-	status, answer, err := c.do(ctx, v.method, path, reqBody, header)
-	if err != nil {
+	if err := v.call(ctx, c.api(), a, opts...); err != nil {
 		fmt.Fprintf(stderr, "narcidi: %v\n", err)
 		return 1
 	}
-	if err := printAnswer(v, pos, status, answer, *output == "json", stdout, stderr); err != nil {
+	if err := printAnswer(v, pos, answer.Status, answer.Body, *output == "json", stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "narcidi: %v\n", err)
 		return 1
 	}
@@ -329,7 +379,8 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// convert checks a flag's text and returns the value to send, nil if unset.
+// convert checks a flag's text and returns its value (string, time.Time,
+// seconds or number as int64), nil if unset.
 func convert(f field, s string) (any, error) {
 	if s == "" {
 		if f.required {
@@ -343,7 +394,7 @@ func convert(f field, s string) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("-%s: want an RFC 3339 time like 2026-01-31T00:00:00Z, got %q", f.flag, s)
 		}
-		return t.Format(time.RFC3339Nano), nil
+		return t, nil
 	case kindDuration:
 		d, err := parseDuration(s)
 		if err != nil || d < time.Second || d%time.Second != 0 {
@@ -351,7 +402,7 @@ func convert(f field, s string) (any, error) {
 		}
 		return int64(d / time.Second), nil
 	case kindInt:
-		n, err := strconv.Atoi(s)
+		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
 			return nil, fmt.Errorf("-%s: want a positive number, got %q", f.flag, s)
 		}
@@ -372,16 +423,14 @@ func parseDuration(s string) (time.Duration, error) {
 	return time.ParseDuration(s)
 }
 
-func randomKey() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b) // never fails (crypto/rand)
-	return hex.EncodeToString(b)
-}
+// randomKey is a fresh Idempotency-Key.
+func randomKey() string { return apiclient.RandomKey() }
 
-// apiCaller makes authenticated calls to the admin API.
+// apiCaller is the checked -url/-token of an admin command (the admin
+// verbs, release publish, activate-offline).
 type apiCaller struct {
 	base, token string
-	client      *http.Client
+	client      *http.Client // nil: the API client's default
 }
 
 // apiFlags registers -url and -token on fs. The function it returns, called
@@ -390,7 +439,7 @@ type apiCaller struct {
 // token.
 func apiFlags(fs *flag.FlagSet, getenv func(string) string) func() (*apiCaller, error) {
 	baseURL := fs.String("url", "", "the server's base URL (default $NARCIDI_URL)")
-	token := fs.String("token", "", "the API token (default $NARCIDI_TOKEN)")
+	token := fs.String("token", "", "the API token (secret, never shown; default $NARCIDI_TOKEN)")
 	return func() (*apiCaller, error) {
 		if *baseURL == "" {
 			*baseURL = getenv("NARCIDI_URL")
@@ -416,81 +465,24 @@ func (c *apiCaller) validate() error {
 	return nil
 }
 
-// maxAnswer bounds what is read of an answer.
-const maxAnswer = 64 << 20
-
-// do sends the request and returns a 2xx answer; any other answer is an
-// error describing the API's problem.
-func (c *apiCaller) do(ctx context.Context, method, path string, body any, header http.Header) (int, []byte, error) {
-	var r io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, err
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
+// api is the typed API client of the caller (validate has passed).
+func (c *apiCaller) api() *apiclient.Client {
+	cl, err := apiclient.New(c.base, c.token)
 	if err != nil {
-		return 0, nil, err
+		panic(err) // validate checked the same
 	}
-	for k, vs := range header {
-		req.Header[k] = vs
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "narcidi-cli")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	client := c.client
-	if client == nil {
-		client = &http.Client{Timeout: time.Minute}
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
-	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return resp.StatusCode, answer, nil
-	}
-	return 0, nil, problemError(resp, answer)
+	cl.HTTP, cl.UserAgent = c.client, "narcidi-cli"
+	return cl
 }
 
-// problemError describes an error answer: "404 not_found: ... (request id)".
-func problemError(resp *http.Response, answer []byte) error {
-	var p struct {
-		Title     string `json:"title"`
-		Status    int    `json:"status"`
-		Detail    string `json:"detail"`
-		Code      string `json:"code"`
-		RequestID string `json:"request_id"`
+// do sends one request through the API client and returns a 2xx answer;
+// any other answer is an *apiclient.Error.
+func (c *apiCaller) do(ctx context.Context, method, path string, body any, header http.Header) (int, []byte, error) {
+	var answer apiclient.Answer
+	if err := c.api().Do(ctx, method, path, body, nil, apiclient.Header(header), apiclient.Capture(&answer)); err != nil {
+		return 0, nil, err
 	}
-	if json.Unmarshal(answer, &p) != nil || p.Code == "" {
-		// Not a problem of this API (a proxy in between, a wrong URL).
-		text := strings.TrimSpace(string(answer))
-		if len(text) > 200 {
-			text = text[:200] + "..."
-		}
-		if text == "" {
-			text = http.StatusText(resp.StatusCode)
-		}
-		return fmt.Errorf("%d: %s", resp.StatusCode, clean(text))
-	}
-	detail := p.Detail
-	if detail == "" {
-		detail = p.Title
-	}
-	id := p.RequestID
-	if id == "" {
-		id = resp.Header.Get("X-Request-ID")
-	}
-	return fmt.Errorf("%d %s: %s (request %s)", resp.StatusCode, clean(p.Code), clean(detail), clean(id))
+	return answer.Status, answer.Body, nil
 }
 
 // printAnswer prints a successful answer.

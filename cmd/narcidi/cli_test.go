@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/api/apiclient"
+	"github.com/nzilacode/narcidicontrole/licensing"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -549,5 +551,82 @@ func TestCLIIdempotency(t *testing.T) {
 	}
 	if rows := table(t, real.ok("customers", "list")); len(rows) != 1 {
 		t.Errorf("customers after a retry: %v", rows)
+	}
+}
+
+// The typed client against the real server: domain inputs in, domain types
+// out, and the server's error codes back as licensing codes.
+func TestAPIClientAgainstServer(t *testing.T) {
+	app := startApp(t, "sqlite")
+	ctx := context.Background()
+	c, err := apiclient.New(app.URL(), adminToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := c.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := c.CreatePolicy(ctx, licensing.PolicyInput{ProductID: prod.ID, Name: "Pro", MaxMachines: 1, LeaseTTLSeconds: 3600, DurationSeconds: 86400})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cus, err := c.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme", Email: "it@acme.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.CreateLicense(ctx, licensing.LicenseInput{PolicyID: pol.ID, CustomerID: cus.ID, Name: "seat"})
+	if err != nil || !strings.HasPrefix(created.Key, "NZL-") || created.PolicyID != pol.ID {
+		t.Fatalf("create license: %+v %v", created, err)
+	}
+	extended, err := c.ExtendLicense(ctx, created.ID, licensing.ExtendInput{DurationSeconds: 86400, Reason: "renewal"})
+	if err != nil || extended.ExpiresAt == nil || created.ExpiresAt == nil || extended.ExpiresAt.Sub(*created.ExpiresAt) != 24*time.Hour {
+		t.Fatalf("extend: %+v %v", extended, err)
+	}
+	got, err := c.GetLicense(ctx, created.ID)
+	if err != nil || got.ID != created.ID || !got.ExpiresAt.Equal(*extended.ExpiresAt) || got.Name != "seat" {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	page, err := c.ListLicenses(ctx, licensing.LicenseFilter{CustomerID: cus.ID}, licensing.Page{Limit: 1})
+	if err != nil || len(page.Data) != 1 || page.Data[0].ID != created.ID || page.NextCursor != created.ID {
+		t.Fatalf("list: %+v %v", page, err)
+	}
+	if l, err := c.SuspendLicense(ctx, created.ID, "test"); err != nil || l.Status != licensing.LicenseStatus("suspended") {
+		t.Fatalf("suspend: %+v %v", l, err)
+	}
+	tok, err := c.CreateToken(ctx, licensing.TokenInput{Name: "ro", Role: licensing.RoleReadOnly})
+	if err != nil || tok.Secret == "" || tok.Token.Name != "ro" {
+		t.Fatalf("create token: %+v %v", tok, err)
+	}
+	// Errors come back with the domain's codes.
+	cases := []struct {
+		name string
+		call func() error
+		code licensing.Code
+	}{
+		{"unknown license", func() error { _, err := c.GetLicense(ctx, "0190a8e8-0000-7000-8000-000000000000"); return err }, licensing.ENotFound},
+		{"bad product code", func() error {
+			_, err := c.CreateProduct(ctx, licensing.ProductInput{Code: "Not Valid", Name: "x"})
+			return err
+		}, licensing.EInvalid},
+		{"duplicate product", func() error {
+			_, err := c.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "x"})
+			return err
+		}, licensing.EConflict},
+		{"read-only token writes", func() error {
+			ro, _ := apiclient.New(app.URL(), tok.Secret)
+			_, err := ro.CreateCustomer(ctx, licensing.CustomerInput{Name: "x"})
+			return err
+		}, licensing.EForbidden},
+		{"wrong token", func() error {
+			bad, _ := apiclient.New(app.URL(), "nzt_forged")
+			_, err := bad.ListCustomers(ctx, licensing.Page{})
+			return err
+		}, licensing.EUnauthorized},
+	}
+	for _, tc := range cases {
+		if err := tc.call(); licensing.ErrorCode(err) != tc.code {
+			t.Errorf("%s: %v, want code %s", tc.name, err, tc.code)
+		}
 	}
 }

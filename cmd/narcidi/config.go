@@ -1,118 +1,409 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"fmt"
-	"strconv"
-	"time"
-
-	"github.com/nzilacode/narcidicontrole/api"
 	"io"
 	"log/slog"
+	"net/url"
+	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/nzilacode/narcidicontrole/api"
 )
 
 // Config is the whole configuration, read from NARCIDI_* environment
 // variables; command-line flags of the same name (without the prefix) win.
+// Every value is typed and checked once, in loadConfig: the code that uses
+// a Config never parses text again.
 type Config struct {
-	Addr          string // NARCIDI_ADDR
-	DataDir       string // NARCIDI_DATA_DIR
-	DatabaseURL   string // NARCIDI_DATABASE_URL
-	MasterKey     string // NARCIDI_MASTER_KEY
-	MasterKeyFile string // NARCIDI_MASTER_KEY_FILE
-	KeysDir       string // NARCIDI_KEYS_DIR
-	AdminToken    string // NARCIDI_ADMIN_TOKEN
-	Issuer        string // NARCIDI_ISSUER
-	ProxyHeader   string // NARCIDI_PROXY_HEADER
-	RedisURL      string // NARCIDI_REDIS_URL
-	RedisPrefix   string // NARCIDI_REDIS_PREFIX
-	ClientRate    string // NARCIDI_CLIENT_RATE
-	TokenRate     string // NARCIDI_TOKEN_RATE
-	LogLevel      string // NARCIDI_LOG_LEVEL
-	LogFormat     string // NARCIDI_LOG_FORMAT
+	Addr          string        // NARCIDI_ADDR
+	DataDir       string        // NARCIDI_DATA_DIR
+	DatabaseURL   string        // NARCIDI_DATABASE_URL (secret: may hold a password)
+	MasterKey     string        // NARCIDI_MASTER_KEY (secret)
+	MasterKeyFile string        // NARCIDI_MASTER_KEY_FILE
+	KeysDir       string        // NARCIDI_KEYS_DIR
+	AdminToken    string        // NARCIDI_ADMIN_TOKEN (secret)
+	Issuer        string        // NARCIDI_ISSUER
+	ProxyHeader   string        // NARCIDI_PROXY_HEADER
+	RedisURL      string        // NARCIDI_REDIS_URL (secret: may hold a password)
+	RedisPrefix   string        // NARCIDI_REDIS_PREFIX
+	ClientRate    api.RateRule  // NARCIDI_CLIENT_RATE
+	TokenRate     api.RateRule  // NARCIDI_TOKEN_RATE
+	LogLevel      slog.Level    // NARCIDI_LOG_LEVEL
+	LogFormat     string        // NARCIDI_LOG_FORMAT: text or json
+	Workers       string        // NARCIDI_WORKERS: auto or off
+	RetryBase     time.Duration // NARCIDI_RETRY_BASE
 
-	Workers             string // NARCIDI_WORKERS
-	WorkerConcurrency   string // NARCIDI_WORKER_CONCURRENCY
-	SMTPURL             string // NARCIDI_SMTP_URL
+	WorkerConcurrency   int    // NARCIDI_WORKER_CONCURRENCY
+	SMTPURL             string // NARCIDI_SMTP_URL (secret: may hold a password)
 	SMTPFrom            string // NARCIDI_SMTP_FROM
 	AlertEmails         string // NARCIDI_ALERT_EMAILS
-	WebhookAllowPrivate string // NARCIDI_WEBHOOK_ALLOW_PRIVATE
-	DeliveryAttempts    string // NARCIDI_DELIVERY_ATTEMPTS
-	RetryBase           string // NARCIDI_RETRY_BASE
-	ScanSchedule        string // NARCIDI_SCAN_SCHEDULE
-	Releases            ReleaseConfig
+	WebhookAllowPrivate bool   // NARCIDI_WEBHOOK_ALLOW_PRIVATE
+	DeliveryAttempts    int    // NARCIDI_DELIVERY_ATTEMPTS
+	ScanSchedule        string // NARCIDI_SCAN_SCHEDULE (a checked cron spec)
+	// Releases keeps the text form that release.go reads, but every value
+	// in it has been checked here at load.
+	Releases ReleaseConfig
 }
 
-// configVars lists every variable: name, default, help, and where it goes.
-func configVars(c *Config) []struct {
+// setting is one configuration variable: its environment name, its static
+// default (the text shown in help), its help, the typed flag value that
+// parses and checks it into the Config, and whether it is a secret (its
+// value is never shown, only whether it is set).
+type setting struct {
 	env, def, help string
-	dst            *string
-} {
-	return []struct {
-		env, def, help string
-		dst            *string
-	}{
-		{"NARCIDI_ADDR", "127.0.0.1:8080", "listen address (host:port; port 0 picks a free one)", &c.Addr},
-		{"NARCIDI_DATA_DIR", "data", "folder of the embedded default: SQLite file, keys, master key", &c.DataDir},
-		{"NARCIDI_DATABASE_URL", "", "PostgreSQL URL (postgres://...); empty: SQLite in the data dir", &c.DatabaseURL},
-		{"NARCIDI_MASTER_KEY", "", "base64 of 32 bytes that encrypt private keys at rest", &c.MasterKey},
-		{"NARCIDI_MASTER_KEY_FILE", "", "file holding the master key (instead of NARCIDI_MASTER_KEY)", &c.MasterKeyFile},
-		{"NARCIDI_KEYS_DIR", "", "folder of the encrypted signing keys (default: <data dir>/keys)", &c.KeysDir},
-		{"NARCIDI_ADMIN_TOKEN", "", "bootstrap admin token (at least 24 characters); generated and printed once when unset", &c.AdminToken},
-		{"NARCIDI_ISSUER", "narcidi", "the iss claim of leases", &c.Issuer},
-		{"NARCIDI_PROXY_HEADER", "", "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For)", &c.ProxyHeader},
-		{"NARCIDI_REDIS_URL", "", "Redis URL (redis://host:6379/0): shares rate limits across server instances", &c.RedisURL},
-		{"NARCIDI_REDIS_PREFIX", "narcidi:", "prefix of every Redis key (several deployments can share a Redis)", &c.RedisPrefix},
-		{"NARCIDI_CLIENT_RATE", "120/m", "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", &c.ClientRate},
-		{"NARCIDI_TOKEN_RATE", "10/m", "API token creations allowed per token", &c.TokenRate},
-		{"NARCIDI_LOG_LEVEL", "info", "debug, info, warn or error", &c.LogLevel},
-		{"NARCIDI_LOG_FORMAT", "text", "text or json", &c.LogFormat},
-		{"NARCIDI_WORKERS", "auto", "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", &c.Workers},
-		{"NARCIDI_WORKER_CONCURRENCY", "10", "background tasks run at once per process", &c.WorkerConcurrency},
-		{"NARCIDI_SMTP_URL", "", "SMTP server for email alerts: smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none] or smtps://...; empty: no email", &c.SMTPURL},
-		{"NARCIDI_SMTP_FROM", "", "sender address of email alerts", &c.SMTPFrom},
-		{"NARCIDI_ALERT_EMAILS", "", "comma-separated admin addresses that get every email alert", &c.AlertEmails},
-		{"NARCIDI_WEBHOOK_ALLOW_PRIVATE", "false", "let webhook URLs reach loopback and private networks (true only for tests and closed networks)", &c.WebhookAllowPrivate},
-		{"NARCIDI_DELIVERY_ATTEMPTS", "8", "tries of a webhook or email before it is marked failed", &c.DeliveryAttempts},
-		{"NARCIDI_RETRY_BASE", "30s", "first retry delay of a delivery; it doubles each try (at most 1h)", &c.RetryBase},
-		{"NARCIDI_SCAN_SCHEDULE", "* * * * *", "cron spec (UTC) of the expiry and offline scans", &c.ScanSchedule},
-		{"NARCIDI_BLOB_BACKEND", "local", "where release files live: local (a folder, the server signs URLs) or s3", &c.Releases.Backend},
-		{"NARCIDI_BLOB_DIR", "", "folder of the local blob store (default: <data dir>/blobs)", &c.Releases.Dir},
-		{"NARCIDI_BLOB_ADDR", "127.0.0.1:0", "listen address of the local blob store's download/upload URLs", &c.Releases.Addr},
-		{"NARCIDI_BLOB_PUBLIC_URL", "", "public base URL of the local blob store (default: http://<its listen address>)", &c.Releases.PublicURL},
-		{"NARCIDI_S3_BUCKET", "", "S3 bucket of the release files (NARCIDI_BLOB_BACKEND=s3)", &c.Releases.S3Bucket},
-		{"NARCIDI_S3_REGION", "us-east-1", "S3 region", &c.Releases.S3Region},
-		{"NARCIDI_S3_ENDPOINT", "", "S3-compatible endpoint (http://host:port); empty: AWS", &c.Releases.S3Endpoint},
-		{"NARCIDI_S3_PATH_STYLE", "false", "true: bucket in the URL path (most S3-compatible stores)", &c.Releases.S3PathStyle},
-		{"NARCIDI_S3_ACCESS_KEY", "", "S3 access key; empty: the AWS credential chain (AWS_ACCESS_KEY_ID, profiles, roles)", &c.Releases.S3AccessKey},
-		{"NARCIDI_S3_SECRET_KEY", "", "S3 secret key", &c.Releases.S3SecretKey},
-		{"NARCIDI_RELEASE_PUBLIC_KEYS", "", "comma-separated base64 release public keys (narcidi release keygen); artifacts must be signed by one", &c.Releases.PublicKeys},
-		{"NARCIDI_RELEASE_METADATA_TTL", "168h", "how long signed release metadata stays valid", &c.Releases.MetadataTTL},
-		{"NARCIDI_RELEASE_URL_TTL", "5m", "lifetime of a download URL", &c.Releases.URLTTL},
-		{"NARCIDI_RELEASE_PART_SIZE", "67108864", "multipart upload part size in bytes (at least 5 MiB)", &c.Releases.PartSize},
+	kind           string // what the value looks like, for help: "string", "int", "duration", ...
+	value          flag.Value
+	secret         bool
+}
+
+// flagName is the flag of a variable: NARCIDI_DATA_DIR is -data-dir.
+func (s setting) flagName() string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.env, "NARCIDI_")), "_", "-")
+}
+
+// The groups of settings; each command reads only the groups it uses.
+const (
+	groupStore   = "store"   // the database
+	groupLog     = "log"     // logging
+	groupKeys    = "keys"    // master key and signing keys
+	groupServer  = "server"  // the HTTP API
+	groupRedis   = "redis"   // Redis
+	groupJobs    = "jobs"    // background jobs and deliveries
+	groupRelease = "release" // release files
+)
+
+// commandGroups says which settings each command reads.
+var commandGroups = map[string][]string{
+	"serve":         {groupStore, groupLog, groupKeys, groupServer, groupRedis, groupJobs, groupRelease},
+	"worker":        {groupStore, groupLog, groupKeys, groupRedis, groupJobs, groupRelease},
+	"migrate":       {groupStore, groupLog},
+	"keys generate": {groupStore, groupLog, groupKeys},
+	"keys list":     {groupStore, groupLog, groupKeys},
+	"keys jwks":     {groupStore, groupLog, groupKeys},
+	"keys attach":   {groupStore, groupLog, groupKeys},
+}
+
+// settings lists every variable by group, bound to c.
+func settings(c *Config) map[string][]setting {
+	r := &c.Releases
+	return map[string][]setting{
+		groupStore: {
+			{env: "NARCIDI_DATA_DIR", def: "data", kind: "dir", help: "folder of the embedded default: SQLite file, keys, master key", value: text(&c.DataDir)},
+			{env: "NARCIDI_DATABASE_URL", kind: "url", help: "PostgreSQL URL (postgres://...); empty: SQLite in the data dir", value: secretURL(&c.DatabaseURL, "postgres", "postgresql"), secret: true},
+		},
+		groupLog: {
+			{env: "NARCIDI_LOG_LEVEL", def: "info", kind: "level", help: "debug, info, warn or error", value: (*levelValue)(&c.LogLevel)},
+			{env: "NARCIDI_LOG_FORMAT", def: "text", kind: "format", help: "text or json", value: oneOf(&c.LogFormat, "text", "json")},
+		},
+		groupKeys: {
+			{env: "NARCIDI_MASTER_KEY", kind: "base64", help: "base64 of 32 bytes that encrypt private keys at rest", value: text(&c.MasterKey), secret: true},
+			{env: "NARCIDI_MASTER_KEY_FILE", kind: "file", help: "file holding the master key (instead of NARCIDI_MASTER_KEY)", value: text(&c.MasterKeyFile)},
+			{env: "NARCIDI_KEYS_DIR", kind: "dir", help: "folder of the encrypted signing keys (default: <data dir>/keys)", value: text(&c.KeysDir)},
+			{env: "NARCIDI_ISSUER", def: "narcidi", kind: "string", help: "the iss claim of leases", value: text(&c.Issuer)},
+		},
+		groupServer: {
+			{env: "NARCIDI_ADDR", def: "127.0.0.1:8080", kind: "host:port", help: "listen address (port 0 picks a free one)", value: text(&c.Addr)},
+			{env: "NARCIDI_ADMIN_TOKEN", kind: "token", help: "bootstrap admin token (at least 24 characters); generated and printed once when unset", value: text(&c.AdminToken), secret: true},
+			{env: "NARCIDI_PROXY_HEADER", kind: "header", help: "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For)", value: text(&c.ProxyHeader)},
+			{env: "NARCIDI_REDIS_PREFIX", def: "narcidi:", kind: "string", help: "prefix of every Redis key (several deployments can share a Redis)", value: text(&c.RedisPrefix)},
+			{env: "NARCIDI_CLIENT_RATE", def: "120/m", kind: "N/unit", help: "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", value: rate(&c.ClientRate, "client_rate")},
+			{env: "NARCIDI_TOKEN_RATE", def: "10/m", kind: "N/unit", help: "API token creations allowed per token", value: rate(&c.TokenRate, "token_rate")},
+			{env: "NARCIDI_WORKERS", def: "auto", kind: "mode", help: "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", value: oneOf(&c.Workers, "auto", "off")},
+		},
+		groupRedis: {
+			{env: "NARCIDI_REDIS_URL", kind: "url", help: "Redis URL (redis://host:6379/0): shares rate limits across server instances; required by worker", value: secretURL(&c.RedisURL, "redis", "rediss"), secret: true},
+		},
+		groupJobs: {
+			{env: "NARCIDI_WORKER_CONCURRENCY", def: "10", kind: "int", help: "background tasks run at once per process (1-1000)", value: intIn(&c.WorkerConcurrency, 1, 1000)},
+			{env: "NARCIDI_SMTP_URL", kind: "url", help: "SMTP server for email alerts: smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none] or smtps://...; empty: no email", value: secretURL(&c.SMTPURL, "smtp", "smtps"), secret: true},
+			{env: "NARCIDI_SMTP_FROM", kind: "email", help: "sender address of email alerts", value: text(&c.SMTPFrom)},
+			{env: "NARCIDI_ALERT_EMAILS", kind: "emails", help: "comma-separated admin addresses that get every email alert", value: text(&c.AlertEmails)},
+			{env: "NARCIDI_WEBHOOK_ALLOW_PRIVATE", def: "false", kind: "bool", help: "let webhook URLs reach loopback and private networks (true only for tests and closed networks)", value: (*boolValue)(&c.WebhookAllowPrivate)},
+			{env: "NARCIDI_DELIVERY_ATTEMPTS", def: "8", kind: "int", help: "tries of a webhook or email before it is marked failed (1-50)", value: intIn(&c.DeliveryAttempts, 1, 50)},
+			{env: "NARCIDI_RETRY_BASE", def: "30s", kind: "duration", help: "first retry delay of a delivery; it doubles each try (at most 1h)", value: durationIn(&c.RetryBase, time.Nanosecond, time.Hour)},
+			{env: "NARCIDI_SCAN_SCHEDULE", def: "* * * * *", kind: "cron", help: "cron spec (UTC) of the expiry and offline scans", value: checked(&c.ScanSchedule, checkCron)},
+		},
+		groupRelease: {
+			{env: "NARCIDI_BLOB_BACKEND", def: "local", kind: "backend", help: "where release files live: local (a folder, the server signs URLs) or s3", value: oneOf(&r.Backend, "local", "s3")},
+			{env: "NARCIDI_BLOB_DIR", kind: "dir", help: "folder of the local blob store (default: <data dir>/blobs)", value: text(&r.Dir)},
+			{env: "NARCIDI_BLOB_ADDR", def: "127.0.0.1:0", kind: "host:port", help: "listen address of the local blob store's download/upload URLs", value: text(&r.Addr)},
+			{env: "NARCIDI_BLOB_PUBLIC_URL", kind: "url", help: "public base URL of the local blob store (default: http://<its listen address>)", value: text(&r.PublicURL)},
+			{env: "NARCIDI_S3_BUCKET", kind: "string", help: "S3 bucket of the release files (NARCIDI_BLOB_BACKEND=s3)", value: text(&r.S3Bucket)},
+			{env: "NARCIDI_S3_REGION", def: "us-east-1", kind: "string", help: "S3 region", value: text(&r.S3Region)},
+			{env: "NARCIDI_S3_ENDPOINT", kind: "url", help: "S3-compatible endpoint (http://host:port); empty: AWS", value: text(&r.S3Endpoint)},
+			{env: "NARCIDI_S3_PATH_STYLE", def: "false", kind: "bool", help: "true: bucket in the URL path (most S3-compatible stores)", value: checked(&r.S3PathStyle, checkBool)},
+			{env: "NARCIDI_S3_ACCESS_KEY", kind: "string", help: "S3 access key; empty: the AWS credential chain (AWS_ACCESS_KEY_ID, profiles, roles)", value: text(&r.S3AccessKey)},
+			{env: "NARCIDI_S3_SECRET_KEY", kind: "string", help: "S3 secret key", value: text(&r.S3SecretKey), secret: true},
+			{env: "NARCIDI_RELEASE_PUBLIC_KEYS", kind: "keys", help: "comma-separated base64 release public keys (narcidi release keygen); artifacts must be signed by one", value: checked(&r.PublicKeys, func(s string) error { _, err := parseReleaseKeys(s); return err })},
+			{env: "NARCIDI_RELEASE_METADATA_TTL", def: "168h", kind: "duration", help: "how long signed release metadata stays valid (at least 1h)", value: checked(&r.MetadataTTL, checkDuration(time.Hour, 0))},
+			{env: "NARCIDI_RELEASE_URL_TTL", def: "5m", kind: "duration", help: "lifetime of a download URL (10s-1h)", value: checked(&r.URLTTL, checkDuration(10*time.Second, time.Hour))},
+			{env: "NARCIDI_RELEASE_PART_SIZE", def: "67108864", kind: "bytes", help: "multipart upload part size in bytes (at least 5 MiB)", value: checked(&r.PartSize, checkMinInt(5<<20))},
+		},
 	}
 }
 
-// loadConfig reads the environment through getenv, then the flags in args.
-func loadConfig(name string, args []string, getenv func(string) string) (*Config, []string, error) {
-	c := &Config{}
-	fs := flag.NewFlagSet("narcidi "+name, flag.ContinueOnError)
-	for _, v := range configVars(c) {
-		val := getenv(v.env)
-		if val == "" {
-			val = v.def
-		}
-		flagName := strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(v.env, "NARCIDI_")), "_", "-")
-		fs.StringVar(v.dst, flagName, val, v.help+" ["+v.env+"]")
+// commandSettings is the settings command reads, in a stable order.
+func commandSettings(command string, c *Config) ([]setting, error) {
+	groups, ok := commandGroups[command]
+	if !ok {
+		return nil, fmt.Errorf("no configuration for command %q", command)
 	}
-	if err := fs.Parse(args); err != nil {
+	all := settings(c)
+	var out []setting
+	for _, g := range groups {
+		out = append(out, all[g]...)
+	}
+	return out, nil
+}
+
+// loadConfig reads the configuration of command from the environment
+// (through getenv) and then args; its help and flag errors go to stderr.
+func loadConfig(command string, args []string, getenv func(string) string) (*Config, []string, error) {
+	return parseConfig(command, args, getenv, os.Stderr)
+}
+
+// parseConfig reads, in this order, each setting's static default, its
+// environment variable (a variable set to "" counts as unset), then the
+// flags in args: a flag wins over the environment, which wins over the
+// default. Every value is checked as it is set, so a Config that comes out
+// is valid. Help (-h) and errors never show a secret's value: help prints
+// only static defaults and, for a secret, whether it is set.
+func parseConfig(command string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
+	c := &Config{}
+	list, err := commandSettings(command, c)
+	if err != nil {
 		return nil, nil, err
 	}
-	if c.KeysDir == "" {
+	fs := flag.NewFlagSet("narcidi "+command, flag.ContinueOnError)
+	fs.SetOutput(out)
+	for _, s := range list {
+		if err := s.value.Set(s.def); err != nil {
+			return nil, nil, fmt.Errorf("the default of %s: %w", s.env, err) // a programming error; the tests load every default
+		}
+		fs.Var(s.value, s.flagName(), s.help)
+	}
+	for _, s := range list {
+		if v := getenv(s.env); v != "" {
+			if err := s.value.Set(v); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s.env, err)
+			}
+		}
+	}
+	fs.Usage = func() { printConfigUsage(out, command, list, getenv) }
+	if err := fs.Parse(args); err != nil {
+		return nil, nil, usageError{err}
+	}
+	for _, s := range list {
+		if v, ok := s.value.(*textValue); ok && v.check != nil {
+			if err := v.check(*v.p); err != nil {
+				return nil, nil, fmt.Errorf("%s: %w", s.env, err)
+			}
+		}
+	}
+	if c.KeysDir == "" && c.DataDir != "" {
 		c.KeysDir = filepath.Join(c.DataDir, "keys")
 	}
 	return c, fs.Args(), nil
+}
+
+// printConfigUsage is the help of a command's configuration. It shows each
+// flag's static default, never what the environment holds, and for a secret
+// only whether it is set.
+func printConfigUsage(w io.Writer, command string, list []setting, getenv func(string) string) {
+	fmt.Fprintf(w, "Usage: narcidi %s [flags]\n\nEach flag can be set by its environment variable; a flag wins.\n\n", command)
+	for _, s := range list {
+		fmt.Fprintf(w, "  -%s %s\n    \t%s [%s]", s.flagName(), s.kind, s.help, s.env)
+		switch {
+		case s.secret && getenv(s.env) != "":
+			fmt.Fprint(w, " (secret, set)")
+		case s.secret:
+			fmt.Fprint(w, " (secret, not set)")
+		case s.def != "":
+			fmt.Fprintf(w, " (default %q)", s.def)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// The flag values. Each Set checks its text; an error names what is
+// expected and quotes the text only for values that are not secret (a
+// secret never gets a check that quotes it).
+
+// textValue is any text; check, if set, runs once the flags are parsed.
+type textValue struct {
+	p     *string
+	check func(string) error
+}
+
+func text(p *string) *textValue         { return &textValue{p: p} }
+func (v *textValue) String() string     { return "" } // help shows the static default, never a value
+func (v *textValue) Set(s string) error { *v.p = s; return nil }
+
+// checkedValue keeps the text of a value once check accepts it.
+type checkedValue struct {
+	p     *string
+	check func(string) error
+}
+
+func checked(p *string, check func(string) error) *checkedValue { return &checkedValue{p, check} }
+func (v *checkedValue) String() string                          { return "" }
+func (v *checkedValue) Set(s string) error {
+	if err := v.check(s); err != nil {
+		return err
+	}
+	*v.p = s
+	return nil
+}
+
+func oneOf(p *string, allowed ...string) *checkedValue {
+	return checked(p, func(s string) error {
+		if !slices.Contains(allowed, s) {
+			return fmt.Errorf("must be %s, not %q", strings.Join(allowed, " or "), s)
+		}
+		return nil
+	})
+}
+
+// secretURL accepts an empty value or a URL of one of schemes. It checks
+// only after the flags are parsed (see parseConfig), since the flag package
+// quotes a refused flag's text; its own errors never quote the URL, which
+// may hold a password.
+func secretURL(p *string, schemes ...string) *textValue {
+	return &textValue{p: p, check: func(s string) error {
+		if s == "" {
+			return nil
+		}
+		u, err := url.Parse(s)
+		if err != nil {
+			return fmt.Errorf("is not a valid URL (want %s://...; the value is not shown: it may hold a password)", schemes[0])
+		}
+		if !slices.Contains(schemes, u.Scheme) {
+			return fmt.Errorf("must be a %s:// URL, not %q", schemes[0], u.Redacted())
+		}
+		return nil
+	}}
+}
+
+func checkBool(s string) error {
+	if _, err := strconv.ParseBool(s); err != nil {
+		return fmt.Errorf("must be true or false, not %q", s)
+	}
+	return nil
+}
+
+func checkCron(s string) error {
+	if _, err := cron.ParseStandard(s); err != nil {
+		return fmt.Errorf("must be a cron spec such as \"* * * * *\", not %q: %v", s, err)
+	}
+	return nil
+}
+
+// checkDuration accepts a Go duration of at least lo and, if hi > 0, at most hi.
+func checkDuration(lo, hi time.Duration) func(string) error {
+	return func(s string) error {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < lo || (hi > 0 && d > hi) {
+			if hi > 0 {
+				return fmt.Errorf("must be a duration from %v to %v, not %q", lo, hi, s)
+			}
+			return fmt.Errorf("must be a duration of at least %v, not %q", lo, s)
+		}
+		return nil
+	}
+}
+
+func checkMinInt(lo int64) func(string) error {
+	return func(s string) error {
+		if n, err := strconv.ParseInt(s, 10, 64); err != nil || n < lo {
+			return fmt.Errorf("must be a whole number of at least %d, not %q", lo, s)
+		}
+		return nil
+	}
+}
+
+type intValue struct {
+	p      *int
+	lo, hi int
+}
+
+func intIn(p *int, lo, hi int) *intValue { return &intValue{p, lo, hi} }
+func (v *intValue) String() string       { return "" }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < v.lo || n > v.hi {
+		return fmt.Errorf("must be a number from %d to %d, not %q", v.lo, v.hi, s)
+	}
+	*v.p = n
+	return nil
+}
+
+type durationValue struct {
+	p      *time.Duration
+	lo, hi time.Duration
+}
+
+func durationIn(p *time.Duration, lo, hi time.Duration) *durationValue {
+	return &durationValue{p, lo, hi}
+}
+func (v *durationValue) String() string { return "" }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < v.lo || d > v.hi {
+		return fmt.Errorf("must be a duration such as 30s (at most %v), not %q", v.hi, s)
+	}
+	*v.p = d
+	return nil
+}
+
+type boolValue bool
+
+func (v *boolValue) String() string   { return "" }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err != nil {
+		return fmt.Errorf("must be true or false, not %q", s)
+	}
+	*v = boolValue(b)
+	return nil
+}
+
+type levelValue slog.Level
+
+func (v *levelValue) String() string { return "" }
+func (v *levelValue) Set(s string) error {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return fmt.Errorf("must be debug, info, warn or error, not %q", s)
+	}
+	*v = levelValue(l)
+	return nil
+}
+
+type rateValue struct {
+	p    *api.RateRule
+	name string
+}
+
+func rate(p *api.RateRule, name string) *rateValue { return &rateValue{p, name} }
+func (v *rateValue) String() string                { return "" }
+func (v *rateValue) Set(s string) error {
+	r, err := parseRate(v.name, s)
+	if err != nil {
+		return err
+	}
+	*v.p = r
+	return nil
 }
 
 // parseRate reads "N/s", "N/m" or "N/h" into a rule; bursts go up to half
@@ -122,22 +413,25 @@ func parseRate(name, v string) (api.RateRule, error) {
 	count, err := strconv.Atoi(n)
 	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
 	if !ok || err != nil || count < 1 || per == 0 {
-		return api.RateRule{}, fmt.Errorf("%s must look like 120/m (count per s, m or h), not %q", name, v)
+		return api.RateRule{}, fmt.Errorf("must look like 120/m (count per s, m or h), not %q", v)
 	}
-	return api.RateRule{Name: strings.ToLower(strings.TrimPrefix(name, "NARCIDI_")), Rate: count, Period: per, Burst: max(1, count/2)}, nil
+	return api.RateRule{Name: name, Rate: count, Period: per, Burst: max(1, count/2)}, nil
 }
 
+// usageError is a bad command line; the flag package has printed why and
+// the help.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// errHelp reports whether err is the flag package's answer to -h.
+func errHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return nil, fmt.Errorf("NARCIDI_LOG_LEVEL: %w", err)
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if c.LogFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch c.LogFormat {
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("NARCIDI_LOG_FORMAT must be text or json")
+	return slog.New(h), nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -20,7 +21,7 @@ import (
 // touch the server's keys folder nor need its configuration: they run on the
 // offline machine that holds the root's private key. handled is false for
 // the other keys verbs.
-func rootKeysCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) (handled bool, err error) {
+func rootKeysCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (handled bool, err error) {
 	if len(args) == 0 {
 		return false, nil
 	}
@@ -30,7 +31,7 @@ func rootKeysCommand(args []string, getenv func(string) string, stdout, stderr i
 	case "certify":
 		return true, keysCertify(args[1:], stdout)
 	case "attach":
-		return true, keysAttach(args[1:], getenv, stdout, stderr)
+		return true, keysAttach(ctx, args[1:], getenv, stdout, stderr)
 	}
 	return false, nil
 }
@@ -129,8 +130,8 @@ func keyFromJWKS(path, kid string) (ed25519.PublicKey, string, error) {
 	return pub, kid, nil
 }
 
-func keysAttach(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, rest, err := loadConfig("keys attach", args, getenv)
+func keysAttach(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, err := parseConfig("keys attach", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -153,10 +154,11 @@ func keysAttach(args []string, getenv func(string) string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	kr, _, err := openKeyring(cfg, log)
+	kr, closeStore, err := openServerKeyring(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	c, err := kr.AttachCertificate(strings.TrimSpace(string(cert)), roots)
 	if err != nil {
 		return err

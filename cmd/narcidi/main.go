@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/keys"
 )
 
 const usage = `narcidi — license and release control for NzilaCode software
@@ -16,7 +22,8 @@ Usage:
   narcidi migrate  [flags]   apply database migrations and exit
   narcidi worker   [flags]   run background jobs on Redis (NARCIDI_REDIS_URL): alerts, webhooks, scans
   narcidi keys generate      create a new lease signing key (it becomes the active one)
-  narcidi keys list          list signing keys
+  narcidi keys list          list signing keys and their root certificates
+  narcidi keys jwks          print the signing keys' public JWKS (to certify a new key before a restart)
   narcidi keys root generate -out DIR   create the root key that apps pin (offline)
   narcidi keys certify -root F -jwks F  certify a signing key with the root (see "keys certify -h")
   narcidi keys attach CERT ROOTS        attach a signing key's certificate on the server
@@ -55,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "worker":
 		err = worker(ctx, args, getenv, stdout, stderr)
 	case "keys":
-		err = keysCommand(args, getenv, stdout, stderr)
+		err = keysCommand(ctx, args, getenv, stdout, stderr)
 	case "release":
 		err = releaseCommand(ctx, args, getenv, stdout, stderr)
 	case "activate-offline":
@@ -69,15 +76,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "narcidi: unknown command %q\n\n%s", cmd, usage)
 		return 2
 	}
-	if err != nil {
-		fmt.Fprintf(stderr, "narcidi %s: %v\n", cmd, err)
-		return 1
+	switch {
+	case err == nil:
+		return 0
+	case errHelp(err):
+		return 0 // the help is printed
+	case errors.As(err, new(usageError)):
+		return 2 // the flag package has said why, followed by the help
 	}
-	return 0
+	fmt.Fprintf(stderr, "narcidi %s: %v\n", cmd, err)
+	return 1
 }
 
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, _, err := loadConfig("serve", args, getenv)
+	cfg, _, err := parseConfig("serve", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -92,8 +104,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return app.Wait(ctx)
 }
 
-func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, _ io.Writer) error {
-	cfg, _, err := loadConfig("migrate", args, getenv)
+func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, _, err := parseConfig("migrate", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -106,15 +118,18 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-func keysCommand(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func keysCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want a subcommand: generate or list")
+		return fmt.Errorf("want a subcommand: generate, list, jwks, root generate, certify or attach")
 	}
-	if handled, err := rootKeysCommand(args, getenv, stdout, stderr); handled {
+	if handled, err := rootKeysCommand(ctx, args, getenv, stdout, stderr); handled {
 		return err
 	}
 	sub := args[0]
-	cfg, _, err := loadConfig("keys "+sub, args[1:], getenv)
+	if sub != "generate" && sub != "list" && sub != "jwks" {
+		return fmt.Errorf("unknown keys subcommand %q: want generate, list, jwks, root generate, certify or attach", sub)
+	}
+	cfg, _, err := parseConfig("keys "+sub, args[1:], getenv, stderr)
 	if err != nil {
 		return err
 	}
@@ -122,23 +137,88 @@ func keysCommand(args []string, getenv func(string) string, stdout, stderr io.Wr
 	if err != nil {
 		return err
 	}
-	kr, _, err := openKeyring(cfg, log)
+	kr, closeStore, err := openServerKeyring(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	switch sub {
 	case "generate":
+		pinned := certifiedKeys(kr) > 0
 		kid, err := kr.Generate()
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "generated signing key %s (now active; running servers pick it up on restart)\n", kid)
-	case "list":
-		for _, k := range kr.List() {
-			fmt.Fprintf(stdout, "%s\t%s\t%s\n", k.KID, k.Status, k.CreatedAt.Format("2006-01-02T15:04:05Z07:00"))
+		if pinned {
+			// Apps that pin the root refuse leases of a key without a
+			// certificate: restarting now would cut them off.
+			fmt.Fprintf(stderr, "WARNING: the other keys are certified by a root key, key %s is not: apps that pin the root (verifier.Config.Roots) "+
+				"refuse every lease it signs. Before restarting the servers:\n"+
+				"  narcidi keys jwks > keys.jwks.json                  (here)\n"+
+				"  narcidi keys certify -root root.key.json -jwks keys.jwks.json -kid %s -out %s.cert   (on the root's machine)\n"+
+				"  narcidi keys attach %s.cert root.jwks.json   (here)\n"+
+				"then restart the servers.\n", kid, kid, kid, kid)
 		}
-	default:
-		return fmt.Errorf("unknown keys subcommand %q: want generate or list", sub)
+	case "list":
+		printKeys(stdout, kr, time.Now())
+	case "jwks":
+		b, err := kr.JWKS()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s\n", b)
 	}
 	return nil
+}
+
+// openServerKeyring opens the server's keyring for a keys command: the
+// database too, since the master key is checked against it (loadMaster).
+func openServerKeyring(ctx context.Context, cfg *Config, log *slog.Logger) (*keys.Keyring, func(), error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	kr, _, err := openKeyring(ctx, cfg, st, log)
+	if err != nil {
+		_ = st.Close()
+		return nil, nil, err
+	}
+	return kr, func() { _ = st.Close() }, nil
+}
+
+// certifiedKeys counts the keys with a root certificate attached.
+func certifiedKeys(kr *keys.Keyring) int {
+	n := 0
+	for _, k := range kr.List() {
+		if _, ok := kr.Certificate(k.KID); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// printKeys lists the signing keys with their certificate status, and says
+// when the active key lacks a certificate that pinned apps need.
+func printKeys(w io.Writer, kr *keys.Keyring, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tSTATUS\tCREATED\tCERTIFICATE")
+	pinned := certifiedKeys(kr) > 0
+	for _, k := range kr.List() {
+		cert := "none"
+		if nbf, exp, ok := kr.CertificateWindow(k.KID); ok {
+			switch {
+			case now.After(exp):
+				cert = "ended " + exp.Format(time.RFC3339)
+			case now.Before(nbf):
+				cert = "from " + nbf.Format(time.RFC3339) + " until " + exp.Format(time.RFC3339)
+			default:
+				cert = "valid until " + exp.Format(time.RFC3339)
+			}
+		} else if pinned && k.Status == keys.StatusActive {
+			cert = "none: apps that pin the root refuse its leases (certify and attach it)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.KID, k.Status, k.CreatedAt.Format(time.RFC3339), cert)
+	}
+	_ = tw.Flush()
 }

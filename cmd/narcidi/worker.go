@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -21,22 +20,9 @@ import (
 // workerSettings reads the workers' part of the configuration.
 func workerSettings(cfg *Config, log *slog.Logger) (workers.Config, int, error) {
 	var wc workers.Config
-	allow, err := strconv.ParseBool(cfg.WebhookAllowPrivate)
-	if err != nil {
-		return wc, 0, fmt.Errorf("NARCIDI_WEBHOOK_ALLOW_PRIVATE must be true or false")
-	}
-	concurrency, err := strconv.Atoi(cfg.WorkerConcurrency)
-	if err != nil || concurrency < 1 || concurrency > 1000 {
-		return wc, 0, fmt.Errorf("NARCIDI_WORKER_CONCURRENCY must be a number from 1 to 1000")
-	}
-	attempts, err := strconv.Atoi(cfg.DeliveryAttempts)
-	if err != nil || attempts < 1 || attempts > 50 {
-		return wc, 0, fmt.Errorf("NARCIDI_DELIVERY_ATTEMPTS must be a number from 1 to 50")
-	}
-	base, err := time.ParseDuration(cfg.RetryBase)
-	if err != nil || base <= 0 || base > time.Hour {
-		return wc, 0, fmt.Errorf("NARCIDI_RETRY_BASE must be a duration such as 30s (at most 1h)")
-	}
+	// loadConfig has checked every value.
+	allow, concurrency, attempts, base := cfg.WebhookAllowPrivate, cfg.WorkerConcurrency, cfg.DeliveryAttempts, cfg.RetryBase
+	var err error
 	wc = workers.Config{Log: log.With("component", "workers"), AllowPrivate: allow, MaxAttempts: attempts, RetryBase: base,
 		Schedules: workers.Schedules{Scans: cfg.ScanSchedule}}
 	if cfg.SMTPURL != "" {
@@ -83,7 +69,12 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return fmt.Errorf("NARCIDI_REDIS_URL: %w", err)
 	}
-	master, err := loadMaster(cfg, log)
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	master, err := loadMaster(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
@@ -91,11 +82,6 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	// A worker signs no lease: no signer.
 	wc, concurrency, err := workerSettings(cfg, log)
 	if err != nil {

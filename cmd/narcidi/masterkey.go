@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/storage"
+)
+
+// masterCheckName is the meta value holding the sealed master-key check.
+const masterCheckName = "master_key_check"
+
+// loadMaster loads the master key and checks it against the database st
+// (issue 11 item 13): a database used before keeps a value sealed with its
+// master key, and a start with another key, or with the generated
+// master.key deleted, stops with a clear message instead of running with
+// a new key. On a new database the key is created when none is configured,
+// and its check stored.
+func loadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) ([]byte, error) {
+	check, hasCheck, err := st.GetMeta(ctx, masterCheckName)
+	if err != nil {
+		return nil, err
+	}
+	used := hasCheck
+	if !used {
+		if used, err = st.HasHistory(ctx); err != nil {
+			return nil, err
+		}
+	}
+	master, generated, err := keys.LoadMasterKey(keys.MasterKeyConfig{Value: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir, NoGenerate: used})
+	if errors.Is(err, keys.ErrMasterKeyMissing) {
+		return nil, fmt.Errorf("%w, but the %s database has been used with a master key: a new one would not open its signing keys and secrets. "+
+			"Restore master.key from a backup or set NARCIDI_MASTER_KEY / NARCIDI_MASTER_KEY_FILE to the original key; no new key was written", err, st.Dialect())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if generated {
+		log.Warn("generated a master key in the data dir; in production set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE", "data_dir", cfg.DataDir)
+	}
+	if !hasCheck {
+		// First start with a check: store it; of two processes starting
+		// at once, both verify against the one that got stored.
+		fresh, err := keys.NewMasterCheck(master)
+		if err != nil {
+			return nil, err
+		}
+		if check, err = st.PutMetaOnce(ctx, masterCheckName, fresh); err != nil {
+			return nil, err
+		}
+	}
+	if err := keys.VerifyMasterCheck(master, check); err != nil {
+		return nil, fmt.Errorf("%w: the %s database was first used with another master key, so its signing keys, webhook secrets and release keys would not match. "+
+			"Set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE (or restore <data dir>/master.key) to that key", err, st.Dialect())
+	}
+	return master, nil
+}
