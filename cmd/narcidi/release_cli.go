@@ -60,6 +60,11 @@ func releaseKeygen(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// A folder that does not exist yet is created private: it holds a
+	// private key.
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return fmt.Errorf("create the key folder: %w", err)
+	}
 	keyPath, pubPath := filepath.Join(*out, "release.key"), filepath.Join(*out, "release.pub")
 	// O_EXCL: never overwrite a release key; losing one means apps must be updated.
 	f, err := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
