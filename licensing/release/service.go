@@ -279,14 +279,17 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 		}
 		up.PartSize = partSize
 		for i := 1; i <= n; i++ {
-			u, err := s.cfg.Blobs.PresignPart(ctx, a.ObjectKey, a.UploadID, i, s.cfg.UploadTTL)
+			// Each URL is bound to its part's exact length (the last part is
+			// shorter): no PUT can store more than the declared size.
+			size := min(partSize, in.Size-int64(i-1)*partSize)
+			u, err := s.cfg.Blobs.PresignPart(ctx, a.ObjectKey, a.UploadID, i, size, s.cfg.UploadTTL)
 			if err != nil {
 				_ = s.cfg.Blobs.AbortMultipart(ctx, a.ObjectKey, a.UploadID)
 				return nil, err
 			}
 			up.Parts = append(up.Parts, PartURL{Number: i, URL: u})
 		}
-	} else if up.URL, err = s.cfg.Blobs.PresignPut(ctx, a.ObjectKey, s.cfg.UploadTTL); err != nil {
+	} else if up.URL, err = s.cfg.Blobs.PresignPut(ctx, a.ObjectKey, in.Size, s.cfg.UploadTTL); err != nil {
 		return nil, err
 	}
 	err = s.cfg.Store.InTx(ctx, func(tx Repo) error {
