@@ -24,8 +24,8 @@ var nonPublicSamples = []string{
 	"192.88.99.1",                    // 6to4 relay anycast (deprecated)
 	"192.168.0.1", "192.168.255.255", // private
 	"198.18.0.0", "198.19.255.255", // benchmarking
-	"198.51.100.7",                // TEST-NET-2
-	"203.0.113.9",                 // TEST-NET-3
+	"198.51.100.7",                 // TEST-NET-2
+	"203.0.113.9",                  // TEST-NET-3
 	"224.0.0.1", "239.255.255.255", // multicast
 	"240.0.0.1", "254.1.2.3", // reserved
 	"255.255.255.255", // broadcast
@@ -37,7 +37,7 @@ var nonPublicSamples = []string{
 	"64:ff9b::127.0.0.1", "64:ff9b::a00:1", "64:ff9b::c000:201", "64:ff9b::ffff:ffff", // NAT64 of non-public
 	"64:ff9b:1::1", "64:ff9b:1::808:808", // local-use translation
 	"100::", "100::ffff:ffff:ffff:ffff", // discard-only
-	"100:0:0:1::1",                                 // dummy prefix
+	"100:0:0:1::1",                                    // dummy prefix
 	"2001::1", "2001:0:4136:e378:8000:63bf:3fff:fdd2", // Teredo
 	"2001:2::1", "2001:10::1", "2001:1ff:ffff::1", // benchmarking, ORCHID, end of 2001::/23
 	"2001:db8::", "2001:db8:ffff::1", // documentation

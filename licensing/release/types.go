@@ -70,6 +70,7 @@ type Filter struct {
 	ProductID string
 	Channel   string
 	Status    Status
+	Version   string // exact version (no leading v)
 }
 
 // MetadataRecord is the current signed metadata document of a product and
@@ -107,6 +108,8 @@ type Repo interface {
 	// UpdateArtifact saves status, upload id and object key.
 	UpdateArtifact(ctx context.Context, a *Artifact) error
 	DeleteArtifact(ctx context.Context, id string) error
+	// DeleteRelease removes a release row and its artifact rows (ENotFound).
+	DeleteRelease(ctx context.Context, id string) error
 	// PendingArtifacts lists artifacts still pending that were created before t.
 	PendingArtifacts(ctx context.Context, before time.Time, limit int) ([]Artifact, error)
 	GetMetadata(ctx context.Context, productID, channel string) (*MetadataRecord, error)
@@ -162,6 +165,7 @@ const (
 	ActionReleaseCreated          = "release.created"
 	ActionReleasePublished        = "release.published"
 	ActionReleaseYanked           = "release.yanked"
+	ActionReleaseDeleted          = "release.deleted" // a draft removed with its artifacts
 	ActionArtifactAdded           = "artifact.added"
 	ActionArtifactFinalized       = "artifact.finalized"
 	ActionArtifactAbandoned       = "artifact.abandoned"
