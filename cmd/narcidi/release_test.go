@@ -33,6 +33,7 @@ func init() {
 		"POST /v1/releases/:id/artifacts/:artifact_id/finalize": "releases:write",
 		"POST /v1/releases/:id/actions/publish":                 "releases:write",
 		"POST /v1/releases/:id/actions/yank":                    "releases:write",
+		"DELETE /v1/releases/:id":                               "releases:write",
 	} {
 		expectedPerm[route] = perm
 	}
