@@ -293,6 +293,8 @@ func (l *Local) Move(_ context.Context, src, dst string) error {
 	}
 	err := os.Rename(l.objectPath(src), to)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Nothing was uploaded yet: the key stays open for its upload.
+		_ = os.Remove(l.closedPath(src))
 		return licensing.Errorf(licensing.ENotFound, "no such object")
 	} else if err != nil {
 		return licensing.Wrap(licensing.EUnavailable, err, "moving the object failed")
