@@ -7,10 +7,10 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
-// NonPublicSamples has addresses of every non-public block of the IANA
+// nonPublicSamples has addresses of every non-public block of the IANA
 // special-purpose registries (first, inner and last addresses) and of every
-// IPv6 form that embeds one of them. Other packages' tests reuse the list
-// through their own copies; keep them in step.
+// IPv6 form that embeds one of them. The dial test (workers) and the API
+// test (cmd/narcidi) use shorter copies.
 var nonPublicSamples = []string{
 	// IPv4 special-purpose registry
 	"0.0.0.0", "0.1.2.3", "0.255.255.255", // this network
@@ -50,6 +50,7 @@ var nonPublicSamples = []string{
 	"4000::1", "5f00::1", "8000::1", // outside global unicast
 }
 
+// publicSamples are public addresses, several just outside a refused block.
 var publicSamples = []string{
 	"1.1.1.1", "8.8.8.8", "93.184.216.34", "9.255.255.255", "11.0.0.0", "100.63.255.255", "100.128.0.0",
 	"172.15.255.255", "172.32.0.0", "192.0.1.255", "192.0.3.0", "198.17.255.255", "198.20.0.0", "223.255.255.255",
