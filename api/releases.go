@@ -44,7 +44,8 @@ func (s *Server) listReleases(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := release.Filter{ProductID: c.Query("product_id"), Channel: c.Query("channel"), Status: release.Status(c.Query("status"))}
+	f := release.Filter{ProductID: c.Query("product_id"), Channel: c.Query("channel"), Status: release.Status(c.Query("status")),
+		Version: c.Query("version")}
 	return list(c, func(p licensing.Page) ([]release.Release, error) { return rs.Releases(c.UserContext(), f, p) },
 		func(r *release.Release) string { return r.ID })
 }
@@ -86,6 +87,14 @@ func (s *Server) publishRelease(c *fiber.Ctx) error {
 		}
 		return rs.Publish(c.UserContext(), c.Params("id"))
 	})
+}
+
+func (s *Server) deleteRelease(c *fiber.Ctx) error {
+	rs, err := s.releaseService()
+	if err != nil {
+		return err
+	}
+	return noContent(c, rs.DeleteRelease(c.UserContext(), c.Params("id")))
 }
 
 func (s *Server) yankRelease(c *fiber.Ctx) error {

@@ -133,8 +133,9 @@ func routeTable() []route {
 
 		{method: "POST", path: "/v1/releases", tag: "releases", summary: "Create a draft release of a product", perm: licensing.WriteReleases, in: release.ReleaseInput{}, out: release.Release{}, status: 201, idempotent: true, handler: (*Server).createRelease},
 		{method: "GET", path: "/v1/releases", tag: "releases", summary: "The version history (releases with their artifacts)", perm: licensing.ReadReleases, out: listResponse[release.Release]{}, status: 200,
-			query: withPage(param{"product_id", "filter"}, param{"channel", "stable, beta, alpha or dev"}, param{"status", "draft, published or yanked"}), handler: (*Server).listReleases},
+			query: withPage(param{"product_id", "filter"}, param{"channel", "stable, beta, alpha or dev"}, param{"status", "draft, published or yanked"}, param{"version", "exact version"}), handler: (*Server).listReleases},
 		{method: "GET", path: "/v1/releases/:id", tag: "releases", summary: "Get a release and its artifacts", perm: licensing.ReadReleases, out: release.Release{}, status: 200, handler: (*Server).getRelease},
+		{method: "DELETE", path: "/v1/releases/:id", tag: "releases", summary: "Delete a draft release with its artifacts (a published one can only be yanked)", perm: licensing.WriteReleases, status: 204, handler: (*Server).deleteRelease},
 		{method: "POST", path: "/v1/releases/:id/artifacts", tag: "releases", summary: "Add a hashed, signed artifact to a draft release: answers presigned upload URL(s)", perm: licensing.WriteReleases, in: release.ArtifactInput{}, out: release.Upload{}, status: 201, handler: (*Server).addArtifact},
 		{method: "POST", path: "/v1/releases/:id/artifacts/:artifact_id/finalize", tag: "releases", summary: "Complete the upload and check the stored size and hashes", perm: licensing.WriteReleases, in: release.FinalizeInput{}, out: release.Artifact{}, status: 200, handler: (*Server).finalizeArtifact},
 		{method: "POST", path: "/v1/releases/:id/actions/publish", tag: "releases", summary: "Publish a draft release (re-signs the channel metadata)", perm: licensing.WriteReleases, out: release.Release{}, status: 200, handler: (*Server).publishRelease},

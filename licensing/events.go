@@ -56,6 +56,7 @@ const (
 	ActionReleaseCreated    = "release.created"
 	ActionReleasePublished  = "release.published"
 	ActionReleaseYanked     = "release.yanked"
+	ActionReleaseDeleted    = "release.deleted"
 	ActionArtifactAdded     = "artifact.added"
 	ActionArtifactFinalized = "artifact.finalized"
 	ActionArtifactAbandoned = "artifact.abandoned"
@@ -73,7 +74,7 @@ var Actions = []string{
 	ActionLicenseExpiring, ActionLicenseExpired, ActionMachineActivated, ActionMachineDeactivated, ActionMachineBlocked,
 	ActionMachineUnblocked, ActionMachineHeartbeatRst, ActionMachineOffline, ActionTokenCreated, ActionTokenRevoked,
 	ActionWebhookCreated, ActionWebhookUpdated, ActionWebhookDeleted, ActionWebhookDisabled, ActionDeliveryRedelivered,
-	ActionReleaseCreated, ActionReleasePublished, ActionReleaseYanked, ActionArtifactAdded, ActionArtifactFinalized,
+	ActionReleaseCreated, ActionReleasePublished, ActionReleaseYanked, ActionReleaseDeleted, ActionArtifactAdded, ActionArtifactFinalized,
 	ActionArtifactAbandoned, ActionArtifactRejected,
 }
 

@@ -106,6 +106,9 @@ func (r *Releases) ListReleases(ctx context.Context, f release.Filter, page lice
 	if f.Status != "" {
 		q = q.Where("status = ?", string(f.Status))
 	}
+	if f.Version != "" {
+		q = q.Where("version = ?", f.Version)
+	}
 	var rows []releaseRow
 	if err := paged(q, page).Find(&rows).Error; err != nil {
 		return nil, translate(err)
@@ -141,6 +144,14 @@ func (r *Releases) UpdateArtifact(ctx context.Context, a *release.Artifact) erro
 func (r *Releases) DeleteArtifact(ctx context.Context, id string) error {
 	res := r.s.q(ctx).Delete(&artifactRow{}, "id = ?", id)
 	return affected(res, errorf(licensing.ENotFound, "artifact not found"))
+}
+
+func (r *Releases) DeleteRelease(ctx context.Context, id string) error {
+	if err := r.s.q(ctx).Delete(&artifactRow{}, "release_id = ?", id).Error; err != nil {
+		return translate(err)
+	}
+	res := r.s.q(ctx).Delete(&releaseRow{}, "id = ?", id)
+	return affected(res, licensing.Errorf(licensing.ENotFound, "release not found"))
 }
 
 func (r *Releases) PendingArtifacts(ctx context.Context, before time.Time, limit int) ([]release.Artifact, error) {

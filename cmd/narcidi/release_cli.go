@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +28,9 @@ const releaseUsage = `Usage:
   narcidi release keygen  [-out DIR]    write a release signing key pair (release.key, release.pub)
   narcidi release publish -product ID -version V -key release.key [flags] PLATFORM/ARCH=FILE ...
         hash and sign each file here, upload it through the API's presigned URLs,
-        finalize it and publish the release (-draft to stop before publishing)
+        finalize it and publish the release (-draft to stop before publishing);
+        a draft of the same version left by a failed publish is resumed when it
+        matches, otherwise deleted and made again (published versions never are)
 `
 
 // releaseCommand runs `narcidi release ...`. The release private key stays
@@ -59,6 +62,11 @@ func releaseKeygen(args []string, stdout, stderr io.Writer) error {
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
+	}
+	// A folder that does not exist yet is created private: it holds a
+	// private key.
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return fmt.Errorf("create the key folder: %w", err)
 	}
 	keyPath, pubPath := filepath.Join(*out, "release.key"), filepath.Join(*out, "release.pub")
 	// O_EXCL: never overwrite a release key; losing one means apps must be updated.
@@ -157,17 +165,16 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 		in.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(key, stmt))
 		arts = append(arts, localArtifact{platform, arch, path, in})
 	}
-	_, body, err := c.do(ctx, "POST", "/v1/releases", release.ReleaseInput{ProductID: *product, Version: *version, Channel: *channel,
-		Notes: *notes, Entitlement: *entitlement}, http.Header{"Idempotency-Key": {randomKey()}})
+	in := release.ReleaseInput{ProductID: *product, Version: *version, Channel: *channel, Notes: *notes, Entitlement: *entitlement}
+	rel, done, err := openDraft(ctx, c, in, arts, stdout)
 	if err != nil {
 		return err
 	}
-	var rel release.Release
-	if err := json.Unmarshal(body, &rel); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "release %s (%s) created as a draft\n", rel.ID, rel.Version)
 	for _, a := range arts {
+		if done[a.platform+"/"+a.arch] {
+			fmt.Fprintf(stdout, "%s/%s: %s already uploaded and checked in the draft\n", a.platform, a.arch, a.in.Filename)
+			continue
+		}
 		_, body, err := c.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts", a.in, nil)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", a.platform, a.arch, err)
@@ -198,6 +205,81 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 	}
 	fmt.Fprintf(stdout, "release %s %s published on %s\n", rel.ID, rel.Version, rel.Channel)
 	return nil
+}
+
+// openDraft returns the draft release to upload into, and the platform/arch
+// of the artifacts it already holds ready. A publish that failed part way
+// (a refused signature, a lost connection) leaves a draft that holds the
+// version number; publishing again picks it up:
+//
+//   - no release of that version: a new draft is created;
+//   - a draft with the same channel, notes and entitlement whose artifacts
+//     are all finalized and identical (same file, hashes and signature) to
+//     ones being published: it is resumed, those artifacts are not sent again;
+//   - any other draft (other settings, another file, an upload left pending
+//     whose URLs are gone): it is deleted with its artifacts and created
+//     anew, since a draft is never visible to apps and the files given now
+//     are what the publisher means to release;
+//   - a published or yanked release: refused (versions apps may have seen
+//     are never replaced).
+func openDraft(ctx context.Context, c *apiCaller, in release.ReleaseInput, arts []localArtifact, stdout io.Writer) (*release.Release, map[string]bool, error) {
+	q := url.Values{"product_id": {in.ProductID}, "version": {in.Version}}
+	_, body, err := c.do(ctx, "GET", "/v1/releases?"+q.Encode(), nil, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var found struct {
+		Data []release.Release `json:"data"`
+	}
+	if err := json.Unmarshal(body, &found); err != nil {
+		return nil, nil, err
+	}
+	if len(found.Data) == 1 {
+		old := &found.Data[0]
+		if old.Status != release.StatusDraft {
+			return nil, nil, fmt.Errorf("version %s of the product is already %s: a published version is never replaced (yank it and publish a new version)", old.Version, old.Status)
+		}
+		if done, ok := resumable(old, in, arts); ok {
+			fmt.Fprintf(stdout, "release %s (%s): resuming the draft left by an earlier publish\n", old.ID, old.Version)
+			return old, done, nil
+		}
+		if _, _, err := c.do(ctx, "DELETE", "/v1/releases/"+old.ID, nil, nil); err != nil {
+			return nil, nil, fmt.Errorf("replace the draft %s: %w", old.ID, err)
+		}
+		fmt.Fprintf(stdout, "release %s (%s): deleted the draft left by an earlier publish, it differs from this one\n", old.ID, old.Version)
+	}
+	_, body, err = c.do(ctx, "POST", "/v1/releases", in, http.Header{"Idempotency-Key": {randomKey()}})
+	if err != nil {
+		return nil, nil, err
+	}
+	var rel release.Release
+	if err := json.Unmarshal(body, &rel); err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(stdout, "release %s (%s) created as a draft\n", rel.ID, rel.Version)
+	return &rel, map[string]bool{}, nil
+}
+
+// resumable reports whether the draft old can be completed with arts, and
+// which of arts it already holds.
+func resumable(old *release.Release, in release.ReleaseInput, arts []localArtifact) (map[string]bool, bool) {
+	if old.Channel != in.Channel || old.Notes != in.Notes || old.Entitlement != in.Entitlement {
+		return nil, false
+	}
+	local := map[string]release.ArtifactInput{}
+	for _, a := range arts {
+		local[a.platform+"/"+a.arch] = a.in
+	}
+	done := map[string]bool{}
+	for _, a := range old.Artifacts {
+		l, ok := local[a.Platform+"/"+a.Arch]
+		if !ok || a.Status != release.ArtifactReady || a.Filename != l.Filename || a.Size != l.Size || a.SHA256 != l.SHA256 ||
+			a.SHA512 != l.SHA512 || a.Signature != l.Signature {
+			return nil, false
+		}
+		done[a.Platform+"/"+a.Arch] = true
+	}
+	return done, true
 }
 
 // finalizeTimeout is how long the CLI waits for a finalize of size bytes:

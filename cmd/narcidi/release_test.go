@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -33,6 +34,7 @@ func init() {
 		"POST /v1/releases/:id/artifacts/:artifact_id/finalize": "releases:write",
 		"POST /v1/releases/:id/actions/publish":                 "releases:write",
 		"POST /v1/releases/:id/actions/yank":                    "releases:write",
+		"DELETE /v1/releases/:id":                               "releases:write",
 	} {
 		expectedPerm[route] = perm
 	}
@@ -104,6 +106,25 @@ func httpDo(t *testing.T, method, u string, body io.Reader, size int64) (int, []
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, resp.Header
+}
+
+// putRefused reports whether the store refused a PUT of body: a 4xx answer,
+// or the connection closed on a body it will not read (S3 stores may stop
+// reading once the signed Content-Length is exceeded).
+func putRefused(t *testing.T, u string, body []byte) (bool, string) {
+	t.Helper()
+	req, err := http.NewRequest("PUT", u, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.ContentLength = int64(len(body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return true, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode >= 400 && resp.StatusCode <= 499, fmt.Sprintf("%d %s", resp.StatusCode, b)
 }
 
 // uploadAndFinalize sends data through the upload URLs and finalizes.
@@ -190,6 +211,28 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 	if status, b := uploadAndFinalize(t, admin, rel.ID, bigUp, big); status != 200 {
 		t.Fatalf("finalize multipart: %d %s", status, b)
 	}
+	// An upload URL takes the declared size only: a larger body is refused
+	// by the store (S3 checks the signed Content-Length), nothing is kept.
+	var sizedUp release.Upload
+	admin.mustCreate("/v1/releases/"+rel.ID+"/artifacts", key.artifactFor(cat.productID, "1.0.0", "freebsd", "amd64", "app", small), &sizedUp)
+	larger := append(append([]byte{}, small...), "rm -rf /\n"...)
+	if ok, answer := putRefused(t, sizedUp.URL, larger); !ok {
+		t.Errorf("PUT of a body larger than declared: %s", answer)
+	}
+	if st, b := admin.call("POST", "/v1/releases/"+rel.ID+"/artifacts/"+sizedUp.Artifact.ID+"/finalize", nil, nil); st != 409 {
+		t.Errorf("finalize after a refused PUT = %d %s", st, b)
+	}
+	if status, b := uploadAndFinalize(t, admin, rel.ID, sizedUp, small); status != 200 {
+		t.Fatalf("finalize of the declared bytes: %d %s", status, b)
+	}
+	var bigPartUp release.Upload
+	admin.mustCreate("/v1/releases/"+rel.ID+"/artifacts", key.artifactFor(cat.productID, "1.0.0", "freebsd", "arm64", "app.zip", big), &bigPartUp)
+	if ok, answer := putRefused(t, bigPartUp.Parts[1].URL, big); !ok {
+		t.Errorf("PUT of a part larger than its size: %s", answer)
+	}
+	if status, b := uploadAndFinalize(t, admin, rel.ID, bigPartUp, big); status != 200 {
+		t.Fatalf("finalize multipart after a refused part: %d %s", status, b)
+	}
 	// Bytes that are not the declared ones are refused at finalize, and the
 	// artifact is removed.
 	var badUp release.Upload
@@ -198,7 +241,7 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 	if status, b := uploadAndFinalize(t, admin, rel.ID, badUp, tampered); status != 422 || !strings.Contains(string(b), "SHA-256") {
 		t.Fatalf("finalize of tampered bytes: %d %s", status, b)
 	}
-	if status, b := admin.call("GET", "/v1/releases/"+rel.ID, nil, &rel); status != 200 || len(rel.Artifacts) != 2 {
+	if status, b := admin.call("GET", "/v1/releases/"+rel.ID, nil, &rel); status != 200 || len(rel.Artifacts) != 4 {
 		t.Fatalf("release after a refused finalize: %d %s", status, b)
 	}
 	// Nothing is downloadable before publication.
@@ -231,7 +274,7 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 	}
 	var md verifier.ReleaseMetadata
 	_ = json.Unmarshal(payload, &md)
-	if md.ProductID != cat.productID || len(md.Releases) != 1 || md.Releases[0].Version != "1.0.0" || len(md.Releases[0].Artifacts) != 2 || md.Version < 1 {
+	if md.ProductID != cat.productID || len(md.Releases) != 1 || md.Releases[0].Version != "1.0.0" || len(md.Releases[0].Artifacts) != 4 || md.Version < 1 {
 		t.Fatalf("metadata: %+v", md)
 	}
 
@@ -246,9 +289,18 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 	if st, b, _ := httpDo(t, "GET", loc, nil, 0); st != 200 || !bytes.Equal(b, small) {
 		t.Fatalf("GET presigned = %d %q", st, b)
 	}
-	// The upload URL still accepts a PUT after finalize, but the checked
-	// bytes were moved to a key no URL can write: downloads do not change.
-	httpDo(t, "PUT", smallUp.URL, bytes.NewReader(bytes.ToUpper(small)), int64(len(small)))
+	// After finalize the checked bytes are at a key no URL can write. The
+	// local store also refuses the old upload URL; S3 cannot revoke a
+	// presigned URL and stores the PUT at the old key, which nothing
+	// downloads. Either way downloads do not change. Part URLs of a
+	// completed multipart upload are refused by both.
+	st, b, _ := httpDo(t, "PUT", smallUp.URL, bytes.NewReader(bytes.ToUpper(small)), int64(len(small)))
+	if s3 := env["NARCIDI_BLOB_BACKEND"] == "s3"; (s3 && st != 200) || (!s3 && st != 403) {
+		t.Errorf("PUT through the upload URL after finalize = %d %s", st, b)
+	}
+	if ok, answer := putRefused(t, bigUp.Parts[0].URL, big[:5<<20]); !ok {
+		t.Errorf("PUT through a part URL after finalize: %s", answer)
+	}
 	_, _, loc, _ = download(t, app.URL(), dl)
 	if st, b, _ := httpDo(t, "GET", loc, nil, 0); st != 200 || !bytes.Equal(b, small) {
 		t.Fatalf("GET after a PUT through the old upload URL = %d %q", st, b)

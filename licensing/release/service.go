@@ -173,6 +173,12 @@ func (s *Service) Releases(ctx context.Context, f Filter, page licensing.Page) (
 	if f.Status != "" && !slices.Contains([]Status{StatusDraft, StatusPublished, StatusYanked}, f.Status) {
 		return nil, licensing.Errorf(licensing.EInvalid, "status must be draft, published or yanked")
 	}
+	if f.Version != "" {
+		f.Version = strings.TrimPrefix(f.Version, "v")
+		if _, err := verifier.ParseVersion(f.Version); err != nil {
+			return nil, licensing.Errorf(licensing.EInvalid, "version must be semver (1.2.3, 1.2.3-beta.1)")
+		}
+	}
 	return s.cfg.Store.ListReleases(ctx, f, page)
 }
 
@@ -282,14 +288,17 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 		}
 		up.PartSize = partSize
 		for i := 1; i <= n; i++ {
-			u, err := s.cfg.Blobs.PresignPart(ctx, a.ObjectKey, a.UploadID, i, s.cfg.UploadTTL)
+			// Each URL is bound to its part's exact length (the last part is
+			// shorter): no PUT can store more than the declared size.
+			size := min(partSize, in.Size-int64(i-1)*partSize)
+			u, err := s.cfg.Blobs.PresignPart(ctx, a.ObjectKey, a.UploadID, i, size, s.cfg.UploadTTL)
 			if err != nil {
 				_ = s.cfg.Blobs.AbortMultipart(ctx, a.ObjectKey, a.UploadID)
 				return nil, err
 			}
 			up.Parts = append(up.Parts, PartURL{Number: i, URL: u})
 		}
-	} else if up.URL, err = s.cfg.Blobs.PresignPut(ctx, a.ObjectKey, s.cfg.UploadTTL); err != nil {
+	} else if up.URL, err = s.cfg.Blobs.PresignPut(ctx, a.ObjectKey, in.Size, s.cfg.UploadTTL); err != nil {
 		return nil, err
 	}
 	err = s.cfg.Store.InTx(ctx, func(tx Repo) error {
@@ -480,6 +489,57 @@ func (s *Service) Publish(ctx context.Context, id string) (*Release, error) {
 		r.PublishedAt = &now
 		return nil
 	})
+}
+
+// DeleteRelease removes a draft release with its artifacts and their stored
+// bytes, so its version number can be used again (a publish that failed half
+// way leaves such a draft). A published or yanked release cannot be deleted:
+// apps may have seen it in signed metadata; yank it instead. EConflict,
+// ENotFound.
+//
+// The rows go first, in one transaction with the audit event, and the bytes
+// after: a failure in between leaves unreachable objects (nothing can
+// download a draft's bytes, and no row points at them), never a release
+// whose artifacts have lost their bytes.
+func (s *Service) DeleteRelease(ctx context.Context, id string) error {
+	var gone *Release
+	err := s.cfg.Store.InTx(ctx, func(tx Repo) error {
+		r, err := tx.LockRelease(ctx, id)
+		if err != nil {
+			return err
+		}
+		if r.Status != StatusDraft {
+			return licensing.Errorf(licensing.EConflict, "the release is %s: only a draft can be deleted (yank a published release)", r.Status)
+		}
+		if err := tx.DeleteRelease(ctx, r.ID); err != nil {
+			return err
+		}
+		gone = r
+		return s.record(ctx, tx, ActionReleaseDeleted, "release", r.ID, "", r, nil)
+	})
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for i := range gone.Artifacts {
+		a := &gone.Artifacts[i]
+		if a.UploadID != "" {
+			if err := s.cfg.Blobs.AbortMultipart(ctx, a.ObjectKey, a.UploadID); err != nil && licensing.ErrorCode(err) != licensing.ENotFound {
+				errs = append(errs, err)
+			}
+		}
+		// Both keys: a finalize may have stopped between moving the object
+		// and recording the move.
+		for _, k := range []string{a.ObjectKey, finalKey(a)} {
+			if err := s.cfg.Blobs.Delete(ctx, k); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return licensing.Wrap(licensing.EUnavailable, errors.Join(errs...), "the release was deleted, but removing its stored files failed")
+	}
+	return nil
 }
 
 // Yank withdraws a published release: out of the metadata, no downloads.

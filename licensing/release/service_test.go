@@ -76,6 +76,16 @@ func put(t *testing.T, u string, data []byte) {
 	resp.Body.Close()
 }
 
+func putStatus(t *testing.T, u string, data []byte) int {
+	req, _ := http.NewRequest("PUT", u, bytes.NewReader(data))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func wantCode(t *testing.T, err error, code licensing.Code) {
 	t.Helper()
 	if licensing.ErrorCode(err) != code {
@@ -270,7 +280,11 @@ func TestFinalizeHardening(t *testing.T) {
 		if a.ObjectKey == up.Artifact.ObjectKey {
 			t.Fatalf("the checked object stays at its upload key %s", a.ObjectKey)
 		}
-		put(t, up.URL, []byte("a replaced build!")) // the URL is still valid
+		// The local store refuses the upload URL once finalize moved its
+		// object (S3 cannot revoke it: see cmd/narcidi's TestReleasesS3).
+		if st := putStatus(t, up.URL, []byte("a replaced build!")); st != 403 {
+			t.Fatalf("PUT through the upload URL after finalize = %d, want 403", st)
+		}
 		rc, err := f.blobs.Open(ctx, a.ObjectKey)
 		if err != nil {
 			t.Fatal(err)
@@ -349,5 +363,69 @@ func TestAddArtifactRacesPublish(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// A draft is deleted with its artifacts, their stored bytes and multipart
+// uploads, audited, and its version can be used again; a published release
+// cannot be deleted.
+func TestDeleteDraft(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		f := newFixture(t, st)
+		r, err := f.svc.CreateRelease(ctx, release.ReleaseInput{ProductID: f.prod, Version: "4.0.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := []byte("a draft build")
+		up, _ := f.svc.AddArtifact(ctx, r.ID, f.artifact("4.0.0", "linux", data))
+		put(t, up.URL, data)
+		ready, err := f.svc.Finalize(ctx, r.ID, up.Artifact.ID, release.FinalizeInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		multi := f.artifact("4.0.0", "darwin", data)
+		multi.Multipart = true
+		mp, err := f.svc.AddArtifact(ctx, r.ID, multi)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.DeleteRelease(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.Release(ctx, r.ID)
+		wantCode(t, err, licensing.ENotFound)
+		_, err = st.Releases().GetArtifact(ctx, ready.ID)
+		wantCode(t, err, licensing.ENotFound)
+		if _, err := f.blobs.Stat(ctx, ready.ObjectKey); licensing.ErrorCode(err) != licensing.ENotFound {
+			t.Errorf("the finalized object is still stored: %v", err)
+		}
+		if err := f.blobs.CompleteMultipart(ctx, mp.Artifact.ObjectKey, mp.Artifact.UploadID, nil); licensing.ErrorCode(err) != licensing.ENotFound {
+			t.Errorf("the multipart upload still exists: %v", err)
+		}
+		evs, err := st.ListEvents(ctx, licensing.EventFilter{Action: release.ActionReleaseDeleted}, licensing.Page{})
+		if err != nil || len(evs) != 1 || evs[0].TargetID != r.ID || evs[0].Before == nil {
+			t.Fatalf("release.deleted events: %+v %v", evs, err)
+		}
+		wantCode(t, f.svc.DeleteRelease(ctx, r.ID), licensing.ENotFound)
+		// The version is free again; once published it cannot be deleted.
+		r, err = f.svc.CreateRelease(ctx, release.ReleaseInput{ProductID: f.prod, Version: "4.0.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		up, _ = f.svc.AddArtifact(ctx, r.ID, f.artifact("4.0.0", "linux", data))
+		put(t, up.URL, data)
+		if _, err := f.svc.Finalize(ctx, r.ID, up.Artifact.ID, release.FinalizeInput{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Publish(ctx, r.ID); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, f.svc.DeleteRelease(ctx, r.ID), licensing.EConflict)
+		if got, err := f.svc.Releases(ctx, release.Filter{ProductID: f.prod, Version: "v4.0.0"}, licensing.Page{}); err != nil || len(got) != 1 || got[0].ID != r.ID {
+			t.Fatalf("filter by version: %+v %v", got, err)
+		}
+		_, err = f.svc.Releases(ctx, release.Filter{Version: "four"}, licensing.Page{})
+		wantCode(t, err, licensing.EInvalid)
 	})
 }

@@ -70,6 +70,7 @@ type Filter struct {
 	ProductID string
 	Channel   string
 	Status    Status
+	Version   string // exact version (no leading v)
 }
 
 // MetadataRecord is the current signed metadata document of a product and
@@ -107,6 +108,8 @@ type Repo interface {
 	// UpdateArtifact saves status, upload id and object key.
 	UpdateArtifact(ctx context.Context, a *Artifact) error
 	DeleteArtifact(ctx context.Context, id string) error
+	// DeleteRelease removes a release row and its artifact rows (ENotFound).
+	DeleteRelease(ctx context.Context, id string) error
 	// PendingArtifacts lists artifacts still pending that were created before t.
 	PendingArtifacts(ctx context.Context, before time.Time, limit int) ([]Artifact, error)
 	GetMetadata(ctx context.Context, productID, channel string) (*MetadataRecord, error)
@@ -134,11 +137,13 @@ type UploadPart struct {
 // licensing vocabulary: ENotFound for a missing object, EUnavailable when
 // the store cannot be reached. Implementations are safe for concurrent use.
 type BlobStore interface {
-	// PresignPut returns a URL that accepts one PUT of the whole object until ttl.
-	PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error)
+	// PresignPut returns a URL that accepts one PUT of the whole object,
+	// exactly size bytes, until ttl (a larger or shorter body is refused).
+	PresignPut(ctx context.Context, key string, size int64, ttl time.Duration) (string, error)
 	CreateMultipart(ctx context.Context, key string) (uploadID string, err error)
-	// PresignPart returns a URL that accepts one PUT of part number (1-based).
-	PresignPart(ctx context.Context, key, uploadID string, number int, ttl time.Duration) (string, error)
+	// PresignPart returns a URL that accepts one PUT of part number
+	// (1-based), exactly size bytes.
+	PresignPart(ctx context.Context, key, uploadID string, number int, size int64, ttl time.Duration) (string, error)
 	CompleteMultipart(ctx context.Context, key, uploadID string, parts []UploadPart) error
 	AbortMultipart(ctx context.Context, key, uploadID string) error
 	// PresignGet returns a URL that serves the object (as filename) until ttl.
@@ -149,6 +154,7 @@ type BlobStore interface {
 	Open(ctx context.Context, key string) (io.ReadCloser, error)
 	// Move renames the object src to dst (replacing dst) and removes src;
 	// ENotFound when src is missing. dst is a key no upload URL was made for.
+	// Where the store can, upload URLs of src stop working.
 	Move(ctx context.Context, src, dst string) error
 	// Delete removes the object; a missing object is not an error.
 	Delete(ctx context.Context, key string) error
@@ -160,6 +166,7 @@ const (
 	ActionReleaseCreated          = licensing.ActionReleaseCreated
 	ActionReleasePublished        = licensing.ActionReleasePublished
 	ActionReleaseYanked           = licensing.ActionReleaseYanked
+	ActionReleaseDeleted          = licensing.ActionReleaseDeleted // a draft removed with its artifacts
 	ActionArtifactAdded           = licensing.ActionArtifactAdded
 	ActionArtifactFinalized       = licensing.ActionArtifactFinalized
 	ActionArtifactAbandoned       = licensing.ActionArtifactAbandoned

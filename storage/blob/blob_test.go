@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -25,6 +26,9 @@ type subject struct {
 	store release.BlobStore
 	// expire makes URLs presigned so far expire (moves the clock, or waits).
 	expire func()
+	// revokes: upload URLs of a moved or deleted key stop working (the local
+	// store; S3 cannot revoke a presigned URL).
+	revokes bool
 }
 
 func newLocal(t *testing.T) subject {
@@ -36,7 +40,7 @@ func newLocal(t *testing.T) subject {
 	srv := httptest.NewServer(l.Handler())
 	t.Cleanup(srv.Close)
 	l.SetBaseURL(srv.URL)
-	return subject{store: l, expire: func() { c.Add(2 * time.Second) }}
+	return subject{store: l, expire: func() { c.Add(2 * time.Second) }, revokes: true}
 }
 
 func newS3(t *testing.T) subject {
@@ -58,6 +62,7 @@ func TestStores(t *testing.T) {
 			t.Run("multipart", func(t *testing.T) { testMultipart(t, s) })
 			t.Run("tampered and expired URLs", func(t *testing.T) { testRefusals(t, s) })
 			t.Run("move", func(t *testing.T) { testMove(t, s) })
+			t.Run("upload size bound", func(t *testing.T) { testSizeBound(t, s) })
 		})
 	}
 }
@@ -88,7 +93,7 @@ func testPutGet(t *testing.T, s subject) {
 	ctx := context.Background()
 	key := "releases/p/r/a/app-1.0.0.tar.gz"
 	data := []byte("the bytes of a release")
-	u, err := s.store.PresignPut(ctx, key, time.Minute)
+	u, err := s.store.PresignPut(ctx, key, int64(len(data)), time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +146,7 @@ func testMultipart(t *testing.T, s subject) {
 	}
 	var parts []release.UploadPart
 	for i, p := range [][]byte{part1, part2} {
-		u, err := s.store.PresignPart(ctx, key, id, i+1, time.Minute)
+		u, err := s.store.PresignPart(ctx, key, id, i+1, int64(len(p)), time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +182,7 @@ func testMultipart(t *testing.T, s subject) {
 func testRefusals(t *testing.T, s subject) {
 	ctx := context.Background()
 	key := "releases/p/r/d/app.zip"
-	put, _ := s.store.PresignPut(ctx, key, time.Minute)
+	put, _ := s.store.PresignPut(ctx, key, 7, time.Minute)
 	if status, b, _ := do(t, "PUT", put, []byte("genuine")); status != 200 {
 		t.Fatalf("PUT = %d %s", status, b)
 	}
@@ -223,7 +228,7 @@ func testRefusals(t *testing.T, s subject) {
 	if status, b, _ := do(t, "GET", get, nil); status != 403 {
 		t.Errorf("expired URL: GET = %d %s, want 403", status, b)
 	}
-	if status, b, _ := do(t, "PUT", put, []byte("late")); status != 200 {
+	if status, b, _ := do(t, "PUT", put, []byte("late!!!")); status != 200 {
 		t.Errorf("PUT URL still valid = %d %s", status, b)
 	}
 }
@@ -265,22 +270,33 @@ func testMove(t *testing.T, s subject) {
 	for _, size := range []int{100, 11<<20 + 7} {
 		data := make([]byte, size)
 		_, _ = rand.Read(data)
-		u, err := s.store.PresignPut(ctx, "up/a+b.bin", time.Hour)
+		// Each upload has its own key, as each artifact does (a moved key
+		// stays closed to uploads on the local store).
+		src := fmt.Sprintf("up/%d/a+b.bin", size)
+		u, err := s.store.PresignPut(ctx, src, int64(size), time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if st, b, _ := do(t, "PUT", u, data); st != 200 {
 			t.Fatalf("PUT = %d %s", st, b)
 		}
-		if err := s.store.Move(ctx, "up/a+b.bin", "final/a+b.bin"); err != nil {
+		if err := s.store.Move(ctx, src, "final/a+b.bin"); err != nil {
 			t.Fatalf("move of %d bytes: %v", size, err)
 		}
-		if _, err := s.store.Stat(ctx, "up/a+b.bin"); licensing.ErrorCode(err) != licensing.ENotFound {
+		if _, err := s.store.Stat(ctx, src); licensing.ErrorCode(err) != licensing.ENotFound {
 			t.Errorf("the source is still there: %v", err)
 		}
-		if st, _, _ := do(t, "PUT", u, []byte("replaced")); st != 200 {
-			t.Errorf("PUT through the old URL = %d", st)
+		// A PUT through the old URL after the move (a finalize): the local
+		// store refuses it; S3 cannot revoke the URL and stores it at the old
+		// key, which nothing downloads. Either way the moved object stays.
+		st, _, _ := do(t, "PUT", u, bytes.Repeat([]byte{'x'}, size))
+		if s.revokes && st != 403 {
+			t.Errorf("PUT through the old URL after the move = %d, want 403", st)
 		}
+		if !s.revokes && st != 200 {
+			t.Errorf("PUT through the old URL after the move = %d (S3 accepts it at the old key)", st)
+		}
+		_ = s.store.Delete(ctx, src)
 		rc, err := s.store.Open(ctx, "final/a+b.bin")
 		if err != nil {
 			t.Fatal(err)
@@ -341,7 +357,7 @@ func TestLocalHidesOSErrors(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "tmp"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := l.PresignPut(context.Background(), "a/b", time.Hour)
+	u, _ := l.PresignPut(context.Background(), "a/b", 4, time.Hour)
 	st, b, _ := do(t, "PUT", u, []byte("data"))
 	if st != 500 || strings.Contains(string(b), dir) || !strings.Contains(string(b), "could not be stored") {
 		t.Errorf("PUT on a broken disk = %d %s", st, b)
@@ -350,9 +366,69 @@ func TestLocalHidesOSErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, _ = l.PresignPart(context.Background(), "a/c", id, 1, time.Hour)
+	u, _ = l.PresignPart(context.Background(), "a/c", id, 1, 4, time.Hour)
 	st, b, _ = do(t, "PUT", u, []byte("data"))
 	if st != 500 || strings.Contains(string(b), dir) {
 		t.Errorf("part PUT on a broken disk = %d %s", st, b)
 	}
+}
+
+// An upload URL takes exactly the size it was presigned for: a larger or
+// shorter body (single PUT or part) is refused and nothing is stored; the
+// local store also refuses a chunked body that runs past the size. A URL of
+// a deleted key is refused by the local store.
+func testSizeBound(t *testing.T, s subject) {
+	ctx := context.Background()
+	data := []byte("exactly twenty bytes")
+	key := "releases/p/r/e/sized.bin"
+	put, err := s.store.PresignPut(ctx, key, int64(len(data)), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.store.CreateMultipart(ctx, "releases/p/r/e/parts.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.store.AbortMultipart(ctx, "releases/p/r/e/parts.bin", id)
+	part, err := s.store.PresignPart(ctx, "releases/p/r/e/parts.bin", id, 1, int64(len(data)), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{put, part} {
+		for name, body := range map[string][]byte{"larger": append(append([]byte{}, data...), 'X'), "much larger": bytes.Repeat(data, 1000), "shorter": data[:5]} {
+			if st, b, _ := do(t, "PUT", u, body); st < 400 || st > 499 {
+				t.Errorf("%s body: PUT = %d %s, want a 4xx refusal", name, st, b)
+			}
+		}
+	}
+	if _, err := s.store.Stat(ctx, key); licensing.ErrorCode(err) != licensing.ENotFound {
+		t.Fatalf("a refused body was stored: %v", err)
+	}
+	if s.revokes {
+		// A chunked body (no Content-Length) is cut off after size+1 bytes.
+		req, _ := http.NewRequest("PUT", put, io.MultiReader(bytes.NewReader(data), strings.NewReader("more")))
+		req.ContentLength = -1
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("chunked larger body: PUT = %d, want 400", resp.StatusCode)
+		}
+	}
+	if st, b, _ := do(t, "PUT", put, data); st != 200 {
+		t.Fatalf("the declared size: PUT = %d %s", st, b)
+	}
+	if st, b, h := do(t, "PUT", part, data); st != 200 || h.Get("ETag") == "" {
+		t.Fatalf("the declared size: part PUT = %d %s", st, b)
+	}
+	if err := s.store.Delete(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	st, _, _ := do(t, "PUT", put, data)
+	if s.revokes && st != 403 {
+		t.Errorf("PUT to a deleted key = %d, want 403", st)
+	}
+	_ = s.store.Delete(ctx, key)
 }

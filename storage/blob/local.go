@@ -27,7 +27,9 @@ import (
 // Local is a release.BlobStore in a folder. Objects live under
 // <dir>/objects/<key>, multipart uploads under <dir>/uploads/<id>/. Every
 // write lands in a temp file first and is renamed into place, so a reader
-// never sees half an object.
+// never sees half an object. A key moved or deleted is marked closed
+// (<dir>/closed/<key>): its upload URLs, still within their expiry, are
+// refused from then on.
 type Local struct {
 	dir     string
 	baseURL string // where Handler is served, e.g. http://127.0.0.1:8081
@@ -43,7 +45,7 @@ func NewLocal(dir, baseURL string, secret []byte, now func() time.Time) (*Local,
 	if len(secret) < 32 {
 		return nil, errors.New("blob: the URL signing secret must be at least 32 bytes")
 	}
-	for _, d := range []string{"objects", "uploads", "tmp"} {
+	for _, d := range []string{"objects", "uploads", "tmp", "closed"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
 			return nil, err
 		}
@@ -81,17 +83,38 @@ func (l *Local) objectPath(key string) string {
 	return filepath.Join(l.dir, "objects", filepath.FromSlash(key))
 }
 
+func (l *Local) closedPath(key string) string {
+	return filepath.Join(l.dir, "closed", filepath.FromSlash(key))
+}
+
+// closeKey marks key closed to uploads (see Local).
+func (l *Local) closeKey(key string) error {
+	p := l.closedPath(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "the blob folder is not writable")
+	}
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "the blob folder is not writable")
+	}
+	return nil
+}
+
+func (l *Local) closed(key string) bool {
+	_, err := os.Stat(l.closedPath(key))
+	return err == nil
+}
+
 // signature is the HMAC of everything a URL grants: operation, key, upload,
-// part, filename and expiry.
-func (l *Local) signature(op, key, upload, part, filename, exp string) string {
+// part, filename, exact body size and expiry.
+func (l *Local) signature(op, key, upload, part, filename, size, exp string) string {
 	m := hmac.New(sha256.New, l.secret)
-	for _, s := range []string{op, key, upload, part, filename, exp} {
+	for _, s := range []string{op, key, upload, part, filename, size, exp} {
 		fmt.Fprintf(m, "%d:%s\n", len(s), s)
 	}
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-func (l *Local) presign(op, key, upload string, part int, filename string, ttl time.Duration) (string, error) {
+func (l *Local) presign(op, key, upload string, part int, filename string, size int64, ttl time.Duration) (string, error) {
 	if !validKey(key) {
 		return "", licensing.Errorf(licensing.EInvalid, "bad object key")
 	}
@@ -108,14 +131,22 @@ func (l *Local) presign(op, key, upload string, part int, filename string, ttl t
 	if filename != "" {
 		q.Set("filename", filename)
 	}
+	n := ""
+	if size >= 0 {
+		n = strconv.FormatInt(size, 10)
+		q.Set("size", n)
+	}
 	q.Set("op", op)
 	q.Set("exp", exp)
-	q.Set("sig", l.signature(op, key, upload, ps, filename, exp))
+	q.Set("sig", l.signature(op, key, upload, ps, filename, n, exp))
 	return l.baseURL + "/blob/" + (&url.URL{Path: key}).EscapedPath() + "?" + q.Encode(), nil
 }
 
-func (l *Local) PresignPut(_ context.Context, key string, ttl time.Duration) (string, error) {
-	return l.presign("put", key, "", 0, "", ttl)
+func (l *Local) PresignPut(_ context.Context, key string, size int64, ttl time.Duration) (string, error) {
+	if size < 0 || size > MaxLocalPut {
+		return "", licensing.Errorf(licensing.EInvalid, "an upload is 0 to %d bytes", int64(MaxLocalPut))
+	}
+	return l.presign("put", key, "", 0, "", size, ttl)
 }
 
 func (l *Local) CreateMultipart(_ context.Context, key string) (string, error) {
@@ -134,8 +165,11 @@ func (l *Local) CreateMultipart(_ context.Context, key string) (string, error) {
 	return id, nil
 }
 
-func (l *Local) PresignPart(_ context.Context, key, uploadID string, number int, ttl time.Duration) (string, error) {
-	return l.presign("part", key, uploadID, number, "", ttl)
+func (l *Local) PresignPart(_ context.Context, key, uploadID string, number int, size int64, ttl time.Duration) (string, error) {
+	if size < 0 || size > MaxLocalPut {
+		return "", licensing.Errorf(licensing.EInvalid, "an upload is 0 to %d bytes", int64(MaxLocalPut))
+	}
+	return l.presign("part", key, uploadID, number, "", size, ttl)
 }
 
 func (l *Local) uploadDir(key, uploadID string) (string, error) {
@@ -210,7 +244,7 @@ func (l *Local) AbortMultipart(_ context.Context, key, uploadID string) error {
 }
 
 func (l *Local) PresignGet(_ context.Context, key, filename string, ttl time.Duration) (string, error) {
-	return l.presign("get", key, "", 0, filename, ttl)
+	return l.presign("get", key, "", 0, filename, -1, ttl)
 }
 
 func (l *Local) Stat(_ context.Context, key string) (int64, error) {
@@ -252,8 +286,15 @@ func (l *Local) Move(_ context.Context, src, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
 		return licensing.Wrap(licensing.EUnavailable, err, "writing the object failed")
 	}
+	// Close src first: a PUT landing between the rename and the close would
+	// otherwise leave a new object at src.
+	if err := l.closeKey(src); err != nil {
+		return err
+	}
 	err := os.Rename(l.objectPath(src), to)
 	if errors.Is(err, fs.ErrNotExist) {
+		// Nothing was uploaded yet: the key stays open for its upload.
+		_ = os.Remove(l.closedPath(src))
 		return licensing.Errorf(licensing.ENotFound, "no such object")
 	} else if err != nil {
 		return licensing.Wrap(licensing.EUnavailable, err, "moving the object failed")
@@ -264,6 +305,9 @@ func (l *Local) Move(_ context.Context, src, dst string) error {
 func (l *Local) Delete(_ context.Context, key string) error {
 	if !validKey(key) {
 		return nil
+	}
+	if err := l.closeKey(key); err != nil {
+		return err
 	}
 	if err := os.Remove(l.objectPath(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return licensing.Wrap(licensing.EUnavailable, err, "deleting the object failed")
@@ -284,7 +328,7 @@ const MaxLocalPut = 5 << 30
 func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
 	key, ok := strings.CutPrefix(r.URL.Path, "/blob/")
 	q := r.URL.Query()
-	op, upload, part, filename, exp := q.Get("op"), q.Get("upload"), q.Get("part"), q.Get("filename"), q.Get("exp")
+	op, upload, part, filename, size, exp := q.Get("op"), q.Get("upload"), q.Get("part"), q.Get("filename"), q.Get("size"), q.Get("exp")
 	if !ok || !validKey(key) {
 		blobError(w, http.StatusNotFound, "NoSuchKey", "no such object")
 		return
@@ -295,7 +339,7 @@ func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	expUnix, err := strconv.ParseInt(exp, 10, 64)
-	good := l.signature(op, key, upload, part, filename, exp)
+	good := l.signature(op, key, upload, part, filename, size, exp)
 	if err != nil || !hmac.Equal([]byte(good), []byte(q.Get("sig"))) {
 		blobError(w, http.StatusForbidden, "SignatureDoesNotMatch", "the URL signature is not valid")
 		return
@@ -323,7 +367,21 @@ func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		http.ServeContent(w, r, "", fi.ModTime(), f)
 	case "put":
-		if _, err := l.receive(r, func(tmp *os.File) error { return l.place(tmp, key) }); err != nil {
+		if l.closed(key) {
+			blobError(w, http.StatusForbidden, "AccessDenied", "the upload is finalized: this URL no longer accepts bodies")
+			return
+		}
+		want, err := strconv.ParseInt(size, 10, 64)
+		if err != nil {
+			blobError(w, http.StatusForbidden, "AccessDenied", "the URL does not bound the size")
+			return
+		}
+		if _, err := l.receive(r, want, func(tmp *os.File) error {
+			if l.closed(key) { // closed while the body streamed in
+				return &bodyError{"the upload is finalized"}
+			}
+			return l.place(tmp, key)
+		}); err != nil {
 			receiveError(w, r, err)
 			return
 		}
@@ -331,12 +389,13 @@ func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
 	case "part":
 		n, err := strconv.Atoi(part)
 		dir, derr := l.uploadDir(key, upload)
-		if err != nil || n < 1 || n > 10000 || derr != nil {
+		want, serr := strconv.ParseInt(size, 10, 64)
+		if err != nil || n < 1 || n > 10000 || derr != nil || serr != nil {
 			blobError(w, http.StatusNotFound, "NoSuchUpload", "no such upload")
 			return
 		}
 		pp := filepath.Join(dir, strconv.Itoa(n))
-		etag, err := l.receive(r, func(tmp *os.File) error { return os.Rename(tmp.Name(), pp) })
+		etag, err := l.receive(r, want, func(tmp *os.File) error { return os.Rename(tmp.Name(), pp) })
 		if err == nil {
 			err = os.WriteFile(pp+".etag", []byte(etag), 0o600)
 		}
@@ -386,11 +445,14 @@ func receiveError(w http.ResponseWriter, r *http.Request, err error) {
 	blobError(w, http.StatusInternalServerError, "InternalError", "the object could not be stored")
 }
 
-// receive streams the request body into a temp file (hashing it for the
-// ETag) and hands the file to keep; the temp file is gone afterwards either way.
-func (l *Local) receive(r *http.Request, keep func(*os.File) error) (string, error) {
-	if r.ContentLength > MaxLocalPut {
-		return "", &bodyError{fmt.Sprintf("the body is larger than %d bytes", int64(MaxLocalPut))}
+// receive streams the request body, which must be exactly size bytes (the
+// size the URL was signed for, as S3 checks a signed Content-Length), into a
+// temp file (hashing it for the ETag) and hands the file to keep; the temp
+// file is gone afterwards either way. A larger body is cut off after size+1
+// bytes, never stored.
+func (l *Local) receive(r *http.Request, size int64, keep func(*os.File) error) (string, error) {
+	if r.ContentLength >= 0 && r.ContentLength != size {
+		return "", &bodyError{fmt.Sprintf("the body must be exactly %d bytes (the declared size)", size)}
 	}
 	tmp, err := os.CreateTemp(filepath.Join(l.dir, "tmp"), "put-*")
 	if err != nil {
@@ -399,15 +461,15 @@ func (l *Local) receive(r *http.Request, keep func(*os.File) error) (string, err
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
 	h := sha256.New()
-	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.LimitReader(bodyReader{r.Body}, MaxLocalPut+1), make([]byte, 256<<10))
+	n, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.LimitReader(bodyReader{r.Body}, size+1), make([]byte, 256<<10))
 	var rerr *readError
 	if errors.As(err, &rerr) {
 		return "", &bodyError{"the body could not be read"}
 	} else if err != nil {
 		return "", err
 	}
-	if n > MaxLocalPut || (r.ContentLength >= 0 && n != r.ContentLength) {
-		return "", &bodyError{"the body does not have its declared length"}
+	if n != size {
+		return "", &bodyError{fmt.Sprintf("the body must be exactly %d bytes (the declared size)", size)}
 	}
 	if err := keep(tmp); err != nil {
 		return "", err

@@ -123,8 +123,10 @@ func translate(err error, what string) error {
 	return licensing.Wrap(licensing.EInternal, err, "the blob store failed to "+what)
 }
 
-func (s *S3) PresignPut(ctx context.Context, key string, ttl time.Duration) (string, error) {
-	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key}, s3.WithPresignExpires(ttl))
+// PresignPut signs Content-Length into the URL (SigV4 signs the header), so
+// the store refuses a body of any other length.
+func (s *S3) PresignPut(ctx context.Context, key string, size int64, ttl time.Duration) (string, error) {
+	req, err := s.presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, ContentLength: &size}, s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", translate(err, "presign")
 	}
@@ -139,9 +141,11 @@ func (s *S3) CreateMultipart(ctx context.Context, key string) (string, error) {
 	return aws.ToString(out.UploadId), nil
 }
 
-func (s *S3) PresignPart(ctx context.Context, key, uploadID string, number int, ttl time.Duration) (string, error) {
+// PresignPart signs the part's Content-Length, as PresignPut does.
+func (s *S3) PresignPart(ctx context.Context, key, uploadID string, number int, size int64, ttl time.Duration) (string, error) {
 	n := int32(number)
-	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID, PartNumber: &n}, s3.WithPresignExpires(ttl))
+	req, err := s.presign.PresignUploadPart(ctx, &s3.UploadPartInput{Bucket: &s.bucket, Key: &key, UploadId: &uploadID, PartNumber: &n, ContentLength: &size},
+		s3.WithPresignExpires(ttl))
 	if err != nil {
 		return "", translate(err, "presign")
 	}
