@@ -6,13 +6,16 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"reflect"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
 // decodeJSON reads the request body into v strictly: the content type must
-// be JSON, unknown fields are refused, and exactly one JSON value is allowed.
+// be JSON, exactly one JSON value is allowed, and member names must be
+// exactly v's json names, each at most once, with no NUL character in any
+// string (see checkStrict).
 // Nothing is written before the whole body is decoded, so a bad body changes
 // no state.
 func decodeJSON(c *fiber.Ctx, v any) error {
@@ -24,6 +27,9 @@ func decodeBody(contentType string, body []byte, v any) error {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mt != fiber.MIMEApplicationJSON {
 		return licensing.Errorf(licensing.EUnsupportedMedia, "the body must be application/json")
+	}
+	if err := checkStrict(body, reflect.TypeOf(v)); err != nil {
+		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
