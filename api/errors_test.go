@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -129,5 +130,17 @@ func TestBlockedMachineIsForbidden(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The OpenAPI document lists the whole vocabulary as the problem's codes.
+func TestOpenAPIListsEveryCode(t *testing.T) {
+	sch := problemSchema()
+	enum := sch["properties"].(map[string]any)["code"].(map[string]any)["enum"]
+	if got, ok := enum.([]licensing.Code); !ok || !slices.Equal(got, licensing.Codes) {
+		t.Errorf("problem code enum = %v", enum)
+	}
+	if !bytes.Contains(buildOpenAPI(), []byte(`"machine_blocked"`)) {
+		t.Error("the document does not list machine_blocked")
 	}
 }
