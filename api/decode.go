@@ -28,9 +28,6 @@ func decodeBody(contentType string, body []byte, v any) error {
 	if err != nil || mt != fiber.MIMEApplicationJSON {
 		return licensing.Errorf(licensing.EUnsupportedMedia, "the body must be application/json")
 	}
-	if err := checkStrict(body, reflect.TypeOf(v)); err != nil {
-		return err
-	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -39,7 +36,9 @@ func decodeBody(contentType string, body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return licensing.Errorf(licensing.EMalformed, "the body must hold a single JSON object")
 	}
-	return nil
+	// After encoding/json, so that syntax and type errors are reported as
+	// such; v is thrown away on an error here, as on any other.
+	return checkStrict(body, reflect.TypeOf(v))
 }
 
 func jsonError(err error) error {

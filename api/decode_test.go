@@ -68,6 +68,7 @@ func TestDecodeBody(t *testing.T) {
 		{"nul map key", "application/json", `{"metadata":{"a\u0000":"x"}}`, licensing.EInvalid},
 		{"nul in any", "application/json", `{"raw":["\u0000"]}`, licensing.EInvalid},
 		{"deep", "application/json", `{"raw":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}`, licensing.EInvalid},
+		{"truncated after a bad name", "application/json", `{"Name":`, licensing.EMalformed},
 		{"big number", "application/json", `{"raw":123456789012345678901234567890}`, ""},
 	}
 	for _, tc := range cases {
