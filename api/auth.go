@@ -10,7 +10,7 @@ import (
 // authenticate resolves the bearer token of admin routes into the actor,
 // which travels in the request context down to the audit log.
 func (s *Server) authenticate(c *fiber.Ctx) error {
-	secret, ok := strings.CutPrefix(c.Get(fiber.HeaderAuthorization), "Bearer ")
+	secret, ok := authScheme(c.Get(fiber.HeaderAuthorization), "Bearer")
 	if !ok {
 		return licensing.Errorf(licensing.EUnauthorized, "a bearer token is required")
 	}
@@ -47,4 +47,15 @@ func actor(c *fiber.Ctx) *licensing.Actor {
 		return nil
 	}
 	return a
+}
+
+// authScheme returns the credentials of an Authorization header of the
+// given scheme. The scheme is case-insensitive (RFC 9110, section 11.1):
+// "bearer x" and "BEARER x" are "Bearer x".
+func authScheme(header, scheme string) (string, bool) {
+	got, cred, ok := strings.Cut(strings.TrimLeft(header, " "), " ")
+	if !ok || !strings.EqualFold(got, scheme) {
+		return "", false
+	}
+	return strings.TrimSpace(cred), true
 }

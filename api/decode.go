@@ -6,13 +6,16 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"reflect"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
 // decodeJSON reads the request body into v strictly: the content type must
-// be JSON, unknown fields are refused, and exactly one JSON value is allowed.
+// be JSON, exactly one JSON value is allowed, and member names must be
+// exactly v's json names, each at most once, with no NUL character in any
+// string (see checkStrict).
 // Nothing is written before the whole body is decoded, so a bad body changes
 // no state.
 func decodeJSON(c *fiber.Ctx, v any) error {
@@ -33,7 +36,9 @@ func decodeBody(contentType string, body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return licensing.Errorf(licensing.EMalformed, "the body must hold a single JSON object")
 	}
-	return nil
+	// After encoding/json, so that syntax and type errors are reported as
+	// such; v is thrown away on an error here, as on any other.
+	return checkStrict(body, reflect.TypeOf(v))
 }
 
 func jsonError(err error) error {

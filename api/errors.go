@@ -12,7 +12,9 @@ import (
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
-// statusOf is the only code-to-status table of Narcidi.
+// statusOf is the only code-to-status table of Narcidi. Every code of
+// licensing.Codes has a deliberate entry (TestStatusTableCoversVocabulary):
+// a code left out would answer 500 for what may be a client mistake.
 var statusOf = map[licensing.Code]int{
 	licensing.EInvalid:          http.StatusUnprocessableEntity,
 	licensing.EMalformed:        http.StatusBadRequest,
@@ -31,13 +33,17 @@ var statusOf = map[licensing.Code]int{
 	licensing.EUnavailable:      http.StatusServiceUnavailable,
 	licensing.EInternal:         http.StatusInternalServerError,
 	licensing.ENotEntitled:      http.StatusForbidden,
+	// A blocked machine is refused for good on this license (an admin must
+	// unblock it): forbidden, like a revoked license.
+	licensing.EMachineBlocked:   http.StatusForbidden,
+	licensing.EMethodNotAllowed: http.StatusMethodNotAllowed,
 }
 
 // fiberCodes translates fiber's own errors (routing, body limit, protocol)
 // into the domain vocabulary.
 var fiberCodes = map[int]licensing.Code{
 	fiber.StatusNotFound:                    licensing.ENotFound,
-	fiber.StatusMethodNotAllowed:            licensing.ENotFound,
+	fiber.StatusMethodNotAllowed:            licensing.EMethodNotAllowed, // fiber has set Allow
 	fiber.StatusRequestEntityTooLarge:       licensing.ETooLarge,
 	fiber.StatusRequestHeaderFieldsTooLarge: licensing.ETooLarge,
 	fiber.StatusUnsupportedMediaType:        licensing.EUnsupportedMedia,
@@ -78,7 +84,9 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		} else {
 			log.Debug("request refused", "request_id", rid, "method", c.Method(), "path", c.Path(), "code", code, "detail", message)
 		}
-		if status == http.StatusServiceUnavailable {
+		// Every answer that asks the caller to come back says when; the rate
+		// limiter sets its own, exact Retry-After before refusing.
+		if (status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
 			c.Set(fiber.HeaderRetryAfter, "5")
 		}
 		if status == http.StatusUnauthorized {

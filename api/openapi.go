@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/invopop/jsonschema"
+	"github.com/nzilacode/narcidicontrole/licensing"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -122,7 +123,7 @@ func buildOpenAPI() []byte {
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
 			"responses": map[string]any{"Problem": map[string]any{
 				"description": "An error: see code",
-				"content":     map[string]any{"application/problem+json": map[string]any{"schema": schemaOf(verifier.Problem{})}},
+				"content":     map[string]any{"application/problem+json": map[string]any{"schema": problemSchema()}},
 			}},
 		},
 	}
@@ -194,4 +195,16 @@ func buildDocsPage() []byte {
 		panic("docs page: " + err.Error()) // the template and table are fixed at build time
 	}
 	return buf.Bytes()
+}
+
+// problemSchema is the problem+json schema with its code listed: the whole
+// vocabulary, so clients can switch on it.
+func problemSchema() map[string]any {
+	sch := schemaOf(verifier.Problem{})
+	if props, ok := sch["properties"].(map[string]any); ok {
+		if code, ok := props["code"].(map[string]any); ok {
+			code["enum"] = licensing.Codes
+		}
+	}
+	return sch
 }

@@ -110,23 +110,40 @@ func (l *memoryLimiter) Allow(_ context.Context, key string, rule RateRule) (Rat
 }
 
 // limit applies rule to the requests of the handler, keyed by keyOf, and
-// sets the RateLimit headers (IETF draft) on every answer.
+// sets the RateLimit headers (draft-ietf-httpapi-ratelimit-headers) on every
+// answer, in the terms of the configured rule: the quota is the burst, and
+// its window the time the configured rate takes to refill it, so that
+// RateLimit-Policy "3;w=30" states the configured 6 per minute. On a refusal
+// RateLimit-Reset and Retry-After name the same moment: when the next
+// request fits.
 func (s *Server) limit(rule RateRule, keyOf func(c *fiber.Ctx) string) fiber.Handler {
+	if rule.Burst <= 0 {
+		rule.Burst = 1 // a zero burst would refuse every request for ever
+	}
+	policy := strconv.Itoa(rule.Burst) + ";w=" + strconv.Itoa(max(1, ceilSeconds(rule.window())))
 	return func(c *fiber.Ctx) error {
 		d, err := s.limiter.Allow(c.UserContext(), keyOf(c), rule)
 		if err != nil {
 			return err
 		}
-		c.Set("RateLimit-Policy", strconv.Itoa(rule.Burst)+";w="+strconv.Itoa(int(rule.Period/time.Second)))
+		c.Set("RateLimit-Policy", policy)
 		c.Set("RateLimit-Limit", strconv.Itoa(rule.Burst))
-		c.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-		c.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.ResetAfter)))
 		if !d.Allowed {
-			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(max(1, ceilSeconds(d.RetryAfter))))
-			return licensing.Errorf(licensing.ERateLimited, "too many requests: retry in %d s", max(1, ceilSeconds(d.RetryAfter)))
+			retry := strconv.Itoa(max(1, ceilSeconds(d.RetryAfter)))
+			c.Set("RateLimit-Remaining", "0")
+			c.Set("RateLimit-Reset", retry)
+			c.Set(fiber.HeaderRetryAfter, retry)
+			return licensing.Errorf(licensing.ERateLimited, "too many requests: retry in %s s", retry)
 		}
+		c.Set("RateLimit-Remaining", strconv.Itoa(max(0, d.Remaining)))
+		c.Set("RateLimit-Reset", strconv.Itoa(min(ceilSeconds(d.ResetAfter), ceilSeconds(rule.window()))))
 		return c.Next()
 	}
+}
+
+// window is how long the rule's rate takes to refill a whole burst.
+func (r RateRule) window() time.Duration {
+	return time.Duration(float64(r.Period) * float64(r.Burst) / float64(r.Rate))
 }
 
 func ceilSeconds(d time.Duration) int { return int(math.Ceil(d.Seconds())) }

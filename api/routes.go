@@ -163,6 +163,7 @@ func (s *Server) routes() {
 		if r.idempotent {
 			chain = append(chain, s.idempotent)
 		}
+		chain = append(chain, checkQuery(r))
 		h := r.handler
 		chain = append(chain, func(c *fiber.Ctx) error { return h(s, c) })
 		s.app.Add(r.method, r.path, chain...)

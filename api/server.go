@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -36,8 +37,10 @@ type Config struct {
 	Logger *slog.Logger
 	// BodyLimit caps request bodies in bytes (default 64 KiB).
 	BodyLimit int
-	// ProxyHeader, when set (e.g. X-Forwarded-For), is trusted for the client IP.
-	ProxyHeader string
+	// ProxyHeader, when set (e.g. X-Forwarded-For), carries the client IP
+	// through the proxies of TrustedProxies (see clientAddress).
+	ProxyHeader    string
+	TrustedProxies []netip.Prefix
 	// Limiter counts requests for the rate limits (default: per process).
 	Limiter RateLimiter
 	// ClientRate limits the client API per IP (activation guesses keys);
@@ -102,11 +105,11 @@ func New(cfg Config) *Server {
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(cfg.Logger),
-		ProxyHeader:           cfg.ProxyHeader,
 	})
 	s.app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: requestIDKey}))
 	s.app.Use(recover.New())
 	s.app.Use(s.accessLog)
+	s.app.Use(guards(cfg)...)
 	s.app.Use(func(c *fiber.Ctx) error {
 		if len(c.Body()) > cfg.BodyLimit {
 			return licensing.Errorf(licensing.ETooLarge, "the body is larger than %d bytes", cfg.BodyLimit)

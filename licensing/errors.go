@@ -29,8 +29,19 @@ const (
 	ERateLimited      Code = "rate_limited"
 	EUnavailable      Code = "unavailable" // a dependency (database...) is down; retry later
 	EInternal         Code = "internal"
-	ENotEntitled      Code = "not_entitled" // the license does not cover this (another product, a missing entitlement)
+	ENotEntitled      Code = "not_entitled"       // the license does not cover this (another product, a missing entitlement)
+	EMethodNotAllowed Code = "method_not_allowed" // the path exists, not with this HTTP method
 )
+
+// Codes is the whole vocabulary, so that adapters can check they map every
+// code (api's status table is tested against it, and a test checks this
+// list against the constants above).
+var Codes = []Code{
+	EInvalid, EMalformed, ENotFound, EConflict, EUnauthorized, EForbidden, ESeatLimit,
+	ELicenseSuspended, ELicenseRevoked, ELicenseExpired, ENotActivated, EMachineBlocked,
+	ETooLarge, EUnsupportedMedia, ERateLimited, EUnavailable, EInternal, ENotEntitled,
+	EMethodNotAllowed,
+}
 
 // Error is a domain error: a code for machines, a message safe to show to the
 // caller, an optional cause and an optional operation for the logs (neither

@@ -123,6 +123,12 @@ const (
 	LicenseRevoked   LicenseStatus = "revoked"
 )
 
+// Valid reports whether s is one of the license statuses (a filter value
+// from a caller, for one, may not be).
+func (s LicenseStatus) Valid() bool {
+	return slices.Contains([]LicenseStatus{LicenseActive, LicenseSuspended, LicenseExpired, LicenseRevoked}, s)
+}
+
 // License grants a customer the use of a product under a policy.
 //
 // The key itself is a secret: only its hash is stored (KeyHash), and the
@@ -193,6 +199,11 @@ const (
 	// blocked machine holds no seat and cannot activate again until unblocked.
 	MachineBlocked MachineStatus = "blocked"
 )
+
+// Valid reports whether s is one of the machine statuses.
+func (s MachineStatus) Valid() bool {
+	return slices.Contains([]MachineStatus{MachineActive, MachineOffline, MachineBlocked}, s)
+}
 
 // Machine is one device a license is activated on, bound by its fingerprint.
 // It holds one seat of the license until deactivated.

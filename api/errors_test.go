@@ -1,0 +1,146 @@
+package api
+
+import (
+	"bytes"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// codeConstants reads every E* constant of type Code from the source of
+// licensing/errors.go, so a code added there without being added to
+// licensing.Codes fails TestCodesListsEveryConstant.
+func codeConstants(t *testing.T) map[string]licensing.Code {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), "../licensing/errors.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]licensing.Code{}
+	for _, d := range f.Decls {
+		g, ok := d.(*ast.GenDecl)
+		if !ok || g.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range g.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != "Code" {
+				continue
+			}
+			for i, name := range vs.Names {
+				lit, ok := vs.Values[i].(*ast.BasicLit)
+				if !ok || lit.Kind != token.STRING {
+					t.Fatalf("%s: not a string literal", name.Name)
+				}
+				v, _ := strconv.Unquote(lit.Value)
+				out[name.Name] = licensing.Code(v)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no Code constants found in licensing/errors.go")
+	}
+	return out
+}
+
+func TestCodesListsEveryConstant(t *testing.T) {
+	consts := codeConstants(t)
+	for name, c := range consts {
+		if !slices.Contains(licensing.Codes, c) {
+			t.Errorf("%s (%q) is missing from licensing.Codes", name, c)
+		}
+	}
+	seen := map[licensing.Code]bool{}
+	for _, c := range licensing.Codes {
+		if seen[c] {
+			t.Errorf("%q is twice in licensing.Codes", c)
+		}
+		seen[c] = true
+	}
+	if len(licensing.Codes) != len(consts) {
+		t.Errorf("licensing.Codes has %d codes, errors.go declares %d", len(licensing.Codes), len(consts))
+	}
+}
+
+// TestStatusTableCoversVocabulary walks the whole vocabulary through the
+// error handler: each code answers its deliberate status as problem+json,
+// only EInternal answers 500, and every "come back later" says when.
+func TestStatusTableCoversVocabulary(t *testing.T) {
+	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(discardLogger())})
+	app.Get("/:code", func(c *fiber.Ctx) error {
+		return licensing.Errorf(licensing.Code(c.Params("code")), "test")
+	})
+	for _, code := range licensing.Codes {
+		t.Run(string(code), func(t *testing.T) {
+			want, ok := statusOf[code]
+			if !ok {
+				t.Fatalf("%q has no entry in statusOf", code)
+			}
+			if want < 400 || want > 599 || http.StatusText(want) == "" {
+				t.Fatalf("%q maps to %d, not an error status", code, want)
+			}
+			if (want == http.StatusInternalServerError) != (code == licensing.EInternal) {
+				t.Fatalf("%q maps to %d: only internal may answer 500", code, want)
+			}
+			res, err := app.Test(httptest.NewRequest("GET", "/"+string(code), nil), -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw := readAll(t, res)
+			if res.StatusCode != want {
+				t.Fatalf("status %d, want %d", res.StatusCode, want)
+			}
+			p := problemOf(t, res, raw)
+			if p.Code != string(code) || p.Status != want {
+				t.Errorf("problem = %+v", p)
+			}
+			if (want == 503 || want == 429) && res.Header.Get("Retry-After") == "" {
+				t.Errorf("%d without Retry-After", want)
+			}
+		})
+	}
+}
+
+// TestBlockedMachineIsForbidden: every client call of a blocked machine
+// answers 403 machine_blocked (it answered 500).
+func TestBlockedMachineIsForbidden(t *testing.T) {
+	for _, dialect := range storagetest.Dialects {
+		t.Run(dialect, func(t *testing.T) {
+			a := newTestAPI(t, dialect, Config{})
+			f := a.fixture(2)
+			req := verifier.MachineRequest{LicenseKey: f.license.Key, Fingerprint: "fingerprint-0001"}
+			var lease verifier.LeaseResponse
+			a.must(201, "POST", "/v1/client/activate", req, &lease)
+			a.must(200, "POST", "/v1/machines/"+lease.MachineID+"/actions/block", reasonIn{Reason: "stolen"}, nil)
+			for _, op := range []string{"activate", "renew", "heartbeat", "deactivate"} {
+				res, raw := a.do("POST", "/v1/client/"+op, req)
+				p := problemOf(t, res, raw)
+				if res.StatusCode != http.StatusForbidden || p.Code != string(licensing.EMachineBlocked) {
+					t.Errorf("%s: %d %s, want 403 machine_blocked", op, res.StatusCode, p.Code)
+				}
+			}
+		})
+	}
+}
+
+// The OpenAPI document lists the whole vocabulary as the problem's codes.
+func TestOpenAPIListsEveryCode(t *testing.T) {
+	sch := problemSchema()
+	enum := sch["properties"].(map[string]any)["code"].(map[string]any)["enum"]
+	if got, ok := enum.([]licensing.Code); !ok || !slices.Equal(got, licensing.Codes) {
+		t.Errorf("problem code enum = %v", enum)
+	}
+	if !bytes.Contains(buildOpenAPI(), []byte(`"machine_blocked"`)) {
+		t.Error("the document does not list machine_blocked")
+	}
+}

@@ -1,0 +1,219 @@
+package api
+
+import (
+	"bytes"
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// encoding/json is lenient where an API that grants permissions must not be:
+// it matches member names case-insensitively ("Role" sets role), and the last
+// of duplicate members wins ({"role":"read-only","role":"admin"} makes an
+// admin token after a proxy or a log read the first). It also lets U+0000
+// through, which PostgreSQL refuses in text (a 500). checkStrict is a pass
+// over the tokens before decoding that refuses all three, against the Go type
+// the body is decoded into, so encoding/json's own decoding then only ever
+// sees bodies every JSON reader understands the same way.
+
+// maxBodyDepth bounds the nesting of a body: no request needs more than a
+// few levels, and the walk is recursive.
+const maxBodyDepth = 32
+
+// checkStrict reads one JSON value from body and refuses, as EInvalid naming
+// the member: a member given twice in an object, a member name that is not
+// exactly one of the struct's json names (unknown, or another case), and a
+// string or member name holding U+0000. Syntax errors are EMalformed.
+func checkStrict(body []byte, t reflect.Type) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // numbers are only skipped here; no float conversion error
+	w := walker{dec: dec}
+	return w.value(t, "", 0)
+}
+
+type walker struct{ dec *json.Decoder }
+
+// value reads one value that decodes into t (nil: not tracked, such as
+// any, json.RawMessage or a type with its own UnmarshalJSON).
+func (w walker) value(t reflect.Type, path string, depth int) error {
+	if depth > maxBodyDepth {
+		return licensing.Errorf(licensing.EInvalid, "the body is nested more than %d levels deep", maxBodyDepth)
+	}
+	tok, err := w.dec.Token()
+	if err != nil {
+		return jsonError(err)
+	}
+	t = trackedType(t)
+	switch v := tok.(type) {
+	case json.Delim:
+		if v == '{' {
+			return w.object(t, path, depth)
+		}
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		for i := 0; w.dec.More(); i++ {
+			if err := w.value(elem, path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
+				return err
+			}
+		}
+		return w.end()
+	case string:
+		if strings.ContainsRune(v, 0) {
+			return licensing.Errorf(licensing.EInvalid, "field %q must not contain a NUL character", fieldName(path))
+		}
+	}
+	return nil
+}
+
+func (w walker) object(t reflect.Type, path string, depth int) error {
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil {
+		switch t.Kind() {
+		case reflect.Struct:
+			fields = jsonFields(t)
+		case reflect.Map:
+			elem = t.Elem()
+		}
+	}
+	seen := map[string]bool{}
+	for w.dec.More() {
+		tok, err := w.dec.Token()
+		if err != nil {
+			return jsonError(err)
+		}
+		key, _ := tok.(string)
+		child := join(path, key)
+		if strings.ContainsRune(key, 0) {
+			return licensing.Errorf(licensing.EInvalid, "member names in %q must not contain a NUL character", fieldName(path))
+		}
+		if seen[key] {
+			return licensing.Errorf(licensing.EInvalid, "field %q is given twice", child)
+		}
+		seen[key] = true
+		next := elem
+		if fields != nil {
+			ft, ok := fields[key]
+			if !ok {
+				for name := range fields {
+					if strings.EqualFold(name, key) {
+						return licensing.Errorf(licensing.EInvalid, "unknown field %q (member names are case-sensitive: %q)", child, join(path, name))
+					}
+				}
+				return licensing.Errorf(licensing.EInvalid, "unknown field %q", child)
+			}
+			next = ft
+		}
+		if err := w.value(next, child, depth+1); err != nil {
+			return err
+		}
+	}
+	return w.end()
+}
+
+// end reads the closing delimiter of an object or array.
+func (w walker) end() error {
+	if _, err := w.dec.Token(); err != nil {
+		return jsonError(err)
+	}
+	return nil
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func fieldName(path string) string {
+	if path == "" {
+		return "(body)"
+	}
+	return path
+}
+
+var (
+	jsonUnmarshaler = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshaler = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+// trackedType strips pointers and returns nil for types whose members the
+// walk cannot know: interfaces and types that decode themselves.
+func trackedType(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() == reflect.Interface {
+		return nil
+	}
+	if t.Implements(jsonUnmarshaler) || reflect.PointerTo(t).Implements(jsonUnmarshaler) ||
+		t.Implements(textUnmarshaler) || reflect.PointerTo(t).Implements(textUnmarshaler) {
+		return nil
+	}
+	return t
+}
+
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// jsonFields maps the member names encoding/json decodes into struct t
+// (json tags, field names, promoted fields of embedded structs) to their
+// types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	addFields(m, t, 0)
+	fieldCache.Store(t, m)
+	return m
+}
+
+func addFields(m map[string]reflect.Type, t reflect.Type, depth int) {
+	if depth > 8 {
+		return
+	}
+	var embedded []reflect.Type
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" {
+			et := f.Type
+			if et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				embedded = append(embedded, et)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	// Promoted fields come after: the outer struct's own fields win.
+	for _, et := range embedded {
+		inner := map[string]reflect.Type{}
+		addFields(inner, et, depth+1)
+		for k, v := range inner {
+			if _, ok := m[k]; !ok {
+				m[k] = v
+			}
+		}
+	}
+}
