@@ -137,7 +137,7 @@ func (a *App) Start(ctx context.Context) error {
 		rdb = a.redis
 	}
 	a.server = api.New(api.Config{
-		Services: svc, Idempotency: st, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader,
+		Services: svc, Idempotency: st, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -24,23 +25,25 @@ import (
 // Every value is typed and checked once, in loadConfig: the code that uses
 // a Config never parses text again.
 type Config struct {
-	Addr          string        // NARCIDI_ADDR
-	DataDir       string        // NARCIDI_DATA_DIR
-	DatabaseURL   string        // NARCIDI_DATABASE_URL (secret: may hold a password)
-	MasterKey     string        // NARCIDI_MASTER_KEY (secret)
-	MasterKeyFile string        // NARCIDI_MASTER_KEY_FILE
-	KeysDir       string        // NARCIDI_KEYS_DIR
-	AdminToken    string        // NARCIDI_ADMIN_TOKEN (secret)
-	Issuer        string        // NARCIDI_ISSUER
-	ProxyHeader   string        // NARCIDI_PROXY_HEADER
-	RedisURL      string        // NARCIDI_REDIS_URL (secret: may hold a password)
-	RedisPrefix   string        // NARCIDI_REDIS_PREFIX
-	ClientRate    api.RateRule  // NARCIDI_CLIENT_RATE
-	TokenRate     api.RateRule  // NARCIDI_TOKEN_RATE
-	LogLevel      slog.Level    // NARCIDI_LOG_LEVEL
-	LogFormat     string        // NARCIDI_LOG_FORMAT: text or json
-	Workers       string        // NARCIDI_WORKERS: auto or off
-	RetryBase     time.Duration // NARCIDI_RETRY_BASE
+	Addr          string // NARCIDI_ADDR
+	DataDir       string // NARCIDI_DATA_DIR
+	DatabaseURL   string // NARCIDI_DATABASE_URL (secret: may hold a password)
+	MasterKey     string // NARCIDI_MASTER_KEY (secret)
+	MasterKeyFile string // NARCIDI_MASTER_KEY_FILE
+	KeysDir       string // NARCIDI_KEYS_DIR
+	AdminToken    string // NARCIDI_ADMIN_TOKEN (secret)
+	Issuer        string // NARCIDI_ISSUER
+	ProxyHeader   string // NARCIDI_PROXY_HEADER
+	// TrustedProxies (NARCIDI_TRUSTED_PROXIES) may set ProxyHeader.
+	TrustedProxies []netip.Prefix
+	RedisURL       string        // NARCIDI_REDIS_URL (secret: may hold a password)
+	RedisPrefix    string        // NARCIDI_REDIS_PREFIX
+	ClientRate     api.RateRule  // NARCIDI_CLIENT_RATE
+	TokenRate      api.RateRule  // NARCIDI_TOKEN_RATE
+	LogLevel       slog.Level    // NARCIDI_LOG_LEVEL
+	LogFormat      string        // NARCIDI_LOG_FORMAT: text or json
+	Workers        string        // NARCIDI_WORKERS: auto or off
+	RetryBase      time.Duration // NARCIDI_RETRY_BASE
 
 	WorkerConcurrency   int    // NARCIDI_WORKER_CONCURRENCY
 	SMTPURL             string // NARCIDI_SMTP_URL (secret: may hold a password)
@@ -113,7 +116,8 @@ func settings(c *Config) map[string][]setting {
 		groupServer: {
 			{env: "NARCIDI_ADDR", def: "127.0.0.1:8080", kind: "host:port", help: "listen address (port 0 picks a free one)", value: text(&c.Addr)},
 			{env: "NARCIDI_ADMIN_TOKEN", kind: "token", help: "bootstrap admin token (at least 24 characters); generated and printed once when unset", value: text(&c.AdminToken), secret: true},
-			{env: "NARCIDI_PROXY_HEADER", kind: "header", help: "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For)", value: text(&c.ProxyHeader)},
+			{env: "NARCIDI_PROXY_HEADER", kind: "header", help: "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For); needs NARCIDI_TRUSTED_PROXIES", value: text(&c.ProxyHeader)},
+			{env: "NARCIDI_TRUSTED_PROXIES", kind: "cidrs", help: "comma-separated IPs or CIDRs of the proxies allowed to set NARCIDI_PROXY_HEADER (the client is the right-most address not among them)", value: (*proxiesValue)(&c.TrustedProxies)},
 			{env: "NARCIDI_REDIS_PREFIX", def: "narcidi:", kind: "string", help: "prefix of every Redis key (several deployments can share a Redis)", value: text(&c.RedisPrefix)},
 			{env: "NARCIDI_CLIENT_RATE", def: "120/m", kind: "N/unit", help: "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", value: rate(&c.ClientRate, "client_rate")},
 			{env: "NARCIDI_TOKEN_RATE", def: "10/m", kind: "N/unit", help: "API token creations allowed per token", value: rate(&c.TokenRate, "token_rate")},
@@ -209,6 +213,11 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 			}
 		}
 	}
+	if c.ProxyHeader != "" && len(c.TrustedProxies) == 0 && slices.Contains(commandGroups[command], groupServer) {
+		// Without trusted proxies the header would be ignored and every
+		// client would share the proxy's rate limit: say so at start.
+		return nil, nil, errors.New("NARCIDI_PROXY_HEADER is set but NARCIDI_TRUSTED_PROXIES is empty: list the proxies' addresses (e.g. 10.0.0.0/8), or unset the header")
+	}
 	if c.KeysDir == "" && c.DataDir != "" {
 		c.KeysDir = filepath.Join(c.DataDir, "keys")
 	}
@@ -247,6 +256,19 @@ type textValue struct {
 func text(p *string) *textValue         { return &textValue{p: p} }
 func (v *textValue) String() string     { return "" } // help shows the static default, never a value
 func (v *textValue) Set(s string) error { *v.p = s; return nil }
+
+// proxiesValue is a comma-separated list of IPs and CIDRs.
+type proxiesValue []netip.Prefix
+
+func (v *proxiesValue) String() string { return "" }
+func (v *proxiesValue) Set(s string) error {
+	p, err := api.ParseTrustedProxies(s)
+	if err != nil {
+		return err
+	}
+	*v = p
+	return nil
+}
 
 // checkedValue keeps the text of a value once check accepts it.
 type checkedValue struct {

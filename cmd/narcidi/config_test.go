@@ -218,6 +218,8 @@ func TestConfigValidation(t *testing.T) {
 		{"NARCIDI_RELEASE_URL_TTL", "2h", "NARCIDI_RELEASE_URL_TTL: must be a duration from 10s to 1h0m0s"},
 		{"NARCIDI_RELEASE_PART_SIZE", "1024", "NARCIDI_RELEASE_PART_SIZE: must be a whole number of at least 5242880"},
 		{"NARCIDI_RELEASE_PUBLIC_KEYS", "not-a-key", "NARCIDI_RELEASE_PUBLIC_KEYS"},
+		{"NARCIDI_TRUSTED_PROXIES", "10.0.0.0/33", "NARCIDI_TRUSTED_PROXIES"},
+		{"NARCIDI_PROXY_HEADER", "X-Forwarded-For", "NARCIDI_PROXY_HEADER is set but NARCIDI_TRUSTED_PROXIES is empty"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {
@@ -265,5 +267,17 @@ func TestConfigPerCommand(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// A proxy header with its trusted proxies loads; the list is parsed.
+func TestConfigTrustedProxies(t *testing.T) {
+	env := map[string]string{"NARCIDI_PROXY_HEADER": "X-Forwarded-For", "NARCIDI_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.10, ::1"}
+	c, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.TrustedProxies) != 3 || c.TrustedProxies[1].String() != "192.168.1.10/32" {
+		t.Errorf("TrustedProxies = %v", c.TrustedProxies)
 	}
 }
