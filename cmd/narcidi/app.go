@@ -121,6 +121,7 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.monitor = asynqmon.New(asynqmon.Options{RootPath: api.QueueMonitorPath, RedisConnOpt: opt, ReadOnly: false})
 		monitor = a.monitor
+		a.Log.Info("background jobs run in narcidi worker processes (NARCIDI_REDIS_URL is set): without one, no scan, alert or webhook runs")
 	case a.Config.Workers == "auto":
 		a.local = workers.NewLocal(wc, concurrency)
 		if err := a.local.Start(context.WithoutCancel(ctx)); err != nil {
