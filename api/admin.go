@@ -234,7 +234,7 @@ func (s *Server) listLicenseMachines(c *fiber.Ctx) error {
 }
 
 func (s *Server) licenseAction(c *fiber.Ctx, do func(id, reason string) (*licensing.License, error)) error {
-	return optionalBody(c, func(in reasonIn) (*licensing.License, error) { return do(c.Params("id"), in.Reason) })
+	return optionalBody(c, func(in licensing.ReasonInput) (*licensing.License, error) { return do(c.Params("id"), in.Reason) })
 }
 
 func (s *Server) suspendLicense(c *fiber.Ctx) error {
@@ -262,13 +262,13 @@ func (s *Server) extendLicense(c *fiber.Ctx) error {
 }
 
 func (s *Server) changePolicy(c *fiber.Ctx) error {
-	return write(c, 200, func(in changePolicyIn) (*licensing.License, error) {
+	return write(c, 200, func(in licensing.ChangePolicyInput) (*licensing.License, error) {
 		return s.svc.Licenses.ChangePolicy(c.UserContext(), c.Params("id"), in.PolicyID, in.Reason)
 	})
 }
 
 func (s *Server) transferLicense(c *fiber.Ctx) error {
-	return write(c, 200, func(in transferIn) (*licensing.License, error) {
+	return write(c, 200, func(in licensing.TransferInput) (*licensing.License, error) {
 		return s.svc.Licenses.TransferLicense(c.UserContext(), c.Params("id"), in.CustomerID, in.Reason)
 	})
 }
@@ -291,13 +291,13 @@ func (s *Server) deactivateMachine(c *fiber.Ctx) error {
 }
 
 func (s *Server) blockMachine(c *fiber.Ctx) error {
-	return optionalBody(c, func(in reasonIn) (*licensing.Machine, error) {
+	return optionalBody(c, func(in licensing.ReasonInput) (*licensing.Machine, error) {
 		return s.svc.Licenses.BlockMachine(c.UserContext(), c.Params("id"), in.Reason)
 	})
 }
 
 func (s *Server) unblockMachine(c *fiber.Ctx) error {
-	var in reasonIn
+	var in licensing.ReasonInput
 	if len(c.Body()) > 0 {
 		if err := decodeJSON(c, &in); err != nil {
 			return err

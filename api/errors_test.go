@@ -121,7 +121,7 @@ func TestBlockedMachineIsForbidden(t *testing.T) {
 			req := verifier.MachineRequest{LicenseKey: f.license.Key, Fingerprint: "fingerprint-0001"}
 			var lease verifier.LeaseResponse
 			a.must(201, "POST", "/v1/client/activate", req, &lease)
-			a.must(200, "POST", "/v1/machines/"+lease.MachineID+"/actions/block", reasonIn{Reason: "stolen"}, nil)
+			a.must(200, "POST", "/v1/machines/"+lease.MachineID+"/actions/block", licensing.ReasonInput{Reason: "stolen"}, nil)
 			for _, op := range []string{"activate", "renew", "heartbeat", "deactivate"} {
 				res, raw := a.do("POST", "/v1/client/"+op, req)
 				p := problemOf(t, res, raw)

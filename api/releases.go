@@ -98,7 +98,7 @@ func (s *Server) deleteRelease(c *fiber.Ctx) error {
 }
 
 func (s *Server) yankRelease(c *fiber.Ctx) error {
-	return optionalBody(c, func(in reasonIn) (*release.Release, error) {
+	return optionalBody(c, func(in licensing.ReasonInput) (*release.Release, error) {
 		rs, err := s.releaseService()
 		if err != nil {
 			return nil, err

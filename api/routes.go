@@ -33,17 +33,6 @@ type (
 	healthOut struct {
 		Status string `json:"status"`
 	}
-	reasonIn struct {
-		Reason string `json:"reason,omitempty"`
-	}
-	changePolicyIn struct {
-		PolicyID string `json:"policy_id"`
-		Reason   string `json:"reason,omitempty"`
-	}
-	transferIn struct {
-		CustomerID string `json:"customer_id"`
-		Reason     string `json:"reason,omitempty"`
-	}
 	historyOut struct {
 		Days []licensing.Rollup `json:"days"`
 	}
@@ -95,19 +84,19 @@ func routeTable() []route {
 		{method: "GET", path: "/v1/licenses/:id", tag: "licenses", summary: "Get a license", perm: licensing.ReadLicenses, out: licensing.License{}, status: 200, handler: (*Server).getLicense},
 		{method: "PATCH", path: "/v1/licenses/:id", tag: "licenses", summary: "Change a license's name or metadata", perm: licensing.WriteLicenses, in: licensing.LicensePatch{}, out: licensing.License{}, status: 200, handler: (*Server).updateLicense},
 		{method: "GET", path: "/v1/licenses/:id/machines", tag: "licenses", summary: "List a license's machines", perm: licensing.ReadMachines, out: listResponse[licensing.Machine]{}, status: 200, query: pageParams, handler: (*Server).listLicenseMachines},
-		{method: "POST", path: "/v1/licenses/:id/actions/suspend", tag: "licenses", summary: "Suspend: no new lease until reinstated", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.License{}, status: 200, handler: (*Server).suspendLicense},
-		{method: "POST", path: "/v1/licenses/:id/actions/reinstate", tag: "licenses", summary: "Lift a suspension", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.License{}, status: 200, handler: (*Server).reinstateLicense},
-		{method: "POST", path: "/v1/licenses/:id/actions/revoke", tag: "licenses", summary: "Revoke for good", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.License{}, status: 200, handler: (*Server).revokeLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/suspend", tag: "licenses", summary: "Suspend: no new lease until reinstated", perm: licensing.WriteLicenses, in: licensing.ReasonInput{}, out: licensing.License{}, status: 200, handler: (*Server).suspendLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/reinstate", tag: "licenses", summary: "Lift a suspension", perm: licensing.WriteLicenses, in: licensing.ReasonInput{}, out: licensing.License{}, status: 200, handler: (*Server).reinstateLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/revoke", tag: "licenses", summary: "Revoke for good", perm: licensing.WriteLicenses, in: licensing.ReasonInput{}, out: licensing.License{}, status: 200, handler: (*Server).revokeLicense},
 		{method: "POST", path: "/v1/licenses/:id/actions/extend", tag: "licenses", summary: "Renew: move the expiry later (to a date, by a duration, or by the policy's duration)", perm: licensing.WriteLicenses, in: licensing.ExtendInput{}, out: licensing.License{}, status: 200, handler: (*Server).extendLicense},
-		{method: "POST", path: "/v1/licenses/:id/actions/change-policy", tag: "licenses", summary: "Upgrade or downgrade to another policy of the same product", perm: licensing.WriteLicenses, in: changePolicyIn{}, out: licensing.License{}, status: 200, handler: (*Server).changePolicy},
-		{method: "POST", path: "/v1/licenses/:id/actions/transfer", tag: "licenses", summary: "Give the license to another customer", perm: licensing.WriteLicenses, in: transferIn{}, out: licensing.License{}, status: 200, handler: (*Server).transferLicense},
+		{method: "POST", path: "/v1/licenses/:id/actions/change-policy", tag: "licenses", summary: "Upgrade or downgrade to another policy of the same product", perm: licensing.WriteLicenses, in: licensing.ChangePolicyInput{}, out: licensing.License{}, status: 200, handler: (*Server).changePolicy},
+		{method: "POST", path: "/v1/licenses/:id/actions/transfer", tag: "licenses", summary: "Give the license to another customer", perm: licensing.WriteLicenses, in: licensing.TransferInput{}, out: licensing.License{}, status: 200, handler: (*Server).transferLicense},
 
 		{method: "GET", path: "/v1/machines", tag: "machines", summary: "List machines", perm: licensing.ReadMachines, out: listResponse[licensing.Machine]{}, status: 200,
 			query: withPage(param{"license_id", "filter"}, param{"customer_id", "filter"}, param{"status", "active, offline or blocked"}), handler: (*Server).listMachines},
 		{method: "GET", path: "/v1/machines/:id", tag: "machines", summary: "Get a machine", perm: licensing.ReadMachines, out: licensing.Machine{}, status: 200, handler: (*Server).getMachine},
 		{method: "DELETE", path: "/v1/machines/:id", tag: "machines", summary: "Deactivate a machine, freeing its seat", perm: licensing.WriteMachines, status: 204, handler: (*Server).deactivateMachine},
-		{method: "POST", path: "/v1/machines/:id/actions/block", tag: "machines", summary: "Block the fingerprint on its license (frees the seat; it cannot activate again)", perm: licensing.WriteLicenses, in: reasonIn{}, out: licensing.Machine{}, status: 200, handler: (*Server).blockMachine},
-		{method: "POST", path: "/v1/machines/:id/actions/unblock", tag: "machines", summary: "Lift the block (the machine may activate again)", perm: licensing.WriteLicenses, in: reasonIn{}, status: 204, handler: (*Server).unblockMachine},
+		{method: "POST", path: "/v1/machines/:id/actions/block", tag: "machines", summary: "Block the fingerprint on its license (frees the seat; it cannot activate again)", perm: licensing.WriteLicenses, in: licensing.ReasonInput{}, out: licensing.Machine{}, status: 200, handler: (*Server).blockMachine},
+		{method: "POST", path: "/v1/machines/:id/actions/unblock", tag: "machines", summary: "Lift the block (the machine may activate again)", perm: licensing.WriteLicenses, in: licensing.ReasonInput{}, status: 204, handler: (*Server).unblockMachine},
 		{method: "POST", path: "/v1/machines/:id/actions/reset-heartbeat", tag: "machines", summary: "Forget the last heartbeat", perm: licensing.WriteMachines, out: licensing.Machine{}, status: 200, handler: (*Server).resetHeartbeat},
 
 		{method: "POST", path: "/v1/tokens", tag: "tokens", summary: "Create an API token (the secret is in the answer, once)", perm: licensing.WriteTokens, in: licensing.TokenInput{}, out: licensing.CreatedToken{}, status: 201, idempotent: true, rate: "tokens", handler: (*Server).createToken},
@@ -129,7 +118,7 @@ func routeTable() []route {
 		{method: "GET", path: "/v1/deliveries", tag: "webhooks", summary: "The delivery log: one entry per event and destination (webhook or email)", perm: licensing.ReadWebhooks, out: listResponse[licensing.Delivery]{}, status: 200,
 			query: withPage(param{"endpoint_id", "filter"}, param{"event_id", "filter"}, param{"status", "pending, delivered or failed"}), handler: (*Server).listDeliveries},
 		{method: "GET", path: "/v1/deliveries/:id", tag: "webhooks", summary: "Get a delivery with every attempt", perm: licensing.ReadWebhooks, out: licensing.Delivery{}, status: 200, handler: (*Server).getDelivery},
-		{method: "POST", path: "/v1/deliveries/:id/actions/redeliver", tag: "webhooks", summary: "Try a finished delivery again (3 more attempts; the payload keeps its event id)", perm: licensing.WriteWebhooks, in: reasonIn{}, out: licensing.Delivery{}, status: 200, handler: (*Server).redeliver},
+		{method: "POST", path: "/v1/deliveries/:id/actions/redeliver", tag: "webhooks", summary: "Try a finished delivery again (3 more attempts; the payload keeps its event id)", perm: licensing.WriteWebhooks, in: licensing.ReasonInput{}, out: licensing.Delivery{}, status: 200, handler: (*Server).redeliver},
 
 		{method: "POST", path: "/v1/releases", tag: "releases", summary: "Create a draft release of a product", perm: licensing.WriteReleases, in: release.ReleaseInput{}, out: release.Release{}, status: 201, idempotent: true, handler: (*Server).createRelease},
 		{method: "GET", path: "/v1/releases", tag: "releases", summary: "The version history (releases with their artifacts)", perm: licensing.ReadReleases, out: listResponse[release.Release]{}, status: 200,
@@ -139,7 +128,7 @@ func routeTable() []route {
 		{method: "POST", path: "/v1/releases/:id/artifacts", tag: "releases", summary: "Add a hashed, signed artifact to a draft release: answers presigned upload URL(s)", perm: licensing.WriteReleases, in: release.ArtifactInput{}, out: release.Upload{}, status: 201, handler: (*Server).addArtifact},
 		{method: "POST", path: "/v1/releases/:id/artifacts/:artifact_id/finalize", tag: "releases", summary: "Complete the upload and check the stored size and hashes", perm: licensing.WriteReleases, in: release.FinalizeInput{}, out: release.Artifact{}, status: 200, handler: (*Server).finalizeArtifact},
 		{method: "POST", path: "/v1/releases/:id/actions/publish", tag: "releases", summary: "Publish a draft release (re-signs the channel metadata)", perm: licensing.WriteReleases, out: release.Release{}, status: 200, handler: (*Server).publishRelease},
-		{method: "POST", path: "/v1/releases/:id/actions/yank", tag: "releases", summary: "Withdraw a published release", perm: licensing.WriteReleases, in: reasonIn{}, out: release.Release{}, status: 200, handler: (*Server).yankRelease},
+		{method: "POST", path: "/v1/releases/:id/actions/yank", tag: "releases", summary: "Withdraw a published release", perm: licensing.WriteReleases, in: licensing.ReasonInput{}, out: release.Release{}, status: 200, handler: (*Server).yankRelease},
 		{method: "POST", path: "/v1/client/releases/metadata", tag: "client", summary: "The signed release metadata of the licensed product on a channel", in: verifier.ReleaseCheckRequest{}, out: verifier.SignedMetadata{}, status: 200, rate: "client", handler: (*Server).releaseMetadata},
 		{method: "POST", path: "/v1/client/releases/download", tag: "client", summary: "303 to a short-lived URL of a release artifact (latest or a version)", in: verifier.ReleaseDownloadRequest{}, status: 303, rate: "client", handler: (*Server).downloadRelease},
 		{method: "GET", path: "/v1/client/releases/keys", tag: "client", summary: "The public keys that sign release metadata", out: releaseKeysOut{}, status: 200, handler: (*Server).releaseKeys},

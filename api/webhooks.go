@@ -52,7 +52,7 @@ func (s *Server) getDelivery(c *fiber.Ctx) error {
 }
 
 func (s *Server) redeliver(c *fiber.Ctx) error {
-	return optionalBody(c, func(in reasonIn) (*licensing.Delivery, error) {
+	return optionalBody(c, func(in licensing.ReasonInput) (*licensing.Delivery, error) {
 		return s.svc.Notifications.Redeliver(c.UserContext(), c.Params("id"), in.Reason)
 	})
 }

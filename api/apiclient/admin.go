@@ -8,22 +8,6 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
-// reasonIn, changePolicyIn and transferIn are the bodies of the license and
-// machine actions (the API's own wire shapes).
-type (
-	reasonIn struct {
-		Reason string `json:"reason,omitempty"`
-	}
-	changePolicyIn struct {
-		PolicyID string `json:"policy_id"`
-		Reason   string `json:"reason,omitempty"`
-	}
-	transferIn struct {
-		CustomerID string `json:"customer_id"`
-		Reason     string `json:"reason,omitempty"`
-	}
-)
-
 // Products and policies.
 
 // CreateProduct creates a product.
@@ -107,17 +91,17 @@ func (c *Client) UpdateLicense(ctx context.Context, id string, in licensing.Lice
 
 // SuspendLicense suspends a license: no new lease until reinstated.
 func (c *Client) SuspendLicense(ctx context.Context, id, reason string, opts ...Option) (*licensing.License, error) {
-	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/suspend", id, reasonIn{reason}, opts)
+	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/suspend", id, licensing.ReasonInput{Reason: reason}, opts)
 }
 
 // ReinstateLicense lifts a suspension.
 func (c *Client) ReinstateLicense(ctx context.Context, id, reason string, opts ...Option) (*licensing.License, error) {
-	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/reinstate", id, reasonIn{reason}, opts)
+	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/reinstate", id, licensing.ReasonInput{Reason: reason}, opts)
 }
 
 // RevokeLicense revokes a license for good.
 func (c *Client) RevokeLicense(ctx context.Context, id, reason string, opts ...Option) (*licensing.License, error) {
-	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/revoke", id, reasonIn{reason}, opts)
+	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/revoke", id, licensing.ReasonInput{Reason: reason}, opts)
 }
 
 // ExtendLicense moves a license's expiry later.
@@ -127,12 +111,12 @@ func (c *Client) ExtendLicense(ctx context.Context, id string, in licensing.Exte
 
 // TransferLicense gives a license to another customer.
 func (c *Client) TransferLicense(ctx context.Context, id, customerID, reason string, opts ...Option) (*licensing.License, error) {
-	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/transfer", id, transferIn{customerID, reason}, opts)
+	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/transfer", id, licensing.TransferInput{CustomerID: customerID, Reason: reason}, opts)
 }
 
 // ChangePolicy moves a license to another policy of the same product.
 func (c *Client) ChangePolicy(ctx context.Context, id, policyID, reason string, opts ...Option) (*licensing.License, error) {
-	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/change-policy", id, changePolicyIn{policyID, reason}, opts)
+	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/actions/change-policy", id, licensing.ChangePolicyInput{PolicyID: policyID, Reason: reason}, opts)
 }
 
 // Machines.
@@ -154,12 +138,12 @@ func (c *Client) DeactivateMachine(ctx context.Context, id string, opts ...Optio
 
 // BlockMachine blocks a machine's fingerprint on its license.
 func (c *Client) BlockMachine(ctx context.Context, id, reason string, opts ...Option) (*licensing.Machine, error) {
-	return one[licensing.Machine](ctx, c, http.MethodPost, "/v1/machines/%s/actions/block", id, reasonIn{reason}, opts)
+	return one[licensing.Machine](ctx, c, http.MethodPost, "/v1/machines/%s/actions/block", id, licensing.ReasonInput{Reason: reason}, opts)
 }
 
 // UnblockMachine lifts a block: the machine may activate again.
 func (c *Client) UnblockMachine(ctx context.Context, id, reason string, opts ...Option) error {
-	return none(ctx, c, http.MethodPost, "/v1/machines/%s/actions/unblock", id, reasonIn{reason}, opts)
+	return none(ctx, c, http.MethodPost, "/v1/machines/%s/actions/unblock", id, licensing.ReasonInput{Reason: reason}, opts)
 }
 
 // ResetHeartbeat forgets a machine's last heartbeat.

@@ -191,7 +191,7 @@ func problemError(resp *http.Response, answer []byte) error {
 		if text == "" {
 			text = http.StatusText(resp.StatusCode)
 		}
-		return &Error{Status: resp.StatusCode, Text: clean(text)}
+		return &Error{Status: resp.StatusCode, Text: Clean(text)}
 	}
 	detail := p.Detail
 	if detail == "" {
@@ -201,13 +201,13 @@ func problemError(resp *http.Response, answer []byte) error {
 	if id == "" {
 		id = resp.Header.Get("X-Request-ID")
 	}
-	return &Error{Status: resp.StatusCode, RequestID: clean(id),
-		Problem: licensing.Errorf(licensing.Code(clean(p.Code)), "%s", clean(detail))}
+	return &Error{Status: resp.StatusCode, RequestID: Clean(id),
+		Problem: licensing.Errorf(licensing.Code(Clean(p.Code)), "%s", Clean(detail))}
 }
 
-// clean keeps server-supplied text from breaking a terminal: control
-// characters (escapes, newlines) become spaces.
-func clean(s string) string {
+// Clean keeps server-supplied text from breaking a terminal or a table:
+// control characters (tabs, escapes, newlines) become spaces.
+func Clean(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '

@@ -16,7 +16,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 
 	"github.com/nzilacode/narcidicontrole/api/apiclient"
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -494,7 +493,7 @@ func printAnswer(v verb, pos []string, status int, answer []byte, asJSON bool, s
 				msg = "done"
 			}
 			if strings.Contains(msg, "%s") && len(pos) > 0 {
-				msg = fmt.Sprintf(msg, clean(pos[0]))
+				msg = fmt.Sprintf(msg, apiclient.Clean(pos[0]))
 			}
 			fmt.Fprintln(stdout, msg)
 		}
@@ -508,7 +507,7 @@ func printAnswer(v verb, pos []string, status int, answer []byte, asJSON bool, s
 	}
 	if v.list {
 		if next, _ := doc["next_cursor"].(string); next != "" {
-			fmt.Fprintf(stderr, "next cursor: %s (pass -cursor %s for the next page)\n", clean(next), clean(next))
+			fmt.Fprintf(stderr, "next cursor: %s (pass -cursor %s for the next page)\n", apiclient.Clean(next), apiclient.Clean(next))
 		}
 	}
 	if asJSON {
@@ -540,7 +539,7 @@ func printAnswer(v verb, pos []string, status int, answer []byte, asJSON bool, s
 	}
 	if v.secret != "" {
 		secret, _ := doc[v.secret].(string)
-		fmt.Fprintf(stdout, "\n%s (shown only this once; store it now):\n\n    %s\n\n", v.label, clean(secret))
+		fmt.Fprintf(stdout, "\n%s (shown only this once; store it now):\n\n    %s\n\n", v.label, apiclient.Clean(secret))
 	}
 	return nil
 }
@@ -559,7 +558,7 @@ func printTable(w io.Writer, cols []column, rows []map[string]any) error {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
 			}
-			fmt.Fprint(tw, clean(c.format(row[c.field])))
+			fmt.Fprint(tw, apiclient.Clean(c.format(row[c.field])))
 		}
 		fmt.Fprintln(tw)
 	}
@@ -600,13 +599,3 @@ func prefix(n int) func(any) string {
 	}
 }
 
-// clean keeps server-supplied text from breaking the table or the terminal:
-// control characters (tabs, newlines, escapes) become spaces.
-func clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
