@@ -31,6 +31,9 @@ type Config struct {
 	Services *licensing.Services
 	// Idempotency keeps the answers replayed for Idempotency-Key retries.
 	Idempotency IdempotencyStore
+	// IdempotencyBox seals the stored answers (they hold the secrets of
+	// created tokens, licenses and webhooks); required with Idempotency.
+	IdempotencyBox licensing.SecretBox
 	// Health says whether the database is reachable (readiness).
 	Health Pinger
 	Keys   KeySource
@@ -62,6 +65,7 @@ var (
 type Server struct {
 	svc                   *licensing.Services
 	idempotency           IdempotencyStore
+	idempotencyBox        licensing.SecretBox
 	health                Pinger
 	keys                  KeySource
 	log                   *slog.Logger
@@ -92,7 +96,10 @@ func New(cfg Config) *Server {
 	if cfg.TokenRate.Rate == 0 {
 		cfg.TokenRate = DefaultTokenRate
 	}
-	s := &Server{svc: cfg.Services, idempotency: cfg.Idempotency, health: cfg.Health, keys: cfg.Keys, log: cfg.Logger, limiter: cfg.Limiter, clientRate: cfg.ClientRate, tokenRate: cfg.TokenRate}
+	if cfg.Idempotency != nil && cfg.IdempotencyBox == nil {
+		panic("api.New: Config.Idempotency needs Config.IdempotencyBox: replay answers hold secrets")
+	}
+	s := &Server{svc: cfg.Services, idempotency: cfg.Idempotency, idempotencyBox: cfg.IdempotencyBox, health: cfg.Health, keys: cfg.Keys, log: cfg.Logger, limiter: cfg.Limiter, clientRate: cfg.ClientRate, tokenRate: cfg.TokenRate}
 	s.app = fiber.New(fiber.Config{
 		AppName: "narcidi",
 		// The transport's hard limit is well above the API's: a body between

@@ -2,17 +2,13 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"gorm.io/gorm"
-
-	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
 // Repository methods of the admin API: edits, entitlements, machines by
-// filter, tokens, the audit log, dashboard figures and idempotency keys.
+// filter, tokens, the audit log and dashboard figures (idempotency keys: idempotency.go).
 
 func (s *Store) UpdateProduct(ctx context.Context, p *licensing.Product) error {
 	return s.save(ctx, productToRow(p), "name", "metadata", "updated_at")
@@ -203,51 +199,4 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*licensing.Stats, err
 		st.ActivationsPerDay = append(st.ActivationsPerDay, licensing.DayCount{Day: k, Count: perDay[k]})
 	}
 	return st, nil
-}
-
-// idempotencyTakeover is how long a claim may stay unfinished before a retry
-// may take it over (its first request presumably died).
-const idempotencyTakeover = time.Minute
-
-// idempotencyTTL is how long answers are kept for replay.
-const idempotencyTTL = 24 * time.Hour
-
-// ClaimIdempotencyKey records r as in progress and returns nil, or returns
-// the existing record of the same owner and key: finished (replay it), or
-// still running (the caller answers conflict). Stale records are replaced.
-func (s *Store) ClaimIdempotencyKey(ctx context.Context, r *api.IdempotencyRecord) (*api.IdempotencyRecord, error) {
-	var existing *api.IdempotencyRecord
-	err := s.InTx(ctx, func(t *Store) error {
-		var row idempotencyRow
-		err := t.q(ctx).Take(&row, "owner = ? AND idem_key = ?", r.Owner, r.Key).Error
-		switch {
-		case err == nil:
-			stale := r.CreatedAt.Sub(row.CreatedAt) > idempotencyTTL ||
-				(row.Status == 0 && r.CreatedAt.Sub(row.CreatedAt) > idempotencyTakeover)
-			if !stale {
-				existing = &api.IdempotencyRecord{Owner: row.Owner, Key: row.Key, RequestHash: row.RequestHash, Status: row.Status, Body: row.Body, CreatedAt: utc(row.CreatedAt)}
-				return nil
-			}
-			if err := t.q(ctx).Delete(&idempotencyRow{}, "owner = ? AND idem_key = ?", r.Owner, r.Key).Error; err != nil {
-				return translate(err)
-			}
-		case !errors.Is(err, gorm.ErrRecordNotFound):
-			return translate(err)
-		}
-		return t.create(ctx, &idempotencyRow{Owner: r.Owner, Key: r.Key, RequestHash: r.RequestHash, Body: []byte{}, CreatedAt: r.CreatedAt})
-	})
-	if licensing.ErrorCode(err) == licensing.EConflict {
-		// Another request claimed the key between our read and insert.
-		return &api.IdempotencyRecord{Owner: r.Owner, Key: r.Key, RequestHash: r.RequestHash}, nil
-	}
-	return existing, err
-}
-
-func (s *Store) CompleteIdempotencyKey(ctx context.Context, r *api.IdempotencyRecord) error {
-	return translate(s.q(ctx).Model(&idempotencyRow{}).Where("owner = ? AND idem_key = ?", r.Owner, r.Key).
-		Updates(map[string]any{"status": r.Status, "body": r.Body}).Error)
-}
-
-func (s *Store) ReleaseIdempotencyKey(ctx context.Context, owner, key string) error {
-	return translate(s.q(ctx).Delete(&idempotencyRow{}, "owner = ? AND idem_key = ?", owner, key).Error)
 }

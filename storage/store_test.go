@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
@@ -285,23 +284,23 @@ func TestStoreEventsStatsAndIdempotency(t *testing.T) {
 			t.Errorf("expiring = %d/%d", st.ExpiringIn7Days, st.ExpiringIn30Days)
 		}
 
-		rec := &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0}
+		rec := &storage.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0}
 		prev, err := s.ClaimIdempotencyKey(ctx, rec)
 		if err != nil || prev != nil {
 			t.Fatalf("first claim: %v %v", prev, err)
 		}
-		prev, _ = s.ClaimIdempotencyKey(ctx, &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Second)})
+		prev, _ = s.ClaimIdempotencyKey(ctx, &storage.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Second)})
 		if prev == nil || prev.Status != 0 {
 			t.Fatalf("claim while running: %+v", prev)
 		}
 		rec.Status, rec.Body = 201, []byte(`{"id":"x"}`)
 		must(t, s.CompleteIdempotencyKey(ctx, rec))
-		prev, _ = s.ClaimIdempotencyKey(ctx, &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Hour)})
+		prev, _ = s.ClaimIdempotencyKey(ctx, &storage.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h1", CreatedAt: t0.Add(time.Hour)})
 		if prev == nil || prev.Status != 201 || string(prev.Body) != `{"id":"x"}` {
 			t.Fatalf("replay: %+v", prev)
 		}
 		// A day later the key is forgotten.
-		prev, _ = s.ClaimIdempotencyKey(ctx, &api.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h2", CreatedAt: t0.Add(25 * time.Hour)})
+		prev, _ = s.ClaimIdempotencyKey(ctx, &storage.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h2", CreatedAt: t0.Add(25 * time.Hour)})
 		if prev != nil {
 			t.Fatalf("expired key replayed: %+v", prev)
 		}

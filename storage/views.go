@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 
-	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
@@ -29,7 +28,6 @@ var (
 	_ licensing.AccessStore        = view[licensing.AccessStore]{}
 	_ licensing.NotificationsStore = view[licensing.NotificationsStore]{}
 	_ licensing.AutomationStore    = view[licensing.AutomationStore]{}
-	_ api.IdempotencyStore         = (*Store)(nil)
 )
 
 // Stores returns the narrow store of every licensing service over s.

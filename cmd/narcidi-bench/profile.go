@@ -52,7 +52,7 @@ func runProfileServer(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: "narcidi"})
 	srv := api.New(api.Config{
-		Services: svc, Idempotency: st, Health: st, Keys: kr, Logger: log, Limiter: api.NewRateLimiter(nil, "", log),
+		Services: svc, Health: st, Keys: kr, Logger: log, Limiter: api.NewRateLimiter(nil, "", log),
 		ClientRate: api.RateRule{Name: "client_rate", Rate: 1_000_000, Period: time.Second, Burst: 500_000},
 	})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

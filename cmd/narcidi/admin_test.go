@@ -158,13 +158,31 @@ var expectedPerm = map[string]licensing.Permission{
 	"GET /v1/deliveries": "webhooks:read", "GET /v1/deliveries/:id": "webhooks:read",
 	"POST /v1/deliveries/:id/actions/redeliver": "webhooks:write",
 	"POST /v1/offline-activations":              "licenses:write",
+	"POST /v1/releases":                         "releases:write", "GET /v1/releases": "releases:read", "GET /v1/releases/:id": "releases:read",
+	"POST /v1/releases/:id/artifacts":                       "releases:write",
+	"POST /v1/releases/:id/artifacts/:artifact_id/finalize": "releases:write",
+	"POST /v1/releases/:id/actions/publish":                 "releases:write",
+	"POST /v1/releases/:id/actions/yank":                    "releases:write",
+	// The client release routes take no API token: apps authenticate with
+	// their license key (or lease) in the body, and the release keys are
+	// public.
+	"POST /v1/client/releases/metadata": byLicenseKey,
+	"POST /v1/client/releases/download": byLicenseKey,
+	"GET /v1/client/releases/keys":      public,
 }
+
+// Not permissions: how the client release routes are reached.
+const (
+	byLicenseKey licensing.Permission = "(license key in the body)"
+	public       licensing.Permission = "(anyone)"
+)
 
 var rolePerms = map[string][]licensing.Permission{
 	"admin": {"catalog:read", "catalog:write", "customers:read", "customers:write", "licenses:read", "licenses:write",
-		"machines:read", "machines:write", "tokens:read", "tokens:write", "events:read", "dashboard:read", "webhooks:read", "webhooks:write", "queues:manage"},
-	"support":   {"catalog:read", "customers:read", "customers:write", "licenses:read", "licenses:write", "machines:read", "machines:write", "events:read", "dashboard:read", "webhooks:read"},
-	"read-only": {"catalog:read", "customers:read", "licenses:read", "machines:read", "events:read", "dashboard:read", "webhooks:read"},
+		"machines:read", "machines:write", "tokens:read", "tokens:write", "events:read", "dashboard:read", "webhooks:read", "webhooks:write", "queues:manage",
+		"releases:read", "releases:write"},
+	"support":   {"catalog:read", "customers:read", "customers:write", "licenses:read", "licenses:write", "machines:read", "machines:write", "events:read", "dashboard:read", "webhooks:read", "releases:read"},
+	"read-only": {"catalog:read", "customers:read", "licenses:read", "machines:read", "events:read", "dashboard:read", "webhooks:read", "releases:read"},
 	"customer":  {"customers:read", "licenses:read", "machines:read", "machines:write"},
 }
 
@@ -232,6 +250,13 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		body = map[string]any{"name": "Renamed " + u}
 	case "POST /v1/licenses/:id/actions/extend":
 		body = map[string]any{"duration_seconds": 3600}
+	case "POST /v1/releases":
+		body = map[string]any{"product_id": w.cat.productID, "version": "0.0." + u}
+	// License B: the admin routes of the matrix suspend and revoke license A.
+	case "POST /v1/client/releases/metadata":
+		body = verifier.ReleaseCheckRequest{LicenseKey: w.keyB}
+	case "POST /v1/client/releases/download":
+		body = verifier.ReleaseDownloadRequest{LicenseKey: w.keyB, Platform: "linux", Arch: "amd64"}
 	default:
 		if method == "POST" {
 			body = map[string]any{"reason": "matrix"}
@@ -240,12 +265,15 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 	return method, path, body
 }
 
-// Every admin route × every kind of caller gets exactly what its role allows.
+// Every admin and release route × every kind of caller gets exactly what its
+// role allows; the client release routes ignore API tokens and answer by
+// the license key.
 func TestAuthorizationMatrix(t *testing.T) {
 	w := newWorld(t, "sqlite", nil)
 	served := map[string]bool{}
 	for _, r := range w.app.server.App().GetRoutes(true) {
-		if strings.HasPrefix(r.Path, "/v1/") && !strings.HasPrefix(r.Path, "/v1/client/") && r.Method != http.MethodHead {
+		admin := strings.HasPrefix(r.Path, "/v1/") && !strings.HasPrefix(r.Path, "/v1/client/")
+		if (admin || strings.HasPrefix(r.Path, "/v1/client/releases/")) && r.Method != http.MethodHead {
 			key := r.Method + " " + r.Path
 			served[key] = true
 			if _, ok := expectedPerm[key]; !ok {
@@ -254,7 +282,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 	if len(served) != len(expectedPerm) {
-		t.Errorf("%d admin routes served, %d in the spec", len(served), len(expectedPerm))
+		t.Errorf("%d admin and release routes served, %d in the spec", len(served), len(expectedPerm))
 	}
 	n := 0
 	for _, kind := range []string{"none", "expired", "revoked", "read-only", "customer", "support", "admin"} {
@@ -265,8 +293,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 			status, b := c.call(method, path, body, nil)
 			var p verifier.Problem
 			_ = json.Unmarshal(b, &p)
-			switch kind {
-			case "none", "expired", "revoked":
+			switch {
+			case perm == byLicenseKey || perm == public:
+				if status == 401 || status == 403 || status >= 500 {
+					t.Errorf("%s %s: %d %s %s, want answered by the license key whatever the token", kind, route, status, p.Code, p.Detail)
+				}
+			case kind == "none" || kind == "expired" || kind == "revoked":
 				if status != 401 || p.Code != "unauthorized" {
 					t.Errorf("%s %s: %d %s, want 401", kind, route, status, p.Code)
 				}
@@ -279,6 +311,21 @@ func TestAuthorizationMatrix(t *testing.T) {
 					t.Errorf("%s %s: %d %s, want 403 forbidden", kind, route, status, p.Code)
 				}
 			}
+		}
+	}
+	// The license-key routes refuse a key that names no license, even with
+	// an admin token.
+	for route, perm := range expectedPerm {
+		if perm != byLicenseKey {
+			continue
+		}
+		method, path, body := w.requestFor(route, 0)
+		var fields map[string]any
+		b, _ := json.Marshal(body)
+		_ = json.Unmarshal(b, &fields)
+		fields["license_key"] = "NZL-AAAAAA-BBBBBB-CCCCCC-DDDDDD-EEEEEE"
+		if status, b := w.admin.call(method, path, fields, nil); status < 400 || status >= 500 {
+			t.Errorf("%s with an unknown license key: %d %s", route, status, b)
 		}
 	}
 }

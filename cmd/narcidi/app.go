@@ -98,6 +98,10 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
+	idem, idemBox, err := idempotencyStore(st, master)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: a.Config.Issuer,
 		Box: box, AllowPrivate: wc.AllowPrivate})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
@@ -138,7 +142,7 @@ func (a *App) Start(ctx context.Context) error {
 		rdb = a.redis
 	}
 	a.server = api.New(api.Config{
-		Services: svc, Idempotency: st, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
+		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,
