@@ -9,37 +9,36 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
+	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
-
-// fakeLeaseSigner stands in for the keyring: these tests look at HTTP
-// answers, not at lease signatures (licensing's tests check those).
-type fakeLeaseSigner struct{}
-
-func (fakeLeaseSigner) SignLease(context.Context, verifier.LeaseClaims) (string, error) {
-	return "lease", nil
-}
 
 // testAPI is a Server on a real store of one dialect, with an admin token.
 type testAPI struct {
 	t     *testing.T
 	srv   *Server
-	svc   *licensing.Service
+	svc   *licensing.Services
 	admin string
 }
 
 func newTestAPI(t *testing.T, dialect string, cfg Config) *testAPI {
 	t.Helper()
 	st := storagetest.Open(t, dialect)
-	svc := licensing.NewService(st, fakeLeaseSigner{}, nil, "https://narcidi.test")
+	signer, _ := licensingtest.Keyring(t, time.Now)
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: signer, Issuer: "https://narcidi.test"})
 	secret := licensing.NewAPITokenSecret()
-	if _, err := svc.BootstrapAdminToken(context.Background(), secret); err != nil {
+	if _, err := svc.Access.BootstrapAdminToken(context.Background(), secret); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Service = svc
+	cfg.Services = svc
+	if cfg.Health == nil {
+		cfg.Health = st
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
