@@ -171,7 +171,7 @@ func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 		return nil, err
 	}
 	if _, err := s.store.GetProduct(ctx, in.ProductID); err != nil {
-		return nil, refersTo(err, "product_id", "product", in.ProductID)
+		return nil, err
 	}
 	now := s.clock()
 	p := &Policy{

@@ -114,10 +114,10 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	}
 	policy, err := s.store.GetPolicy(ctx, in.PolicyID)
 	if err != nil {
-		return nil, refersTo(err, "policy_id", "policy", in.PolicyID)
+		return nil, err
 	}
 	if _, err := s.store.GetCustomer(ctx, in.CustomerID); err != nil {
-		return nil, refersTo(err, "customer_id", "customer", in.CustomerID)
+		return nil, err
 	}
 	now := s.clock()
 	expires := in.ExpiresAt
