@@ -23,7 +23,8 @@ func (s *Server) machineRequest(c *fiber.Ctx) (licensing.MachineRequest, error) 
 func leaseResponse(g *licensing.Grant) verifier.LeaseResponse {
 	return verifier.LeaseResponse{
 		Lease: g.Lease, LeaseExpiresAt: g.ExpiresAt, MachineID: g.Machine.ID, LicenseID: g.License.ID,
-		ProductID: g.License.ProductID, HeartbeatInterval: int(g.Policy.HeartbeatWindowSeconds),
+		// Half the window, so a client on that pace never races the offline scan.
+		ProductID: g.License.ProductID, HeartbeatInterval: g.Policy.HeartbeatIntervalSeconds(),
 	}
 }
 

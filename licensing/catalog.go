@@ -134,6 +134,9 @@ type PolicyInput struct {
 // Defaults: one machine, node-locked, 24h leases, restrict on expiry.
 // EInvalid, ENotFound (product).
 func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, error) {
+	if err := required("product_id", in.ProductID); err != nil {
+		return nil, err
+	}
 	if err := requireName(in.Name); err != nil {
 		return nil, err
 	}
@@ -146,7 +149,7 @@ func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 	if in.ExpiryAction == "" {
 		in.ExpiryAction = ExpiryRestrict
 	}
-	if err := validatePolicyRules(in.DurationSeconds, in.GraceSeconds, in.HeartbeatWindowSeconds, in.LeaseTTLSeconds, in.MaxMachines, in.Floating, in.ExpiryAction); err != nil {
+	if err := validatePolicyRules(in.DurationSeconds, in.GraceSeconds, in.HeartbeatWindowSeconds, in.LeaseTTLSeconds, in.OfflineReleaseSeconds, in.MaxMachines, in.Floating, in.ExpiryAction); err != nil {
 		return nil, err
 	}
 	notices := DefaultExpiryNoticeDays
@@ -186,10 +189,19 @@ func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 	})
 }
 
-func validatePolicyRules(duration, grace, heartbeat, ttl int64, maxMachines int, floating bool, action ExpiryAction) error {
+func validatePolicyRules(duration, grace, heartbeat, ttl, offlineRelease int64, maxMachines int, floating bool, action ExpiryAction) error {
+	for _, d := range []struct {
+		field string
+		v     int64
+	}{
+		{"duration_seconds", duration}, {"grace_seconds", grace},
+		{"heartbeat_window_seconds", heartbeat}, {"offline_release_seconds", offlineRelease},
+	} {
+		if err := checkSeconds(d.field, d.v); err != nil {
+			return err
+		}
+	}
 	switch {
-	case duration < 0, grace < 0, heartbeat < 0:
-		return Errorf(EInvalid, "durations must not be negative")
 	case maxMachines < 1 || maxMachines > 100000:
 		return Errorf(EInvalid, "max_machines must be between 1 and 100000")
 	case !floating && maxMachines != 1:
@@ -325,7 +337,7 @@ func (s *Catalog) UpdatePolicy(ctx context.Context, id string, in PolicyPatch) (
 		if err := requireName(p.Name); err != nil {
 			return err
 		}
-		if err := validatePolicyRules(p.DurationSeconds, p.GraceSeconds, p.HeartbeatWindowSeconds, p.LeaseTTLSeconds, p.MaxMachines, p.Floating, p.ExpiryAction); err != nil {
+		if err := validatePolicyRules(p.DurationSeconds, p.GraceSeconds, p.HeartbeatWindowSeconds, p.LeaseTTLSeconds, p.OfflineReleaseSeconds, p.MaxMachines, p.Floating, p.ExpiryAction); err != nil {
 			return err
 		}
 		if err := checkMetadata(p.Metadata); err != nil {

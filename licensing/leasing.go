@@ -113,9 +113,11 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 			if m.Status == MachineBlocked {
 				return errBlocked
 			}
-			if err := tx.TouchMachine(ctx, m.ID, false, true, req.IP, now); err != nil {
+			// An activation is a sign of life, as a heartbeat is.
+			if err := tx.TouchMachine(ctx, m.ID, true, true, req.IP, now); err != nil {
 				return err
 			}
+			m.LastHeartbeat, m.LastLeaseAt, m.Status = &now, &now, MachineActive
 		case ErrorCode(err) == ENotFound:
 			n, err := tx.CountMachines(ctx, lic.ID)
 			if err != nil {
@@ -165,9 +167,12 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.TouchMachine(ctx, m.ID, false, true, req.IP, now); err != nil {
+	// A renewal is a sign of life: apps that renew and never heartbeat
+	// (verifier.Manager) must not be marked offline and lose their seat.
+	if err := s.store.TouchMachine(ctx, m.ID, true, true, req.IP, now); err != nil {
 		return nil, err
 	}
+	m.LastHeartbeat, m.LastLeaseAt, m.Status = &now, &now, MachineActive
 	return s.sign(ctx, lic, pol, m, now)
 }
 
@@ -192,7 +197,7 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 	m.LastHeartbeat, m.Status = &now, MachineActive
 	var next time.Time
 	if pol.HeartbeatWindowSeconds > 0 {
-		next = now.Add(time.Duration(pol.HeartbeatWindowSeconds) * time.Second)
+		next = now.Add(seconds(pol.HeartbeatWindowSeconds))
 	}
 	return m, next, nil
 }
@@ -369,7 +374,7 @@ func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machin
 	var licExp int64
 	if lic.ExpiresAt != nil {
 		licExp = lic.ExpiresAt.Unix()
-		end := lic.ExpiresAt.Add(time.Duration(pol.GraceSeconds) * time.Second)
+		end := lic.ExpiresAt.Add(seconds(pol.GraceSeconds))
 		if pol.ExpiryAction == ExpiryRestrict && end.Before(exp) {
 			exp = end
 		}

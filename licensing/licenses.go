@@ -82,6 +82,17 @@ const MinKeyLength = 16
 // CreateLicense creates a license for a customer under a policy (whose
 // product it takes). EInvalid, ENotFound (policy, customer), EConflict (key).
 func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*CreatedLicense, error) {
+	if err := required("policy_id", in.PolicyID); err != nil {
+		return nil, err
+	}
+	if err := required("customer_id", in.CustomerID); err != nil {
+		return nil, err
+	}
+	if in.ExpiresAt != nil {
+		if err := checkExpiry("expires_at", *in.ExpiresAt); err != nil {
+			return nil, err
+		}
+	}
 	key := in.Key
 	if key == "" {
 		key = NewLicenseKey()
@@ -98,6 +109,9 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	if len(in.Name) > 200 {
 		return nil, Errorf(EInvalid, "name is longer than 200 characters")
 	}
+	if a := ActorFrom(ctx); a.Role == RoleCustomer && a.CustomerID != in.CustomerID {
+		return nil, Errorf(EForbidden, "a customer token cannot create licenses for another customer")
+	}
 	policy, err := s.store.GetPolicy(ctx, in.PolicyID)
 	if err != nil {
 		return nil, err
@@ -105,13 +119,13 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	if _, err := s.store.GetCustomer(ctx, in.CustomerID); err != nil {
 		return nil, err
 	}
-	if a := ActorFrom(ctx); a.Role == RoleCustomer && a.CustomerID != in.CustomerID {
-		return nil, Errorf(EForbidden, "a customer token cannot create licenses for another customer")
-	}
 	now := s.clock()
 	expires := in.ExpiresAt
 	if expires == nil && policy.DurationSeconds > 0 {
-		t := now.Add(time.Duration(policy.DurationSeconds) * time.Second)
+		t, err := expiryAfter("the policy's duration_seconds", now, policy.DurationSeconds)
+		if err != nil {
+			return nil, err
+		}
 		expires = &t
 	}
 	if expires != nil {
@@ -174,6 +188,11 @@ func (s *Licenses) License(ctx context.Context, id string) (*License, error) {
 
 // Licenses lists licenses; a customer token sees only its own.
 func (s *Licenses) Licenses(ctx context.Context, f LicenseFilter, page Page) ([]License, error) {
+	if f.ExpiresBefore != nil {
+		if err := checkTime("expires_before", *f.ExpiresBefore, LatestTime); err != nil {
+			return nil, err
+		}
+	}
 	if a := ActorFrom(ctx); a.Role == RoleCustomer {
 		if f.CustomerID != "" && f.CustomerID != a.CustomerID {
 			return []License{}, nil
@@ -216,8 +235,13 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 	if in.ExpiresAt != nil && in.DurationSeconds != 0 {
 		return nil, Errorf(EInvalid, "give expires_at or duration_seconds, not both")
 	}
-	if in.DurationSeconds < 0 {
-		return nil, Errorf(EInvalid, "duration_seconds must be positive")
+	if err := checkSeconds("duration_seconds", in.DurationSeconds); err != nil {
+		return nil, err
+	}
+	if in.ExpiresAt != nil {
+		if err := checkExpiry("expires_at", *in.ExpiresAt); err != nil {
+			return nil, err
+		}
 	}
 	now := s.clock()
 	return changeLicense(ctx, s.core, s.store, id, ActionLicenseRenewed, in.Reason, func(tx LicensesStore, l *License) error {
@@ -229,6 +253,7 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 			from = *l.ExpiresAt
 		}
 		var until time.Time
+		var err error
 		switch {
 		case in.ExpiresAt != nil:
 			until = in.ExpiresAt.UTC().Truncate(time.Second)
@@ -236,7 +261,9 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 				return Errorf(EInvalid, "expires_at must be in the future")
 			}
 		case in.DurationSeconds > 0:
-			until = from.Add(time.Duration(in.DurationSeconds) * time.Second)
+			if until, err = expiryAfter("duration_seconds", from, in.DurationSeconds); err != nil {
+				return err
+			}
 		default:
 			p, err := tx.GetPolicy(ctx, l.PolicyID)
 			if err != nil {
@@ -245,7 +272,9 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 			if p.DurationSeconds == 0 {
 				return Errorf(EInvalid, "the policy has no duration: give expires_at or duration_seconds")
 			}
-			until = from.Add(time.Duration(p.DurationSeconds) * time.Second)
+			if until, err = expiryAfter("the policy's duration_seconds", from, p.DurationSeconds); err != nil {
+				return err
+			}
 		}
 		until = until.Truncate(time.Second)
 		l.ExpiresAt = &until
@@ -261,12 +290,13 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 // lease on. A downgrade below the machines in use is refused (ESeatLimit):
 // deactivate machines first.
 func (s *Licenses) ChangePolicy(ctx context.Context, id, policyID, reason string) (*License, error) {
+	if err := required("policy_id", policyID); err != nil {
+		return nil, err
+	}
 	return changeLicense(ctx, s.core, s.store, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
 		p, err := tx.GetPolicy(ctx, policyID)
-		if ErrorCode(err) == ENotFound {
-			return Errorf(EInvalid, "policy %s does not exist", policyID)
-		} else if err != nil {
-			return err
+		if err != nil {
+			return refersTo(err, "policy_id", "policy", policyID)
 		}
 		if p.ProductID != l.ProductID {
 			return Errorf(EInvalid, "the new policy is of another product")
@@ -285,12 +315,13 @@ func (s *Licenses) ChangePolicy(ctx context.Context, id, policyID, reason string
 
 // TransferLicense gives a license to another customer. Its machines stay.
 func (s *Licenses) TransferLicense(ctx context.Context, id, customerID, reason string) (*License, error) {
+	if err := required("customer_id", customerID); err != nil {
+		return nil, err
+	}
 	return changeLicense(ctx, s.core, s.store, id, ActionLicenseTransferred, reason, func(tx LicensesStore, l *License) error {
 		c, err := tx.GetCustomer(ctx, customerID)
-		if ErrorCode(err) == ENotFound {
-			return Errorf(EInvalid, "customer %s does not exist", customerID)
-		} else if err != nil {
-			return err
+		if err != nil {
+			return refersTo(err, "customer_id", "customer", customerID)
 		}
 		if c.ID == l.CustomerID {
 			return Errorf(EConflict, "the license already belongs to this customer")

@@ -27,15 +27,19 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 	if in.TTL < 0 {
 		return nil, Errorf(EInvalid, "ttl must not be negative")
 	}
-	if in.Request.Key != "" && len(in.Request.Key) <= 256 {
-		// Before taking a seat: a request of another product takes none.
-		lic, err := s.store.GetLicenseByKeyHash(ctx, HashSecret(in.Request.Key), false)
-		if err != nil {
-			return nil, licenseKeyNotFound(err)
-		}
-		if in.Product != lic.ProductID {
-			return nil, Errorf(EInvalid, "the request is for product %q, the license for %q", in.Product, lic.ProductID)
-		}
+	if err := in.Request.validate(); err != nil {
+		return nil, err
+	}
+	if err := required("product", in.Product); err != nil {
+		return nil, err
+	}
+	// Before taking a seat: a request of another product takes none.
+	lic, err := s.store.GetLicenseByKeyHash(ctx, HashSecret(in.Request.Key), false)
+	if err != nil {
+		return nil, licenseKeyNotFound(err)
+	}
+	if in.Product != lic.ProductID {
+		return nil, Errorf(EInvalid, "the request is for product %q, the license for %q", in.Product, lic.ProductID)
 	}
 	g, err := s.Activate(ctx, in.Request)
 	if err != nil {
@@ -44,7 +48,8 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 	pol := *g.Policy
 	limit := MaxLeaseTTL
 	if v, ok := pol.Metadata[OfflineTTLMetadata]; ok {
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && time.Duration(n)*time.Second < limit {
+		// Compared in seconds: n*time.Second overflows past ~292 years.
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n < int64(limit/time.Second) {
 			limit = time.Duration(n) * time.Second
 		}
 	}
@@ -55,7 +60,7 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 	ttl = max(ttl, pol.LeaseTTL())
 	now := s.clock()
 	if exp := g.License.ExpiresAt; exp != nil {
-		if end := exp.Add(time.Duration(pol.GraceSeconds) * time.Second); now.Add(ttl).After(end) {
+		if end := exp.Add(seconds(pol.GraceSeconds)); now.Add(ttl).After(end) {
 			ttl = max(end.Sub(now), time.Second)
 		}
 	}

@@ -70,7 +70,18 @@ const (
 )
 
 // LeaseTTL returns the policy's lease lifetime.
-func (p *Policy) LeaseTTL() time.Duration { return time.Duration(p.LeaseTTLSeconds) * time.Second }
+func (p *Policy) LeaseTTL() time.Duration { return seconds(p.LeaseTTLSeconds) }
+
+// HeartbeatIntervalSeconds is how often clients are told to heartbeat, in
+// seconds: half the heartbeat window (at least 1), so that a heartbeat sent
+// at that pace lands well inside the window and never races the offline
+// scan. 0 when the policy needs no heartbeat.
+func (p *Policy) HeartbeatIntervalSeconds() int {
+	if p.HeartbeatWindowSeconds <= 0 {
+		return 0
+	}
+	return int(max(min(p.HeartbeatWindowSeconds, MaxDurationSeconds)/2, 1))
+}
 
 // CustomerStatus is whether a customer may use its licenses.
 type CustomerStatus string
@@ -176,7 +187,7 @@ func (l *License) PastGrace(p *Policy, now time.Time) bool {
 	if l.ExpiresAt == nil {
 		return false
 	}
-	return now.After(l.ExpiresAt.Add(time.Duration(p.GraceSeconds) * time.Second))
+	return now.After(l.ExpiresAt.Add(seconds(p.GraceSeconds)))
 }
 
 // EffectiveEntitlements is the sorted union of the policy's and the license's

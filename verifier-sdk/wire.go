@@ -24,8 +24,9 @@ type LeaseResponse struct {
 	MachineID      string    `json:"machine_id"`
 	LicenseID      string    `json:"license_id"`
 	ProductID      string    `json:"product_id"`
-	// HeartbeatInterval is how often the server expects a heartbeat, in seconds
-	// (0: no heartbeat required).
+	// HeartbeatInterval is how often to heartbeat, in seconds (0: no heartbeat
+	// required): half the policy's heartbeat window (at least 1), so a
+	// heartbeat at this pace arrives well before the machine counts as offline.
 	HeartbeatInterval int `json:"heartbeat_interval"`
 }
 
