@@ -163,6 +163,7 @@ var expectedPerm = map[string]licensing.Permission{
 	"POST /v1/releases/:id/artifacts/:artifact_id/finalize": "releases:write",
 	"POST /v1/releases/:id/actions/publish":                 "releases:write",
 	"POST /v1/releases/:id/actions/yank":                    "releases:write",
+	"DELETE /v1/releases/:id":                               "releases:write",
 	// The client release routes take no API token: apps authenticate with
 	// their license key (or lease) in the body, and the release keys are
 	// public.

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
@@ -25,23 +24,6 @@ import (
 
 // noSuchRelease is a well-formed id that names nothing (authorization matrix).
 const noSuchRelease = "00000000-0000-7000-8000-000000000000"
-
-func init() {
-	// The release routes in the authorization spec of admin_test.go.
-	for route, perm := range map[string]licensing.Permission{
-		"POST /v1/releases": "releases:write", "GET /v1/releases": "releases:read", "GET /v1/releases/:id": "releases:read",
-		"POST /v1/releases/:id/artifacts":                       "releases:write",
-		"POST /v1/releases/:id/artifacts/:artifact_id/finalize": "releases:write",
-		"POST /v1/releases/:id/actions/publish":                 "releases:write",
-		"POST /v1/releases/:id/actions/yank":                    "releases:write",
-		"DELETE /v1/releases/:id":                               "releases:write",
-	} {
-		expectedPerm[route] = perm
-	}
-	rolePerms["admin"] = append(rolePerms["admin"], "releases:read", "releases:write")
-	rolePerms["support"] = append(rolePerms["support"], "releases:read")
-	rolePerms["read-only"] = append(rolePerms["read-only"], "releases:read")
-}
 
 // releaseKey is a publisher's release key pair.
 type releaseKey struct {
