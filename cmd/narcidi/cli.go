@@ -598,4 +598,3 @@ func prefix(n int) func(any) string {
 		return s
 	}
 }
-
