@@ -27,9 +27,9 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 	if in.TTL < 0 {
 		return nil, Errorf(EInvalid, "ttl must not be negative")
 	}
-	if in.Request.Key != "" && len(in.Request.Key) <= 256 {
+	if key := NormalizeKey(in.Request.Key); key != "" && len(key) <= 256 {
 		// Before taking a seat: a request of another product takes none.
-		lic, err := s.store.GetLicenseByKeyHash(ctx, HashSecret(in.Request.Key), false)
+		lic, err := s.secrets.licenseByKey(ctx, s.store, key, false)
 		if err != nil {
 			return nil, licenseKeyNotFound(err)
 		}
