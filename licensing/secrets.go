@@ -179,7 +179,11 @@ func (h *SecretHasher) licenseByKey(ctx context.Context, r licenseKeyStore, key 
 	if ErrorCode(err) != ENotFound {
 		return lic, err
 	}
-	if _, err := r.GetLicenseByKeyHash(ctx, HashSecret(key), false); err != nil {
+	if _, err := r.GetLicenseByKeyHash(ctx, HashSecret(key), false); ErrorCode(err) == ENotFound {
+		// A concurrent first use may have migrated the row since the
+		// keyed lookup: look again before answering not found.
+		return r.GetLicenseByKeyHash(ctx, keyed, forUpdate)
+	} else if err != nil {
 		return nil, err
 	}
 	// The conditional update makes concurrent first uses safe: one rewrites
@@ -236,7 +240,9 @@ func (h *SecretHasher) tokenBySecret(ctx context.Context, r tokenStore, secret s
 	if ErrorCode(err) != ENotFound {
 		return t, err
 	}
-	if _, err := r.GetAPITokenByHash(ctx, HashSecret(secret)); err != nil {
+	if _, err := r.GetAPITokenByHash(ctx, HashSecret(secret)); ErrorCode(err) == ENotFound {
+		return r.GetAPITokenByHash(ctx, keyed) // migrated meanwhile?
+	} else if err != nil {
 		return nil, err
 	}
 	if err := r.RehashAPIToken(ctx, HashSecret(secret), keyed); err != nil {
