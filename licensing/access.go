@@ -15,8 +15,15 @@ type AccessStore interface {
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
 	CreateAPIToken(ctx context.Context, t *APIToken) error
 	GetAPIToken(ctx context.Context, id string) (*APIToken, error)
-	// GetAPITokenByHash finds a token by HashSecret of its secret.
+	// GetAPITokenByHash finds a token by the hash of its secret (see
+	// SecretHasher).
 	GetAPITokenByHash(ctx context.Context, hash string) (*APIToken, error)
+	// RehashAPIToken replaces the token hash from by to if a token still
+	// has from; nil when none does (a concurrent request migrated it).
+	RehashAPIToken(ctx context.Context, from, to string) error
+	// ActiveBootstrapTokens lists the tokens made by BootstrapAdminToken
+	// that are not revoked.
+	ActiveBootstrapTokens(ctx context.Context) ([]APIToken, error)
 	CountAPITokens(ctx context.Context) (int, error)
 	ListAPITokens(ctx context.Context, page Page) ([]APIToken, error)
 	RevokeAPIToken(ctx context.Context, id string, now time.Time) error
@@ -26,12 +33,13 @@ type AccessStore interface {
 // Safe for concurrent use.
 type Access struct {
 	core
-	store AccessStore
+	store   AccessStore
+	secrets *SecretHasher
 }
 
-// NewAccess builds the access service.
-func NewAccess(store AccessStore, clock Clock) *Access {
-	return &Access{core: newCore(clock), store: store}
+// NewAccess builds the access service. secrets hashes token secrets.
+func NewAccess(store AccessStore, clock Clock, secrets *SecretHasher) *Access {
+	return &Access{core: newCore(clock), store: store, secrets: mustHasher(secrets)}
 }
 
 // Token returns an API token (never its secret). ENotFound.
@@ -51,7 +59,7 @@ func (s *Access) Authenticate(ctx context.Context, secret string) (*Actor, error
 	if secret == "" || len(secret) > 256 {
 		return nil, Errorf(EUnauthorized, "a valid bearer token is required")
 	}
-	t, err := s.store.GetAPITokenByHash(ctx, HashSecret(secret))
+	t, err := s.secrets.tokenBySecret(ctx, s.store, secret)
 	if ErrorCode(err) == ENotFound {
 		return nil, Errorf(EUnauthorized, "a valid bearer token is required")
 	} else if err != nil {
@@ -72,35 +80,6 @@ func (s *Access) Authenticate(ctx context.Context, secret string) (*Actor, error
 		a.customerPerms = c.Permissions
 	}
 	return a, nil
-}
-
-// BootstrapAdminToken makes sure an admin can get in on first run. When a
-// secret is given (NARCIDI_ADMIN_TOKEN) it is registered if not yet known;
-// otherwise, when no token exists at all, one is generated and returned so
-// it can be shown once. It returns "" when nothing was generated.
-func (s *Access) BootstrapAdminToken(ctx context.Context, secret string) (string, error) {
-	var generated string
-	err := s.store.InTx(ctx, func(tx AccessStore) error {
-		if secret != "" {
-			if len(secret) < 24 {
-				return Errorf(EInvalid, "the bootstrap admin token must be at least 24 characters")
-			}
-			if _, err := tx.GetAPITokenByHash(ctx, HashSecret(secret)); err == nil {
-				return nil
-			} else if ErrorCode(err) != ENotFound {
-				return err
-			}
-		} else {
-			n, err := tx.CountAPITokens(ctx)
-			if err != nil || n > 0 {
-				return err
-			}
-			secret = NewAPITokenSecret()
-			generated = secret
-		}
-		return tx.CreateAPIToken(ctx, &APIToken{Name: "bootstrap admin", Role: RoleAdmin, Hash: HashSecret(secret), CreatedAt: s.clock()})
-	})
-	return generated, err
 }
 
 // TokenInput is what an admin gives to create an API token.
@@ -140,7 +119,7 @@ func (s *Access) CreateToken(ctx context.Context, in TokenInput) (*CreatedToken,
 		}
 	}
 	secret := NewAPITokenSecret()
-	t := APIToken{Name: strings.TrimSpace(in.Name), Role: in.Role, CustomerID: in.CustomerID, Hash: HashSecret(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now}
+	t := APIToken{Name: strings.TrimSpace(in.Name), Role: in.Role, CustomerID: in.CustomerID, Hash: s.secrets.Hash(secret), ExpiresAt: in.ExpiresAt, CreatedAt: now}
 	err := s.store.InTx(ctx, func(tx AccessStore) error {
 		if err := tx.CreateAPIToken(ctx, &t); err != nil {
 			return err
@@ -171,4 +150,68 @@ func (s *Access) RevokeToken(ctx context.Context, id string) error {
 		after.RevokedAt = &now
 		return s.record(ctx, tx, ActionTokenRevoked, "token", id, "", t, &after)
 	})
+}
+
+// BootstrapAdminToken makes sure an admin can get in on first run. When a
+// secret is given (NARCIDI_ADMIN_TOKEN) and is not yet known, it replaces
+// the bootstrap token(s) made before: in one transaction they are revoked
+// and the new one created, each change audited, so changing the variable
+// and restarting leaves only the new secret working. A known secret changes
+// nothing (a restart with the same configuration is a no-op, and a
+// bootstrap token an admin revoked stays revoked). Without a secret, when
+// no token exists at all, one is generated and returned so it can be shown
+// once. It returns "" when nothing was generated.
+func (s *Access) BootstrapAdminToken(ctx context.Context, secret string) (string, error) {
+	ctx = WithActor(ctx, &Actor{Name: "bootstrap", RequestID: ActorFrom(ctx).RequestID})
+	generated, err := s.bootstrap(ctx, secret)
+	if ErrorCode(err) == EConflict {
+		// Another process starting at the same time replaced the token
+		// first: this attempt now finds the secret known.
+		generated, err = s.bootstrap(ctx, secret)
+	}
+	return generated, err
+}
+
+func (s *Access) bootstrap(ctx context.Context, secret string) (string, error) {
+	var generated string
+	err := s.store.InTx(ctx, func(tx AccessStore) error {
+		now := s.clock()
+		if secret != "" {
+			if len(secret) < 24 {
+				return Errorf(EInvalid, "the bootstrap admin token must be at least 24 characters")
+			}
+			if _, err := s.secrets.tokenBySecret(ctx, tx, secret); err == nil {
+				return nil
+			} else if ErrorCode(err) != ENotFound {
+				return err
+			}
+			old, err := tx.ActiveBootstrapTokens(ctx)
+			if err != nil {
+				return err
+			}
+			for _, t := range old {
+				if err := tx.RevokeAPIToken(ctx, t.ID, now); err != nil {
+					return err
+				}
+				after := t
+				after.RevokedAt = &now
+				if err := s.record(ctx, tx, ActionTokenRevoked, "token", t.ID, "replaced by a new NARCIDI_ADMIN_TOKEN", &t, &after); err != nil {
+					return err
+				}
+			}
+		} else {
+			n, err := tx.CountAPITokens(ctx)
+			if err != nil || n > 0 {
+				return err
+			}
+			secret = NewAPITokenSecret()
+			generated = secret
+		}
+		t := APIToken{Name: "bootstrap admin", Role: RoleAdmin, Hash: s.secrets.Hash(secret), Bootstrap: true, CreatedAt: now}
+		if err := tx.CreateAPIToken(ctx, &t); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, ActionTokenCreated, "token", t.ID, "bootstrap admin token", nil, &t)
+	})
+	return generated, err
 }

@@ -3,9 +3,7 @@ package licensing
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base32"
-	"encoding/hex"
 	"strings"
 	"time"
 
@@ -128,14 +126,6 @@ func visible(ctx context.Context, customerID, what string) error {
 // domain for ids needed before a row exists (lease ids, webhook ids, object
 // keys).
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
-
-// HashSecret is how license keys and API tokens are stored: SHA-256, hex.
-// Both are long random strings, so a fast hash is enough to make a stolen
-// database useless for authenticating.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
 
 var keyEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 

@@ -16,10 +16,14 @@ import (
 type LeasingStore interface {
 	Tx[LeasingStore]
 	EventAppender
-	// GetLicenseByKeyHash finds a license by HashSecret of its key. With
-	// forUpdate inside a transaction it locks the row until the transaction
-	// ends, which serializes seat accounting per license.
+	// GetLicenseByKeyHash finds a license by the hash of its key (see
+	// SecretHasher). With forUpdate inside a transaction it locks the row
+	// until the transaction ends, which serializes seat accounting per
+	// license.
 	GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpdate bool) (*License, error)
+	// RehashLicenseKey replaces the key hash from by to if a license still
+	// has from; nil when none does (a concurrent request migrated it).
+	RehashLicenseKey(ctx context.Context, from, to string) error
 	GetLicense(ctx context.Context, id string) (*License, error)
 	GetPolicy(ctx context.Context, id string) (*Policy, error)
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
@@ -46,15 +50,16 @@ type LeaseSigner interface {
 // activation an admin relays. Safe for concurrent use.
 type Leasing struct {
 	core
-	store  LeasingStore
-	signer LeaseSigner
-	issuer string
+	store   LeasingStore
+	signer  LeaseSigner
+	issuer  string
+	secrets *SecretHasher
 }
 
 // NewLeasing builds the leasing service. issuer goes into every lease's
-// "iss" claim.
-func NewLeasing(store LeasingStore, signer LeaseSigner, clock Clock, issuer string) *Leasing {
-	return &Leasing{core: newCore(clock), store: store, signer: signer, issuer: issuer}
+// "iss" claim; secrets hashes license keys (the same as Licenses').
+func NewLeasing(store LeasingStore, signer LeaseSigner, clock Clock, issuer string, secrets *SecretHasher) *Leasing {
+	return &Leasing{core: newCore(clock), store: store, signer: signer, issuer: issuer, secrets: mustHasher(secrets)}
 }
 
 // MachineRequest is a client's call about one machine of a license.
@@ -68,6 +73,7 @@ type MachineRequest struct {
 }
 
 func (r *MachineRequest) validate() error {
+	r.Key = NormalizeKey(r.Key)
 	switch {
 	case r.Key == "" || len(r.Key) > 256:
 		return Errorf(EInvalid, "license_key is required (at most 256 characters)")
@@ -102,7 +108,7 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 	var g *Grant
 	err := s.store.InTx(ctx, func(tx LeasingStore) error {
 		now := s.clock()
-		lic, pol, err := usableLicense(ctx, tx, req.Key, true, now)
+		lic, pol, err := s.usableLicense(ctx, tx, req.Key, true, now)
 		if err != nil {
 			return err
 		}
@@ -159,7 +165,7 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 		return nil, err
 	}
 	now := s.clock()
-	lic, pol, err := usableLicense(ctx, s.store, req.Key, false, now)
+	lic, pol, err := s.usableLicense(ctx, s.store, req.Key, false, now)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +189,7 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 		return nil, time.Time{}, err
 	}
 	now := s.clock()
-	lic, pol, err := usableLicense(ctx, s.store, req.Key, false, now)
+	lic, pol, err := s.usableLicense(ctx, s.store, req.Key, false, now)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
@@ -209,7 +215,7 @@ func (s *Leasing) Deactivate(ctx context.Context, req MachineRequest) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	lic, err := s.store.GetLicenseByKeyHash(ctx, HashSecret(req.Key), false)
+	lic, err := s.secrets.licenseByKey(ctx, s.store, req.Key, false)
 	if err != nil {
 		return licenseKeyNotFound(err)
 	}
@@ -236,6 +242,7 @@ type Validation struct {
 // customer is, in effect), with a detail that says so. Only infrastructure
 // failures are errors.
 func (s *Leasing) Validate(ctx context.Context, key, fingerprint string) (*Validation, error) {
+	key = NormalizeKey(key)
 	if key == "" || len(key) > 256 || len(fingerprint) > 256 {
 		return nil, Errorf(EInvalid, "license_key is required (at most 256 characters)")
 	}
@@ -277,7 +284,7 @@ func (s *Leasing) Usable(ctx context.Context, ref LicenseRef, fingerprint string
 	var lic *License
 	var err error
 	if ref.Key != "" {
-		lic, err = s.store.GetLicenseByKeyHash(ctx, HashSecret(ref.Key), false)
+		lic, err = s.secrets.licenseByKey(ctx, s.store, ref.Key, false)
 	} else {
 		lic, err = s.store.GetLicense(ctx, ref.ID)
 	}
@@ -302,8 +309,8 @@ func (s *Leasing) Usable(ctx context.Context, ref LicenseRef, fingerprint string
 // usableLicense loads the license of key, its policy and customer, and
 // checks that it may be used at now (CheckUsable). With lock (inside a
 // transaction) the license row stays locked until the transaction ends.
-func usableLicense(ctx context.Context, r LeasingStore, key string, lock bool, now time.Time) (*License, *Policy, error) {
-	lic, err := r.GetLicenseByKeyHash(ctx, HashSecret(key), lock)
+func (s *Leasing) usableLicense(ctx context.Context, r LeasingStore, key string, lock bool, now time.Time) (*License, *Policy, error) {
+	lic, err := s.secrets.licenseByKey(ctx, r, key, lock)
 	if err != nil {
 		return nil, nil, licenseKeyNotFound(err)
 	}

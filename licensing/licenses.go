@@ -3,7 +3,6 @@ package licensing
 import (
 	"context"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -22,6 +21,8 @@ type LicensesStore interface {
 	MissingEntitlements(ctx context.Context, codes []string) ([]string, error)
 
 	CreateLicense(ctx context.Context, l *License) error // EConflict on duplicate key
+	// GetLicenseByKeyHash finds a license by key hash (see SecretHasher).
+	GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpdate bool) (*License, error)
 	GetLicense(ctx context.Context, id string) (*License, error)
 	// LockLicense reads the license and locks its row until the
 	// transaction ends (call it inside InTx).
@@ -48,12 +49,14 @@ type LicensesStore interface {
 // event in the same transaction. Safe for concurrent use.
 type Licenses struct {
 	core
-	store LicensesStore
+	store   LicensesStore
+	secrets *SecretHasher
 }
 
-// NewLicenses builds the license administration service.
-func NewLicenses(store LicensesStore, clock Clock) *Licenses {
-	return &Licenses{core: newCore(clock), store: store}
+// NewLicenses builds the license administration service. secrets hashes
+// license keys (the same as Leasing's).
+func NewLicenses(store LicensesStore, clock Clock, secrets *SecretHasher) *Licenses {
+	return &Licenses{core: newCore(clock), store: store, secrets: mustHasher(secrets)}
 }
 
 // LicenseInput is what an admin gives to create a license.
@@ -76,9 +79,6 @@ type CreatedLicense struct {
 	Key string `json:"key"`
 }
 
-// MinKeyLength is the shortest license key accepted when an admin supplies one.
-const MinKeyLength = 16
-
 // CreateLicense creates a license for a customer under a policy (whose
 // product it takes). EInvalid, ENotFound (policy, customer), EConflict (key).
 func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*CreatedLicense, error) {
@@ -93,11 +93,9 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 			return nil, err
 		}
 	}
-	key := in.Key
-	if key == "" {
-		key = NewLicenseKey()
-	} else if len(key) < MinKeyLength || len(key) > 256 || strings.TrimSpace(key) != key {
-		return nil, Errorf(EInvalid, "a supplied key must be %d to 256 characters, without surrounding spaces", MinKeyLength)
+	key, err := s.licenseKey(ctx, in.Key)
+	if err != nil {
+		return nil, err
 	}
 	ents, err := checkEntitlements(ctx, s.store, in.Entitlements)
 	if err != nil {
@@ -133,7 +131,7 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 		expires = &t
 	}
 	l := &License{
-		KeyHash: HashSecret(key), KeyHint: key[len(key)-4:], ProductID: policy.ProductID, PolicyID: policy.ID,
+		KeyHash: s.secrets.Hash(key), KeyHint: key[len(key)-4:], ProductID: policy.ProductID, PolicyID: policy.ID,
 		CustomerID: in.CustomerID, Name: in.Name, Status: LicenseActive, ExpiresAt: expires,
 		Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
 	}

@@ -34,7 +34,7 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 		return nil, err
 	}
 	// Before taking a seat: a request of another product takes none.
-	lic, err := s.store.GetLicenseByKeyHash(ctx, HashSecret(in.Request.Key), false)
+	lic, err := s.secrets.licenseByKey(ctx, s.store, NormalizeKey(in.Request.Key), false)
 	if err != nil {
 		return nil, licenseKeyNotFound(err)
 	}

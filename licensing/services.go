@@ -24,6 +24,11 @@ type Deps struct {
 	Box SecretBox
 	// AllowPrivate lets webhooks point at loopback or private networks.
 	AllowPrivate bool
+	// Secrets hashes license keys and API tokens for storage. Every
+	// process over one database must use the same (cmd/narcidi derives it
+	// from the master key). nil: a random key for these Services only,
+	// for tests and tools whose data lives and dies with them.
+	Secrets *SecretHasher
 }
 
 // Services is every domain service, wired over one set of stores. It is a
@@ -41,12 +46,15 @@ type Services struct {
 
 // NewServices builds every service over st with d.
 func NewServices(st Stores, d Deps) *Services {
+	if d.Secrets == nil {
+		d.Secrets = newEphemeralHasher()
+	}
 	return &Services{
 		Catalog:       NewCatalog(st.Catalog, d.Clock),
 		Customers:     NewCustomers(st.Customers, d.Clock),
-		Licenses:      NewLicenses(st.Licenses, d.Clock),
-		Leasing:       NewLeasing(st.Leasing, d.Signer, d.Clock, d.Issuer),
-		Access:        NewAccess(st.Access, d.Clock),
+		Licenses:      NewLicenses(st.Licenses, d.Clock, d.Secrets),
+		Leasing:       NewLeasing(st.Leasing, d.Signer, d.Clock, d.Issuer, d.Secrets),
+		Access:        NewAccess(st.Access, d.Clock, d.Secrets),
 		Notifications: NewNotifications(st.Notifications, d.Box, d.AllowPrivate, d.Clock),
 		Automation:    NewAutomation(st.Automation, d.Clock),
 	}

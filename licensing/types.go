@@ -248,14 +248,18 @@ const (
 // APIToken is a credential for the admin API. Only the hash of the secret is
 // stored.
 type APIToken struct {
-	ID         string     `json:"id"`
-	Name       string     `json:"name"`
-	Role       Role       `json:"role"`
-	CustomerID string     `json:"customer_id,omitempty"` // for RoleCustomer
-	Hash       string     `json:"-"`
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Role       Role   `json:"role"`
+	CustomerID string `json:"customer_id,omitempty"` // for RoleCustomer
+	Hash       string `json:"-"`
+	// Bootstrap marks the token BootstrapAdminToken made (from
+	// NARCIDI_ADMIN_TOKEN or generated on first run): a new configured
+	// secret replaces it.
+	Bootstrap bool       `json:"bootstrap,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
 }
 
 // Usable reports whether the token may authenticate at now.

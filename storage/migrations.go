@@ -21,6 +21,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0004_automation", Migrate: migrateAutomation},
 		{ID: "0005_releases", Migrate: migrateReleases},
 		{ID: "0006_meta", Migrate: migrateMeta}, // meta.go
+		{ID: "0007_token_bootstrap", Migrate: migrateTokenBootstrap},
 	}
 }
 

@@ -161,6 +161,7 @@ type apiTokenRow struct {
 	Role       string
 	CustomerID string
 	Hash       string
+	Bootstrap  bool
 	ExpiresAt  *time.Time
 	RevokedAt  *time.Time
 	CreatedAt  time.Time
@@ -263,9 +264,9 @@ func machineToRow(m *licensing.Machine) *machineRow {
 }
 
 func apiTokenFromRow(r *apiTokenRow) *licensing.APIToken {
-	return &licensing.APIToken{ID: r.ID, Name: r.Name, Role: licensing.Role(r.Role), CustomerID: r.CustomerID, Hash: r.Hash, ExpiresAt: utcPtr(r.ExpiresAt), RevokedAt: utcPtr(r.RevokedAt), CreatedAt: utc(r.CreatedAt)}
+	return &licensing.APIToken{ID: r.ID, Name: r.Name, Role: licensing.Role(r.Role), CustomerID: r.CustomerID, Hash: r.Hash, Bootstrap: r.Bootstrap, ExpiresAt: utcPtr(r.ExpiresAt), RevokedAt: utcPtr(r.RevokedAt), CreatedAt: utc(r.CreatedAt)}
 }
 
 func apiTokenToRow(t *licensing.APIToken) *apiTokenRow {
-	return &apiTokenRow{ID: t.ID, Name: t.Name, Role: string(t.Role), CustomerID: t.CustomerID, Hash: t.Hash, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, CreatedAt: t.CreatedAt}
+	return &apiTokenRow{ID: t.ID, Name: t.Name, Role: string(t.Role), CustomerID: t.CustomerID, Hash: t.Hash, Bootstrap: t.Bootstrap, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, CreatedAt: t.CreatedAt}
 }

@@ -102,8 +102,12 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
+	hasher, err := secretHasher(master)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: a.Config.Issuer,
-		Box: box, AllowPrivate: wc.AllowPrivate})
+		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
 	if err != nil {
 		return errors.Join(err, a.Close())

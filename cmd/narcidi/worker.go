@@ -82,12 +82,18 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
+	// The worker hashes no key today, but its services must agree with the
+	// server's: the same hasher.
+	hasher, err := secretHasher(master)
+	if err != nil {
+		return err
+	}
 	// A worker signs no lease: no signer.
 	wc, concurrency, err := workerSettings(cfg, log)
 	if err != nil {
 		return err
 	}
-	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: time.Now, Issuer: cfg.Issuer, Box: box, AllowPrivate: wc.AllowPrivate})
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: time.Now, Issuer: cfg.Issuer, Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
 	wc.Notifications, wc.Automation = svc.Notifications, svc.Automation
 	// The worker cleans up abandoned release uploads; it serves no URLs.
 	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
