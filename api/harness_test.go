@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
@@ -29,7 +29,7 @@ type testAPI struct {
 func newTestAPI(t *testing.T, dialect string, cfg Config) *testAPI {
 	t.Helper()
 	st := storagetest.Open(t, dialect)
-	signer, _ := licensingtest.Keyring(t, time.Now)
+	signer, _ := keystest.Keyring(t, time.Now)
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: signer, Issuer: "https://narcidi.test"})
 	secret := licensing.NewAPITokenSecret()
 	if _, err := svc.Access.BootstrapAdminToken(context.Background(), secret); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -51,7 +52,7 @@ func newFixture(t *testing.T, dialect string, pol licensing.PolicyInput) *fixtur
 	ctx := context.Background()
 	st := storagetest.Open(t, dialect)
 	clk := licensingtest.NewClock(start)
-	kr, pub := licensingtest.Keyring(t, clk.Now)
+	kr, pub := keystest.Keyring(t, clk.Now)
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clk.Now, Issuer: "narcidi-test"})
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	if err != nil {

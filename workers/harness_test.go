@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -62,7 +63,7 @@ func newWorld(t *testing.T, st *storage.Store, events []string, fail func(n int)
 	t.Helper()
 	ctx := context.Background()
 	w := &world{t: t, store: st, clock: licensingtest.NewClock(t0), mail: workerstest.StartMailbox(t), hook: workerstest.StartReceiver(t, fail), logs: &logBuffer{}}
-	kr, _ := licensingtest.Keyring(t, w.clock.Now)
+	kr, _ := keystest.Keyring(t, w.clock.Now)
 	w.box = newBox(t)
 	w.svc = licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: w.clock.Now, Issuer: "test", Box: w.box, AllowPrivate: true})
 	var err error

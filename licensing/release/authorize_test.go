@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
@@ -26,7 +27,7 @@ func TestDownloadsFollowTheUsableCheck(t *testing.T) {
 			ctx := context.Background()
 			st := storagetest.Open(t, d)
 			clk := licensingtest.NewClock(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
-			kr, _ := licensingtest.Keyring(t, clk.Now)
+			kr, _ := keystest.Keyring(t, clk.Now)
 			svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clk.Now, Issuer: "test"})
 			local, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{9}, 32), clk.Now)
 			if err != nil {

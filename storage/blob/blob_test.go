@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/storage/blob"
 	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
@@ -32,7 +33,7 @@ type subject struct {
 }
 
 func newLocal(t *testing.T) subject {
-	c := blobtest.NewClock(time.Now())
+	c := licensingtest.NewClock(time.Now())
 	l, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{7}, 32), c.Now)
 	if err != nil {
 		t.Fatal(err)
