@@ -20,7 +20,8 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0003_scan_indexes", Migrate: migrateScanIndexes},
 		{ID: "0004_automation", Migrate: migrateAutomation},
 		{ID: "0005_releases", Migrate: migrateReleases},
-		{ID: "0006_meta", Migrate: migrateMeta}, // meta.go
+		{ID: "0006_meta", Migrate: migrateMeta},                   // meta.go
+		{ID: "0007_subscriptions", Migrate: migrateSubscriptions}, // subscriptions.go
 	}
 }
 
