@@ -157,7 +157,7 @@ func subToRow(s *subscription.Subscription) *subscriptionRow {
 		CancelAtPeriodEnd: s.CancelAtPeriodEnd, CanceledAt: s.CanceledAt, TrialEnd: s.TrialEnd, TrialNoticeAt: s.TrialNoticeAt,
 		PastDueSince: s.PastDueSince, DunningEndsAt: s.DunningEndsAt, DunningNoticeAt: s.DunningNoticeAt, LicensesSuspended: s.LicensesSuspended,
 		Provider: s.Provider, ProviderCustomerID: s.ProviderCustomerID, ProviderUpdatedAt: s.ProviderUpdatedAt,
-		LastPaidAt: s.LastPaidAt, LastPaymentFailedAt: s.LastPaymentFailedAt, LicenseIDs: s.LicenseIDs, Metadata: s.Metadata,
+		LastPaidAt: s.LastPaidAt, LastPaymentFailedAt: s.LastPaymentFailedAt, LicenseIDs: s.LicenseIDs, Metadata: emptyMapIfNil(s.Metadata),
 		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 	if s.ProviderSubscriptionID != "" {
 		id := s.ProviderSubscriptionID

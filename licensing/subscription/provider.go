@@ -221,7 +221,14 @@ func (s *Service) syncSubscription(ctx context.Context, tx Store, ev *ProviderEv
 		}
 		action = licensing.ActionSubscriptionPlanChanged
 	}
-	if err := s.moveTo(ctx, tx, sub, ps, ev); err != nil {
+	if before.ProviderSubscriptionID == "" && ps.Status == Active && !ps.PeriodEnd.IsZero() {
+		// First link of an existing subscription (a trial converted): the
+		// provider's active period is paid, as for one seen created.
+		sub.TrialEnd = nil
+		if _, err := s.paid(ctx, tx, sub, ps.PeriodStart, ps.PeriodEnd, ev.Created); err != nil {
+			return err
+		}
+	} else if err := s.moveTo(ctx, tx, sub, ps, ev); err != nil {
 		return err
 	}
 	if err := s.save(ctx, tx, sub); err != nil {
