@@ -25,8 +25,8 @@ const (
 type ProviderEvent struct {
 	Provider string `json:"provider"`
 	// ID is the provider's event id: each is applied once.
-	ID string `json:"id"`
-	Kind Kind `json:"type"`
+	ID   string `json:"id"`
+	Kind Kind   `json:"type"`
 	// Created is when the provider created the event (orders updates).
 	Created      time.Time             `json:"created"`
 	Customer     *ProviderCustomer     `json:"customer,omitempty"`

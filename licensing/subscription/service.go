@@ -93,7 +93,9 @@ func (s *Service) save(ctx context.Context, tx Store, sub *Subscription) error {
 	return tx.UpdateSubscription(ctx, sub)
 }
 
-func (s *Service) licenses(tx Store) *licensing.Licenses { return s.cfg.Licenses.Within(tx.LicensesStore()) }
+func (s *Service) licenses(tx Store) *licensing.Licenses {
+	return s.cfg.Licenses.Within(tx.LicensesStore())
+}
 
 // Subscription returns one subscription. ENotFound.
 func (s *Service) Subscription(ctx context.Context, id string) (*Subscription, error) {
