@@ -37,6 +37,9 @@ var statusOf = map[licensing.Code]int{
 	// unblock it): forbidden, like a revoked license.
 	licensing.EMachineBlocked:   http.StatusForbidden,
 	licensing.EMethodNotAllowed: http.StatusMethodNotAllowed,
+	// One trial per machine per product: the machine's state clashes with
+	// the request, as a duplicate would.
+	licensing.ETrialUsed: http.StatusConflict,
 }
 
 // fiberCodes translates fiber's own errors (routing, body limit, protocol)

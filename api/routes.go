@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -132,6 +133,15 @@ func routeTable() []route {
 		{method: "POST", path: "/v1/client/releases/metadata", tag: "client", summary: "The signed release metadata of the licensed product on a channel", in: verifier.ReleaseCheckRequest{}, out: verifier.SignedMetadata{}, status: 200, rate: "client", handler: (*Server).releaseMetadata},
 		{method: "POST", path: "/v1/client/releases/download", tag: "client", summary: "303 to a short-lived URL of a release artifact (latest or a version)", in: verifier.ReleaseDownloadRequest{}, status: 303, rate: "client", handler: (*Server).downloadRelease},
 		{method: "GET", path: "/v1/client/releases/keys", tag: "client", summary: "The public keys that sign release metadata", out: releaseKeysOut{}, status: 200, handler: (*Server).releaseKeys},
+		{method: "POST", path: "/v1/subscriptions", tag: "subscriptions", summary: "Start a manual subscription (a trial under a trial policy; the key of a created license is in the answer, once)", perm: licensing.WriteSubscriptions, in: subscription.CreateInput{}, out: subscription.Created{}, status: 201, idempotent: true, handler: (*Server).createSubscription},
+		{method: "GET", path: "/v1/subscriptions", tag: "subscriptions", summary: "List subscriptions", perm: licensing.ReadSubscriptions, out: listResponse[subscription.Subscription]{}, status: 200,
+			query: withPage(param{"customer_id", "filter"}, param{"status", "trialing, active, past_due, canceled or expired"}, param{"provider", "manual, stripe, ..."}), handler: (*Server).listSubscriptions},
+		{method: "GET", path: "/v1/subscriptions/:id", tag: "subscriptions", summary: "Get a subscription", perm: licensing.ReadSubscriptions, out: subscription.Subscription{}, status: 200, handler: (*Server).getSubscription},
+		{method: "POST", path: "/v1/subscriptions/:id/actions/change-plan", tag: "subscriptions", summary: "Move a manual subscription and its licenses to another policy (machines stay; a trial converts to paid)", perm: licensing.WriteSubscriptions, in: subscription.ChangePlanInput{}, out: subscription.Subscription{}, status: 200, handler: (*Server).changePlan},
+		{method: "POST", path: "/v1/subscriptions/:id/actions/cancel", tag: "subscriptions", summary: "Cancel a manual subscription at period end or at once", perm: licensing.WriteSubscriptions, in: subscription.CancelInput{}, out: subscription.Subscription{}, status: 200, handler: (*Server).cancelSubscription},
+		{method: "POST", path: "/v1/subscriptions/:id/actions/resume", tag: "subscriptions", summary: "Undo a cancellation at period end", perm: licensing.WriteSubscriptions, in: licensing.ReasonInput{}, out: subscription.Subscription{}, status: 200, handler: (*Server).resumeSubscription},
+		{method: "POST", path: "/v1/billing/stripe/webhook", tag: "billing", summary: "Stripe's webhook (Stripe-Signature checked; idempotent by event id)", out: subscription.Outcome{}, status: 200, handler: (*Server).stripeWebhook},
+		{method: "POST", path: "/v1/billing/events", tag: "billing", summary: "A billing event from another provider (Narcidi-Billing-Signature: t=..,v1=HMAC-SHA256)", in: subscription.ProviderEvent{}, out: subscription.Outcome{}, status: 200, handler: (*Server).billingEvent},
 	}
 }
 

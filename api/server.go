@@ -53,6 +53,7 @@ type Config struct {
 	QueueMonitor http.Handler
 	// Releases serves the release routes (nil: they answer 503).
 	Releases *release.Service
+	Billing  Billing // subscriptions and billing endpoints (subscriptions.go)
 }
 
 // Default rate limits.
@@ -74,6 +75,7 @@ type Server struct {
 	clientRate, tokenRate RateRule
 	openapiDoc, docsPage  []byte
 	releases              *release.Service
+	billing               Billing
 }
 
 // DefaultBodyLimit bounds request bodies: no client or admin call needs more.
@@ -124,6 +126,7 @@ func New(cfg Config) *Server {
 		return c.Next()
 	})
 	s.releases = cfg.Releases
+	s.billing = cfg.Billing
 	s.openapiDoc, s.docsPage = buildOpenAPI(), buildDocsPage()
 	s.routes()
 	if cfg.QueueMonitor != nil {

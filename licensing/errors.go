@@ -31,6 +31,7 @@ const (
 	EInternal         Code = "internal"
 	ENotEntitled      Code = "not_entitled"       // the license does not cover this (another product, a missing entitlement)
 	EMethodNotAllowed Code = "method_not_allowed" // the path exists, not with this HTTP method
+	ETrialUsed        Code = "trial_used"         // this machine already had the product's trial
 )
 
 // Codes is the whole vocabulary, so that adapters can check they map every
@@ -40,7 +41,7 @@ var Codes = []Code{
 	EInvalid, EMalformed, ENotFound, EConflict, EUnauthorized, EForbidden, ESeatLimit,
 	ELicenseSuspended, ELicenseRevoked, ELicenseExpired, ENotActivated, EMachineBlocked,
 	ETooLarge, EUnsupportedMedia, ERateLimited, EUnavailable, EInternal, ENotEntitled,
-	EMethodNotAllowed,
+	EMethodNotAllowed, ETrialUsed,
 }
 
 // Error is a domain error: a code for machines, a message safe to show to the

@@ -76,6 +76,9 @@ var Actions = []string{
 	ActionWebhookCreated, ActionWebhookUpdated, ActionWebhookDeleted, ActionWebhookDisabled, ActionDeliveryRedelivered,
 	ActionReleaseCreated, ActionReleasePublished, ActionReleaseYanked, ActionReleaseDeleted, ActionArtifactAdded, ActionArtifactFinalized,
 	ActionArtifactAbandoned, ActionArtifactRejected,
+	ActionSubscriptionCreated, ActionSubscriptionUpdated, ActionSubscriptionRenewed, ActionSubscriptionPastDue,
+	ActionSubscriptionDunning, ActionSubscriptionSuspended, ActionSubscriptionPlanChanged, ActionSubscriptionCanceled,
+	ActionSubscriptionResumed, ActionSubscriptionExpired, ActionTrialStarted, ActionTrialEnding,
 }
 
 // EventFilter narrows an audit log listing.

@@ -132,6 +132,9 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 			if n >= pol.MaxMachines {
 				return Errorf(ESeatLimit, "all %d machine seats of the license are taken", pol.MaxMachines)
 			}
+			if err := s.checkTrial(ctx, tx, lic, pol, req.Fingerprint, now); err != nil {
+				return err
+			}
 			m = &Machine{
 				LicenseID: lic.ID, Fingerprint: req.Fingerprint, Name: req.Name, Hostname: req.Hostname,
 				Platform: req.Platform, IP: req.IP, Status: MachineActive, LastHeartbeat: &now, LastLeaseAt: &now,

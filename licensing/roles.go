@@ -25,18 +25,24 @@ const (
 	WriteReleases  Permission = "releases:write"
 )
 
+// Subscription permissions (licensing/subscription).
+const (
+	ReadSubscriptions  Permission = "subscriptions:read"
+	WriteSubscriptions Permission = "subscriptions:write" // create, change plan, cancel, resume
+)
+
 // grants is the whole authorization table. Anything not listed is denied.
 // A customer token's permissions are further cut down to what its customer
 // record allows (see Actor.Allows), and its reach to its own customer.
 var grants = map[Role][]Permission{
 	RoleAdmin: {ReadCatalog, WriteCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
 		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard, ReadWebhooks, WriteWebhooks, ManageQueues,
-		ReadReleases, WriteReleases},
+		ReadReleases, WriteReleases, ReadSubscriptions, WriteSubscriptions},
 	RoleSupport: {ReadCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
 		ReadMachines, WriteMachines, ReadEvents, ReadDashboard, ReadWebhooks,
-		ReadReleases},
+		ReadReleases, ReadSubscriptions},
 	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard, ReadWebhooks,
-		ReadReleases},
+		ReadReleases, ReadSubscriptions},
 	RoleCustomer: CustomerPermissions,
 }
 

@@ -20,8 +20,9 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0003_scan_indexes", Migrate: migrateScanIndexes},
 		{ID: "0004_automation", Migrate: migrateAutomation},
 		{ID: "0005_releases", Migrate: migrateReleases},
-		{ID: "0006_meta", Migrate: migrateMeta}, // meta.go
-		{ID: "0007_token_bootstrap", Migrate: migrateTokenBootstrap},
+		{ID: "0006_meta", Migrate: migrateMeta},                      // meta.go
+		{ID: "0007_token_bootstrap", Migrate: migrateTokenBootstrap}, // secrets.go
+		{ID: "0008_subscriptions", Migrate: migrateSubscriptions},    // subscriptions.go
 	}
 }
 

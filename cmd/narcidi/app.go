@@ -118,6 +118,11 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases))
+	subs, bill, err := openBilling(st, svc, a.Config.Billing, time.Now)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	wc.Cleanups = append(wc.Cleanups, subscriptionSweep(subs))
 	var monitor http.Handler
 	switch {
 	case a.Config.RedisURL != "":
@@ -150,6 +155,7 @@ func (a *App) Start(ctx context.Context) error {
 		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,
+		Billing:      bill,
 	})
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {

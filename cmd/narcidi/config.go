@@ -55,6 +55,7 @@ type Config struct {
 	// Releases keeps the text form that release.go reads, but every value
 	// in it has been checked here at load.
 	Releases ReleaseConfig
+	Billing  BillingConfig // subscriptions.go
 }
 
 // setting is one configuration variable: its environment name, its static
@@ -113,7 +114,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_KEYS_DIR", kind: "dir", help: "folder of the encrypted signing keys (default: <data dir>/keys)", value: text(&c.KeysDir)},
 			{env: "NARCIDI_ISSUER", def: "narcidi", kind: "string", help: "the iss claim of leases", value: text(&c.Issuer)},
 		},
-		groupServer: {
+		groupServer: append([]setting{
 			{env: "NARCIDI_ADDR", def: "127.0.0.1:8080", kind: "host:port", help: "listen address (port 0 picks a free one)", value: text(&c.Addr)},
 			{env: "NARCIDI_ADMIN_TOKEN", kind: "token", help: "bootstrap admin token (at least 24 characters); generated and printed once when unset", value: text(&c.AdminToken), secret: true},
 			{env: "NARCIDI_PROXY_HEADER", kind: "header", help: "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For); needs NARCIDI_TRUSTED_PROXIES", value: text(&c.ProxyHeader)},
@@ -122,7 +123,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_CLIENT_RATE", def: "120/m", kind: "N/unit", help: "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", value: rate(&c.ClientRate, "client_rate")},
 			{env: "NARCIDI_TOKEN_RATE", def: "10/m", kind: "N/unit", help: "API token creations allowed per token", value: rate(&c.TokenRate, "token_rate")},
 			{env: "NARCIDI_WORKERS", def: "auto", kind: "mode", help: "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", value: oneOf(&c.Workers, "auto", "off")},
-		},
+		}, billingSettings(&c.Billing)...),
 		groupRedis: {
 			{env: "NARCIDI_REDIS_URL", kind: "url", help: "Redis URL (redis://host:6379/0): shares rate limits across server instances; required by worker", value: secretURL(&c.RedisURL, "redis", "rediss"), secret: true},
 		},

@@ -1,0 +1,173 @@
+package licensing
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// What subscriptions (licensing/subscription) need of this package: their
+// event actions, the trial rule Leasing.Activate applies, and the license
+// paths of Licenses and Customers run inside a subscription's own
+// transaction (Within), so a paid period, a dunning suspension or a
+// cancellation changes the licenses exactly as an admin's action would,
+// atomically with the subscription's own row.
+
+// Subscription actions, recorded by licensing/subscription (declared here so
+// the one registry holds them).
+const (
+	ActionSubscriptionCreated     = "subscription.created"
+	ActionSubscriptionUpdated     = "subscription.updated"        // provider sync: status, period, cancel flag
+	ActionSubscriptionRenewed     = "subscription.renewed"        // a paid period: its licenses run to its end
+	ActionSubscriptionPastDue     = "subscription.past_due"       // a payment failed: the dunning window starts (the notice)
+	ActionSubscriptionDunning     = "subscription.dunning_notice" // a reminder within the dunning window
+	ActionSubscriptionSuspended   = "subscription.suspended"      // the dunning window ended unpaid: licenses suspended
+	ActionSubscriptionPlanChanged = "subscription.plan_changed"
+	ActionSubscriptionCanceled    = "subscription.canceled" // at once, or marked to end with its period
+	ActionSubscriptionResumed     = "subscription.resumed"
+	ActionSubscriptionExpired     = "subscription.expired" // ran to the end of its last period
+	ActionTrialStarted            = "trial.started"        // a trial's clock started at first activation
+	ActionTrialEnding             = "trial.ending"         // a notice before a trial ends
+)
+
+// Policy metadata keys that make a policy a trial and tune subscriptions.
+// They are metadata (not columns) so that plans gain them without a schema
+// change; values are checked where they are read.
+const (
+	// MetaTrialSeconds makes the policy a trial of that many seconds.
+	MetaTrialSeconds = "trial_seconds"
+	// MetaTrialStart is "creation" (default: the clock starts when the
+	// license is created) or "activation" (at the first activation).
+	MetaTrialStart = "trial_start"
+	// MetaDunningDays is how many days a past-due subscription keeps its
+	// licenses before they are suspended (default: the installation's).
+	MetaDunningDays = "dunning_days"
+	// MetaCancelAction is what an immediate cancel or refund does to the
+	// licenses: "expire" (default) or "revoke".
+	MetaCancelAction = "cancel_action"
+)
+
+// Trial start modes.
+const (
+	TrialFromCreation   = "creation"
+	TrialFromActivation = "activation"
+)
+
+// TrialRule is the trial a policy grants.
+type TrialRule struct {
+	Duration time.Duration
+	Start    string // TrialFromCreation or TrialFromActivation
+}
+
+// Trial returns the policy's trial rule; ok is false for a paid policy.
+// EInvalid when the metadata is malformed.
+func (p *Policy) Trial() (rule TrialRule, ok bool, err error) {
+	v, set := p.Metadata[MetaTrialSeconds]
+	if !set {
+		return TrialRule{}, false, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return TrialRule{}, false, Errorf(EInvalid, "policy %s: metadata %s must be a positive number of seconds", p.ID, MetaTrialSeconds)
+	}
+	start := p.Metadata[MetaTrialStart]
+	switch start {
+	case "":
+		start = TrialFromCreation
+	case TrialFromCreation, TrialFromActivation:
+	default:
+		return TrialRule{}, false, Errorf(EInvalid, "policy %s: metadata %s must be %q or %q", p.ID, MetaTrialStart, TrialFromCreation, TrialFromActivation)
+	}
+	return TrialRule{Duration: time.Duration(n) * time.Second, Start: start}, true, nil
+}
+
+// TrialStore is what the trial rule needs of the leasing store inside
+// Activate's transaction. storage implements it on the same view as
+// LeasingStore (checked at compile time there); a store without it cannot
+// activate trial licenses (EInternal), so the rule never silently lapses.
+type TrialStore interface {
+	// ClaimTrial records that fingerprint took the trial of product on
+	// license. Claiming again for the same license is a no-op; a claim by
+	// another license answers ETrialUsed.
+	ClaimTrial(ctx context.Context, productID, fingerprint, licenseID string, now time.Time) error
+	// UpdateLicense saves every mutable field of l (not its key).
+	UpdateLicense(ctx context.Context, l *License) error
+}
+
+// checkTrial applies the trial rule when a new machine takes a seat on lic
+// (inside Activate's transaction, the license row locked): one trial per
+// fingerprint per product, and a trial whose clock starts at first
+// activation gets its end now (recorded as trial.started). lic is updated
+// in place so the lease issued next carries the new expiry.
+func (s *Leasing) checkTrial(ctx context.Context, tx LeasingStore, lic *License, pol *Policy, fingerprint string, now time.Time) error {
+	rule, ok, err := pol.Trial()
+	if err != nil || !ok {
+		return err
+	}
+	ts, isTrialStore := tx.(TrialStore)
+	if !isTrialStore {
+		return Errorf(EInternal, "the store cannot record trials")
+	}
+	if err := ts.ClaimTrial(ctx, lic.ProductID, fingerprint, lic.ID, now); err != nil {
+		return err
+	}
+	if rule.Start != TrialFromActivation || lic.ExpiresAt != nil {
+		return nil
+	}
+	before := *lic
+	end := now.Add(rule.Duration).Truncate(time.Second)
+	lic.ExpiresAt, lic.UpdatedAt = &end, now
+	if err := ts.UpdateLicense(ctx, lic); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, ActionTrialStarted, "license", lic.ID, "trial clock started at first activation", &before, lic)
+}
+
+// Within returns the license service bound to tx, a store already inside a
+// transaction: its methods then run in that transaction (they do not open
+// their own), so a caller such as the subscription service changes licenses
+// through the one path (changeLicense, with its audit events) atomically
+// with its own rows.
+func (s *Licenses) Within(tx LicensesStore) *Licenses {
+	c := *s // every dependency (clock, hasher...) but the store
+	c.store = boundLicenses{tx}
+	return &c
+}
+
+type boundLicenses struct{ LicensesStore }
+
+func (b boundLicenses) InTx(_ context.Context, fn func(tx LicensesStore) error) error {
+	return fn(b.LicensesStore)
+}
+
+// Within returns the customers service bound to tx (see Licenses.Within).
+func (s *Customers) Within(tx CustomersStore) *Customers {
+	c := *s
+	c.store = boundCustomers{tx}
+	return &c
+}
+
+type boundCustomers struct{ CustomersStore }
+
+func (b boundCustomers) InTx(_ context.Context, fn func(tx CustomersStore) error) error {
+	return fn(b.CustomersStore)
+}
+
+// ExpireLicense ends a license now (a subscription canceled at once or
+// refunded, where the plan says expire rather than revoke): it becomes
+// expired and its expiry moves to now if it was later or unset. Unlike a
+// revocation, a later renewal (ExtendLicense) brings it back.
+// ENotFound, EConflict (revoked, or already expired).
+func (s *Licenses) ExpireLicense(ctx context.Context, id, reason string) (*License, error) {
+	now := s.clock().Truncate(time.Second)
+	return changeLicense(ctx, s.core, s.store, id, ActionLicenseExpired, reason, func(_ LicensesStore, l *License) error {
+		if l.Status == LicenseRevoked || l.Status == LicenseExpired {
+			return Errorf(EConflict, "the license is already %s", l.Status)
+		}
+		l.Status, l.StatusReason = LicenseExpired, reason
+		if l.ExpiresAt == nil || l.ExpiresAt.After(now) {
+			l.ExpiresAt = &now
+		}
+		return nil
+	})
+}

@@ -1,0 +1,30 @@
+// Package subscription is the subscription domain of Narcidi: a customer's
+// subscription to a plan (policy) for an interval (month, year or N days),
+// its status (trialing, active, past_due, canceled, expired), its current
+// period, and the licenses it governs.
+//
+// A subscription drives its licenses through licensing's own paths
+// (licensing.Licenses bound to the subscription's transaction with Within):
+// a paid period extends them to the period's end (the policy's grace then
+// applies as for any license); a failed payment opens a dunning window
+// (policy metadata dunning_days, else the installation default) with
+// notices, after which the licenses are suspended; a payment reinstates
+// them; a cancellation at period end lets them run out; an immediate cancel
+// or refund expires or revokes them (policy metadata cancel_action). Every
+// step is an audit event (the subscription.* actions of licensing), so
+// webhooks and emails follow through the outbox.
+//
+// Billing providers (Stripe, or NzilaCode's own billing through the generic
+// signed endpoint) report what happened as ProviderEvents; Apply turns them
+// into the same lifecycle. Apply is idempotent by provider event id (a
+// unique claim in the subscription's transaction), and copes with events
+// out of order: a subscription update older than the last applied one
+// changes nothing, a paid period never moves the paid-through date back,
+// and a payment failure older than the last payment is ignored.
+//
+// Trials are policies with trial metadata (licensing.Policy.Trial); the
+// one-trial-per-machine rule is enforced at activation (licensing).
+//
+// Like licensing/release, the package depends on licensing only; its Store
+// is implemented by storage.
+package subscription

@@ -1,0 +1,310 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Subscriptions implements subscription.Store on the same database as
+// Store, and the trial claims of licensing.TrialStore on the leasing view.
+type Subscriptions struct {
+	s *Store
+}
+
+var (
+	_ subscription.Store      = (*Subscriptions)(nil)
+	_ licensing.TrialStore    = view[licensing.LeasingStore]{}
+	_ licensing.LicensesStore = view[licensing.LicensesStore]{}
+)
+
+// Subscriptions returns the subscription repository of the store.
+func (s *Store) Subscriptions() *Subscriptions { return &Subscriptions{s: s} }
+
+type subscriptionRow struct {
+	ID                     string `gorm:"primaryKey"`
+	CustomerID             string
+	PolicyID               string
+	Interval               string
+	IntervalDays           int
+	Status                 string
+	CurrentPeriodStart     *time.Time
+	CurrentPeriodEnd       *time.Time
+	PaidThrough            *time.Time
+	CancelAtPeriodEnd      bool
+	CanceledAt             *time.Time
+	TrialEnd               *time.Time
+	TrialNoticeAt          *time.Time
+	PastDueSince           *time.Time
+	DunningEndsAt          *time.Time
+	DunningNoticeAt        *time.Time
+	LicensesSuspended      bool
+	Provider               string
+	ProviderCustomerID     string
+	ProviderSubscriptionID *string // NULL for manual ones, so the unique key ignores them
+	ProviderUpdatedAt      *time.Time
+	LastPaidAt             *time.Time
+	LastPaymentFailedAt    *time.Time
+	LicenseIDs             []string          `gorm:"serializer:json"`
+	Metadata               map[string]string `gorm:"serializer:json"`
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+func (subscriptionRow) TableName() string { return "subscriptions" }
+
+type billingEventRow struct {
+	Provider    string `gorm:"primaryKey"`
+	EventID     string `gorm:"primaryKey"`
+	Kind        string
+	ProcessedAt time.Time
+}
+
+func (billingEventRow) TableName() string { return "billing_events" }
+
+type billingCustomerRow struct {
+	Provider           string `gorm:"primaryKey"`
+	ProviderCustomerID string `gorm:"primaryKey"`
+	CustomerID         string
+	CreatedAt          time.Time
+}
+
+func (billingCustomerRow) TableName() string { return "billing_customers" }
+
+type trialClaimRow struct {
+	ProductID   string `gorm:"primaryKey"`
+	Fingerprint string `gorm:"primaryKey"`
+	LicenseID   string
+	CreatedAt   time.Time
+}
+
+func (trialClaimRow) TableName() string { return "trial_claims" }
+
+// migrateSubscriptions creates the subscription tables (0007).
+func migrateSubscriptions(tx *gorm.DB) error {
+	type subscription struct {
+		ID                     string     `gorm:"primaryKey;size:36"`
+		CustomerID             string     `gorm:"size:36;not null;index"`
+		PolicyID               string     `gorm:"size:36;not null;index"`
+		Interval               string     `gorm:"size:16;not null"`
+		IntervalDays           int        `gorm:"not null"`
+		Status                 string     `gorm:"size:16;not null;index"`
+		CurrentPeriodStart     *time.Time ``
+		CurrentPeriodEnd       *time.Time ``
+		PaidThrough            *time.Time ``
+		CancelAtPeriodEnd      bool       `gorm:"not null"`
+		CanceledAt             *time.Time ``
+		TrialEnd               *time.Time ``
+		TrialNoticeAt          *time.Time ``
+		PastDueSince           *time.Time ``
+		DunningEndsAt          *time.Time ``
+		DunningNoticeAt        *time.Time ``
+		LicensesSuspended      bool       `gorm:"not null"`
+		Provider               string     `gorm:"size:32;not null"`
+		ProviderCustomerID     string     `gorm:"size:255;not null"`
+		ProviderSubscriptionID *string    `gorm:"size:255"`
+		ProviderUpdatedAt      *time.Time ``
+		LastPaidAt             *time.Time ``
+		LastPaymentFailedAt    *time.Time ``
+		LicenseIDs             string     `gorm:"type:text;not null;default:'[]'"`
+		Metadata               string     `gorm:"type:text;not null;default:'{}'"`
+		CreatedAt              time.Time  `gorm:"not null"`
+		UpdatedAt              time.Time  `gorm:"not null"`
+	}
+	type billingEvent struct {
+		Provider    string    `gorm:"primaryKey;size:32"`
+		EventID     string    `gorm:"primaryKey;size:255"`
+		Kind        string    `gorm:"size:64;not null"`
+		ProcessedAt time.Time `gorm:"not null"`
+	}
+	type billingCustomer struct {
+		Provider           string    `gorm:"primaryKey;size:32"`
+		ProviderCustomerID string    `gorm:"primaryKey;size:255"`
+		CustomerID         string    `gorm:"size:36;not null;index"`
+		CreatedAt          time.Time `gorm:"not null"`
+	}
+	type trialClaim struct {
+		ProductID   string    `gorm:"primaryKey;size:36"`
+		Fingerprint string    `gorm:"primaryKey;size:256"`
+		LicenseID   string    `gorm:"size:36;not null;index"`
+		CreatedAt   time.Time `gorm:"not null"`
+	}
+	if err := tx.Migrator().CreateTable(&subscription{}, &billingEvent{}, &billingCustomer{}, &trialClaim{}); err != nil {
+		return err
+	}
+	for _, ddl := range []string{
+		// One Narcidi subscription per provider subscription.
+		`CREATE UNIQUE INDEX idx_subscriptions_provider ON subscriptions (provider, provider_subscription_id)`,
+		// The sweep reads only live subscriptions.
+		`CREATE INDEX idx_subscriptions_live ON subscriptions (id) WHERE status IN ('trialing', 'active', 'past_due')`,
+	} {
+		if err := tx.Exec(ddl).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func subToRow(s *subscription.Subscription) *subscriptionRow {
+	r := &subscriptionRow{ID: s.ID, CustomerID: s.CustomerID, PolicyID: s.PolicyID, Interval: string(s.Interval), IntervalDays: s.IntervalDays,
+		Status: string(s.Status), CurrentPeriodStart: s.CurrentPeriodStart, CurrentPeriodEnd: s.CurrentPeriodEnd, PaidThrough: s.PaidThrough,
+		CancelAtPeriodEnd: s.CancelAtPeriodEnd, CanceledAt: s.CanceledAt, TrialEnd: s.TrialEnd, TrialNoticeAt: s.TrialNoticeAt,
+		PastDueSince: s.PastDueSince, DunningEndsAt: s.DunningEndsAt, DunningNoticeAt: s.DunningNoticeAt, LicensesSuspended: s.LicensesSuspended,
+		Provider: s.Provider, ProviderCustomerID: s.ProviderCustomerID, ProviderUpdatedAt: s.ProviderUpdatedAt,
+		LastPaidAt: s.LastPaidAt, LastPaymentFailedAt: s.LastPaymentFailedAt, LicenseIDs: s.LicenseIDs, Metadata: emptyMapIfNil(s.Metadata),
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+	if s.ProviderSubscriptionID != "" {
+		id := s.ProviderSubscriptionID
+		r.ProviderSubscriptionID = &id
+	}
+	if r.LicenseIDs == nil {
+		r.LicenseIDs = []string{}
+	}
+	return r
+}
+
+func subFromRow(r *subscriptionRow) *subscription.Subscription {
+	s := &subscription.Subscription{ID: r.ID, CustomerID: r.CustomerID, PolicyID: r.PolicyID, Interval: subscription.Interval(r.Interval),
+		IntervalDays: r.IntervalDays, Status: subscription.Status(r.Status), CurrentPeriodStart: utcPtr(r.CurrentPeriodStart),
+		CurrentPeriodEnd: utcPtr(r.CurrentPeriodEnd), PaidThrough: utcPtr(r.PaidThrough), CancelAtPeriodEnd: r.CancelAtPeriodEnd,
+		CanceledAt: utcPtr(r.CanceledAt), TrialEnd: utcPtr(r.TrialEnd), TrialNoticeAt: utcPtr(r.TrialNoticeAt), PastDueSince: utcPtr(r.PastDueSince),
+		DunningEndsAt: utcPtr(r.DunningEndsAt), DunningNoticeAt: utcPtr(r.DunningNoticeAt), LicensesSuspended: r.LicensesSuspended,
+		Provider: r.Provider, ProviderCustomerID: r.ProviderCustomerID, ProviderUpdatedAt: utcPtr(r.ProviderUpdatedAt),
+		LastPaidAt: utcPtr(r.LastPaidAt), LastPaymentFailedAt: utcPtr(r.LastPaymentFailedAt), LicenseIDs: nonNil(r.LicenseIDs),
+		Metadata: r.Metadata, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+	if r.ProviderSubscriptionID != nil {
+		s.ProviderSubscriptionID = *r.ProviderSubscriptionID
+	}
+	return s
+}
+
+// InTx runs fn in one transaction.
+func (r *Subscriptions) InTx(ctx context.Context, fn func(tx subscription.Store) error) error {
+	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Subscriptions{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health}})
+	}, &sql.TxOptions{})
+	return translate(err)
+}
+
+func (r *Subscriptions) AppendEvent(ctx context.Context, e *licensing.Event) error {
+	return r.s.AppendEvent(ctx, e)
+}
+
+func (r *Subscriptions) LicensesStore() licensing.LicensesStore {
+	return view[licensing.LicensesStore]{r.s}
+}
+
+func (r *Subscriptions) CustomersStore() licensing.CustomersStore {
+	return view[licensing.CustomersStore]{r.s}
+}
+
+func (r *Subscriptions) CreateSubscription(ctx context.Context, s *subscription.Subscription) error {
+	setID(&s.ID)
+	err := r.s.create(ctx, subToRow(s))
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		return errorf(licensing.EConflict, "provider subscription %s is already linked", s.ProviderSubscriptionID)
+	}
+	return err
+}
+
+func (r *Subscriptions) GetSubscription(ctx context.Context, id string) (*subscription.Subscription, error) {
+	return getRow[subscriptionRow](r.s, ctx, id, "subscription", subFromRow)
+}
+
+func (r *Subscriptions) LockSubscription(ctx context.Context, id string) (*subscription.Subscription, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, errorf(licensing.ENotFound, "subscription not found")
+	}
+	var row subscriptionRow
+	if err := r.s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&row, "id = ?", id).Error; err != nil {
+		return nil, notFound(translate(err), "subscription")
+	}
+	return subFromRow(&row), nil
+}
+
+func (r *Subscriptions) FindByProvider(ctx context.Context, provider, providerID string, lock bool) (*subscription.Subscription, error) {
+	q := r.s.q(ctx)
+	if lock {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	var row subscriptionRow
+	if err := q.Take(&row, "provider = ? AND provider_subscription_id = ?", provider, providerID).Error; err != nil {
+		return nil, notFound(translate(err), "subscription")
+	}
+	return subFromRow(&row), nil
+}
+
+func (r *Subscriptions) ListSubscriptions(ctx context.Context, f subscription.Filter, page licensing.Page) ([]subscription.Subscription, error) {
+	q := r.s.q(ctx)
+	if f.CustomerID != "" {
+		q = q.Where("customer_id = ?", f.CustomerID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if f.Provider != "" {
+		q = q.Where("provider = ?", f.Provider)
+	}
+	return listRows(q, page, subFromRow)
+}
+
+func (r *Subscriptions) UpdateSubscription(ctx context.Context, s *subscription.Subscription) error {
+	row := subToRow(s)
+	return affected(r.s.q(ctx).Model(&subscriptionRow{}).Where("id = ?", s.ID).Select("*").Omit("id", "created_at").Updates(row),
+		errorf(licensing.ENotFound, "subscription not found"))
+}
+
+func (r *Subscriptions) DueSubscriptions(ctx context.Context, now, horizon time.Time, limit int) ([]subscription.Subscription, error) {
+	q := r.s.q(ctx).Where("status IN ('trialing', 'active', 'past_due')").
+		Where("(dunning_ends_at IS NOT NULL AND dunning_ends_at <= ? AND NOT licenses_suspended)"+
+			" OR (dunning_ends_at IS NOT NULL AND dunning_notice_at IS NULL AND NOT licenses_suspended)"+
+			" OR (cancel_at_period_end AND current_period_end <= ?)"+
+			" OR (trial_end IS NOT NULL AND trial_end <= ?)", now, now, horizon).
+		Order("id").Limit(limit)
+	return findRows(q, subFromRow)
+}
+
+func (r *Subscriptions) ClaimProviderEvent(ctx context.Context, provider, eventID, kind string, now time.Time) (bool, error) {
+	res := r.s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&billingEventRow{Provider: provider, EventID: eventID, Kind: kind, ProcessedAt: now})
+	if res.Error != nil {
+		return false, translate(res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+func (r *Subscriptions) ProviderCustomer(ctx context.Context, provider, providerCustomerID string) (string, error) {
+	var row billingCustomerRow
+	if err := r.s.q(ctx).Take(&row, "provider = ? AND provider_customer_id = ?", provider, providerCustomerID).Error; err != nil {
+		return "", notFound(translate(err), "customer")
+	}
+	return row.CustomerID, nil
+}
+
+func (r *Subscriptions) LinkCustomer(ctx context.Context, provider, providerCustomerID, customerID string, now time.Time) error {
+	return r.s.create(ctx, &billingCustomerRow{Provider: provider, ProviderCustomerID: providerCustomerID, CustomerID: customerID, CreatedAt: now})
+}
+
+// ClaimTrial implements licensing.TrialStore: the first license to claim a
+// fingerprint's trial of a product keeps it (the insert is a no-op on the
+// key, so a concurrent claim never aborts the transaction).
+func (s *Store) ClaimTrial(ctx context.Context, productID, fingerprint, licenseID string, now time.Time) error {
+	if err := s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).
+		Create(&trialClaimRow{ProductID: productID, Fingerprint: fingerprint, LicenseID: licenseID, CreatedAt: now}).Error; err != nil {
+		return translate(err)
+	}
+	var row trialClaimRow
+	if err := s.q(ctx).Take(&row, "product_id = ? AND fingerprint = ?", productID, fingerprint).Error; err != nil {
+		return translate(err)
+	}
+	if row.LicenseID != licenseID {
+		return errorf(licensing.ETrialUsed, "this machine already had a trial of the product")
+	}
+	return nil
+}
