@@ -50,6 +50,10 @@ type Config struct {
 	QueueMonitor http.Handler
 	// Releases serves the release routes (nil: they answer 503).
 	Releases *release.Service
+	// Metrics counts requests and lease outcomes (nil: none); MetricsScrape,
+	// when set, serves /metrics on this listener (metrics.go).
+	Metrics       *Metrics
+	MetricsScrape *MetricsScrape
 }
 
 // Default rate limits.
@@ -109,6 +113,7 @@ func New(cfg Config) *Server {
 	s.app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: requestIDKey}))
 	s.app.Use(recover.New())
 	s.app.Use(s.accessLog)
+	s.app.Use(cfg.Metrics.middleware(s.app.ErrorHandler))
 	s.app.Use(guards(cfg)...)
 	s.app.Use(func(c *fiber.Ctx) error {
 		if len(c.Body()) > cfg.BodyLimit {
@@ -121,6 +126,9 @@ func New(cfg Config) *Server {
 	s.routes()
 	if cfg.QueueMonitor != nil {
 		s.mountQueueMonitor(cfg.QueueMonitor)
+	}
+	if cfg.MetricsScrape != nil {
+		s.mountMetrics(cfg.MetricsScrape)
 	}
 	return s
 }
