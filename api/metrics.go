@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,6 +33,12 @@ type Metrics struct {
 	leases      *prometheus.CounterVec
 	activations *prometheus.CounterVec
 	refusals    *prometheus.CounterVec
+
+	// routes are the server's routes ("METHOD path"), middleware left
+	// out, read from the app at the first request (all are registered
+	// by then). One Metrics serves one Server.
+	routesOnce sync.Once
+	routes     map[string]bool
 }
 
 // The client routes whose outcomes are counted, and the operation label
@@ -129,15 +136,23 @@ func problemCode(err error) licensing.Code {
 }
 
 func (m *Metrics) observe(c *fiber.Ctx, start time.Time, status int, code licensing.Code) {
-	route := "unmatched"
-	// After the handlers ran, Route is the last route that matched: a
-	// middleware's ("USE") when no route did (404, 405).
-	if r := c.Route(); r != nil && r.Method != "USE" && r.Path != "" {
-		route = r.Path
+	m.routesOnce.Do(func() {
+		m.routes = map[string]bool{}
+		for _, r := range c.App().GetRoutes(true) {
+			m.routes[r.Method+" "+r.Path] = true
+		}
+	})
+	// Labels are constants, never the request's own bytes: fasthttp reuses
+	// those buffers, and the label would change under the counter.
+	method := "other"
+	if i := slices.Index(knownMethods, c.Method()); i >= 0 {
+		method = knownMethods[i]
 	}
-	method := c.Method()
-	if !slices.Contains(knownMethods, method) {
-		method = "other"
+	// After the handlers ran, Route is the last route that matched: a
+	// middleware's when no route did (404, 405).
+	route := "unmatched"
+	if r := c.Route(); r != nil && m.routes[r.Method+" "+r.Path] {
+		route = r.Path
 	}
 	m.requests.WithLabelValues(method, route, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
