@@ -52,8 +52,8 @@ type Config struct {
 	WebhookAllowPrivate bool   // NARCIDI_WEBHOOK_ALLOW_PRIVATE
 	DeliveryAttempts    int    // NARCIDI_DELIVERY_ATTEMPTS
 	ScanSchedule        string // NARCIDI_SCAN_SCHEDULE (a checked cron spec)
-	MetricsAddr  string // NARCIDI_METRICS_ADDR (metrics.go)
-	MetricsToken string // NARCIDI_METRICS_TOKEN (secret)
+	MetricsAddr         string // NARCIDI_METRICS_ADDR (metrics.go)
+	MetricsToken        string // NARCIDI_METRICS_TOKEN (secret)
 	// Releases keeps the text form that release.go reads, but every value
 	// in it has been checked here at load.
 	Releases ReleaseConfig

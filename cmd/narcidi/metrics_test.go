@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -21,8 +22,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 )
 
@@ -310,6 +313,15 @@ func TestWorkerMetricsAndDashboardNames(t *testing.T) {
 	})
 	ss := scrapeMetrics(t, app.tel.metricsURL(), "")
 	checkSamples(t, ss, apiWants())
+
+	// Under a root, the active key's certificate shows.
+	exp := certifyActiveKey(t, app)
+	ss = scrapeMetrics(t, app.tel.metricsURL(), "")
+	checkSamples(t, ss, []wantSample{
+		{"narcidi_signing_root_in_use", nil, 1},
+		{"narcidi_signing_active_key_certified", nil, 1},
+		{"narcidi_signing_active_key_certificate_expiry_timestamp_seconds", nil, float64(exp.Unix())},
+	})
 	checkSamples(t, ws, []wantSample{
 		{"narcidi_task_duration_seconds", []string{"task", "delivery:send", "outcome", "ok"}, 1},
 		{"narcidi_database_up", nil, 1},
@@ -334,6 +346,35 @@ func TestWorkerMetricsAndDashboardNames(t *testing.T) {
 		}
 	}
 	t.Logf("%d metric names of the dashboard and the rules, all in the scrapes", len(used))
+}
+
+// certifyActiveKey makes a root, certifies the app's active key with it
+// for 90 days and attaches the certificate; it returns the end.
+func certifyActiveKey(t *testing.T, app *App) time.Time {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := keys.GenerateRoot(dir); err != nil {
+		t.Fatal(err)
+	}
+	root, err := keys.LoadRootKey(filepath.Join(dir, keys.RootPrivateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := app.keys.Active()
+	now := time.Now()
+	exp := now.Add(90 * 24 * time.Hour)
+	cert, err := root.Certify(app.keys.PublicKeys()[kid], now.Add(-time.Minute), exp, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := verifier.NewKeySet(map[string]ed25519.PublicKey{root.KID: root.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := app.keys.AttachCertificate(cert, roots); err != nil {
+		t.Fatal(err)
+	}
+	return exp
 }
 
 type lockedBuilder struct {
