@@ -518,3 +518,23 @@ func TestMetricsProtection(t *testing.T) {
 		})
 	}
 }
+
+// The metrics token is a secret: help says it is set, never what it is;
+// both commands that serve metrics list the two settings.
+func TestMetricsSettingsHelp(t *testing.T) {
+	env := map[string]string{"NARCIDI_METRICS_TOKEN": metricsToken}
+	for _, command := range []string{"serve", "worker"} {
+		var help strings.Builder
+		_, _, err := parseConfig(command, []string{"-h"}, func(k string) string { return env[k] }, &help)
+		if !errHelp(err) {
+			t.Fatalf("%s -h: %v", command, err)
+		}
+		out := help.String()
+		if strings.Contains(out, metricsToken) {
+			t.Errorf("%s -h shows the metrics token:\n%s", command, out)
+		}
+		if !strings.Contains(out, "  -metrics-addr host:port") || !regexp.MustCompile(`-metrics-token token\n.*\(secret, set\)`).MatchString(out) {
+			t.Errorf("%s -h lacks the metrics settings, or does not mark the token as a secret that is set:\n%s", command, out)
+		}
+	}
+}
