@@ -8,8 +8,11 @@ SDK     := verifier-sdk
 # "context deadline exceeded" when a time budget ends on a loaded machine
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
 FUZZTIME ?= 20000x
+# promtool checks and unit-tests the alert rules (make rules); .ci/run
+# installs it from the Go module proxy when it is missing.
+PROMTOOL_VERSION := v0.316.0
 
-.PHONY: run build test test-root test-sdk interop-deps fuzz lint bench bench-smoke clean
+.PHONY: run build test test-root test-sdk interop-deps fuzz lint rules bench bench-smoke clean
 
 run:
 	$(GO) run ./cmd/narcidi serve
@@ -17,7 +20,7 @@ run:
 build:
 	$(GO) build -o bin/narcidi ./cmd/narcidi
 
-test: lint test-root test-sdk fuzz
+test: lint rules test-root test-sdk fuzz
 
 test-root:
 	$(GO) test -race -count=1 ./...
@@ -43,6 +46,13 @@ lint:
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	cd $(SDK) && $(GO) vet ./...
+
+# The Prometheus alert rules (deploy/prometheus): syntax, then their unit
+# tests (alerts_test.yml). promtool is looked up on PATH and in GOPATH/bin.
+rules:
+	@export PATH="$$PATH:$$($(GO) env GOPATH)/bin"; \
+	command -v promtool >/dev/null || { echo "promtool is required: go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)"; exit 1; }; \
+	set -e; promtool check rules deploy/prometheus/alerts.yml; promtool test rules deploy/prometheus/alerts_test.yml
 
 # The benchmarks of issue 7 (README.md, Benchmarks): about 5 minutes; prints
 # one table and writes bench/results.json. Needs the PostgreSQL of make test.

@@ -54,6 +54,10 @@ type Config struct {
 	// Releases serves the release routes (nil: they answer 503).
 	Releases *release.Service
 	Billing  Billing // subscriptions and billing endpoints (subscriptions.go)
+	// Metrics counts requests and lease outcomes (nil: none); MetricsScrape,
+	// when set, serves /metrics on this listener (metrics.go).
+	Metrics       *Metrics
+	MetricsScrape *MetricsScrape
 }
 
 // Default rate limits.
@@ -118,6 +122,7 @@ func New(cfg Config) *Server {
 	s.app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: requestIDKey}))
 	s.app.Use(recover.New())
 	s.app.Use(s.accessLog)
+	s.app.Use(cfg.Metrics.middleware(s.app.ErrorHandler))
 	s.app.Use(guards(cfg)...)
 	s.app.Use(func(c *fiber.Ctx) error {
 		if len(c.Body()) > cfg.BodyLimit {
@@ -131,6 +136,9 @@ func New(cfg Config) *Server {
 	s.routes()
 	if cfg.QueueMonitor != nil {
 		s.mountQueueMonitor(cfg.QueueMonitor)
+	}
+	if cfg.MetricsScrape != nil {
+		s.mountMetrics(cfg.MetricsScrape)
 	}
 	return s
 }

@@ -47,6 +47,8 @@ type Config struct {
 	// Cleanups are more clean-up steps of the daily task (abandoned
 	// release uploads); each returns how much it removed.
 	Cleanups []func(context.Context) (int, error)
+	// Metrics counts tasks and deliveries (nil: none; metrics.go).
+	Metrics *Metrics
 }
 
 // Schedules say when the periodic tasks run.

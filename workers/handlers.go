@@ -41,6 +41,7 @@ func (h *handlers) mux() *asynq.ServeMux {
 	m.HandleFunc(TypeScanOffline, h.scanOffline)
 	m.HandleFunc(TypeRollup, h.rollup)
 	m.HandleFunc(TypeCleanup, h.cleanup)
+	h.cfg.Metrics.use(m)
 	return m
 }
 
@@ -114,6 +115,7 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 	case licensing.ChannelWebhook:
 		w, err := h.notes.Webhook(ctx, d.EndpointID)
 		if licensing.ErrorCode(err) == licensing.ENotFound || (err == nil && !w.Enabled) {
+			h.cfg.Metrics.delivery(d.Channel, OutcomeDropped)
 			return h.notes.GiveUp(ctx, d.ID, "the endpoint is disabled or gone")
 		} else if err != nil {
 			return err
@@ -132,6 +134,7 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	h.cfg.Metrics.attempt(d.Channel, sendErr, after.Status)
 	if sendErr == nil {
 		h.log.Info("delivered", "delivery", d.ID, "channel", d.Channel, "event", e.ID, "action", e.Action, "attempt", after.Attempts)
 		return nil

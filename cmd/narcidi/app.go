@@ -39,6 +39,7 @@ type App struct {
 	ln      net.Listener
 	done    chan error
 	blobs   *blobServer // the local blob store's URL server, when it is used
+	tel     *telemetry  // metrics (metrics.go)
 }
 
 // openStore opens and migrates the database of cfg.
@@ -77,6 +78,9 @@ func (a *App) Start(ctx context.Context) error {
 	if a.Config.Workers != "auto" && a.Config.Workers != "off" {
 		return errors.New("NARCIDI_WORKERS must be auto or off")
 	}
+	if err := checkMetricsExposure(a.Config, false); err != nil {
+		return err
+	}
 	st, err := openStore(ctx, a.Config)
 	if err != nil {
 		return err
@@ -106,13 +110,16 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: a.Config.Issuer,
+	if a.tel, err = serveTelemetry(a.Config, st, kr, a.Log); err != nil {
+		return errors.Join(err, a.Close())
+	}
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
 		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	wc.Notifications, wc.Automation = svc.Notifications, svc.Automation
+	wc.Notifications, wc.Automation, wc.Metrics = svc.Notifications, svc.Automation, a.tel.jobs
 	releases, err := a.openReleases(ctx, svc, kr, master, true)
 	if err != nil {
 		return errors.Join(err, a.Close())
@@ -156,7 +163,11 @@ func (a *App) Start(ctx context.Context) error {
 		QueueMonitor: monitor,
 		Releases:     releases,
 		Billing:      bill,
+		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
 	})
+	if err := a.tel.listen(a.Log); err != nil {
+		return errors.Join(err, a.Close())
+	}
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
 		return errors.Join(err, a.Close())
@@ -167,6 +178,7 @@ func (a *App) Start(ctx context.Context) error {
 	go func() { a.done <- app.Listener(ln) }()
 
 	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	a.Log.Info(a.tel.describe())
 	if token != "" {
 		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
 	}
@@ -194,6 +206,7 @@ func (a *App) Close() error {
 		errs = append(errs, a.server.App().ShutdownWithTimeout(10*time.Second))
 		a.server = nil
 	}
+	errs = append(errs, a.tel.close())
 	if a.local != nil {
 		a.local.Shutdown()
 		a.local = nil

@@ -52,6 +52,8 @@ type Config struct {
 	WebhookAllowPrivate bool   // NARCIDI_WEBHOOK_ALLOW_PRIVATE
 	DeliveryAttempts    int    // NARCIDI_DELIVERY_ATTEMPTS
 	ScanSchedule        string // NARCIDI_SCAN_SCHEDULE (a checked cron spec)
+	MetricsAddr         string // NARCIDI_METRICS_ADDR (metrics.go)
+	MetricsToken        string // NARCIDI_METRICS_TOKEN (secret)
 	// Releases keeps the text form that release.go reads, but every value
 	// in it has been checked here at load.
 	Releases ReleaseConfig
@@ -83,12 +85,13 @@ const (
 	groupRedis   = "redis"   // Redis
 	groupJobs    = "jobs"    // background jobs and deliveries
 	groupRelease = "release" // release files
+	groupMetrics = "metrics" // Prometheus metrics (metrics.go)
 )
 
 // commandGroups says which settings each command reads.
 var commandGroups = map[string][]string{
-	"serve":         {groupStore, groupLog, groupKeys, groupServer, groupRedis, groupJobs, groupRelease},
-	"worker":        {groupStore, groupLog, groupKeys, groupRedis, groupJobs, groupRelease},
+	"serve":         {groupStore, groupLog, groupKeys, groupServer, groupRedis, groupJobs, groupRelease, groupMetrics},
+	"worker":        {groupStore, groupLog, groupKeys, groupRedis, groupJobs, groupRelease, groupMetrics},
 	"migrate":       {groupStore, groupLog},
 	"keys generate": {groupStore, groupLog, groupKeys},
 	"keys list":     {groupStore, groupLog, groupKeys},
@@ -137,6 +140,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_RETRY_BASE", def: "30s", kind: "duration", help: "first retry delay of a delivery; it doubles each try (at most 1h)", value: durationIn(&c.RetryBase, time.Nanosecond, time.Hour)},
 			{env: "NARCIDI_SCAN_SCHEDULE", def: "* * * * *", kind: "cron", help: "cron spec (UTC) of the expiry and offline scans", value: checked(&c.ScanSchedule, checkCron)},
 		},
+		groupMetrics: metricsSettings(c),
 		groupRelease: {
 			{env: "NARCIDI_BLOB_BACKEND", def: "local", kind: "backend", help: "where release files live: local (a folder, the server signs URLs) or s3", value: oneOf(&r.Backend, "local", "s3")},
 			{env: "NARCIDI_BLOB_DIR", kind: "dir", help: "folder of the local blob store (default: <data dir>/blobs)", value: text(&r.Dir)},

@@ -61,6 +61,9 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if cfg.RedisURL == "" {
 		return errors.New("NARCIDI_REDIS_URL is required (without Redis, narcidi serve runs the background jobs itself)")
 	}
+	if err := checkMetricsExposure(cfg, true); err != nil {
+		return err
+	}
 	log, err := cfg.logger(stderr)
 	if err != nil {
 		return err
@@ -108,11 +111,20 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases))
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
+	tel, err := workerTelemetry(cfg, st, rdb, log)
+	if err != nil {
+		return err
+	}
+	wc.Metrics = tel.jobs
+	if err := tel.listen(log); err != nil {
+		return err
+	}
+	defer tel.close()
 	w := workers.NewWorker(wc, rdb, concurrency)
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "narcidi worker running (database: %s, redis: %s)\n", st.Dialect(), opts.Addr)
+	fmt.Fprintf(stdout, "narcidi worker running (database: %s, redis: %s; %s)\n", st.Dialect(), opts.Addr, tel.describe())
 	<-ctx.Done()
 	w.Shutdown()
 	return nil
