@@ -159,9 +159,13 @@ func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(healthOut{Status: "
 // new requests here before the listener closes (the shutdown grace).
 func (s *Server) Drain() { s.draining.Store(true) }
 
+// errDraining is /readyz's answer while draining: a 503 that is planned, so
+// it is not logged as a failure.
+var errDraining = licensing.Errorf(licensing.EUnavailable, "this instance is shutting down")
+
 func (s *Server) ready(c *fiber.Ctx) error {
 	if s.draining.Load() {
-		return licensing.Errorf(licensing.EUnavailable, "this instance is shutting down")
+		return errDraining
 	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()

@@ -20,7 +20,7 @@ var composeFile = filepath.Join("..", "..", "deploy", "compose.yaml")
 
 // composeSecrets are the values compose.yaml requires from the shell.
 var composeSecrets = map[string]string{
-	"NARCIDI_MASTER_KEY":  "bWFzdGVyLWtleS1vZi10aGUtY29tcG9zZS10ZXN0LTMyYg==", // 32 bytes
+	"NARCIDI_MASTER_KEY":  "pUpKKnTD5xPMfeCcQLLdhIQKpmS1q060j1YmHztNpYU=", // 32 bytes
 	"NARCIDI_ADMIN_TOKEN": adminToken,
 }
 
