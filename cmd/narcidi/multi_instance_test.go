@@ -104,12 +104,12 @@ type instance struct {
 // when the connection was refused, that is before anything was sent; any
 // other error, and any answer of 5xx, counts as a failed client request.
 type balancer struct {
-	insts  []*instance
-	next   atomic.Uint64
-	client *http.Client
+	insts                 []*instance
+	next                  atomic.Uint64
+	client                *http.Client
 	sent, retried, failed atomic.Int64
-	mu     sync.Mutex
-	fails  []string
+	mu                    sync.Mutex
+	fails                 []string
 }
 
 func (b *balancer) poll(ctx context.Context) {
