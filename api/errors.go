@@ -82,7 +82,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			rid = utils.UUIDv4()
 			c.Set(fiber.HeaderXRequestID, rid)
 		}
-		if status >= 500 {
+		if status >= 500 && !errors.Is(err, errDraining) { // draining is planned, not a failure
 			log.Error("request failed", "request_id", rid, "method", c.Method(), "path", c.Path(), "code", code, "err", err)
 		} else {
 			log.Debug("request refused", "request_id", rid, "method", c.Method(), "path", c.Path(), "code", code, "detail", message)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -80,6 +81,8 @@ type Server struct {
 	openapiDoc, docsPage  []byte
 	releases              *release.Service
 	billing               Billing
+	// draining is set by Drain: the instance is about to stop.
+	draining atomic.Bool
 }
 
 // DefaultBodyLimit bounds request bodies: no client or admin call needs more.
@@ -169,7 +172,19 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 
 func (s *Server) healthz(c *fiber.Ctx) error { return c.JSON(healthOut{Status: "ok"}) }
 
+// Drain makes /readyz answer 503 from now on while every other route is
+// served as before: a load balancer that polls readiness stops sending
+// new requests here before the listener closes (the shutdown grace).
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// errDraining is /readyz's answer while draining: a 503 that is planned, so
+// it is not logged as a failure.
+var errDraining = licensing.Errorf(licensing.EUnavailable, "this instance is shutting down")
+
 func (s *Server) ready(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		return errDraining
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 3*time.Second)
 	defer cancel()
 	if err := s.health.Ping(ctx); err != nil {

@@ -281,7 +281,11 @@ const migrationLockID = 7_301_442_001
 // Migrate brings the schema up to date. It is safe to run from several
 // processes at once: on PostgreSQL they take turns on an advisory lock, and on
 // SQLite the single connection serializes them.
-func (s *Store) Migrate(ctx context.Context) error {
+func (s *Store) Migrate(ctx context.Context) error { return s.MigrateTo(ctx, "") }
+
+// MigrateTo applies the migrations up to and including id ("" for all):
+// the upgrade test builds an earlier version's schema with it.
+func (s *Store) MigrateTo(ctx context.Context, id string) error {
 	return s.db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
 		if s.postgres {
 			if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
@@ -295,7 +299,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return translate(err)
 		}
 		m := gormigrate.New(conn, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 255, UseTransaction: true}, migrations())
-		if err := m.Migrate(); err != nil {
+		migrate := m.Migrate
+		if id != "" {
+			migrate = func() error { return m.MigrateTo(id) }
+		}
+		if err := migrate(); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		return nil

@@ -44,12 +44,23 @@ type Config struct {
 	// Schedules are cron specs (UTC) of the periodic tasks.
 	Schedules Schedules
 	Retention licensing.Retention
+	// QueuePrefix names the asynq queue: QueuePrefix+"default" (e.g.
+	// "narcidi:default"). asynq has no key prefix of its own, but every
+	// key of a task (pending list, task ids, uniqueness locks) is under
+	// its queue's name, so two installations sharing a Redis with
+	// different prefixes never take each other's tasks. Empty: asynq's
+	// "default" queue (the name before NARCIDI_REDIS_PREFIX applied to it).
+	QueuePrefix string
 	// Cleanups are more clean-up steps of the daily task (abandoned
 	// release uploads); each returns how much it removed.
 	Cleanups []func(context.Context) (int, error)
 	// Metrics counts tasks and deliveries (nil: none; metrics.go).
 	Metrics *Metrics
 }
+
+// QueueName is the asynq queue of an installation whose Redis prefix is
+// prefix.
+func QueueName(prefix string) string { return prefix + "default" }
 
 // Schedules say when the periodic tasks run.
 type Schedules struct {

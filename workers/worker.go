@@ -23,15 +23,19 @@ type Worker struct {
 	scheduler *asynq.Scheduler
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	queue     string
 }
 
-// asynqQueue adapts asynq's client to Queue.
-type asynqQueue struct{ c *asynq.Client }
+// asynqQueue adapts asynq's client to Queue; every task goes to queue.
+type asynqQueue struct {
+	c     *asynq.Client
+	queue string
+}
 
 func (q asynqQueue) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Option) error {
 	// Keep finished tasks' ids for a day, so that a late duplicate hand-off
 	// of the same id is refused by Redis too.
-	opts = append(opts, asynq.Retention(24*time.Hour))
+	opts = append(opts, asynq.Retention(24*time.Hour), asynq.Queue(q.queue))
 	_, err := q.c.EnqueueContext(ctx, t, opts...)
 	if errors.Is(err, asynq.ErrTaskIDConflict) || errors.Is(err, asynq.ErrDuplicateTask) {
 		return nil
@@ -39,14 +43,17 @@ func (q asynqQueue) Enqueue(ctx context.Context, t *asynq.Task, opts ...asynq.Op
 	return err
 }
 
-// NewWorker builds a worker on rdb (its own Redis database or server; asynq
-// keys are not prefixed). concurrency is the number of tasks run at once.
+// NewWorker builds a worker on rdb; its tasks live in the queue
+// QueueName(cfg.QueuePrefix), so installations with different prefixes can
+// share a Redis. concurrency is the number of tasks run at once.
 func NewWorker(cfg Config, rdb redis.UniversalClient, concurrency int) *Worker {
 	client := asynq.NewClientFromRedisClient(rdb)
-	h := newHandlers(cfg, asynqQueue{client})
-	w := &Worker{h: h, client: client}
+	queue := QueueName(cfg.QueuePrefix)
+	h := newHandlers(cfg, asynqQueue{client, queue})
+	w := &Worker{h: h, client: client, queue: queue}
 	w.server = asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency: concurrency,
+		Queues:      map[string]int{queue: 1},
 		// No IsFailure filter: asynq counts retries only for failures, and the
 		// backoff grows with that count.
 		RetryDelayFunc:  h.retryDelay,
@@ -92,7 +99,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	for _, p := range w.h.periodic() {
 		// Unique: every worker's scheduler fires at the same minute, and only
 		// the first of them queues the task.
-		if _, err := w.scheduler.Register(p.spec, asynq.NewTask(p.typ, nil), asynq.Unique(30*time.Second), asynq.MaxRetry(1)); err != nil {
+		if _, err := w.scheduler.Register(p.spec, asynq.NewTask(p.typ, nil), asynq.Queue(w.queue), asynq.Unique(30*time.Second), asynq.MaxRetry(1)); err != nil {
 			return fmt.Errorf("schedule %s (%q): %w", p.typ, p.spec, err)
 		}
 	}

@@ -194,8 +194,22 @@ func (a *App) Wait(ctx context.Context) error {
 	case err := <-a.done:
 		return errors.Join(err, a.Close())
 	case <-ctx.Done():
+		a.drain()
 		return a.Close()
 	}
+}
+
+// drain is the start of a shutdown on a signal: for Config.ShutdownGrace,
+// /readyz answers 503 while requests are still served, so that a load
+// balancer polling readiness moves new requests to the other instances
+// before the listener closes. (Close alone, as tests call it, does not wait.)
+func (a *App) drain() {
+	if a.server == nil || a.Config.ShutdownGrace <= 0 {
+		return
+	}
+	a.server.Drain()
+	a.Log.Info("shutting down: readiness is off, requests are still served during the grace period", "grace", a.Config.ShutdownGrace)
+	time.Sleep(a.Config.ShutdownGrace)
 }
 
 // Close stops serving (letting requests in flight finish) and closes the

@@ -44,6 +44,7 @@ type Config struct {
 	LogFormat      string        // NARCIDI_LOG_FORMAT: text or json
 	Workers        string        // NARCIDI_WORKERS: auto or off
 	RetryBase      time.Duration // NARCIDI_RETRY_BASE
+	ShutdownGrace  time.Duration // NARCIDI_SHUTDOWN_GRACE
 
 	WorkerConcurrency   int    // NARCIDI_WORKER_CONCURRENCY
 	SMTPURL             string // NARCIDI_SMTP_URL (secret: may hold a password)
@@ -93,6 +94,7 @@ var commandGroups = map[string][]string{
 	"serve":         {groupStore, groupLog, groupKeys, groupServer, groupRedis, groupJobs, groupRelease, groupMetrics},
 	"worker":        {groupStore, groupLog, groupKeys, groupRedis, groupJobs, groupRelease, groupMetrics},
 	"migrate":       {groupStore, groupLog},
+	"seed":          {groupStore, groupLog, groupKeys},
 	"keys generate": {groupStore, groupLog, groupKeys},
 	"keys list":     {groupStore, groupLog, groupKeys},
 	"keys jwks":     {groupStore, groupLog, groupKeys},
@@ -122,13 +124,14 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_ADMIN_TOKEN", kind: "token", help: "bootstrap admin token (at least 24 characters); generated and printed once when unset", value: text(&c.AdminToken), secret: true},
 			{env: "NARCIDI_PROXY_HEADER", kind: "header", help: "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For); needs NARCIDI_TRUSTED_PROXIES", value: text(&c.ProxyHeader)},
 			{env: "NARCIDI_TRUSTED_PROXIES", kind: "cidrs", help: "comma-separated IPs or CIDRs of the proxies allowed to set NARCIDI_PROXY_HEADER (the client is the right-most address not among them)", value: (*proxiesValue)(&c.TrustedProxies)},
-			{env: "NARCIDI_REDIS_PREFIX", def: "narcidi:", kind: "string", help: "prefix of every Redis key (several deployments can share a Redis)", value: text(&c.RedisPrefix)},
 			{env: "NARCIDI_CLIENT_RATE", def: "120/m", kind: "N/unit", help: "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", value: rate(&c.ClientRate, "client_rate")},
 			{env: "NARCIDI_TOKEN_RATE", def: "10/m", kind: "N/unit", help: "API token creations allowed per token", value: rate(&c.TokenRate, "token_rate")},
+			{env: "NARCIDI_SHUTDOWN_GRACE", def: "5s", kind: "duration", help: "on SIGTERM, how long /readyz answers 503 while requests are still served (a load balancer drains the instance) before it stops", value: durationIn(&c.ShutdownGrace, 0, 5*time.Minute)},
 			{env: "NARCIDI_WORKERS", def: "auto", kind: "mode", help: "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", value: oneOf(&c.Workers, "auto", "off")},
 		}, billingSettings(&c.Billing)...),
 		groupRedis: {
 			{env: "NARCIDI_REDIS_URL", kind: "url", help: "Redis URL (redis://host:6379/0): shares rate limits across server instances; required by worker", value: secretURL(&c.RedisURL, "redis", "rediss"), secret: true},
+			{env: "NARCIDI_REDIS_PREFIX", def: "narcidi:", kind: "string", help: "prefix of every Redis key and of the job queue's name (several deployments can share a Redis)", value: text(&c.RedisPrefix)},
 		},
 		groupJobs: {
 			{env: "NARCIDI_WORKER_CONCURRENCY", def: "10", kind: "int", help: "background tasks run at once per process (1-1000)", value: intIn(&c.WorkerConcurrency, 1, 1000)},

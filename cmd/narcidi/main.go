@@ -21,6 +21,8 @@ Usage:
   narcidi serve    [flags]   start the server (the default)
   narcidi migrate  [flags]   apply database migrations and exit
   narcidi worker   [flags]   run background jobs on Redis (NARCIDI_REDIS_URL): alerts, webhooks, scans
+  narcidi seed     [flags]   fill a fresh installation with a demo (products, customers, licenses, machines)
+  narcidi healthcheck -url U  exit 0 if U (default http://127.0.0.1:8080/readyz) answers 2xx (container health check)
   narcidi keys generate      create a new lease signing key (it becomes the active one)
   narcidi keys list          list signing keys and their root certificates
   narcidi keys jwks          print the signing keys' public JWKS (to certify a new key before a restart)
@@ -33,7 +35,7 @@ Usage:
   narcidi tokens    <verb>   admin: list, create, revoke
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
-  narcidi help               this text; "narcidi serve -h" lists the configuration
+  narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
 a flag of the same name, e.g. NARCIDI_DATA_DIR and -data-dir.
@@ -49,8 +51,13 @@ func main() {
 
 // run is main without the process: testable.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		// No command: say what there is (flags alone still mean serve).
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
 	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+	if args[0] == "-h" || args[0] == "--help" || (args[0] != "" && args[0][0] != '-') {
 		cmd, args = args[0], args[1:]
 	}
 	var err error
@@ -65,6 +72,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = keysCommand(ctx, args, getenv, stdout, stderr)
 	case "release":
 		err = releaseCommand(ctx, args, getenv, stdout, stderr)
+	case "seed":
+		err = seed(ctx, args, getenv, stdout, stderr)
+	case "healthcheck":
+		err = healthcheck(ctx, args, stdout, stderr)
 	case "activate-offline":
 		err = activateOffline(ctx, args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens":

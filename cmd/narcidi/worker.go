@@ -24,7 +24,7 @@ func workerSettings(cfg *Config, log *slog.Logger) (workers.Config, int, error) 
 	allow, concurrency, attempts, base := cfg.WebhookAllowPrivate, cfg.WorkerConcurrency, cfg.DeliveryAttempts, cfg.RetryBase
 	var err error
 	wc = workers.Config{Log: log.With("component", "workers"), AllowPrivate: allow, MaxAttempts: attempts, RetryBase: base,
-		Schedules: workers.Schedules{Scans: cfg.ScanSchedule}}
+		Schedules: workers.Schedules{Scans: cfg.ScanSchedule}, QueuePrefix: cfg.RedisPrefix}
 	if cfg.SMTPURL != "" {
 		if wc.Mailer, err = workers.NewMailer(cfg.SMTPURL, cfg.SMTPFrom); err != nil {
 			return wc, 0, err

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// composeFile is deploy/compose.yaml from this package's folder.
+var composeFile = filepath.Join("..", "..", "deploy", "compose.yaml")
+
+// composeSecrets are the values compose.yaml requires from the shell.
+var composeSecrets = map[string]string{
+	"NARCIDI_MASTER_KEY":  "pUpKKnTD5xPMfeCcQLLdhIQKpmS1q060j1YmHztNpYU=", // 32 bytes
+	"NARCIDI_ADMIN_TOKEN": adminToken,
+}
+
+// loadCompose loads and validates compose.yaml with the compose-spec
+// library, as `docker compose config` would.
+func loadCompose(t testing.TB) *types.Project {
+	t.Helper()
+	abs, err := filepath.Abs(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := loader.LoadWithContext(context.Background(), types.ConfigDetails{
+		WorkingDir:  filepath.Dir(abs),
+		ConfigFiles: []types.ConfigFile{{Filename: abs}},
+		Environment: composeSecrets,
+	}, func(o *loader.Options) { o.SetProjectName("narcidi", true) })
+	if err != nil {
+		t.Fatalf("%s does not load: %v", composeFile, err)
+	}
+	return p
+}
+
+// narcidiService is a compose service that runs the narcidi image.
+type narcidiService struct {
+	name    string
+	command string            // serve, worker, migrate
+	env     map[string]string // its environment, interpolated
+	health  []string          // its health check command (nil: none)
+}
+
+// narcidiServices are compose.yaml's narcidi services, sorted by name.
+func narcidiServices(t testing.TB, p *types.Project) []narcidiService {
+	t.Helper()
+	var out []narcidiService
+	for name, s := range p.Services {
+		if s.Image != "narcidi:latest" {
+			continue
+		}
+		ns := narcidiService{name: name, env: map[string]string{}}
+		if len(s.Command) != 1 {
+			t.Fatalf("service %s: command %q, want one narcidi command", name, s.Command)
+		}
+		ns.command = s.Command[0]
+		for k, v := range s.Environment {
+			if v == nil {
+				t.Fatalf("service %s: %s has no value", name, k)
+			}
+			ns.env[k] = *v
+		}
+		if s.HealthCheck != nil && !s.HealthCheck.Disable {
+			ns.health = s.HealthCheck.Test
+		}
+		out = append(out, ns)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// The compose file is valid for the compose spec, starts the whole
+// topology, and every narcidi service's environment is one its command
+// reads and accepts; health checks use the binary on the port it listens on.
+func TestComposeFile(t *testing.T) {
+	p := loadCompose(t)
+	var names []string
+	for name := range p.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	want := []string{"grafana", "migrate", "narcidi-1", "narcidi-2", "postgres", "prometheus", "redis", "s3", "s3-bucket", "worker"}
+	if !slices.Equal(names, want) {
+		t.Fatalf("services %v, want %v", names, want)
+	}
+	commands := map[string]int{}
+	for _, s := range narcidiServices(t, p) {
+		commands[s.command]++
+		// Each variable is a setting of that command (a typo or a setting
+		// the command ignores would silently do nothing).
+		c := &Config{}
+		list, err := commandSettings(s.command, c)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		for k := range s.env {
+			if !slices.ContainsFunc(list, func(st setting) bool { return st.env == k }) {
+				t.Errorf("%s sets %s, which narcidi %s does not read", s.name, k, s.command)
+			}
+		}
+		cfg, _, err := parseConfig(s.command, nil, func(k string) string { return s.env[k] }, io.Discard)
+		if err != nil {
+			t.Errorf("%s: its environment does not load: %v", s.name, err)
+			continue
+		}
+		if s.command == "serve" {
+			_, port, _ := net.SplitHostPort(cfg.Addr)
+			wantHealth := []string{"CMD", "/narcidi", "healthcheck", "-url", "http://127.0.0.1:" + port + "/readyz"}
+			if !slices.Equal(s.health, wantHealth) {
+				t.Errorf("%s: health check %q, want %q", s.name, s.health, wantHealth)
+			}
+			if cfg.ShutdownGrace <= 0 || cfg.RedisURL == "" || cfg.Releases.Backend != "s3" {
+				t.Errorf("%s: grace %v, redis %q, blobs %q", s.name, cfg.ShutdownGrace, cfg.RedisURL, cfg.Releases.Backend)
+			}
+			if p.Services[s.name].StopGracePeriod == nil {
+				t.Errorf("%s: no stop_grace_period (Docker's 10s default would kill a draining instance)", s.name)
+			}
+		}
+	}
+	if commands["serve"] != 2 || commands["worker"] != 1 || commands["migrate"] != 1 {
+		t.Errorf("narcidi commands %v, want 2 serve, 1 worker, 1 migrate", commands)
+	}
+	// The image's own health check is the one compose uses.
+	df, err := os.ReadFile(filepath.Join("..", "..", "deploy", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(df), `CMD ["/narcidi", "healthcheck", "-url", "http://127.0.0.1:8080/readyz"]`) ||
+		!strings.Contains(string(df), "CGO_ENABLED=0") || !strings.Contains(string(df), "USER 65532") {
+		t.Error("the Dockerfile lacks the health check, the static build or the non-root user")
+	}
+	// Prometheus and Grafana are given the committed rules and dashboards.
+	mounts := map[string]string{}
+	for _, name := range []string{"prometheus", "grafana"} {
+		for _, v := range p.Services[name].Volumes {
+			if v.Type == types.VolumeTypeBind {
+				rel, _ := filepath.Rel(p.WorkingDir, v.Source)
+				mounts[rel] = v.Target
+			}
+		}
+	}
+	for src, dst := range map[string]string{"prometheus": "/etc/prometheus", "grafana/provisioning": "/etc/grafana/provisioning", "grafana/dashboards": "/var/lib/grafana/dashboards"} {
+		if mounts[src] != dst {
+			t.Errorf("deploy/%s is not mounted at %s: %v", src, dst, mounts)
+		}
+	}
+}
