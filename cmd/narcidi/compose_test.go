@@ -20,8 +20,9 @@ var composeFile = filepath.Join("..", "..", "deploy", "compose.yaml")
 
 // composeSecrets are the values compose.yaml requires from the shell.
 var composeSecrets = map[string]string{
-	"NARCIDI_MASTER_KEY":  "pUpKKnTD5xPMfeCcQLLdhIQKpmS1q060j1YmHztNpYU=", // 32 bytes
-	"NARCIDI_ADMIN_TOKEN": adminToken,
+	"NARCIDI_MASTER_KEY":    "pUpKKnTD5xPMfeCcQLLdhIQKpmS1q060j1YmHztNpYU=", // 32 bytes
+	"NARCIDI_ADMIN_TOKEN":   adminToken,
+	"NARCIDI_METRICS_TOKEN": "compose-metrics-token-0123",
 }
 
 // loadCompose loads and validates compose.yaml with the compose-spec
@@ -152,6 +153,28 @@ func TestComposeFile(t *testing.T) {
 	for src, dst := range map[string]string{"prometheus": "/etc/prometheus", "grafana/provisioning": "/etc/grafana/provisioning", "grafana/dashboards": "/var/lib/grafana/dashboards"} {
 		if mounts[src] != dst {
 			t.Errorf("deploy/%s is not mounted at %s: %v", src, dst, mounts)
+		}
+	}
+	// Prometheus scrapes every narcidi process where it serves /metrics, with
+	// the token compose hands it as a secret; Grafana loads the dashboard.
+	prom, err := os.ReadFile(filepath.Join(p.WorkingDir, "prometheus", "prometheus.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"narcidi-1:8080", "narcidi-2:8080", "worker:9100", "/run/secrets/metrics_token", "alerts.yml"} {
+		if !strings.Contains(string(prom), want) {
+			t.Errorf("prometheus.yml lacks %q", want)
+		}
+	}
+	if got := p.Services["worker"].Environment["NARCIDI_METRICS_ADDR"]; got == nil || !strings.HasSuffix(*got, ":9100") {
+		t.Errorf("the worker's metrics address is %v, want :9100 as scraped", got)
+	}
+	if len(p.Services["prometheus"].Secrets) != 1 || p.Services["prometheus"].Secrets[0].Source != "metrics_token" {
+		t.Errorf("prometheus is not given the metrics token: %v", p.Services["prometheus"].Secrets)
+	}
+	for _, f := range []string{"dashboards/narcidi.json", "provisioning/dashboards/narcidi.yml", "provisioning/datasources/prometheus.yml"} {
+		if _, err := os.Stat(filepath.Join(p.WorkingDir, "grafana", f)); err != nil {
+			t.Error(err)
 		}
 	}
 }

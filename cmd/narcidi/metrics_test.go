@@ -26,6 +26,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 )
 
@@ -327,8 +328,9 @@ func TestWorkerMetricsAndDashboardNames(t *testing.T) {
 		{"narcidi_database_up", nil, 1},
 		{"narcidi_seats_in_use", nil, 1},
 	})
-	if _, ok := ws.value("asynq_queue_size", "queue", "default"); !ok {
-		t.Errorf("asynq_queue_size{queue=default} is not in the worker's scrape")
+	// The worker's queue is named after NARCIDI_REDIS_PREFIX (default "narcidi:").
+	if q := workers.QueueName("narcidi:"); !has(ws.value("asynq_queue_size", "queue", q)) {
+		t.Errorf("asynq_queue_size{queue=%q} is not in the worker's scrape", q)
 	}
 	if ws["narcidi_http_requests_total"] != nil {
 		t.Error("the worker reports HTTP series")
@@ -397,7 +399,7 @@ var metricNameRe = regexp.MustCompile(`\b(?:narcidi|go|process|asynq)_[a-zA-Z0-9
 func dashboardAndRuleNames(t *testing.T) []string {
 	t.Helper()
 	root := filepath.Join("..", "..", "deploy")
-	raw, err := os.ReadFile(filepath.Join(root, "grafana", "narcidi.json"))
+	raw, err := os.ReadFile(filepath.Join(root, "grafana", "dashboards", "narcidi.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -538,3 +540,6 @@ func TestMetricsSettingsHelp(t *testing.T) {
 		}
 	}
 }
+
+// has is the found flag of scrape.value.
+func has(_ float64, ok bool) bool { return ok }

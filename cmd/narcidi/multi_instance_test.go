@@ -219,6 +219,8 @@ func TestMultiInstance(t *testing.T) {
 	rewrite := map[string]string{
 		"NARCIDI_DATABASE_URL": pg, "NARCIDI_REDIS_URL": redisURL, "NARCIDI_KEYS_DIR": keysDir,
 		"NARCIDI_S3_BUCKET": s3.Bucket, "NARCIDI_S3_ENDPOINT": s3.Endpoint, "NARCIDI_S3_ACCESS_KEY": s3.AccessKey, "NARCIDI_S3_SECRET_KEY": s3.SecretKey,
+		// Two workers on one machine: each its own free metrics port.
+		"NARCIDI_METRICS_ADDR": "127.0.0.1:0", "NARCIDI_METRICS_TOKEN": "multi-instance-metrics-token",
 	}
 	// Test-only settings: a short drain, no client rate limit for the load
 	// (all clients share 127.0.0.1), webhooks to the loopback receiver.
