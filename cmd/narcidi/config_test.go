@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -279,5 +280,25 @@ func TestConfigTrustedProxies(t *testing.T) {
 	}
 	if len(c.TrustedProxies) != 3 || c.TrustedProxies[1].String() != "192.168.1.10/32" {
 		t.Errorf("TrustedProxies = %v", c.TrustedProxies)
+	}
+}
+
+// Every command and command group answers -h and --help with its usage and
+// exit code 0, without opening anything.
+func TestEveryCommandHelpExitsZero(t *testing.T) {
+	env := map[string]string{"NARCIDI_DATA_DIR": filepath.Join(t.TempDir(), "absent")}
+	for _, cmd := range [][]string{{}, {"serve"}, {"migrate"}, {"worker"}, {"keys"}, {"keys", "generate"}, {"keys", "list"},
+		{"release"}, {"release", "publish"}, {"seed"}, {"healthcheck"}, {"activate-offline"},
+		{"licenses"}, {"machines"}, {"customers"}, {"tokens"}} {
+		for _, flag := range []string{"-h", "--help"} {
+			args := append(append([]string(nil), cmd...), flag)
+			code, out, errs := runBinary(t, env, args...)
+			if code != 0 || !strings.Contains(strings.ToLower(out+errs), "usage") && len(cmd) > 0 {
+				t.Errorf("narcidi %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+			}
+		}
+	}
+	if _, err := os.Stat(env["NARCIDI_DATA_DIR"]); err == nil {
+		t.Error("a help request created the data folder")
 	}
 }

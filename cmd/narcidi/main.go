@@ -129,9 +129,25 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
+const keysUsage = `Usage: narcidi keys SUBCOMMAND [flags]
+
+  generate       make a new signing key, active from the next restart
+  list           the signing keys with their status and certificate
+  jwks           the public JWKS of the keys folder (to certify a key before a restart)
+  root generate  make an offline root key (-out DIR)
+  certify        certify a signing key with the root key (on the root's machine)
+  attach         attach a certificate to its signing key
+
+"narcidi keys SUBCOMMAND -h" lists the flags of each.
+`
+
 func keysCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("want a subcommand: generate, list, jwks, root generate, certify or attach")
+	}
+	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, keysUsage)
+		return nil
 	}
 	if handled, err := rootKeysCommand(ctx, args, getenv, stdout, stderr); handled {
 		return err
