@@ -47,11 +47,15 @@ type Config struct {
 	// Cleanups are more clean-up steps of the daily task (abandoned
 	// release uploads); each returns how much it removed.
 	Cleanups []func(context.Context) (int, error)
+	// SubscriptionSweep runs the subscriptions' due steps (the
+	// subscription service's Sweep), on the Scans schedule as task
+	// TypeSubscriptionSweep; nil schedules nothing.
+	SubscriptionSweep func(context.Context) (int, error)
 }
 
 // Schedules say when the periodic tasks run.
 type Schedules struct {
-	Scans   string // expiry and offline scans (default every minute)
+	Scans   string // expiry and offline scans, and the subscription sweep (default every minute)
 	Rollup  string // dashboard roll-up (default every 15 minutes)
 	Cleanup string // outbox and delivery log clean-up (default daily)
 }
