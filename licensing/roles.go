@@ -36,7 +36,6 @@ const (
 // customer record can grant it to its tokens (the portal) without more.
 const RotateLicenseKeys Permission = "licenses:rotate-key"
 
-
 // grants is the whole authorization table. Anything not listed is denied.
 // A customer token's permissions are further cut down to what its customer
 // record allows (see Actor.Allows), and its reach to its own customer.
