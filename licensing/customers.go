@@ -37,7 +37,8 @@ type CustomerInput struct {
 	Name     string    `json:"name"`
 	Email    string    `json:"email"`
 	Contacts []Contact `json:"contacts,omitempty"`
-	// Permissions of the customer's own tokens; default: all of CustomerPermissions.
+	// Permissions of the customer's own tokens (at most CustomerPermissions);
+	// default: DefaultCustomerPermissions.
 	Permissions []Permission      `json:"permissions,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
 }
@@ -45,7 +46,7 @@ type CustomerInput struct {
 // CreateCustomer validates and stores a customer. EInvalid.
 func (s *Customers) CreateCustomer(ctx context.Context, in CustomerInput) (*Customer, error) {
 	if in.Permissions == nil {
-		in.Permissions = CustomerPermissions
+		in.Permissions = slices.Clone(DefaultCustomerPermissions)
 	}
 	now := s.clock()
 	c := &Customer{Name: strings.TrimSpace(in.Name), Email: in.Email, Status: CustomerActive, Contacts: in.Contacts,

@@ -79,6 +79,7 @@ var Actions = []string{
 	ActionSubscriptionCreated, ActionSubscriptionUpdated, ActionSubscriptionRenewed, ActionSubscriptionPastDue,
 	ActionSubscriptionDunning, ActionSubscriptionSuspended, ActionSubscriptionPlanChanged, ActionSubscriptionCanceled,
 	ActionSubscriptionResumed, ActionSubscriptionExpired, ActionTrialStarted, ActionTrialEnding,
+	ActionLicenseKeyRotated,
 }
 
 // EventFilter narrows an audit log listing.

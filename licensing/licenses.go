@@ -30,6 +30,10 @@ type LicensesStore interface {
 	ListLicenses(ctx context.Context, filter LicenseFilter, page Page) ([]License, error)
 	// UpdateLicense saves every mutable field of l (not its key).
 	UpdateLicense(ctx context.Context, l *License) error
+	// SetLicenseKey replaces a license's key hash and hint (RotateKey):
+	// the only way a license's key changes. EConflict when another license
+	// has the hash.
+	SetLicenseKey(ctx context.Context, id, keyHash, keyHint string) error
 
 	GetMachine(ctx context.Context, id string) (*Machine, error)
 	ListMachines(ctx context.Context, filter MachineFilter, page Page) ([]Machine, error)
@@ -447,4 +451,46 @@ func (s *Licenses) changeMachine(ctx context.Context, id, action, reason string,
 		return s.record(ctx, tx, action, "machine", id, reason, &before, m)
 	})
 	return out, err
+}
+
+// ActionLicenseKeyRotated: a license was given a new key (the old one stops
+// working). The event holds the new key's hint, never the key.
+const ActionLicenseKeyRotated = "license.key_rotated"
+
+// RotateKey gives a license a new generated key and returns it, in clear,
+// this once: only its keyed hash is stored (the SecretHasher's, as for a
+// created license), and the audit event, hence the outbox and webhooks,
+// carry only its hint. The old key stops working at once: activations,
+// renewals and validations with it answer invalid_license. Machines keep
+// their seats and renew with the new key.
+//
+// It is how the key of a license created by a billing provider's event
+// (a Stripe subscription not linked to a Narcidi one) is obtained: nothing
+// else ever shows that key. A customer token may rotate its own licenses'
+// keys when its customer record grants RotateLicenseKeys. ENotFound,
+// EConflict (revoked).
+func (s *Licenses) RotateKey(ctx context.Context, id, reason string) (*CreatedLicense, error) {
+	key := NewLicenseKey()
+	hash, hint := s.secrets.Hash(key), key[len(key)-4:]
+	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicenseKeyRotated, reasonOr(reason, "license key rotated"), func(tx LicensesStore, l *License) error {
+		if l.Status == LicenseRevoked {
+			return Errorf(EConflict, "the license is revoked: its key cannot be replaced")
+		}
+		if err := tx.SetLicenseKey(ctx, l.ID, hash, hint); err != nil {
+			return err
+		}
+		l.KeyHash, l.KeyHint = hash, hint
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &CreatedLicense{License: *l, Key: key}, nil
+}
+
+func reasonOr(reason, def string) string {
+	if reason == "" {
+		return def
+	}
+	return reason
 }

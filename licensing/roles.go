@@ -31,24 +31,35 @@ const (
 	WriteSubscriptions Permission = "subscriptions:write" // create, change plan, cancel, resume
 )
 
+// RotateLicenseKeys replaces a license's key and shows the new one once
+// (Licenses.RotateKey). Its own permission, not licenses:write, so that a
+// customer record can grant it to its tokens (the portal) without more.
+const RotateLicenseKeys Permission = "licenses:rotate-key"
+
 // grants is the whole authorization table. Anything not listed is denied.
 // A customer token's permissions are further cut down to what its customer
 // record allows (see Actor.Allows), and its reach to its own customer.
 var grants = map[Role][]Permission{
 	RoleAdmin: {ReadCatalog, WriteCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
 		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard, ReadWebhooks, WriteWebhooks, ManageQueues,
-		ReadReleases, WriteReleases, ReadSubscriptions, WriteSubscriptions},
+		ReadReleases, WriteReleases, ReadSubscriptions, WriteSubscriptions, RotateLicenseKeys},
 	RoleSupport: {ReadCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
 		ReadMachines, WriteMachines, ReadEvents, ReadDashboard, ReadWebhooks,
-		ReadReleases, ReadSubscriptions},
+		ReadReleases, ReadSubscriptions, RotateLicenseKeys},
 	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard, ReadWebhooks,
 		ReadReleases, ReadSubscriptions},
 	RoleCustomer: CustomerPermissions,
 }
 
 // CustomerPermissions is the most a customer's own tokens can be given:
-// seeing its licenses and machines, and freeing its machines' seats.
-var CustomerPermissions = []Permission{ReadCustomers, ReadLicenses, ReadMachines, WriteMachines}
+// seeing its licenses and machines, freeing its machines' seats, and
+// replacing its licenses' keys.
+var CustomerPermissions = []Permission{ReadCustomers, ReadLicenses, ReadMachines, WriteMachines, RotateLicenseKeys}
+
+// DefaultCustomerPermissions are a new customer's when none are given: all
+// but RotateLicenseKeys, which hands a working key to whoever holds the
+// token, so an admin grants it on purpose.
+var DefaultCustomerPermissions = []Permission{ReadCustomers, ReadLicenses, ReadMachines, WriteMachines}
 
 // Roles lists every role.
 var Roles = []Role{RoleAdmin, RoleSupport, RoleReadOnly, RoleCustomer}

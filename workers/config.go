@@ -56,6 +56,10 @@ type Config struct {
 	Cleanups []func(context.Context) (int, error)
 	// Metrics counts tasks and deliveries (nil: none; metrics.go).
 	Metrics *Metrics
+	// SubscriptionSweep runs the subscriptions' due steps (the
+	// subscription service's Sweep), on the Scans schedule as task
+	// TypeSubscriptionSweep; nil schedules nothing.
+	SubscriptionSweep func(context.Context) (int, error)
 }
 
 // QueueName is the asynq queue of an installation whose Redis prefix is
@@ -64,7 +68,7 @@ func QueueName(prefix string) string { return prefix + "default" }
 
 // Schedules say when the periodic tasks run.
 type Schedules struct {
-	Scans   string // expiry and offline scans (default every minute)
+	Scans   string // expiry and offline scans, and the subscription sweep (default every minute)
 	Rollup  string // dashboard roll-up (default every 15 minutes)
 	Cleanup string // outbox and delivery log clean-up (default daily)
 }

@@ -1,7 +1,8 @@
 // Package workers is Narcidi's background automation: the relay that hands
 // outbox events and pending deliveries to the queue, the task handlers
 // (fan-out, webhook and email delivery, the expiry and offline scans, the
-// dashboard roll-up, clean-up) and the two ways of running them:
+// subscription sweep, the dashboard roll-up, clean-up) and the two ways of
+// running them:
 //
 //   - Worker: asynq on Redis, for `narcidi worker`. Any number of worker
 //     processes can run at once: task ids (the event id, the delivery id and

@@ -41,6 +41,7 @@ func (h *handlers) mux() *asynq.ServeMux {
 	m.HandleFunc(TypeScanOffline, h.scanOffline)
 	m.HandleFunc(TypeRollup, h.rollup)
 	m.HandleFunc(TypeCleanup, h.cleanup)
+	m.HandleFunc(TypeSubscriptionSweep, h.sweepSubscriptions)
 	h.cfg.Metrics.use(m)
 	return m
 }
@@ -214,7 +215,11 @@ func (h *handlers) periodic() []struct {
 	spec, typ string
 } {
 	s := h.cfg.Schedules
-	return []struct{ spec, typ string }{
+	out := []struct{ spec, typ string }{
 		{s.Scans, TypeScanExpiry}, {s.Scans, TypeScanOffline}, {s.Rollup, TypeRollup}, {s.Cleanup, TypeCleanup},
 	}
+	if h.cfg.SubscriptionSweep != nil {
+		out = append(out, struct{ spec, typ string }{s.Scans, TypeSubscriptionSweep})
+	}
+	return out
 }

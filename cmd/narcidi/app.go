@@ -129,7 +129,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	wc.Cleanups = append(wc.Cleanups, subscriptionSweep(subs))
+	wc.SubscriptionSweep = subs.Sweep
 	var monitor http.Handler
 	switch {
 	case a.Config.RedisURL != "":

@@ -19,6 +19,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/api/apiclient"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 )
 
 // The admin CLI: "narcidi <resource> <verb> [ID] [flags]" calls the admin
@@ -43,6 +44,9 @@ var (
 	customerColumns = []column{{"ID", "id", plain}, {"NAME", "name", plain}, {"EMAIL", "email", plain}, {"STATUS", "status", plain}}
 	tokenColumns    = []column{{"ID", "id", plain}, {"NAME", "name", plain}, {"ROLE", "role", plain}, {"CUSTOMER", "customer_id", plain},
 		{"EXPIRES", "expires_at", timestamp}, {"REVOKED", "revoked_at", timestamp}}
+	subscriptionColumns = []column{{"ID", "id", plain}, {"STATUS", "status", plain}, {"CUSTOMER", "customer_id", plain},
+		{"POLICY", "policy_id", plain}, {"PERIOD END", "current_period_end", timestamp}, {"PAID THROUGH", "paid_through", timestamp},
+		{"CANCEL AT END", "cancel_at_period_end", plain}, {"PROVIDER", "provider", plain}, {"LICENSES", "license_ids", joined}}
 )
 
 // field kinds: how a flag's text is checked and read.
@@ -155,6 +159,65 @@ var cliVerbs = map[string]map[string]verb{
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 				return ignore(c.ChangePolicy(ctx, a.id, a.str("policy"), a.str("reason"), o...))
 			}},
+		// The key of a license a billing provider created is shown nowhere
+		// else: this is how it is obtained.
+		"rotate-key": {usage: "ID [-reason R]", hasID: true, columns: licenseColumns, secret: "key", label: "New license key (the old one no longer works)",
+			create: true, flags: []field{reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.RotateLicenseKey(ctx, a.id, a.str("reason"), o...))
+			}},
+	},
+	"subscriptions": {
+		"list": {usage: "[-customer ID] [-status S] [-provider P] [-limit N] [-cursor C]", list: true,
+			columns: subscriptionColumns, flags: listFields(
+				field{flag: "customer", help: "only this customer's subscriptions"},
+				field{flag: "status", help: "trialing, active, past_due, canceled or expired"},
+				field{flag: "provider", help: "manual, stripe, generic..."}),
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ListSubscriptions(ctx, subscription.Filter{CustomerID: a.str("customer"), Status: subscription.Status(a.str("status")),
+					Provider: a.str("provider")}, a.page(), o...))
+			}},
+		"get": {usage: "ID", hasID: true, columns: subscriptionColumns, call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return ignore(c.GetSubscription(ctx, a.id, o...))
+		}},
+		"create": {usage: "-customer ID -policy ID [-interval month|year|days] [-interval-days N] [-licenses ID,ID]",
+			columns: subscriptionColumns, secret: "license_key", label: "License key", create: true, flags: []field{
+				{flag: "customer", help: "the customer", required: true},
+				{flag: "policy", help: "the plan (a trial under a trial policy)", required: true},
+				{flag: "interval", help: "billing period: month (default), year or days"},
+				{flag: "interval-days", help: "the period's days (with -interval days)", kind: kindInt},
+				{flag: "licenses", help: "comma-separated existing licenses of the customer under the policy to govern (default: one is created and its key shown once)"}},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				in := subscription.CreateInput{CustomerID: a.str("customer"), PolicyID: a.str("policy"),
+					Interval: subscription.Interval(a.str("interval")), IntervalDays: int(a.num("interval-days"))}
+				if in.Interval == "" {
+					in.Interval = subscription.Month
+				}
+				for _, id := range strings.Split(a.str("licenses"), ",") {
+					if id = strings.TrimSpace(id); id != "" {
+						in.LicenseIDs = append(in.LicenseIDs, id)
+					}
+				}
+				return ignore(c.CreateSubscription(ctx, in, o...))
+			}},
+		"change-plan": {usage: "ID -policy ID [-reason R]", hasID: true, columns: subscriptionColumns,
+			flags: []field{{flag: "policy", help: "the new plan, of the same product (leaving a trial converts it to paid)", required: true}, reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ChangeSubscriptionPlan(ctx, a.id, subscription.ChangePlanInput{PolicyID: a.str("policy"), Reason: a.str("reason")}, o...))
+			}},
+		// -at is required: cancelling at once ends the licenses now, which
+		// nobody should get by leaving a flag out.
+		"cancel": {usage: "ID -at period-end|now [-reason R]", hasID: true, columns: subscriptionColumns,
+			check: flagIn("at", "period-end", "now"), flags: []field{
+				{flag: "at", help: "period-end (the licenses run to the end of the paid period) or now (they expire, or are revoked, per the policy)", required: true},
+				reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.CancelSubscription(ctx, a.id, subscription.CancelInput{AtPeriodEnd: a.str("at") == "period-end", Reason: a.str("reason")}, o...))
+			}},
+		"resume": {usage: "ID [-reason R]", hasID: true, columns: subscriptionColumns, flags: []field{reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ResumeSubscription(ctx, a.id, a.str("reason"), o...))
+			}},
 	},
 	"machines": {
 		"list": {usage: "[-license ID] [-customer ID] [-status S] [-limit N] [-cursor C]", list: true,
@@ -227,6 +290,16 @@ func licenseAction(action func(c *apiclient.Client, ctx context.Context, id, rea
 		call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 			return ignore(action(c, ctx, a.id, a.str("reason"), o...))
 		}}
+}
+
+// flagIn checks that a flag's value is one of values.
+func flagIn(flag string, values ...string) func(verbArgs) error {
+	return func(a verbArgs) error {
+		if v := a.str(flag); !slices.Contains(values, v) {
+			return fmt.Errorf("-%s must be %s, not %q", flag, strings.Join(values, " or "), v)
+		}
+		return nil
+	}
 }
 
 func atMostOne(flagA, flagB string) func(verbArgs) error {
@@ -537,8 +610,9 @@ func printAnswer(v verb, pos []string, status int, answer []byte, asJSON bool, s
 	if err := printTable(stdout, v.columns, rows); err != nil {
 		return err
 	}
-	if v.secret != "" {
-		secret, _ := doc[v.secret].(string)
+	// A secret the answer does not hold (a subscription over existing
+	// licenses creates no key) is not announced.
+	if secret, _ := doc[v.secret].(string); v.secret != "" && secret != "" {
 		fmt.Fprintf(stdout, "\n%s (shown only this once; store it now):\n\n    %s\n\n", v.label, apiclient.Clean(secret))
 	}
 	return nil
@@ -576,6 +650,19 @@ func plain(v any) string {
 		return "-"
 	}
 	return s
+}
+
+// joined prints a list as comma-separated values.
+func joined(v any) string {
+	items, _ := v.([]any)
+	if len(items) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(items))
+	for i, it := range items {
+		parts[i] = fmt.Sprint(it)
+	}
+	return strings.Join(parts, ",")
 }
 
 func timestamp(v any) string {

@@ -29,10 +29,11 @@ Usage:
   narcidi keys root generate -out DIR   create the root key that apps pin (offline)
   narcidi keys certify -root F -jwks F  certify a signing key with the root (see "keys certify -h")
   narcidi keys attach CERT ROOTS        attach a signing key's certificate on the server
-  narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy
+  narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy, rotate-key
   narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
   narcidi customers <verb>   admin: list, get, create
   narcidi tokens    <verb>   admin: list, create, revoke
+  narcidi subscriptions <verb>  admin: list, get, create, change-plan, cancel, resume
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = healthcheck(ctx, args, stdout, stderr)
 	case "activate-offline":
 		err = activateOffline(ctx, args, getenv, stdout, stderr)
-	case "licenses", "machines", "customers", "tokens":
+	case "licenses", "machines", "customers", "tokens", "subscriptions":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)

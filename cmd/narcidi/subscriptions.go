@@ -71,8 +71,15 @@ func openBilling(st *storage.Store, svc *licensing.Services, b BillingConfig, cl
 	return subs, api.Billing{Subscriptions: subs, Endpoints: h}, nil
 }
 
-// subscriptionSweep is the scheduled step of subscriptions (dunning,
-// period ends, trial notices).
-func subscriptionSweep(s *subscription.Service) func(context.Context) (int, error) {
-	return s.Sweep
+// workerSweep is the subscription sweep of `narcidi worker` (the workers'
+// task TypeSubscriptionSweep). The worker reads none of the billing
+// settings, and needs none: the sweep acts on the dates stored on each
+// subscription (its dunning end was set from the policy or
+// NARCIDI_DUNNING_DAYS by the server that recorded the failure).
+func workerSweep(st *storage.Store, svc *licensing.Services, clock licensing.Clock) (func(context.Context) (int, error), error) {
+	subs, err := subscription.NewService(subscription.Config{Store: st.Subscriptions(), Licenses: svc.Licenses, Customers: svc.Customers, Clock: clock})
+	if err != nil {
+		return nil, err
+	}
+	return subs.Sweep, nil
 }

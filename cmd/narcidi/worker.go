@@ -109,6 +109,9 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases))
+	if wc.SubscriptionSweep, err = workerSweep(st, svc, time.Now); err != nil {
+		return err
+	}
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	tel, err := workerTelemetry(cfg, st, rdb, log)
