@@ -79,6 +79,12 @@ func NewLastSeenBatcher(s *Store, cfg LastSeenConfig) *LastSeenBatcher {
 	if cfg.MaxDelay <= 0 || cfg.MaxDelay > licensing.LastSeenMaxDelay {
 		cfg.MaxDelay = licensing.LastSeenMaxDelay
 	}
+	return newLastSeenBatcher(s, cfg)
+}
+
+// newLastSeenBatcher starts a batcher with cfg as it is (tests use delays
+// beyond the bound).
+func newLastSeenBatcher(s *Store, cfg LastSeenConfig) *LastSeenBatcher {
 	if cfg.MaxBatch <= 0 {
 		cfg.MaxBatch = 1000
 	}
