@@ -223,9 +223,8 @@ func (b *LastSeenBatcher) Close(ctx context.Context) error {
 
 // writeSeen writes a batch of stamps in one statement, conditional as
 // TouchMachine: a blocked machine stays blocked, a deleted one is skipped.
-// On PostgreSQL a stamp never moves back (GREATEST), so batches of several
-// instances may land in any order; on SQLite (one process) they cannot
-// interleave.
+// A stamp never moves back, so batches may land in any order (several
+// instances, or requests whose stamps reach the batcher out of order).
 func (s *Store) writeSeen(ctx context.Context, batch map[string]seen) error {
 	if len(batch) == 0 {
 		return nil
@@ -267,13 +266,15 @@ WHERE m.id = v.id AND m.status <> 'blocked'`
 			}
 			args = append(args, id, x.heartbeat, lease, !x.lease.IsZero(), x.ip)
 		}
+		// julianday compares instants whatever offset a time was stored
+		// with (the driver keeps the caller's).
 		query = `WITH v(id, hb, lease, has_lease, ip) AS (VALUES ` + values.String() + `)
 UPDATE machines SET
-  last_heartbeat = v.hb,
-  last_lease_at = CASE WHEN v.has_lease THEN v.lease ELSE machines.last_lease_at END,
-  ip = CASE WHEN v.ip <> '' THEN v.ip ELSE machines.ip END,
+  last_heartbeat = CASE WHEN machines.last_heartbeat IS NULL OR julianday(machines.last_heartbeat) < julianday(v.hb) THEN v.hb ELSE machines.last_heartbeat END,
+  last_lease_at = CASE WHEN v.has_lease AND (machines.last_lease_at IS NULL OR julianday(machines.last_lease_at) < julianday(v.lease)) THEN v.lease ELSE machines.last_lease_at END,
+  ip = CASE WHEN v.ip <> '' AND (machines.last_heartbeat IS NULL OR julianday(machines.last_heartbeat) <= julianday(v.hb)) THEN v.ip ELSE machines.ip END,
   status = 'active',
-  updated_at = v.hb
+  updated_at = CASE WHEN julianday(machines.updated_at) < julianday(v.hb) THEN v.hb ELSE machines.updated_at END
 FROM v WHERE machines.id = v.id AND machines.status <> 'blocked'`
 	}
 	_, err := s.db.Statement.ConnPool.ExecContext(ctx, query, args...)

@@ -127,14 +127,12 @@ func TestLastSeenBatcher(t *testing.T) {
 			if gb.Status != licensing.MachineBlocked || !gb.LastHeartbeat.Equal(t0) || !gb.LastLeaseAt.Equal(t0) {
 				t.Fatalf("blocked machine = %s, heartbeat %v, lease %v; want untouched", gb.Status, gb.LastHeartbeat, gb.LastLeaseAt)
 			}
-			if s.Dialect() == "postgres" {
-				// Another instance's older batch landing late moves nothing back.
-				old := storage.NewLastSeenBatcherUnbounded(s, storage.LastSeenConfig{MaxDelay: time.Hour})
-				must(t, old.RecordSeen(ctx, licensing.Sighting{MachineID: m.ID, At: t1, Lease: true}))
-				must(t, old.Close(ctx))
-				if got := reload(t, s, m); !got.LastHeartbeat.Equal(t3) || !got.LastLeaseAt.Equal(t2) {
-					t.Fatalf("after an older batch: heartbeat %v, lease %v; want %v, %v", got.LastHeartbeat, got.LastLeaseAt, t3, t2)
-				}
+			// Another instance's older batch landing late moves nothing back.
+			old := storage.NewLastSeenBatcherUnbounded(s, storage.LastSeenConfig{MaxDelay: time.Hour})
+			must(t, old.RecordSeen(ctx, licensing.Sighting{MachineID: m.ID, At: t1, Lease: true, IP: "198.51.100.9"}))
+			must(t, old.Close(ctx))
+			if got := reload(t, s, m); !got.LastHeartbeat.Equal(t3) || !got.LastLeaseAt.Equal(t2) || got.IP != "198.51.100.3" {
+				t.Fatalf("after an older batch: heartbeat %v, lease %v, ip %s; want %v, %v, 198.51.100.3", got.LastHeartbeat, got.LastLeaseAt, got.IP, t3, t2)
 			}
 		})
 		run("concurrent use", func(t *testing.T, s *storage.Store, l *licensing.License) {
