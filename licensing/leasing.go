@@ -52,6 +52,16 @@ type LeasingStore interface {
 	LastSeenRecorder
 }
 
+// UsabilityStaleness bounds how long after a change to a license
+// (suspension, revocation), its policy or its customer (disabled) a
+// renewal, heartbeat or validation on any instance may still answer from
+// the state before it. ReadLease reads the database on every call (no
+// cache of licenses, policies or customers), so the bound is 0: the next
+// call on every instance sees the change. A cache added later must keep
+// its staleness within this bound, raising it only with a documented
+// reason.
+const UsabilityStaleness time.Duration = 0
+
 // LeaseView is what LeasingStore.ReadLease returns.
 type LeaseView struct {
 	License        *License
