@@ -6,9 +6,9 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
 // A renewal whose stamp is still held by the batcher when the offline scan
@@ -20,12 +20,11 @@ func TestOfflineScanWithPendingStamps(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		start := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)
-		clk := licensingtest.NewClock(start)
-		kr, _ := licensingtest.Keyring(t, clk.Now)
+		clk := &testClock{now: start}
 		// Held until Close: the stamp is pending for the whole scan.
 		b := storage.NewLastSeenBatcherUnbounded(st, storage.LastSeenConfig{MaxDelay: time.Hour})
 		defer b.Close(ctx)
-		svc := licensing.NewServices(storage.StoresWithLastSeen(st, b), licensing.Deps{Signer: kr, Clock: clk.Now, Issuer: "t"})
+		svc := licensing.NewServices(storage.StoresWithLastSeen(st, b), licensing.Deps{Signer: unsigned{}, Clock: clk.Now, Issuer: "t"})
 		prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 		must(t, err)
 		pol, err := svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: prod.ID, Name: "Plan", HeartbeatWindowSeconds: 60, LeaseTTLSeconds: 3600})
@@ -38,12 +37,12 @@ func TestOfflineScanWithPendingStamps(t *testing.T) {
 		g, err := svc.Leasing.Activate(ctx, req) // written at once, in its transaction
 		must(t, err)
 
-		clk.Add(59 * time.Second)
+		clk.add(59 * time.Second)
 		_, err = svc.Leasing.Renew(ctx, req)
 		must(t, err)
 		renewed := clk.Now()
 		// The written stamp is now 61 s old, past the 60 s window.
-		clk.Add(2 * time.Second)
+		clk.add(2 * time.Second)
 		res, err := svc.Automation.ScanOffline(ctx)
 		must(t, err)
 		if b.Pending() != 1 {
@@ -59,11 +58,27 @@ func TestOfflineScanWithPendingStamps(t *testing.T) {
 			t.Fatalf("machine = %s, heartbeat %v, lease %v; want active at %v", m.Status, m.LastHeartbeat, m.LastLeaseAt, renewed)
 		}
 		// Silent past the window and the margin: caught.
-		clk.Set(renewed.Add(61*time.Second + licensing.LastSeenMargin))
+		clk.set(renewed.Add(61*time.Second + licensing.LastSeenMargin))
 		res, err = svc.Automation.ScanOffline(ctx)
 		must(t, err)
 		if res.Offline != 1 {
 			t.Fatalf("silent past window and margin: %+v, want one machine offline", res)
 		}
 	})
+}
+
+// testClock is the scan's clock (storage tests cannot import the keys adapter
+// through licensingtest).
+type testClock struct{ now time.Time }
+
+func (c *testClock) Now() time.Time      { return c.now }
+func (c *testClock) add(d time.Duration) { c.now = c.now.Add(d) }
+func (c *testClock) set(t time.Time)     { c.now = t }
+
+// unsigned stands in for the keys adapter: the lease's signature is not
+// what this test is about.
+type unsigned struct{}
+
+func (unsigned) SignLease(context.Context, verifier.LeaseClaims) (string, error) {
+	return "unsigned", nil
 }
