@@ -308,19 +308,29 @@ func (s *Automation) expireBatch(ctx context.Context, p *Policy, now time.Time) 
 // heartbeat window and, where the policy says so, frees the seats of those
 // silent for longer. Updates are conditional (still active, still silent),
 // so a heartbeat racing the scan wins and two workers never both act.
+//
+// Every silence is judged with LastSeenMargin added: renewals and
+// heartbeats are written behind (LastSeenRecorder), and a scan cannot see
+// the stamps still held by a recorder, on this process or on another
+// instance. A held stamp is at most LastSeenMaxDelay old, so a machine
+// whose written stamp is older than the window plus the margin was truly
+// silent for longer than its window, held stamp or not.
 func (s *Automation) ScanOffline(ctx context.Context) (ScanResult, error) {
 	var res ScanResult
 	now := s.clock()
+	cutoff := func(silence int64) time.Time {
+		return now.Add(-time.Duration(silence)*time.Second - LastSeenMargin)
+	}
 	err := s.forEachPolicy(ctx, func(p *Policy) error {
 		if p.HeartbeatWindowSeconds == 0 {
 			return nil
 		}
-		n, err := s.offlineSweep(ctx, p, MachineActive, now.Add(-time.Duration(p.HeartbeatWindowSeconds)*time.Second), now)
+		n, err := s.offlineSweep(ctx, p, MachineActive, cutoff(p.HeartbeatWindowSeconds), now)
 		res.Offline += n
 		if err != nil || p.OfflineReleaseSeconds == 0 {
 			return err
 		}
-		n, err = s.offlineSweep(ctx, p, MachineOffline, now.Add(-time.Duration(p.OfflineReleaseSeconds)*time.Second), now)
+		n, err = s.offlineSweep(ctx, p, MachineOffline, cutoff(p.OfflineReleaseSeconds), now)
 		res.Released += n
 		return err
 	})

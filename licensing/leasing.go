@@ -38,6 +38,76 @@ type LeasingStore interface {
 	// EMachineBlocked if the machine is blocked (or gone) meanwhile.
 	TouchMachine(ctx context.Context, id string, heartbeat, lease bool, ip string, now time.Time) error
 	DeleteMachine(ctx context.Context, id string) error
+
+	// ReadLease reads in one statement (one round trip) what a renewal, a
+	// heartbeat or a validation needs: the license whose key hash is
+	// keyHash, its policy, its customer's status and the machine of
+	// fingerprint on it (Machine nil when the fingerprint holds no row).
+	// It only fetches: the caller decides (CheckUsable). It locks nothing
+	// and does not try the legacy hash (see Leasing.leaseByKey). ENotFound
+	// when no license has keyHash.
+	ReadLease(ctx context.Context, keyHash, fingerprint string) (*LeaseView, error)
+	// LastSeenRecorder takes the last-seen stamps of renewals and
+	// heartbeats.
+	LastSeenRecorder
+}
+
+// UsabilityStaleness bounds how long after a change to a license
+// (suspension, revocation), its policy or its customer (disabled) a
+// renewal, heartbeat or validation on any instance may still answer from
+// the state before it. ReadLease reads the database on every call (no
+// cache of licenses, policies or customers), so the bound is 0: the next
+// call on every instance sees the change. A cache added later must keep
+// its staleness within this bound, raising it only with a documented
+// reason.
+const UsabilityStaleness time.Duration = 0
+
+// LeaseView is what LeasingStore.ReadLease returns.
+type LeaseView struct {
+	License        *License
+	Policy         *Policy
+	CustomerStatus CustomerStatus
+	Machine        *Machine // nil: the fingerprint holds no row on the license
+}
+
+// customer is the part of the customer CheckUsable reads.
+func (v *LeaseView) customer() *Customer {
+	return &Customer{ID: v.License.CustomerID, Status: v.CustomerStatus}
+}
+
+// Sighting is one sign of life of a machine: a heartbeat, and a lease
+// issued too when Lease is set.
+type Sighting struct {
+	MachineID string
+	At        time.Time
+	Lease     bool   // a lease was issued at At (sets last_lease_at)
+	IP        string // "" keeps the machine's IP
+}
+
+// LastSeenMaxDelay bounds how long a LastSeenRecorder may hold a stamp
+// before writing it, on a running process.
+const LastSeenMaxDelay = time.Second
+
+// LastSeenMargin is what the offline scan adds to every silence it judges
+// (see Automation.ScanOffline): a stamp still held by a recorder, on this
+// process or another, is at most LastSeenMaxDelay old, and the margin
+// leaves 4 s more for the write itself and clock skew between instances.
+const LastSeenMargin = LastSeenMaxDelay + 4*time.Second
+
+// LastSeenRecorder records sightings: last_heartbeat at At, last_lease_at
+// at At when Lease, the IP when given, and the machine back to active if
+// it was offline. A blocked machine stays blocked and a deleted one stays
+// deleted (the write is conditional). The write may come later, in
+// batches: at most LastSeenMaxDelay after RecordSeen on a running process,
+// and before the recorder's Close returns on a clean stop; a crash may
+// lose the stamps of the last LastSeenMaxDelay (the leases were signed:
+// the machines only look silent for that long, which LastSeenMargin
+// covers). A recorder that writes at once (inside a transaction, or with
+// no batcher) answers EMachineBlocked when the machine is blocked or gone
+// meanwhile; a batching one cannot tell and answers nil. Safe for
+// concurrent use.
+type LastSeenRecorder interface {
+	RecordSeen(ctx context.Context, s Sighting) error
 }
 
 // LeaseSigner signs lease claims into a compact JWS. Implemented by keys.
@@ -168,21 +238,21 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 		return nil, err
 	}
 	now := s.clock()
-	lic, pol, err := s.usableLicense(ctx, s.store, req.Key, false, now)
-	if err != nil {
-		return nil, err
-	}
-	m, err := s.seat(ctx, lic, req.Fingerprint)
+	v, err := s.usableSeat(ctx, req, now)
 	if err != nil {
 		return nil, err
 	}
 	// A renewal is a sign of life: apps that renew and never heartbeat
 	// (verifier.Manager) must not be marked offline and lose their seat.
-	if err := s.store.TouchMachine(ctx, m.ID, true, true, req.IP, now); err != nil {
+	m := v.Machine
+	if err := s.store.RecordSeen(ctx, Sighting{MachineID: m.ID, At: now, Lease: true, IP: req.IP}); err != nil {
 		return nil, err
 	}
 	m.LastHeartbeat, m.LastLeaseAt, m.Status = &now, &now, MachineActive
-	return s.sign(ctx, lic, pol, m, now)
+	if req.IP != "" {
+		m.IP = req.IP
+	}
+	return s.sign(ctx, v.License, v.Policy, m, now)
 }
 
 // Heartbeat records that a machine is alive. It returns the time of the
@@ -192,21 +262,21 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 		return nil, time.Time{}, err
 	}
 	now := s.clock()
-	lic, pol, err := s.usableLicense(ctx, s.store, req.Key, false, now)
+	v, err := s.usableSeat(ctx, req, now)
 	if err != nil {
 		return nil, time.Time{}, err
 	}
-	m, err := s.seat(ctx, lic, req.Fingerprint)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	if err := s.store.TouchMachine(ctx, m.ID, true, false, req.IP, now); err != nil {
+	m := v.Machine
+	if err := s.store.RecordSeen(ctx, Sighting{MachineID: m.ID, At: now, IP: req.IP}); err != nil {
 		return nil, time.Time{}, err
 	}
 	m.LastHeartbeat, m.Status = &now, MachineActive
+	if req.IP != "" {
+		m.IP = req.IP
+	}
 	var next time.Time
-	if pol.HeartbeatWindowSeconds > 0 {
-		next = now.Add(seconds(pol.HeartbeatWindowSeconds))
+	if v.Policy.HeartbeatWindowSeconds > 0 {
+		next = now.Add(seconds(v.Policy.HeartbeatWindowSeconds))
 	}
 	return m, next, nil
 }
@@ -284,13 +354,22 @@ type LicenseRef struct {
 // ENotActivated or EMachineBlocked (fingerprint). On a refusal of a license
 // that exists, the license is returned with the error.
 func (s *Leasing) Usable(ctx context.Context, ref LicenseRef, fingerprint string) (*License, *Policy, error) {
-	var lic *License
-	var err error
 	if ref.Key != "" {
-		lic, err = s.secrets.licenseByKey(ctx, s.store, ref.Key, false)
-	} else {
-		lic, err = s.store.GetLicense(ctx, ref.ID)
+		v, err := s.leaseByKey(ctx, ref.Key, fingerprint)
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := CheckUsable(v.License, v.Policy, v.customer(), s.clock()); err != nil {
+			return v.License, nil, err
+		}
+		if fingerprint != "" {
+			if err := seatOf(v.Machine); err != nil {
+				return v.License, nil, err
+			}
+		}
+		return v.License, v.Policy, nil
 	}
+	lic, err := s.store.GetLicense(ctx, ref.ID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -308,6 +387,54 @@ func (s *Leasing) Usable(ctx context.Context, ref LicenseRef, fingerprint string
 	}
 	return lic, pol, nil
 }
+
+// usableSeat reads, in one round trip, the license of req's key with its
+// policy, customer status and the machine of req's fingerprint, and checks
+// that the license may be used at now (CheckUsable) and that the machine
+// holds a seat (ENotActivated, EMachineBlocked). Renew and Heartbeat.
+func (s *Leasing) usableSeat(ctx context.Context, req MachineRequest, now time.Time) (*LeaseView, error) {
+	v, err := s.leaseByKey(ctx, req.Key, req.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckUsable(v.License, v.Policy, v.customer(), now); err != nil {
+		return nil, err
+	}
+	if err := seatOf(v.Machine); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// leaseByKey is ReadLease by a clear key (normalised here). A miss with
+// the keyed hash goes through licenseByKey, which finds and migrates a row
+// still holding the legacy hash; the keyed read is then done again. So
+// every known key costs one statement once migrated. ENotFound.
+func (s *Leasing) leaseByKey(ctx context.Context, key, fingerprint string) (*LeaseView, error) {
+	keyed := s.secrets.Hash(NormalizeKey(key))
+	v, err := s.store.ReadLease(ctx, keyed, fingerprint)
+	if ErrorCode(err) != ENotFound {
+		return v, err
+	}
+	if _, err := s.secrets.licenseByKey(ctx, s.store, key, false); err != nil {
+		return nil, licenseKeyNotFound(err)
+	}
+	v, err = s.store.ReadLease(ctx, keyed, fingerprint)
+	return v, licenseKeyNotFound(err)
+}
+
+// seatOf answers whether m (as ReadLease found it) holds a seat.
+func seatOf(m *Machine) error {
+	switch {
+	case m == nil:
+		return errNotActivated
+	case m.Status == MachineBlocked:
+		return errBlocked
+	}
+	return nil
+}
+
+var errNotActivated = Errorf(ENotActivated, "this machine is not activated on the license")
 
 // usableLicense loads the license of key, its policy and customer, and
 // checks that it may be used at now (CheckUsable). With lock (inside a
@@ -367,7 +494,7 @@ func licenseKeyNotFound(err error) error {
 func (s *Leasing) seat(ctx context.Context, lic *License, fingerprint string) (*Machine, error) {
 	m, err := s.store.FindMachine(ctx, lic.ID, fingerprint)
 	if ErrorCode(err) == ENotFound {
-		return nil, Errorf(ENotActivated, "this machine is not activated on the license")
+		return nil, errNotActivated
 	}
 	if err == nil && m.Status == MachineBlocked {
 		return nil, errBlocked

@@ -197,11 +197,11 @@ func (r *Subscriptions) AppendEvent(ctx context.Context, e *licensing.Event) err
 }
 
 func (r *Subscriptions) LicensesStore() licensing.LicensesStore {
-	return view[licensing.LicensesStore]{r.s}
+	return view[licensing.LicensesStore]{Store: r.s}
 }
 
 func (r *Subscriptions) CustomersStore() licensing.CustomersStore {
-	return view[licensing.CustomersStore]{r.s}
+	return view[licensing.CustomersStore]{Store: r.s}
 }
 
 func (r *Subscriptions) CreateSubscription(ctx context.Context, s *subscription.Subscription) error {

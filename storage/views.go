@@ -9,13 +9,27 @@ import (
 // view presents a Store as the narrow store R of one licensing service:
 // every method is the Store's, and InTx hands fn the view of the
 // transaction-bound Store, so the service sees only R inside the
-// transaction too.
-type view[R any] struct{ *Store }
+// transaction too. seen, when set, takes the last-seen stamps (RecordSeen)
+// outside transactions.
+type view[R any] struct {
+	*Store
+	seen licensing.LastSeenRecorder
+}
 
 func (v view[R]) InTx(ctx context.Context, fn func(tx R) error) error {
 	return v.Store.InTx(ctx, func(tx *Store) error {
-		return fn(any(view[R]{tx}).(R))
+		// Inside a transaction stamps are written in it, at once.
+		return fn(any(view[R]{Store: tx}).(R))
 	})
+}
+
+// RecordSeen implements licensing.LastSeenRecorder: through the batcher
+// when the view has one, else at once (TouchMachine).
+func (v view[R]) RecordSeen(ctx context.Context, s licensing.Sighting) error {
+	if v.seen != nil {
+		return v.seen.RecordSeen(ctx, s)
+	}
+	return v.Store.TouchMachine(ctx, s.MachineID, true, s.Lease, s.IP, s.At)
 }
 
 // The views implement the narrow stores (checked at compile time), so the
@@ -31,14 +45,22 @@ var (
 )
 
 // Stores returns the narrow store of every licensing service over s.
+// Last-seen stamps are written at once (see StoresWithLastSeen).
 func Stores(s *Store) licensing.Stores {
+	return StoresWithLastSeen(s, nil)
+}
+
+// StoresWithLastSeen is Stores with the last-seen stamps of renewals and
+// heartbeats handed to seen (a LastSeenBatcher in a server); nil writes
+// them at once.
+func StoresWithLastSeen(s *Store, seen licensing.LastSeenRecorder) licensing.Stores {
 	return licensing.Stores{
-		Catalog:       view[licensing.CatalogStore]{s},
-		Customers:     view[licensing.CustomersStore]{s},
-		Licenses:      view[licensing.LicensesStore]{s},
-		Leasing:       view[licensing.LeasingStore]{s},
-		Access:        view[licensing.AccessStore]{s},
-		Notifications: view[licensing.NotificationsStore]{s},
-		Automation:    view[licensing.AutomationStore]{s},
+		Catalog:       view[licensing.CatalogStore]{Store: s},
+		Customers:     view[licensing.CustomersStore]{Store: s},
+		Licenses:      view[licensing.LicensesStore]{Store: s},
+		Leasing:       view[licensing.LeasingStore]{Store: s, seen: seen},
+		Access:        view[licensing.AccessStore]{Store: s},
+		Notifications: view[licensing.NotificationsStore]{Store: s},
+		Automation:    view[licensing.AutomationStore]{Store: s},
 	}
 }

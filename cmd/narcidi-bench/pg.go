@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/nzilacode/narcidicontrole/keys"
 	"net/url"
 	"os"
 	"os/exec"
@@ -139,14 +140,35 @@ func fingerprintOf(prefix string, i int) string { return fmt.Sprintf("%s%08d", p
 
 // seedLicenses inserts licenses 1..n of a set under a policy, each with key
 // keyPrefix+%08d, active, expiring in a year, with no entitlements of its own.
-func seedLicenses(ctx context.Context, conn *pgx.Conn, set, from, to int, keyPrefix, productID, policyID, customerID string) error {
+// Key hashes are the server's keyed hash (HMAC-SHA256 under hashKey, see
+// serverHashKey), computed by pgcrypto, as every license holds once used:
+// the legacy SHA-256 path would migrate each row on its first renewal and
+// measure that instead.
+func seedLicenses(ctx context.Context, conn *pgx.Conn, set, from, to int, keyPrefix, productID, policyID, customerID string, hashKey []byte) error {
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS pgcrypto"); err != nil {
+		return fmt.Errorf("pgcrypto (in postgresql-contrib, as pgbench): %w", err)
+	}
 	q := fmt.Sprintf(`INSERT INTO licenses (id, key_hash, key_hint, product_id, policy_id, customer_id, name, status, status_reason,
 			expires_at, entitlements, metadata, created_at, updated_at)
-		SELECT %s, encode(sha256(convert_to(k, 'UTF8')), 'hex'), right(k, 4), $1, $2, $3, '', 'active', '',
+		SELECT %s, encode(hmac(convert_to(k, 'UTF8'), $7::bytea, 'sha256'), 'hex'), right(k, 4), $1, $2, $3, '', 'active', '',
 			now() + interval '365 days', '[]', '{}', now(), now()
 		FROM (SELECT i, $4 || lpad(i::text, 8, '0') AS k FROM generate_series($5::int, $6::int) AS i) AS s`, seedIDSQL(set, "i"))
-	_, err := conn.Exec(ctx, q, productID, policyID, customerID, keyPrefix, from, to)
+	_, err := conn.Exec(ctx, q, productID, policyID, customerID, keyPrefix, from, to, hashKey)
 	return err
+}
+
+// secretHashPurpose is cmd/narcidi's HKDF purpose of the license key
+// hashing key (masterkey.go; package main cannot be imported).
+const secretHashPurpose = "license key and API token hashing key v1"
+
+// serverHashKey is the key the server in dataDir hashes license keys with:
+// derived from the master key it generated there.
+func serverHashKey(dataDir string) ([]byte, error) {
+	master, _, err := keys.LoadMasterKey(keys.MasterKeyConfig{DataDir: dataDir, NoGenerate: true})
+	if err != nil {
+		return nil, fmt.Errorf("the server's master key: %w", err)
+	}
+	return keys.DeriveKey(master, secretHashPurpose)
 }
 
 // seedMachines gives license i of a set one machine, fingerprint fpPrefix+%08d,

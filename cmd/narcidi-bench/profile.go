@@ -50,7 +50,17 @@ func runProfileServer(ctx context.Context, args []string) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: "narcidi"})
+	seen := storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: log})
+	defer seen.Close(context.Background())
+	hashKey, err := keys.DeriveKey(master, secretHashPurpose)
+	if err != nil {
+		return err
+	}
+	hasher, err := licensing.NewSecretHasher(hashKey)
+	if err != nil {
+		return err
+	}
+	svc := licensing.NewServices(storage.StoresWithLastSeen(st, seen), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: "narcidi", Secrets: hasher})
 	srv := api.New(api.Config{
 		Services: svc, Health: st, Keys: kr, Logger: log, Limiter: api.NewRateLimiter(nil, "", log),
 		ClientRate: api.RateRule{Name: "client_rate", Rate: 1_000_000, Period: time.Second, Burst: 500_000},

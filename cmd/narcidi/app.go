@@ -29,6 +29,7 @@ type App struct {
 	Log    *slog.Logger
 
 	store  *storage.Store
+	seen   *storage.LastSeenBatcher // last-seen stamps of renewals and heartbeats, written behind
 	redis  *redis.Client
 	keys   *keys.Keyring
 	server *api.Server
@@ -113,7 +114,8 @@ func (a *App) Start(ctx context.Context) error {
 	if a.tel, err = serveTelemetry(a.Config, st, kr, a.Log); err != nil {
 		return errors.Join(err, a.Close())
 	}
-	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
+	a.seen = storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: a.Log})
+	svc := licensing.NewServices(storage.StoresWithLastSeen(st, a.seen), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
 		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
 	if err != nil {
@@ -228,6 +230,13 @@ func (a *App) Close() error {
 	if a.monitor != nil {
 		errs = append(errs, a.monitor.Close())
 		a.monitor = nil
+	}
+	if a.seen != nil {
+		// After the server (no renewal in flight), before the database.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, a.seen.Close(ctx))
+		cancel()
+		a.seen = nil
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
