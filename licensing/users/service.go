@@ -444,7 +444,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, cur *Current, code string) ([
 // unused recovery code (which is then spent). EInvalid for a wrong code.
 func (s *Service) VerifySecondFactor(ctx context.Context, cur *Current, code string) error {
 	code = strings.TrimSpace(code)
-	return s.cfg.Store.InTx(ctx, func(tx Store) error {
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
 		u, err := tx.GetUser(ctx, cur.User.ID)
 		if err != nil {
 			return err
@@ -474,14 +474,20 @@ func (s *Service) VerifySecondFactor(ctx context.Context, cur *Current, code str
 			}
 		}
 		if !ok {
-			if err := s.record(ctx, tx, licensing.ActionUserSignInFailed, u.ID, "wrong second-factor code", nil, nil); err != nil {
-				return err
-			}
 			return errWrongCode
 		}
 		cur.User = u
 		return s.promote(ctx, tx, cur)
 	})
+	if err == errWrongCode {
+		// Recorded on its own: the check's transaction was rolled back.
+		if rerr := s.cfg.Store.InTx(ctx, func(tx Store) error {
+			return s.record(ctx, tx, licensing.ActionUserSignInFailed, cur.User.ID, "wrong second-factor code", nil, nil)
+		}); rerr != nil {
+			return rerr
+		}
+	}
+	return err
 }
 
 var errWrongCode = licensing.Errorf(licensing.EInvalid, "the code is wrong")
