@@ -54,6 +54,7 @@ type Config struct {
 	// Releases serves the release routes (nil: they answer 503).
 	Releases *release.Service
 	Billing  Billing // subscriptions and billing endpoints (subscriptions.go)
+	Console  Pages   // the web console (api/console), mounted under /console
 }
 
 // Default rate limits.
@@ -131,6 +132,9 @@ func New(cfg Config) *Server {
 	s.routes()
 	if cfg.QueueMonitor != nil {
 		s.mountQueueMonitor(cfg.QueueMonitor)
+	}
+	if cfg.Console != nil {
+		cfg.Console.Mount(s.app.Group("/console"))
 	}
 	return s
 }

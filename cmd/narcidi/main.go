@@ -31,6 +31,7 @@ Usage:
   narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
   narcidi customers <verb>   admin: list, get, create
   narcidi tokens    <verb>   admin: list, create, revoke
+  narcidi users create -email X -role admin   a console user; prints its set-password link
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi help               this text; "narcidi serve -h" lists the configuration
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = releaseCommand(ctx, args, getenv, stdout, stderr)
 	case "activate-offline":
 		err = activateOffline(ctx, args, getenv, stdout, stderr)
+	case "users":
+		err = usersCommand(ctx, args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
