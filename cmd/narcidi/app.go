@@ -177,11 +177,11 @@ func (a *App) Start(ctx context.Context) error {
 	go func() { a.done <- app.Listener(ln) }()
 
 	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
-	if token != "" {
-		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
-	}
 	if adminLink != "" {
 		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, passwordLink(a.URL(), adminLink))
+	}
+	if token != "" {
+		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
 	}
 	return nil
 }
