@@ -59,6 +59,7 @@ type Config struct {
 	// when set, serves /metrics on this listener (metrics.go).
 	Metrics       *Metrics
 	MetricsScrape *MetricsScrape
+	Console       Pages // the web console (api/console), mounted under /console
 }
 
 // Default rate limits.
@@ -142,6 +143,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.MetricsScrape != nil {
 		s.mountMetrics(cfg.MetricsScrape)
+	}
+	if cfg.Console != nil {
+		cfg.Console.Mount(s.app.Group("/console"))
 	}
 	return s
 }

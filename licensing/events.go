@@ -16,7 +16,7 @@ type Event struct {
 	Action     string          `json:"action"` // e.g. "license.suspended"
 	TargetType string          `json:"target_type"`
 	TargetID   string          `json:"target_id"`
-	Actor      string          `json:"actor"` // "token:<id>", "license:<id>" or "system"
+	Actor      string          `json:"actor"` // "token:<id>", "user:<id>", "license:<id>" or "system"
 	ActorName  string          `json:"actor_name,omitempty"`
 	Reason     string          `json:"reason,omitempty"`
 	Before     json.RawMessage `json:"before,omitempty"`
@@ -63,6 +63,18 @@ const (
 	ActionArtifactRejected  = "artifact.rejected"
 )
 
+// Console user actions, recorded by licensing/users.
+const (
+	ActionUserCreated      = "user.created"
+	ActionUserUpdated      = "user.updated" // role, status or mandatory TOTP changed
+	ActionUserPasswordSet  = "user.password_set"
+	ActionUserTOTPEnabled  = "user.totp_enabled"
+	ActionUserSignedIn     = "user.signed_in"
+	ActionUserSignInFailed = "user.sign_in_failed"
+	ActionUserSignedOut    = "user.signed_out" // one session, or every one (reason says)
+	ActionUserRecoveryUsed = "user.recovery_code_used"
+)
+
 // Actions is the one registry of event actions: what webhooks may subscribe
 // to. Every Action* constant of this package and of licensing/release is in
 // it (a test walks the sources): a new action is declared above and added
@@ -80,6 +92,8 @@ var Actions = []string{
 	ActionSubscriptionDunning, ActionSubscriptionSuspended, ActionSubscriptionPlanChanged, ActionSubscriptionCanceled,
 	ActionSubscriptionResumed, ActionSubscriptionExpired, ActionTrialStarted, ActionTrialEnding,
 	ActionLicenseKeyRotated,
+	ActionUserCreated, ActionUserUpdated, ActionUserPasswordSet, ActionUserTOTPEnabled, ActionUserSignedIn,
+	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed,
 }
 
 // EventFilter narrows an audit log listing.

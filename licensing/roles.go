@@ -73,7 +73,9 @@ func (r Role) valid() bool { _, ok := grants[r]; return ok }
 // license key (client API). It travels in the context and is written into
 // every audit event.
 type Actor struct {
-	TokenID   string
+	TokenID string
+	// UserID is set for a console user's session (licensing/users).
+	UserID    string
 	Name      string
 	Role      Role   // "" for an app using a license key
 	LicenseID string // for an app: the license whose key it used
@@ -97,6 +99,8 @@ func (a *Actor) Label() string {
 	switch {
 	case a.TokenID != "":
 		return "token:" + a.TokenID
+	case a.UserID != "":
+		return "user:" + a.UserID
 	case a.LicenseID != "":
 		return "license:" + a.LicenseID
 	}

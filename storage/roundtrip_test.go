@@ -10,6 +10,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
@@ -274,6 +275,71 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 		wantArt, _ := r.GetArtifact(ctx, art.ID)
 		if len(got.Artifacts) != 1 || !reflect.DeepEqual(got.Artifacts[0], *wantArt) {
 			t.Errorf("release artifacts = %+v, want [%+v]", got.Artifacts, wantArt)
+		}
+	})
+}
+
+func TestConsoleUsersRoundTrip(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		r := s.Users()
+
+		u := &users.User{ID: "01950000-0000-7000-8000-000000000101", Email: "ops@example.com", Role: licensing.RoleSupport,
+			Status: users.StatusActive, PasswordHash: "$argon2id$x", TOTPSecret: []byte{1, 2, 3}, TOTPEnabled: true, TOTPRequired: true,
+			RecoveryCodes: []string{"h1", "h2"}, LastSignInAt: rtPtr(5), CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
+		mustFill(t, u)
+		roundTrip(t, "user", u, func(v *users.User) error { return r.CreateUser(ctx, v) },
+			func() (*users.User, error) { return r.GetUser(ctx, u.ID) },
+			func(v *users.User) error { return r.UpdateUser(ctx, v) },
+			func(o *users.User) *users.User {
+				return &users.User{ID: o.ID, Email: "other@example.com", Role: licensing.RoleReadOnly, Status: users.StatusDisabled,
+					PasswordHash: "$argon2id$y", TOTPSecret: []byte{4}, TOTPEnabled: false, TOTPRequired: false, RecoveryCodes: []string{"h3"},
+					LastSignInAt: rtPtr(6), CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
+			}, "ID", "Email", "CreatedAt")
+		if byEmail, err := r.GetUserByEmail(ctx, u.Email); err != nil || byEmail.ID != u.ID {
+			t.Fatalf("GetUserByEmail = %v, %v", byEmail, err)
+		}
+		if err := r.CreateUser(ctx, &users.User{Email: u.Email, Role: licensing.RoleAdmin, Status: users.StatusActive, CreatedAt: rtTime(1), UpdatedAt: rtTime(1)}); licensing.ErrorCode(err) != licensing.EConflict {
+			t.Fatalf("a second user with the same email: %v, want conflict", err)
+		}
+
+		sess := &users.Session{ID: "01950000-0000-7000-8000-000000000102", UserID: u.ID, TokenHash: "th1", CSRFToken: "c1",
+			Stage: users.StagePending, IP: "192.0.2.1", UserAgent: "test", CreatedAt: rtTime(1), LastSeenAt: rtTime(2), ExpiresAt: rtTime(9),
+			RevokedAt: rtPtr(3)}
+		mustFill(t, sess)
+		roundTrip(t, "session", sess, func(v *users.Session) error { return r.CreateSession(ctx, v) },
+			func() (*users.Session, error) { return r.GetSessionByHash(ctx, "th1") },
+			func(v *users.Session) error { return r.UpdateSession(ctx, v) },
+			func(o *users.Session) *users.Session {
+				return &users.Session{ID: o.ID, UserID: "x", TokenHash: "other", CSRFToken: "c2", Stage: users.StageFull, IP: "x",
+					UserAgent: "x", CreatedAt: rtTime(5), LastSeenAt: rtTime(6), ExpiresAt: rtTime(10), RevokedAt: rtPtr(7)}
+			}, "ID", "UserID", "TokenHash", "IP", "UserAgent", "CreatedAt", "ExpiresAt")
+
+		live := &users.Session{UserID: u.ID, TokenHash: "th2", CSRFToken: "c", Stage: users.StageFull, CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}
+		must(t, r.CreateSession(ctx, live))
+		must(t, r.RevokeSessions(ctx, u.ID, rtTime(8)))
+		got, err := r.GetSessionByHash(ctx, "th2")
+		must(t, err)
+		if got.RevokedAt == nil || !got.RevokedAt.Equal(rtTime(8)) {
+			t.Errorf("RevokeSessions left revoked_at = %v", got.RevokedAt)
+		}
+		if got, _ := r.GetSessionByHash(ctx, "th1"); !got.RevokedAt.Equal(rtTime(7)) {
+			t.Errorf("RevokeSessions moved an ended session's revoked_at to %v", got.RevokedAt)
+		}
+
+		pt := &users.PasswordToken{ID: "01950000-0000-7000-8000-000000000103", UserID: u.ID, TokenHash: "ph", ExpiresAt: rtTime(9),
+			UsedAt: rtPtr(2), CreatedAt: rtTime(1)}
+		mustFill(t, pt)
+		roundTrip(t, "password token", pt, func(v *users.PasswordToken) error { return r.CreatePasswordToken(ctx, v) },
+			func() (*users.PasswordToken, error) { return r.GetPasswordTokenByHash(ctx, "ph") }, nil, nil)
+		fresh := &users.PasswordToken{UserID: u.ID, TokenHash: "ph2", ExpiresAt: rtTime(9), CreatedAt: rtTime(1)}
+		must(t, r.CreatePasswordToken(ctx, fresh))
+		must(t, r.UsePasswordToken(ctx, fresh.ID, rtTime(3)))
+		if err := r.UsePasswordToken(ctx, fresh.ID, rtTime(4)); licensing.ErrorCode(err) != licensing.ENotFound {
+			t.Errorf("a second use of a link: %v, want not found", err)
+		}
+		if n, err := r.CountUsers(ctx); err != nil || n != 1 {
+			t.Errorf("CountUsers = %d, %v; want 1", n, err)
 		}
 	})
 }

@@ -159,13 +159,23 @@ func (a *App) Start(ctx context.Context) error {
 		a.redis = redis.NewClient(opts)
 		rdb = a.redis
 	}
+	limiter := api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log)
+	consoleUsers, err := openUsers(st, master, time.Now) // users.go
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
+	adminLink, err := consoleUsers.BootstrapAdmin(ctx, FirstAdminEmail)
+	if err != nil {
+		return errors.Join(err, a.Close())
+	}
 	a.server = api.New(api.Config{
 		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
-		Limiter: api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log), ClientRate: clientRate, TokenRate: tokenRate,
+		Limiter: limiter, ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
+		Console: openConsole(consoleUsers, svc, limiter, a),
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())
@@ -181,6 +191,9 @@ func (a *App) Start(ctx context.Context) error {
 
 	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
 	a.Log.Info(a.tel.describe())
+	if adminLink != "" {
+		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, passwordLink(a.URL(), adminLink))
+	}
 	if token != "" {
 		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
 	}

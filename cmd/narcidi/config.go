@@ -99,6 +99,7 @@ var commandGroups = map[string][]string{
 	"keys list":     {groupStore, groupLog, groupKeys},
 	"keys jwks":     {groupStore, groupLog, groupKeys},
 	"keys attach":   {groupStore, groupLog, groupKeys},
+	"users create":  {groupStore, groupLog, groupKeys, groupServer},
 }
 
 // settings lists every variable by group, bound to c.

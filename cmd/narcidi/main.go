@@ -34,6 +34,7 @@ Usage:
   narcidi customers <verb>   admin: list, get, create
   narcidi tokens    <verb>   admin: list, create, revoke
   narcidi subscriptions <verb>  admin: list, get, create, change-plan, cancel, resume
+  narcidi users create -email X -role admin   a console user; prints its set-password link
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
@@ -79,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = healthcheck(ctx, args, stdout, stderr)
 	case "activate-offline":
 		err = activateOffline(ctx, args, getenv, stdout, stderr)
+	case "users":
+		err = usersCommand(ctx, args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens", "subscriptions":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -1,0 +1,146 @@
+package console
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
+)
+
+func (cn *Console) signInPage(c *fiber.Ctx) error {
+	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
+		return cn.redirect(c, Prefix+"/")
+	}
+	return cn.render(c, fiber.StatusOK, "sign-in", "Sign in", nil)
+}
+
+// signIn checks the password (attempts limited per IP and email, failures
+// audited by the users service) and opens a session.
+func (cn *Console) signIn(c *fiber.Ctx) error {
+	email, password := c.FormValue("email"), c.FormValue("password")
+	if err := cn.allow(c.UserContext(), clientKey(c, email)); err != nil {
+		return cn.fail(c, err)
+	}
+	in, err := cn.cfg.Users.SignIn(c.UserContext(), email, password, c.IP(), c.Get(fiber.HeaderUserAgent))
+	if licensing.ErrorCode(err) == licensing.EUnauthorized {
+		return cn.render(c, fiber.StatusUnauthorized, "sign-in", "Sign in", formError{"Wrong email or password."})
+	} else if err != nil {
+		return cn.fail(c, err)
+	}
+	cn.setCookie(c, CookieName, in.Secret, in.Session.ExpiresAt)
+	cn.clearCookie(c, preCookieName)
+	if in.Session.Stage == users.StageFull {
+		return cn.redirect(c, Prefix+"/")
+	}
+	return cn.redirect(c, cn.secondStep(&users.Current{Session: in.Session, User: in.User}))
+}
+
+type setPasswordData struct {
+	formError
+	Token string
+}
+
+func (cn *Console) setPasswordPage(c *fiber.Ctx) error {
+	return cn.render(c, fiber.StatusOK, "set-password", "Set your password", setPasswordData{Token: c.Query("token")})
+}
+
+func (cn *Console) setPassword(c *fiber.Ctx) error {
+	token, pw := c.FormValue("token"), c.FormValue("password")
+	if pw != c.FormValue("confirm") {
+		return cn.render(c, fiber.StatusUnprocessableEntity, "set-password", "Set your password",
+			setPasswordData{formError{"The two passwords differ."}, token})
+	}
+	if err := cn.allow(c.UserContext(), clientKey(c, "set-password")); err != nil {
+		return cn.fail(c, err)
+	}
+	_, err := cn.cfg.Users.SetPassword(c.UserContext(), token, pw)
+	switch licensing.ErrorCode(err) {
+	case "":
+		return cn.redirect(c, Prefix+"/sign-in?password=set")
+	case licensing.EInvalid, licensing.EUnauthorized:
+		return cn.render(c, api422(err), "set-password", "Set your password", setPasswordData{formError{licensing.ErrorMessage(err)}, token})
+	}
+	return cn.fail(c, err)
+}
+
+func api422(err error) int {
+	if licensing.ErrorCode(err) == licensing.EUnauthorized {
+		return fiber.StatusUnauthorized
+	}
+	return fiber.StatusUnprocessableEntity
+}
+
+func (cn *Console) twoFactorPage(c *fiber.Ctx) error {
+	return cn.render(c, fiber.StatusOK, "two-factor", "Two-factor sign-in", nil)
+}
+
+func (cn *Console) twoFactor(c *fiber.Ctx) error {
+	cur := current(c)
+	if err := cn.allow(c.UserContext(), clientKey(c, "2fa:"+cur.User.ID)); err != nil {
+		return cn.fail(c, err)
+	}
+	err := cn.cfg.Users.VerifySecondFactor(c.UserContext(), cur, c.FormValue("code"))
+	if licensing.ErrorCode(err) == licensing.EInvalid {
+		return cn.render(c, fiber.StatusUnprocessableEntity, "two-factor", "Two-factor sign-in", formError{"The code is wrong."})
+	} else if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/")
+}
+
+type enrolData struct {
+	formError
+	Enrolment *users.Enrolment
+	Recovery  []string
+	Enabled   bool
+}
+
+func (cn *Console) enrolPage(c *fiber.Ctx) error {
+	cur := current(c)
+	if cur.User.TOTPEnabled {
+		return cn.render(c, fiber.StatusOK, "enrol", "Two-factor sign-in", enrolData{Enabled: true})
+	}
+	e, err := cn.cfg.Users.BeginTOTP(c.UserContext(), cur.User.ID)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.render(c, fiber.StatusOK, "enrol", "Set up two-factor sign-in", enrolData{Enrolment: e})
+}
+
+// enrol confirms the pending secret with a code; the recovery codes are
+// shown once.
+func (cn *Console) enrol(c *fiber.Ctx) error {
+	cur := current(c)
+	if err := cn.allow(c.UserContext(), clientKey(c, "2fa:"+cur.User.ID)); err != nil {
+		return cn.fail(c, err)
+	}
+	codes, err := cn.cfg.Users.ConfirmTOTP(c.UserContext(), cur, c.FormValue("code"))
+	if licensing.ErrorCode(err) == licensing.EInvalid {
+		// A new secret and QR code: the old one was shown already.
+		e, berr := cn.cfg.Users.BeginTOTP(c.UserContext(), cur.User.ID)
+		if berr != nil {
+			return cn.fail(c, berr)
+		}
+		return cn.render(c, fiber.StatusUnprocessableEntity, "enrol", "Set up two-factor sign-in",
+			enrolData{formError: formError{"The code is wrong: scan the new code and try again."}, Enrolment: e})
+	} else if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.render(c, fiber.StatusOK, "enrol", "Two-factor sign-in is on", enrolData{Recovery: codes, Enabled: true})
+}
+
+func (cn *Console) signOut(c *fiber.Ctx) error {
+	if err := cn.cfg.Users.SignOut(c.UserContext(), current(c)); err != nil {
+		return cn.fail(c, err)
+	}
+	cn.clearCookie(c, CookieName)
+	return cn.redirect(c, Prefix+"/sign-in")
+}
+
+func (cn *Console) signOutEverywhere(c *fiber.Ctx) error {
+	if err := cn.cfg.Users.SignOutEverywhere(c.UserContext(), current(c).User.ID); err != nil {
+		return cn.fail(c, err)
+	}
+	cn.clearCookie(c, CookieName)
+	return cn.redirect(c, Prefix+"/sign-in")
+}

@@ -1,0 +1,172 @@
+package console
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// The pages call the same services as the JSON routes, with the same
+// actor in the context: no rule is written twice.
+
+type overviewData struct {
+	Stats    *licensing.Stats
+	Licenses []statusCount
+	Machines []statusCount
+}
+
+type statusCount struct {
+	Status string
+	Count  int
+}
+
+func (cn *Console) overview(c *fiber.Ctx) error {
+	st, err := cn.cfg.Services.Automation.Dashboard(c.UserContext())
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	d := overviewData{Stats: st}
+	for _, s := range []licensing.LicenseStatus{licensing.LicenseActive, licensing.LicenseSuspended, licensing.LicenseExpired, licensing.LicenseRevoked} {
+		d.Licenses = append(d.Licenses, statusCount{string(s), st.LicensesByStatus[s]})
+	}
+	for _, s := range []licensing.MachineStatus{licensing.MachineActive, licensing.MachineOffline, licensing.MachineBlocked} {
+		d.Machines = append(d.Machines, statusCount{string(s), st.MachinesByStatus[s]})
+	}
+	return cn.render(c, fiber.StatusOK, "overview", "Overview", d)
+}
+
+// PageSize is how many licenses a list page shows.
+const PageSize = 50
+
+type licensesData struct {
+	Licenses []licensing.License
+	Products []licensing.Product
+	Status   string
+	Customer string
+	Product  string
+	Next     string // the query of the next page, "" on the last
+}
+
+func (cn *Console) licenses(c *fiber.Ctx) error {
+	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product")}
+	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(d.Status), CustomerID: d.Customer, ProductID: d.Product}
+	ls, err := cn.cfg.Services.Licenses.Licenses(c.UserContext(), f, licensing.Page{After: c.Query("after"), Limit: PageSize})
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	d.Licenses = ls
+	if d.Products, err = cn.cfg.Services.Catalog.Products(c.UserContext(), licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
+		return cn.fail(c, err)
+	}
+	if len(ls) == PageSize {
+		d.Next = url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "after": {ls[len(ls)-1].ID}}.Encode()
+	}
+	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
+}
+
+type licenseData struct {
+	License      *licensing.License
+	Policy       *licensing.Policy
+	Machines     []licensing.Machine
+	Events       []licensing.Event
+	Entitlements []string
+	Done         string
+	Actions      []string
+}
+
+func (cn *Console) license(c *fiber.Ctx) error {
+	ctx, id := c.UserContext(), c.Params("id")
+	l, err := cn.cfg.Services.Licenses.License(ctx, id)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	d := licenseData{License: l, Done: c.Query("done"), Entitlements: l.Entitlements}
+	if p, err := cn.cfg.Services.Catalog.Policy(ctx, l.PolicyID); err == nil {
+		d.Policy = p
+		d.Entitlements = append(append([]string{}, p.Entitlements...), l.Entitlements...)
+	}
+	a := current(c).Actor
+	if a.Allows(licensing.ReadMachines) {
+		if d.Machines, err = cn.cfg.Services.Licenses.Machines(ctx, licensing.MachineFilter{LicenseID: id}, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
+			return cn.fail(c, err)
+		}
+	}
+	if a.Allows(licensing.ReadEvents) {
+		if d.Events, err = cn.cfg.Services.Notifications.Events(ctx, licensing.EventFilter{TargetType: "license", TargetID: id}, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
+			return cn.fail(c, err)
+		}
+	}
+	if a.Allows(licensing.WriteLicenses) {
+		d.Actions = availableActions(l)
+	}
+	return cn.render(c, fiber.StatusOK, "license", "License "+l.KeyHint, d)
+}
+
+// availableActions are the actions that make sense in the license's state
+// (the service still decides).
+func availableActions(l *licensing.License) []string {
+	switch l.Status {
+	case licensing.LicenseActive:
+		return []string{"suspend", "extend", "revoke"}
+	case licensing.LicenseSuspended:
+		return []string{"reinstate", "extend", "revoke"}
+	case licensing.LicenseExpired:
+		return []string{"extend", "revoke"}
+	}
+	return nil
+}
+
+type confirmData struct {
+	License *licensing.License
+	Action  string
+	Reason  string
+	Days    string
+}
+
+// licenseAction runs suspend / reinstate / revoke / extend. Each needs a
+// reason, and is confirmed on a second page: the first POST shows what
+// will happen, the second (confirm=yes) does it.
+func (cn *Console) licenseAction(c *fiber.Ctx) error {
+	ctx, id, action := c.UserContext(), c.Params("id"), c.Params("action")
+	reason, days := strings.TrimSpace(c.FormValue("reason")), strings.TrimSpace(c.FormValue("days"))
+	switch action {
+	case "suspend", "reinstate", "revoke", "extend":
+	default:
+		return cn.fail(c, licensing.Errorf(licensing.ENotFound, "no such action"))
+	}
+	l, err := cn.cfg.Services.Licenses.License(ctx, id)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	if reason == "" {
+		return cn.fail(c, licensing.Errorf(licensing.EInvalid, "give a reason: it goes into the audit log"))
+	}
+	var n int
+	if action == "extend" {
+		if n, err = strconv.Atoi(days); err != nil || n < 1 || n > 3650 {
+			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "days must be a whole number from 1 to 3650"))
+		}
+	}
+	if c.FormValue("confirm") != "yes" {
+		return cn.render(c, fiber.StatusOK, "confirm", "Confirm: "+action, confirmData{License: l, Action: action, Reason: reason, Days: days})
+	}
+	switch action {
+	case "suspend":
+		_, err = cn.cfg.Services.Licenses.SuspendLicense(ctx, id, reason)
+	case "reinstate":
+		_, err = cn.cfg.Services.Licenses.ReinstateLicense(ctx, id, reason)
+	case "revoke":
+		_, err = cn.cfg.Services.Licenses.RevokeLicense(ctx, id, reason)
+	case "extend":
+		_, err = cn.cfg.Services.Licenses.ExtendLicense(ctx, id, licensing.ExtendInput{DurationSeconds: int64(n) * int64(24*time.Hour/time.Second), Reason: reason})
+	}
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/licenses/"+id+"?done="+action)
+}

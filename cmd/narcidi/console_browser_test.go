@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/pquerna/otp/totp"
+
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
+)
+
+// chromiumPath is Debian's Chromium (.ci/run installs it); no test
+// downloads a browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts headless Chromium with a fresh profile and fails the
+// test on any request to a host other than the server's (data: URLs, the
+// QR code, are not requests).
+func newBrowser(t *testing.T, server string) context.Context {
+	t.Helper()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		t.Fatalf("%s is missing: apt-get install -y chromium (.ci/run does)", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	host := strings.TrimPrefix(server, "http://")
+	var mu sync.Mutex
+	var outside []string
+	seen := 0
+	err := chromedp.Listen(ctx, func(ev any) {
+		var req *network.Request
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			req = e.Request
+		case network.EventRequestWillBeSent:
+			req = e.Request
+		default:
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		seen++
+		u, err := url.Parse(req.URL)
+		if err != nil || (u.Scheme != "data" && u.Host != host) {
+			outside = append(outside, req.URL)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(outside) > 0 {
+			t.Errorf("the console made requests to other hosts: %v", outside)
+		}
+		if seen == 0 {
+			t.Error("no request event was seen: the outside-request check is blind")
+		}
+	})
+	return ctx
+}
+
+// screenshotDir is NARCIDI_SCREENSHOTS, or a temporary folder; the test
+// prints it.
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("NARCIDI_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots in %s", dir)
+	return dir
+}
+
+// shoot saves a full-page PNG of the current page at width.
+func shoot(t *testing.T, ctx context.Context, dir, name string, width int64) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900), chromedp.Sleep(200*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var setPasswordLink = regexp.MustCompile(`console: first admin (\S+), set a password .*: (http\S+)`)
+
+// TestConsoleInBrowser walks what the first admin does in a real browser:
+// set a password from the printed link, enrol TOTP, sign in with a code,
+// find a license, suspend it with a reason after a confirmation, see it
+// suspended in its timeline; the SDK's renewal is then refused.
+// (SQLite: the console's HTTP tests cover both databases.)
+func TestConsoleInBrowser(t *testing.T) {
+	app := startApp(t, "sqlite")
+	out := app.Out.(*bytes.Buffer).String()
+	m := setPasswordLink.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no set-password link printed:\n%s", out)
+	}
+	email, link := m[1], m[2]
+	if !strings.HasPrefix(link, app.URL()+"/console/set-password?token=") {
+		t.Fatalf("link %q is not on the server", link)
+	}
+
+	// A license with a machine an SDK activated (made through the API: the
+	// console has no create forms yet).
+	admin := apiClient{t, app.URL(), adminToken}
+	cat := seedCatalog(t, admin, 2)
+	sdk := &verifier.Client{BaseURL: app.URL()}
+	req := verifier.MachineRequest{LicenseKey: cat.key, Fingerprint: verifier.FingerprintFrom("studio", "machine-1"), Hostname: "pc-1", Platform: "linux/amd64"}
+	if _, err := sdk.Activate(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx := newBrowser(t, app.URL())
+	dir := screenshotDir(t)
+	const password = "a long console password"
+	submit := chromedp.CSS(`main form button[type=submit]`)
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			loc, _ := chromedp.Run(ctx, chromedp.Location())
+			t.Fatalf("%s (at %s): %v", what, loc, err)
+		}
+	}
+	text := func(sel chromedp.CSS) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		if err != nil {
+			t.Fatalf("text of %s: %v", sel, err)
+		}
+		return strings.TrimSpace(s)
+	}
+
+	run("set the password",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS(`#password`)),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password),
+		chromedp.SendKeys(chromedp.CSS(`#confirm`), password),
+		chromedp.Click(submit),
+		chromedp.WaitVisible(chromedp.CSS(`#email`)))
+	shoot(t, ctx, dir, "sign-in-phone.png", 390)
+	signIn := func() {
+		run("sign in",
+			chromedp.EmulateViewport(1280, 900),
+			chromedp.Navigate(app.URL()+"/console/sign-in"),
+			chromedp.WaitVisible(chromedp.CSS(`#email`)),
+			chromedp.SendKeys(chromedp.CSS(`#email`), email),
+			chromedp.SendKeys(chromedp.CSS(`#password`), password),
+			chromedp.Click(submit))
+	}
+	signIn()
+	run("enrol TOTP",
+		chromedp.WaitVisible(`//h2[text()="Licenses"]`),
+		chromedp.Navigate(app.URL()+"/console/enrol"),
+		chromedp.WaitVisible(chromedp.CSS(`img.qr`)))
+	secret := text(`#totp-secret`)
+	code, err := totp.GenerateCode(secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	run("confirm TOTP",
+		chromedp.SendKeys(chromedp.CSS(`#code`), code),
+		chromedp.Click(submit),
+		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)))
+
+	// Sign out, and in again: now the code is asked for.
+	run("sign out", chromedp.Click(`//button[text()="Sign out"]`), chromedp.WaitVisible(chromedp.CSS(`#email`)))
+	signIn()
+	code, _ = totp.GenerateCode(secret, time.Now())
+	run("second factor",
+		chromedp.WaitVisible(chromedp.CSS(`#code`)),
+		chromedp.SendKeys(chromedp.CSS(`#code`), code),
+		chromedp.Click(submit),
+		chromedp.WaitVisible(`//h2[text()="Licenses"]`))
+	shoot(t, ctx, dir, "overview-desktop.png", 1280)
+
+	run("find the license",
+		chromedp.Navigate(app.URL()+"/console/licenses?status=active"),
+		chromedp.Click(chromedp.CSS(`a[href="/console/licenses/`+cat.licenseID+`"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#reason-suspend`)))
+	machines, err := chromedp.Run(ctx, chromedp.Text(`//h2[text()="Machines"]/..`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(machines, "pc-1") || !strings.Contains(machines, "linux/amd64") {
+		t.Errorf("the SDK's machine is not on the license page: %q", machines)
+	}
+	run("suspend",
+		chromedp.SendKeys(chromedp.CSS(`#reason-suspend`), "chargeback under review"),
+		chromedp.Click(chromedp.CSS(`#action-suspend`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)))
+	run("confirm",
+		chromedp.Click(chromedp.CSS(`#confirm`)),
+		chromedp.WaitVisible(chromedp.CSS(`.notice`)))
+	status, timeline := text(`#license-status`), text(`#timeline`)
+	if status != "suspended" {
+		t.Errorf("status after the suspension: %q", status)
+	}
+	if !strings.Contains(timeline, "license.suspended by "+email+": chargeback under review") {
+		t.Errorf("timeline lacks the suspension: %q", timeline)
+	}
+	shoot(t, ctx, dir, "license-desktop.png", 1280)
+	shoot(t, ctx, dir, "license-phone.png", 390)
+
+	if _, err := sdk.Renew(context.Background(), req); apiCode(err) != "license_suspended" {
+		t.Fatalf("renewal after the console's suspension: %v, want license_suspended", err)
+	}
+}

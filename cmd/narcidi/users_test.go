@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestUsersCreatePrintsAWorkingLink: `narcidi users create` adds a console
+// user and prints a set-password link that the running server honours once.
+func TestUsersCreatePrintsAWorkingLink(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{"NARCIDI_DATA_DIR": dir, "NARCIDI_ADDR": "127.0.0.1:8080", "NARCIDI_LOG_LEVEL": "error"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"users", "create", "-email", "ops@example.com", "-role", "support"}, getenv, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	m := regexp.MustCompile(`console user ops@example.com \(support\) created: .* at http://127\.0\.0\.1:8080(/console/set-password\?token=\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("printed %q", out.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	if code := run(context.Background(), []string{"users", "create", "-email", "x@example.com", "-role", "customer"}, getenv, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "role") {
+		t.Fatalf("a customer console user: exit %d, %q", code, errOut.String())
+	}
+
+	app := startAppWith(t, map[string]string{"NARCIDI_DATA_DIR": dir})
+	u, _ := url.Parse(m[1])
+	token := u.Query().Get("token")
+	jar := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := jar.Get(app.URL() + "/console/set-password?token=" + url.QueryEscape(token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var pre string
+	for _, c := range resp.Cookies() {
+		if c.Name == "narcidi_console_pre" {
+			pre = c.Value
+		}
+	}
+	post := func() int {
+		form := url.Values{"csrf": {pre}, "token": {token}, "password": {"support password 1"}, "confirm": {"support password 1"}}
+		req, _ := http.NewRequest("POST", app.URL()+"/console/set-password", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.AddCookie(&http.Cookie{Name: "narcidi_console_pre", Value: pre})
+		resp, err := jar.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := post(); status != http.StatusSeeOther {
+		t.Fatalf("set password: %d", status)
+	}
+	if status := post(); status != http.StatusUnauthorized {
+		t.Fatalf("the link a second time: %d, want 401", status)
+	}
+}

@@ -1,0 +1,628 @@
+package users
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"image/png"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// Config is what the users service needs.
+type Config struct {
+	Store Store
+	// Box seals TOTP secrets at rest (required).
+	Box   licensing.SecretBox
+	Clock licensing.Clock
+	// IdleTimeout ends a session unused for that long (default 30 min);
+	// AbsoluteTimeout ends any session that old (default 12 h).
+	IdleTimeout, AbsoluteTimeout time.Duration
+	// LinkTTL is how long a set-password link works (default 24 h).
+	LinkTTL time.Duration
+	// RequireTOTP makes the second factor mandatory for every user.
+	RequireTOTP bool
+	// Issuer names the account in authenticator apps (default "Narcidi").
+	Issuer string
+}
+
+// Service runs the console user use cases. Safe for concurrent use.
+type Service struct {
+	cfg Config
+}
+
+// NewService checks cfg and builds a Service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Box == nil {
+		return nil, fmt.Errorf("users: Store and Box are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.AbsoluteTimeout <= 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.LinkTTL <= 0 {
+		cfg.LinkTTL = 24 * time.Hour
+	}
+	if cfg.Issuer == "" {
+		cfg.Issuer = "Narcidi"
+	}
+	return &Service{cfg: cfg}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }
+
+// ConsoleRoles are the roles a console user may have: the staff roles of
+// the token table (customers get the portal, not the console).
+var ConsoleRoles = []licensing.Role{licensing.RoleAdmin, licensing.RoleSupport, licensing.RoleReadOnly}
+
+// MinPasswordLength follows NIST SP 800-63B (at least 8; we ask 12).
+const MinPasswordLength = 12
+
+func (s *Service) record(ctx context.Context, tx licensing.EventAppender, action, targetID, reason string, before, after *User) error {
+	a := licensing.ActorFrom(ctx)
+	e := &licensing.Event{Time: s.now(), Action: action, TargetType: "user", TargetID: targetID,
+		Actor: a.Label(), ActorName: a.Name, Reason: reason, RequestID: a.RequestID}
+	if before != nil {
+		e.Before = snapshot(before)
+	}
+	if after != nil {
+		e.After = snapshot(after)
+	}
+	return tx.AppendEvent(ctx, e)
+}
+
+// CreateUser adds a console user without a password and returns the
+// secret of its one-time set-password link. EInvalid, EConflict (email).
+func (s *Service) CreateUser(ctx context.Context, email string, role licensing.Role) (*User, string, error) {
+	email, err := normalEmail(email)
+	if err != nil {
+		return nil, "", err
+	}
+	if !validRole(role) {
+		return nil, "", licensing.Errorf(licensing.EInvalid, "role must be one of %v", ConsoleRoles)
+	}
+	now := s.now()
+	u := &User{ID: licensing.NewID(), Email: email, Role: role, Status: StatusActive, TOTPRequired: s.cfg.RequireTOTP, CreatedAt: now, UpdatedAt: now}
+	var secret string
+	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		if secret, err = s.newPasswordToken(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, licensing.ActionUserCreated, u.ID, "", nil, u)
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return u, secret, nil
+}
+
+// PasswordLink issues a new one-time set-password link for a user (a
+// forgotten password, or the first admin again). ENotFound.
+func (s *Service) PasswordLink(ctx context.Context, userID string) (string, error) {
+	var secret string
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		if _, err := tx.GetUser(ctx, userID); err != nil {
+			return err
+		}
+		var err error
+		secret, err = s.newPasswordToken(ctx, tx, userID)
+		return err
+	})
+	return secret, err
+}
+
+func (s *Service) newPasswordToken(ctx context.Context, tx Store, userID string) (string, error) {
+	secret := randomSecret("nzp_")
+	now := s.now()
+	return secret, tx.CreatePasswordToken(ctx, &PasswordToken{ID: licensing.NewID(), UserID: userID, TokenHash: hashSecret(secret),
+		ExpiresAt: now.Add(s.cfg.LinkTTL), CreatedAt: now})
+}
+
+// BootstrapAdmin makes the first admin when there is no console user yet,
+// returning its set-password link secret; "" when users exist already.
+func (s *Service) BootstrapAdmin(ctx context.Context, email string) (string, error) {
+	n, err := s.cfg.Store.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	_, secret, err := s.CreateUser(ctx, email, licensing.RoleAdmin)
+	if licensing.ErrorCode(err) == licensing.EConflict {
+		return "", nil // another instance made it first
+	}
+	return secret, err
+}
+
+// SetPassword redeems a set-password link: the user's password becomes
+// password and every session of theirs ends. EUnauthorized for an unknown,
+// used or expired link; EInvalid for a weak password.
+func (s *Service) SetPassword(ctx context.Context, linkSecret, password string) (*User, error) {
+	if err := checkPassword(password); err != nil {
+		return nil, err
+	}
+	hash, err := hashPassword(password)
+	if err != nil {
+		return nil, err
+	}
+	var out *User
+	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
+		t, err := tx.GetPasswordTokenByHash(ctx, hashSecret(linkSecret))
+		if licensing.ErrorCode(err) == licensing.ENotFound {
+			return licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired")
+		} else if err != nil {
+			return err
+		}
+		now := s.now()
+		if t.UsedAt != nil || !now.Before(t.ExpiresAt) {
+			return licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired")
+		}
+		if err := tx.UsePasswordToken(ctx, t.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
+			return licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired")
+		} else if err != nil {
+			return err
+		}
+		u, err := tx.GetUser(ctx, t.UserID)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash, u.UpdatedAt = hash, now
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := tx.RevokeSessions(ctx, u.ID, now); err != nil {
+			return err
+		}
+		out = u
+		return s.record(licensing.WithActor(ctx, userActor(u, "")), tx, licensing.ActionUserPasswordSet, u.ID, "", nil, nil)
+	})
+	return out, err
+}
+
+// SignedIn is a new session: Secret goes in the cookie, once.
+type SignedIn struct {
+	Session *Session
+	User    *User
+	Secret  string
+}
+
+// SignIn checks an email and password and opens a session: full, or
+// pending when the user owes a TOTP code or must enrol. A wrong email or
+// password is EUnauthorized (the same answer for both) and is recorded in
+// the audit log.
+func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent string) (*SignedIn, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	u, err := s.cfg.Store.GetUserByEmail(ctx, email)
+	if err != nil && licensing.ErrorCode(err) != licensing.ENotFound {
+		return nil, err
+	}
+	ok := false
+	if u != nil && u.PasswordHash != "" {
+		ok = verifyPassword(u.PasswordHash, password)
+	} else {
+		_, _ = hashPassword(password) // the same work for unknown emails: no timing oracle
+	}
+	if !ok || u.Status != StatusActive {
+		target := ""
+		if u != nil {
+			target = u.ID
+		}
+		reason := "wrong email or password from " + ip
+		if len(email) <= 254 {
+			reason = "wrong email or password for " + email + " from " + ip
+		}
+		if err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+			return s.record(ctx, tx, licensing.ActionUserSignInFailed, target, reason, nil, nil)
+		}); err != nil {
+			return nil, err
+		}
+		return nil, licensing.Errorf(licensing.EUnauthorized, "wrong email or password")
+	}
+	stage := StageFull
+	if u.TOTPEnabled || u.TOTPRequired || s.cfg.RequireTOTP {
+		stage = StagePending
+	}
+	return s.openSession(ctx, u, stage, ip, userAgent)
+}
+
+func (s *Service) openSession(ctx context.Context, u *User, stage Stage, ip, userAgent string) (*SignedIn, error) {
+	now := s.now()
+	secret := randomSecret("nzs_")
+	sess := &Session{ID: licensing.NewID(), UserID: u.ID, TokenHash: hashSecret(secret), CSRFToken: randomSecret(""), Stage: stage,
+		IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout)}
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		if stage != StageFull {
+			return nil
+		}
+		u.LastSignInAt, u.UpdatedAt = &now, now
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.record(licensing.WithActor(ctx, userActor(u, "")), tx, licensing.ActionUserSignedIn, u.ID, "from "+ip, nil, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &SignedIn{Session: sess, User: u, Secret: secret}, nil
+}
+
+// Current is a live session with its user and the actor it stands for.
+type Current struct {
+	Session *Session
+	User    *User
+	Actor   *licensing.Actor
+}
+
+// Authenticate resolves a session cookie: EUnauthorized when it is
+// unknown, revoked, idle too long or past its absolute timeout, or its user
+// is disabled. The session's last use moves to now (at most once a minute,
+// to spare the database).
+func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, error) {
+	if secret == "" || len(secret) > 128 {
+		return nil, licensing.Errorf(licensing.EUnauthorized, "sign in first")
+	}
+	sess, err := s.cfg.Store.GetSessionByHash(ctx, hashSecret(secret))
+	if licensing.ErrorCode(err) == licensing.ENotFound {
+		return nil, licensing.Errorf(licensing.EUnauthorized, "sign in first")
+	} else if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	switch {
+	case sess.RevokedAt != nil:
+		return nil, licensing.Errorf(licensing.EUnauthorized, "the session has ended")
+	case !now.Before(sess.ExpiresAt):
+		return nil, licensing.Errorf(licensing.EUnauthorized, "the session has expired")
+	case !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout)):
+		return nil, licensing.Errorf(licensing.EUnauthorized, "the session was idle too long")
+	}
+	u, err := s.cfg.Store.GetUser(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.Status != StatusActive {
+		return nil, licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
+	}
+	if now.Sub(sess.LastSeenAt) >= time.Minute {
+		sess.LastSeenAt = now
+		if err := s.cfg.Store.UpdateSession(ctx, sess); err != nil {
+			return nil, err
+		}
+	}
+	return &Current{Session: sess, User: u, Actor: userActor(u, "")}, nil
+}
+
+// userActor is the licensing actor of a console user: the role's
+// permissions, named in the audit log as user:<id>.
+func userActor(u *User, requestID string) *licensing.Actor {
+	return &licensing.Actor{UserID: u.ID, Name: u.Email, Role: u.Role, RequestID: requestID}
+}
+
+// CheckCSRF compares a submitted token with the session's in constant
+// time: EForbidden when they differ.
+func CheckCSRF(sess *Session, token string) error {
+	if token == "" || subtle.ConstantTimeCompare([]byte(sess.CSRFToken), []byte(token)) != 1 {
+		return licensing.Errorf(licensing.EForbidden, "the form has expired or did not come from this console: reload it")
+	}
+	return nil
+}
+
+// SignOut ends one session.
+func (s *Service) SignOut(ctx context.Context, cur *Current) error {
+	now := s.now()
+	return s.cfg.Store.InTx(ctx, func(tx Store) error {
+		cur.Session.RevokedAt = &now
+		if err := tx.UpdateSession(ctx, cur.Session); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, licensing.ActionUserSignedOut, cur.User.ID, "this session", nil, nil)
+	})
+}
+
+// SignOutEverywhere ends every session of the user.
+func (s *Service) SignOutEverywhere(ctx context.Context, userID string) error {
+	now := s.now()
+	return s.cfg.Store.InTx(ctx, func(tx Store) error {
+		if err := tx.RevokeSessions(ctx, userID, now); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, licensing.ActionUserSignedOut, userID, "every session", nil, nil)
+	})
+}
+
+// Enrolment is a TOTP secret being enrolled: shown once as text and as a
+// QR code (a PNG data URL) for authenticator apps.
+type Enrolment struct {
+	Secret string
+	URL    string // otpauth://
+	QRCode string // data:image/png;base64,...
+}
+
+// BeginTOTP makes a new pending TOTP secret for the user (replacing a
+// pending one; an enabled one stays until ConfirmTOTP succeeds).
+// EConflict when TOTP is already enabled.
+func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, error) {
+	var out *Enrolment
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		u, err := tx.GetUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		if u.TOTPEnabled {
+			return licensing.Errorf(licensing.EConflict, "two-factor sign-in is already enabled")
+		}
+		key, err := totp.Generate(totp.GenerateOpts{Issuer: s.cfg.Issuer, AccountName: u.Email})
+		if err != nil {
+			return licensing.Wrap(licensing.EInternal, err, "generate a TOTP secret")
+		}
+		img, err := key.Image(256, 256)
+		if err != nil {
+			return licensing.Wrap(licensing.EInternal, err, "draw the QR code")
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			return licensing.Wrap(licensing.EInternal, err, "encode the QR code")
+		}
+		sealed, err := s.cfg.Box.Seal([]byte(key.Secret()), []byte(u.ID))
+		if err != nil {
+			return licensing.Wrap(licensing.EInternal, err, "seal the TOTP secret")
+		}
+		u.TOTPSecret, u.UpdatedAt = sealed, s.now()
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		out = &Enrolment{Secret: key.Secret(), URL: key.URL(), QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
+		return nil
+	})
+	return out, err
+}
+
+// RecoveryCodeCount is how many recovery codes an enrolment gives.
+const RecoveryCodeCount = 10
+
+// ConfirmTOTP checks a code of the pending secret and enables TOTP,
+// returning the recovery codes (shown once). A pending session of the user
+// becomes full. EInvalid for a wrong code, EConflict with nothing pending.
+func (s *Service) ConfirmTOTP(ctx context.Context, cur *Current, code string) ([]string, error) {
+	var codes []string
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		u, err := tx.GetUser(ctx, cur.User.ID)
+		if err != nil {
+			return err
+		}
+		if u.TOTPEnabled || len(u.TOTPSecret) == 0 {
+			return licensing.Errorf(licensing.EConflict, "there is no enrolment in progress")
+		}
+		ok, err := s.validCode(u, code)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return licensing.Errorf(licensing.EInvalid, "the code is wrong: check the time on your device")
+		}
+		codes = make([]string, RecoveryCodeCount)
+		hashes := make([]string, RecoveryCodeCount)
+		for i := range codes {
+			codes[i] = recoveryCode()
+			hashes[i] = hashSecret(codes[i])
+		}
+		now := s.now()
+		u.TOTPEnabled, u.RecoveryCodes, u.UpdatedAt = true, hashes, now
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		if err := s.record(ctx, tx, licensing.ActionUserTOTPEnabled, u.ID, "", nil, nil); err != nil {
+			return err
+		}
+		cur.User = u
+		return s.promote(ctx, tx, cur)
+	})
+	return codes, err
+}
+
+// VerifySecondFactor completes a pending sign-in with a TOTP code or an
+// unused recovery code (which is then spent). EInvalid for a wrong code.
+func (s *Service) VerifySecondFactor(ctx context.Context, cur *Current, code string) error {
+	code = strings.TrimSpace(code)
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		u, err := tx.GetUser(ctx, cur.User.ID)
+		if err != nil {
+			return err
+		}
+		if !u.TOTPEnabled {
+			return licensing.Errorf(licensing.EConflict, "two-factor sign-in is not enrolled")
+		}
+		ok, err := s.validCode(u, code)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			h := hashSecret(strings.ToLower(code))
+			for i, rc := range u.RecoveryCodes {
+				if subtle.ConstantTimeCompare([]byte(rc), []byte(h)) == 1 {
+					u.RecoveryCodes = append(u.RecoveryCodes[:i:i], u.RecoveryCodes[i+1:]...)
+					u.UpdatedAt = s.now()
+					if err := tx.UpdateUser(ctx, u); err != nil {
+						return err
+					}
+					if err := s.record(ctx, tx, licensing.ActionUserRecoveryUsed, u.ID, fmt.Sprintf("%d left", len(u.RecoveryCodes)), nil, nil); err != nil {
+						return err
+					}
+					ok = true
+					break
+				}
+			}
+		}
+		if !ok {
+			return errWrongCode
+		}
+		cur.User = u
+		return s.promote(ctx, tx, cur)
+	})
+	if err == errWrongCode {
+		// Recorded on its own: the check's transaction was rolled back.
+		if rerr := s.cfg.Store.InTx(ctx, func(tx Store) error {
+			return s.record(ctx, tx, licensing.ActionUserSignInFailed, cur.User.ID, "wrong second-factor code", nil, nil)
+		}); rerr != nil {
+			return rerr
+		}
+	}
+	return err
+}
+
+var errWrongCode = licensing.Errorf(licensing.EInvalid, "the code is wrong")
+
+// promote makes a pending session full, with a new CSRF token (the
+// privilege changed), and records the sign-in.
+func (s *Service) promote(ctx context.Context, tx Store, cur *Current) error {
+	if cur.Session.Stage == StageFull {
+		return nil
+	}
+	now := s.now()
+	cur.Session.Stage, cur.Session.CSRFToken, cur.Session.LastSeenAt = StageFull, randomSecret(""), now
+	if err := tx.UpdateSession(ctx, cur.Session); err != nil {
+		return err
+	}
+	cur.User.LastSignInAt, cur.User.UpdatedAt = &now, now
+	if err := tx.UpdateUser(ctx, cur.User); err != nil {
+		return err
+	}
+	return s.record(ctx, tx, licensing.ActionUserSignedIn, cur.User.ID, "from "+cur.Session.IP, nil, nil)
+}
+
+func (s *Service) validCode(u *User, code string) (bool, error) {
+	secret, err := s.cfg.Box.Open(u.TOTPSecret, []byte(u.ID))
+	if err != nil {
+		return false, licensing.Wrap(licensing.EInternal, err, "open the TOTP secret")
+	}
+	ok, err := totp.ValidateCustom(strings.TrimSpace(code), string(secret), s.cfg.Clock(), totp.ValidateOpts{
+		Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		return false, nil // a malformed code is a wrong code
+	}
+	return ok, nil
+}
+
+// NeedsEnrolment says whether a pending session must enrol TOTP (it is
+// mandatory and not done) rather than give a code.
+func (s *Service) NeedsEnrolment(u *User) bool {
+	return !u.TOTPEnabled && (u.TOTPRequired || s.cfg.RequireTOTP)
+}
+
+// SetTOTPRequired makes the second factor mandatory (or not) for a user.
+// The caller checks the actor may (WriteTokens: an admin). ENotFound.
+func (s *Service) SetTOTPRequired(ctx context.Context, userID string, required bool) (*User, error) {
+	var out *User
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		u, err := tx.GetUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		before := *u
+		u.TOTPRequired, u.UpdatedAt = required, s.now()
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		out = u
+		return s.record(ctx, tx, licensing.ActionUserUpdated, u.ID, "", &before, u)
+	})
+	return out, err
+}
+
+// User returns a user. ENotFound.
+func (s *Service) User(ctx context.Context, id string) (*User, error) {
+	return s.cfg.Store.GetUser(ctx, id)
+}
+
+// UserByEmail returns a user by email. ENotFound.
+func (s *Service) UserByEmail(ctx context.Context, email string) (*User, error) {
+	return s.cfg.Store.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+}
+
+// Users lists users by id.
+func (s *Service) Users(ctx context.Context, page licensing.Page) ([]User, error) {
+	return s.cfg.Store.ListUsers(ctx, page)
+}
+
+func validRole(r licensing.Role) bool {
+	for _, c := range ConsoleRoles {
+		if r == c {
+			return true
+		}
+	}
+	return false
+}
+
+func normalEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", licensing.Errorf(licensing.EInvalid, "email must be a plain address like ops@example.com")
+	}
+	return s, nil
+}
+
+func checkPassword(p string) error {
+	if len([]rune(p)) < MinPasswordLength {
+		return licensing.Errorf(licensing.EInvalid, "the password must have at least %d characters", MinPasswordLength)
+	}
+	if len(p) > 256 {
+		return licensing.Errorf(licensing.EInvalid, "the password must have at most 256 bytes")
+	}
+	return nil
+}
+
+// hashSecret is the stored form of a high-entropy secret (a session, link
+// or recovery code): SHA-256 suffices, nothing can be guessed.
+func hashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomSecret(prefix string) string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// recoveryCode is 10 base32 characters (50 bits), shown as xxxxx-xxxxx.
+func recoveryCode() string {
+	const alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	out := make([]byte, 0, 11)
+	for i, c := range b {
+		if i == 5 {
+			out = append(out, '-')
+		}
+		out = append(out, alphabet[int(c)%len(alphabet)])
+	}
+	return string(out)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
