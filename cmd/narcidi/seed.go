@@ -29,14 +29,19 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	defer st.Close()
-	kr, _, err := openKeyring(ctx, cfg, st, log)
+	kr, master, err := openKeyring(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	// The keys it prints must open on the server: the same keyed hash.
+	hasher, err := secretHasher(master)
 	if err != nil {
 		return err
 	}
 	if _, _, err := kr.EnsureActive(); err != nil {
 		return err
 	}
-	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: cfg.Issuer})
+	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: cfg.Issuer, Secrets: hasher})
 	if existing, err := svc.Catalog.Products(ctx, licensing.Page{Limit: 1}); err != nil {
 		return err
 	} else if len(existing) > 0 {

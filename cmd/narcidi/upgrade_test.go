@@ -67,8 +67,11 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tok, err := svc.Access.CreateToken(ctx, licensing.TokenInput{Name: "ci", Role: "admin"})
-			if err != nil {
+			// The previous version hashed tokens and keys with plain SHA-256
+			// and had no bootstrap column: write the token as it did.
+			tok := struct{ Secret string }{licensing.NewAPITokenSecret()}
+			if err := st.DB().Exec("INSERT INTO api_tokens (id, name, role, customer_id, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+				licensing.NewID(), "ci", "admin", "", licensing.HashSecret(tok.Secret), time.Now().UTC()).Error; err != nil {
 				t.Fatal(err)
 			}
 			hook, err := svc.Notifications.CreateWebhook(ctx, licensing.WebhookInput{URL: "http://127.0.0.1:9/hook", EventTypes: []string{"*"}})
@@ -82,6 +85,10 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 			fp := "upgrade-test-machine"
 			grant, err := svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: lic.Key, Fingerprint: fp})
 			if err != nil {
+				t.Fatal(err)
+			}
+			// Its license keys too (they are rehashed on first use).
+			if err := st.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.HashSecret(lic.Key), lic.ID).Error; err != nil {
 				t.Fatal(err)
 			}
 			_ = st.Close()
