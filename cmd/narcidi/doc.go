@@ -1,8 +1,9 @@
 // Command narcidi is Narcidi's one binary: the server (serve), the
 // background worker on Redis (worker), schema migrations (migrate), key
 // custody (keys: generate, list, jwks, root generate, certify, attach), the
-// admin commands (licenses, machines, customers, tokens, activate-offline)
-// and release publishing (release).
+// admin commands (licenses, machines, customers, tokens, subscriptions,
+// activate-offline), console users (users create), release publishing
+// (release), demo data (seed) and the container health check (healthcheck).
 //
 // It only parses configuration and wires the packages together; the logic
 // lives in licensing, storage, keys, workers and api. Configuration is typed
