@@ -29,7 +29,21 @@ const maxBodyDepth = 32
 // the member: a member given twice in an object, a member name that is not
 // exactly one of the struct's json names (unknown, or another case), and a
 // string or member name holding U+0000. Syntax errors are EMalformed.
+//
+// Most bodies are small and clean, and the token walk costs about as much
+// as the decoding itself (an allocation per token): a byte scan
+// (passesStrict) first accepts, without allocating, the bodies it can
+// judge surely clean; any other body, a refusal included, goes through the
+// token walk, so every error is the walk's own.
 func checkStrict(body []byte, t reflect.Type) error {
+	if json.Valid(body) && (&scan{b: body}).value(t, 0) {
+		return nil
+	}
+	return checkStrictTokens(body, t)
+}
+
+// checkStrictTokens is checkStrict's token walk: the reference behaviour.
+func checkStrictTokens(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // numbers are only skipped here; no float conversion error
 	w := walker{dec: dec}
@@ -48,7 +62,7 @@ func (w walker) value(t reflect.Type, path string, depth int) error {
 	if err != nil {
 		return jsonError(err)
 	}
-	t = trackedType(t)
+	t = trackedTypeCached(t)
 	switch v := tok.(type) {
 	case json.Delim:
 		if v == '{' {
@@ -216,4 +230,188 @@ func addFields(m map[string]reflect.Type, t reflect.Type, depth int) {
 			}
 		}
 	}
+}
+
+var trackedCache sync.Map // reflect.Type → tracked{t}
+
+type tracked struct{ t reflect.Type }
+
+// trackedTypeCached is trackedType remembered per type: its Implements
+// checks ran for every value of every body.
+func trackedTypeCached(t reflect.Type) reflect.Type {
+	if t == nil {
+		return nil
+	}
+	if v, ok := trackedCache.Load(t); ok {
+		return v.(tracked).t
+	}
+	tt := trackedType(t)
+	trackedCache.Store(t, tracked{tt})
+	return tt
+}
+
+// maxScanMembers bounds the members of one object the scan judges (it
+// looks for duplicates pairwise); a bigger object goes to the token walk.
+const maxScanMembers = 32
+
+// scan is checkStrict's fast path over a body json.Valid accepted. Its
+// methods return true only when the token walk would accept the value
+// (same types followed, same depth rule, same member sets), and false when
+// it cannot be sure: on anything refused, and also on any string with an
+// escape or a control character and on any member name that is not plain
+// ASCII, whose decoded form (unescaped, U+FFFD for bad UTF-8) only the
+// walk computes.
+type scan struct {
+	b []byte
+	i int
+}
+
+func (s *scan) ws() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// value mirrors walker.value.
+func (s *scan) value(t reflect.Type, depth int) bool {
+	if depth > maxBodyDepth {
+		return false
+	}
+	s.ws()
+	if s.i >= len(s.b) {
+		return false
+	}
+	t = trackedTypeCached(t)
+	switch s.b[s.i] {
+	case '{':
+		return s.object(t, depth)
+	case '[':
+		s.i++
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
+		if s.ws(); s.i < len(s.b) && s.b[s.i] == ']' {
+			s.i++
+			return true
+		}
+		for {
+			if !s.value(elem, depth+1) {
+				return false
+			}
+			if more, ok := s.after(']'); !more {
+				return ok
+			}
+		}
+	case '"':
+		_, _, ok := s.str()
+		return ok
+	default:
+		// true, false, null or a number (json.Valid checked which).
+		start := s.i
+		for s.i < len(s.b) && strings.IndexByte("0123456789+-.eEtruefalsn", s.b[s.i]) >= 0 {
+			s.i++
+		}
+		return s.i > start
+	}
+}
+
+// object mirrors walker.object.
+func (s *scan) object(t reflect.Type, depth int) bool {
+	s.i++ // '{'
+	var fields map[string]reflect.Type
+	var elem reflect.Type
+	if t != nil {
+		switch t.Kind() {
+		case reflect.Struct:
+			fields = jsonFields(t)
+		case reflect.Map:
+			elem = t.Elem()
+		}
+	}
+	if s.ws(); s.i < len(s.b) && s.b[s.i] == '}' {
+		s.i++
+		return true
+	}
+	var seenBuf [maxScanMembers][]byte
+	seen := seenBuf[:0]
+	for {
+		if s.ws(); s.i >= len(s.b) || s.b[s.i] != '"' {
+			return false
+		}
+		key, ascii, ok := s.str()
+		if !ok || !ascii || len(seen) == maxScanMembers {
+			return false
+		}
+		for _, k := range seen {
+			if bytes.Equal(k, key) {
+				return false
+			}
+		}
+		seen = append(seen, key)
+		next := elem
+		if fields != nil {
+			ft, ok := fields[string(key)]
+			if !ok {
+				return false
+			}
+			next = ft
+		}
+		if s.ws(); s.i >= len(s.b) || s.b[s.i] != ':' {
+			return false
+		}
+		s.i++
+		if !s.value(next, depth+1) {
+			return false
+		}
+		if more, ok := s.after('}'); !more {
+			return ok
+		}
+	}
+}
+
+// after reads what follows a member or an element: a comma (more is true)
+// or the closing delimiter (more false, ok true).
+func (s *scan) after(closing byte) (more, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return false, false
+	}
+	switch s.b[s.i] {
+	case ',':
+		s.i++
+		return true, true
+	case closing:
+		s.i++
+		return false, true
+	}
+	return false, false
+}
+
+// str reads a string at s.i (its opening quote) and returns its bytes
+// between the quotes. ok is false for a string the walk must judge: one
+// with an escape (it may hide a NUL or spell a member name another way) or
+// a control character; ascii is false when a byte is not ASCII.
+func (s *scan) str() (raw []byte, ascii, ok bool) {
+	s.i++
+	start := s.i
+	ascii = true
+	for ; s.i < len(s.b); s.i++ {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			raw = s.b[start:s.i]
+			s.i++
+			return raw, ascii, true
+		case c == '\\' || c < 0x20:
+			return nil, false, false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return nil, false, false
 }

@@ -163,7 +163,7 @@ func (kr *Keyring) AttachCertificate(cert string, roots *verifier.KeySet) (verif
 }
 
 // attachCerts gives each key whose certificate sits in the keys folder a
-// signer that puts the certificate in the lease header (verifier.CertHeader).
+// lease header that carries the certificate (verifier.CertHeader).
 // The certificate was verified when attached; here it is only matched to its
 // key, so a stray file cannot make the server sign with a wrong header.
 func attachCerts(dir string, keys map[string]*key) error {
@@ -179,12 +179,11 @@ func attachCerts(dir string, keys map[string]*key) error {
 		if sub, ok := unverifiedCertSubject(cert); !ok || sub != kid {
 			return fmt.Errorf("certificate file %s is not a certificate of key %s", kid+certSuffix, kid)
 		}
-		signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: k.priv.k},
-			(&jose.SignerOptions{}).WithType(verifier.LeaseType).WithHeader("kid", kid).WithHeader(verifier.CertHeader, cert))
+		header, err := leaseHeader(kid, cert)
 		if err != nil {
 			return err
 		}
-		k.signer, k.cert = signer, cert
+		k.header, k.cert = header, cert
 	}
 	return nil
 }

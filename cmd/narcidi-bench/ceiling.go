@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -15,13 +14,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"github.com/gofiber/fiber/v2"
+	"github.com/nzilacode/narcidicontrole/keys"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
 // The ceiling: a bare fiber v2 handler that decodes the renewal body and
-// signs a lease like the server's (go-jose, EdDSA, same claims and answer),
+// signs a lease with the server's signer (keys.Keyring.SignLease, same
+// claims and answer),
 // without a database. It is what HTTP plus a signature cost on this machine,
 // the most a renewal could ever do.
 
@@ -31,13 +31,19 @@ func runCeiling(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	// The server's own signer (keys.Keyring.SignLease), on a throwaway key.
+	dir, err := os.MkdirTemp("", "narcidi-ceiling-keys-")
 	if err != nil {
 		return err
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.EdDSA, Key: priv},
-		(&jose.SignerOptions{}).WithType(verifier.LeaseType).WithHeader("kid", "ceiling-key-1"))
+	defer os.RemoveAll(dir)
+	master := make([]byte, keys.MasterKeySize)
+	_, _ = rand.Read(master)
+	kr, err := keys.Open(dir, master, nil)
 	if err != nil {
+		return err
+	}
+	if _, _, err := kr.EnsureActive(); err != nil {
 		return err
 	}
 	const (
@@ -63,15 +69,7 @@ func runCeiling(ctx context.Context, args []string) error {
 			License: licenseID, Policy: policyID, Customer: customerID, Machine: machineID,
 			Fingerprint: in.Fingerprint, Entitlements: []string{"export", "sync"}, LicenseExpiry: now.Add(365 * 24 * time.Hour).Unix(),
 		}
-		payload, err := json.Marshal(claims)
-		if err != nil {
-			return err
-		}
-		obj, err := signer.Sign(payload)
-		if err != nil {
-			return err
-		}
-		tok, err := obj.CompactSerialize()
+		tok, err := kr.SignLease(c.UserContext(), claims)
 		if err != nil {
 			return err
 		}
@@ -129,7 +127,7 @@ func (x *ceilingResult) report(r *Report) {
 	l := x.load
 	rate := l.rate(http.StatusOK)
 	srvUS, _, selfUS := x.cpu.perOp(l.Statuses[http.StatusOK])
-	r.add(Row{ID: "ceiling.throughput", Name: "ceiling: bare fiber + go-jose sign", Value: rate, Unit: "requests/s",
+	r.add(Row{ID: "ceiling.throughput", Name: "ceiling: bare fiber + lease signature", Value: rate, Unit: "requests/s",
 		Display: fmt.Sprintf("%.0f/s", rate),
 		Note: fmt.Sprintf("no database; p50 %.2f ms, p99 %.2f ms; CPU per request: handler process %.0f µs, loadgen %.0f µs; peak RSS %.1f MiB; answers:%s",
 			ms(l.percentile(50)), ms(l.percentile(99)), srvUS, selfUS, float64(x.rssKB)/1024, l.statusText())})
