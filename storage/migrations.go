@@ -23,6 +23,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0006_meta", Migrate: migrateMeta},                      // meta.go
 		{ID: "0007_token_bootstrap", Migrate: migrateTokenBootstrap}, // secrets.go
 		{ID: "0008_subscriptions", Migrate: migrateSubscriptions},    // subscriptions.go
+		{ID: "0009_telemetry", Migrate: migrateTelemetry},            // insights.go
 	}
 }
 
