@@ -192,13 +192,22 @@ func TestTelemetryNetworksStayBounded(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
 			st := storagetest.Open(t, d)
-			for _, batch := range []int{1000, 7} {
-				t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
-					rec := insights.NewRecorder(st.Insights(), insights.RecorderConfig{MaxDelay: time.Millisecond, MaxBatch: batch})
-					lic := fmt.Sprintf("lic-%d", batch)
+			// flushEvery 7 writes a batch every 7 uses: the database merges
+			// the sets.
+			for _, flushEvery := range []int{1000, 7} {
+				t.Run(fmt.Sprintf("flush every %d", flushEvery), func(t *testing.T) {
+					rec := insights.NewRecorder(st.Insights(), insights.RecorderConfig{MaxDelay: time.Hour})
+					lic := fmt.Sprintf("lic-%d", flushEvery)
 					for i := range 300 {
+						// Backwards, so later batches bring smaller networks.
+						n := 299 - i
 						rec.RecordUse(licensing.Use{Kind: licensing.UseHeartbeat, LicenseID: lic, At: start,
-							IP: fmt.Sprintf("10.%d.%d.9", i/250, i%250), Platform: fmt.Sprintf("os-%d", i%20)})
+							IP: fmt.Sprintf("10.%d.%d.9", n/250, n%250), Platform: fmt.Sprintf("os-%02d", n%20)})
+						if i%flushEvery == flushEvery-1 {
+							if err := rec.Flush(ctx); err != nil {
+								t.Fatal(err)
+							}
+						}
 					}
 					if err := rec.Close(ctx); err != nil {
 						t.Fatal(err)
@@ -208,7 +217,11 @@ func TestTelemetryNetworksStayBounded(t *testing.T) {
 						t.Fatal(err)
 					}
 					if len(days) != 1 || days[0].Heartbeats != 300 || len(days[0].Networks) != insights.MaxNetworks || len(days[0].Platforms) != insights.MaxPlatforms {
-						t.Fatalf("got %+v, want one day of 300 heartbeats, %d networks, %d platforms", days, insights.MaxNetworks, insights.MaxPlatforms)
+						var n, hb, nets, plats int
+						if n = len(days); n > 0 {
+							hb, nets, plats = int(days[0].Heartbeats), len(days[0].Networks), len(days[0].Platforms)
+						}
+						t.Fatalf("got %d days, %d heartbeats, %d networks, %d platforms; want 1, 300, %d, %d", n, hb, nets, plats, insights.MaxNetworks, insights.MaxPlatforms)
 					}
 					if days[0].Networks[0] != "10.0.0.0/24" {
 						t.Errorf("the kept networks are not the smallest: %v", days[0].Networks[:3])
