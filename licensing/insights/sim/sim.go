@@ -136,7 +136,7 @@ var platforms = []string{"windows/amd64", "darwin/arm64", "linux/amd64"}
 
 func (g *gen) newMachine(home string) *machine {
 	g.nextM++
-	m := &machine{id: fmt.Sprintf("mach-%06d-%03d", g.n, g.nextM), fp: fmt.Sprintf("fp-%06d-%03d-%08x", g.n, g.nextM, g.r.Uint32()),
+	m := &machine{id: fmt.Sprintf("m-%06d-%03d", g.n, g.nextM), fp: fmt.Sprintf("fp-%06d-%03d-%08x", g.n, g.nextM, g.r.Uint32()),
 		platform: platforms[g.r.IntN(len(platforms))]}
 	// A machine is used from its home network, and sometimes another one.
 	m.ips = []string{home}
@@ -176,6 +176,9 @@ func (g *gen) license() (insights.Label, error) {
 	}
 	fade := expiryDay - 20 - r.IntN(51)
 	shareEvery := 2 + r.IntN(4)
+	// Most apps renew and never heartbeat (verifier.Manager); a third do
+	// both. It also keeps histories small.
+	heartbeats := r.Float64() < 0.3
 
 	var machines []*machine
 	activate := func(day int) {
@@ -234,7 +237,9 @@ func (g *gen) license() (insights.Label, error) {
 			}
 			ip := m.ips[r.IntN(len(m.ips))]
 			g.write(&insights.Record{Type: insights.RecordRenewal, LicenseID: id, MachineID: m.id, IP: ip, At: g.at(day), Count: perDay})
-			g.write(&insights.Record{Type: insights.RecordHeartbeat, LicenseID: id, MachineID: m.id, IP: ip, At: g.at(day), Count: 4 * perDay})
+			if heartbeats {
+				g.write(&insights.Record{Type: insights.RecordHeartbeat, LicenseID: id, MachineID: m.id, IP: ip, At: g.at(day), Count: 4 * perDay})
+			}
 		}
 		if r.Float64() < 0.2*p {
 			g.write(&insights.Record{Type: insights.RecordValidation, LicenseID: id, At: g.at(day), Count: 1 + r.IntN(3)})
