@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -96,5 +100,56 @@ func TestServerKeepsTelemetry(t *testing.T) {
 				t.Errorf("refusals %+v, want one seat_limit of fingerprint-2", refs)
 			}
 		})
+	}
+}
+
+// TestInsightsSimulateAndEvaluate: the CLI writes a simulated history and
+// evaluates the churn model on it; bad input exits 1 or 2 with a reason.
+func TestInsightsSimulateAndEvaluate(t *testing.T) {
+	dir := t.TempDir()
+	history, labels := filepath.Join(dir, "h.jsonl"), filepath.Join(dir, "l.jsonl")
+	getenv := func(string) string { return "" }
+	runCmd := func(args ...string) (int, string, string) {
+		var out, errs bytes.Buffer
+		code := run(context.Background(), args, getenv, &out, &errs)
+		return code, out.String(), errs.String()
+	}
+	if code, out, errs := runCmd("insights", "simulate", "-out", history, "-labels", labels, "-seed", "4", "-licenses", "400"); code != 0 {
+		t.Fatalf("simulate: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs := runCmd("insights", "evaluate", "-history", history, "-labels", labels)
+	if code != 0 {
+		t.Fatalf("evaluate: exit %d\n%s%s", code, out, errs)
+	}
+	var auc, precision, recall float64
+	i := strings.Index(out, "AUC ")
+	if i < 0 {
+		t.Fatalf("no AUC in\n%s", out)
+	}
+	if _, err := fmt.Sscanf(out[i:], "AUC %f   precision %f   recall %f", &auc, &precision, &recall); err != nil || auc < 0.8 {
+		t.Fatalf("AUC %v (%v) in\n%s", auc, err, out)
+	}
+	t.Logf("\n%s", out)
+
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte(`{"license_id":"lic-000001","churned":true}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"insights", "evaluate", "-history", history}, 2, "-history and -labels are required"},
+		{[]string{"insights", "evaluate", "-history", history, "-labels", bad}, 1, `line 1: a label needs "license_id" and "decided_at"`},
+		{[]string{"insights", "evaluate", "-history", bad, "-labels", labels}, 1, "line 1"},
+		{[]string{"insights", "guess"}, 1, `unknown insights subcommand "guess"`},
+		{[]string{"insights", "-h"}, 0, "Usage"},
+		{[]string{"insights", "evaluate", "-h"}, 0, "-history"},
+	} {
+		code, out, errs := runCmd(tc.args...)
+		if code != tc.code || !strings.Contains(out+errs, tc.want) {
+			t.Errorf("%v: exit %d, want %d with %q\n%s%s", tc.args, code, tc.code, tc.want, out, errs)
+		}
 	}
 }
