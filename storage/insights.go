@@ -10,6 +10,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Insights implements insights.Store on the same database as Store.
@@ -147,7 +148,8 @@ type telemetryRefusalRow struct {
 
 func (telemetryRefusalRow) TableName() string { return "telemetry_refusals" }
 
-// AddRefusals implements insights.Store (one multi-row insert).
+// AddRefusals implements insights.Store (one multi-row insert). An event
+// already stored (a retried batch whose first write did land) is skipped.
 func (i *Insights) AddRefusals(ctx context.Context, events []insights.RefusalEvent) error {
 	if len(events) == 0 {
 		return nil
@@ -157,7 +159,7 @@ func (i *Insights) AddRefusals(ctx context.Context, events []insights.RefusalEve
 		rows[n] = telemetryRefusalRow{ID: e.ID, At: e.At.UTC(), Kind: string(e.Kind), Code: string(e.Code), LicenseID: e.LicenseID,
 			MachineID: e.MachineID, Fingerprint: e.Fingerprint, Network: e.Network}
 	}
-	return translate(i.s.q(ctx).CreateInBatches(rows, len(rows)).Error)
+	return translate(i.s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, len(rows)).Error)
 }
 
 type telemetryDayRow struct {

@@ -317,5 +317,10 @@ func TestInsightsRoundTrips(t *testing.T) {
 				}
 				return &l[0], nil
 			}, nil, nil)
+		// A retried batch whose first write landed keeps each event once.
+		must(t, in.AddRefusals(ctx, []insights.RefusalEvent{*ref}))
+		if l, err := in.Refusals(ctx, ref.LicenseID, rtTime(0), rtTime(2)); err != nil || len(l) != 1 {
+			t.Fatalf("after a retried write: %d refusals, %v; want 1", len(l), err)
+		}
 	})
 }

@@ -317,3 +317,62 @@ func TestTelemetryConcurrentUse(t *testing.T) {
 		})
 	}
 }
+
+// TestTelemetryKeptWhileTheDatabaseIsAway: a batch that cannot be written
+// is kept and merged with what comes next; once the database is back,
+// every count and refusal is written once.
+func TestTelemetryKeptWhileTheDatabaseIsAway(t *testing.T) {
+	ctx := context.Background()
+	url := storagetest.PostgresURL(t)
+	proxy := storagetest.NewProxy(t, "127.0.0.1:5432")
+	st, err := storage.Open(ctx, storage.Config{DatabaseURL: proxy.URL(url)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rec := insights.NewRecorder(st.Insights(), insights.RecorderConfig{MaxDelay: time.Hour})
+	use := licensing.Use{Kind: licensing.UseRenewal, LicenseID: "l", MachineID: "m", At: start, IP: "192.0.2.1"}
+	refusal := licensing.Refusal{Kind: licensing.UseActivation, Code: licensing.ESeatLimit, LicenseID: "l", At: start}
+	rec.RecordUse(use)
+	rec.RecordRefusal(refusal)
+	proxy.Cut()
+	flushCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	err = rec.Flush(flushCtx)
+	cancel()
+	if err == nil {
+		t.Fatal("a flush with the database away succeeded")
+	}
+	if rec.Pending() != 3 {
+		t.Fatalf("%d pending after a failed flush, want 3 (two roll-ups, one refusal)", rec.Pending())
+	}
+	use.IP = "198.51.100.1"
+	rec.RecordUse(use)
+	rec.RecordRefusal(refusal)
+	proxy.Restore()
+	// Pooled connections cut with the proxy fail once.
+	for try := 0; ; try++ {
+		if err = rec.Flush(ctx); err == nil || try == 3 {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	days, err := st.Insights().Days(ctx, "l", "2026-01-01", "2027-01-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs, err := st.Insights().Refusals(ctx, "l", start.Add(-time.Hour), start.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days) != 2 || days[0].Renewals != 2 || days[1].Renewals != 2 || len(days[0].Networks) != 2 || len(refs) != 2 {
+		t.Fatalf("days %+v, %d refusals; want two roll-ups of 2 renewals from 2 networks, 2 refusals", days, len(refs))
+	}
+}

@@ -103,14 +103,13 @@ func (r *Recorder) RecordUse(u licensing.Use) {
 	if u.Platform != "" && len(u.Platform) <= 100 {
 		d.Platforms = []string{u.Platform}
 	}
-	r.add(func() int {
-		n := r.addDay(d)
+	r.add(func() {
+		r.addDay(d)
 		if u.MachineID != "" {
 			m := d
 			m.MachineID = u.MachineID
-			n += r.addDay(m)
+			r.addDay(m)
 		}
-		return n
 	})
 }
 
@@ -124,12 +123,12 @@ func (r *Recorder) RecordRefusal(f licensing.Refusal) {
 	if len(e.Fingerprint) > 256 {
 		e.Fingerprint = e.Fingerprint[:256]
 	}
-	r.add(func() int { r.refusals = append(r.refusals, e); return 1 })
+	r.add(func() { r.refusals = append(r.refusals, e) })
 }
 
-// add runs put (which adds to the batch and returns how many new entries
-// it made) under the lock, unless the batch is at MaxPending.
-func (r *Recorder) add(put func() int) {
+// add runs put (which adds to the batch) under the lock, unless the batch
+// is at MaxPending.
+func (r *Recorder) add(put func()) {
 	r.mu.Lock()
 	before := len(r.days) + len(r.refusals)
 	if before >= r.maxPend {
@@ -143,8 +142,8 @@ func (r *Recorder) add(put func() int) {
 	r.mu.Unlock()
 	switch {
 	case closed:
-		// After Close nothing batches: write now, in the background of
-		// no loop, so a late request still counts.
+		// After Close nothing batches: write now, so a late request
+		// still counts.
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := r.Flush(ctx); err != nil {
 			r.log.Warn("could not write telemetry recorded after the stop", "error", err)
@@ -157,15 +156,14 @@ func (r *Recorder) add(put func() int) {
 	}
 }
 
-// addDay merges d into the batch; 1 when it made a new entry.
-func (r *Recorder) addDay(d Day) int {
+// addDay merges d into the batch.
+func (r *Recorder) addDay(d Day) {
 	k := dayKey{d.Day, d.LicenseID, d.MachineID}
 	if cur, ok := r.days[k]; ok {
 		cur.merge(&d)
-		return 0
+		return
 	}
 	r.days[k] = &d
-	return 1
 }
 
 func signal(c chan struct{}) {

@@ -56,7 +56,11 @@ type Store interface {
 	// stored ones, bounded as the constants say, in one statement. The
 	// caller gives each (day, license, machine) at most once per call.
 	AddDays(ctx context.Context, days []Day) error
-	// AddRefusals stores the events in one statement.
+	// AddRefusals stores the events in one statement; an event whose ID
+	// is stored already is skipped (a batch retried after a write whose
+	// outcome was lost), so each is kept once. Roll-ups have no such key:
+	// a retried batch whose first write did land counts twice, which only
+	// a lost connection between commit and answer can cause.
 	AddRefusals(ctx context.Context, events []RefusalEvent) error
 	// Days lists the roll-ups of a license (its own and its machines')
 	// with from <= day <= to (YYYY-MM-DD), by day then machine.

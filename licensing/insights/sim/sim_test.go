@@ -55,7 +55,7 @@ type licenseStats struct {
 // through many networks.
 func TestGroundTruthAsConfigured(t *testing.T) {
 	for _, cfg := range []sim.Config{
-		sim.Default(1, 1000),
+		sim.Default(1, 500),
 		{Seed: 2, Licenses: 333, Days: 150, ChurnRate: 0.3, GrowRate: 0.2, ShareRate: 0.1},
 	} {
 		t.Run(fmt.Sprintf("seed %d", cfg.Seed), func(t *testing.T) {
