@@ -120,12 +120,13 @@ type LeaseSigner interface {
 // activation an admin relays. Safe for concurrent use.
 type Leasing struct {
 	core
-	store  LeasingStore
-	signer LeaseSigner
+	store   LeasingStore
+	signer  LeaseSigner
+	issuer  string
+	secrets *SecretHasher
+
 	// telemetry takes uses and refusals (nil: none kept; telemetry.go).
 	telemetry TelemetryRecorder
-	issuer    string
-	secrets   *SecretHasher
 }
 
 // NewLeasing builds the leasing service. issuer goes into every lease's
