@@ -376,3 +376,18 @@ func TestTelemetryKeptWhileTheDatabaseIsAway(t *testing.T) {
 		t.Fatalf("days %+v, %d refusals; want two roll-ups of 2 renewals from 2 networks, 2 refusals", days, len(refs))
 	}
 }
+
+// BenchmarkRecordUse is the cost a renewal pays for telemetry: a lock and
+// a map update (the write is behind).
+func BenchmarkRecordUse(b *testing.B) {
+	st := storagetest.Open(b, "sqlite")
+	rec := insights.NewRecorder(st.Insights(), insights.RecorderConfig{MaxDelay: 50 * time.Millisecond})
+	defer rec.Close(context.Background())
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			i++
+			rec.RecordUse(licensing.Use{Kind: licensing.UseRenewal, LicenseID: "l", MachineID: fmt.Sprintf("m%d", i%500), At: start, IP: "192.0.2.1", Platform: "linux/amd64"})
+		}
+	})
+}
