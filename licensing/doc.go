@@ -19,6 +19,9 @@
 //     audit log, webhook endpoints, fan-out and deliveries.
 //   - Automation (automation.go, AutomationStore): scans, dashboard
 //     figures and roll-ups, clean-up, and the outbox relay.
+//   - Insights (licensing/insights, insights.Store): telemetry of the
+//     client API (Leasing hands it to a TelemetryRecorder, telemetry.go)
+//     and the models learnt from it.
 //
 // Releases are their own domain package (licensing/release). Services
 // bundles them all for the composition root (cmd/narcidi).

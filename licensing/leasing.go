@@ -124,6 +124,9 @@ type Leasing struct {
 	signer  LeaseSigner
 	issuer  string
 	secrets *SecretHasher
+
+	// telemetry takes uses and refusals (nil: none kept; telemetry.go).
+	telemetry TelemetryRecorder
 }
 
 // NewLeasing builds the leasing service. issuer goes into every lease's
@@ -175,14 +178,21 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 	if err := req.validate(); err != nil {
 		return nil, err
 	}
-	var g *Grant
+	var (
+		g      *Grant
+		seen   *License // for telemetry
+		seenM  *Machine
+		seenAt time.Time
+	)
 	err := s.store.InTx(ctx, func(tx LeasingStore) error {
 		now := s.clock()
 		lic, pol, err := s.usableLicense(ctx, tx, req.Key, true, now)
 		if err != nil {
 			return err
 		}
+		seen, seenAt = lic, now
 		m, err := tx.FindMachine(ctx, lic.ID, req.Fingerprint)
+		seenM = m
 		created := false
 		switch {
 		case err == nil:
@@ -227,6 +237,11 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 		}
 		return err
 	})
+	if err != nil {
+		s.noteRefusal(UseActivation, err, seen, seenM, req, seenAt)
+	} else {
+		s.noteUse(Use{Kind: UseActivation, LicenseID: g.License.ID, MachineID: g.Machine.ID, At: seenAt, IP: req.IP, Platform: g.Machine.Platform})
+	}
 	return g, err
 }
 
@@ -240,6 +255,7 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	now := s.clock()
 	v, err := s.usableSeat(ctx, req, now)
 	if err != nil {
+		s.noteRefusal(UseRenewal, err, v.license(), v.machine(), req, now)
 		return nil, err
 	}
 	// A renewal is a sign of life: apps that renew and never heartbeat
@@ -252,6 +268,7 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	if req.IP != "" {
 		m.IP = req.IP
 	}
+	s.noteUse(Use{Kind: UseRenewal, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform})
 	return s.sign(ctx, v.License, v.Policy, m, now)
 }
 
@@ -264,6 +281,7 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 	now := s.clock()
 	v, err := s.usableSeat(ctx, req, now)
 	if err != nil {
+		s.noteRefusal(UseHeartbeat, err, v.license(), v.machine(), req, now)
 		return nil, time.Time{}, err
 	}
 	m := v.Machine
@@ -274,6 +292,7 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 	if req.IP != "" {
 		m.IP = req.IP
 	}
+	s.noteUse(Use{Kind: UseHeartbeat, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform})
 	var next time.Time
 	if v.Policy.HeartbeatWindowSeconds > 0 {
 		next = now.Add(seconds(v.Policy.HeartbeatWindowSeconds))
@@ -321,6 +340,9 @@ func (s *Leasing) Validate(ctx context.Context, key, fingerprint string) (*Valid
 	}
 	lic, _, err := s.Usable(ctx, LicenseRef{Key: key}, fingerprint)
 	v := &Validation{License: lic}
+	if lic != nil {
+		s.noteUse(Use{Kind: UseValidation, LicenseID: lic.ID, At: s.clock()})
+	}
 	switch c := ErrorCode(err); c {
 	case "":
 		v.Valid, v.Code, v.Detail = true, verifier.ValidationValid, "the license is valid"
@@ -397,11 +419,12 @@ func (s *Leasing) usableSeat(ctx context.Context, req MachineRequest, now time.T
 	if err != nil {
 		return nil, err
 	}
+	// On a refusal v goes back too, for telemetry; callers check err first.
 	if err := CheckUsable(v.License, v.Policy, v.customer(), now); err != nil {
-		return nil, err
+		return v, err
 	}
 	if err := seatOf(v.Machine); err != nil {
-		return nil, err
+		return v, err
 	}
 	return v, nil
 }

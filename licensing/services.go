@@ -29,6 +29,8 @@ type Deps struct {
 	// from the master key). nil: a random key for these Services only,
 	// for tests and tools whose data lives and dies with them.
 	Secrets *SecretHasher
+	// Telemetry takes the client API's uses and refusals (nil: none kept).
+	Telemetry TelemetryRecorder
 }
 
 // Services is every domain service, wired over one set of stores. It is a
@@ -49,11 +51,13 @@ func NewServices(st Stores, d Deps) *Services {
 	if d.Secrets == nil {
 		d.Secrets = newEphemeralHasher()
 	}
+	leasing := NewLeasing(st.Leasing, d.Signer, d.Clock, d.Issuer, d.Secrets)
+	leasing.telemetry = d.Telemetry
 	return &Services{
 		Catalog:       NewCatalog(st.Catalog, d.Clock),
 		Customers:     NewCustomers(st.Customers, d.Clock),
 		Licenses:      NewLicenses(st.Licenses, d.Clock, d.Secrets),
-		Leasing:       NewLeasing(st.Leasing, d.Signer, d.Clock, d.Issuer, d.Secrets),
+		Leasing:       leasing,
 		Access:        NewAccess(st.Access, d.Clock, d.Secrets),
 		Notifications: NewNotifications(st.Notifications, d.Box, d.AllowPrivate, d.Clock),
 		Automation:    NewAutomation(st.Automation, d.Clock),

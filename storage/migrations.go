@@ -24,6 +24,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0007_token_bootstrap", Migrate: migrateTokenBootstrap}, // secrets.go
 		{ID: "0008_subscriptions", Migrate: migrateSubscriptions},    // subscriptions.go
 		{ID: "0009_console_users", Migrate: migrateConsoleUsers},     // users.go
+		{ID: "0010_telemetry", Migrate: migrateTelemetry},            // insights.go
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -340,6 +341,52 @@ func TestConsoleUsersRoundTrip(t *testing.T) {
 		}
 		if n, err := r.CountUsers(ctx); err != nil || n != 1 {
 			t.Errorf("CountUsers = %d, %v; want 1", n, err)
+		}
+	})
+}
+
+// TestInsightsRoundTrips: the telemetry of issue 14 (storage/insights.go).
+// A roll-up written twice holds the sums and the union of the sets.
+func TestInsightsRoundTrips(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		in := s.Insights()
+		day := &insights.Day{Day: "2026-03-04", LicenseID: "01950000-0000-7000-8000-000000000004", MachineID: "01950000-0000-7000-8000-000000000005",
+			Activations: 1, Renewals: 2, Heartbeats: 3, Validations: 4, Networks: []string{"192.0.2.0/24"}, Platforms: []string{"linux/amd64"}}
+		mustFill(t, day)
+		get := func() (*insights.Day, error) {
+			l, err := in.Days(ctx, day.LicenseID, day.Day, day.Day)
+			if err != nil || len(l) != 1 {
+				return nil, fmt.Errorf("days = %v, %v", l, err)
+			}
+			return &l[0], nil
+		}
+		roundTrip(t, "telemetry day", day, func(v *insights.Day) error { return in.AddDays(ctx, []insights.Day{*v}) }, get, nil, nil)
+		more := *day
+		more.Activations, more.Renewals, more.Heartbeats, more.Validations = 10, 20, 30, 40
+		more.Networks, more.Platforms = []string{"2001:db8::/48", "192.0.2.0/24"}, []string{"darwin/arm64"}
+		must(t, in.AddDays(ctx, []insights.Day{more}))
+		got, err := get()
+		must(t, err)
+		want := &insights.Day{Day: day.Day, LicenseID: day.LicenseID, MachineID: day.MachineID, Activations: 11, Renewals: 22, Heartbeats: 33,
+			Validations: 44, Networks: []string{"192.0.2.0/24", "2001:db8::/48"}, Platforms: []string{"darwin/arm64", "linux/amd64"}}
+		sameStruct(t, "telemetry day added", got, want)
+
+		ref := &insights.RefusalEvent{ID: "01950000-0000-7000-8000-000000000006", At: rtTime(1), Kind: licensing.UseActivation,
+			Code: licensing.ESeatLimit, LicenseID: day.LicenseID, MachineID: day.MachineID, Fingerprint: "fp-1234567890", Network: "192.0.2.0/24"}
+		mustFill(t, ref)
+		roundTrip(t, "telemetry refusal", ref, func(v *insights.RefusalEvent) error { return in.AddRefusals(ctx, []insights.RefusalEvent{*v}) },
+			func() (*insights.RefusalEvent, error) {
+				l, err := in.Refusals(ctx, ref.LicenseID, rtTime(0), rtTime(2))
+				if err != nil || len(l) != 1 {
+					return nil, fmt.Errorf("refusals = %v, %v", l, err)
+				}
+				return &l[0], nil
+			}, nil, nil)
+		// A retried batch whose first write landed keeps each event once.
+		must(t, in.AddRefusals(ctx, []insights.RefusalEvent{*ref}))
+		if l, err := in.Refusals(ctx, ref.LicenseID, rtTime(0), rtTime(2)); err != nil || len(l) != 1 {
+			t.Fatalf("after a retried write: %d refusals, %v; want 1", len(l), err)
 		}
 	})
 }

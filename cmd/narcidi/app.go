@@ -16,6 +16,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
@@ -30,6 +31,7 @@ type App struct {
 
 	store  *storage.Store
 	seen   *storage.LastSeenBatcher // last-seen stamps of renewals and heartbeats, written behind
+	usage  *insights.Recorder       // client-API telemetry, written behind (insights.go)
 	redis  *redis.Client
 	keys   *keys.Keyring
 	server *api.Server
@@ -115,8 +117,9 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	a.seen = storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: a.Log})
+	a.usage = insights.NewRecorder(st.Insights(), insights.RecorderConfig{Log: a.Log})
 	svc := licensing.NewServices(storage.StoresWithLastSeen(st, a.seen), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
-		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
+		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher, Telemetry: a.usage})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
 	if err != nil {
 		return errors.Join(err, a.Close())
@@ -126,7 +129,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases))
+	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, a.Config.TelemetryRetention))
 	subs, bill, err := openBilling(st, svc, a.Config.Billing, time.Now)
 	if err != nil {
 		return errors.Join(err, a.Close())
@@ -250,6 +253,12 @@ func (a *App) Close() error {
 		errs = append(errs, a.seen.Close(ctx))
 		cancel()
 		a.seen = nil
+	}
+	if a.usage != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, a.usage.Close(ctx))
+		cancel()
+		a.usage = nil
 	}
 	if a.store != nil {
 		errs = append(errs, a.store.Close())

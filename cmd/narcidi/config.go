@@ -59,6 +59,10 @@ type Config struct {
 	// in it has been checked here at load.
 	Releases ReleaseConfig
 	Billing  BillingConfig // subscriptions.go
+
+	// TelemetryRetention (NARCIDI_TELEMETRY_RETENTION) is how long
+	// client-API telemetry is kept (insights.go).
+	TelemetryRetention time.Duration
 }
 
 // setting is one configuration variable: its environment name, its static
@@ -143,6 +147,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_DELIVERY_ATTEMPTS", def: "8", kind: "int", help: "tries of a webhook or email before it is marked failed (1-50)", value: intIn(&c.DeliveryAttempts, 1, 50)},
 			{env: "NARCIDI_RETRY_BASE", def: "30s", kind: "duration", help: "first retry delay of a delivery; it doubles each try (at most 1h)", value: durationIn(&c.RetryBase, time.Nanosecond, time.Hour)},
 			{env: "NARCIDI_SCAN_SCHEDULE", def: "* * * * *", kind: "cron", help: "cron spec (UTC) of the expiry and offline scans", value: checked(&c.ScanSchedule, checkCron)},
+			telemetrySetting(c),
 		},
 		groupMetrics: metricsSettings(c),
 		groupRelease: {

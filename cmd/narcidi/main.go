@@ -37,6 +37,7 @@ Usage:
   narcidi users create -email X -role admin   a console user; prints its set-password link
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
+  narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history)
   narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
@@ -82,6 +83,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = activateOffline(ctx, args, getenv, stdout, stderr)
 	case "users":
 		err = usersCommand(ctx, args, getenv, stdout, stderr)
+	case "insights":
+		err = insightsCommand(ctx, args, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens", "subscriptions":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":

@@ -45,6 +45,12 @@ func passwordLink(base, secret string) string {
 // usersCommand runs `narcidi users create -email X -role R`: it adds a
 // console user to the database and prints its one-time set-password link.
 func usersCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
+		fmt.Fprint(stdout, "Usage: narcidi users create -email EMAIL -role admin|support|read-only\n\n"+
+			"  create   add a console user and print its one-time set-password link\n\n"+
+			"\"narcidi users create -h\" lists its flags.\n")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "create" {
 		return fmt.Errorf("want a subcommand: create")
 	}

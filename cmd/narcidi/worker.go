@@ -108,7 +108,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases))
+	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, cfg.TelemetryRetention))
 	if wc.SubscriptionSweep, err = workerSweep(st, svc, time.Now); err != nil {
 		return err
 	}

@@ -1,0 +1,19 @@
+// Package insights is the insights concern of licensing (issue 14): the
+// telemetry of the client API kept small, and (to come) the features and
+// scores computed from it.
+//
+// Telemetry is daily roll-ups, per license and per machine, of what the
+// client API answered (activations, renewals, heartbeats, validations, the
+// distinct /24 or /48 networks and platforms seen, each a small bounded
+// set), and one event per refusal that matters (an activation refused for
+// the seat limit or a blocked machine, a refused renewal or heartbeat).
+// Leasing hands uses and refusals to a Recorder (licensing.TelemetryRecorder)
+// that answers at once and writes them behind in batches, as the last-seen
+// stamps are (storage.LastSeenBatcher): one statement per table per batch,
+// counts added to the stored ones, so several instances can write the same
+// day. Service.Cleanup enforces the retention.
+//
+// Store is the narrow store of the concern (implemented by storage.Insights).
+// The sim subpackage writes simulated histories with known ground truth in
+// the JSON-lines import format (README, "Insights").
+package insights

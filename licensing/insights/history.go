@@ -1,0 +1,185 @@
+package insights
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// The history import format (README, "Insights"): JSON lines, one record
+// per line, each with a "type". Times are RFC 3339. A license's records
+// come after its "license" record, day by day (within a day, in any
+// order); licenses may interleave.
+// Count (renewal, heartbeat, validation) folds that many calls of one day
+// into one line, so a history stays small; 0 means 1.
+const (
+	RecordLicense      = "license"      // id, customer_id, policy, seats, at (created), expires_at
+	RecordActivation   = "activation"   // license_id, machine_id, fingerprint, platform, ip, at
+	RecordDeactivation = "deactivation" // license_id, machine_id, at
+	RecordRenewal      = "renewal"      // license_id, machine_id, ip, at, count
+	RecordHeartbeat    = "heartbeat"    // license_id, machine_id, ip, at, count
+	RecordValidation   = "validation"   // license_id, at, count
+	RecordRefusal      = "refusal"      // license_id, fingerprint, machine_id?, kind, code, ip, at
+	RecordExtension    = "extension"    // license_id, at, expires_at (the new expiry)
+)
+
+// Record is one line of a history.
+type Record struct {
+	Type        string     `json:"type"`
+	ID          string     `json:"id,omitempty"`
+	LicenseID   string     `json:"license_id,omitempty"`
+	CustomerID  string     `json:"customer_id,omitempty"`
+	Policy      string     `json:"policy,omitempty"`
+	Seats       int        `json:"seats,omitempty"`
+	MachineID   string     `json:"machine_id,omitempty"`
+	Fingerprint string     `json:"fingerprint,omitempty"`
+	Platform    string     `json:"platform,omitempty"`
+	IP          string     `json:"ip,omitempty"`
+	Kind        string     `json:"kind,omitempty"`
+	Code        string     `json:"code,omitempty"`
+	Count       int        `json:"count,omitempty"`
+	At          time.Time  `json:"at"`
+	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+}
+
+// N is how many calls the record stands for (Count, at least 1).
+func (r *Record) N() int { return max(r.Count, 1) }
+
+// check says what a record of its type lacks.
+func (r *Record) check() error {
+	if r.At.IsZero() {
+		return errors.New(`"at" is required`)
+	}
+	switch r.Type {
+	case RecordLicense:
+		if r.ID == "" || r.Seats < 1 || r.ExpiresAt == nil {
+			return errors.New(`a license needs "id", "seats" (at least 1) and "expires_at"`)
+		}
+		return nil
+	case RecordExtension:
+		if r.ExpiresAt == nil {
+			return errors.New(`an extension needs "expires_at"`)
+		}
+	case RecordActivation, RecordDeactivation, RecordRenewal, RecordHeartbeat:
+		if r.MachineID == "" {
+			return fmt.Errorf(`a %s needs "machine_id"`, r.Type)
+		}
+	case RecordRefusal:
+		if r.Kind == "" || r.Code == "" {
+			return errors.New(`a refusal needs "kind" and "code"`)
+		}
+	case RecordValidation:
+	default:
+		return fmt.Errorf("unknown type %q", r.Type)
+	}
+	if r.LicenseID == "" {
+		return fmt.Errorf(`a %s needs "license_id"`, r.Type)
+	}
+	if r.Count < 0 {
+		return errors.New(`"count" cannot be negative`)
+	}
+	return nil
+}
+
+// ReadHistory reads a history, calling fn for every record in file order.
+// A malformed line stops it with an error naming the line.
+func ReadHistory(r io.Reader, fn func(*Record) error) error {
+	return readLines(r, func(line int, b []byte) error {
+		var rec Record
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&rec); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if err := rec.check(); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		return fn(&rec)
+	})
+}
+
+// HistoryWriter writes records as JSON lines.
+type HistoryWriter struct {
+	w   *bufio.Writer
+	enc *json.Encoder
+}
+
+// NewHistoryWriter writes to w; call Flush at the end.
+func NewHistoryWriter(w io.Writer) *HistoryWriter {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	return &HistoryWriter{w: bw, enc: json.NewEncoder(bw)}
+}
+
+// Write writes one record (checked as ReadHistory checks it).
+func (h *HistoryWriter) Write(r *Record) error {
+	if err := r.check(); err != nil {
+		return fmt.Errorf("%s record: %w", r.Type, err)
+	}
+	return h.enc.Encode(r)
+}
+
+// Flush writes what is buffered.
+func (h *HistoryWriter) Flush() error { return h.w.Flush() }
+
+// Label is the known outcome of a license, one JSON line per license in a
+// labels file: whether it churned (expired without extension) at
+// DecidedAt, and, from a simulator, the behaviour it was given.
+type Label struct {
+	LicenseID string    `json:"license_id"`
+	Churned   bool      `json:"churned"`
+	DecidedAt time.Time `json:"decided_at"`
+	// Profile is the simulator's ground truth: "steady", "churner",
+	// "grower" or "sharer" ("" for real histories).
+	Profile string `json:"profile,omitempty"`
+}
+
+// ReadLabels reads a labels file.
+func ReadLabels(r io.Reader) ([]Label, error) {
+	var out []Label
+	err := readLines(r, func(line int, b []byte) error {
+		var l Label
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&l); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
+		if l.LicenseID == "" || l.DecidedAt.IsZero() {
+			return fmt.Errorf(`line %d: a label needs "license_id" and "decided_at"`, line)
+		}
+		out = append(out, l)
+		return nil
+	})
+	return out, err
+}
+
+// WriteLabels writes labels as JSON lines.
+func WriteLabels(w io.Writer, labels []Label) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	for i := range labels {
+		if err := enc.Encode(&labels[i]); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// readLines calls fn with every non-empty line (numbered from 1).
+func readLines(r io.Reader, fn func(line int, b []byte) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		b := sc.Bytes()
+		if len(b) == 0 {
+			continue
+		}
+		if err := fn(n, b); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}

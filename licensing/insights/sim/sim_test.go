@@ -1,0 +1,151 @@
+package sim_test
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/insights/sim"
+)
+
+func write(t *testing.T, cfg sim.Config) (history, labels []byte) {
+	t.Helper()
+	var h, l bytes.Buffer
+	if err := sim.Write(cfg, &h, &l); err != nil {
+		t.Fatal(err)
+	}
+	return h.Bytes(), l.Bytes()
+}
+
+// TestDeterministicForASeed: the same config writes the same bytes; another
+// seed writes others.
+func TestDeterministicForASeed(t *testing.T) {
+	cfg := sim.Default(7, 200)
+	h1, l1 := write(t, cfg)
+	h2, l2 := write(t, cfg)
+	if !bytes.Equal(h1, h2) || !bytes.Equal(l1, l2) {
+		t.Fatal("the same seed wrote two different histories")
+	}
+	cfg.Seed = 8
+	h3, _ := write(t, cfg)
+	if bytes.Equal(h1, h3) {
+		t.Fatal("two seeds wrote the same history")
+	}
+}
+
+// licenseStats is what a history says of one license.
+type licenseStats struct {
+	expires       string
+	lastUse       string
+	fingerprints  map[string]bool
+	networks      map[string]bool
+	seatRefusals  int
+	extended      bool
+	activeDayLast map[string]bool // days with renewals in the 30 days before expiry
+}
+
+// TestGroundTruthAsConfigured: the labels have exactly the configured
+// shares of each profile, churned is exactly the churners, and the history
+// shows each behaviour: churners stop at expiry and fade before it,
+// growers are refused for the seat limit, sharers cycle fingerprints
+// through many networks.
+func TestGroundTruthAsConfigured(t *testing.T) {
+	for _, cfg := range []sim.Config{
+		sim.Default(1, 500),
+		{Seed: 2, Licenses: 333, Days: 150, ChurnRate: 0.3, GrowRate: 0.2, ShareRate: 0.1},
+	} {
+		t.Run(fmt.Sprintf("seed %d", cfg.Seed), func(t *testing.T) {
+			h, l := write(t, cfg)
+			labels, err := insights.ReadLabels(bytes.NewReader(l))
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[string]int{}
+			for _, lb := range labels {
+				count[lb.Profile]++
+				if lb.Churned != (lb.Profile == sim.Churner) {
+					t.Fatalf("label %+v: churned must be exactly the churners", lb)
+				}
+			}
+			n := float64(cfg.Licenses)
+			want := map[string]int{sim.Churner: int(math.Round(cfg.ChurnRate * n)), sim.Grower: int(math.Round(cfg.GrowRate * n)),
+				sim.Sharer: int(math.Round(cfg.ShareRate * n))}
+			want[sim.Steady] = cfg.Licenses - want[sim.Churner] - want[sim.Grower] - want[sim.Sharer]
+			if len(labels) != cfg.Licenses || fmt.Sprint(count) != fmt.Sprint(want) {
+				t.Fatalf("%d labels, profiles %v; want %d, %v", len(labels), count, cfg.Licenses, want)
+			}
+
+			stats := map[string]*licenseStats{}
+			err = insights.ReadHistory(bytes.NewReader(h), func(r *insights.Record) error {
+				if r.Type == insights.RecordLicense {
+					stats[r.ID] = &licenseStats{expires: r.ExpiresAt.Format(insights.DayLayout), fingerprints: map[string]bool{},
+						networks: map[string]bool{}, activeDayLast: map[string]bool{}}
+					return nil
+				}
+				s := stats[r.LicenseID]
+				if s == nil {
+					return fmt.Errorf("%s record of %s before its license", r.Type, r.LicenseID)
+				}
+				day := r.At.Format(insights.DayLayout)
+				switch r.Type {
+				case insights.RecordActivation:
+					s.fingerprints[r.Fingerprint] = true
+				case insights.RecordRenewal:
+					s.networks[insights.Network(r.IP)] = true
+					s.lastUse = max(s.lastUse, day)
+					if exp, _ := timeOf(s.expires); exp.Sub(r.At).Hours() < 30*24 && day < s.expires {
+						s.activeDayLast[day] = true
+					}
+				case insights.RecordRefusal:
+					if r.Code == string(licensing.ESeatLimit) {
+						s.seatRefusals++
+					}
+				case insights.RecordExtension:
+					s.extended = true
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			mean := map[string]map[string]float64{}
+			for _, lb := range labels {
+				s := stats[lb.LicenseID]
+				if s.extended == lb.Churned {
+					t.Fatalf("%s (%s): extended %v", lb.LicenseID, lb.Profile, s.extended)
+				}
+				if lb.Churned && s.lastUse >= s.expires {
+					t.Fatalf("churner %s used on %s, after its expiry %s", lb.LicenseID, s.lastUse, s.expires)
+				}
+				if mean[lb.Profile] == nil {
+					mean[lb.Profile] = map[string]float64{}
+				}
+				m := mean[lb.Profile]
+				m["fingerprints"] += float64(len(s.fingerprints)) / float64(count[lb.Profile])
+				m["networks"] += float64(len(s.networks)) / float64(count[lb.Profile])
+				m["seat refusals"] += float64(s.seatRefusals) / float64(count[lb.Profile])
+				m["active days before expiry"] += float64(len(s.activeDayLast)) / float64(count[lb.Profile])
+			}
+			for _, c := range []struct {
+				what, more, less string
+				ratio            float64
+			}{
+				{"fingerprints", sim.Sharer, sim.Steady, 3},
+				{"networks", sim.Sharer, sim.Steady, 3},
+				{"seat refusals", sim.Grower, sim.Steady, 100},
+				{"active days before expiry", sim.Steady, sim.Churner, 1.5},
+			} {
+				if mean[c.more][c.what] < c.ratio*mean[c.less][c.what] || mean[c.more][c.what] == 0 {
+					t.Errorf("%s: %s average %.2f, %s %.2f; want at least %.1f times", c.what, c.more, mean[c.more][c.what], c.less, mean[c.less][c.what], c.ratio)
+				}
+			}
+			t.Logf("averages by profile: %v", mean)
+		})
+	}
+}
+
+func timeOf(day string) (t time.Time, err error) { return time.Parse(insights.DayLayout, day) }
