@@ -45,6 +45,25 @@ type App struct {
 	tel     *telemetry  // metrics (metrics.go)
 }
 
+// openCommandStore is the start of the commands that work on the database
+// directly (seed, users create): their configuration, logger and store,
+// which the caller closes.
+func openCommandStore(ctx context.Context, command string, args []string, getenv func(string) string, stderr io.Writer) (*Config, *slog.Logger, *storage.Store, error) {
+	cfg, _, err := parseConfig(command, args, getenv, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log, err := cfg.logger(stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, log, st, nil
+}
+
 // openStore opens and migrates the database of cfg.
 func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})

@@ -16,15 +16,7 @@ import (
 // server itself would write, with its events). It refuses a database that
 // already has products: a demo never mixes with real data.
 func seed(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	cfg, _, err := parseConfig("seed", args, getenv, stderr)
-	if err != nil {
-		return err
-	}
-	log, err := cfg.logger(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, log, st, err := openCommandStore(ctx, "seed", args, getenv, stderr)
 	if err != nil {
 		return err
 	}

@@ -62,15 +62,7 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err}
 	}
-	cfg, _, err := parseConfig("users create", fs.Args(), getenv, stderr)
-	if err != nil {
-		return err
-	}
-	log, err := cfg.logger(stderr)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg)
+	cfg, log, st, err := openCommandStore(ctx, "users create", fs.Args(), getenv, stderr)
 	if err != nil {
 		return err
 	}
