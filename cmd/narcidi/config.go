@@ -90,12 +90,15 @@ const (
 	groupRedis   = "redis"   // Redis
 	groupJobs    = "jobs"    // background jobs and deliveries
 	groupRelease = "release" // release files
-	groupMetrics = "metrics" // Prometheus metrics (metrics.go)
+	// groupBlobServe is where serve's local blob store listens; the worker
+	// only cleans the store up and listens nowhere.
+	groupBlobServe = "blob-serve"
+	groupMetrics   = "metrics" // Prometheus metrics (metrics.go)
 )
 
 // commandGroups says which settings each command reads.
 var commandGroups = map[string][]string{
-	"serve":         {groupStore, groupLog, groupKeys, groupServer, groupRedis, groupJobs, groupRelease, groupMetrics},
+	"serve":         {groupStore, groupLog, groupKeys, groupServer, groupRedis, groupJobs, groupRelease, groupBlobServe, groupMetrics},
 	"worker":        {groupStore, groupLog, groupKeys, groupRedis, groupJobs, groupRelease, groupMetrics},
 	"migrate":       {groupStore, groupLog},
 	"seed":          {groupStore, groupLog, groupKeys},
@@ -150,11 +153,13 @@ func settings(c *Config) map[string][]setting {
 			telemetrySetting(c),
 		},
 		groupMetrics: metricsSettings(c),
+		groupBlobServe: {
+			{env: "NARCIDI_BLOB_ADDR", def: "127.0.0.1:0", kind: "host:port", help: "listen address of the local blob store's download/upload URLs", value: text(&r.Addr)},
+			{env: "NARCIDI_BLOB_PUBLIC_URL", kind: "url", help: "public base URL of the local blob store (default: http://<its listen address>)", value: text(&r.PublicURL)},
+		},
 		groupRelease: {
 			{env: "NARCIDI_BLOB_BACKEND", def: "local", kind: "backend", help: "where release files live: local (a folder, the server signs URLs) or s3", value: oneOf(&r.Backend, "local", "s3")},
 			{env: "NARCIDI_BLOB_DIR", kind: "dir", help: "folder of the local blob store (default: <data dir>/blobs)", value: text(&r.Dir)},
-			{env: "NARCIDI_BLOB_ADDR", def: "127.0.0.1:0", kind: "host:port", help: "listen address of the local blob store's download/upload URLs", value: text(&r.Addr)},
-			{env: "NARCIDI_BLOB_PUBLIC_URL", kind: "url", help: "public base URL of the local blob store (default: http://<its listen address>)", value: text(&r.PublicURL)},
 			{env: "NARCIDI_S3_BUCKET", kind: "string", help: "S3 bucket of the release files (NARCIDI_BLOB_BACKEND=s3)", value: text(&r.S3Bucket)},
 			{env: "NARCIDI_S3_REGION", def: "us-east-1", kind: "string", help: "S3 region", value: text(&r.S3Region)},
 			{env: "NARCIDI_S3_ENDPOINT", kind: "url", help: "S3-compatible endpoint (http://host:port); empty: AWS", value: text(&r.S3Endpoint)},

@@ -302,3 +302,21 @@ func TestEveryCommandHelpExitsZero(t *testing.T) {
 		t.Error("a help request created the data folder")
 	}
 }
+
+// The worker listens nowhere but on its optional metrics address: its help
+// lists no API or blob-store listen address.
+func TestWorkerHelpListsNoListenAddress(t *testing.T) {
+	var out strings.Builder
+	_, _, err := parseConfig("worker", []string{"-h"}, func(string) string { return "" }, &out)
+	if !errHelp(err) {
+		t.Fatalf("worker -h: %v", err)
+	}
+	for _, flag := range []string{"  -addr ", "-blob-addr", "-blob-public-url", "-proxy-header"} {
+		if strings.Contains(out.String(), flag) {
+			t.Errorf("worker -h lists %s", flag)
+		}
+	}
+	if !strings.Contains(out.String(), "-metrics-addr") {
+		t.Error("worker -h lacks -metrics-addr")
+	}
+}
