@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -269,29 +268,10 @@ func TestWorkerMetricsAndDashboardNames(t *testing.T) {
 
 	workerEnv := maps.Clone(env)
 	workerEnv["NARCIDI_METRICS_TOKEN"] = metricsToken
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var out, errs strings.Builder
-	code := -1
-	wg.Go(func() {
-		c := run(ctx, []string{"worker"}, func(k string) string { return workerEnv[k] }, &lockedBuilder{&mu, &out}, &lockedBuilder{&mu, &errs})
-		mu.Lock()
-		code = c
-		mu.Unlock()
-	})
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		if code != 0 {
-			t.Errorf("narcidi worker exited %d: %s", code, errs.String())
-		}
-	})
+	out := runWorker(t, workerEnv)
 	urlRe := regexp.MustCompile(`metrics on (http://\S+/metrics)`)
 	var workerURL string
 	workerstest.WaitFor(t, "the worker to start", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
 		if m := urlRe.FindStringSubmatch(out.String()); m != nil {
 			workerURL = m[1]
 		}
@@ -377,17 +357,6 @@ func certifyActiveKey(t *testing.T, app *App) time.Time {
 		t.Fatal(err)
 	}
 	return exp
-}
-
-type lockedBuilder struct {
-	mu *sync.Mutex
-	b  *strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
 }
 
 // metricNameRe finds the metric names in PromQL: Narcidi's own and the

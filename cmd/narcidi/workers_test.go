@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -124,24 +125,7 @@ func TestWorkerProcessOnRedis(t *testing.T) {
 	cat := seedCatalog(t, admin, 2)
 	registerHook(t, admin, rcv, licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	var out, errs bytes.Buffer
-	var mu sync.Mutex
-	code := -1
-	wg.Go(func() {
-		c := run(ctx, []string{"worker"}, func(k string) string { return env[k] }, &lockedWriter{&mu, &out}, &lockedWriter{&mu, &errs})
-		mu.Lock()
-		code = c
-		mu.Unlock()
-	})
-	t.Cleanup(func() {
-		cancel()
-		wg.Wait()
-		if code != 0 {
-			t.Errorf("narcidi worker exited %d: %s", code, errs.String())
-		}
-	})
+	runWorker(t, env)
 
 	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/suspend", nil, nil)
 	admin.call("POST", "/v1/licenses/"+cat.licenseID+"/actions/reinstate", nil, nil)
@@ -222,13 +206,42 @@ func TestWorkerNeedsRedis(t *testing.T) {
 	}
 }
 
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
+// lockedBuffer is an output written by one goroutine while a test reads it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.w.Write(p)
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runWorker runs `narcidi worker` in-process with env until the test ends,
+// and fails the test if it then exits with an error. It returns its stdout.
+func runWorker(t *testing.T, env map[string]string) *lockedBuffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	out, errs := &lockedBuffer{}, &lockedBuffer{}
+	var code atomic.Int64
+	code.Store(-1)
+	wg.Go(func() {
+		code.Store(int64(run(ctx, []string{"worker"}, func(k string) string { return env[k] }, out, errs)))
+	})
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+		if c := code.Load(); c != 0 {
+			t.Errorf("narcidi worker exited %d: %s", c, errs.String())
+		}
+	})
+	return out
 }
