@@ -86,17 +86,23 @@ func (w walker) value(t reflect.Type, path string, depth int) error {
 	return nil
 }
 
-func (w walker) object(t reflect.Type, path string, depth int) error {
-	var fields map[string]reflect.Type
-	var elem reflect.Type
-	if t != nil {
-		switch t.Kind() {
-		case reflect.Struct:
-			fields = jsonFields(t)
-		case reflect.Map:
-			elem = t.Elem()
-		}
+// memberTypes says what an object decoded into t may hold: a struct's json
+// members, or a map's element type (neither for an unknown t).
+func memberTypes(t reflect.Type) (fields map[string]reflect.Type, elem reflect.Type) {
+	if t == nil {
+		return nil, nil
 	}
+	switch t.Kind() {
+	case reflect.Struct:
+		return jsonFields(t), nil
+	case reflect.Map:
+		return nil, t.Elem()
+	}
+	return nil, nil
+}
+
+func (w walker) object(t reflect.Type, path string, depth int) error {
+	fields, elem := memberTypes(t)
 	seen := map[string]bool{}
 	for w.dec.More() {
 		tok, err := w.dec.Token()
@@ -324,16 +330,7 @@ func (s *scan) value(t reflect.Type, depth int) bool {
 // object mirrors walker.object.
 func (s *scan) object(t reflect.Type, depth int) bool {
 	s.i++ // '{'
-	var fields map[string]reflect.Type
-	var elem reflect.Type
-	if t != nil {
-		switch t.Kind() {
-		case reflect.Struct:
-			fields = jsonFields(t)
-		case reflect.Map:
-			elem = t.Elem()
-		}
-	}
+	fields, elem := memberTypes(t)
 	if s.ws(); s.i < len(s.b) && s.b[s.i] == '}' {
 		s.i++
 		return true
