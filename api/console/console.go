@@ -135,33 +135,35 @@ func (cn *Console) Mount(r fiber.Router) {
 	r.Post("/sign-out", cn.signedInAny, cn.signOut)
 	r.Post("/sign-out-everywhere", cn.signedIn, cn.signOutEverywhere)
 
-	for _, rt := range Routes {
-		h := handlers[rt.Name]
+	for _, rt := range Routes() {
+		h := rt.Handler
 		r.Add(rt.Method, rt.Path, cn.signedIn, cn.require(rt.Perm), func(c *fiber.Ctx) error { return h(cn, c) })
 	}
 }
 
-// Route is one page or action of the console behind sign-in, and the
-// permission of licensing's table it needs: the console's routes × roles
-// matrix is tested against this list.
+// Route is one page or action of the console behind sign-in, the
+// permission of licensing's table it needs and its handler: the console's
+// routes × roles matrix is tested against Routes().
 type Route struct {
 	Name, Method, Path string
 	Perm               licensing.Permission
+	Handler            func(*Console, *fiber.Ctx) error
+}
+
+// routeGroups are the console's areas, one file each (pages.go: overview
+// and licenses); a new area adds its slice here.
+var routeGroups = [][]Route{
+	overviewRoutes,
+	licenseRoutes,
 }
 
 // Routes lists every signed-in page and action.
-var Routes = []Route{
-	{"overview", "GET", "/", licensing.ReadDashboard},
-	{"licenses", "GET", "/licenses", licensing.ReadLicenses},
-	{"license", "GET", "/licenses/:id", licensing.ReadLicenses},
-	{"licenseAction", "POST", "/licenses/:id/:action", licensing.WriteLicenses},
-}
-
-var handlers = map[string]func(*Console, *fiber.Ctx) error{
-	"overview":      (*Console).overview,
-	"licenses":      (*Console).licenses,
-	"license":       (*Console).license,
-	"licenseAction": (*Console).licenseAction,
+func Routes() []Route {
+	var all []Route
+	for _, g := range routeGroups {
+		all = append(all, g...)
+	}
+	return all
 }
 
 // headers sets the strict Content-Security-Policy (own scripts and styles

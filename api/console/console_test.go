@@ -260,7 +260,7 @@ func TestRoutesByRole(t *testing.T) {
 		for _, role := range users.ConsoleRoles {
 			b := e.signedIn(role)
 			csrf := b.csrf("/console/licenses")
-			for _, rt := range console.Routes {
+			for _, rt := range console.Routes() {
 				path := strings.ReplaceAll(strings.ReplaceAll("/console"+rt.Path, ":id", e.license.ID), ":action", "suspend")
 				path = strings.TrimSuffix(path, "/")
 				if path == "/console" {
@@ -282,7 +282,7 @@ func TestRoutesByRole(t *testing.T) {
 		}
 		// Signed out, every route sends to the sign-in page.
 		anon := e.browser()
-		for _, rt := range console.Routes {
+		for _, rt := range console.Routes() {
 			if rt.Method != "GET" {
 				continue
 			}

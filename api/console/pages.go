@@ -14,6 +14,16 @@ import (
 // The pages call the same services as the JSON routes, with the same
 // actor in the context: no rule is written twice.
 
+var overviewRoutes = []Route{
+	{"overview", "GET", "/", licensing.ReadDashboard, (*Console).overview},
+}
+
+var licenseRoutes = []Route{
+	{"licenses", "GET", "/licenses", licensing.ReadLicenses, (*Console).licenses},
+	{"license", "GET", "/licenses/:id", licensing.ReadLicenses, (*Console).license},
+	{"licenseAction", "POST", "/licenses/:id/:action", licensing.WriteLicenses, (*Console).licenseAction},
+}
+
 type overviewData struct {
 	Stats    *licensing.Stats
 	Licenses []statusCount
