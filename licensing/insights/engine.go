@@ -1,7 +1,10 @@
 package insights
 
 import (
-	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -107,24 +110,220 @@ type Outcome struct {
 	Blocked  bool // lapsed (past grace) or suspended within the block horizon
 }
 
-// ErrNotBuilt is answered until the engine is built (issue 14).
-var ErrNotBuilt = errors.New("insights: the scoring engine is not built yet")
+// Labelled is the features of a past snapshot and what happened after it:
+// the training row of Engine.TrainFeatures (Train extracts them from
+// Outcomes).
+type Labelled struct {
+	Features Features
+	Churned  bool
+	Blocked  bool
+}
 
-// Engine scores snapshots. Safe for concurrent use once built.
-type Engine struct{}
+// BlockEligible says whether a snapshot's license could still become
+// blocked: one suspended, revoked or expired at At already is, and neither
+// trains nor tests the block model.
+func (f *Features) BlockEligible() bool { return f.Status == licensing.LicenseActive }
 
-// EngineConfig configures an Engine (seed of training, thresholds of
-// starting models).
+// The training minimums: fewer outcomes (or fewer of either class) keep
+// the starting model, whose scores say so (StartingModel).
+const (
+	DefaultMinOutcomes = 200
+	DefaultMinClass    = 20
+	DefaultThreshold   = 0.5
+)
+
+// EngineConfig configures an Engine.
 type EngineConfig struct {
+	// Seed is kept for models that draw randomness. Training today draws
+	// none (logistic regression from zero weights, deterministic BFGS,
+	// outcomes sorted by time and license first), so one set of outcomes
+	// always gives one model and one version.
 	Seed uint64
+	// MinOutcomes and MinClass are the training minimums (0: the defaults,
+	// 200 and 20).
+	MinOutcomes, MinClass int
+	// Thresholds are the scores at and above which a kind counts as raised
+	// (evaluate's precision and recall; the job's events may use their
+	// own). Missing kinds use DefaultThreshold.
+	Thresholds map[Kind]float64
+}
+
+// Engine scores snapshots. Safe for concurrent use.
+type Engine struct {
+	cfg EngineConfig
+
+	mu           sync.RWMutex
+	churn, block *linear
+	peers        map[string]peerRef // by policy, from the training snapshots ("" all)
 }
 
 // NewEngine builds an engine with the starting models.
-func NewEngine(cfg EngineConfig) *Engine { return &Engine{} }
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.MinOutcomes <= 0 {
+		cfg.MinOutcomes = DefaultMinOutcomes
+	}
+	if cfg.MinClass <= 0 {
+		cfg.MinClass = DefaultMinClass
+	}
+	return &Engine{
+		cfg:   cfg,
+		churn: startingLinear(KindChurn, "churn", churnTerms, churnStartingBias, churnStarting),
+		block: startingLinear(KindBlock, "block", blockTerms, blockStartingBias, blockStarting),
+	}
+}
+
+// Threshold is the score at and above which kind counts as raised.
+func (e *Engine) Threshold(kind Kind) float64 {
+	if t, ok := e.cfg.Thresholds[kind]; ok {
+		return t
+	}
+	return DefaultThreshold
+}
+
+// ModelVersions is the version of the model of each kind, as scores name
+// them.
+func (e *Engine) ModelVersions() map[Kind]string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return map[Kind]string{KindChurn: e.churn.version, KindBlock: e.block.version, KindUpgrade: upgradeVersion, KindSharing: sharingVersion}
+}
 
 // Train fits the trained models to past outcomes; with too few of them it
-// keeps the starting models (and says so in the scores).
-func (e *Engine) Train(past []Outcome) error { return ErrNotBuilt }
+// keeps the starting models (and says so in the scores). It also keeps the
+// snapshots' sharing figures as each policy's peers.
+func (e *Engine) Train(past []Outcome) error {
+	rows := make([]Labelled, len(past))
+	for i := range past {
+		rows[i] = Labelled{Features: Extract(&past[i].Snapshot), Churned: past[i].Churned, Blocked: past[i].Blocked}
+	}
+	return e.TrainFeatures(rows)
+}
 
-// Score scores each snapshot with every kind.
-func (e *Engine) Score(snaps []Snapshot) ([]Score, error) { return nil, ErrNotBuilt }
+// TrainFeatures is Train on extracted features (evaluate extracts them as
+// it reads a history, so the snapshots need not all be in memory). Each
+// model is trained or reset to its starting model on its own: churn on
+// every row, block on the rows whose license could still be blocked.
+func (e *Engine) TrainFeatures(past []Labelled) error {
+	rows := slices.Clone(past)
+	slices.SortStableFunc(rows, func(a, b Labelled) int {
+		if c := a.Features.At.Compare(b.Features.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Features.LicenseID, b.Features.LicenseID)
+	})
+	fit := func(kind Kind, prefix string, terms []term, starting *linear, keep func(*Labelled) (bool, bool)) (*linear, error) {
+		var xs [][]float64
+		var ys []bool
+		pos := 0
+		probe := &linear{terms: terms}
+		for i := range rows {
+			use, y := keep(&rows[i])
+			if !use {
+				continue
+			}
+			xs, ys = append(xs, probe.vector(&rows[i].Features)), append(ys, y)
+			if y {
+				pos++
+			}
+		}
+		if len(xs) < e.cfg.MinOutcomes || pos < e.cfg.MinClass || len(xs)-pos < e.cfg.MinClass {
+			return starting, nil
+		}
+		return trainedLinear(kind, prefix, terms, xs, ys)
+	}
+	churn, err := fit(KindChurn, "churn", churnTerms, startingLinear(KindChurn, "churn", churnTerms, churnStartingBias, churnStarting),
+		func(l *Labelled) (bool, bool) { return true, l.Churned })
+	if err != nil {
+		return fmt.Errorf("insights: training the churn model: %w", err)
+	}
+	block, err := fit(KindBlock, "block", blockTerms, startingLinear(KindBlock, "block", blockTerms, blockStartingBias, blockStarting),
+		func(l *Labelled) (bool, bool) { return l.Features.BlockEligible(), l.Blocked })
+	if err != nil {
+		return fmt.Errorf("insights: training the block model: %w", err)
+	}
+	fs := make([]Features, len(rows))
+	for i := range rows {
+		fs[i] = rows[i].Features
+	}
+	peers := peerRefs(fs)
+	e.mu.Lock()
+	e.churn, e.block, e.peers = churn, block, peers
+	e.mu.Unlock()
+	return nil
+}
+
+// Score scores each snapshot with every kind: len(snaps) × len(Kinds)
+// scores, snapshot by snapshot, kinds in Kinds order. The licenses of the
+// same policy in snaps are each other's peers for sharing: score a whole
+// installation in one call (or extract features batch by batch and call
+// ScoreFeatures once) so peers are the installation's.
+func (e *Engine) Score(snaps []Snapshot) ([]Score, error) {
+	fs := make([]Features, len(snaps))
+	for i := range snaps {
+		fs[i] = Extract(&snaps[i])
+	}
+	return e.ScoreFeatures(fs), nil
+}
+
+// ScoreFeatures is Score on extracted features.
+func (e *Engine) ScoreFeatures(fs []Features) []Score {
+	e.mu.RLock()
+	churn, block, trainedPeers := e.churn, e.block, e.peers
+	e.mu.RUnlock()
+	batch := peerRefs(fs)
+	out := make([]Score, 0, len(fs)*len(Kinds))
+	for i := range fs {
+		f := &fs[i]
+		base := Score{LicenseID: f.LicenseID, CustomerID: f.CustomerID, ProductID: f.ProductID, PolicyID: f.PolicyID, ComputedAt: f.At}
+
+		s := base
+		s.Kind, s.ModelVersion, s.StartingModel = KindChurn, churn.version, churn.starting
+		s.Value, s.Reasons = churn.score(f)
+		out = append(out, finish(s))
+
+		s = base
+		s.Kind, s.ModelVersion, s.StartingModel = KindBlock, block.version, block.starting
+		if f.BlockEligible() {
+			s.Value, s.Reasons = block.score(f)
+		} else {
+			s.Value, s.Reasons = 1, []Reason{{Text: "the license is " + string(f.Status), Feature: "status", Value: 1}}
+		}
+		out = append(out, finish(s))
+
+		s = base
+		s.Kind, s.ModelVersion = KindUpgrade, upgradeVersion
+		s.Value, s.Reasons = scoreUpgrade(f)
+		s.SuggestedPolicyID = f.SuggestedPolicyID
+		out = append(out, finish(s))
+
+		s = base
+		s.Kind, s.ModelVersion = KindSharing, sharingVersion
+		s.Value, s.Reasons = scoreSharing(f, pickPeers(f.PolicyID, batch, trainedPeers))
+		out = append(out, finish(s))
+	}
+	return out
+}
+
+// pickPeers is the reference a license's sharing metrics are compared
+// with: its policy's licenses in the batch, else in training, else the
+// whole batch, else the starting reference.
+func pickPeers(policy string, batch, trained map[string]peerRef) peerRef {
+	if r, ok := batch[policy]; ok {
+		return r
+	}
+	if r, ok := trained[policy]; ok {
+		return r
+	}
+	if r, ok := batch[""]; ok {
+		return r
+	}
+	return startingPeers
+}
+
+func finish(s Score) Score {
+	s.Value = round4(s.Value)
+	if s.Reasons == nil {
+		s.Reasons = []Reason{}
+	}
+	return s
+}

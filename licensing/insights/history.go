@@ -25,6 +25,19 @@ const (
 	RecordValidation   = "validation"   // license_id, at, count
 	RecordRefusal      = "refusal"      // license_id, fingerprint, machine_id?, kind, code, ip, at
 	RecordExtension    = "extension"    // license_id, at, expires_at (the new expiry)
+	// Added for the models (issue 14); older histories simply lack them.
+	RecordSuspension     = "suspension"      // license_id, at: suspended (by support or for payment)
+	RecordReinstatement  = "reinstatement"   // license_id, at: the suspension lifted
+	RecordPayment        = "payment"         // license_id, status (past_due, unpaid or paid), at
+	RecordClockTampering = "clock_tampering" // license_id, machine_id?, at: the SDK reported a clock set back
+)
+
+// Payment statuses of a payment record: past_due and unpaid are payment
+// trouble until a paid record.
+const (
+	PaymentPastDue = "past_due"
+	PaymentUnpaid  = "unpaid"
+	PaymentPaid    = "paid"
 )
 
 // Record is one line of a history.
@@ -42,6 +55,10 @@ type Record struct {
 	Kind        string     `json:"kind,omitempty"`
 	Code        string     `json:"code,omitempty"`
 	Count       int        `json:"count,omitempty"`
+	Hostname    string     `json:"hostname,omitempty"`   // activation: the machine's host name (cloned machines show several)
+	Product     string     `json:"product,omitempty"`    // license: its product (upgrade candidates are the same product's policies)
+	GraceDays   int        `json:"grace_days,omitempty"` // license: the policy's grace period after expiry
+	Status      string     `json:"status,omitempty"`     // payment: past_due, unpaid or paid
 	At          time.Time  `json:"at"`
 	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
 }
@@ -59,6 +76,9 @@ func (r *Record) check() error {
 		if r.ID == "" || r.Seats < 1 || r.ExpiresAt == nil {
 			return errors.New(`a license needs "id", "seats" (at least 1) and "expires_at"`)
 		}
+		if r.GraceDays < 0 {
+			return errors.New(`"grace_days" cannot be negative`)
+		}
 		return nil
 	case RecordExtension:
 		if r.ExpiresAt == nil {
@@ -72,7 +92,11 @@ func (r *Record) check() error {
 		if r.Kind == "" || r.Code == "" {
 			return errors.New(`a refusal needs "kind" and "code"`)
 		}
-	case RecordValidation:
+	case RecordPayment:
+		if r.Status != PaymentPastDue && r.Status != PaymentUnpaid && r.Status != PaymentPaid {
+			return errors.New(`a payment needs "status": past_due, unpaid or paid`)
+		}
+	case RecordValidation, RecordSuspension, RecordReinstatement, RecordClockTampering:
 	default:
 		return fmt.Errorf("unknown type %q", r.Type)
 	}
@@ -133,7 +157,10 @@ type Label struct {
 	Churned   bool      `json:"churned"`
 	DecidedAt time.Time `json:"decided_at"`
 	// Profile is the simulator's ground truth: "steady", "churner",
-	// "grower" or "sharer" ("" for real histories).
+	// "grower", "sharer" or "delinquent" ("" for real histories, or
+	// "grower" / "sharer" for licenses known to have outgrown their plan or
+	// been shared: evaluate takes them as the truth of upgrade_suggested
+	// and sharing_suspected).
 	Profile string `json:"profile,omitempty"`
 }
 

@@ -15,7 +15,21 @@
 //     seat limit on about a third of the days; it is extended.
 //   - sharer: fingerprints cycle through its seats (a machine is
 //     deactivated and a new one activated every few days), from many
-//     networks; it is extended.
+//     networks; three in ten instead re-activate one machine image under
+//     new host names (cloned machines), and one in five reports clock
+//     tampering; it is extended.
+//   - delinquent: a payment fails 15 to 45 days before expiry (a payment
+//     record, past_due); three in four are suspended for it 1 to 20 days
+//     before expiry, their renewals are refused from then on and they are
+//     not extended (churned, and blocked: the block-risk ground truth);
+//     the others pay within 3 to 10 days and are extended.
+//
+// Steady licenses carry noise the models must not mistake for the other
+// profiles: holidays, travellers whose machines use many networks, a
+// machine replaced now and then, a seat-limit refusal on 1% of the days
+// all seats are held, a payment a few days late (3%), and rarely a clock
+// tampering report. Extensions happen the day before expiry. Activations
+// name the machine's host name.
 //
 // The same Config (seed included) always writes the same bytes.
 package sim

@@ -45,6 +45,9 @@ type licenseStats struct {
 	networks      map[string]bool
 	seatRefusals  int
 	extended      bool
+	suspended     bool
+	troubled      bool
+	clones        map[string]map[string]bool // fingerprint → hostnames
 	activeDayLast map[string]bool // days with renewals in the 30 days before expiry
 }
 
@@ -67,14 +70,17 @@ func TestGroundTruthAsConfigured(t *testing.T) {
 			count := map[string]int{}
 			for _, lb := range labels {
 				count[lb.Profile]++
-				if lb.Churned != (lb.Profile == sim.Churner) {
-					t.Fatalf("label %+v: churned must be exactly the churners", lb)
+				if lb.Churned && lb.Profile != sim.Churner && lb.Profile != sim.Delinquent || lb.Profile == sim.Churner && !lb.Churned {
+					t.Fatalf("label %+v: churned must be the churners and the suspended delinquents", lb)
 				}
 			}
 			n := float64(cfg.Licenses)
 			want := map[string]int{sim.Churner: int(math.Round(cfg.ChurnRate * n)), sim.Grower: int(math.Round(cfg.GrowRate * n)),
-				sim.Sharer: int(math.Round(cfg.ShareRate * n))}
-			want[sim.Steady] = cfg.Licenses - want[sim.Churner] - want[sim.Grower] - want[sim.Sharer]
+				sim.Sharer: int(math.Round(cfg.ShareRate * n)), sim.Delinquent: int(math.Round(cfg.BlockRate * n))}
+			want[sim.Steady] = cfg.Licenses - want[sim.Churner] - want[sim.Grower] - want[sim.Sharer] - want[sim.Delinquent]
+			if want[sim.Delinquent] == 0 {
+				delete(want, sim.Delinquent)
+			}
 			if len(labels) != cfg.Licenses || fmt.Sprint(count) != fmt.Sprint(want) {
 				t.Fatalf("%d labels, profiles %v; want %d, %v", len(labels), count, cfg.Licenses, want)
 			}
@@ -83,7 +89,7 @@ func TestGroundTruthAsConfigured(t *testing.T) {
 			err = insights.ReadHistory(bytes.NewReader(h), func(r *insights.Record) error {
 				if r.Type == insights.RecordLicense {
 					stats[r.ID] = &licenseStats{expires: r.ExpiresAt.Format(insights.DayLayout), fingerprints: map[string]bool{},
-						networks: map[string]bool{}, activeDayLast: map[string]bool{}}
+						networks: map[string]bool{}, activeDayLast: map[string]bool{}, clones: map[string]map[string]bool{}}
 					return nil
 				}
 				s := stats[r.LicenseID]
@@ -94,6 +100,14 @@ func TestGroundTruthAsConfigured(t *testing.T) {
 				switch r.Type {
 				case insights.RecordActivation:
 					s.fingerprints[r.Fingerprint] = true
+					if s.clones[r.Fingerprint] == nil {
+						s.clones[r.Fingerprint] = map[string]bool{}
+					}
+					s.clones[r.Fingerprint][r.Hostname] = true
+				case insights.RecordSuspension:
+					s.suspended = true
+				case insights.RecordPayment:
+					s.troubled = s.troubled || r.Status == insights.PaymentPastDue
 				case insights.RecordRenewal:
 					s.networks[insights.Network(r.IP)] = true
 					s.lastUse = max(s.lastUse, day)
@@ -118,6 +132,10 @@ func TestGroundTruthAsConfigured(t *testing.T) {
 				if s.extended == lb.Churned {
 					t.Fatalf("%s (%s): extended %v", lb.LicenseID, lb.Profile, s.extended)
 				}
+				if s.suspended != (lb.Profile == sim.Delinquent && lb.Churned) || lb.Profile == sim.Delinquent && !s.troubled {
+					t.Fatalf("%s (%s): suspended %v, payment trouble %v; want the churned delinquents suspended, every delinquent in trouble",
+						lb.LicenseID, lb.Profile, s.suspended, s.troubled)
+				}
 				if lb.Churned && s.lastUse >= s.expires {
 					t.Fatalf("churner %s used on %s, after its expiry %s", lb.LicenseID, s.lastUse, s.expires)
 				}
@@ -129,6 +147,9 @@ func TestGroundTruthAsConfigured(t *testing.T) {
 				m["networks"] += float64(len(s.networks)) / float64(count[lb.Profile])
 				m["seat refusals"] += float64(s.seatRefusals) / float64(count[lb.Profile])
 				m["active days before expiry"] += float64(len(s.activeDayLast)) / float64(count[lb.Profile])
+				for _, hosts := range s.clones {
+					m["cloned hostnames"] += float64(len(hosts)-1) / float64(count[lb.Profile])
+				}
 			}
 			for _, c := range []struct {
 				what, more, less string
@@ -136,8 +157,9 @@ func TestGroundTruthAsConfigured(t *testing.T) {
 			}{
 				{"fingerprints", sim.Sharer, sim.Steady, 3},
 				{"networks", sim.Sharer, sim.Steady, 3},
-				{"seat refusals", sim.Grower, sim.Steady, 100},
+				{"seat refusals", sim.Grower, sim.Steady, 20}, // steady: a spare machine refused now and then
 				{"active days before expiry", sim.Steady, sim.Churner, 1.5},
+				{"cloned hostnames", sim.Sharer, sim.Steady, 100},
 			} {
 				if mean[c.more][c.what] < c.ratio*mean[c.less][c.what] || mean[c.more][c.what] == 0 {
 					t.Errorf("%s: %s average %.2f, %s %.2f; want at least %.1f times", c.what, c.more, mean[c.more][c.what], c.less, mean[c.less][c.what], c.ratio)

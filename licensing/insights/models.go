@@ -1,0 +1,268 @@
+package insights
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+)
+
+// term is one input of a model: a feature's stable name, its value, and
+// the sentence (with its figures) a reason shows when the term weighs.
+type term struct {
+	name  string
+	value func(f *Features) float64
+	text  func(f *Features) string
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+func activeDaysText(f *Features) string {
+	s := fmt.Sprintf("used on %d of the last 28 days", f.ActiveDays28)
+	switch {
+	case f.ActiveDaysPrev28 > f.ActiveDays28:
+		return s + fmt.Sprintf(", down from %d", f.ActiveDaysPrev28)
+	case f.ActiveDaysPrev28 < f.ActiveDays28:
+		return s + fmt.Sprintf(", up from %d", f.ActiveDaysPrev28)
+	}
+	return s + ", as in the 28 before"
+}
+
+// The terms of the churn and block models.
+var (
+	termTrend = term{"renewal_trend", func(f *Features) float64 {
+		return math.Log(float64(f.Renewals28+1) / float64(f.RenewalsPrev28+1))
+	}, func(f *Features) string {
+		return fmt.Sprintf("%d renewals and heartbeats in the last 28 days, %d in the 28 before", f.Renewals28, f.RenewalsPrev28)
+	}}
+	termActiveDays   = term{"active_days_28", func(f *Features) float64 { return float64(f.ActiveDays28) }, activeDaysText}
+	termActiveChange = term{"active_days_change", func(f *Features) float64 {
+		return float64(f.ActiveDays28 - f.ActiveDaysPrev28)
+	}, activeDaysText}
+	termMachinesPerSeat = term{"machines_per_seat_14", func(f *Features) float64 {
+		return float64(f.MachinesUsed14) / float64(f.Seats)
+	}, func(f *Features) string {
+		return fmt.Sprintf("%d of %d seats used in the last 14 days", f.MachinesUsed14, f.Seats)
+	}}
+	termSinceUse = term{"days_since_use", func(f *Features) float64 { return f.DaysSinceUse }, func(f *Features) string {
+		switch {
+		case f.DaysSinceUse >= maxSince:
+			return "not used in the last 60 days"
+		case f.DaysSinceUse < 1:
+			return "used today"
+		}
+		return fmt.Sprintf("last used %d days ago", int(f.DaysSinceUse))
+	}}
+	termDeactivations = term{"deactivations_28", func(f *Features) float64 { return float64(f.Deactivations28) }, func(f *Features) string {
+		return plural(f.Deactivations28, "machine", "machines") + " deactivated in the last 28 days"
+	}}
+	termRefused = term{"refused_renewals_28", func(f *Features) float64 { return float64(f.RefusedRenewals28) }, func(f *Features) string {
+		return plural(f.RefusedRenewals28, "renewal or heartbeat", "renewals and heartbeats") + " refused in the last 28 days"
+	}}
+	termSeatRefusals = term{"seat_refusals_28", func(f *Features) float64 { return float64(f.SeatRefusals28) }, func(f *Features) string {
+		return plural(f.SeatRefusals28, "activation", "activations") + " refused for the seat limit in the last 28 days"
+	}}
+	termSeats = term{"seats_log", func(f *Features) float64 { return math.Log(float64(f.Seats)) }, func(f *Features) string {
+		return plural(f.Seats, "seat", "seats")
+	}}
+	termPayment = term{"payment_trouble", func(f *Features) float64 { return b2f(f.PaymentTrouble) }, func(f *Features) string {
+		if f.PaymentTrouble {
+			return "a payment is past due"
+		}
+		return "payments are up to date"
+	}}
+	termCustomerChurns = term{"customer_churns", func(f *Features) float64 { return float64(f.CustomerChurns) }, func(f *Features) string {
+		return plural(f.CustomerChurns, "other license", "other licenses") + " of the customer expired without renewal" +
+			fmt.Sprintf(" (%d renewed)", f.CustomerRenewals)
+	}}
+	termSupport = term{"support_actions", func(f *Features) float64 { return float64(f.SupportActions) }, func(f *Features) string {
+		return plural(f.SupportActions, "support action", "support actions") + " (suspension, reinstatement, transfer, plan change) in the last 90 days"
+	}}
+	// termExpiryNear is 0 a month or more before the end of the grace
+	// period, rising to 1 at its end: an extension moves the expiry, so a
+	// license near its end is one not extended yet.
+	termExpiryNear = term{"expiry_near", func(f *Features) float64 {
+		return math.Max(0, math.Min(1, (30-f.DaysToGraceEnd)/30))
+	}, func(f *Features) string {
+		switch {
+		case f.DaysToExpiry >= maxHorizon:
+			return "never expires"
+		case f.DaysToExpiry < 0 && f.DaysToGraceEnd >= 0:
+			return fmt.Sprintf("expired %d days ago, in its grace period for %d more days, not extended", int(-f.DaysToExpiry), int(f.DaysToGraceEnd))
+		case f.DaysToExpiry < 0:
+			return fmt.Sprintf("expired %d days ago, not extended", int(-f.DaysToExpiry))
+		}
+		return fmt.Sprintf("expires in %d days, not extended yet", int(f.DaysToExpiry))
+	}}
+)
+
+var churnTerms = []term{termTrend, termActiveDays, termActiveChange, termMachinesPerSeat, termSinceUse, termDeactivations,
+	termRefused, termSeatRefusals, termSeats, termPayment, termCustomerChurns, termSupport}
+
+var blockTerms = []term{termExpiryNear, termPayment, termRefused, termSupport, termTrend, termActiveDays, termSinceUse,
+	termDeactivations, termCustomerChurns}
+
+// coef is one coefficient of a starting model: the weight per unit of the
+// term, around a typical license's value (so a reason's weight is how far
+// this license is from typical).
+type coef struct {
+	typical, weight float64
+}
+
+// The starting models (README, "Insights"): hand-set coefficients used
+// until the installation has enough outcomes to train on (EngineConfig
+// MinOutcomes, MinClass). They read: P = σ(bias + Σ weight × (value −
+// typical)). A typical license (used 18 of 28 days, 60% of its seats, last
+// used yesterday) scores about 12% churn and 5% block risk.
+const (
+	churnStartingBias = -2.0
+	blockStartingBias = -3.0
+	// StartingVersion is the version suffix of the starting models: bump it
+	// when a coefficient changes, so stored scores say which they came from.
+	startingVersion = "1"
+)
+
+var churnStarting = map[string]coef{
+	"renewal_trend":        {0, -1.0}, // halving renewals adds 0.7
+	"active_days_28":       {18, -0.08},
+	"active_days_change":   {0, -0.04},
+	"machines_per_seat_14": {0.6, -1.0},
+	"days_since_use":       {1, 0.06},
+	"deactivations_28":     {0, 0.3},
+	"refused_renewals_28":  {0, 0.1},
+	"seat_refusals_28":     {0, -0.2}, // wanting more seats is the opposite of leaving
+	"seats_log":            {1, 0},
+	"payment_trouble":      {0, 1.5},
+	"customer_churns":      {0, 0.7},
+	"support_actions":      {0, 0.3},
+}
+
+var blockStarting = map[string]coef{
+	"expiry_near":         {0, 2.5},
+	"payment_trouble":     {0, 2.5},
+	"refused_renewals_28": {0, 0.15},
+	"support_actions":     {0, 0.5},
+	"renewal_trend":       {0, -0.6},
+	"active_days_28":      {18, -0.04},
+	"days_since_use":      {1, 0.04},
+	"deactivations_28":    {0, 0.2},
+	"customer_churns":     {0, 0.5},
+}
+
+// linear is a logistic model over terms, trained or starting.
+type linear struct {
+	kind     Kind
+	terms    []term
+	logit    *Logit
+	version  string
+	starting bool
+}
+
+func startingLinear(kind Kind, prefix string, terms []term, bias float64, coefs map[string]coef) *linear {
+	m := &Logit{Bias: bias}
+	for _, t := range terms {
+		c, ok := coefs[t.name]
+		if !ok {
+			panic("insights: no starting coefficient for " + t.name)
+		}
+		m.Mean, m.Std, m.Weights = append(m.Mean, c.typical), append(m.Std, 1), append(m.Weights, c.weight)
+	}
+	return &linear{kind: kind, terms: terms, logit: m, version: prefix + "-starting-" + startingVersion, starting: true}
+}
+
+// trainedLinear fits a model; its version is a hash of the coefficients,
+// so the same outcomes always name the same version.
+func trainedLinear(kind Kind, prefix string, terms []term, xs [][]float64, ys []bool) (*linear, error) {
+	m, err := FitLogit(xs, ys, 0.01)
+	if err != nil {
+		return nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%.6g", m.Bias)
+	for j := range m.Weights {
+		fmt.Fprintf(&b, ",%s:%.6g:%.6g:%.6g", terms[j].name, m.Weights[j], m.Mean[j], m.Std[j])
+	}
+	sum := sha256.Sum256([]byte(b.String()))
+	return &linear{kind: kind, terms: terms, logit: m, version: prefix + "-trained-" + hex.EncodeToString(sum[:4])}, nil
+}
+
+func (l *linear) vector(f *Features) []float64 {
+	x := make([]float64, len(l.terms))
+	for j, t := range l.terms {
+		x[j] = t.value(f)
+	}
+	return x
+}
+
+// score is the model's probability and its top reasons: the terms that
+// push the score up most (at most three); when none does, the two that
+// hold it down most, which is why the score is low.
+func (l *linear) score(f *Features) (float64, []Reason) {
+	x := l.vector(f)
+	p := l.logit.Predict(x)
+	type contrib struct {
+		j int
+		c float64
+	}
+	cs := make([]contrib, len(x))
+	for j := range x {
+		cs[j] = contrib{j, l.logit.Weights[j] * (x[j] - l.logit.Mean[j]) / l.logit.Std[j]}
+	}
+	slices.SortStableFunc(cs, func(a, b contrib) int { return cmpFloat(b.c, a.c) })
+	up := 0
+	for up < len(cs) && cs[up].c > 1e-9 {
+		up++
+	}
+	pick, limit := cs[:up], 3
+	if up == 0 {
+		slices.SortStableFunc(cs, func(a, b contrib) int { return cmpFloat(a.c, b.c) })
+		pick, limit = cs, 2
+	}
+	return p, reasonsOf(f, l.terms, pick, limit, func(c contrib) (int, float64) { return c.j, x[c.j] })
+}
+
+// reasonsOf turns picked terms into at most limit reasons, one per
+// sentence (two terms may share one).
+func reasonsOf[T any](f *Features, terms []term, pick []T, limit int, at func(T) (int, float64)) []Reason {
+	var out []Reason
+	for _, p := range pick {
+		if len(out) == limit {
+			break
+		}
+		j, v := at(p)
+		text := terms[j].text(f)
+		if slices.ContainsFunc(out, func(r Reason) bool { return r.Text == text }) {
+			continue
+		}
+		out = append(out, Reason{Text: text, Feature: terms[j].name, Value: round4(v)})
+	}
+	return out
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// round4 keeps four decimals: scores and figures are stored and compared
+// as text (golden files, events), and the last bits of a float say nothing.
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }

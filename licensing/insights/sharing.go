@@ -1,0 +1,207 @@
+package insights
+
+import (
+	"fmt"
+	"math"
+	"slices"
+)
+
+// Sharing (KindSharing) is rules plus robust statistics, no trained model:
+// sharing is rare and seldom labelled, so there is nothing to fit, but a
+// license can be compared with its peers. Each peer metric is a robust
+// z-score, (value − median of the peers) / max(1.4826 × MAD, floor): the
+// median and MAD ignore the few sharers among the peers, and the floor
+// keeps a metric that is 0 for nearly everyone from turning one event into
+// a huge z. The license is also compared with its own history (its
+// activations in the last 14 days against its five 14-day periods before).
+// The evidence adds up, each z counted between 0 and 6:
+//
+//	z = −4 + 0.6 z(extra fingerprints) + 0.3 z(deactivations) + 0.4 z(networks per seat)
+//	    + 0.4 z(activation burst) + 0.3 z(own history)
+//	    + 3 per cloned machine (one id, two hostnames; at most 2) + 1.5 per clock-tampering report (at most 2)
+//	score = σ(z)
+//
+// Peers are the licenses of the same policy in the scored batch when there
+// are at least minPeers of them, else the same policy's licenses seen in
+// training, else the whole batch, else startingPeers.
+const (
+	sharingBias     = -4.0
+	sharingMaxZ     = 6.0
+	sharingVersion  = "sharing-rules-1"
+	upgradeVersion  = "upgrade-rules-1"
+	minPeers        = 20
+	madToSigma      = 1.4826 // MAD × this estimates a normal σ
+	maxClones       = 2
+	maxTamperings   = 2
+	clonePoints     = 3.0
+	tamperingPoints = 1.5
+)
+
+// peerMetric is one metric of a license compared with its peers.
+type peerMetric struct {
+	name          string
+	weight, floor float64
+	typical       float64 // the starting median (no peers to compare with)
+	value         func(f *Features) float64
+	text          func(f *Features, median float64) string
+}
+
+var peerMetrics = []peerMetric{
+	{"extra_fingerprints_90", 0.6, 1, 0, func(f *Features) float64 { return float64(max(0, f.Fingerprints90-f.Seats)) },
+		func(f *Features, med float64) string {
+			return fmt.Sprintf("%d different machines activated in the last 90 days on %s (peers: %.0f more than their seats)",
+				f.Fingerprints90, plural(f.Seats, "seat", "seats"), med)
+		}},
+	{"deactivations_90", 0.3, 1, 0, func(f *Features) float64 { return float64(f.Deactivations90) },
+		func(f *Features, med float64) string {
+			return fmt.Sprintf("%s deactivated in the last 90 days (peers: %.0f)", plural(f.Deactivations90, "machine", "machines"), med)
+		}},
+	{"networks_per_seat_28", 0.4, 0.5, 1, func(f *Features) float64 { return float64(f.Networks28) / float64(f.Seats) },
+		func(f *Features, med float64) string {
+			return fmt.Sprintf("used from %d networks in the last 28 days, up to %d on one day (%.1f per seat; peers %.1f)",
+				f.Networks28, f.MaxNetworksDay, float64(f.Networks28)/float64(f.Seats), med)
+		}},
+	{"activation_burst", 0.4, 1, 0, func(f *Features) float64 { return float64(max(0, f.BurstDay-f.Seats)) },
+		func(f *Features, med float64) string {
+			return fmt.Sprintf("%d activations on a single day for %s", f.BurstDay, plural(f.Seats, "seat", "seats"))
+		}},
+}
+
+// peerRef is the median and scale of each peer metric in a peer group.
+type peerRef struct {
+	median, scale []float64
+}
+
+var startingPeers = func() peerRef {
+	r := peerRef{}
+	for _, m := range peerMetrics {
+		r.median, r.scale = append(r.median, m.typical), append(r.scale, m.floor)
+	}
+	return r
+}()
+
+func peerRefOf(fs []*Features) peerRef {
+	r := peerRef{}
+	col := make([]float64, len(fs))
+	for _, m := range peerMetrics {
+		for i, f := range fs {
+			col[i] = m.value(f)
+		}
+		med, mad := medianMAD(col)
+		r.median, r.scale = append(r.median, med), append(r.scale, math.Max(madToSigma*mad, m.floor))
+	}
+	return r
+}
+
+// peerRefs groups features by policy and computes each group's reference
+// (groups smaller than minPeers are left out); "" is every feature.
+func peerRefs(fs []Features) map[string]peerRef {
+	groups := map[string][]*Features{}
+	for i := range fs {
+		groups[fs[i].PolicyID] = append(groups[fs[i].PolicyID], &fs[i])
+	}
+	out := map[string]peerRef{}
+	for policy, g := range groups {
+		if len(g) >= minPeers {
+			out[policy] = peerRefOf(g)
+		}
+	}
+	if len(fs) >= minPeers {
+		all := make([]*Features, len(fs))
+		for i := range fs {
+			all[i] = &fs[i]
+		}
+		out[""] = peerRefOf(all)
+	}
+	return out
+}
+
+// clampZ keeps a z-score between 0 (as usual or less: no evidence) and
+// sharingMaxZ (one metric cannot decide alone).
+func clampZ(z float64) float64 { return math.Max(0, math.Min(sharingMaxZ, z)) }
+
+type evidence struct {
+	points float64
+	reason Reason
+}
+
+func scoreSharing(f *Features, ref peerRef) (float64, []Reason) {
+	var ev []evidence
+	for i, m := range peerMetrics {
+		v := m.value(f)
+		z := clampZ((v - ref.median[i]) / ref.scale[i])
+		ev = append(ev, evidence{m.weight * z, Reason{Text: m.text(f, ref.median[i]), Feature: m.name, Value: round4(v)}})
+	}
+	own := clampZ((float64(f.RecentActivations) - f.BaselineActivations) / math.Max(madToSigma*f.BaselineMAD, 1))
+	ev = append(ev, evidence{0.3 * own, Reason{Text: fmt.Sprintf("%s in the last 14 days, usually %.0f a fortnight",
+		plural(f.RecentActivations, "activation", "activations"), f.BaselineActivations), Feature: "own_activation_history", Value: float64(f.RecentActivations)}})
+	ev = append(ev, evidence{clonePoints * float64(min(f.Clones, maxClones)), Reason{Text: fmt.Sprintf("one machine id or fingerprint seen with %d different hostnames", f.Clones+1),
+		Feature: "cloned_machines", Value: float64(f.Clones)}})
+	ev = append(ev, evidence{tamperingPoints * float64(min(f.ClockTampering, maxTamperings)), Reason{Text: "clock tampering reported " +
+		plural(f.ClockTampering, "time", "times") + " in the last 90 days", Feature: "clock_tampering", Value: float64(f.ClockTampering)}})
+	z := sharingBias
+	for _, e := range ev {
+		z += e.points
+	}
+	return sigmoid(z), topEvidence(ev)
+}
+
+// topEvidence is the three heaviest pieces of evidence that count (points
+// above zero), heaviest first.
+func topEvidence(ev []evidence) []Reason {
+	slices.SortStableFunc(ev, func(a, b evidence) int { return cmpFloat(b.points, a.points) })
+	var out []Reason
+	for _, e := range ev {
+		if e.points <= 1e-9 || len(out) == 3 {
+			break
+		}
+		out = append(out, e.reason)
+	}
+	return out
+}
+
+// Upgrade fit (KindUpgrade) is a documented rule, no trained model: the
+// outcome (the customer moved to a larger plan) is rarely in a history.
+//
+//	z = −5 + 0.8 × (days of the last 28 with an activation refused for the seat limit, at most 8)
+//	    + 2 × (share of the last 28 days whose machines used filled every seat)
+//	    + 1 if every seat holds a machine now
+//	score = σ(z), at most 0.05 when the product has no larger plan
+//
+// One refusal a month is someone trying a spare laptop; a refusal every few
+// days with every seat taken is a team that outgrew its plan.
+const (
+	upgradeBias        = -5.0
+	upgradePerDay      = 0.8
+	upgradeMaxDays     = 8
+	upgradeFullWeight  = 2.0
+	upgradeHeldWeight  = 1.0
+	upgradeNoPlanScore = 0.05
+)
+
+func scoreUpgrade(f *Features) (float64, []Reason) {
+	full := float64(f.FullDays28) / recentDays
+	held := f.ActiveMachines >= f.Seats
+	ev := []evidence{
+		{upgradePerDay * float64(min(f.SeatRefusalDays28, upgradeMaxDays)), Reason{Text: fmt.Sprintf("activations refused for the seat limit on %d of the last 28 days (%s)",
+			f.SeatRefusalDays28, plural(f.SeatRefusals28, "refusal", "refusals")), Feature: "seat_refusal_days_28", Value: float64(f.SeatRefusalDays28)}},
+		{upgradeFullWeight * full, Reason{Text: fmt.Sprintf("all %s in use on %d of the last 28 days", plural(f.Seats, "seat", "seats"), f.FullDays28),
+			Feature: "full_days_28", Value: float64(f.FullDays28)}},
+		{upgradeHeldWeight * b2f(held), Reason{Text: fmt.Sprintf("%d of %d seats hold a machine", f.ActiveMachines, f.Seats),
+			Feature: "machines_held", Value: float64(f.ActiveMachines)}},
+	}
+	z := upgradeBias
+	for _, e := range ev {
+		z += e.points
+	}
+	p := sigmoid(z)
+	reasons := topEvidence(ev)
+	if !f.HasUpgradePolicies {
+		p = math.Min(p, upgradeNoPlanScore)
+		reasons = append([]Reason{{Text: "the product has no plan with more seats to suggest", Feature: "upgrade_policies", Value: 0}}, reasons...)
+		if len(reasons) > 3 {
+			reasons = reasons[:3]
+		}
+	}
+	return p, reasons
+}
