@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
@@ -16,8 +17,8 @@ const insightsUsage = `Usage:
   narcidi insights simulate -out FILE -labels FILE [-seed N] [-licenses N] [-days N] [-churn F] [-grow F] [-share F]
       write a simulated history (the import format, README "Insights") and its known outcomes
   narcidi insights evaluate -history FILE -labels FILE
-      train the churn model on the licenses decided in the earlier half and print
-      AUC, precision and recall on the later half
+      train the models on the licenses decided in the earlier half and print, per
+      score, AUC, precision and recall (at the engine's threshold) on the later half
 `
 
 // insightsCommand runs `narcidi insights`. It works on files only: no
@@ -81,7 +82,7 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi insights evaluate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	history := fs.String("history", "", "history file (JSON lines, the import format)")
-	labelsPath := fs.String("labels", "", "labels file: one {\"license_id\",\"churned\",\"decided_at\"} per line")
+	labelsPath := fs.String("labels", "", "labels file: one {\"license_id\",\"churned\",\"decided_at\",\"profile\"?} per line")
 	if err := fs.Parse(args); err != nil {
 		return usageOr(err)
 	}
@@ -104,23 +105,43 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer hf.Close()
-	set, err := insights.ChurnSetFromHistory(hf, labels)
+	rows, err := insights.HistoryRows(hf, labels)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *history, err)
 	}
-	ev, err := insights.EvaluateChurn(set)
+	ev, err := insights.Evaluate(rows, insights.EngineConfig{})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "churn risk (logistic regression, judged %d days before expiry)\n", int(insights.ChurnHorizon.Hours()/24))
-	fmt.Fprintf(stdout, "  trained on %d licenses decided before %s (%d churned)\n", ev.Train, ev.Split.Format("2006-01-02"), ev.TrainChurn)
-	fmt.Fprintf(stdout, "  tested on  %d licenses decided from then on (%d churned)\n", ev.Test, ev.TestChurn)
-	fmt.Fprintf(stdout, "  AUC %.3f   precision %.3f   recall %.3f   (threshold %.2f)\n", ev.AUC, ev.Precision, ev.Recall, ev.Threshold)
-	fmt.Fprintf(stdout, "  weights (per standard deviation):\n")
-	for i, name := range insights.ChurnFeatures {
-		fmt.Fprintf(stdout, "    %+7.3f  %s\n", ev.Model.Weights[i], name)
-	}
+	printEvaluation(stdout, ev)
 	return nil
+}
+
+// printEvaluation prints one block per kind of score (README, "Insights",
+// how to read it).
+func printEvaluation(w io.Writer, ev *insights.Evaluation) {
+	fmt.Fprintf(w, "snapshots 7 to 28 days before each decision; block risk looks %d days ahead\n", int(insights.BlockHorizon.Hours()/24))
+	fmt.Fprintf(w, "trained on %d licenses decided before %s, tested on %d decided from then on\n\n", ev.Train, ev.Split.Format("2006-01-02"), ev.Test)
+	for _, k := range ev.Kinds {
+		model := k.ModelVersion
+		if k.StartingModel {
+			model += " (starting model: too few outcomes to train)"
+		}
+		fmt.Fprintf(w, "%s  %s\n", k.Kind, model)
+		if k.Note != "" {
+			fmt.Fprintf(w, "  not judged: %s\n\n", k.Note)
+			continue
+		}
+		if k.Train > 0 {
+			fmt.Fprintf(w, "  train %d (%d positive)\n", k.Train, k.TrainPositive)
+		}
+		fmt.Fprintf(w, "  test  %d (%d positive), %d at or above %.2f\n", k.Test, k.TestPositive, k.Raised, k.Threshold)
+		fmt.Fprintf(w, "  AUC %.3f   precision %.3f   recall %.3f", k.AUC, k.Precision, k.Recall)
+		if !math.IsNaN(k.StartingAUC) {
+			fmt.Fprintf(w, "   (starting model AUC %.3f)", k.StartingAUC)
+		}
+		fmt.Fprint(w, "\n\n")
+	}
 }
 
 // usageOr passes -h through and marks other flag errors as usage errors.

@@ -104,7 +104,7 @@ func TestServerKeepsTelemetry(t *testing.T) {
 }
 
 // TestInsightsSimulateAndEvaluate: the CLI writes a simulated history and
-// evaluates the churn model on it; bad input exits 1 or 2 with a reason.
+// evaluates every score on it; bad input exits 1 or 2 with a reason.
 func TestInsightsSimulateAndEvaluate(t *testing.T) {
 	dir := t.TempDir()
 	history, labels := filepath.Join(dir, "h.jsonl"), filepath.Join(dir, "l.jsonl")
@@ -128,6 +128,11 @@ func TestInsightsSimulateAndEvaluate(t *testing.T) {
 	}
 	if _, err := fmt.Sscanf(out[i:], "AUC %f   precision %f   recall %f", &auc, &precision, &recall); err != nil || auc < 0.8 {
 		t.Fatalf("AUC %v (%v) in\n%s", auc, err, out)
+	}
+	for _, kind := range insights.Kinds {
+		if !strings.Contains(out, string(kind)+"  ") {
+			t.Errorf("no %s block in\n%s", kind, out)
+		}
 	}
 	t.Logf("\n%s", out)
 

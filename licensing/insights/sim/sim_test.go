@@ -48,7 +48,7 @@ type licenseStats struct {
 	suspended     bool
 	troubled      bool
 	clones        map[string]map[string]bool // fingerprint → hostnames
-	activeDayLast map[string]bool // days with renewals in the 30 days before expiry
+	activeDayLast map[string]bool            // days with renewals in the 30 days before expiry
 }
 
 // TestGroundTruthAsConfigured: the labels have exactly the configured
