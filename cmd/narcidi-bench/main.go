@@ -29,27 +29,28 @@ import (
 
 // Settings are the knobs of one run; the defaults are the full benchmark.
 type Settings struct {
-	Root        string        `json:"-"`
-	Out         string        `json:"-"`
-	TableOut    string        `json:"-"`
-	Tmp         string        `json:"-"`
-	PostgresURL string        `json:"-"`
-	Smoke       bool          `json:"smoke"`
-	Licenses    int           `json:"licenses"`
-	Clients     int           `json:"clients"`
-	Duration    time.Duration `json:"duration_ns"`
-	Warmup      time.Duration `json:"warmup_ns"`
-	ActDuration time.Duration `json:"activation_duration_ns"`
-	ActLicenses int           `json:"activation_licenses"`
-	ScanSmall   int           `json:"scan_small"`
-	ScanLarge   int           `json:"scan_large"`
-	ScanDue     int           `json:"scan_due"`
-	ScanReps    int           `json:"scan_reps"`
-	BenchRounds int           `json:"bench_rounds"`
-	BenchTime   string        `json:"bench_time"`
-	Profile     bool          `json:"profile"`
-	ProfileTime time.Duration `json:"profile_duration_ns"`
-	Only        string        `json:"only,omitempty"`
+	Root            string        `json:"-"`
+	Out             string        `json:"-"`
+	TableOut        string        `json:"-"`
+	Tmp             string        `json:"-"`
+	PostgresURL     string        `json:"-"`
+	Smoke           bool          `json:"smoke"`
+	Licenses        int           `json:"licenses"`
+	Clients         int           `json:"clients"`
+	Duration        time.Duration `json:"duration_ns"`
+	Warmup          time.Duration `json:"warmup_ns"`
+	ActDuration     time.Duration `json:"activation_duration_ns"`
+	ActLicenses     int           `json:"activation_licenses"`
+	ScanSmall       int           `json:"scan_small"`
+	ScanLarge       int           `json:"scan_large"`
+	ScanDue         int           `json:"scan_due"`
+	ScanReps        int           `json:"scan_reps"`
+	BenchRounds     int           `json:"bench_rounds"`
+	BenchTime       string        `json:"bench_time"`
+	Profile         bool          `json:"profile"`
+	ProfileTime     time.Duration `json:"profile_duration_ns"`
+	Only            string        `json:"only,omitempty"`
+	InsightLicenses int           `json:"insight_licenses"`
 }
 
 func main() {
@@ -101,7 +102,8 @@ func parseFlags(args []string) (*Settings, error) {
 	fs.StringVar(&s.BenchTime, "benchtime", "1s", "-test.benchtime of each verifier-sdk benchmark run")
 	fs.BoolVar(&s.Profile, "profile", true, "profile (pprof) what misses its target")
 	fs.DurationVar(&s.ProfileTime, "profile-duration", 8*time.Second, "load duration of the server profile")
-	fs.StringVar(&s.Only, "only", "", "comma-separated sections to run (sdk,server,scans,size); empty: all")
+	fs.StringVar(&s.Only, "only", "", "comma-separated sections to run (sdk,server,scans,size,insights); empty: all")
+	fs.IntVar(&s.InsightLicenses, "insight-licenses", 100_000, "licenses (90 days of roll-ups each) the insights engine scores")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -124,6 +126,7 @@ func parseFlags(args []string) (*Settings, error) {
 			"bench-rounds":        func() { s.BenchRounds = 1 },
 			"benchtime":           func() { s.BenchTime = "200x" },
 			"profile-duration":    func() { s.ProfileTime = time.Second },
+			"insight-licenses":    func() { s.InsightLicenses = 2000 },
 		}
 		for name, apply := range smoke {
 			if !set[name] {
@@ -201,6 +204,9 @@ func run(ctx context.Context, s *Settings) error {
 	}
 	if s.runs("size") {
 		r.section("size", func() error { return benchSize(ctx, s, r) })
+	}
+	if s.runs("insights") {
+		r.section("insights", func() error { return benchInsights(ctx, s, r) })
 	}
 	r.Elapsed = time.Since(start).Round(time.Second).String()
 	if err := r.write(s); err != nil {

@@ -20,6 +20,7 @@ var rowIDs = []string{
 	"scan.expiry_partial.small", "scan.expiry_partial.large", "scan.offline_partial.small", "scan.offline_partial.large",
 	"size.hello", "size.hello_sdk", "size.hello_sdk_client", "size.hello_http",
 	"size.hello_stripped", "size.hello_stripped_sdk", "size.hello_stripped_sdk_client", "size.hello_stripped_http",
+	"insights.score", "insights.peak_heap",
 }
 
 // buildHarness builds this command, since the harness runs copies of itself
