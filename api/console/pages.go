@@ -136,7 +136,17 @@ type confirmData struct {
 	Action  string
 	Reason  string
 	Days    string
+	// Detail says what will happen when the action's name does not
+	// (change plan, transfer); Fields are the form's other values.
+	Detail string
+	Fields []hiddenField
 }
+
+type hiddenField struct{ Name, Value string }
+
+// errNoReason refuses an action without a reason (the services take
+// none; the console asks for one).
+var errNoReason = licensing.Errorf(licensing.EInvalid, "give a reason: it goes into the audit log")
 
 // licenseAction runs suspend / reinstate / revoke / extend. Each needs a
 // reason, and is confirmed on a second page: the first POST shows what
@@ -154,7 +164,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	if reason == "" {
-		return cn.fail(c, licensing.Errorf(licensing.EInvalid, "give a reason: it goes into the audit log"))
+		return cn.fail(c, errNoReason)
 	}
 	var n int
 	if action == "extend" {
