@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"math"
 	"net/url"
 	"slices"
@@ -135,19 +136,21 @@ func inUnit(seconds, unit int64) string {
 }
 
 // nextPage is the query of the page after items (by id), "" on the last.
-func nextPage(n int, lastID string, q url.Values) string {
+// It is encoded already: as a template.URL, html/template keeps its '='
+// and '&' (a plain string after '?' is escaped as one value).
+func nextPage(n int, lastID string, q url.Values) template.URL {
 	if n < PageSize {
 		return ""
 	}
 	q.Set("after", lastID)
-	return q.Encode()
+	return template.URL(q.Encode())
 }
 
 // ---- products
 
 type productsData struct {
 	Products []licensing.Product
-	Next     string
+	Next     template.URL
 	CanWrite bool
 }
 
@@ -163,10 +166,32 @@ func (cn *Console) products(c *fiber.Ctx) error {
 	return cn.render(c, fiber.StatusOK, "products", "Products", d)
 }
 
+// policyRow is a policy in a list, with its durations for people.
+type policyRow struct{ licensing.Policy }
+
+// Duration is the license duration in days ("" when licenses never expire).
+func (p policyRow) Duration() string {
+	if p.DurationSeconds == 0 {
+		return ""
+	}
+	return inUnit(p.DurationSeconds, day)
+}
+
+// Lease is the lease lifetime in minutes.
+func (p policyRow) Lease() string { return inUnit(p.LeaseTTLSeconds, minute) }
+
+func policyRows(ps []licensing.Policy) []policyRow {
+	rows := make([]policyRow, len(ps))
+	for i, p := range ps {
+		rows[i] = policyRow{p}
+	}
+	return rows
+}
+
 type productData struct {
 	form
 	Product    *licensing.Product
-	Policies   []licensing.Policy
+	Policies   []policyRow
 	More       bool // the product has more policies than shown
 	Saved      bool
 	CanWrite   bool
@@ -205,7 +230,7 @@ func (cn *Console) showProduct(c *fiber.Ctx, status int, p *licensing.Product, f
 		return cn.fail(c, err)
 	}
 	a := current(c).Actor
-	return cn.render(c, status, "product", "Product "+p.Name, productData{form: f, Product: p, Policies: pols, More: len(pols) == PageSize, Saved: saved,
+	return cn.render(c, status, "product", "Product "+p.Name, productData{form: f, Product: p, Policies: policyRows(pols), More: len(pols) == PageSize, Saved: saved,
 		CanWrite: a.Allows(licensing.WriteCatalog), CanLicense: a.Allows(licensing.WriteLicenses)})
 }
 
@@ -230,20 +255,21 @@ func (cn *Console) productUpdate(c *fiber.Ctx) error {
 // ---- policies
 
 type policiesData struct {
-	Policies []licensing.Policy
+	Policies []policyRow
 	Products []licensing.Product
 	Product  string
-	Next     string
+	Next     template.URL
 	CanWrite bool
 }
 
 func (cn *Console) policies(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	d := policiesData{Product: c.Query("product"), CanWrite: current(c).Actor.Allows(licensing.WriteCatalog)}
-	var err error
-	if d.Policies, err = cn.cfg.Services.Catalog.Policies(ctx, licensing.PolicyFilter{ProductID: d.Product}, licensing.Page{After: c.Query("after"), Limit: PageSize}); err != nil {
+	ps, err := cn.cfg.Services.Catalog.Policies(ctx, licensing.PolicyFilter{ProductID: d.Product}, licensing.Page{After: c.Query("after"), Limit: PageSize})
+	if err != nil {
 		return cn.fail(c, err)
 	}
+	d.Policies = policyRows(ps)
 	if d.Products, err = cn.cfg.Services.Catalog.Products(ctx, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
 		return cn.fail(c, err)
 	}
@@ -491,7 +517,7 @@ func (cn *Console) policyUpdate(c *fiber.Ctx) error {
 type entitlementsData struct {
 	form
 	Entitlements []licensing.Entitlement
-	Next         string
+	Next         template.URL
 	Created      string
 	CanWrite     bool
 }

@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nzilacode/narcidicontrole/api/console"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
@@ -325,6 +327,39 @@ func TestChangePlanAndTransfer(t *testing.T) {
 		body = b.post("/console/licenses/"+id+"/transfer", move, http.StatusConflict)
 		if !strings.Contains(body, "already belongs to this customer") || !strings.Contains(body, `value="company sold"`) {
 			t.Fatalf("a second transfer: not the conflict on the form\n%s", body)
+		}
+	})
+}
+
+// TestListsArePaginated: a list page shows PageSize rows and a link to
+// the rest; a customer search walks on from where its page stopped.
+func TestListsArePaginated(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		for i := range console.PageSize + 2 {
+			_, err := e.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: fmt.Sprintf("p%03d", i), Name: fmt.Sprintf("Product %03d", i)})
+			must(t, err)
+			_, err = e.svc.Customers.CreateCustomer(ctx, licensing.CustomerInput{Name: fmt.Sprintf("Wayne %03d", i)})
+			must(t, err)
+			_, err = e.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: e.license.PolicyID, CustomerID: e.license.CustomerID})
+			must(t, err)
+		}
+		b := e.signedIn(licensing.RoleReadOnly)
+		rows := regexp.MustCompile(`<tr><td><a href="/console/(products|customers|licenses)/`)
+		next := regexp.MustCompile(`href="/console/(?:products|customers|licenses)\?([^"]+)" rel="next"`)
+		// Products and licenses: the setup's one and PageSize+2 more.
+		for _, list := range []string{"/console/products", "/console/customers?q=wayne", "/console/licenses"} {
+			_, body := b.do("GET", list, nil)
+			m := next.FindStringSubmatch(body)
+			if n := len(rows.FindAllString(body, -1)); n != console.PageSize || m == nil {
+				t.Fatalf("%s: %d rows, next link %v; want %d and a link", list, n, m, console.PageSize)
+			}
+			path, _, _ := strings.Cut(list, "?")
+			_, body = b.do("GET", path+"?"+strings.ReplaceAll(m[1], "&amp;", "&"), nil)
+			if n := len(rows.FindAllString(body, -1)); n != 2 && !(path != "/console/customers" && n == 3) {
+				t.Errorf("%s, second page: %d rows", list, n)
+			}
 		}
 	})
 }

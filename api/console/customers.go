@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"slices"
 	"strings"
@@ -25,7 +26,7 @@ var customerRoutes = []Route{
 type customersData struct {
 	Customers []licensing.Customer
 	Query     string
-	Next      string
+	Next      template.URL
 	Scanned   int // customers looked at by this page of a search
 	CanWrite  bool
 }
@@ -71,7 +72,7 @@ func (cn *Console) customers(c *fiber.Ctx) error {
 		}
 	}
 	if after != "" {
-		d.Next = url.Values{"q": {d.Query}, "after": {after}}.Encode()
+		d.Next = template.URL(url.Values{"q": {d.Query}, "after": {after}}.Encode())
 	}
 	return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
 }

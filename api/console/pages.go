@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ type licensesData struct {
 	Status   string
 	Customer string
 	Product  string
-	Next     string // the query of the next page, "" on the last
+	Next     template.URL // the query of the next page (encoded), "" on the last
 }
 
 func (cn *Console) licenses(c *fiber.Ctx) error {
@@ -74,7 +75,7 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	if len(ls) == PageSize {
-		d.Next = url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "after": {ls[len(ls)-1].ID}}.Encode()
+		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "after": {ls[len(ls)-1].ID}}.Encode())
 	}
 	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
 }
