@@ -154,7 +154,10 @@ type Route struct {
 // and licenses); a new area adds its slice here.
 var routeGroups = [][]Route{
 	overviewRoutes,
+	licenseFormRoutes, // before licenseRoutes: /licenses/new is no :id (licenseforms.go)
 	licenseRoutes,
+	catalogRoutes,
+	customerRoutes,
 }
 
 // Routes lists every signed-in page and action.

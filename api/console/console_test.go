@@ -253,15 +253,27 @@ func TestSessionTimeoutAndSignOut(t *testing.T) {
 
 // TestRoutesByRole is the console's routes × roles matrix: every
 // signed-in route answers 403 to a role without its permission in
-// licensing's table and serves the others.
+// licensing's table and serves the others (a POST of the matrix's empty
+// form may be refused by the page, 4xx, but not by the role check).
 func TestRoutesByRole(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
+		ent, err := e.svc.Catalog.CreateEntitlement(context.Background(), licensing.EntitlementInput{Code: "matrix", Name: "Matrix"})
+		must(t, err)
+		// The :id of a route is of the kind its area's first segment names.
+		ids := map[string]string{"products": e.license.ProductID, "policies": e.license.PolicyID, "customers": e.license.CustomerID,
+			"entitlements": ent.ID}
+		idFor := func(path string) string {
+			if id, ok := ids[strings.Split(path, "/")[1]]; ok {
+				return id
+			}
+			return e.license.ID
+		}
 		for _, role := range users.ConsoleRoles {
 			b := e.signedIn(role)
 			csrf := b.csrf("/console/licenses")
 			for _, rt := range console.Routes() {
-				path := strings.ReplaceAll(strings.ReplaceAll("/console"+rt.Path, ":id", e.license.ID), ":action", "suspend")
+				path := strings.ReplaceAll(strings.ReplaceAll("/console"+rt.Path, ":id", idFor(rt.Path)), ":action", "suspend")
 				path = strings.TrimSuffix(path, "/")
 				if path == "/console" {
 					path = "/console/"
@@ -275,7 +287,7 @@ func TestRoutesByRole(t *testing.T) {
 				if (&licensing.Actor{Role: role}).Allows(rt.Perm) {
 					want = http.StatusOK
 				}
-				if resp.StatusCode != want {
+				if got := resp.StatusCode; got != want && (want == http.StatusForbidden || rt.Method == "GET" || got == http.StatusForbidden || got >= 500) {
 					t.Errorf("%s %s %s: %d, want %d", role, rt.Method, path, resp.StatusCode, want)
 				}
 			}
@@ -286,7 +298,7 @@ func TestRoutesByRole(t *testing.T) {
 			if rt.Method != "GET" {
 				continue
 			}
-			path := strings.ReplaceAll("/console"+rt.Path, ":id", e.license.ID)
+			path := strings.ReplaceAll("/console"+rt.Path, ":id", idFor(rt.Path))
 			if resp, _ := anon.do("GET", path, nil); resp.StatusCode != http.StatusSeeOther {
 				t.Errorf("signed out GET %s: %d, want 303", path, resp.StatusCode)
 			}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ type licensesData struct {
 	Status   string
 	Customer string
 	Product  string
-	Next     string // the query of the next page, "" on the last
+	Next     template.URL // the query of the next page (encoded), "" on the last
 }
 
 func (cn *Console) licenses(c *fiber.Ctx) error {
@@ -74,7 +75,7 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	if len(ls) == PageSize {
-		d.Next = url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "after": {ls[len(ls)-1].ID}}.Encode()
+		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "after": {ls[len(ls)-1].ID}}.Encode())
 	}
 	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
 }
@@ -136,7 +137,17 @@ type confirmData struct {
 	Action  string
 	Reason  string
 	Days    string
+	// Detail says what will happen when the action's name does not
+	// (change plan, transfer); Fields are the form's other values.
+	Detail string
+	Fields []hiddenField
 }
+
+type hiddenField struct{ Name, Value string }
+
+// errNoReason refuses an action without a reason (the services take
+// none; the console asks for one).
+var errNoReason = licensing.Errorf(licensing.EInvalid, "give a reason: it goes into the audit log")
 
 // licenseAction runs suspend / reinstate / revoke / extend. Each needs a
 // reason, and is confirmed on a second page: the first POST shows what
@@ -154,7 +165,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	if reason == "" {
-		return cn.fail(c, licensing.Errorf(licensing.EInvalid, "give a reason: it goes into the audit log"))
+		return cn.fail(c, errNoReason)
 	}
 	var n int
 	if action == "extend" {

@@ -1,0 +1,217 @@
+package console
+
+import (
+	"html/template"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// The customers' pages: list and search, detail (profile, contacts, its
+// licenses, portal permissions), create and edit through
+// licensing.Customers.
+
+var customerRoutes = []Route{
+	{"customers", "GET", "/customers", licensing.ReadCustomers, (*Console).customers},
+	{"customerNew", "GET", "/customers/new", licensing.WriteCustomers, (*Console).customerNew},
+	{"customerCreate", "POST", "/customers", licensing.WriteCustomers, (*Console).customerCreate},
+	{"customer", "GET", "/customers/:id", licensing.ReadCustomers, (*Console).customer},
+	{"customerUpdate", "POST", "/customers/:id", licensing.WriteCustomers, (*Console).customerUpdate},
+}
+
+type customersData struct {
+	Customers []licensing.Customer
+	Query     string
+	Next      template.URL
+	Scanned   int // customers looked at by this page of a search
+	CanWrite  bool
+}
+
+// searchBudget bounds the customers one search page reads: the store has
+// no text search, so a search walks the list by id a bounded stretch at a
+// time and offers to continue from where it stopped.
+const searchBudget = 10 * licensing.MaxPageLimit
+
+func (cn *Console) customers(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	d := customersData{Query: strings.TrimSpace(c.Query("q")), CanWrite: current(c).Actor.Allows(licensing.WriteCustomers)}
+	after := c.Query("after")
+	if d.Query == "" {
+		cs, err := cn.cfg.Services.Customers.Customers(ctx, licensing.Page{After: after, Limit: PageSize})
+		if err != nil {
+			return cn.fail(c, err)
+		}
+		d.Customers = cs
+		if n := len(cs); n > 0 {
+			d.Next = nextPage(n, cs[n-1].ID, url.Values{})
+		}
+		return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
+	}
+	q := strings.ToLower(d.Query)
+	for d.Scanned < searchBudget && len(d.Customers) < PageSize {
+		cs, err := cn.cfg.Services.Customers.Customers(ctx, licensing.Page{After: after, Limit: licensing.MaxPageLimit})
+		if err != nil {
+			return cn.fail(c, err)
+		}
+		for _, cu := range cs {
+			d.Scanned++
+			after = cu.ID
+			if matches(cu, q) {
+				if d.Customers = append(d.Customers, cu); len(d.Customers) == PageSize {
+					break
+				}
+			}
+		}
+		if len(cs) < licensing.MaxPageLimit && len(d.Customers) < PageSize {
+			after = "" // the end of the list
+			break
+		}
+	}
+	if after != "" {
+		d.Next = template.URL(url.Values{"q": {d.Query}, "after": {after}}.Encode())
+	}
+	return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
+}
+
+// matches reports whether the customer's id, name, email or a contact's
+// name or email holds q (lower case).
+func matches(cu licensing.Customer, q string) bool {
+	has := func(s string) bool { return strings.Contains(strings.ToLower(s), q) }
+	if has(cu.ID) || has(cu.Name) || has(cu.Email) {
+		return true
+	}
+	return slices.ContainsFunc(cu.Contacts, func(ct licensing.Contact) bool { return has(ct.Name) || has(ct.Email) })
+}
+
+type customerData struct {
+	form
+	Customer    *licensing.Customer // nil for a new one
+	Contacts    []licensing.Contact // the rows of the form, blank ones included
+	Permissions []licensing.Permission
+	Licenses    []licensing.License
+	More        bool // the customer has more licenses than shown
+	CanWrite    bool
+	CanLicense  bool
+	Saved       bool
+}
+
+var customerErrorFields = map[string]string{"name": "name", "email": "email", "status": "status",
+	"contact": "contacts", "permission": "permissions", "metadata": "name"}
+
+// blankContacts is how many empty contact rows the form offers.
+const blankContacts = 2
+
+// customerForm is the form of an existing customer.
+func customerForm(cu *licensing.Customer) (form, []licensing.Contact) {
+	perms := make([]string, len(cu.Permissions))
+	for i, p := range cu.Permissions {
+		perms[i] = string(p)
+	}
+	return form{Values: map[string]string{"name": cu.Name, "email": cu.Email, "status": string(cu.Status)},
+		Multi: map[string][]string{"permissions": perms}}, cu.Contacts
+}
+
+// readCustomer reads the posted form: its contacts are the rows with any
+// field filled in.
+func readCustomer(c *fiber.Ctx) (form, []licensing.Contact, []licensing.Permission) {
+	f := readForm(c, []string{"name", "email", "status"}, []string{"permissions", "contact_name", "contact_email", "contact_role"})
+	names, emails, roles := f.Multi["contact_name"], f.Multi["contact_email"], f.Multi["contact_role"]
+	contacts := []licensing.Contact{}
+	for i := range max(len(names), len(emails), len(roles)) {
+		ct := licensing.Contact{Name: strings.TrimSpace(at(names, i)), Email: strings.TrimSpace(at(emails, i)), Role: strings.TrimSpace(at(roles, i))}
+		if ct != (licensing.Contact{}) {
+			contacts = append(contacts, ct)
+		}
+	}
+	perms := []licensing.Permission{}
+	for _, p := range f.Multi["permissions"] {
+		perms = append(perms, licensing.Permission(p))
+	}
+	return f, contacts, perms
+}
+
+func at(s []string, i int) string {
+	if i < len(s) {
+		return s[i]
+	}
+	return ""
+}
+
+func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error {
+	for range blankContacts {
+		if len(d.Contacts) < 20 {
+			d.Contacts = append(d.Contacts, licensing.Contact{})
+		}
+	}
+	d.Permissions = licensing.CustomerPermissions
+	a := current(c).Actor
+	d.CanWrite, d.CanLicense = a.Allows(licensing.WriteCustomers), a.Allows(licensing.WriteLicenses)
+	if d.Customer == nil {
+		return cn.render(c, status, "customer", "New customer", d)
+	}
+	if a.Allows(licensing.ReadLicenses) {
+		ls, err := cn.cfg.Services.Licenses.Licenses(c.UserContext(), licensing.LicenseFilter{CustomerID: d.Customer.ID}, licensing.Page{Limit: PageSize})
+		if err != nil {
+			return cn.fail(c, err)
+		}
+		d.Licenses, d.More = ls, len(ls) == PageSize
+	}
+	return cn.render(c, status, "customer", "Customer "+d.Customer.Name, d)
+}
+
+func (cn *Console) customerNew(c *fiber.Ctx) error {
+	perms := make([]string, len(licensing.DefaultCustomerPermissions))
+	for i, p := range licensing.DefaultCustomerPermissions {
+		perms[i] = string(p)
+	}
+	f := form{Values: map[string]string{"status": string(licensing.CustomerActive)}, Multi: map[string][]string{"permissions": perms}}
+	return cn.customerPage(c, fiber.StatusOK, customerData{form: f})
+}
+
+func (cn *Console) customerCreate(c *fiber.Ctx) error {
+	f, contacts, perms := readCustomer(c)
+	cu, err := cn.cfg.Services.Customers.CreateCustomer(c.UserContext(),
+		licensing.CustomerInput{Name: f.V("name"), Email: f.V("email"), Contacts: contacts, Permissions: perms})
+	if refused(err) {
+		f.withError(err, customerErrorFields)
+		return cn.customerPage(c, formStatus(err), customerData{form: f, Contacts: contacts})
+	} else if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/customers/"+cu.ID+"?saved=1")
+}
+
+func (cn *Console) customer(c *fiber.Ctx) error {
+	cu, err := cn.cfg.Services.Customers.Customer(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	f, contacts := customerForm(cu)
+	return cn.customerPage(c, fiber.StatusOK, customerData{form: f, Customer: cu, Contacts: contacts, Saved: c.Query("saved") != ""})
+}
+
+// customerUpdate saves the whole form: profile, contacts, permissions and
+// status (a disabled customer's licenses get no lease and its tokens stop
+// working).
+func (cn *Console) customerUpdate(c *fiber.Ctx) error {
+	ctx, id := c.UserContext(), c.Params("id")
+	cu, err := cn.cfg.Services.Customers.Customer(ctx, id)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	f, contacts, perms := readCustomer(c)
+	name, email, status := f.V("name"), f.V("email"), licensing.CustomerStatus(f.V("status"))
+	_, err = cn.cfg.Services.Customers.UpdateCustomer(ctx, id,
+		licensing.CustomerPatch{Name: &name, Email: &email, Status: &status, Contacts: &contacts, Permissions: &perms})
+	if refused(err) && licensing.ErrorCode(err) != licensing.ENotFound {
+		f.withError(err, customerErrorFields)
+		return cn.customerPage(c, formStatus(err), customerData{form: f, Customer: cu, Contacts: contacts})
+	} else if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/customers/"+id+"?saved=1")
+}
