@@ -123,6 +123,12 @@ func (s *Server) updateProduct(c *fiber.Ctx) error {
 	})
 }
 
+func (s *Server) updateEntitlement(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.EntitlementPatch) (*licensing.Entitlement, error) {
+		return s.svc.Catalog.UpdateEntitlement(c.UserContext(), c.Params("id"), in)
+	})
+}
+
 func (s *Server) createPolicy(c *fiber.Ctx) error {
 	return write(c, 201, func(in licensing.PolicyInput) (*licensing.Policy, error) {
 		return s.svc.Catalog.CreatePolicy(c.UserContext(), in)

@@ -73,6 +73,7 @@ func routeTable() []route {
 		{method: "POST", path: "/v1/entitlements", tag: "catalog", summary: "Create an entitlement (a named feature)", perm: licensing.WriteCatalog, in: licensing.EntitlementInput{}, out: licensing.Entitlement{}, status: 201, idempotent: true, handler: (*Server).createEntitlement},
 		{method: "GET", path: "/v1/entitlements", tag: "catalog", summary: "List entitlements", perm: licensing.ReadCatalog, out: listResponse[licensing.Entitlement]{}, status: 200, query: pageParams, handler: (*Server).listEntitlements},
 		{method: "GET", path: "/v1/entitlements/:id", tag: "catalog", summary: "Get an entitlement", perm: licensing.ReadCatalog, out: licensing.Entitlement{}, status: 200, handler: (*Server).getEntitlement},
+		{method: "PATCH", path: "/v1/entitlements/:id", tag: "catalog", summary: "Rename or redescribe an entitlement (its code stays)", perm: licensing.WriteCatalog, in: licensing.EntitlementPatch{}, out: licensing.Entitlement{}, status: 200, handler: (*Server).updateEntitlement},
 
 		{method: "POST", path: "/v1/customers", tag: "customers", summary: "Create a customer", perm: licensing.WriteCustomers, in: licensing.CustomerInput{}, out: licensing.Customer{}, status: 201, idempotent: true, handler: (*Server).createCustomer},
 		{method: "GET", path: "/v1/customers", tag: "customers", summary: "List customers (a customer token sees itself)", perm: licensing.ReadCustomers, out: listResponse[licensing.Customer]{}, status: 200, query: pageParams, handler: (*Server).listCustomers},

@@ -28,6 +28,7 @@ type CatalogStore interface {
 	CreateEntitlement(ctx context.Context, e *Entitlement) error
 	GetEntitlement(ctx context.Context, id string) (*Entitlement, error)
 	ListEntitlements(ctx context.Context, page Page) ([]Entitlement, error)
+	UpdateEntitlement(ctx context.Context, e *Entitlement) error
 	// MissingEntitlements returns the codes that no entitlement has.
 	MissingEntitlements(ctx context.Context, codes []string) ([]string, error)
 }
@@ -226,11 +227,8 @@ func (s *Catalog) CreateEntitlement(ctx context.Context, in EntitlementInput) (*
 	if !codePattern.MatchString(in.Code) {
 		return nil, Errorf(EInvalid, "code must be 1-64 lowercase letters, digits, '.', '_' or '-'")
 	}
-	if err := requireName(in.Name); err != nil {
+	if err := checkEntitlementText(in.Name, in.Description); err != nil {
 		return nil, err
-	}
-	if len(in.Description) > 2000 {
-		return nil, Errorf(EInvalid, "description is longer than 2000 characters")
 	}
 	e := &Entitlement{Code: in.Code, Name: strings.TrimSpace(in.Name), Description: in.Description, CreatedAt: s.clock()}
 	return e, s.store.InTx(ctx, func(tx CatalogStore) error {
@@ -239,6 +237,52 @@ func (s *Catalog) CreateEntitlement(ctx context.Context, in EntitlementInput) (*
 		}
 		return s.record(ctx, tx, ActionEntitlementCreated, "entitlement", e.ID, "", nil, e)
 	})
+}
+
+// EntitlementPatch changes an entitlement's name and description; nil
+// fields stay as they are. Its code cannot change: policies, licenses and
+// releases refer to it.
+type EntitlementPatch struct {
+	Name        *string `json:"name,omitempty"`
+	Description *string `json:"description,omitempty"`
+}
+
+// UpdateEntitlement renames or redescribes an entitlement. ENotFound,
+// EInvalid.
+func (s *Catalog) UpdateEntitlement(ctx context.Context, id string, in EntitlementPatch) (*Entitlement, error) {
+	var out *Entitlement
+	err := s.store.InTx(ctx, func(tx CatalogStore) error {
+		e, err := tx.GetEntitlement(ctx, id)
+		if err != nil {
+			return err
+		}
+		before := *e
+		if in.Name != nil {
+			e.Name = strings.TrimSpace(*in.Name)
+		}
+		if in.Description != nil {
+			e.Description = *in.Description
+		}
+		if err := checkEntitlementText(e.Name, e.Description); err != nil {
+			return err
+		}
+		if err := tx.UpdateEntitlement(ctx, e); err != nil {
+			return err
+		}
+		out = e
+		return s.record(ctx, tx, ActionEntitlementUpdated, "entitlement", id, "", &before, e)
+	})
+	return out, err
+}
+
+func checkEntitlementText(name, description string) error {
+	if err := requireName(name); err != nil {
+		return err
+	}
+	if len(description) > 2000 {
+		return Errorf(EInvalid, "description is longer than 2000 characters")
+	}
+	return nil
 }
 
 // ProductPatch changes a product; nil fields stay as they are.

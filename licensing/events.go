@@ -31,6 +31,7 @@ const (
 	ActionPolicyCreated       = "policy.created"
 	ActionPolicyUpdated       = "policy.updated"
 	ActionEntitlementCreated  = "entitlement.created"
+	ActionEntitlementUpdated  = "entitlement.updated"
 	ActionCustomerCreated     = "customer.created"
 	ActionCustomerUpdated     = "customer.updated"
 	ActionLicenseCreated      = "license.created"
@@ -80,7 +81,7 @@ const (
 // it (a test walks the sources): a new action is declared above and added
 // here.
 var Actions = []string{
-	ActionProductCreated, ActionProductUpdated, ActionPolicyCreated, ActionPolicyUpdated, ActionEntitlementCreated,
+	ActionProductCreated, ActionProductUpdated, ActionPolicyCreated, ActionPolicyUpdated, ActionEntitlementCreated, ActionEntitlementUpdated,
 	ActionCustomerCreated, ActionCustomerUpdated, ActionLicenseCreated, ActionLicenseUpdated, ActionLicenseSuspended,
 	ActionLicenseReinstated, ActionLicenseRevoked, ActionLicenseRenewed, ActionLicensePolicyChange, ActionLicenseTransferred,
 	ActionLicenseExpiring, ActionLicenseExpired, ActionMachineActivated, ActionMachineDeactivated, ActionMachineBlocked,

@@ -46,6 +46,10 @@ func (s *Store) CreateEntitlement(ctx context.Context, e *licensing.Entitlement)
 	return err
 }
 
+func (s *Store) UpdateEntitlement(ctx context.Context, e *licensing.Entitlement) error {
+	return s.save(ctx, &entitlementRow{ID: e.ID, Code: e.Code, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt}, "name", "description")
+}
+
 func entitlementFromRow(r *entitlementRow) *licensing.Entitlement {
 	return &licensing.Entitlement{ID: r.ID, Code: r.Code, Name: r.Name, Description: r.Description, CreatedAt: utc(r.CreatedAt)}
 }

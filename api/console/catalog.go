@@ -33,6 +33,7 @@ var catalogRoutes = []Route{
 	{"entitlements", "GET", "/entitlements", licensing.ReadCatalog, (*Console).entitlements},
 	{"entitlementCreate", "POST", "/entitlements", licensing.WriteCatalog, (*Console).entitlementCreate},
 	{"entitlement", "GET", "/entitlements/:id", licensing.ReadCatalog, (*Console).entitlement},
+	{"entitlementUpdate", "POST", "/entitlements/:id", licensing.WriteCatalog, (*Console).entitlementUpdate},
 }
 
 // form is what a form page shows: the values entered (kept when the
@@ -540,9 +541,7 @@ func (cn *Console) entitlements(c *fiber.Ctx) error {
 	return cn.entitlementList(c, fiber.StatusOK, form{Values: map[string]string{}})
 }
 
-// entitlementCreate names a feature. Entitlements cannot be edited: the
-// catalog service has no update for them (their code is referred to by
-// policies, licenses and releases).
+// entitlementCreate names a feature.
 func (cn *Console) entitlementCreate(c *fiber.Ctx) error {
 	f := readForm(c, []string{"code", "name", "description"}, nil)
 	e, err := cn.cfg.Services.Catalog.CreateEntitlement(c.UserContext(),
@@ -556,10 +555,43 @@ func (cn *Console) entitlementCreate(c *fiber.Ctx) error {
 	return cn.redirect(c, Prefix+"/entitlements?created="+url.QueryEscape(e.Code))
 }
 
+type entitlementData struct {
+	form
+	Entitlement *licensing.Entitlement
+	Saved       bool
+	CanWrite    bool
+}
+
 func (cn *Console) entitlement(c *fiber.Ctx) error {
 	e, err := cn.cfg.Services.Catalog.Entitlement(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "product-entitlement", "Entitlement "+e.Code, e)
+	f := form{Values: map[string]string{"name": e.Name, "description": e.Description}}
+	return cn.showEntitlement(c, fiber.StatusOK, e, f, c.Query("saved") != "")
+}
+
+func (cn *Console) showEntitlement(c *fiber.Ctx, status int, e *licensing.Entitlement, f form, saved bool) error {
+	return cn.render(c, status, "product-entitlement", "Entitlement "+e.Code,
+		entitlementData{form: f, Entitlement: e, Saved: saved, CanWrite: current(c).Actor.Allows(licensing.WriteCatalog)})
+}
+
+// entitlementUpdate renames or redescribes an entitlement; its code
+// stays (policies, licenses and releases refer to it).
+func (cn *Console) entitlementUpdate(c *fiber.Ctx) error {
+	ctx, id := c.UserContext(), c.Params("id")
+	f := readForm(c, []string{"name", "description"}, nil)
+	name, desc := f.V("name"), f.V("description")
+	_, err := cn.cfg.Services.Catalog.UpdateEntitlement(ctx, id, licensing.EntitlementPatch{Name: &name, Description: &desc})
+	if refused(err) && licensing.ErrorCode(err) != licensing.ENotFound {
+		e, gerr := cn.cfg.Services.Catalog.Entitlement(ctx, id)
+		if gerr != nil {
+			return cn.fail(c, gerr)
+		}
+		f.withError(err, entitlementFields)
+		return cn.showEntitlement(c, formStatus(err), e, f, false)
+	} else if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/entitlements/"+id+"?saved=1")
 }

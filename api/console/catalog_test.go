@@ -73,6 +73,19 @@ func TestCatalogCustomerAndLicenseForms(t *testing.T) {
 		if _, body := b.do("GET", "/console/entitlements", nil); !strings.Contains(body, "PDF export") {
 			t.Fatal("the new entitlement is not listed")
 		}
+		ents, err := e.svc.Catalog.Entitlements(ctx, licensing.Page{})
+		must(t, err)
+		entID := ents[0].ID
+		b.post("/console/entitlements/"+entID, url.Values{"name": {"Export to PDF"}, "description": {"PDF and PNG export"}}, http.StatusSeeOther)
+		ent, err := e.svc.Catalog.Entitlement(ctx, entID)
+		must(t, err)
+		if ent.Code != "export" || ent.Name != "Export to PDF" || ent.Description != "PDF and PNG export" {
+			t.Fatalf("entitlement after the edit = %+v", ent)
+		}
+		e.byUser(licensing.ActionEntitlementUpdated, entID, "admin@example.com")
+		if body := b.post("/console/entitlements/"+entID, url.Values{"name": {" "}, "description": {"kept"}}, http.StatusUnprocessableEntity); !strings.Contains(body, ">kept</textarea>") {
+			t.Fatal("a refused edit does not keep the description typed")
+		}
 
 		polID := b.created("/policies", url.Values{"product_id": {prodID}, "name": {"Team"}, "duration_days": {"30"}, "max_machines": {"5"},
 			"floating": {"on"}, "lease_ttl_minutes": {"60"}, "heartbeat_minutes": {"10"}, "grace_days": {"2"}, "expiry_action": {"allow"},
