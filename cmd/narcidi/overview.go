@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/nzilacode/narcidicontrole/api/console"
+	"github.com/nzilacode/narcidicontrole/workers"
+)
+
+// queueReporter is what the console's overview shows of the background
+// jobs: the asynq queue when Redis carries them (the same numbers as the
+// queue monitor, read by asynq's inspector over the server's Redis
+// client), the in-process runner's queue otherwise, or that none runs here.
+func (a *App) queueReporter() console.QueueReporter {
+	switch {
+	case a.redis != nil && a.Config.RedisURL != "":
+		inspector := asynq.NewInspectorFromRedisClient(a.redis) // shares the client: nothing to close
+		queue := workers.QueueName(a.Config.RedisPrefix)
+		return func(context.Context) (*console.QueueReport, error) {
+			r := &console.QueueReport{Mode: "redis"}
+			info, err := inspector.GetQueueInfo(queue)
+			switch {
+			case errors.Is(err, asynq.ErrQueueNotFound):
+				// No task was ever queued: an empty queue.
+				r.Queues = []console.QueueSize{{Name: queue}}
+			case err != nil:
+				return nil, err
+			default:
+				r.Queues = []console.QueueSize{{Name: queue, Pending: info.Pending, Active: info.Active, Scheduled: info.Scheduled,
+					Retry: info.Retry, Archived: info.Archived}}
+			}
+			return r, nil
+		}
+	case a.local != nil:
+		local := a.local
+		return func(context.Context) (*console.QueueReport, error) {
+			pending, running := local.Sizes()
+			return &console.QueueReport{Mode: "in-process", Queues: []console.QueueSize{{Name: "in-process", Pending: pending, Active: running}}}, nil
+		}
+	}
+	return func(context.Context) (*console.QueueReport, error) { return &console.QueueReport{Mode: "off"}, nil }
+}
