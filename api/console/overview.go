@@ -137,7 +137,9 @@ func newChart(id, title, what string, days []licensing.DayCount) chart {
 				h := plotH * float64(d.Count) / float64(top)
 				ch.Bars = append(ch.Bars, bar{X: x + barGap/2, Y: ch.BaseY - h, W: slot - barGap, H: h, Label: fmt.Sprintf("%s: %d", d.Day, d.Count)})
 			}
-			if i%7 == 0 || i == n-1 {
+			// A label a week, and the last day's, unless a weekly one is
+			// too close to it to be read.
+			if (i%7 == 0 && n-1-i >= 4) || i == n-1 {
 				ch.Ticks = append(ch.Ticks, tick{X: x + slot/2, Y: chartH - 10, Label: d.Day[5:]})
 			}
 		}
