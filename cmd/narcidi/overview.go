@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"slices"
 
 	"github.com/hibiken/asynq"
 
@@ -20,18 +20,19 @@ func (a *App) queueReporter() console.QueueReporter {
 		inspector := asynq.NewInspectorFromRedisClient(a.redis) // shares the client: nothing to close
 		queue := workers.QueueName(a.Config.RedisPrefix)
 		return func(context.Context) (*console.QueueReport, error) {
-			r := &console.QueueReport{Mode: "redis"}
-			info, err := inspector.GetQueueInfo(queue)
-			switch {
-			case errors.Is(err, asynq.ErrQueueNotFound):
-				// No task was ever queued: an empty queue.
-				r.Queues = []console.QueueSize{{Name: queue}}
-			case err != nil:
-				return nil, err
-			default:
-				r.Queues = []console.QueueSize{{Name: queue, Pending: info.Pending, Active: info.Active, Scheduled: info.Scheduled,
-					Retry: info.Retry, Archived: info.Archived}}
+			r := &console.QueueReport{Mode: "redis", Queues: []console.QueueSize{{Name: queue}}}
+			// A queue no task was ever put in does not exist yet: it is
+			// empty (asynq's "not found" error is internal, so ask first).
+			names, err := inspector.Queues()
+			if err != nil || !slices.Contains(names, queue) {
+				return r, err
 			}
+			info, err := inspector.GetQueueInfo(queue)
+			if err != nil {
+				return nil, err
+			}
+			r.Queues[0] = console.QueueSize{Name: queue, Pending: info.Pending, Active: info.Active, Scheduled: info.Scheduled,
+				Retry: info.Retry, Archived: info.Archived}
 			return r, nil
 		}
 	case a.local != nil:

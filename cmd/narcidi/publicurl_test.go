@@ -3,9 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
 func TestPublicURLSetting(t *testing.T) {
@@ -74,5 +80,30 @@ func TestPublicURLMakesCookiesSecureAndLinks(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), " at https://licenses.example.com/console/set-password?token=") {
 		t.Errorf("users create printed %q", stdout.String())
+	}
+}
+
+// The overview's queue card reads the asynq queue of this installation
+// (its Redis prefix) when Redis carries the jobs, the in-process runner's
+// queue otherwise.
+func TestQueueReporter(t *testing.T) {
+	prefix := randomPrefix()
+	app := startAppWith(t, map[string]string{"NARCIDI_REDIS_URL": fmt.Sprintf("redis://%s/%d", storagetest.RedisAddr(), storagetest.RedisDB(t)), "NARCIDI_REDIS_PREFIX": prefix})
+	r, err := app.queueReporter()(context.Background())
+	if err != nil || r.Mode != "redis" || len(r.Queues) != 1 || r.Queues[0].Name != prefix+"default" {
+		t.Fatalf("redis: %+v, %v", r, err)
+	}
+	client := asynq.NewClientFromRedisClient(app.redis)
+	for i := range 2 {
+		if _, err := client.Enqueue(asynq.NewTask("test:noop", nil), asynq.Queue(prefix+"default"), asynq.ProcessIn(time.Duration(i+1)*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r, err = app.queueReporter()(context.Background()); err != nil || r.Queues[0].Scheduled != 2 {
+		t.Fatalf("after two scheduled tasks: %+v, %v", r, err)
+	}
+	local := startApp(t, "sqlite")
+	if r, err := local.queueReporter()(context.Background()); err != nil || r.Mode != "in-process" {
+		t.Fatalf("without Redis: %+v, %v", r, err)
 	}
 }
