@@ -1,9 +1,8 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
-	"html/template"
+	"fmt"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -122,7 +121,7 @@ func buildOpenAPI() []byte {
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
 			"responses": map[string]any{"Problem": map[string]any{
-				"description": "An error: see code",
+				"description": problemDescription(),
 				"content":     map[string]any{"application/problem+json": map[string]any{"schema": problemSchema()}},
 			}},
 		},
@@ -151,50 +150,15 @@ func (s *Server) openapi(c *fiber.Ctx) error {
 	return c.Send(s.openapiDoc)
 }
 
-var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Narcidi API</title>
-<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-code{background:#f3f3f3;padding:0 .25rem}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.35rem;text-align:left;vertical-align:top}
-.m{font-weight:bold;font-family:monospace}</style></head><body>
-<h1>Narcidi API</h1>
-<p>The machine-readable contract is <a href="/openapi.json">/openapi.json</a> (OpenAPI 3.1). Errors are
-<code>application/problem+json</code> with a stable <code>code</code>. Admin routes need
-<code>Authorization: Bearer &lt;token&gt;</code> whose role grants the listed permission.
-Creating POSTs accept an <code>Idempotency-Key</code> header.</p>
-{{range .}}<h2>{{.Tag}}</h2><table><tr><th>method</th><th>path</th><th>what it does</th><th>permission</th></tr>
-{{range .Routes}}<tr><td class="m">{{.Method}}</td><td><code>{{.Path}}</code></td><td>{{.Summary}}</td><td>{{.Perm}}</td></tr>
-{{end}}</table>{{end}}
-</body></html>`))
-
-func (s *Server) docs(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Send(s.docsPage)
-}
-
-// buildDocsPage renders the readable page from the route table, once.
-func buildDocsPage() []byte {
-	type row struct{ Method, Path, Summary, Perm string }
-	type group struct {
-		Tag    string
-		Routes []row
+// problemDescription lists every code with its HTTP status (the table of
+// errors.go), so the rendered reference shows them with the schema.
+func problemDescription() string {
+	var b strings.Builder
+	b.WriteString("An error (application/problem+json). Switch on `code`, which is stable:\n\n| code | HTTP status |\n| --- | --- |\n")
+	for _, c := range licensing.Codes {
+		fmt.Fprintf(&b, "| `%s` | %d |\n", c, Status(licensing.Errorf(c, "")))
 	}
-	var groups []group
-	for _, r := range routeTable() {
-		if len(groups) == 0 || groups[len(groups)-1].Tag != r.tag {
-			groups = append(groups, group{Tag: r.tag})
-		}
-		perm := string(r.perm)
-		if perm == "" {
-			perm = "public"
-		}
-		g := &groups[len(groups)-1]
-		g.Routes = append(g.Routes, row{r.method, openapiPath(r.path), r.summary, perm})
-	}
-	var buf bytes.Buffer
-	if err := docsPage.Execute(&buf, groups); err != nil {
-		panic("docs page: " + err.Error()) // the template and table are fixed at build time
-	}
-	return buf.Bytes()
+	return b.String()
 }
 
 // problemSchema is the problem+json schema with its code listed: the whole

@@ -170,5 +170,4 @@ func (s *Server) routes() {
 		s.app.Add(r.method, r.path, chain...)
 	}
 	s.app.Get("/openapi.json", s.openapi)
-	s.app.Get("/docs", s.docs)
 }

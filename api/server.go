@@ -60,6 +60,7 @@ type Config struct {
 	Metrics       *Metrics
 	MetricsScrape *MetricsScrape
 	Console       Pages // the web console (api/console), mounted under /console
+	Docs          Pages // the API reference (api/docs), mounted under /docs
 }
 
 // Default rate limits.
@@ -79,7 +80,7 @@ type Server struct {
 	app                   *fiber.App
 	limiter               RateLimiter
 	clientRate, tokenRate RateRule
-	openapiDoc, docsPage  []byte
+	openapiDoc            []byte
 	releases              *release.Service
 	billing               Billing
 	// draining is set by Drain: the instance is about to stop.
@@ -136,7 +137,7 @@ func New(cfg Config) *Server {
 	})
 	s.releases = cfg.Releases
 	s.billing = cfg.Billing
-	s.openapiDoc, s.docsPage = buildOpenAPI(), buildDocsPage()
+	s.openapiDoc = buildOpenAPI()
 	s.routes()
 	if cfg.QueueMonitor != nil {
 		s.mountQueueMonitor(cfg.QueueMonitor)
@@ -146,6 +147,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Console != nil {
 		cfg.Console.Mount(s.app.Group("/console"))
+	}
+	if cfg.Docs != nil {
+		cfg.Docs.Mount(s.app.Group("/docs"))
 	}
 	return s
 }

@@ -94,6 +94,7 @@ type AutomationStore interface {
 
 	// Stats computes the dashboard figures at now with aggregate queries.
 	Stats(ctx context.Context, now time.Time) (*Stats, error)
+	DashboardStore // the overview's other reads (dashboard.go)
 	SaveRollup(ctx context.Context, day string, st *Stats) error
 	ListRollups(ctx context.Context, sinceDay string) ([]Rollup, error)
 	// Cleanup deletes outbox entries relayed before outboxBefore and

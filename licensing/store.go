@@ -36,6 +36,8 @@ type LicenseFilter struct {
 	PolicyID      string
 	Status        LicenseStatus
 	ExpiresBefore *time.Time
+	// ExpiresAfter keeps licenses expiring at or after it.
+	ExpiresAfter *time.Time
 }
 
 // MachineFilter narrows a machine listing.

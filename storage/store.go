@@ -324,6 +324,9 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 	if f.ExpiresBefore != nil {
 		q = q.Where("expires_at < ?", f.ExpiresBefore.UTC())
 	}
+	if f.ExpiresAfter != nil {
+		q = q.Where("expires_at >= ?", f.ExpiresAfter.UTC())
+	}
 	return listRows(q, page, licenseFromRow)
 }
 

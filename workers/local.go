@@ -73,6 +73,15 @@ func (l *Local) RelayOnce(ctx context.Context) (int, error) {
 	return l.h.relayOnce(ctx, l.h.now().Add(-l.h.cfg.StaleAfter))
 }
 
+// Sizes tells how many tasks wait in the in-process queue and how many run
+// now (the console's overview shows them); retries waiting for their
+// backoff are in neither.
+func (l *Local) Sizes() (pending, running int) {
+	l.q.mu.Lock()
+	defer l.q.mu.Unlock()
+	return len(l.q.jobs), len(l.q.slots)
+}
+
 // memQueue is the in-process Queue: unbounded (the relay never blocks on
 // it while holding the database), de-duplicated by task id for a day like
 // the asynq one, retried with the handlers' backoff.

@@ -41,6 +41,9 @@ type Config struct {
 	// public URL is https behind a TLS-terminating proxy).
 	SecureCookies bool
 	Logger        *slog.Logger
+	// Queues reports the background job queues on the overview (nil: not
+	// shown).
+	Queues QueueReporter
 }
 
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
@@ -80,6 +83,7 @@ func New(cfg Config) *Console {
 
 var funcs = template.FuncMap{
 	"statuses": func() []string { return []string{"active", "suspended", "expired", "revoked"} },
+	"list":     func(s ...string) []string { return s },
 	"date": func(t any) string {
 		switch v := t.(type) {
 		case time.Time:

@@ -15,40 +15,10 @@ import (
 // The pages call the same services as the JSON routes, with the same
 // actor in the context: no rule is written twice.
 
-var overviewRoutes = []Route{
-	{"overview", "GET", "/", licensing.ReadDashboard, (*Console).overview},
-}
-
 var licenseRoutes = []Route{
 	{"licenses", "GET", "/licenses", licensing.ReadLicenses, (*Console).licenses},
 	{"license", "GET", "/licenses/:id", licensing.ReadLicenses, (*Console).license},
 	{"licenseAction", "POST", "/licenses/:id/:action", licensing.WriteLicenses, (*Console).licenseAction},
-}
-
-type overviewData struct {
-	Stats    *licensing.Stats
-	Licenses []statusCount
-	Machines []statusCount
-}
-
-type statusCount struct {
-	Status string
-	Count  int
-}
-
-func (cn *Console) overview(c *fiber.Ctx) error {
-	st, err := cn.cfg.Services.Automation.Dashboard(c.UserContext())
-	if err != nil {
-		return cn.fail(c, err)
-	}
-	d := overviewData{Stats: st}
-	for _, s := range []licensing.LicenseStatus{licensing.LicenseActive, licensing.LicenseSuspended, licensing.LicenseExpired, licensing.LicenseRevoked} {
-		d.Licenses = append(d.Licenses, statusCount{string(s), st.LicensesByStatus[s]})
-	}
-	for _, s := range []licensing.MachineStatus{licensing.MachineActive, licensing.MachineOffline, licensing.MachineBlocked} {
-		d.Machines = append(d.Machines, statusCount{string(s), st.MachinesByStatus[s]})
-	}
-	return cn.render(c, fiber.StatusOK, "overview", "Overview", d)
 }
 
 // PageSize is how many licenses a list page shows.
@@ -60,12 +30,19 @@ type licensesData struct {
 	Status   string
 	Customer string
 	Product  string
+	Expiring string       // "7" or "30": active licenses expiring within as many days (the overview's links)
 	Next     template.URL // the query of the next page (encoded), "" on the last
 }
 
 func (cn *Console) licenses(c *fiber.Ctx) error {
-	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product")}
+	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), Expiring: c.Query("expiring")}
 	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(d.Status), CustomerID: d.Customer, ProductID: d.Product}
+	if days, err := strconv.Atoi(d.Expiring); err == nil && days >= 1 && days <= 366 {
+		f = cn.cfg.Services.Automation.ExpiringFilter(days)
+		f.CustomerID, f.ProductID, d.Status = d.Customer, d.Product, string(f.Status)
+	} else {
+		d.Expiring = ""
+	}
 	ls, err := cn.cfg.Services.Licenses.Licenses(c.UserContext(), f, licensing.Page{After: c.Query("after"), Limit: PageSize})
 	if err != nil {
 		return cn.fail(c, err)
@@ -75,7 +52,7 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	if len(ls) == PageSize {
-		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "after": {ls[len(ls)-1].ID}}.Encode())
+		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "expiring": {d.Expiring}, "after": {ls[len(ls)-1].ID}}.Encode())
 	}
 	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
 }

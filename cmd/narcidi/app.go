@@ -14,6 +14,7 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/api/docs"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
@@ -198,6 +199,7 @@ func (a *App) Start(ctx context.Context) error {
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
 		Console: openConsole(consoleUsers, svc, limiter, a),
+		Docs:    docs.New(),
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())
@@ -214,7 +216,7 @@ func (a *App) Start(ctx context.Context) error {
 	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
 	a.Log.Info(a.tel.describe())
 	if adminLink != "" {
-		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, passwordLink(a.URL(), adminLink))
+		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, passwordLink(a.publicURL(), adminLink))
 	}
 	if token != "" {
 		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
@@ -224,6 +226,15 @@ func (a *App) Start(ctx context.Context) error {
 
 // URL is the base URL of the running server.
 func (a *App) URL() string { return "http://" + a.ln.Addr().String() }
+
+// publicURL is where people reach the server: NARCIDI_PUBLIC_URL, or the
+// listen address.
+func (a *App) publicURL() string {
+	if a.Config.PublicURL != "" {
+		return a.Config.PublicURL
+	}
+	return a.URL()
+}
 
 // Wait blocks until the server stops or ctx ends, then shuts it down.
 func (a *App) Wait(ctx context.Context) error {

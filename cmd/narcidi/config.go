@@ -34,6 +34,9 @@ type Config struct {
 	AdminToken    string // NARCIDI_ADMIN_TOKEN (secret)
 	Issuer        string // NARCIDI_ISSUER
 	ProxyHeader   string // NARCIDI_PROXY_HEADER
+	// PublicURL (NARCIDI_PUBLIC_URL) is the server's address as people
+	// reach it (scheme and host, no trailing slash), "" when unset.
+	PublicURL string
 	// TrustedProxies (NARCIDI_TRUSTED_PROXIES) may set ProxyHeader.
 	TrustedProxies []netip.Prefix
 	RedisURL       string        // NARCIDI_REDIS_URL (secret: may hold a password)
@@ -130,6 +133,7 @@ func settings(c *Config) map[string][]setting {
 		groupServer: append([]setting{
 			{env: "NARCIDI_ADDR", def: "127.0.0.1:8080", kind: "host:port", help: "listen address (port 0 picks a free one)", value: text(&c.Addr)},
 			{env: "NARCIDI_ADMIN_TOKEN", kind: "token", help: "bootstrap admin token (at least 24 characters); generated and printed once when unset", value: text(&c.AdminToken), secret: true},
+			{env: "NARCIDI_PUBLIC_URL", kind: "url", help: "the server's public base URL (https://licenses.example.com): printed links use it; https makes the console's cookies Secure (TLS ends at a proxy); default: http://<NARCIDI_ADDR>", value: (*publicURLValue)(&c.PublicURL)},
 			{env: "NARCIDI_PROXY_HEADER", kind: "header", help: "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For); needs NARCIDI_TRUSTED_PROXIES", value: text(&c.ProxyHeader)},
 			{env: "NARCIDI_TRUSTED_PROXIES", kind: "cidrs", help: "comma-separated IPs or CIDRs of the proxies allowed to set NARCIDI_PROXY_HEADER (the client is the right-most address not among them)", value: (*proxiesValue)(&c.TrustedProxies)},
 			{env: "NARCIDI_CLIENT_RATE", def: "120/m", kind: "N/unit", help: "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", value: rate(&c.ClientRate, "client_rate")},
@@ -286,6 +290,26 @@ func (v *proxiesValue) Set(s string) error {
 		return err
 	}
 	*v = p
+	return nil
+}
+
+// publicURLValue is an http(s) URL of a host, without path, query or
+// credentials (the console and the API are at its root); kept without a
+// trailing slash.
+type publicURLValue string
+
+func (v *publicURLValue) String() string { return "" }
+func (v *publicURLValue) Set(s string) error {
+	if s == "" {
+		*v = ""
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("must be http(s)://host[:port] with nothing after the host, not %q", s)
+	}
+	*v = publicURLValue(u.Scheme + "://" + u.Host)
 	return nil
 }
 

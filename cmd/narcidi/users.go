@@ -34,7 +34,10 @@ func openUsers(st *storage.Store, master []byte, clock licensing.Clock) (*users.
 // openConsole builds the web console over the same services and limiter
 // as the API.
 func openConsole(us *users.Service, svc *licensing.Services, limiter api.RateLimiter, a *App) *console.Console {
-	return console.New(console.Config{Users: us, Services: svc, Limiter: limiter, Logger: a.Log})
+	// Behind a TLS-terminating proxy the requests arrive as plain HTTP:
+	// the public URL says the browser uses https.
+	secure := strings.HasPrefix(a.Config.PublicURL, "https://")
+	return console.New(console.Config{Users: us, Services: svc, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter()})
 }
 
 // passwordLink is the console URL that redeems a set-password secret.
@@ -58,7 +61,7 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	fs.SetOutput(stderr)
 	email := fs.String("email", "", "the user's email (required)")
 	role := fs.String("role", "read-only", "admin, support or read-only")
-	base := fs.String("base-url", "", "the console's public base URL for the link (default: http://<NARCIDI_ADDR>)")
+	base := fs.String("base-url", "", "the console's public base URL for the link (default: NARCIDI_PUBLIC_URL, else http://<NARCIDI_ADDR>)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{err}
 	}
@@ -79,6 +82,9 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	u, secret, err := us.CreateUser(ctx, *email, licensing.Role(*role))
 	if err != nil {
 		return err
+	}
+	if *base == "" {
+		*base = cfg.PublicURL
 	}
 	if *base == "" {
 		*base = "http://" + cfg.Addr
