@@ -18,6 +18,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 )
 
@@ -31,6 +32,9 @@ var staticFS embed.FS
 type Config struct {
 	Users    *users.Service
 	Services *licensing.Services
+	// Releases serves the releases pages (nil: they answer 503, as the
+	// API's release routes do).
+	Releases *release.Service
 	// Limiter counts sign-in attempts (the API's limiter, so a Redis-backed
 	// one is shared by every instance).
 	Limiter api.RateLimiter
@@ -155,6 +159,12 @@ type Route struct {
 var routeGroups = [][]Route{
 	overviewRoutes,
 	licenseRoutes,
+	machineRoutes,
+	releaseRoutes,
+	webhookRoutes,
+	auditRoutes,
+	tokenRoutes,
+	userRoutes,
 }
 
 // Routes lists every signed-in page and action.
@@ -343,8 +353,9 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
 		p.User, p.Can = cur.User, cur.Actor.Allows
 	}
-	if e, ok := data.(formError); ok {
-		p.Error = e.msg
+	// The page data may be a formError or embed one (setPasswordData...).
+	if e, ok := data.(interface{ formMessage() string }); ok {
+		p.Error = e.formMessage()
 	}
 	var b strings.Builder
 	if err := t.Execute(&b, p); err != nil {
@@ -356,6 +367,8 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 }
 
 type formError struct{ msg string }
+
+func (e formError) formMessage() string { return e.msg }
 
 // fail renders a domain error as an HTML page with the API's status for
 // its code (the same table, api.Status).

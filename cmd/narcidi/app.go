@@ -197,7 +197,7 @@ func (a *App) Start(ctx context.Context) error {
 		Releases:     releases,
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
-		Console: openConsole(consoleUsers, svc, limiter, a),
+		Console: openConsole(consoleUsers, svc, releases, limiter, a),
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())
