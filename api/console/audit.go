@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ type auditData struct {
 	Events  []licensing.Event
 	Actions []string
 	Filters url.Values
-	Next    string
+	Next    template.URL
 }
 
 // audit is the audit log with the API's filters (action, target, actor,

@@ -341,7 +341,9 @@ type page struct {
 	Nav   string
 	Error string
 	Data  any
-	Can   func(licensing.Permission) bool
+	// Can takes a permission's name ("machines:write"): templates pass
+	// string constants, which call does not convert to Permission.
+	Can func(string) bool
 }
 
 func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any) error {
@@ -349,9 +351,9 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	if !ok {
 		return errors.New("console: no template " + name)
 	}
-	p := page{Title: title, CSRF: cn.csrfToken(c), Data: data, Nav: name, Can: func(licensing.Permission) bool { return false }}
+	p := page{Title: title, CSRF: cn.csrfToken(c), Data: data, Nav: name, Can: func(string) bool { return false }}
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
-		p.User, p.Can = cur.User, cur.Actor.Allows
+		p.User, p.Can = cur.User, func(perm string) bool { return cur.Actor.Allows(licensing.Permission(perm)) }
 	}
 	// The page data may be a formError or embed one (setPasswordData...).
 	if e, ok := data.(interface{ formMessage() string }); ok {

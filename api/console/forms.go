@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"strings"
 
@@ -45,8 +46,10 @@ func (cn *Console) confirm(c *fiber.Ctx, cf confirmation) (done bool, err error)
 func reason(c *fiber.Ctx) string { return strings.TrimSpace(c.FormValue("reason")) }
 
 // nextPage is the query of the page after items (keyset pagination on the
-// last id, the filters kept), or "" when items did not fill a page.
-func nextPage[T any](items []T, id func(*T) string, filters url.Values) string {
+// last id, the filters kept), or "" when items did not fill a page. It is a
+// template.URL so that html/template keeps its = and & (it would escape a
+// string after the ?, and the link would lose its filters).
+func nextPage[T any](items []T, id func(*T) string, filters url.Values) template.URL {
 	if len(items) < PageSize {
 		return ""
 	}
@@ -57,5 +60,5 @@ func nextPage[T any](items []T, id func(*T) string, filters url.Values) string {
 		}
 	}
 	q.Set("after", id(&items[len(items)-1]))
-	return q.Encode()
+	return template.URL(q.Encode())
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"path"
 	"strings"
@@ -30,7 +31,7 @@ type machinesData struct {
 	Customer string
 	Status   string
 	Done     string
-	Next     string
+	Next     template.URL
 }
 
 func (cn *Console) machines(c *fiber.Ctx) error {

@@ -26,9 +26,9 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/blob"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
-	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
 // opsEnv is what the operations pages need beyond newEnv's license: a
@@ -536,7 +536,7 @@ func TestAuditLogPage(t *testing.T) {
 		}
 		_, body = ro.do("GET", "/console/audit?"+strings.ReplaceAll(next[1], "&amp;", "&"), nil)
 		if n := len(rows.FindAllString(body, -1)); n != 6 || strings.Contains(body, `rel="next"`) { // Acme and 55 more
-			t.Fatalf("second page: %d events, want 6 and no next link", n)
+			t.Fatalf("second page (%s): %d events, want 6 and no next link", next[1], n)
 		}
 
 		// By target, by actor (label or email) and by time.

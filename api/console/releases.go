@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"path"
 
@@ -37,7 +38,7 @@ type releasesData struct {
 	Status   string
 	Channels []string
 	Statuses []string
-	Next     string
+	Next     template.URL
 }
 
 func (cn *Console) releases(c *fiber.Ctx) error {

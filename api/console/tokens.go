@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -19,7 +20,7 @@ type tokensData struct {
 	Tokens []licensing.APIToken
 	Roles  []licensing.Role
 	Done   string
-	Next   string
+	Next   template.URL
 	// The create form's values, kept when it is refused.
 	Name, Role, Customer, Expires string
 }

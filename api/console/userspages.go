@@ -1,6 +1,7 @@
 package console
 
 import (
+	"html/template"
 	"net/url"
 	"path"
 	"strings"
@@ -37,7 +38,7 @@ type usersData struct {
 	Users []users.User
 	Roles []licensing.Role
 	Done  string
-	Next  string
+	Next  template.URL
 	Email string
 	Role  string
 }

@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"html/template"
 	"net/url"
 	"slices"
 	"strings"
@@ -29,7 +30,7 @@ var webhookRoutes = []Route{
 type webhooksData struct {
 	Webhooks []licensing.WebhookEndpoint
 	Done     string
-	Next     string
+	Next     template.URL
 }
 
 func (cn *Console) webhooks(c *fiber.Ctx) error {
@@ -99,7 +100,7 @@ type webhookData struct {
 	Status     string
 	Statuses   []string
 	Done       string
-	Next       string
+	Next       template.URL
 }
 
 func (cn *Console) webhook(c *fiber.Ctx) error {
