@@ -41,14 +41,19 @@ func (s *Service) SetStatus(ctx context.Context, userID string, status Status, r
 	})
 }
 
-// changeOther applies change to a user other than the actor, audited as
-// user.updated with the user before and after.
-func (s *Service) changeOther(ctx context.Context, userID, reason string, change func(*User, Store) error) (*User, error) {
-	if len(reason) > 500 {
-		return nil, licensing.Errorf(licensing.EInvalid, "reason is longer than 500 characters")
-	}
+// changeOther is change for a user other than the actor.
+func (s *Service) changeOther(ctx context.Context, userID, reason string, fn func(*User, Store) error) (*User, error) {
 	if licensing.ActorFrom(ctx).UserID == userID {
 		return nil, licensing.Errorf(licensing.EConflict, "you cannot change your own role or status: ask another admin")
+	}
+	return s.change(ctx, userID, reason, fn)
+}
+
+// change applies fn to a user in one transaction, audited as user.updated
+// with the user before and after.
+func (s *Service) change(ctx context.Context, userID, reason string, change func(*User, Store) error) (*User, error) {
+	if len(reason) > 500 {
+		return nil, licensing.Errorf(licensing.EInvalid, "reason is longer than 500 characters")
 	}
 	var out *User
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
