@@ -136,17 +136,6 @@ func inUnit(seconds, unit int64) string {
 	return strconv.FormatFloat(float64(seconds)/float64(unit), 'f', -1, 64)
 }
 
-// nextPage is the query of the page after items (by id), "" on the last.
-// It is encoded already: as a template.URL, html/template keeps its '='
-// and '&' (a plain string after '?' is escaped as one value).
-func nextPage(n int, lastID string, q url.Values) template.URL {
-	if n < PageSize {
-		return ""
-	}
-	q.Set("after", lastID)
-	return template.URL(q.Encode())
-}
-
 // ---- products
 
 type productsData struct {
@@ -162,7 +151,7 @@ func (cn *Console) products(c *fiber.Ctx) error {
 	}
 	d := productsData{Products: ps, CanWrite: current(c).Actor.Allows(licensing.WriteCatalog)}
 	if len(ps) > 0 {
-		d.Next = nextPage(len(ps), ps[len(ps)-1].ID, url.Values{})
+		d.Next = nextPage(ps, func(p *licensing.Product) string { return p.ID }, url.Values{})
 	}
 	return cn.render(c, fiber.StatusOK, "products", "Products", d)
 }
@@ -275,7 +264,7 @@ func (cn *Console) policies(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	if n := len(d.Policies); n > 0 {
-		d.Next = nextPage(n, d.Policies[n-1].ID, url.Values{"product": {d.Product}})
+		d.Next = nextPage(d.Policies, func(p *policyRow) string { return p.ID }, url.Values{"product": {d.Product}})
 	}
 	return cn.render(c, fiber.StatusOK, "policies", "Policies", d)
 }
@@ -532,7 +521,7 @@ func (cn *Console) entitlementList(c *fiber.Ctx, status int, f form) error {
 	}
 	d := entitlementsData{form: f, Entitlements: es, Created: c.Query("created"), CanWrite: current(c).Actor.Allows(licensing.WriteCatalog)}
 	if n := len(es); n > 0 {
-		d.Next = nextPage(n, es[n-1].ID, url.Values{})
+		d.Next = nextPage(es, func(e *licensing.Entitlement) string { return e.ID }, url.Values{})
 	}
 	return cn.render(c, status, "product-entitlements", "Entitlements", d)
 }

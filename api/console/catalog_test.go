@@ -16,11 +16,10 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
-// post sends a form with the session's CSRF token and wants status.
-func (b *browser) post(path string, form url.Values, want int) string {
+// postWant sends a form with the session's CSRF token and wants status.
+func (b *browser) postWant(path string, form url.Values, want int) string {
 	b.e.t.Helper()
-	form.Set("csrf", b.csrf("/console/"))
-	resp, body := b.do("POST", path, form)
+	resp, body := b.post(path, form)
 	if resp.StatusCode != want {
 		b.e.t.Fatalf("POST %s: %d, want %d\n%s", path, resp.StatusCode, want, body)
 	}
@@ -61,7 +60,7 @@ func TestCatalogCustomerAndLicenseForms(t *testing.T) {
 		b := e.signedIn(licensing.RoleAdmin)
 
 		prodID := b.created("/products", url.Values{"code": {"desk"}, "name": {"Desk"}})
-		b.post("/console/products/"+prodID, url.Values{"name": {"Desk Pro"}}, http.StatusSeeOther)
+		b.postWant("/console/products/"+prodID, url.Values{"name": {"Desk Pro"}}, http.StatusSeeOther)
 		prod, err := e.svc.Catalog.Product(ctx, prodID)
 		must(t, err)
 		if prod.Code != "desk" || prod.Name != "Desk Pro" {
@@ -69,21 +68,21 @@ func TestCatalogCustomerAndLicenseForms(t *testing.T) {
 		}
 		e.byUser(licensing.ActionProductUpdated, prodID, "admin@example.com")
 
-		b.post("/console/entitlements", url.Values{"code": {"export"}, "name": {"Export"}, "description": {"PDF export"}}, http.StatusSeeOther)
+		b.postWant("/console/entitlements", url.Values{"code": {"export"}, "name": {"Export"}, "description": {"PDF export"}}, http.StatusSeeOther)
 		if _, body := b.do("GET", "/console/entitlements", nil); !strings.Contains(body, "PDF export") {
 			t.Fatal("the new entitlement is not listed")
 		}
 		ents, err := e.svc.Catalog.Entitlements(ctx, licensing.Page{})
 		must(t, err)
 		entID := ents[0].ID
-		b.post("/console/entitlements/"+entID, url.Values{"name": {"Export to PDF"}, "description": {"PDF and PNG export"}}, http.StatusSeeOther)
+		b.postWant("/console/entitlements/"+entID, url.Values{"name": {"Export to PDF"}, "description": {"PDF and PNG export"}}, http.StatusSeeOther)
 		ent, err := e.svc.Catalog.Entitlement(ctx, entID)
 		must(t, err)
 		if ent.Code != "export" || ent.Name != "Export to PDF" || ent.Description != "PDF and PNG export" {
 			t.Fatalf("entitlement after the edit = %+v", ent)
 		}
 		e.byUser(licensing.ActionEntitlementUpdated, entID, "admin@example.com")
-		if body := b.post("/console/entitlements/"+entID, url.Values{"name": {" "}, "description": {"kept"}}, http.StatusUnprocessableEntity); !strings.Contains(body, ">kept</textarea>") {
+		if body := b.postWant("/console/entitlements/"+entID, url.Values{"name": {" "}, "description": {"kept"}}, http.StatusUnprocessableEntity); !strings.Contains(body, ">kept</textarea>") {
 			t.Fatal("a refused edit does not keep the description typed")
 		}
 
@@ -109,7 +108,7 @@ func TestCatalogCustomerAndLicenseForms(t *testing.T) {
 		edit := url.Values{"name": {"Team plus"}, "duration_days": {"30"}, "max_machines": {"5"}, "floating": {"on"}, "lease_ttl_minutes": {"60"},
 			"heartbeat_minutes": {"10"}, "grace_days": {"2"}, "expiry_action": {"allow"}, "expiry_notice_days": {"14, 3"}, "offline_release_hours": {"1.5"},
 			"entitlements": {"export"}}
-		b.post("/console/policies/"+polID, edit, http.StatusSeeOther)
+		b.postWant("/console/policies/"+polID, edit, http.StatusSeeOther)
 		pol, err = e.svc.Catalog.Policy(ctx, polID)
 		must(t, err)
 		want.Name = "Team plus"
@@ -128,7 +127,7 @@ func TestCatalogCustomerAndLicenseForms(t *testing.T) {
 			!slices.Equal(cu.Permissions, []licensing.Permission{licensing.ReadLicenses, licensing.RotateLicenseKeys}) {
 			t.Fatalf("customer = %+v", cu)
 		}
-		b.post("/console/customers/"+custID, url.Values{"name": {"Globex Corp"}, "email": {"it@globex.example"}, "status": {"disabled"},
+		b.postWant("/console/customers/"+custID, url.Values{"name": {"Globex Corp"}, "email": {"it@globex.example"}, "status": {"disabled"},
 			"contact_name": {"Ann"}, "contact_email": {"ann@globex.example"}, "contact_role": {""}}, http.StatusSeeOther)
 		cu, err = e.svc.Customers.Customer(ctx, custID)
 		must(t, err)
@@ -143,7 +142,7 @@ func TestCatalogCustomerAndLicenseForms(t *testing.T) {
 			t.Fatal("the search by a contact's email does not find the customer")
 		}
 
-		body := b.post("/console/licenses", url.Values{"product_id": {prodID}, "policy_id": {polID}, "customer_id": {custID},
+		body := b.postWant("/console/licenses", url.Values{"product_id": {prodID}, "policy_id": {polID}, "customer_id": {custID},
 			"name": {"Globex desk"}, "expires": {"2027-01-31"}, "entitlements": {"export"}}, http.StatusCreated)
 		m := keyField.FindStringSubmatch(body)
 		if m == nil || !strings.Contains(body, "only now") {
@@ -205,7 +204,7 @@ func TestFormErrorsKeepTheValues(t *testing.T) {
 			{"/console/licenses/" + e.license.ID + "/transfer", url.Values{"customer_id": {"nobody"}, "reason": {"kept reason"}}, "customer nobody does not exist",
 				[]string{`value="kept reason"`, `value="nobody" required aria-describedby="customer-help form-error" aria-invalid="true"`}},
 		} {
-			body := b.post(c.path, c.form, http.StatusUnprocessableEntity)
+			body := b.postWant(c.path, c.form, http.StatusUnprocessableEntity)
 			if !strings.Contains(body, `role="alert" id="form-error">`) || !strings.Contains(body, c.message) {
 				t.Errorf("POST %s: no error %q on the form\n%s", c.path, c.message, body)
 				continue
@@ -224,7 +223,7 @@ func TestFormErrorsKeepTheValues(t *testing.T) {
 			t.Fatalf("refused forms created %d products and %d customers, want the 1 of each of the setup", len(ps), len(cs))
 		}
 		// A clash is a 409 on the form.
-		body := b.post("/console/products", url.Values{"code": {"studio"}, "name": {"Twice"}}, http.StatusConflict)
+		body := b.postWant("/console/products", url.Values{"code": {"studio"}, "name": {"Twice"}}, http.StatusConflict)
 		if !strings.Contains(body, `value="Twice"`) {
 			t.Error("a refused duplicate product lost its values")
 		}
@@ -254,7 +253,7 @@ func TestReadOnlyCannotPostTheForms(t *testing.T) {
 		}
 		ro := e.signedIn(licensing.RoleReadOnly)
 		for path, form := range forms {
-			if body := ro.post(path, form, http.StatusForbidden); !strings.Contains(body, "your role may not do this") {
+			if body := ro.postWant(path, form, http.StatusForbidden); !strings.Contains(body, "your role may not do this") {
 				t.Errorf("read-only POST %s: not the role refusal", path)
 			}
 			// The page of the form is not offered either.
@@ -266,8 +265,8 @@ func TestReadOnlyCannotPostTheForms(t *testing.T) {
 			}
 		}
 		support := e.signedIn(licensing.RoleSupport)
-		support.post("/console/products", url.Values{"code": {"sup"}, "name": {"Support"}}, http.StatusForbidden)
-		support.post("/console/customers/"+e.license.CustomerID, url.Values{"name": {"Acme support"}, "email": {"it@acme.example"}, "status": {"active"}}, http.StatusSeeOther)
+		support.postWant("/console/products", url.Values{"code": {"sup"}, "name": {"Support"}}, http.StatusForbidden)
+		support.postWant("/console/customers/"+e.license.CustomerID, url.Values{"name": {"Acme support"}, "email": {"it@acme.example"}, "status": {"active"}}, http.StatusSeeOther)
 
 		ps, err := e.svc.Catalog.Products(ctx, licensing.Page{})
 		must(t, err)
@@ -302,15 +301,15 @@ func TestChangePlanAndTransfer(t *testing.T) {
 			t.Fatal("the change-plan form does not offer the other policy (and only it)")
 		}
 		plan := url.Values{"policy_id": {basic.ID}, "reason": {"downgrade asked by mail"}}
-		body := b.post("/console/licenses/"+id+"/change-plan", plan, http.StatusOK)
-		if !strings.Contains(body, `name="confirm" value="yes"`) || !strings.Contains(body, `name="policy_id" value="`+basic.ID+`"`) || !strings.Contains(body, "moves to the plan Basic") {
+		body := b.postWant("/console/licenses/"+id+"/change-plan", plan, http.StatusOK)
+		if !strings.Contains(body, `name="confirm" value="yes"`) || !strings.Contains(body, `name="policy_id" value="`+basic.ID+`"`) || !strings.Contains(body, "change-plan</strong> the license …"+e.license.KeyHint+" to the plan Basic") {
 			t.Fatalf("change plan, first step: not the confirmation\n%s", body)
 		}
 		if l, _ := e.svc.Licenses.License(ctx, id); l.PolicyID != e.license.PolicyID {
 			t.Fatal("the first step changed the plan")
 		}
 		plan.Set("confirm", "yes")
-		b.post("/console/licenses/"+id+"/change-plan", plan, http.StatusSeeOther)
+		b.postWant("/console/licenses/"+id+"/change-plan", plan, http.StatusSeeOther)
 		l, err := e.svc.Licenses.License(ctx, id)
 		must(t, err)
 		if l.PolicyID != basic.ID {
@@ -321,12 +320,12 @@ func TestChangePlanAndTransfer(t *testing.T) {
 		}
 
 		move := url.Values{"customer_id": {other.ID}, "reason": {"company sold"}}
-		body = b.post("/console/licenses/"+id+"/transfer", move, http.StatusOK)
-		if !strings.Contains(body, `name="customer_id" value="`+other.ID+`"`) || !strings.Contains(body, "goes to the customer Umbrella") {
+		body = b.postWant("/console/licenses/"+id+"/transfer", move, http.StatusOK)
+		if !strings.Contains(body, `name="customer_id" value="`+other.ID+`"`) || !strings.Contains(body, "to the customer Umbrella") {
 			t.Fatalf("transfer, first step: not the confirmation\n%s", body)
 		}
 		move.Set("confirm", "yes")
-		b.post("/console/licenses/"+id+"/transfer", move, http.StatusSeeOther)
+		b.postWant("/console/licenses/"+id+"/transfer", move, http.StatusSeeOther)
 		l, err = e.svc.Licenses.License(ctx, id)
 		must(t, err)
 		if l.CustomerID != other.ID {
@@ -337,7 +336,7 @@ func TestChangePlanAndTransfer(t *testing.T) {
 		}
 		// Transferring to the customer it already has: the service's
 		// conflict, on the form.
-		body = b.post("/console/licenses/"+id+"/transfer", move, http.StatusConflict)
+		body = b.postWant("/console/licenses/"+id+"/transfer", move, http.StatusConflict)
 		if !strings.Contains(body, "already belongs to this customer") || !strings.Contains(body, `value="company sold"`) {
 			t.Fatalf("a second transfer: not the conflict on the form\n%s", body)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 )
 
@@ -31,6 +32,9 @@ var staticFS embed.FS
 type Config struct {
 	Users    *users.Service
 	Services *licensing.Services
+	// Releases serves the releases pages (nil: they answer 503, as the
+	// API's release routes do).
+	Releases *release.Service
 	// Limiter counts sign-in attempts (the API's limiter, so a Redis-backed
 	// one is shared by every instance).
 	Limiter api.RateLimiter
@@ -162,6 +166,12 @@ var routeGroups = [][]Route{
 	licenseRoutes,
 	catalogRoutes,
 	customerRoutes,
+	machineRoutes,
+	releaseRoutes,
+	webhookRoutes,
+	auditRoutes,
+	tokenRoutes,
+	userRoutes,
 }
 
 // Routes lists every signed-in page and action.
@@ -338,7 +348,9 @@ type page struct {
 	Nav   string
 	Error string
 	Data  any
-	Can   func(licensing.Permission) bool
+	// Can takes a permission's name ("machines:write"): templates pass
+	// string constants, which call does not convert to Permission.
+	Can func(string) bool
 }
 
 func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any) error {
@@ -346,12 +358,13 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	if !ok {
 		return errors.New("console: no template " + name)
 	}
-	p := page{Title: title, CSRF: cn.csrfToken(c), Data: data, Nav: name, Can: func(licensing.Permission) bool { return false }}
+	p := page{Title: title, CSRF: cn.csrfToken(c), Data: data, Nav: name, Can: func(string) bool { return false }}
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
-		p.User, p.Can = cur.User, cur.Actor.Allows
+		p.User, p.Can = cur.User, func(perm string) bool { return cur.Actor.Allows(licensing.Permission(perm)) }
 	}
-	if e, ok := data.(formError); ok {
-		p.Error = e.msg
+	// The page data may be a formError or embed one (setPasswordData...).
+	if e, ok := data.(interface{ formMessage() string }); ok {
+		p.Error = e.formMessage()
 	}
 	var b strings.Builder
 	if err := t.Execute(&b, p); err != nil {
@@ -363,6 +376,8 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 }
 
 type formError struct{ msg string }
+
+func (e formError) formMessage() string { return e.msg }
 
 // fail renders a domain error as an HTML page with the API's status for
 // its code (the same table, api.Status).

@@ -47,7 +47,7 @@ func (cn *Console) customers(c *fiber.Ctx) error {
 		}
 		d.Customers = cs
 		if n := len(cs); n > 0 {
-			d.Next = nextPage(n, cs[n-1].ID, url.Values{})
+			d.Next = nextPage(cs, func(c *licensing.Customer) string { return c.ID }, url.Values{})
 		}
 		return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
 	}

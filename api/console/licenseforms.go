@@ -176,8 +176,8 @@ func (cn *Console) choose(c *fiber.Ctx, a choiceAction) error {
 		if err != nil {
 			return again(err)
 		}
-		return cn.render(c, fiber.StatusOK, "confirm", "Confirm: "+a.action, confirmData{License: l, Action: a.action, Reason: f.V("reason"),
-			Detail: detail, Fields: []hiddenField{{a.field, f.V(a.field)}}})
+		return cn.render(c, fiber.StatusOK, "confirm", "Confirm: "+a.action, confirmation{Action: a.action, Target: "the license …" + l.KeyHint,
+			Detail: detail, Path: c.Path(), Cancel: Prefix + "/licenses/" + id, Reason: f.V("reason"), Fields: []field{{a.field, f.V(a.field)}}})
 	}
 	if err := a.do(c, id, f.V(a.field), f.V("reason")); err != nil {
 		return again(err)
@@ -195,7 +195,7 @@ func (cn *Console) licensePlanChange(c *fiber.Ctx) error {
 			if err != nil {
 				return "", notThere(err, "policy_id", "policy", policyID)
 			}
-			return "The license …" + l.KeyHint + " moves to the plan " + p.Name + " (" + seats(p.MaxMachines) + "); its machines get the new plan's rules from their next lease.", nil
+			return "to the plan " + p.Name + " (" + seats(p.MaxMachines) + "): its machines get the new plan's rules from their next lease", nil
 		},
 		do: func(c *fiber.Ctx, id, policyID, reason string) error {
 			_, err := cn.cfg.Services.Licenses.ChangePolicy(c.UserContext(), id, policyID, reason)
@@ -213,7 +213,7 @@ func (cn *Console) licenseTransferDo(c *fiber.Ctx) error {
 			if err != nil {
 				return "", notThere(err, "customer_id", "customer", customerID)
 			}
-			return "The license …" + l.KeyHint + " goes to the customer " + cu.Name + " (" + cu.ID + "); its machines stay activated.", nil
+			return "to the customer " + cu.Name + " (" + cu.ID + "): its machines stay activated", nil
 		},
 		do: func(c *fiber.Ctx, id, customerID, reason string) error {
 			_, err := cn.cfg.Services.Licenses.TransferLicense(c.UserContext(), id, customerID, reason)

@@ -109,29 +109,11 @@ func availableActions(l *licensing.License) []string {
 	return nil
 }
 
-type confirmData struct {
-	License *licensing.License
-	Action  string
-	Reason  string
-	Days    string
-	// Detail says what will happen when the action's name does not
-	// (change plan, transfer); Fields are the form's other values.
-	Detail string
-	Fields []hiddenField
-}
-
-type hiddenField struct{ Name, Value string }
-
-// errNoReason refuses an action without a reason (the services take
-// none; the console asks for one).
-var errNoReason = licensing.Errorf(licensing.EInvalid, "give a reason: it goes into the audit log")
-
-// licenseAction runs suspend / reinstate / revoke / extend. Each needs a
-// reason, and is confirmed on a second page: the first POST shows what
-// will happen, the second (confirm=yes) does it.
+// licenseAction runs suspend / reinstate / revoke / extend, each with a
+// reason and confirmed on a second page (confirm).
 func (cn *Console) licenseAction(c *fiber.Ctx) error {
 	ctx, id, action := c.UserContext(), c.Params("id"), c.Params("action")
-	reason, days := strings.TrimSpace(c.FormValue("reason")), strings.TrimSpace(c.FormValue("days"))
+	days := strings.TrimSpace(c.FormValue("days"))
 	switch action {
 	case "suspend", "reinstate", "revoke", "extend":
 	default:
@@ -141,27 +123,30 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	if reason == "" {
-		return cn.fail(c, errNoReason)
+	cf := confirmation{Action: action, Target: "the license …" + l.KeyHint, Path: c.Path(), Cancel: Prefix + "/licenses/" + id,
+		NeedReason: true, Reason: reason(c)}
+	if l.Name != "" {
+		cf.Target += " (" + l.Name + ")"
 	}
 	var n int
-	if action == "extend" {
+	if action == "extend" && cf.Reason != "" {
 		if n, err = strconv.Atoi(days); err != nil || n < 1 || n > 3650 {
 			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "days must be a whole number from 1 to 3650"))
 		}
+		cf.Detail, cf.Fields = "by "+days+" days", []field{{"days", days}}
 	}
-	if c.FormValue("confirm") != "yes" {
-		return cn.render(c, fiber.StatusOK, "confirm", "Confirm: "+action, confirmData{License: l, Action: action, Reason: reason, Days: days})
+	if done, err := cn.confirm(c, cf); done {
+		return err
 	}
 	switch action {
 	case "suspend":
-		_, err = cn.cfg.Services.Licenses.SuspendLicense(ctx, id, reason)
+		_, err = cn.cfg.Services.Licenses.SuspendLicense(ctx, id, cf.Reason)
 	case "reinstate":
-		_, err = cn.cfg.Services.Licenses.ReinstateLicense(ctx, id, reason)
+		_, err = cn.cfg.Services.Licenses.ReinstateLicense(ctx, id, cf.Reason)
 	case "revoke":
-		_, err = cn.cfg.Services.Licenses.RevokeLicense(ctx, id, reason)
+		_, err = cn.cfg.Services.Licenses.RevokeLicense(ctx, id, cf.Reason)
 	case "extend":
-		_, err = cn.cfg.Services.Licenses.ExtendLicense(ctx, id, licensing.ExtendInput{DurationSeconds: int64(n) * int64(24*time.Hour/time.Second), Reason: reason})
+		_, err = cn.cfg.Services.Licenses.ExtendLicense(ctx, id, licensing.ExtendInput{DurationSeconds: int64(n) * int64(24*time.Hour/time.Second), Reason: cf.Reason})
 	}
 	if err != nil {
 		return cn.fail(c, err)

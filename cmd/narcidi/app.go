@@ -198,7 +198,7 @@ func (a *App) Start(ctx context.Context) error {
 		Releases:     releases,
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
-		Console: openConsole(consoleUsers, svc, limiter, a),
+		Console: openConsole(consoleUsers, svc, releases, limiter, a),
 		Docs:    docs.New(),
 	})
 	if err := a.tel.listen(a.Log); err != nil {

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/url"
 	"strings"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api/console"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
 )
@@ -33,17 +33,15 @@ func openUsers(st *storage.Store, master []byte, clock licensing.Clock) (*users.
 
 // openConsole builds the web console over the same services and limiter
 // as the API.
-func openConsole(us *users.Service, svc *licensing.Services, limiter api.RateLimiter, a *App) *console.Console {
+func openConsole(us *users.Service, svc *licensing.Services, releases *release.Service, limiter api.RateLimiter, a *App) *console.Console {
 	// Behind a TLS-terminating proxy the requests arrive as plain HTTP:
 	// the public URL says the browser uses https.
 	secure := strings.HasPrefix(a.Config.PublicURL, "https://")
-	return console.New(console.Config{Users: us, Services: svc, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter()})
+	return console.New(console.Config{Users: us, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter()})
 }
 
 // passwordLink is the console URL that redeems a set-password secret.
-func passwordLink(base, secret string) string {
-	return strings.TrimRight(base, "/") + console.Prefix + "/set-password?token=" + url.QueryEscape(secret)
-}
+func passwordLink(base, secret string) string { return console.SetPasswordLink(base, secret) }
 
 // usersCommand runs `narcidi users create -email X -role R`: it adds a
 // console user to the database and prints its one-time set-password link.

@@ -532,21 +532,10 @@ func (s *Service) NeedsEnrolment(u *User) bool {
 // SetTOTPRequired makes the second factor mandatory (or not) for a user.
 // The caller checks the actor may (WriteTokens: an admin). ENotFound.
 func (s *Service) SetTOTPRequired(ctx context.Context, userID string, required bool) (*User, error) {
-	var out *User
-	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
-		u, err := tx.GetUser(ctx, userID)
-		if err != nil {
-			return err
-		}
-		before := *u
-		u.TOTPRequired, u.UpdatedAt = required, s.now()
-		if err := tx.UpdateUser(ctx, u); err != nil {
-			return err
-		}
-		out = u
-		return s.record(ctx, tx, licensing.ActionUserUpdated, u.ID, "", &before, u)
+	return s.change(ctx, userID, "", func(u *User, _ Store) error {
+		u.TOTPRequired = required
+		return nil
 	})
-	return out, err
 }
 
 // User returns a user. ENotFound.

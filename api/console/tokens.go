@@ -1,0 +1,83 @@
+package console
+
+import (
+	"html/template"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+var tokenRoutes = []Route{
+	{"tokens", "GET", "/tokens", licensing.ReadTokens, (*Console).tokens},
+	{"tokenCreate", "POST", "/tokens", licensing.WriteTokens, (*Console).tokenCreate},
+	{"tokenRevoke", "POST", "/tokens/:token/revoke", licensing.WriteTokens, (*Console).tokenRevoke},
+}
+
+type tokensData struct {
+	formError
+	Tokens []licensing.APIToken
+	Roles  []licensing.Role
+	Done   string
+	Next   template.URL
+	// The create form's values, kept when it is refused.
+	Name, Role, Customer, Expires string
+}
+
+func (cn *Console) tokensPage(c *fiber.Ctx, status int, d tokensData) error {
+	ts, err := cn.cfg.Services.Access.Tokens(c.UserContext(), licensing.Page{After: c.Query("after"), Limit: PageSize})
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	d.Tokens, d.Roles = ts, licensing.Roles
+	d.Next = nextPage(ts, func(t *licensing.APIToken) string { return t.ID }, nil)
+	return cn.render(c, status, "tokens", "API tokens", d)
+}
+
+func (cn *Console) tokens(c *fiber.Ctx) error {
+	return cn.tokensPage(c, fiber.StatusOK, tokensData{Done: c.Query("done"), Role: string(licensing.RoleReadOnly)})
+}
+
+type tokenCreated struct {
+	Token  licensing.APIToken
+	Secret string
+}
+
+// tokenCreate issues a token and shows its secret once, in the answer to
+// the POST (never at a URL).
+func (cn *Console) tokenCreate(c *fiber.Ctx) error {
+	d := tokensData{Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role"),
+		Customer: strings.TrimSpace(c.FormValue("customer")), Expires: strings.TrimSpace(c.FormValue("expires"))}
+	in := licensing.TokenInput{Name: d.Name, Role: licensing.Role(d.Role), CustomerID: d.Customer}
+	exp, err := formTime(d.Expires, true)
+	if err == nil {
+		in.ExpiresAt = exp
+		var ct *licensing.CreatedToken
+		if ct, err = cn.cfg.Services.Access.CreateToken(c.UserContext(), in); err == nil {
+			return cn.render(c, fiber.StatusCreated, "token-created", "API token created", tokenCreated{ct.Token, ct.Secret})
+		}
+	}
+	if licensing.ErrorCode(err) == licensing.EInvalid {
+		d.formError = formError{licensing.ErrorMessage(err)}
+		return cn.tokensPage(c, fiber.StatusUnprocessableEntity, d)
+	}
+	return cn.fail(c, err)
+}
+
+func (cn *Console) tokenRevoke(c *fiber.Ctx) error {
+	ctx, id := c.UserContext(), c.Params("token")
+	t, err := cn.cfg.Services.Access.Token(ctx, id)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	cf := confirmation{Action: "revoke", Target: "the " + string(t.Role) + " token " + t.Name, Detail: "(it stops working at once)",
+		Path: c.Path(), Cancel: Prefix + "/tokens"}
+	if done, err := cn.confirm(c, cf); done {
+		return err
+	}
+	if err := cn.cfg.Services.Access.RevokeToken(ctx, id); err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/tokens?done=revoked")
+}

@@ -1,0 +1,76 @@
+package users
+
+import (
+	"context"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// What an admin does to other console users (the console's users pages).
+// The caller checks the actor may (the users pages need WriteTokens, as
+// SetTOTPRequired: a console user is a credential like an API token).
+
+// SetRole changes a user's role; it applies from the user's next request
+// (sessions resolve the user each time). An admin cannot change their own
+// role, so the console always keeps the admin doing it. EInvalid, EConflict,
+// ENotFound.
+func (s *Service) SetRole(ctx context.Context, userID string, role licensing.Role, reason string) (*User, error) {
+	if !validRole(role) {
+		return nil, licensing.Errorf(licensing.EInvalid, "role must be one of %v", ConsoleRoles)
+	}
+	return s.changeOther(ctx, userID, reason, func(u *User, tx Store) error {
+		u.Role = role
+		return nil
+	})
+}
+
+// SetStatus enables or disables a user. Disabling also ends every session
+// of the user at once (Authenticate refuses a disabled user anyway; the
+// revoked rows make it visible). A user cannot disable themselves.
+// EInvalid, EConflict, ENotFound.
+func (s *Service) SetStatus(ctx context.Context, userID string, status Status, reason string) (*User, error) {
+	if status != StatusActive && status != StatusDisabled {
+		return nil, licensing.Errorf(licensing.EInvalid, "status must be %s or %s", StatusActive, StatusDisabled)
+	}
+	return s.changeOther(ctx, userID, reason, func(u *User, tx Store) error {
+		u.Status = status
+		if status == StatusDisabled {
+			return tx.RevokeSessions(ctx, u.ID, s.now())
+		}
+		return nil
+	})
+}
+
+// changeOther is change for a user other than the actor.
+func (s *Service) changeOther(ctx context.Context, userID, reason string, fn func(*User, Store) error) (*User, error) {
+	if licensing.ActorFrom(ctx).UserID == userID {
+		return nil, licensing.Errorf(licensing.EConflict, "you cannot change your own role or status: ask another admin")
+	}
+	return s.change(ctx, userID, reason, fn)
+}
+
+// change applies fn to a user in one transaction, audited as user.updated
+// with the user before and after.
+func (s *Service) change(ctx context.Context, userID, reason string, change func(*User, Store) error) (*User, error) {
+	if len(reason) > 500 {
+		return nil, licensing.Errorf(licensing.EInvalid, "reason is longer than 500 characters")
+	}
+	var out *User
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		u, err := tx.GetUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		before := *u
+		if err := change(u, tx); err != nil {
+			return err
+		}
+		u.UpdatedAt = s.now()
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+		out = u
+		return s.record(ctx, tx, licensing.ActionUserUpdated, u.ID, reason, &before, u)
+	})
+	return out, err
+}
