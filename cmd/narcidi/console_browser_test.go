@@ -118,7 +118,16 @@ var setPasswordLink = regexp.MustCompile(`console: first admin (\S+), set a pass
 // suspended in its timeline; the SDK's renewal is then refused.
 // (SQLite: the console's HTTP tests cover both databases.)
 func TestConsoleInBrowser(t *testing.T) {
-	app := startApp(t, "sqlite")
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		t.Run(dialect, func(t *testing.T) { consoleInBrowser(t, dialect) })
+	}
+}
+
+// consoleInBrowser walks the first admin's way on one database: the
+// printed link, TOTP enrolment, a license an SDK activated, a suspension
+// the SDK's next renewal sees.
+func consoleInBrowser(t *testing.T, dialect string) {
+	app := startApp(t, dialect)
 	out := app.Out.(*bytes.Buffer).String()
 	m := setPasswordLink.FindStringSubmatch(out)
 	if m == nil {
@@ -140,7 +149,10 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	ctx := newBrowser(t, app.URL())
-	dir := screenshotDir(t)
+	dir := filepath.Join(screenshotDir(t), dialect)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	const password = "a long console password"
 	submit := chromedp.CSS(`main form button[type=submit]`)
 	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
