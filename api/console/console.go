@@ -2,9 +2,7 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -17,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 )
@@ -49,8 +48,9 @@ var DefaultSignInRate = api.RateRule{Name: "console-signin", Rate: 5, Period: 15
 
 // Console serves the web console.
 type Console struct {
-	cfg   Config
-	pages map[string]*template.Template
+	cfg     Config
+	pages   map[string]*template.Template
+	cookies webui.Cookies
 }
 
 // Prefix is where the console is mounted.
@@ -75,23 +75,12 @@ func New(cfg Config) *Console {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Console{cfg: cfg, pages: parsePages()}
+	return &Console{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
 }
 
 var funcs = template.FuncMap{
 	"statuses": func() []string { return []string{"active", "suspended", "expired", "revoked"} },
-	"date": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		case *time.Time:
-			if v == nil {
-				return "never"
-			}
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		}
-		return ""
-	},
+	"date":     webui.Date,
 	"safeURL": func(s string) template.URL {
 		// Only the QR code's own data URL goes through here.
 		if strings.HasPrefix(s, "data:image/png;base64,") {
@@ -101,26 +90,10 @@ var funcs = template.FuncMap{
 	},
 }
 
-func parsePages() map[string]*template.Template {
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		panic(err)
-	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
-		}
-		pages[base] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
-	}
-	return pages
-}
-
 // Mount adds the console's routes to r (the app's /console group).
 func (cn *Console) Mount(r fiber.Router) {
 	static, _ := fs.Sub(staticFS, "static")
-	r.Use(cn.headers)
+	r.Use(webui.Headers(Prefix + "/static/"))
 	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
 	r.Use(cn.session, cn.csrf)
 
@@ -166,22 +139,6 @@ func Routes() []Route {
 	return all
 }
 
-// headers sets the strict Content-Security-Policy (own scripts and styles
-// only, no inline code, images from the server or the QR code's data URL)
-// and keeps pages out of caches and frames, and their URLs (a set-password
-// link) out of Referer headers.
-func (cn *Console) headers(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("Referrer-Policy", "no-referrer")
-	c.Set("X-Frame-Options", "DENY")
-	if !strings.HasPrefix(c.Path(), Prefix+"/static/") {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-	}
-	return c.Next()
-}
-
 type currentKey struct{}
 
 func current(c *fiber.Ctx) *users.Current {
@@ -224,9 +181,8 @@ func (cn *Console) csrf(c *fiber.Ctx) error {
 		}
 		return c.Next()
 	}
-	pre := c.Cookies(preCookieName)
-	if pre == "" || got == "" || pre != got {
-		return cn.fail(c, licensing.Errorf(licensing.EForbidden, "the form has expired or did not come from this console: reload it"))
+	if err := webui.CheckPreSession(c, preCookieName, got, "console"); err != nil {
+		return cn.fail(c, err)
 	}
 	return c.Next()
 }
@@ -236,14 +192,7 @@ func (cn *Console) csrfToken(c *fiber.Ctx) string {
 	if cur := current(c); cur != nil {
 		return cur.Session.CSRFToken
 	}
-	pre := c.Cookies(preCookieName)
-	if pre == "" {
-		b := make([]byte, 24)
-		_, _ = rand.Read(b)
-		pre = base64.RawURLEncoding.EncodeToString(b)
-		cn.setCookie(c, preCookieName, pre, time.Time{})
-	}
-	return pre
+	return cn.cookies.PreSessionToken(c, preCookieName)
 }
 
 // signedIn lets a fully signed-in session through; sends others to sign
@@ -307,17 +256,11 @@ func (cn *Console) require(p licensing.Permission) fiber.Handler {
 	}
 }
 
-func (cn *Console) secure(c *fiber.Ctx) bool { return cn.cfg.SecureCookies || c.Protocol() == "https" }
-
 func (cn *Console) setCookie(c *fiber.Ctx, name, value string, expires time.Time) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: Prefix, Expires: expires, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: cn.secure(c)})
+	cn.cookies.Set(c, name, value, expires)
 }
 
-func (cn *Console) clearCookie(c *fiber.Ctx, name string) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: Prefix, Expires: time.Unix(0, 0), MaxAge: -1, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: cn.secure(c)})
-}
+func (cn *Console) clearCookie(c *fiber.Ctx, name string) { cn.cookies.Clear(c, name) }
 
 func (cn *Console) redirect(c *fiber.Ctx, to string) error {
 	return c.Redirect(to, fiber.StatusSeeOther)
@@ -346,13 +289,7 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	if e, ok := data.(formError); ok {
 		p.Error = e.msg
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, p); err != nil {
-		cn.cfg.Logger.Error("console: render", "page", name, "err", err)
-		return c.Status(fiber.StatusInternalServerError).SendString("the page could not be drawn")
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(status).SendString(b.String())
+	return webui.Render(c, cn.cfg.Logger, t, status, p)
 }
 
 type formError struct{ msg string }
@@ -360,14 +297,7 @@ type formError struct{ msg string }
 // fail renders a domain error as an HTML page with the API's status for
 // its code (the same table, api.Status).
 func (cn *Console) fail(c *fiber.Ctx, err error) error {
-	status := api.Status(err)
-	msg := "something went wrong; the error is logged"
-	var le *licensing.Error
-	if errors.As(err, &le) && status < 500 {
-		msg = le.Message
-	} else {
-		cn.cfg.Logger.Error("console", "path", c.Path(), "err", err)
-	}
+	status, msg := webui.Problem(c, cn.cfg.Logger, err)
 	return cn.render(c, status, "error", "Error", errorData{Status: status, Message: msg})
 }
 

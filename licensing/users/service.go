@@ -288,13 +288,8 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, er
 		return nil, err
 	}
 	now := s.now()
-	switch {
-	case sess.RevokedAt != nil:
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the session has ended")
-	case !now.Before(sess.ExpiresAt):
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the session has expired")
-	case !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout)):
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the session was idle too long")
+	if err := licensing.CheckSessionTimes(now, sess.RevokedAt, sess.LastSeenAt, sess.ExpiresAt, s.cfg.IdleTimeout); err != nil {
+		return nil, err
 	}
 	u, err := s.cfg.Store.GetUser(ctx, sess.UserID)
 	if err != nil {
