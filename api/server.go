@@ -60,6 +60,7 @@ type Config struct {
 	Metrics       *Metrics
 	MetricsScrape *MetricsScrape
 	Console       Pages // the web console (api/console), mounted under /console
+	Portal        Pages // the customer portal (api/portal), mounted under /portal
 }
 
 // Default rate limits.
@@ -146,6 +147,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Console != nil {
 		cfg.Console.Mount(s.app.Group("/console"))
+	}
+	if cfg.Portal != nil {
+		cfg.Portal.Mount(s.app.Group("/portal"))
 	}
 	return s
 }

@@ -198,6 +198,7 @@ func (a *App) Start(ctx context.Context) error {
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
 		Console: openConsole(consoleUsers, svc, limiter, a),
+		Portal:  openPortal(st, svc, releases, wc.Mailer, limiter, a), // portal.go
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())

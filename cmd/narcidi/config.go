@@ -45,6 +45,7 @@ type Config struct {
 	Workers        string        // NARCIDI_WORKERS: auto or off
 	RetryBase      time.Duration // NARCIDI_RETRY_BASE
 	ShutdownGrace  time.Duration // NARCIDI_SHUTDOWN_GRACE
+	PublicURL      string        // NARCIDI_PUBLIC_URL (portal.go)
 
 	WorkerConcurrency   int    // NARCIDI_WORKER_CONCURRENCY
 	SMTPURL             string // NARCIDI_SMTP_URL (secret: may hold a password)
@@ -135,6 +136,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_CLIENT_RATE", def: "120/m", kind: "N/unit", help: "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", value: rate(&c.ClientRate, "client_rate")},
 			{env: "NARCIDI_TOKEN_RATE", def: "10/m", kind: "N/unit", help: "API token creations allowed per token", value: rate(&c.TokenRate, "token_rate")},
 			{env: "NARCIDI_SHUTDOWN_GRACE", def: "5s", kind: "duration", help: "on SIGTERM, how long /readyz answers 503 while requests are still served (a load balancer drains the instance) before it stops", value: durationIn(&c.ShutdownGrace, 0, 5*time.Minute)},
+			{env: "NARCIDI_PUBLIC_URL", kind: "url", help: "public base URL of the server, which the portal's mailed sign-in links start with (default: http://<listen address>)", value: checked(&c.PublicURL, checkPublicURL)},
 			{env: "NARCIDI_WORKERS", def: "auto", kind: "mode", help: "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", value: oneOf(&c.Workers, "auto", "off")},
 		}, billingSettings(&c.Billing)...),
 		groupRedis: {

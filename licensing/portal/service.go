@@ -285,3 +285,6 @@ func clip(s string, n int) string {
 	}
 	return s
 }
+
+// CanMail says whether links can be sent (a mailer is configured).
+func (s *Service) CanMail() bool { return s.cfg.Mailer != nil }
