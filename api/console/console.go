@@ -48,9 +48,10 @@ var DefaultSignInRate = api.RateRule{Name: "console-signin", Rate: 5, Period: 15
 
 // Console serves the web console.
 type Console struct {
-	cfg     Config
-	pages   map[string]*template.Template
-	cookies webui.Cookies
+	cfg      Config
+	pages    map[string]*template.Template
+	cookies  webui.Cookies
+	sessions *webui.Sessions[*users.Current]
 }
 
 // Prefix is where the console is mounted.
@@ -75,7 +76,12 @@ func New(cfg Config) *Console {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Console{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
+	cn := &Console{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
+	cn.sessions = &webui.Sessions[*users.Current]{Cookies: cn.cookies, Cookie: CookieName, Pre: preCookieName, Area: "console",
+		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
+		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
+		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
+	return cn
 }
 
 var funcs = template.FuncMap{
@@ -95,7 +101,7 @@ func (cn *Console) Mount(r fiber.Router) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.Use(webui.Headers(Prefix + "/static/"))
 	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	r.Use(cn.session, cn.csrf)
+	r.Use(cn.sessions.Resolve, cn.sessions.CSRF)
 
 	r.Get("/sign-in", cn.signInPage)
 	r.Post("/sign-in", cn.signIn)
@@ -139,60 +145,9 @@ func Routes() []Route {
 	return all
 }
 
-type currentKey struct{}
-
 func current(c *fiber.Ctx) *users.Current {
-	cur, _ := c.Locals(currentKey{}).(*users.Current)
+	cur, _ := webui.Current[*users.Current](c)
 	return cur
-}
-
-// session resolves the cookie into the signed-in user, if any. A cookie
-// that no longer works (expired, revoked) is cleared.
-func (cn *Console) session(c *fiber.Ctx) error {
-	secret := c.Cookies(CookieName)
-	if secret == "" {
-		return c.Next()
-	}
-	cur, err := cn.cfg.Users.Authenticate(c.UserContext(), secret)
-	switch {
-	case licensing.ErrorCode(err) == licensing.EUnauthorized:
-		cn.clearCookie(c, CookieName)
-		return c.Next()
-	case err != nil:
-		return cn.fail(c, err)
-	}
-	cur.Actor.RequestID, _ = c.Locals("requestid").(string)
-	c.Locals(currentKey{}, cur)
-	c.SetUserContext(licensing.WithActor(c.UserContext(), cur.Actor))
-	return c.Next()
-}
-
-// csrf is the one check of every state-changing request: the form's csrf
-// field must be the session's synchronizer token, or, before a session
-// exists, the token of the pre-session cookie it was rendered with.
-func (cn *Console) csrf(c *fiber.Ctx) error {
-	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
-		return c.Next()
-	}
-	got := c.FormValue("csrf")
-	if cur := current(c); cur != nil {
-		if err := users.CheckCSRF(cur.Session, got); err != nil {
-			return cn.fail(c, err)
-		}
-		return c.Next()
-	}
-	if err := webui.CheckPreSession(c, preCookieName, got, "console"); err != nil {
-		return cn.fail(c, err)
-	}
-	return c.Next()
-}
-
-// csrfToken is the token the forms of this response carry.
-func (cn *Console) csrfToken(c *fiber.Ctx) string {
-	if cur := current(c); cur != nil {
-		return cur.Session.CSRFToken
-	}
-	return cn.cookies.PreSessionToken(c, preCookieName)
 }
 
 // signedIn lets a fully signed-in session through; sends others to sign
@@ -282,7 +237,7 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	if !ok {
 		return errors.New("console: no template " + name)
 	}
-	p := page{Title: title, CSRF: cn.csrfToken(c), Data: data, Nav: name, Can: func(licensing.Permission) bool { return false }}
+	p := page{Title: title, CSRF: cn.sessions.CSRFToken(c), Data: data, Nav: name, Can: func(licensing.Permission) bool { return false }}
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
 		p.User, p.Can = cur.User, cur.Actor.Allows
 	}

@@ -51,9 +51,10 @@ var DefaultSignInRate = api.RateRule{Name: "portal-signin", Rate: 5, Period: 15 
 
 // Portal serves the customer portal.
 type Portal struct {
-	cfg     Config
-	pages   map[string]*template.Template
-	cookies webui.Cookies
+	cfg      Config
+	pages    map[string]*template.Template
+	cookies  webui.Cookies
+	sessions *webui.Sessions[*portal.Current]
 }
 
 // Prefix is where the portal is mounted.
@@ -77,7 +78,12 @@ func New(cfg Config) *Portal {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Portal{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
+	p := &Portal{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
+	p.sessions = &webui.Sessions[*portal.Current]{Cookies: p.cookies, Cookie: CookieName, Pre: preCookieName, Area: "portal",
+		Authenticate: cfg.SignIn.Authenticate, Fail: p.fail,
+		Actor: func(cur *portal.Current) *licensing.Actor { return cur.Actor },
+		Token: func(cur *portal.Current) string { return cur.Session.CSRFToken }}
+	return p
 }
 
 var funcs = template.FuncMap{
@@ -119,7 +125,7 @@ func (p *Portal) Mount(r fiber.Router) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.Use(webui.Headers(Prefix + "/static/"))
 	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	r.Use(p.session, p.csrf)
+	r.Use(p.sessions.Resolve, p.sessions.CSRF)
 
 	r.Get("/sign-in", p.signInPage)
 	r.Post("/sign-in", p.requestLink)
@@ -132,58 +138,9 @@ func (p *Portal) Mount(r fiber.Router) {
 	}
 }
 
-type currentKey struct{}
-
 func current(c *fiber.Ctx) *portal.Current {
-	cur, _ := c.Locals(currentKey{}).(*portal.Current)
+	cur, _ := webui.Current[*portal.Current](c)
 	return cur
-}
-
-// session resolves the cookie into the signed-in customer, if any; a
-// cookie that no longer works is cleared.
-func (p *Portal) session(c *fiber.Ctx) error {
-	secret := c.Cookies(CookieName)
-	if secret == "" {
-		return c.Next()
-	}
-	cur, err := p.cfg.SignIn.Authenticate(c.UserContext(), secret)
-	switch {
-	case licensing.ErrorCode(err) == licensing.EUnauthorized:
-		p.cookies.Clear(c, CookieName)
-		return c.Next()
-	case err != nil:
-		return p.fail(c, err)
-	}
-	cur.Actor.RequestID, _ = c.Locals("requestid").(string)
-	c.Locals(currentKey{}, cur)
-	c.SetUserContext(licensing.WithActor(c.UserContext(), cur.Actor))
-	return c.Next()
-}
-
-// csrf checks every state-changing request: the session's synchronizer
-// token, or before a session the pre-session cookie's.
-func (p *Portal) csrf(c *fiber.Ctx) error {
-	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
-		return c.Next()
-	}
-	got := c.FormValue("csrf")
-	if cur := current(c); cur != nil {
-		if err := portal.CheckCSRF(cur.Session, got); err != nil {
-			return p.fail(c, err)
-		}
-		return c.Next()
-	}
-	if err := webui.CheckPreSession(c, preCookieName, got, "portal"); err != nil {
-		return p.fail(c, err)
-	}
-	return c.Next()
-}
-
-func (p *Portal) csrfToken(c *fiber.Ctx) string {
-	if cur := current(c); cur != nil {
-		return cur.Session.CSRFToken
-	}
-	return p.cookies.PreSessionToken(c, preCookieName)
 }
 
 func (p *Portal) signedIn(c *fiber.Ctx) error {
@@ -226,7 +183,7 @@ type page struct {
 
 func (p *Portal) render(c *fiber.Ctx, status int, name, title string, data any) error {
 	t := p.pages[name]
-	pg := page{Title: title, CSRF: p.csrfToken(c), Data: data, Nav: name, Notice: c.Query("done"), Can: func(string) bool { return false }}
+	pg := page{Title: title, CSRF: p.sessions.CSRFToken(c), Data: data, Nav: name, Notice: c.Query("done"), Can: func(string) bool { return false }}
 	if cur := current(c); cur != nil {
 		pg.Customer, pg.Email = cur.Customer, cur.Session.Email
 		pg.Can = func(p string) bool { return cur.Actor.Allows(licensing.Permission(p)) }

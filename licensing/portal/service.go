@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -221,15 +220,6 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, er
 		}
 	}
 	return &Current{Session: sess, Customer: c, Actor: licensing.CustomerActor(c, sess.Email)}, nil
-}
-
-// CheckCSRF compares a submitted token with the session's in constant
-// time: EForbidden when they differ.
-func CheckCSRF(sess *Session, token string) error {
-	if token == "" || subtle.ConstantTimeCompare([]byte(sess.CSRFToken), []byte(token)) != 1 {
-		return licensing.Errorf(licensing.EForbidden, "the form has expired or did not come from this portal: reload it")
-	}
-	return nil
 }
 
 // SignOut ends one session.
