@@ -262,18 +262,9 @@ type errorData struct {
 }
 
 // clientKey is what sign-in attempts are counted by.
-func clientKey(c *fiber.Ctx, email string) string {
-	return c.IP() + "|" + strings.ToLower(strings.TrimSpace(email))
-}
+func clientKey(c *fiber.Ctx, email string) string { return webui.ClientKey(c, email) }
 
 // allow spends one sign-in attempt of key: ERateLimited when none is left.
 func (cn *Console) allow(ctx context.Context, key string) error {
-	d, err := cn.cfg.Limiter.Allow(ctx, key, cn.cfg.SignInRate)
-	if err != nil {
-		return err
-	}
-	if !d.Allowed {
-		return licensing.Errorf(licensing.ERateLimited, "too many attempts: try again in %s", d.RetryAfter.Round(time.Second))
-	}
-	return nil
+	return webui.Allow(ctx, cn.cfg.Limiter, cn.cfg.SignInRate, key)
 }

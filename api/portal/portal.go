@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -210,16 +209,7 @@ func (p *Portal) fail(c *fiber.Ctx, err error) error {
 
 // allow spends one sign-in attempt of key: ERateLimited when none is left.
 func (p *Portal) allow(ctx context.Context, key string) error {
-	d, err := p.cfg.Limiter.Allow(ctx, key, p.cfg.SignInRate)
-	if err != nil {
-		return err
-	}
-	if !d.Allowed {
-		return licensing.Errorf(licensing.ERateLimited, "too many attempts: try again in %s", d.RetryAfter.Round(time.Second))
-	}
-	return nil
+	return webui.Allow(ctx, p.cfg.Limiter, p.cfg.SignInRate, key)
 }
 
-func clientKey(c *fiber.Ctx, what string) string {
-	return c.IP() + "|" + strings.ToLower(strings.TrimSpace(what))
-}
+func clientKey(c *fiber.Ctx, what string) string { return webui.ClientKey(c, what) }

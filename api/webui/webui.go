@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -143,4 +144,23 @@ func Date(t any) string {
 		return v.UTC().Format("2006-01-02 15:04 UTC")
 	}
 	return ""
+}
+
+// ClientKey is what sign-in attempts are counted by: the client's IP and
+// what it tried (an email, lower-cased).
+func ClientKey(c *fiber.Ctx, what string) string {
+	return c.IP() + "|" + strings.ToLower(strings.TrimSpace(what))
+}
+
+// Allow spends one sign-in attempt of key under rule: ERateLimited when
+// none is left.
+func Allow(ctx context.Context, limiter api.RateLimiter, rule api.RateRule, key string) error {
+	d, err := limiter.Allow(ctx, key, rule)
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return licensing.Errorf(licensing.ERateLimited, "too many attempts: try again in %s", d.RetryAfter.Round(time.Second))
+	}
+	return nil
 }

@@ -2,10 +2,6 @@ package portal
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"net/mail"
 	"net/url"
@@ -193,17 +189,11 @@ type Current struct {
 // customer is disabled or no longer has the email. The session's last use
 // moves to now (at most once a minute, to spare the database).
 func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, error) {
-	if secret == "" || len(secret) > 128 {
-		return nil, licensing.Errorf(licensing.EUnauthorized, "sign in first")
-	}
-	sess, err := s.cfg.Store.GetSessionByHash(ctx, hashSecret(secret))
-	if licensing.ErrorCode(err) == licensing.ENotFound {
-		return nil, licensing.Errorf(licensing.EUnauthorized, "sign in first")
-	} else if err != nil {
-		return nil, err
-	}
 	now := s.now()
-	if err := licensing.CheckSessionTimes(now, sess.RevokedAt, sess.LastSeenAt, sess.ExpiresAt, s.cfg.IdleTimeout); err != nil {
+	sess, err := licensing.LiveSession(ctx, secret, s.cfg.Store.GetSessionByHash, func(x *Session) licensing.SessionTimes {
+		return licensing.SessionTimes{RevokedAt: x.RevokedAt, LastSeen: x.LastSeenAt, Expires: x.ExpiresAt}
+	}, now, s.cfg.IdleTimeout)
+	if err != nil {
 		return nil, err
 	}
 	c, err := s.cfg.Store.GetCustomer(ctx, sess.CustomerID)
@@ -256,18 +246,7 @@ func normalEmail(s string) (string, error) {
 	return s, nil
 }
 
-// hashSecret is the stored form of a high-entropy secret (a link or a
-// session): SHA-256 suffices, nothing can be guessed.
-func hashSecret(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-func randomSecret(prefix string) string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return prefix + base64.RawURLEncoding.EncodeToString(b)
-}
+var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
 
 func clip(s string, n int) string {
 	if len(s) > n {
