@@ -432,3 +432,43 @@ func TestContactsFollowThePermissions(t *testing.T) {
 		}
 	})
 }
+
+// TestRoutesFollowTheCustomerRecord is the portal's routes × permissions
+// check: a customer record that grants only licenses:read opens the
+// license pages and nothing else; disabling the customer ends its sessions.
+func TestRoutesFollowTheCustomerRecord(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		readOnly := []licensing.Permission{licensing.ReadLicenses}
+		_, err := e.svc.Customers.UpdateCustomer(ctx, e.acme.customer.ID, licensing.CustomerPatch{Permissions: &readOnly})
+		must(t, err)
+		b := e.signedIn("it@acme.example", 1)
+		csrf := b.csrf("/portal/")
+		for _, rt := range portal.Routes() {
+			path := strings.NewReplacer(":id", e.acme.license.License.ID, ":license", e.acme.license.License.ID,
+				":version", "1.0.0", ":platform", "linux", ":arch", "amd64").Replace(rt.Path)
+			if strings.HasPrefix(path, "/machines/") {
+				path = "/machines/" + e.acme.machine + "/deactivate"
+			}
+			var form url.Values
+			if rt.Method == "POST" {
+				form = url.Values{"csrf": {csrf}}
+			}
+			resp, _ := b.do(rt.Method, "/portal"+path, form)
+			allowed := rt.Perm == licensing.ReadLicenses
+			if allowed && resp.StatusCode == http.StatusForbidden || !allowed && resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s %s (%s): %d", rt.Method, path, rt.Perm, resp.StatusCode)
+			}
+		}
+		if _, err := e.svc.Licenses.Machine(ctx, e.acme.machine); err != nil {
+			t.Fatalf("a refused route freed the seat: %v", err)
+		}
+		disabled := licensing.CustomerDisabled
+		_, err = e.svc.Customers.UpdateCustomer(ctx, e.acme.customer.ID, licensing.CustomerPatch{Status: &disabled})
+		must(t, err)
+		if resp, _ := b.do("GET", "/portal/", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("a disabled customer's session: %d, want a redirect to sign in", resp.StatusCode)
+		}
+	})
+}
