@@ -61,6 +61,7 @@ type Config struct {
 	MetricsScrape *MetricsScrape
 	Console       Pages // the web console (api/console), mounted under /console
 	Docs          Pages // the API reference (api/docs), mounted under /docs
+	Portal        Pages // the customer portal (api/portal), mounted under /portal
 }
 
 // Default rate limits.
@@ -150,6 +151,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Docs != nil {
 		cfg.Docs.Mount(s.app.Group("/docs"))
+	}
+	if cfg.Portal != nil {
+		cfg.Portal.Mount(s.app.Group("/portal"))
 	}
 	return s
 }

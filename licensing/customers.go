@@ -164,3 +164,18 @@ func (s *Customers) UpdateCustomer(ctx context.Context, id string, in CustomerPa
 	})
 	return out, err
 }
+
+// UpdateContacts replaces a customer's contacts: the portal's edit, for a
+// customer whose record grants WriteContacts (staff edit them with
+// UpdateCustomer). Nothing else of the record changes, so a customer cannot
+// raise its own permissions or status. ENotFound (another customer's too),
+// EForbidden, EInvalid.
+func (s *Customers) UpdateContacts(ctx context.Context, id string, contacts []Contact) (*Customer, error) {
+	if err := visible(ctx, id, "customer"); err != nil {
+		return nil, err
+	}
+	if a := ActorFrom(ctx); a.Role == RoleCustomer && !a.Allows(WriteContacts) {
+		return nil, Errorf(EForbidden, "your account may not edit its contacts")
+	}
+	return s.UpdateCustomer(ctx, id, CustomerPatch{Contacts: &contacts})
+}

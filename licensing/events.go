@@ -76,6 +76,14 @@ const (
 	ActionUserRecoveryUsed = "user.recovery_code_used"
 )
 
+// Customer portal actions, recorded by licensing/portal.
+const (
+	ActionPortalLinkSent     = "portal.link_sent"
+	ActionPortalSignedIn     = "portal.signed_in"
+	ActionPortalSignInFailed = "portal.sign_in_failed" // an unknown email, or a used or expired link
+	ActionPortalSignedOut    = "portal.signed_out"
+)
+
 // Actions is the one registry of event actions: what webhooks may subscribe
 // to. Every Action* constant of this package and of licensing/release is in
 // it (a test walks the sources): a new action is declared above and added
@@ -95,6 +103,7 @@ var Actions = []string{
 	ActionLicenseKeyRotated,
 	ActionUserCreated, ActionUserUpdated, ActionUserPasswordSet, ActionUserTOTPEnabled, ActionUserSignedIn,
 	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed,
+	ActionPortalLinkSent, ActionPortalSignedIn, ActionPortalSignInFailed, ActionPortalSignedOut,
 }
 
 // EventFilter narrows an audit log listing.

@@ -38,6 +38,11 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 	if err != nil {
 		return nil, licenseKeyNotFound(err)
 	}
+	// A customer's portal relays only its own licenses' requests (as not
+	// found otherwise, like every other read of another customer's data).
+	if err := visible(ctx, lic.CustomerID, "license"); err != nil {
+		return nil, err
+	}
 	if in.Product != lic.ProductID {
 		return nil, Errorf(EInvalid, "the request is for product %q, the license for %q", in.Product, lic.ProductID)
 	}

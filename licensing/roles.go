@@ -36,6 +36,12 @@ const (
 // customer record can grant it to its tokens (the portal) without more.
 const RotateLicenseKeys Permission = "licenses:rotate-key"
 
+// WriteContacts lets a customer edit its own contacts in the portal
+// (Customers.UpdateContacts). Contacts get the customer's alerts and may
+// sign in to the portal, so an admin grants it on purpose: it is not in
+// DefaultCustomerPermissions.
+const WriteContacts Permission = "customers:contacts"
+
 // grants is the whole authorization table. Anything not listed is denied.
 // A customer token's permissions are further cut down to what its customer
 // record allows (see Actor.Allows), and its reach to its own customer.
@@ -54,7 +60,7 @@ var grants = map[Role][]Permission{
 // CustomerPermissions is the most a customer's own tokens can be given:
 // seeing its licenses and machines, freeing its machines' seats, and
 // replacing its licenses' keys.
-var CustomerPermissions = []Permission{ReadCustomers, ReadLicenses, ReadMachines, WriteMachines, RotateLicenseKeys}
+var CustomerPermissions = []Permission{ReadCustomers, ReadLicenses, ReadMachines, WriteMachines, RotateLicenseKeys, WriteContacts}
 
 // DefaultCustomerPermissions are a new customer's when none are given: all
 // but RotateLicenseKeys, which hands a working key to whoever holds the
@@ -101,8 +107,17 @@ func (a *Actor) Label() string {
 		return "token:" + a.TokenID
 	case a.UserID != "":
 		return "user:" + a.UserID
+	case a.Role == RoleCustomer && a.CustomerID != "":
+		return "customer:" + a.CustomerID // a portal session (licensing/portal)
 	case a.LicenseID != "":
 		return "license:" + a.LicenseID
 	}
 	return "system"
+}
+
+// CustomerActor is a customer acting for itself without a token (a portal
+// session): scoped to c and bounded by c's permissions like its tokens.
+// name is who signed in (an email), for the audit log.
+func CustomerActor(c *Customer, name string) *Actor {
+	return &Actor{Name: name, Role: RoleCustomer, CustomerID: c.ID, customerPerms: slices.Clone(c.Permissions)}
 }

@@ -2,9 +2,7 @@ package console
 
 import (
 	"context"
-	"crypto/rand"
 	"embed"
-	"encoding/base64"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -17,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
@@ -56,8 +55,10 @@ var DefaultSignInRate = api.RateRule{Name: "console-signin", Rate: 5, Period: 15
 
 // Console serves the web console.
 type Console struct {
-	cfg   Config
-	pages map[string]*template.Template
+	cfg      Config
+	pages    map[string]*template.Template
+	cookies  webui.Cookies
+	sessions *webui.Sessions[*users.Current]
 }
 
 // Prefix is where the console is mounted.
@@ -82,24 +83,18 @@ func New(cfg Config) *Console {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Console{cfg: cfg, pages: parsePages()}
+	cn := &Console{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
+	cn.sessions = &webui.Sessions[*users.Current]{Cookies: cn.cookies, Cookie: CookieName, Pre: preCookieName, Area: "console",
+		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
+		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
+		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
+	return cn
 }
 
 var funcs = template.FuncMap{
 	"statuses": func() []string { return []string{"active", "suspended", "expired", "revoked"} },
 	"list":     func(s ...string) []string { return s },
-	"date": func(t any) string {
-		switch v := t.(type) {
-		case time.Time:
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		case *time.Time:
-			if v == nil {
-				return "never"
-			}
-			return v.UTC().Format("2006-01-02 15:04 UTC")
-		}
-		return ""
-	},
+	"date":     webui.Date,
 	"safeURL": func(s string) template.URL {
 		// Only the QR code's own data URL goes through here.
 		if strings.HasPrefix(s, "data:image/png;base64,") {
@@ -109,28 +104,12 @@ var funcs = template.FuncMap{
 	},
 }
 
-func parsePages() map[string]*template.Template {
-	names, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		panic(err)
-	}
-	pages := map[string]*template.Template{}
-	for _, n := range names {
-		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
-			continue
-		}
-		pages[base] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
-	}
-	return pages
-}
-
 // Mount adds the console's routes to r (the app's /console group).
 func (cn *Console) Mount(r fiber.Router) {
 	static, _ := fs.Sub(staticFS, "static")
-	r.Use(cn.headers)
+	r.Use(webui.Headers(Prefix + "/static/"))
 	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	r.Use(cn.session, cn.csrf)
+	r.Use(cn.sessions.Resolve, cn.sessions.CSRF)
 
 	r.Get("/sign-in", cn.signInPage)
 	r.Post("/sign-in", cn.signIn)
@@ -183,84 +162,9 @@ func Routes() []Route {
 	return all
 }
 
-// headers sets the strict Content-Security-Policy (own scripts and styles
-// only, no inline code, images from the server or the QR code's data URL)
-// and keeps pages out of caches and frames, and their URLs (a set-password
-// link) out of Referer headers.
-func (cn *Console) headers(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
-		"form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set("Referrer-Policy", "no-referrer")
-	c.Set("X-Frame-Options", "DENY")
-	if !strings.HasPrefix(c.Path(), Prefix+"/static/") {
-		c.Set(fiber.HeaderCacheControl, "no-store")
-	}
-	return c.Next()
-}
-
-type currentKey struct{}
-
 func current(c *fiber.Ctx) *users.Current {
-	cur, _ := c.Locals(currentKey{}).(*users.Current)
+	cur, _ := webui.Current[*users.Current](c)
 	return cur
-}
-
-// session resolves the cookie into the signed-in user, if any. A cookie
-// that no longer works (expired, revoked) is cleared.
-func (cn *Console) session(c *fiber.Ctx) error {
-	secret := c.Cookies(CookieName)
-	if secret == "" {
-		return c.Next()
-	}
-	cur, err := cn.cfg.Users.Authenticate(c.UserContext(), secret)
-	switch {
-	case licensing.ErrorCode(err) == licensing.EUnauthorized:
-		cn.clearCookie(c, CookieName)
-		return c.Next()
-	case err != nil:
-		return cn.fail(c, err)
-	}
-	cur.Actor.RequestID, _ = c.Locals("requestid").(string)
-	c.Locals(currentKey{}, cur)
-	c.SetUserContext(licensing.WithActor(c.UserContext(), cur.Actor))
-	return c.Next()
-}
-
-// csrf is the one check of every state-changing request: the form's csrf
-// field must be the session's synchronizer token, or, before a session
-// exists, the token of the pre-session cookie it was rendered with.
-func (cn *Console) csrf(c *fiber.Ctx) error {
-	if c.Method() == fiber.MethodGet || c.Method() == fiber.MethodHead {
-		return c.Next()
-	}
-	got := c.FormValue("csrf")
-	if cur := current(c); cur != nil {
-		if err := users.CheckCSRF(cur.Session, got); err != nil {
-			return cn.fail(c, err)
-		}
-		return c.Next()
-	}
-	pre := c.Cookies(preCookieName)
-	if pre == "" || got == "" || pre != got {
-		return cn.fail(c, licensing.Errorf(licensing.EForbidden, "the form has expired or did not come from this console: reload it"))
-	}
-	return c.Next()
-}
-
-// csrfToken is the token the forms of this response carry.
-func (cn *Console) csrfToken(c *fiber.Ctx) string {
-	if cur := current(c); cur != nil {
-		return cur.Session.CSRFToken
-	}
-	pre := c.Cookies(preCookieName)
-	if pre == "" {
-		b := make([]byte, 24)
-		_, _ = rand.Read(b)
-		pre = base64.RawURLEncoding.EncodeToString(b)
-		cn.setCookie(c, preCookieName, pre, time.Time{})
-	}
-	return pre
 }
 
 // signedIn lets a fully signed-in session through; sends others to sign
@@ -324,17 +228,11 @@ func (cn *Console) require(p licensing.Permission) fiber.Handler {
 	}
 }
 
-func (cn *Console) secure(c *fiber.Ctx) bool { return cn.cfg.SecureCookies || c.Protocol() == "https" }
-
 func (cn *Console) setCookie(c *fiber.Ctx, name, value string, expires time.Time) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: Prefix, Expires: expires, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: cn.secure(c)})
+	cn.cookies.Set(c, name, value, expires)
 }
 
-func (cn *Console) clearCookie(c *fiber.Ctx, name string) {
-	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: Prefix, Expires: time.Unix(0, 0), MaxAge: -1, HTTPOnly: true,
-		SameSite: fiber.CookieSameSiteStrictMode, Secure: cn.secure(c)})
-}
+func (cn *Console) clearCookie(c *fiber.Ctx, name string) { cn.cookies.Clear(c, name) }
 
 func (cn *Console) redirect(c *fiber.Ctx, to string) error {
 	return c.Redirect(to, fiber.StatusSeeOther)
@@ -358,7 +256,7 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	if !ok {
 		return errors.New("console: no template " + name)
 	}
-	p := page{Title: title, CSRF: cn.csrfToken(c), Data: data, Nav: name, Can: func(string) bool { return false }}
+	p := page{Title: title, CSRF: cn.sessions.CSRFToken(c), Data: data, Nav: name, Can: func(string) bool { return false }}
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
 		p.User, p.Can = cur.User, func(perm string) bool { return cur.Actor.Allows(licensing.Permission(perm)) }
 	}
@@ -366,13 +264,7 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	if e, ok := data.(interface{ formMessage() string }); ok {
 		p.Error = e.formMessage()
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, p); err != nil {
-		cn.cfg.Logger.Error("console: render", "page", name, "err", err)
-		return c.Status(fiber.StatusInternalServerError).SendString("the page could not be drawn")
-	}
-	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
-	return c.Status(status).SendString(b.String())
+	return webui.Render(c, cn.cfg.Logger, t, status, p)
 }
 
 type formError struct{ msg string }
@@ -382,14 +274,7 @@ func (e formError) formMessage() string { return e.msg }
 // fail renders a domain error as an HTML page with the API's status for
 // its code (the same table, api.Status).
 func (cn *Console) fail(c *fiber.Ctx, err error) error {
-	status := api.Status(err)
-	msg := "something went wrong; the error is logged"
-	var le *licensing.Error
-	if errors.As(err, &le) && status < 500 {
-		msg = le.Message
-	} else {
-		cn.cfg.Logger.Error("console", "path", c.Path(), "err", err)
-	}
+	status, msg := webui.Problem(c, cn.cfg.Logger, err)
 	return cn.render(c, status, "error", "Error", errorData{Status: status, Message: msg})
 }
 
@@ -399,18 +284,9 @@ type errorData struct {
 }
 
 // clientKey is what sign-in attempts are counted by.
-func clientKey(c *fiber.Ctx, email string) string {
-	return c.IP() + "|" + strings.ToLower(strings.TrimSpace(email))
-}
+func clientKey(c *fiber.Ctx, email string) string { return webui.ClientKey(c, email) }
 
 // allow spends one sign-in attempt of key: ERateLimited when none is left.
 func (cn *Console) allow(ctx context.Context, key string) error {
-	d, err := cn.cfg.Limiter.Allow(ctx, key, cn.cfg.SignInRate)
-	if err != nil {
-		return err
-	}
-	if !d.Allowed {
-		return licensing.Errorf(licensing.ERateLimited, "too many attempts: try again in %s", d.RetryAfter.Round(time.Second))
-	}
-	return nil
+	return webui.Allow(ctx, cn.cfg.Limiter, cn.cfg.SignInRate, key)
 }

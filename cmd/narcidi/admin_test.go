@@ -137,7 +137,7 @@ func (w *world) as(t *testing.T, kind string) apiClient {
 var expectedPerm = map[string]licensing.Permission{
 	"POST /v1/products": "catalog:write", "GET /v1/products": "catalog:read", "GET /v1/products/:id": "catalog:read", "PATCH /v1/products/:id": "catalog:write",
 	"POST /v1/policies": "catalog:write", "GET /v1/policies": "catalog:read", "GET /v1/policies/:id": "catalog:read", "PATCH /v1/policies/:id": "catalog:write",
-	"POST /v1/entitlements": "catalog:write", "GET /v1/entitlements": "catalog:read", "GET /v1/entitlements/:id": "catalog:read",
+	"POST /v1/entitlements": "catalog:write", "GET /v1/entitlements": "catalog:read", "GET /v1/entitlements/:id": "catalog:read", "PATCH /v1/entitlements/:id": "catalog:write",
 	"POST /v1/customers": "customers:write", "GET /v1/customers": "customers:read", "GET /v1/customers/:id": "customers:read", "PATCH /v1/customers/:id": "customers:write",
 	"POST /v1/licenses": "licenses:write", "GET /v1/licenses": "licenses:read", "GET /v1/licenses/:id": "licenses:read", "PATCH /v1/licenses/:id": "licenses:write",
 	"GET /v1/licenses/:id/machines":               "machines:read",
@@ -247,7 +247,7 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		body = map[string]any{"policy_id": w.teamPolicyID}
 	case "POST /v1/licenses/:id/actions/transfer":
 		body = map[string]any{"customer_id": w.customerB}
-	case "PATCH /v1/products/:id", "PATCH /v1/policies/:id", "PATCH /v1/customers/:id", "PATCH /v1/licenses/:id":
+	case "PATCH /v1/products/:id", "PATCH /v1/policies/:id", "PATCH /v1/customers/:id", "PATCH /v1/licenses/:id", "PATCH /v1/entitlements/:id":
 		body = map[string]any{"name": "Renamed " + u}
 	case "POST /v1/licenses/:id/actions/extend":
 		body = map[string]any{"duration_seconds": 3600}

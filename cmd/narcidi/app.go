@@ -200,6 +200,7 @@ func (a *App) Start(ctx context.Context) error {
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
 		Console: openConsole(consoleUsers, svc, releases, limiter, a),
 		Docs:    docs.New(),
+		Portal:  openPortal(st, svc, releases, wc.Mailer, limiter, a), // portal.go
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())

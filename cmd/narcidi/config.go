@@ -133,7 +133,7 @@ func settings(c *Config) map[string][]setting {
 		groupServer: append([]setting{
 			{env: "NARCIDI_ADDR", def: "127.0.0.1:8080", kind: "host:port", help: "listen address (port 0 picks a free one)", value: text(&c.Addr)},
 			{env: "NARCIDI_ADMIN_TOKEN", kind: "token", help: "bootstrap admin token (at least 24 characters); generated and printed once when unset", value: text(&c.AdminToken), secret: true},
-			{env: "NARCIDI_PUBLIC_URL", kind: "url", help: "the server's public base URL (https://licenses.example.com): printed links use it; https makes the console's cookies Secure (TLS ends at a proxy); default: http://<NARCIDI_ADDR>", value: (*publicURLValue)(&c.PublicURL)},
+			{env: "NARCIDI_PUBLIC_URL", kind: "url", help: "the server's public base URL (https://licenses.example.com): printed links use it; https makes the console's and the portal's cookies Secure (TLS ends at a proxy); the portal's mailed sign-in links start with it; default: http://<NARCIDI_ADDR>", value: (*publicURLValue)(&c.PublicURL)},
 			{env: "NARCIDI_PROXY_HEADER", kind: "header", help: "header that carries the client IP behind a trusted proxy (e.g. X-Forwarded-For); needs NARCIDI_TRUSTED_PROXIES", value: text(&c.ProxyHeader)},
 			{env: "NARCIDI_TRUSTED_PROXIES", kind: "cidrs", help: "comma-separated IPs or CIDRs of the proxies allowed to set NARCIDI_PROXY_HEADER (the client is the right-most address not among them)", value: (*proxiesValue)(&c.TrustedProxies)},
 			{env: "NARCIDI_CLIENT_RATE", def: "120/m", kind: "N/unit", help: "client API requests allowed per IP (N/s, N/m or N/h; bursts up to half)", value: rate(&c.ClientRate, "client_rate")},

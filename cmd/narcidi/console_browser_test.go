@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,9 +26,10 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 // newBrowser starts headless Chromium with a fresh profile and fails the
-// test on any request to a host other than the server's (data: URLs, the
-// QR code, are not requests).
-func newBrowser(t *testing.T, server string) context.Context {
+// test on any request to a host other than the server's, or than the
+// host:ports of also (the server's own local blob store, for downloads);
+// data: URLs, the QR code, are not requests.
+func newBrowser(t *testing.T, server string, also ...string) context.Context {
 	t.Helper()
 	if _, err := exec.LookPath(chromiumPath); err != nil {
 		t.Fatalf("%s is missing: apt-get install -y chromium (.ci/run does)", chromiumPath)
@@ -62,7 +64,7 @@ func newBrowser(t *testing.T, server string) context.Context {
 		defer mu.Unlock()
 		seen++
 		u, err := url.Parse(req.URL)
-		if err != nil || (u.Scheme != "data" && u.Host != host) {
+		if err != nil || (u.Scheme != "data" && u.Host != host && !slices.Contains(also, u.Host)) {
 			outside = append(outside, req.URL)
 		}
 	})

@@ -103,8 +103,8 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	}
 	served := map[string]bool{}
 	for _, r := range app.server.App().GetRoutes(true) {
-		// The console's HTML pages are not the JSON API.
-		if r.Method == http.MethodHead || r.Path == "/openapi.json" || strings.HasPrefix(r.Path, "/docs") || strings.HasPrefix(r.Path, "/console") {
+		// The console's and the portal's HTML pages are not the JSON API.
+		if r.Method == http.MethodHead || r.Path == "/openapi.json" || strings.HasPrefix(r.Path, "/docs") || strings.HasPrefix(r.Path, "/console") || strings.HasPrefix(r.Path, "/portal") {
 			continue
 		}
 		key := r.Method + " " + pathParamRe.ReplaceAllString(r.Path, "{$1}")

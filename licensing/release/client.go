@@ -20,6 +20,11 @@ type Credential struct {
 	Lease       string
 	Fingerprint string
 	ProductID   string // when set, the license must be for this product
+	// LicenseID names the license of a signed-in customer (the portal): only
+	// with a customer actor in the context, and only that customer's
+	// licenses (another's answers ENotFound, as every customer read does).
+	// The API's client routes never set it.
+	LicenseID string
 }
 
 // entitlement is what a checked credential allows.
@@ -35,7 +40,14 @@ type entitlement struct {
 // activated), ELicenseSuspended/Revoked/Expired, ENotEntitled (other product).
 func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, error) {
 	var ref licensing.LicenseRef
+	owner := ""
 	switch {
+	case c.LicenseID != "":
+		a := licensing.ActorFrom(ctx)
+		if a.Role != licensing.RoleCustomer || a.CustomerID == "" || c.LicenseKey != "" || c.Lease != "" {
+			return nil, licensing.Errorf(licensing.EForbidden, "a license id is a credential only in a customer's portal session")
+		}
+		ref.ID, owner = c.LicenseID, a.CustomerID
 	case c.LicenseKey != "" && c.Lease != "":
 		return nil, licensing.Errorf(licensing.EInvalid, "give license_key or lease, not both")
 	case c.LicenseKey != "":
@@ -53,6 +65,11 @@ func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, er
 		return nil, licensing.Errorf(licensing.EInvalid, "license_key or lease is required")
 	}
 	lic, pol, err := s.cfg.Leasing.Usable(ctx, ref, c.Fingerprint)
+	if owner != "" && (lic == nil || lic.CustomerID != owner) {
+		// Before any other answer: a suspended license of another customer
+		// must not show through as "suspended".
+		return nil, licensing.Errorf(licensing.ENotFound, "license not found")
+	}
 	switch licensing.ErrorCode(err) {
 	case "":
 	case licensing.ENotFound:
@@ -231,6 +248,37 @@ type DownloadRequest struct {
 	Version  string // "" or "latest": the newest on the channel
 	Platform string
 	Arch     string
+}
+
+// Entitled lists the published releases a credential's license may
+// download, newest first: of its product, with the entitlement they need
+// (if any), and only their ready artifacts. authorize's codes.
+func (s *Service) Entitled(ctx context.Context, c Credential) ([]Release, error) {
+	ent, err := s.authorize(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	rels, err := s.cfg.Store.PublishedReleases(ctx, ent.productID)
+	if err != nil {
+		return nil, err
+	}
+	out := []Release{}
+	for _, r := range sortNewestFirst(rels) {
+		if r.Entitlement != "" && !slices.Contains(ent.entitlements, r.Entitlement) {
+			continue
+		}
+		ready := r.Artifacts[:0:0]
+		for _, a := range r.Artifacts {
+			if a.Status == ArtifactReady {
+				ready = append(ready, a)
+			}
+		}
+		if len(ready) > 0 {
+			r.Artifacts = ready
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // Download checks the license and returns a short-lived URL of the artifact.

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"fmt"
 	"image/png"
 	"net/mail"
@@ -278,23 +276,12 @@ type Current struct {
 // is disabled. The session's last use moves to now (at most once a minute,
 // to spare the database).
 func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, error) {
-	if secret == "" || len(secret) > 128 {
-		return nil, licensing.Errorf(licensing.EUnauthorized, "sign in first")
-	}
-	sess, err := s.cfg.Store.GetSessionByHash(ctx, hashSecret(secret))
-	if licensing.ErrorCode(err) == licensing.ENotFound {
-		return nil, licensing.Errorf(licensing.EUnauthorized, "sign in first")
-	} else if err != nil {
-		return nil, err
-	}
 	now := s.now()
-	switch {
-	case sess.RevokedAt != nil:
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the session has ended")
-	case !now.Before(sess.ExpiresAt):
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the session has expired")
-	case !now.Before(sess.LastSeenAt.Add(s.cfg.IdleTimeout)):
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the session was idle too long")
+	sess, err := licensing.LiveSession(ctx, secret, s.cfg.Store.GetSessionByHash, func(x *Session) licensing.SessionTimes {
+		return licensing.SessionTimes{RevokedAt: x.RevokedAt, LastSeen: x.LastSeenAt, Expires: x.ExpiresAt}
+	}, now, s.cfg.IdleTimeout)
+	if err != nil {
+		return nil, err
 	}
 	u, err := s.cfg.Store.GetUser(ctx, sess.UserID)
 	if err != nil {
@@ -581,18 +568,8 @@ func checkPassword(p string) error {
 	return nil
 }
 
-// hashSecret is the stored form of a high-entropy secret (a session, link
-// or recovery code): SHA-256 suffices, nothing can be guessed.
-func hashSecret(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
-}
-
-func randomSecret(prefix string) string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return prefix + base64.RawURLEncoding.EncodeToString(b)
-}
+// hashSecret and randomSecret are licensing's, shared with the portal.
+var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
 
 // recoveryCode is 10 base32 characters (50 bits), shown as xxxxx-xxxxx.
 func recoveryCode() string {

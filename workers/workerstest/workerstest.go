@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
+	"mime/quotedprintable"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -96,6 +97,29 @@ func (m *Mailbox) Subjects() []string {
 			subject = "undecodable: " + err.Error()
 		}
 		out = append(out, subject)
+	}
+	return out
+}
+
+// Bodies returns the decoded text bodies of the messages received, in
+// order (quoted-printable undone, so links read as sent).
+func (m *Mailbox) Bodies() []string {
+	var out []string
+	for _, msg := range m.Messages() {
+		parsed, err := mail.ReadMessage(strings.NewReader(msg.Data))
+		if err != nil {
+			out = append(out, "unreadable: "+err.Error())
+			continue
+		}
+		var r io.Reader = parsed.Body
+		if strings.EqualFold(parsed.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+			r = quotedprintable.NewReader(r)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			b = []byte("undecodable: " + err.Error())
+		}
+		out = append(out, string(b))
 	}
 	return out
 }

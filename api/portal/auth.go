@@ -1,0 +1,78 @@
+package portal
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+func (p *Portal) signInPage(c *fiber.Ctx) error {
+	if current(c) != nil {
+		return p.redirect(c, Prefix+"/")
+	}
+	return p.render(c, fiber.StatusOK, "sign-in", "Sign in", signInData{CanMail: p.cfg.SignIn.CanMail()})
+}
+
+type signInData struct {
+	CanMail bool
+	Email   string
+}
+
+// requestLink answers at once and the same way for every address: the
+// link is made and mailed in the background, so neither the words nor the
+// time of the answer say whether the email is a customer's. Attempts are
+// limited per IP and email; the service audits them.
+func (p *Portal) requestLink(c *fiber.Ctx) error {
+	// Copies: fiber reuses the request's memory once the handler returns.
+	email, ip := strings.Clone(strings.TrimSpace(c.FormValue("email"))), strings.Clone(c.IP())
+	if err := p.allow(c.UserContext(), clientKey(c, email)); err != nil {
+		return p.fail(c, err)
+	}
+	base := p.cfg.BaseURL()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := p.cfg.SignIn.RequestLink(ctx, email, base, ip); err != nil {
+			p.cfg.Logger.Warn("portal: sign-in link not sent", "err", err)
+		}
+	}()
+	return p.render(c, fiber.StatusOK, "link-sent", "Check your email", signInData{Email: email})
+}
+
+// linkPage shows a button that spends the link: a GET does not, so a mail
+// scanner that opens links does not use them up.
+func (p *Portal) linkPage(c *fiber.Ctx) error {
+	return p.render(c, fiber.StatusOK, "link", "Sign in", linkData{Token: c.Query("token")})
+}
+
+type linkData struct {
+	formError
+	Token string
+}
+
+func (p *Portal) redeem(c *fiber.Ctx) error {
+	if err := p.allow(c.UserContext(), clientKey(c, "link")); err != nil {
+		return p.fail(c, err)
+	}
+	in, err := p.cfg.SignIn.Redeem(c.UserContext(), c.FormValue("token"), c.IP(), c.Get(fiber.HeaderUserAgent))
+	if licensing.ErrorCode(err) == licensing.EUnauthorized {
+		return p.render(c, fiber.StatusUnauthorized, "link", "Sign in", linkData{formError: formError{licensing.ErrorMessage(err)}})
+	} else if err != nil {
+		return p.fail(c, err)
+	}
+	p.cookies.Set(c, CookieName, in.Secret, in.Session.ExpiresAt)
+	p.cookies.Clear(c, preCookieName)
+	return p.redirect(c, Prefix+"/")
+}
+
+func (p *Portal) signOut(c *fiber.Ctx) error {
+	if err := p.cfg.SignIn.SignOut(c.UserContext(), current(c)); err != nil {
+		return p.fail(c, err)
+	}
+	p.cookies.Clear(c, CookieName)
+	return p.redirect(c, Prefix+"/sign-in")
+}

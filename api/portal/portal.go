@@ -1,0 +1,215 @@
+package portal
+
+import (
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+
+	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/api/webui"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/portal"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Config is what the portal needs.
+type Config struct {
+	SignIn   *portal.Service
+	Services *licensing.Services
+	// Releases serves downloads (nil: the downloads page says there are
+	// none to offer).
+	Releases *release.Service
+	// Limiter counts sign-in attempts (the API's limiter).
+	Limiter api.RateLimiter
+	// SignInRate bounds link requests and redemptions per client IP and
+	// email (default: 5, then one every 3 minutes).
+	SignInRate api.RateRule
+	// BaseURL is the server's public URL, which mailed links start with.
+	BaseURL func() string
+	// SecureCookies marks cookies Secure even on plain HTTP requests.
+	SecureCookies bool
+	Logger        *slog.Logger
+}
+
+// DefaultSignInRate lets 5 attempts through at once, then one every 3
+// minutes (per IP and email).
+var DefaultSignInRate = api.RateRule{Name: "portal-signin", Rate: 5, Period: 15 * time.Minute, Burst: 5}
+
+// Portal serves the customer portal.
+type Portal struct {
+	cfg      Config
+	pages    map[string]*template.Template
+	cookies  webui.Cookies
+	sessions *webui.Sessions[*portal.Current]
+}
+
+// Prefix is where the portal is mounted.
+const Prefix = "/portal"
+
+// CookieName is the session cookie; preCookieName carries the CSRF token of
+// the forms shown before a session exists.
+const (
+	CookieName    = "narcidi_portal"
+	preCookieName = "narcidi_portal_pre"
+)
+
+// New builds the portal; it panics on a template that does not parse.
+func New(cfg Config) *Portal {
+	if cfg.SignIn == nil || cfg.Services == nil || cfg.Limiter == nil || cfg.BaseURL == nil {
+		panic("portal.New: SignIn, Services, Limiter and BaseURL are required")
+	}
+	if cfg.SignInRate.Rate == 0 {
+		cfg.SignInRate = DefaultSignInRate
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	p := &Portal{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
+	p.sessions = &webui.Sessions[*portal.Current]{Cookies: p.cookies, Cookie: CookieName, Pre: preCookieName, Area: "portal",
+		Authenticate: cfg.SignIn.Authenticate, Fail: p.fail,
+		Actor: func(cur *portal.Current) *licensing.Actor { return cur.Actor },
+		Token: func(cur *portal.Current) string { return cur.Session.CSRFToken }}
+	return p
+}
+
+var funcs = template.FuncMap{
+	"date": webui.Date,
+	"seats": func(max int) string {
+		if max <= 0 {
+			return "unlimited"
+		}
+		return itoa(max)
+	},
+}
+
+// Route is one page or action behind sign-in and the permission of the
+// customer record it needs.
+type Route struct {
+	Name, Method, Path string
+	Perm               licensing.Permission
+	Handler            func(*Portal, *fiber.Ctx) error
+}
+
+// Routes lists every signed-in page and action.
+func Routes() []Route {
+	return []Route{
+		{"licenses", "GET", "/", licensing.ReadLicenses, (*Portal).licenses},
+		{"license", "GET", "/licenses/:id", licensing.ReadLicenses, (*Portal).license},
+		{"machines", "GET", "/machines", licensing.ReadMachines, (*Portal).machines},
+		{"freeSeat", "POST", "/machines/:id/deactivate", licensing.WriteMachines, (*Portal).freeSeat},
+		{"downloads", "GET", "/downloads", licensing.ReadLicenses, (*Portal).downloads},
+		{"download", "GET", "/downloads/:license/:version/:platform/:arch", licensing.ReadLicenses, (*Portal).download},
+		{"offline", "GET", "/offline", licensing.WriteMachines, (*Portal).offlinePage},
+		{"offlineExchange", "POST", "/offline", licensing.WriteMachines, (*Portal).offlineExchange},
+		{"contacts", "GET", "/contacts", licensing.ReadCustomers, (*Portal).contacts},
+		{"saveContacts", "POST", "/contacts", licensing.WriteContacts, (*Portal).saveContacts},
+	}
+}
+
+// Mount adds the portal's routes to r (the app's /portal group).
+func (p *Portal) Mount(r fiber.Router) {
+	static, _ := fs.Sub(staticFS, "static")
+	r.Use(webui.Headers(Prefix + "/static/"))
+	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
+	r.Use(p.sessions.Resolve, p.sessions.CSRF)
+
+	r.Get("/sign-in", p.signInPage)
+	r.Post("/sign-in", p.requestLink)
+	r.Get("/link", p.linkPage)
+	r.Post("/link", p.redeem)
+	r.Post("/sign-out", p.signedIn, p.signOut)
+	for _, rt := range Routes() {
+		h := rt.Handler
+		r.Add(rt.Method, rt.Path, p.signedIn, p.require(rt.Perm), func(c *fiber.Ctx) error { return h(p, c) })
+	}
+}
+
+func current(c *fiber.Ctx) *portal.Current {
+	cur, _ := webui.Current[*portal.Current](c)
+	return cur
+}
+
+func (p *Portal) signedIn(c *fiber.Ctx) error {
+	if current(c) != nil {
+		return c.Next()
+	}
+	if c.Method() != fiber.MethodGet {
+		return p.fail(c, licensing.Errorf(licensing.EUnauthorized, "sign in first"))
+	}
+	return p.redirect(c, Prefix+"/sign-in")
+}
+
+// require refuses (403) what the customer record does not permit: the
+// same check (Actor.Allows) as the customer's API tokens.
+func (p *Portal) require(perm licensing.Permission) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !current(c).Actor.Allows(perm) {
+			return p.fail(c, licensing.Errorf(licensing.EForbidden, "your account may not do this (ask NzilaCode for %s)", perm))
+		}
+		return c.Next()
+	}
+}
+
+func (p *Portal) redirect(c *fiber.Ctx, to string) error { return c.Redirect(to, fiber.StatusSeeOther) }
+
+// page is what every template gets.
+type page struct {
+	Title    string
+	CSRF     string
+	Customer *licensing.Customer
+	Email    string
+	Nav      string
+	Error    string
+	Notice   string
+	Data     any
+	// Can says whether the customer record grants a permission (by name,
+	// as templates write it).
+	Can func(string) bool
+}
+
+func (p *Portal) render(c *fiber.Ctx, status int, name, title string, data any) error {
+	t := p.pages[name]
+	pg := page{Title: title, CSRF: p.sessions.CSRFToken(c), Data: data, Nav: name, Notice: c.Query("done"), Can: func(string) bool { return false }}
+	if cur := current(c); cur != nil {
+		pg.Customer, pg.Email = cur.Customer, cur.Session.Email
+		pg.Can = func(p string) bool { return cur.Actor.Allows(licensing.Permission(p)) }
+	}
+	if e, ok := data.(formError); ok {
+		pg.Error = e.msg
+	}
+	return webui.Render(c, p.cfg.Logger, t, status, pg)
+}
+
+type formError struct{ msg string }
+
+type errorData struct {
+	Status  int
+	Message string
+}
+
+// fail renders a domain error with the API's status for its code: another
+// customer's id is ENotFound, so 404.
+func (p *Portal) fail(c *fiber.Ctx, err error) error {
+	status, msg := webui.Problem(c, p.cfg.Logger, err)
+	return p.render(c, status, "error", "Error", errorData{Status: status, Message: msg})
+}
+
+// allow spends one sign-in attempt of key: ERateLimited when none is left.
+func (p *Portal) allow(ctx context.Context, key string) error {
+	return webui.Allow(ctx, p.cfg.Limiter, p.cfg.SignInRate, key)
+}
+
+func clientKey(c *fiber.Ctx, what string) string { return webui.ClientKey(c, what) }

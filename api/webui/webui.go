@@ -1,0 +1,166 @@
+package webui
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// CSP allows the server's own scripts, styles and images (and data: images,
+// the console's QR code) and nothing inline, framed or posted elsewhere.
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Headers sets the strict Content-Security-Policy and keeps pages out of
+// caches and frames, and their URLs (a set-password or sign-in link) out
+// of Referer headers. Paths under staticPrefix (the assets) may be cached.
+func Headers(staticPrefix string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set("Content-Security-Policy", CSP)
+		c.Set("X-Content-Type-Options", "nosniff")
+		c.Set("Referrer-Policy", "no-referrer")
+		c.Set("X-Frame-Options", "DENY")
+		if !strings.HasPrefix(c.Path(), staticPrefix) {
+			c.Set(fiber.HeaderCacheControl, "no-store")
+		}
+		return c.Next()
+	}
+}
+
+// Cookies writes an area's cookies: HttpOnly, SameSite=Strict, limited to
+// Path, and Secure on HTTPS requests or always when ForceSecure (the public
+// URL is https behind a TLS-terminating proxy).
+type Cookies struct {
+	Path        string
+	ForceSecure bool
+}
+
+func (k Cookies) secure(c *fiber.Ctx) bool { return k.ForceSecure || c.Protocol() == "https" }
+
+// Set writes a cookie; a zero expires makes it a browser-session cookie.
+func (k Cookies) Set(c *fiber.Ctx, name, value string, expires time.Time) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: value, Path: k.Path, Expires: expires, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteStrictMode, Secure: k.secure(c)})
+}
+
+// Clear removes a cookie.
+func (k Cookies) Clear(c *fiber.Ctx, name string) {
+	c.Cookie(&fiber.Cookie{Name: name, Value: "", Path: k.Path, Expires: time.Unix(0, 0), MaxAge: -1, HTTPOnly: true,
+		SameSite: fiber.CookieSameSiteStrictMode, Secure: k.secure(c)})
+}
+
+// PreSessionToken is the CSRF token of the forms shown before a session
+// exists (sign-in): the value of the cookie name, made when missing. A form
+// posted back must carry it (CheckPreSession): another site can neither
+// read the cookie nor, with SameSite=Strict, send it.
+func (k Cookies) PreSessionToken(c *fiber.Ctx, name string) string {
+	pre := c.Cookies(name)
+	if pre == "" {
+		b := make([]byte, 24)
+		_, _ = rand.Read(b)
+		pre = base64.RawURLEncoding.EncodeToString(b)
+		k.Set(c, name, pre, time.Time{})
+	}
+	return pre
+}
+
+// CheckPreSession compares a form's csrf field with the pre-session
+// cookie name. EForbidden when either is missing or they differ; what
+// names the area in the message.
+func CheckPreSession(c *fiber.Ctx, name, got, what string) error {
+	pre := c.Cookies(name)
+	if pre == "" || got == "" || pre != got {
+		return licensing.Errorf(licensing.EForbidden, "the form has expired or did not come from this %s: reload it", what)
+	}
+	return nil
+}
+
+// ParsePages parses templates/layout.html with each other
+// templates/*.html of fsys: one set per page, named by its file's base
+// name. It panics on a template that does not parse (a build mistake, caught
+// by every test).
+func ParsePages(fsys fs.FS, funcs template.FuncMap) map[string]*template.Template {
+	names, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		pages[base] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html", n))
+	}
+	return pages
+}
+
+// Render draws page t with data as an HTML answer of status. A template
+// that fails is logged and answered with a short 500.
+func Render(c *fiber.Ctx, log *slog.Logger, t *template.Template, status int, data any) error {
+	var b strings.Builder
+	if err := t.Execute(&b, data); err != nil {
+		log.Error("render", "path", c.Path(), "err", err)
+		return c.Status(fiber.StatusInternalServerError).SendString("the page could not be drawn")
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).SendString(b.String())
+}
+
+// Problem is the status and the message an error page shows for err: the
+// API's status for its code (api.Status, the one table), and the domain
+// message below 500. Errors of 500 and more are logged here, once, and
+// shown as a generic sentence.
+func Problem(c *fiber.Ctx, log *slog.Logger, err error) (int, string) {
+	status := api.Status(err)
+	var le *licensing.Error
+	if errors.As(err, &le) && status < 500 {
+		return status, le.Message
+	}
+	log.Error("page", "path", c.Path(), "err", err)
+	return status, "something went wrong; the error is logged"
+}
+
+// Date shows a time (or *time.Time, "never" when nil) in UTC.
+func Date(t any) string {
+	switch v := t.(type) {
+	case time.Time:
+		return v.UTC().Format("2006-01-02 15:04 UTC")
+	case *time.Time:
+		if v == nil {
+			return "never"
+		}
+		return v.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return ""
+}
+
+// ClientKey is what sign-in attempts are counted by: the client's IP and
+// what it tried (an email, lower-cased).
+func ClientKey(c *fiber.Ctx, what string) string {
+	return c.IP() + "|" + strings.ToLower(strings.TrimSpace(what))
+}
+
+// Allow spends one sign-in attempt of key under rule: ERateLimited when
+// none is left.
+func Allow(ctx context.Context, limiter api.RateLimiter, rule api.RateRule, key string) error {
+	d, err := limiter.Allow(ctx, key, rule)
+	if err != nil {
+		return err
+	}
+	if !d.Allowed {
+		return licensing.Errorf(licensing.ERateLimited, "too many attempts: try again in %s", d.RetryAfter.Round(time.Second))
+	}
+	return nil
+}

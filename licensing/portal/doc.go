@@ -1,0 +1,20 @@
+// Package portal is customers signing in to their self-service portal.
+//
+// A customer (its email, or one of its contacts' emails) asks for a magic
+// link: a random single-use secret, stored as its SHA-256, that works for
+// LinkTTL (15 minutes) and is mailed through the same SMTP mailer as the
+// alerts. Redeeming it opens a session: a server-side row found by the hash
+// of the cookie's secret, with an idle and an absolute timeout and a
+// synchronizer CSRF token, like the console's (licensing/users).
+//
+// A session stands for licensing.CustomerActor: role customer, scoped to
+// its customer and bounded by the customer record's permissions. Every
+// page then calls the ordinary domain services, which already hide other
+// customers' data as not found; nothing here widens what a customer token
+// could do.
+//
+// Requests for unknown emails, used or expired links and sign-outs are in
+// the audit log; the answer to a link request never says whether the email
+// is known. Like licensing/users, the package depends on licensing only;
+// its Store is implemented by storage.
+package portal

@@ -1,0 +1,259 @@
+package portal
+
+import (
+	"context"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// Config is what the portal sign-in service needs.
+type Config struct {
+	Store Store
+	// Mailer sends the links; nil: links cannot be asked for (EUnavailable).
+	Mailer Mailer
+	Clock  licensing.Clock
+	// LinkTTL is how long a sign-in link works (default 15 min).
+	LinkTTL time.Duration
+	// IdleTimeout ends a session unused for that long (default 30 min);
+	// AbsoluteTimeout ends any session that old (default 12 h).
+	IdleTimeout, AbsoluteTimeout time.Duration
+}
+
+// Service runs customer sign-in. Safe for concurrent use.
+type Service struct {
+	cfg Config
+}
+
+// NewService checks cfg and builds a Service.
+func NewService(cfg Config) (*Service, error) {
+	if cfg.Store == nil {
+		return nil, fmt.Errorf("portal: Store is required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.LinkTTL <= 0 {
+		cfg.LinkTTL = 15 * time.Minute
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.AbsoluteTimeout <= 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	return &Service{cfg: cfg}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }
+
+// LinkPath is where a link secret is redeemed, below the portal's base URL.
+const LinkPath = "/portal/link"
+
+func (s *Service) record(ctx context.Context, tx licensing.EventAppender, action, customerID, reason string) error {
+	a := licensing.ActorFrom(ctx)
+	return tx.AppendEvent(ctx, &licensing.Event{Time: s.now(), Action: action, TargetType: "customer", TargetID: customerID,
+		Actor: a.Label(), ActorName: a.Name, Reason: reason, RequestID: a.RequestID})
+}
+
+// RequestLink mails a sign-in link to email for each active customer that
+// has it (as its email or a contact's), links to baseURL. It answers the
+// same whether or not the email is known, and records either case in the
+// audit log. EInvalid (not an email), EUnavailable (no mailer, or the mail
+// could not be sent).
+func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) error {
+	email, err := normalEmail(email)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Mailer == nil {
+		return licensing.Errorf(licensing.EUnavailable, "sign-in links cannot be sent: email is not configured on this server")
+	}
+	all, err := s.cfg.Store.CustomersByEmail(ctx, email)
+	if err != nil {
+		return err
+	}
+	var customers []licensing.Customer
+	for _, c := range all {
+		if c.Status == licensing.CustomerActive && hasEmail(&c, email) {
+			customers = append(customers, c)
+		}
+	}
+	if len(customers) == 0 {
+		return s.cfg.Store.InTx(ctx, func(tx Store) error {
+			return s.record(ctx, tx, licensing.ActionPortalSignInFailed, "", clip("link asked for unknown email "+email+" from "+ip, 500))
+		})
+	}
+	now := s.now()
+	var body strings.Builder
+	fmt.Fprintf(&body, "Someone (we hope you) asked to sign in to the NzilaCode customer portal as %s.\n\n", email)
+	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
+		for _, c := range customers {
+			secret := randomSecret("nzm_")
+			l := &Link{ID: licensing.NewID(), CustomerID: c.ID, Email: email, TokenHash: hashSecret(secret), ExpiresAt: now.Add(s.cfg.LinkTTL), CreatedAt: now}
+			if err := tx.CreateLink(ctx, l); err != nil {
+				return err
+			}
+			if err := s.record(ctx, tx, licensing.ActionPortalLinkSent, c.ID, clip("to "+email+" from "+ip, 500)); err != nil {
+				return err
+			}
+			fmt.Fprintf(&body, "%s:\n%s%s?token=%s\n\n", c.Name, strings.TrimRight(baseURL, "/"), LinkPath, url.QueryEscape(secret))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(&body, "The link works once, for %s. If you did not ask for it, ignore this message.\n", s.cfg.LinkTTL)
+	if err := s.cfg.Mailer.Send(ctx, "<"+licensing.NewID()+"@narcidi>", []string{email}, "Your sign-in link to the NzilaCode portal", body.String()); err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "the sign-in link could not be mailed")
+	}
+	return nil
+}
+
+// SignedIn is a new session: Secret goes in the cookie, once.
+type SignedIn struct {
+	Session  *Session
+	Customer *licensing.Customer
+	Secret   string
+}
+
+var errBadLink = licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired: ask for a new one")
+
+// Redeem spends a link and opens a session for its customer. EUnauthorized
+// for an unknown, used or expired link, or one whose email the customer no
+// longer has; every refusal is in the audit log.
+func (s *Service) Redeem(ctx context.Context, secret, ip, userAgent string) (*SignedIn, error) {
+	now := s.now()
+	target := ""
+	var out *SignedIn
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		if secret == "" || len(secret) > 128 {
+			return errBadLink
+		}
+		l, err := tx.GetLinkByHash(ctx, hashSecret(secret))
+		if licensing.ErrorCode(err) == licensing.ENotFound {
+			return errBadLink
+		} else if err != nil {
+			return err
+		}
+		target = l.CustomerID
+		if l.UsedAt != nil || !now.Before(l.ExpiresAt) {
+			return errBadLink
+		}
+		if err := tx.UseLink(ctx, l.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
+			return errBadLink
+		} else if err != nil {
+			return err
+		}
+		c, err := tx.GetCustomer(ctx, l.CustomerID)
+		if err != nil {
+			return err
+		}
+		if c.Status != licensing.CustomerActive || !hasEmail(c, l.Email) {
+			return errBadLink
+		}
+		secret := randomSecret("nzc_")
+		sess := &Session{ID: licensing.NewID(), CustomerID: c.ID, Email: l.Email, TokenHash: hashSecret(secret), CSRFToken: randomSecret(""),
+			IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout)}
+		if err := tx.CreateSession(ctx, sess); err != nil {
+			return err
+		}
+		out = &SignedIn{Session: sess, Customer: c, Secret: secret}
+		return s.record(licensing.WithActor(ctx, licensing.CustomerActor(c, l.Email)), tx, licensing.ActionPortalSignedIn, c.ID, "from "+ip)
+	})
+	if err == errBadLink {
+		// Recorded on its own: the redemption's transaction was rolled back.
+		if rerr := s.cfg.Store.InTx(ctx, func(tx Store) error {
+			return s.record(ctx, tx, licensing.ActionPortalSignInFailed, target, "unknown, used or expired link from "+clip(ip, 64))
+		}); rerr != nil {
+			return nil, rerr
+		}
+	}
+	return out, err
+}
+
+// Current is a live session with its customer and the actor it stands for.
+type Current struct {
+	Session  *Session
+	Customer *licensing.Customer
+	Actor    *licensing.Actor
+}
+
+// Authenticate resolves a session cookie: EUnauthorized when it is
+// unknown, revoked, idle too long or past its absolute timeout, or the
+// customer is disabled or no longer has the email. The session's last use
+// moves to now (at most once a minute, to spare the database).
+func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, error) {
+	now := s.now()
+	sess, err := licensing.LiveSession(ctx, secret, s.cfg.Store.GetSessionByHash, func(x *Session) licensing.SessionTimes {
+		return licensing.SessionTimes{RevokedAt: x.RevokedAt, LastSeen: x.LastSeenAt, Expires: x.ExpiresAt}
+	}, now, s.cfg.IdleTimeout)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.cfg.Store.GetCustomer(ctx, sess.CustomerID)
+	if err != nil {
+		return nil, err
+	}
+	if c.Status != licensing.CustomerActive || !hasEmail(c, sess.Email) {
+		return nil, licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
+	}
+	if now.Sub(sess.LastSeenAt) >= time.Minute {
+		sess.LastSeenAt = now
+		if err := s.cfg.Store.UpdateSession(ctx, sess); err != nil {
+			return nil, err
+		}
+	}
+	return &Current{Session: sess, Customer: c, Actor: licensing.CustomerActor(c, sess.Email)}, nil
+}
+
+// SignOut ends one session.
+func (s *Service) SignOut(ctx context.Context, cur *Current) error {
+	now := s.now()
+	return s.cfg.Store.InTx(ctx, func(tx Store) error {
+		cur.Session.RevokedAt = &now
+		if err := tx.UpdateSession(ctx, cur.Session); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, licensing.ActionPortalSignedOut, cur.Customer.ID, "")
+	})
+}
+
+// hasEmail says whether email is the customer's or one of its contacts'.
+func hasEmail(c *licensing.Customer, email string) bool {
+	if strings.EqualFold(c.Email, email) {
+		return true
+	}
+	for _, ct := range c.Contacts {
+		if strings.EqualFold(ct.Email, email) {
+			return true
+		}
+	}
+	return false
+}
+
+func normalEmail(s string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", licensing.Errorf(licensing.EInvalid, "email must be a plain address like it@example.com")
+	}
+	return s, nil
+}
+
+var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// CanMail says whether links can be sent (a mailer is configured).
+func (s *Service) CanMail() bool { return s.cfg.Mailer != nil }

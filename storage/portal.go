@@ -1,0 +1,148 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/portal"
+)
+
+// Portal implements portal.Store (customers' sign-in links and portal
+// sessions) on the same database as Store.
+type Portal struct {
+	s *Store
+}
+
+var _ portal.Store = (*Portal)(nil)
+
+// Portal returns the customer portal repository of the store.
+func (s *Store) Portal() *Portal { return &Portal{s: s} }
+
+type portalLinkRow struct {
+	ID         string `gorm:"primaryKey"`
+	CustomerID string
+	Email      string
+	TokenHash  string
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+	CreatedAt  time.Time
+}
+
+func (portalLinkRow) TableName() string { return "portal_links" }
+
+type portalSessionRow struct {
+	ID         string `gorm:"primaryKey"`
+	CustomerID string
+	Email      string
+	TokenHash  string
+	CSRFToken  string `gorm:"column:csrf_token"`
+	IP         string `gorm:"column:ip"`
+	UserAgent  string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
+	RevokedAt  *time.Time
+}
+
+func (portalSessionRow) TableName() string { return "portal_sessions" }
+
+// migratePortal creates the portal's sign-in tables (0011).
+func migratePortal(tx *gorm.DB) error {
+	type portalLink struct {
+		ID         string     `gorm:"primaryKey;size:36"`
+		CustomerID string     `gorm:"size:36;not null;index"`
+		Email      string     `gorm:"size:254;not null"`
+		TokenHash  string     `gorm:"size:64;not null;uniqueIndex"`
+		ExpiresAt  time.Time  `gorm:"not null"`
+		UsedAt     *time.Time ``
+		CreatedAt  time.Time  `gorm:"not null"`
+	}
+	type portalSession struct {
+		ID         string     `gorm:"primaryKey;size:36"`
+		CustomerID string     `gorm:"size:36;not null;index"`
+		Email      string     `gorm:"size:254;not null"`
+		TokenHash  string     `gorm:"size:64;not null;uniqueIndex"`
+		CSRFToken  string     `gorm:"column:csrf_token;size:64;not null"`
+		IP         string     `gorm:"column:ip;size:64;not null"`
+		UserAgent  string     `gorm:"size:255;not null"`
+		CreatedAt  time.Time  `gorm:"not null"`
+		LastSeenAt time.Time  `gorm:"not null"`
+		ExpiresAt  time.Time  `gorm:"not null"`
+		RevokedAt  *time.Time ``
+	}
+	return tx.Migrator().CreateTable(&portalLink{}, &portalSession{})
+}
+
+// InTx runs fn in one transaction.
+func (r *Portal) InTx(ctx context.Context, fn func(tx portal.Store) error) error {
+	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		return fn(&Portal{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health}})
+	}, &sql.TxOptions{})
+	return translate(err)
+}
+
+func (r *Portal) AppendEvent(ctx context.Context, e *licensing.Event) error {
+	return r.s.AppendEvent(ctx, e)
+}
+
+func (r *Portal) GetCustomer(ctx context.Context, id string) (*licensing.Customer, error) {
+	return r.s.GetCustomer(ctx, id)
+}
+
+// CustomersByEmail narrows with SQL (the email column, or the contacts'
+// JSON text holding the address) and lets the caller compare exactly:
+// LIKE's wildcards in an address only widen the candidates.
+func (r *Portal) CustomersByEmail(ctx context.Context, email string) ([]licensing.Customer, error) {
+	email = strings.ToLower(email)
+	q := r.s.q(ctx).Where("LOWER(email) = ? OR LOWER(contacts) LIKE ?", email, "%"+email+"%").Limit(licensing.MaxPageLimit)
+	return findRows(q.Order("id"), customerFromRow)
+}
+
+func (r *Portal) CreateLink(ctx context.Context, l *portal.Link) error {
+	setID(&l.ID)
+	return r.s.create(ctx, &portalLinkRow{ID: l.ID, CustomerID: l.CustomerID, Email: l.Email, TokenHash: l.TokenHash,
+		ExpiresAt: l.ExpiresAt, UsedAt: l.UsedAt, CreatedAt: l.CreatedAt})
+}
+
+func (r *Portal) GetLinkByHash(ctx context.Context, hash string) (*portal.Link, error) {
+	var row portalLinkRow
+	if err := r.s.q(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
+		return nil, notFound(translate(err), "link")
+	}
+	return &portal.Link{ID: row.ID, CustomerID: row.CustomerID, Email: row.Email, TokenHash: row.TokenHash,
+		ExpiresAt: row.ExpiresAt.UTC(), UsedAt: utcPtr(row.UsedAt), CreatedAt: row.CreatedAt.UTC()}, nil
+}
+
+func (r *Portal) UseLink(ctx context.Context, id string, now time.Time) error {
+	return affected(r.s.q(ctx).Model(&portalLinkRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", now),
+		errorf(licensing.ENotFound, "link not found or used"))
+}
+
+func (r *Portal) CreateSession(ctx context.Context, s *portal.Session) error {
+	setID(&s.ID)
+	return r.s.create(ctx, portalSessionToRow(s))
+}
+
+func (r *Portal) GetSessionByHash(ctx context.Context, hash string) (*portal.Session, error) {
+	var row portalSessionRow
+	if err := r.s.q(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
+		return nil, notFound(translate(err), "session")
+	}
+	return &portal.Session{ID: row.ID, CustomerID: row.CustomerID, Email: row.Email, TokenHash: row.TokenHash, CSRFToken: row.CSRFToken,
+		IP: row.IP, UserAgent: row.UserAgent, CreatedAt: row.CreatedAt.UTC(), LastSeenAt: row.LastSeenAt.UTC(),
+		ExpiresAt: row.ExpiresAt.UTC(), RevokedAt: utcPtr(row.RevokedAt)}, nil
+}
+
+func (r *Portal) UpdateSession(ctx context.Context, s *portal.Session) error {
+	return notFound(r.s.save(ctx, portalSessionToRow(s), "last_seen_at", "revoked_at"), "session")
+}
+
+func portalSessionToRow(s *portal.Session) *portalSessionRow {
+	return &portalSessionRow{ID: s.ID, CustomerID: s.CustomerID, Email: s.Email, TokenHash: s.TokenHash, CSRFToken: s.CSRFToken,
+		IP: s.IP, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt}
+}
