@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 )
 
@@ -60,6 +61,8 @@ type Config struct {
 	Metrics       *Metrics
 	MetricsScrape *MetricsScrape
 	Console       Pages // the web console (api/console), mounted under /console
+	// Insights serves the scores routes (nil: they answer 503; insights.go).
+	Insights *insights.Scores
 }
 
 // Default rate limits.
@@ -82,6 +85,7 @@ type Server struct {
 	openapiDoc, docsPage  []byte
 	releases              *release.Service
 	billing               Billing
+	insights              *insights.Scores
 	// draining is set by Drain: the instance is about to stop.
 	draining atomic.Bool
 }
@@ -136,6 +140,7 @@ func New(cfg Config) *Server {
 	})
 	s.releases = cfg.Releases
 	s.billing = cfg.Billing
+	s.insights = cfg.Insights
 	s.openapiDoc, s.docsPage = buildOpenAPI(), buildDocsPage()
 	s.routes()
 	if cfg.QueueMonitor != nil {

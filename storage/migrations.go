@@ -25,6 +25,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0008_subscriptions", Migrate: migrateSubscriptions},    // subscriptions.go
 		{ID: "0009_console_users", Migrate: migrateConsoleUsers},     // users.go
 		{ID: "0010_telemetry", Migrate: migrateTelemetry},            // insights.go
+		{ID: "0012_insight_scores", Migrate: migrateInsightScores},   // insightscores.go (0011 is the portal's)
 	}
 }
 

@@ -43,6 +43,8 @@ type App struct {
 	done    chan error
 	blobs   *blobServer // the local blob store's URL server, when it is used
 	tel     *telemetry  // metrics (metrics.go)
+
+	scoring *insights.Job // the insights scoring job (insights_scores.go)
 }
 
 // openCommandStore is the start of the commands that work on the database
@@ -154,6 +156,7 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	wc.SubscriptionSweep = subs.Sweep
+	a.scoring = insightsJobs(&wc, st, a.Config)
 	var monitor http.Handler
 	switch {
 	case a.Config.RedisURL != "":
@@ -198,6 +201,8 @@ func (a *App) Start(ctx context.Context) error {
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
 		Console: openConsole(consoleUsers, svc, limiter, a),
+
+		Insights: insights.NewScores(st.InsightScores()),
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())
