@@ -110,6 +110,8 @@ var commandGroups = map[string][]string{
 	"keys jwks":     {groupStore, groupLog, groupKeys},
 	"keys attach":   {groupStore, groupLog, groupKeys},
 	"users create":  {groupStore, groupLog, groupKeys, groupServer},
+	// insights import (insights_import.go) writes telemetry and outcomes.
+	"insights import": {groupStore, groupLog},
 }
 
 // settings lists every variable by group, bound to c.
