@@ -416,7 +416,9 @@ func (i *InsightScores) machineEvents(ctx context.Context, machineLicense map[st
 		for _, e := range evs {
 			lic := machineLicense[e.TargetID]
 			if e.Action == licensing.ActionMachineDeactivated {
-				each(lic, e.Time, func(f *insights.Facts, _ insights.FactsQuery) { f.Deactivations = append(f.Deactivations, e.Time.UTC()) })
+				each(lic, e.Time, func(f *insights.Facts, _ insights.FactsQuery) {
+					f.Deactivations = append(f.Deactivations, e.Time.UTC())
+				})
 				continue
 			}
 			var m licensing.Machine

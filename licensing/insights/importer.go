@@ -33,7 +33,7 @@ const maxImportedActivations = 1000
 var importNamespace = uuid.MustParse("6f1d1c4e-7a53-4a8e-9a53-0c1f2b7d9e10")
 
 // importBatch is how many roll-ups or refusals are written at once.
-const importBatch = 2000
+const importBatch = 500
 
 // importedLicense is what Import keeps of a license while reading.
 type importedLicense struct {
