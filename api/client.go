@@ -14,10 +14,14 @@ func (s *Server) machineRequest(c *fiber.Ctx) (licensing.MachineRequest, error) 
 	if err := decodeJSON(c, &in); err != nil {
 		return licensing.MachineRequest{}, err
 	}
-	return licensing.MachineRequest{
+	req := licensing.MachineRequest{
 		Key: in.LicenseKey, Fingerprint: in.Fingerprint, Name: in.Name,
-		Hostname: in.Hostname, Platform: in.Platform, IP: c.IP(),
-	}, nil
+		Hostname: in.Hostname, Platform: in.Platform, IP: c.IP(), AppVersion: in.AppVersion,
+	}
+	if t := in.ClockTampering; t != nil {
+		req.ClockTampering = &licensing.ClockTampering{Count: t.Count, FirstAt: t.FirstAt, LastAt: t.LastAt}
+	}
+	return req, nil
 }
 
 func leaseResponse(g *licensing.Grant) verifier.LeaseResponse {

@@ -43,6 +43,9 @@ var queryChecks = map[string]map[string]queryCheck{
 		},
 		"endpoint_id": isID, "event_id": isID,
 	},
+	"/v1/insights":               insightChecks(),
+	"/v1/licenses/:id/insights":  insightChecks(),
+	"/v1/customers/:id/insights": insightChecks(),
 }
 
 // isID accepts the ids Narcidi gives out (UUIDs), as cursors and id filters.

@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
@@ -144,6 +145,10 @@ func routeTable() []route {
 		{method: "POST", path: "/v1/subscriptions/:id/actions/resume", tag: "subscriptions", summary: "Undo a cancellation at period end", perm: licensing.WriteSubscriptions, in: licensing.ReasonInput{}, out: subscription.Subscription{}, status: 200, handler: (*Server).resumeSubscription},
 		{method: "POST", path: "/v1/billing/stripe/webhook", tag: "billing", summary: "Stripe's webhook (Stripe-Signature checked; idempotent by event id)", out: subscription.Outcome{}, status: 200, handler: (*Server).stripeWebhook},
 		{method: "POST", path: "/v1/billing/events", tag: "billing", summary: "A billing event from another provider (Narcidi-Billing-Signature: t=..,v1=HMAC-SHA256)", in: subscription.ProviderEvent{}, out: subscription.Outcome{}, status: 200, handler: (*Server).billingEvent},
+		{method: "GET", path: "/v1/insights", tag: "insights", summary: "The latest insight scores of the active licenses (by id), with their reasons", perm: licensing.ReadInsights, out: listResponse[insights.ScoreRecord]{}, status: 200,
+			query: insightParams(param{"customer_id", "filter"}, param{"product_id", "filter"}, param{"license_id", "filter"}), handler: (*Server).listInsights},
+		{method: "GET", path: "/v1/licenses/:id/insights", tag: "insights", summary: "A license's latest insight scores, with their reasons", perm: licensing.ReadInsights, out: listResponse[insights.ScoreRecord]{}, status: 200, query: insightParams(), handler: (*Server).licenseInsights},
+		{method: "GET", path: "/v1/customers/:id/insights", tag: "insights", summary: "The latest insight scores of a customer's licenses, with their reasons", perm: licensing.ReadInsights, out: listResponse[insights.ScoreRecord]{}, status: 200, query: insightParams(), handler: (*Server).customerInsights},
 	}
 }
 

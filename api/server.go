@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 )
 
@@ -62,6 +63,8 @@ type Config struct {
 	Console       Pages // the web console (api/console), mounted under /console
 	Docs          Pages // the API reference (api/docs), mounted under /docs
 	Portal        Pages // the customer portal (api/portal), mounted under /portal
+	// Insights serves the scores routes (nil: they answer 503; insights.go).
+	Insights *insights.Scores
 }
 
 // Default rate limits.
@@ -84,6 +87,7 @@ type Server struct {
 	openapiDoc            []byte
 	releases              *release.Service
 	billing               Billing
+	insights              *insights.Scores
 	// draining is set by Drain: the instance is about to stop.
 	draining atomic.Bool
 }
@@ -138,6 +142,7 @@ func New(cfg Config) *Server {
 	})
 	s.releases = cfg.Releases
 	s.billing = cfg.Billing
+	s.insights = cfg.Insights
 	s.openapiDoc = buildOpenAPI()
 	s.routes()
 	if cfg.QueueMonitor != nil {

@@ -84,6 +84,16 @@ const (
 	ActionPortalSignedOut    = "portal.signed_out"
 )
 
+// Insight actions, recorded by the insights scoring job (licensing/insights)
+// when a license's score of that kind crosses the installation's threshold
+// upward: once per crossing, with the score and its reasons in After.
+const (
+	ActionInsightChurnRisk        = "insight.churn_risk"
+	ActionInsightBlockRisk        = "insight.block_risk"
+	ActionInsightUpgradeSuggested = "insight.upgrade_suggested"
+	ActionInsightSharingSuspected = "insight.sharing_suspected"
+)
+
 // Actions is the one registry of event actions: what webhooks may subscribe
 // to. Every Action* constant of this package and of licensing/release is in
 // it (a test walks the sources): a new action is declared above and added
@@ -104,6 +114,7 @@ var Actions = []string{
 	ActionUserCreated, ActionUserUpdated, ActionUserPasswordSet, ActionUserTOTPEnabled, ActionUserSignedIn,
 	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed,
 	ActionPortalLinkSent, ActionPortalSignedIn, ActionPortalSignInFailed, ActionPortalSignedOut,
+	ActionInsightChurnRisk, ActionInsightBlockRisk, ActionInsightUpgradeSuggested, ActionInsightSharingSuspected,
 }
 
 // EventFilter narrows an audit log listing.

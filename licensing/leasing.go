@@ -143,6 +143,11 @@ type MachineRequest struct {
 	Hostname    string
 	Platform    string
 	IP          string
+	// AppVersion and ClockTampering are telemetry the SDK may send
+	// (optional): the app's version, kept in the daily roll-ups, and the
+	// clock tampering it saw since its last renewal, kept as an event.
+	AppVersion     string
+	ClockTampering *ClockTampering
 }
 
 func (r *MachineRequest) validate() error {
@@ -152,8 +157,10 @@ func (r *MachineRequest) validate() error {
 		return Errorf(EInvalid, "license_key is required (at most 256 characters)")
 	case len(r.Fingerprint) < 8 || len(r.Fingerprint) > 256:
 		return Errorf(EInvalid, "fingerprint is required (8 to 256 characters)")
-	case len(r.Name) > 200, len(r.Hostname) > 255, len(r.Platform) > 100:
-		return Errorf(EInvalid, "name, hostname or platform is too long")
+	case len(r.Name) > 200, len(r.Hostname) > 255, len(r.Platform) > 100, len(r.AppVersion) > 64:
+		return Errorf(EInvalid, "name, hostname, platform or app_version is too long")
+	case r.ClockTampering != nil && (r.ClockTampering.Count < 0 || r.ClockTampering.Count > 1_000_000):
+		return Errorf(EInvalid, "clock_tampering.count must be between 0 and 1000000")
 	}
 	return nil
 }
@@ -240,7 +247,7 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 	if err != nil {
 		s.noteRefusal(UseActivation, err, seen, seenM, req, seenAt)
 	} else {
-		s.noteUse(Use{Kind: UseActivation, LicenseID: g.License.ID, MachineID: g.Machine.ID, At: seenAt, IP: req.IP, Platform: g.Machine.Platform})
+		s.noteUse(Use{Kind: UseActivation, LicenseID: g.License.ID, MachineID: g.Machine.ID, At: seenAt, IP: req.IP, Platform: g.Machine.Platform, AppVersion: req.AppVersion})
 	}
 	return g, err
 }
@@ -268,7 +275,8 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	if req.IP != "" {
 		m.IP = req.IP
 	}
-	s.noteUse(Use{Kind: UseRenewal, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform})
+	s.noteUse(Use{Kind: UseRenewal, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform, AppVersion: req.AppVersion})
+	s.noteTampering(req, v.License.ID, m.ID, now)
 	return s.sign(ctx, v.License, v.Policy, m, now)
 }
 
@@ -292,7 +300,7 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 	if req.IP != "" {
 		m.IP = req.IP
 	}
-	s.noteUse(Use{Kind: UseHeartbeat, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform})
+	s.noteUse(Use{Kind: UseHeartbeat, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform, AppVersion: req.AppVersion})
 	var next time.Time
 	if v.Policy.HeartbeatWindowSeconds > 0 {
 		next = now.Add(seconds(v.Policy.HeartbeatWindowSeconds))

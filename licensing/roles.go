@@ -42,18 +42,23 @@ const RotateLicenseKeys Permission = "licenses:rotate-key"
 // DefaultCustomerPermissions.
 const WriteContacts Permission = "customers:contacts"
 
+// ReadInsights reads the insights: scores (churn and block risk, upgrade
+// fit, suspected sharing) with their reasons. Not given to customers: a
+// score is NzilaCode's judgement of the customer.
+const ReadInsights Permission = "insights:read"
+
 // grants is the whole authorization table. Anything not listed is denied.
 // A customer token's permissions are further cut down to what its customer
 // record allows (see Actor.Allows), and its reach to its own customer.
 var grants = map[Role][]Permission{
 	RoleAdmin: {ReadCatalog, WriteCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
 		ReadMachines, WriteMachines, ReadTokens, WriteTokens, ReadEvents, ReadDashboard, ReadWebhooks, WriteWebhooks, ManageQueues,
-		ReadReleases, WriteReleases, ReadSubscriptions, WriteSubscriptions, RotateLicenseKeys},
+		ReadReleases, WriteReleases, ReadSubscriptions, WriteSubscriptions, RotateLicenseKeys, ReadInsights},
 	RoleSupport: {ReadCatalog, ReadCustomers, WriteCustomers, ReadLicenses, WriteLicenses,
 		ReadMachines, WriteMachines, ReadEvents, ReadDashboard, ReadWebhooks,
-		ReadReleases, ReadSubscriptions, RotateLicenseKeys},
+		ReadReleases, ReadSubscriptions, RotateLicenseKeys, ReadInsights},
 	RoleReadOnly: {ReadCatalog, ReadCustomers, ReadLicenses, ReadMachines, ReadEvents, ReadDashboard, ReadWebhooks,
-		ReadReleases, ReadSubscriptions},
+		ReadReleases, ReadSubscriptions, ReadInsights},
 	RoleCustomer: CustomerPermissions,
 }
 

@@ -10,7 +10,26 @@ const (
 	UseRenewal    UseKind = "renewal"
 	UseHeartbeat  UseKind = "heartbeat"
 	UseValidation UseKind = "validation"
+	// UseClockTampering is not a call but a report riding on one: the SDK
+	// saw the machine's clock set back (kept as a refusal-like event of
+	// code ClockTampered).
+	UseClockTampering UseKind = "clock_tampering"
 )
+
+// ClockTampered is the code of a clock tampering report in telemetry (the
+// SDK's error code of the same name). Not an error of this API: nothing
+// is refused for it.
+const ClockTampered Code = "clock_tampered"
+
+// ClockTampering is what the SDK reports on its next renewal after it saw
+// the clock run back: how many times, and when first and last by the
+// machine's own clock (which may be the tampered one: figures to read,
+// not to trust).
+type ClockTampering struct {
+	Count   int
+	FirstAt time.Time
+	LastAt  time.Time
+}
 
 // Use is one answered client call, as telemetry sees it (licensing/insights
 // rolls them up per day). MachineID is "" for a validation without a
@@ -22,6 +41,8 @@ type Use struct {
 	At        time.Time
 	IP        string // the caller's address; telemetry keeps its /24 or /48 only
 	Platform  string
+	// AppVersion is the app's version when the SDK sends it.
+	AppVersion string
 }
 
 // Refusal is a refused client call that matters to insights: an activation
@@ -75,6 +96,16 @@ func (s *Leasing) noteRefusal(kind UseKind, err error, lic *License, m *Machine,
 		r.MachineID = m.ID
 	}
 	s.telemetry.RecordRefusal(r)
+}
+
+// noteTampering records the clock tampering a renewal reports, once per
+// report (the SDK clears it once a renewal succeeds).
+func (s *Leasing) noteTampering(req MachineRequest, licenseID, machineID string, at time.Time) {
+	if s.telemetry == nil || req.ClockTampering == nil || req.ClockTampering.Count <= 0 {
+		return
+	}
+	s.telemetry.RecordRefusal(Refusal{Kind: UseClockTampering, Code: ClockTampered, LicenseID: licenseID, MachineID: machineID,
+		Fingerprint: req.Fingerprint, At: at, IP: req.IP})
 }
 
 // license is v's license; nil when v is.

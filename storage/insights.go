@@ -80,11 +80,12 @@ func (i *Insights) AddDays(ctx context.Context, days []insights.Day) error {
   heartbeats = d.heartbeats + excluded.heartbeats,
   validations = d.validations + excluded.validations,
   networks = %s,
-  platforms = %s`
+  platforms = %s,
+  app_versions = %s`
 	if s.postgres {
-		cols := make([][]any, 9)
+		cols := make([][]any, 10)
 		for _, d := range days {
-			for c, v := range []any{d.Day, d.LicenseID, d.MachineID, d.Activations, d.Renewals, d.Heartbeats, d.Validations, jsonSet(d.Networks), jsonSet(d.Platforms)} {
+			for c, v := range []any{d.Day, d.LicenseID, d.MachineID, d.Activations, d.Renewals, d.Heartbeats, d.Validations, jsonSet(d.Networks), jsonSet(d.Platforms), jsonSet(d.AppVersions)} {
 				cols[c] = append(cols[c], v)
 			}
 		}
@@ -106,29 +107,29 @@ func (i *Insights) AddDays(ctx context.Context, days []insights.Day) error {
 			return fmt.Sprintf(`(SELECT COALESCE(jsonb_agg(n ORDER BY n), '[]'::jsonb)::text FROM
     (SELECT DISTINCT n FROM jsonb_array_elements_text(d.%[1]s::jsonb || excluded.%[1]s::jsonb) AS t(n) ORDER BY n LIMIT %[2]d) AS u)`, col, max)
 		}
-		query = `INSERT INTO telemetry_days AS d (day, license_id, machine_id, activations, renewals, heartbeats, validations, networks, platforms)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[])
+		query = `INSERT INTO telemetry_days AS d (day, license_id, machine_id, activations, renewals, heartbeats, validations, networks, platforms, app_versions)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[])
 ON CONFLICT (day, license_id, machine_id) DO UPDATE SET
-  ` + fmt.Sprintf(set, merge("networks", insights.MaxNetworks), merge("platforms", insights.MaxPlatforms))
-		args = []any{texts(0), texts(1), texts(2), ints(3), ints(4), ints(5), ints(6), texts(7), texts(8)}
+  ` + fmt.Sprintf(set, merge("networks", insights.MaxNetworks), merge("platforms", insights.MaxPlatforms), merge("app_versions", insights.MaxAppVersions))
+		args = []any{texts(0), texts(1), texts(2), ints(3), ints(4), ints(5), ints(6), texts(7), texts(8), texts(9)}
 	} else {
 		var values strings.Builder
-		args = make([]any, 0, 9*len(days))
+		args = make([]any, 0, 10*len(days))
 		for _, d := range days {
 			if values.Len() > 0 {
 				values.WriteString(",")
 			}
-			values.WriteString("(?,?,?,?,?,?,?,?,?)")
-			args = append(args, d.Day, d.LicenseID, d.MachineID, d.Activations, d.Renewals, d.Heartbeats, d.Validations, jsonSet(d.Networks), jsonSet(d.Platforms))
+			values.WriteString("(?,?,?,?,?,?,?,?,?,?)")
+			args = append(args, d.Day, d.LicenseID, d.MachineID, d.Activations, d.Renewals, d.Heartbeats, d.Validations, jsonSet(d.Networks), jsonSet(d.Platforms), jsonSet(d.AppVersions))
 		}
 		merge := func(col string, max int) string {
 			return fmt.Sprintf(`(SELECT COALESCE(json_group_array(value), '[]') FROM
     (SELECT value FROM json_each(d.%[1]s) UNION SELECT value FROM json_each(excluded.%[1]s) ORDER BY value LIMIT %[2]d))`, col, max)
 		}
-		query = `INSERT INTO telemetry_days AS d (day, license_id, machine_id, activations, renewals, heartbeats, validations, networks, platforms)
+		query = `INSERT INTO telemetry_days AS d (day, license_id, machine_id, activations, renewals, heartbeats, validations, networks, platforms, app_versions)
 VALUES ` + values.String() + `
 ON CONFLICT (day, license_id, machine_id) DO UPDATE SET
-  ` + fmt.Sprintf(set, merge("networks", insights.MaxNetworks), merge("platforms", insights.MaxPlatforms))
+  ` + fmt.Sprintf(set, merge("networks", insights.MaxNetworks), merge("platforms", insights.MaxPlatforms), merge("app_versions", insights.MaxAppVersions))
 	}
 	_, err := s.db.Statement.ConnPool.ExecContext(ctx, query, args...)
 	s.health.noteWrite(err)
@@ -165,7 +166,7 @@ func (i *Insights) AddRefusals(ctx context.Context, events []insights.RefusalEve
 type telemetryDayRow struct {
 	Day, LicenseID, MachineID                      string
 	Activations, Renewals, Heartbeats, Validations int64
-	Networks, Platforms                            string
+	Networks, Platforms, AppVersions               string
 }
 
 // Days implements insights.Store.
@@ -176,6 +177,11 @@ func (i *Insights) Days(ctx context.Context, licenseID, from, to string) ([]insi
 	if err != nil {
 		return nil, translate(err)
 	}
+	return daysFromRows(rows)
+}
+
+// daysFromRows converts roll-up rows, reading their JSON sets.
+func daysFromRows(rows []telemetryDayRow) ([]insights.Day, error) {
 	out := make([]insights.Day, len(rows))
 	for n, r := range rows {
 		out[n] = insights.Day{Day: r.Day, LicenseID: r.LicenseID, MachineID: r.MachineID, Activations: r.Activations,
@@ -183,7 +189,7 @@ func (i *Insights) Days(ctx context.Context, licenseID, from, to string) ([]insi
 		for _, f := range []struct {
 			text string
 			p    *[]string
-		}{{r.Networks, &out[n].Networks}, {r.Platforms, &out[n].Platforms}} {
+		}{{r.Networks, &out[n].Networks}, {r.Platforms, &out[n].Platforms}, {r.AppVersions, &out[n].AppVersions}} {
 			if err := json.Unmarshal([]byte(f.text), f.p); err != nil {
 				return nil, licensing.Wrap(licensing.EInternal, err, "a telemetry set is not JSON")
 			}
@@ -202,12 +208,16 @@ func (i *Insights) Refusals(ctx context.Context, licenseID string, from, to time
 	if err != nil {
 		return nil, translate(err)
 	}
+	return refusalsFromRows(rows), nil
+}
+
+func refusalsFromRows(rows []telemetryRefusalRow) []insights.RefusalEvent {
 	out := make([]insights.RefusalEvent, len(rows))
 	for n, r := range rows {
 		out[n] = insights.RefusalEvent{ID: r.ID, At: r.At.UTC(), Kind: licensing.UseKind(r.Kind), Code: licensing.Code(r.Code),
 			LicenseID: r.LicenseID, MachineID: r.MachineID, Fingerprint: r.Fingerprint, Network: r.Network}
 	}
-	return out, nil
+	return out
 }
 
 // DeleteBefore implements insights.Store.

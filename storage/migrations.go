@@ -26,6 +26,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0009_console_users", Migrate: migrateConsoleUsers},     // users.go
 		{ID: "0010_telemetry", Migrate: migrateTelemetry},            // insights.go
 		{ID: "0011_portal", Migrate: migratePortal},                  // portal.go
+		{ID: "0012_insight_scores", Migrate: migrateInsightScores},   // insightscores.go
 	}
 }
 

@@ -352,7 +352,8 @@ func TestInsightsRoundTrips(t *testing.T) {
 		ctx := context.Background()
 		in := s.Insights()
 		day := &insights.Day{Day: "2026-03-04", LicenseID: "01950000-0000-7000-8000-000000000004", MachineID: "01950000-0000-7000-8000-000000000005",
-			Activations: 1, Renewals: 2, Heartbeats: 3, Validations: 4, Networks: []string{"192.0.2.0/24"}, Platforms: []string{"linux/amd64"}}
+			Activations: 1, Renewals: 2, Heartbeats: 3, Validations: 4, Networks: []string{"192.0.2.0/24"}, Platforms: []string{"linux/amd64"},
+			AppVersions: []string{"2.0.0"}}
 		mustFill(t, day)
 		get := func() (*insights.Day, error) {
 			l, err := in.Days(ctx, day.LicenseID, day.Day, day.Day)
@@ -365,11 +366,13 @@ func TestInsightsRoundTrips(t *testing.T) {
 		more := *day
 		more.Activations, more.Renewals, more.Heartbeats, more.Validations = 10, 20, 30, 40
 		more.Networks, more.Platforms = []string{"2001:db8::/48", "192.0.2.0/24"}, []string{"darwin/arm64"}
+		more.AppVersions = []string{"1.9.0"}
 		must(t, in.AddDays(ctx, []insights.Day{more}))
 		got, err := get()
 		must(t, err)
 		want := &insights.Day{Day: day.Day, LicenseID: day.LicenseID, MachineID: day.MachineID, Activations: 11, Renewals: 22, Heartbeats: 33,
-			Validations: 44, Networks: []string{"192.0.2.0/24", "2001:db8::/48"}, Platforms: []string{"darwin/arm64", "linux/amd64"}}
+			Validations: 44, Networks: []string{"192.0.2.0/24", "2001:db8::/48"}, Platforms: []string{"darwin/arm64", "linux/amd64"},
+			AppVersions: []string{"1.9.0", "2.0.0"}}
 		sameStruct(t, "telemetry day added", got, want)
 
 		ref := &insights.RefusalEvent{ID: "01950000-0000-7000-8000-000000000006", At: rtTime(1), Kind: licensing.UseActivation,

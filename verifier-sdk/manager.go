@@ -66,6 +66,9 @@ type Manager struct {
 	lease atomic.Pointer[Lease]
 	state atomic.Value // State
 	mu    sync.Mutex   // one Run at a time
+	// tampered is the clock tampering seen since the last renewal, sent
+	// with the next one (Run's goroutine only).
+	tampered *ClockTamperingReport
 }
 
 // State is the current state.
@@ -222,6 +225,12 @@ func (m *Manager) checkClock() bool {
 		return false
 	}
 	if _, err := m.Guard.Observe(m.lease.Load()); err != nil {
+		now := m.now()
+		if m.tampered == nil {
+			m.tampered = &ClockTamperingReport{FirstAt: now}
+		}
+		m.tampered.Count++
+		m.tampered.LastAt = now
 		m.set(StateTampered, nil, err)
 		return true
 	}
@@ -280,8 +289,14 @@ func (m *Manager) inGrace(tok string) bool {
 
 // renew asks for a new lease; it reports success.
 func (m *Manager) renew(ctx context.Context) bool {
-	res, err := m.Client.Renew(ctx, m.Request)
+	req := m.Request
+	if m.tampered != nil {
+		report := *m.tampered
+		req.ClockTampering = &report
+	}
+	res, err := m.Client.Renew(ctx, req)
 	if err == nil {
+		m.tampered = nil // the server has it
 		l, verr := m.Verifier.Verify(res.Lease)
 		if verr != nil {
 			err = fmt.Errorf("the server sent a lease that does not verify: %w", verr)

@@ -15,6 +15,23 @@ type MachineRequest struct {
 	Name        string `json:"name,omitempty"`
 	Hostname    string `json:"hostname,omitempty"`
 	Platform    string `json:"platform,omitempty"`
+	// AppVersion is the app's version, at most 64 characters (optional:
+	// usage telemetry; the server keeps the versions seen each day).
+	AppVersion string `json:"app_version,omitempty"`
+	// ClockTampering reports the clock tampering the SDK saw since its last
+	// renewal (optional; Manager sends it on its next renewal and clears it
+	// once one succeeds). Servers before it refuse the member, so Manager
+	// sends it only when there is something to report.
+	ClockTampering *ClockTamperingReport `json:"clock_tampering,omitempty"`
+}
+
+// ClockTamperingReport says how often the ClockGuard refused the clock
+// since the last renewal, and when, by the machine's own clock (the
+// tampered one, possibly: figures to read, not to trust).
+type ClockTamperingReport struct {
+	Count   int       `json:"count"`
+	FirstAt time.Time `json:"first_at"`
+	LastAt  time.Time `json:"last_at"`
 }
 
 // LeaseResponse is the answer to activate and renew.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 )
 
 // Config is what the handlers, the relay and the schedules need. Zero
@@ -60,6 +61,9 @@ type Config struct {
 	// subscription service's Sweep), on the Scans schedule as task
 	// TypeSubscriptionSweep; nil schedules nothing.
 	SubscriptionSweep func(context.Context) (int, error)
+	// InsightsScoring runs the insights scoring job (insights.Job.Run) on
+	// the Insights schedule as task TypeInsightsScore; nil schedules nothing.
+	InsightsScoring func(context.Context) (insights.RunResult, error)
 }
 
 // QueueName is the asynq queue of an installation whose Redis prefix is
@@ -71,6 +75,8 @@ type Schedules struct {
 	Scans   string // expiry and offline scans, and the subscription sweep (default every minute)
 	Rollup  string // dashboard roll-up (default every 15 minutes)
 	Cleanup string // outbox and delivery log clean-up (default daily)
+	// Insights is the insights scoring job (default daily at 04:41 UTC).
+	Insights string
 }
 
 func (c *Config) defaults() {
@@ -92,6 +98,7 @@ func (c *Config) defaults() {
 	setDefault(&c.Schedules.Scans, "* * * * *")
 	setDefault(&c.Schedules.Rollup, "*/15 * * * *")
 	setDefault(&c.Schedules.Cleanup, "17 3 * * *")
+	setDefault(&c.Schedules.Insights, "41 4 * * *")
 	setDefault(&c.Retention.Outbox, 7*24*time.Hour)
 	setDefault(&c.Retention.Deliveries, 30*24*time.Hour)
 }

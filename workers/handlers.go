@@ -42,6 +42,7 @@ func (h *handlers) mux() *asynq.ServeMux {
 	m.HandleFunc(TypeRollup, h.rollup)
 	m.HandleFunc(TypeCleanup, h.cleanup)
 	m.HandleFunc(TypeSubscriptionSweep, h.sweepSubscriptions)
+	m.HandleFunc(TypeInsightsScore, h.scoreInsights)
 	h.cfg.Metrics.use(m)
 	return m
 }
@@ -220,6 +221,9 @@ func (h *handlers) periodic() []struct {
 	}
 	if h.cfg.SubscriptionSweep != nil {
 		out = append(out, struct{ spec, typ string }{s.Scans, TypeSubscriptionSweep})
+	}
+	if h.cfg.InsightsScoring != nil {
+		out = append(out, struct{ spec, typ string }{s.Insights, TypeInsightsScore})
 	}
 	return out
 }

@@ -44,6 +44,8 @@ type App struct {
 	done    chan error
 	blobs   *blobServer // the local blob store's URL server, when it is used
 	tel     *telemetry  // metrics (metrics.go)
+
+	scoring *insights.Job // the insights scoring job (insights_scores.go)
 }
 
 // openCommandStore is the start of the commands that work on the database
@@ -155,6 +157,7 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	wc.SubscriptionSweep = subs.Sweep
+	a.scoring = insightsJobs(&wc, st, a.Config)
 	var monitor http.Handler
 	switch {
 	case a.Config.RedisURL != "":
@@ -198,9 +201,10 @@ func (a *App) Start(ctx context.Context) error {
 		Releases:     releases,
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
-		Console: openConsole(consoleUsers, svc, releases, limiter, a),
-		Docs:    docs.New(),
-		Portal:  openPortal(st, svc, releases, wc.Mailer, limiter, a), // portal.go
+		Console:  openConsole(consoleUsers, svc, releases, limiter, a),
+		Docs:     docs.New(),
+		Portal:   openPortal(st, svc, releases, wc.Mailer, limiter, a), // portal.go
+		Insights: insights.NewScores(st.InsightScores()),
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())

@@ -66,6 +66,9 @@ type Config struct {
 	// TelemetryRetention (NARCIDI_TELEMETRY_RETENTION) is how long
 	// client-API telemetry is kept (insights.go).
 	TelemetryRetention time.Duration
+	// Insights is the scoring job's schedule and thresholds
+	// (insights_scores.go).
+	Insights InsightsConfig
 }
 
 // setting is one configuration variable: its environment name, its static
@@ -110,6 +113,8 @@ var commandGroups = map[string][]string{
 	"keys jwks":     {groupStore, groupLog, groupKeys},
 	"keys attach":   {groupStore, groupLog, groupKeys},
 	"users create":  {groupStore, groupLog, groupKeys, groupServer},
+	// insights import (insights_import.go) writes telemetry and outcomes.
+	"insights import": {groupStore, groupLog},
 }
 
 // settings lists every variable by group, bound to c.
@@ -145,7 +150,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_REDIS_URL", kind: "url", help: "Redis URL (redis://host:6379/0): shares rate limits across server instances; required by worker", value: secretURL(&c.RedisURL, "redis", "rediss"), secret: true},
 			{env: "NARCIDI_REDIS_PREFIX", def: "narcidi:", kind: "string", help: "prefix of every Redis key and of the job queue's name (several deployments can share a Redis)", value: text(&c.RedisPrefix)},
 		},
-		groupJobs: {
+		groupJobs: append([]setting{
 			{env: "NARCIDI_WORKER_CONCURRENCY", def: "10", kind: "int", help: "background tasks run at once per process (1-1000)", value: intIn(&c.WorkerConcurrency, 1, 1000)},
 			{env: "NARCIDI_SMTP_URL", kind: "url", help: "SMTP server for email alerts: smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none] or smtps://...; empty: no email", value: secretURL(&c.SMTPURL, "smtp", "smtps"), secret: true},
 			{env: "NARCIDI_SMTP_FROM", kind: "email", help: "sender address of email alerts", value: text(&c.SMTPFrom)},
@@ -155,7 +160,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_RETRY_BASE", def: "30s", kind: "duration", help: "first retry delay of a delivery; it doubles each try (at most 1h)", value: durationIn(&c.RetryBase, time.Nanosecond, time.Hour)},
 			{env: "NARCIDI_SCAN_SCHEDULE", def: "* * * * *", kind: "cron", help: "cron spec (UTC) of the expiry and offline scans", value: checked(&c.ScanSchedule, checkCron)},
 			telemetrySetting(c),
-		},
+		}, insightsSettings(&c.Insights)...),
 		groupMetrics: metricsSettings(c),
 		groupBlobServe: {
 			{env: "NARCIDI_BLOB_ADDR", def: "127.0.0.1:0", kind: "host:port", help: "listen address of the local blob store's download/upload URLs", value: text(&r.Addr)},

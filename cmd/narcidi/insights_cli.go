@@ -19,6 +19,9 @@ const insightsUsage = `Usage:
   narcidi insights evaluate -history FILE -labels FILE
       train the models on the licenses decided in the earlier half and print, per
       score, AUC, precision and recall (at the engine's threshold) on the later half
+  narcidi insights import -history FILE
+      load a history into the database: roll-ups, refusals and past outcomes
+      the scoring job trains on ("narcidi insights import -h")
 `
 
 // insightsCommand runs `narcidi insights`. It works on files only: no

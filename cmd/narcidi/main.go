@@ -37,7 +37,7 @@ Usage:
   narcidi users create -email X -role admin   a console user; prints its set-password link
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
-  narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history)
+  narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history), import (a history into the database)
   narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
@@ -84,6 +84,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "users":
 		err = usersCommand(ctx, args, getenv, stdout, stderr)
 	case "insights":
+		if len(args) > 0 && args[0] == "import" { // the one insights verb on the database (insights_import.go)
+			err = insightsImport(ctx, args[1:], getenv, stdout, stderr)
+			break
+		}
 		err = insightsCommand(ctx, args, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens", "subscriptions":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)

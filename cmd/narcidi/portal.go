@@ -30,4 +30,3 @@ func openPortal(st *storage.Store, svc *licensing.Services, releases *release.Se
 	return portal.New(portal.Config{SignIn: signIn, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log,
 		BaseURL: a.publicURL, SecureCookies: strings.HasPrefix(a.Config.PublicURL, "https://")})
 }
-

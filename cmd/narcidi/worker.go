@@ -112,6 +112,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if wc.SubscriptionSweep, err = workerSweep(st, svc, time.Now); err != nil {
 		return err
 	}
+	insightsJobs(&wc, st, cfg)
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
 	tel, err := workerTelemetry(cfg, st, rdb, log)

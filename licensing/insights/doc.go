@@ -13,6 +13,13 @@
 // counts added to the stored ones, so several instances can write the same
 // day. Service.Cleanup enforces the retention.
 //
+// Job (job.go) is the scheduled scoring: it builds a Snapshot of every
+// active license, trains a Scorer (the Engine) on the installation's past
+// outcomes (its own, and those Import loaded from a history), stores the
+// scores (ScoreStore) and announces each upward crossing of a kind's
+// threshold once, as an insight.* event in the outbox. Scores reads them
+// for the API.
+//
 // Store is the narrow store of the concern (implemented by storage.Insights).
 // The sim subpackage writes simulated histories with known ground truth in
 // the JSON-lines import format (README, "Insights").

@@ -103,6 +103,9 @@ func (r *Recorder) RecordUse(u licensing.Use) {
 	if u.Platform != "" && len(u.Platform) <= 100 {
 		d.Platforms = []string{u.Platform}
 	}
+	if u.AppVersion != "" && len(u.AppVersion) <= 64 {
+		d.AppVersions = []string{u.AppVersion}
+	}
 	r.add(func() {
 		r.addDay(d)
 		if u.MachineID != "" {

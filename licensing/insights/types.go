@@ -14,8 +14,9 @@ import (
 // reaches the bound reads "at least that many", which is all a sharing
 // score needs, and keeps a row's size fixed whatever a client does.
 const (
-	MaxNetworks  = 64
-	MaxPlatforms = 8
+	MaxNetworks    = 64
+	MaxPlatforms   = 8
+	MaxAppVersions = 8
 )
 
 // DayLayout is the layout of Day.Day (a UTC date).
@@ -33,6 +34,7 @@ type Day struct {
 	Validations int64
 	Networks    []string // distinct /24 (IPv4) or /48 (IPv6) networks, sorted, at most MaxNetworks
 	Platforms   []string // distinct platforms, sorted, at most MaxPlatforms
+	AppVersions []string // distinct app versions the SDK sent, sorted, at most MaxAppVersions
 }
 
 // RefusalEvent is a kept refusal (licensing.Refusal, with its network in
@@ -124,5 +126,8 @@ func (a *Day) merge(b *Day) {
 	}
 	for _, p := range b.Platforms {
 		a.Platforms = addToSet(a.Platforms, p, MaxPlatforms)
+	}
+	for _, v := range b.AppVersions {
+		a.AppVersions = addToSet(a.AppVersions, v, MaxAppVersions)
 	}
 }

@@ -1,0 +1,322 @@
+package insights_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/insights/sim"
+	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+)
+
+// fakeScorer gives every license the same score of each kind (values),
+// and keeps what it was given. It implements insights.Scorer, as the real
+// Engine does.
+type fakeScorer struct {
+	mu      sync.Mutex
+	values  map[insights.Kind]float64
+	trained []insights.Outcome
+	snaps   []insights.Snapshot
+	trains  int
+}
+
+func (f *fakeScorer) set(k insights.Kind, v float64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.values[k] = v
+}
+
+func (f *fakeScorer) Train(past []insights.Outcome) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.trains++
+	f.trained = past
+	return nil
+}
+
+func (f *fakeScorer) Score(snaps []insights.Snapshot) ([]insights.Score, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.snaps = append(f.snaps, snaps...)
+	var out []insights.Score
+	for _, s := range snaps {
+		for _, k := range insights.Kinds {
+			sc := insights.Score{LicenseID: s.LicenseID, Kind: k, Value: f.values[k], ModelVersion: "fake-1", StartingModel: true,
+				Reasons: []insights.Reason{{Text: "because " + string(k), Feature: "f_" + string(k), Value: 3}}}
+			if k == insights.KindUpgrade && len(s.UpgradePolicies) > 0 {
+				sc.SuggestedPolicyID = s.UpgradePolicies[0].ID
+			}
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeScorer) snapshot(t *testing.T, licenseID string) insights.Snapshot {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := len(f.snaps) - 1; i >= 0; i-- {
+		if f.snaps[i].LicenseID == licenseID {
+			return f.snaps[i]
+		}
+	}
+	t.Fatalf("license %s was not scored", licenseID)
+	return insights.Snapshot{}
+}
+
+func newFake() *fakeScorer {
+	return &fakeScorer{values: map[insights.Kind]float64{insights.KindChurn: 0.9, insights.KindBlock: 0.2, insights.KindUpgrade: 0.8, insights.KindSharing: 0.1}}
+}
+
+// insightEvents counts the events of action about license.
+func insightEvents(t *testing.T, st *storage.Store, action, license string) []licensing.Event {
+	t.Helper()
+	var out []licensing.Event
+	rows, err := st.DB().Raw(`SELECT action, target_id, reason, after FROM events WHERE action = ? AND target_id = ? ORDER BY time, id`, action, license).Rows()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e licensing.Event
+		var after string
+		if err := rows.Scan(&e.Action, &e.TargetID, &e.Reason, &after); err != nil {
+			t.Fatal(err)
+		}
+		e.After = json.RawMessage(after)
+		out = append(out, e)
+	}
+	return out
+}
+
+// TestScoringJob: the job builds each active license's snapshot from the
+// stores (telemetry with app versions and clock tampering, activations,
+// upgrade candidates), trains on the installation's own outcomes, stores
+// the scores, and announces each crossing once; a score that falls under
+// the threshold by the margin announces again when it rises.
+func TestScoringJob(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, d, insights.RecorderConfig{MaxDelay: time.Hour})
+			lic := must[*licensing.License](t)(f.svc.Licenses.License(ctx, f.lic))
+			big := must[*licensing.Policy](t)(f.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: lic.ProductID, Name: "Studio 5",
+				MaxMachines: 5, Floating: true, LeaseTTLSeconds: 3600, HeartbeatWindowSeconds: 600}))
+			monthly := must[*licensing.Policy](t)(f.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: lic.ProductID, Name: "Monthly",
+				MaxMachines: 1, DurationSeconds: 30 * 86400, LeaseTTLSeconds: 3600}))
+			other := must[*licensing.CreatedLicense](t)(f.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: monthly.ID, CustomerID: lic.CustomerID}))
+			f.clock.Add(20 * 24 * time.Hour)
+			must[*licensing.License](t)(f.svc.Licenses.ExtendLicense(ctx, other.ID, licensing.ExtendInput{}))
+
+			grant := must[*licensing.Grant](t)
+			for _, fp := range []string{"fp-aaaaaaaa", "fp-bbbbbbbb"} {
+				r := f.req(fp, "192.0.2.1", "linux/amd64")
+				r.AppVersion = "2.1.0"
+				grant(f.svc.Leasing.Activate(ctx, r))
+			}
+			_, err := f.svc.Leasing.Activate(ctx, f.req("fp-cccccccc", "192.0.2.3", "linux/amd64"))
+			wantCode(t, err, licensing.ESeatLimit)
+			r := f.req("fp-aaaaaaaa", "198.51.100.4", "linux/amd64")
+			r.AppVersion = "2.2.0"
+			r.ClockTampering = &licensing.ClockTampering{Count: 2, FirstAt: f.clock.Now().Add(-time.Hour), LastAt: f.clock.Now()}
+			grant(f.svc.Leasing.Renew(ctx, r))
+			if err := f.rec.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+
+			fake := newFake()
+			job := insights.NewJob(f.st.InsightScores(), insights.JobConfig{Clock: f.clock.Now, NewScorer: func() insights.Scorer { return fake },
+				Thresholds: insights.Thresholds{insights.KindChurn: 0.7, insights.KindUpgrade: 0.75}})
+			res := must[insights.RunResult](t)(job.Run(ctx))
+			if res.Skipped || res.Licenses != 2 || res.Scores != 8 || res.Events != 4 {
+				t.Fatalf("first run: %+v, want 2 licenses, 8 scores, 4 events (churn and upgrade of each)", res)
+			}
+
+			snap := fake.snapshot(t, f.lic)
+			if snap.Seats != 2 || snap.ActiveMachines != 2 || len(snap.Activations) != 2 || snap.ClockTampering != 1 ||
+				!slices.Equal(snap.AppVersions, []string{"2.1.0", "2.2.0"}) || len(snap.UpgradePolicies) != 1 || snap.UpgradePolicies[0].ID != big.ID {
+				t.Errorf("snapshot: seats %d, machines %d, activations %+v, tampering %d, versions %v, upgrades %v",
+					snap.Seats, snap.ActiveMachines, snap.Activations, snap.ClockTampering, snap.AppVersions, snap.UpgradePolicies)
+			}
+			if fps := []string{snap.Activations[0].Fingerprint, snap.Activations[1].Fingerprint}; !slices.Equal(fps, []string{"fp-aaaaaaaa", "fp-bbbbbbbb"}) {
+				t.Errorf("activation fingerprints %v", fps)
+			}
+			seatRefusals := 0
+			for _, r := range snap.Refusals {
+				if r.Code == licensing.ESeatLimit {
+					seatRefusals++
+				}
+			}
+			if seatRefusals != 1 || len(snap.Days) == 0 {
+				t.Errorf("snapshot: %d seat-limit refusals, %d roll-ups", seatRefusals, len(snap.Days))
+			}
+			if len(fake.trained) != 1 || fake.trained[0].Snapshot.LicenseID != other.ID || fake.trained[0].Churned {
+				t.Errorf("trained on %+v, want the extension of %s (renewed)", fake.trained, other.ID)
+			}
+
+			churn := insightEvents(t, f.st, "insight.churn_risk", f.lic)
+			up := insightEvents(t, f.st, "insight.upgrade_suggested", f.lic)
+			if len(churn) != 1 || len(up) != 1 || len(insightEvents(t, f.st, "insight.block_risk", f.lic)) != 0 {
+				t.Fatalf("events: %d churn, %d upgrade", len(churn), len(up))
+			}
+			var sc insights.Score
+			if err := json.Unmarshal(up[0].After, &sc); err != nil || sc.SuggestedPolicyID != big.ID || sc.Value != 0.8 || len(sc.Reasons) != 1 {
+				t.Errorf("upgrade event carries %s (%v)", up[0].After, err)
+			}
+
+			// Once per crossing: the same scores again announce nothing;
+			// under the threshold but within the margin re-arms nothing.
+			for _, v := range []float64{0.9, 0.68, 0.9} {
+				fake.set(insights.KindChurn, v)
+				if res := must[insights.RunResult](t)(job.Run(ctx)); res.Events != 0 {
+					t.Fatalf("churn %.2f: %d events, want none", v, res.Events)
+				}
+			}
+			fake.set(insights.KindChurn, 0.5)
+			must[insights.RunResult](t)(job.Run(ctx))
+			fake.set(insights.KindChurn, 0.95)
+			if res := must[insights.RunResult](t)(job.Run(ctx)); res.Events != 2 {
+				t.Fatalf("a new crossing: %d events, want 2 (churn of each license)", res.Events)
+			}
+			if n := len(insightEvents(t, f.st, "insight.churn_risk", f.lic)); n != 2 {
+				t.Errorf("%d churn events, want 2", n)
+			}
+
+			scores := insights.NewScores(f.st.InsightScores())
+			list := func(fl insights.ScoreFilter) []insights.ScoreRecord {
+				return must[[]insights.ScoreRecord](t)(scores.List(ctx, fl, licensing.Page{}))
+			}
+			if got := list(insights.ScoreFilter{LicenseID: f.lic}); len(got) != 4 {
+				t.Errorf("license filter: %d scores, want 4", len(got))
+			}
+			got := list(insights.ScoreFilter{Kind: insights.KindUpgrade, MinScore: 0.75, CustomerID: lic.CustomerID, ProductID: lic.ProductID})
+			if len(got) != 2 || got[0].AlertedAt == nil || got[0].Threshold != 0.75 || got[0].ModelVersion != "fake-1" || !got[0].StartingModel {
+				t.Errorf("kind, score, customer and product filter: %+v", got)
+			}
+			if got := list(insights.ScoreFilter{Kind: insights.KindSharing, MinScore: 0.5}); len(got) != 0 {
+				t.Errorf("min_score filter lets %d through", len(got))
+			}
+			// A license no longer active loses its latest scores.
+			must[*licensing.License](t)(f.svc.Licenses.RevokeLicense(ctx, other.ID, "test"))
+			f.clock.Add(time.Hour)
+			must[insights.RunResult](t)(job.Run(ctx))
+			if got := list(insights.ScoreFilter{LicenseID: other.ID}); len(got) != 0 {
+				t.Errorf("a revoked license keeps %d scores", len(got))
+			}
+			// Deny unless a role allows: a customer token reads none.
+			cctx := licensing.WithActor(ctx, &licensing.Actor{TokenID: "t", Role: licensing.RoleCustomer, CustomerID: lic.CustomerID})
+			_, err = scores.List(cctx, insights.ScoreFilter{}, licensing.Page{})
+			wantCode(t, err, licensing.EForbidden)
+		})
+	}
+}
+
+// TestScoringJobRunLock: a run finding the lock held skips; the lock is
+// free again once the run ends.
+func TestScoringJobRunLock(t *testing.T) {
+	ctx := context.Background()
+	st := storagetest.Open(t, "sqlite")
+	is := st.InsightScores()
+	now := time.Now()
+	if ok := must[bool](t)(is.TryLock(ctx, "a", now, now.Add(time.Hour))); !ok {
+		t.Fatal("a free lock is not taken")
+	}
+	job := insights.NewJob(is, insights.JobConfig{NewScorer: func() insights.Scorer { return newFake() }})
+	if res := must[insights.RunResult](t)(job.Run(ctx)); !res.Skipped {
+		t.Fatal("a run took a held lock")
+	}
+	if err := is.Unlock(ctx, "a", time.Now(), true); err != nil {
+		t.Fatal(err)
+	}
+	if res := must[insights.RunResult](t)(job.Run(ctx)); res.Skipped {
+		t.Fatal("the released lock is not taken")
+	}
+	if n := must[int64](t)(is.ScoringRuns(ctx)); n != 2 {
+		t.Errorf("%d runs recorded, want 2", n)
+	}
+}
+
+// TestImportHistory loads a simulated history: its roll-ups, refusals
+// and past outcomes are stored, the job trains on the outcomes, and a
+// second import duplicates no refusal or outcome.
+func TestImportHistory(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			st := storagetest.Open(t, d)
+			var hist, labels bytes.Buffer
+			cfg := sim.Default(3, 20)
+			cfg.ShareRate, cfg.GrowRate = 0.2, 0.2
+			if err := sim.Write(cfg, &hist, &labels); err != nil {
+				t.Fatal(err)
+			}
+			ls, err := insights.ReadLabels(bytes.NewReader(labels.Bytes()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			churned := 0
+			for _, l := range ls {
+				if l.Churned {
+					churned++
+				}
+			}
+			res, err := insights.Import(ctx, bytes.NewReader(hist.Bytes()), st.InsightScores())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Licenses != 20 || res.Days == 0 || res.Refusals == 0 || res.Outcomes < 20 {
+				t.Fatalf("import: %+v", res)
+			}
+			count := func(table string) int64 {
+				var n int64
+				if err := st.DB().Table(table).Count(&n).Error; err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			refusals, outcomes := count("telemetry_refusals"), count("insight_outcomes")
+			if refusals != int64(res.Refusals) || outcomes != int64(res.Outcomes) {
+				t.Fatalf("stored %d refusals and %d outcomes, import said %+v", refusals, outcomes, res)
+			}
+			past := must[[]insights.PastOutcome](t)(st.InsightScores().PastOutcomes(ctx, time.Time{}, 100000))
+			gotChurned := 0
+			for _, p := range past {
+				if !p.Imported || p.Seats < 1 || p.CustomerID == "" {
+					t.Fatalf("outcome %+v", p)
+				}
+				if p.Churned {
+					gotChurned++
+				}
+			}
+			if gotChurned != churned {
+				t.Errorf("%d churned outcomes, the labels say %d", gotChurned, churned)
+			}
+			fake := newFake()
+			job := insights.NewJob(st.InsightScores(), insights.JobConfig{NewScorer: func() insights.Scorer { return fake }})
+			must[insights.RunResult](t)(job.Run(ctx))
+			withUse := 0
+			for _, o := range fake.trained {
+				if len(o.Snapshot.Days) > 0 && o.Snapshot.Seats > 0 {
+					withUse++
+				}
+			}
+			if len(fake.trained) != len(past) || withUse < len(past)/2 {
+				t.Errorf("trained on %d outcomes (%d with roll-ups), want %d", len(fake.trained), withUse, len(past))
+			}
+			if _, err := insights.Import(ctx, bytes.NewReader(hist.Bytes()), st.InsightScores()); err != nil {
+				t.Fatal(err)
+			}
+			if count("telemetry_refusals") != refusals || count("insight_outcomes") != outcomes {
+				t.Error("a second import duplicated refusals or outcomes")
+			}
+		})
+	}
+}

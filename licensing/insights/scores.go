@@ -1,0 +1,200 @@
+package insights
+
+import (
+	"context"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// What the scoring job keeps and reads: the latest score of each license
+// and kind (with whether its crossing of the threshold was announced), a
+// history of every score, and the past outcomes imported from a history.
+
+// Scorer is what the job needs of a scoring engine: *Engine is one (tests
+// use a fake). Train is called once per run, before Score.
+type Scorer interface {
+	Train(past []Outcome) error
+	Score(snaps []Snapshot) ([]Score, error)
+}
+
+var _ Scorer = (*Engine)(nil)
+
+// DefaultAlertThreshold is the score above which an insight is announced when
+// the configuration names none for its kind.
+const DefaultAlertThreshold = 0.7
+
+// RearmMargin is how far under its threshold a score must fall before a
+// new crossing is announced again: a score wavering around the threshold
+// (0.69, 0.71, 0.70...) announces once, not every run.
+const RearmMargin = 0.05
+
+// Thresholds are the installation's thresholds by kind (missing kinds:
+// DefaultAlertThreshold).
+type Thresholds map[Kind]float64
+
+// Of is the threshold of kind k.
+func (t Thresholds) Of(k Kind) float64 {
+	if v, ok := t[k]; ok {
+		return v
+	}
+	return DefaultAlertThreshold
+}
+
+// Action is the event action announcing a crossing of kind k
+// ("insight.churn_risk", ...).
+func (k Kind) Action() string { return "insight." + string(k) }
+
+// Valid reports whether k is one of Kinds.
+func (k Kind) Valid() bool {
+	for _, v := range Kinds {
+		if v == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ScoreRecord is a stored score: the latest of its license and kind.
+type ScoreRecord struct {
+	// ID is stable for a license and kind (the listing's cursor).
+	ID string `json:"id"`
+	Score
+	// Threshold is the installation's threshold of the kind when the score
+	// was stored; AlertedAt is when the score last crossed it upward (the
+	// insight.* event), nil while it has not since it last fell under.
+	Threshold float64    `json:"threshold"`
+	AlertedAt *time.Time `json:"alerted_at,omitempty"`
+}
+
+// ScoreFilter narrows a listing of scores. Zero values match everything.
+type ScoreFilter struct {
+	Kind       Kind
+	MinScore   float64
+	LicenseID  string
+	CustomerID string
+	ProductID  string
+}
+
+// PastOutcome is a license's known fate: the label of a training example.
+// Own outcomes come from this installation's licenses and audit log (an
+// expiry followed by an extension: not churned; an expired license:
+// churned and blocked; a suspended one: blocked); imported ones from a
+// history (`narcidi insights import`), with what the history said of the
+// license's machines, since the audit log knows nothing of them.
+type PastOutcome struct {
+	LicenseID  string
+	CustomerID string
+	ProductID  string
+	PolicyID   string
+	Seats      int
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // the expiry the outcome is about
+	DecidedAt  time.Time // when the outcome was known (the expiry, or the renewal before it)
+	Churned    bool
+	Blocked    bool
+	Imported   bool
+	// Imported outcomes only: the machines' comings and goings and the
+	// extensions, from the history.
+	Activations   []Activation
+	Deactivations []time.Time
+	Extensions    []time.Time
+}
+
+// FactsQuery asks for what is known of a license in [From, To).
+type FactsQuery struct {
+	LicenseID string
+	From, To  time.Time
+}
+
+// Facts is what the stores know of a license in a window: the telemetry,
+// the audit log's machine and license events, and its state now.
+type Facts struct {
+	Days           []Day
+	Refusals       []RefusalEvent
+	Activations    []Activation
+	Deactivations  []time.Time
+	Extensions     []time.Time // license.renewed before To (all of them: past renewals)
+	SupportActions int         // suspensions, reinstatements, transfers, plan changes in the window
+	MachinesNow    int         // machines holding a seat now (active or offline)
+	PaymentTrouble bool        // a subscription of the license is past due now
+}
+
+// ScoreStore keeps the scores. Errors as licensing's stores (EUnavailable,
+// EInternal). Safe for concurrent use; a tx value is not.
+type ScoreStore interface {
+	licensing.Tx[ScoreStore]
+	licensing.EventAppender
+	// SaveScores writes each score as the latest of its license and kind
+	// (keeping the row's id and alert state) with threshold, and appends
+	// it to the history.
+	SaveScores(ctx context.Context, scores []Score, thresholds Thresholds) error
+	// ClaimAlert marks the latest score of the license and kind alerted at
+	// at, unless it is already: true when this call did. Conditional, so of
+	// several workers claiming at once exactly one gets true.
+	ClaimAlert(ctx context.Context, licenseID string, kind Kind, at time.Time) (bool, error)
+	// Rearm clears the alert of the latest scores of kind under below.
+	Rearm(ctx context.Context, kind Kind, below float64) (int64, error)
+	// DropStale deletes the latest scores computed before before (licenses
+	// no longer active); the history keeps them.
+	DropStale(ctx context.Context, before time.Time) (int64, error)
+	// ListScores lists latest scores by id.
+	ListScores(ctx context.Context, f ScoreFilter, page licensing.Page) ([]ScoreRecord, error)
+	// DeleteHistoryBefore deletes history older than cutoff.
+	DeleteHistoryBefore(ctx context.Context, cutoff time.Time) (int64, error)
+}
+
+// JobStore is what the scoring job reads and writes.
+type JobStore interface {
+	ScoreStore
+	// ActiveLicenses lists active licenses with id > after, by id.
+	ActiveLicenses(ctx context.Context, after string, limit int) ([]licensing.License, error)
+	// AllPolicies lists every policy.
+	AllPolicies(ctx context.Context) ([]licensing.Policy, error)
+	// Facts answers each query (same order).
+	Facts(ctx context.Context, qs []FactsQuery) ([]Facts, error)
+	// PastOutcomes lists own and imported outcomes decided after since,
+	// newest first, at most limit.
+	PastOutcomes(ctx context.Context, since time.Time, limit int) ([]PastOutcome, error)
+	// TryLock takes the job's run lock until until unless another holder
+	// has it (its until after now): true when taken.
+	TryLock(ctx context.Context, holder string, now, until time.Time) (bool, error)
+	// Unlock releases the lock of holder and records a finished run (ok)
+	// or a failed one.
+	Unlock(ctx context.Context, holder string, at time.Time, ok bool) error
+}
+
+// ImportStore is what `narcidi insights import` writes: the telemetry
+// tables (Store) and the imported outcomes.
+type ImportStore interface {
+	Store
+	// SaveOutcomes stores imported outcomes; one already stored (same
+	// license and decision time) is replaced, so an import can be re-run.
+	SaveOutcomes(ctx context.Context, outcomes []PastOutcome) error
+}
+
+// Scores reads the stored scores for the API and the console. Safe for
+// concurrent use.
+type Scores struct {
+	store ScoreStore
+}
+
+// NewScores builds the reader over store.
+func NewScores(store ScoreStore) *Scores { return &Scores{store: store} }
+
+// List lists the latest scores matching f (by id, paged). A caller in the
+// context (a token or a console user) needs ReadInsights: scores are
+// NzilaCode's judgement of its customers, never shown to them.
+// EForbidden, EInvalid (a kind that is not one, a score outside 0..1).
+func (s *Scores) List(ctx context.Context, f ScoreFilter, page licensing.Page) ([]ScoreRecord, error) {
+	if a := licensing.ActorFrom(ctx); (a.TokenID != "" || a.UserID != "" || a.LicenseID != "") && !a.Allows(licensing.ReadInsights) {
+		return nil, licensing.Errorf(licensing.EForbidden, "reading insights needs the %s permission", licensing.ReadInsights)
+	}
+	if f.Kind != "" && !f.Kind.Valid() {
+		return nil, licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
+	}
+	if f.MinScore < 0 || f.MinScore > 1 {
+		return nil, licensing.Errorf(licensing.EInvalid, "min_score must be between 0 and 1")
+	}
+	return s.store.ListScores(ctx, f, page.Normalize())
+}

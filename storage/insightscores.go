@@ -1,0 +1,612 @@
+package storage
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// InsightScores implements insights.JobStore and insights.ImportStore on
+// the same database as Store: the scores, their history, the imported
+// outcomes, the run lock, and the reads the scoring job makes of licenses,
+// policies, telemetry, machines, events and subscriptions.
+type InsightScores struct {
+	*Insights
+}
+
+var (
+	_ insights.JobStore    = (*InsightScores)(nil)
+	_ insights.ImportStore = (*InsightScores)(nil)
+)
+
+// InsightScores returns the scores repository of the store.
+func (s *Store) InsightScores() *InsightScores { return &InsightScores{&Insights{s: s}} }
+
+// migrateInsightScores (0012_insight_scores) adds the scoring job's
+// tables, and the app versions of the daily roll-ups (the SDK sends them).
+// The latest score of a license and kind is one row (its alert state
+// with it); every score also goes to the history, pruned with the
+// telemetry's retention.
+func migrateInsightScores(tx *gorm.DB) error {
+	if err := tx.Exec(`ALTER TABLE telemetry_days ADD COLUMN app_versions TEXT NOT NULL DEFAULT '[]'`).Error; err != nil {
+		return fmt.Errorf("add telemetry_days.app_versions: %w", err)
+	}
+	type insightScore struct {
+		LicenseID         string     `gorm:"primaryKey;size:36"`
+		Kind              string     `gorm:"primaryKey;size:32;index:idx_insight_scores_kind_score,priority:1"`
+		ID                string     `gorm:"size:36;not null;uniqueIndex"`
+		CustomerID        string     `gorm:"size:36;not null;index"`
+		ProductID         string     `gorm:"size:36;not null;index"`
+		PolicyID          string     `gorm:"size:36;not null"`
+		Score             float64    `gorm:"not null;index:idx_insight_scores_kind_score,priority:2"`
+		Reasons           string     `gorm:"type:text;not null"`
+		ModelVersion      string     `gorm:"size:100;not null"`
+		StartingModel     bool       `gorm:"not null"`
+		SuggestedPolicyID string     `gorm:"size:36;not null"`
+		Threshold         float64    `gorm:"not null"`
+		ComputedAt        time.Time  `gorm:"not null;index"`
+		AlertedAt         *time.Time ``
+	}
+	type insightScoreHistory struct {
+		ID                string    `gorm:"primaryKey;size:36"`
+		LicenseID         string    `gorm:"size:36;not null;index:idx_insight_history_license,priority:1"`
+		Kind              string    `gorm:"size:32;not null"`
+		Score             float64   `gorm:"not null"`
+		ModelVersion      string    `gorm:"size:100;not null"`
+		StartingModel     bool      `gorm:"not null"`
+		SuggestedPolicyID string    `gorm:"size:36;not null"`
+		ComputedAt        time.Time `gorm:"not null;index;index:idx_insight_history_license,priority:2"`
+	}
+	type insightOutcome struct {
+		LicenseID     string    `gorm:"primaryKey;size:100"`
+		DecidedAt     time.Time `gorm:"primaryKey;index"`
+		CustomerID    string    `gorm:"size:100;not null"`
+		Seats         int       `gorm:"not null"`
+		CreatedAt     time.Time `gorm:"not null"`
+		ExpiresAt     time.Time `gorm:"not null"`
+		Churned       bool      `gorm:"not null"`
+		Blocked       bool      `gorm:"not null"`
+		Activations   string    `gorm:"type:text;not null"`
+		Deactivations string    `gorm:"type:text;not null"`
+		Extensions    string    `gorm:"type:text;not null"`
+	}
+	type insightRun struct {
+		Name           string     `gorm:"primaryKey;size:64"`
+		Holder         string     `gorm:"size:36;not null"`
+		LockedUntil    time.Time  `gorm:"not null"`
+		LastFinishedAt *time.Time ``
+		LastOK         bool       `gorm:"not null"`
+		Runs           int64      `gorm:"not null"`
+	}
+	if err := tx.Migrator().CreateTable(&insightScore{}, &insightScoreHistory{}, &insightOutcome{}, &insightRun{}); err != nil {
+		return fmt.Errorf("create tables: %w", err)
+	}
+	return nil
+}
+
+type insightScoreRow struct {
+	LicenseID         string `gorm:"primaryKey"`
+	Kind              string `gorm:"primaryKey"`
+	ID                string
+	CustomerID        string
+	ProductID         string
+	PolicyID          string
+	Score             float64
+	Reasons           string
+	ModelVersion      string
+	StartingModel     bool
+	SuggestedPolicyID string
+	Threshold         float64
+	ComputedAt        time.Time
+	AlertedAt         *time.Time
+}
+
+func (insightScoreRow) TableName() string { return "insight_scores" }
+
+type insightScoreHistoryRow struct {
+	ID                string `gorm:"primaryKey"`
+	LicenseID         string
+	Kind              string
+	Score             float64
+	ModelVersion      string
+	StartingModel     bool
+	SuggestedPolicyID string
+	ComputedAt        time.Time
+}
+
+func (insightScoreHistoryRow) TableName() string { return "insight_score_histories" }
+
+type insightOutcomeRow struct {
+	LicenseID     string    `gorm:"primaryKey"`
+	DecidedAt     time.Time `gorm:"primaryKey"`
+	CustomerID    string
+	Seats         int
+	CreatedAt     time.Time
+	ExpiresAt     time.Time
+	Churned       bool
+	Blocked       bool
+	Activations   string
+	Deactivations string
+	Extensions    string
+}
+
+func (insightOutcomeRow) TableName() string { return "insight_outcomes" }
+
+type insightRunRow struct {
+	Name           string `gorm:"primaryKey"`
+	Holder         string
+	LockedUntil    time.Time
+	LastFinishedAt *time.Time
+	LastOK         bool
+	Runs           int64
+}
+
+func (insightRunRow) TableName() string { return "insight_runs" }
+
+// scoringRun names the scoring job's row of insight_runs.
+const scoringRun = "scoring"
+
+// InTx implements insights.ScoreStore.
+func (i *InsightScores) InTx(ctx context.Context, fn func(tx insights.ScoreStore) error) error {
+	return i.s.InTx(ctx, func(tx *Store) error { return fn(tx.InsightScores()) })
+}
+
+// AppendEvent implements licensing.EventAppender (the outbox).
+func (i *InsightScores) AppendEvent(ctx context.Context, e *licensing.Event) error {
+	return i.s.AppendEvent(ctx, e)
+}
+
+// SaveScores implements insights.ScoreStore.
+func (i *InsightScores) SaveScores(ctx context.Context, scores []insights.Score, th insights.Thresholds) error {
+	if len(scores) == 0 {
+		return nil
+	}
+	rows := make([]insightScoreRow, len(scores))
+	hist := make([]insightScoreHistoryRow, len(scores))
+	for n, sc := range scores {
+		reasons, err := json.Marshal(sc.Reasons)
+		if err != nil {
+			return licensing.Wrap(licensing.EInternal, err, "encode reasons")
+		}
+		at := sc.ComputedAt.UTC()
+		rows[n] = insightScoreRow{LicenseID: sc.LicenseID, Kind: string(sc.Kind), ID: newID(), CustomerID: sc.CustomerID, ProductID: sc.ProductID,
+			PolicyID: sc.PolicyID, Score: sc.Value, Reasons: string(reasons), ModelVersion: sc.ModelVersion, StartingModel: sc.StartingModel,
+			SuggestedPolicyID: sc.SuggestedPolicyID, Threshold: th.Of(sc.Kind), ComputedAt: at}
+		hist[n] = insightScoreHistoryRow{ID: newID(), LicenseID: sc.LicenseID, Kind: string(sc.Kind), Score: sc.Value, ModelVersion: sc.ModelVersion,
+			StartingModel: sc.StartingModel, SuggestedPolicyID: sc.SuggestedPolicyID, ComputedAt: at}
+	}
+	q := i.s.q(ctx)
+	err := q.Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "license_id"}, {Name: "kind"}},
+		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "product_id", "policy_id", "score", "reasons", "model_version",
+			"starting_model", "suggested_policy_id", "threshold", "computed_at"}),
+	}).CreateInBatches(rows, 100).Error
+	if err != nil {
+		return translate(err)
+	}
+	return translate(q.CreateInBatches(hist, 100).Error)
+}
+
+// ClaimAlert implements insights.ScoreStore.
+func (i *InsightScores) ClaimAlert(ctx context.Context, licenseID string, kind insights.Kind, at time.Time) (bool, error) {
+	r := i.s.q(ctx).Exec(`UPDATE insight_scores SET alerted_at = ? WHERE license_id = ? AND kind = ? AND alerted_at IS NULL`, at.UTC(), licenseID, string(kind))
+	if r.Error != nil {
+		return false, translate(r.Error)
+	}
+	return r.RowsAffected == 1, nil
+}
+
+// Rearm implements insights.ScoreStore.
+func (i *InsightScores) Rearm(ctx context.Context, kind insights.Kind, below float64) (int64, error) {
+	r := i.s.q(ctx).Exec(`UPDATE insight_scores SET alerted_at = NULL WHERE kind = ? AND alerted_at IS NOT NULL AND score < ?`, string(kind), below)
+	return r.RowsAffected, translate(r.Error)
+}
+
+// DropStale implements insights.ScoreStore.
+func (i *InsightScores) DropStale(ctx context.Context, before time.Time) (int64, error) {
+	r := i.s.q(ctx).Exec(`DELETE FROM insight_scores WHERE computed_at < ?`, before.UTC())
+	return r.RowsAffected, translate(r.Error)
+}
+
+// DeleteHistoryBefore implements insights.ScoreStore.
+func (i *InsightScores) DeleteHistoryBefore(ctx context.Context, cutoff time.Time) (int64, error) {
+	r := i.s.q(ctx).Exec(`DELETE FROM insight_score_histories WHERE computed_at < ?`, cutoff.UTC())
+	return r.RowsAffected, translate(r.Error)
+}
+
+// ListScores implements insights.ScoreStore.
+func (i *InsightScores) ListScores(ctx context.Context, f insights.ScoreFilter, page licensing.Page) ([]insights.ScoreRecord, error) {
+	q := i.s.q(ctx)
+	if f.Kind != "" {
+		q = q.Where("kind = ?", string(f.Kind))
+	}
+	if f.MinScore > 0 {
+		q = q.Where("score >= ?", f.MinScore)
+	}
+	for col, v := range map[string]string{"license_id": f.LicenseID, "customer_id": f.CustomerID, "product_id": f.ProductID} {
+		if v != "" {
+			q = q.Where(col+" = ?", v)
+		}
+	}
+	var rows []insightScoreRow
+	if err := paged(q, page).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]insights.ScoreRecord, len(rows))
+	for n, r := range rows {
+		var reasons []insights.Reason
+		if err := json.Unmarshal([]byte(r.Reasons), &reasons); err != nil {
+			return nil, licensing.Wrap(licensing.EInternal, err, "stored reasons are not JSON")
+		}
+		if reasons == nil {
+			reasons = []insights.Reason{}
+		}
+		out[n] = insights.ScoreRecord{ID: r.ID, Threshold: r.Threshold, AlertedAt: utcPtr(r.AlertedAt), Score: insights.Score{
+			LicenseID: r.LicenseID, CustomerID: r.CustomerID, ProductID: r.ProductID, PolicyID: r.PolicyID, Kind: insights.Kind(r.Kind),
+			Value: r.Score, Reasons: reasons, ModelVersion: r.ModelVersion, StartingModel: r.StartingModel,
+			SuggestedPolicyID: r.SuggestedPolicyID, ComputedAt: r.ComputedAt.UTC()}}
+	}
+	return out, nil
+}
+
+// ActiveLicenses implements insights.JobStore.
+func (i *InsightScores) ActiveLicenses(ctx context.Context, after string, limit int) ([]licensing.License, error) {
+	return i.s.ListLicenses(ctx, licensing.LicenseFilter{Status: licensing.LicenseActive}, licensing.Page{After: after, Limit: limit})
+}
+
+// AllPolicies implements insights.JobStore.
+func (i *InsightScores) AllPolicies(ctx context.Context) ([]licensing.Policy, error) {
+	var out []licensing.Policy
+	page := licensing.Page{Limit: licensing.MaxPageLimit}
+	for {
+		ps, err := i.s.ListPolicies(ctx, licensing.PolicyFilter{}, page)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ps...)
+		if len(ps) < page.Limit {
+			return out, nil
+		}
+		page.After = ps[len(ps)-1].ID
+	}
+}
+
+// inChunks calls fn with ids in chunks small enough for any driver's
+// limit on bound parameters.
+func inChunks(ids []string, fn func(chunk []string) error) error {
+	const size = 500
+	for start := 0; start < len(ids); start += size {
+		if err := fn(ids[start:min(start+size, len(ids))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Facts implements insights.JobStore: a few queries for the whole batch
+// (over the union of its windows), each result then cut to each window.
+func (i *InsightScores) Facts(ctx context.Context, qs []insights.FactsQuery) ([]insights.Facts, error) {
+	out := make([]insights.Facts, len(qs))
+	if len(qs) == 0 {
+		return out, nil
+	}
+	var ids []string
+	from, to := qs[0].From, qs[0].To
+	for _, q := range qs {
+		ids = append(ids, q.LicenseID)
+		from, to = minTime(from, q.From), maxTime(to, q.To)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	byLicense := map[string][]int{}
+	for n, q := range qs {
+		byLicense[q.LicenseID] = append(byLicense[q.LicenseID], n)
+	}
+	each := func(licenseID string, at time.Time, fn func(f *insights.Facts, q insights.FactsQuery)) {
+		for _, n := range byLicense[licenseID] {
+			q := qs[n]
+			if at.IsZero() || (!at.Before(q.From) && at.Before(q.To)) {
+				fn(&out[n], q)
+			}
+		}
+	}
+	machineLicense := map[string]string{}
+	err := inChunks(ids, func(chunk []string) error {
+		var days []telemetryDayRow
+		if err := i.s.q(ctx).Table("telemetry_days").Where("license_id IN ? AND day >= ? AND day <= ?", chunk,
+			from.UTC().Format(insights.DayLayout), to.UTC().Format(insights.DayLayout)).Order("day, machine_id").Find(&days).Error; err != nil {
+			return err
+		}
+		ds, err := daysFromRows(days)
+		if err != nil {
+			return err
+		}
+		for _, d := range ds {
+			day, _ := time.Parse(insights.DayLayout, d.Day)
+			if d.MachineID != "" {
+				machineLicense[d.MachineID] = d.LicenseID
+			}
+			for _, n := range byLicense[d.LicenseID] {
+				q := qs[n]
+				// A day is in the window when it overlaps it.
+				if day.Add(24*time.Hour).After(q.From) && day.Before(q.To) {
+					out[n].Days = append(out[n].Days, d)
+				}
+			}
+		}
+		var refs []telemetryRefusalRow
+		if err := i.s.q(ctx).Where("license_id IN ? AND at >= ? AND at < ?", chunk, from.UTC(), to.UTC()).Order("at, id").Find(&refs).Error; err != nil {
+			return err
+		}
+		for _, r := range refusalsFromRows(refs) {
+			each(r.LicenseID, r.At, func(f *insights.Facts, _ insights.FactsQuery) { f.Refusals = append(f.Refusals, r) })
+		}
+		type count struct {
+			LicenseID string
+			N         int
+		}
+		var counts []count
+		if err := i.s.q(ctx).Raw(`SELECT license_id, count(*) AS n FROM machines WHERE license_id IN ? AND status IN ? GROUP BY license_id`,
+			chunk, []string{string(licensing.MachineActive), string(licensing.MachineOffline)}).Scan(&counts).Error; err != nil {
+			return err
+		}
+		for _, c := range counts {
+			each(c.LicenseID, time.Time{}, func(f *insights.Facts, _ insights.FactsQuery) { f.MachinesNow = c.N })
+		}
+		var machines []struct{ ID, LicenseID string }
+		if err := i.s.q(ctx).Raw(`SELECT id, license_id FROM machines WHERE license_id IN ?`, chunk).Scan(&machines).Error; err != nil {
+			return err
+		}
+		for _, m := range machines {
+			machineLicense[m.ID] = m.LicenseID
+		}
+		var evs []eventRow
+		if err := i.s.q(ctx).Where("target_type = ? AND target_id IN ? AND time < ?", "license", chunk, to.UTC()).
+			Where("action IN ?", []string{licensing.ActionLicenseRenewed, licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated,
+				licensing.ActionLicenseTransferred, licensing.ActionLicensePolicyChange}).Order("time, id").Find(&evs).Error; err != nil {
+			return err
+		}
+		for _, e := range evs {
+			each(e.TargetID, time.Time{}, func(f *insights.Facts, q insights.FactsQuery) {
+				switch {
+				case !e.Time.Before(q.To):
+				case e.Action == licensing.ActionLicenseRenewed:
+					f.Extensions = append(f.Extensions, e.Time.UTC())
+				case !e.Time.Before(q.From):
+					f.SupportActions++
+				}
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	if err := i.machineEvents(ctx, machineLicense, from, to, each); err != nil {
+		return nil, err
+	}
+	if err := i.paymentTrouble(ctx, byLicense, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// machineEvents adds the activations and deactivations of the machines
+// (by the audit log; a deleted machine is known by its telemetry).
+func (i *InsightScores) machineEvents(ctx context.Context, machineLicense map[string]string, from, to time.Time,
+	each func(string, time.Time, func(*insights.Facts, insights.FactsQuery))) error {
+	mids := make([]string, 0, len(machineLicense))
+	for id := range machineLicense {
+		mids = append(mids, id)
+	}
+	slices.Sort(mids)
+	err := inChunks(mids, func(chunk []string) error {
+		var evs []eventRow
+		if err := i.s.q(ctx).Where("target_type = ? AND target_id IN ? AND time >= ? AND time < ? AND action IN ?", "machine", chunk, from.UTC(), to.UTC(),
+			[]string{licensing.ActionMachineActivated, licensing.ActionMachineDeactivated}).Order("time, id").Find(&evs).Error; err != nil {
+			return err
+		}
+		for _, e := range evs {
+			lic := machineLicense[e.TargetID]
+			if e.Action == licensing.ActionMachineDeactivated {
+				each(lic, e.Time, func(f *insights.Facts, _ insights.FactsQuery) {
+					f.Deactivations = append(f.Deactivations, e.Time.UTC())
+				})
+				continue
+			}
+			var m licensing.Machine
+			if e.After != nil {
+				_ = json.Unmarshal([]byte(*e.After), &m)
+			}
+			a := insights.Activation{At: e.Time.UTC(), MachineID: e.TargetID, Fingerprint: m.Fingerprint, Hostname: m.Hostname,
+				Platform: m.Platform, Network: insights.Network(m.IP)}
+			each(lic, e.Time, func(f *insights.Facts, _ insights.FactsQuery) { f.Activations = append(f.Activations, a) })
+		}
+		return nil
+	})
+	return translate(err)
+}
+
+// paymentTrouble marks the licenses of past-due subscriptions (few rows:
+// read whole).
+func (i *InsightScores) paymentTrouble(ctx context.Context, byLicense map[string][]int, out []insights.Facts) error {
+	var subs []struct{ LicenseIDs string }
+	if err := i.s.q(ctx).Raw(`SELECT license_ids FROM subscriptions WHERE status = ?`, "past_due").Scan(&subs).Error; err != nil {
+		return translate(err)
+	}
+	for _, sub := range subs {
+		var ids []string
+		_ = json.Unmarshal([]byte(sub.LicenseIDs), &ids)
+		for _, id := range ids {
+			for _, n := range byLicense[id] {
+				out[n].PaymentTrouble = true
+			}
+		}
+	}
+	return nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// PastOutcomes implements insights.JobStore: own outcomes from the
+// licenses and the audit log, imported ones from insight_outcomes.
+func (i *InsightScores) PastOutcomes(ctx context.Context, since time.Time, limit int) ([]insights.PastOutcome, error) {
+	var out []insights.PastOutcome
+	lics := map[string]*licenseRow{}
+	var renewals []eventRow
+	if err := i.s.q(ctx).Where("target_type = ? AND action = ? AND time >= ?", "license", licensing.ActionLicenseRenewed, since.UTC()).
+		Order("time DESC").Limit(limit).Find(&renewals).Error; err != nil {
+		return nil, translate(err)
+	}
+	var ids []string
+	for _, e := range renewals {
+		ids = append(ids, e.TargetID)
+	}
+	var ended []licenseRow
+	if err := i.s.q(ctx).Where("status IN ? AND updated_at >= ?", []string{string(licensing.LicenseExpired), string(licensing.LicenseSuspended)}, since.UTC()).
+		Order("updated_at DESC").Limit(limit).Find(&ended).Error; err != nil {
+		return nil, translate(err)
+	}
+	for n := range ended {
+		lics[ended[n].ID] = &ended[n]
+	}
+	slices.Sort(ids)
+	err := inChunks(slices.Compact(ids), func(chunk []string) error {
+		var rows []licenseRow
+		if err := i.s.q(ctx).Where("id IN ?", chunk).Find(&rows).Error; err != nil {
+			return err
+		}
+		for n := range rows {
+			lics[rows[n].ID] = &rows[n]
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, translate(err)
+	}
+	own := func(l *licenseRow, expires, decided time.Time, churned, blocked bool) insights.PastOutcome {
+		return insights.PastOutcome{LicenseID: l.ID, CustomerID: l.CustomerID, ProductID: l.ProductID, PolicyID: l.PolicyID,
+			CreatedAt: l.CreatedAt.UTC(), ExpiresAt: expires.UTC(), DecidedAt: decided.UTC(), Churned: churned, Blocked: blocked}
+	}
+	for _, e := range renewals {
+		l, ok := lics[e.TargetID]
+		var before licensing.License
+		if !ok || e.Before == nil || json.Unmarshal([]byte(*e.Before), &before) != nil || before.ExpiresAt == nil {
+			continue
+		}
+		// Renewed before its expiry: the outcome was known at the renewal.
+		out = append(out, own(l, *before.ExpiresAt, minTime(*before.ExpiresAt, e.Time), false, false))
+	}
+	for _, l := range ended {
+		if l.Status == string(licensing.LicenseExpired) && l.ExpiresAt != nil {
+			out = append(out, own(&l, *l.ExpiresAt, *l.ExpiresAt, true, true))
+		} else if l.Status == string(licensing.LicenseSuspended) {
+			exp := l.UpdatedAt
+			if l.ExpiresAt != nil {
+				exp = *l.ExpiresAt
+			}
+			out = append(out, own(&l, exp, l.UpdatedAt, false, true))
+		}
+	}
+	var imported []insightOutcomeRow
+	if err := i.s.q(ctx).Where("decided_at >= ?", since.UTC()).Order("decided_at DESC").Limit(limit).Find(&imported).Error; err != nil {
+		return nil, translate(err)
+	}
+	for _, r := range imported {
+		p := insights.PastOutcome{LicenseID: r.LicenseID, CustomerID: r.CustomerID, Seats: r.Seats, CreatedAt: r.CreatedAt.UTC(),
+			ExpiresAt: r.ExpiresAt.UTC(), DecidedAt: r.DecidedAt.UTC(), Churned: r.Churned, Blocked: r.Blocked, Imported: true}
+		for _, f := range []struct {
+			text string
+			v    any
+		}{{r.Activations, &p.Activations}, {r.Deactivations, &p.Deactivations}, {r.Extensions, &p.Extensions}} {
+			if err := json.Unmarshal([]byte(f.text), f.v); err != nil {
+				return nil, licensing.Wrap(licensing.EInternal, err, "an imported outcome is not JSON")
+			}
+		}
+		out = append(out, p)
+	}
+	slices.SortStableFunc(out, func(a, b insights.PastOutcome) int { return b.DecidedAt.Compare(a.DecidedAt) })
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// SaveOutcomes implements insights.ImportStore.
+func (i *InsightScores) SaveOutcomes(ctx context.Context, outcomes []insights.PastOutcome) error {
+	if len(outcomes) == 0 {
+		return nil
+	}
+	rows := make([]insightOutcomeRow, len(outcomes))
+	for n, p := range outcomes {
+		enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
+		rows[n] = insightOutcomeRow{LicenseID: p.LicenseID, DecidedAt: p.DecidedAt.UTC(), CustomerID: p.CustomerID, Seats: p.Seats,
+			CreatedAt: p.CreatedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(), Churned: p.Churned, Blocked: p.Blocked,
+			Activations: enc(orEmpty(p.Activations)), Deactivations: enc(orEmpty(p.Deactivations)), Extensions: enc(orEmpty(p.Extensions))}
+	}
+	return translate(i.s.q(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "license_id"}, {Name: "decided_at"}},
+		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "seats", "created_at", "expires_at", "churned", "blocked", "activations", "deactivations", "extensions"}),
+	}).CreateInBatches(rows, 100).Error)
+}
+
+func orEmpty[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// TryLock implements insights.JobStore: one conditional upsert, so of
+// several workers exactly one takes a free (or lapsed) lock.
+func (i *InsightScores) TryLock(ctx context.Context, holder string, now, until time.Time) (bool, error) {
+	r := i.s.q(ctx).Exec(`INSERT INTO insight_runs (name, holder, locked_until, last_ok, runs) VALUES (?, ?, ?, ?, 0)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, locked_until = excluded.locked_until
+WHERE insight_runs.locked_until <= ?`, scoringRun, holder, until.UTC(), false, now.UTC())
+	if r.Error != nil {
+		return false, translate(r.Error)
+	}
+	return r.RowsAffected == 1, nil
+}
+
+// Unlock implements insights.JobStore.
+func (i *InsightScores) Unlock(ctx context.Context, holder string, at time.Time, ok bool) error {
+	runs := 0
+	if ok {
+		runs = 1
+	}
+	return translate(i.s.q(ctx).Exec(`UPDATE insight_runs SET locked_until = ?, last_finished_at = ?, last_ok = ?, runs = runs + ?
+WHERE name = ? AND holder = ?`, at.UTC(), at.UTC(), ok, runs, scoringRun, holder).Error)
+}
+
+// ScoringRuns is how many scoring runs finished well (tests, and the
+// figure an operator checks after a run).
+func (i *InsightScores) ScoringRuns(ctx context.Context) (int64, error) {
+	var n []int64
+	if err := i.s.q(ctx).Raw(`SELECT runs FROM insight_runs WHERE name = ?`, scoringRun).Scan(&n).Error; err != nil {
+		return 0, translate(err)
+	}
+	if len(n) == 0 {
+		return 0, nil
+	}
+	return n[0], nil
+}
