@@ -10,6 +10,15 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
+// DefaultPolicyCacheTTL is the TTL a server uses unless told otherwise
+// (NARCIDI_LEASE_CACHE_TTL). Under load one policy serves thousands of
+// renewals a second, so even a short TTL reads it once in thousands of
+// calls; the TTL is the bound on staleness when an invalidation from
+// another instance is lost (or without Redis), and 2 s keeps a policy
+// change within the "few seconds" the renewal path allows, with room under
+// licensing.MaxPolicyStaleness.
+const DefaultPolicyCacheTTL = 2 * time.Second
+
 // PolicyCacheConfig tunes a PolicyCache.
 type PolicyCacheConfig struct {
 	// TTL is the longest a policy is kept, counted from the moment its
