@@ -53,14 +53,23 @@ type LeasingStore interface {
 }
 
 // UsabilityStaleness bounds how long after a change to a license
-// (suspension, revocation), its policy or its customer (disabled) a
-// renewal, heartbeat or validation on any instance may still answer from
-// the state before it. ReadLease reads the database on every call (no
-// cache of licenses, policies or customers), so the bound is 0: the next
-// call on every instance sees the change. A cache added later must keep
-// its staleness within this bound, raising it only with a documented
-// reason.
+// (suspension, revocation), its customer (disabled) or a machine (blocked,
+// deactivated) a renewal, heartbeat or validation on any instance may still
+// answer from the state before it. ReadLease reads those rows from the
+// database on every call (a cache may keep policies only, see
+// MaxPolicyStaleness), so the bound is 0: the next call on every instance
+// sees the change. A cache of them added later must keep its staleness
+// within this bound, raising it only with a documented reason.
 const UsabilityStaleness time.Duration = 0
+
+// MaxPolicyStaleness bounds how long after a change to a policy (its
+// expiry action, grace, lease TTL, entitlements...) a renewal, heartbeat or
+// validation on any instance may still use the policy as it was: a server
+// may keep policies in a cache (NARCIDI_LEASE_CACHE_TTL, at most this),
+// dropped at once on the instance that made the change and, with Redis,
+// on the others; without Redis (or when a message is lost) the TTL alone
+// bounds it. Seat accounting never reads a cached policy.
+const MaxPolicyStaleness = 5 * time.Second
 
 // LeaseView is what LeasingStore.ReadLease returns.
 type LeaseView struct {

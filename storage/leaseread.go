@@ -14,28 +14,50 @@ import (
 // (unique index), joined to its policy and customer by primary key and to
 // the machine of the fingerprint by the (license_id, fingerprint) unique
 // index. $1 and $2 are each used once, in order, so the same text binds
-// positionally on PostgreSQL and SQLite.
-const leaseReadSQL = `SELECT
- l.id, l.key_hash, l.key_hint, l.product_id, l.policy_id, l.customer_id, l.name, l.status, l.status_reason,
- l.expires_at, l.entitlements, l.metadata, l.created_at, l.updated_at,
- p.id, p.product_id, p.name, p.duration_seconds, p.max_machines, p.floating, p.lease_ttl_seconds,
+// positionally on PostgreSQL and SQLite. leaseReadNoPolicySQL is the same
+// without the policy, for a reader that keeps policies (PolicyCache).
+var leaseReadSQL, leaseReadNoPolicySQL = leaseReadQuery(true), leaseReadQuery(false)
+
+const (
+	leaseReadLicenseCols = ` l.id, l.key_hash, l.key_hint, l.product_id, l.policy_id, l.customer_id, l.name, l.status, l.status_reason,
+ l.expires_at, l.entitlements, l.metadata, l.created_at, l.updated_at,`
+	leaseReadPolicyCols = ` p.id, p.product_id, p.name, p.duration_seconds, p.max_machines, p.floating, p.lease_ttl_seconds,
  p.heartbeat_window_seconds, p.grace_seconds, p.expiry_action, p.entitlements, p.metadata, p.expiry_notice_days,
- p.offline_release_seconds, p.created_at, p.updated_at,
- c.status,
+ p.offline_release_seconds, p.created_at, p.updated_at,`
+	leaseReadRestCols = ` c.status,
  m.id, m.fingerprint, m.name, m.hostname, m.platform, m.ip, m.status, m.last_heartbeat, m.last_lease_at,
  m.status_reason, m.created_at, m.updated_at
 FROM licenses l
-JOIN policies p ON p.id = l.policy_id
-JOIN customers c ON c.id = l.customer_id
+`
+	leaseReadPolicyJoin = "JOIN policies p ON p.id = l.policy_id\n"
+	leaseReadRestJoins  = `JOIN customers c ON c.id = l.customer_id
 LEFT JOIN machines m ON m.license_id = l.id AND m.fingerprint = $2
 WHERE l.key_hash = $1`
+)
+
+func leaseReadQuery(policy bool) string {
+	if policy {
+		return "SELECT\n" + leaseReadLicenseCols + "\n" + leaseReadPolicyCols + "\n" + leaseReadRestCols + leaseReadPolicyJoin + leaseReadRestJoins
+	}
+	return "SELECT\n" + leaseReadLicenseCols + "\n" + leaseReadRestCols + leaseReadRestJoins
+}
 
 // ReadLease implements licensing.LeasingStore.ReadLease. It goes to the
 // connection (or transaction) directly and scans by hand: this read runs
 // on every renewal and heartbeat, and gorm's reflection was a sixth of
 // their server CPU (bench/RESULTS.md).
 func (s *Store) ReadLease(ctx context.Context, keyHash, fingerprint string) (*licensing.LeaseView, error) {
-	rows, err := s.db.Statement.ConnPool.QueryContext(ctx, leaseReadSQL, keyHash, fingerprint)
+	return s.readLease(ctx, keyHash, fingerprint, true)
+}
+
+// readLease is ReadLease, without the policy unless withPolicy (Policy is
+// then nil and License.PolicyID names it).
+func (s *Store) readLease(ctx context.Context, keyHash, fingerprint string, withPolicy bool) (*licensing.LeaseView, error) {
+	query := leaseReadNoPolicySQL
+	if withPolicy {
+		query = leaseReadSQL
+	}
+	rows, err := s.db.Statement.ConnPool.QueryContext(ctx, query, keyHash, fingerprint)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -56,16 +78,21 @@ func (s *Store) ReadLease(ctx context.Context, keyHash, fingerprint string) (*li
 		mID, mFP, mName, mHost, mPlatform, mIP             sql.NullString
 		mStatus, mReason                                   sql.NullString
 	)
-	err = rows.Scan(
+	dest := make([]any, 0, 44)
+	dest = append(dest,
 		&l.ID, &l.KeyHash, &l.KeyHint, &l.ProductID, &l.PolicyID, &l.CustomerID, &l.Name, &l.Status, &l.StatusReason,
-		&licExpires, &licEnt, &licMeta, &l.CreatedAt, &l.UpdatedAt,
-		&p.ID, &p.ProductID, &p.Name, &p.DurationSeconds, &p.MaxMachines, &p.Floating, &p.LeaseTTLSeconds,
-		&p.HeartbeatWindowSeconds, &p.GraceSeconds, &p.ExpiryAction, &polEnt, &polMeta, &polNotice,
-		&p.OfflineReleaseSeconds, &p.CreatedAt, &p.UpdatedAt,
+		&licExpires, &licEnt, &licMeta, &l.CreatedAt, &l.UpdatedAt)
+	if withPolicy {
+		dest = append(dest,
+			&p.ID, &p.ProductID, &p.Name, &p.DurationSeconds, &p.MaxMachines, &p.Floating, &p.LeaseTTLSeconds,
+			&p.HeartbeatWindowSeconds, &p.GraceSeconds, &p.ExpiryAction, &polEnt, &polMeta, &polNotice,
+			&p.OfflineReleaseSeconds, &p.CreatedAt, &p.UpdatedAt)
+	}
+	dest = append(dest,
 		&cusStatus,
 		&mID, &mFP, &mName, &mHost, &mPlatform, &mIP, &mStatus, &mHeartbeat, &mLease,
-		&mReason, &mCreated, &mUpdated,
-	)
+		&mReason, &mCreated, &mUpdated)
+	err = rows.Scan(dest...)
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -84,7 +111,10 @@ func (s *Store) ReadLease(ctx context.Context, keyHash, fingerprint string) (*li
 		return nil, wrap(licensing.EInternal, err, "a stored license or policy is unreadable")
 	}
 	l.Entitlements, p.Entitlements, p.ExpiryNoticeDays = nonNil(l.Entitlements), nonNil(p.Entitlements), nonNil(p.ExpiryNoticeDays)
-	v := &licensing.LeaseView{License: &l, Policy: &p, CustomerStatus: licensing.CustomerStatus(cusStatus)}
+	v := &licensing.LeaseView{License: &l, CustomerStatus: licensing.CustomerStatus(cusStatus)}
+	if withPolicy {
+		v.Policy = &p
+	}
 	if mID.Valid {
 		m = licensing.Machine{
 			ID: mID.String, LicenseID: l.ID, Fingerprint: mFP.String, Name: mName.String, Hostname: mHost.String,

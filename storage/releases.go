@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,10 +23,7 @@ func (s *Store) Releases() *Releases { return &Releases{s: s} }
 
 // InTx runs fn in one transaction.
 func (r *Releases) InTx(ctx context.Context, fn func(tx release.Repo) error) error {
-	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Releases{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health}})
-	}, &sql.TxOptions{})
-	return translate(err)
+	return r.s.InTx(ctx, func(tx *Store) error { return fn(&Releases{s: tx}) })
 }
 
 func (r *Releases) AppendEvent(ctx context.Context, e *licensing.Event) error {

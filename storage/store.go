@@ -37,6 +37,7 @@ type Store struct {
 	db       *gorm.DB
 	postgres bool
 	health   *writeHealth
+	changes  *changeFeed // committed writes to cached tables (changes.go)
 }
 
 // Open connects to the database of cfg. It does not migrate; call Migrate.
@@ -83,8 +84,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}}
-	if err := watchWrites(db, s.health); err != nil {
+	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed()}
+	if err := errors.Join(watchWrites(db, s.health), watchChanges(db, s.changes)); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
 	}
@@ -137,11 +138,19 @@ func (s *Store) Dialect() string {
 	return "sqlite"
 }
 
-// InTx runs fn in one transaction; tx is s bound to it.
+// InTx runs fn in one transaction; tx is s bound to it. Writes to cached
+// tables are reported to WatchChanges once the transaction has ended.
 func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
+	var pool gorm.ConnPool
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Store{db: tx, postgres: s.postgres, health: s.health})
+		if s.changes.begin(tx.Statement.ConnPool) {
+			pool = tx.Statement.ConnPool
+		}
+		return fn(&Store{db: tx, postgres: s.postgres, health: s.health, changes: s.changes})
 	}, &sql.TxOptions{})
+	if pool != nil {
+		s.changes.end(pool)
+	}
 	return translate(err)
 }
 

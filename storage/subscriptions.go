@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -186,10 +185,7 @@ func subFromRow(r *subscriptionRow) *subscription.Subscription {
 
 // InTx runs fn in one transaction.
 func (r *Subscriptions) InTx(ctx context.Context, fn func(tx subscription.Store) error) error {
-	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Subscriptions{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health}})
-	}, &sql.TxOptions{})
-	return translate(err)
+	return r.s.InTx(ctx, func(tx *Store) error { return fn(&Subscriptions{s: tx}) })
 }
 
 func (r *Subscriptions) AppendEvent(ctx context.Context, e *licensing.Event) error {

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -133,10 +132,7 @@ func passwordTokenFromRow(r *passwordTokenRow) *users.PasswordToken {
 
 // InTx runs fn in one transaction.
 func (r *Users) InTx(ctx context.Context, fn func(tx users.Store) error) error {
-	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Users{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health}})
-	}, &sql.TxOptions{})
-	return translate(err)
+	return r.s.InTx(ctx, func(tx *Store) error { return fn(&Users{s: tx}) })
 }
 
 func (r *Users) AppendEvent(ctx context.Context, e *licensing.Event) error {

@@ -39,6 +39,7 @@ var (
 	_ licensing.CustomersStore     = view[licensing.CustomersStore]{}
 	_ licensing.LicensesStore      = view[licensing.LicensesStore]{}
 	_ licensing.LeasingStore       = view[licensing.LeasingStore]{}
+	_ licensing.LeasingStore       = leasingView{}
 	_ licensing.AccessStore        = view[licensing.AccessStore]{}
 	_ licensing.NotificationsStore = view[licensing.NotificationsStore]{}
 	_ licensing.AutomationStore    = view[licensing.AutomationStore]{}
@@ -54,13 +55,38 @@ func Stores(s *Store) licensing.Stores {
 // heartbeats handed to seen (a LastSeenBatcher in a server); nil writes
 // them at once.
 func StoresWithLastSeen(s *Store, seen licensing.LastSeenRecorder) licensing.Stores {
+	return StoresWith(s, seen, nil)
+}
+
+// StoresWith is StoresWithLastSeen with the leasing store's ReadLease
+// taking policies from policies (nil: none kept, every read goes to the
+// database).
+func StoresWith(s *Store, seen licensing.LastSeenRecorder, policies *PolicyCache) licensing.Stores {
+	var leasing licensing.LeasingStore = view[licensing.LeasingStore]{Store: s, seen: seen}
+	if policies != nil {
+		leasing = leasingView{view: view[licensing.LeasingStore]{Store: s, seen: seen}, policies: policies}
+	}
 	return licensing.Stores{
 		Catalog:       view[licensing.CatalogStore]{Store: s},
 		Customers:     view[licensing.CustomersStore]{Store: s},
 		Licenses:      view[licensing.LicensesStore]{Store: s},
-		Leasing:       view[licensing.LeasingStore]{Store: s, seen: seen},
+		Leasing:       leasing,
 		Access:        view[licensing.AccessStore]{Store: s},
 		Notifications: view[licensing.NotificationsStore]{Store: s},
 		Automation:    view[licensing.AutomationStore]{Store: s},
 	}
+}
+
+// leasingView is the leasing store whose ReadLease (renewals, heartbeats,
+// validations) takes policies from a PolicyCache. Only ReadLease is
+// decorated, and only outside transactions: InTx hands fn the plain view
+// of the transaction, so seat accounting (Activate reads the license,
+// policy and customer in its transaction) never sees a cached row.
+type leasingView struct {
+	view[licensing.LeasingStore]
+	policies *PolicyCache
+}
+
+func (v leasingView) ReadLease(ctx context.Context, keyHash, fingerprint string) (*licensing.LeaseView, error) {
+	return v.policies.readLease(ctx, v.Store, keyHash, fingerprint)
 }

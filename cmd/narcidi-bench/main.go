@@ -51,6 +51,9 @@ type Settings struct {
 	ProfileTime     time.Duration `json:"profile_duration_ns"`
 	Only            string        `json:"only,omitempty"`
 	InsightLicenses int           `json:"insight_licenses"`
+	// LeaseCacheTTL is the servers' NARCIDI_LEASE_CACHE_TTL ("": their
+	// default), so a run can compare the policy cache on and off.
+	LeaseCacheTTL string `json:"lease_cache_ttl,omitempty"`
 }
 
 func main() {
@@ -102,6 +105,7 @@ func parseFlags(args []string) (*Settings, error) {
 	fs.StringVar(&s.BenchTime, "benchtime", "1s", "-test.benchtime of each verifier-sdk benchmark run")
 	fs.BoolVar(&s.Profile, "profile", true, "profile (pprof) what misses its target")
 	fs.DurationVar(&s.ProfileTime, "profile-duration", 8*time.Second, "load duration of the server profile")
+	fs.StringVar(&s.LeaseCacheTTL, "lease-cache-ttl", "", "NARCIDI_LEASE_CACHE_TTL of the servers (0: no policy cache; empty: their default)")
 	fs.StringVar(&s.Only, "only", "", "comma-separated sections to run (sdk,server,scans,size,insights); empty: all")
 	fs.IntVar(&s.InsightLicenses, "insight-licenses", 100_000, "licenses (90 days of roll-ups each) the insights engine scores")
 	if err := fs.Parse(args); err != nil {

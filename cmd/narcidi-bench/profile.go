@@ -60,7 +60,15 @@ func runProfileServer(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc := licensing.NewServices(storage.StoresWithLastSeen(st, seen), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: "narcidi", Secrets: hasher})
+	// The policy cache as serve has it (NARCIDI_LEASE_CACHE_TTL, same default).
+	cacheTTL := storage.DefaultPolicyCacheTTL
+	if v := os.Getenv("NARCIDI_LEASE_CACHE_TTL"); v != "" {
+		if cacheTTL, err = time.ParseDuration(v); err != nil {
+			return fmt.Errorf("NARCIDI_LEASE_CACHE_TTL: %w", err)
+		}
+	}
+	policies := storage.NewPolicyCache(st, storage.PolicyCacheConfig{TTL: cacheTTL})
+	svc := licensing.NewServices(storage.StoresWith(st, seen, policies), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: "narcidi", Secrets: hasher})
 	srv := api.New(api.Config{
 		Services: svc, Health: st, Keys: kr, Logger: log, Limiter: api.NewRateLimiter(nil, "", log),
 		ClientRate: api.RateRule{Name: "client_rate", Rate: 1_000_000, Period: time.Second, Burst: 500_000},

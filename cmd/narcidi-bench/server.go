@@ -146,6 +146,9 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 	_, _ = rand.Read(tokenBytes)
 	token := "bench-admin-" + hex.EncodeToString(tokenBytes)
 	env := serverEnv(db, dataDir, token)
+	if s.LeaseCacheTTL != "" {
+		env = append(env, "NARCIDI_LEASE_CACHE_TTL="+s.LeaseCacheTTL)
+	}
 	if err := migrate(ctx, bin, env); err != nil {
 		return err
 	}

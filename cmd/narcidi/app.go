@@ -34,6 +34,7 @@ type App struct {
 	seen   *storage.LastSeenBatcher // last-seen stamps of renewals and heartbeats, written behind
 	usage  *insights.Recorder       // client-API telemetry, written behind (insights.go)
 	redis  *redis.Client
+	relay  *cacheRelay // drops the policy cache on other instances' changes (leasecache.go)
 	keys   *keys.Keyring
 	server *api.Server
 	// local runs the background jobs in-process (no Redis); monitor is the
@@ -140,7 +141,8 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.seen = storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: a.Log})
 	a.usage = insights.NewRecorder(st.Insights(), insights.RecorderConfig{Log: a.Log})
-	svc := licensing.NewServices(storage.StoresWithLastSeen(st, a.seen), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
+	policies := storage.NewPolicyCache(st, storage.PolicyCacheConfig{TTL: a.Config.LeaseCacheTTL})
+	svc := licensing.NewServices(storage.StoresWith(st, a.seen, policies), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
 		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher, Telemetry: a.usage})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
 	if err != nil {
@@ -184,6 +186,12 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.redis = redis.NewClient(opts)
 		rdb = a.redis
+		publishChanges(st, rdb, a.Config.RedisPrefix, a.Log)
+		if policies != nil {
+			if a.relay, err = startCacheRelay(ctx, rdb, a.Config.RedisPrefix, policies, a.Log); err != nil {
+				return errors.Join(fmt.Errorf("subscribe to the cache changes on Redis: %w", err), a.Close())
+			}
+		}
 	}
 	limiter := api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log)
 	consoleUsers, err := openUsers(st, master, time.Now) // users.go
@@ -298,6 +306,10 @@ func (a *App) Close() error {
 	if a.store != nil {
 		errs = append(errs, a.store.Close())
 		a.store = nil
+	}
+	if a.relay != nil {
+		errs = append(errs, a.relay.close())
+		a.relay = nil
 	}
 	if a.redis != nil {
 		errs = append(errs, a.redis.Close())

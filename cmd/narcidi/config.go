@@ -48,6 +48,10 @@ type Config struct {
 	Workers        string        // NARCIDI_WORKERS: auto or off
 	RetryBase      time.Duration // NARCIDI_RETRY_BASE
 	ShutdownGrace  time.Duration // NARCIDI_SHUTDOWN_GRACE
+	// LeaseCacheTTL (NARCIDI_LEASE_CACHE_TTL) is how long a server keeps a
+	// policy for renewals, heartbeats and validations (leasecache.go); 0
+	// keeps none.
+	LeaseCacheTTL time.Duration
 
 	WorkerConcurrency   int    // NARCIDI_WORKER_CONCURRENCY
 	SMTPURL             string // NARCIDI_SMTP_URL (secret: may hold a password)
@@ -145,6 +149,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_TOKEN_RATE", def: "10/m", kind: "N/unit", help: "API token creations allowed per token", value: rate(&c.TokenRate, "token_rate")},
 			{env: "NARCIDI_SHUTDOWN_GRACE", def: "5s", kind: "duration", help: "on SIGTERM, how long /readyz answers 503 while requests are still served (a load balancer drains the instance) before it stops", value: durationIn(&c.ShutdownGrace, 0, 5*time.Minute)},
 			{env: "NARCIDI_WORKERS", def: "auto", kind: "mode", help: "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", value: oneOf(&c.Workers, "auto", "off")},
+			leaseCacheSetting(c),
 		}, billingSettings(&c.Billing)...),
 		groupRedis: {
 			{env: "NARCIDI_REDIS_URL", kind: "url", help: "Redis URL (redis://host:6379/0): shares rate limits across server instances; required by worker", value: secretURL(&c.RedisURL, "redis", "rediss"), secret: true},

@@ -115,6 +115,8 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	insightsJobs(&wc, st, cfg)
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
+	// A worker keeps no cache, but what it writes may be in the servers'.
+	publishChanges(st, rdb, cfg.RedisPrefix, log)
 	tel, err := workerTelemetry(cfg, st, rdb, log)
 	if err != nil {
 		return err
