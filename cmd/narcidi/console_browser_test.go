@@ -3,6 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+	"github.com/nzilacode/narcidicontrole/workers/workerstest"
+	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
@@ -127,9 +131,21 @@ func TestConsoleInBrowser(t *testing.T) {
 
 // consoleInBrowser walks the first admin's way on one database: the
 // printed link, TOTP enrolment, a license an SDK activated, a suspension
-// the SDK's next renewal sees.
+// the SDK's next renewal sees, and the webhook of that suspension, failed
+// at its only attempt, redelivered from the console.
 func consoleInBrowser(t *testing.T, dialect string) {
-	app := startApp(t, dialect)
+	failFirst := func(n int) int {
+		if n == 0 {
+			return http.StatusServiceUnavailable
+		}
+		return http.StatusOK
+	}
+	rcv := workerstest.StartReceiver(t, failFirst)
+	env := map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true", "NARCIDI_DELIVERY_ATTEMPTS": "1"}
+	if dialect == "postgres" {
+		env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+	}
+	app := startAppWith(t, env)
 	out := app.Out.(*bytes.Buffer).String()
 	m := setPasswordLink.FindStringSubmatch(out)
 	if m == nil {
@@ -144,6 +160,7 @@ func consoleInBrowser(t *testing.T, dialect string) {
 	// console has no create forms yet).
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)
+	hook := registerHook(t, admin, rcv, licensing.ActionLicenseSuspended)
 	sdk := &verifier.Client{BaseURL: app.URL()}
 	req := verifier.MachineRequest{LicenseKey: cat.key, Fingerprint: verifier.FingerprintFrom("studio", "machine-1"), Hostname: "pc-1", Platform: "linux/amd64"}
 	if _, err := sdk.Activate(context.Background(), req); err != nil {
@@ -247,4 +264,32 @@ func consoleInBrowser(t *testing.T, dialect string) {
 	if _, err := sdk.Renew(context.Background(), req); apiCode(err) != "license_suspended" {
 		t.Fatalf("renewal after the console's suspension: %v, want license_suspended", err)
 	}
+
+	// The suspension's webhook failed at its only attempt (503): an admin
+	// finds it and redelivers it; the receiver then gets it (200).
+	workerstest.WaitFor(t, "the failed first delivery", func() bool { return len(rcv.StatusCodes()) == 1 })
+	run("find the failed delivery",
+		chromedp.Navigate(app.URL()+"/console/webhooks/"+hook.ID+"?status=failed"),
+		chromedp.Click(chromedp.CSS(`#deliveries a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#action-redeliver`)))
+	if st := text(`#delivery-status`); st != "failed" {
+		t.Fatalf("delivery status before the redelivery: %q, want failed", st)
+	}
+	run("redeliver",
+		chromedp.SendKeys(chromedp.CSS(`#reason`), "receiver was down"),
+		chromedp.Click(chromedp.CSS(`#action-redeliver`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm`)),
+		chromedp.Click(chromedp.CSS(`#confirm`)),
+		chromedp.WaitVisible(chromedp.CSS(`#attempts`)))
+	workerstest.WaitFor(t, "the redelivered webhook", func() bool { return slices.Equal(rcv.StatusCodes(), []int{503, 200}) })
+	if got := rcv.Received(); len(got) != 1 || got[0].Type != licensing.ActionLicenseSuspended { // the receiver keeps what it accepted
+		t.Fatalf("receiver accepted %d payloads, want the suspension once", len(got))
+	}
+	workerstest.WaitFor(t, "the console to show the delivery delivered", func() bool {
+		if err := chromedp.Do(ctx, chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#delivery-status`))); err != nil {
+			return false
+		}
+		return text(`#delivery-status`) == "delivered"
+	})
+	shoot(t, ctx, dir, "delivery-desktop.png", 1280)
 }
