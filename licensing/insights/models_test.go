@@ -83,10 +83,10 @@ const (
 
 // TestModelsOnSimulatedHistories: trained on the earlier half of the
 // simulator's licenses and judged on the later half, each score reaches
-// its bar for several seeds, one of them at 10k licenses; with the churn
+// its bar for several seeds at 10k licenses (2k with -short); with the churn
 // and block labels shuffled the models are no better than chance.
 func TestModelsOnSimulatedHistories(t *testing.T) {
-	sizes := map[uint64]int{1: 10_000, 2: 2000, 3: 2000}
+	sizes := map[uint64]int{1: 10_000, 2: 10_000, 3: 10_000}
 	for _, seed := range []uint64{1, 2, 3} {
 		t.Run(fmt.Sprintf("seed %d, %d licenses", seed, sizes[seed]), func(t *testing.T) {
 			if testing.Short() {
