@@ -185,3 +185,8 @@ func (r *Portal) SetPassword(ctx context.Context, email, hash string, now time.T
 	return translate(r.s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "email"}},
 		DoUpdates: clause.AssignmentColumns([]string{"password_hash", "updated_at"})}).Create(&row).Error)
 }
+
+func (r *Portal) RevokeSessions(ctx context.Context, email, keepID string, now time.Time) error {
+	return translate(r.s.q(ctx).Model(&portalSessionRow{}).Where("LOWER(email) = ? AND id <> ? AND revoked_at IS NULL", strings.ToLower(email), keepID).
+		Update("revoked_at", now).Error)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
@@ -39,6 +40,23 @@ func TestPortalPasswords(t *testing.T) {
 		}
 		if _, err := r.PasswordHash(ctx, "it@acme.test"); licensing.ErrorCode(err) != licensing.ENotFound {
 			t.Fatalf("another email: %v", err)
+		}
+		// RevokeSessions ends the email's live sessions but one.
+		for _, id := range []string{"s-keep", "s-other", "s-else"} {
+			email := "Bo@acme.test"
+			if id == "s-else" {
+				email = "it@acme.test"
+			}
+			must(t, r.CreateSession(ctx, &portal.Session{ID: id, CustomerID: "c1", Email: email, TokenHash: "h-" + id, CSRFToken: "x",
+				CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+		}
+		must(t, r.RevokeSessions(ctx, "bo@acme.test", "s-keep", t0.Add(time.Minute)))
+		for id, revoked := range map[string]bool{"s-keep": false, "s-other": true, "s-else": false} {
+			sess, err := r.GetSessionByHash(ctx, "h-"+id)
+			must(t, err)
+			if (sess.RevokedAt != nil) != revoked {
+				t.Errorf("%s revoked at %v, want revoked %v", id, sess.RevokedAt, revoked)
+			}
 		}
 	})
 }

@@ -83,9 +83,16 @@ func TestPortalPasswordSetThenSignIn(t *testing.T) {
 		if len(in) != 3 || !strings.Contains(in[0].Reason+in[len(in)-1].Reason, "with a password") {
 			t.Errorf("sign-in events: %+v", in)
 		}
-		// Changing it replaces the old one.
+		// Changing it replaces the old one and ends the email's other
+		// sessions (b's, a link's), not the one that changed it.
 		if resp, _ := p.setPassword(goodPassword+" two", goodPassword+" two"); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("change: %d", resp.StatusCode)
+		}
+		if resp, _ := b.do("GET", "/portal/", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("another session after the change: %d, want a redirect to sign in", resp.StatusCode)
+		}
+		if resp, _ := p.do("GET", "/portal/", nil); resp.StatusCode != http.StatusOK {
+			t.Errorf("the session that changed it: %d", resp.StatusCode)
 		}
 		e.wantPasswordSignIn("the old password after a change", "it@acme.example", goodPassword, http.StatusUnauthorized)
 		e.wantPasswordSignIn("the new password", "it@acme.example", goodPassword+" two", http.StatusSeeOther)

@@ -14,6 +14,7 @@ import (
 
 // SetPassword sets or replaces the password of the session's email: the
 // live session proves the email is the person's, as a redeemed link did.
+// The email's other sessions end.
 // EInvalid when the two entries differ or the password is too short.
 func (s *Service) SetPassword(ctx context.Context, cur *Current, password, again string) error {
 	if password != again {
@@ -27,7 +28,13 @@ func (s *Service) SetPassword(ctx context.Context, cur *Current, password, again
 		return err
 	}
 	return s.cfg.Store.InTx(ctx, func(tx Store) error {
-		if err := tx.SetPassword(ctx, cur.Session.Email, hash, s.now()); err != nil {
+		now := s.now()
+		if err := tx.SetPassword(ctx, cur.Session.Email, hash, now); err != nil {
+			return err
+		}
+		// A new password often answers a doubt: the email's other
+		// browsers sign in again.
+		if err := tx.RevokeSessions(ctx, cur.Session.Email, cur.Session.ID, now); err != nil {
 			return err
 		}
 		return s.record(ctx, tx, licensing.ActionPortalPasswordSet, cur.Customer.ID, "for "+cur.Session.Email)

@@ -62,6 +62,9 @@ type Store interface {
 	PasswordHash(ctx context.Context, email string) (string, error)
 	// SetPassword creates or replaces email's password.
 	SetPassword(ctx context.Context, email, hash string, now time.Time) error
+	// RevokeSessions ends, at now, every live session of email (of any
+	// customer) but keepID's.
+	RevokeSessions(ctx context.Context, email, keepID string, now time.Time) error
 }
 
 // Mailer sends one plain-text message (workers.Mailer, the alerts' SMTP).
