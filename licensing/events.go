@@ -80,8 +80,9 @@ const (
 const (
 	ActionPortalLinkSent     = "portal.link_sent"
 	ActionPortalSignedIn     = "portal.signed_in"
-	ActionPortalSignInFailed = "portal.sign_in_failed" // an unknown email, or a used or expired link
+	ActionPortalSignInFailed = "portal.sign_in_failed" // an unknown email, a used or expired link, a wrong password
 	ActionPortalSignedOut    = "portal.signed_out"
+	ActionPortalPasswordSet  = "portal.password_set" // a signed-in customer set or changed the password of their email
 )
 
 // Insight actions, recorded by the insights scoring job (licensing/insights)
@@ -113,7 +114,7 @@ var Actions = []string{
 	ActionLicenseKeyRotated,
 	ActionUserCreated, ActionUserUpdated, ActionUserPasswordSet, ActionUserTOTPEnabled, ActionUserSignedIn,
 	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed,
-	ActionPortalLinkSent, ActionPortalSignedIn, ActionPortalSignInFailed, ActionPortalSignedOut,
+	ActionPortalLinkSent, ActionPortalSignedIn, ActionPortalSignInFailed, ActionPortalSignedOut, ActionPortalPasswordSet,
 	ActionInsightChurnRisk, ActionInsightBlockRisk, ActionInsightUpgradeSuggested, ActionInsightSharingSuspected,
 }
 

@@ -27,6 +27,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0010_telemetry", Migrate: migrateTelemetry},            // insights.go
 		{ID: "0011_portal", Migrate: migratePortal},                  // portal.go
 		{ID: "0012_insight_scores", Migrate: migrateInsightScores},   // insightscores.go
+		{ID: "0013_portal_passwords", Migrate: migratePortalPasswords},
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
@@ -78,6 +79,27 @@ func migratePortal(tx *gorm.DB) error {
 	return tx.Migrator().CreateTable(&portalLink{}, &portalSession{})
 }
 
+type portalPasswordRow struct {
+	Email        string `gorm:"primaryKey"`
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+func (portalPasswordRow) TableName() string { return "portal_passwords" }
+
+// migratePortalPasswords creates the portal's passwords, one per email
+// address (0013): the customers it opens are found at sign-in.
+func migratePortalPasswords(tx *gorm.DB) error {
+	type portalPassword struct {
+		Email        string    `gorm:"primaryKey;size:254"`
+		PasswordHash string    `gorm:"size:255;not null"`
+		CreatedAt    time.Time `gorm:"not null"`
+		UpdatedAt    time.Time `gorm:"not null"`
+	}
+	return tx.Migrator().CreateTable(&portalPassword{})
+}
+
 // InTx runs fn in one transaction.
 func (r *Portal) InTx(ctx context.Context, fn func(tx portal.Store) error) error {
 	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -145,4 +167,26 @@ func (r *Portal) UpdateSession(ctx context.Context, s *portal.Session) error {
 func portalSessionToRow(s *portal.Session) *portalSessionRow {
 	return &portalSessionRow{ID: s.ID, CustomerID: s.CustomerID, Email: s.Email, TokenHash: s.TokenHash, CSRFToken: s.CSRFToken,
 		IP: s.IP, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt}
+}
+
+// PasswordHash reads email's password (emails are stored lower-case).
+func (r *Portal) PasswordHash(ctx context.Context, email string) (string, error) {
+	var row portalPasswordRow
+	if err := r.s.q(ctx).Take(&row, "email = ?", strings.ToLower(email)).Error; err != nil {
+		return "", notFound(translate(err), "password")
+	}
+	return row.PasswordHash, nil
+}
+
+// SetPassword upserts: two concurrent first settings end with one row (the
+// last one's hash), never a conflict error.
+func (r *Portal) SetPassword(ctx context.Context, email, hash string, now time.Time) error {
+	row := portalPasswordRow{Email: strings.ToLower(email), PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
+	return translate(r.s.q(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "email"}},
+		DoUpdates: clause.AssignmentColumns([]string{"password_hash", "updated_at"})}).Create(&row).Error)
+}
+
+func (r *Portal) RevokeSessions(ctx context.Context, email, keepID string, now time.Time) error {
+	return translate(r.s.q(ctx).Model(&portalSessionRow{}).Where("LOWER(email) = ? AND id <> ? AND revoked_at IS NULL", strings.ToLower(email), keepID).
+		Update("revoked_at", now).Error)
 }

@@ -18,6 +18,7 @@ func (p *Portal) signInPage(c *fiber.Ctx) error {
 }
 
 type signInData struct {
+	formError
 	CanMail bool
 	Email   string
 }

@@ -1,5 +1,6 @@
 // Package portal is the customers' self-service portal under /portal:
-// sign-in with a mailed one-time link (licensing/portal), then their
+// sign-in with a mailed one-time link or with the email's password
+// (licensing/portal; set on the Password page once signed in), then their
 // licenses with seats used and allowed, their machines (free a seat), the
 // releases their licenses may download (through the license-gated
 // download, a short-lived URL), the offline-activation exchange (a request

@@ -130,7 +130,10 @@ func (p *Portal) Mount(r fiber.Router) {
 	r.Post("/sign-in", p.requestLink)
 	r.Get("/link", p.linkPage)
 	r.Post("/link", p.redeem)
+	r.Post("/sign-in/password", p.signInWithPassword)
 	r.Post("/sign-out", p.signedIn, p.signOut)
+	r.Get("/password", p.signedIn, p.passwordPage)
+	r.Post("/password", p.signedIn, p.setPassword)
 	for _, rt := range Routes() {
 		h := rt.Handler
 		r.Add(rt.Method, rt.Path, p.signedIn, p.require(rt.Perm), func(c *fiber.Ctx) error { return h(p, c) })
@@ -187,13 +190,16 @@ func (p *Portal) render(c *fiber.Ctx, status int, name, title string, data any) 
 		pg.Customer, pg.Email = cur.Customer, cur.Session.Email
 		pg.Can = func(p string) bool { return cur.Actor.Allows(licensing.Permission(p)) }
 	}
-	if e, ok := data.(formError); ok {
-		pg.Error = e.msg
+	// Page data may embed formError to show a form's refusal.
+	if e, ok := data.(interface{ formMessage() string }); ok {
+		pg.Error = e.formMessage()
 	}
 	return webui.Render(c, p.cfg.Logger, t, status, pg)
 }
 
 type formError struct{ msg string }
+
+func (e formError) formMessage() string { return e.msg }
 
 type errorData struct {
 	Status  int

@@ -73,15 +73,9 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 	if s.cfg.Mailer == nil {
 		return licensing.Errorf(licensing.EUnavailable, "sign-in links cannot be sent: email is not configured on this server")
 	}
-	all, err := s.cfg.Store.CustomersByEmail(ctx, email)
+	customers, err := s.activeCustomers(ctx, email)
 	if err != nil {
 		return err
-	}
-	var customers []licensing.Customer
-	for _, c := range all {
-		if c.Status == licensing.CustomerActive && hasEmail(&c, email) {
-			customers = append(customers, c)
-		}
 	}
 	if len(customers) == 0 {
 		return s.cfg.Store.InTx(ctx, func(tx Store) error {
@@ -157,14 +151,8 @@ func (s *Service) Redeem(ctx context.Context, secret, ip, userAgent string) (*Si
 		if c.Status != licensing.CustomerActive || !hasEmail(c, l.Email) {
 			return errBadLink
 		}
-		secret := randomSecret("nzc_")
-		sess := &Session{ID: licensing.NewID(), CustomerID: c.ID, Email: l.Email, TokenHash: hashSecret(secret), CSRFToken: randomSecret(""),
-			IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout)}
-		if err := tx.CreateSession(ctx, sess); err != nil {
-			return err
-		}
-		out = &SignedIn{Session: sess, Customer: c, Secret: secret}
-		return s.record(licensing.WithActor(ctx, licensing.CustomerActor(c, l.Email)), tx, licensing.ActionPortalSignedIn, c.ID, "from "+ip)
+		out, err = s.openSession(ctx, tx, c, l.Email, "from "+ip, ip, userAgent)
+		return err
 	})
 	if err == errBadLink {
 		// Recorded on its own: the redemption's transaction was rolled back.
@@ -175,6 +163,38 @@ func (s *Service) Redeem(ctx context.Context, secret, ip, userAgent string) (*Si
 		}
 	}
 	return out, err
+}
+
+// activeCustomers are the active customers that have email (as theirs or
+// a contact's): who a link or a password may open.
+func (s *Service) activeCustomers(ctx context.Context, email string) ([]licensing.Customer, error) {
+	all, err := s.cfg.Store.CustomersByEmail(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	var customers []licensing.Customer
+	for _, c := range all {
+		if c.Status == licensing.CustomerActive && hasEmail(&c, email) {
+			customers = append(customers, c)
+		}
+	}
+	return customers, nil
+}
+
+// openSession starts a session of c for email in tx and audits it with
+// reason.
+func (s *Service) openSession(ctx context.Context, tx Store, c *licensing.Customer, email, reason, ip, userAgent string) (*SignedIn, error) {
+	now := s.now()
+	secret := randomSecret("nzc_")
+	sess := &Session{ID: licensing.NewID(), CustomerID: c.ID, Email: email, TokenHash: hashSecret(secret), CSRFToken: randomSecret(""),
+		IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout)}
+	if err := tx.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	if err := s.record(licensing.WithActor(ctx, licensing.CustomerActor(c, email)), tx, licensing.ActionPortalSignedIn, c.ID, clip(reason, 500)); err != nil {
+		return nil, err
+	}
+	return &SignedIn{Session: sess, Customer: c, Secret: secret}, nil
 }
 
 // Current is a live session with its customer and the actor it stands for.

@@ -56,6 +56,15 @@ type Store interface {
 	GetSessionByHash(ctx context.Context, hash string) (*Session, error)
 	// UpdateSession saves LastSeenAt and RevokedAt.
 	UpdateSession(ctx context.Context, s *Session) error
+
+	// PasswordHash is the PHC string of email's password: ENotFound when
+	// the email has none.
+	PasswordHash(ctx context.Context, email string) (string, error)
+	// SetPassword creates or replaces email's password.
+	SetPassword(ctx context.Context, email, hash string, now time.Time) error
+	// RevokeSessions ends, at now, every live session of email (of any
+	// customer) but keepID's.
+	RevokeSessions(ctx context.Context, email, keepID string, now time.Time) error
 }
 
 // Mailer sends one plain-text message (workers.Mailer, the alerts' SMTP).

@@ -1,64 +1,14 @@
 package users
 
 import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/base64"
 	"encoding/json"
-	"fmt"
-	"strings"
-
-	"golang.org/x/crypto/argon2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
-// argon2id parameters: OWASP's first recommendation (19 MiB, 2 passes, 1
-// lane), kept in each hash so they can be raised later.
-const (
-	argonTime    = 2
-	argonMemory  = 19 * 1024
-	argonThreads = 1
-	argonKeyLen  = 32
-)
-
-// hashPassword returns the PHC string of an argon2id hash of p.
-func hashPassword(p string) (string, error) {
-	salt := make([]byte, 16)
-	if _, err := rand.Read(salt); err != nil {
-		return "", licensing.Wrap(licensing.EInternal, err, "read random salt")
-	}
-	key := argon2.IDKey([]byte(p), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
-	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
-		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
-}
-
-// verifyPassword checks p against a PHC string made by hashPassword (with
-// whatever parameters it records).
-func verifyPassword(phc, p string) bool {
-	parts := strings.Split(phc, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false
-	}
-	var version int
-	var mem, t uint32
-	var threads uint8
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false
-	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &t, &threads); err != nil || mem > 1<<20 || t > 16 || threads == 0 {
-		return false
-	}
-	b64 := base64.RawStdEncoding
-	salt, err1 := b64.DecodeString(parts[4])
-	want, err2 := b64.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 {
-		return false
-	}
-	got := argon2.IDKey([]byte(p), salt, t, mem, threads, uint32(len(want)))
-	return subtle.ConstantTimeCompare(got, want) == 1
-}
+// The argon2id hashing and the length rule are licensing's, shared with
+// the customer portal's passwords.
+var hashPassword, verifyPassword, checkPassword = licensing.HashPassword, licensing.VerifyPassword, licensing.CheckPassword
 
 func snapshot(v any) json.RawMessage {
 	b, err := json.Marshal(v)

@@ -70,7 +70,7 @@ func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Mic
 var ConsoleRoles = []licensing.Role{licensing.RoleAdmin, licensing.RoleSupport, licensing.RoleReadOnly}
 
 // MinPasswordLength follows NIST SP 800-63B (at least 8; we ask 12).
-const MinPasswordLength = 12
+const MinPasswordLength = licensing.MinPasswordLength
 
 func (s *Service) record(ctx context.Context, tx licensing.EventAppender, action, targetID, reason string, before, after *User) error {
 	a := licensing.ActorFrom(ctx)
@@ -556,16 +556,6 @@ func normalEmail(s string) (string, error) {
 		return "", licensing.Errorf(licensing.EInvalid, "email must be a plain address like ops@example.com")
 	}
 	return s, nil
-}
-
-func checkPassword(p string) error {
-	if len([]rune(p)) < MinPasswordLength {
-		return licensing.Errorf(licensing.EInvalid, "the password must have at least %d characters", MinPasswordLength)
-	}
-	if len(p) > 256 {
-		return licensing.Errorf(licensing.EInvalid, "the password must have at most 256 bytes")
-	}
-	return nil
 }
 
 // hashSecret and randomSecret are licensing's, shared with the portal.

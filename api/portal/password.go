@@ -1,0 +1,61 @@
+package portal
+
+import (
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/portal"
+)
+
+// signInWithPassword is the sign-in page's second form. A wrong password
+// and an unknown email get the same page and status; attempts spend the
+// same per IP and email allowance as link requests, so the two ways in
+// together cannot be used to guess faster.
+func (p *Portal) signInWithPassword(c *fiber.Ctx) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	if err := p.allow(c.UserContext(), clientKey(c, email)); err != nil {
+		return p.fail(c, err)
+	}
+	out, err := p.cfg.SignIn.SignInWithPassword(c.UserContext(), email, c.FormValue("password"), c.IP(), c.Get(fiber.HeaderUserAgent))
+	if licensing.ErrorCode(err) == licensing.EUnauthorized {
+		return p.render(c, fiber.StatusUnauthorized, "sign-in", "Sign in",
+			signInData{formError: formError{licensing.ErrorMessage(err)}, CanMail: p.cfg.SignIn.CanMail(), Email: email})
+	} else if err != nil {
+		return p.fail(c, err)
+	}
+	if out.SignedIn == nil {
+		// The email opens several customers: each choice is a one-time
+		// link, spent through the link's own form.
+		return p.render(c, fiber.StatusOK, "choose", "Choose an account", chooseData{Choices: out.Choices})
+	}
+	p.cookies.Set(c, CookieName, out.SignedIn.Secret, out.SignedIn.Session.ExpiresAt)
+	p.cookies.Clear(c, preCookieName)
+	return p.redirect(c, Prefix+"/")
+}
+
+type chooseData struct {
+	Choices []portal.Choice
+}
+
+type passwordData struct {
+	formError
+}
+
+// passwordPage sets or changes the password of the session's email; any
+// signed-in customer may, whatever the customer record permits, as the
+// password only opens what a link to that email opens.
+func (p *Portal) passwordPage(c *fiber.Ctx) error {
+	return p.render(c, fiber.StatusOK, "password", "Password", passwordData{})
+}
+
+func (p *Portal) setPassword(c *fiber.Ctx) error {
+	err := p.cfg.SignIn.SetPassword(c.UserContext(), current(c), c.FormValue("password"), c.FormValue("again"))
+	if licensing.ErrorCode(err) == licensing.EInvalid {
+		return p.render(c, fiber.StatusUnprocessableEntity, "password", "Password", passwordData{formError: formError{licensing.ErrorMessage(err)}})
+	} else if err != nil {
+		return p.fail(c, err)
+	}
+	return p.redirect(c, Prefix+"/password?done=password-set")
+}
