@@ -216,6 +216,12 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 	}
 	srv.stop()
 
+	// The same renewals with telemetry off (issue 14: its cost).
+	renOff, err := telemetryOffRenewals(ctx, s, bin, env, conn)
+	if err != nil {
+		return fmt.Errorf("renewals with telemetry off: %w", err)
+	}
+
 	// pgbench: the same transaction done the plain way, on the same database.
 	if err := settle(ctx, conn, "licenses", "machines"); err != nil {
 		return err
@@ -232,6 +238,7 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 	}
 
 	ren.report(r, pgb, ceil, rssKB)
+	reportTelemetry(r, ren, renOff)
 	hb.reportHeartbeats(r, pgb)
 	act.report(r)
 	pgb.report(r)

@@ -140,10 +140,18 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	a.seen = storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: a.Log})
-	a.usage = insights.NewRecorder(st.Insights(), insights.RecorderConfig{Log: a.Log})
+	// With NARCIDI_TELEMETRY=off Leasing gets no recorder at all: a nil
+	// interface, not a nil *insights.Recorder inside one.
+	var usage licensing.TelemetryRecorder
+	if a.Config.Telemetry {
+		a.usage = insights.NewRecorder(st.Insights(), insights.RecorderConfig{Log: a.Log})
+		usage = a.usage
+	} else {
+		a.Log.Info("client-API telemetry is off (NARCIDI_TELEMETRY=off): insights scores see no usage")
+	}
 	policies := storage.NewPolicyCache(st, storage.PolicyCacheConfig{TTL: a.Config.LeaseCacheTTL})
 	svc := licensing.NewServices(storage.StoresWith(st, a.seen, policies), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
-		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher, Telemetry: a.usage})
+		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher, Telemetry: usage})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
 	if err != nil {
 		return errors.Join(err, a.Close())

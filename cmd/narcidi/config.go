@@ -70,6 +70,10 @@ type Config struct {
 	// TelemetryRetention (NARCIDI_TELEMETRY_RETENTION) is how long
 	// client-API telemetry is kept (insights.go).
 	TelemetryRetention time.Duration
+	// Telemetry (NARCIDI_TELEMETRY: on or off) says whether serve records
+	// client-API telemetry at all; off leaves the insights scores without
+	// usage (issue 14's bench measures what it costs).
+	Telemetry bool
 	// Insights is the scoring job's schedule and thresholds
 	// (insights_scores.go).
 	Insights InsightsConfig
@@ -150,6 +154,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_SHUTDOWN_GRACE", def: "5s", kind: "duration", help: "on SIGTERM, how long /readyz answers 503 while requests are still served (a load balancer drains the instance) before it stops", value: durationIn(&c.ShutdownGrace, 0, 5*time.Minute)},
 			{env: "NARCIDI_WORKERS", def: "auto", kind: "mode", help: "auto: without NARCIDI_REDIS_URL, serve runs the background jobs in-process (with Redis, run narcidi worker); off: serve runs none", value: oneOf(&c.Workers, "auto", "off")},
 			leaseCacheSetting(c),
+			{env: "NARCIDI_TELEMETRY", def: "on", kind: "mode", help: "on: the client API records usage telemetry (daily roll-ups, refusals), written behind in batches; off: none is recorded, so insights scores see no usage (no roll-ups, no refusals)", value: (*onOffValue)(&c.Telemetry)},
 		}, billingSettings(&c.Billing)...),
 		groupRedis: {
 			{env: "NARCIDI_REDIS_URL", kind: "url", help: "Redis URL (redis://host:6379/0): shares rate limits across server instances; required by worker", value: secretURL(&c.RedisURL, "redis", "rediss"), secret: true},
@@ -449,6 +454,23 @@ func (v *boolValue) Set(s string) error {
 		return fmt.Errorf("must be true or false, not %q", s)
 	}
 	*v = boolValue(b)
+	return nil
+}
+
+// onOffValue is a switch written on or off (a mode, not a boolean flag:
+// -telemetry alone does not turn it on).
+type onOffValue bool
+
+func (v *onOffValue) String() string { return "" }
+func (v *onOffValue) Set(s string) error {
+	switch s {
+	case "on":
+		*v = true
+	case "off":
+		*v = false
+	default:
+		return fmt.Errorf("must be on or off, not %q", s)
+	}
 	return nil
 }
 

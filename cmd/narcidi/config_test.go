@@ -181,6 +181,9 @@ func TestConfigPrecedence(t *testing.T) {
 		{"empty env is unset", map[string]string{"NARCIDI_ADDR": ""}, nil, func(c *Config) bool { return c.Addr == "127.0.0.1:8080" }},
 		{"keys dir from the data dir", map[string]string{"NARCIDI_DATA_DIR": "/d"}, nil, func(c *Config) bool { return c.KeysDir == "/d/keys" }},
 		{"release ttl flag over env", map[string]string{"NARCIDI_RELEASE_URL_TTL": "1m"}, []string{"-release-url-ttl", "2m"}, func(c *Config) bool { return c.Releases.URLTTL == "2m" }},
+		{"telemetry default on", nil, nil, func(c *Config) bool { return c.Telemetry }},
+		{"telemetry env off", map[string]string{"NARCIDI_TELEMETRY": "off"}, nil, func(c *Config) bool { return !c.Telemetry }},
+		{"telemetry flag over env", map[string]string{"NARCIDI_TELEMETRY": "off"}, []string{"-telemetry", "on"}, func(c *Config) bool { return c.Telemetry }},
 		{"secret from env", map[string]string{"NARCIDI_ADMIN_TOKEN": "t"}, nil, func(c *Config) bool { return c.AdminToken == "t" }},
 	}
 	for _, tc := range cases {
@@ -212,6 +215,7 @@ func TestConfigValidation(t *testing.T) {
 		{"NARCIDI_LOG_LEVEL", "loud", "NARCIDI_LOG_LEVEL: must be debug, info, warn or error"},
 		{"NARCIDI_LOG_FORMAT", "xml", "NARCIDI_LOG_FORMAT: must be text or json"},
 		{"NARCIDI_WORKERS", "on", "NARCIDI_WORKERS: must be auto or off"},
+		{"NARCIDI_TELEMETRY", "false", "NARCIDI_TELEMETRY: must be on or off"},
 		{"NARCIDI_SCAN_SCHEDULE", "every minute", "NARCIDI_SCAN_SCHEDULE: must be a cron spec"},
 		{"NARCIDI_BLOB_BACKEND", "ftp", "NARCIDI_BLOB_BACKEND: must be local or s3"},
 		{"NARCIDI_S3_PATH_STYLE", "maybe", "NARCIDI_S3_PATH_STYLE: must be true or false"},
