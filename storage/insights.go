@@ -103,9 +103,13 @@ func (i *Insights) AddDays(ctx context.Context, days []insights.Day) error {
 			}
 			return out
 		}
+		// A day's sets rarely grow after its first calls (the same
+		// networks, platforms and versions again): when the stored set
+		// holds the new one already, it is kept as it is, and the merge
+		// (unnest, sort, aggregate) is spent only on a set that changes.
 		merge := func(col string, max int) string {
-			return fmt.Sprintf(`(SELECT COALESCE(jsonb_agg(n ORDER BY n), '[]'::jsonb)::text FROM
-    (SELECT DISTINCT n FROM jsonb_array_elements_text(d.%[1]s::jsonb || excluded.%[1]s::jsonb) AS t(n) ORDER BY n LIMIT %[2]d) AS u)`, col, max)
+			return fmt.Sprintf(`CASE WHEN d.%[1]s::jsonb @> excluded.%[1]s::jsonb THEN d.%[1]s ELSE (SELECT COALESCE(jsonb_agg(n ORDER BY n), '[]'::jsonb)::text FROM
+    (SELECT DISTINCT n FROM jsonb_array_elements_text(d.%[1]s::jsonb || excluded.%[1]s::jsonb) AS t(n) ORDER BY n LIMIT %[2]d) AS u) END`, col, max)
 		}
 		query = `INSERT INTO telemetry_days AS d (day, license_id, machine_id, activations, renewals, heartbeats, validations, networks, platforms, app_versions)
 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::text[], $10::text[])
