@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
@@ -45,7 +48,8 @@ func leaseReadQuery(policy bool) string {
 // ReadLease implements licensing.LeasingStore.ReadLease. It goes to the
 // connection (or transaction) directly and scans by hand: this read runs
 // on every renewal and heartbeat, and gorm's reflection was a sixth of
-// their server CPU (bench/RESULTS.md).
+// their server CPU (bench/RESULTS.md). On PostgreSQL outside a
+// transaction it also bypasses database/sql (readLeasePgx).
 func (s *Store) ReadLease(ctx context.Context, keyHash, fingerprint string) (*licensing.LeaseView, error) {
 	return s.readLease(ctx, keyHash, fingerprint, true)
 }
@@ -56,6 +60,9 @@ func (s *Store) readLease(ctx context.Context, keyHash, fingerprint string, with
 	query := leaseReadNoPolicySQL
 	if withPolicy {
 		query = leaseReadSQL
+	}
+	if pool, ok := s.db.Statement.ConnPool.(*sql.DB); ok && s.postgres {
+		return readLeasePgx(ctx, pool, query, keyHash, fingerprint, withPolicy)
 	}
 	rows, err := s.db.Statement.ConnPool.QueryContext(ctx, query, keyHash, fingerprint)
 	if err != nil {
@@ -68,75 +75,171 @@ func (s *Store) readLease(ctx context.Context, keyHash, fingerprint string, with
 		}
 		return nil, errorf(licensing.ENotFound, "license not found")
 	}
-	var (
-		l                                                  licensing.License
-		p                                                  licensing.Policy
-		m                                                  licensing.Machine
-		cusStatus                                          string
-		licExpires, mHeartbeat, mLease, mCreated, mUpdated sql.NullTime
-		licEnt, licMeta, polEnt, polMeta, polNotice        sql.NullString
-		mID, mFP, mName, mHost, mPlatform, mIP             sql.NullString
-		mStatus, mReason                                   sql.NullString
-	)
-	dest := make([]any, 0, 44)
-	dest = append(dest,
-		&l.ID, &l.KeyHash, &l.KeyHint, &l.ProductID, &l.PolicyID, &l.CustomerID, &l.Name, &l.Status, &l.StatusReason,
-		&licExpires, &licEnt, &licMeta, &l.CreatedAt, &l.UpdatedAt)
-	if withPolicy {
-		dest = append(dest,
-			&p.ID, &p.ProductID, &p.Name, &p.DurationSeconds, &p.MaxMachines, &p.Floating, &p.LeaseTTLSeconds,
-			&p.HeartbeatWindowSeconds, &p.GraceSeconds, &p.ExpiryAction, &polEnt, &polMeta, &polNotice,
-			&p.OfflineReleaseSeconds, &p.CreatedAt, &p.UpdatedAt)
-	}
-	dest = append(dest,
-		&cusStatus,
-		&mID, &mFP, &mName, &mHost, &mPlatform, &mIP, &mStatus, &mHeartbeat, &mLease,
-		&mReason, &mCreated, &mUpdated)
-	err = rows.Scan(dest...)
-	if err != nil {
+	var r leaseRow
+	if err := rows.Scan(r.dest(withPolicy, false)...); err != nil {
 		return nil, translate(err)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, translate(err)
 	}
-	// The same normalisation as the gorm rows get (models.go).
-	l.ExpiresAt = nullTime(licExpires)
-	l.CreatedAt, l.UpdatedAt = utc(l.CreatedAt), utc(l.UpdatedAt)
-	p.CreatedAt, p.UpdatedAt = utc(p.CreatedAt), utc(p.UpdatedAt)
-	err = errors.Join(
-		jsonColumn(licEnt, &l.Entitlements), jsonColumn(licMeta, &l.Metadata),
-		jsonColumn(polEnt, &p.Entitlements), jsonColumn(polMeta, &p.Metadata), jsonColumn(polNotice, &p.ExpiryNoticeDays),
+	if err := r.decodeJSON(); err != nil {
+		return nil, err
+	}
+	return r.view(withPolicy), nil
+}
+
+// readLeasePgx is readLease on PostgreSQL outside a transaction: the same
+// statement on a connection of the same pool, through pgx itself, which
+// prepares it once per connection (its statement cache is keyed by the
+// text) and scans without database/sql's driver.Value boxing. That adapter
+// was the largest allocator of this read (BenchmarkReadLease). Taking the
+// connection through database/sql keeps one pool, its limit and its check
+// of idle connections (stdlib's ResetSession pings them, bad ones are
+// retried on another).
+func readLeasePgx(ctx context.Context, pool *sql.DB, query, keyHash, fingerprint string, withPolicy bool) (*licensing.LeaseView, error) {
+	conn, err := pool.Conn(ctx)
+	if err != nil {
+		return nil, translate(err)
+	}
+	defer conn.Close()
+	var (
+		r     leaseRow
+		found bool
+	)
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("the PostgreSQL driver connection is a %T, not pgx's", dc)
+		}
+		rows, err := c.Conn().Query(ctx, query, keyHash, fingerprint)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			return rows.Err()
+		}
+		found = true
+		if err := rows.Scan(r.dest(withPolicy, true)...); err != nil {
+			return err
+		}
+		// The JSON columns were skipped (nil destinations): they are
+		// decoded from the row's buffer, valid until Next, with no copy.
+		raw := rows.RawValues()
+		r.licEnt, r.licMeta = raw[leaseReadLicEnt], raw[leaseReadLicEnt+1]
+		if withPolicy {
+			r.polEnt, r.polMeta, r.polNotice = raw[leaseReadPolEnt], raw[leaseReadPolEnt+1], raw[leaseReadPolEnt+2]
+		}
+		if err := r.decodeJSON(); err != nil {
+			return err
+		}
+		rows.Close()
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, translate(err) // keeps decodeJSON's licensing error
+	}
+	if !found {
+		return nil, errorf(licensing.ENotFound, "license not found")
+	}
+	return r.view(withPolicy), nil
+}
+
+// Positions of the JSON columns in leaseReadSQL (the licenses' and the
+// policy's), which readLeasePgx reads raw.
+const (
+	leaseReadLicEnt = 10
+	leaseReadPolEnt = 14 + 10
+)
+
+// leaseRow is one row of leaseReadSQL (or leaseReadNoPolicySQL). The
+// nullable columns scan into pgtype values, which are sql.Scanners too, so
+// both paths share it.
+type leaseRow struct {
+	l                                      licensing.License
+	p                                      licensing.Policy
+	licStatus, expiryAction, cusStatus     string
+	licExpires                             pgtype.Timestamptz
+	mHeartbeat, mLease, mCreated, mUpdated pgtype.Timestamptz
+	mID, mFP, mName, mHost, mPlatform, mIP pgtype.Text
+	mStatus, mReason                       pgtype.Text
+	licEnt, licMeta, polEnt, polMeta       []byte
+	polNotice                              []byte
+}
+
+// dest lists the scan destinations in the statement's order; rawJSON
+// leaves the JSON columns nil (skipped by pgx, see readLeasePgx).
+func (r *leaseRow) dest(withPolicy, rawJSON bool) []any {
+	l, p := &r.l, &r.p
+	raw := func(b *[]byte) any {
+		if rawJSON {
+			return nil
+		}
+		return b
+	}
+	dest := make([]any, 0, 43)
+	dest = append(dest,
+		&l.ID, &l.KeyHash, &l.KeyHint, &l.ProductID, &l.PolicyID, &l.CustomerID, &l.Name, &r.licStatus, &l.StatusReason,
+		&r.licExpires, raw(&r.licEnt), raw(&r.licMeta), &l.CreatedAt, &l.UpdatedAt)
+	if withPolicy {
+		dest = append(dest,
+			&p.ID, &p.ProductID, &p.Name, &p.DurationSeconds, &p.MaxMachines, &p.Floating, &p.LeaseTTLSeconds,
+			&p.HeartbeatWindowSeconds, &p.GraceSeconds, &r.expiryAction, raw(&r.polEnt), raw(&r.polMeta), raw(&r.polNotice),
+			&p.OfflineReleaseSeconds, &p.CreatedAt, &p.UpdatedAt)
+	}
+	return append(dest,
+		&r.cusStatus,
+		&r.mID, &r.mFP, &r.mName, &r.mHost, &r.mPlatform, &r.mIP, &r.mStatus, &r.mHeartbeat, &r.mLease,
+		&r.mReason, &r.mCreated, &r.mUpdated)
+}
+
+// decodeJSON decodes the JSON columns, as gorm's json serializer does
+// (NULL and "" leave the field as it is).
+func (r *leaseRow) decodeJSON() error {
+	err := errors.Join(
+		jsonColumn(r.licEnt, &r.l.Entitlements), jsonColumn(r.licMeta, &r.l.Metadata),
+		jsonColumn(r.polEnt, &r.p.Entitlements), jsonColumn(r.polMeta, &r.p.Metadata), jsonColumn(r.polNotice, &r.p.ExpiryNoticeDays),
 	)
 	if err != nil {
-		return nil, wrap(licensing.EInternal, err, "a stored license or policy is unreadable")
+		return wrap(licensing.EInternal, err, "a stored license or policy is unreadable")
 	}
+	return nil
+}
+
+// view builds the LeaseView of a decoded row, with the same normalisation
+// as the gorm rows get (models.go).
+func (r *leaseRow) view(withPolicy bool) *licensing.LeaseView {
+	l, p := &r.l, &r.p
+	l.Status, p.ExpiryAction = licensing.LicenseStatus(r.licStatus), licensing.ExpiryAction(r.expiryAction)
+	l.ExpiresAt = nullTime(r.licExpires)
+	l.CreatedAt, l.UpdatedAt = utc(l.CreatedAt), utc(l.UpdatedAt)
+	p.CreatedAt, p.UpdatedAt = utc(p.CreatedAt), utc(p.UpdatedAt)
 	l.Entitlements, p.Entitlements, p.ExpiryNoticeDays = nonNil(l.Entitlements), nonNil(p.Entitlements), nonNil(p.ExpiryNoticeDays)
-	v := &licensing.LeaseView{License: &l, CustomerStatus: licensing.CustomerStatus(cusStatus)}
+	v := &licensing.LeaseView{License: l, CustomerStatus: licensing.CustomerStatus(r.cusStatus)}
 	if withPolicy {
-		v.Policy = &p
+		v.Policy = p
 	}
-	if mID.Valid {
-		m = licensing.Machine{
-			ID: mID.String, LicenseID: l.ID, Fingerprint: mFP.String, Name: mName.String, Hostname: mHost.String,
-			Platform: mPlatform.String, IP: mIP.String, Status: licensing.MachineStatus(mStatus.String),
-			LastHeartbeat: nullTime(mHeartbeat), LastLeaseAt: nullTime(mLease), StatusReason: mReason.String,
-			CreatedAt: utc(mCreated.Time), UpdatedAt: utc(mUpdated.Time),
+	if r.mID.Valid {
+		v.Machine = &licensing.Machine{
+			ID: r.mID.String, LicenseID: l.ID, Fingerprint: r.mFP.String, Name: r.mName.String, Hostname: r.mHost.String,
+			Platform: r.mPlatform.String, IP: r.mIP.String, Status: licensing.MachineStatus(r.mStatus.String),
+			LastHeartbeat: nullTime(r.mHeartbeat), LastLeaseAt: nullTime(r.mLease), StatusReason: r.mReason.String,
+			CreatedAt: utc(r.mCreated.Time), UpdatedAt: utc(r.mUpdated.Time),
 		}
-		v.Machine = &m
 	}
-	return v, nil
+	return v
 }
 
 // jsonColumn decodes a JSON text column into dst, as gorm's json serializer
 // does (NULL and "" leave dst as it is).
-func jsonColumn(c sql.NullString, dst any) error {
-	if !c.Valid || c.String == "" {
+func jsonColumn(b []byte, dst any) error {
+	if len(b) == 0 {
 		return nil
 	}
-	return json.Unmarshal([]byte(c.String), dst)
+	return json.Unmarshal(b, dst)
 }
 
-func nullTime(t sql.NullTime) *time.Time {
+func nullTime(t pgtype.Timestamptz) *time.Time {
 	if !t.Valid {
 		return nil
 	}
