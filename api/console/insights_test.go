@@ -128,17 +128,17 @@ func TestInsightsOnOverviewAndDetails(t *testing.T) {
 		b := e.signedIn(licensing.RoleSupport)
 
 		_, body := b.do("GET", "/console/", nil)
-		churn := section(t, body, "top-churn_risk", "</ol>")
+		churn := section(t, body, "top-churn_risk", "</div>")
 		if !strings.Contains(churn, "83%") || strings.Contains(churn, "12%") || !strings.Contains(churn, "used on 3 of the last 28 days") {
 			t.Errorf("the overview's churn risk is not the one above 70%%: %s", churn)
 		}
 		if !strings.Contains(churn, `href="/console/insights?kind=churn_risk&amp;min=70"`) {
 			t.Errorf("the overview's churn risk does not link to the filtered list: %s", churn)
 		}
-		if s := section(t, body, "top-sharing_suspected", "</ol>"); !strings.Contains(s, "77%") || !strings.Contains(s, "Globex") {
+		if s := section(t, body, "top-sharing_suspected", "</div>"); !strings.Contains(s, "77%") || !strings.Contains(s, "Globex") {
 			t.Errorf("sharing: %s", s)
 		}
-		if s := section(t, body, "top-block_risk", "</ol>"); !strings.Contains(s, "None above the threshold") {
+		if s := section(t, body, "top-block_risk", "</div>"); !strings.Contains(s, "None above the threshold") {
 			t.Errorf("block risk: %s", s)
 		}
 
