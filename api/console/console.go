@@ -17,6 +17,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 )
@@ -47,6 +48,11 @@ type Config struct {
 	// Queues reports the background job queues on the overview (nil: not
 	// shown).
 	Queues QueueReporter
+	// Insights reads the insights scores (nil: the insights page answers
+	// 503 and the other pages leave them out); Thresholds are the
+	// installation's, for the overview's strongest scores above them.
+	Insights   *insights.Scores
+	Thresholds insights.Thresholds
 }
 
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
@@ -151,6 +157,7 @@ var routeGroups = [][]Route{
 	auditRoutes,
 	tokenRoutes,
 	userRoutes,
+	insightRoutes,
 }
 
 // Routes lists every signed-in page and action.

@@ -18,6 +18,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -53,7 +54,8 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	}
 	limiter := api.NewRateLimiter(nil, "", nil)
 	srv := api.New(api.Config{Services: svc, Health: st, Keys: kr, Limiter: limiter,
-		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter})})
+		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter,
+			Insights: insights.NewScores(st.InsightScores())})})
 	ctx := context.Background()
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	must(t, err)

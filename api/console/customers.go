@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 )
 
 // The customers' pages: list and search, detail (profile, contacts, its
@@ -97,6 +98,7 @@ type customerData struct {
 	CanWrite    bool
 	CanLicense  bool
 	Saved       bool
+	Insights    []insightRow // insights.go: nil when the user may not read them
 }
 
 var customerErrorFields = map[string]string{"name": "name", "email": "email", "status": "status",
@@ -159,6 +161,10 @@ func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error 
 			return cn.fail(c, err)
 		}
 		d.Licenses, d.More = ls, len(ls) == PageSize
+	}
+	var err error
+	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{CustomerID: d.Customer.ID}); err != nil {
+		return cn.fail(c, err)
 	}
 	return cn.render(c, status, "customer", "Customer "+d.Customer.Name, d)
 }

@@ -48,7 +48,8 @@ type overviewData struct {
 	Renewals    chart
 	Queues      *QueueReport
 	QueueError  bool
-	Monitor     string // the queue monitor's path, for those who may use it
+	Monitor     string       // the queue monitor's path, for those who may use it
+	Insights    []insightTop // insights.go: nil when the user may not read them
 }
 
 type statusCount struct {
@@ -80,6 +81,9 @@ func (cn *Console) overview(c *fiber.Ctx) error {
 	}
 	if d.Queues != nil && d.Queues.Mode == "redis" && current(c).Actor.Allows(licensing.ManageQueues) {
 		d.Monitor = api.QueueMonitorPath
+	}
+	if d.Insights, err = cn.insightTops(c); err != nil {
+		return cn.fail(c, err)
 	}
 	return cn.render(c, fiber.StatusOK, "overview", "Overview", d)
 }

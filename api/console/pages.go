@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 )
 
 // The pages call the same services as the JSON routes, with the same
@@ -65,6 +66,7 @@ type licenseData struct {
 	Entitlements []string
 	Done         string
 	Actions      []string
+	Insights     []insightRow // insights.go: nil when the user may not read them
 }
 
 func (cn *Console) license(c *fiber.Ctx) error {
@@ -91,6 +93,9 @@ func (cn *Console) license(c *fiber.Ctx) error {
 	}
 	if a.Allows(licensing.WriteLicenses) {
 		d.Actions = availableActions(l)
+	}
+	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{LicenseID: id}); err != nil {
+		return cn.fail(c, err)
 	}
 	return cn.render(c, fiber.StatusOK, "license", "License "+l.KeyHint, d)
 }

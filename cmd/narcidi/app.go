@@ -210,6 +210,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
+	scores := insights.NewScores(st.InsightScores()) // the API's and the console's
 	a.server = api.New(api.Config{
 		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: limiter, ClientRate: clientRate, TokenRate: tokenRate,
@@ -217,10 +218,10 @@ func (a *App) Start(ctx context.Context) error {
 		Releases:     releases,
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
-		Console:  openConsole(consoleUsers, svc, releases, limiter, a),
+		Console:  openConsole(consoleUsers, svc, releases, scores, limiter, a),
 		Docs:     docs.New(),
 		Portal:   openPortal(st, svc, releases, wc.Mailer, limiter, a), // portal.go
-		Insights: insights.NewScores(st.InsightScores()),
+		Insights: scores,
 	})
 	if err := a.tel.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())

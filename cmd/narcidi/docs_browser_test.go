@@ -142,6 +142,31 @@ func TestOverviewInBrowser(t *testing.T) {
 	if err := app.usage.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// Insights: scores as the scoring job stores them, one naming the
+	// next plan, for the overview's top scores and the insights page.
+	var team struct{ ID string }
+	admin.mustCreate("/v1/policies", map[string]any{"product_id": cat.productID, "name": "Team", "floating": true, "max_machines": 20,
+		"lease_ttl_seconds": 3600, "duration_seconds": 365 * 86400}, &team)
+	score := func(k insights.Kind, v float64, version string, reasons ...string) insights.Score {
+		s := insights.Score{LicenseID: cat.licenseID, CustomerID: cat.customerID, ProductID: cat.productID, PolicyID: cat.policyID,
+			Kind: k, Value: v, ModelVersion: version, StartingModel: strings.Contains(version, "starting"), ComputedAt: now}
+		for _, r := range reasons {
+			s.Reasons = append(s.Reasons, insights.Reason{Text: r})
+		}
+		return s
+	}
+	if err := app.store.InsightScores().SaveScores(ctx, []insights.Score{
+		score(insights.KindChurn, 0.18, "churn-starting-1", "used on 27 of the last 28 days (was 26)", "3 of 5 seats in use"),
+		score(insights.KindBlock, 0.06, "block-starting-1", "expires in 364 days"),
+		func() insights.Score {
+			s := score(insights.KindUpgrade, 0.86, "upgrade-rules-1", "activation refused for the seat limit on 9 of the last 14 days", "all 5 seats in use on 12 of the last 14 days")
+			s.SuggestedPolicyID = team.ID
+			return s
+		}(),
+		score(insights.KindSharing, 0.74, "sharing-robust-1", "7 fingerprints cycled through the seats in 14 days (peers: 1)", "used from 6 networks at once"),
+	}, nil); err != nil {
+		t.Fatal(err)
+	}
 
 	bctx := newBrowser(t, app.URL())
 	watchCSP(t, bctx)
@@ -179,6 +204,16 @@ func TestOverviewInBrowser(t *testing.T) {
 	}
 	shoot(t, bctx, dir, "overview.png", 1280)
 	shoot(t, bctx, dir, "overview-phone.png", 390)
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 900),
+		chromedp.Click(chromedp.CSS(`#top-upgrade_suggested h3 a`)),
+		chromedp.WaitVisible(chromedp.CSS(`#insights-table a.suggested`))); err != nil {
+		t.Fatalf("from the overview to the upgrade suggestions: %v", err)
+	}
+	if name, err := chromedp.Run(bctx, chromedp.TextContent(chromedp.CSS(`#insights-table a.suggested`))); err != nil || name != "Team" {
+		t.Errorf("the suggested policy reads %q (%v), want Team", name, err)
+	}
+	shoot(t, bctx, dir, "insights.png", 1280)
+	shoot(t, bctx, dir, "insights-phone.png", 390)
 	if v := cspViolations(t, bctx); len(v) > 0 {
 		t.Errorf("the CSP blocked: %v", v)
 	}

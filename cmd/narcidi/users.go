@@ -12,6 +12,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api/console"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -33,11 +34,12 @@ func openUsers(st *storage.Store, master []byte, clock licensing.Clock) (*users.
 
 // openConsole builds the web console over the same services and limiter
 // as the API.
-func openConsole(us *users.Service, svc *licensing.Services, releases *release.Service, limiter api.RateLimiter, a *App) *console.Console {
+func openConsole(us *users.Service, svc *licensing.Services, releases *release.Service, scores *insights.Scores, limiter api.RateLimiter, a *App) *console.Console {
 	// Behind a TLS-terminating proxy the requests arrive as plain HTTP:
 	// the public URL says the browser uses https.
 	secure := strings.HasPrefix(a.Config.PublicURL, "https://")
-	return console.New(console.Config{Users: us, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter()})
+	return console.New(console.Config{Users: us, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter(),
+		Insights: scores, Thresholds: a.Config.Insights.thresholds()})
 }
 
 // passwordLink is the console URL that redeems a set-password secret.

@@ -1,0 +1,199 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/api/console"
+	"github.com/nzilacode/narcidicontrole/keys/keystest"
+	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+)
+
+// insightsFixture stores scores of two licenses of two customers: the
+// env's license has a strong churn risk and an upgrade suggestion naming
+// the "Team" policy; a second license of another customer and product has
+// a weak churn risk and a strong sharing suspicion.
+type insightsFixture struct {
+	other     *licensing.License
+	otherCust *licensing.Customer
+	team      *licensing.Policy
+	product2  *licensing.Product
+}
+
+func storeScores(t *testing.T, e *env, st *storage.Store) insightsFixture {
+	t.Helper()
+	ctx := context.Background()
+	team, err := e.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: e.license.ProductID, Name: "Team", DurationSeconds: 86400 * 365, MaxMachines: 10, Floating: true,
+		LeaseTTLSeconds: 3600, HeartbeatWindowSeconds: 600, ExpiryAction: licensing.ExpiryRestrict})
+	must(t, err)
+	prod2, err := e.svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "render", Name: "Render"})
+	must(t, err)
+	pol2, err := e.svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: prod2.ID, Name: "Basic", DurationSeconds: 86400 * 365, MaxMachines: 1,
+		LeaseTTLSeconds: 3600, HeartbeatWindowSeconds: 600, ExpiryAction: licensing.ExpiryRestrict})
+	must(t, err)
+	cust2, err := e.svc.Customers.CreateCustomer(ctx, licensing.CustomerInput{Name: "Globex", Email: "it@globex.example"})
+	must(t, err)
+	other, err := e.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: pol2.ID, CustomerID: cust2.ID, Name: "Globex render"})
+	must(t, err)
+	now := e.clock.Now()
+	l := e.license
+	scores := []insights.Score{
+		{LicenseID: l.ID, CustomerID: l.CustomerID, ProductID: l.ProductID, PolicyID: l.PolicyID, Kind: insights.KindChurn, Value: 0.834,
+			Reasons:      []insights.Reason{{Text: "used on 3 of the last 28 days (was 21)", Feature: "active_days_28", Value: 3}, {Text: "expires in 12 days with no renewal", Feature: "days_to_expiry", Value: 12}},
+			ModelVersion: "churn-starting-1", StartingModel: true, ComputedAt: now},
+		{LicenseID: l.ID, CustomerID: l.CustomerID, ProductID: l.ProductID, PolicyID: l.PolicyID, Kind: insights.KindUpgrade, Value: 0.91,
+			Reasons:      []insights.Reason{{Text: "activation refused for the seat limit on 9 of the last 14 days", Feature: "seat_refusal_days_14", Value: 9}},
+			ModelVersion: "upgrade-rules-1", SuggestedPolicyID: team.ID, ComputedAt: now},
+		{LicenseID: other.ID, CustomerID: cust2.ID, ProductID: prod2.ID, PolicyID: pol2.ID, Kind: insights.KindChurn, Value: 0.12,
+			Reasons: []insights.Reason{{Text: "used every day of the last 28", Feature: "active_days_28", Value: 28}}, ModelVersion: "churn-trained-ab12", ComputedAt: now},
+		{LicenseID: other.ID, CustomerID: cust2.ID, ProductID: prod2.ID, PolicyID: pol2.ID, Kind: insights.KindSharing, Value: 0.77,
+			Reasons: []insights.Reason{{Text: "7 fingerprints cycled through 1 seat in 14 days", Feature: "fingerprints_14", Value: 7}}, ModelVersion: "sharing-robust-1", ComputedAt: now},
+	}
+	must(t, st.InsightScores().SaveScores(ctx, scores, insights.Thresholds{}))
+	return insightsFixture{other: &other.License, otherCust: cust2, team: team, product2: prod2}
+}
+
+// rowsOf is the insight rows of a page's insights table.
+func rowsOf(t *testing.T, body string) []string {
+	t.Helper()
+	table := section(t, body, "insights-table", "</table>")
+	return strings.Split(table, `<tr class="insight">`)[1:]
+}
+
+func TestInsightsPageListsAndFilters(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		fx := storeScores(t, e, st)
+		b := e.signedIn(licensing.RoleReadOnly)
+
+		resp, body := b.do("GET", "/console/insights", nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("insights: %d", resp.StatusCode)
+		}
+		if rows := rowsOf(t, body); len(rows) != 4 {
+			t.Fatalf("%d rows, want 4", len(rows))
+		}
+		for _, want := range []string{"churn risk", "upgrade suggested", "sharing suspected", ">83%<", ">91%<", ">12%<",
+			"used on 3 of the last 28 days (was 21)", "expires in 12 days with no renewal",
+			`href="/console/policies/` + fx.team.ID + `" class="suggested">Team</a>`,
+			"churn-starting-1", "starting model", "churn-trained-ab12",
+			`href="/console/licenses/` + e.license.ID + `">…` + e.license.KeyHint + ` (Acme studio)</a>`, ">Globex</a>", "2026-05-01 10:00 UTC",
+			`href="/console/insights" aria-current="page">Insights</a>`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the insights page lacks %q", want)
+			}
+		}
+
+		// Filters: each narrows to the rows it names.
+		for q, want := range map[string][]string{
+			"kind=churn_risk":                       {"83%", "12%"},
+			"kind=churn_risk&min=50":                {"83%"},
+			"min=80":                                {"83%", "91%"},
+			"customer=" + fx.otherCust.ID:           {"12%", "77%"},
+			"product=" + fx.product2.ID + "&min=50": {"77%"},
+			"kind=block_risk":                       {},
+		} {
+			_, body := b.do("GET", "/console/insights?"+q, nil)
+			rows := rowsOf(t, body)
+			if len(rows) != len(want) {
+				t.Errorf("%s: %d rows, want %d", q, len(rows), len(want))
+				continue
+			}
+			for _, w := range want {
+				if !strings.Contains(strings.Join(rows, ""), ">"+w+"<") {
+					t.Errorf("%s: no row of %s", q, w)
+				}
+			}
+		}
+		for _, q := range []string{"min=101", "min=x", "kind=nope"} {
+			if resp, _ := b.do("GET", "/console/insights?"+q, nil); resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Errorf("%s: %d, want 422 (invalid)", q, resp.StatusCode)
+			}
+		}
+	})
+}
+
+// The overview shows the strongest scores above each kind's threshold
+// (the default 70%); the license and customer pages their own scores.
+func TestInsightsOnOverviewAndDetails(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		fx := storeScores(t, e, st)
+		b := e.signedIn(licensing.RoleSupport)
+
+		_, body := b.do("GET", "/console/", nil)
+		churn := section(t, body, "top-churn_risk", "</div>")
+		if !strings.Contains(churn, "83%") || strings.Contains(churn, "12%") || !strings.Contains(churn, "used on 3 of the last 28 days") {
+			t.Errorf("the overview's churn risk is not the one above 70%%: %s", churn)
+		}
+		if !strings.Contains(churn, `href="/console/insights?kind=churn_risk&amp;min=70"`) {
+			t.Errorf("the overview's churn risk does not link to the filtered list: %s", churn)
+		}
+		if s := section(t, body, "top-sharing_suspected", "</div>"); !strings.Contains(s, "77%") || !strings.Contains(s, "Globex") {
+			t.Errorf("sharing: %s", s)
+		}
+		if s := section(t, body, "top-block_risk", "</div>"); !strings.Contains(s, "None above the threshold") {
+			t.Errorf("block risk: %s", s)
+		}
+
+		_, body = b.do("GET", "/console/licenses/"+e.license.ID, nil)
+		rows := rowsOf(t, body)
+		if len(rows) != 2 || !strings.Contains(rows[0], "91%") || !strings.Contains(rows[0], ">Team</a>") || !strings.Contains(rows[1], "expires in 12 days") {
+			t.Errorf("the license's insights are not its two scores, strongest first: %v", rows)
+		}
+		_, body = b.do("GET", "/console/customers/"+fx.otherCust.ID, nil)
+		rows = rowsOf(t, body)
+		if len(rows) != 2 || !strings.Contains(rows[0], "7 fingerprints cycled through 1 seat") || !strings.Contains(rows[1], "12%") {
+			t.Errorf("the customer's insights: %v", rows)
+		}
+		_, body = b.do("GET", "/console/licenses/"+fx.other.ID, nil)
+		if strings.Contains(body, "83%") {
+			t.Error("another license's score shows on a license page")
+		}
+	})
+}
+
+// Every console role reads insights (licensing's table): a server without
+// them answers 503 on the page and leaves the sections out elsewhere, and
+// a role that lacked the permission would be refused by the same check
+// (TestRoutesByRole covers the matrix).
+func TestInsightsLeftOutWithoutScores(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		storeScores(t, e, st)
+		for _, role := range []licensing.Role{licensing.RoleAdmin, licensing.RoleSupport, licensing.RoleReadOnly} {
+			if !(&licensing.Actor{Role: role}).Allows(licensing.ReadInsights) {
+				t.Errorf("%s: no %s, yet the console's sections assume every console role reads insights", role, licensing.ReadInsights)
+			}
+		}
+		if (&licensing.Actor{Role: licensing.RoleCustomer, CustomerID: "c"}).Allows(licensing.ReadInsights) {
+			t.Error("a customer reads insights")
+		}
+		b := e.signedIn(licensing.RoleAdmin)
+		kr, _ := keystest.Keyring(t, e.clock.Now)
+		limiter := api.NewRateLimiter(nil, "", nil)
+		bare := *e
+		bare.app = api.New(api.Config{Services: e.svc, Health: st, Keys: kr, Limiter: limiter,
+			Console: console.New(console.Config{Users: e.us, Services: e.svc, Limiter: limiter})}).App()
+		b2 := &browser{e: &bare, cookies: b.cookies}
+		if resp, _ := b2.do("GET", "/console/insights", nil); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Errorf("insights without scores: %d, want 503", resp.StatusCode)
+		}
+		for _, path := range []string{"/console/", "/console/licenses/" + e.license.ID, "/console/customers/" + e.license.CustomerID} {
+			resp, body := b2.do("GET", path, nil)
+			if resp.StatusCode != http.StatusOK || strings.Contains(body, "83%") || strings.Contains(body, `id="insights`) || strings.Contains(body, `id="overview-insights"`) {
+				t.Errorf("%s without scores: %d, or it shows insights", path, resp.StatusCode)
+			}
+		}
+		// And with them, the same user sees them there.
+		if _, body := b.do("GET", "/console/licenses/"+e.license.ID, nil); !strings.Contains(body, `id="insights"`) {
+			t.Error("the license page lacks its insights")
+		}
+	})
+}
