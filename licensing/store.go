@@ -31,6 +31,9 @@ type PolicyFilter struct {
 
 // LicenseFilter narrows a license listing.
 type LicenseFilter struct {
+	// KeyHint keeps the licenses whose key ends with these 4 characters
+	// (License.KeyHint): how a person finds a key they were read out.
+	KeyHint       string
 	CustomerID    string
 	ProductID     string
 	PolicyID      string

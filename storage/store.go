@@ -324,7 +324,7 @@ func (s *Store) LockLicense(ctx context.Context, id string) (*licensing.License,
 func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, page licensing.Page) ([]licensing.License, error) {
 	q := s.q(ctx)
 	for _, c := range [...]struct{ col, v string }{
-		{"customer_id", f.CustomerID}, {"product_id", f.ProductID}, {"policy_id", f.PolicyID}, {"status", string(f.Status)},
+		{"key_hint", f.KeyHint}, {"customer_id", f.CustomerID}, {"product_id", f.ProductID}, {"policy_id", f.PolicyID}, {"status", string(f.Status)},
 	} {
 		if c.v != "" {
 			q = q.Where(c.col+" = ?", c.v)

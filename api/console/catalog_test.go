@@ -375,3 +375,24 @@ func TestListsArePaginated(t *testing.T) {
 		}
 	})
 }
+
+// TestFindLicenseByKey: a whole key as pasted (any case, spaces) or its
+// last four characters finds its license, and only it.
+func TestFindLicenseByKey(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		created, err := e.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: e.license.PolicyID, CustomerID: e.license.CustomerID})
+		must(t, err)
+		b := e.signedIn(licensing.RoleReadOnly)
+		for _, typed := range []string{created.Key, " " + strings.ToLower(created.Key) + " ", strings.ToLower(created.KeyHint)} {
+			_, body := b.do("GET", "/console/licenses?"+url.Values{"key": {typed}}.Encode(), nil)
+			if !strings.Contains(body, "/console/licenses/"+created.ID) || strings.Contains(body, "/console/licenses/"+e.license.ID+`"`) {
+				t.Errorf("search by %q does not list exactly the license", typed)
+			}
+		}
+		if _, body := b.do("GET", "/console/licenses?key=QQQQ", nil); strings.Contains(body, "/console/licenses/"+created.ID) {
+			t.Error("an unknown hint lists the license")
+		}
+	})
+}

@@ -29,6 +29,7 @@ type licensesData struct {
 	Licenses []licensing.License
 	Products []licensing.Product
 	Status   string
+	Key      string // as typed: a whole key or its last 4 characters
 	Customer string
 	Product  string
 	Expiring string       // "7" or "30": active licenses expiring within as many days (the overview's links)
@@ -37,10 +38,11 @@ type licensesData struct {
 
 func (cn *Console) licenses(c *fiber.Ctx) error {
 	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), Expiring: c.Query("expiring")}
-	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(d.Status), CustomerID: d.Customer, ProductID: d.Product}
+	d.Key = strings.TrimSpace(c.Query("key"))
+	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(d.Status), CustomerID: d.Customer, ProductID: d.Product, KeyHint: keyHint(d.Key)}
 	if days, err := strconv.Atoi(d.Expiring); err == nil && days >= 1 && days <= 366 {
 		f = cn.cfg.Services.Automation.ExpiringFilter(days)
-		f.CustomerID, f.ProductID, d.Status = d.Customer, d.Product, string(f.Status)
+		f.CustomerID, f.ProductID, f.KeyHint, d.Status = d.Customer, d.Product, keyHint(d.Key), string(f.Status)
 	} else {
 		d.Expiring = ""
 	}
@@ -53,9 +55,20 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	if len(ls) == PageSize {
-		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "expiring": {d.Expiring}, "after": {ls[len(ls)-1].ID}}.Encode())
+		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "expiring": {d.Expiring}, "key": {d.Key}, "after": {ls[len(ls)-1].ID}}.Encode())
 	}
 	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
+}
+
+// keyHint is the hint of a typed key or hint: the last 4 characters of
+// its normalized form ("" for nothing typed). Keys are stored hashed; the
+// hint is what a person can search by.
+func keyHint(typed string) string {
+	k := licensing.NormalizeKey(typed) // as keys are stored: License.KeyHint is its last 4
+	if len(k) <= 4 {
+		return strings.ToUpper(strings.TrimSpace(typed))
+	}
+	return k[len(k)-4:]
 }
 
 type licenseData struct {
