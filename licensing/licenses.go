@@ -135,7 +135,7 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 		expires = &t
 	}
 	l := &License{
-		KeyHash: s.secrets.Hash(key), KeyHint: key[len(key)-4:], ProductID: policy.ProductID, PolicyID: policy.ID,
+		KeyHash: s.secrets.Hash(key), KeyHint: KeyHint(key), ProductID: policy.ProductID, PolicyID: policy.ID,
 		CustomerID: in.CustomerID, Name: in.Name, Status: LicenseActive, ExpiresAt: expires,
 		Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
 	}
@@ -471,7 +471,7 @@ const ActionLicenseKeyRotated = "license.key_rotated"
 // EConflict (revoked).
 func (s *Licenses) RotateKey(ctx context.Context, id, reason string) (*CreatedLicense, error) {
 	key := NewLicenseKey()
-	hash, hint := s.secrets.Hash(key), key[len(key)-4:]
+	hash, hint := s.secrets.Hash(key), KeyHint(key)
 	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicenseKeyRotated, reasonOr(reason, "license key rotated"), func(tx LicensesStore, l *License) error {
 		if l.Status == LicenseRevoked {
 			return Errorf(EConflict, "the license is revoked: its key cannot be replaced")

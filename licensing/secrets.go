@@ -103,6 +103,12 @@ func NormalizeKey(key string) string {
 	return strings.Join(parts, "-")
 }
 
+// KeyHint is what is kept of a key in clear (License.KeyHint) and what a
+// person can search by: the last 4 characters of its normalized form.
+func KeyHint(normalized string) string {
+	return normalized[max(len(normalized)-4, 0):]
+}
+
 // Supplied license keys must be hard to guess: the rule is checked by
 // checkSuppliedKey and stated in its error message.
 const (

@@ -64,11 +64,11 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 // its normalized form ("" for nothing typed). Keys are stored hashed; the
 // hint is what a person can search by.
 func keyHint(typed string) string {
-	k := licensing.NormalizeKey(typed) // as keys are stored: License.KeyHint is its last 4
+	k := licensing.NormalizeKey(typed)
 	if len(k) <= 4 {
 		return strings.ToUpper(strings.TrimSpace(typed))
 	}
-	return k[len(k)-4:]
+	return licensing.KeyHint(k)
 }
 
 type licenseData struct {
