@@ -287,10 +287,13 @@ func TestWorkerMetricsAndDashboardNames(t *testing.T) {
 		t.Errorf("worker metrics without the token: %d, want 401", s)
 	}
 	var ws scrape
-	workerstest.WaitFor(t, "the worker to count the delivery", func() bool {
+	// The delivery is counted inside the task and its duration after it
+	// returns: wait for both.
+	workerstest.WaitFor(t, "the worker to count the delivery and its task", func() bool {
 		ws = scrapeMetrics(t, workerURL, metricsToken)
 		v, _ := ws.value("narcidi_deliveries_total", "channel", "webhook", "outcome", "delivered")
-		return v == 1
+		d, _ := ws.value("narcidi_task_duration_seconds", "task", "delivery:send", "outcome", "ok")
+		return v == 1 && d == 1
 	})
 	ss := scrapeMetrics(t, app.tel.metricsURL(), "")
 	checkSamples(t, ss, apiWants())
