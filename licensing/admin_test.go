@@ -340,3 +340,49 @@ func TestTransferLicense(t *testing.T) {
 		})
 	}
 }
+
+// An expired license still in use (expiry action allow) can be suspended,
+// which stops it, and reinstated; the expiry scan then marks it expired
+// again. Before, suspending needed an active license, so the only way to
+// stop such a license was to revoke it, and an expiry scan racing an
+// admin's suspension turned it into a conflict.
+func TestSuspendExpiredLicense(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, d, licensing.PolicyInput{DurationSeconds: 86400, LeaseTTLSeconds: 3600, MaxMachines: 1, ExpiryAction: licensing.ExpiryAllow})
+			lic := f.license(t, licensing.LicenseInput{})
+			if _, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-1")); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Add(48 * time.Hour)
+			if res, err := f.svc.Automation.ScanExpiry(ctx); err != nil || res.Expired != 1 {
+				t.Fatalf("scan = %+v, %v; want 1 expired", res, err)
+			}
+			if _, err := f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-1")); err != nil {
+				t.Fatalf("renew of an expired license under allow: %v", err)
+			}
+			l, err := f.svc.Licenses.SuspendLicense(ctx, lic.ID, "unpaid")
+			if err != nil || l.Status != licensing.LicenseSuspended {
+				t.Fatalf("suspend expired = %+v, %v", l, err)
+			}
+			_, err = f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-1"))
+			wantCode(t, err, licensing.ELicenseSuspended)
+			_, err = f.svc.Licenses.SuspendLicense(ctx, lic.ID, "twice")
+			wantCode(t, err, licensing.EConflict)
+
+			if l, err = f.svc.Licenses.ReinstateLicense(ctx, lic.ID, "paid"); err != nil || l.Status != licensing.LicenseActive {
+				t.Fatalf("reinstate = %+v, %v", l, err)
+			}
+			if _, err := f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-1")); err != nil {
+				t.Fatalf("renew after reinstating: %v", err)
+			}
+			if res, err := f.svc.Automation.ScanExpiry(ctx); err != nil || res.Expired != 1 {
+				t.Fatalf("scan after reinstating = %+v, %v; want it expired again", res, err)
+			}
+			if l, _ = f.svc.Licenses.License(ctx, lic.ID); l.Status != licensing.LicenseExpired {
+				t.Errorf("status after the scan = %s, want expired", l.Status)
+			}
+		})
+	}
+}

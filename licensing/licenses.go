@@ -153,9 +153,11 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 
 // SuspendLicense blocks a license: it gets no new lease until reinstated.
 // Leases already issued stay valid until they end (they are offline tokens).
-// ENotFound, EConflict (not active).
+// An expired license can be suspended too: under a policy whose expiry
+// action is allow it is still in use, and suspending is how to stop that
+// without revoking it for good. ENotFound, EConflict (suspended or revoked).
 func (s *Licenses) SuspendLicense(ctx context.Context, id, reason string) (*License, error) {
-	return s.transition(ctx, id, []LicenseStatus{LicenseActive}, LicenseSuspended, ActionLicenseSuspended, reason)
+	return s.transition(ctx, id, []LicenseStatus{LicenseActive, LicenseExpired}, LicenseSuspended, ActionLicenseSuspended, reason)
 }
 
 // RevokeLicense ends a license for good: no lease, no reinstatement.
@@ -164,7 +166,10 @@ func (s *Licenses) RevokeLicense(ctx context.Context, id, reason string) (*Licen
 	return s.transition(ctx, id, []LicenseStatus{LicenseActive, LicenseSuspended, LicenseExpired}, LicenseRevoked, ActionLicenseRevoked, reason)
 }
 
-// ReinstateLicense lifts a suspension. ENotFound, EConflict (not suspended).
+// ReinstateLicense lifts a suspension. The license comes back active; one
+// past its expiry and grace is used exactly as an expired one (License.Check
+// reads the dates) and the next expiry scan marks it expired again.
+// ENotFound, EConflict (not suspended).
 func (s *Licenses) ReinstateLicense(ctx context.Context, id, reason string) (*License, error) {
 	return s.transition(ctx, id, []LicenseStatus{LicenseSuspended}, LicenseActive, ActionLicenseReinstated, reason)
 }

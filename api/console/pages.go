@@ -122,7 +122,7 @@ func availableActions(l *licensing.License) []string {
 	case licensing.LicenseSuspended:
 		return []string{"reinstate", "extend", "revoke"}
 	case licensing.LicenseExpired:
-		return []string{"extend", "revoke"}
+		return []string{"suspend", "extend", "revoke"}
 	}
 	return nil
 }
