@@ -216,10 +216,13 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 	}
 	srv.stop()
 
-	// The same renewals with telemetry off (issue 14: its cost).
-	renOff, err := telemetryOffRenewals(ctx, s, bin, env, conn)
-	if err != nil {
-		return fmt.Errorf("renewals with telemetry off: %w", err)
+	// The same renewals with telemetry on, off, then on again (issue 14:
+	// its cost, see reportTelemetry).
+	var tel [3]*renewResult
+	for i, mode := range []string{"on", "off", "on"} {
+		if tel[i], err = telemetryRenewals(ctx, s, bin, env, conn, mode, i+1); err != nil {
+			return fmt.Errorf("renewals with telemetry %s (run %d of 3): %w", mode, i+1, err)
+		}
 	}
 
 	// pgbench: the same transaction done the plain way, on the same database.
@@ -238,7 +241,7 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 	}
 
 	ren.report(r, pgb, ceil, rssKB)
-	reportTelemetry(r, ren, renOff)
+	reportTelemetry(r, tel[0], tel[1], tel[2])
 	hb.reportHeartbeats(r, pgb)
 	act.report(r)
 	pgb.report(r)
