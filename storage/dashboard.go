@@ -12,15 +12,15 @@ import (
 
 var _ licensing.DashboardStore = (*Store)(nil)
 
-// DailyUse sums the license roll-ups (machine_id ""), not the per-machine
-// rows, which count the same calls again.
+// DailyUse sums every roll-up row: each use is counted in one row (its
+// machine's, or its license's when it named no machine; insights.Day).
 func (s *Store) DailyUse(ctx context.Context, from, to string) ([]licensing.DayUse, error) {
 	var rows []struct {
 		Day                   string
 		Activations, Renewals int64
 	}
 	err := s.q(ctx).Table("telemetry_days").Select("day, sum(activations) AS activations, sum(renewals) AS renewals").
-		Where("day >= ? AND day <= ? AND machine_id = ''", from, to).Group("day").Order("day").Scan(&rows).Error
+		Where("day >= ? AND day <= ?", from, to).Group("day").Order("day").Scan(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}

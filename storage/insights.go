@@ -63,6 +63,32 @@ func jsonSet(s []string) string {
 	return string(b)
 }
 
+// migrateTelemetryOneRowPerUse (0014) moves the roll-ups to one row per
+// use (insights.Day): until then a use with a machine was counted in its
+// machine's row and again in its license's row (machine_id ”). The
+// license rows keep only what their machines' rows of the same day do
+// not hold (the uses that named no machine), and go when nothing is left.
+// Their sets are kept: a license's total reads the union of its rows'
+// sets, which these already were.
+func migrateTelemetryOneRowPerUse(tx *gorm.DB) error {
+	rest := func(col string) string {
+		return fmt.Sprintf(`%[1]s = CASE WHEN telemetry_days.%[1]s > s.%[1]s THEN telemetry_days.%[1]s - s.%[1]s ELSE 0 END`, col)
+	}
+	sums := `(SELECT day, license_id, SUM(activations) AS activations, SUM(renewals) AS renewals,
+    SUM(heartbeats) AS heartbeats, SUM(validations) AS validations
+  FROM telemetry_days WHERE machine_id <> '' GROUP BY day, license_id) AS s`
+	fold := `UPDATE telemetry_days SET ` + rest("activations") + `, ` + rest("renewals") + `, ` + rest("heartbeats") + `, ` + rest("validations") + `
+FROM ` + sums + `
+WHERE telemetry_days.machine_id = '' AND s.day = telemetry_days.day AND s.license_id = telemetry_days.license_id`
+	if err := tx.Exec(fold).Error; err != nil {
+		return fmt.Errorf("fold the license roll-ups: %w", err)
+	}
+	if err := tx.Exec(`DELETE FROM telemetry_days WHERE machine_id = '' AND activations = 0 AND renewals = 0 AND heartbeats = 0 AND validations = 0`).Error; err != nil {
+		return fmt.Errorf("drop the empty license roll-ups: %w", err)
+	}
+	return nil
+}
+
 // AddDays implements insights.Store: one upsert that adds counts and
 // merges the sets (kept sorted, bounded) in the database, so concurrent
 // writers of the same day (several instances) lose nothing.
@@ -184,7 +210,9 @@ func (i *Insights) Days(ctx context.Context, licenseID, from, to string) ([]insi
 	return daysFromRows(rows)
 }
 
-// daysFromRows converts roll-up rows, reading their JSON sets.
+// daysFromRows converts stored roll-up rows, reading their JSON sets, into
+// what the engine reads (insights.LicenseDays: the license's rows are
+// built here, not stored).
 func daysFromRows(rows []telemetryDayRow) ([]insights.Day, error) {
 	out := make([]insights.Day, len(rows))
 	for n, r := range rows {
@@ -202,7 +230,7 @@ func daysFromRows(rows []telemetryDayRow) ([]insights.Day, error) {
 			}
 		}
 	}
-	return out, nil
+	return insights.LicenseDays(out), nil
 }
 
 // Refusals implements insights.Store.

@@ -28,6 +28,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0011_portal", Migrate: migratePortal},                  // portal.go
 		{ID: "0012_insight_scores", Migrate: migrateInsightScores},   // insightscores.go
 		{ID: "0013_portal_passwords", Migrate: migratePortalPasswords},
+		{ID: "0014_telemetry_one_row_per_use", Migrate: migrateTelemetryOneRowPerUse}, // insights.go
 	}
 }
 

@@ -60,10 +60,11 @@ func TestOverviewShowsTheFigures(t *testing.T) {
 			_, err := e.svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: later.Key, Fingerprint: fp, Platform: "linux/amd64"})
 			must(t, err)
 		}
-		// Renewals from the telemetry roll-ups: the license rows count,
-		// the per-machine rows repeat them, a day outside the 30 is left out.
+		// Renewals from the telemetry roll-ups, one row per use (a
+		// machine's, or the license's without one); a day outside the 30
+		// is left out.
 		must(t, st.Insights().AddDays(ctx, []insights.Day{
-			{Day: "2026-04-29", LicenseID: later.ID, Renewals: 3, Activations: 1},
+			{Day: "2026-04-29", LicenseID: later.ID, Activations: 1},
 			{Day: "2026-04-29", LicenseID: later.ID, MachineID: "m1", Renewals: 3},
 			{Day: "2026-05-01", LicenseID: later.ID, Renewals: 2},
 			{Day: "2026-05-01", LicenseID: soon.ID, Renewals: 4},

@@ -161,7 +161,6 @@ func TestInsightsEndToEnd(t *testing.T) {
 		at := now.AddDate(0, 0, -d)
 		day := at.Format(insights.DayLayout)
 		days = append(days,
-			insights.Day{Day: day, LicenseID: cramped, Renewals: 24, Networks: []string{"192.0.2.0/24"}, Platforms: []string{"linux/amd64"}},
 			insights.Day{Day: day, LicenseID: cramped, MachineID: main.Data[0].ID, Renewals: 24, Networks: []string{"192.0.2.0/24"}, Platforms: []string{"linux/amd64"}},
 			insights.Day{Day: day, LicenseID: steady, Renewals: 48, Networks: []string{"198.51.100.0/24"}, Platforms: []string{"linux/amd64"}})
 		refusals = append(refusals, insights.RefusalEvent{ID: licensing.NewID(), At: at, Kind: licensing.UseActivation, Code: licensing.ESeatLimit,

@@ -152,12 +152,8 @@ func Import(ctx context.Context, r io.Reader, store ImportStore) (ImportResult, 
 		if p := l.platforms[rec.MachineID]; p != "" && len(p) <= 100 {
 			d.Platforms = []string{p}
 		}
+		d.MachineID = rec.MachineID // one row per record, as the recorder writes (see Day)
 		addDay(d)
-		if rec.MachineID != "" {
-			m := d
-			m.MachineID = rec.MachineID
-			addDay(m)
-		}
 		if len(days) >= importBatch {
 			return flushDays()
 		}

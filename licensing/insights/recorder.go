@@ -31,8 +31,9 @@ type RecorderConfig struct {
 type dayKey struct{ day, license, machine string }
 
 // Recorder is the write-behind licensing.TelemetryRecorder: RecordUse and
-// RecordRefusal answer at once; it rolls uses up per day, license and
-// machine in memory and writes them, with the refusals, in one statement
+// RecordRefusal answer at once; it rolls uses up per day and machine (per
+// day and license for a use that names no machine, see Day) in memory and
+// writes them, with the refusals, in one statement
 // per table per batch, MaxDelay after the first use of the batch or as
 // soon as MaxBatch are waiting. Close writes what is left, so a clean stop
 // loses nothing; a crash loses at most the last MaxDelay. A batch that
@@ -106,14 +107,10 @@ func (r *Recorder) RecordUse(u licensing.Use) {
 	if u.AppVersion != "" && len(u.AppVersion) <= 64 {
 		d.AppVersions = []string{u.AppVersion}
 	}
-	r.add(func() {
-		r.addDay(d)
-		if u.MachineID != "" {
-			m := d
-			m.MachineID = u.MachineID
-			r.addDay(m)
-		}
-	})
+	// One row per use: the machine's, or the license's when no machine
+	// was named (readers build the license's totals, LicenseDays).
+	d.MachineID = u.MachineID
+	r.add(func() { r.addDay(d) })
 }
 
 // RecordRefusal implements licensing.TelemetryRecorder.

@@ -1,9 +1,11 @@
 package insights
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -24,6 +26,13 @@ const DayLayout = "2006-01-02"
 
 // Day is the roll-up of one UTC day of a license (MachineID "") or of one
 // machine of it.
+//
+// What is stored and what is read differ: a Store keeps one row per
+// machine and day, plus a row with MachineID "" only for the uses that
+// named no machine (so a renewal writes one row, not two: the license's
+// row was half of telemetry's database work). Readers get the engine's
+// shape from LicenseDays: every machine row, and per day one license row
+// that holds everything.
 type Day struct {
 	Day         string // YYYY-MM-DD, UTC
 	LicenseID   string
@@ -56,7 +65,8 @@ type Store interface {
 	// AddDays adds each day's counts to the stored row of the same day,
 	// license and machine (creating it) and merges its sets into the
 	// stored ones, bounded as the constants say, in one statement. The
-	// caller gives each (day, license, machine) at most once per call.
+	// caller gives each (day, license, machine) at most once per call,
+	// and a use in one row only (see Day).
 	AddDays(ctx context.Context, days []Day) error
 	// AddRefusals stores the events in one statement; an event whose ID
 	// is stored already is skipped (a batch retried after a write whose
@@ -64,8 +74,9 @@ type Store interface {
 	// a retried batch whose first write did land counts twice, which only
 	// a lost connection between commit and answer can cause.
 	AddRefusals(ctx context.Context, events []RefusalEvent) error
-	// Days lists the roll-ups of a license (its own and its machines')
-	// with from <= day <= to (YYYY-MM-DD), by day then machine.
+	// Days lists the roll-ups of a license with from <= day <= to
+	// (YYYY-MM-DD) as LicenseDays shapes them (its machines' rows and its
+	// own total per day), by day then machine.
 	Days(ctx context.Context, licenseID, from, to string) ([]Day, error)
 	// Refusals lists the refusals of a license with from <= At < to, oldest
 	// first.
@@ -113,6 +124,36 @@ func addToSet(s []string, v string, max int) []string {
 		s = s[:max]
 	}
 	return s
+}
+
+// LicenseDays turns stored rows (see Day) into what the engine reads:
+// the machine rows as they are and, for each license and day that has
+// any row, one license row (MachineID "") that merges them all, the
+// machine-less uses included. Rows come out by license, day, then
+// machine (the license row first); the input is not changed.
+func LicenseDays(stored []Day) []Day {
+	type key struct{ license, day string }
+	totals := map[key]*Day{}
+	var out []Day
+	for _, d := range stored {
+		k := key{d.LicenseID, d.Day}
+		t, ok := totals[k]
+		if !ok {
+			t = &Day{Day: d.Day, LicenseID: d.LicenseID}
+			totals[k] = t
+		}
+		t.merge(&d)
+		if d.MachineID != "" {
+			out = append(out, d)
+		}
+	}
+	for _, t := range totals {
+		out = append(out, *t)
+	}
+	slices.SortFunc(out, func(a, b Day) int {
+		return cmp.Or(strings.Compare(a.LicenseID, b.LicenseID), strings.Compare(a.Day, b.Day), strings.Compare(a.MachineID, b.MachineID))
+	})
+	return out
 }
 
 // merge adds b's counts and sets to a (same day, license and machine).
