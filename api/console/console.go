@@ -101,6 +101,11 @@ var funcs = template.FuncMap{
 	"statuses": func() []string { return []string{"active", "suspended", "expired", "revoked"} },
 	"list":     func(s ...string) []string { return s },
 	"date":     webui.Date,
+	// actionForms is the argument of the "action-forms" template: the
+	// record's path, the page's CSRF token and its actions.
+	"actionForms": func(path, csrf string, actions []string) actionForms {
+		return actionForms{Path: path, CSRF: csrf, Actions: actions}
+	},
 	"safeURL": func(s string) template.URL {
 		// Only the QR code's own data URL goes through here.
 		if strings.HasPrefix(s, "data:image/png;base64,") {
@@ -108,6 +113,13 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+}
+
+// actionForms is what the shared "action-forms" template (layout.html)
+// draws: one form per action, each posting a reason to Path/<action>.
+type actionForms struct {
+	Path, CSRF string
+	Actions    []string
 }
 
 // Mount adds the console's routes to r (the app's /console group).
