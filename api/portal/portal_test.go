@@ -235,6 +235,26 @@ func TestMagicLinkSignInSingleUse(t *testing.T) {
 	})
 }
 
+// A mail server that answers "try again later" twice does not cost the
+// customer the link: it is tried again, arrives once, and signs in.
+func TestMagicLinkMailTriedAgain(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		e.box.RefuseNext(2)
+		b := e.browser()
+		link := e.askLink(b, "it@acme.example", 1)
+		if got := e.box.Refused(); got != 2 {
+			t.Fatalf("%d tries refused, want 2", got)
+		}
+		if n := len(e.box.Messages()); n != 1 {
+			t.Fatalf("%d messages arrived, want 1", n)
+		}
+		if resp := b.redeem(link); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("redeem the link mailed on the third try: %d", resp.StatusCode)
+		}
+	})
+}
+
 func TestUnknownEmailGetsTheSameAnswer(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)

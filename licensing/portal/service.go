@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
@@ -64,7 +65,7 @@ func (s *Service) record(ctx context.Context, tx licensing.EventAppender, action
 // has it (as its email or a contact's), links to baseURL. It answers the
 // same whether or not the email is known, and records either case in the
 // audit log. EInvalid (not an email), EUnavailable (no mailer, or the mail
-// could not be sent).
+// could not be sent in mailTries tries).
 func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) error {
 	email, err := normalEmail(email)
 	if err != nil {
@@ -103,11 +104,23 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 		return err
 	}
 	fmt.Fprintf(&body, "The link works once, for %s. If you did not ask for it, ignore this message.\n", s.cfg.LinkTTL)
-	if err := s.cfg.Mailer.Send(ctx, "<"+licensing.NewID()+"@narcidi>", []string{email}, "Your sign-in link to the NzilaCode portal", body.String()); err != nil {
+	// A mail server that is restarting or answers "try later" (4xx) must
+	// not cost the customer the link: up to mailTries tries, backing off
+	// exponentially, within ctx. Every try carries the same Message-ID, so
+	// a message that did get through before an error is one message.
+	id := "<" + licensing.NewID() + "@narcidi>"
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		return struct{}{}, s.cfg.Mailer.Send(ctx, id, []string{email}, "Your sign-in link to the NzilaCode portal", body.String())
+	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxTries(mailTries))
+	if err != nil {
 		return licensing.Wrap(licensing.EUnavailable, err, "the sign-in link could not be mailed")
 	}
 	return nil
 }
+
+// mailTries is how often RequestLink tries to mail a link: about 2 s of
+// backing off in all (0.5, 0.75, 1.1 s, each ±50%).
+const mailTries = 4
 
 // SignedIn is a new session: Secret goes in the cookie, once.
 type SignedIn struct {

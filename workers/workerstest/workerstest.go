@@ -30,6 +30,25 @@ type Mailbox struct {
 	Addr string
 	mu   sync.Mutex
 	msgs []MailMsg
+	// refuse counts the messages still to refuse (RefuseNext); refused
+	// counts those refused.
+	refuse, refused int
+}
+
+// RefuseNext makes the server answer the next n messages' DATA with a
+// temporary failure (451), as a mail server does when it is busy or
+// restarting.
+func (m *Mailbox) RefuseNext(n int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.refuse = n
+}
+
+// Refused counts the messages refused so far.
+func (m *Mailbox) Refused() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.refused
 }
 
 type MailMsg struct {
@@ -57,6 +76,13 @@ func (s *mailSession) Data(r io.Reader) error {
 	}
 	s.msg.Data = string(b)
 	s.box.mu.Lock()
+	if s.box.refuse > 0 {
+		s.box.refuse--
+		s.box.refused++
+		s.box.mu.Unlock()
+		s.msg = MailMsg{}
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "busy, try again later"}
+	}
 	s.box.msgs = append(s.box.msgs, s.msg)
 	s.box.mu.Unlock()
 	s.msg = MailMsg{}
