@@ -239,6 +239,22 @@ func (i *InsightScores) ListScores(ctx context.Context, f insights.ScoreFilter, 
 	if err := paged(q, page).Find(&rows).Error; err != nil {
 		return nil, translate(err)
 	}
+	return scoreRecords(rows)
+}
+
+// TopScores implements insights.ScoreStore (the (kind, score) index
+// serves it).
+func (i *InsightScores) TopScores(ctx context.Context, kind insights.Kind, minScore float64, limit int) ([]insights.ScoreRecord, error) {
+	var rows []insightScoreRow
+	err := i.s.q(ctx).Where("kind = ? AND score >= ?", string(kind), minScore).Order("score DESC, id").Limit(limit).Find(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return scoreRecords(rows)
+}
+
+// scoreRecords converts stored latest scores, reading their reasons.
+func scoreRecords(rows []insightScoreRow) ([]insights.ScoreRecord, error) {
 	out := make([]insights.ScoreRecord, len(rows))
 	for n, r := range rows {
 		var reasons []insights.Reason

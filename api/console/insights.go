@@ -28,14 +28,9 @@ var insightRoutes = []Route{
 // the engine orders them).
 const reasonsShown = 3
 
-// overviewTop is how many licenses the overview shows per kind;
-// overviewScan bounds the scores it reads per kind to find them (pages of
-// licensing.MaxPageLimit): the scores are listed by id, not by value, so
-// past that many above the threshold the list page is the complete view.
-const (
-	overviewTop  = 5
-	overviewScan = 25
-)
+// overviewTop is how many licenses the overview shows per kind (the
+// highest scores above the kind's threshold).
+const overviewTop = 5
 
 // kindLabels are the kinds in plain words.
 var kindLabels = map[insights.Kind]string{
@@ -239,25 +234,15 @@ func (cn *Console) insightTops(c *fiber.Ctx) ([]insightTop, error) {
 	var out []insightTop
 	for _, k := range kindOptions() {
 		th := cn.cfg.Thresholds.Of(k.Value)
-		f := insights.ScoreFilter{Kind: k.Value, MinScore: th}
-		var top []insights.ScoreRecord
-		count, after := 0, ""
-		for range overviewScan {
-			rs, err := cn.cfg.Insights.List(ctx, f, licensing.Page{After: after, Limit: licensing.MaxPageLimit})
-			if err != nil {
-				return nil, err
-			}
-			count += len(rs)
-			top = append(top, rs...)
-			byValue(top)
-			top = top[:min(len(top), overviewTop)]
-			if len(rs) < licensing.MaxPageLimit {
-				break
-			}
-			after = rs[len(rs)-1].ID
+		// One more than shown: whether the link to all of them is needed.
+		top, err := cn.cfg.Insights.Top(ctx, k.Value, th, overviewTop+1)
+		if err != nil {
+			return nil, err
 		}
+		more := len(top) > overviewTop
+		top = top[:min(len(top), overviewTop)]
 		minPct := strconv.Itoa(int(th*100 + 0.5))
-		out = append(out, insightTop{kindOption: k, Threshold: percent(th), Rows: n.rows(top), More: count > len(top),
+		out = append(out, insightTop{kindOption: k, Threshold: percent(th), Rows: n.rows(top), More: more,
 			Link: template.URL(url.Values{"kind": {string(k.Value)}, "min": {minPct}}.Encode())})
 	}
 	return out, nil

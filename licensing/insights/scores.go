@@ -140,6 +140,9 @@ type ScoreStore interface {
 	DropStale(ctx context.Context, before time.Time) (int64, error)
 	// ListScores lists latest scores by id.
 	ListScores(ctx context.Context, f ScoreFilter, page licensing.Page) ([]ScoreRecord, error)
+	// TopScores lists the limit highest latest scores of kind at or above
+	// minScore, highest first (equal ones by id).
+	TopScores(ctx context.Context, kind Kind, minScore float64, limit int) ([]ScoreRecord, error)
 	// DeleteHistoryBefore deletes history older than cutoff.
 	DeleteHistoryBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
@@ -187,14 +190,37 @@ func NewScores(store ScoreStore) *Scores { return &Scores{store: store} }
 // NzilaCode's judgement of its customers, never shown to them.
 // EForbidden, EInvalid (a kind that is not one, a score outside 0..1).
 func (s *Scores) List(ctx context.Context, f ScoreFilter, page licensing.Page) ([]ScoreRecord, error) {
-	if a := licensing.ActorFrom(ctx); (a.TokenID != "" || a.UserID != "" || a.LicenseID != "") && !a.Allows(licensing.ReadInsights) {
-		return nil, licensing.Errorf(licensing.EForbidden, "reading insights needs the %s permission", licensing.ReadInsights)
-	}
-	if f.Kind != "" && !f.Kind.Valid() {
-		return nil, licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
-	}
-	if f.MinScore < 0 || f.MinScore > 1 {
-		return nil, licensing.Errorf(licensing.EInvalid, "min_score must be between 0 and 1")
+	if err := check(ctx, f); err != nil {
+		return nil, err
 	}
 	return s.store.ListScores(ctx, f, page.Normalize())
+}
+
+// Top lists the n highest latest scores of kind at or above minScore,
+// highest first: the strongest signals, however many licenses score above
+// minScore. Permissions and errors as List (kind is required); n is
+// capped at licensing.MaxPageLimit.
+func (s *Scores) Top(ctx context.Context, kind Kind, minScore float64, n int) ([]ScoreRecord, error) {
+	if err := check(ctx, ScoreFilter{Kind: kind, MinScore: minScore}); err != nil {
+		return nil, err
+	}
+	if kind == "" {
+		return nil, licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
+	}
+	return s.store.TopScores(ctx, kind, minScore, min(max(n, 1), licensing.MaxPageLimit))
+}
+
+// check is what every read of scores checks: the caller's permission and
+// the filter's values.
+func check(ctx context.Context, f ScoreFilter) error {
+	if a := licensing.ActorFrom(ctx); (a.TokenID != "" || a.UserID != "" || a.LicenseID != "") && !a.Allows(licensing.ReadInsights) {
+		return licensing.Errorf(licensing.EForbidden, "reading insights needs the %s permission", licensing.ReadInsights)
+	}
+	if f.Kind != "" && !f.Kind.Valid() {
+		return licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
+	}
+	if f.MinScore < 0 || f.MinScore > 1 {
+		return licensing.Errorf(licensing.EInvalid, "min_score must be between 0 and 1")
+	}
+	return nil
 }

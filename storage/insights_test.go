@@ -2,8 +2,10 @@ package storage_test
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
@@ -75,6 +77,42 @@ VALUES (?, ?, ?, ?, ?, 0, ?, ?, '[]', '[]')`, day, lic, machine, act, ren, val, 
 		must(t, err)
 		if got[0].MachineID != "" || got[0].Renewals != 5 || got[0].Validations != 2 || got[1].Renewals != 5 {
 			t.Errorf("l2 after new uses = %+v", got)
+		}
+	})
+}
+
+// TopScores answers the highest latest scores of a kind at or above the
+// floor, highest first and equal ones by id, however many there are: the
+// overview's strongest signals (it used to read the first 5,000 by id).
+func TestTopScores(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
+		var scores []insights.Score
+		values := []float64{0.71, 0.95, 0.5, 0.99, 0.8, 0.95, 0.69, 0.9}
+		for n, v := range values {
+			scores = append(scores, insights.Score{LicenseID: fmt.Sprintf("lic-%d", n), CustomerID: "c", ProductID: "p", PolicyID: "pol",
+				Kind: insights.KindChurn, Value: v, Reasons: []insights.Reason{}, ModelVersion: "m", ComputedAt: at})
+		}
+		// Another kind, higher than all: never in the churn list.
+		scores = append(scores, insights.Score{LicenseID: "lic-0", CustomerID: "c", ProductID: "p", PolicyID: "pol",
+			Kind: insights.KindSharing, Value: 1, Reasons: []insights.Reason{}, ModelVersion: "m", ComputedAt: at})
+		must(t, s.InsightScores().SaveScores(ctx, scores, insights.Thresholds{}))
+
+		got, err := s.InsightScores().TopScores(ctx, insights.KindChurn, 0.7, 4)
+		must(t, err)
+		var licenses []string
+		for _, r := range got {
+			licenses = append(licenses, fmt.Sprintf("%s=%.2f", r.LicenseID, r.Value))
+		}
+		// 0.95 twice: by id, whichever that is, so compare values first.
+		if len(got) != 4 || got[0].Value != 0.99 || got[1].Value != 0.95 || got[2].Value != 0.95 || got[3].Value != 0.9 || got[1].ID > got[2].ID {
+			t.Errorf("top 4 churn scores ≥ 0.7 = %v, want 0.99, 0.95, 0.95 (by id), 0.90", licenses)
+		}
+		all, err := s.InsightScores().TopScores(ctx, insights.KindChurn, 0.7, 100)
+		must(t, err)
+		if len(all) != 6 || all[5].Value != 0.71 {
+			t.Errorf("every churn score ≥ 0.7: %d, lowest %v; want 6, 0.71", len(all), all[len(all)-1].Value)
 		}
 	})
 }
