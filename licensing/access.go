@@ -27,6 +27,9 @@ type AccessStore interface {
 	CountAPITokens(ctx context.Context) (int, error)
 	ListAPITokens(ctx context.Context, page Page) ([]APIToken, error)
 	RevokeAPIToken(ctx context.Context, id string, now time.Time) error
+	// TouchAPIToken sets the token's last use to at unless it is already
+	// after notBefore (a concurrent request wrote it).
+	TouchAPIToken(ctx context.Context, id string, at, notBefore time.Time) error
 }
 
 // Access answers who a bearer token stands for and manages API tokens.
@@ -65,8 +68,14 @@ func (s *Access) Authenticate(ctx context.Context, secret string) (*Actor, error
 	} else if err != nil {
 		return nil, err
 	}
-	if !t.Usable(s.clock()) {
+	now := s.clock()
+	if !t.Usable(now) {
 		return nil, Errorf(EUnauthorized, "the token is expired or revoked")
+	}
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= TokenUseResolution {
+		// The error is dropped: a database that cannot be written (disk
+		// full, read-only) must not refuse requests that only read.
+		_ = s.store.TouchAPIToken(ctx, t.ID, now, now.Add(-TokenUseResolution))
 	}
 	a := &Actor{TokenID: t.ID, Name: t.Name, Role: t.Role, CustomerID: t.CustomerID}
 	if t.Role == RoleCustomer {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -357,6 +358,63 @@ func TestBootstrapTokenReplaced(t *testing.T) {
 			}
 			if _, err := f.svc.Access.Authenticate(ctx, b); err != nil {
 				t.Error(err)
+			}
+		})
+	}
+}
+
+// A token's last use is recorded to the minute: the first request writes
+// it, the next ones within TokenUseResolution write nothing, a later one
+// moves it; listing and reading the token show it. Both databases.
+func TestTokenLastUsed(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, d, licensing.PolicyInput{})
+			tok, err := f.svc.Access.CreateToken(ctx, licensing.TokenInput{Name: "ci", Role: licensing.RoleReadOnly})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lastUsed := func() *time.Time {
+				t.Helper()
+				got, err := f.store.GetAPIToken(ctx, tok.Token.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got.LastUsedAt
+			}
+			if at := lastUsed(); at != nil {
+				t.Fatalf("a new token was last used at %v", at)
+			}
+			auth := func() {
+				t.Helper()
+				if _, err := f.svc.Access.Authenticate(ctx, tok.Secret); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first := f.clock.Now()
+			auth()
+			if at := lastUsed(); at == nil || !at.Equal(first) {
+				t.Fatalf("after the first request: last used %v, want %v", at, first)
+			}
+			f.clock.Add(30 * time.Second)
+			auth()
+			if at := lastUsed(); !at.Equal(first) {
+				t.Errorf("30 s later: last used %v, want it kept at %v (one write a minute)", at, first)
+			}
+			f.clock.Add(31 * time.Second)
+			auth()
+			if at := lastUsed(); !at.Equal(f.clock.Now()) {
+				t.Errorf("61 s after the first: last used %v, want %v", at, f.clock.Now())
+			}
+			list, err := f.svc.Access.Tokens(ctx, licensing.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range list {
+				if x.ID == tok.Token.ID && (x.LastUsedAt == nil || !x.LastUsedAt.Equal(f.clock.Now())) {
+					t.Errorf("the token list shows last used %v", x.LastUsedAt)
+				}
 			}
 		})
 	}

@@ -260,7 +260,15 @@ type APIToken struct {
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 	CreatedAt time.Time  `json:"created_at"`
+	// LastUsedAt is when the token last authenticated a request, to
+	// TokenUseResolution (absent: never since it was made).
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 }
+
+// TokenUseResolution is how fresh APIToken.LastUsedAt is kept: a request
+// writes it only when the stored time is older, so a busy token costs
+// one write a minute, not one per request.
+const TokenUseResolution = time.Minute
 
 // Usable reports whether the token may authenticate at now.
 func (t *APIToken) Usable(now time.Time) bool {

@@ -120,6 +120,14 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id string, now time.Time) er
 	return affected(res, errorf(licensing.EConflict, "the token is already revoked"))
 }
 
+// TouchAPIToken implements licensing.AccessStore (conditional: of
+// concurrent requests, the first write wins and the others change nothing).
+func (s *Store) TouchAPIToken(ctx context.Context, id string, at, notBefore time.Time) error {
+	res := s.q(ctx).Model(&apiTokenRow{}).Where("id = ? AND (last_used_at IS NULL OR last_used_at <= ?)", id, notBefore.UTC()).
+		Update("last_used_at", at.UTC())
+	return translate(res.Error)
+}
+
 // AppendEvent writes the event and its outbox entry. Callers run it in the
 // transaction of the change, so the relay sees exactly the committed events.
 func (s *Store) AppendEvent(ctx context.Context, e *licensing.Event) error {

@@ -29,6 +29,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0012_insight_scores", Migrate: migrateInsightScores},   // insightscores.go
 		{ID: "0013_portal_passwords", Migrate: migratePortalPasswords},
 		{ID: "0014_telemetry_one_row_per_use", Migrate: migrateTelemetryOneRowPerUse}, // insights.go
+		{ID: "0015_token_last_used", Migrate: migrateTokenLastUsed},
 	}
 }
 
@@ -314,4 +315,16 @@ func (s *Store) MigrateTo(ctx context.Context, id string) error {
 		}
 		return nil
 	})
+}
+
+// migrateTokenLastUsed (0015) records when each API token was last used
+// (licensing.TokenUseResolution), for the console's tokens page and the API.
+func migrateTokenLastUsed(tx *gorm.DB) error {
+	type apiToken struct {
+		LastUsedAt *time.Time
+	}
+	if err := tx.Migrator().AddColumn(&apiToken{}, "LastUsedAt"); err != nil {
+		return fmt.Errorf("add api_tokens.last_used_at: %w", err)
+	}
+	return nil
 }

@@ -165,6 +165,7 @@ type apiTokenRow struct {
 	ExpiresAt  *time.Time
 	RevokedAt  *time.Time
 	CreatedAt  time.Time
+	LastUsedAt *time.Time
 }
 
 func (apiTokenRow) TableName() string { return "api_tokens" }
@@ -264,9 +265,9 @@ func machineToRow(m *licensing.Machine) *machineRow {
 }
 
 func apiTokenFromRow(r *apiTokenRow) *licensing.APIToken {
-	return &licensing.APIToken{ID: r.ID, Name: r.Name, Role: licensing.Role(r.Role), CustomerID: r.CustomerID, Hash: r.Hash, Bootstrap: r.Bootstrap, ExpiresAt: utcPtr(r.ExpiresAt), RevokedAt: utcPtr(r.RevokedAt), CreatedAt: utc(r.CreatedAt)}
+	return &licensing.APIToken{ID: r.ID, Name: r.Name, Role: licensing.Role(r.Role), CustomerID: r.CustomerID, Hash: r.Hash, Bootstrap: r.Bootstrap, ExpiresAt: utcPtr(r.ExpiresAt), RevokedAt: utcPtr(r.RevokedAt), CreatedAt: utc(r.CreatedAt), LastUsedAt: utcPtr(r.LastUsedAt)}
 }
 
 func apiTokenToRow(t *licensing.APIToken) *apiTokenRow {
-	return &apiTokenRow{ID: t.ID, Name: t.Name, Role: string(t.Role), CustomerID: t.CustomerID, Hash: t.Hash, Bootstrap: t.Bootstrap, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, CreatedAt: t.CreatedAt}
+	return &apiTokenRow{ID: t.ID, Name: t.Name, Role: string(t.Role), CustomerID: t.CustomerID, Hash: t.Hash, Bootstrap: t.Bootstrap, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt}
 }

@@ -190,7 +190,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 			func() (*licensing.Entitlement, error) { return s.GetEntitlement(ctx, ent.ID) }, nil, nil)
 
 		tok := &licensing.APIToken{ID: "01950000-0000-7000-8000-000000000007", Name: "ci", Role: licensing.RoleCustomer,
-			CustomerID: cus.ID, Hash: licensing.HashSecret("rt-token"), Bootstrap: true, ExpiresAt: rtPtr(50), RevokedAt: rtPtr(10), CreatedAt: rtTime(1)}
+			CustomerID: cus.ID, Hash: licensing.HashSecret("rt-token"), Bootstrap: true, ExpiresAt: rtPtr(50), RevokedAt: rtPtr(10), CreatedAt: rtTime(1), LastUsedAt: rtPtr(5)}
 		mustFill(t, tok)
 		roundTrip(t, "API token", tok, func(v *licensing.APIToken) error { return s.CreateAPIToken(ctx, v) },
 			func() (*licensing.APIToken, error) { return s.GetAPIToken(ctx, tok.ID) }, nil, nil)
