@@ -65,7 +65,7 @@ func jsonSet(s []string) string {
 
 // migrateTelemetryOneRowPerUse (0014) moves the roll-ups to one row per
 // use (insights.Day): until then a use with a machine was counted in its
-// machine's row and again in its license's row (machine_id ”). The
+// machine's row and again in its license's row (empty machine_id). The
 // license rows keep only what their machines' rows of the same day do
 // not hold (the uses that named no machine), and go when nothing is left.
 // Their sets are kept: a license's total reads the union of its rows'

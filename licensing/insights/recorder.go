@@ -33,9 +33,9 @@ type dayKey struct{ day, license, machine string }
 // Recorder is the write-behind licensing.TelemetryRecorder: RecordUse and
 // RecordRefusal answer at once; it rolls uses up per day and machine (per
 // day and license for a use that names no machine, see Day) in memory and
-// writes them, with the refusals, in one statement
-// per table per batch, MaxDelay after the first use of the batch or as
-// soon as MaxBatch are waiting. Close writes what is left, so a clean stop
+// writes them, with the refusals, in one statement per table per batch,
+// MaxDelay after the first use of the batch or as soon as MaxBatch are
+// waiting. Close writes what is left, so a clean stop
 // loses nothing; a crash loses at most the last MaxDelay. A batch that
 // fails to be written is kept (merged into the next) and reported to the
 // log. Safe for concurrent use.
