@@ -25,9 +25,12 @@ const (
 	ActionSubscriptionPlanChanged = "subscription.plan_changed"
 	ActionSubscriptionCanceled    = "subscription.canceled" // at once, or marked to end with its period
 	ActionSubscriptionResumed     = "subscription.resumed"
-	ActionSubscriptionExpired     = "subscription.expired" // ran to the end of its last period
-	ActionTrialStarted            = "trial.started"        // a trial's clock started at first activation
-	ActionTrialEnding             = "trial.ending"         // a notice before a trial ends
+	ActionSubscriptionExpired     = "subscription.expired"    // ran to the end of its last period
+	ActionTrialStarted            = "trial.started"           // a trial's clock started at first activation
+	ActionTrialEnding             = "trial.ending"            // a notice before a trial ends
+	ActionSubscriptionOverSeats   = "subscription.over_seats" // the provider's plan has fewer seats than machines in use
+	ActionSubscriptionRefunded    = "subscription.refunded"   // a payment refunded in full: refund_action applied
+	ActionSubscriptionDisputed    = "subscription.disputed"   // a payment disputed: dispute_action applied
 )
 
 // Policy metadata keys that make a policy a trial and tune subscriptions.
@@ -45,6 +48,13 @@ const (
 	// MetaCancelAction is what an immediate cancel or refund does to the
 	// licenses: "expire" (default) or "revoke".
 	MetaCancelAction = "cancel_action"
+	// MetaRefundAction and MetaDisputeAction say what a provider's full
+	// refund, and a dispute (chargeback) opened on a subscription's
+	// payment, do to its licenses: "nothing", "suspend" (until an admin
+	// reinstates them) or "end" (as cancel_action says: expire or revoke).
+	// Defaults: a refund ends, a dispute suspends.
+	MetaRefundAction  = "refund_action"
+	MetaDisputeAction = "dispute_action"
 )
 
 // Trial start modes.
@@ -151,6 +161,15 @@ type boundCustomers struct{ CustomersStore }
 
 func (b boundCustomers) InTx(_ context.Context, fn func(tx CustomersStore) error) error {
 	return fn(b.CustomersStore)
+}
+
+// ChangePolicyOverSeats moves a license to another policy as a billing
+// provider decided it (a downgrade already paid for): unlike ChangePolicy it
+// never refuses a downgrade below the machines in use. over is how many
+// machines the license then has beyond its seats: no new machine activates
+// until the customer frees seats. ENotFound, EInvalid (another product).
+func (s *Licenses) ChangePolicyOverSeats(ctx context.Context, id, policyID, reason string) (*License, int, error) {
+	return s.changePolicy(ctx, id, policyID, reason, true)
 }
 
 // ExpireLicense ends a license now (a subscription canceled at once or

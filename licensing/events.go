@@ -111,6 +111,7 @@ var Actions = []string{
 	ActionSubscriptionCreated, ActionSubscriptionUpdated, ActionSubscriptionRenewed, ActionSubscriptionPastDue,
 	ActionSubscriptionDunning, ActionSubscriptionSuspended, ActionSubscriptionPlanChanged, ActionSubscriptionCanceled,
 	ActionSubscriptionResumed, ActionSubscriptionExpired, ActionTrialStarted, ActionTrialEnding,
+	ActionSubscriptionOverSeats, ActionSubscriptionRefunded, ActionSubscriptionDisputed,
 	ActionLicenseKeyRotated,
 	ActionUserCreated, ActionUserUpdated, ActionUserPasswordSet, ActionUserTOTPEnabled, ActionUserSignedIn,
 	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed,

@@ -297,10 +297,18 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 // lease on. A downgrade below the machines in use is refused (ESeatLimit):
 // deactivate machines first.
 func (s *Licenses) ChangePolicy(ctx context.Context, id, policyID, reason string) (*License, error) {
+	l, _, err := s.changePolicy(ctx, id, policyID, reason, false)
+	return l, err
+}
+
+// changePolicy is ChangePolicy; with overSeats a downgrade below the
+// machines in use is made all the same, and over says by how many machines
+// the license is then over its seats.
+func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string, overSeats bool) (_ *License, over int, _ error) {
 	if err := required("policy_id", policyID); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return changeLicense(ctx, s.core, s.store, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
+	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
 		p, err := tx.GetPolicy(ctx, policyID)
 		if err != nil {
 			return refersTo(err, "policy_id", "policy", policyID)
@@ -313,11 +321,15 @@ func (s *Licenses) ChangePolicy(ctx context.Context, id, policyID, reason string
 			return err
 		}
 		if n > p.MaxMachines {
-			return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, p.MaxMachines)
+			if !overSeats {
+				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, p.MaxMachines)
+			}
+			over = n - p.MaxMachines
 		}
 		l.PolicyID = p.ID
 		return nil
 	})
+	return l, over, err
 }
 
 // TransferLicense gives a license to another customer. Its machines stay.

@@ -2,6 +2,9 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,6 +55,10 @@ type subscriptionRow struct {
 	LastPaymentFailedAt    *time.Time
 	LicenseIDs             []string          `gorm:"serializer:json"`
 	Metadata               map[string]string `gorm:"serializer:json"`
+	Seats                  int
+	CancelAt               *time.Time
+	OverSeats              int
+	Version                int64
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 }
@@ -59,10 +66,16 @@ type subscriptionRow struct {
 func (subscriptionRow) TableName() string { return "subscriptions" }
 
 type billingEventRow struct {
-	Provider    string `gorm:"primaryKey"`
-	EventID     string `gorm:"primaryKey"`
-	Kind        string
-	ProcessedAt time.Time
+	Provider       string `gorm:"primaryKey"`
+	EventID        string `gorm:"primaryKey"`
+	Kind           string
+	ProcessedAt    time.Time
+	SubscriptionID *string
+	ObjectID       string
+	PaymentRefs    []string `gorm:"serializer:json"`
+	AmountPaid     int64
+	Currency       string
+	Effect         string
 }
 
 func (billingEventRow) TableName() string { return "billing_events" }
@@ -72,6 +85,7 @@ type billingCustomerRow struct {
 	ProviderCustomerID string `gorm:"primaryKey"`
 	CustomerID         string
 	CreatedAt          time.Time
+	ProviderUpdatedAt  *time.Time
 }
 
 func (billingCustomerRow) TableName() string { return "billing_customers" }
@@ -157,7 +171,7 @@ func subToRow(s *subscription.Subscription) *subscriptionRow {
 		PastDueSince: s.PastDueSince, DunningEndsAt: s.DunningEndsAt, DunningNoticeAt: s.DunningNoticeAt, LicensesSuspended: s.LicensesSuspended,
 		Provider: s.Provider, ProviderCustomerID: s.ProviderCustomerID, ProviderUpdatedAt: s.ProviderUpdatedAt,
 		LastPaidAt: s.LastPaidAt, LastPaymentFailedAt: s.LastPaymentFailedAt, LicenseIDs: s.LicenseIDs, Metadata: emptyMapIfNil(s.Metadata),
-		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
+		Seats: s.Seats, CancelAt: s.CancelAt, OverSeats: s.OverSeats, Version: s.Version, CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt}
 	if s.ProviderSubscriptionID != "" {
 		id := s.ProviderSubscriptionID
 		r.ProviderSubscriptionID = &id
@@ -176,7 +190,8 @@ func subFromRow(r *subscriptionRow) *subscription.Subscription {
 		DunningEndsAt: utcPtr(r.DunningEndsAt), DunningNoticeAt: utcPtr(r.DunningNoticeAt), LicensesSuspended: r.LicensesSuspended,
 		Provider: r.Provider, ProviderCustomerID: r.ProviderCustomerID, ProviderUpdatedAt: utcPtr(r.ProviderUpdatedAt),
 		LastPaidAt: utcPtr(r.LastPaidAt), LastPaymentFailedAt: utcPtr(r.LastPaymentFailedAt), LicenseIDs: nonNil(r.LicenseIDs),
-		Metadata: r.Metadata, CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		Metadata: r.Metadata, Seats: r.Seats, CancelAt: utcPtr(r.CancelAt), OverSeats: r.OverSeats, Version: r.Version,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 	if r.ProviderSubscriptionID != nil {
 		s.ProviderSubscriptionID = *r.ProviderSubscriptionID
 	}
@@ -250,25 +265,120 @@ func (r *Subscriptions) ListSubscriptions(ctx context.Context, f subscription.Fi
 	return listRows(q, page, subFromRow)
 }
 
-func (r *Subscriptions) UpdateSubscription(ctx context.Context, s *subscription.Subscription) error {
-	row := subToRow(s)
-	return affected(r.s.q(ctx).Model(&subscriptionRow{}).Where("id = ?", s.ID).Select("*").Omit("id", "created_at").Updates(row),
-		errorf(licensing.ENotFound, "subscription not found"))
+func (r *Subscriptions) UpdateSubscription(ctx context.Context, before, after *subscription.Subscription) error {
+	old, cols := subColumns(subToRow(before)), subColumns(subToRow(after))
+	set := map[string]any{}
+	for k, v := range cols {
+		if !reflect.DeepEqual(v, old[k]) {
+			set[k] = v
+		}
+	}
+	if len(set) == 0 {
+		return nil
+	}
+	set["version"] = gorm.Expr("version + 1")
+	res := r.s.q(ctx).Model(&subscriptionRow{}).Where("id = ? AND version = ?", before.ID, before.Version).Updates(set)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected != 1 {
+		return errorf(licensing.EConflict, "subscription %s changed since it was read", before.ID)
+	}
+	after.Version = before.Version + 1
+	return nil
 }
 
-func (r *Subscriptions) DueSubscriptions(ctx context.Context, now, horizon time.Time, limit int) ([]subscription.Subscription, error) {
+// subColumns lists the mutable columns of a row by name, times in UTC and
+// the JSON columns as stored, so that two rows compare column by column.
+func subColumns(r *subscriptionRow) map[string]any {
+	ids, _ := json.Marshal(r.LicenseIDs)
+	meta, _ := json.Marshal(r.Metadata)
+	return map[string]any{
+		"customer_id": r.CustomerID, "policy_id": r.PolicyID, "interval": r.Interval, "interval_days": r.IntervalDays, "status": r.Status,
+		"current_period_start": utcPtr(r.CurrentPeriodStart), "current_period_end": utcPtr(r.CurrentPeriodEnd), "paid_through": utcPtr(r.PaidThrough),
+		"cancel_at_period_end": r.CancelAtPeriodEnd, "canceled_at": utcPtr(r.CanceledAt), "trial_end": utcPtr(r.TrialEnd),
+		"trial_notice_at": utcPtr(r.TrialNoticeAt), "past_due_since": utcPtr(r.PastDueSince), "dunning_ends_at": utcPtr(r.DunningEndsAt),
+		"dunning_notice_at": utcPtr(r.DunningNoticeAt), "licenses_suspended": r.LicensesSuspended, "provider": r.Provider,
+		"provider_customer_id": r.ProviderCustomerID, "provider_subscription_id": r.ProviderSubscriptionID,
+		"provider_updated_at": utcPtr(r.ProviderUpdatedAt), "last_paid_at": utcPtr(r.LastPaidAt), "last_payment_failed_at": utcPtr(r.LastPaymentFailedAt),
+		"license_ids": string(ids), "metadata": string(meta), "seats": r.Seats, "cancel_at": utcPtr(r.CancelAt), "over_seats": r.OverSeats,
+		"updated_at": r.UpdatedAt.UTC(),
+	}
+}
+
+func (r *Subscriptions) DueSubscriptions(ctx context.Context, now, horizon time.Time, after string, limit int) ([]subscription.Subscription, error) {
 	q := r.s.q(ctx).Where("status IN ('trialing', 'active', 'past_due')").
-		Where("(dunning_ends_at IS NOT NULL AND dunning_ends_at <= ? AND NOT licenses_suspended)"+
-			" OR (dunning_ends_at IS NOT NULL AND dunning_notice_at IS NULL AND NOT licenses_suspended)"+
-			" OR (cancel_at_period_end AND current_period_end <= ?)"+
-			" OR (trial_end IS NOT NULL AND trial_end <= ?)", now, now, horizon).
-		Order("id").Limit(limit)
-	return findRows(q, subFromRow)
+		Where("(status = 'past_due' AND dunning_ends_at IS NOT NULL AND NOT licenses_suspended AND (dunning_ends_at <= ? OR (dunning_notice_at IS NULL AND dunning_ends_at <= ?)))"+
+			" OR (status IN ('trialing', 'active') AND cancel_at_period_end AND current_period_end <= ?)"+
+			" OR (status = 'trialing' AND trial_end IS NOT NULL AND trial_notice_at IS NULL AND trial_end <= ?)"+
+			" OR (status = 'trialing' AND provider = 'manual' AND trial_end IS NOT NULL AND trial_end <= ?)",
+			now, now.Add(24*time.Hour), now, horizon, now)
+	if after != "" {
+		q = q.Where("id > ?", after)
+	}
+	return findRows(q.Order("id").Limit(limit), subFromRow)
 }
 
 func (r *Subscriptions) ClaimProviderEvent(ctx context.Context, provider, eventID, kind string, now time.Time) (bool, error) {
 	res := r.s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).
 		Create(&billingEventRow{Provider: provider, EventID: eventID, Kind: kind, ProcessedAt: now})
+	if res.Error != nil {
+		return false, translate(res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
+func (r *Subscriptions) NoteProviderEvent(ctx context.Context, n subscription.EventNote) error {
+	set := map[string]any{"object_id": n.ObjectID, "amount_paid": n.AmountPaid, "currency": n.Currency, "effect": n.Effect}
+	if n.SubscriptionID != "" {
+		set["subscription_id"] = n.SubscriptionID
+	}
+	refs, _ := json.Marshal(nonNil(n.PaymentRefs))
+	set["payment_refs"] = string(refs)
+	return affected(r.s.q(ctx).Model(&billingEventRow{}).Where("provider = ? AND event_id = ?", n.Provider, n.EventID).Updates(set),
+		errorf(licensing.ENotFound, "billing event %s was not claimed", n.EventID))
+}
+
+func (r *Subscriptions) ProviderEvents(ctx context.Context, subscriptionID string, limit int) ([]subscription.EventNote, error) {
+	var rows []billingEventRow
+	if err := r.s.q(ctx).Where("subscription_id = ?", subscriptionID).Order("processed_at DESC, event_id DESC").Limit(limit).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]subscription.EventNote, 0, len(rows))
+	for _, e := range rows {
+		out = append(out, subscription.EventNote{Provider: e.Provider, EventID: e.EventID, Kind: e.Kind, SubscriptionID: subscriptionID,
+			ObjectID: e.ObjectID, PaymentRefs: e.PaymentRefs, AmountPaid: e.AmountPaid, Currency: e.Currency, Effect: e.Effect, ProcessedAt: e.ProcessedAt.UTC()})
+	}
+	return out, nil
+}
+
+// SubscriptionOfPayment looks for the paid invoice whose object or
+// payment references hold one of refs. The references are few per event
+// and kept as JSON text, so the search is a LIKE on that text, narrowed to
+// paid invoices with a subscription.
+func (r *Subscriptions) SubscriptionOfPayment(ctx context.Context, provider string, refs []string) (string, error) {
+	for _, ref := range refs {
+		if ref == "" {
+			continue
+		}
+		quoted, _ := json.Marshal(ref)
+		var row billingEventRow
+		err := r.s.q(ctx).Where("provider = ? AND kind = ? AND subscription_id IS NOT NULL AND (object_id = ? OR payment_refs LIKE ?)",
+			provider, string(subscription.KindInvoicePaid), ref, "%"+string(quoted)+"%").Order("processed_at DESC").Take(&row).Error
+		if err == nil && row.SubscriptionID != nil {
+			return *row.SubscriptionID, nil
+		}
+		if err = translate(err); licensing.ErrorCode(err) != licensing.ENotFound {
+			return "", err
+		}
+	}
+	return "", errorf(licensing.ENotFound, "no subscription paid with this payment")
+}
+
+func (r *Subscriptions) TouchCustomerLink(ctx context.Context, provider, providerCustomerID string, at time.Time) (bool, error) {
+	res := r.s.q(ctx).Model(&billingCustomerRow{}).
+		Where("provider = ? AND provider_customer_id = ? AND (provider_updated_at IS NULL OR provider_updated_at < ?)", provider, providerCustomerID, at.UTC()).
+		Update("provider_updated_at", at.UTC())
 	if res.Error != nil {
 		return false, translate(res.Error)
 	}
@@ -301,6 +411,57 @@ func (s *Store) ClaimTrial(ctx context.Context, productID, fingerprint, licenseI
 	}
 	if row.LicenseID != licenseID {
 		return errorf(licensing.ETrialUsed, "this machine already had a trial of the product")
+	}
+	return nil
+}
+
+// migrateBillingState (0016) adds what following a provider's state needs:
+// the billed seats, the provider's cancel date, the machines over the
+// plan's seats, and a row version for conditional updates; what each
+// billing event did (the console's list, and the payment a refund or
+// dispute names); and the time of the last customer event applied.
+func migrateBillingState(tx *gorm.DB) error {
+	type subscription struct {
+		Seats     int        `gorm:"not null;default:0"`
+		CancelAt  *time.Time ``
+		OverSeats int        `gorm:"not null;default:0"`
+		Version   int64      `gorm:"not null;default:0"`
+	}
+	type billingEvent struct {
+		SubscriptionID *string `gorm:"size:36"`
+		ObjectID       string  `gorm:"size:255;not null;default:''"`
+		PaymentRefs    string  `gorm:"type:text;not null;default:'[]'"`
+		AmountPaid     int64   `gorm:"not null;default:0"`
+		Currency       string  `gorm:"size:16;not null;default:''"`
+		Effect         string  `gorm:"type:text;not null;default:''"`
+	}
+	type billingCustomer struct {
+		ProviderUpdatedAt *time.Time
+	}
+	for _, c := range []struct {
+		model any
+		table string
+		cols  []string
+	}{
+		{&subscription{}, "subscriptions", []string{"Seats", "CancelAt", "OverSeats", "Version"}},
+		{&billingEvent{}, "billing_events", []string{"SubscriptionID", "ObjectID", "PaymentRefs", "AmountPaid", "Currency", "Effect"}},
+		{&billingCustomer{}, "billing_customers", []string{"ProviderUpdatedAt"}},
+	} {
+		for _, col := range c.cols {
+			if err := tx.Migrator().AddColumn(c.model, col); err != nil {
+				return fmt.Errorf("add %s.%s: %w", c.table, col, err)
+			}
+		}
+	}
+	for _, ddl := range []string{
+		// The console lists a subscription's events; refunds find theirs.
+		`CREATE INDEX idx_billing_events_subscription ON billing_events (subscription_id, processed_at)`,
+		// The sweep pages through live subscriptions by id.
+		`CREATE INDEX idx_subscriptions_status_id ON subscriptions (status, id)`,
+	} {
+		if err := tx.Exec(ddl).Error; err != nil {
+			return err
+		}
 	}
 	return nil
 }

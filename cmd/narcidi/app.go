@@ -162,7 +162,7 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, a.Config.TelemetryRetention))
-	subs, bill, err := openBilling(st, svc, a.Config.Billing, time.Now)
+	subs, bill, err := openBilling(st, svc, a.Config.Billing, time.Now, a.tel.reg, a.Log)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // BillingConfig is the subscription side of the configuration.
@@ -19,6 +21,7 @@ type BillingConfig struct {
 	StripePrices  string // NARCIDI_STRIPE_PRICES: price_id=policy_id,... (checked at load)
 	GenericSecret string // NARCIDI_BILLING_SECRET (secret)
 	DunningDays   int    // NARCIDI_DUNNING_DAYS
+	StripeMode    string // NARCIDI_STRIPE_MODE: live, test or empty
 }
 
 func billingSettings(b *BillingConfig) []setting {
@@ -26,6 +29,12 @@ func billingSettings(b *BillingConfig) []setting {
 		{env: "NARCIDI_STRIPE_WEBHOOK_SECRET", kind: "string", help: "signing secret (whsec_...) of the Stripe webhook endpoint POST /v1/billing/stripe/webhook; empty: the endpoint answers 404", value: text(&b.StripeSecret), secret: true},
 		{env: "NARCIDI_STRIPE_PRICES", kind: "mapping", help: "comma-separated price_id=policy_id: the policy each Stripe price sells", value: checked(&b.StripePrices, func(s string) error { _, err := parsePrices(s); return err })},
 		{env: "NARCIDI_BILLING_SECRET", kind: "string", help: "HMAC secret of the generic billing endpoint POST /v1/billing/events; empty: 404", value: text(&b.GenericSecret), secret: true},
+		{env: "NARCIDI_STRIPE_MODE", kind: "string", help: "live or test: Stripe events of the other mode are refused (422); empty: both are taken", value: checked(&b.StripeMode, func(s string) error {
+			if s != "" && s != "live" && s != "test" {
+				return fmt.Errorf("must be live, test or empty")
+			}
+			return nil
+		})},
 		{env: "NARCIDI_DUNNING_DAYS", def: "7", kind: "int", help: "days a past-due subscription keeps its licenses before they are suspended (a policy's dunning_days metadata overrides)", value: intIn(&b.DunningDays, 0, 365)},
 	}
 }
@@ -53,7 +62,7 @@ func parsePrices(s string) (map[string]string, error) {
 
 // openBilling builds the subscription service over st and the API's
 // billing side.
-func openBilling(st *storage.Store, svc *licensing.Services, b BillingConfig, clock licensing.Clock) (*subscription.Service, api.Billing, error) {
+func openBilling(st *storage.Store, svc *licensing.Services, b BillingConfig, clock licensing.Clock, reg prometheus.Registerer, log *slog.Logger) (*subscription.Service, api.Billing, error) {
 	prices, err := parsePrices(b.StripePrices)
 	if err != nil {
 		return nil, api.Billing{}, fmt.Errorf("NARCIDI_STRIPE_PRICES: %w", err)
@@ -67,7 +76,12 @@ func openBilling(st *storage.Store, svc *licensing.Services, b BillingConfig, cl
 	if err != nil {
 		return nil, api.Billing{}, err
 	}
-	h := billing.New(billing.Config{Subscriptions: subs, StripeSecret: b.StripeSecret, GenericSecret: b.GenericSecret})
+	metrics, err := billing.NewMetrics(reg)
+	if err != nil {
+		return nil, api.Billing{}, err
+	}
+	h := billing.New(billing.Config{Subscriptions: subs, StripeSecret: b.StripeSecret, GenericSecret: b.GenericSecret, StripeMode: b.StripeMode,
+		Metrics: metrics, Logger: log})
 	return subs, api.Billing{Subscriptions: subs, Endpoints: h}, nil
 }
 

@@ -75,22 +75,23 @@ func (s *Service) change(ctx context.Context, id, action, reason string, fn func
 		if err != nil {
 			return err
 		}
-		before := *sub
+		before := clone(sub)
 		if err := fn(tx, sub); err != nil {
 			return err
 		}
-		if err := s.save(ctx, tx, sub); err != nil {
+		if err := s.save(ctx, tx, before, sub); err != nil {
 			return err
 		}
 		out = sub
-		return s.record(ctx, tx, action, sub.ID, reason, &before, sub)
+		return s.record(ctx, tx, action, sub.ID, reason, before, sub)
 	})
 	return out, err
 }
 
-func (s *Service) save(ctx context.Context, tx Store, sub *Subscription) error {
+// save writes what changed from before (the row as read) to sub.
+func (s *Service) save(ctx context.Context, tx Store, before, sub *Subscription) error {
 	sub.UpdatedAt = s.now()
-	return tx.UpdateSubscription(ctx, sub)
+	return tx.UpdateSubscription(ctx, before, sub)
 }
 
 func (s *Service) licenses(tx Store) *licensing.Licenses {
@@ -334,8 +335,9 @@ func (s *Service) dunningWindow(ctx context.Context, tx Store, sub *Subscription
 	return s.cfg.DunningWindow, nil
 }
 
-// pastDue opens the dunning window (its start is the first notice).
-func (s *Service) pastDue(ctx context.Context, tx Store, sub *Subscription) error {
+// pastDue opens the dunning window at at (the failure's own time; the
+// start is the first notice) and lets the licenses run through it.
+func (s *Service) pastDue(ctx context.Context, tx Store, sub *Subscription, at time.Time) error {
 	if sub.Status == PastDue || sub.Status.ended() {
 		return nil
 	}
@@ -343,12 +345,14 @@ func (s *Service) pastDue(ctx context.Context, tx Store, sub *Subscription) erro
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	ends := now.Add(w)
-	before := *sub
-	sub.Status, sub.PastDueSince, sub.DunningEndsAt, sub.DunningNoticeAt = PastDue, &now, &ends, nil
+	ends := at.Add(w)
+	before := clone(sub)
+	sub.Status, sub.PastDueSince, sub.DunningEndsAt, sub.DunningNoticeAt = PastDue, &at, &ends, nil
+	if err := s.runTo(ctx, tx, sub, ends, "subscription past due: the dunning window"); err != nil {
+		return err
+	}
 	return s.record(ctx, tx, licensing.ActionSubscriptionPastDue, sub.ID,
-		"payment failed: licenses are suspended at "+ends.Format(time.RFC3339)+" unless paid", &before, sub)
+		"payment failed: licenses are suspended at "+ends.Format(time.RFC3339)+" unless paid", before, sub)
 }
 
 // end stops a subscription before its paid period ends (cancel at once,
@@ -503,8 +507,12 @@ func reasonOr(r, def string) string {
 	return r
 }
 
-// sweepBatch bounds one pass of Sweep.
-const sweepBatch = 200
+// sweepBatch is one page of Sweep; sweepMax bounds the subscriptions one
+// run reads (the next run, minutes later, goes on).
+const (
+	sweepBatch = 200
+	sweepMax   = 20000
+)
 
 // Sweep runs what is due by the clock (a scheduled task; several instances
 // running it at once is harmless, every step re-checks under the row
@@ -512,36 +520,46 @@ const sweepBatch = 200
 // ended unpaid (licenses suspended), subscriptions canceled at period end
 // whose period ended (expired: the licenses run out by their own expiry
 // and the policy's grace), manual trials ended unconverted (expired), and
-// trial-ending notices. It returns how many subscriptions it changed.
+// trial-ending notices. It pages through every due subscription in id
+// order (keyset: a row that stays due never hides the ones after it), at
+// most sweepMax per run, and returns how many it changed.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
-	due, err := s.cfg.Store.DueSubscriptions(ctx, now, now.Add(s.cfg.TrialNotice), sweepBatch)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, d := range due {
-		err := s.cfg.Store.InTx(ctx, func(tx Store) error {
-			sub, err := tx.LockSubscription(ctx, d.ID)
-			if err != nil {
-				return err
-			}
-			changed, err := s.sweepOne(ctx, tx, sub, now)
-			if err != nil || !changed {
-				return err
-			}
-			n++
-			return s.save(ctx, tx, sub)
-		})
+	n, after := 0, ""
+	for read := 0; read < sweepMax; {
+		due, err := s.cfg.Store.DueSubscriptions(ctx, now, now.Add(s.cfg.TrialNotice), after, sweepBatch)
 		if err != nil {
 			return n, err
 		}
+		for _, d := range due {
+			err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+				sub, err := tx.LockSubscription(ctx, d.ID)
+				if err != nil {
+					return err
+				}
+				before := clone(sub)
+				changed, err := s.sweepOne(ctx, tx, sub, now)
+				if err != nil || !changed {
+					return err
+				}
+				n++
+				return s.save(ctx, tx, before, sub)
+			})
+			if err != nil {
+				return n, err
+			}
+		}
+		if len(due) < sweepBatch {
+			break
+		}
+		read += len(due)
+		after = due[len(due)-1].ID
 	}
 	return n, nil
 }
 
 func (s *Service) sweepOne(ctx context.Context, tx Store, sub *Subscription, now time.Time) (bool, error) {
-	before := *sub
+	before := clone(sub)
 	switch {
 	case sub.Status == PastDue && sub.DunningEndsAt != nil && !now.Before(*sub.DunningEndsAt) && !sub.LicensesSuspended:
 		lic := s.licenses(tx)
@@ -558,21 +576,21 @@ func (s *Service) sweepOne(ctx context.Context, tx Store, sub *Subscription, now
 			}
 		}
 		sub.LicensesSuspended = true
-		return true, s.record(ctx, tx, licensing.ActionSubscriptionSuspended, sub.ID, dunningReason, &before, sub)
+		return true, s.record(ctx, tx, licensing.ActionSubscriptionSuspended, sub.ID, dunningReason, before, sub)
 	case sub.Status == PastDue && sub.DunningEndsAt != nil && sub.DunningNoticeAt == nil && !sub.LicensesSuspended &&
 		sub.DunningEndsAt.Sub(now) <= 24*time.Hour:
 		sub.DunningNoticeAt = &now
 		return true, s.record(ctx, tx, licensing.ActionSubscriptionDunning, sub.ID,
-			"payment still missing: licenses are suspended at "+sub.DunningEndsAt.Format(time.RFC3339), &before, sub)
+			"payment still missing: licenses are suspended at "+sub.DunningEndsAt.Format(time.RFC3339), before, sub)
 	case (sub.Status == Active || sub.Status == Trialing) && sub.CancelAtPeriodEnd && sub.CurrentPeriodEnd != nil && !now.Before(*sub.CurrentPeriodEnd):
 		sub.Status = Expired
-		return true, s.record(ctx, tx, licensing.ActionSubscriptionExpired, sub.ID, "canceled at period end", &before, sub)
+		return true, s.record(ctx, tx, licensing.ActionSubscriptionExpired, sub.ID, "canceled at period end", before, sub)
 	case sub.Status == Trialing && sub.Provider == ProviderManual && sub.TrialEnd != nil && !now.Before(*sub.TrialEnd):
 		sub.Status = Expired
-		return true, s.record(ctx, tx, licensing.ActionSubscriptionExpired, sub.ID, "the trial ended", &before, sub)
+		return true, s.record(ctx, tx, licensing.ActionSubscriptionExpired, sub.ID, "the trial ended", before, sub)
 	case sub.Status == Trialing && sub.TrialEnd != nil && sub.TrialNoticeAt == nil && sub.TrialEnd.Sub(now) <= s.cfg.TrialNotice:
 		sub.TrialNoticeAt = &now
-		return true, s.record(ctx, tx, licensing.ActionTrialEnding, sub.ID, "the trial ends at "+sub.TrialEnd.Format(time.RFC3339), &before, sub)
+		return true, s.record(ctx, tx, licensing.ActionTrialEnding, sub.ID, "the trial ends at "+sub.TrialEnd.Format(time.RFC3339), before, sub)
 	}
 	return false, nil
 }

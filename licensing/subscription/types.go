@@ -16,12 +16,19 @@ const (
 	PastDue  Status = "past_due"
 	Canceled Status = "canceled" // ended before its period (cancel at once, refund)
 	Expired  Status = "expired"  // ran to the end of its last period
+	// A provider's states beyond those: the first payment not through yet
+	// (no license runs), retries exhausted with the invoice left open
+	// (licenses suspended), a trial ended without a payment method (the
+	// licenses end with the trial).
+	Incomplete Status = "incomplete"
+	Unpaid     Status = "unpaid"
+	Paused     Status = "paused"
 )
 
 // Valid reports whether s is a status.
 func (s Status) Valid() bool {
 	switch s {
-	case Trialing, Active, PastDue, Canceled, Expired:
+	case Trialing, Active, PastDue, Canceled, Expired, Incomplete, Unpaid, Paused:
 		return true
 	}
 	return false
@@ -109,10 +116,21 @@ type Subscription struct {
 	LastPaidAt             *time.Time `json:"last_paid_at,omitempty"`
 	LastPaymentFailedAt    *time.Time `json:"last_payment_failed_at,omitempty"`
 	// LicenseIDs are the licenses the subscription governs.
-	LicenseIDs []string          `json:"license_ids"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	CreatedAt  time.Time         `json:"created_at"`
-	UpdatedAt  time.Time         `json:"updated_at"`
+	LicenseIDs []string `json:"license_ids"`
+	// Seats is the quantity the provider bills (0: not a provider's), and
+	// CancelAt the date the provider will end the subscription, if set.
+	Seats    int        `json:"seats,omitempty"`
+	CancelAt *time.Time `json:"cancel_at,omitempty"`
+	// OverSeats is how many machines the licenses hold beyond the seats of
+	// the plan the provider moved them to: no new machine activates until
+	// the customer frees that many (the portal), and the console says so.
+	OverSeats int `json:"over_seats,omitempty"`
+	// Version counts the row's updates: UpdateSubscription writes only
+	// over the version it read.
+	Version   int64             `json:"version"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 // Filter narrows a listing.
@@ -140,24 +158,59 @@ type Store interface {
 	// with lock, inside InTx).
 	FindByProvider(ctx context.Context, provider, providerID string, lock bool) (*Subscription, error)
 	ListSubscriptions(ctx context.Context, f Filter, page licensing.Page) ([]Subscription, error)
-	// UpdateSubscription saves every mutable field.
-	UpdateSubscription(ctx context.Context, s *Subscription) error
-	// DueSubscriptions returns up to limit live subscriptions that may have
-	// something due at now: a dunning window ended or near its end, a
-	// period ended, a trial ending before horizon without notice.
-	DueSubscriptions(ctx context.Context, now, horizon time.Time, limit int) ([]Subscription, error)
+	// UpdateSubscription saves the fields that differ between before (the
+	// row as read) and after, on the condition that the row is still as
+	// read (EConflict otherwise): never a write-back of a whole row.
+	UpdateSubscription(ctx context.Context, before, after *Subscription) error
+	// DueSubscriptions returns up to limit live subscriptions with an id
+	// after after (keyset order) that have something due at now: a
+	// dunning window ended or within a day of its end without notice, a
+	// period ended with the subscription canceled at its end, a trial
+	// ending before horizon without notice, a manual trial ended.
+	DueSubscriptions(ctx context.Context, now, horizon time.Time, after string, limit int) ([]Subscription, error)
 
 	// ClaimProviderEvent records a provider event id as processed: false
 	// when it already was (another delivery, possibly concurrent, won).
 	// The claim is part of the transaction: a rollback frees it.
 	ClaimProviderEvent(ctx context.Context, provider, eventID, kind string, now time.Time) (bool, error)
+	// NoteProviderEvent records what a claimed event did: the subscription
+	// it concerned, the provider's object (an invoice, a charge), its
+	// payment reference and the effect, for the console and for refunds
+	// and disputes, which name only the payment.
+	NoteProviderEvent(ctx context.Context, n EventNote) error
+	// ProviderEvents lists the notes of a subscription's events, newest
+	// first.
+	ProviderEvents(ctx context.Context, subscriptionID string, limit int) ([]EventNote, error)
+	// SubscriptionOfPayment returns the subscription whose paid invoice
+	// carried one of refs (a payment intent, a charge, an invoice id):
+	// ENotFound when none did.
+	SubscriptionOfPayment(ctx context.Context, provider string, refs []string) (string, error)
 	// ProviderCustomer returns the customer linked to a provider's
 	// customer id (ENotFound); LinkCustomer links one.
 	ProviderCustomer(ctx context.Context, provider, providerCustomerID string) (string, error)
 	LinkCustomer(ctx context.Context, provider, providerCustomerID, customerID string, now time.Time) error
+	// TouchCustomerLink moves a link's last applied customer event time to
+	// at when it is older: false when a newer one was applied already.
+	TouchCustomerLink(ctx context.Context, provider, providerCustomerID string, at time.Time) (bool, error)
 
 	// The stores of the licensing services a subscription drives, bound to
 	// the same database (inside InTx: to the same transaction).
 	LicensesStore() licensing.LicensesStore
 	CustomersStore() licensing.CustomersStore
+}
+
+// EventNote is what one provider event did.
+type EventNote struct {
+	Provider       string `json:"provider"`
+	EventID        string `json:"event_id"`
+	Kind           string `json:"kind"`
+	SubscriptionID string `json:"subscription_id,omitempty"`
+	ObjectID       string `json:"object_id,omitempty"`
+	// PaymentRefs are the payment's ids (payment intent, charge) an
+	// invoice was paid with.
+	PaymentRefs []string  `json:"payment_refs,omitempty"`
+	AmountPaid  int64     `json:"amount_paid,omitempty"`
+	Currency    string    `json:"currency,omitempty"`
+	Effect      string    `json:"effect"`
+	ProcessedAt time.Time `json:"processed_at"`
 }
