@@ -321,7 +321,7 @@ func (r *Subscriptions) DueSubscriptions(ctx context.Context, now, horizon time.
 
 func (r *Subscriptions) ClaimProviderEvent(ctx context.Context, provider, eventID, kind string, now time.Time) (bool, error) {
 	res := r.s.q(ctx).Clauses(clause.OnConflict{DoNothing: true}).
-		Create(&billingEventRow{Provider: provider, EventID: eventID, Kind: kind, ProcessedAt: now})
+		Create(&billingEventRow{Provider: provider, EventID: eventID, Kind: kind, ProcessedAt: now, PaymentRefs: []string{}})
 	if res.Error != nil {
 		return false, translate(res.Error)
 	}

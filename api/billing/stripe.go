@@ -223,7 +223,9 @@ func readInvoice(raw []byte) (*subscription.ProviderInvoice, string, error) {
 		if l.Parent != nil {
 			periodic = l.Parent.Type == "subscription_item_details" && l.Parent.SubscriptionItemDetails != nil && !l.Parent.SubscriptionItemDetails.Proration
 		} else {
-			periodic = l.Type == "subscription" && !l.Proration
+			// Before basil a subscription's line is of type subscription;
+			// a line naming no type at all is taken unless a proration.
+			periodic = (l.Type == "subscription" || l.Type == "") && !l.Proration
 		}
 		if periodic && l.Period.End > pi.PeriodEnd.Unix() {
 			pi.PeriodStart, pi.PeriodEnd = time.Unix(l.Period.Start, 0).UTC(), time.Unix(l.Period.End, 0).UTC()
