@@ -278,7 +278,7 @@ func (s *Service) converge(ctx context.Context, tx Store, sub *Subscription, ev 
 		}
 	case AccessSuspended:
 		sub.Status = Unpaid
-		if err := s.suspend(ctx, tx, sub, "subscription unpaid at "+ev.Provider); err != nil {
+		if err := s.suspend(ctx, tx, sub); err != nil {
 			return err
 		}
 	case AccessEnded:
@@ -378,7 +378,7 @@ func (s *Service) runExactly(ctx context.Context, tx Store, sub *Subscription, t
 
 // suspend suspends the active licenses for the subscription's dunning (a
 // payment reinstates them).
-func (s *Service) suspend(ctx context.Context, tx Store, sub *Subscription, why string) error {
+func (s *Service) suspend(ctx context.Context, tx Store, sub *Subscription) error {
 	if sub.LicensesSuspended {
 		return nil
 	}
@@ -399,44 +399,27 @@ func (s *Service) suspend(ctx context.Context, tx Store, sub *Subscription, why 
 }
 
 // endAt ends a subscription the provider ended (canceled, a trial paused
-// unpaid): licenses running past the end are cut there (now: expired or
-// revoked as cancel_action says); those ending sooner run out by
-// themselves. Expired when it ran to the end of its period, canceled when
-// it ended early.
+// or deleted unpaid): its licenses end now (expired or revoked, as
+// cancel_action says), grace included: the provider said it is over.
+// Expired when it ran to the end of its period, canceled when it ended
+// early; paused stays paused (the provider may resume it).
 func (s *Service) endAt(ctx context.Context, tx Store, sub *Subscription, d Decision, provider string) error {
 	if sub.Status.ended() {
 		return nil
 	}
-	now := s.now()
 	at := d.EndsAt
-	if at.IsZero() || at.After(now) {
-		at = now.Truncate(time.Second)
+	if at.IsZero() {
+		at = s.now().Truncate(time.Second)
 	}
-	early := false
-	for _, id := range sub.LicenseIDs {
-		l, err := tx.LicensesStore().GetLicense(ctx, id)
-		if err != nil {
-			return err
-		}
-		if l.Status != licensing.LicenseRevoked && l.Status != licensing.LicenseExpired && (l.ExpiresAt == nil || l.ExpiresAt.After(at)) {
-			early = true
-		}
-	}
-	if d.Status == Paused {
-		sub.Status = Paused
-	} else {
-		sub.Status = Expired
-	}
-	if !early {
-		sub.PastDueSince, sub.DunningEndsAt = nil, nil
-		return nil
-	}
-	status := sub.Status
-	if err := s.end(ctx, tx, sub, "subscription ended at "+provider); err != nil {
+	ranOut := sub.CurrentPeriodEnd != nil && !at.Before(*sub.CurrentPeriodEnd)
+	if err := s.end(ctx, tx, sub, "subscription ended at "+provider, !ranOut); err != nil {
 		return err
 	}
-	if status == Paused {
+	switch {
+	case d.Status == Paused:
 		sub.Status = Paused
+	case ranOut:
+		sub.Status = Expired
 	}
 	return nil
 }
@@ -618,7 +601,7 @@ func (s *Service) payment(ctx context.Context, tx Store, ev *ProviderEvent, out 
 		}
 	case PaymentActionEnd:
 		if !sub.Status.ended() {
-			if err := s.end(ctx, tx, sub, what+" at "+ev.Provider); err != nil {
+			if err := s.end(ctx, tx, sub, what+" at "+ev.Provider, true); err != nil {
 				return err
 			}
 		}

@@ -355,10 +355,10 @@ func (s *Service) pastDue(ctx context.Context, tx Store, sub *Subscription, at t
 		"payment failed: licenses are suspended at "+ends.Format(time.RFC3339)+" unless paid", before, sub)
 }
 
-// end stops a subscription before its paid period ends (cancel at once,
-// refund, provider deletion): its licenses expire now or are revoked, as
-// the policy's cancel_action says.
-func (s *Service) end(ctx context.Context, tx Store, sub *Subscription, reason string) error {
+// end stops a subscription (cancel at once, refund, provider deletion):
+// its licenses expire now; ended early, they are revoked instead when the
+// policy's cancel_action says so.
+func (s *Service) end(ctx context.Context, tx Store, sub *Subscription, reason string, early bool) error {
 	pol, err := tx.LicensesStore().GetPolicy(ctx, sub.PolicyID)
 	if err != nil {
 		return err
@@ -378,7 +378,7 @@ func (s *Service) end(ctx context.Context, tx Store, sub *Subscription, reason s
 		}
 		switch {
 		case l.Status == licensing.LicenseRevoked:
-		case action == "revoke":
+		case action == "revoke" && early:
 			_, err = lic.RevokeLicense(ctx, id, reason)
 		case l.Status != licensing.LicenseExpired:
 			_, err = lic.ExpireLicense(ctx, id, reason)
@@ -481,7 +481,7 @@ func (s *Service) Cancel(ctx context.Context, id string, in CancelInput) (*Subsc
 			sub.CancelAtPeriodEnd = true
 			return nil
 		}
-		return s.end(ctx, tx, sub, reasonOr(in.Reason, "subscription canceled"))
+		return s.end(ctx, tx, sub, reasonOr(in.Reason, "subscription canceled"), true)
 	})
 }
 
