@@ -58,7 +58,7 @@ type world struct {
 	team  *licensing.Policy // 3 seats
 }
 
-func newWorld(t *testing.T, dialect, shape string) *world {
+func newWorld(t *testing.T, dialect, shape string, opts ...func(*billing.Config)) *world {
 	start := time.Now().UTC().Truncate(time.Second)
 	clock := licensingtest.NewClock(start)
 	st := storagetest.Open(t, dialect)
@@ -83,7 +83,11 @@ func newWorld(t *testing.T, dialect, shape string) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := billing.New(billing.Config{Subscriptions: subs, StripeSecret: secret, GenericSecret: "generic-secret"})
+	cfg := billing.Config{Subscriptions: subs, StripeSecret: secret, GenericSecret: "generic-secret"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h := billing.New(cfg)
 	server := api.New(api.Config{Services: svc, Health: st, Keys: kr, Billing: api.Billing{Subscriptions: subs, Endpoints: h}})
 	return &world{harness: &harness{t: t, clock: clock, svc: svc, subs: subs, server: server, policy: solo}, shape: shape, solo: solo, team: team}
 }
@@ -185,12 +189,17 @@ func (w *world) invoice(id string, amount int64, reason string, lines ...line) m
 // stripe sends a Stripe event of the world's API version, created at the
 // clock's time.
 func (w *world) stripe(typ string, obj map[string]any) (int, map[string]any) {
+	return w.post(w.signedBody(typ, obj, w.clock.Now()), secret, time.Now())
+}
+
+// signedBody is a Stripe event around obj created at created.
+func (w *world) signedBody(typ string, obj map[string]any, created time.Time) []byte {
 	w.n++
 	raw, _ := json.Marshal(obj)
 	ev := map[string]any{"id": fmt.Sprintf("evt_%d", w.n), "object": "event", "type": typ, "api_version": w.shape, "livemode": false,
-		"created": w.clock.Now().Unix(), "pending_webhooks": 1, "data": map[string]any{"object": json.RawMessage(raw)}}
+		"created": created.Unix(), "pending_webhooks": 1, "data": map[string]any{"object": json.RawMessage(raw)}}
 	b, _ := json.Marshal(ev)
-	return w.post(b, secret, time.Now())
+	return b
 }
 
 func (w *world) ok(typ string, obj map[string]any) map[string]any {
