@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -487,5 +489,43 @@ func TestStripeConcurrentCheckout(t *testing.T) {
 				t.Fatalf("customer %+v %v", c, err)
 			}
 		})
+	}
+}
+
+// The README's worked example: scripts/billing-event.sh signs the neutral
+// event with openssl and sends it with curl to a running server.
+func TestGenericScript(t *testing.T) {
+	for _, tool := range []string{"sh", "openssl", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s is missing (apt-get install -y %s)", tool, tool)
+		}
+	}
+	w := newWorld(t, storagetest.Dialects[0], basil)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = w.server.App().Listener(ln) }()
+	t.Cleanup(func() { _ = w.server.App().Shutdown() })
+	example, err := os.ReadFile("../../scripts/testdata/billing-event.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := w.clock.Now()
+	body := strings.NewReplacer("POLICY_ID", w.team.ID, "2026-03-01T12:00:00Z", now.Format(time.RFC3339),
+		"2026-04-01T12:00:00Z", now.Add(30*day).Format(time.RFC3339)).Replace(string(example))
+	file := t.TempDir() + "/event.json"
+	if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", "../../scripts/billing-event.sh", file)
+	cmd.Env = append(os.Environ(), "NARCIDI_URL=http://"+ln.Addr().String(), "NARCIDI_BILLING_SECRET=generic-secret")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), `"subscription_id"`) {
+		t.Fatalf("script: %v: %s", err, out)
+	}
+	list, _ := w.subs.Subscriptions(context.Background(), subscription.Filter{Provider: subscription.ProviderGeneric}, licensing.Page{Limit: 10})
+	if len(list) != 1 || list[0].Status != subscription.Active || list[0].PolicyID != w.team.ID {
+		t.Fatalf("subscriptions: %+v", list)
 	}
 }
