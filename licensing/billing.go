@@ -91,6 +91,31 @@ func (p *Policy) Trial() (rule TrialRule, ok bool, err error) {
 	return TrialRule{Duration: time.Duration(n) * time.Second, Start: start}, true, nil
 }
 
+// CheckBillingMetadata checks the subscription settings of a policy's
+// metadata (trial, dunning, cancel, refund and dispute), so that a bad
+// value is refused when the policy is saved rather than when a billing
+// event meets it. EInvalid naming the key.
+func CheckBillingMetadata(md map[string]string) error {
+	p := Policy{Metadata: md}
+	if _, _, err := p.Trial(); err != nil {
+		return Errorf(EInvalid, "metadata %s and %s: a positive number of seconds, and creation or activation", MetaTrialSeconds, MetaTrialStart)
+	}
+	if v, ok := md[MetaDunningDays]; ok {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 365 {
+			return Errorf(EInvalid, "metadata %s must be 0 to 365 days", MetaDunningDays)
+		}
+	}
+	if v, ok := md[MetaCancelAction]; ok && v != "expire" && v != "revoke" {
+		return Errorf(EInvalid, "metadata %s must be expire or revoke", MetaCancelAction)
+	}
+	for _, k := range []string{MetaRefundAction, MetaDisputeAction} {
+		if v, ok := md[k]; ok && v != "nothing" && v != "suspend" && v != "end" {
+			return Errorf(EInvalid, "metadata %s must be nothing, suspend or end", k)
+		}
+	}
+	return nil
+}
+
 // TrialStore is what the trial rule needs of the leasing store inside
 // Activate's transaction. storage implements it on the same view as
 // LeasingStore (checked at compile time there); a store without it cannot

@@ -171,6 +171,9 @@ func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 	if err := checkMetadata(in.Metadata); err != nil {
 		return nil, err
 	}
+	if err := CheckBillingMetadata(in.Metadata); err != nil {
+		return nil, err
+	}
 	if _, err := s.store.GetProduct(ctx, in.ProductID); err != nil {
 		return nil, err
 	}
@@ -385,6 +388,9 @@ func (s *Catalog) UpdatePolicy(ctx context.Context, id string, in PolicyPatch) (
 			return err
 		}
 		if err := checkMetadata(p.Metadata); err != nil {
+			return err
+		}
+		if err := CheckBillingMetadata(p.Metadata); err != nil {
 			return err
 		}
 		p.UpdatedAt = s.clock()

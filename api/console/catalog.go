@@ -282,7 +282,8 @@ type policyData struct {
 // people; the service gets seconds.
 var (
 	policyFields = []string{"product_id", "name", "duration_days", "max_machines", "floating", "lease_ttl_minutes",
-		"heartbeat_minutes", "grace_days", "expiry_action", "expiry_notice_days", "offline_release_hours"}
+		"heartbeat_minutes", "grace_days", "expiry_action", "expiry_notice_days", "offline_release_hours",
+		"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action"} // the last: subscriptions.go
 	policyErrorFields = map[string]string{
 		"product_id": "product_id", "name": "name", "duration_seconds": "duration_days", "max_machines": "max_machines",
 		"node-locked": "floating", "lease_ttl_seconds": "lease_ttl_minutes", "heartbeat_window_seconds": "heartbeat_minutes",
@@ -307,13 +308,13 @@ func policyValues(p *licensing.Policy) form {
 	if p.Floating {
 		floating = "on"
 	}
-	return form{Values: map[string]string{
+	return billingValues(form{Values: map[string]string{
 		"product_id": p.ProductID, "name": p.Name, "duration_days": inUnit(p.DurationSeconds, day),
 		"max_machines": strconv.Itoa(p.MaxMachines), "floating": floating, "lease_ttl_minutes": inUnit(p.LeaseTTLSeconds, minute),
 		"heartbeat_minutes": inUnit(p.HeartbeatWindowSeconds, minute), "grace_days": inUnit(p.GraceSeconds, day),
 		"expiry_action": string(p.ExpiryAction), "expiry_notice_days": strings.Join(days, ", "),
 		"offline_release_hours": inUnit(p.OfflineReleaseSeconds, hour),
-	}, Multi: map[string][]string{"entitlements": p.Entitlements}}
+	}, Multi: map[string][]string{"entitlements": p.Entitlements}}, p.Metadata)
 }
 
 // policyInput reads the form into the API's input (what a new policy
@@ -354,6 +355,9 @@ func policyInput(f *form) (licensing.PolicyInput, error) {
 		notices = append(notices, d)
 	}
 	in.ExpiryNoticeDays = &notices
+	if in.Metadata, err = billingMetadata(f, nil); err != nil {
+		return in, err
+	}
 	return in, nil
 }
 
@@ -491,7 +495,13 @@ func (cn *Console) policyUpdate(c *fiber.Ctx) error {
 	f.Values["product_id"] = p.ProductID
 	in, err := policyInput(&f)
 	if err == nil {
-		if _, err = cn.cfg.Services.Catalog.UpdatePolicy(ctx, id, policyPatch(f, policyValues(p), in)); err == nil {
+		patch := policyPatch(f, policyValues(p), in)
+		if billingChanged(f, policyValues(p)) {
+			// The settings live in the metadata: the policy's other keys stay.
+			md, _ := billingMetadata(&f, p.Metadata)
+			patch.Metadata = &md
+		}
+		if _, err = cn.cfg.Services.Catalog.UpdatePolicy(ctx, id, patch); err == nil {
 			return cn.redirect(c, Prefix+"/policies/"+id+"?saved=1")
 		}
 		f.withError(err, policyErrorFields)

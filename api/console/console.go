@@ -19,6 +19,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	// installation's, for the overview's strongest scores above them.
 	Insights   *insights.Scores
 	Thresholds insights.Thresholds
+	// Subscriptions serves a customer's subscriptions page (nil: it says
+	// they are not configured); set with WithSubscriptions.
+	Subscriptions *subscription.Service
 }
 
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
@@ -163,6 +167,7 @@ var routeGroups = [][]Route{
 	licenseRoutes,
 	catalogRoutes,
 	customerRoutes,
+	subscriptionRoutes,
 	machineRoutes,
 	releaseRoutes,
 	webhookRoutes,

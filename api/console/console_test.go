@@ -20,6 +20,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
@@ -36,6 +37,7 @@ type env struct {
 	clock   *licensingtest.Clock
 	license *licensing.License
 	ops     *opsEnv // what the operations pages need (ops_test.go)
+	subs    *subscription.Service
 }
 
 func newEnv(t *testing.T, st *storage.Store) *env {
@@ -53,9 +55,11 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 		t.Fatal(err)
 	}
 	limiter := api.NewRateLimiter(nil, "", nil)
+	subs, err := subscription.NewService(subscription.Config{Store: st.Subscriptions(), Licenses: svc.Licenses, Customers: svc.Customers, Clock: clock.Now})
+	must(t, err)
 	srv := api.New(api.Config{Services: svc, Health: st, Keys: kr, Limiter: limiter,
 		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter,
-			Insights: insights.NewScores(st.InsightScores())})})
+			Insights: insights.NewScores(st.InsightScores())}).WithSubscriptions(subs)})
 	ctx := context.Background()
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	must(t, err)
@@ -66,7 +70,7 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	must(t, err)
 	lic, err := svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: pol.ID, CustomerID: cust.ID, Name: "Acme studio"})
 	must(t, err)
-	return &env{t: t, app: srv.App(), st: st, us: us, svc: svc, clock: clock, license: &lic.License, ops: ops}
+	return &env{t: t, app: srv.App(), st: st, us: us, svc: svc, clock: clock, license: &lic.License, ops: ops, subs: subs}
 }
 
 func must(t *testing.T, err error) {

@@ -218,7 +218,7 @@ func (a *App) Start(ctx context.Context) error {
 		Releases:     releases,
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
-		Console:  openConsole(consoleUsers, svc, releases, scores, limiter, a),
+		Console:  openConsole(consoleUsers, svc, releases, scores, limiter, a).WithSubscriptions(subs),
 		Docs:     docs.New(),
 		Portal:   openPortal(st, svc, releases, wc.Mailer, limiter, a), // portal.go
 		Insights: scores,

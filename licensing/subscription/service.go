@@ -103,6 +103,12 @@ func (s *Service) Subscription(ctx context.Context, id string) (*Subscription, e
 	return s.cfg.Store.GetSubscription(ctx, id)
 }
 
+// Events lists what the provider events of subscription id did (invoices
+// paid or failed, state changes, refunds), newest first, at most limit.
+func (s *Service) Events(ctx context.Context, id string, limit int) ([]EventNote, error) {
+	return s.cfg.Store.ProviderEvents(ctx, id, min(max(limit, 1), licensing.MaxPageLimit))
+}
+
 // Subscriptions lists subscriptions.
 func (s *Service) Subscriptions(ctx context.Context, f Filter, page licensing.Page) ([]Subscription, error) {
 	if f.Status != "" && !f.Status.Valid() {
