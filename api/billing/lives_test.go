@@ -10,6 +10,8 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Whole lives of Stripe subscriptions, replayed through the HTTP handler
@@ -332,5 +334,31 @@ func TestStripeBadInput(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Finding 1: an event that cannot be applied is counted by outcome, for
+// the alert; an applied one too.
+func TestStripeOutcomeMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := billing.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newWorld(t, storagetest.Dialects[0], preBasil, func(c *billing.Config) { c.Metrics = m })
+	now := w.clock.Now()
+	w.ok("customer.subscription.created", w.subscription(subState{status: "active", start: now, end: now.Add(30 * day)}))
+	bad := w.invoice("in_x", 2000, "subscription_cycle", line{start: now, end: now.Add(30 * day)})
+	delete(bad, "subscription")
+	if code, _ := w.stripe("invoice.paid", bad); code != 400 {
+		t.Fatalf("unreadable: %d", code)
+	}
+	for _, c := range []struct {
+		typ, outcome string
+	}{{"customer.subscription.created", "applied"}, {"invoice.paid", "unreadable"}} {
+		var got dto.Metric
+		if err := m.Counter("stripe", c.typ, c.outcome).Write(&got); err != nil || got.GetCounter().GetValue() != 1 {
+			t.Errorf("%s %s: %v %v", c.typ, c.outcome, got.GetCounter().GetValue(), err)
+		}
 	}
 }

@@ -386,6 +386,13 @@ func TestStripeDowngradeOverSeats(t *testing.T) {
 		if l.PolicyID != w.solo.ID {
 			t.Fatalf("license policy %s, want solo", l.PolicyID)
 		}
+		if s, _ := w.subs.Subscription(ctx, tr.ID); s.OverSeats != 1 || !contains(w.actions(tr.ID), licensing.ActionSubscriptionOverSeats) {
+			t.Fatalf("over seats %d, events %v", s.OverSeats, w.actions(tr.ID))
+		}
+		// The customer frees a seat: the next state clears the flag.
+		if err := w.svc.Leasing.Deactivate(ctx, licensing.MachineRequest{Key: tr.LicenseKey, Fingerprint: "machine-fingerprint-1"}); err != nil {
+			t.Fatal(err)
+		}
 		w.clock.Add(time.Minute)
 		w.ok("customer.subscription.updated", w.subscription(subState{status: "active", start: now, end: end, price: "price_solo", cancelAtEnd: true, meta: link}))
 		w.clock.Add(time.Minute)
@@ -394,7 +401,7 @@ func TestStripeDowngradeOverSeats(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if s.CancelAtPeriodEnd || s.PolicyID != w.solo.ID {
+		if s.CancelAtPeriodEnd || s.PolicyID != w.solo.ID || s.OverSeats != 0 {
 			t.Fatalf("after resume with an unmapped price: %+v", s)
 		}
 	})

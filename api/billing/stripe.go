@@ -294,6 +294,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
+// Counter is the series of one provider, event type and outcome.
+func (m *Metrics) Counter(provider, typ, outcome string) prometheus.Counter {
+	return m.events.WithLabelValues(provider, typ, outcome)
+}
+
 func (m *Metrics) count(provider, typ, outcome string) {
 	if m == nil {
 		return

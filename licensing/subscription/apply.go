@@ -269,6 +269,12 @@ func (s *Service) converge(ctx context.Context, tx Store, sub *Subscription, ev 
 			effects = append(effects, "plan changed")
 		}
 	}
+	if !moved(before, sub) {
+		// Machines freed (or taken) since: the flag follows.
+		if sub.OverSeats, err = s.seatsOver(ctx, tx, sub); err != nil {
+			return err
+		}
+	}
 	switch d.Access {
 	case AccessNone:
 		sub.Status = Incomplete
@@ -422,6 +428,26 @@ func (s *Service) endAt(ctx context.Context, tx Store, sub *Subscription, d Deci
 		sub.Status = Expired
 	}
 	return nil
+}
+
+func moved(before, after *Subscription) bool { return before.PolicyID != after.PolicyID }
+
+// seatsOver counts the machines sub's licenses hold beyond their policy's
+// seats.
+func (s *Service) seatsOver(ctx context.Context, tx Store, sub *Subscription) (int, error) {
+	pol, err := tx.LicensesStore().GetPolicy(ctx, sub.PolicyID)
+	if err != nil {
+		return 0, err
+	}
+	over := 0
+	for _, id := range sub.LicenseIDs {
+		n, err := tx.LicensesStore().CountMachines(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		over += max(n-pol.MaxMachines, 0)
+	}
+	return over, nil
 }
 
 // movePolicy moves sub and its licenses to policyID as the provider
