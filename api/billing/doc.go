@@ -7,7 +7,11 @@
 // implementation, with its timestamp tolerance against replays), turn the
 // event into a subscription.ProviderEvent and apply it
 // (subscription.Service.Apply: idempotent by event id, safe against
-// out-of-order and duplicate deliveries).
+// out-of-order and duplicate deliveries). Stripe's events are read from
+// their raw JSON in both of Stripe's shapes (before and after API version
+// 2025-03-31.basil: stripe-go v82 reads only the later one); an event that
+// could not be applied is never answered 2xx, and is logged and counted
+// (Metrics).
 //
 // stripe-go stays inside this package. It does not import package api: api
 // serves these handlers through its route table (so OpenAPI and the authz

@@ -14,14 +14,22 @@
 // step is an audit event (the subscription.* actions of licensing), so
 // webhooks and emails follow through the outbox.
 //
-// Billing providers (Stripe, or NzilaCode's own billing through the generic
+// Billing providers (Stripe, or a local provider through the generic
 // signed endpoint) report what happened as ProviderEvents; Apply turns them
-// into the same lifecycle. Apply is idempotent by provider event id (a
-// unique claim in the subscription's transaction), and copes with events
-// out of order: a subscription update older than the last applied one
-// changes nothing, a paid period never moves the paid-through date back,
-// and a payment failure older than the last payment is ignored.
-//
+// into the same lifecycle. A provider's subscription follows the
+// provider's state by one rule, Decide (rule.go): status, items (price and
+// quantity), period, trial end, cancel date and pause map to the plan, the
+// seats, the licenses' expiry and whether they run, are suspended or end.
+// Events only say that the state changed: a subscription is brought to the
+// newest state seen, judged by the object's own period, time and status
+// order, not by delivery order. Apply is idempotent by provider event id (a
+// unique claim in the subscription's transaction) and writes a row only
+// column by column over the version it read. Invoices record payments (the
+// period a subscription line pays, never a proration's); refunds and
+// disputes do what the policy's refund_action and dispute_action say. A
+// plan the licenses cannot take (fewer seats than machines) is applied and
+// flagged (OverSeats), never refused.
+
 // Trials are policies with trial metadata (licensing.Policy.Trial); the
 // one-trial-per-machine rule is enforced at activation (licensing).
 //
