@@ -546,6 +546,14 @@ func (s *Service) invoice(ctx context.Context, tx Store, ev *ProviderEvent, out 
 			return err
 		}
 	}
+	// The first payment of a subscription seen incomplete provisions it
+	// (Stripe's signal to), whether or not its update to active came yet.
+	if sub.Status == Incomplete && inv.AmountPaid > 0 && covers {
+		sub.Status = Active
+		if err := s.ensureLicenses(ctx, tx, sub, *sub.PaidThrough); err != nil {
+			return err
+		}
+	}
 	if renewed && sub.Status != Trialing {
 		to := *sub.PaidThrough
 		if sub.CancelAt != nil && sub.CancelAt.Before(to) {
