@@ -144,8 +144,15 @@ func (e *ProviderEvent) check() error {
 			return licensing.Errorf(licensing.EInvalid, "a customer event needs customer.id")
 		}
 	case KindSubscription, KindSubscriptionDeleted:
-		if e.Subscription == nil || e.Subscription.ID == "" || e.Subscription.CustomerID == "" {
+		ps := e.Subscription
+		if ps == nil || ps.ID == "" || ps.CustomerID == "" {
 			return licensing.Errorf(licensing.EInvalid, "a subscription event needs subscription.id and subscription.customer_id")
+		}
+		if !ps.Status.Valid() && !(e.Kind == KindSubscriptionDeleted && ps.Status == "") {
+			return licensing.Errorf(licensing.EInvalid, "subscription.status must be incomplete, trialing, active, past_due, unpaid, paused, canceled or expired")
+		}
+		if ps.PeriodEnd.IsZero() && (ps.Status == Active || ps.Status == PastDue || (ps.Status == Trialing && ps.TrialEnd == nil)) {
+			return licensing.Errorf(licensing.EInvalid, "subscription.period_end is required for a %s subscription", ps.Status)
 		}
 	case KindInvoicePaid, KindPaymentFailed:
 		if e.Invoice == nil || e.Invoice.SubscriptionID == "" {

@@ -99,3 +99,25 @@ func TestOlder(t *testing.T) {
 		t.Error("an ended subscription came back")
 	}
 }
+
+// A provider event that leaves out what the rule needs is refused before
+// anything is read or written.
+func TestProviderEventCheck(t *testing.T) {
+	now := time.Now()
+	for _, c := range []struct {
+		name string
+		ps   ProviderSubscription
+		ok   bool
+	}{
+		{"active with its period", ProviderSubscription{ID: "s", CustomerID: "c", Status: Active, PeriodEnd: now}, true},
+		{"active without a period", ProviderSubscription{ID: "s", CustomerID: "c", Status: Active}, false},
+		{"trialing with its trial end", ProviderSubscription{ID: "s", CustomerID: "c", Status: Trialing, TrialEnd: &now}, true},
+		{"an unknown status", ProviderSubscription{ID: "s", CustomerID: "c", Status: "frozen", PeriodEnd: now}, false},
+		{"canceled without a period", ProviderSubscription{ID: "s", CustomerID: "c", Status: Canceled}, true},
+	} {
+		ev := ProviderEvent{Provider: "generic", ID: "e", Kind: KindSubscription, Created: now, Subscription: &c.ps}
+		if err := ev.check(); (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
