@@ -85,6 +85,7 @@ func (cn *Console) twoFactor(c *fiber.Ctx) error {
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
+	cn.renewCookie(c, cur)
 	return cn.redirect(c, Prefix+"/")
 }
 
@@ -126,7 +127,16 @@ func (cn *Console) enrol(c *fiber.Ctx) error {
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
+	cn.renewCookie(c, cur)
 	return cn.render(c, fiber.StatusOK, "enrol", "Two-factor sign-in is on", enrolData{Recovery: codes, Enabled: true})
+}
+
+// renewCookie sends the session's new secret once the second factor made
+// it full: the cookie sent before the second factor opens nothing.
+func (cn *Console) renewCookie(c *fiber.Ctx, cur *users.Current) {
+	if cur.Renewed != "" {
+		cn.setCookie(c, CookieName, cur.Renewed, cur.Session.ExpiresAt)
+	}
 }
 
 func (cn *Console) signOut(c *fiber.Ctx) error {

@@ -237,10 +237,14 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, er
 		return nil, licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
 	}
 	if now.Sub(sess.LastSeenAt) >= time.Minute {
-		sess.LastSeenAt = now
-		if err := s.cfg.Store.UpdateSession(ctx, sess); err != nil {
+		// Only last_seen_at, only while live: a revocation committed since
+		// the read above stands.
+		if err := s.cfg.Store.TouchSession(ctx, sess.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
+			return nil, licensing.Errorf(licensing.EUnauthorized, "the session has ended: sign in again")
+		} else if err != nil {
 			return nil, err
 		}
+		sess.LastSeenAt = now
 	}
 	return &Current{Session: sess, Customer: c, Actor: licensing.CustomerActor(c, sess.Email)}, nil
 }
@@ -249,10 +253,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, er
 func (s *Service) SignOut(ctx context.Context, cur *Current) error {
 	now := s.now()
 	return s.cfg.Store.InTx(ctx, func(tx Store) error {
-		cur.Session.RevokedAt = &now
-		if err := tx.UpdateSession(ctx, cur.Session); err != nil {
+		if err := tx.RevokeSession(ctx, cur.Session.ID, now); err != nil {
 			return err
 		}
+		cur.Session.RevokedAt = &now
 		return s.record(ctx, tx, licensing.ActionPortalSignedOut, cur.Customer.ID, "")
 	})
 }
