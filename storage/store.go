@@ -211,6 +211,37 @@ func getRow[R, T any](s *Store, ctx context.Context, id, what string, conv func(
 	return conv(&r), nil
 }
 
+// lockRow is getRow under a row lock held until the transaction ends
+// (SELECT ... FOR UPDATE on PostgreSQL; SQLite's transactions are serial,
+// its driver leaves the clause out): the read of an edit that writes the
+// row back (doc.go).
+func lockRow[R, T any](s *Store, ctx context.Context, id, what string, conv func(*R) *T) (*T, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, errorf(licensing.ENotFound, "%s not found", what)
+	}
+	var r R
+	if err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&r, "id = ?", id).Error; err != nil {
+		return nil, notFound(translate(err), what)
+	}
+	return conv(&r), nil
+}
+
+func (s *Store) LockProduct(ctx context.Context, id string) (*licensing.Product, error) {
+	return lockRow[productRow](s, ctx, id, "product", productFromRow)
+}
+
+func (s *Store) LockPolicy(ctx context.Context, id string) (*licensing.Policy, error) {
+	return lockRow[policyRow](s, ctx, id, "policy", policyFromRow)
+}
+
+func (s *Store) LockCustomer(ctx context.Context, id string) (*licensing.Customer, error) {
+	return lockRow[customerRow](s, ctx, id, "customer", customerFromRow)
+}
+
+func (s *Store) LockEntitlement(ctx context.Context, id string) (*licensing.Entitlement, error) {
+	return lockRow[entitlementRow](s, ctx, id, "entitlement", entitlementFromRow)
+}
+
 // affected translates a write's error, and answers ifNone when it touched
 // no row.
 func affected(res *gorm.DB, ifNone error) error {
@@ -311,14 +342,7 @@ func (s *Store) GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpda
 }
 
 func (s *Store) LockLicense(ctx context.Context, id string) (*licensing.License, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, errorf(licensing.ENotFound, "license not found")
-	}
-	var r licenseRow
-	if err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&r, "id = ?", id).Error; err != nil {
-		return nil, notFound(translate(err), "license")
-	}
-	return licenseFromRow(&r), nil
+	return lockRow[licenseRow](s, ctx, id, "license", licenseFromRow)
 }
 
 func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, page licensing.Page) ([]licensing.License, error) {
