@@ -65,6 +65,7 @@ type Console struct {
 	pages    map[string]*template.Template
 	cookies  webui.Cookies
 	sessions *webui.Sessions[*users.Current]
+	targets  *webui.Targets // where a redirect may go
 }
 
 // Prefix is where the console is mounted.
@@ -94,6 +95,13 @@ func New(cfg Config) *Console {
 		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
 		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
+	pages := []string{"/sign-in", "/set-password", "/two-factor", "/enrol"}
+	for _, rt := range Routes() {
+		if rt.Method == fiber.MethodGet {
+			pages = append(pages, rt.Path)
+		}
+	}
+	cn.targets = webui.NewTargets(Prefix, Prefix+"/", pages...)
 	return cn
 }
 
@@ -253,8 +261,10 @@ func (cn *Console) setCookie(c *fiber.Ctx, name, value string, expires time.Time
 
 func (cn *Console) clearCookie(c *fiber.Ctx, name string) { cn.cookies.Clear(c, name) }
 
+// redirect goes to a page of the console's allowlist (webui.Targets), the
+// console's home otherwise.
 func (cn *Console) redirect(c *fiber.Ctx, to string) error {
-	return c.Redirect(to, fiber.StatusSeeOther)
+	return c.Redirect(cn.targets.Safe(to), fiber.StatusSeeOther)
 }
 
 // page is what every template gets.

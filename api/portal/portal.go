@@ -54,6 +54,7 @@ type Portal struct {
 	pages    map[string]*template.Template
 	cookies  webui.Cookies
 	sessions *webui.Sessions[*portal.Current]
+	targets  *webui.Targets // where a redirect may go
 }
 
 // Prefix is where the portal is mounted.
@@ -82,6 +83,13 @@ func New(cfg Config) *Portal {
 		Authenticate: cfg.SignIn.Authenticate, Fail: p.fail,
 		Actor: func(cur *portal.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *portal.Current) string { return cur.Session.CSRFToken }}
+	pages := []string{"/sign-in", "/link", "/password"}
+	for _, rt := range Routes() {
+		if rt.Method == fiber.MethodGet {
+			pages = append(pages, rt.Path)
+		}
+	}
+	p.targets = webui.NewTargets(Prefix, Prefix+"/", pages...)
 	return p
 }
 
@@ -166,7 +174,11 @@ func (p *Portal) require(perm licensing.Permission) fiber.Handler {
 	}
 }
 
-func (p *Portal) redirect(c *fiber.Ctx, to string) error { return c.Redirect(to, fiber.StatusSeeOther) }
+// redirect goes to a page of the portal's allowlist (webui.Targets), the
+// portal's home otherwise.
+func (p *Portal) redirect(c *fiber.Ctx, to string) error {
+	return c.Redirect(p.targets.Safe(to), fiber.StatusSeeOther)
+}
 
 // page is what every template gets.
 type page struct {

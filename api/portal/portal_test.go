@@ -492,3 +492,40 @@ func TestRoutesFollowTheCustomerRecord(t *testing.T) {
 		}
 	})
 }
+
+// TestRedirectTargetsAreAllowedLocalPaths: the "Free seat" form's back
+// field goes to Location only when it is one of the portal's pages; CR/LF
+// (a second response on the kept-alive connection), other hosts and
+// unknown paths send the customer to the machines page instead.
+func TestRedirectTargetsAreAllowedLocalPaths(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		b := e.signedIn("it@acme.example", 1)
+		csrf := b.csrf("/portal/machines")
+		lic := "/portal/licenses/" + e.acme.license.License.ID
+		for _, back := range []string{
+			lic + "\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<script>alert(1)</script>",
+			lic + "\rSet-Cookie: narcidi_portal=x",
+			lic + "\nSet-Cookie: narcidi_portal=x",
+			"/portal//evil.example", "/portal/\\evil.example", "https://evil.example/portal/", "//evil.example",
+			"/portal/licenses/../../console/", "/portal/sign-out", "/portal/machines%0d%0aX: y",
+		} {
+			g, err := e.svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: e.acme.license.Key, Fingerprint: verifier.FingerprintFrom("studio", back), Hostname: "pc"})
+			must(t, err)
+			resp, body := b.do("POST", "/portal/machines/"+g.Machine.ID+"/deactivate", url.Values{"csrf": {csrf}, "back": {back}})
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal/machines?done=seat-freed" {
+				t.Errorf("back %q: %d to %q, want the machines page", back, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if resp.Header.Get("X") != "" || len(resp.Header.Values("Set-Cookie")) > 0 || strings.Contains(body, "<script>") {
+				t.Errorf("back %q injected into the response: %v %q", back, resp.Header, body)
+			}
+		}
+		g, err := e.svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: e.acme.license.Key, Fingerprint: verifier.FingerprintFrom("studio", "ok"), Hostname: "pc"})
+		must(t, err)
+		resp, _ := b.do("POST", "/portal/machines/"+g.Machine.ID+"/deactivate", url.Values{"csrf": {csrf}, "back": {lic}})
+		if resp.Header.Get("Location") != lic+"?done=seat-freed" {
+			t.Errorf("an allowed back: to %q", resp.Header.Get("Location"))
+		}
+	})
+}
