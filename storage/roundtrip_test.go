@@ -178,7 +178,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 
 		mach := &licensing.Machine{ID: "01950000-0000-7000-8000-000000000005", LicenseID: lic.ID, Fingerprint: "fp-0123456789",
 			Name: "build box", Hostname: "build-1", Platform: "linux/amd64", IP: "203.0.113.7", Status: licensing.MachineActive,
-			LastHeartbeat: rtPtr(5), LastLeaseAt: rtPtr(6), StatusReason: "activated", CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
+			LastHeartbeat: rtPtr(5), LastLeaseAt: rtPtr(6), StatusReason: "activated", OfflineUntil: rtPtr(7), CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
 		mustFill(t, mach)
 		roundTrip(t, "machine", mach, func(v *licensing.Machine) error { return s.CreateMachine(ctx, v) },
 			func() (*licensing.Machine, error) { return s.GetMachine(ctx, mach.ID) }, nil, nil)

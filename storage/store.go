@@ -406,8 +406,26 @@ func (s *Store) TouchMachine(ctx context.Context, id string, heartbeat, lease bo
 	return affected(res, errorf(licensing.EMachineBlocked, "the machine is blocked or gone"))
 }
 
-func (s *Store) DeleteMachine(ctx context.Context, id string) error {
-	res := s.q(ctx).Delete(&machineRow{}, "id = ?", id)
+func (s *Store) DeleteMachine(ctx context.Context, id string, now time.Time) error {
+	res := s.q(ctx).Where("id = ? AND (offline_until IS NULL OR offline_until <= ?)", id, now).Delete(&machineRow{})
+	if err := affected(res, nil); err != nil || res.RowsAffected > 0 {
+		return err
+	}
+	var n int64
+	if err := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if n > 0 {
+		return errorf(licensing.EConflict, "the machine holds its seat until its offline lease ends")
+	}
+	return errorf(licensing.ENotFound, "machine not found")
+}
+
+// HoldOfflineSeat moves offline_until later only: two offline activations
+// of one machine keep the later end.
+func (s *Store) HoldOfflineSeat(ctx context.Context, id string, until time.Time) error {
+	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).
+		UpdateColumn("offline_until", gorm.Expr("CASE WHEN offline_until IS NULL OR offline_until < ? THEN ? ELSE offline_until END", until, until))
 	return affected(res, errorf(licensing.ENotFound, "machine not found"))
 }
 

@@ -99,7 +99,7 @@ func TestStoreErrors(t *testing.T) {
 		m2 := *m
 		m2.ID = ""
 		wantCode(t, s.CreateMachine(ctx, &m2), licensing.EConflict)
-		wantCode(t, s.DeleteMachine(ctx, "0190a8e8-0000-7000-8000-000000000000"), licensing.ENotFound)
+		wantCode(t, s.DeleteMachine(ctx, "0190a8e8-0000-7000-8000-000000000000", time.Now()), licensing.ENotFound)
 	})
 }
 
@@ -143,7 +143,14 @@ func TestStoreMachines(t *testing.T) {
 		if m.LastHeartbeat == nil || !m.LastHeartbeat.Equal(later) || m.IP != "192.0.2.7" || m.LastLeaseAt != nil {
 			t.Errorf("touched machine = %+v", m)
 		}
-		must(t, s.DeleteMachine(ctx, m.ID))
+		// An offline lease holds the seat until it ends; a later offline
+		// activation moves the end later, never earlier; the condition is
+		// in the delete itself.
+		must(t, s.HoldOfflineSeat(ctx, m.ID, later.Add(time.Hour)))
+		must(t, s.HoldOfflineSeat(ctx, m.ID, later))
+		wantCode(t, s.DeleteMachine(ctx, m.ID, later.Add(59*time.Minute)), licensing.EConflict)
+		must(t, s.DeleteMachine(ctx, m.ID, later.Add(time.Hour)))
+		wantCode(t, s.HoldOfflineSeat(ctx, m.ID, later), licensing.ENotFound)
 		_, err = s.FindMachine(ctx, l.ID, "fp-1")
 		wantCode(t, err, licensing.ENotFound)
 		ms, err := s.ListMachines(ctx, licensing.MachineFilter{LicenseID: l.ID}, licensing.Page{})

@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -105,19 +104,6 @@ func migrateConsoleUsers(tx *gorm.DB) error {
 		CreatedAt time.Time  `gorm:"not null"`
 	}
 	return tx.Migrator().CreateTable(&consoleUser{}, &consoleSession{}, &consolePasswordToken{})
-}
-
-// migrateAuthRaces (0017) records the last TOTP time step each user had
-// accepted, so a code is accepted once (RFC 6238 §5.2): the step is spent
-// by a conditional update (AcceptTOTPStep).
-func migrateAuthRaces(tx *gorm.DB) error {
-	type consoleUser struct {
-		TOTPLastStep int64 `gorm:"column:totp_last_step;not null;default:0"`
-	}
-	if err := tx.Migrator().AddColumn(&consoleUser{}, "TOTPLastStep"); err != nil {
-		return fmt.Errorf("add console_users.totp_last_step: %w", err)
-	}
-	return nil
 }
 
 func userToRow(u *users.User) *userRow {

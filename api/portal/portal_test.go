@@ -2,12 +2,15 @@ package portal_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -526,6 +529,87 @@ func TestRedirectTargetsAreAllowedLocalPaths(t *testing.T) {
 		resp, _ := b.do("POST", "/portal/machines/"+g.Machine.ID+"/deactivate", url.Values{"csrf": {csrf}, "back": {lic}})
 		if resp.Header.Get("Location") != lic+"?done=seat-freed" {
 			t.Errorf("an allowed back: to %q", resp.Header.Get("Location"))
+		}
+	})
+}
+
+// leaseExpiry reads the exp claim of a lease (its signature is the SDK's
+// business; here only its lifetime matters).
+func leaseExpiry(t *testing.T, lease string) time.Time {
+	t.Helper()
+	parts := strings.Split(lease, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", lease)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	must(t, err)
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	must(t, json.Unmarshal(raw, &claims))
+	return time.Unix(claims.Exp, 0).UTC()
+}
+
+// TestOfflineSeatsHoldThroughThePortal: 50 offline activations through the
+// portal, each followed by "Free seat", on a license of 2 seats: never more
+// than 2 machines hold a lease that still works. An offline lease lasts
+// the plan's lease lifetime (no offline cap in the plan), and its seat is
+// freed only once it has ended; the portal says until when.
+func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		b := e.signedIn("it@acme.example", 1)
+		csrf := b.csrf("/portal/offline")
+		lic := e.acme.license
+		const seats = 2
+		var leases []time.Time // of the offline machines; the online one holds a working lease too
+		refusedFree := 0
+		for i := range 50 {
+			fp := verifier.FingerprintFrom("studio", "air-"+strconv.Itoa(i))
+			req := verifier.NewActivationRequest(lic.License.ProductID, lic.Key, fp, "air-"+strconv.Itoa(i), "linux/amd64", e.clock.Now())
+			resp, body := b.upload("/portal/offline", csrf, verifier.MarshalActivationRequest(req))
+			if resp.StatusCode == http.StatusOK {
+				lease, err := verifier.ParseLeaseFile([]byte(body))
+				must(t, err)
+				exp := leaseExpiry(t, lease)
+				if exp.After(e.clock.Now().Add(time.Hour)) {
+					t.Fatalf("an offline lease to %s, past the plan's 1 h lease lifetime", exp)
+				}
+				leases = append(leases, exp)
+			}
+			ms, err := e.svc.Licenses.Machines(ctx, licensing.MachineFilter{LicenseID: lic.License.ID}, licensing.Page{Limit: 100})
+			must(t, err)
+			for _, m := range ms {
+				if m.ID == e.acme.machine {
+					continue
+				}
+				resp, body := b.do("POST", "/portal/machines/"+m.ID+"/deactivate", url.Values{"csrf": {csrf}})
+				if resp.StatusCode == http.StatusConflict && strings.Contains(body, "lease ends") {
+					refusedFree++
+				} else if resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("free the seat of an offline machine: %d %s", resp.StatusCode, body)
+				}
+			}
+			working := 1 // the online machine of the fixture
+			for _, exp := range leases {
+				if exp.After(e.clock.Now()) {
+					working++
+				}
+			}
+			if working > seats {
+				t.Fatalf("after %d offline activations and frees: %d working leases on %d seats", i+1, working, seats)
+			}
+			e.clock.Add(2 * time.Minute)
+		}
+		if refusedFree == 0 {
+			t.Error("no free of an offline machine's seat was refused")
+		}
+		if _, page := b.do("GET", "/portal/machines", nil); !strings.Contains(page, "Activated offline: its seat can be freed once its lease ends") {
+			t.Error("the machines page does not say when an offline machine's seat frees")
+		}
+		if len(leases) < 2 {
+			t.Errorf("%d offline activations went through in 100 minutes; the seat of an ended lease is free again", len(leases))
 		}
 	})
 }
