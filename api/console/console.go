@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -41,6 +40,9 @@ type Config struct {
 	// SignInRate bounds password and second-factor attempts per client IP
 	// and email (default: 5, then one every 3 minutes).
 	SignInRate api.RateRule
+	// SignInIPRate bounds them per client IP, whatever the email (default:
+	// 20, then one every 30 seconds).
+	SignInIPRate api.RateRule
 	// SecureCookies marks cookies Secure even on plain HTTP requests (the
 	// public URL is https behind a TLS-terminating proxy).
 	SecureCookies bool
@@ -58,6 +60,10 @@ type Config struct {
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
 // minutes (per IP and email).
 var DefaultSignInRate = api.RateRule{Name: "console-signin", Rate: 5, Period: 15 * time.Minute, Burst: 5}
+
+// DefaultSignInIPRate lets 20 attempts of one IP through at once, then one
+// every 30 seconds, whatever the emails.
+var DefaultSignInIPRate = api.RateRule{Name: "console-signin-ip", Rate: 30, Period: 15 * time.Minute, Burst: 20}
 
 // Console serves the web console.
 type Console struct {
@@ -86,6 +92,9 @@ func New(cfg Config) *Console {
 	}
 	if cfg.SignInRate.Rate == 0 {
 		cfg.SignInRate = DefaultSignInRate
+	}
+	if cfg.SignInIPRate.Rate == 0 {
+		cfg.SignInIPRate = DefaultSignInIPRate
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -312,10 +321,8 @@ type errorData struct {
 	Message string
 }
 
-// clientKey is what sign-in attempts are counted by.
-func clientKey(c *fiber.Ctx, email string) string { return webui.ClientKey(c, email) }
-
-// allow spends one sign-in attempt of key: ERateLimited when none is left.
-func (cn *Console) allow(ctx context.Context, key string) error {
-	return webui.Allow(ctx, cn.cfg.Limiter, cn.cfg.SignInRate, key)
+// allow spends one sign-in attempt of the client and of what it tries:
+// ERateLimited when none is left.
+func (cn *Console) allow(c *fiber.Ctx, what string) error {
+	return webui.Allow(c, cn.cfg.Limiter, cn.cfg.SignInIPRate, cn.cfg.SignInRate, what)
 }

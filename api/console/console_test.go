@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -319,6 +320,40 @@ func TestPagesSendASecurityPolicy(t *testing.T) {
 		}
 		if resp, _ := e.browser().do("GET", "/console/static/console.css", nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("stylesheet: %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestSignInIsLimitedPerIP: one client trying many emails (each with its
+// own per-email budget) meets the per-IP limit; the attempts refused there
+// leave no audit row. A 60 kB email is an ordinary wrong attempt.
+func TestSignInIsLimitedPerIP(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		b := e.browser()
+		csrf := b.csrf("/console/sign-in")
+		limited := 0
+		for i := range 30 {
+			email := strconv.Itoa(i) + "@example.com"
+			if i == 0 {
+				email = strings.Repeat("x", 60<<10) + "@example.com"
+			}
+			resp, _ := b.do("POST", "/console/sign-in", url.Values{"csrf": {csrf}, "email": {email}, "password": {"wrong password"}})
+			switch resp.StatusCode {
+			case http.StatusUnauthorized:
+			case http.StatusTooManyRequests:
+				limited++
+			default:
+				t.Fatalf("attempt %d: %d", i, resp.StatusCode)
+			}
+		}
+		if limited != 30-console.DefaultSignInIPRate.Burst {
+			t.Errorf("%d of 30 attempts with distinct emails from one IP refused, want %d", limited, 30-console.DefaultSignInIPRate.Burst)
+		}
+		evs, err := e.svc.Notifications.Events(context.Background(), licensing.EventFilter{Action: licensing.ActionUserSignInFailed}, licensing.Page{Limit: 100})
+		must(t, err)
+		if len(evs) != console.DefaultSignInIPRate.Burst {
+			t.Errorf("%d failed sign-ins audited, want %d", len(evs), console.DefaultSignInIPRate.Burst)
 		}
 	})
 }

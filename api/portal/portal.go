@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -37,6 +36,9 @@ type Config struct {
 	// SignInRate bounds link requests and redemptions per client IP and
 	// email (default: 5, then one every 3 minutes).
 	SignInRate api.RateRule
+	// SignInIPRate bounds them per client IP, whatever the email (default:
+	// 20, then one every 30 seconds).
+	SignInIPRate api.RateRule
 	// BaseURL is the server's public URL, which mailed links start with.
 	BaseURL func() string
 	// SecureCookies marks cookies Secure even on plain HTTP requests.
@@ -47,6 +49,10 @@ type Config struct {
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
 // minutes (per IP and email).
 var DefaultSignInRate = api.RateRule{Name: "portal-signin", Rate: 5, Period: 15 * time.Minute, Burst: 5}
+
+// DefaultSignInIPRate lets 20 attempts of one IP through at once, then one
+// every 30 seconds, whatever the emails.
+var DefaultSignInIPRate = api.RateRule{Name: "portal-signin-ip", Rate: 30, Period: 15 * time.Minute, Burst: 20}
 
 // Portal serves the customer portal.
 type Portal struct {
@@ -74,6 +80,9 @@ func New(cfg Config) *Portal {
 	}
 	if cfg.SignInRate.Rate == 0 {
 		cfg.SignInRate = DefaultSignInRate
+	}
+	if cfg.SignInIPRate.Rate == 0 {
+		cfg.SignInIPRate = DefaultSignInIPRate
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -226,8 +235,6 @@ func (p *Portal) fail(c *fiber.Ctx, err error) error {
 }
 
 // allow spends one sign-in attempt of key: ERateLimited when none is left.
-func (p *Portal) allow(ctx context.Context, key string) error {
-	return webui.Allow(ctx, p.cfg.Limiter, p.cfg.SignInRate, key)
+func (p *Portal) allow(c *fiber.Ctx, what string) error {
+	return webui.Allow(c, p.cfg.Limiter, p.cfg.SignInIPRate, p.cfg.SignInRate, what)
 }
-
-func clientKey(c *fiber.Ctx, what string) string { return webui.ClientKey(c, what) }
