@@ -311,5 +311,24 @@ func TestStoreEventsStatsAndIdempotency(t *testing.T) {
 		if prev != nil {
 			t.Fatalf("expired key replayed: %+v", prev)
 		}
+
+		// A first request that ran past the takeover completes after a
+		// retry took its claim over: the retry's answer is the one kept.
+		slow := &storage.IdempotencyRecord{Owner: "tok", Key: "k2", RequestHash: "h", CreatedAt: t0}
+		if prev, err := s.ClaimIdempotencyKey(ctx, slow); err != nil || prev != nil {
+			t.Fatalf("claim: %v %v", prev, err)
+		}
+		retry := &storage.IdempotencyRecord{Owner: "tok", Key: "k2", RequestHash: "h", CreatedAt: t0.Add(2 * time.Minute)}
+		if prev, err := s.ClaimIdempotencyKey(ctx, retry); err != nil || prev != nil {
+			t.Fatalf("takeover: %v %v", prev, err)
+		}
+		retry.Status, retry.Body = 201, []byte(`{"id":"retry"}`)
+		must(t, s.CompleteIdempotencyKey(ctx, retry))
+		slow.Status, slow.Body = 201, []byte(`{"id":"first"}`)
+		must(t, s.CompleteIdempotencyKey(ctx, slow))
+		prev, _ = s.ClaimIdempotencyKey(ctx, &storage.IdempotencyRecord{Owner: "tok", Key: "k2", RequestHash: "h", CreatedAt: t0.Add(3 * time.Minute)})
+		if prev == nil || string(prev.Body) != `{"id":"retry"}` {
+			t.Fatalf("after a late completion the replay is %+v, want the retry's answer", prev)
+		}
 	})
 }
