@@ -43,6 +43,11 @@ type Config struct {
 	// SignInIPRate bounds them per client IP, whatever the email (default:
 	// 20, then one every 30 seconds).
 	SignInIPRate api.RateRule
+	// BaseURL is the server's public URL (NARCIDI_PUBLIC_URL), which the
+	// set-password links shown to admins start with: never the request's
+	// Host or X-Forwarded-Host, which a client chooses. Nil: the links are
+	// shown as paths.
+	BaseURL func() string
 	// SecureCookies marks cookies Secure even on plain HTTP requests (the
 	// public URL is https behind a TLS-terminating proxy).
 	SecureCookies bool

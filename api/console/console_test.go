@@ -55,7 +55,7 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	}
 	limiter := api.NewRateLimiter(nil, "", nil)
 	srv := api.New(api.Config{Services: svc, Health: st, Keys: kr, Limiter: limiter,
-		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter,
+		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter, BaseURL: func() string { return "http://example.com" },
 			Insights: insights.NewScores(st.InsightScores())})})
 	ctx := context.Background()
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
@@ -81,6 +81,7 @@ func must(t *testing.T, err error) {
 type browser struct {
 	e       *env
 	cookies map[string]string
+	host    string // the Host header sent, when set
 }
 
 func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]string{}} }
@@ -97,6 +98,10 @@ func (b *browser) do(method, path string, form url.Values) (*http.Response, stri
 	}
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	if b.host != "" {
+		req.Host = b.host
+		req.Header.Set("X-Forwarded-Host", b.host)
 	}
 	resp, err := b.e.app.Test(req, -1)
 	must(b.e.t, err)
@@ -354,6 +359,44 @@ func TestSignInIsLimitedPerIP(t *testing.T) {
 		must(t, err)
 		if len(evs) != console.DefaultSignInIPRate.Burst {
 			t.Errorf("%d failed sign-ins audited, want %d", len(evs), console.DefaultSignInIPRate.Burst)
+		}
+	})
+}
+
+// TestNULInAFormFieldIsRefused: a NUL in a form field is a client mistake
+// (422), on PostgreSQL too, which refuses NUL in text (it was a 500 there).
+func TestNULInAFormFieldIsRefused(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		b := e.browser()
+		csrf := b.csrf("/console/sign-in")
+		for _, form := range []url.Values{
+			{"csrf": {csrf}, "email": {"ops\x00@example.com"}, "password": {"wrong password"}},
+			{"csrf": {csrf}, "email": {"ops@example.com"}, "password": {"wrong\x00password"}},
+		} {
+			resp, body := b.do("POST", "/console/sign-in", form)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Errorf("a NUL in a form field: %d %s, want 422", resp.StatusCode, body)
+			}
+		}
+	})
+}
+
+// TestSetPasswordLinkUsesThePublicURL: the link shown to the admin who
+// creates a user starts with the configured public URL, whatever Host or
+// X-Forwarded-Host the request carried (a forged one would send the new
+// user's secret to another site).
+func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		admin := e.signedIn(licensing.RoleAdmin)
+		admin.host = "evil.example"
+		resp, body := admin.post("/console/users", url.Values{"email": {"new@example.com"}, "role": {"read-only"}})
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %d", resp.StatusCode)
+		}
+		if link := shownOnce(t, body); !strings.HasPrefix(link, "http://example.com/console/set-password?token=") {
+			t.Errorf("link = %q, want it on the public URL", link)
 		}
 	})
 }

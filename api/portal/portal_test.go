@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"mime/multipart"
+	"net/mail"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -610,6 +611,32 @@ func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
 		}
 		if len(leases) < 2 {
 			t.Errorf("%d offline activations went through in 100 minutes; the seat of an ended lease is free again", len(leases))
+		}
+	})
+}
+
+// TestSignInMailIsPlain: a customer name (which a buyer sets through the
+// billing provider) cannot add lines to the sign-in mail, such as a fake
+// link; the Message-ID has one pair of angle brackets.
+func TestSignInMailIsPlain(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		name := "Acme\r\n\r\nYour account is locked: https://evil.example/unlock\n"
+		if _, err := e.svc.Customers.UpdateCustomer(ctx, e.acme.customer.ID, licensing.CustomerPatch{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		e.askLink(e.browser(), "it@acme.example", 1)
+		body := e.box.Bodies()[0]
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "Your account is locked") {
+				t.Errorf("the customer name started a line of its own:\n%s", body)
+			}
+		}
+		msg, err := mail.ReadMessage(strings.NewReader(e.box.Messages()[0].Data))
+		must(t, err)
+		if id := msg.Header.Get("Message-Id"); !strings.HasPrefix(id, "<") || strings.HasPrefix(id, "<<") || strings.HasSuffix(id, ">>") {
+			t.Errorf("Message-ID = %q", id)
 		}
 	})
 }
