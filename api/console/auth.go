@@ -117,13 +117,13 @@ func (cn *Console) enrol(c *fiber.Ctx) error {
 	}
 	codes, err := cn.cfg.Users.ConfirmTOTP(c.UserContext(), cur, c.FormValue("code"))
 	if licensing.ErrorCode(err) == licensing.EInvalid {
-		// A new secret and QR code: the old one was shown already.
+		// The same secret and QR code: the app may have scanned it already.
 		e, berr := cn.cfg.Users.BeginTOTP(c.UserContext(), cur.User.ID)
 		if berr != nil {
 			return cn.fail(c, berr)
 		}
 		return cn.render(c, fiber.StatusUnprocessableEntity, "enrol", "Set up two-factor sign-in",
-			enrolData{formError: formError{"The code is wrong: scan the new code and try again."}, Enrolment: e})
+			enrolData{formError: formError{"The code is wrong: check the time on your device and try again."}, Enrolment: e})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}

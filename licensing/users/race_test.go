@@ -324,3 +324,35 @@ func TestDisableHoldsAgainstSecondFactor(t *testing.T) {
 		}
 	})
 }
+
+// TestEnrolmentKeepsItsSecret: opening the enrolment page again, or a
+// wrong code, keeps the pending secret (the authenticator app already
+// scanned holds it); only enabling TOTP ends the enrolment.
+func TestEnrolmentKeepsItsSecret(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		clock := licensingtest.NewClock(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
+		svc := newService(t, st, clock, false)
+		link, _ := svc.BootstrapAdmin(ctx, "admin@example.com")
+		if _, err := svc.SetPassword(ctx, link, "correct horse battery"); err != nil {
+			t.Fatal(err)
+		}
+		in, _ := svc.SignIn(ctx, "admin@example.com", "correct horse battery", "", "")
+		cur, _ := svc.Authenticate(ctx, in.Secret)
+		first, err := svc.BeginTOTP(ctx, cur.User.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := svc.BeginTOTP(ctx, cur.User.ID)
+		if err != nil || again.Secret != first.Secret {
+			t.Fatalf("the enrolment page opened again: secret changed %v, %v", again.Secret != first.Secret, err)
+		}
+		_, err = svc.ConfirmTOTP(ctx, cur, "000000")
+		code(t, licensing.EInvalid, err)
+		after, _ := svc.BeginTOTP(ctx, cur.User.ID)
+		c, _ := totp.GenerateCode(first.Secret, clock.Now())
+		if _, err := svc.ConfirmTOTP(ctx, cur, c); err != nil || after.Secret != first.Secret {
+			t.Fatalf("after a wrong code the first secret's code: %v (secret changed %v)", err, after.Secret != first.Secret)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
 	"fmt"
 	"image/png"
@@ -368,9 +369,10 @@ type Enrolment struct {
 	QRCode string // data:image/png;base64,...
 }
 
-// BeginTOTP makes a new pending TOTP secret for the user (replacing a
-// pending one; an enabled one stays until ConfirmTOTP succeeds).
-// EConflict when TOTP is already enabled.
+// BeginTOTP shows the user's pending TOTP secret, making one when there is
+// none: opening the enrolment page again, or a wrong code, keeps the secret
+// the authenticator app has already scanned. EConflict when TOTP is
+// already enabled.
 func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, error) {
 	var out *Enrolment
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
@@ -381,7 +383,17 @@ func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, err
 		if u.TOTPEnabled {
 			return licensing.Errorf(licensing.EConflict, "two-factor sign-in is already enabled")
 		}
-		key, err := totp.Generate(totp.GenerateOpts{Issuer: s.cfg.Issuer, AccountName: u.Email})
+		opts := totp.GenerateOpts{Issuer: s.cfg.Issuer, AccountName: u.Email}
+		if len(u.TOTPSecret) > 0 {
+			pending, err := s.cfg.Box.Open(u.TOTPSecret, []byte(u.ID))
+			if err != nil {
+				return licensing.Wrap(licensing.EInternal, err, "open the TOTP secret")
+			}
+			if opts.Secret, err = base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(string(pending)); err != nil {
+				return licensing.Wrap(licensing.EInternal, err, "decode the TOTP secret")
+			}
+		}
+		key, err := totp.Generate(opts)
 		if err != nil {
 			return licensing.Wrap(licensing.EInternal, err, "generate a TOTP secret")
 		}
@@ -393,12 +405,14 @@ func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, err
 		if err := png.Encode(&buf, img); err != nil {
 			return licensing.Wrap(licensing.EInternal, err, "encode the QR code")
 		}
-		sealed, err := s.cfg.Box.Seal([]byte(key.Secret()), []byte(u.ID))
-		if err != nil {
-			return licensing.Wrap(licensing.EInternal, err, "seal the TOTP secret")
-		}
-		if err := tx.SetPendingTOTP(ctx, u.ID, sealed, s.now()); err != nil {
-			return err
+		if opts.Secret == nil {
+			sealed, err := s.cfg.Box.Seal([]byte(key.Secret()), []byte(u.ID))
+			if err != nil {
+				return licensing.Wrap(licensing.EInternal, err, "seal the TOTP secret")
+			}
+			if err := tx.SetPendingTOTP(ctx, u.ID, sealed, s.now()); err != nil {
+				return err
+			}
 		}
 		out = &Enrolment{Secret: key.Secret(), URL: key.URL(), QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
 		return nil
