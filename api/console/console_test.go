@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/console"
@@ -397,6 +398,50 @@ func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
 		}
 		if link := shownOnce(t, body); !strings.HasPrefix(link, "http://example.com/console/set-password?token=") {
 			t.Errorf("link = %q, want it on the public URL", link)
+		}
+	})
+}
+
+// TestSecondFactorRenewsTheSessionCookie: the cookie a browser got after
+// the password no longer opens the console once the second factor is
+// given; the renewed one does.
+func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		e.user("ops@example.com", licensing.RoleSupport)
+		in, err := e.us.SignIn(ctx, "ops@example.com", "a long enough password", "", "")
+		must(t, err)
+		cur, err := e.us.Authenticate(ctx, in.Secret)
+		must(t, err)
+		enr, err := e.us.BeginTOTP(ctx, cur.User.ID)
+		must(t, err)
+		c, _ := totp.GenerateCode(enr.Secret, e.clock.Now())
+		_, err = e.us.ConfirmTOTP(ctx, cur, c)
+		must(t, err)
+		e.clock.Add(time.Minute)
+
+		b := e.browser()
+		resp, _ := b.do("POST", "/console/sign-in", url.Values{"csrf": {b.csrf("/console/sign-in")}, "email": {"ops@example.com"}, "password": {"a long enough password"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/two-factor" {
+			t.Fatalf("sign-in: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		pre := b.cookies[console.CookieName]
+		c, _ = totp.GenerateCode(enr.Secret, e.clock.Now())
+		resp, _ = b.do("POST", "/console/two-factor", url.Values{"csrf": {b.csrf("/console/two-factor")}, "code": {c}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/" {
+			t.Fatalf("second factor: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if b.cookies[console.CookieName] == pre {
+			t.Fatal("the session cookie was not renewed")
+		}
+		if resp, _ := b.do("GET", "/console/", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the renewed cookie: %d", resp.StatusCode)
+		}
+		old := e.browser()
+		old.cookies[console.CookieName] = pre
+		if resp, _ := old.do("GET", "/console/", nil); resp.StatusCode == http.StatusOK {
+			t.Error("the cookie from before the second factor opens the console")
 		}
 	})
 }
