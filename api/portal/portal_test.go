@@ -640,3 +640,23 @@ func TestSignInMailIsPlain(t *testing.T) {
 		}
 	})
 }
+
+// TestSuspensionReasonStaysInternal: the reason an admin types to suspend
+// is for the audit log; the customer's portal shows the status only.
+func TestSuspensionReasonStaysInternal(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		admin := licensing.WithActor(context.Background(), &licensing.Actor{Name: "ops", Role: licensing.RoleAdmin})
+		if _, err := e.svc.Licenses.SuspendLicense(admin, e.acme.license.License.ID, "chargeback fraud suspected, ticket 4711"); err != nil {
+			t.Fatal(err)
+		}
+		b := e.signedIn("it@acme.example", 1)
+		_, page := b.do("GET", "/portal/licenses/"+e.acme.license.License.ID, nil)
+		if !strings.Contains(page, "suspended") {
+			t.Fatalf("the license page does not show the status:\n%s", page)
+		}
+		if strings.Contains(page, "ticket 4711") {
+			t.Error("the portal shows the internal suspension reason")
+		}
+	})
+}
