@@ -367,7 +367,14 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 
 func (s *Store) CreateMachine(ctx context.Context, m *licensing.Machine) error {
 	setID(&m.ID)
-	err := s.create(ctx, machineToRow(m))
+	q := s.q(ctx)
+	if m.OfflineUntil == nil {
+		// A new machine holds no offline lease yet (HoldOfflineSeat sets it),
+		// and leaving the column out keeps inserts working on a database
+		// not yet migrated to 0017 during a rolling upgrade.
+		q = q.Omit("offline_until")
+	}
+	err := translate(q.Create(machineToRow(m)).Error)
 	if licensing.ErrorCode(err) == licensing.EConflict {
 		return errorf(licensing.EConflict, "this fingerprint is already activated on the license")
 	}
