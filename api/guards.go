@@ -18,10 +18,11 @@ func guards(cfg Config) []any {
 	return []any{clientAddress(cfg.ProxyHeader, cfg.TrustedProxies), refuseNUL}
 }
 
-// refuseNUL answers 422 for a U+0000 in the path, a query parameter or a
-// header: PostgreSQL refuses NUL in text (a 500 after the fact), SQLite keeps
-// it, and no legitimate caller sends one. JSON bodies are checked by
-// checkStrict, against the member they are in.
+// refuseNUL answers 422 for a U+0000 in the path, a query parameter, a
+// header or a field of an HTML form (the console's and the portal's):
+// PostgreSQL refuses NUL in text (a 500 after the fact), SQLite keeps it,
+// and no legitimate caller sends one. JSON bodies are checked by
+// checkStrict, against the member they are in; uploaded files are data.
 func refuseNUL(c *fiber.Ctx) error {
 	if bytes.IndexByte(c.Request().URI().Path(), 0) >= 0 || strings.IndexByte(c.Path(), 0) >= 0 {
 		return licensing.Errorf(licensing.EInvalid, "the path must not contain a NUL character")
@@ -40,7 +41,43 @@ func refuseNUL(c *fiber.Ctx) error {
 	if bad != nil {
 		return bad
 	}
+	if c.Method() == fiber.MethodPost {
+		if err := formNUL(c); err != nil {
+			return err
+		}
+	}
 	return c.Next()
+}
+
+// formNUL refuses a NUL in a field of a posted HTML form.
+func formNUL(c *fiber.Ctx) error {
+	ct := string(c.Request().Header.ContentType())
+	fieldErr := func(k string) error {
+		return licensing.Errorf(licensing.EInvalid, "form field %q must not contain a NUL character", strings.ReplaceAll(k, "\x00", `\u0000`))
+	}
+	switch {
+	case strings.HasPrefix(ct, fiber.MIMEApplicationForm):
+		var bad error
+		c.Request().PostArgs().VisitAll(func(k, v []byte) {
+			if bad == nil && (bytes.IndexByte(k, 0) >= 0 || bytes.IndexByte(v, 0) >= 0) {
+				bad = fieldErr(string(k))
+			}
+		})
+		return bad
+	case strings.HasPrefix(ct, fiber.MIMEMultipartForm):
+		form, err := c.MultipartForm()
+		if err != nil {
+			return nil // the handler answers for a form it cannot read
+		}
+		for k, vs := range form.Value {
+			for _, v := range vs {
+				if strings.IndexByte(k, 0) >= 0 || strings.IndexByte(v, 0) >= 0 {
+					return fieldErr(k)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // ParseTrustedProxies reads a comma-separated list of proxy addresses and

@@ -46,13 +46,16 @@ type IdempotencyStore interface {
 // Config.IdempotencyBox), because the answers of creating requests hold
 // secrets shown once (API token secrets, license keys, webhook secrets)
 // that must never rest in clear. Answers stored in clear by versions
-// before sealing are JSON, so they never start with it.
-const sealedPrefix = "sealed-v1:"
+// before sealing are JSON, so they never start with it; answers sealed by
+// versions whose seal left the status out ("sealed-v1:") are not replayed
+// either (the status column could have been altered).
+const sealedPrefix = "sealed-v2:"
 
-// replayAAD binds a sealed answer to its record: a sealed body copied onto
-// another owner, key or request does not open.
+// replayAAD binds a sealed answer to its record and its status: a sealed
+// body copied onto another owner, key or request does not open, nor one
+// whose stored status was changed (a refusal replayed as a success).
 func replayAAD(r *IdempotencyRecord) []byte {
-	return fmt.Appendf(nil, "idempotency replay\x00%d:%s\x00%d:%s\x00%s", len(r.Owner), r.Owner, len(r.Key), r.Key, r.RequestHash)
+	return fmt.Appendf(nil, "idempotency replay v2\x00%d:%s\x00%d:%s\x00%s\x00%d", len(r.Owner), r.Owner, len(r.Key), r.Key, r.RequestHash, r.Status)
 }
 
 // sealReplay seals the answer body of r in place.
@@ -132,7 +135,7 @@ func (s *Server) idempotent(c *fiber.Ctx) error {
 	h := sha256.New()
 	h.Write([]byte(c.Method() + " " + c.Path() + "\n"))
 	h.Write(c.Body())
-	rec := &IdempotencyRecord{Owner: a.TokenID, Key: key, RequestHash: hex.EncodeToString(h.Sum(nil)), CreatedAt: time.Now().UTC()}
+	rec := &IdempotencyRecord{Owner: a.TokenID, Key: key, RequestHash: hex.EncodeToString(h.Sum(nil)), CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	ctx := c.UserContext()
 	prev, err := s.claim(ctx, rec)
 	if err != nil {

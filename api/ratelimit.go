@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"log/slog"
 	"math"
 	"strconv"
@@ -42,7 +44,7 @@ type RateLimiter interface {
 // to the local one rather than refusing or waving through all traffic.
 // Keys in Redis start with prefix (e.g. "narcidi:").
 func NewRateLimiter(rdb redis.UniversalClient, prefix string, log *slog.Logger) RateLimiter {
-	local := &memoryLimiter{limiters: map[string]*memoryEntry{}}
+	local := newMemoryLimiter(maxLimiterKeys)
 	if rdb == nil {
 		return local
 	}
@@ -59,7 +61,7 @@ type redisLimiter struct {
 func (l *redisLimiter) Allow(ctx context.Context, key string, rule RateRule) (RateDecision, error) {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
-	res, err := l.limiter.Allow(ctx, l.prefix+rule.Name+":"+key, redis_rate.Limit{Rate: rule.Rate, Period: rule.Period, Burst: rule.Burst})
+	res, err := l.limiter.Allow(ctx, l.prefix+rule.Name+":"+boundKey(key), redis_rate.Limit{Rate: rule.Rate, Period: rule.Period, Burst: rule.Burst})
 	if err != nil {
 		l.log.Warn("rate limiter: Redis unavailable, limiting per instance", "err", err)
 		return l.fallback.Allow(ctx, key, rule)
@@ -67,16 +69,54 @@ func (l *redisLimiter) Allow(ctx context.Context, key string, rule RateRule) (Ra
 	return RateDecision{Allowed: res.Allowed > 0, Remaining: res.Remaining, RetryAfter: max(res.RetryAfter, 0), ResetAfter: res.ResetAfter}, nil
 }
 
-// memoryLimiter keeps one token bucket (golang.org/x/time/rate) per key.
+// maxLimiterKeys bounds the per-process limiter's memory: about 200 bytes
+// a key (a bounded key, a token bucket, the map's share), so some 20 MiB.
+const maxLimiterKeys = 100_000
+
+// maxKeyLength bounds a key as the limiters keep it: longer keys (a typed
+// email can be 64 KiB) are kept as their SHA-256.
+const maxKeyLength = 128
+
+// boundKey is key, or its hash when it is longer than maxKeyLength: every
+// key a limiter keeps, in memory or in Redis, has a bounded size whatever
+// the client sent.
+func boundKey(key string) string {
+	if len(key) <= maxKeyLength {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// memoryLimiter keeps one token bucket (golang.org/x/time/rate) per key,
+// at most max of them: a bucket is forgotten once full again (idle for
+// two periods), and when max buckets are live a new key is refused rather
+// than an old one forgotten (forgetting would hand a flooder a fresh
+// budget). The per-IP rules beside the per-(IP, email) ones keep one client
+// from filling the table.
 type memoryLimiter struct {
 	mu       sync.Mutex
 	limiters map[string]*memoryEntry
+	max      int
 	calls    int
 }
 
 type memoryEntry struct {
-	lim  *rate.Limiter
-	seen time.Time
+	lim     *rate.Limiter
+	expires time.Time // idle until then: the bucket is full, forgetting it changes nothing
+}
+
+func newMemoryLimiter(max int) *memoryLimiter {
+	return &memoryLimiter{limiters: map[string]*memoryEntry{}, max: max}
+}
+
+// sweep forgets the buckets full again by now.
+func (l *memoryLimiter) sweep(now time.Time) {
+	for k, e := range l.limiters {
+		if now.After(e.expires) {
+			delete(l.limiters, k)
+		}
+	}
 }
 
 func (l *memoryLimiter) Allow(_ context.Context, key string, rule RateRule) (RateDecision, error) {
@@ -86,19 +126,21 @@ func (l *memoryLimiter) Allow(_ context.Context, key string, rule RateRule) (Rat
 	defer l.mu.Unlock()
 	l.calls++
 	if l.calls%1024 == 0 {
-		for k, e := range l.limiters {
-			if now.Sub(e.seen) > 2*rule.Period+time.Minute {
-				delete(l.limiters, k) // a full bucket: forgetting it changes nothing
-			}
-		}
+		l.sweep(now)
 	}
-	k := rule.Name + ":" + key
+	k := rule.Name + ":" + boundKey(key)
 	e := l.limiters[k]
 	if e == nil {
+		if len(l.limiters) >= l.max {
+			l.sweep(now)
+		}
+		if len(l.limiters) >= l.max {
+			return RateDecision{RetryAfter: every, ResetAfter: every}, nil
+		}
 		e = &memoryEntry{lim: rate.NewLimiter(rate.Every(every), rule.Burst)}
 		l.limiters[k] = e
 	}
-	e.seen = now
+	e.expires = now.Add(2*rule.Period + time.Minute)
 	r := e.lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)

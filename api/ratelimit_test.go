@@ -2,6 +2,7 @@ package api
 
 import (
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +55,39 @@ func TestRateLimitHeadersAgree(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMemoryLimiterIsBounded: keys of any length are kept at a bounded
+// size, and the number of buckets never passes the limit; a key already
+// known keeps its budget when the table is full, a new one is refused.
+func TestMemoryLimiterIsBounded(t *testing.T) {
+	rule := RateRule{Name: "console-signin", Rate: 5, Period: 15 * time.Minute, Burst: 5}
+	l := newMemoryLimiter(1000)
+	ctx := t.Context()
+	long := strings.Repeat("a", 60<<10)
+	if d, _ := l.Allow(ctx, "192.0.2.1|known@example.com", rule); !d.Allowed {
+		t.Fatal("the first key was refused")
+	}
+	for i := range 5000 {
+		_, _ = l.Allow(ctx, "192.0.2.1|"+strconv.Itoa(i)+long, rule)
+	}
+	l.mu.Lock()
+	n, longest := len(l.limiters), 0
+	for k := range l.limiters {
+		longest = max(longest, len(k))
+	}
+	l.mu.Unlock()
+	if n > 1000 {
+		t.Errorf("%d buckets kept, want at most 1000", n)
+	}
+	if longest > len(rule.Name)+1+maxKeyLength {
+		t.Errorf("a key of %d bytes kept, want at most %d", longest, len(rule.Name)+1+maxKeyLength)
+	}
+	if d, _ := l.Allow(ctx, "192.0.2.1|known@example.com", rule); !d.Allowed {
+		t.Error("a known key lost its budget when the table filled")
+	}
+	if d, _ := l.Allow(ctx, "192.0.2.9|new@example.com", rule); d.Allowed {
+		t.Error("a new key got a bucket in a full table")
 	}
 }

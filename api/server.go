@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -15,6 +17,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
+	"github.com/valyala/fasthttp"
 )
 
 // Pinger reports whether a dependency (the database) is reachable:
@@ -43,6 +46,10 @@ type Config struct {
 	Logger *slog.Logger
 	// BodyLimit caps request bodies in bytes (default 64 KiB).
 	BodyLimit int
+	// ReadTimeout bounds the wait for a request on a new connection and
+	// its reading (default 15 s); an idle kept-alive connection is closed
+	// after 120 s.
+	ReadTimeout time.Duration
 	// ProxyHeader, when set (e.g. X-Forwarded-For), carries the client IP
 	// through the proxies of TrustedProxies (see clientAddress).
 	ProxyHeader    string
@@ -109,6 +116,9 @@ func New(cfg Config) *Server {
 	if cfg.BodyLimit <= 0 {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 15 * time.Second
+	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = NewRateLimiter(nil, "", cfg.Logger)
 	}
@@ -129,12 +139,13 @@ func New(cfg Config) *Server {
 		// the transport cuts off bigger ones without reading them (the
 		// client may then see the connection reset instead of the 413).
 		BodyLimit:             max(16*cfg.BodyLimit, 2*BillingBodyLimit),
-		ReadTimeout:           15 * time.Second,
+		ReadTimeout:           cfg.ReadTimeout,
 		WriteTimeout:          15 * time.Second,
 		IdleTimeout:           120 * time.Second,
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler(cfg.Logger),
 	})
+	closeTimedOutQuietly(s.app.Server())
 	s.app.Use(requestid.New(requestid.Config{Header: fiber.HeaderXRequestID, ContextKey: requestIDKey}))
 	s.app.Use(recover.New())
 	s.app.Use(s.accessLog)
@@ -172,6 +183,28 @@ func New(cfg Config) *Server {
 		cfg.Portal.Mount(s.app.Group("/portal"))
 	}
 	return s
+}
+
+// closeTimedOutQuietly makes the transport close a connection whose
+// request did not come (or not whole) within the read timeout without
+// writing anything on it. Browsers open sockets before they need them; a
+// "408"/"400 Request Timeout" body written there is read as the answer to
+// the next request sent on that socket (a page replaced by raw JSON).
+// RFC 9112 §9.5 lets a server close an idle connection at any time; the
+// client then retries on a new one. Every other transport error still goes
+// to fiber's handler (a 431 or 413 problem).
+func closeTimedOutQuietly(srv *fasthttp.Server) {
+	next := srv.ErrorHandler
+	srv.ErrorHandler = func(ctx *fasthttp.RequestCtx, err error) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			// fasthttp writes the response after this returns: on a closed
+			// connection that write fails and nothing leaves.
+			_ = ctx.Conn().Close()
+			return
+		}
+		next(ctx, err)
+	}
 }
 
 // App exposes the fiber app (Listen, Test, Shutdown).

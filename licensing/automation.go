@@ -101,6 +101,11 @@ type AutomationStore interface {
 	// finished deliveries (with their attempts) updated before
 	// deliveriesBefore.
 	Cleanup(ctx context.Context, outboxBefore, deliveriesBefore time.Time) (int64, error)
+	// PruneEvents hands the audit events older than before to archive, at
+	// most limit at a time, oldest first, and deletes each batch once
+	// archive has returned; events an undelivered outbox entry or delivery
+	// still needs stay. It returns how many it deleted.
+	PruneEvents(ctx context.Context, before time.Time, limit int, archive func(context.Context, []Event) error) (int, error)
 
 	// The outbox: every AppendEvent also queues the event for the relay.
 
@@ -407,8 +412,28 @@ type Retention struct {
 	Deliveries time.Duration
 }
 
+// AuditArchive keeps the audit events pruned from the database. Archive
+// returns only once they are durably written: they are deleted after.
+type AuditArchive interface {
+	Archive(ctx context.Context, events []Event) error
+}
+
+// pruneBatch is how many audit events one archive-and-delete step takes.
+const pruneBatch = 1000
+
+// PruneAudit enforces the audit log's retention: events older than
+// retention go to archive, then out of the database. A retention of 0 (or
+// no archive) keeps everything. Events are archived at least once: a
+// batch archived whose deletion then failed is archived again next time.
+func (s *Automation) PruneAudit(ctx context.Context, retention time.Duration, archive AuditArchive) (int, error) {
+	if retention <= 0 || archive == nil {
+		return 0, nil
+	}
+	return s.store.PruneEvents(ctx, s.clock().Add(-retention), pruneBatch, archive.Archive)
+}
+
 // Cleanup deletes relayed outbox entries and finished deliveries older than
-// the retention. The audit log itself is kept.
+// the retention. The audit log has its own (PruneAudit).
 func (s *Automation) Cleanup(ctx context.Context, r Retention) (int64, error) {
 	now := s.clock()
 	return s.store.Cleanup(ctx, now.Add(-r.Outbox), now.Add(-r.Deliveries))

@@ -19,6 +19,12 @@ type CatalogStore interface {
 	EventAppender
 	CreateProduct(ctx context.Context, p *Product) error
 	GetProduct(ctx context.Context, id string) (*Product, error)
+	// LockProduct, LockPolicy and LockEntitlement read a row and lock it
+	// until the transaction ends: an edit writes back what it read
+	// (storage/doc.go).
+	LockProduct(ctx context.Context, id string) (*Product, error)
+	LockPolicy(ctx context.Context, id string) (*Policy, error)
+	LockEntitlement(ctx context.Context, id string) (*Entitlement, error)
 	ListProducts(ctx context.Context, page Page) ([]Product, error)
 	UpdateProduct(ctx context.Context, p *Product) error
 	CreatePolicy(ctx context.Context, p *Policy) error
@@ -255,7 +261,7 @@ type EntitlementPatch struct {
 func (s *Catalog) UpdateEntitlement(ctx context.Context, id string, in EntitlementPatch) (*Entitlement, error) {
 	var out *Entitlement
 	err := s.store.InTx(ctx, func(tx CatalogStore) error {
-		e, err := tx.GetEntitlement(ctx, id)
+		e, err := tx.LockEntitlement(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -298,7 +304,7 @@ type ProductPatch struct {
 func (s *Catalog) UpdateProduct(ctx context.Context, id string, in ProductPatch) (*Product, error) {
 	var out *Product
 	err := s.store.InTx(ctx, func(tx CatalogStore) error {
-		p, err := tx.GetProduct(ctx, id)
+		p, err := tx.LockProduct(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -353,7 +359,7 @@ func (s *Catalog) UpdatePolicy(ctx context.Context, id string, in PolicyPatch) (
 	}
 	var out *Policy
 	err := s.store.InTx(ctx, func(tx CatalogStore) error {
-		p, err := tx.GetPolicy(ctx, id)
+		p, err := tx.LockPolicy(ctx, id)
 		if err != nil {
 			return err
 		}

@@ -95,17 +95,31 @@ func changeLicense[R licenseChanger](ctx context.Context, c core, st Tx[R], id, 
 type machineRemover interface {
 	EventAppender
 	GetMachine(ctx context.Context, id string) (*Machine, error)
-	DeleteMachine(ctx context.Context, id string) error
+	DeleteMachine(ctx context.Context, id string, now time.Time) error
 }
 
 // removeMachine deletes a machine (freeing its seat) and records action.
+// A machine activated offline keeps its seat until its lease has ended:
+// EConflict, saying when.
 func removeMachine[R machineRemover](ctx context.Context, c core, st Tx[R], id, action, reason string) error {
 	return st.InTx(ctx, func(tx R) error {
 		m, err := tx.GetMachine(ctx, id)
 		if err != nil {
 			return err
 		}
-		if err := tx.DeleteMachine(ctx, id); err != nil {
+		now := c.clock()
+		if err := offlineHeld(m, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteMachine(ctx, id, now); ErrorCode(err) == EConflict {
+			// Activated offline since the read above.
+			if m, gerr := tx.GetMachine(ctx, id); gerr == nil {
+				if herr := offlineHeld(m, now); herr != nil {
+					return herr
+				}
+			}
+			return err
+		} else if err != nil {
 			return err
 		}
 		return c.record(ctx, tx, action, "machine", id, reason, m, nil)

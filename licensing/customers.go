@@ -16,6 +16,9 @@ type CustomersStore interface {
 	EventAppender
 	CreateCustomer(ctx context.Context, c *Customer) error
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	// LockCustomer reads a customer and locks its row until the
+	// transaction ends: an edit writes back what it read (storage/doc.go).
+	LockCustomer(ctx context.Context, id string) (*Customer, error)
 	ListCustomers(ctx context.Context, page Page) ([]Customer, error)
 	UpdateCustomer(ctx context.Context, c *Customer) error
 }
@@ -140,7 +143,7 @@ func (s *Customers) Customers(ctx context.Context, page Page) ([]Customer, error
 func (s *Customers) UpdateCustomer(ctx context.Context, id string, in CustomerPatch) (*Customer, error) {
 	var out *Customer
 	err := s.store.InTx(ctx, func(tx CustomersStore) error {
-		c, err := tx.GetCustomer(ctx, id)
+		c, err := tx.LockCustomer(ctx, id)
 		if err != nil {
 			return err
 		}

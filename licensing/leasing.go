@@ -37,7 +37,14 @@ type LeasingStore interface {
 	// TouchMachine records a heartbeat and/or a lease issue at now.
 	// EMachineBlocked if the machine is blocked (or gone) meanwhile.
 	TouchMachine(ctx context.Context, id string, heartbeat, lease bool, ip string, now time.Time) error
-	DeleteMachine(ctx context.Context, id string) error
+	// DeleteMachine deletes a machine unless its offline lease runs past
+	// now (EConflict): the condition is in the write, so an offline
+	// activation committed after the caller's read still holds.
+	DeleteMachine(ctx context.Context, id string, now time.Time) error
+	// HoldOfflineSeat records that the machine's offline lease ends at
+	// until (never moving an end earlier). ENotFound when the machine is
+	// gone (its seat was freed meanwhile).
+	HoldOfflineSeat(ctx context.Context, id string, until time.Time) error
 
 	// ReadLease reads in one statement (one round trip) what a renewal, a
 	// heartbeat or a validation needs: the license whose key hash is

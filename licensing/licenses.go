@@ -42,7 +42,7 @@ type LicensesStore interface {
 	// SetMachineStatus sets status and reason; clearHeartbeat also empties
 	// the last heartbeat.
 	SetMachineStatus(ctx context.Context, id string, status MachineStatus, reason string, clearHeartbeat bool, now time.Time) error
-	DeleteMachine(ctx context.Context, id string) error
+	DeleteMachine(ctx context.Context, id string, now time.Time) error
 }
 
 // Licenses is license administration: creating licenses, their life cycle
@@ -385,19 +385,6 @@ func (s *Licenses) DeactivateMachine(ctx context.Context, id, reason string) err
 		return err
 	}
 	return removeMachine(ctx, s.core, s.store, id, ActionMachineDeactivated, reason)
-}
-
-func (s *Licenses) removeMachine(ctx context.Context, id, action, reason string) error {
-	return s.store.InTx(ctx, func(tx LicensesStore) error {
-		m, err := tx.GetMachine(ctx, id)
-		if err != nil {
-			return err
-		}
-		if err := tx.DeleteMachine(ctx, id); err != nil {
-			return err
-		}
-		return s.record(ctx, tx, action, "machine", id, reason, m, nil)
-	})
 }
 
 // BlockMachine bans the machine's fingerprint from its license: it loses

@@ -18,11 +18,14 @@ type OfflineActivation struct {
 }
 
 // ActivateOffline activates a machine that has no network, for an admin who
-// carries its request file: the seat is taken exactly as by Activate, then a
-// lease is signed for longer than the policy's online TTL (an air-gapped
-// machine cannot renew), capped by the policy (OfflineTTLMetadata, else
-// MaxLeaseTTL) and never past the license's end (expiry plus grace).
-// EInvalid, ENotFound, ESeatLimit, ELicense*, EMachineBlocked.
+// carries its request file (or a customer, through the portal): the seat is
+// taken exactly as by Activate, then a lease is signed for longer than the
+// policy's online TTL (an air-gapped machine cannot renew), capped by the
+// policy (OfflineTTLMetadata; without it MaxLeaseTTL for staff and the
+// policy's lease TTL for a customer) and never past the license's end
+// (expiry plus grace). The machine keeps its seat until that lease ends
+// (Machine.OfflineUntil). EInvalid, ENotFound, ESeatLimit, ELicense*,
+// EMachineBlocked, EConflict (the seat was freed while the lease was made).
 func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*Grant, error) {
 	if in.TTL < 0 {
 		return nil, Errorf(EInvalid, "ttl must not be negative")
@@ -52,9 +55,14 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 	}
 	pol := *g.Policy
 	limit := MaxLeaseTTL
+	if ActorFrom(ctx).Role == RoleCustomer {
+		// A customer relays its own machines' requests: without an offline
+		// cap in the plan, its leases last what the plan's leases last.
+		limit = pol.LeaseTTL()
+	}
 	if v, ok := pol.Metadata[OfflineTTLMetadata]; ok {
 		// Compared in seconds: n*time.Second overflows past ~292 years.
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n < int64(limit/time.Second) {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 && n < int64(MaxLeaseTTL/time.Second) {
 			limit = time.Duration(n) * time.Second
 		}
 	}
@@ -71,10 +79,32 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 	}
 	pol.LeaseTTLSeconds = int64(ttl / time.Second)
 	pol.ExpiryAction = ExpiryRestrict // never past the license's end
+	// The seat is held before the lease exists: a "free seat" that wins
+	// the race leaves HoldOfflineSeat nothing to hold, and no lease is made.
+	until := now.Add(time.Duration(pol.LeaseTTLSeconds) * time.Second)
+	if err := s.store.HoldOfflineSeat(ctx, g.Machine.ID, until); ErrorCode(err) == ENotFound {
+		return nil, Errorf(EConflict, "the machine's seat was freed while its lease was being made: try again")
+	} else if err != nil {
+		return nil, err
+	}
+	g.Machine.OfflineUntil = &until
 	off, err := s.sign(ctx, g.License, &pol, g.Machine, now)
 	if err != nil {
 		return nil, err
 	}
 	off.Created, off.Policy = g.Created, g.Policy
 	return off, nil
+}
+
+// offlineHeld refuses to free the seat of a machine whose offline lease
+// runs past now: the machine works without network until then, so freeing
+// its seat would let another machine take a second one. The seat frees
+// itself when the lease ends (as Cryptlex and LicenseSpring do for offline
+// activations).
+func offlineHeld(m *Machine, now time.Time) error {
+	if m.OfflineUntil != nil && now.Before(*m.OfflineUntil) {
+		return Errorf(EConflict, "this machine was activated offline: its seat can be freed once its lease ends, at %s UTC",
+			m.OfflineUntil.UTC().Format("2006-01-02 15:04"))
+	}
+	return nil
 }

@@ -142,6 +142,13 @@ func TestPastedKeyVariants(t *testing.T) {
 					if _, err := f.svc.Leasing.ActivateOffline(ctx, off); err != nil {
 						t.Fatalf("offline activation: %v", err)
 					}
+					// An offline machine's seat frees once its lease has
+					// ended (issue 22), not on a request naming its key
+					// and fingerprint.
+					if err := f.svc.Leasing.Deactivate(ctx, off.Request); licensing.ErrorCode(err) != licensing.EConflict {
+						t.Fatalf("deactivate offline before its lease ended: %v, want conflict", err)
+					}
+					f.clock.Add(licensing.MaxLeaseTTL + time.Second)
 					if err := f.svc.Leasing.Deactivate(ctx, off.Request); err != nil {
 						t.Fatalf("deactivate offline: %v", err)
 					}

@@ -230,8 +230,12 @@ type Machine struct {
 	LastHeartbeat *time.Time    `json:"last_heartbeat,omitempty"`
 	LastLeaseAt   *time.Time    `json:"last_lease_at,omitempty"`
 	StatusReason  string        `json:"status_reason,omitempty"`
-	CreatedAt     time.Time     `json:"created_at"`
-	UpdatedAt     time.Time     `json:"updated_at"`
+	// OfflineUntil is when the lease of its last offline activation ends:
+	// until then its seat cannot be freed (the machine keeps working
+	// without network, so a freed seat would be a second one).
+	OfflineUntil *time.Time `json:"offline_until,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
 }
 
 // Role is what an API token may do. Deny by default: a role grants only what

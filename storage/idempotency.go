@@ -64,9 +64,13 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, r *IdempotencyRecord) (
 	return existing, err
 }
 
-// CompleteIdempotencyKey stores the answer (Status, Body) of a claimed record.
+// CompleteIdempotencyKey stores the answer (Status, Body) of a claimed
+// record, if the claim is still the caller's: unfinished and made at
+// r.CreatedAt. A claim taken over by a retry (the first request ran past
+// idempotencyTakeover) belongs to the retry, whose answer is the one kept;
+// the late one is dropped without error.
 func (s *Store) CompleteIdempotencyKey(ctx context.Context, r *IdempotencyRecord) error {
-	return translate(s.q(ctx).Model(&idempotencyRow{}).Where("owner = ? AND idem_key = ?", r.Owner, r.Key).
+	return translate(s.q(ctx).Model(&idempotencyRow{}).Where("owner = ? AND idem_key = ? AND status = 0 AND created_at = ?", r.Owner, r.Key, r.CreatedAt).
 		Updates(map[string]any{"status": r.Status, "body": r.Body}).Error)
 }
 

@@ -31,6 +31,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0014_telemetry_one_row_per_use", Migrate: migrateTelemetryOneRowPerUse}, // insights.go
 		{ID: "0015_token_last_used", Migrate: migrateTokenLastUsed},
 		{ID: "0016_billing_state", Migrate: migrateBillingState}, // subscriptions.go
+		{ID: "0017_auth_races", Migrate: migrateAuthRaces},
 	}
 }
 
@@ -326,6 +327,28 @@ func migrateTokenLastUsed(tx *gorm.DB) error {
 	}
 	if err := tx.Migrator().AddColumn(&apiToken{}, "LastUsedAt"); err != nil {
 		return fmt.Errorf("add api_tokens.last_used_at: %w", err)
+	}
+	return nil
+}
+
+// migrateAuthRaces (0017) adds what makes one-time things hold under
+// concurrent requests: console_users.totp_last_step, the RFC 6238 time step
+// of the last accepted TOTP code (a code is accepted once: the step is
+// spent by a conditional update, AcceptTOTPStep), and machines.offline_until,
+// when the lease of a machine's offline activation ends (its seat cannot be
+// freed before: DeleteMachine).
+func migrateAuthRaces(tx *gorm.DB) error {
+	type consoleUser struct {
+		TOTPLastStep int64 `gorm:"column:totp_last_step;not null;default:0"`
+	}
+	if err := tx.Migrator().AddColumn(&consoleUser{}, "TOTPLastStep"); err != nil {
+		return fmt.Errorf("add console_users.totp_last_step: %w", err)
+	}
+	type machine struct {
+		OfflineUntil *time.Time
+	}
+	if err := tx.Migrator().AddColumn(&machine{}, "OfflineUntil"); err != nil {
+		return fmt.Errorf("add machines.offline_until: %w", err)
 	}
 	return nil
 }

@@ -87,6 +87,7 @@ type machineRow struct {
 	LastHeartbeat *time.Time
 	LastLeaseAt   *time.Time
 	StatusReason  string
+	OfflineUntil  *time.Time
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -253,14 +254,15 @@ func machineFromRow(r *machineRow) *licensing.Machine {
 	return &licensing.Machine{
 		ID: r.ID, LicenseID: r.LicenseID, Fingerprint: r.Fingerprint, Name: r.Name, Hostname: r.Hostname, Platform: r.Platform,
 		IP: r.IP, Status: licensing.MachineStatus(r.Status), LastHeartbeat: utcPtr(r.LastHeartbeat), LastLeaseAt: utcPtr(r.LastLeaseAt),
-		StatusReason: r.StatusReason, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		StatusReason: r.StatusReason, OfflineUntil: utcPtr(r.OfflineUntil), CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
 
 func machineToRow(m *licensing.Machine) *machineRow {
 	return &machineRow{
 		ID: m.ID, LicenseID: m.LicenseID, Fingerprint: m.Fingerprint, Name: m.Name, Hostname: m.Hostname, Platform: m.Platform,
-		IP: m.IP, Status: string(m.Status), LastHeartbeat: m.LastHeartbeat, LastLeaseAt: m.LastLeaseAt, StatusReason: m.StatusReason, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		IP: m.IP, Status: string(m.Status), LastHeartbeat: m.LastHeartbeat, LastLeaseAt: m.LastLeaseAt, StatusReason: m.StatusReason,
+		OfflineUntil: m.OfflineUntil, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
 

@@ -120,7 +120,7 @@ func TestPolicyCacheOnTheStore(t *testing.T) {
 		if v.License.Status != licensing.LicenseSuspended || v.CustomerStatus != licensing.CustomerDisabled || v.Machine.Status != licensing.MachineBlocked {
 			t.Fatalf("license %s, customer %s, machine %s: a change to them was not seen at once", v.License.Status, v.CustomerStatus, v.Machine.Status)
 		}
-		must(t, s.DeleteMachine(ctx, m.ID))
+		must(t, s.DeleteMachine(ctx, m.ID, time.Now()))
 		if v := read(); v.Machine != nil {
 			t.Fatalf("a deleted machine is still read: %+v", v.Machine)
 		}

@@ -160,8 +160,15 @@ func (r *Portal) GetSessionByHash(ctx context.Context, hash string) (*portal.Ses
 		ExpiresAt: row.ExpiresAt.UTC(), RevokedAt: utcPtr(row.RevokedAt)}, nil
 }
 
-func (r *Portal) UpdateSession(ctx context.Context, s *portal.Session) error {
-	return notFound(r.s.save(ctx, portalSessionToRow(s), "last_seen_at", "revoked_at"), "session")
+// TouchSession and RevokeSession write one column, conditionally: never
+// the session row read earlier (storage/doc.go).
+func (r *Portal) TouchSession(ctx context.Context, id string, now time.Time) error {
+	return affected(r.s.q(ctx).Model(&portalSessionRow{}).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("last_seen_at", now),
+		errorf(licensing.ENotFound, "live session not found"))
+}
+
+func (r *Portal) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	return translate(r.s.q(ctx).Model(&portalSessionRow{}).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("revoked_at", now).Error)
 }
 
 func portalSessionToRow(s *portal.Session) *portalSessionRow {

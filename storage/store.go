@@ -211,6 +211,37 @@ func getRow[R, T any](s *Store, ctx context.Context, id, what string, conv func(
 	return conv(&r), nil
 }
 
+// lockRow is getRow under a row lock held until the transaction ends
+// (SELECT ... FOR UPDATE on PostgreSQL; SQLite's transactions are serial,
+// its driver leaves the clause out): the read of an edit that writes the
+// row back (doc.go).
+func lockRow[R, T any](s *Store, ctx context.Context, id, what string, conv func(*R) *T) (*T, error) {
+	if _, err := uuid.Parse(id); err != nil {
+		return nil, errorf(licensing.ENotFound, "%s not found", what)
+	}
+	var r R
+	if err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&r, "id = ?", id).Error; err != nil {
+		return nil, notFound(translate(err), what)
+	}
+	return conv(&r), nil
+}
+
+func (s *Store) LockProduct(ctx context.Context, id string) (*licensing.Product, error) {
+	return lockRow[productRow](s, ctx, id, "product", productFromRow)
+}
+
+func (s *Store) LockPolicy(ctx context.Context, id string) (*licensing.Policy, error) {
+	return lockRow[policyRow](s, ctx, id, "policy", policyFromRow)
+}
+
+func (s *Store) LockCustomer(ctx context.Context, id string) (*licensing.Customer, error) {
+	return lockRow[customerRow](s, ctx, id, "customer", customerFromRow)
+}
+
+func (s *Store) LockEntitlement(ctx context.Context, id string) (*licensing.Entitlement, error) {
+	return lockRow[entitlementRow](s, ctx, id, "entitlement", entitlementFromRow)
+}
+
 // affected translates a write's error, and answers ifNone when it touched
 // no row.
 func affected(res *gorm.DB, ifNone error) error {
@@ -311,14 +342,7 @@ func (s *Store) GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpda
 }
 
 func (s *Store) LockLicense(ctx context.Context, id string) (*licensing.License, error) {
-	if _, err := uuid.Parse(id); err != nil {
-		return nil, errorf(licensing.ENotFound, "license not found")
-	}
-	var r licenseRow
-	if err := s.q(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Take(&r, "id = ?", id).Error; err != nil {
-		return nil, notFound(translate(err), "license")
-	}
-	return licenseFromRow(&r), nil
+	return lockRow[licenseRow](s, ctx, id, "license", licenseFromRow)
 }
 
 func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, page licensing.Page) ([]licensing.License, error) {
@@ -343,7 +367,14 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 
 func (s *Store) CreateMachine(ctx context.Context, m *licensing.Machine) error {
 	setID(&m.ID)
-	err := s.create(ctx, machineToRow(m))
+	q := s.q(ctx)
+	if m.OfflineUntil == nil {
+		// A new machine holds no offline lease yet (HoldOfflineSeat sets it),
+		// and leaving the column out keeps inserts working on a database
+		// not yet migrated to 0017 during a rolling upgrade.
+		q = q.Omit("offline_until")
+	}
+	err := translate(q.Create(machineToRow(m)).Error)
 	if licensing.ErrorCode(err) == licensing.EConflict {
 		return errorf(licensing.EConflict, "this fingerprint is already activated on the license")
 	}
@@ -382,8 +413,26 @@ func (s *Store) TouchMachine(ctx context.Context, id string, heartbeat, lease bo
 	return affected(res, errorf(licensing.EMachineBlocked, "the machine is blocked or gone"))
 }
 
-func (s *Store) DeleteMachine(ctx context.Context, id string) error {
-	res := s.q(ctx).Delete(&machineRow{}, "id = ?", id)
+func (s *Store) DeleteMachine(ctx context.Context, id string, now time.Time) error {
+	res := s.q(ctx).Where("id = ? AND (offline_until IS NULL OR offline_until <= ?)", id, now).Delete(&machineRow{})
+	if err := affected(res, nil); err != nil || res.RowsAffected > 0 {
+		return err
+	}
+	var n int64
+	if err := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if n > 0 {
+		return errorf(licensing.EConflict, "the machine holds its seat until its offline lease ends")
+	}
+	return errorf(licensing.ENotFound, "machine not found")
+}
+
+// HoldOfflineSeat moves offline_until later only: two offline activations
+// of one machine keep the later end.
+func (s *Store) HoldOfflineSeat(ctx context.Context, id string, until time.Time) error {
+	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).
+		UpdateColumn("offline_until", gorm.Expr("CASE WHEN offline_until IS NULL OR offline_until < ? THEN ? ELSE offline_until END", until, until))
 	return affected(res, errorf(licensing.ENotFound, "machine not found"))
 }
 

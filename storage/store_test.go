@@ -99,7 +99,7 @@ func TestStoreErrors(t *testing.T) {
 		m2 := *m
 		m2.ID = ""
 		wantCode(t, s.CreateMachine(ctx, &m2), licensing.EConflict)
-		wantCode(t, s.DeleteMachine(ctx, "0190a8e8-0000-7000-8000-000000000000"), licensing.ENotFound)
+		wantCode(t, s.DeleteMachine(ctx, "0190a8e8-0000-7000-8000-000000000000", time.Now()), licensing.ENotFound)
 	})
 }
 
@@ -143,7 +143,14 @@ func TestStoreMachines(t *testing.T) {
 		if m.LastHeartbeat == nil || !m.LastHeartbeat.Equal(later) || m.IP != "192.0.2.7" || m.LastLeaseAt != nil {
 			t.Errorf("touched machine = %+v", m)
 		}
-		must(t, s.DeleteMachine(ctx, m.ID))
+		// An offline lease holds the seat until it ends; a later offline
+		// activation moves the end later, never earlier; the condition is
+		// in the delete itself.
+		must(t, s.HoldOfflineSeat(ctx, m.ID, later.Add(time.Hour)))
+		must(t, s.HoldOfflineSeat(ctx, m.ID, later))
+		wantCode(t, s.DeleteMachine(ctx, m.ID, later.Add(59*time.Minute)), licensing.EConflict)
+		must(t, s.DeleteMachine(ctx, m.ID, later.Add(time.Hour)))
+		wantCode(t, s.HoldOfflineSeat(ctx, m.ID, later), licensing.ENotFound)
 		_, err = s.FindMachine(ctx, l.ID, "fp-1")
 		wantCode(t, err, licensing.ENotFound)
 		ms, err := s.ListMachines(ctx, licensing.MachineFilter{LicenseID: l.ID}, licensing.Page{})
@@ -303,6 +310,25 @@ func TestStoreEventsStatsAndIdempotency(t *testing.T) {
 		prev, _ = s.ClaimIdempotencyKey(ctx, &storage.IdempotencyRecord{Owner: "tok", Key: "k", RequestHash: "h2", CreatedAt: t0.Add(25 * time.Hour)})
 		if prev != nil {
 			t.Fatalf("expired key replayed: %+v", prev)
+		}
+
+		// A first request that ran past the takeover completes after a
+		// retry took its claim over: the retry's answer is the one kept.
+		slow := &storage.IdempotencyRecord{Owner: "tok", Key: "k2", RequestHash: "h", CreatedAt: t0}
+		if prev, err := s.ClaimIdempotencyKey(ctx, slow); err != nil || prev != nil {
+			t.Fatalf("claim: %v %v", prev, err)
+		}
+		retry := &storage.IdempotencyRecord{Owner: "tok", Key: "k2", RequestHash: "h", CreatedAt: t0.Add(2 * time.Minute)}
+		if prev, err := s.ClaimIdempotencyKey(ctx, retry); err != nil || prev != nil {
+			t.Fatalf("takeover: %v %v", prev, err)
+		}
+		retry.Status, retry.Body = 201, []byte(`{"id":"retry"}`)
+		must(t, s.CompleteIdempotencyKey(ctx, retry))
+		slow.Status, slow.Body = 201, []byte(`{"id":"first"}`)
+		must(t, s.CompleteIdempotencyKey(ctx, slow))
+		prev, _ = s.ClaimIdempotencyKey(ctx, &storage.IdempotencyRecord{Owner: "tok", Key: "k2", RequestHash: "h", CreatedAt: t0.Add(3 * time.Minute)})
+		if prev == nil || string(prev.Body) != `{"id":"retry"}` {
+			t.Fatalf("after a late completion the replay is %+v, want the retry's answer", prev)
 		}
 	})
 }

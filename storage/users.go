@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -29,6 +30,7 @@ type userRow struct {
 	TOTPSecret    []byte   `gorm:"column:totp_secret"`
 	TOTPEnabled   bool     `gorm:"column:totp_enabled"`
 	TOTPRequired  bool     `gorm:"column:totp_required"`
+	TOTPLastStep  int64    `gorm:"column:totp_last_step"`
 	RecoveryCodes []string `gorm:"serializer:json"`
 	LastSignInAt  *time.Time
 	CreatedAt     time.Time
@@ -106,14 +108,14 @@ func migrateConsoleUsers(tx *gorm.DB) error {
 
 func userToRow(u *users.User) *userRow {
 	return &userRow{ID: u.ID, Email: u.Email, Role: string(u.Role), Status: string(u.Status), PasswordHash: u.PasswordHash,
-		TOTPSecret: u.TOTPSecret, TOTPEnabled: u.TOTPEnabled, TOTPRequired: u.TOTPRequired, RecoveryCodes: nonNil(u.RecoveryCodes),
-		LastSignInAt: u.LastSignInAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		TOTPSecret: u.TOTPSecret, TOTPEnabled: u.TOTPEnabled, TOTPRequired: u.TOTPRequired, TOTPLastStep: u.TOTPLastStep,
+		RecoveryCodes: nonNil(u.RecoveryCodes), LastSignInAt: u.LastSignInAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 func userFromRow(r *userRow) *users.User {
 	return &users.User{ID: r.ID, Email: r.Email, Role: licensing.Role(r.Role), Status: users.Status(r.Status), PasswordHash: r.PasswordHash,
-		TOTPSecret: r.TOTPSecret, TOTPEnabled: r.TOTPEnabled, TOTPRequired: r.TOTPRequired, RecoveryCodes: nonNil(r.RecoveryCodes),
-		LastSignInAt: utcPtr(r.LastSignInAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		TOTPSecret: r.TOTPSecret, TOTPEnabled: r.TOTPEnabled, TOTPRequired: r.TOTPRequired, TOTPLastStep: r.TOTPLastStep,
+		RecoveryCodes: nonNil(r.RecoveryCodes), LastSignInAt: utcPtr(r.LastSignInAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 func sessionToRow(s *users.Session) *sessionRow {
@@ -160,9 +162,66 @@ func (r *Users) GetUserByEmail(ctx context.Context, email string) (*users.User, 
 	return userFromRow(&row), nil
 }
 
-func (r *Users) UpdateUser(ctx context.Context, u *users.User) error {
-	return notFound(r.s.save(ctx, userToRow(u), "role", "status", "password_hash", "totp_secret", "totp_enabled", "totp_required",
-		"recovery_codes", "last_sign_in_at", "updated_at"), "user")
+// The user's writes below each set only the columns their use case
+// changes, conditionally on the state it read (storage/doc.go): a request
+// never writes back a user it read earlier.
+
+// users is the console_users table, in ctx.
+func (r *Users) users(ctx context.Context) *gorm.DB { return r.s.q(ctx).Model(&userRow{}) }
+
+func (r *Users) SetUserPassword(ctx context.Context, id, hash string, now time.Time) error {
+	return affected(r.users(ctx).Where("id = ?", id).UpdateColumns(map[string]any{"password_hash": hash, "updated_at": now}),
+		errorf(licensing.ENotFound, "user not found"))
+}
+
+func (r *Users) RecordSignIn(ctx context.Context, id string, now time.Time) error {
+	return affected(r.users(ctx).Where("id = ? AND status = ?", id, string(users.StatusActive)).
+		UpdateColumns(map[string]any{"last_sign_in_at": now, "updated_at": now}),
+		errorf(licensing.ENotFound, "active user not found"))
+}
+
+func (r *Users) SetPendingTOTP(ctx context.Context, id string, sealed []byte, now time.Time) error {
+	return affected(r.users(ctx).Where("id = ? AND totp_enabled = ?", id, false).
+		UpdateColumns(map[string]any{"totp_secret": sealed, "updated_at": now}),
+		errorf(licensing.EConflict, "two-factor sign-in is already enabled"))
+}
+
+func (r *Users) EnableTOTP(ctx context.Context, id string, pending []byte, step int64, recovery []string, now time.Time) error {
+	codes, err := json.Marshal(nonNil(recovery))
+	if err != nil {
+		return errorf(licensing.EInternal, "encode recovery codes: %v", err)
+	}
+	return affected(r.users(ctx).Where("id = ? AND totp_enabled = ? AND totp_secret = ?", id, false, pending).
+		UpdateColumns(map[string]any{"totp_enabled": true, "totp_last_step": step, "recovery_codes": string(codes), "updated_at": now}),
+		errorf(licensing.EConflict, "the enrolment changed meanwhile: start again"))
+}
+
+func (r *Users) AcceptTOTPStep(ctx context.Context, id string, step int64, now time.Time) error {
+	return affected(r.users(ctx).Where("id = ? AND totp_enabled = ? AND totp_last_step < ?", id, true, step).
+		UpdateColumns(map[string]any{"totp_last_step": step, "updated_at": now}),
+		errorf(licensing.EConflict, "the code was used already"))
+}
+
+func (r *Users) SpendRecoveryCodes(ctx context.Context, id string, was, left []string, now time.Time) error {
+	// The column holds the JSON text the serializer wrote, so the list
+	// read compares equal as text on both databases.
+	old, err := json.Marshal(nonNil(was))
+	if err != nil {
+		return errorf(licensing.EInternal, "encode recovery codes: %v", err)
+	}
+	next, err := json.Marshal(nonNil(left))
+	if err != nil {
+		return errorf(licensing.EInternal, "encode recovery codes: %v", err)
+	}
+	return affected(r.users(ctx).Where("id = ? AND recovery_codes = ?", id, string(old)).
+		UpdateColumns(map[string]any{"recovery_codes": string(next), "updated_at": now}),
+		errorf(licensing.EConflict, "the recovery codes changed meanwhile"))
+}
+
+func (r *Users) ChangeUser(ctx context.Context, was, to *users.User) error {
+	return affected(r.users(ctx).Where("id = ? AND role = ? AND status = ? AND totp_required = ?", was.ID, string(was.Role), string(was.Status), was.TOTPRequired).
+		UpdateColumns(map[string]any{"role": string(to.Role), "status": string(to.Status), "totp_required": to.TOTPRequired, "updated_at": to.UpdatedAt}),
+		errorf(licensing.EConflict, "the user was changed meanwhile: reload and try again"))
 }
 
 func (r *Users) ListUsers(ctx context.Context, page licensing.Page) ([]users.User, error) {
@@ -190,8 +249,22 @@ func (r *Users) GetSessionByHash(ctx context.Context, hash string) (*users.Sessi
 	return sessionFromRow(&row), nil
 }
 
-func (r *Users) UpdateSession(ctx context.Context, s *users.Session) error {
-	return notFound(r.s.save(ctx, sessionToRow(s), "stage", "csrf_token", "last_seen_at", "revoked_at"), "session")
+// sessions is the console_sessions table, in ctx.
+func (r *Users) sessions(ctx context.Context) *gorm.DB { return r.s.q(ctx).Model(&sessionRow{}) }
+
+func (r *Users) TouchSession(ctx context.Context, id string, now time.Time) error {
+	return affected(r.sessions(ctx).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("last_seen_at", now),
+		errorf(licensing.ENotFound, "live session not found"))
+}
+
+func (r *Users) PromoteSession(ctx context.Context, id, tokenHash, csrf string, now time.Time) error {
+	return affected(r.sessions(ctx).Where("id = ? AND stage = ? AND revoked_at IS NULL", id, string(users.StagePending)).
+		UpdateColumns(map[string]any{"stage": string(users.StageFull), "token_hash": tokenHash, "csrf_token": csrf, "last_seen_at": now}),
+		errorf(licensing.ENotFound, "pending session not found"))
+}
+
+func (r *Users) RevokeSession(ctx context.Context, id string, now time.Time) error {
+	return translate(r.sessions(ctx).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("revoked_at", now).Error)
 }
 
 func (r *Users) RevokeSessions(ctx context.Context, userID string, now time.Time) error {

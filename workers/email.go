@@ -81,7 +81,8 @@ func (m *Mailer) Send(ctx context.Context, messageID string, to []string, subjec
 		return err
 	}
 	msg.Subject(subject)
-	msg.SetMessageIDWithValue(messageID)
+	// go-mail adds the angle brackets: callers may pass an id with them.
+	msg.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(messageID, "<"), ">"))
 	msg.SetDate()
 	msg.SetBodyString(mail.TypeTextPlain, body)
 	c, err := mail.NewClient(m.host, m.opts...)

@@ -18,7 +18,7 @@ func (cn *Console) signInPage(c *fiber.Ctx) error {
 // audited by the users service) and opens a session.
 func (cn *Console) signIn(c *fiber.Ctx) error {
 	email, password := c.FormValue("email"), c.FormValue("password")
-	if err := cn.allow(c.UserContext(), clientKey(c, email)); err != nil {
+	if err := cn.allow(c, email); err != nil {
 		return cn.fail(c, err)
 	}
 	in, err := cn.cfg.Users.SignIn(c.UserContext(), email, password, c.IP(), c.Get(fiber.HeaderUserAgent))
@@ -50,7 +50,7 @@ func (cn *Console) setPassword(c *fiber.Ctx) error {
 		return cn.render(c, fiber.StatusUnprocessableEntity, "set-password", "Set your password",
 			setPasswordData{formError{"The two passwords differ."}, token})
 	}
-	if err := cn.allow(c.UserContext(), clientKey(c, "set-password")); err != nil {
+	if err := cn.allow(c, "set-password"); err != nil {
 		return cn.fail(c, err)
 	}
 	_, err := cn.cfg.Users.SetPassword(c.UserContext(), token, pw)
@@ -76,7 +76,7 @@ func (cn *Console) twoFactorPage(c *fiber.Ctx) error {
 
 func (cn *Console) twoFactor(c *fiber.Ctx) error {
 	cur := current(c)
-	if err := cn.allow(c.UserContext(), clientKey(c, "2fa:"+cur.User.ID)); err != nil {
+	if err := cn.allow(c, "2fa:"+cur.User.ID); err != nil {
 		return cn.fail(c, err)
 	}
 	err := cn.cfg.Users.VerifySecondFactor(c.UserContext(), cur, c.FormValue("code"))
@@ -85,6 +85,7 @@ func (cn *Console) twoFactor(c *fiber.Ctx) error {
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
+	cn.renewCookie(c, cur)
 	return cn.redirect(c, Prefix+"/")
 }
 
@@ -111,22 +112,31 @@ func (cn *Console) enrolPage(c *fiber.Ctx) error {
 // shown once.
 func (cn *Console) enrol(c *fiber.Ctx) error {
 	cur := current(c)
-	if err := cn.allow(c.UserContext(), clientKey(c, "2fa:"+cur.User.ID)); err != nil {
+	if err := cn.allow(c, "2fa:"+cur.User.ID); err != nil {
 		return cn.fail(c, err)
 	}
 	codes, err := cn.cfg.Users.ConfirmTOTP(c.UserContext(), cur, c.FormValue("code"))
 	if licensing.ErrorCode(err) == licensing.EInvalid {
-		// A new secret and QR code: the old one was shown already.
+		// The same secret and QR code: the app may have scanned it already.
 		e, berr := cn.cfg.Users.BeginTOTP(c.UserContext(), cur.User.ID)
 		if berr != nil {
 			return cn.fail(c, berr)
 		}
 		return cn.render(c, fiber.StatusUnprocessableEntity, "enrol", "Set up two-factor sign-in",
-			enrolData{formError: formError{"The code is wrong: scan the new code and try again."}, Enrolment: e})
+			enrolData{formError: formError{"The code is wrong: check the time on your device and try again."}, Enrolment: e})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
+	cn.renewCookie(c, cur)
 	return cn.render(c, fiber.StatusOK, "enrol", "Two-factor sign-in is on", enrolData{Recovery: codes, Enabled: true})
+}
+
+// renewCookie sends the session's new secret once the second factor made
+// it full: the cookie sent before the second factor opens nothing.
+func (cn *Console) renewCookie(c *fiber.Ctx, cur *users.Current) {
+	if cur.Renewed != "" {
+		cn.setCookie(c, CookieName, cur.Renewed, cur.Session.ExpiresAt)
+	}
 }
 
 func (cn *Console) signOut(c *fiber.Ctx) error {

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"embed"
 	"errors"
 	"html/template"
@@ -42,6 +41,14 @@ type Config struct {
 	// SignInRate bounds password and second-factor attempts per client IP
 	// and email (default: 5, then one every 3 minutes).
 	SignInRate api.RateRule
+	// SignInIPRate bounds them per client IP, whatever the email (default:
+	// 20, then one every 30 seconds).
+	SignInIPRate api.RateRule
+	// BaseURL is the server's public URL (NARCIDI_PUBLIC_URL), which the
+	// set-password links shown to admins start with: never the request's
+	// Host or X-Forwarded-Host, which a client chooses. Nil: the links are
+	// shown as paths.
+	BaseURL func() string
 	// SecureCookies marks cookies Secure even on plain HTTP requests (the
 	// public URL is https behind a TLS-terminating proxy).
 	SecureCookies bool
@@ -63,12 +70,17 @@ type Config struct {
 // minutes (per IP and email).
 var DefaultSignInRate = api.RateRule{Name: "console-signin", Rate: 5, Period: 15 * time.Minute, Burst: 5}
 
+// DefaultSignInIPRate lets 20 attempts of one IP through at once, then one
+// every 30 seconds, whatever the emails.
+var DefaultSignInIPRate = api.RateRule{Name: "console-signin-ip", Rate: 30, Period: 15 * time.Minute, Burst: 20}
+
 // Console serves the web console.
 type Console struct {
 	cfg      Config
 	pages    map[string]*template.Template
 	cookies  webui.Cookies
 	sessions *webui.Sessions[*users.Current]
+	targets  *webui.Targets // where a redirect may go
 }
 
 // Prefix is where the console is mounted.
@@ -90,6 +102,9 @@ func New(cfg Config) *Console {
 	if cfg.SignInRate.Rate == 0 {
 		cfg.SignInRate = DefaultSignInRate
 	}
+	if cfg.SignInIPRate.Rate == 0 {
+		cfg.SignInIPRate = DefaultSignInIPRate
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -98,6 +113,13 @@ func New(cfg Config) *Console {
 		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
 		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
+	pages := []string{"/sign-in", "/set-password", "/two-factor", "/enrol"}
+	for _, rt := range Routes() {
+		if rt.Method == fiber.MethodGet {
+			pages = append(pages, rt.Path)
+		}
+	}
+	cn.targets = webui.NewTargets(Prefix, Prefix+"/", pages...)
 	return cn
 }
 
@@ -258,8 +280,10 @@ func (cn *Console) setCookie(c *fiber.Ctx, name, value string, expires time.Time
 
 func (cn *Console) clearCookie(c *fiber.Ctx, name string) { cn.cookies.Clear(c, name) }
 
+// redirect goes to a page of the console's allowlist (webui.Targets), the
+// console's home otherwise.
 func (cn *Console) redirect(c *fiber.Ctx, to string) error {
-	return c.Redirect(to, fiber.StatusSeeOther)
+	return c.Redirect(cn.targets.Safe(to), fiber.StatusSeeOther)
 }
 
 // page is what every template gets.
@@ -307,10 +331,8 @@ type errorData struct {
 	Message string
 }
 
-// clientKey is what sign-in attempts are counted by.
-func clientKey(c *fiber.Ctx, email string) string { return webui.ClientKey(c, email) }
-
-// allow spends one sign-in attempt of key: ERateLimited when none is left.
-func (cn *Console) allow(ctx context.Context, key string) error {
-	return webui.Allow(ctx, cn.cfg.Limiter, cn.cfg.SignInRate, key)
+// allow spends one sign-in attempt of the client and of what it tries:
+// ERateLimited when none is left.
+func (cn *Console) allow(c *fiber.Ctx, what string) error {
+	return webui.Allow(c, cn.cfg.Limiter, cn.cfg.SignInIPRate, cn.cfg.SignInRate, what)
 }

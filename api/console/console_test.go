@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/pquerna/otp/totp"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/console"
@@ -58,7 +60,7 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	subs, err := subscription.NewService(subscription.Config{Store: st.Subscriptions(), Licenses: svc.Licenses, Customers: svc.Customers, Clock: clock.Now})
 	must(t, err)
 	srv := api.New(api.Config{Services: svc, Health: st, Keys: kr, Limiter: limiter,
-		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter,
+		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter, BaseURL: func() string { return "http://example.com" },
 			Insights: insights.NewScores(st.InsightScores())}).WithSubscriptions(subs)})
 	ctx := context.Background()
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
@@ -84,6 +86,7 @@ func must(t *testing.T, err error) {
 type browser struct {
 	e       *env
 	cookies map[string]string
+	host    string // the Host header sent, when set
 }
 
 func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]string{}} }
@@ -100,6 +103,10 @@ func (b *browser) do(method, path string, form url.Values) (*http.Response, stri
 	}
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	if b.host != "" {
+		req.Host = b.host
+		req.Header.Set("X-Forwarded-Host", b.host)
 	}
 	resp, err := b.e.app.Test(req, -1)
 	must(b.e.t, err)
@@ -323,6 +330,122 @@ func TestPagesSendASecurityPolicy(t *testing.T) {
 		}
 		if resp, _ := e.browser().do("GET", "/console/static/console.css", nil); resp.StatusCode != http.StatusOK {
 			t.Errorf("stylesheet: %d", resp.StatusCode)
+		}
+	})
+}
+
+// TestSignInIsLimitedPerIP: one client trying many emails (each with its
+// own per-email budget) meets the per-IP limit; the attempts refused there
+// leave no audit row. A 60 kB email is an ordinary wrong attempt.
+func TestSignInIsLimitedPerIP(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		b := e.browser()
+		csrf := b.csrf("/console/sign-in")
+		limited := 0
+		for i := range 30 {
+			email := strconv.Itoa(i) + "@example.com"
+			if i == 0 {
+				email = strings.Repeat("x", 60<<10) + "@example.com"
+			}
+			resp, _ := b.do("POST", "/console/sign-in", url.Values{"csrf": {csrf}, "email": {email}, "password": {"wrong password"}})
+			switch resp.StatusCode {
+			case http.StatusUnauthorized:
+			case http.StatusTooManyRequests:
+				limited++
+			default:
+				t.Fatalf("attempt %d: %d", i, resp.StatusCode)
+			}
+		}
+		if limited != 30-console.DefaultSignInIPRate.Burst {
+			t.Errorf("%d of 30 attempts with distinct emails from one IP refused, want %d", limited, 30-console.DefaultSignInIPRate.Burst)
+		}
+		evs, err := e.svc.Notifications.Events(context.Background(), licensing.EventFilter{Action: licensing.ActionUserSignInFailed}, licensing.Page{Limit: 100})
+		must(t, err)
+		if len(evs) != console.DefaultSignInIPRate.Burst {
+			t.Errorf("%d failed sign-ins audited, want %d", len(evs), console.DefaultSignInIPRate.Burst)
+		}
+	})
+}
+
+// TestNULInAFormFieldIsRefused: a NUL in a form field is a client mistake
+// (422), on PostgreSQL too, which refuses NUL in text (it was a 500 there).
+func TestNULInAFormFieldIsRefused(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		b := e.browser()
+		csrf := b.csrf("/console/sign-in")
+		for _, form := range []url.Values{
+			{"csrf": {csrf}, "email": {"ops\x00@example.com"}, "password": {"wrong password"}},
+			{"csrf": {csrf}, "email": {"ops@example.com"}, "password": {"wrong\x00password"}},
+		} {
+			resp, body := b.do("POST", "/console/sign-in", form)
+			if resp.StatusCode != http.StatusUnprocessableEntity {
+				t.Errorf("a NUL in a form field: %d %s, want 422", resp.StatusCode, body)
+			}
+		}
+	})
+}
+
+// TestSetPasswordLinkUsesThePublicURL: the link shown to the admin who
+// creates a user starts with the configured public URL, whatever Host or
+// X-Forwarded-Host the request carried (a forged one would send the new
+// user's secret to another site).
+func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		admin := e.signedIn(licensing.RoleAdmin)
+		admin.host = "evil.example"
+		resp, body := admin.post("/console/users", url.Values{"email": {"new@example.com"}, "role": {"read-only"}})
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create: %d", resp.StatusCode)
+		}
+		if link := shownOnce(t, body); !strings.HasPrefix(link, "http://example.com/console/set-password?token=") {
+			t.Errorf("link = %q, want it on the public URL", link)
+		}
+	})
+}
+
+// TestSecondFactorRenewsTheSessionCookie: the cookie a browser got after
+// the password no longer opens the console once the second factor is
+// given; the renewed one does.
+func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		e.user("ops@example.com", licensing.RoleSupport)
+		in, err := e.us.SignIn(ctx, "ops@example.com", "a long enough password", "", "")
+		must(t, err)
+		cur, err := e.us.Authenticate(ctx, in.Secret)
+		must(t, err)
+		enr, err := e.us.BeginTOTP(ctx, cur.User.ID)
+		must(t, err)
+		c, _ := totp.GenerateCode(enr.Secret, e.clock.Now())
+		_, err = e.us.ConfirmTOTP(ctx, cur, c)
+		must(t, err)
+		e.clock.Add(time.Minute)
+
+		b := e.browser()
+		resp, _ := b.do("POST", "/console/sign-in", url.Values{"csrf": {b.csrf("/console/sign-in")}, "email": {"ops@example.com"}, "password": {"a long enough password"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/two-factor" {
+			t.Fatalf("sign-in: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		pre := b.cookies[console.CookieName]
+		c, _ = totp.GenerateCode(enr.Secret, e.clock.Now())
+		resp, _ = b.do("POST", "/console/two-factor", url.Values{"csrf": {b.csrf("/console/two-factor")}, "code": {c}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/" {
+			t.Fatalf("second factor: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if b.cookies[console.CookieName] == pre {
+			t.Fatal("the session cookie was not renewed")
+		}
+		if resp, _ := b.do("GET", "/console/", nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("the renewed cookie: %d", resp.StatusCode)
+		}
+		old := e.browser()
+		old.cookies[console.CookieName] = pre
+		if resp, _ := old.do("GET", "/console/", nil); resp.StatusCode == http.StatusOK {
+			t.Error("the cookie from before the second factor opens the console")
 		}
 	})
 }

@@ -70,7 +70,7 @@ func (cn *Console) userCreate(c *fiber.Ctx) error {
 	u, secret, err := cn.cfg.Users.CreateUser(c.UserContext(), d.Email, licensing.Role(d.Role))
 	switch licensing.ErrorCode(err) {
 	case "":
-		return cn.render(c, fiber.StatusCreated, "user-created", "Console user created", userCreated{u, SetPasswordLink(c.BaseURL(), secret)})
+		return cn.render(c, fiber.StatusCreated, "user-created", "Console user created", userCreated{u, SetPasswordLink(cn.baseURL(), secret)})
 	case licensing.EInvalid, licensing.EConflict:
 		d.formError = formError{licensing.ErrorMessage(err)}
 		return cn.usersPage(c, api.Status(err), d)
@@ -140,4 +140,12 @@ func (cn *Console) userAction(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	return cn.redirect(c, Prefix+"/users/"+id+"?done="+action)
+}
+
+// baseURL is the configured public URL, or "" (links as paths).
+func (cn *Console) baseURL() string {
+	if cn.cfg.BaseURL == nil {
+		return ""
+	}
+	return cn.cfg.BaseURL()
 }

@@ -30,7 +30,7 @@ type signInData struct {
 func (p *Portal) requestLink(c *fiber.Ctx) error {
 	// Copies: fiber reuses the request's memory once the handler returns.
 	email, ip := strings.Clone(strings.TrimSpace(c.FormValue("email"))), strings.Clone(c.IP())
-	if err := p.allow(c.UserContext(), clientKey(c, email)); err != nil {
+	if err := p.allow(c, email); err != nil {
 		return p.fail(c, err)
 	}
 	base := p.cfg.BaseURL()
@@ -56,7 +56,7 @@ type linkData struct {
 }
 
 func (p *Portal) redeem(c *fiber.Ctx) error {
-	if err := p.allow(c.UserContext(), clientKey(c, "link")); err != nil {
+	if err := p.allow(c, "link"); err != nil {
 		return p.fail(c, err)
 	}
 	in, err := p.cfg.SignIn.Redeem(c.UserContext(), c.FormValue("token"), c.IP(), c.Get(fiber.HeaderUserAgent))

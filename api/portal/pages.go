@@ -154,7 +154,7 @@ func (p *Portal) freeSeat(c *fiber.Ctx) error {
 		return p.fail(c, err)
 	}
 	back := c.FormValue("back")
-	if !strings.HasPrefix(back, Prefix+"/") || strings.HasPrefix(back, Prefix+"//") {
+	if !p.targets.Allowed(back) || strings.Contains(back, "?") {
 		back = Prefix + "/machines"
 	}
 	return p.redirect(c, back+"?done=seat-freed")

@@ -15,7 +15,7 @@ import (
 // together cannot be used to guess faster.
 func (p *Portal) signInWithPassword(c *fiber.Ctx) error {
 	email := strings.TrimSpace(c.FormValue("email"))
-	if err := p.allow(c.UserContext(), clientKey(c, email)); err != nil {
+	if err := p.allow(c, email); err != nil {
 		return p.fail(c, err)
 	}
 	out, err := p.cfg.SignIn.SignInWithPassword(c.UserContext(), email, c.FormValue("password"), c.IP(), c.Get(fiber.HeaderUserAgent))

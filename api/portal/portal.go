@@ -1,7 +1,6 @@
 package portal
 
 import (
-	"context"
 	"embed"
 	"html/template"
 	"io/fs"
@@ -37,6 +36,9 @@ type Config struct {
 	// SignInRate bounds link requests and redemptions per client IP and
 	// email (default: 5, then one every 3 minutes).
 	SignInRate api.RateRule
+	// SignInIPRate bounds them per client IP, whatever the email (default:
+	// 20, then one every 30 seconds).
+	SignInIPRate api.RateRule
 	// BaseURL is the server's public URL, which mailed links start with.
 	BaseURL func() string
 	// SecureCookies marks cookies Secure even on plain HTTP requests.
@@ -48,12 +50,17 @@ type Config struct {
 // minutes (per IP and email).
 var DefaultSignInRate = api.RateRule{Name: "portal-signin", Rate: 5, Period: 15 * time.Minute, Burst: 5}
 
+// DefaultSignInIPRate lets 20 attempts of one IP through at once, then one
+// every 30 seconds, whatever the emails.
+var DefaultSignInIPRate = api.RateRule{Name: "portal-signin-ip", Rate: 30, Period: 15 * time.Minute, Burst: 20}
+
 // Portal serves the customer portal.
 type Portal struct {
 	cfg      Config
 	pages    map[string]*template.Template
 	cookies  webui.Cookies
 	sessions *webui.Sessions[*portal.Current]
+	targets  *webui.Targets // where a redirect may go
 }
 
 // Prefix is where the portal is mounted.
@@ -74,6 +81,9 @@ func New(cfg Config) *Portal {
 	if cfg.SignInRate.Rate == 0 {
 		cfg.SignInRate = DefaultSignInRate
 	}
+	if cfg.SignInIPRate.Rate == 0 {
+		cfg.SignInIPRate = DefaultSignInIPRate
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -82,6 +92,13 @@ func New(cfg Config) *Portal {
 		Authenticate: cfg.SignIn.Authenticate, Fail: p.fail,
 		Actor: func(cur *portal.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *portal.Current) string { return cur.Session.CSRFToken }}
+	pages := []string{"/sign-in", "/link", "/password"}
+	for _, rt := range Routes() {
+		if rt.Method == fiber.MethodGet {
+			pages = append(pages, rt.Path)
+		}
+	}
+	p.targets = webui.NewTargets(Prefix, Prefix+"/", pages...)
 	return p
 }
 
@@ -166,7 +183,11 @@ func (p *Portal) require(perm licensing.Permission) fiber.Handler {
 	}
 }
 
-func (p *Portal) redirect(c *fiber.Ctx, to string) error { return c.Redirect(to, fiber.StatusSeeOther) }
+// redirect goes to a page of the portal's allowlist (webui.Targets), the
+// portal's home otherwise.
+func (p *Portal) redirect(c *fiber.Ctx, to string) error {
+	return c.Redirect(p.targets.Safe(to), fiber.StatusSeeOther)
+}
 
 // page is what every template gets.
 type page struct {
@@ -214,8 +235,6 @@ func (p *Portal) fail(c *fiber.Ctx, err error) error {
 }
 
 // allow spends one sign-in attempt of key: ERateLimited when none is left.
-func (p *Portal) allow(ctx context.Context, key string) error {
-	return webui.Allow(ctx, p.cfg.Limiter, p.cfg.SignInRate, key)
+func (p *Portal) allow(c *fiber.Ctx, what string) error {
+	return webui.Allow(c, p.cfg.Limiter, p.cfg.SignInIPRate, p.cfg.SignInRate, what)
 }
-
-func clientKey(c *fiber.Ctx, what string) string { return webui.ClientKey(c, what) }

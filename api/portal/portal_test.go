@@ -2,12 +2,16 @@ package portal_test
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -489,6 +493,170 @@ func TestRoutesFollowTheCustomerRecord(t *testing.T) {
 		must(t, err)
 		if resp, _ := b.do("GET", "/portal/", nil); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("a disabled customer's session: %d, want a redirect to sign in", resp.StatusCode)
+		}
+	})
+}
+
+// TestRedirectTargetsAreAllowedLocalPaths: the "Free seat" form's back
+// field goes to Location only when it is one of the portal's pages; CR/LF
+// (a second response on the kept-alive connection), other hosts and
+// unknown paths send the customer to the machines page instead.
+func TestRedirectTargetsAreAllowedLocalPaths(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		b := e.signedIn("it@acme.example", 1)
+		csrf := b.csrf("/portal/machines")
+		lic := "/portal/licenses/" + e.acme.license.License.ID
+		for _, back := range []string{
+			lic + "\r\n\r\nHTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n<script>alert(1)</script>",
+			lic + "\rSet-Cookie: narcidi_portal=x",
+			lic + "\nSet-Cookie: narcidi_portal=x",
+			"/portal//evil.example", "/portal/\\evil.example", "https://evil.example/portal/", "//evil.example",
+			"/portal/licenses/../../console/", "/portal/sign-out", "/portal/machines%0d%0aX: y",
+		} {
+			g, err := e.svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: e.acme.license.Key, Fingerprint: verifier.FingerprintFrom("studio", back), Hostname: "pc"})
+			must(t, err)
+			resp, body := b.do("POST", "/portal/machines/"+g.Machine.ID+"/deactivate", url.Values{"csrf": {csrf}, "back": {back}})
+			if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal/machines?done=seat-freed" {
+				t.Errorf("back %q: %d to %q, want the machines page", back, resp.StatusCode, resp.Header.Get("Location"))
+			}
+			if resp.Header.Get("X") != "" || len(resp.Header.Values("Set-Cookie")) > 0 || strings.Contains(body, "<script>") {
+				t.Errorf("back %q injected into the response: %v %q", back, resp.Header, body)
+			}
+		}
+		g, err := e.svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: e.acme.license.Key, Fingerprint: verifier.FingerprintFrom("studio", "ok"), Hostname: "pc"})
+		must(t, err)
+		resp, _ := b.do("POST", "/portal/machines/"+g.Machine.ID+"/deactivate", url.Values{"csrf": {csrf}, "back": {lic}})
+		if resp.Header.Get("Location") != lic+"?done=seat-freed" {
+			t.Errorf("an allowed back: to %q", resp.Header.Get("Location"))
+		}
+	})
+}
+
+// leaseExpiry reads the exp claim of a lease (its signature is the SDK's
+// business; here only its lifetime matters).
+func leaseExpiry(t *testing.T, lease string) time.Time {
+	t.Helper()
+	parts := strings.Split(lease, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %q", lease)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	must(t, err)
+	var claims struct {
+		Exp int64 `json:"exp"`
+	}
+	must(t, json.Unmarshal(raw, &claims))
+	return time.Unix(claims.Exp, 0).UTC()
+}
+
+// TestOfflineSeatsHoldThroughThePortal: 50 offline activations through the
+// portal, each followed by "Free seat", on a license of 2 seats: never more
+// than 2 machines hold a lease that still works. An offline lease lasts
+// the plan's lease lifetime (no offline cap in the plan), and its seat is
+// freed only once it has ended; the portal says until when.
+func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		b := e.signedIn("it@acme.example", 1)
+		csrf := b.csrf("/portal/offline")
+		lic := e.acme.license
+		const seats = 2
+		var leases []time.Time // of the offline machines; the online one holds a working lease too
+		refusedFree := 0
+		for i := range 50 {
+			fp := verifier.FingerprintFrom("studio", "air-"+strconv.Itoa(i))
+			req := verifier.NewActivationRequest(lic.License.ProductID, lic.Key, fp, "air-"+strconv.Itoa(i), "linux/amd64", e.clock.Now())
+			resp, body := b.upload("/portal/offline", csrf, verifier.MarshalActivationRequest(req))
+			if resp.StatusCode == http.StatusOK {
+				lease, err := verifier.ParseLeaseFile([]byte(body))
+				must(t, err)
+				exp := leaseExpiry(t, lease)
+				if exp.After(e.clock.Now().Add(time.Hour)) {
+					t.Fatalf("an offline lease to %s, past the plan's 1 h lease lifetime", exp)
+				}
+				leases = append(leases, exp)
+			}
+			ms, err := e.svc.Licenses.Machines(ctx, licensing.MachineFilter{LicenseID: lic.License.ID}, licensing.Page{Limit: 100})
+			must(t, err)
+			for _, m := range ms {
+				if m.ID == e.acme.machine {
+					continue
+				}
+				resp, body := b.do("POST", "/portal/machines/"+m.ID+"/deactivate", url.Values{"csrf": {csrf}})
+				if resp.StatusCode == http.StatusConflict && strings.Contains(body, "lease ends") {
+					refusedFree++
+				} else if resp.StatusCode != http.StatusSeeOther {
+					t.Fatalf("free the seat of an offline machine: %d %s", resp.StatusCode, body)
+				}
+			}
+			working := 1 // the online machine of the fixture
+			for _, exp := range leases {
+				if exp.After(e.clock.Now()) {
+					working++
+				}
+			}
+			if working > seats {
+				t.Fatalf("after %d offline activations and frees: %d working leases on %d seats", i+1, working, seats)
+			}
+			e.clock.Add(2 * time.Minute)
+		}
+		if refusedFree == 0 {
+			t.Error("no free of an offline machine's seat was refused")
+		}
+		if _, page := b.do("GET", "/portal/machines", nil); !strings.Contains(page, "Activated offline: its seat can be freed once its lease ends") {
+			t.Error("the machines page does not say when an offline machine's seat frees")
+		}
+		if len(leases) < 2 {
+			t.Errorf("%d offline activations went through in 100 minutes; the seat of an ended lease is free again", len(leases))
+		}
+	})
+}
+
+// TestSignInMailIsPlain: a customer name (which a buyer sets through the
+// billing provider) cannot add lines to the sign-in mail, such as a fake
+// link; the Message-ID has one pair of angle brackets.
+func TestSignInMailIsPlain(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		ctx := context.Background()
+		name := "Acme\r\n\r\nYour account is locked: https://evil.example/unlock\n"
+		if _, err := e.svc.Customers.UpdateCustomer(ctx, e.acme.customer.ID, licensing.CustomerPatch{Name: &name}); err != nil {
+			t.Fatal(err)
+		}
+		e.askLink(e.browser(), "it@acme.example", 1)
+		body := e.box.Bodies()[0]
+		for _, line := range strings.Split(body, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "Your account is locked") {
+				t.Errorf("the customer name started a line of its own:\n%s", body)
+			}
+		}
+		msg, err := mail.ReadMessage(strings.NewReader(e.box.Messages()[0].Data))
+		must(t, err)
+		if id := msg.Header.Get("Message-Id"); !strings.HasPrefix(id, "<") || strings.HasPrefix(id, "<<") || strings.HasSuffix(id, ">>") {
+			t.Errorf("Message-ID = %q", id)
+		}
+	})
+}
+
+// TestSuspensionReasonStaysInternal: the reason an admin types to suspend
+// is for the audit log; the customer's portal shows the status only.
+func TestSuspensionReasonStaysInternal(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		admin := licensing.WithActor(context.Background(), &licensing.Actor{Name: "ops", Role: licensing.RoleAdmin})
+		if _, err := e.svc.Licenses.SuspendLicense(admin, e.acme.license.License.ID, "chargeback fraud suspected, ticket 4711"); err != nil {
+			t.Fatal(err)
+		}
+		b := e.signedIn("it@acme.example", 1)
+		_, page := b.do("GET", "/portal/licenses/"+e.acme.license.License.ID, nil)
+		if !strings.Contains(page, "suspended") {
+			t.Fatalf("the license page does not show the status:\n%s", page)
+		}
+		if strings.Contains(page, "ticket 4711") {
+			t.Error("the portal shows the internal suspension reason")
 		}
 	})
 }

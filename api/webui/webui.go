@@ -3,7 +3,9 @@ package webui
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"html/template"
 	"io/fs"
@@ -147,14 +149,36 @@ func Date(t any) string {
 }
 
 // ClientKey is what sign-in attempts are counted by: the client's IP and
-// what it tried (an email, lower-cased).
+// what it tried (an email, lower-cased), hashed: a typed email can be 64
+// KiB, a key is 97 bytes at most.
 func ClientKey(c *fiber.Ctx, what string) string {
-	return c.IP() + "|" + strings.ToLower(strings.TrimSpace(what))
+	sum := sha256.Sum256([]byte(strings.ToLower(strings.TrimSpace(what))))
+	return clientIP(c) + "|" + hex.EncodeToString(sum[:16])
 }
 
-// Allow spends one sign-in attempt of key under rule: ERateLimited when
-// none is left.
-func Allow(ctx context.Context, limiter api.RateLimiter, rule api.RateRule, key string) error {
+// clientIP is the client's address, at most 64 bytes (an IPv6 address
+// with a zone fits).
+func clientIP(c *fiber.Ctx) string {
+	ip := c.IP()
+	if len(ip) > 64 {
+		ip = ip[:64]
+	}
+	return ip
+}
+
+// Allow spends one attempt of the client under perIP, then one of what it
+// tries (ClientKey) under perKey: ERateLimited when either has none left.
+// The per-IP budget stops one client from trying many emails (and from
+// filling the limiter with keys); an attempt it refuses reaches neither the
+// per-email budget nor the audit log.
+func Allow(c *fiber.Ctx, limiter api.RateLimiter, perIP, perKey api.RateRule, what string) error {
+	if err := spend(c.UserContext(), limiter, perIP, clientIP(c)); err != nil {
+		return err
+	}
+	return spend(c.UserContext(), limiter, perKey, ClientKey(c, what))
+}
+
+func spend(ctx context.Context, limiter api.RateLimiter, rule api.RateRule, key string) error {
 	d, err := limiter.Allow(ctx, key, rule)
 	if err != nil {
 		return err

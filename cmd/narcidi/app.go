@@ -161,7 +161,7 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, a.Config.TelemetryRetention))
+	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, a.Config.TelemetryRetention), auditCleanup(svc, a.Config))
 	subs, bill, err := openBilling(st, svc, a.Config.Billing, time.Now, a.tel.reg, a.Log)
 	if err != nil {
 		return errors.Join(err, a.Close())

@@ -70,6 +70,9 @@ type Config struct {
 	// TelemetryRetention (NARCIDI_TELEMETRY_RETENTION) is how long
 	// client-API telemetry is kept (insights.go).
 	TelemetryRetention time.Duration
+	// AuditRetention (NARCIDI_AUDIT_RETENTION) is how long audit events
+	// stay in the database before the daily clean-up archives them.
+	AuditRetention time.Duration
 	// Telemetry (NARCIDI_TELEMETRY: on or off) says whether serve records
 	// client-API telemetry at all; off leaves the insights scores without
 	// usage (issue 14's bench measures what it costs).
@@ -170,6 +173,8 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_RETRY_BASE", def: "30s", kind: "duration", help: "first retry delay of a delivery; it doubles each try (at most 1h)", value: durationIn(&c.RetryBase, time.Nanosecond, time.Hour)},
 			{env: "NARCIDI_SCAN_SCHEDULE", def: "* * * * *", kind: "cron", help: "cron spec (UTC) of the expiry and offline scans", value: checked(&c.ScanSchedule, checkCron)},
 			telemetrySetting(c),
+			{env: "NARCIDI_AUDIT_RETENTION", def: "365d", kind: "days", help: "how long audit events are kept in the database; the daily clean-up appends older ones to <data dir>/audit/audit-YYYY-MM.jsonl, then deletes them (0: keep all; up to 3650d)",
+				value: &daysValue{&c.AuditRetention, 0, maxTelemetryRetention}},
 		}, insightsSettings(&c.Insights)...),
 		groupMetrics: metricsSettings(c),
 		groupBlobServe: {

@@ -98,7 +98,7 @@ func TestIdempotencyReplaysAreSealed(t *testing.T) {
 			}
 			for _, c := range creates {
 				body, ok := bodies[c.key]
-				if !ok || !bytes.HasPrefix(body, []byte("sealed-v1:")) {
+				if !ok || !bytes.HasPrefix(body, []byte("sealed-v2:")) {
 					t.Errorf("stored answer of %s is not sealed: %q", c.key, body)
 				}
 				for _, s := range secrets {
@@ -166,7 +166,7 @@ func TestIdempotencyReplaysAreSealed(t *testing.T) {
 			if err := db.WithContext(ctx).Raw("SELECT body FROM idempotency_keys WHERE idem_key = ?", "tok-1").Row().Scan(&body); err != nil {
 				t.Fatal(err)
 			}
-			if !bytes.HasPrefix(body, []byte("sealed-v1:")) || bytes.Contains(body, []byte(fresh)) {
+			if !bytes.HasPrefix(body, []byte("sealed-v2:")) || bytes.Contains(body, []byte(fresh)) {
 				t.Errorf("answer stored over the clear one: %q", body)
 			}
 			if s, again, _ := idemPost(t, app, "/v1/tokens", "tok-1", creates[1].body); s != 201 || !bytes.Equal(again, got) {

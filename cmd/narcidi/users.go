@@ -38,7 +38,7 @@ func openConsole(us *users.Service, svc *licensing.Services, releases *release.S
 	// Behind a TLS-terminating proxy the requests arrive as plain HTTP:
 	// the public URL says the browser uses https.
 	secure := strings.HasPrefix(a.Config.PublicURL, "https://")
-	return console.New(console.Config{Users: us, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter(),
+	return console.New(console.Config{Users: us, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter(), BaseURL: a.publicURL,
 		Insights: scores, Thresholds: a.Config.Insights.thresholds()})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -41,6 +42,15 @@ func workerSettings(cfg *Config, log *slog.Logger) (workers.Config, int, error) 
 // abandonedUploadAge is when a release upload that was never finalized is
 // removed by the daily clean-up.
 const abandonedUploadAge = 24 * time.Hour
+
+// auditCleanup is the clean-up step of the audit log's retention: older
+// events go to JSON-lines files in the data dir's audit folder first.
+func auditCleanup(svc *licensing.Services, cfg *Config) func(context.Context) (int, error) {
+	archive := storage.AuditArchive{Dir: filepath.Join(cfg.DataDir, "audit")}
+	return func(ctx context.Context) (int, error) {
+		return svc.Automation.PruneAudit(ctx, cfg.AuditRetention, archive)
+	}
+}
 
 func releaseCleanup(rs *release.Service) func(context.Context) (int, error) {
 	return func(ctx context.Context) (int, error) { return rs.CleanupAbandonedUploads(ctx, abandonedUploadAge) }
@@ -108,7 +118,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, cfg.TelemetryRetention))
+	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, cfg.TelemetryRetention), auditCleanup(svc, cfg))
 	if wc.SubscriptionSweep, err = workerSweep(st, svc, time.Now); err != nil {
 		return err
 	}

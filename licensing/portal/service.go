@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -96,7 +97,7 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 			if err := s.record(ctx, tx, licensing.ActionPortalLinkSent, c.ID, clip("to "+email+" from "+ip, 500)); err != nil {
 				return err
 			}
-			fmt.Fprintf(&body, "%s:\n%s%s?token=%s\n\n", c.Name, strings.TrimRight(baseURL, "/"), LinkPath, url.QueryEscape(secret))
+			fmt.Fprintf(&body, "%s:\n%s%s?token=%s\n\n", oneLine(c.Name, 100), strings.TrimRight(baseURL, "/"), LinkPath, url.QueryEscape(secret))
 		}
 		return nil
 	})
@@ -237,10 +238,14 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, er
 		return nil, licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
 	}
 	if now.Sub(sess.LastSeenAt) >= time.Minute {
-		sess.LastSeenAt = now
-		if err := s.cfg.Store.UpdateSession(ctx, sess); err != nil {
+		// Only last_seen_at, only while live: a revocation committed since
+		// the read above stands.
+		if err := s.cfg.Store.TouchSession(ctx, sess.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
+			return nil, licensing.Errorf(licensing.EUnauthorized, "the session has ended: sign in again")
+		} else if err != nil {
 			return nil, err
 		}
+		sess.LastSeenAt = now
 	}
 	return &Current{Session: sess, Customer: c, Actor: licensing.CustomerActor(c, sess.Email)}, nil
 }
@@ -249,10 +254,10 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, er
 func (s *Service) SignOut(ctx context.Context, cur *Current) error {
 	now := s.now()
 	return s.cfg.Store.InTx(ctx, func(tx Store) error {
-		cur.Session.RevokedAt = &now
-		if err := tx.UpdateSession(ctx, cur.Session); err != nil {
+		if err := tx.RevokeSession(ctx, cur.Session.ID, now); err != nil {
 			return err
 		}
+		cur.Session.RevokedAt = &now
 		return s.record(ctx, tx, licensing.ActionPortalSignedOut, cur.Customer.ID, "")
 	})
 }
@@ -280,6 +285,18 @@ func normalEmail(s string) (string, error) {
 }
 
 var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
+
+// oneLine is s as one line of plain text for a mail: a customer's name is
+// set by whoever buys (through the billing provider), so its line breaks
+// and other control characters become spaces (no line of its own, such as
+// a fake link), and it is cut to n runes.
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n]) + "…"
+	}
+	return s
+}
 
 func clip(s string, n int) string {
 	if len(s) > n {

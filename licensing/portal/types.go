@@ -54,8 +54,11 @@ type Store interface {
 
 	CreateSession(ctx context.Context, s *Session) error
 	GetSessionByHash(ctx context.Context, hash string) (*Session, error)
-	// UpdateSession saves LastSeenAt and RevokedAt.
-	UpdateSession(ctx context.Context, s *Session) error
+	// TouchSession moves a live session's LastSeenAt: ENotFound when it is
+	// revoked (a revocation committed meanwhile is never undone).
+	TouchSession(ctx context.Context, id string, now time.Time) error
+	// RevokeSession ends one session at now (nothing when it has ended).
+	RevokeSession(ctx context.Context, id string, now time.Time) error
 
 	// PasswordHash is the PHC string of email's password: ENotFound when
 	// the email has none.

@@ -66,7 +66,7 @@ func (s *Service) change(ctx context.Context, userID, reason string, change func
 			return err
 		}
 		u.UpdatedAt = s.now()
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		if err := tx.ChangeUser(ctx, &before, u); err != nil {
 			return err
 		}
 		out = u

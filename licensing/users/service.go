@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base32"
 	"encoding/base64"
 	"fmt"
 	"image/png"
@@ -181,10 +182,10 @@ func (s *Service) SetPassword(ctx context.Context, linkSecret, password string) 
 		if err != nil {
 			return err
 		}
-		u.PasswordHash, u.UpdatedAt = hash, now
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		if err := tx.SetUserPassword(ctx, u.ID, hash, now); err != nil {
 			return err
 		}
+		u.PasswordHash, u.UpdatedAt = hash, now
 		if err := tx.RevokeSessions(ctx, u.ID, now); err != nil {
 			return err
 		}
@@ -252,8 +253,7 @@ func (s *Service) openSession(ctx context.Context, u *User, stage Stage, ip, use
 		if stage != StageFull {
 			return nil
 		}
-		u.LastSignInAt, u.UpdatedAt = &now, now
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		if err := s.recordSignIn(ctx, tx, u, now); err != nil {
 			return err
 		}
 		return s.record(licensing.WithActor(ctx, userActor(u, "")), tx, licensing.ActionUserSignedIn, u.ID, "from "+ip, nil, nil)
@@ -269,6 +269,26 @@ type Current struct {
 	Session *Session
 	User    *User
 	Actor   *licensing.Actor
+	// Renewed is the session's new cookie secret once the second factor
+	// has made it full: the secret that was sent before the second factor
+	// no longer opens it. Empty otherwise.
+	Renewed string
+}
+
+// errSessionEnded is a session revoked (or promoted) by another request
+// between this one's read and its write.
+var errSessionEnded = licensing.Errorf(licensing.EUnauthorized, "the session has ended: sign in again")
+
+// recordSignIn moves the user's last sign-in, refusing a user disabled
+// meanwhile.
+func (s *Service) recordSignIn(ctx context.Context, tx Store, u *User, now time.Time) error {
+	if err := tx.RecordSignIn(ctx, u.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
+		return licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
+	} else if err != nil {
+		return err
+	}
+	u.LastSignInAt, u.UpdatedAt = &now, now
+	return nil
 }
 
 // Authenticate resolves a session cookie: EUnauthorized when it is
@@ -291,10 +311,14 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, er
 		return nil, licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
 	}
 	if now.Sub(sess.LastSeenAt) >= time.Minute {
-		sess.LastSeenAt = now
-		if err := s.cfg.Store.UpdateSession(ctx, sess); err != nil {
+		// Only last_seen_at, only while live: a revocation committed since
+		// the read above stands.
+		if err := s.cfg.Store.TouchSession(ctx, sess.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
+			return nil, errSessionEnded
+		} else if err != nil {
 			return nil, err
 		}
+		sess.LastSeenAt = now
 	}
 	return &Current{Session: sess, User: u, Actor: userActor(u, "")}, nil
 }
@@ -318,10 +342,10 @@ func CheckCSRF(sess *Session, token string) error {
 func (s *Service) SignOut(ctx context.Context, cur *Current) error {
 	now := s.now()
 	return s.cfg.Store.InTx(ctx, func(tx Store) error {
-		cur.Session.RevokedAt = &now
-		if err := tx.UpdateSession(ctx, cur.Session); err != nil {
+		if err := tx.RevokeSession(ctx, cur.Session.ID, now); err != nil {
 			return err
 		}
+		cur.Session.RevokedAt = &now
 		return s.record(ctx, tx, licensing.ActionUserSignedOut, cur.User.ID, "this session", nil, nil)
 	})
 }
@@ -345,9 +369,10 @@ type Enrolment struct {
 	QRCode string // data:image/png;base64,...
 }
 
-// BeginTOTP makes a new pending TOTP secret for the user (replacing a
-// pending one; an enabled one stays until ConfirmTOTP succeeds).
-// EConflict when TOTP is already enabled.
+// BeginTOTP shows the user's pending TOTP secret, making one when there is
+// none: opening the enrolment page again, or a wrong code, keeps the secret
+// the authenticator app has already scanned. EConflict when TOTP is
+// already enabled.
 func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, error) {
 	var out *Enrolment
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
@@ -358,7 +383,17 @@ func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, err
 		if u.TOTPEnabled {
 			return licensing.Errorf(licensing.EConflict, "two-factor sign-in is already enabled")
 		}
-		key, err := totp.Generate(totp.GenerateOpts{Issuer: s.cfg.Issuer, AccountName: u.Email})
+		opts := totp.GenerateOpts{Issuer: s.cfg.Issuer, AccountName: u.Email}
+		if len(u.TOTPSecret) > 0 {
+			pending, err := s.cfg.Box.Open(u.TOTPSecret, []byte(u.ID))
+			if err != nil {
+				return licensing.Wrap(licensing.EInternal, err, "open the TOTP secret")
+			}
+			if opts.Secret, err = base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(string(pending)); err != nil {
+				return licensing.Wrap(licensing.EInternal, err, "decode the TOTP secret")
+			}
+		}
+		key, err := totp.Generate(opts)
 		if err != nil {
 			return licensing.Wrap(licensing.EInternal, err, "generate a TOTP secret")
 		}
@@ -370,13 +405,14 @@ func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, err
 		if err := png.Encode(&buf, img); err != nil {
 			return licensing.Wrap(licensing.EInternal, err, "encode the QR code")
 		}
-		sealed, err := s.cfg.Box.Seal([]byte(key.Secret()), []byte(u.ID))
-		if err != nil {
-			return licensing.Wrap(licensing.EInternal, err, "seal the TOTP secret")
-		}
-		u.TOTPSecret, u.UpdatedAt = sealed, s.now()
-		if err := tx.UpdateUser(ctx, u); err != nil {
-			return err
+		if opts.Secret == nil {
+			sealed, err := s.cfg.Box.Seal([]byte(key.Secret()), []byte(u.ID))
+			if err != nil {
+				return licensing.Wrap(licensing.EInternal, err, "seal the TOTP secret")
+			}
+			if err := tx.SetPendingTOTP(ctx, u.ID, sealed, s.now()); err != nil {
+				return err
+			}
 		}
 		out = &Enrolment{Secret: key.Secret(), URL: key.URL(), QRCode: "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())}
 		return nil
@@ -400,11 +436,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, cur *Current, code string) ([
 		if u.TOTPEnabled || len(u.TOTPSecret) == 0 {
 			return licensing.Errorf(licensing.EConflict, "there is no enrolment in progress")
 		}
-		ok, err := s.validCode(u, code)
+		step, err := s.codeStep(u, code)
 		if err != nil {
 			return err
 		}
-		if !ok {
+		if step < 0 {
 			return licensing.Errorf(licensing.EInvalid, "the code is wrong: check the time on your device")
 		}
 		codes = make([]string, RecoveryCodeCount)
@@ -414,10 +450,12 @@ func (s *Service) ConfirmTOTP(ctx context.Context, cur *Current, code string) ([
 			hashes[i] = hashSecret(codes[i])
 		}
 		now := s.now()
-		u.TOTPEnabled, u.RecoveryCodes, u.UpdatedAt = true, hashes, now
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		// The step is spent with the enrolment: the code that confirmed
+		// it opens no session.
+		if err := tx.EnableTOTP(ctx, u.ID, u.TOTPSecret, step, hashes, now); err != nil {
 			return err
 		}
+		u.TOTPEnabled, u.TOTPLastStep, u.RecoveryCodes, u.UpdatedAt = true, step, hashes, now
 		if err := s.record(ctx, tx, licensing.ActionUserTOTPEnabled, u.ID, "", nil, nil); err != nil {
 			return err
 		}
@@ -439,25 +477,13 @@ func (s *Service) VerifySecondFactor(ctx context.Context, cur *Current, code str
 		if !u.TOTPEnabled {
 			return licensing.Errorf(licensing.EConflict, "two-factor sign-in is not enrolled")
 		}
-		ok, err := s.validCode(u, code)
+		ok, err := s.spendTOTPCode(ctx, tx, u, code)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			h := hashSecret(strings.ToLower(code))
-			for i, rc := range u.RecoveryCodes {
-				if subtle.ConstantTimeCompare([]byte(rc), []byte(h)) == 1 {
-					u.RecoveryCodes = append(u.RecoveryCodes[:i:i], u.RecoveryCodes[i+1:]...)
-					u.UpdatedAt = s.now()
-					if err := tx.UpdateUser(ctx, u); err != nil {
-						return err
-					}
-					if err := s.record(ctx, tx, licensing.ActionUserRecoveryUsed, u.ID, fmt.Sprintf("%d left", len(u.RecoveryCodes)), nil, nil); err != nil {
-						return err
-					}
-					ok = true
-					break
-				}
+			if ok, err = s.spendRecoveryCode(ctx, tx, u, code); err != nil {
+				return err
 			}
 		}
 		if !ok {
@@ -479,36 +505,110 @@ func (s *Service) VerifySecondFactor(ctx context.Context, cur *Current, code str
 
 var errWrongCode = licensing.Errorf(licensing.EInvalid, "the code is wrong")
 
-// promote makes a pending session full, with a new CSRF token (the
-// privilege changed), and records the sign-in.
+// spendTOTPCode accepts a TOTP code once: its time step must be later
+// than the last one accepted, and is spent by a conditional update that
+// only one of concurrent requests wins (RFC 6238 §5.2).
+func (s *Service) spendTOTPCode(ctx context.Context, tx Store, u *User, code string) (bool, error) {
+	step, err := s.codeStep(u, code)
+	if err != nil || step < 0 || step <= u.TOTPLastStep {
+		return false, err
+	}
+	now := s.now()
+	switch err := tx.AcceptTOTPStep(ctx, u.ID, step, now); licensing.ErrorCode(err) {
+	case "":
+		u.TOTPLastStep, u.UpdatedAt = step, now
+		return true, nil
+	case licensing.EConflict:
+		return false, nil // another request spent this step or a later one
+	default:
+		return false, err
+	}
+}
+
+// spendRecoveryCode spends a recovery code by a compare-and-swap of the
+// code list: when another request spent a code in between, the list is
+// read again, and a code it spent is then gone.
+func (s *Service) spendRecoveryCode(ctx context.Context, tx Store, u *User, code string) (bool, error) {
+	h := hashSecret(strings.ToLower(strings.TrimSpace(code)))
+	for range 5 {
+		i := -1
+		for j, rc := range u.RecoveryCodes {
+			if subtle.ConstantTimeCompare([]byte(rc), []byte(h)) == 1 {
+				i = j
+			}
+		}
+		if i < 0 {
+			return false, nil
+		}
+		left := append(u.RecoveryCodes[:i:i], u.RecoveryCodes[i+1:]...)
+		now := s.now()
+		err := tx.SpendRecoveryCodes(ctx, u.ID, u.RecoveryCodes, left, now)
+		if err == nil {
+			u.RecoveryCodes, u.UpdatedAt = left, now
+			return true, s.record(ctx, tx, licensing.ActionUserRecoveryUsed, u.ID, fmt.Sprintf("%d left", len(left)), nil, nil)
+		}
+		if licensing.ErrorCode(err) != licensing.EConflict {
+			return false, err
+		}
+		fresh, err := tx.GetUser(ctx, u.ID)
+		if err != nil {
+			return false, err
+		}
+		*u = *fresh
+	}
+	return false, licensing.Errorf(licensing.EConflict, "too many sign-ins at once: try again")
+}
+
+// promote makes a pending session full, with a new cookie secret and CSRF
+// token (the privilege changed: what was sent before the second factor
+// opens nothing), and records the sign-in. A session revoked or a user
+// disabled meanwhile is EUnauthorized.
 func (s *Service) promote(ctx context.Context, tx Store, cur *Current) error {
 	if cur.Session.Stage == StageFull {
 		return nil
 	}
 	now := s.now()
-	cur.Session.Stage, cur.Session.CSRFToken, cur.Session.LastSeenAt = StageFull, randomSecret(""), now
-	if err := tx.UpdateSession(ctx, cur.Session); err != nil {
+	secret, csrf := randomSecret("nzs_"), randomSecret("")
+	if err := tx.PromoteSession(ctx, cur.Session.ID, hashSecret(secret), csrf, now); licensing.ErrorCode(err) == licensing.ENotFound {
+		return errSessionEnded
+	} else if err != nil {
 		return err
 	}
-	cur.User.LastSignInAt, cur.User.UpdatedAt = &now, now
-	if err := tx.UpdateUser(ctx, cur.User); err != nil {
+	if err := s.recordSignIn(ctx, tx, cur.User, now); err != nil {
 		return err
 	}
+	cur.Session.Stage, cur.Session.TokenHash, cur.Session.CSRFToken, cur.Session.LastSeenAt = StageFull, hashSecret(secret), csrf, now
+	cur.Renewed = secret
 	return s.record(ctx, tx, licensing.ActionUserSignedIn, cur.User.ID, "from "+cur.Session.IP, nil, nil)
 }
 
-func (s *Service) validCode(u *User, code string) (bool, error) {
+// codeStep is the RFC 6238 time step (30 s, ±1 step of skew) whose code
+// code is, or -1 when it is none's.
+func (s *Service) codeStep(u *User, code string) (int64, error) {
 	secret, err := s.cfg.Box.Open(u.TOTPSecret, []byte(u.ID))
 	if err != nil {
-		return false, licensing.Wrap(licensing.EInternal, err, "open the TOTP secret")
+		return -1, licensing.Wrap(licensing.EInternal, err, "open the TOTP secret")
 	}
-	ok, err := totp.ValidateCustom(strings.TrimSpace(code), string(secret), s.cfg.Clock(), totp.ValidateOpts{
-		Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
-	if err != nil {
-		return false, nil // a malformed code is a wrong code
+	code = strings.TrimSpace(code)
+	if len(code) != 6 {
+		return -1, nil
 	}
-	return ok, nil
+	opts := totp.ValidateOpts{Period: totpPeriod, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+	now := s.cfg.Clock().Unix() / totpPeriod
+	found := int64(-1)
+	for step := now - 1; step <= now+1; step++ {
+		want, err := totp.GenerateCodeCustom(string(secret), time.Unix(step*totpPeriod, 0), opts)
+		if err != nil {
+			return -1, licensing.Wrap(licensing.EInternal, err, "compute a TOTP code")
+		}
+		if subtle.ConstantTimeCompare([]byte(want), []byte(code)) == 1 {
+			found = step // the latest step that matches
+		}
+	}
+	return found, nil
 }
+
+const totpPeriod = 30
 
 // NeedsEnrolment says whether a pending session must enrol TOTP (it is
 // mandatory and not done) rather than give a code.
@@ -519,7 +619,14 @@ func (s *Service) NeedsEnrolment(u *User) bool {
 // SetTOTPRequired makes the second factor mandatory (or not) for a user.
 // The caller checks the actor may (WriteTokens: an admin). ENotFound.
 func (s *Service) SetTOTPRequired(ctx context.Context, userID string, required bool) (*User, error) {
-	return s.change(ctx, userID, "", func(u *User, _ Store) error {
+	return s.change(ctx, userID, "", func(u *User, tx Store) error {
+		// Sessions opened without the factor now owed end: the user signs
+		// in again and enrols.
+		if required && !u.TOTPRequired && !u.TOTPEnabled {
+			if err := tx.RevokeSessions(ctx, u.ID, s.now()); err != nil {
+				return err
+			}
+		}
 		u.TOTPRequired = required
 		return nil
 	})

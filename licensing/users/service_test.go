@@ -8,7 +8,6 @@ import (
 
 	"github.com/pquerna/otp/totp"
 
-	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
@@ -18,11 +17,7 @@ import (
 
 func newService(t *testing.T, st *storage.Store, clock *licensingtest.Clock, require bool) *users.Service {
 	t.Helper()
-	box, err := keys.NewSecretBox(make([]byte, 32), "console-totp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := users.NewService(users.Config{Store: st.Users(), Box: box, Clock: clock.Now, RequireTOTP: require,
+	svc, err := users.NewService(users.Config{Store: st.Users(), Box: newBox(t), Clock: clock.Now, RequireTOTP: require,
 		IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 12 * time.Hour})
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,10 @@ type User struct {
 	TOTPEnabled bool   `json:"totp_enabled"`
 	// TOTPRequired makes the second factor mandatory for this user (set by
 	// an admin): a user without it is sent to enrolment after the password.
-	TOTPRequired  bool       `json:"totp_required"`
+	TOTPRequired bool `json:"totp_required"`
+	// TOTPLastStep is the RFC 6238 time step of the last code accepted:
+	// a code of that step or an earlier one is refused.
+	TOTPLastStep  int64      `json:"-"`
 	RecoveryCodes []string   `json:"-"`
 	LastSignInAt  *time.Time `json:"last_sign_in_at,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
@@ -83,15 +86,44 @@ type Store interface {
 	CreateUser(ctx context.Context, u *User) error
 	GetUser(ctx context.Context, id string) (*User, error)
 	GetUserByEmail(ctx context.Context, email string) (*User, error)
-	// UpdateUser saves every mutable field (not ID, Email, CreatedAt).
-	UpdateUser(ctx context.Context, u *User) error
+	// The writes below set only the columns their use case changes, each
+	// conditionally on the state it depends on, so that a write committed
+	// by another request in between is never undone.
+
+	// SetUserPassword sets the password hash. ENotFound.
+	SetUserPassword(ctx context.Context, id, hash string, now time.Time) error
+	// RecordSignIn sets LastSignInAt of an active user: ENotFound when the
+	// user is not (or no longer) active.
+	RecordSignIn(ctx context.Context, id string, now time.Time) error
+	// SetPendingTOTP stores a pending sealed TOTP secret: EConflict when
+	// TOTP is enabled.
+	SetPendingTOTP(ctx context.Context, id string, sealed []byte, now time.Time) error
+	// EnableTOTP turns TOTP on with the recovery codes' hashes, spending
+	// step, if the pending secret is still pending: EConflict otherwise.
+	EnableTOTP(ctx context.Context, id string, pending []byte, step int64, recovery []string, now time.Time) error
+	// AcceptTOTPStep spends a TOTP time step: EConflict when a step as late
+	// or later was accepted already (only one of concurrent callers wins).
+	AcceptTOTPStep(ctx context.Context, id string, step int64, now time.Time) error
+	// SpendRecoveryCodes replaces the recovery code hashes was (as read)
+	// with left: EConflict when they are no longer was.
+	SpendRecoveryCodes(ctx context.Context, id string, was, left []string, now time.Time) error
+	// ChangeUser sets Role, Status, TOTPRequired and UpdatedAt of to, if
+	// the user's role, status and TOTPRequired are still was's: EConflict
+	// otherwise.
+	ChangeUser(ctx context.Context, was, to *User) error
 	ListUsers(ctx context.Context, page licensing.Page) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
 
 	CreateSession(ctx context.Context, s *Session) error
 	GetSessionByHash(ctx context.Context, hash string) (*Session, error)
-	// UpdateSession saves Stage, CSRFToken, LastSeenAt and RevokedAt.
-	UpdateSession(ctx context.Context, s *Session) error
+	// TouchSession moves a live session's LastSeenAt: ENotFound when it is
+	// revoked (a revocation is never undone).
+	TouchSession(ctx context.Context, id string, now time.Time) error
+	// PromoteSession makes a live pending session full with a new secret
+	// hash and CSRF token: ENotFound when it is not live and pending.
+	PromoteSession(ctx context.Context, id, tokenHash, csrf string, now time.Time) error
+	// RevokeSession ends one session at now (nothing when it has ended).
+	RevokeSession(ctx context.Context, id string, now time.Time) error
 	// RevokeSessions revokes every live session of a user at now.
 	RevokeSessions(ctx context.Context, userID string, now time.Time) error
 
