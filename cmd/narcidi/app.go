@@ -70,7 +70,11 @@ func openCommandStore(ctx context.Context, command string, args []string, getenv
 
 // openStore opens and migrates the database of cfg.
 func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
-	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if cfg.RequirePostgres && cfg.DatabaseURL == "" {
+		return nil, errors.New("NARCIDI_REQUIRE_POSTGRES is true but NARCIDI_DATABASE_URL is empty: set it to the PostgreSQL URL " +
+			"(no SQLite database was opened or created)")
+	}
+	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Schema: binarySchema})
 	if err != nil {
 		return nil, err
 	}
@@ -81,14 +85,14 @@ func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	return st, nil
 }
 
-// openKeyring loads the master key and the signing keys, creating both on
-// first run.
+// openKeyring loads the master key (creating it on first run) and the
+// signing keys of the database (signingkeys.go).
 func openKeyring(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) (*keys.Keyring, []byte, error) {
 	master, err := loadMaster(ctx, cfg, st, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
+	kr, err := openSigningKeys(cfg, st, master, log)
 	return kr, master, err
 }
 
@@ -117,12 +121,8 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	a.keys = kr
-	kid, created, err := kr.EnsureActive()
-	if err != nil {
+	if err := ensureSigningKey(ctx, kr, st, a.Log); err != nil {
 		return errors.Join(err, a.Close())
-	}
-	if created {
-		a.Log.Info("generated the first lease signing key", "kid", kid)
 	}
 	box, err := webhookBox(master)
 	if err != nil {

@@ -25,15 +25,19 @@ import (
 // Every value is typed and checked once, in loadConfig: the code that uses
 // a Config never parses text again.
 type Config struct {
-	Addr          string // NARCIDI_ADDR
-	DataDir       string // NARCIDI_DATA_DIR
-	DatabaseURL   string // NARCIDI_DATABASE_URL (secret: may hold a password)
-	MasterKey     string // NARCIDI_MASTER_KEY (secret)
-	MasterKeyFile string // NARCIDI_MASTER_KEY_FILE
-	KeysDir       string // NARCIDI_KEYS_DIR
-	AdminToken    string // NARCIDI_ADMIN_TOKEN (secret)
-	Issuer        string // NARCIDI_ISSUER
-	ProxyHeader   string // NARCIDI_PROXY_HEADER
+	Addr        string // NARCIDI_ADDR
+	DataDir     string // NARCIDI_DATA_DIR
+	DatabaseURL string // NARCIDI_DATABASE_URL (secret: may hold a password)
+	// RequirePostgres (NARCIDI_REQUIRE_POSTGRES) refuses the SQLite
+	// fallback: an empty or misspelt database URL must not start an empty
+	// instance that answers not_found for every license.
+	RequirePostgres bool
+	MasterKey       string // NARCIDI_MASTER_KEY (secret)
+	MasterKeyFile   string // NARCIDI_MASTER_KEY_FILE
+	KeysDir         string // NARCIDI_KEYS_DIR
+	AdminToken      string // NARCIDI_ADMIN_TOKEN (secret)
+	Issuer          string // NARCIDI_ISSUER
+	ProxyHeader     string // NARCIDI_PROXY_HEADER
 	// PublicURL (NARCIDI_PUBLIC_URL) is the server's address as people
 	// reach it (scheme and host, no trailing slash), "" when unset.
 	PublicURL string
@@ -132,6 +136,7 @@ func settings(c *Config) map[string][]setting {
 		groupStore: {
 			{env: "NARCIDI_DATA_DIR", def: "data", kind: "dir", help: "folder of the embedded default: SQLite file, keys, master key", value: text(&c.DataDir)},
 			{env: "NARCIDI_DATABASE_URL", kind: "url", help: "PostgreSQL URL (postgres://...); empty: SQLite in the data dir", value: secretURL(&c.DatabaseURL, "postgres", "postgresql"), secret: true},
+			{env: "NARCIDI_REQUIRE_POSTGRES", def: "false", kind: "bool", help: "true: refuse to start without NARCIDI_DATABASE_URL instead of falling back to SQLite (on in the image and compose)", value: (*boolValue)(&c.RequirePostgres)},
 		},
 		groupLog: {
 			{env: "NARCIDI_LOG_LEVEL", def: "info", kind: "level", help: "debug, info, warn or error", value: (*levelValue)(&c.LogLevel)},

@@ -38,6 +38,7 @@ Usage:
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history), import (a history into the database)
+  narcidi version            print the version, revision and schema range
   narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
@@ -49,6 +50,11 @@ NARCIDI_TOKEN (or -url, -token); -o json prints the API's JSON.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := checkEnvironment(os.Environ()); err != nil {
+		fmt.Fprintf(os.Stderr, "narcidi: %v\n", err)
+		stop()
+		os.Exit(2)
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -91,6 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = insightsCommand(ctx, args, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens", "subscriptions":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
+	case "version", "-version", "--version":
+		printVersion(stdout)
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

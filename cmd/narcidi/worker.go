@@ -99,7 +99,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: time.Now, Issuer: cfg.Issuer, Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
 	wc.Notifications, wc.Automation = svc.Notifications, svc.Automation
 	// The worker cleans up abandoned release uploads; it serves no URLs.
-	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
+	kr, err := openSigningKeys(cfg, st, master, log)
 	if err != nil {
 		return err
 	}
