@@ -121,6 +121,10 @@ var commandGroups = map[string][]string{
 	"migrate":       {groupStore, groupLog},
 	"seed":          {groupStore, groupLog, groupKeys},
 	"keys generate": {groupStore, groupLog, groupKeys},
+	// backup.go: the release group for the local blob folder.
+	"backup":        {groupStore, groupLog, groupKeys, groupRelease},
+	"restore":       {groupStore, groupLog, groupKeys, groupRelease},
+	"verify-backup": {groupStore, groupLog, groupKeys},
 	"keys list":     {groupStore, groupLog, groupKeys},
 	"keys jwks":     {groupStore, groupLog, groupKeys},
 	"keys attach":   {groupStore, groupLog, groupKeys},

@@ -22,6 +22,9 @@ Usage:
   narcidi migrate  [flags]   apply database migrations and exit
   narcidi worker   [flags]   run background jobs on Redis (NARCIDI_REDIS_URL): alerts, webhooks, scans
   narcidi seed     [flags]   fill a fresh installation with a demo (products, customers, licenses, machines)
+  narcidi backup DIR         an online copy of the SQLite database and local release files (PostgreSQL: prints the pg_dump recipe)
+  narcidi restore DIR        restore such a backup into an empty data folder, then verify it
+  narcidi verify-backup [DIR]  open a backup (or the configured database): schema, master key, signing keys, counts, JWKS
   narcidi healthcheck -url U  exit 0 if U (default http://127.0.0.1:8080/readyz) answers 2xx (container health check)
   narcidi keys generate      create a new lease signing key (it becomes the active one)
   narcidi keys list          list signing keys and their root certificates
@@ -83,6 +86,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = releaseCommand(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		err = seed(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		err = backupCommand(ctx, args, getenv, stdout, stderr)
+	case "restore":
+		err = restoreCommand(ctx, args, getenv, stdout, stderr)
+	case "verify-backup":
+		err = verifyBackupCommand(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, args, stdout, stderr)
 	case "activate-offline":
@@ -153,7 +162,7 @@ const keysUsage = `Usage: narcidi keys SUBCOMMAND [flags]
 
   generate       make a new signing key, active from the next restart
   list           the signing keys with their status and certificate
-  jwks           the public JWKS of the keys folder (to certify a key before a restart)
+  jwks           the public JWKS of the signing keys (to certify a key before a restart)
   root generate  make an offline root key (-out DIR)
   certify        certify a signing key with the root key (on the root's machine)
   attach         attach a certificate to its signing key
