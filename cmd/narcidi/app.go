@@ -194,6 +194,9 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.redis = redis.NewClient(opts)
 		rdb = a.redis
+		if err := a.tel.reg.Register(redisCollector{rdb}); err != nil {
+			return errors.Join(err, a.Close())
+		}
 		publishChanges(st, rdb, a.Config.RedisPrefix, a.Log)
 		if policies != nil {
 			if a.relay, err = startCacheRelay(ctx, rdb, a.Config.RedisPrefix, policies, a.Log); err != nil {

@@ -9,9 +9,11 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage"
 )
 
-// version is the release, set at build time:
-// go build -ldflags "-X main.version=v1.2.0" ./cmd/narcidi
-var version = "dev"
+// stampedVersion and stampedRevision are the release and its commit, set at
+// build time (deploy/Dockerfile does, since the image is built without .git):
+// go build -ldflags "-X main.stampedVersion=v1.2.0 -X main.stampedRevision=abc123" ./cmd/narcidi
+// Unset, the Go toolchain's stamps are used (buildVersion).
+var stampedVersion, stampedRevision string
 
 // binarySchema is the schema range this binary checks databases against
 // (storage/schema.go); tests set an older one to play an older binary.
@@ -26,13 +28,11 @@ type buildInfo struct {
 }
 
 func currentBuild() buildInfo {
-	b := buildInfo{Version: version, Revision: "unknown", GoVersion: runtime.Version(), Schema: binarySchema}
+	v, r := buildVersion()
+	b := buildInfo{Version: v, Revision: r, GoVersion: runtime.Version(), Schema: binarySchema}
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				b.Revision = s.Value
-			case "vcs.modified":
+			if s.Key == "vcs.modified" {
 				b.Modified = s.Value == "true"
 			}
 		}
