@@ -238,7 +238,12 @@ func (a *App) Start(ctx context.Context) error {
 	app := a.server.App()
 	go func() { a.done <- app.Listener(ln) }()
 
-	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	if a.Config.LogFormat == "json" {
+		// One format on every line a collector reads.
+		a.Log.Info("narcidi listening", "url", "http://"+ln.Addr().String(), "database", st.Dialect())
+	} else {
+		fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	}
 	a.Log.Info(a.tel.describe())
 	if adminLink != "" {
 		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, passwordLink(a.publicURL(), adminLink))

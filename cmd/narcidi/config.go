@@ -533,10 +533,21 @@ func (e usageError) Unwrap() error { return e.error }
 func errHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
 
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	opts := &slog.HandlerOptions{Level: c.LogLevel, ReplaceAttr: readableDurations}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(h), nil
+	l := slog.New(h)
+	routeLibraryLogs(l)
+	return l, nil
+}
+
+// readableDurations writes durations as Go duration text ("1.5s"), where
+// the JSON handler would write nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

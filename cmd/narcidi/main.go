@@ -138,10 +138,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	app := &App{Config: cfg, Out: stdout, Log: log}
+	b := currentBuild()
 	if err := app.Start(ctx); err != nil {
+		log.Error("narcidi serve did not start", append(b.logAttrs(), "error", err.Error())...)
 		return err
 	}
-	return app.Wait(ctx)
+	log.Info("narcidi serve started", append(b.logAttrs(), "url", app.URL())...)
+	err = app.Wait(ctx)
+	log.Info("narcidi serve stopped", b.logAttrs()...)
+	return err
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -130,8 +130,15 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "narcidi worker running (database: %s, redis: %s; %s)\n", st.Dialect(), opts.Addr, tel.describe())
+	b := currentBuild()
+	if cfg.LogFormat == "json" {
+		log.Info("narcidi worker running", "database", st.Dialect(), "redis", opts.Addr, "metrics", tel.describe())
+	} else {
+		fmt.Fprintf(stdout, "narcidi worker running (database: %s, redis: %s; %s)\n", st.Dialect(), opts.Addr, tel.describe())
+	}
+	log.Info("narcidi worker started", b.logAttrs()...)
 	<-ctx.Done()
 	w.Shutdown()
+	log.Info("narcidi worker stopped", b.logAttrs()...)
 	return nil
 }
