@@ -19,6 +19,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/storage/blob"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
 )
@@ -44,6 +45,7 @@ type App struct {
 	ln      net.Listener
 	done    chan error
 	blobs   *blobServer // the local blob store's URL server, when it is used
+	s3      *blob.S3    // the S3 blob store, when it is used: readiness checks it
 	tel     *telemetry  // metrics (metrics.go)
 
 	scoring *insights.Job // the insights scoring job (insights_scores.go)
@@ -215,7 +217,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	scores := insights.NewScores(st.InsightScores()) // the API's and the console's
 	a.server = api.New(api.Config{
-		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
+		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: readiness{st, a.s3}, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: limiter, ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,
@@ -337,4 +339,21 @@ func (a *App) Close() error {
 		a.blobs = nil
 	}
 	return errors.Join(errs...)
+}
+
+// readiness is /readyz: the database, and the S3 bucket when releases live
+// there (a store that went away makes publishes and downloads fail).
+type readiness struct {
+	db *storage.Store
+	s3 *blob.S3
+}
+
+func (r readiness) Ping(ctx context.Context) error {
+	if err := r.db.Ping(ctx); err != nil {
+		return err
+	}
+	if r.s3 != nil {
+		return r.s3.Check(ctx)
+	}
+	return nil
 }

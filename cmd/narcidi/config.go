@@ -191,6 +191,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_S3_BUCKET", kind: "string", help: "S3 bucket of the release files (NARCIDI_BLOB_BACKEND=s3)", value: text(&r.S3Bucket)},
 			{env: "NARCIDI_S3_REGION", def: "us-east-1", kind: "string", help: "S3 region", value: text(&r.S3Region)},
 			{env: "NARCIDI_S3_ENDPOINT", kind: "url", help: "S3-compatible endpoint (http://host:port); empty: AWS", value: text(&r.S3Endpoint)},
+			{env: "NARCIDI_S3_PUBLIC_ENDPOINT", kind: "url", help: "the S3 endpoint that clients reach, named in presigned URLs (default: NARCIDI_S3_ENDPOINT); the store must answer on that host name", value: text(&r.S3PublicEndpoint)},
 			{env: "NARCIDI_S3_PATH_STYLE", def: "false", kind: "bool", help: "true: bucket in the URL path (most S3-compatible stores)", value: checked(&r.S3PathStyle, checkBool)},
 			{env: "NARCIDI_S3_ACCESS_KEY", kind: "string", help: "S3 access key; empty: the AWS credential chain (AWS_ACCESS_KEY_ID, profiles, roles)", value: text(&r.S3AccessKey)},
 			{env: "NARCIDI_S3_SECRET_KEY", kind: "string", help: "S3 secret key", value: text(&r.S3SecretKey), secret: true},

@@ -72,3 +72,16 @@ func TestClosestVariable(t *testing.T) {
 		}
 	}
 }
+
+// Issue 23 item 5: bad S3 settings stop the start, naming the variables.
+func TestServeRefusesUnreachableS3(t *testing.T) {
+	for endpoint, want := range map[string]string{"http://127.0.0.1:1": "unreachable", "s3:7070": "http(s)://host"} {
+		env := withTestDefaults(map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_BLOB_BACKEND": "s3", "NARCIDI_S3_BUCKET": "releases",
+			"NARCIDI_S3_ENDPOINT": endpoint, "NARCIDI_S3_PATH_STYLE": "true", "NARCIDI_S3_ACCESS_KEY": "a", "NARCIDI_S3_SECRET_KEY": "s"})
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), []string{"serve"}, func(k string) string { return env[k] }, &out, &errOut)
+		if code != 1 || !strings.Contains(errOut.String(), "NARCIDI_S3_*") || !strings.Contains(errOut.String(), want) {
+			t.Errorf("S3 at %s: exit %d %s", endpoint, code, errOut.String())
+		}
+	}
+}
