@@ -86,6 +86,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	m.activations.WithLabelValues("new_seat")
 	m.activations.WithLabelValues("same_machine")
+	// Refusals too: after each restart the series are there at 0, so that
+	// rate() and the renewal error alert see the first refusal, and a
+	// dashboard shows 0 rather than "no data".
+	for _, op := range leaseRoutes {
+		for _, code := range licensing.Codes {
+			m.refusals.WithLabelValues(op, string(code))
+		}
+	}
 	return m, nil
 }
 
