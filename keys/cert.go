@@ -152,7 +152,7 @@ func (kr *Keyring) AttachCertificate(cert string, roots *verifier.KeySet) (verif
 	k := kr.keys[c.Subject]
 	kr.mu.RUnlock()
 	if k == nil {
-		return c, fmt.Errorf("the certificate is for key %s, which this keys folder does not hold", c.Subject)
+		return c, fmt.Errorf("the certificate is for key %s, which this keyring does not hold", c.Subject)
 	}
 	if c.Key != base64.RawURLEncoding.EncodeToString(k.public) {
 		return c, errors.New("the certificate's public key is not the key of its kid")

@@ -149,7 +149,7 @@ func settings(c *Config) map[string][]setting {
 		groupKeys: {
 			{env: "NARCIDI_MASTER_KEY", kind: "base64", help: "base64 of 32 bytes that encrypt private keys at rest", value: text(&c.MasterKey), secret: true},
 			{env: "NARCIDI_MASTER_KEY_FILE", kind: "file", help: "file holding the master key (instead of NARCIDI_MASTER_KEY)", value: text(&c.MasterKeyFile)},
-			{env: "NARCIDI_KEYS_DIR", kind: "dir", help: "folder of the encrypted signing keys (default: <data dir>/keys)", value: text(&c.KeysDir)},
+			{env: "NARCIDI_KEYS_DIR", kind: "dir", help: "keys folder of versions before migration 0018, copied into the database at start (default: <data dir>/keys); signing keys live in the database", value: text(&c.KeysDir)},
 			{env: "NARCIDI_ISSUER", def: "narcidi", kind: "string", help: "the iss claim of leases", value: text(&c.Issuer)},
 		},
 		groupServer: append([]setting{
