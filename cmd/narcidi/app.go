@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -217,7 +218,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	scores := insights.NewScores(st.InsightScores()) // the API's and the console's
 	a.server = api.New(api.Config{
-		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: readiness{st, a.s3}, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
+		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: readiness{st, &s3Check{store: a.s3}}, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: limiter, ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,
@@ -342,18 +343,34 @@ func (a *App) Close() error {
 }
 
 // readiness is /readyz: the database, and the S3 bucket when releases live
-// there (a store that went away makes publishes and downloads fail).
+// there (a store that went away makes publishes and downloads fail). The
+// bucket's answer is kept for s3CheckEvery, so that balancers polling every
+// instance often do not turn into a stream of HeadBucket calls.
 type readiness struct {
 	db *storage.Store
-	s3 *blob.S3
+	s3 *s3Check
+}
+
+const s3CheckEvery = 5 * time.Second
+
+type s3Check struct {
+	store *blob.S3
+	mu    sync.Mutex
+	at    time.Time
+	err   error
 }
 
 func (r readiness) Ping(ctx context.Context) error {
 	if err := r.db.Ping(ctx); err != nil {
 		return err
 	}
-	if r.s3 != nil {
-		return r.s3.Check(ctx)
+	if r.s3 == nil || r.s3.store == nil {
+		return nil
 	}
-	return nil
+	r.s3.mu.Lock()
+	defer r.s3.mu.Unlock()
+	if time.Since(r.s3.at) >= s3CheckEvery {
+		r.s3.err, r.s3.at = r.s3.store.Check(ctx), time.Now()
+	}
+	return r.s3.err
 }
