@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
@@ -148,5 +149,46 @@ func usePostgres(t *testing.T, env map[string]string) {
 	env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
 	if env["NARCIDI_MASTER_KEY"] == "" && env["NARCIDI_MASTER_KEY_FILE"] == "" {
 		env["NARCIDI_MASTER_KEY"] = testMasterKey
+	}
+}
+
+// Two instances starting at the same moment on a fresh database end with
+// one signing key between them: the loser of the first key loads the
+// winner's.
+func TestConcurrentFirstStartsShareOneKey(t *testing.T) {
+	pg := storagetest.PostgresURL(t)
+	runOK(t, map[string]string{"NARCIDI_DATABASE_URL": pg, "NARCIDI_DATA_DIR": t.TempDir()}, "migrate")
+	apps := make([]*App, 4)
+	var wg sync.WaitGroup
+	for i := range apps {
+		env := withTestDefaults(map[string]string{"NARCIDI_DATABASE_URL": pg, "NARCIDI_MASTER_KEY": testMasterKey, "NARCIDI_DATA_DIR": t.TempDir()})
+		wg.Go(func() {
+			cfg, _, err := loadConfig("serve", nil, func(k string) string { return env[k] })
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			app := &App{Config: cfg, Out: &strings.Builder{}, Log: discardLog()}
+			if err := app.Start(context.Background()); err != nil {
+				t.Errorf("start %d: %v", i, err)
+				return
+			}
+			apps[i] = app
+		})
+	}
+	wg.Wait()
+	var first []string
+	for i, a := range apps {
+		if a == nil {
+			continue
+		}
+		defer a.Close()
+		kids := jwksKids(t, a)
+		if i == 0 || first == nil {
+			first = kids
+		}
+		if len(kids) != 1 || kids[0] != first[0] {
+			t.Errorf("instance %d serves %v, another %v", i, kids, first)
+		}
 	}
 }
