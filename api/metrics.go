@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
@@ -85,6 +86,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	}
 	m.activations.WithLabelValues("new_seat")
 	m.activations.WithLabelValues("same_machine")
+	// Refusals too: after each restart the series are there at 0, so that
+	// rate() and the renewal error alert see the first refusal, and a
+	// dashboard shows 0 rather than "no data".
+	for _, op := range leaseRoutes {
+		for _, code := range licensing.Codes {
+			m.refusals.WithLabelValues(op, string(code))
+		}
+	}
 	return m, nil
 }
 
@@ -181,6 +190,9 @@ func (m *Metrics) observe(c *fiber.Ctx, start time.Time, status int, code licens
 type MetricsScrape struct {
 	Gatherer prometheus.Gatherer
 	Token    string
+	// Health, when set, is what the separate listener's /healthz checks: a
+	// worker without Redis does nothing, so it must not say ok.
+	Health func(ctx context.Context) error
 }
 
 // handlers are the token check and the Prometheus handler. A series that
@@ -227,6 +239,15 @@ func NewMetricsServer(ms MetricsScrape, log *slog.Logger) *fiber.App {
 		ErrorHandler:          errorHandler(log),
 	})
 	app.Get(MetricsPath, ms.handlers()...)
-	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(healthOut{Status: "ok"}) })
+	app.Get("/healthz", func(c *fiber.Ctx) error {
+		if ms.Health != nil {
+			ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+			defer cancel()
+			if err := ms.Health(ctx); err != nil {
+				return licensing.Wrap(licensing.EUnavailable, err, "a dependency of this process is unreachable")
+			}
+		}
+		return c.JSON(healthOut{Status: "ok"})
+	})
 	return app
 }

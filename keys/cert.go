@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
@@ -151,40 +152,49 @@ func (kr *Keyring) AttachCertificate(cert string, roots *verifier.KeySet) (verif
 	k := kr.keys[c.Subject]
 	kr.mu.RUnlock()
 	if k == nil {
-		return c, fmt.Errorf("the certificate is for key %s, which this keys folder does not hold", c.Subject)
+		return c, fmt.Errorf("the certificate is for key %s, which this keyring does not hold", c.Subject)
 	}
 	if c.Key != base64.RawURLEncoding.EncodeToString(k.public) {
 		return c, errors.New("the certificate's public key is not the key of its kid")
 	}
-	if err := writeFileAtomic(filepath.Join(kr.dir, c.Subject+certSuffix), []byte(cert+"\n")); err != nil {
+	if kr.store != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err := kr.store.SetSigningKeyCert(ctx, c.Subject, cert)
+		cancel()
+		if err != nil {
+			return c, err
+		}
+	} else if err := writeFileAtomic(filepath.Join(kr.dir, c.Subject+certSuffix), []byte(cert+"\n")); err != nil {
 		return c, err
 	}
 	return c, kr.reloadLocked()
 }
 
-// attachCerts gives each key whose certificate sits in the keys folder a
-// lease header that carries the certificate (verifier.CertHeader).
-// The certificate was verified when attached; here it is only matched to its
-// key, so a stray file cannot make the server sign with a wrong header.
-func attachCerts(dir string, keys map[string]*key) error {
-	for kid, k := range keys {
-		b, err := os.ReadFile(filepath.Join(dir, kid+certSuffix))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		cert := strings.TrimSpace(string(b))
-		if sub, ok := unverifiedCertSubject(cert); !ok || sub != kid {
-			return fmt.Errorf("certificate file %s is not a certificate of key %s", kid+certSuffix, kid)
-		}
-		header, err := leaseHeader(kid, cert)
-		if err != nil {
-			return err
-		}
-		k.header, k.cert = header, cert
+// readCert returns the certificate file of key kid in dir, "" when there is
+// none.
+func readCert(dir, kid string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, kid+certSuffix))
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
 	}
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// setCert gives k a lease header that carries cert (verifier.CertHeader).
+// The certificate was verified when attached; here it is only matched to its
+// key, so a stray file or row cannot make the server sign with a wrong header.
+func (k *key) setCert(cert string) error {
+	if sub, ok := unverifiedCertSubject(cert); !ok || sub != k.info.KID {
+		return fmt.Errorf("the certificate stored for key %s is not a certificate of that key", k.info.KID)
+	}
+	header, err := leaseHeader(k.info.KID, cert)
+	if err != nil {
+		return err
+	}
+	k.header, k.cert = header, cert
 	return nil
 }
 

@@ -36,8 +36,12 @@ type KeyInfo struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// keyFile is the on-disk form of a key.
-type keyFile struct {
+// Record is a key as kept, in a keys folder file (<kid>.json) or a
+// database row: the public part, the private seed sealed under the master
+// key with the kid as additional data, and the root's certificate. Folder
+// and database hold the same sealed bytes, so a folder moves into the
+// database as it is (ImportDir) and the database never sees a key in clear.
+type Record struct {
 	KID           string    `json:"kid"`
 	Alg           string    `json:"alg"`
 	Public        string    `json:"public"`
@@ -45,6 +49,21 @@ type keyFile struct {
 	Nonce         string    `json:"nonce"`
 	CreatedAt     time.Time `json:"created_at"`
 	Status        string    `json:"status"`
+	Cert          string    `json:"-"` // a folder keeps it in <kid>.cert
+}
+
+// Store keeps the records in a database shared by every instance. It must
+// be safe for several processes at once: AddSigningKey retires and adds in
+// one transaction and fails with a licensing.EConflict error when the key
+// to retire is no longer active or another key became active meanwhile;
+// at most one key is ever active.
+type Store interface {
+	SigningKeys(ctx context.Context) ([]Record, error)
+	AddSigningKey(ctx context.Context, k Record, retire string) error
+	// ImportSigningKeys adds the keys not yet there, all retired but the
+	// folder's active one, which becomes active only if no key is.
+	ImportSigningKeys(ctx context.Context, ks []Record) (int, error)
+	SetSigningKeyCert(ctx context.Context, kid, cert string) error
 }
 
 // privateKey hides key bytes from every fmt verb and from logs.
@@ -66,11 +85,13 @@ type key struct {
 	cert   string // the root's certificate of this key, if attached (cert.go)
 }
 
-// Keyring holds the signing keys of one keys folder. Safe for concurrent use.
+// Keyring holds the signing keys of a database (OpenStore) or of one keys
+// folder (Open). Safe for concurrent use.
 type Keyring struct {
-	dir  string
-	aead cipher.AEAD
-	now  func() time.Time
+	dir   string
+	store Store // when set, the keys live there and dir is unused
+	aead  cipher.AEAD
+	now   func() time.Time
 
 	mu     sync.RWMutex
 	keys   map[string]*key
@@ -79,6 +100,10 @@ type Keyring struct {
 
 // Format keeps the sealing key and private keys out of any fmt output.
 func (kr *Keyring) Format(f fmt.State, _ rune) {
+	if kr.store != nil {
+		_, _ = fmt.Fprintf(f, "keys.Keyring{database, keys: %d}", len(kr.List()))
+		return
+	}
 	_, _ = fmt.Fprintf(f, "keys.Keyring{dir: %q, keys: %d}", kr.dir, len(kr.List()))
 }
 
@@ -105,6 +130,58 @@ func Open(dir string, master []byte, now func() time.Time) (*Keyring, error) {
 	return kr, nil
 }
 
+// storeTimeout bounds each database call of a keyring: its methods predate
+// the database and take no context.
+const storeTimeout = 30 * time.Second
+
+// OpenStore loads every key of st, decrypting private parts with master.
+// Any process with the same database and master key gets the same keys.
+func OpenStore(st Store, master []byte, now func() time.Time) (*Keyring, error) {
+	if len(master) != MasterKeySize {
+		return nil, fmt.Errorf("the master key must be %d bytes", MasterKeySize)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	aead, err := derivedGCM(master, "keys v1")
+	if err != nil {
+		return nil, err
+	}
+	kr := &Keyring{store: st, aead: aead, now: now}
+	if err := kr.Reload(); err != nil {
+		return nil, err
+	}
+	return kr, nil
+}
+
+// ImportDir copies the keys of a keys folder (earlier versions kept them
+// there) into the keyring's database, sealed as they are, and returns how
+// many were new. Each key is opened with the master key first, so a folder
+// sealed with another master key is refused rather than copied. A folder
+// that does not exist imports nothing.
+func (kr *Keyring) ImportDir(dir string) (int, error) {
+	if kr.store == nil {
+		return 0, errors.New("import a keys folder into a database keyring only")
+	}
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	recs, err := kr.readDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	n, err := kr.store.ImportSigningKeys(ctx, recs)
+	if err != nil {
+		return 0, fmt.Errorf("import keys folder %s: %w", dir, err)
+	}
+	return n, kr.Reload()
+}
+
 // Reload reads the keys folder again (after `narcidi keys generate` ran in
 // another process, say). It holds a shared lock on the folder, so it never
 // sees a rotation half done.
@@ -117,25 +194,28 @@ func (kr *Keyring) Reload() error {
 	return kr.reloadLocked()
 }
 
-// reloadLocked reads the keys folder; the caller holds the folder lock.
+// reloadLocked reads the keys again; the caller holds the folder lock.
 func (kr *Keyring) reloadLocked() error {
-	entries, err := os.ReadDir(kr.dir)
+	where := "keys folder " + kr.dir
+	var recs []Record
+	var err error
+	if kr.store != nil {
+		where = "the database"
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		recs, err = kr.store.SigningKeys(ctx)
+		cancel()
+	} else {
+		recs, err = kr.readDir(kr.dir)
+	}
 	if err != nil {
 		return err
 	}
 	keys := map[string]*key{}
 	var active []string
-	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
-			continue
-		}
-		path := filepath.Join(kr.dir, e.Name())
-		k, err := kr.load(path)
+	for _, r := range recs {
+		k, err := kr.decode(r, where)
 		if err != nil {
 			return err
-		}
-		if e.Name() != k.info.KID+".json" {
-			return fmt.Errorf("key file %s holds key %s: a key file must be named <kid>.json", path, k.info.KID)
 		}
 		keys[k.info.KID] = k
 		if k.info.Status == StatusActive {
@@ -143,10 +223,7 @@ func (kr *Keyring) reloadLocked() error {
 		}
 	}
 	if len(active) > 1 {
-		return fmt.Errorf("keys folder %s has %d active keys; retire all but one", kr.dir, len(active))
-	}
-	if err := attachCerts(kr.dir, keys); err != nil {
-		return err
+		return fmt.Errorf("%s has %d active keys; retire all but one", where, len(active))
 	}
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
@@ -157,36 +234,77 @@ func (kr *Keyring) reloadLocked() error {
 	return nil
 }
 
-func (kr *Keyring) load(path string) (*key, error) {
-	b, err := readPrivateFile(path, "key file", 64<<10)
+// readDir reads and opens the key files of a folder, with their
+// certificates.
+func (kr *Keyring) readDir(dir string) ([]Record, error) {
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var kf keyFile
-	if err := json.Unmarshal(b, &kf); err != nil {
-		return nil, fmt.Errorf("key file %s is not valid JSON", path)
+	var recs []Record
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".json") {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		b, err := readPrivateFile(path, "key file", 64<<10)
+		if err != nil {
+			return nil, err
+		}
+		var r Record
+		if err := json.Unmarshal(b, &r); err != nil {
+			return nil, fmt.Errorf("key file %s is not valid JSON", path)
+		}
+		// Opened here, before the name check, so that a key sealed for
+		// another kid says so (the kid is the seal's additional data).
+		if _, err := kr.decode(r, path); err != nil {
+			return nil, err
+		}
+		if e.Name() != r.KID+".json" {
+			return nil, fmt.Errorf("key file %s holds key %s: a key file must be named <kid>.json", path, r.KID)
+		}
+		if r.Cert, err = readCert(dir, r.KID); err != nil {
+			return nil, err
+		}
+		recs = append(recs, r)
 	}
-	pub, err1 := base64.RawURLEncoding.DecodeString(kf.Public)
-	sealed, err2 := base64.RawURLEncoding.DecodeString(kf.SealedPrivate)
-	nonce, err3 := base64.RawURLEncoding.DecodeString(kf.Nonce)
-	if err := errors.Join(err1, err2, err3); err != nil || len(pub) != ed25519.PublicKeySize || len(nonce) != kr.aead.NonceSize() || kf.Alg != "EdDSA" {
-		return nil, fmt.Errorf("key file %s is malformed", path)
+	return recs, nil
+}
+
+// decode opens a record: checks its form, decrypts the private part and
+// matches it to the public part and the kid. where names the record's
+// place for errors.
+func (kr *Keyring) decode(r Record, where string) (*key, error) {
+	pub, err1 := base64.RawURLEncoding.DecodeString(r.Public)
+	sealed, err2 := base64.RawURLEncoding.DecodeString(r.SealedPrivate)
+	nonce, err3 := base64.RawURLEncoding.DecodeString(r.Nonce)
+	if err := errors.Join(err1, err2, err3); err != nil || len(pub) != ed25519.PublicKeySize || len(nonce) != kr.aead.NonceSize() || r.Alg != "EdDSA" {
+		return nil, fmt.Errorf("key %s in %s is malformed", r.KID, where)
 	}
-	seed, err := kr.aead.Open(nil, nonce, sealed, []byte(kf.KID))
+	seed, err := kr.aead.Open(nil, nonce, sealed, []byte(r.KID))
 	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("cannot decrypt key %q (%s): wrong master key? (or the file was altered)", kf.KID, path)
+		return nil, fmt.Errorf("cannot decrypt key %q (%s): wrong master key? (or the key was altered)", r.KID, where)
 	}
 	priv := ed25519.NewKeyFromSeed(seed)
 	if !priv.Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(pub)) {
-		return nil, fmt.Errorf("key file %s: the private key does not match the public key", path)
+		return nil, fmt.Errorf("key %s in %s: the private key does not match the public key", r.KID, where)
 	}
-	if kid, err := thumbprint(pub); err != nil || kid != kf.KID {
-		return nil, fmt.Errorf("key file %s: kid does not match the key", path)
+	if kid, err := thumbprint(pub); err != nil || kid != r.KID {
+		return nil, fmt.Errorf("key %s in %s: kid does not match the key", r.KID, where)
 	}
-	if kf.Status != StatusActive && kf.Status != StatusRetired {
-		return nil, fmt.Errorf("key file %s: unknown status %q", path, kf.Status)
+	if r.Status != StatusActive && r.Status != StatusRetired {
+		return nil, fmt.Errorf("key %s in %s: unknown status %q", r.KID, where, r.Status)
 	}
-	return newKey(KeyInfo{KID: kf.KID, Status: kf.Status, CreatedAt: kf.CreatedAt}, priv)
+	k, err := newKey(KeyInfo{KID: r.KID, Status: r.Status, CreatedAt: r.CreatedAt}, priv)
+	if err != nil {
+		return nil, err
+	}
+	if r.Cert != "" {
+		if err := k.setCert(r.Cert); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
 }
 
 func newKey(info KeyInfo, priv ed25519.PrivateKey) (*key, error) {
@@ -257,6 +375,15 @@ func (kr *Keyring) EnsureActive() (kid string, created bool, err error) {
 		return kid, false, nil
 	}
 	kid, err = kr.generateLocked()
+	if err != nil && kr.store != nil {
+		// Another process made the first key at the same moment (the
+		// database keeps one active key at most): use that one.
+		if kr.reloadLocked() == nil {
+			if kid, ok := kr.Active(); ok {
+				return kid, false, nil
+			}
+		}
+	}
 	return kid, err == nil, err
 }
 
@@ -274,13 +401,26 @@ func (kr *Keyring) generateLocked() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	kr.mu.RLock()
+	prev := kr.keys[kr.active]
+	kr.mu.RUnlock()
+	if kr.store != nil {
+		retire := ""
+		if prev != nil {
+			retire = prev.info.KID
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+		err := kr.store.AddSigningKey(ctx, kr.record(k), retire)
+		cancel()
+		if err != nil {
+			return "", err
+		}
+		return kid, kr.reloadLocked()
+	}
 	// Retire the old key before writing the new one. Readers hold the shared
 	// lock, so none sees the gap; a crash in between leaves no active key,
 	// and the next EnsureActive (server start) makes one. The other order
 	// would leave two active keys, which Reload refuses.
-	kr.mu.RLock()
-	prev := kr.keys[kr.active]
-	kr.mu.RUnlock()
 	if prev != nil {
 		retired := *prev
 		retired.info.Status = StatusRetired
@@ -294,15 +434,20 @@ func (kr *Keyring) generateLocked() (string, error) {
 	return kid, kr.reloadLocked()
 }
 
-func (kr *Keyring) write(k *key) error {
+// record seals k for keeping (a fresh nonce each time).
+func (kr *Keyring) record(k *key) Record {
 	nonce := make([]byte, kr.aead.NonceSize())
 	_, _ = rand.Read(nonce)
 	sealed := kr.aead.Seal(nil, nonce, k.priv.k.Seed(), []byte(k.info.KID))
-	b, err := json.MarshalIndent(keyFile{
+	return Record{
 		KID: k.info.KID, Alg: "EdDSA", Public: base64.RawURLEncoding.EncodeToString(k.public),
 		SealedPrivate: base64.RawURLEncoding.EncodeToString(sealed), Nonce: base64.RawURLEncoding.EncodeToString(nonce),
-		CreatedAt: k.info.CreatedAt, Status: k.info.Status,
-	}, "", "  ")
+		CreatedAt: k.info.CreatedAt, Status: k.info.Status, Cert: k.cert,
+	}
+}
+
+func (kr *Keyring) write(k *key) error {
+	b, err := json.MarshalIndent(kr.record(k), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -352,6 +497,11 @@ func syncDir(dir string) error {
 // opens the lock file anew (flock locks belong to an open file), so a
 // process holding the lock must not take it again.
 func (kr *Keyring) lockDir(how int) (func(), error) {
+	if kr.store != nil {
+		// The database keeps rotations whole (one transaction, one active
+		// key at most): no folder to lock.
+		return func() {}, nil
+	}
 	f, err := os.OpenFile(filepath.Join(kr.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		if how == syscall.LOCK_SH && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)) {

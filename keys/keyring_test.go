@@ -266,7 +266,7 @@ func TestWrongMasterKeyAndTampering(t *testing.T) {
 	}
 	path := filepath.Join(dir, kid+".json")
 	orig, _ := os.ReadFile(path)
-	var f keyFile
+	var f Record
 	_ = json.Unmarshal(orig, &f)
 
 	// A flipped bit in the sealed key.
@@ -286,7 +286,7 @@ func TestWrongMasterKeyAndTampering(t *testing.T) {
 	otherDir := t.TempDir()
 	other := openRing(t, otherDir, master(1))
 	otherKid, _, _ := other.EnsureActive()
-	var of keyFile
+	var of Record
 	ob, _ := os.ReadFile(filepath.Join(otherDir, otherKid+".json"))
 	_ = json.Unmarshal(ob, &of)
 	swapped := f
@@ -346,7 +346,7 @@ func TestRotation(t *testing.T) {
 	jwks, _ := kr.JWKS()
 	checkJWKS(t, jwks, k2, k1)
 	for kid, want := range map[string]string{k1: StatusRetired, k2: StatusActive} {
-		var f keyFile
+		var f Record
 		b, _ := os.ReadFile(filepath.Join(kr.dir, kid+".json"))
 		if err := json.Unmarshal(b, &f); err != nil || f.Status != want {
 			t.Errorf("key file %s: status %q, want %q (%v)", kid, f.Status, want, err)

@@ -32,6 +32,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0015_token_last_used", Migrate: migrateTokenLastUsed},
 		{ID: "0016_billing_state", Migrate: migrateBillingState}, // subscriptions.go
 		{ID: "0017_auth_races", Migrate: migrateAuthRaces},
+		{ID: "0018_signing_keys", Migrate: migrateSigningKeys}, // signingkeys.go
 	}
 }
 
@@ -287,7 +288,8 @@ func migrateAutomation(tx *gorm.DB) error {
 // instances from migrating at once.
 const migrationLockID = 7_301_442_001
 
-// Migrate brings the schema up to date. It is safe to run from several
+// Migrate brings the schema up to date, first refusing a database newer
+// than this binary understands (schema.go). It is safe to run from several
 // processes at once: on PostgreSQL they take turns on an advisory lock, and on
 // SQLite the single connection serializes them.
 func (s *Store) Migrate(ctx context.Context) error { return s.MigrateTo(ctx, "") }
@@ -307,6 +309,11 @@ func (s *Store) MigrateTo(ctx context.Context, id string) error {
 			// must fail here, with its cause.
 			return translate(err)
 		}
+		bin := s.schema
+		before, err := checkSchema(conn, bin)
+		if err != nil {
+			return err
+		}
 		m := gormigrate.New(conn, &gormigrate.Options{TableName: "schema_migrations", IDColumnName: "id", IDColumnSize: 255, UseTransaction: true}, migrations())
 		migrate := m.Migrate
 		if id != "" {
@@ -315,7 +322,12 @@ func (s *Store) MigrateTo(ctx context.Context, id string) error {
 		if err := migrate(); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
-		return nil
+		if id != "" {
+			// An earlier version's schema (the upgrade tests): what that
+			// version would have recorded, which is nothing.
+			return nil
+		}
+		return recordSchema(conn, bin, before)
 	})
 }
 

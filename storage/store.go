@@ -28,6 +28,9 @@ type Config struct {
 	MaxOpenConns int
 	// Log receives warnings about the data folder (default slog.Default()).
 	Log *slog.Logger
+	// Schema is the binary's schema range (schema.go); zero means
+	// BinarySchema(). Migrate refuses a database that excludes it.
+	Schema SchemaRange
 }
 
 // Store holds every table. Its views (views.go) are the narrow stores the
@@ -38,6 +41,7 @@ type Store struct {
 	postgres bool
 	health   *writeHealth
 	changes  *changeFeed // committed writes to cached tables (changes.go)
+	schema   SchemaRange // the binary's (schema.go)
 }
 
 // Open connects to the database of cfg. It does not migrate; call Migrate.
@@ -84,7 +88,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed()}
+	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed(), schema: cfg.Schema}
+	if s.schema == (SchemaRange{}) {
+		s.schema = BinarySchema()
+	}
 	if err := errors.Join(watchWrites(db, s.health), watchChanges(db, s.changes)); err != nil {
 		_ = sqlDB.Close()
 		return nil, err

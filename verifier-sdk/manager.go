@@ -22,7 +22,7 @@ const (
 	StateOffline  State = "offline_valid"  // renewal failed (no network, server down); the lease is still valid
 	StateGrace    State = "grace"          // the lease has ended, but less than Grace ago: the app may keep running
 	StateExpired  State = "expired"        // the lease has ended (and its grace): stop licensed features
-	StateRevoked  State = "revoked"        // the server refused to renew: license revoked, suspended, expired, or machine blocked
+	StateRevoked  State = "revoked"        // the server refused to renew: license revoked, suspended, expired, or machine blocked (not_found is not a refusal: ErrServerDoesNotKnow)
 	StateTampered State = "clock_tampered" // the ClockGuard saw the clock run back
 )
 
@@ -32,6 +32,13 @@ type Event struct {
 	Lease *Lease // the lease in hand (nil in StateNone)
 	Err   error  // why, for StateOffline, StateRevoked, StateExpired, StateTampered, StateNone
 }
+
+// ErrServerDoesNotKnow is the Err of a StateOffline event when the server
+// answered not_found to a renewal. That answer is not signed: a server
+// restored from an old backup or rolled back gives it for licenses it will
+// know again, so the Manager keeps the lease until it ends instead of
+// treating it as revoked.
+var ErrServerDoesNotKnow = errors.New("the server answered not_found for this license or machine, an unsigned answer: the lease in hand stays valid until it ends")
 
 // Renewer renews a lease: *Client is one.
 type Renewer interface {
@@ -310,9 +317,15 @@ func (m *Manager) renew(ctx context.Context) bool {
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
 		switch apiErr.Code() {
-		case "license_revoked", "license_suspended", "license_expired", "machine_blocked", "machine_not_activated", "not_found":
+		case "license_revoked", "license_suspended", "license_expired", "machine_blocked", "machine_not_activated":
 			m.set(StateRevoked, nil, err)
 			return false
+		case "not_found":
+			// A server that does not know the license (a database restored
+			// from an old backup, a rolled-back server, a wrong base URL)
+			// states nothing it signed: the lease in hand stays valid until
+			// it ends, as when the server is unreachable, and says why.
+			err = fmt.Errorf("%w: %w", ErrServerDoesNotKnow, err)
 		}
 	}
 	if l := m.lease.Load(); l != nil {

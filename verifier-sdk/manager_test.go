@@ -3,6 +3,7 @@ package verifier
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -175,23 +176,45 @@ func TestManagerOfflineGraceExpired(t *testing.T) {
 	}
 }
 
-func TestManagerRevoked(t *testing.T) {
+// problemManager is a Manager holding a valid lease whose server answers
+// every renewal with a problem of code.
+func problemManager(t *testing.T, status int, code string) *Manager {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/problem+json")
-		w.WriteHeader(403)
-		_, _ = w.Write([]byte(`{"type":"about:blank","title":"Forbidden","status":403,"code":"license_revoked"}`))
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, `{"type":"about:blank","title":"refused","status":%d,"code":%q}`, status, code)
 	}))
-	defer srv.Close()
-	clk := &fakeTime{now: testNow}
-	m := newManager(t, clk, &Client{BaseURL: srv.URL})
+	t.Cleanup(srv.Close)
+	m := newManager(t, &fakeTime{now: testNow}, &Client{BaseURL: srv.URL})
 	if err := WriteLeaseFile(m.Path, leaseAt(t, testNow)); err != nil {
 		t.Fatal(err)
 	}
+	return m
+}
+
+func TestManagerRevoked(t *testing.T) {
+	m := problemManager(t, 403, "license_revoked")
 	ev := runManager(t, m, 3)
 	equalStates(t, states(ev), StateValid, StateRenewing, StateRevoked)
 	var apiErr *APIError
 	if !errors.As(ev[2].Err, &apiErr) || apiErr.Code() != "license_revoked" || m.HasEntitlement("export") {
 		t.Fatalf("revoked: %v", ev[2].Err)
+	}
+}
+
+// Issue 23 item 2: a not_found renewal answer (a rolled-back or restored
+// server) is unsigned: the lease stays in hand until it ends, the event
+// says why, and features stay on.
+func TestManagerKeepsLeaseOnNotFound(t *testing.T) {
+	m := problemManager(t, 404, "not_found")
+	ev := runManager(t, m, 3)
+	equalStates(t, states(ev), StateValid, StateRenewing, StateOffline)
+	var apiErr *APIError
+	if !errors.Is(ev[2].Err, ErrServerDoesNotKnow) || !errors.As(ev[2].Err, &apiErr) || apiErr.Code() != "not_found" {
+		t.Fatalf("not_found event: %v", ev[2].Err)
+	}
+	if !m.HasEntitlement("export") || m.Lease() == nil {
+		t.Fatal("a not_found answer switched the features off")
 	}
 }
 

@@ -47,7 +47,7 @@ func newWorld(t *testing.T, dialect string, env map[string]string) *world {
 		env = map[string]string{}
 	}
 	if dialect == "postgres" {
-		env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+		usePostgres(t, env)
 	}
 	env["NARCIDI_WEBHOOK_ALLOW_PRIVATE"] = "true"
 	app := startAppWith(t, env)

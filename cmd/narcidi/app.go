@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,6 +20,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/storage/blob"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
 )
@@ -44,6 +46,7 @@ type App struct {
 	ln      net.Listener
 	done    chan error
 	blobs   *blobServer // the local blob store's URL server, when it is used
+	s3      *blob.S3    // the S3 blob store, when it is used: readiness checks it
 	tel     *telemetry  // metrics (metrics.go)
 
 	scoring *insights.Job // the insights scoring job (insights_scores.go)
@@ -70,7 +73,11 @@ func openCommandStore(ctx context.Context, command string, args []string, getenv
 
 // openStore opens and migrates the database of cfg.
 func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
-	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir})
+	if cfg.RequirePostgres && cfg.DatabaseURL == "" {
+		return nil, errors.New("NARCIDI_REQUIRE_POSTGRES is true but NARCIDI_DATABASE_URL is empty: set it to the PostgreSQL URL " +
+			"(no SQLite database was opened or created)")
+	}
+	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Schema: binarySchema})
 	if err != nil {
 		return nil, err
 	}
@@ -81,14 +88,14 @@ func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	return st, nil
 }
 
-// openKeyring loads the master key and the signing keys, creating both on
-// first run.
+// openKeyring loads the master key (creating it on first run) and the
+// signing keys of the database (signingkeys.go).
 func openKeyring(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) (*keys.Keyring, []byte, error) {
 	master, err := loadMaster(ctx, cfg, st, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
+	kr, err := openSigningKeys(cfg, st, master, log)
 	return kr, master, err
 }
 
@@ -117,12 +124,8 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	a.keys = kr
-	kid, created, err := kr.EnsureActive()
-	if err != nil {
+	if err := ensureSigningKey(ctx, kr, st, a.Log); err != nil {
 		return errors.Join(err, a.Close())
-	}
-	if created {
-		a.Log.Info("generated the first lease signing key", "kid", kid)
 	}
 	box, err := webhookBox(master)
 	if err != nil {
@@ -194,6 +197,9 @@ func (a *App) Start(ctx context.Context) error {
 		}
 		a.redis = redis.NewClient(opts)
 		rdb = a.redis
+		if err := a.tel.reg.Register(redisCollector{rdb}); err != nil {
+			return errors.Join(err, a.Close())
+		}
 		publishChanges(st, rdb, a.Config.RedisPrefix, a.Log)
 		if policies != nil {
 			if a.relay, err = startCacheRelay(ctx, rdb, a.Config.RedisPrefix, policies, a.Log); err != nil {
@@ -212,7 +218,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	scores := insights.NewScores(st.InsightScores()) // the API's and the console's
 	a.server = api.New(api.Config{
-		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: st, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
+		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: readiness{st, &s3Check{store: a.s3}}, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: limiter, ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,
@@ -235,7 +241,12 @@ func (a *App) Start(ctx context.Context) error {
 	app := a.server.App()
 	go func() { a.done <- app.Listener(ln) }()
 
-	fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	if a.Config.LogFormat == "json" {
+		// One format on every line a collector reads.
+		a.Log.Info("narcidi listening", "url", "http://"+ln.Addr().String(), "database", st.Dialect())
+	} else {
+		fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
+	}
 	a.Log.Info(a.tel.describe())
 	if adminLink != "" {
 		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, passwordLink(a.publicURL(), adminLink))
@@ -329,4 +340,37 @@ func (a *App) Close() error {
 		a.blobs = nil
 	}
 	return errors.Join(errs...)
+}
+
+// readiness is /readyz: the database, and the S3 bucket when releases live
+// there (a store that went away makes publishes and downloads fail). The
+// bucket's answer is kept for s3CheckEvery, so that balancers polling every
+// instance often do not turn into a stream of HeadBucket calls.
+type readiness struct {
+	db *storage.Store
+	s3 *s3Check
+}
+
+const s3CheckEvery = 5 * time.Second
+
+type s3Check struct {
+	store *blob.S3
+	mu    sync.Mutex
+	at    time.Time
+	err   error
+}
+
+func (r readiness) Ping(ctx context.Context) error {
+	if err := r.db.Ping(ctx); err != nil {
+		return err
+	}
+	if r.s3 == nil || r.s3.store == nil {
+		return nil
+	}
+	r.s3.mu.Lock()
+	defer r.s3.mu.Unlock()
+	if time.Since(r.s3.at) >= s3CheckEvery {
+		r.s3.err, r.s3.at = r.s3.store.Check(ctx), time.Now()
+	}
+	return r.s3.err
 }

@@ -31,7 +31,7 @@ func startApp(t *testing.T, dialect string) *App {
 	t.Helper()
 	env := map[string]string{}
 	if dialect == "postgres" {
-		env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+		usePostgres(t, env)
 	}
 	return startAppWith(t, env)
 }

@@ -18,11 +18,17 @@ import (
 // composeFile is deploy/compose.yaml from this package's folder.
 var composeFile = filepath.Join("..", "..", "deploy", "compose.yaml")
 
-// composeSecrets are the values compose.yaml requires from the shell.
+// composeSecrets are the values compose.yaml requires from the shell. The
+// master key file is the compose secret master_key; on loopback
+// (TestMultiInstance) a file holding testMasterKey stands for it.
 var composeSecrets = map[string]string{
-	"NARCIDI_MASTER_KEY":    "pUpKKnTD5xPMfeCcQLLdhIQKpmS1q060j1YmHztNpYU=", // 32 bytes
-	"NARCIDI_ADMIN_TOKEN":   adminToken,
-	"NARCIDI_METRICS_TOKEN": "compose-metrics-token-0123",
+	"NARCIDI_MASTER_KEY_FILE": "/etc/narcidi/master.key",
+	"NARCIDI_ADMIN_TOKEN":     adminToken,
+	"NARCIDI_METRICS_TOKEN":   "compose-metrics-token-0123",
+	"POSTGRES_PASSWORD":       "compose-postgres-password",
+	"NARCIDI_S3_SECRET_KEY":   "compose-s3-secret-key",
+	"GRAFANA_ADMIN_PASSWORD":  "compose-grafana-password",
+	"ALERT_WEBHOOK_URL":       "https://hooks.example.com/narcidi",
 }
 
 // loadCompose loads and validates compose.yaml with the compose-spec
@@ -90,7 +96,7 @@ func TestComposeFile(t *testing.T) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	want := []string{"grafana", "migrate", "narcidi-1", "narcidi-2", "postgres", "prometheus", "redis", "s3", "s3-bucket", "worker"}
+	want := []string{"alertmanager", "grafana", "migrate", "narcidi-1", "narcidi-2", "postgres", "prometheus", "redis", "s3", "s3-bucket", "worker"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v", names, want)
 	}
@@ -128,6 +134,64 @@ func TestComposeFile(t *testing.T) {
 			}
 		}
 	}
+	// Issue 23 items 4 and 8: no SQLite fallback, the master key as a file
+	// secret, no fixed password, ports on loopback, resource limits.
+	for _, s := range narcidiServices(t, p) {
+		if s.env["NARCIDI_REQUIRE_POSTGRES"] != "true" {
+			t.Errorf("%s: NARCIDI_REQUIRE_POSTGRES is %q, want true", s.name, s.env["NARCIDI_REQUIRE_POSTGRES"])
+		}
+		if _, ok := s.env["NARCIDI_MASTER_KEY"]; ok {
+			t.Errorf("%s: the master key is in the environment", s.name)
+		}
+		if s.command != "migrate" {
+			if s.env["NARCIDI_MASTER_KEY_FILE"] != "/run/secrets/master_key" || !slices.ContainsFunc(p.Services[s.name].Secrets, func(r types.ServiceSecretConfig) bool { return r.Source == "master_key" }) {
+				t.Errorf("%s: the master key is not the file secret master_key", s.name)
+			}
+		}
+	}
+	if sec, ok := p.Secrets["master_key"]; !ok || sec.File == "" {
+		t.Errorf("the master_key secret is not a file: %+v", sec)
+	}
+	raw, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, weak := range []string{"change-me", "POSTGRES_PASSWORD: narcidi", ":narcidi@"} {
+		if strings.Contains(string(raw), weak) {
+			t.Errorf("compose.yaml holds a fixed password (%q)", weak)
+		}
+	}
+	for name, svc := range p.Services {
+		for _, port := range svc.Ports {
+			if port.HostIP != "127.0.0.1" {
+				t.Errorf("%s publishes %s on %q, want 127.0.0.1", name, port.Published, port.HostIP)
+			}
+		}
+		if name == "s3-bucket" {
+			continue // a one-shot
+		}
+		if svc.Deploy == nil || svc.Deploy.Resources.Limits == nil || svc.Deploy.Resources.Limits.MemoryBytes == 0 || svc.Deploy.Resources.Limits.NanoCPUs == 0 {
+			t.Errorf("%s has no CPU and memory limits", name)
+		}
+	}
+	if sec := p.Services["alertmanager"].Secrets; len(sec) != 1 || sec[0].Source != "alert_webhook_url" {
+		t.Errorf("alertmanager is not given its receiver: %v", sec)
+	}
+	for _, f := range []string{"alertmanager/alertmanager.yml"} {
+		b, err := os.ReadFile(filepath.Join(p.WorkingDir, f))
+		if err != nil || !strings.Contains(string(b), "/run/secrets/alert_webhook_url") {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	di, err := os.ReadFile(filepath.Join("..", "..", ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{".git", "bin/", "data/", "*.key", "narcidi-bench"} {
+		if !slices.Contains(strings.Fields(string(di)), want) {
+			t.Errorf(".dockerignore does not exclude %s", want)
+		}
+	}
 	if commands["serve"] != 2 || commands["worker"] != 1 || commands["migrate"] != 1 {
 		t.Errorf("narcidi commands %v, want 2 serve, 1 worker, 1 migrate", commands)
 	}
@@ -137,7 +201,7 @@ func TestComposeFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(string(df), `CMD ["/narcidi", "healthcheck", "-url", "http://127.0.0.1:8080/readyz"]`) ||
-		!strings.Contains(string(df), "CGO_ENABLED=0") || !strings.Contains(string(df), "USER 65532") {
+		!strings.Contains(string(df), "CGO_ENABLED=0") || !strings.Contains(string(df), "USER 65532") || !strings.Contains(string(df), "NARCIDI_REQUIRE_POSTGRES=true") {
 		t.Error("the Dockerfile lacks the health check, the static build or the non-root user")
 	}
 	// Prometheus and Grafana are given the committed rules and dashboards.
@@ -161,7 +225,7 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"narcidi-1:8080", "narcidi-2:8080", "worker:9100", "/run/secrets/metrics_token", "alerts.yml"} {
+	for _, want := range []string{"narcidi-1:8080", "narcidi-2:8080", "worker:9100", "/run/secrets/metrics_token", "alerts.yml", "alertmanager:9093"} {
 		if !strings.Contains(string(prom), want) {
 			t.Errorf("prometheus.yml lacks %q", want)
 		}

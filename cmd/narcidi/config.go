@@ -25,15 +25,19 @@ import (
 // Every value is typed and checked once, in loadConfig: the code that uses
 // a Config never parses text again.
 type Config struct {
-	Addr          string // NARCIDI_ADDR
-	DataDir       string // NARCIDI_DATA_DIR
-	DatabaseURL   string // NARCIDI_DATABASE_URL (secret: may hold a password)
-	MasterKey     string // NARCIDI_MASTER_KEY (secret)
-	MasterKeyFile string // NARCIDI_MASTER_KEY_FILE
-	KeysDir       string // NARCIDI_KEYS_DIR
-	AdminToken    string // NARCIDI_ADMIN_TOKEN (secret)
-	Issuer        string // NARCIDI_ISSUER
-	ProxyHeader   string // NARCIDI_PROXY_HEADER
+	Addr        string // NARCIDI_ADDR
+	DataDir     string // NARCIDI_DATA_DIR
+	DatabaseURL string // NARCIDI_DATABASE_URL (secret: may hold a password)
+	// RequirePostgres (NARCIDI_REQUIRE_POSTGRES) refuses the SQLite
+	// fallback: an empty or misspelt database URL must not start an empty
+	// instance that answers not_found for every license.
+	RequirePostgres bool
+	MasterKey       string // NARCIDI_MASTER_KEY (secret)
+	MasterKeyFile   string // NARCIDI_MASTER_KEY_FILE
+	KeysDir         string // NARCIDI_KEYS_DIR
+	AdminToken      string // NARCIDI_ADMIN_TOKEN (secret)
+	Issuer          string // NARCIDI_ISSUER
+	ProxyHeader     string // NARCIDI_PROXY_HEADER
 	// PublicURL (NARCIDI_PUBLIC_URL) is the server's address as people
 	// reach it (scheme and host, no trailing slash), "" when unset.
 	PublicURL string
@@ -120,6 +124,10 @@ var commandGroups = map[string][]string{
 	"migrate":       {groupStore, groupLog},
 	"seed":          {groupStore, groupLog, groupKeys},
 	"keys generate": {groupStore, groupLog, groupKeys},
+	// backup.go: the release group for the local blob folder.
+	"backup":        {groupStore, groupLog, groupKeys, groupRelease},
+	"restore":       {groupStore, groupLog, groupKeys, groupRelease},
+	"verify-backup": {groupStore, groupLog, groupKeys},
 	"keys list":     {groupStore, groupLog, groupKeys},
 	"keys jwks":     {groupStore, groupLog, groupKeys},
 	"keys attach":   {groupStore, groupLog, groupKeys},
@@ -135,6 +143,7 @@ func settings(c *Config) map[string][]setting {
 		groupStore: {
 			{env: "NARCIDI_DATA_DIR", def: "data", kind: "dir", help: "folder of the embedded default: SQLite file, keys, master key", value: text(&c.DataDir)},
 			{env: "NARCIDI_DATABASE_URL", kind: "url", help: "PostgreSQL URL (postgres://...); empty: SQLite in the data dir", value: secretURL(&c.DatabaseURL, "postgres", "postgresql"), secret: true},
+			{env: "NARCIDI_REQUIRE_POSTGRES", def: "false", kind: "bool", help: "true: refuse to start without NARCIDI_DATABASE_URL instead of falling back to SQLite (on in the image and compose)", value: (*boolValue)(&c.RequirePostgres)},
 		},
 		groupLog: {
 			{env: "NARCIDI_LOG_LEVEL", def: "info", kind: "level", help: "debug, info, warn or error", value: (*levelValue)(&c.LogLevel)},
@@ -143,7 +152,7 @@ func settings(c *Config) map[string][]setting {
 		groupKeys: {
 			{env: "NARCIDI_MASTER_KEY", kind: "base64", help: "base64 of 32 bytes that encrypt private keys at rest", value: text(&c.MasterKey), secret: true},
 			{env: "NARCIDI_MASTER_KEY_FILE", kind: "file", help: "file holding the master key (instead of NARCIDI_MASTER_KEY)", value: text(&c.MasterKeyFile)},
-			{env: "NARCIDI_KEYS_DIR", kind: "dir", help: "folder of the encrypted signing keys (default: <data dir>/keys)", value: text(&c.KeysDir)},
+			{env: "NARCIDI_KEYS_DIR", kind: "dir", help: "keys folder of versions before migration 0018, copied into the database at start (default: <data dir>/keys); signing keys live in the database", value: text(&c.KeysDir)},
 			{env: "NARCIDI_ISSUER", def: "narcidi", kind: "string", help: "the iss claim of leases", value: text(&c.Issuer)},
 		},
 		groupServer: append([]setting{
@@ -187,6 +196,7 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_S3_BUCKET", kind: "string", help: "S3 bucket of the release files (NARCIDI_BLOB_BACKEND=s3)", value: text(&r.S3Bucket)},
 			{env: "NARCIDI_S3_REGION", def: "us-east-1", kind: "string", help: "S3 region", value: text(&r.S3Region)},
 			{env: "NARCIDI_S3_ENDPOINT", kind: "url", help: "S3-compatible endpoint (http://host:port); empty: AWS", value: text(&r.S3Endpoint)},
+			{env: "NARCIDI_S3_PUBLIC_ENDPOINT", kind: "url", help: "the S3 endpoint that clients reach, named in presigned URLs (default: NARCIDI_S3_ENDPOINT); the store must answer on that host name", value: text(&r.S3PublicEndpoint)},
 			{env: "NARCIDI_S3_PATH_STYLE", def: "false", kind: "bool", help: "true: bucket in the URL path (most S3-compatible stores)", value: checked(&r.S3PathStyle, checkBool)},
 			{env: "NARCIDI_S3_ACCESS_KEY", kind: "string", help: "S3 access key; empty: the AWS credential chain (AWS_ACCESS_KEY_ID, profiles, roles)", value: text(&r.S3AccessKey)},
 			{env: "NARCIDI_S3_SECRET_KEY", kind: "string", help: "S3 secret key", value: text(&r.S3SecretKey), secret: true},
@@ -529,10 +539,21 @@ func (e usageError) Unwrap() error { return e.error }
 func errHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
 
 func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
-	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	opts := &slog.HandlerOptions{Level: c.LogLevel, ReplaceAttr: readableDurations}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(h), nil
+	l := slog.New(h)
+	routeLibraryLogs(l)
+	return l, nil
+}
+
+// readableDurations writes durations as Go duration text ("1.5s"), where
+// the JSON handler would write nanoseconds.
+func readableDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }

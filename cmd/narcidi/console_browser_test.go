@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 	"net/http"
 	"net/url"
@@ -143,7 +142,7 @@ func consoleInBrowser(t *testing.T, dialect string) {
 	rcv := workerstest.StartReceiver(t, failFirst)
 	env := map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true", "NARCIDI_DELIVERY_ATTEMPTS": "1"}
 	if dialect == "postgres" {
-		env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+		usePostgres(t, env)
 	}
 	app := startAppWith(t, env)
 	out := app.Out.(*bytes.Buffer).String()

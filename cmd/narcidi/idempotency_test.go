@@ -12,8 +12,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
 // idemPost sends an admin POST with an Idempotency-Key and returns the
@@ -46,7 +44,7 @@ func TestIdempotencyReplaysAreSealed(t *testing.T) {
 			t.Cleanup(hook.Close)
 			env := map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true"}
 			if dialect == "postgres" {
-				env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+				usePostgres(t, env)
 			}
 			app := startAppWith(t, env)
 			cat := seedCatalog(t, apiClient{t, app.URL(), adminToken}, 2)

@@ -18,7 +18,7 @@ import (
 )
 
 // rootKeysCommand runs the keys verbs of the root key. The first two never
-// touch the server's keys folder nor need its configuration: they run on the
+// touch the server's keys nor need its configuration: they run on the
 // offline machine that holds the root's private key. handled is false for
 // the other keys verbs.
 func rootKeysCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) (handled bool, err error) {

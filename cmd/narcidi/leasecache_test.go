@@ -41,7 +41,7 @@ func TestPolicyCacheAcrossInstances(t *testing.T) {
 				"NARCIDI_CLIENT_RATE": "100000/m",
 			}
 			if mode.dialect == "postgres" {
-				env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+				usePostgres(t, env)
 			}
 			if mode.redis {
 				env["NARCIDI_REDIS_URL"] = fmt.Sprintf("redis://%s/%d", storagetest.RedisAddr(), storagetest.RedisDB(t))

@@ -22,6 +22,9 @@ Usage:
   narcidi migrate  [flags]   apply database migrations and exit
   narcidi worker   [flags]   run background jobs on Redis (NARCIDI_REDIS_URL): alerts, webhooks, scans
   narcidi seed     [flags]   fill a fresh installation with a demo (products, customers, licenses, machines)
+  narcidi backup DIR         an online copy of the SQLite database and local release files (PostgreSQL: prints the pg_dump recipe)
+  narcidi restore DIR        restore such a backup into an empty data folder, then verify it
+  narcidi verify-backup [DIR]  open a backup (or the configured database): schema, master key, signing keys, counts, JWKS
   narcidi healthcheck -url U  exit 0 if U (default http://127.0.0.1:8080/readyz) answers 2xx (container health check)
   narcidi keys generate      create a new lease signing key (it becomes the active one)
   narcidi keys list          list signing keys and their root certificates
@@ -38,6 +41,7 @@ Usage:
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history), import (a history into the database)
+  narcidi version            print the version, revision and schema range
   narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
 
 Configuration is by NARCIDI_* environment variables (see README.md); each has
@@ -49,6 +53,11 @@ NARCIDI_TOKEN (or -url, -token); -o json prints the API's JSON.
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if err := checkEnvironment(os.Environ()); err != nil {
+		fmt.Fprintf(os.Stderr, "narcidi: %v\n", err)
+		stop()
+		os.Exit(2)
+	}
 	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
@@ -77,6 +86,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = releaseCommand(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		err = seed(ctx, args, getenv, stdout, stderr)
+	case "backup":
+		err = backupCommand(ctx, args, getenv, stdout, stderr)
+	case "restore":
+		err = restoreCommand(ctx, args, getenv, stdout, stderr)
+	case "verify-backup":
+		err = verifyBackupCommand(ctx, args, getenv, stdout, stderr)
 	case "healthcheck":
 		err = healthcheck(ctx, args, stdout, stderr)
 	case "activate-offline":
@@ -91,6 +106,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = insightsCommand(ctx, args, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens", "subscriptions":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
+	case "version", "-version", "--version":
+		printVersion(stdout)
+		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -120,10 +138,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return err
 	}
 	app := &App{Config: cfg, Out: stdout, Log: log}
+	b := currentBuild()
 	if err := app.Start(ctx); err != nil {
+		log.Error("narcidi serve did not start", append(b.logAttrs(), "error", err.Error())...)
 		return err
 	}
-	return app.Wait(ctx)
+	log.Info("narcidi serve started", append(b.logAttrs(), "url", app.URL())...)
+	err = app.Wait(ctx)
+	log.Info("narcidi serve stopped", b.logAttrs()...)
+	return err
 }
 
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -144,7 +167,7 @@ const keysUsage = `Usage: narcidi keys SUBCOMMAND [flags]
 
   generate       make a new signing key, active from the next restart
   list           the signing keys with their status and certificate
-  jwks           the public JWKS of the keys folder (to certify a key before a restart)
+  jwks           the public JWKS of the signing keys (to certify a key before a restart)
   root generate  make an offline root key (-out DIR)
   certify        certify a signing key with the root key (on the root's machine)
   attach         attach a certificate to its signing key

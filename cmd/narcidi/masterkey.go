@@ -21,6 +21,14 @@ const masterCheckName = "master_key_check"
 // a new key. On a new database the key is created when none is configured,
 // and its check stored.
 func loadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) ([]byte, error) {
+	if cfg.DatabaseURL != "" && cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
+		// A key generated in the data dir would be the only copy, in one
+		// instance's folder (in a container, often an anonymous volume):
+		// other instances could not open the signing keys and secrets in
+		// the shared database, and losing that folder loses them all.
+		return nil, errors.New("no master key configured on PostgreSQL: set NARCIDI_MASTER_KEY_FILE (a file secret) or NARCIDI_MASTER_KEY, and keep a copy with the database backups. " +
+			"A database that ran with a generated <data dir>/master.key keeps using it with NARCIDI_MASTER_KEY_FILE=<data dir>/master.key")
+	}
 	check, hasCheck, err := st.GetMeta(ctx, masterCheckName)
 	if err != nil {
 		return nil, err

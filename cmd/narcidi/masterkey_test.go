@@ -44,6 +44,34 @@ func TestStartRefusesAnotherMasterKey(t *testing.T) {
 				}
 				return app.Close()
 			}
+			if dialect == "postgres" {
+				// Issue 23 item 4: PostgreSQL never runs on a generated key,
+				// which would live in one instance's folder only.
+				err := start(nil)
+				if err == nil || !strings.Contains(err.Error(), "no master key configured on PostgreSQL") {
+					t.Fatalf("PostgreSQL without a master key: %v", err)
+				}
+				if _, statErr := os.Stat(filepath.Join(dir, "master.key")); !os.IsNotExist(statErr) {
+					t.Fatalf("a master.key was generated for PostgreSQL: %v", statErr)
+				}
+				// From here on, as an operator does: the file as a secret.
+				key := make([]byte, 32)
+				_, _ = rand.Read(key)
+				keyFile := filepath.Join(t.TempDir(), "master.key")
+				if err := os.WriteFile(keyFile, []byte(base64.StdEncoding.EncodeToString(key)), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				env["NARCIDI_MASTER_KEY_FILE"] = keyFile
+				if err := start(nil); err != nil {
+					t.Fatalf("first start with a master key file: %v", err)
+				}
+				other := make([]byte, 32)
+				_, _ = rand.Read(other)
+				if err := start(map[string]string{"NARCIDI_MASTER_KEY_FILE": "", "NARCIDI_MASTER_KEY": base64.StdEncoding.EncodeToString(other)}); err == nil || !strings.Contains(err.Error(), "another master key") {
+					t.Errorf("start with another master key: %v", err)
+				}
+				return
+			}
 			if err := start(nil); err != nil {
 				t.Fatalf("first start: %v", err)
 			}

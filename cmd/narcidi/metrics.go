@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,8 @@ type telemetry struct {
 	ln    net.Listener
 	done  chan error
 
+	health func(context.Context) error // the separate listener's /healthz check (worker: Redis)
+
 	api    *api.Metrics          // serve only
 	signer licensing.LeaseSigner // serve only: the keyring, timed
 	jobs   *workers.Metrics
@@ -110,12 +113,12 @@ type telemetry struct {
 // series; the adapters add theirs.
 func newTelemetry(cfg *Config) (*telemetry, error) {
 	reg := prometheus.NewRegistry()
-	version, revision := buildVersion()
+	v, r := buildVersion()
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "narcidi_build_info",
 		Help: "Always 1: the version, VCS revision and Go version of this binary.",
 	}, []string{"version", "revision", "goversion"})
-	build.WithLabelValues(version, revision, runtime.Version()).Set(1)
+	build.WithLabelValues(v, r, runtime.Version()).Set(1)
 	err := errors.Join(
 		reg.Register(collectors.NewGoCollector()),
 		reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})),
@@ -127,23 +130,22 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	return &telemetry{reg: reg, token: cfg.MetricsToken, addr: cfg.MetricsAddr}, nil
 }
 
-// buildVersion is the main module's version and VCS revision, as the Go
-// toolchain stamped them ("(devel)" and "unknown" when it did not).
+// buildVersion is the main module's version and VCS revision: the -ldflags
+// stamps, else the Go toolchain's ("(devel)" and "unknown" without any).
 func buildVersion() (version, revision string) {
 	version, revision = "(devel)", "unknown"
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return
-	}
-	if bi.Main.Version != "" {
-		version = bi.Main.Version
-	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && s.Value != "" {
-			revision = s.Value
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && s.Value != "" {
+				revision = s.Value
+			}
 		}
 	}
-	return
+	// The -ldflags stamps of a release build win (version.go).
+	return cmp.Or(stampedVersion, version), cmp.Or(stampedRevision, revision)
 }
 
 // apiScrape is /metrics on the API's listener: only with a token and no
@@ -165,7 +167,7 @@ func (t *telemetry) listen(log *slog.Logger) error {
 		return fmt.Errorf("NARCIDI_METRICS_ADDR: %w", err)
 	}
 	t.ln, t.done = ln, make(chan error, 1)
-	t.app = api.NewMetricsServer(api.MetricsScrape{Gatherer: t.reg, Token: t.token}, log)
+	t.app = api.NewMetricsServer(api.MetricsScrape{Gatherer: t.reg, Token: t.token, Health: t.health}, log)
 	go func() { t.done <- t.app.Listener(ln) }()
 	return nil
 }
@@ -282,6 +284,31 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// descRedisUp is Redis's reachability, pinged at scrape time: the job queue,
+// the shared rate limits and the cache messages all need it.
+var descRedisUp = prometheus.NewDesc("narcidi_redis_up",
+	"1 if Redis answered a PING at scrape time (2s timeout), else 0.", nil, nil)
+
+type redisCollector struct{ rdb redis.UniversalClient }
+
+func (c redisCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descRedisUp }
+
+func (c redisCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	ch <- prometheus.MustNewConstMetric(descRedisUp, prometheus.GaugeValue, b2f(c.rdb.Ping(ctx).Err() == nil))
+}
+
+// redisHealth is a worker's /healthz check: Redis answers.
+func redisHealth(rdb redis.UniversalClient) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		return nil
+	}
+}
+
 // serveTelemetry is the telemetry of narcidi serve: the database's, the
 // keys', the API's, the signer's and (run in-process without Redis) the
 // jobs' series.
@@ -319,6 +346,10 @@ func workerTelemetry(cfg *Config, st *storage.Store, rdb redis.UniversalClient, 
 	if err := workers.RegisterQueueMetrics(t.reg, rdb); err != nil {
 		return nil, err
 	}
+	if err := t.reg.Register(redisCollector{rdb}); err != nil {
+		return nil, err
+	}
+	t.health = redisHealth(rdb)
 	t.jobs, err = workers.NewMetrics(t.reg)
 	return t, err
 }

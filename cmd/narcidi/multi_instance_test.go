@@ -217,7 +217,7 @@ func TestMultiInstance(t *testing.T) {
 
 	// Where the topology's addresses and folders differ on loopback.
 	rewrite := map[string]string{
-		"NARCIDI_DATABASE_URL": pg, "NARCIDI_REDIS_URL": redisURL, "NARCIDI_KEYS_DIR": keysDir,
+		"NARCIDI_DATABASE_URL": pg, "NARCIDI_REDIS_URL": redisURL, "NARCIDI_KEYS_DIR": keysDir, "NARCIDI_MASTER_KEY_FILE": masterKeyFile(t),
 		"NARCIDI_S3_BUCKET": s3.Bucket, "NARCIDI_S3_ENDPOINT": s3.Endpoint, "NARCIDI_S3_ACCESS_KEY": s3.AccessKey, "NARCIDI_S3_SECRET_KEY": s3.SecretKey,
 		// Two workers on one machine: each its own free metrics port.
 		"NARCIDI_METRICS_ADDR": "127.0.0.1:0", "NARCIDI_METRICS_TOKEN": "multi-instance-metrics-token",
@@ -553,4 +553,15 @@ func TestMultiInstance(t *testing.T) {
 	if len(want) != actions || len(got) != len(want) || dups != 0 {
 		t.Fatal("webhooks not delivered exactly once")
 	}
+}
+
+// masterKeyFile is a 0600 file holding testMasterKey: the compose secret
+// master_key on loopback.
+func masterKeyFile(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(path, []byte(testMasterKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

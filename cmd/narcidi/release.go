@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -23,20 +24,23 @@ import (
 // ReleaseConfig is the configuration of releases and their blob storage
 // (NARCIDI_BLOB_*, NARCIDI_S3_*, NARCIDI_RELEASE_*).
 type ReleaseConfig struct {
-	Backend     string
-	Dir         string
-	Addr        string
-	PublicURL   string
-	S3Bucket    string
-	S3Region    string
-	S3Endpoint  string
-	S3PathStyle string
-	S3AccessKey string
-	S3SecretKey string
-	PublicKeys  string
-	MetadataTTL string
-	URLTTL      string
-	PartSize    string
+	Backend    string
+	Dir        string
+	Addr       string
+	PublicURL  string
+	S3Bucket   string
+	S3Region   string
+	S3Endpoint string
+	// S3PublicEndpoint (NARCIDI_S3_PUBLIC_ENDPOINT) is named in presigned
+	// URLs instead of S3Endpoint.
+	S3PublicEndpoint string
+	S3PathStyle      string
+	S3AccessKey      string
+	S3SecretKey      string
+	PublicKeys       string
+	MetadataTTL      string
+	URLTTL           string
+	PartSize         string
 }
 
 // blobServer serves the local blob store's signed URLs on their own
@@ -103,10 +107,19 @@ func (a *App) openReleases(ctx context.Context, lic *licensing.Services, kr *key
 			return nil, fmt.Errorf("NARCIDI_S3_PATH_STYLE must be true or false, not %q", rc.S3PathStyle)
 		}
 		s3, err := blob.NewS3(ctx, blob.S3Config{Bucket: rc.S3Bucket, Region: rc.S3Region, Endpoint: rc.S3Endpoint,
-			PathStyle: pathStyle, AccessKey: rc.S3AccessKey, SecretKey: rc.S3SecretKey})
+			PathStyle: pathStyle, AccessKey: rc.S3AccessKey, SecretKey: rc.S3SecretKey, PublicEndpoint: rc.S3PublicEndpoint})
 		if err != nil {
 			return nil, fmt.Errorf("NARCIDI_S3_*: %w", err)
 		}
+		// Bad settings (dead endpoint, not S3, refused credentials, no
+		// bucket) stop the start here, not the first publish.
+		checkCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err = s3.Check(checkCtx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("NARCIDI_S3_*: bucket %q at %s: %w", rc.S3Bucket, cmp.Or(rc.S3Endpoint, "AWS"), err)
+		}
+		a.s3 = s3
 		blobs = s3
 	case "local":
 		if blobs, err = a.startLocalBlobs(master, serveURLs); err != nil {

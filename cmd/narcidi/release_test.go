@@ -18,7 +18,6 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/storage/blob/blobtest"
-	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -149,7 +148,7 @@ func testReleases(t *testing.T, dialect string, env map[string]string, stopStore
 		env = map[string]string{}
 	}
 	if dialect == "postgres" {
-		env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+		usePostgres(t, env)
 	}
 	env["NARCIDI_RELEASE_PUBLIC_KEYS"] = base64.StdEncoding.EncodeToString(key.pub)
 	env["NARCIDI_RELEASE_PART_SIZE"] = "5242880"

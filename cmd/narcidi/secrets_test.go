@@ -21,7 +21,7 @@ func TestAdminTokenReplacedOnRestart(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			env := map[string]string{"NARCIDI_ADDR": "127.0.0.1:0", "NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_LEVEL": "warn"}
 			if d == "postgres" {
-				env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+				usePostgres(t, env)
 			}
 			run := func(token string, fn func(app *App)) {
 				t.Helper()

@@ -30,7 +30,7 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	if err != nil {
 		return err
 	}
-	if _, _, err := kr.EnsureActive(); err != nil {
+	if err := ensureSigningKey(ctx, kr, st, log); err != nil {
 		return err
 	}
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: cfg.Issuer, Secrets: hasher})

@@ -18,7 +18,7 @@ func TestSeed(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_LEVEL": "warn"}
 			if d == "postgres" {
-				env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+				usePostgres(t, env)
 			}
 			getenv := func(k string) string { return env[k] }
 			var out, errs bytes.Buffer

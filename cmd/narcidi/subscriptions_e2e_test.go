@@ -84,7 +84,7 @@ func TestStripeDunningEndToEnd(t *testing.T) {
 				"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true", "NARCIDI_SCAN_SCHEDULE": "@every 1s", "NARCIDI_STRIPE_WEBHOOK_SECRET": e2eStripeSecret,
 			}
 			if d == "postgres" {
-				env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+				usePostgres(t, env)
 			}
 			// The price→policy mapping is configuration, and the policy's
 			// id comes from the server: make the plan, then restart with it.

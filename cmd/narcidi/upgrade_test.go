@@ -36,7 +36,7 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 			env := map[string]string{"NARCIDI_DATA_DIR": dataDir, "NARCIDI_MASTER_KEY": base64.StdEncoding.EncodeToString(master), "NARCIDI_LOG_LEVEL": "warn"}
 			cfg := storage.Config{DataDir: dataDir}
 			if d == "postgres" {
-				env["NARCIDI_DATABASE_URL"] = storagetest.PostgresURL(t)
+				usePostgres(t, env)
 				cfg.DatabaseURL = env["NARCIDI_DATABASE_URL"]
 			}
 

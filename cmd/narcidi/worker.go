@@ -109,7 +109,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: time.Now, Issuer: cfg.Issuer, Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
 	wc.Notifications, wc.Automation = svc.Notifications, svc.Automation
 	// The worker cleans up abandoned release uploads; it serves no URLs.
-	kr, err := keys.Open(cfg.KeysDir, master, time.Now)
+	kr, err := openSigningKeys(cfg, st, master, log)
 	if err != nil {
 		return err
 	}
@@ -140,8 +140,15 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "narcidi worker running (database: %s, redis: %s; %s)\n", st.Dialect(), opts.Addr, tel.describe())
+	b := currentBuild()
+	if cfg.LogFormat == "json" {
+		log.Info("narcidi worker running", "database", st.Dialect(), "redis", opts.Addr, "metrics", tel.describe())
+	} else {
+		fmt.Fprintf(stdout, "narcidi worker running (database: %s, redis: %s; %s)\n", st.Dialect(), opts.Addr, tel.describe())
+	}
+	log.Info("narcidi worker started", b.logAttrs()...)
 	<-ctx.Done()
 	w.Shutdown()
+	log.Info("narcidi worker stopped", b.logAttrs()...)
 	return nil
 }

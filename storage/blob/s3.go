@@ -33,6 +33,11 @@ type S3Config struct {
 	PathStyle bool   // bucket in the path, not the host name (most S3-compatible stores)
 	AccessKey string
 	SecretKey string
+	// PublicEndpoint is the endpoint clients reach, named in presigned URLs
+	// (http://s3:7070 inside compose is not reachable from outside); empty:
+	// Endpoint. The signature covers the host, so the store must answer on
+	// this name (a proxy in front of it passes the Host header through).
+	PublicEndpoint string
 }
 
 // S3 is a release.BlobStore in an S3 bucket.
@@ -44,10 +49,18 @@ type S3 struct {
 
 var _ release.BlobStore = (*S3)(nil)
 
-// NewS3 builds the client. It does not contact the store.
+// NewS3 builds the client. It does not contact the store: Check does.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if cfg.Bucket == "" {
 		return nil, errors.New("blob: an S3 bucket is required")
+	}
+	for name, e := range map[string]string{"endpoint": cfg.Endpoint, "public endpoint": cfg.PublicEndpoint} {
+		if e == "" {
+			continue
+		}
+		if u, err := url.Parse(e); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return nil, fmt.Errorf("blob: the S3 %s must be an http(s)://host[:port] URL, not %q", name, e)
+		}
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
@@ -60,18 +73,46 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob: AWS configuration: %w", err)
 	}
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		if cfg.Endpoint != "" {
-			o.BaseEndpoint = aws.String(cfg.Endpoint)
+	clientFor := func(endpoint string) *s3.Client {
+		return s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+			if endpoint != "" {
+				o.BaseEndpoint = aws.String(endpoint)
+			}
+			o.UsePathStyle = cfg.PathStyle
+			// Presigned URLs must not carry checksum parameters the uploader
+			// cannot know in advance; finalize checks SHA-256 itself.
+			o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+			o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+			o.RetryMaxAttempts = 2
+		})
+	}
+	client := clientFor(cfg.Endpoint)
+	presigner := client
+	if cfg.PublicEndpoint != "" {
+		presigner = clientFor(cfg.PublicEndpoint)
+	}
+	return &S3{client: client, presign: s3.NewPresignClient(presigner), bucket: cfg.Bucket}, nil
+}
+
+// Check asks the store for the bucket (HeadBucket): the endpoint answers,
+// speaks S3, the credentials are accepted and the bucket exists. The server
+// runs it at start and in its readiness, so that bad settings show there
+// rather than as a 503 on the first publish.
+func (s *S3) Check(ctx context.Context) error {
+	_, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket})
+	if err == nil {
+		return nil
+	}
+	var respErr *awshttp.ResponseError
+	if errors.As(err, &respErr) {
+		switch respErr.HTTPStatusCode() {
+		case http.StatusNotFound:
+			return licensing.Wrap(licensing.EUnavailable, err, fmt.Sprintf("the S3 bucket %q does not exist", s.bucket))
+		case http.StatusForbidden, http.StatusUnauthorized:
+			return licensing.Wrap(licensing.EUnavailable, err, fmt.Sprintf("the S3 store refuses the credentials for bucket %q", s.bucket))
 		}
-		o.UsePathStyle = cfg.PathStyle
-		// Presigned URLs must not carry checksum parameters the uploader
-		// cannot know in advance; finalize checks SHA-256 itself.
-		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
-		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		o.RetryMaxAttempts = 2
-	})
-	return &S3{client: client, presign: s3.NewPresignClient(client), bucket: cfg.Bucket}, nil
+	}
+	return translate(err, "answer for the bucket")
 }
 
 // EnsureBucket creates the bucket when it does not exist (tests, first runs
