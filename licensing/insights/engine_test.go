@@ -89,7 +89,7 @@ func TestScoreGolden(t *testing.T) {
 			t.Errorf("score %+v", s)
 		}
 	}
-	if !scores[0].StartingModel || scores[0].ModelVersion != "churn-starting-1" {
+	if !scores[0].StartingModel || scores[0].ModelVersion != "churn-starting-2" {
 		t.Errorf("an untrained engine must say it used the starting model: %+v", scores[0])
 	}
 	if up := scores[2]; up.SuggestedPolicyID != "plan-5" || up.Value < 0.5 {
@@ -98,20 +98,27 @@ func TestScoreGolden(t *testing.T) {
 	if sh := scores[3]; sh.Value < 0.5 || !strings.Contains(sh.Reasons[0].Text, "3 different hostnames") {
 		t.Errorf("sharing %+v: want the cloned machine first", sh)
 	}
-	if ch := scores[0]; !strings.Contains(fmt.Sprint(ch.Reasons), "used on 7 of the last 28 days, down from 28") {
+	if ch := scores[0]; !strings.Contains(fmt.Sprint(ch.Reasons), "machine-days of use a week in the last 4 weeks, its own normal") {
 		t.Errorf("churn reasons %+v: want the fall in use in plain words", ch.Reasons)
 	}
 }
 
-// TestNoUpgradeWithoutALargerPlan: the same license with no larger plan
-// gets a low upgrade score and says why.
-func TestNoUpgradeWithoutALargerPlan(t *testing.T) {
+// TestLargestPlanSuggestsCustomPlan: the same license with no larger plan
+// keeps its upgrade score (issue 26: growers on the largest plan were
+// capped at 0.05) and suggests a custom plan, saying so last.
+func TestLargestPlanSuggestsCustomPlan(t *testing.T) {
 	s := fixedSnapshot()
+	with, _ := insights.NewEngine(insights.EngineConfig{}).Score([]insights.Snapshot{s})
 	s.UpgradePolicies = nil
 	scores, _ := insights.NewEngine(insights.EngineConfig{}).Score([]insights.Snapshot{s})
 	up := scores[2]
-	if up.Value > 0.05 || up.SuggestedPolicyID != "" || up.Reasons[0].Feature != "upgrade_policies" {
+	last := up.Reasons[len(up.Reasons)-1]
+	if up.Value != with[2].Value || up.SuggestedPolicyID != "" || up.Suggestion != insights.SuggestCustomPlan ||
+		last.Feature != "largest_plan" || !strings.Contains(last.Text, "custom plan") {
 		t.Errorf("upgrade %+v", up)
+	}
+	if with[2].Suggestion != "" {
+		t.Errorf("with a larger plan: suggestion %q", with[2].Suggestion)
 	}
 }
 
@@ -138,7 +145,7 @@ func TestTrainingMinimumsAndDeterminism(t *testing.T) {
 	if err := e.Train(outcomes(150)); err != nil {
 		t.Fatal(err)
 	}
-	if v := e.ModelVersions(); v[insights.KindChurn] != "churn-starting-1" || v[insights.KindBlock] != "block-starting-1" {
+	if v := e.ModelVersions(); v[insights.KindChurn] != "churn-starting-2" || v[insights.KindBlock] != "block-starting-2" {
 		t.Fatalf("150 outcomes trained %v; want the starting models", v)
 	}
 	past := outcomes(300)

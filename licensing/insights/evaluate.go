@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -26,7 +27,109 @@ type KindEvaluation struct {
 	// block), to show what training gained; NaN otherwise.
 	StartingAUC float64
 	Note        string // why a kind was not judged
+	// Reliability is the calibration: per band of scores, how many were
+	// positive (a 0.7 should mean 70 %).
+	Reliability []ReliabilityBin
+	// ByProfile is, per label profile (when labels carry them), how many
+	// rows and how many raised: the false-positive rate of the profiles
+	// that are negatives of the kind.
+	ByProfile []ProfileRate
 }
+
+// ReliabilityBin is one band of scores [Low, High) and what happened.
+type ReliabilityBin struct {
+	Low, High     float64
+	N, Positive   int
+	MeanPredicted float64
+}
+
+// ProfileRate is how often the licenses of one profile were raised.
+type ProfileRate struct {
+	Profile   string
+	N, Raised int
+	Positive  bool // the profile is the kind's truth (its raised are true positives)
+}
+
+// UpgradeProfiles and SharingProfiles are the label profiles that are the
+// truth of upgrade_suggested and sharing_suspected (the simulator's
+// names; a real history's labels use "grower" and "sharer").
+var (
+	UpgradeProfiles = map[string]bool{"grower": true, "top_grower": true}
+	SharingProfiles = map[string]bool{"sharer": true, "large_sharer": true}
+)
+
+func profileTruth(kind Kind, profile string) bool {
+	if kind == KindUpgrade {
+		return UpgradeProfiles[profile]
+	}
+	return SharingProfiles[profile]
+}
+
+// ReliabilityTable bins scores in tenths.
+func ReliabilityTable(scores []float64, ys []bool) []ReliabilityBin {
+	bins := make([]ReliabilityBin, 10)
+	for i := range bins {
+		bins[i].Low, bins[i].High = float64(i)/10, float64(i+1)/10
+	}
+	for i, v := range scores {
+		b := &bins[min(9, max(0, int(v*10)))]
+		b.N++
+		b.MeanPredicted += v
+		if ys[i] {
+			b.Positive++
+		}
+	}
+	out := bins[:0]
+	for _, b := range bins {
+		if b.N > 0 {
+			b.MeanPredicted /= float64(b.N)
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// CalibrationError is the reliability table's expected calibration error:
+// the mean gap between predicted and observed, weighted by rows.
+func CalibrationError(bins []ReliabilityBin) float64 {
+	n, e := 0, 0.0
+	for _, b := range bins {
+		n += b.N
+		e += math.Abs(b.MeanPredicted-float64(b.Positive)/float64(b.N)) * float64(b.N)
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return e / float64(n)
+}
+
+func byProfile(scores []float64, ys []bool, profiles []string, th float64) []ProfileRate {
+	at := map[string]int{}
+	var out []ProfileRate
+	for i, p := range profiles {
+		if p == "" {
+			continue
+		}
+		k, ok := at[p]
+		if !ok {
+			k = len(out)
+			at[p] = k
+			out = append(out, ProfileRate{Profile: p})
+		}
+		out[k].N++
+		if ys[i] {
+			out[k].Positive = true
+		}
+		if scores[i] >= th {
+			out[k].Raised++
+		}
+	}
+	slices.SortFunc(out, func(a, b ProfileRate) int { return strings.Compare(a.Profile, b.Profile) })
+	return out
+}
+
+// Rate is the profile's share raised.
+func (p ProfileRate) Rate() float64 { return float64(p.Raised) / float64(max(p.N, 1)) }
 
 // Evaluation is a history's offline evaluation: the engine trained on the
 // licenses decided before Split, judged on those decided from Split on.
@@ -73,10 +176,8 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 			truth = func(r *HistoryRow) (bool, bool) { return true, r.Churned }
 		case KindBlock:
 			truth = func(r *HistoryRow) (bool, bool) { return r.Features.BlockEligible(), r.Blocked }
-		case KindUpgrade:
-			truth = func(r *HistoryRow) (bool, bool) { return true, r.Label.Profile == "grower" }
-		case KindSharing:
-			truth = func(r *HistoryRow) (bool, bool) { return true, r.Label.Profile == "sharer" }
+		case KindUpgrade, KindSharing:
+			truth = func(r *HistoryRow) (bool, bool) { return true, profileTruth(kind, r.Label.Profile) }
 		}
 		if (kind == KindUpgrade || kind == KindSharing) && !profiled {
 			ke.ModelVersion = ev.Engine.ModelVersions()[kind]
@@ -96,6 +197,7 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 		}
 		var got, base []float64
 		var ys []bool
+		var profiles []string
 		for i := range test {
 			use, y := truth(&test[i])
 			if !use {
@@ -103,7 +205,7 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 			}
 			s := scores[i*len(Kinds)+k]
 			ke.ModelVersion, ke.StartingModel = s.ModelVersion, s.StartingModel
-			got, ys = append(got, s.Value), append(ys, y)
+			got, ys, profiles = append(got, s.Value), append(ys, y), append(profiles, test[i].Label.Profile)
 			base = append(base, starting[i*len(Kinds)+k].Value)
 			if y {
 				ke.TestPositive++
@@ -115,6 +217,8 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 		ke.Test = len(got)
 		ke.AUC = AUC(got, ys)
 		ke.Precision, ke.Recall = PrecisionRecall(got, ys, ke.Threshold)
+		ke.Reliability = ReliabilityTable(got, ys)
+		ke.ByProfile = byProfile(got, ys, profiles, ke.Threshold)
 		if kind == KindChurn || kind == KindBlock {
 			ke.StartingAUC = AUC(base, ys)
 		}

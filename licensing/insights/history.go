@@ -28,7 +28,7 @@ const (
 	// Added for the models (issue 14); older histories simply lack them.
 	RecordSuspension     = "suspension"      // license_id, at: suspended (by support or for payment)
 	RecordReinstatement  = "reinstatement"   // license_id, at: the suspension lifted
-	RecordPayment        = "payment"         // license_id, status (past_due, unpaid or paid), at
+	RecordPayment        = "payment"         // license_id, status (past_due, unpaid or paid), at, attempts?, dunning_ends_at?, card_expires_at?
 	RecordClockTampering = "clock_tampering" // license_id, machine_id?, at: the SDK reported a clock set back
 )
 
@@ -42,25 +42,31 @@ const (
 
 // Record is one line of a history.
 type Record struct {
-	Type        string     `json:"type"`
-	ID          string     `json:"id,omitempty"`
-	LicenseID   string     `json:"license_id,omitempty"`
-	CustomerID  string     `json:"customer_id,omitempty"`
-	Policy      string     `json:"policy,omitempty"`
-	Seats       int        `json:"seats,omitempty"`
-	MachineID   string     `json:"machine_id,omitempty"`
-	Fingerprint string     `json:"fingerprint,omitempty"`
-	Platform    string     `json:"platform,omitempty"`
-	IP          string     `json:"ip,omitempty"`
-	Kind        string     `json:"kind,omitempty"`
-	Code        string     `json:"code,omitempty"`
-	Count       int        `json:"count,omitempty"`
-	Hostname    string     `json:"hostname,omitempty"`   // activation: the machine's host name (cloned machines show several)
-	Product     string     `json:"product,omitempty"`    // license: its product (upgrade candidates are the same product's policies)
-	GraceDays   int        `json:"grace_days,omitempty"` // license: the policy's grace period after expiry
-	Status      string     `json:"status,omitempty"`     // payment: past_due, unpaid or paid
-	At          time.Time  `json:"at"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	Type        string `json:"type"`
+	ID          string `json:"id,omitempty"`
+	LicenseID   string `json:"license_id,omitempty"`
+	CustomerID  string `json:"customer_id,omitempty"`
+	Policy      string `json:"policy,omitempty"`
+	Seats       int    `json:"seats,omitempty"`
+	MachineID   string `json:"machine_id,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Platform    string `json:"platform,omitempty"`
+	IP          string `json:"ip,omitempty"`
+	Kind        string `json:"kind,omitempty"`
+	Code        string `json:"code,omitempty"`
+	Count       int    `json:"count,omitempty"`
+	Hostname    string `json:"hostname,omitempty"`   // activation: the machine's host name (cloned machines show several)
+	Product     string `json:"product,omitempty"`    // license: its product (upgrade candidates are the same product's policies)
+	GraceDays   int    `json:"grace_days,omitempty"` // license: the policy's grace period after expiry
+	Status      string `json:"status,omitempty"`     // payment: past_due, unpaid or paid
+	// Payment records of a provider that says more (issue 26): the failed
+	// attempts so far, when the dunning window ends (the license is
+	// suspended then if still unpaid), and the card's expiry.
+	Attempts      int        `json:"attempts,omitempty"`
+	DunningEndsAt *time.Time `json:"dunning_ends_at,omitempty"`
+	CardExpiresAt *time.Time `json:"card_expires_at,omitempty"`
+	At            time.Time  `json:"at"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 }
 
 // N is how many calls the record stands for (Count, at least 1).
@@ -103,8 +109,8 @@ func (r *Record) check() error {
 	if r.LicenseID == "" {
 		return fmt.Errorf(`a %s needs "license_id"`, r.Type)
 	}
-	if r.Count < 0 {
-		return errors.New(`"count" cannot be negative`)
+	if r.Count < 0 || r.Attempts < 0 {
+		return errors.New(`"count" and "attempts" cannot be negative`)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Sharing (KindSharing) is rules plus robust statistics, no trained model:
@@ -27,8 +28,8 @@ import (
 const (
 	sharingBias     = -4.0
 	sharingMaxZ     = 6.0
-	sharingVersion  = "sharing-rules-1"
-	upgradeVersion  = "upgrade-rules-1"
+	sharingVersion  = "sharing-rules-2"
+	upgradeVersion  = "upgrade-rules-2"
 	minPeers        = 20
 	madToSigma      = 1.4826 // MAD × this estimates a normal σ
 	maxClones       = 2
@@ -46,26 +47,56 @@ type peerMetric struct {
 	text          func(f *Features, median float64) string
 }
 
+// perSeat divides a count by the square root of the seats: a 25-seat
+// plan replaces more machines than a 1-seat one, but not 25 times as many
+// (issue 26: per-seat counting missed 25-seat sharers, per-license
+// counting would flag every large plan).
+func perSeat(n int, f *Features) float64 { return float64(n) / math.Sqrt(float64(f.Seats)) }
+
+// The machine-churn metrics count nothing for a fleet (Features.Fleet):
+// runners and VMs coming and going on the customer's own network are its
+// business.
 var peerMetrics = []peerMetric{
-	{"extra_fingerprints_90", 0.6, 1, 0, func(f *Features) float64 { return float64(max(0, f.Fingerprints90-f.Seats)) },
-		func(f *Features, med float64) string {
-			return fmt.Sprintf("%d different machines activated in the last 90 days on %s (peers: %.0f more than their seats)",
-				f.Fingerprints90, plural(f.Seats, "seat", "seats"), med)
-		}},
-	{"deactivations_90", 0.3, 1, 0, func(f *Features) float64 { return float64(f.Deactivations90) },
-		func(f *Features, med float64) string {
-			return fmt.Sprintf("%s deactivated in the last 90 days (peers: %.0f)", plural(f.Deactivations90, "machine", "machines"), med)
-		}},
+	{"extra_fingerprints_90", 0.6, 1, 0, func(f *Features) float64 {
+		if f.Fleet {
+			return 0
+		}
+		return perSeat(max(0, f.Fingerprints90-f.Seats), f)
+	}, func(f *Features, med float64) string {
+		return fmt.Sprintf("%d different machines activated in the last 90 days on %s from %d networks (peers: %.1f more than their seats per √seat)",
+			f.Fingerprints90, plural(f.Seats, "seat", "seats"), f.ActivationNetworks90, med)
+	}},
+	{"deactivations_90", 0.3, 1, 0, func(f *Features) float64 {
+		if f.Fleet {
+			return 0
+		}
+		return perSeat(f.Deactivations90, f)
+	}, func(f *Features, med float64) string {
+		return fmt.Sprintf("%s deactivated in the last 90 days on %s (peers: %.1f per √seat)", plural(f.Deactivations90, "machine", "machines"),
+			plural(f.Seats, "seat", "seats"), med)
+	}},
 	{"networks_per_seat_28", 0.4, 0.5, 1, func(f *Features) float64 { return float64(f.Networks28) / float64(f.Seats) },
 		func(f *Features, med float64) string {
 			return fmt.Sprintf("used from %d networks in the last 28 days, up to %d on one day (%.1f per seat; peers %.1f)",
 				f.Networks28, f.MaxNetworksDay, float64(f.Networks28)/float64(f.Seats), med)
 		}},
-	{"activation_burst", 0.4, 1, 0, func(f *Features) float64 { return float64(max(0, f.BurstDay-f.Seats)) },
-		func(f *Features, med float64) string {
-			return fmt.Sprintf("%d activations on a single day for %s", f.BurstDay, plural(f.Seats, "seat", "seats"))
-		}},
+	{"activation_burst", 0.4, 1, 0, func(f *Features) float64 {
+		if f.Fleet {
+			return 0
+		}
+		return perSeat(max(0, f.BurstDay-f.Seats), f)
+	}, func(f *Features, med float64) string {
+		return fmt.Sprintf("%d activations on a single day for %s", f.BurstDay, plural(f.Seats, "seat", "seats"))
+	}},
 }
+
+// peerMedianCap and peerScaleCap bound a peer group's reference: a group
+// that is mostly sharers (a plan only sharers and fleets buy) must not
+// make sharing look normal.
+var (
+	peerMedianCap = []float64{1, 1, 2, 1}
+	peerScaleCap  = []float64{3, 3, 1.5, 3}
+)
 
 // peerRef is the median and scale of each peer metric in a peer group.
 type peerRef struct {
@@ -88,7 +119,8 @@ func peerRefOf(fs []*Features) peerRef {
 			col[i] = m.value(f)
 		}
 		med, mad := medianMAD(col)
-		r.median, r.scale = append(r.median, med), append(r.scale, math.Max(madToSigma*mad, m.floor))
+		k := len(r.median)
+		r.median, r.scale = append(r.median, math.Min(med, peerMedianCap[k])), append(r.scale, math.Min(math.Max(madToSigma*mad, m.floor), peerScaleCap[k]))
 	}
 	return r
 }
@@ -132,10 +164,22 @@ func scoreSharing(f *Features, ref peerRef) (float64, []Reason) {
 		z := clampZ((v - ref.median[i]) / ref.scale[i])
 		ev = append(ev, evidence{m.weight * z, Reason{Text: m.text(f, ref.median[i]), Feature: m.name, Value: round4(v)}})
 	}
-	own := clampZ((float64(f.RecentActivations) - f.BaselineActivations) / math.Max(madToSigma*f.BaselineMAD, 1))
+	own := 0.0
+	if !f.Fleet {
+		own = clampZ((float64(f.RecentActivations) - f.BaselineActivations) / math.Max(madToSigma*f.BaselineMAD, 1))
+	}
 	ev = append(ev, evidence{0.3 * own, Reason{Text: fmt.Sprintf("%s in the last 14 days, usually %.0f a fortnight",
 		plural(f.RecentActivations, "activation", "activations"), f.BaselineActivations), Feature: "own_activation_history", Value: float64(f.RecentActivations)}})
-	ev = append(ev, evidence{clonePoints * float64(min(f.Clones, maxClones)), Reason{Text: fmt.Sprintf("one machine id or fingerprint seen with %d different hostnames", f.Clones+1),
+	clones := 0
+	if !f.Fleet && !f.CloneFleet {
+		clones = min(f.Clones, maxClones)
+	}
+	what := "machine id"
+	if f.CloneByFingerprint {
+		what = "fingerprint"
+	}
+	ev = append(ev, evidence{clonePoints * float64(clones), Reason{Text: fmt.Sprintf("%s %s seen with %d different hostnames (%s) from %s",
+		what, f.CloneKey, f.Clones+1, strings.Join(f.CloneHosts, ", "), plural(f.CloneNetworks, "network", "networks")),
 		Feature: "cloned_machines", Value: float64(f.Clones)}})
 	ev = append(ev, evidence{tamperingPoints * float64(min(f.ClockTampering, maxTamperings)), Reason{Text: "clock tampering reported " +
 		plural(f.ClockTampering, "time", "times") + " in the last 90 days", Feature: "clock_tampering", Value: float64(f.ClockTampering)}})
@@ -166,17 +210,20 @@ func topEvidence(ev []evidence) []Reason {
 //	z = −5 + 0.8 × (days of the last 28 with an activation refused for the seat limit, at most 8)
 //	    + 2 × (share of the last 28 days whose machines used filled every seat)
 //	    + 1 if every seat holds a machine now
-//	score = σ(z), at most 0.05 when the product has no larger plan
+//	score = σ(z)
+//
+// A license already on its product's largest plan is scored the same: the
+// next step is a custom plan, a talk with sales (Score.Suggestion), said
+// in its reasons.
 //
 // One refusal a month is someone trying a spare laptop; a refusal every few
 // days with every seat taken is a team that outgrew its plan.
 const (
-	upgradeBias        = -5.0
-	upgradePerDay      = 0.8
-	upgradeMaxDays     = 8
-	upgradeFullWeight  = 2.0
-	upgradeHeldWeight  = 1.0
-	upgradeNoPlanScore = 0.05
+	upgradeBias       = -5.0
+	upgradePerDay     = 0.8
+	upgradeMaxDays    = 8
+	upgradeFullWeight = 2.0
+	upgradeHeldWeight = 1.0
 )
 
 func scoreUpgrade(f *Features) (float64, []Reason) {
@@ -196,12 +243,12 @@ func scoreUpgrade(f *Features) (float64, []Reason) {
 	}
 	p := sigmoid(z)
 	reasons := topEvidence(ev)
-	if !f.HasUpgradePolicies {
-		p = math.Min(p, upgradeNoPlanScore)
-		reasons = append([]Reason{{Text: "the product has no plan with more seats to suggest", Feature: "upgrade_policies", Value: 0}}, reasons...)
-		if len(reasons) > 3 {
-			reasons = reasons[:3]
+	if !f.HasUpgradePolicies && len(reasons) > 0 {
+		if len(reasons) > 2 {
+			reasons = reasons[:2]
 		}
+		reasons = append(reasons, Reason{Text: fmt.Sprintf("already on the largest plan (%s): suggest a custom plan, a talk with sales",
+			plural(f.Seats, "seat", "seats")), Feature: "largest_plan", Value: float64(f.Seats)})
 	}
 	return p, reasons
 }
