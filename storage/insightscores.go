@@ -469,6 +469,54 @@ func (i *InsightScores) paymentTrouble(ctx context.Context, byLicense map[string
 	return nil
 }
 
+// PaymentStates implements insights.PaymentStates over the subscriptions
+// table's columns (status, past_due_since, dunning_ends_at,
+// last_payment_failed_at, licenses_suspended): the subscriptions in
+// trouble are few, read whole. A past-due subscription whose licenses
+// were suspended at the end of its dunning reads unpaid. The provider's
+// failed attempts and card expiry are not kept there: left unknown.
+func (i *InsightScores) PaymentStates(ctx context.Context, licenseIDs []string) (map[string]insights.PaymentState, error) {
+	var subs []struct {
+		LicenseIDs          string
+		Status              string
+		PastDueSince        *time.Time
+		DunningEndsAt       *time.Time
+		LastPaymentFailedAt *time.Time
+		LicensesSuspended   bool
+	}
+	if err := i.s.q(ctx).Raw(`SELECT license_ids, status, past_due_since, dunning_ends_at, last_payment_failed_at, licenses_suspended
+FROM subscriptions WHERE status = ? OR licenses_suspended`, "past_due").Scan(&subs).Error; err != nil {
+		return nil, translate(err)
+	}
+	want := make(map[string]bool, len(licenseIDs))
+	for _, id := range licenseIDs {
+		want[id] = true
+	}
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	out := map[string]insights.PaymentState{}
+	for _, sub := range subs {
+		st := insights.PaymentState{Status: insights.PaymentPastDue, Since: utc(sub.PastDueSince), DunningEndsAt: utc(sub.DunningEndsAt),
+			LastFailedAt: utc(sub.LastPaymentFailedAt)}
+		if sub.LicensesSuspended {
+			st.Status = insights.PaymentUnpaid
+		}
+		var ids []string
+		_ = json.Unmarshal([]byte(sub.LicenseIDs), &ids)
+		for _, id := range ids {
+			if want[id] {
+				out[id] = st
+			}
+		}
+	}
+	return out, nil
+}
+
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b

@@ -166,11 +166,23 @@ func (j *Job) scoreBatch(ctx context.Context, scorer Scorer, lics []licensing.Li
 	if err != nil {
 		return 0, 0, err
 	}
+	ids := make([]string, len(lics))
+	for i := range lics {
+		ids[i] = lics[i].ID
+	}
+	payments, err := j.store.PaymentStates(ctx, ids)
+	if err != nil {
+		return 0, 0, err
+	}
 	snaps := make([]Snapshot, 0, len(lics))
 	for i := range lics {
 		l := &lics[i]
 		s := cat.snapshot(now, l.ID, l.CustomerID, l.ProductID, l.PolicyID, l.Status, l.CreatedAt, l.ExpiresAt, &facts[i], hist)
 		s.ActiveMachines = facts[i].MachinesNow
+		if p, ok := payments[l.ID]; ok {
+			s.Payment = p
+			s.PaymentTrouble = p.Troubled()
+		}
 		snaps = append(snaps, s)
 	}
 	scores, err := scorer.Score(snaps)

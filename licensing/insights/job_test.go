@@ -320,3 +320,37 @@ func TestImportHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestScoringJobReadsPaymentState: the job hands the scorer each license's
+// payment state from its subscription (insights.PaymentStates over the
+// subscriptions table): past due since when, the dunning's end, the last
+// failure; a license without trouble has none.
+func TestScoringJobReadsPaymentState(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "sqlite", insights.RecorderConfig{MaxDelay: time.Hour})
+	lic := must[*licensing.License](t)(f.svc.Licenses.License(ctx, f.lic))
+	other := must[*licensing.CreatedLicense](t)(f.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: lic.PolicyID, CustomerID: lic.CustomerID}))
+	since := f.clock.Now().Add(-3 * 24 * time.Hour).UTC().Truncate(time.Second)
+	ends := since.Add(7 * 24 * time.Hour)
+	if err := f.st.DB().Exec(`INSERT INTO subscriptions (id, customer_id, policy_id, interval, interval_days, status, cancel_at_period_end,
+past_due_since, dunning_ends_at, licenses_suspended, provider, provider_customer_id, last_payment_failed_at, license_ids, metadata, created_at, updated_at)
+VALUES ('sub-1', ?, ?, 'month', 30, 'past_due', false, ?, ?, false, 'manual', '', ?, ?, '{}', ?, ?)`,
+		lic.CustomerID, lic.PolicyID, since, ends, since, `["`+f.lic+`"]`, since, since).Error; err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake()
+	job := insights.NewJob(f.st.InsightScores(), insights.JobConfig{Clock: f.clock.Now, NewScorer: func() insights.Scorer { return fake }})
+	must[insights.RunResult](t)(job.Run(ctx))
+	snap := fake.snapshot(t, f.lic)
+	p := snap.Payment
+	if !snap.PaymentTrouble || p.Status != insights.PaymentPastDue || p.Since == nil || !p.Since.Equal(since) || p.DunningEndsAt == nil || !p.DunningEndsAt.Equal(ends) {
+		t.Errorf("payment state %+v (trouble %v), want past due since %s, dunning until %s", p, snap.PaymentTrouble, since, ends)
+	}
+	feat := insights.Extract(&snap)
+	if feat.PastDueDays < 2.9 || feat.DunningDaysLeft < 3.9 || feat.DunningDaysLeft > 4.1 || feat.FailedAttempts != 1 {
+		t.Errorf("features: past due %.1f days, dunning left %.1f, attempts %d; want 3, 4, 1", feat.PastDueDays, feat.DunningDaysLeft, feat.FailedAttempts)
+	}
+	if s := fake.snapshot(t, other.ID); s.PaymentTrouble || s.Payment.Troubled() {
+		t.Errorf("a license without trouble: %+v", s.Payment)
+	}
+}

@@ -147,9 +147,21 @@ type ScoreStore interface {
 	DeleteHistoryBefore(ctx context.Context, cutoff time.Time) (int64, error)
 }
 
+// PaymentStates is the narrow view of the subscriptions the payment and
+// dunning features read (issue 26): kept this small so the billing side
+// can change its own state freely behind it.
+type PaymentStates interface {
+	// PaymentStates answers the payment state of those of licenseIDs a
+	// subscription in payment trouble covers (past due, or its dunning
+	// over with the licenses suspended), by license id; the others are
+	// absent.
+	PaymentStates(ctx context.Context, licenseIDs []string) (map[string]PaymentState, error)
+}
+
 // JobStore is what the scoring job reads and writes.
 type JobStore interface {
 	ScoreStore
+	PaymentStates
 	// ActiveLicenses lists active licenses with id > after, by id.
 	ActiveLicenses(ctx context.Context, after string, limit int) ([]licensing.License, error)
 	// AllPolicies lists every policy.
