@@ -135,9 +135,34 @@ type insightOutcomeRow struct {
 	Activations   string
 	Deactivations string
 	Extensions    string
+	Facts         string // outcomeFacts as JSON (0019)
 }
 
 func (insightOutcomeRow) TableName() string { return "insight_outcomes" }
+
+// outcomeFacts is what else an imported history says of a license at its
+// snapshot (issue 26): its suspensions and reinstatements, its payment
+// state, its clock-tampering reports. One JSON column: none of it is
+// queried, all of it is read with the outcome.
+type outcomeFacts struct {
+	Suspensions    []time.Time           `json:"suspensions,omitempty"`
+	Payment        insights.PaymentState `json:"payment"`
+	ClockTampering int                   `json:"clock_tampering,omitempty"`
+}
+
+// migrateInsightOutcomeFacts (0019) keeps with each imported outcome what
+// the history said of its suspensions, payments and clock (outcomeFacts):
+// before, import dropped them and a model trained on an imported history
+// could not learn the payment signal.
+func migrateInsightOutcomeFacts(tx *gorm.DB) error {
+	type insightOutcome struct {
+		Facts string `gorm:"type:text;not null;default:'{}'"`
+	}
+	if err := tx.Migrator().AddColumn(&insightOutcome{}, "Facts"); err != nil {
+		return fmt.Errorf("add insight_outcomes.facts: %w", err)
+	}
+	return nil
+}
 
 type insightRunRow struct {
 	Name           string `gorm:"primaryKey"`
@@ -598,14 +623,19 @@ func (i *InsightScores) PastOutcomes(ctx context.Context, since time.Time, limit
 	for _, r := range imported {
 		p := insights.PastOutcome{LicenseID: r.LicenseID, CustomerID: r.CustomerID, Seats: r.Seats, CreatedAt: r.CreatedAt.UTC(),
 			ExpiresAt: r.ExpiresAt.UTC(), DecidedAt: r.DecidedAt.UTC(), Churned: r.Churned, Blocked: r.Blocked, Imported: true}
+		var facts outcomeFacts
+		if r.Facts == "" {
+			r.Facts = "{}"
+		}
 		for _, f := range []struct {
 			text string
 			v    any
-		}{{r.Activations, &p.Activations}, {r.Deactivations, &p.Deactivations}, {r.Extensions, &p.Extensions}} {
+		}{{r.Activations, &p.Activations}, {r.Deactivations, &p.Deactivations}, {r.Extensions, &p.Extensions}, {r.Facts, &facts}} {
 			if err := json.Unmarshal([]byte(f.text), f.v); err != nil {
 				return nil, licensing.Wrap(licensing.EInternal, err, "an imported outcome is not JSON")
 			}
 		}
+		p.Suspensions, p.Payment, p.ClockTampering = facts.Suspensions, facts.Payment, facts.ClockTampering
 		out = append(out, p)
 	}
 	slices.SortStableFunc(out, func(a, b insights.PastOutcome) int { return b.DecidedAt.Compare(a.DecidedAt) })
@@ -625,11 +655,12 @@ func (i *InsightScores) SaveOutcomes(ctx context.Context, outcomes []insights.Pa
 		enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 		rows[n] = insightOutcomeRow{LicenseID: p.LicenseID, DecidedAt: p.DecidedAt.UTC(), CustomerID: p.CustomerID, Seats: p.Seats,
 			CreatedAt: p.CreatedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(), Churned: p.Churned, Blocked: p.Blocked,
-			Activations: enc(orEmpty(p.Activations)), Deactivations: enc(orEmpty(p.Deactivations)), Extensions: enc(orEmpty(p.Extensions))}
+			Activations: enc(orEmpty(p.Activations)), Deactivations: enc(orEmpty(p.Deactivations)), Extensions: enc(orEmpty(p.Extensions)),
+			Facts: enc(outcomeFacts{Suspensions: p.Suspensions, Payment: p.Payment, ClockTampering: p.ClockTampering})}
 	}
 	return translate(i.s.q(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "license_id"}, {Name: "decided_at"}},
-		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "seats", "created_at", "expires_at", "churned", "blocked", "activations", "deactivations", "extensions"}),
+		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "seats", "created_at", "expires_at", "churned", "blocked", "activations", "deactivations", "extensions", "facts"}),
 	}).CreateInBatches(rows, 100).Error)
 }
 

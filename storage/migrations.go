@@ -30,6 +30,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0013_portal_passwords", Migrate: migratePortalPasswords},
 		{ID: "0014_telemetry_one_row_per_use", Migrate: migrateTelemetryOneRowPerUse}, // insights.go
 		{ID: "0015_token_last_used", Migrate: migrateTokenLastUsed},
+		{ID: "0019_insight_outcome_facts", Migrate: migrateInsightOutcomeFacts}, // insightscores.go
 	}
 }
 

@@ -283,7 +283,15 @@ func (j *Job) outcomes(ctx context.Context, past []PastOutcome, cat *catalog, hi
 				f.Extensions = append(f.Extensions, within(p.Extensions, FactsQuery{To: at}, func(t time.Time) time.Time { return t })...)
 			}
 			exp := p.ExpiresAt
+			if p.Imported {
+				f.SupportActions += len(p.Suspensions)
+				f.PaymentTrouble = f.PaymentTrouble || p.Payment.Troubled()
+			}
 			s := cat.snapshot(at, p.LicenseID, p.CustomerID, p.ProductID, p.PolicyID, licensing.LicenseActive, p.CreatedAt, &exp, f, hist)
+			if p.Imported {
+				s.Payment = p.Payment
+				s.ClockTampering += p.ClockTampering
+			}
 			if p.Seats > 0 {
 				s.Seats = p.Seats
 			}

@@ -95,10 +95,15 @@ type PastOutcome struct {
 	Blocked    bool
 	Imported   bool
 	// Imported outcomes only: the machines' comings and goings and the
-	// extensions, from the history.
-	Activations   []Activation
-	Deactivations []time.Time
-	Extensions    []time.Time
+	// extensions, from the history; and (issue 26) the suspensions and
+	// reinstatements of the snapshot's window, the payment state and the
+	// clock-tampering reports at the snapshot.
+	Activations    []Activation
+	Deactivations  []time.Time
+	Extensions     []time.Time
+	Suspensions    []time.Time
+	Payment        PaymentState
+	ClockTampering int
 }
 
 // FactsQuery asks for what is known of a license in [From, To).

@@ -350,30 +350,7 @@ func (b *HistoryBuilder) snapshotAt(t *building, c time.Time, rows []Day) (Snaps
 		}
 	}
 	s.ActiveMachines = len(seated)
-	for i := range t.payments {
-		p := &t.payments[i]
-		if !p.At.Before(c) {
-			break
-		}
-		switch p.Status {
-		case PaymentPaid:
-			s.Payment = PaymentState{CardExpiresAt: p.CardExpiresAt}
-		default:
-			if !s.Payment.Troubled() {
-				at := p.At
-				s.Payment.Since = &at
-			}
-			at := p.At
-			s.Payment.Status, s.Payment.LastFailedAt = p.Status, &at
-			s.Payment.FailedAttempts = max(p.Attempts, s.Payment.FailedAttempts+1)
-			if p.DunningEndsAt != nil {
-				s.Payment.DunningEndsAt = p.DunningEndsAt
-			}
-			if p.CardExpiresAt != nil {
-				s.Payment.CardExpiresAt = p.CardExpiresAt
-			}
-		}
-	}
+	s.Payment = paymentAt(t.payments, c)
 	s.PaymentTrouble = s.Payment.Troubled()
 	s.Activations = between(t.acts, from, c, func(a *Activation) time.Time { return a.At })
 	s.Deactivations = between(t.deacts, from, c, func(x *time.Time) time.Time { return *x })
@@ -391,6 +368,35 @@ func (b *HistoryBuilder) snapshotAt(t *building, c time.Time, rows []Day) (Snaps
 	}
 	lapsed := grace.After(c) && !grace.After(horizon) && !extended
 	return s, suspended || lapsed
+}
+
+// paymentAt replays payment records (by time) before c: the state of the
+// trouble running at c, if any (a paid record ends it).
+func paymentAt(payments []Record, c time.Time) PaymentState {
+	var st PaymentState
+	for i := range payments {
+		p := &payments[i]
+		if !p.At.Before(c) {
+			break
+		}
+		if p.Status == PaymentPaid {
+			st = PaymentState{CardExpiresAt: p.CardExpiresAt}
+			continue
+		}
+		at := p.At
+		if !st.Troubled() {
+			st.Since = &at
+		}
+		st.Status, st.LastFailedAt = p.Status, &at
+		st.FailedAttempts = max(p.Attempts, st.FailedAttempts+1)
+		if p.DunningEndsAt != nil {
+			st.DunningEndsAt = p.DunningEndsAt
+		}
+		if p.CardExpiresAt != nil {
+			st.CardExpiresAt = p.CardExpiresAt
+		}
+	}
+	return st
 }
 
 // finish builds the license's snapshots and keeps their features.
