@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
@@ -105,6 +106,7 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 	history := fs.String("history", "", "history file (JSON lines, the import format)")
 	labelsPath := fs.String("labels", "", "labels file: one {\"license_id\",\"churned\",\"decided_at\",\"profile\"?} per line")
 	backtest := fs.Bool("backtest", true, "also run the rolling backtest (the daily job's logic)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the evaluation to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageOr(err)
 	}
@@ -127,6 +129,17 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer hf.Close()
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	bt := insights.Backtest{}
 	if *backtest {

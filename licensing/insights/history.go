@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
 	"time"
 )
 
@@ -116,20 +118,108 @@ func (r *Record) check() error {
 }
 
 // ReadHistory reads a history, calling fn for every record in file order.
-// A malformed line stops it with an error naming the line.
+// A malformed line stops it with an error naming the line. Decoding JSON
+// is most of the cost of reading a history, so lines are decoded in
+// chunks by several goroutines (up to GOMAXPROCS, at most 4) while fn
+// takes the records of earlier chunks, in order, on the caller's
+// goroutine.
 func ReadHistory(r io.Reader, fn func(*Record) error) error {
-	return readLines(r, func(line int, b []byte) error {
-		var rec Record
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if workers < 2 {
+		return readLines(r, func(line int, b []byte) error {
+			var rec Record
+			if err := decodeRecord(line, b, &rec); err != nil {
+				return err
+			}
+			return fn(&rec)
+		})
+	}
+	type chunk struct {
+		lines []int
+		data  [][]byte
+		recs  []Record
+		err   error
+		done  chan struct{}
+	}
+	const chunkLines = 2048
+	work := make(chan *chunk, workers)
+	order := make(chan *chunk, 2*workers)
+	stop := make(chan struct{})
+	defer close(stop)
+	var readErr error
+	go func() {
+		defer close(order)
+		defer close(work)
+		c := &chunk{done: make(chan struct{})}
+		send := func() bool {
+			select {
+			case order <- c:
+			case <-stop:
+				return false
+			}
+			select {
+			case work <- c:
+			case <-stop:
+				return false
+			}
+			c = &chunk{done: make(chan struct{})}
+			return true
 		}
-		if err := rec.check(); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+		readErr = readLines(r, func(line int, b []byte) error {
+			c.lines, c.data = append(c.lines, line), append(c.data, slices.Clone(b))
+			if len(c.lines) == chunkLines && !send() {
+				return errStopped
+			}
+			return nil
+		})
+		if len(c.lines) > 0 {
+			send()
 		}
-		return fn(&rec)
-	})
+	}()
+	for range workers {
+		go func() {
+			for c := range work {
+				c.recs = make([]Record, len(c.lines))
+				for i, b := range c.data {
+					if c.err = decodeRecord(c.lines[i], b, &c.recs[i]); c.err != nil {
+						c.recs = c.recs[:i]
+						break
+					}
+				}
+				c.data = nil
+				close(c.done)
+			}
+		}()
+	}
+	for c := range order {
+		<-c.done
+		for i := range c.recs {
+			if err := fn(&c.recs[i]); err != nil {
+				return err
+			}
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	if readErr == errStopped {
+		return nil
+	}
+	return readErr // read after order closed: the reader has returned
+}
+
+var errStopped = errors.New("stopped")
+
+func decodeRecord(line int, b []byte, rec *Record) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(rec); err != nil {
+		return fmt.Errorf("line %d: %w", line, err)
+	}
+	if err := rec.check(); err != nil {
+		return fmt.Errorf("line %d: %w", line, err)
+	}
+	return nil
 }
 
 // HistoryWriter writes records as JSON lines.
