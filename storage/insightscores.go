@@ -153,7 +153,7 @@ type outcomeFacts struct {
 // migrateInsightOutcomeFacts (0019) keeps with each imported outcome what
 // the history said of its suspensions, payments and clock (outcomeFacts):
 // before, import dropped them and a model trained on an imported history
-// could not learn the payment signal.
+// could not learn the payment signal. It also adds insight_runs.report.
 func migrateInsightOutcomeFacts(tx *gorm.DB) error {
 	type insightOutcome struct {
 		Facts string `gorm:"type:text;not null;default:'{}'"`
@@ -161,7 +161,41 @@ func migrateInsightOutcomeFacts(tx *gorm.DB) error {
 	if err := tx.Migrator().AddColumn(&insightOutcome{}, "Facts"); err != nil {
 		return fmt.Errorf("add insight_outcomes.facts: %w", err)
 	}
+	// And the report of the last run's models (insights.ModelReport), for
+	// the console.
+	type insightRun struct {
+		Report *string `gorm:"type:text"`
+	}
+	if err := tx.Migrator().AddColumn(&insightRun{}, "Report"); err != nil {
+		return fmt.Errorf("add insight_runs.report: %w", err)
+	}
 	return nil
+}
+
+// SaveModelReport implements insights.ScoreStore: the scoring run's row
+// keeps it (the run holds the lock, so its row exists).
+func (i *InsightScores) SaveModelReport(ctx context.Context, r *insights.ModelReport) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return licensing.Wrap(licensing.EInternal, err, "encode the model report")
+	}
+	return translate(i.s.q(ctx).Exec(`UPDATE insight_runs SET report = ? WHERE name = ?`, string(b), scoringRun).Error)
+}
+
+// ModelReport implements insights.ScoreStore.
+func (i *InsightScores) ModelReport(ctx context.Context) (*insights.ModelReport, error) {
+	var rows []struct{ Report *string }
+	if err := i.s.q(ctx).Raw(`SELECT report FROM insight_runs WHERE name = ?`, scoringRun).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(rows) == 0 || rows[0].Report == nil {
+		return nil, nil
+	}
+	var r insights.ModelReport
+	if err := json.Unmarshal([]byte(*rows[0].Report), &r); err != nil {
+		return nil, licensing.Wrap(licensing.EInternal, err, "a stored model report is not JSON")
+	}
+	return &r, nil
 }
 
 type insightRunRow struct {

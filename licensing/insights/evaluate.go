@@ -38,10 +38,15 @@ type KindEvaluation struct {
 
 // ReliabilityBin is one band of scores [Low, High) and what happened.
 type ReliabilityBin struct {
-	Low, High     float64
-	N, Positive   int
-	MeanPredicted float64
+	Low           float64 `json:"low"`
+	High          float64 `json:"high"`
+	N             int     `json:"n"`
+	Positive      int     `json:"positive"`
+	MeanPredicted float64 `json:"mean_predicted"`
 }
+
+// Observed is the share of the band that was positive.
+func (b ReliabilityBin) Observed() float64 { return float64(b.Positive) / float64(max(b.N, 1)) }
 
 // ProfileRate is how often the licenses of one profile were raised.
 type ProfileRate struct {
@@ -235,4 +240,66 @@ func (ev *Evaluation) Kind(kind Kind) *KindEvaluation {
 		}
 	}
 	return nil
+}
+
+// ModelReport is how the models of a scoring run did on the
+// installation's own outcomes: the same kind of engine trained on the
+// outcomes decided in the earlier half and judged on the later half (a
+// time split, as evaluate does), so the console can show the calibration
+// of the model in use. Kept with the job's run (ScoreStore).
+type ModelReport struct {
+	At       time.Time         `json:"at"`
+	Outcomes int               `json:"outcomes"`
+	Kinds    []ModelReportKind `json:"kinds"`
+	Note     string            `json:"note,omitempty"` // why there are no figures
+}
+
+// ModelReportKind is one kind's figures in a ModelReport.
+type ModelReportKind struct {
+	Kind             Kind             `json:"kind"`
+	ModelVersion     string           `json:"model_version"` // the version in use (trained on every outcome)
+	Train            int              `json:"train"`
+	Test             int              `json:"test"`
+	TestPositive     int              `json:"test_positive"`
+	AUC              float64          `json:"auc"`
+	Threshold        float64          `json:"threshold"`
+	Precision        float64          `json:"precision"`
+	Recall           float64          `json:"recall"`
+	CalibrationError float64          `json:"calibration_error"`
+	Reliability      []ReliabilityBin `json:"reliability"`
+}
+
+// Report builds the ModelReport of outcomes at at; versions are the
+// versions in use.
+func Report(past []Outcome, at time.Time, versions map[Kind]string) *ModelReport {
+	r := &ModelReport{At: at, Outcomes: len(past)}
+	rows := make([]HistoryRow, len(past))
+	for i := range past {
+		o := &past[i]
+		rows[i] = HistoryRow{Labelled: Labelled{Features: Extract(&o.Snapshot), Churned: o.Churned, Blocked: o.Blocked},
+			Label: Label{LicenseID: o.Snapshot.LicenseID, DecidedAt: o.Snapshot.At}}
+	}
+	ev, err := Evaluate(rows, EngineConfig{})
+	if err != nil {
+		r.Note = err.Error()
+		return r
+	}
+	for _, kind := range []Kind{KindChurn, KindBlock} {
+		k := ev.Kind(kind)
+		if k.StartingModel {
+			r.Note = "too few outcomes in the earlier half to train: the figures are the starting model's"
+		}
+		r.Kinds = append(r.Kinds, ModelReportKind{Kind: kind, ModelVersion: versions[kind], Train: k.Train, Test: k.Test, TestPositive: k.TestPositive,
+			AUC: finite(k.AUC), Threshold: k.Threshold, Precision: k.Precision, Recall: k.Recall,
+			CalibrationError: finite(CalibrationError(k.Reliability)), Reliability: k.Reliability})
+	}
+	return r
+}
+
+// finite turns NaN (one class only) into -1, which JSON can carry.
+func finite(v float64) float64 {
+	if math.IsNaN(v) {
+		return -1
+	}
+	return v
 }

@@ -122,6 +122,11 @@ func (j *Job) Run(ctx context.Context) (res RunResult, err error) {
 	if err := scorer.Train(training); err != nil {
 		return res, fmt.Errorf("insights: train on %d past outcomes: %w", len(training), err)
 	}
+	if v, ok := scorer.(interface{ ModelVersions() map[Kind]string }); ok {
+		if err := j.store.SaveModelReport(ctx, Report(training, now, v.ModelVersions())); err != nil {
+			return res, err
+		}
+	}
 	after := ""
 	for {
 		lics, err := j.store.ActiveLicenses(ctx, after, j.cfg.BatchSize)

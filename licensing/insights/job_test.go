@@ -441,3 +441,20 @@ func TestImportKeepsWhatTheHistorySays(t *testing.T) {
 		})
 	}
 }
+
+// TestScoringJobKeepsModelReport: a run of the real engine keeps the
+// report of its models (for the console); with the fixture's few outcomes
+// it says why it has no figures.
+func TestScoringJobKeepsModelReport(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "sqlite", insights.RecorderConfig{MaxDelay: time.Hour})
+	if r := must[*insights.ModelReport](t)(f.st.InsightScores().ModelReport(ctx)); r != nil {
+		t.Fatalf("a report before any run: %+v", r)
+	}
+	job := insights.NewJob(f.st.InsightScores(), insights.JobConfig{Clock: f.clock.Now})
+	must[insights.RunResult](t)(job.Run(ctx))
+	r := must[*insights.ModelReport](t)(f.st.InsightScores().ModelReport(ctx))
+	if r == nil || !r.At.Equal(f.clock.Now().UTC().Truncate(time.Microsecond)) || r.Note == "" || len(r.Kinds) != 0 {
+		t.Fatalf("report %+v, want one of this run saying why it has no figures", r)
+	}
+}

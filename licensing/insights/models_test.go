@@ -276,3 +276,38 @@ func TestBacktestAsTheJobRuns(t *testing.T) {
 		})
 	}
 }
+
+// TestModelReportOnOutcomes: the report the job keeps for the console
+// trains on the earlier half of the outcomes and gives churn and block
+// their figures and reliability tables.
+func TestModelReportOnOutcomes(t *testing.T) {
+	cfg := sim.Default(5, 500)
+	labels, err := sim.Generate(cfg, func(*insights.Record) error { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := insights.NewHistoryBuilder(labels)
+	b.KeepSnapshots = true
+	if _, err := sim.Generate(cfg, b.Add); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	past := make([]insights.Outcome, len(rows))
+	for i, r := range rows {
+		past[i] = insights.Outcome{Snapshot: *r.Snapshot, Churned: r.Churned, Blocked: r.Blocked}
+	}
+	at := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
+	rep := insights.Report(past, at, map[insights.Kind]string{insights.KindChurn: "churn-x", insights.KindBlock: "block-x"})
+	if rep.Outcomes != 500 || len(rep.Kinds) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, k := range rep.Kinds {
+		t.Logf("%s %s: AUC %.3f calibration error %.3f, %d bands", k.Kind, k.ModelVersion, k.AUC, k.CalibrationError, len(k.Reliability))
+		if k.AUC < 0.75 || k.Test == 0 || len(k.Reliability) == 0 || k.CalibrationError < 0 || k.ModelVersion == "" {
+			t.Errorf("%+v", k)
+		}
+	}
+}

@@ -150,6 +150,10 @@ type ScoreStore interface {
 	TopScores(ctx context.Context, kind Kind, minScore float64, limit int) ([]ScoreRecord, error)
 	// DeleteHistoryBefore deletes history older than cutoff.
 	DeleteHistoryBefore(ctx context.Context, cutoff time.Time) (int64, error)
+	// SaveModelReport keeps the report of the last run (one, replaced);
+	// ModelReport answers it, nil before any run made one.
+	SaveModelReport(ctx context.Context, r *ModelReport) error
+	ModelReport(ctx context.Context) (*ModelReport, error)
 }
 
 // PaymentStates is the narrow view of the subscriptions the payment and
@@ -225,6 +229,15 @@ func (s *Scores) Top(ctx context.Context, kind Kind, minScore float64, n int) ([
 		return nil, licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
 	}
 	return s.store.TopScores(ctx, kind, minScore, min(max(n, 1), licensing.MaxPageLimit))
+}
+
+// ModelReport is the report of the models of the last scoring run (nil
+// before one); permissions as List.
+func (s *Scores) ModelReport(ctx context.Context) (*ModelReport, error) {
+	if err := check(ctx, ScoreFilter{}); err != nil {
+		return nil, err
+	}
+	return s.store.ModelReport(ctx)
 }
 
 // check is what every read of scores checks: the caller's permission and
