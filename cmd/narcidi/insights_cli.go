@@ -72,7 +72,9 @@ func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 	if *mix != "" {
 		m, ok := sim.Mixes(def.Seed, def.Licenses, def.Days)[*mix]
 		if !ok {
-			return usageError{fmt.Errorf("-mix %q: want classic, wide or traps", *mix)}
+			err := fmt.Errorf("-mix %q: want classic, wide or traps", *mix)
+			fmt.Fprintln(stderr, err)
+			return usageError{err}
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

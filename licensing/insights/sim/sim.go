@@ -389,8 +389,8 @@ func (g *gen) license() (insights.Label, error) {
 			attempt := 1 + (day-cardFail)/2
 			ends := cfg.Start.AddDate(0, 0, cardFail+7)
 			status := insights.PaymentPastDue
-			if attempt > 3 {
-				status = insights.PaymentUnpaid
+			if attempt >= 3 {
+				status = insights.PaymentUnpaid // the last retry of the window failed too
 			}
 			if attempt <= 4 {
 				g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: status, At: g.at(day), Attempts: attempt, DunningEndsAt: &ends})
