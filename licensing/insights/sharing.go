@@ -17,10 +17,15 @@ import (
 // activations in the last 14 days against its five 14-day periods before).
 // The evidence adds up, each z counted between 0 and 6:
 //
-//	z = −4 + 0.6 z(extra fingerprints) + 0.3 z(deactivations) + 0.4 z(networks per seat)
-//	    + 0.4 z(activation burst) + 0.3 z(own history)
+//	z = −4 + 0.6 z(extra fingerprints per √seats) + 0.3 z(deactivations per √seats) + 0.4 z(networks per seat)
+//	    + 0.4 z(activation burst per √seats) + 0.3 z(own history)
 //	    + 3 per cloned machine (one id, two hostnames; at most 2) + 1.5 per clock-tampering report (at most 2)
 //	score = σ(z)
+//
+// A fleet (Features.Fleet: activations from at most two networks, their
+// hostnames on one pattern) counts no machine churn and no own history; a
+// machine id whose hostnames follow one pattern from at most two networks
+// (Features.CloneFleet, a VM image on managed hosts) is no clone.
 //
 // Peers are the licenses of the same policy in the scored batch when there
 // are at least minPeers of them, else the same policy's licenses seen in
