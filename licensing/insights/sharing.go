@@ -33,7 +33,7 @@ import (
 const (
 	sharingBias     = -4.0
 	sharingMaxZ     = 6.0
-	sharingVersion  = "sharing-rules-2"
+	sharingVersion  = "sharing-rules-3"
 	upgradeVersion  = "upgrade-rules-2"
 	minPeers        = 20
 	madToSigma      = 1.4826 // MAD × this estimates a normal σ
@@ -58,6 +58,11 @@ type peerMetric struct {
 // counting would flag every large plan).
 func perSeat(n int, f *Features) float64 { return float64(n) / math.Sqrt(float64(f.Seats)) }
 
+// replacedFree is the machine a license may replace in 90 days without it
+// counting: a traveller whose one-seat laptop was replaced twice scored
+// like a sharer in the daily backtest.
+const replacedFree = 1
+
 // The machine-churn metrics count nothing for a fleet (Features.Fleet):
 // runners and VMs coming and going on the customer's own network are its
 // business.
@@ -66,7 +71,7 @@ var peerMetrics = []peerMetric{
 		if f.Fleet {
 			return 0
 		}
-		return perSeat(max(0, f.Fingerprints90-f.Seats), f)
+		return perSeat(max(0, f.Fingerprints90-f.Seats-replacedFree), f)
 	}, func(f *Features, med float64) string {
 		return fmt.Sprintf("%d different machines activated in the last 90 days on %s from %d networks (peers: %.1f more than their seats per √seat)",
 			f.Fingerprints90, plural(f.Seats, "seat", "seats"), f.ActivationNetworks90, med)
@@ -75,7 +80,7 @@ var peerMetrics = []peerMetric{
 		if f.Fleet {
 			return 0
 		}
-		return perSeat(f.Deactivations90, f)
+		return perSeat(max(0, f.Deactivations90-replacedFree), f)
 	}, func(f *Features, med float64) string {
 		return fmt.Sprintf("%s deactivated in the last 90 days on %s (peers: %.1f per √seat)", plural(f.Deactivations90, "machine", "machines"),
 			plural(f.Seats, "seat", "seats"), med)
