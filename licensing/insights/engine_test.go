@@ -227,3 +227,31 @@ func TestHistoryToSnapshot(t *testing.T) {
 		t.Error("a label without its license must be an error")
 	}
 }
+
+// TestLargePlanSharersAmongSharers (issue 26): on a 25-seat plan bought
+// mostly by sharers, the peers' median and spread must not make sharing
+// look normal: a key rotated through 40 outsiders' machines in 90 days is
+// still suspected, and a VM fleet of the same plan is not.
+func TestLargePlanSharersAmongSharers(t *testing.T) {
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	var fs []insights.Features
+	for i := range 30 {
+		f := insights.Features{LicenseID: fmt.Sprintf("lic-%02d", i), PolicyID: "plan-25", At: at, Status: licensing.LicenseActive, Seats: 25,
+			Fingerprints90: 18, Activations90: 18, Networks28: 6, MaxNetworksDay: 2, BurstDay: 18, ActivationNetworks90: 1, ManagedShare: 1}
+		switch {
+		case i < 18: // sharers, each rotating a little more
+			f.Fingerprints90, f.Deactivations90, f.Activations90 = 65+i, 45+i, 65+i // as the simulator's: one every two days
+			f.Networks28, f.ActivationNetworks90, f.ManagedShare = 20, 40, 0.2
+		default: // VM fleets: one image on managed hosts of their network
+			f.Activations90, f.Clones, f.CloneKey, f.CloneHosts, f.CloneNetworks, f.CloneFleet, f.Fleet = 40, 25, "m-1", []string{"node-01"}, 1, true, true
+		}
+		fs = append(fs, f)
+	}
+	scores := insights.NewEngine(insights.EngineConfig{}).ScoreFeatures(fs)
+	for i, f := range fs {
+		s := scores[i*len(insights.Kinds)+3]
+		if sharer := i < 18; sharer != (s.Value >= 0.5) {
+			t.Errorf("%s (sharer %v): sharing %.2f %v", f.LicenseID, sharer, s.Value, s.Reasons)
+		}
+	}
+}

@@ -33,7 +33,7 @@ import (
 const (
 	sharingBias     = -4.0
 	sharingMaxZ     = 6.0
-	sharingVersion  = "sharing-rules-3"
+	sharingVersion  = "sharing-rules-4"
 	upgradeVersion  = "upgrade-rules-2"
 	minPeers        = 20
 	madToSigma      = 1.4826 // MAD × this estimates a normal σ
@@ -104,8 +104,8 @@ var peerMetrics = []peerMetric{
 // that is mostly sharers (a plan only sharers and fleets buy) must not
 // make sharing look normal.
 var (
-	peerMedianCap = []float64{1, 1, 2, 1}
-	peerScaleCap  = []float64{3, 3, 1.5, 3}
+	peerMedianCap = []float64{0.5, 0.5, 2, 0.5}
+	peerScaleCap  = []float64{1.5, 1.5, 1.5, 1.5}
 )
 
 // peerRef is the median and scale of each peer metric in a peer group.
