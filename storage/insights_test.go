@@ -118,3 +118,43 @@ func TestTopScores(t *testing.T) {
 		}
 	})
 }
+
+// TestPaymentStates: the payment state the insights read from the
+// subscriptions table as it is (issue 26): a past-due subscription's
+// licenses with when it began, when dunning ends and the last failure;
+// one whose dunning suspended its licenses reads unpaid; an active one's
+// licenses, and licenses not asked for, are absent.
+func TestPaymentStates(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		since := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+		ends, failed := since.Add(7*24*time.Hour), since.Add(48*time.Hour)
+		sub := func(id, status string, suspended bool, licenses string, pastDue, dunning, lastFailed *time.Time) {
+			t.Helper()
+			must(t, s.DB().Exec(`INSERT INTO subscriptions (id, customer_id, policy_id, interval, interval_days, status, cancel_at_period_end,
+past_due_since, dunning_ends_at, licenses_suspended, provider, provider_customer_id, last_payment_failed_at, license_ids, metadata, created_at, updated_at)
+VALUES (?, 'cus', 'pol', 'month', 30, ?, false, ?, ?, ?, 'manual', '', ?, ?, '{}', ?, ?)`,
+				id, status, pastDue, dunning, suspended, lastFailed, licenses, since, since).Error)
+		}
+		sub("s-due", "past_due", false, `["lic-a","lic-b"]`, &since, &ends, &failed)
+		sub("s-over", "past_due", true, `["lic-c"]`, &since, &ends, &failed)
+		sub("s-ok", "active", false, `["lic-d"]`, nil, nil, nil)
+		got, err := s.InsightScores().PaymentStates(ctx, []string{"lic-a", "lic-c", "lic-d", "lic-x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		due := insights.PaymentState{Status: insights.PaymentPastDue, Since: &since, DunningEndsAt: &ends, LastFailedAt: &failed}
+		over := due
+		over.Status = insights.PaymentUnpaid
+		want := map[string]insights.PaymentState{"lic-a": due, "lic-c": over}
+		if len(got) != len(want) {
+			t.Fatalf("got %v, want lic-a and lic-c", got)
+		}
+		for id, w := range want {
+			g := got[id]
+			if g.Status != w.Status || !g.Since.Equal(*w.Since) || !g.DunningEndsAt.Equal(*w.DunningEndsAt) || !g.LastFailedAt.Equal(*w.LastFailedAt) {
+				t.Errorf("%s: got %+v, want %+v", id, g, w)
+			}
+		}
+	})
+}

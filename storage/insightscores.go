@@ -135,9 +135,68 @@ type insightOutcomeRow struct {
 	Activations   string
 	Deactivations string
 	Extensions    string
+	Facts         string // outcomeFacts as JSON (0019)
 }
 
 func (insightOutcomeRow) TableName() string { return "insight_outcomes" }
+
+// outcomeFacts is what else an imported history says of a license at its
+// snapshot (issue 26): its suspensions and reinstatements, its payment
+// state, its clock-tampering reports. One JSON column: none of it is
+// queried, all of it is read with the outcome.
+type outcomeFacts struct {
+	Suspensions    []time.Time           `json:"suspensions,omitempty"`
+	Payment        insights.PaymentState `json:"payment"`
+	ClockTampering int                   `json:"clock_tampering,omitempty"`
+}
+
+// migrateInsightOutcomeFacts (0019) keeps with each imported outcome what
+// the history said of its suspensions, payments and clock (outcomeFacts):
+// before, import dropped them and a model trained on an imported history
+// could not learn the payment signal. It also adds insight_runs.report.
+func migrateInsightOutcomeFacts(tx *gorm.DB) error {
+	type insightOutcome struct {
+		Facts string `gorm:"type:text;not null;default:'{}'"`
+	}
+	if err := tx.Migrator().AddColumn(&insightOutcome{}, "Facts"); err != nil {
+		return fmt.Errorf("add insight_outcomes.facts: %w", err)
+	}
+	// And the report of the last run's models (insights.ModelReport), for
+	// the console.
+	type insightRun struct {
+		Report *string `gorm:"type:text"`
+	}
+	if err := tx.Migrator().AddColumn(&insightRun{}, "Report"); err != nil {
+		return fmt.Errorf("add insight_runs.report: %w", err)
+	}
+	return nil
+}
+
+// SaveModelReport implements insights.ScoreStore: the scoring run's row
+// keeps it (the run holds the lock, so its row exists).
+func (i *InsightScores) SaveModelReport(ctx context.Context, r *insights.ModelReport) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return licensing.Wrap(licensing.EInternal, err, "encode the model report")
+	}
+	return translate(i.s.q(ctx).Exec(`UPDATE insight_runs SET report = ? WHERE name = ?`, string(b), scoringRun).Error)
+}
+
+// ModelReport implements insights.ScoreStore.
+func (i *InsightScores) ModelReport(ctx context.Context) (*insights.ModelReport, error) {
+	var rows []struct{ Report *string }
+	if err := i.s.q(ctx).Raw(`SELECT report FROM insight_runs WHERE name = ?`, scoringRun).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	if len(rows) == 0 || rows[0].Report == nil {
+		return nil, nil
+	}
+	var r insights.ModelReport
+	if err := json.Unmarshal([]byte(*rows[0].Report), &r); err != nil {
+		return nil, licensing.Wrap(licensing.EInternal, err, "a stored model report is not JSON")
+	}
+	return &r, nil
+}
 
 type insightRunRow struct {
 	Name           string `gorm:"primaryKey"`
@@ -469,6 +528,54 @@ func (i *InsightScores) paymentTrouble(ctx context.Context, byLicense map[string
 	return nil
 }
 
+// PaymentStates implements insights.PaymentStates over the subscriptions
+// table's columns (status, past_due_since, dunning_ends_at,
+// last_payment_failed_at, licenses_suspended): the subscriptions in
+// trouble are few, read whole. A past-due subscription whose licenses
+// were suspended at the end of its dunning reads unpaid. The provider's
+// failed attempts and card expiry are not kept there: left unknown.
+func (i *InsightScores) PaymentStates(ctx context.Context, licenseIDs []string) (map[string]insights.PaymentState, error) {
+	var subs []struct {
+		LicenseIDs          string
+		Status              string
+		PastDueSince        *time.Time
+		DunningEndsAt       *time.Time
+		LastPaymentFailedAt *time.Time
+		LicensesSuspended   bool
+	}
+	if err := i.s.q(ctx).Raw(`SELECT license_ids, status, past_due_since, dunning_ends_at, last_payment_failed_at, licenses_suspended
+FROM subscriptions WHERE status = ? OR licenses_suspended`, "past_due").Scan(&subs).Error; err != nil {
+		return nil, translate(err)
+	}
+	want := make(map[string]bool, len(licenseIDs))
+	for _, id := range licenseIDs {
+		want[id] = true
+	}
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	out := map[string]insights.PaymentState{}
+	for _, sub := range subs {
+		st := insights.PaymentState{Status: insights.PaymentPastDue, Since: utc(sub.PastDueSince), DunningEndsAt: utc(sub.DunningEndsAt),
+			LastFailedAt: utc(sub.LastPaymentFailedAt)}
+		if sub.LicensesSuspended {
+			st.Status = insights.PaymentUnpaid
+		}
+		var ids []string
+		_ = json.Unmarshal([]byte(sub.LicenseIDs), &ids)
+		for _, id := range ids {
+			if want[id] {
+				out[id] = st
+			}
+		}
+	}
+	return out, nil
+}
+
 func minTime(a, b time.Time) time.Time {
 	if b.Before(a) {
 		return b
@@ -550,14 +657,19 @@ func (i *InsightScores) PastOutcomes(ctx context.Context, since time.Time, limit
 	for _, r := range imported {
 		p := insights.PastOutcome{LicenseID: r.LicenseID, CustomerID: r.CustomerID, Seats: r.Seats, CreatedAt: r.CreatedAt.UTC(),
 			ExpiresAt: r.ExpiresAt.UTC(), DecidedAt: r.DecidedAt.UTC(), Churned: r.Churned, Blocked: r.Blocked, Imported: true}
+		var facts outcomeFacts
+		if r.Facts == "" {
+			r.Facts = "{}"
+		}
 		for _, f := range []struct {
 			text string
 			v    any
-		}{{r.Activations, &p.Activations}, {r.Deactivations, &p.Deactivations}, {r.Extensions, &p.Extensions}} {
+		}{{r.Activations, &p.Activations}, {r.Deactivations, &p.Deactivations}, {r.Extensions, &p.Extensions}, {r.Facts, &facts}} {
 			if err := json.Unmarshal([]byte(f.text), f.v); err != nil {
 				return nil, licensing.Wrap(licensing.EInternal, err, "an imported outcome is not JSON")
 			}
 		}
+		p.Suspensions, p.Payment, p.ClockTampering = facts.Suspensions, facts.Payment, facts.ClockTampering
 		out = append(out, p)
 	}
 	slices.SortStableFunc(out, func(a, b insights.PastOutcome) int { return b.DecidedAt.Compare(a.DecidedAt) })
@@ -577,11 +689,12 @@ func (i *InsightScores) SaveOutcomes(ctx context.Context, outcomes []insights.Pa
 		enc := func(v any) string { b, _ := json.Marshal(v); return string(b) }
 		rows[n] = insightOutcomeRow{LicenseID: p.LicenseID, DecidedAt: p.DecidedAt.UTC(), CustomerID: p.CustomerID, Seats: p.Seats,
 			CreatedAt: p.CreatedAt.UTC(), ExpiresAt: p.ExpiresAt.UTC(), Churned: p.Churned, Blocked: p.Blocked,
-			Activations: enc(orEmpty(p.Activations)), Deactivations: enc(orEmpty(p.Deactivations)), Extensions: enc(orEmpty(p.Extensions))}
+			Activations: enc(orEmpty(p.Activations)), Deactivations: enc(orEmpty(p.Deactivations)), Extensions: enc(orEmpty(p.Extensions)),
+			Facts: enc(outcomeFacts{Suspensions: p.Suspensions, Payment: p.Payment, ClockTampering: p.ClockTampering})}
 	}
 	return translate(i.s.q(ctx).Clauses(clause.OnConflict{
 		Columns:   []clause.Column{{Name: "license_id"}, {Name: "decided_at"}},
-		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "seats", "created_at", "expires_at", "churned", "blocked", "activations", "deactivations", "extensions"}),
+		DoUpdates: clause.AssignmentColumns([]string{"customer_id", "seats", "created_at", "expires_at", "churned", "blocked", "activations", "deactivations", "extensions", "facts"}),
 	}).CreateInBatches(rows, 100).Error)
 }
 

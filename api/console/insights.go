@@ -156,6 +156,36 @@ type insightsData struct {
 	Customer string
 	Product  string
 	Next     template.URL
+	// Report is how the models of the last scoring run did on the
+	// installation's outcomes (nil before a run made one).
+	Report *modelReport
+}
+
+// modelReport is insights.ModelReport as the page shows it.
+type modelReport struct {
+	*insights.ModelReport
+	Kinds []reportKind
+}
+
+type reportKind struct {
+	insights.ModelReportKind
+	Label string
+}
+
+// Pct shows a share as a percentage ("–" when not measured).
+func (reportKind) Pct(v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return percent(v)
+}
+
+// Fixed shows a figure with three decimals ("–" when not measured).
+func (reportKind) Fixed(v float64) string {
+	if v < 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.3f", v)
 }
 
 func (cn *Console) insights(c *fiber.Ctx) error {
@@ -178,6 +208,16 @@ func (cn *Console) insights(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	d.Rows = cn.names(ctx).rows(rs)
+	rep, err := cn.cfg.Insights.ModelReport(ctx)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	if rep != nil {
+		d.Report = &modelReport{ModelReport: rep}
+		for _, k := range rep.Kinds {
+			d.Report.Kinds = append(d.Report.Kinds, reportKind{k, kindLabels[k.Kind]})
+		}
+	}
 	if d.Products, err = cn.cfg.Services.Catalog.Products(ctx, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
 		return cn.fail(c, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/console"
@@ -194,6 +195,37 @@ func TestInsightsLeftOutWithoutScores(t *testing.T) {
 		// And with them, the same user sees them there.
 		if _, body := b.do("GET", "/console/licenses/"+e.license.ID, nil); !strings.Contains(body, `id="insights"`) {
 			t.Error("the license page lacks its insights")
+		}
+	})
+}
+
+// TestInsightsPageShowsModelReport (issue 26): the insights page shows how
+// the models of the last scoring run did (stored by the run): the version
+// in use, AUC, precision and recall at the threshold, and the reliability
+// table; before any run, no such section.
+func TestInsightsPageShowsModelReport(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		storeScores(t, e, st)
+		b := e.signedIn(licensing.RoleReadOnly)
+		if _, body := b.do("GET", "/console/insights", nil); strings.Contains(body, "How the models do") {
+			t.Fatal("a model report before any run")
+		}
+		ctx := context.Background()
+		now := e.clock.Now()
+		if ok, err := st.InsightScores().TryLock(ctx, "run-1", now, now.Add(time.Hour)); err != nil || !ok {
+			t.Fatalf("lock: %v %v", ok, err)
+		}
+		rep := &insights.ModelReport{At: now, Outcomes: 640, Kinds: []insights.ModelReportKind{{Kind: insights.KindChurn, ModelVersion: "churn-trained-0badcafe",
+			Train: 320, Test: 320, TestPositive: 61, AUC: 0.871, Threshold: 0.5, Precision: 0.8, Recall: 0.55, CalibrationError: 0.031,
+			Reliability: []insights.ReliabilityBin{{Low: 0, High: 0.1, N: 200, Positive: 6, MeanPredicted: 0.04}, {Low: 0.7, High: 0.8, N: 20, Positive: 15, MeanPredicted: 0.74}}}}}
+		must(t, st.InsightScores().SaveModelReport(ctx, rep))
+		_, body := b.do("GET", "/console/insights", nil)
+		for _, want := range []string{"How the models do", "640 past outcomes", "churn-trained-0badcafe", "AUC 0.871", "precision 80%", "recall 55%",
+			"calibration error 0.031", "<td>70%–80%</td><td>20</td><td>74%</td><td>75%</td>"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the insights page lacks %q", want)
+			}
 		}
 	})
 }

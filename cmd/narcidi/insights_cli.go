@@ -8,17 +8,21 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime/pprof"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/insights/sim"
 )
 
 const insightsUsage = `Usage:
-  narcidi insights simulate -out FILE -labels FILE [-seed N] [-licenses N] [-days N] [-churn F] [-grow F] [-share F]
+  narcidi insights simulate -out FILE -labels FILE [-mix classic|wide|traps] [-seed N] [-licenses N] [-days N] [-churn F] [-grow F] [-share F]
       write a simulated history (the import format, README "Insights") and its known outcomes
-  narcidi insights evaluate -history FILE -labels FILE
+  narcidi insights evaluate -history FILE -labels FILE [-backtest=false]
       train the models on the licenses decided in the earlier half and print, per
-      score, AUC, precision and recall (at the engine's threshold) on the later half
+      score, AUC, precision and recall (at the engine's threshold), the reliability
+      table and the rate raised per profile on the later half; then the rolling
+      backtest (the daily job's logic every 3 days) and the targets of issue 26
   narcidi insights import -history FILE
       load a history into the database: roll-ups, refusals and past outcomes
       the scoring job trains on ("narcidi insights import -h")
@@ -48,6 +52,7 @@ func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	def := sim.Default(1, 1000)
 	out := fs.String("out", "", "history file to write (JSON lines)")
+	mix := fs.String("mix", "", "a named mix of profiles: classic, wide or traps (the rate flags then apply to its first four)")
 	labels := fs.String("labels", "", "labels file to write (JSON lines)")
 	seed := fs.Uint64("seed", def.Seed, "random seed: the same seed writes the same files")
 	fs.IntVar(&def.Licenses, "licenses", def.Licenses, "licenses to simulate")
@@ -64,6 +69,22 @@ func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("-out and -labels are required")}
 	}
 	def.Seed = *seed
+	if *mix != "" {
+		m, ok := sim.Mixes(def.Seed, def.Licenses, def.Days)[*mix]
+		if !ok {
+			err := fmt.Errorf("-mix %q: want classic, wide or traps", *mix)
+			fmt.Fprintln(stderr, err)
+			return usageError{err}
+		}
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		for name, rate := range map[string]*float64{"churn": &m.ChurnRate, "grow": &m.GrowRate, "share": &m.ShareRate} {
+			if set[name] {
+				*rate = *map[string]*float64{"churn": &def.ChurnRate, "grow": &def.GrowRate, "share": &def.ShareRate}[name]
+			}
+		}
+		def = m
+	}
 	h, err := os.Create(*out)
 	if err != nil {
 		return err
@@ -86,6 +107,8 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	history := fs.String("history", "", "history file (JSON lines, the import format)")
 	labelsPath := fs.String("labels", "", "labels file: one {\"license_id\",\"churned\",\"decided_at\",\"profile\"?} per line")
+	backtest := fs.Bool("backtest", true, "also run the rolling backtest (the daily job's logic)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the evaluation to this file")
 	if err := fs.Parse(args); err != nil {
 		return usageOr(err)
 	}
@@ -108,16 +131,144 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer hf.Close()
-	rows, err := insights.HistoryRows(hf, labels)
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	bt := insights.Backtest{}
+	if *backtest {
+		bt = insights.DefaultBacktest
+	}
+	rows, probes, err := insights.HistoryProbes(hf, labels, bt)
 	if err != nil {
 		return fmt.Errorf("%s: %w", *history, err)
 	}
+	read := time.Since(start)
 	ev, err := insights.Evaluate(rows, insights.EngineConfig{})
 	if err != nil {
 		return err
 	}
 	printEvaluation(stdout, ev)
+	var res *insights.BacktestResult
+	if *backtest {
+		res = insights.RunBacktest(rows, probes, insights.EngineConfig{}, 0)
+		res.Every = bt.Every
+		printBacktest(stdout, res, len(probes))
+	}
+	printTargets(stdout, ev, res)
+	fmt.Fprintf(stdout, "\n%d licenses: read and snapshots %s, total %s\n", len(labels), read.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+func printReliability(w io.Writer, bins []insights.ReliabilityBin) {
+	if len(bins) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  reliability (calibration error %.3f):", insights.CalibrationError(bins))
+	for _, b := range bins {
+		fmt.Fprintf(w, "  [%.1f,%.1f) %d: %.2f→%.2f", b.Low, b.High, b.N, b.MeanPredicted, float64(b.Positive)/float64(b.N))
+	}
+	fmt.Fprintln(w)
+}
+
+func printProfiles(w io.Writer, what string, ps []insights.ProfileRate) {
+	if len(ps) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  %s:", what)
+	for _, p := range ps {
+		mark := ""
+		if p.Positive {
+			mark = "*"
+		}
+		fmt.Fprintf(w, "  %s%s %d/%d (%.1f%%)", p.Profile, mark, p.Raised, p.N, 100*p.Rate())
+	}
+	fmt.Fprintln(w)
+}
+
+// printBacktest prints the rolling backtest.
+func printBacktest(w io.Writer, res *insights.BacktestResult, probes int) {
+	fmt.Fprintf(w, "rolling backtest: %d origins every %d days, %d probes, retrained every %d days on the outcomes known by then\n\n",
+		res.Origins, int(res.Every.Hours()/24), probes, int(res.Retrain.Hours()/24))
+	for _, k := range res.Kinds {
+		fmt.Fprintf(w, "%s (backtest)\n", k.Kind)
+		if k.StartingOrigins > 0 {
+			fmt.Fprintf(w, "  %d origins left out: the starting model was in use\n", k.StartingOrigins)
+		}
+		fmt.Fprintf(w, "  probes %d (%d positive): AUC %.3f   precision %.3f   recall %.3f at %.2f\n", k.Probes, k.ProbePositive, k.AUC, k.Precision, k.Recall, k.Threshold)
+		if !math.IsNaN(k.WindowAUC) {
+			fmt.Fprintf(w, "  last 14 days before expiry: %d probes, AUC %.3f\n", k.WindowProbes, k.WindowAUC)
+		}
+		fmt.Fprintf(w, "  licenses %d (%d positive), flagged by the job %d: precision %.3f   recall %.3f", k.Licenses, k.Positive, k.Flagged, k.LicensePrecision, k.LicenseRecall)
+		if !math.IsNaN(k.LeadDays) {
+			fmt.Fprintf(w, "   median lead %.0f days", k.LeadDays)
+		}
+		fmt.Fprintln(w)
+		printProfiles(w, "flagged by the job per profile (* = the kind's truth)", k.ByProfile)
+		printReliability(w, k.Reliability)
+		fmt.Fprintln(w)
+	}
+}
+
+// printTargets prints the targets of issue 26 and whether each is met.
+func printTargets(w io.Writer, ev *insights.Evaluation, res *insights.BacktestResult) {
+	fmt.Fprintln(w, "targets")
+	line := func(what string, got, want float64, atMost bool) {
+		ok := got >= want
+		if atMost {
+			ok = got <= want
+		}
+		verdict := "met"
+		if math.IsNaN(got) {
+			verdict = "not measured"
+		} else if !ok {
+			verdict = "NOT met"
+		}
+		cmp := "≥"
+		if atMost {
+			cmp = "≤"
+		}
+		fmt.Fprintf(w, "  %-58s %s %.3f: %.3f %s\n", what, cmp, want, got, verdict)
+	}
+	rate := func(ps []insights.ProfileRate, profile string) float64 {
+		for _, p := range ps {
+			if p.Profile == profile {
+				return p.Rate()
+			}
+		}
+		return math.NaN()
+	}
+	if k := ev.Kind(insights.KindChurn); k != nil {
+		line("churn AUC", k.AUC, 0.85, false)
+		line("churn raised on erratic-but-loyal", rate(k.ByProfile, "erratic"), 0.05, true)
+	}
+	if res == nil {
+		return
+	}
+	if k := res.Kind(insights.KindChurn); k != nil {
+		line("churn flagged by the job on erratic-but-loyal", rate(k.ByProfile, "erratic"), 0.05, true)
+	}
+	if k := res.Kind(insights.KindBlock); k != nil {
+		line("block AUC, last 14 days before expiry (backtest)", k.WindowAUC, 0.85, false)
+	}
+	if k := res.Kind(insights.KindSharing); k != nil {
+		line("sharing precision, licenses flagged by the job", k.LicensePrecision, 0.95, false)
+		line("VM farms flagged by the job", rate(k.ByProfile, "vm_farm"), 0.02, true)
+		line("CI fleets flagged by the job", rate(k.ByProfile, "ci_fleet"), 0.02, true)
+		line("large-plan sharers found by the job", rate(k.ByProfile, "large_sharer"), 0.9, false)
+	}
+	if k := res.Kind(insights.KindUpgrade); k != nil {
+		line("upgrade recall, licenses flagged by the job", k.LicenseRecall, 0.9, false)
+		line("growers on the largest plan found by the job", rate(k.ByProfile, "top_grower"), 0.9, false)
+	}
 }
 
 // printEvaluation prints one block per kind of score (README, "Insights",
@@ -143,7 +294,10 @@ func printEvaluation(w io.Writer, ev *insights.Evaluation) {
 		if !math.IsNaN(k.StartingAUC) {
 			fmt.Fprintf(w, "   (starting model AUC %.3f)", k.StartingAUC)
 		}
-		fmt.Fprint(w, "\n\n")
+		fmt.Fprintln(w)
+		printProfiles(w, "raised per profile (* = the kind's truth)", k.ByProfile)
+		printReliability(w, k.Reliability)
+		fmt.Fprintln(w)
 	}
 }
 

@@ -114,7 +114,7 @@ func TestInsightsSimulateAndEvaluate(t *testing.T) {
 		code := run(context.Background(), args, getenv, &out, &errs)
 		return code, out.String(), errs.String()
 	}
-	if code, out, errs := runCmd("insights", "simulate", "-out", history, "-labels", labels, "-seed", "4", "-licenses", "400"); code != 0 {
+	if code, out, errs := runCmd("insights", "simulate", "-out", history, "-labels", labels, "-seed", "4", "-licenses", "400", "-mix", "wide"); code != 0 {
 		t.Fatalf("simulate: exit %d\n%s%s", code, out, errs)
 	}
 	code, out, errs := runCmd("insights", "evaluate", "-history", history, "-labels", labels)
@@ -130,8 +130,14 @@ func TestInsightsSimulateAndEvaluate(t *testing.T) {
 		t.Fatalf("AUC %v (%v) in\n%s", auc, err, out)
 	}
 	for _, kind := range insights.Kinds {
-		if !strings.Contains(out, string(kind)+"  ") {
-			t.Errorf("no %s block in\n%s", kind, out)
+		if !strings.Contains(out, string(kind)+"  ") || !strings.Contains(out, string(kind)+" (backtest)") {
+			t.Errorf("no %s block or backtest in\n%s", kind, out)
+		}
+	}
+	for _, want := range []string{"reliability (calibration error", "raised per profile", "erratic", "vm_farm", "rolling backtest:",
+		"last 14 days before expiry:", "median lead", "targets", "VM farms flagged by the job"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
 		}
 	}
 	t.Logf("\n%s", out)
@@ -149,6 +155,7 @@ func TestInsightsSimulateAndEvaluate(t *testing.T) {
 		{[]string{"insights", "evaluate", "-history", history, "-labels", bad}, 1, `line 1: a label needs "license_id" and "decided_at"`},
 		{[]string{"insights", "evaluate", "-history", bad, "-labels", labels}, 1, "line 1"},
 		{[]string{"insights", "guess"}, 1, `unknown insights subcommand "guess"`},
+		{[]string{"insights", "simulate", "-out", bad, "-labels", bad, "-mix", "odd"}, 2, `-mix "odd"`},
 		{[]string{"insights", "-h"}, 0, "Usage"},
 		{[]string{"insights", "evaluate", "-h"}, 0, "-history"},
 	} {

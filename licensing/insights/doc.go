@@ -20,6 +20,13 @@
 // threshold once, as an insight.* event in the outbox. Scores reads them
 // for the API.
 //
+// Issue 26: features read each license against its own normal and its
+// plan's seats, and the payment and dunning state (PaymentStates, over the
+// subscriptions); fleets are told from shared keys; evaluate prints
+// reliability tables, rates per label profile and a rolling backtest of
+// the daily job's logic (backtest.go); each run keeps a ModelReport for
+// the console.
+//
 // Store is the narrow store of the concern (implemented by storage.Insights).
 // The sim subpackage writes simulated histories with known ground truth in
 // the JSON-lines import format (README, "Insights").

@@ -53,8 +53,11 @@ type Score struct {
 	ModelVersion  string `json:"model_version"`
 	StartingModel bool   `json:"starting_model"`
 	// SuggestedPolicyID is the next plan (KindUpgrade only).
-	SuggestedPolicyID string    `json:"suggested_policy_id,omitempty"`
-	ComputedAt        time.Time `json:"computed_at"`
+	SuggestedPolicyID string `json:"suggested_policy_id,omitempty"`
+	// Suggestion is the next step when there is no larger plan to name
+	// (KindUpgrade on the largest plan): SuggestCustomPlan.
+	Suggestion string    `json:"suggestion,omitempty"`
+	ComputedAt time.Time `json:"computed_at"`
 }
 
 // Activation is a machine's activation (or re-activation) seen by the
@@ -94,12 +97,35 @@ type Snapshot struct {
 	CustomerRenewals int         // past renewals of the customer's other licenses
 	CustomerChurns   int         // the customer's other licenses that expired without extension
 	PaymentTrouble   bool        // a subscription of the license is past due or unpaid
-	ClockTampering   int         // clock tampering reports in the last 90 days
-	AppVersions      []string    // app versions seen in the last 90 days
+	Payment          PaymentState
+	ClockTampering   int      // clock tampering reports in the last 90 days
+	AppVersions      []string // app versions seen in the last 90 days
 
 	// UpgradePolicies are the policies of the same product with more seats
 	// than this one, fewest seats first (the candidates of KindUpgrade).
 	UpgradePolicies []licensing.Policy
+}
+
+// SuggestCustomPlan is Score.Suggestion for a license that outgrew the
+// largest plan of its product: a custom plan, a talk with sales.
+const SuggestCustomPlan = "custom_plan"
+
+// PaymentState is the payment side of a license at a snapshot: its
+// subscription's dunning state (the job reads it from the subscriptions,
+// evaluate from a history's payment records). The zero value is "paid up,
+// nothing known".
+type PaymentState struct {
+	Status         string     // "", PaymentPastDue or PaymentUnpaid
+	Since          *time.Time // when the current trouble began (the first failure)
+	FailedAttempts int        // failed attempts of the current trouble (at least 1 when Status is set and the provider says none)
+	LastFailedAt   *time.Time
+	DunningEndsAt  *time.Time // when the dunning window ends (the license is suspended then if still unpaid)
+	CardExpiresAt  *time.Time // the card's expiry, when the provider says
+}
+
+// Troubled says whether a payment is past due or unpaid.
+func (p *PaymentState) Troubled() bool {
+	return p.Status == PaymentPastDue || p.Status == PaymentUnpaid
 }
 
 // Outcome is what happened to a license after a snapshot of it, the label
@@ -236,6 +262,9 @@ func (e *Engine) TrainFeatures(past []Labelled) error {
 	if err != nil {
 		return fmt.Errorf("insights: training the churn model: %w", err)
 	}
+	for i := range rows {
+		rows[i].Features.ChurnLogit = churn.logOdds(&rows[i].Features) // rows is a copy
+	}
 	block, err := fit(KindBlock, "block", blockTerms, startingLinear(KindBlock, "block", blockTerms, blockStartingBias, blockStarting),
 		func(l *Labelled) (bool, bool) { return l.Features.BlockEligible(), l.Blocked })
 	if err != nil {
@@ -284,7 +313,9 @@ func (e *Engine) ScoreFeatures(fs []Features) []Score {
 		s = base
 		s.Kind, s.ModelVersion, s.StartingModel = KindBlock, block.version, block.starting
 		if f.BlockEligible() {
-			s.Value, s.Reasons = block.score(f)
+			g := *f
+			g.ChurnLogit = churn.logOdds(f)
+			s.Value, s.Reasons = block.score(&g)
 		} else {
 			s.Value, s.Reasons = 1, []Reason{{Text: "the license is " + string(f.Status), Feature: "status", Value: 1}}
 		}
@@ -294,6 +325,9 @@ func (e *Engine) ScoreFeatures(fs []Features) []Score {
 		s.Kind, s.ModelVersion = KindUpgrade, upgradeVersion
 		s.Value, s.Reasons = scoreUpgrade(f)
 		s.SuggestedPolicyID = f.SuggestedPolicyID
+		if !f.HasUpgradePolicies {
+			s.Suggestion = SuggestCustomPlan
+		}
 		out = append(out, finish(s))
 
 		s = base

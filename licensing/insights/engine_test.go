@@ -89,7 +89,7 @@ func TestScoreGolden(t *testing.T) {
 			t.Errorf("score %+v", s)
 		}
 	}
-	if !scores[0].StartingModel || scores[0].ModelVersion != "churn-starting-1" {
+	if !scores[0].StartingModel || scores[0].ModelVersion != "churn-starting-2" {
 		t.Errorf("an untrained engine must say it used the starting model: %+v", scores[0])
 	}
 	if up := scores[2]; up.SuggestedPolicyID != "plan-5" || up.Value < 0.5 {
@@ -98,20 +98,27 @@ func TestScoreGolden(t *testing.T) {
 	if sh := scores[3]; sh.Value < 0.5 || !strings.Contains(sh.Reasons[0].Text, "3 different hostnames") {
 		t.Errorf("sharing %+v: want the cloned machine first", sh)
 	}
-	if ch := scores[0]; !strings.Contains(fmt.Sprint(ch.Reasons), "used on 7 of the last 28 days, down from 28") {
+	if ch := scores[0]; !strings.Contains(fmt.Sprint(ch.Reasons), "machine-days of use a week in the last 4 weeks, its own normal") {
 		t.Errorf("churn reasons %+v: want the fall in use in plain words", ch.Reasons)
 	}
 }
 
-// TestNoUpgradeWithoutALargerPlan: the same license with no larger plan
-// gets a low upgrade score and says why.
-func TestNoUpgradeWithoutALargerPlan(t *testing.T) {
+// TestLargestPlanSuggestsCustomPlan: the same license with no larger plan
+// keeps its upgrade score (issue 26: growers on the largest plan were
+// capped at 0.05) and suggests a custom plan, saying so last.
+func TestLargestPlanSuggestsCustomPlan(t *testing.T) {
 	s := fixedSnapshot()
+	with, _ := insights.NewEngine(insights.EngineConfig{}).Score([]insights.Snapshot{s})
 	s.UpgradePolicies = nil
 	scores, _ := insights.NewEngine(insights.EngineConfig{}).Score([]insights.Snapshot{s})
 	up := scores[2]
-	if up.Value > 0.05 || up.SuggestedPolicyID != "" || up.Reasons[0].Feature != "upgrade_policies" {
+	last := up.Reasons[len(up.Reasons)-1]
+	if up.Value != with[2].Value || up.SuggestedPolicyID != "" || up.Suggestion != insights.SuggestCustomPlan ||
+		last.Feature != "largest_plan" || !strings.Contains(last.Text, "custom plan") {
 		t.Errorf("upgrade %+v", up)
+	}
+	if with[2].Suggestion != "" {
+		t.Errorf("with a larger plan: suggestion %q", with[2].Suggestion)
 	}
 }
 
@@ -138,7 +145,7 @@ func TestTrainingMinimumsAndDeterminism(t *testing.T) {
 	if err := e.Train(outcomes(150)); err != nil {
 		t.Fatal(err)
 	}
-	if v := e.ModelVersions(); v[insights.KindChurn] != "churn-starting-1" || v[insights.KindBlock] != "block-starting-1" {
+	if v := e.ModelVersions(); v[insights.KindChurn] != "churn-starting-2" || v[insights.KindBlock] != "block-starting-2" {
 		t.Fatalf("150 outcomes trained %v; want the starting models", v)
 	}
 	past := outcomes(300)
@@ -218,5 +225,33 @@ func TestHistoryToSnapshot(t *testing.T) {
 	}
 	if _, err := insights.NewHistoryBuilder([]insights.Label{{LicenseID: "lic-x", DecidedAt: decided}}).Finish(); err == nil {
 		t.Error("a label without its license must be an error")
+	}
+}
+
+// TestLargePlanSharersAmongSharers (issue 26): on a 25-seat plan bought
+// mostly by sharers, the peers' median and spread must not make sharing
+// look normal: a key rotated through 40 outsiders' machines in 90 days is
+// still suspected, and a VM fleet of the same plan is not.
+func TestLargePlanSharersAmongSharers(t *testing.T) {
+	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	var fs []insights.Features
+	for i := range 30 {
+		f := insights.Features{LicenseID: fmt.Sprintf("lic-%02d", i), PolicyID: "plan-25", At: at, Status: licensing.LicenseActive, Seats: 25,
+			Fingerprints90: 18, Activations90: 18, Networks28: 6, MaxNetworksDay: 2, BurstDay: 18, ActivationNetworks90: 1, ManagedShare: 1}
+		switch {
+		case i < 18: // sharers, each rotating a little more
+			f.Fingerprints90, f.Deactivations90, f.Activations90 = 65+i, 45+i, 65+i // as the simulator's: one every two days
+			f.Networks28, f.ActivationNetworks90, f.ManagedShare = 20, 40, 0.2
+		default: // VM fleets: one image on managed hosts of their network
+			f.Activations90, f.Clones, f.CloneKey, f.CloneHosts, f.CloneNetworks, f.CloneFleet, f.Fleet = 40, 25, "m-1", []string{"node-01"}, 1, true, true
+		}
+		fs = append(fs, f)
+	}
+	scores := insights.NewEngine(insights.EngineConfig{}).ScoreFeatures(fs)
+	for i, f := range fs {
+		s := scores[i*len(insights.Kinds)+3]
+		if sharer := i < 18; sharer != (s.Value >= 0.5) {
+			t.Errorf("%s (sharer %v): sharing %.2f %v", f.LicenseID, sharer, s.Value, s.Reasons)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -26,7 +27,114 @@ type KindEvaluation struct {
 	// block), to show what training gained; NaN otherwise.
 	StartingAUC float64
 	Note        string // why a kind was not judged
+	// Reliability is the calibration: per band of scores, how many were
+	// positive (a 0.7 should mean 70 %).
+	Reliability []ReliabilityBin
+	// ByProfile is, per label profile (when labels carry them), how many
+	// rows and how many raised: the false-positive rate of the profiles
+	// that are negatives of the kind.
+	ByProfile []ProfileRate
 }
+
+// ReliabilityBin is one band of scores [Low, High) and what happened.
+type ReliabilityBin struct {
+	Low           float64 `json:"low"`
+	High          float64 `json:"high"`
+	N             int     `json:"n"`
+	Positive      int     `json:"positive"`
+	MeanPredicted float64 `json:"mean_predicted"`
+}
+
+// Observed is the share of the band that was positive.
+func (b ReliabilityBin) Observed() float64 { return float64(b.Positive) / float64(max(b.N, 1)) }
+
+// ProfileRate is how often the licenses of one profile were raised.
+type ProfileRate struct {
+	Profile   string
+	N, Raised int
+	Positive  bool // the profile is the kind's truth (its raised are true positives)
+}
+
+// UpgradeProfiles and SharingProfiles are the label profiles that are the
+// truth of upgrade_suggested and sharing_suspected (the simulator's
+// names; a real history's labels use "grower" and "sharer").
+var (
+	UpgradeProfiles = map[string]bool{"grower": true, "top_grower": true}
+	SharingProfiles = map[string]bool{"sharer": true, "large_sharer": true}
+)
+
+func profileTruth(kind Kind, profile string) bool {
+	if kind == KindUpgrade {
+		return UpgradeProfiles[profile]
+	}
+	return SharingProfiles[profile]
+}
+
+// ReliabilityTable bins scores in tenths.
+func ReliabilityTable(scores []float64, ys []bool) []ReliabilityBin {
+	bins := make([]ReliabilityBin, 10)
+	for i := range bins {
+		bins[i].Low, bins[i].High = float64(i)/10, float64(i+1)/10
+	}
+	for i, v := range scores {
+		b := &bins[min(9, max(0, int(v*10)))]
+		b.N++
+		b.MeanPredicted += v
+		if ys[i] {
+			b.Positive++
+		}
+	}
+	out := bins[:0]
+	for _, b := range bins {
+		if b.N > 0 {
+			b.MeanPredicted /= float64(b.N)
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// CalibrationError is the reliability table's expected calibration error:
+// the mean gap between predicted and observed, weighted by rows.
+func CalibrationError(bins []ReliabilityBin) float64 {
+	n, e := 0, 0.0
+	for _, b := range bins {
+		n += b.N
+		e += math.Abs(b.MeanPredicted-float64(b.Positive)/float64(b.N)) * float64(b.N)
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return e / float64(n)
+}
+
+func byProfile(scores []float64, ys []bool, profiles []string, th float64) []ProfileRate {
+	at := map[string]int{}
+	var out []ProfileRate
+	for i, p := range profiles {
+		if p == "" {
+			continue
+		}
+		k, ok := at[p]
+		if !ok {
+			k = len(out)
+			at[p] = k
+			out = append(out, ProfileRate{Profile: p})
+		}
+		out[k].N++
+		if ys[i] {
+			out[k].Positive = true
+		}
+		if scores[i] >= th {
+			out[k].Raised++
+		}
+	}
+	slices.SortFunc(out, func(a, b ProfileRate) int { return strings.Compare(a.Profile, b.Profile) })
+	return out
+}
+
+// Rate is the profile's share raised.
+func (p ProfileRate) Rate() float64 { return float64(p.Raised) / float64(max(p.N, 1)) }
 
 // Evaluation is a history's offline evaluation: the engine trained on the
 // licenses decided before Split, judged on those decided from Split on.
@@ -73,10 +181,8 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 			truth = func(r *HistoryRow) (bool, bool) { return true, r.Churned }
 		case KindBlock:
 			truth = func(r *HistoryRow) (bool, bool) { return r.Features.BlockEligible(), r.Blocked }
-		case KindUpgrade:
-			truth = func(r *HistoryRow) (bool, bool) { return true, r.Label.Profile == "grower" }
-		case KindSharing:
-			truth = func(r *HistoryRow) (bool, bool) { return true, r.Label.Profile == "sharer" }
+		case KindUpgrade, KindSharing:
+			truth = func(r *HistoryRow) (bool, bool) { return true, profileTruth(kind, r.Label.Profile) }
 		}
 		if (kind == KindUpgrade || kind == KindSharing) && !profiled {
 			ke.ModelVersion = ev.Engine.ModelVersions()[kind]
@@ -96,6 +202,7 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 		}
 		var got, base []float64
 		var ys []bool
+		var profiles []string
 		for i := range test {
 			use, y := truth(&test[i])
 			if !use {
@@ -103,7 +210,7 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 			}
 			s := scores[i*len(Kinds)+k]
 			ke.ModelVersion, ke.StartingModel = s.ModelVersion, s.StartingModel
-			got, ys = append(got, s.Value), append(ys, y)
+			got, ys, profiles = append(got, s.Value), append(ys, y), append(profiles, test[i].Label.Profile)
 			base = append(base, starting[i*len(Kinds)+k].Value)
 			if y {
 				ke.TestPositive++
@@ -115,6 +222,8 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 		ke.Test = len(got)
 		ke.AUC = AUC(got, ys)
 		ke.Precision, ke.Recall = PrecisionRecall(got, ys, ke.Threshold)
+		ke.Reliability = ReliabilityTable(got, ys)
+		ke.ByProfile = byProfile(got, ys, profiles, ke.Threshold)
 		if kind == KindChurn || kind == KindBlock {
 			ke.StartingAUC = AUC(base, ys)
 		}
@@ -131,4 +240,66 @@ func (ev *Evaluation) Kind(kind Kind) *KindEvaluation {
 		}
 	}
 	return nil
+}
+
+// ModelReport is how the models of a scoring run did on the
+// installation's own outcomes: the same kind of engine trained on the
+// outcomes decided in the earlier half and judged on the later half (a
+// time split, as evaluate does), so the console can show the calibration
+// of the model in use. Kept with the job's run (ScoreStore).
+type ModelReport struct {
+	At       time.Time         `json:"at"`
+	Outcomes int               `json:"outcomes"`
+	Kinds    []ModelReportKind `json:"kinds"`
+	Note     string            `json:"note,omitempty"` // why there are no figures
+}
+
+// ModelReportKind is one kind's figures in a ModelReport.
+type ModelReportKind struct {
+	Kind             Kind             `json:"kind"`
+	ModelVersion     string           `json:"model_version"` // the version in use (trained on every outcome)
+	Train            int              `json:"train"`
+	Test             int              `json:"test"`
+	TestPositive     int              `json:"test_positive"`
+	AUC              float64          `json:"auc"`
+	Threshold        float64          `json:"threshold"`
+	Precision        float64          `json:"precision"`
+	Recall           float64          `json:"recall"`
+	CalibrationError float64          `json:"calibration_error"`
+	Reliability      []ReliabilityBin `json:"reliability"`
+}
+
+// Report builds the ModelReport of outcomes at at; versions are the
+// versions in use.
+func Report(past []Outcome, at time.Time, versions map[Kind]string) *ModelReport {
+	r := &ModelReport{At: at, Outcomes: len(past)}
+	rows := make([]HistoryRow, len(past))
+	for i := range past {
+		o := &past[i]
+		rows[i] = HistoryRow{Labelled: Labelled{Features: Extract(&o.Snapshot), Churned: o.Churned, Blocked: o.Blocked},
+			Label: Label{LicenseID: o.Snapshot.LicenseID, DecidedAt: o.Snapshot.At}}
+	}
+	ev, err := Evaluate(rows, EngineConfig{})
+	if err != nil {
+		r.Note = err.Error()
+		return r
+	}
+	for _, kind := range []Kind{KindChurn, KindBlock} {
+		k := ev.Kind(kind)
+		if k.StartingModel {
+			r.Note = "too few outcomes in the earlier half to train: the figures are the starting model's"
+		}
+		r.Kinds = append(r.Kinds, ModelReportKind{Kind: kind, ModelVersion: versions[kind], Train: k.Train, Test: k.Test, TestPositive: k.TestPositive,
+			AUC: finite(k.AUC), Threshold: k.Threshold, Precision: k.Precision, Recall: k.Recall,
+			CalibrationError: finite(CalibrationError(k.Reliability)), Reliability: k.Reliability})
+	}
+	return r
+}
+
+// finite turns NaN (one class only) into -1, which JSON can carry.
+func finite(v float64) float64 {
+	if math.IsNaN(v) {
+		return -1
+	}
+	return v
 }

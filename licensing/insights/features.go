@@ -71,7 +71,47 @@ type Features struct {
 	RecentActivations   int
 	BaselineActivations float64
 	BaselineMAD         float64
+
+	// Use against the license's own normal (issue 26): machine-days (a
+	// machine used on a day) per week in the last 4 weeks, against the
+	// mean and standard deviation of the 8 weeks before (the weeks the
+	// license existed), and the longest run of unused days in those 8
+	// weeks. An erratic license has a wide
+	// normal; a quiet one leaving has a narrow one it falls below.
+	RecentWeekActive, BaseWeekActive, BaseWeekStd float64
+	BaseWeekMedian                                float64 // robust to a fall that began within the 8 weeks
+	BaseWeeks                                     int
+	BaseMaxGap                                    int
+
+	// Payment and dunning (Snapshot.Payment at At).
+	PaymentUnpaid    bool
+	PastDueDays      float64 // days since the trouble began, 0 when none
+	FailedAttempts   int
+	DunningDaysLeft  float64 // days until the dunning window ends, capped at 365 (365: none runs)
+	CardExpiresFirst bool    // the card expires before the license does
+
+	// Fleets and clones. A fleet calls from at most two networks and
+	// names its hosts by one pattern (runner-0042, node-07): machines that
+	// come and go there are the customer's own, not a shared key.
+	ActivationNetworks90 int     // distinct networks of the activations
+	ManagedShare         float64 // share of the activations whose hostname follows the commonest pattern
+	Fleet                bool
+	CloneKey             string   // the machine id (or fingerprint) seen with the most hostnames, "" when none has two
+	CloneByFingerprint   bool     // CloneKey is a fingerprint
+	CloneHosts           []string // some of its hostnames (at most 3)
+	CloneNetworks        int      // the networks its activations came from
+	// CloneFleet: that id's hostnames (all but perhaps one, at least 3)
+	// follow one pattern and its activations came from at most two
+	// networks: a VM image on managed hosts, not a copy handed around.
+	CloneFleet bool
+	// ChurnLogit is the churn model's log-odds, set by the engine before
+	// block risk reads it (a license not renewed lapses at its expiry).
+	ChurnLogit float64 `json:"-"`
 }
+
+// fleetMin is how many activations in 90 days make a fleet worth the
+// name; fewer are a handful of machines, judged one by one.
+const fleetMin = 8
 
 // Extract computes the features of a snapshot.
 func Extract(s *Snapshot) Features {
@@ -110,7 +150,8 @@ func Extract(s *Snapshot) Features {
 		}
 		return k
 	}
-	var active [2 * recentDays]bool
+	var active [weekDays * 12]bool
+	var weekUse [12]float64 // machine rows with calls per week
 	machinesOn := make([]map[string]bool, recentDays)
 	recentMachines := map[string]bool{}
 	networks := map[string]bool{}
@@ -135,8 +176,11 @@ func Extract(s *Snapshot) Features {
 		if lastUse < 0 || k < lastUse {
 			lastUse = k
 		}
-		if k < 2*recentDays {
+		if k < len(active) {
 			active[k] = true
+		}
+		if d.MachineID != "" && k < len(active) {
+			weekUse[k/weekDays]++
 		}
 		if d.MachineID == "" {
 			if k < recentDays {
@@ -160,6 +204,7 @@ func Extract(s *Snapshot) Features {
 			machinesOn[k][d.MachineID] = true
 		}
 	}
+	extractOwnUse(&f, s, active[:], weekUse)
 	for k := range 2 * recentDays {
 		if active[k] && k < recentDays {
 			f.ActiveDays28++
@@ -248,6 +293,8 @@ func Extract(s *Snapshot) Features {
 		}
 	}
 	f.Clones = max(byFP, byMachine)
+	extractFleet(&f, s, ago, hostsOf)
+	extractPayment(&f, s)
 	f.RecentActivations = periods[0]
 	base := make([]float64, 0, len(periods)-1)
 	for _, n := range periods[1:] {
@@ -255,6 +302,154 @@ func Extract(s *Snapshot) Features {
 	}
 	f.BaselineActivations, f.BaselineMAD = medianMAD(base)
 	return f
+}
+
+const weekDays = 7
+
+// extractOwnUse computes the use against the license's own normal from
+// the days used (active[k]: k days before the snapshot's day).
+func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
+	age := len(active)
+	if !s.CreatedAt.IsZero() {
+		age = min(age, int(dayStart(s.At).Sub(dayStart(s.CreatedAt))/(24*time.Hour)))
+	}
+	f.RecentWeekActive = (weeks[0] + weeks[1] + weeks[2] + weeks[3]) / 4
+	var base []float64
+	for w := 4; w < len(weeks) && (w+1)*weekDays <= age; w++ {
+		base = append(base, weeks[w])
+	}
+	f.BaseWeeks = len(base)
+	if len(base) == 0 {
+		f.BaseWeekActive, f.BaseWeekMedian = f.RecentWeekActive, f.RecentWeekActive
+		return
+	}
+	var sum, sq float64
+	for _, x := range base {
+		sum += x
+	}
+	f.BaseWeekActive = sum / float64(len(base))
+	for _, x := range base {
+		sq += (x - f.BaseWeekActive) * (x - f.BaseWeekActive)
+	}
+	f.BaseWeekStd = math.Sqrt(sq / float64(len(base)))
+	f.BaseWeekMedian = medianOf(slices.Clone(base))
+	gap := 0
+	for k := 4 * weekDays; k < 4*weekDays+len(base)*weekDays; k++ {
+		if active[k] {
+			gap = 0
+			continue
+		}
+		gap++
+		f.BaseMaxGap = max(f.BaseMaxGap, gap)
+	}
+}
+
+// hostPattern is a hostname with its digit runs as one '#': runner-0042
+// and runner-17 follow one pattern.
+func hostPattern(h string) string {
+	b := make([]byte, 0, len(h))
+	for i := 0; i < len(h); i++ {
+		if h[i] >= '0' && h[i] <= '9' {
+			if len(b) == 0 || b[len(b)-1] != '#' {
+				b = append(b, '#')
+			}
+			continue
+		}
+		b = append(b, h[i])
+	}
+	return string(b)
+}
+
+// extractFleet computes the fleet figures and names the most cloned
+// machine id (or fingerprint).
+func extractFleet(f *Features, s *Snapshot, ago func(time.Time) int, hostsOf map[string]map[string]bool) {
+	nets := map[string]bool{}
+	patterns := map[string]int{}
+	named := 0
+	for i := range s.Activations {
+		a := &s.Activations[i]
+		if ago(a.At) < 0 {
+			continue
+		}
+		if a.Network != "" {
+			nets[a.Network] = true
+		}
+		if a.Hostname != "" {
+			named++
+			patterns[hostPattern(a.Hostname)]++
+		}
+	}
+	f.ActivationNetworks90 = len(nets)
+	top := 0
+	for _, n := range patterns {
+		top = max(top, n)
+	}
+	if named > 0 {
+		f.ManagedShare = float64(top) / float64(f.Activations90)
+	}
+	f.Fleet = f.Activations90 >= fleetMin && f.ActivationNetworks90 <= 2 && f.ManagedShare >= 0.8
+	best := ""
+	for key, hosts := range hostsOf {
+		if len(hosts) < 2 {
+			continue
+		}
+		if best == "" || len(hosts) > len(hostsOf[best]) || len(hosts) == len(hostsOf[best]) && key < best {
+			best = key
+		}
+	}
+	if best == "" {
+		return
+	}
+	f.CloneKey, f.CloneByFingerprint = best[1:], best[0] == 'f'
+	for h := range hostsOf[best] {
+		f.CloneHosts = append(f.CloneHosts, h)
+	}
+	slices.Sort(f.CloneHosts)
+	if len(f.CloneHosts) > 3 {
+		f.CloneHosts = f.CloneHosts[:3]
+	}
+	cn := map[string]bool{}
+	for i := range s.Activations {
+		a := &s.Activations[i]
+		if ago(a.At) >= 0 && (best[0] == 'm' && a.MachineID == f.CloneKey || best[0] == 'f' && a.Fingerprint == f.CloneKey) && a.Network != "" {
+			cn[a.Network] = true
+		}
+	}
+	f.CloneNetworks = len(cn)
+	// The image's first host may have a name of its own; the others follow
+	// one pattern.
+	pats := map[string]int{}
+	top = 0
+	for h := range hostsOf[best] {
+		pats[hostPattern(h)]++
+		top = max(top, pats[hostPattern(h)])
+	}
+	f.CloneFleet = f.CloneNetworks <= 2 && top >= 3 && top >= len(hostsOf[best])-1
+}
+
+// extractPayment reads the payment state; PaymentTrouble alone (a store
+// that knows no more) is a past-due payment of unknown age.
+func extractPayment(f *Features, s *Snapshot) {
+	p := s.Payment
+	if !p.Troubled() && s.PaymentTrouble {
+		p.Status = PaymentPastDue
+	}
+	f.PaymentTrouble = p.Troubled()
+	f.DunningDaysLeft = maxHorizon
+	if p.CardExpiresAt != nil && s.ExpiresAt != nil && p.CardExpiresAt.Before(*s.ExpiresAt) {
+		f.CardExpiresFirst = true
+	}
+	if !f.PaymentTrouble {
+		return
+	}
+	f.PaymentUnpaid = p.Status == PaymentUnpaid
+	f.FailedAttempts = max(p.FailedAttempts, 1)
+	if p.Since != nil {
+		f.PastDueDays = math.Max(0, s.At.Sub(*p.Since).Hours()/24)
+	}
+	if p.DunningEndsAt != nil {
+		f.DunningDaysLeft = math.Min(maxHorizon, p.DunningEndsAt.Sub(s.At).Hours()/24)
+	}
 }
 
 func dayStart(t time.Time) time.Time {

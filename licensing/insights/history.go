@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
+	"slices"
 	"time"
 )
 
@@ -28,7 +30,7 @@ const (
 	// Added for the models (issue 14); older histories simply lack them.
 	RecordSuspension     = "suspension"      // license_id, at: suspended (by support or for payment)
 	RecordReinstatement  = "reinstatement"   // license_id, at: the suspension lifted
-	RecordPayment        = "payment"         // license_id, status (past_due, unpaid or paid), at
+	RecordPayment        = "payment"         // license_id, status (past_due, unpaid or paid), at, attempts?, dunning_ends_at?, card_expires_at?
 	RecordClockTampering = "clock_tampering" // license_id, machine_id?, at: the SDK reported a clock set back
 )
 
@@ -42,25 +44,31 @@ const (
 
 // Record is one line of a history.
 type Record struct {
-	Type        string     `json:"type"`
-	ID          string     `json:"id,omitempty"`
-	LicenseID   string     `json:"license_id,omitempty"`
-	CustomerID  string     `json:"customer_id,omitempty"`
-	Policy      string     `json:"policy,omitempty"`
-	Seats       int        `json:"seats,omitempty"`
-	MachineID   string     `json:"machine_id,omitempty"`
-	Fingerprint string     `json:"fingerprint,omitempty"`
-	Platform    string     `json:"platform,omitempty"`
-	IP          string     `json:"ip,omitempty"`
-	Kind        string     `json:"kind,omitempty"`
-	Code        string     `json:"code,omitempty"`
-	Count       int        `json:"count,omitempty"`
-	Hostname    string     `json:"hostname,omitempty"`   // activation: the machine's host name (cloned machines show several)
-	Product     string     `json:"product,omitempty"`    // license: its product (upgrade candidates are the same product's policies)
-	GraceDays   int        `json:"grace_days,omitempty"` // license: the policy's grace period after expiry
-	Status      string     `json:"status,omitempty"`     // payment: past_due, unpaid or paid
-	At          time.Time  `json:"at"`
-	ExpiresAt   *time.Time `json:"expires_at,omitempty"`
+	Type        string `json:"type"`
+	ID          string `json:"id,omitempty"`
+	LicenseID   string `json:"license_id,omitempty"`
+	CustomerID  string `json:"customer_id,omitempty"`
+	Policy      string `json:"policy,omitempty"`
+	Seats       int    `json:"seats,omitempty"`
+	MachineID   string `json:"machine_id,omitempty"`
+	Fingerprint string `json:"fingerprint,omitempty"`
+	Platform    string `json:"platform,omitempty"`
+	IP          string `json:"ip,omitempty"`
+	Kind        string `json:"kind,omitempty"`
+	Code        string `json:"code,omitempty"`
+	Count       int    `json:"count,omitempty"`
+	Hostname    string `json:"hostname,omitempty"`   // activation: the machine's host name (cloned machines show several)
+	Product     string `json:"product,omitempty"`    // license: its product (upgrade candidates are the same product's policies)
+	GraceDays   int    `json:"grace_days,omitempty"` // license: the policy's grace period after expiry
+	Status      string `json:"status,omitempty"`     // payment: past_due, unpaid or paid
+	// Payment records of a provider that says more (issue 26): the failed
+	// attempts so far, when the dunning window ends (the license is
+	// suspended then if still unpaid), and the card's expiry.
+	Attempts      int        `json:"attempts,omitempty"`
+	DunningEndsAt *time.Time `json:"dunning_ends_at,omitempty"`
+	CardExpiresAt *time.Time `json:"card_expires_at,omitempty"`
+	At            time.Time  `json:"at"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 }
 
 // N is how many calls the record stands for (Count, at least 1).
@@ -103,27 +111,115 @@ func (r *Record) check() error {
 	if r.LicenseID == "" {
 		return fmt.Errorf(`a %s needs "license_id"`, r.Type)
 	}
-	if r.Count < 0 {
-		return errors.New(`"count" cannot be negative`)
+	if r.Count < 0 || r.Attempts < 0 {
+		return errors.New(`"count" and "attempts" cannot be negative`)
 	}
 	return nil
 }
 
 // ReadHistory reads a history, calling fn for every record in file order.
-// A malformed line stops it with an error naming the line.
+// A malformed line stops it with an error naming the line. Decoding JSON
+// is most of the cost of reading a history, so lines are decoded in
+// chunks by several goroutines (up to GOMAXPROCS, at most 4) while fn
+// takes the records of earlier chunks, in order, on the caller's
+// goroutine.
 func ReadHistory(r io.Reader, fn func(*Record) error) error {
-	return readLines(r, func(line int, b []byte) error {
-		var rec Record
-		dec := json.NewDecoder(bytes.NewReader(b))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&rec); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if workers < 2 {
+		return readLines(r, func(line int, b []byte) error {
+			var rec Record
+			if err := decodeRecord(line, b, &rec); err != nil {
+				return err
+			}
+			return fn(&rec)
+		})
+	}
+	type chunk struct {
+		lines []int
+		data  [][]byte
+		recs  []Record
+		err   error
+		done  chan struct{}
+	}
+	const chunkLines = 2048
+	work := make(chan *chunk, workers)
+	order := make(chan *chunk, 2*workers)
+	stop := make(chan struct{})
+	defer close(stop)
+	var readErr error
+	go func() {
+		defer close(order)
+		defer close(work)
+		c := &chunk{done: make(chan struct{})}
+		send := func() bool {
+			select {
+			case order <- c:
+			case <-stop:
+				return false
+			}
+			select {
+			case work <- c:
+			case <-stop:
+				return false
+			}
+			c = &chunk{done: make(chan struct{})}
+			return true
 		}
-		if err := rec.check(); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+		readErr = readLines(r, func(line int, b []byte) error {
+			c.lines, c.data = append(c.lines, line), append(c.data, slices.Clone(b))
+			if len(c.lines) == chunkLines && !send() {
+				return errStopped
+			}
+			return nil
+		})
+		if len(c.lines) > 0 {
+			send()
 		}
-		return fn(&rec)
-	})
+	}()
+	for range workers {
+		go func() {
+			for c := range work {
+				c.recs = make([]Record, len(c.lines))
+				for i, b := range c.data {
+					if c.err = decodeRecord(c.lines[i], b, &c.recs[i]); c.err != nil {
+						c.recs = c.recs[:i]
+						break
+					}
+				}
+				c.data = nil
+				close(c.done)
+			}
+		}()
+	}
+	for c := range order {
+		<-c.done
+		for i := range c.recs {
+			if err := fn(&c.recs[i]); err != nil {
+				return err
+			}
+		}
+		if c.err != nil {
+			return c.err
+		}
+	}
+	if readErr == errStopped {
+		return nil
+	}
+	return readErr // read after order closed: the reader has returned
+}
+
+var errStopped = errors.New("stopped")
+
+func decodeRecord(line int, b []byte, rec *Record) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(rec); err != nil {
+		return fmt.Errorf("line %d: %w", line, err)
+	}
+	if err := rec.check(); err != nil {
+		return fmt.Errorf("line %d: %w", line, err)
+	}
+	return nil
 }
 
 // HistoryWriter writes records as JSON lines.

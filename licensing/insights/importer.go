@@ -39,12 +39,17 @@ const importBatch = 500
 type importedLicense struct {
 	customer    string
 	seats       int
+	grace       time.Duration
 	created     time.Time
 	expiries    []time.Time // the first expiry, then each extension's new one
 	extendedAt  []time.Time // extendedAt[i] replaced expiries[i]
 	activations []Activation
 	deacts      []time.Time
 	platforms   map[string]string // machine → platform
+	suspended   []time.Time       // suspensions
+	reinstated  []time.Time
+	payments    []Record
+	tampering   []time.Time
 }
 
 // Import loads a history (the JSON-lines format of ReadHistory) into the
@@ -100,7 +105,7 @@ func Import(ctx context.Context, r io.Reader, store ImportStore) (ImportResult, 
 			end = rec.At
 		}
 		if rec.Type == RecordLicense {
-			lics[rec.ID] = &importedLicense{customer: rec.CustomerID, seats: rec.Seats, created: rec.At.UTC(),
+			lics[rec.ID] = &importedLicense{customer: rec.CustomerID, seats: rec.Seats, created: rec.At.UTC(), grace: time.Duration(rec.GraceDays) * 24 * time.Hour,
 				expiries: []time.Time{rec.ExpiresAt.UTC()}, platforms: map[string]string{}}
 			return nil
 		}
@@ -131,11 +136,27 @@ func Import(ctx context.Context, r io.Reader, store ImportStore) (ImportResult, 
 		case RecordDeactivation:
 			l.deacts = append(l.deacts, at)
 			return nil
+		// Not uses: kept with the license's outcomes, never a roll-up (an
+		// empty one each, before).
+		case RecordSuspension:
+			l.suspended = append(l.suspended, at)
+			return nil
+		case RecordReinstatement:
+			l.reinstated = append(l.reinstated, at)
+			return nil
+		case RecordPayment:
+			p := *rec
+			p.At = at
+			l.payments = append(l.payments, p)
+			return nil
+		case RecordClockTampering:
+			l.tampering = append(l.tampering, at)
+			return nil
 		case RecordActivation:
 			d.Activations = 1
 			l.platforms[rec.MachineID] = rec.Platform
 			l.activations = append(l.activations, Activation{At: at, MachineID: rec.MachineID, Fingerprint: rec.Fingerprint,
-				Platform: rec.Platform, Network: Network(rec.IP)})
+				Hostname: rec.Hostname, Platform: rec.Platform, Network: Network(rec.IP)})
 			if len(l.activations) > maxImportedActivations {
 				l.activations = slices.Delete(l.activations, 0, len(l.activations)-maxImportedActivations)
 			}
@@ -195,17 +216,29 @@ func Import(ctx context.Context, r io.Reader, store ImportStore) (ImportResult, 
 // outcomes are the license's decided fates by end (the history's last
 // time): every expiry an extension replaced (renewed, decided at the
 // earlier of the expiry and the extension), and the last expiry if it
-// passed before end (churned: expired without extension).
+// passed before end (churned: expired without extension). The kinds stay
+// apart: churned is "not renewed"; blocked is "suspended, or lapsed at
+// the end of its grace period, within BlockHorizon after the snapshot" (a
+// renewed license may have been blocked; a churned one whose expiry lies
+// beyond the horizon was not yet).
 func (l *importedLicense) outcomes(id string, end time.Time) []PastOutcome {
 	var out []PastOutcome
+	slices.SortStableFunc(l.payments, func(a, b Record) int { return a.At.Compare(b.At) })
 	add := func(expiry, decided time.Time, churned bool) {
 		p := PastOutcome{LicenseID: id, CustomerID: l.customer, Seats: l.seats, CreatedAt: l.created, ExpiresAt: expiry,
-			DecidedAt: decided, Churned: churned, Blocked: churned, Imported: true}
+			DecidedAt: decided, Churned: churned, Imported: true}
 		// What a snapshot EvalLead before the decision sees (as evaluate takes it).
 		q := FactsQuery{From: decided.Add(-EvalLead(id) - Window), To: decided.Add(-EvalLead(id))}
 		p.Activations = within(l.activations, q, func(a Activation) time.Time { return a.At })
 		p.Deactivations = within(l.deacts, q, func(t time.Time) time.Time { return t })
 		p.Extensions = within(l.extendedAt, FactsQuery{To: q.To}, func(t time.Time) time.Time { return t })
+		p.Suspensions = append(within(l.suspended, q, func(t time.Time) time.Time { return t }), within(l.reinstated, q, func(t time.Time) time.Time { return t })...)
+		p.ClockTampering = len(within(l.tampering, q, func(t time.Time) time.Time { return t }))
+		p.Payment = paymentAt(l.payments, q.To)
+		ahead := FactsQuery{From: q.To, To: q.To.Add(BlockHorizon)}
+		grace := expiry.Add(l.grace)
+		lapsed := churned && grace.After(q.To) && !grace.After(ahead.To)
+		p.Blocked = lapsed || len(within(l.suspended, ahead, func(t time.Time) time.Time { return t })) > 0
 		out = append(out, p)
 	}
 	for i, at := range l.extendedAt {

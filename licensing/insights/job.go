@@ -122,6 +122,11 @@ func (j *Job) Run(ctx context.Context) (res RunResult, err error) {
 	if err := scorer.Train(training); err != nil {
 		return res, fmt.Errorf("insights: train on %d past outcomes: %w", len(training), err)
 	}
+	if v, ok := scorer.(interface{ ModelVersions() map[Kind]string }); ok {
+		if err := j.store.SaveModelReport(ctx, Report(training, now, v.ModelVersions())); err != nil {
+			return res, err
+		}
+	}
 	after := ""
 	for {
 		lics, err := j.store.ActiveLicenses(ctx, after, j.cfg.BatchSize)
@@ -166,11 +171,23 @@ func (j *Job) scoreBatch(ctx context.Context, scorer Scorer, lics []licensing.Li
 	if err != nil {
 		return 0, 0, err
 	}
+	ids := make([]string, len(lics))
+	for i := range lics {
+		ids[i] = lics[i].ID
+	}
+	payments, err := j.store.PaymentStates(ctx, ids)
+	if err != nil {
+		return 0, 0, err
+	}
 	snaps := make([]Snapshot, 0, len(lics))
 	for i := range lics {
 		l := &lics[i]
 		s := cat.snapshot(now, l.ID, l.CustomerID, l.ProductID, l.PolicyID, l.Status, l.CreatedAt, l.ExpiresAt, &facts[i], hist)
 		s.ActiveMachines = facts[i].MachinesNow
+		if p, ok := payments[l.ID]; ok {
+			s.Payment = p
+			s.PaymentTrouble = p.Troubled()
+		}
 		snaps = append(snaps, s)
 	}
 	scores, err := scorer.Score(snaps)
@@ -271,7 +288,15 @@ func (j *Job) outcomes(ctx context.Context, past []PastOutcome, cat *catalog, hi
 				f.Extensions = append(f.Extensions, within(p.Extensions, FactsQuery{To: at}, func(t time.Time) time.Time { return t })...)
 			}
 			exp := p.ExpiresAt
+			if p.Imported {
+				f.SupportActions += len(p.Suspensions)
+				f.PaymentTrouble = f.PaymentTrouble || p.Payment.Troubled()
+			}
 			s := cat.snapshot(at, p.LicenseID, p.CustomerID, p.ProductID, p.PolicyID, licensing.LicenseActive, p.CreatedAt, &exp, f, hist)
+			if p.Imported {
+				s.Payment = p.Payment
+				s.ClockTampering += p.ClockTampering
+			}
 			if p.Seats > 0 {
 				s.Seats = p.Seats
 			}

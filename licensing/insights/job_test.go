@@ -320,3 +320,141 @@ func TestImportHistory(t *testing.T) {
 		})
 	}
 }
+
+// TestScoringJobReadsPaymentState: the job hands the scorer each license's
+// payment state from its subscription (insights.PaymentStates over the
+// subscriptions table): past due since when, the dunning's end, the last
+// failure; a license without trouble has none.
+func TestScoringJobReadsPaymentState(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "sqlite", insights.RecorderConfig{MaxDelay: time.Hour})
+	lic := must[*licensing.License](t)(f.svc.Licenses.License(ctx, f.lic))
+	other := must[*licensing.CreatedLicense](t)(f.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: lic.PolicyID, CustomerID: lic.CustomerID}))
+	since := f.clock.Now().Add(-3 * 24 * time.Hour).UTC().Truncate(time.Second)
+	ends := since.Add(7 * 24 * time.Hour)
+	if err := f.st.DB().Exec(`INSERT INTO subscriptions (id, customer_id, policy_id, interval, interval_days, status, cancel_at_period_end,
+past_due_since, dunning_ends_at, licenses_suspended, provider, provider_customer_id, last_payment_failed_at, license_ids, metadata, created_at, updated_at)
+VALUES ('sub-1', ?, ?, 'month', 30, 'past_due', false, ?, ?, false, 'manual', '', ?, ?, '{}', ?, ?)`,
+		lic.CustomerID, lic.PolicyID, since, ends, since, `["`+f.lic+`"]`, since, since).Error; err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake()
+	job := insights.NewJob(f.st.InsightScores(), insights.JobConfig{Clock: f.clock.Now, NewScorer: func() insights.Scorer { return fake }})
+	must[insights.RunResult](t)(job.Run(ctx))
+	snap := fake.snapshot(t, f.lic)
+	p := snap.Payment
+	if !snap.PaymentTrouble || p.Status != insights.PaymentPastDue || p.Since == nil || !p.Since.Equal(since) || p.DunningEndsAt == nil || !p.DunningEndsAt.Equal(ends) {
+		t.Errorf("payment state %+v (trouble %v), want past due since %s, dunning until %s", p, snap.PaymentTrouble, since, ends)
+	}
+	feat := insights.Extract(&snap)
+	if feat.PastDueDays < 2.9 || feat.DunningDaysLeft < 3.9 || feat.DunningDaysLeft > 4.1 || feat.FailedAttempts != 1 {
+		t.Errorf("features: past due %.1f days, dunning left %.1f, attempts %d; want 3, 4, 1", feat.PastDueDays, feat.DunningDaysLeft, feat.FailedAttempts)
+	}
+	if s := fake.snapshot(t, other.ID); s.PaymentTrouble || s.Payment.Troubled() {
+		t.Errorf("a license without trouble: %+v", s.Payment)
+	}
+}
+
+// TestImportKeepsWhatTheHistorySays (issue 26): an imported history keeps
+// its hostnames, suspensions and payment records with the outcomes (no
+// empty roll-up for a record that is not a use), and the outcome kinds
+// stay apart: a renewed license suspended after its snapshot is blocked
+// but not churned; a churned one is blocked only when it lapses within
+// the horizon; the scoring job trains on the payment state.
+func TestImportKeepsWhatTheHistorySays(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			st := storagetest.Open(t, d)
+			var hist bytes.Buffer
+			w := insights.NewHistoryWriter(&hist)
+			write := func(r insights.Record) {
+				t.Helper()
+				if err := w.Write(&r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ptr := func(t time.Time) *time.Time { return &t }
+			created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			exp1, ext1 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 31, 12, 0, 0, 0, time.UTC)
+			snap1 := ext1.Add(-insights.EvalLead("lic-1"))
+			exp2 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+			write(insights.Record{Type: insights.RecordLicense, ID: "lic-1", CustomerID: "cus-1", Policy: "p", Seats: 2, At: created, ExpiresAt: &exp1})
+			write(insights.Record{Type: insights.RecordLicense, ID: "lic-2", CustomerID: "cus-2", Policy: "p", Seats: 1, At: created, ExpiresAt: &exp2})
+			write(insights.Record{Type: insights.RecordActivation, LicenseID: "lic-1", MachineID: "m-1", Fingerprint: "fp-1", Hostname: "node-01",
+				IP: "192.0.2.7", At: snap1.Add(-20 * 24 * time.Hour)})
+			write(insights.Record{Type: insights.RecordRenewal, LicenseID: "lic-1", MachineID: "m-1", IP: "192.0.2.7", At: snap1.Add(-19 * 24 * time.Hour)})
+			write(insights.Record{Type: insights.RecordRenewal, LicenseID: "lic-2", MachineID: "m-2", IP: "192.0.2.8", At: exp2.Add(-30 * 24 * time.Hour)})
+			write(insights.Record{Type: insights.RecordPayment, LicenseID: "lic-1", Status: insights.PaymentPastDue, Attempts: 2,
+				DunningEndsAt: ptr(snap1.Add(5 * 24 * time.Hour)), At: snap1.Add(-2 * 24 * time.Hour)})
+			write(insights.Record{Type: insights.RecordSuspension, LicenseID: "lic-1", At: snap1.Add(24 * time.Hour)})
+			write(insights.Record{Type: insights.RecordReinstatement, LicenseID: "lic-1", At: snap1.Add(2 * 24 * time.Hour)})
+			write(insights.Record{Type: insights.RecordExtension, LicenseID: "lic-1", At: ext1, ExpiresAt: ptr(exp1.AddDate(1, 0, 0))})
+			write(insights.Record{Type: insights.RecordValidation, LicenseID: "lic-1", At: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)})
+			if err := w.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			res, err := insights.Import(ctx, bytes.NewReader(hist.Bytes()), st.InsightScores())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var days int64
+			if err := st.DB().Table("telemetry_days").Count(&days).Error; err != nil {
+				t.Fatal(err)
+			}
+			// Uses: one activation and one renewal of m-1 on two days, a
+			// renewal of m-2, a validation of lic-1: 4 rows, none for the
+			// payment, suspension, reinstatement or extension.
+			if days != 4 || res.Days != 4 {
+				t.Errorf("%d roll-ups stored (import said %d), want 4: a record that is not a use writes none", days, res.Days)
+			}
+			past := must[[]insights.PastOutcome](t)(st.InsightScores().PastOutcomes(ctx, time.Time{}, 100))
+			byLicense := map[string]insights.PastOutcome{}
+			for _, p := range past {
+				byLicense[p.LicenseID] = p
+			}
+			o1, o2 := byLicense["lic-1"], byLicense["lic-2"]
+			if o1.Churned || !o1.Blocked {
+				t.Errorf("lic-1 renewed, suspended a day after its snapshot: churned %v blocked %v, want false true", o1.Churned, o1.Blocked)
+			}
+			if len(o1.Activations) != 1 || o1.Activations[0].Hostname != "node-01" {
+				t.Errorf("lic-1 activations %+v, want node-01's", o1.Activations)
+			}
+			if o1.Payment.Status != insights.PaymentPastDue || o1.Payment.FailedAttempts != 2 || o1.Payment.DunningEndsAt == nil {
+				t.Errorf("lic-1 payment at the snapshot %+v, want past due, 2 attempts, a dunning end", o1.Payment)
+			}
+			if len(o1.Suspensions) != 0 {
+				t.Errorf("lic-1: suspensions before the snapshot %v, want none (it came after)", o1.Suspensions)
+			}
+			lapses := insights.EvalLead("lic-2") <= insights.BlockHorizon
+			if !o2.Churned || o2.Blocked != lapses {
+				t.Errorf("lic-2 churned at expiry, snapshot %s before: churned %v blocked %v, want true %v", insights.EvalLead("lic-2"), o2.Churned, o2.Blocked, lapses)
+			}
+			fake := newFake()
+			job := insights.NewJob(st.InsightScores(), insights.JobConfig{NewScorer: func() insights.Scorer { return fake }})
+			must[insights.RunResult](t)(job.Run(ctx))
+			for _, o := range fake.trained {
+				if o.Snapshot.LicenseID == "lic-1" && (!o.Snapshot.PaymentTrouble || o.Snapshot.Payment.FailedAttempts != 2) {
+					t.Errorf("trained on lic-1 without its payment state: %+v", o.Snapshot.Payment)
+				}
+			}
+		})
+	}
+}
+
+// TestScoringJobKeepsModelReport: a run of the real engine keeps the
+// report of its models (for the console); with the fixture's few outcomes
+// it says why it has no figures.
+func TestScoringJobKeepsModelReport(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, "sqlite", insights.RecorderConfig{MaxDelay: time.Hour})
+	if r := must[*insights.ModelReport](t)(f.st.InsightScores().ModelReport(ctx)); r != nil {
+		t.Fatalf("a report before any run: %+v", r)
+	}
+	job := insights.NewJob(f.st.InsightScores(), insights.JobConfig{Clock: f.clock.Now})
+	must[insights.RunResult](t)(job.Run(ctx))
+	r := must[*insights.ModelReport](t)(f.st.InsightScores().ModelReport(ctx))
+	if r == nil || !r.At.Equal(f.clock.Now().UTC().Truncate(time.Microsecond)) || r.Note == "" || len(r.Kinds) != 0 {
+		t.Fatalf("report %+v, want one of this run saying why it has no figures", r)
+	}
+}

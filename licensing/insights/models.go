@@ -15,6 +15,20 @@ type term struct {
 	name  string
 	value func(f *Features) float64
 	text  func(f *Features) string
+	// present says whether the term has something to name: a count that
+	// is 0 may weigh (a trained model's mean is above it) but is never a
+	// reason ("0 machines deactivated"). nil: always.
+	present func(f *Features) bool
+}
+
+func positive(v func(f *Features) float64) func(f *Features) bool {
+	return func(f *Features) bool { return v(f) > 0 }
+}
+
+// counted is a term whose reason needs its value above 0.
+func counted(t term) term {
+	t.present = positive(t.value)
+	return t
 }
 
 func b2f(b bool) float64 {
@@ -42,22 +56,65 @@ func activeDaysText(f *Features) string {
 	return s + ", as in the 28 before"
 }
 
+func paymentText(f *Features) string {
+	if !f.PaymentTrouble {
+		return "payments are up to date"
+	}
+	s := "a payment is past due"
+	if f.PaymentUnpaid {
+		s = "a payment is unpaid"
+	}
+	if f.PastDueDays >= 1 {
+		s += fmt.Sprintf(" for %s", plural(int(f.PastDueDays), "day", "days"))
+	}
+	s += ", " + plural(f.FailedAttempts, "failed attempt", "failed attempts")
+	if f.DunningDaysLeft < maxHorizon {
+		if f.DunningDaysLeft < 0 {
+			return s + ", the dunning window is over"
+		}
+		return s + fmt.Sprintf(", the dunning window ends in %d days", int(math.Ceil(f.DunningDaysLeft)))
+	}
+	return s
+}
+
+func ownDrop(f *Features) float64 {
+	if f.BaseWeeks == 0 {
+		return 0
+	}
+	return math.Max(-4, math.Min(6, (f.BaseWeekActive-f.RecentWeekActive)/math.Max(f.BaseWeekStd, 0.5)))
+}
+
+func ownFall(f *Features) float64 {
+	return math.Max(-1, math.Min(1, (f.BaseWeekMedian-f.RecentWeekActive)/math.Max(f.BaseWeekMedian, 1)))
+}
+
+func gapBeyond(f *Features) float64 {
+	if f.BaseWeeks == 0 {
+		return 0
+	}
+	return math.Max(0, f.DaysSinceUse-float64(f.BaseMaxGap))
+}
+
+func ownUseText(f *Features) string {
+	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, its own normal %.1f (± %.1f)", f.RecentWeekActive, f.BaseWeekActive, f.BaseWeekStd)
+}
+
 // The terms of the churn and block models.
 var (
 	termTrend = term{"renewal_trend", func(f *Features) float64 {
 		return math.Log(float64(f.Renewals28+1) / float64(f.RenewalsPrev28+1))
 	}, func(f *Features) string {
 		return fmt.Sprintf("%d renewals and heartbeats in the last 28 days, %d in the 28 before", f.Renewals28, f.RenewalsPrev28)
-	}}
-	termActiveDays   = term{"active_days_28", func(f *Features) float64 { return float64(f.ActiveDays28) }, activeDaysText}
+	}, nil}
+	termActiveDays   = term{"active_days_28", func(f *Features) float64 { return float64(f.ActiveDays28) }, activeDaysText, nil}
 	termActiveChange = term{"active_days_change", func(f *Features) float64 {
 		return float64(f.ActiveDays28 - f.ActiveDaysPrev28)
-	}, activeDaysText}
+	}, activeDaysText, nil}
 	termMachinesPerSeat = term{"machines_per_seat_14", func(f *Features) float64 {
 		return float64(f.MachinesUsed14) / float64(f.Seats)
 	}, func(f *Features) string {
 		return fmt.Sprintf("%d of %d seats used in the last 14 days", f.MachinesUsed14, f.Seats)
-	}}
+	}, nil}
 	termSinceUse = term{"days_since_use", func(f *Features) float64 { return f.DaysSinceUse }, func(f *Features) string {
 		switch {
 		case f.DaysSinceUse >= maxSince:
@@ -66,32 +123,71 @@ var (
 			return "used today"
 		}
 		return fmt.Sprintf("last used %d days ago", int(f.DaysSinceUse))
-	}}
-	termDeactivations = term{"deactivations_28", func(f *Features) float64 { return float64(f.Deactivations28) }, func(f *Features) string {
+	}, nil}
+	termDeactivations = counted(term{"deactivations_28", func(f *Features) float64 { return float64(f.Deactivations28) }, func(f *Features) string {
 		return plural(f.Deactivations28, "machine", "machines") + " deactivated in the last 28 days"
-	}}
-	termRefused = term{"refused_renewals_28", func(f *Features) float64 { return float64(f.RefusedRenewals28) }, func(f *Features) string {
+	}, nil})
+	termRefused = counted(term{"refused_renewals_28", func(f *Features) float64 { return float64(f.RefusedRenewals28) }, func(f *Features) string {
 		return plural(f.RefusedRenewals28, "renewal or heartbeat", "renewals and heartbeats") + " refused in the last 28 days"
-	}}
-	termSeatRefusals = term{"seat_refusals_28", func(f *Features) float64 { return float64(f.SeatRefusals28) }, func(f *Features) string {
+	}, nil})
+	termSeatRefusals = counted(term{"seat_refusals_28", func(f *Features) float64 { return float64(f.SeatRefusals28) }, func(f *Features) string {
 		return plural(f.SeatRefusals28, "activation", "activations") + " refused for the seat limit in the last 28 days"
-	}}
+	}, nil})
 	termSeats = term{"seats_log", func(f *Features) float64 { return math.Log(float64(f.Seats)) }, func(f *Features) string {
 		return plural(f.Seats, "seat", "seats")
-	}}
-	termPayment = term{"payment_trouble", func(f *Features) float64 { return b2f(f.PaymentTrouble) }, func(f *Features) string {
-		if f.PaymentTrouble {
-			return "a payment is past due"
+	}, nil}
+	termPayment = term{"payment_trouble", func(f *Features) float64 { return b2f(f.PaymentTrouble) }, paymentText,
+		func(f *Features) bool { return f.PaymentTrouble }}
+	termAttempts = term{"failed_attempts", func(f *Features) float64 { return float64(min(f.FailedAttempts, 5)) }, paymentText,
+		func(f *Features) bool { return f.FailedAttempts > 0 }}
+	termPastDue = term{"past_due_days", func(f *Features) float64 { return math.Min(f.PastDueDays, 30) }, paymentText,
+		func(f *Features) bool { return f.PaymentTrouble }}
+	termUnpaid = term{"payment_unpaid", func(f *Features) float64 { return b2f(f.PaymentUnpaid) }, paymentText,
+		func(f *Features) bool { return f.PaymentUnpaid }}
+	// termDunningNear is 0 with no dunning window or two weeks and more
+	// left, rising to 1 at its end.
+	termDunningNear = term{"dunning_near", func(f *Features) float64 {
+		if !f.PaymentTrouble || f.DunningDaysLeft >= maxHorizon {
+			return 0
 		}
-		return "payments are up to date"
-	}}
-	termCustomerChurns = term{"customer_churns", func(f *Features) float64 { return float64(f.CustomerChurns) }, func(f *Features) string {
+		return math.Max(0, math.Min(1, (14-f.DunningDaysLeft)/14))
+	}, paymentText, func(f *Features) bool { return f.PaymentTrouble && f.DunningDaysLeft < maxHorizon }}
+	termCardFirst = term{"card_expires_first", func(f *Features) float64 { return b2f(f.CardExpiresFirst) }, func(f *Features) string {
+		return "the card on file expires before the license does"
+	}, func(f *Features) bool { return f.CardExpiresFirst }}
+	// termOwnDrop is the fall of the last 4 weeks' use below the license's
+	// own normal, in its own standard deviations (at least half a day a
+	// week): a license that always swings needs a larger fall.
+	termOwnDrop  = term{"own_use_drop", ownDrop, ownUseText, func(f *Features) bool { return ownDrop(f) > 0 }}
+	termOwnRatio = term{"own_use_ratio", func(f *Features) float64 {
+		return math.Log((f.RecentWeekActive + 0.5) / (f.BaseWeekActive + 0.5))
+	}, ownUseText, func(f *Features) bool { return f.RecentWeekActive < f.BaseWeekActive }}
+	// termOwnFall is the share of its usual week (the median) the license
+	// lost in the last 4 weeks, between −1 and 1.
+	termOwnFall = term{"own_use_fall", ownFall, ownUseText, func(f *Features) bool { return ownFall(f) > 0 }}
+	// termGapBeyond is how much longer the license has gone unused than
+	// any gap of its 8 weeks before.
+	termGapBeyond = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
+		return fmt.Sprintf("not used for %d days, its longest gap in the 8 weeks before was %d", int(f.DaysSinceUse), f.BaseMaxGap)
+	}, func(f *Features) bool { return gapBeyond(f) > 0 }}
+	// termChurnNear stacks the churn model on block risk: a license that
+	// will not be renewed lapses at its expiry, so near it block risk is
+	// churn risk.
+	termChurnNear = term{"expiry_near_churn", func(f *Features) float64 {
+		return termExpiryNear.value(f) * f.ChurnLogit
+	}, func(f *Features) string {
+		return fmt.Sprintf("likely not renewed (churn risk %.2f) as its end nears", sigmoid(f.ChurnLogit))
+	}, func(f *Features) bool { return termExpiryNear.value(f) > 0 && f.ChurnLogit > 0 }}
+	termExpiryDrop = term{"expiry_near_use_drop", func(f *Features) float64 {
+		return termExpiryNear.value(f) * math.Max(0, ownDrop(f))
+	}, ownUseText, func(f *Features) bool { return ownDrop(f) > 0 && termExpiryNear.value(f) > 0 }}
+	termCustomerChurns = counted(term{"customer_churns", func(f *Features) float64 { return float64(f.CustomerChurns) }, func(f *Features) string {
 		return plural(f.CustomerChurns, "other license", "other licenses") + " of the customer expired without renewal" +
 			fmt.Sprintf(" (%d renewed)", f.CustomerRenewals)
-	}}
-	termSupport = term{"support_actions", func(f *Features) float64 { return float64(f.SupportActions) }, func(f *Features) string {
+	}, nil})
+	termSupport = counted(term{"support_actions", func(f *Features) float64 { return float64(f.SupportActions) }, func(f *Features) string {
 		return plural(f.SupportActions, "support action", "support actions") + " (suspension, reinstatement, transfer, plan change) in the last 90 days"
-	}}
+	}, nil})
 	// termExpiryNear is 0 a month or more before the end of the grace
 	// period, rising to 1 at its end: an extension moves the expiry, so a
 	// license near its end is one not extended yet.
@@ -107,14 +203,16 @@ var (
 			return fmt.Sprintf("expired %d days ago, not extended", int(-f.DaysToExpiry))
 		}
 		return fmt.Sprintf("expires in %d days, not extended yet", int(f.DaysToExpiry))
-	}}
+	}, nil}
 )
 
-var churnTerms = []term{termTrend, termActiveDays, termActiveChange, termMachinesPerSeat, termSinceUse, termDeactivations,
-	termRefused, termSeatRefusals, termSeats, termPayment, termCustomerChurns, termSupport}
+var churnTerms = []term{termTrend, termActiveDays, termMachinesPerSeat, termDeactivations,
+	termRefused, termSeatRefusals, termSeats, termPayment, termCustomerChurns, termSupport, termOwnDrop, termOwnRatio, termGapBeyond,
+	termAttempts, termOwnFall}
 
 var blockTerms = []term{termExpiryNear, termPayment, termRefused, termSupport, termTrend, termActiveDays, termSinceUse,
-	termDeactivations, termCustomerChurns}
+	termDeactivations, termCustomerChurns, termAttempts, termPastDue, termUnpaid, termDunningNear, termCardFirst, termOwnDrop,
+	termGapBeyond, termExpiryDrop, termChurnNear}
 
 // coef is one coefficient of a starting model: the weight per unit of the
 // term, around a typical license's value (so a reason's weight is how far
@@ -133,34 +231,48 @@ const (
 	blockStartingBias = -3.0
 	// StartingVersion is the version suffix of the starting models: bump it
 	// when a coefficient changes, so stored scores say which they came from.
-	startingVersion = "1"
+	startingVersion = "2"
 )
 
 var churnStarting = map[string]coef{
-	"renewal_trend":        {0, -1.0}, // halving renewals adds 0.7
-	"active_days_28":       {18, -0.08},
-	"active_days_change":   {0, -0.04},
-	"machines_per_seat_14": {0.6, -1.0},
-	"days_since_use":       {1, 0.06},
-	"deactivations_28":     {0, 0.3},
-	"refused_renewals_28":  {0, 0.1},
-	"seat_refusals_28":     {0, -0.2}, // wanting more seats is the opposite of leaving
-	"seats_log":            {1, 0},
-	"payment_trouble":      {0, 1.5},
-	"customer_churns":      {0, 0.7},
-	"support_actions":      {0, 0.3},
+	"renewal_trend":          {0, -1.0}, // halving renewals adds 0.7
+	"active_days_28":         {18, -0.08},
+	"active_days_change":     {0, -0.04},
+	"machines_per_seat_14":   {0.6, -1.0},
+	"days_since_use":         {1, 0.06},
+	"deactivations_28":       {0, 0.3},
+	"refused_renewals_28":    {0, 0.1},
+	"seat_refusals_28":       {0, -0.2}, // wanting more seats is the opposite of leaving
+	"seats_log":              {1, 0},
+	"payment_trouble":        {0, 1.5},
+	"customer_churns":        {0, 0.7},
+	"support_actions":        {0, 0.3},
+	"own_use_drop":           {0, 0.35},
+	"own_use_ratio":          {0, -0.8},
+	"unused_beyond_own_gaps": {0, 0.1},
+	"failed_attempts":        {0, 0.3},
+	"own_use_fall":           {0, 2.0},
 }
 
 var blockStarting = map[string]coef{
-	"expiry_near":         {0, 2.5},
-	"payment_trouble":     {0, 2.5},
-	"refused_renewals_28": {0, 0.15},
-	"support_actions":     {0, 0.5},
-	"renewal_trend":       {0, -0.6},
-	"active_days_28":      {18, -0.04},
-	"days_since_use":      {1, 0.04},
-	"deactivations_28":    {0, 0.2},
-	"customer_churns":     {0, 0.5},
+	"expiry_near":            {0, 2.5},
+	"payment_trouble":        {0, 2.5},
+	"refused_renewals_28":    {0, 0.15},
+	"support_actions":        {0, 0.5},
+	"renewal_trend":          {0, -0.6},
+	"active_days_28":         {18, -0.04},
+	"days_since_use":         {1, 0.04},
+	"deactivations_28":       {0, 0.2},
+	"customer_churns":        {0, 0.5},
+	"failed_attempts":        {0, 0.5},
+	"past_due_days":          {0, 0.05},
+	"payment_unpaid":         {0, 1.0},
+	"dunning_near":           {0, 2.0},
+	"card_expires_first":     {0, 0.8},
+	"own_use_drop":           {0, 0.2},
+	"unused_beyond_own_gaps": {0, 0.05},
+	"expiry_near_use_drop":   {0, 0.6},
+	"expiry_near_churn":      {0, 0.8},
 }
 
 // linear is a logistic model over terms, trained or starting.
@@ -200,6 +312,13 @@ func trainedLinear(kind Kind, prefix string, terms []term, xs [][]float64, ys []
 	return &linear{kind: kind, terms: terms, logit: m, version: prefix + "-trained-" + hex.EncodeToString(sum[:4])}, nil
 }
 
+// logOdds is the model's log-odds of f.
+func (l *linear) logOdds(f *Features) float64 {
+	p := l.logit.Predict(l.vector(f))
+	p = math.Min(math.Max(p, 1e-6), 1-1e-6)
+	return math.Log(p / (1 - p))
+}
+
 func (l *linear) vector(f *Features) []float64 {
 	x := make([]float64, len(l.terms))
 	for j, t := range l.terms {
@@ -223,14 +342,24 @@ func (l *linear) score(f *Features) (float64, []Reason) {
 		cs[j] = contrib{j, l.logit.Weights[j] * (x[j] - l.logit.Mean[j]) / l.logit.Std[j]}
 	}
 	slices.SortStableFunc(cs, func(a, b contrib) int { return cmpFloat(b.c, a.c) })
-	up := 0
-	for up < len(cs) && cs[up].c > 1e-9 {
-		up++
+	present := func(c contrib) bool { t := l.terms[c.j]; return t.present == nil || t.present(f) }
+	var pick []contrib
+	for _, c := range cs {
+		if c.c > 1e-9 && present(c) {
+			pick = append(pick, c)
+		}
 	}
-	pick, limit := cs[:up], 3
-	if up == 0 {
+	limit := 3
+	if len(pick) == 0 {
+		// Nothing raises it: the two that hold it down most, if they have
+		// something to name.
 		slices.SortStableFunc(cs, func(a, b contrib) int { return cmpFloat(a.c, b.c) })
-		pick, limit = cs, 2
+		for _, c := range cs {
+			if c.c < -1e-9 && present(c) {
+				pick = append(pick, c)
+			}
+		}
+		limit = 2
 	}
 	return p, reasonsOf(f, l.terms, pick, limit, func(c contrib) (int, float64) { return c.j, x[c.j] })
 }

@@ -95,10 +95,15 @@ type PastOutcome struct {
 	Blocked    bool
 	Imported   bool
 	// Imported outcomes only: the machines' comings and goings and the
-	// extensions, from the history.
-	Activations   []Activation
-	Deactivations []time.Time
-	Extensions    []time.Time
+	// extensions, from the history; and (issue 26) the suspensions and
+	// reinstatements of the snapshot's window, the payment state and the
+	// clock-tampering reports at the snapshot.
+	Activations    []Activation
+	Deactivations  []time.Time
+	Extensions     []time.Time
+	Suspensions    []time.Time
+	Payment        PaymentState
+	ClockTampering int
 }
 
 // FactsQuery asks for what is known of a license in [From, To).
@@ -145,11 +150,27 @@ type ScoreStore interface {
 	TopScores(ctx context.Context, kind Kind, minScore float64, limit int) ([]ScoreRecord, error)
 	// DeleteHistoryBefore deletes history older than cutoff.
 	DeleteHistoryBefore(ctx context.Context, cutoff time.Time) (int64, error)
+	// SaveModelReport keeps the report of the last run (one, replaced);
+	// ModelReport answers it, nil before any run made one.
+	SaveModelReport(ctx context.Context, r *ModelReport) error
+	ModelReport(ctx context.Context) (*ModelReport, error)
+}
+
+// PaymentStates is the narrow view of the subscriptions the payment and
+// dunning features read (issue 26): kept this small so the billing side
+// can change its own state freely behind it.
+type PaymentStates interface {
+	// PaymentStates answers the payment state of those of licenseIDs a
+	// subscription in payment trouble covers (past due, or its dunning
+	// over with the licenses suspended), by license id; the others are
+	// absent.
+	PaymentStates(ctx context.Context, licenseIDs []string) (map[string]PaymentState, error)
 }
 
 // JobStore is what the scoring job reads and writes.
 type JobStore interface {
 	ScoreStore
+	PaymentStates
 	// ActiveLicenses lists active licenses with id > after, by id.
 	ActiveLicenses(ctx context.Context, after string, limit int) ([]licensing.License, error)
 	// AllPolicies lists every policy.
@@ -208,6 +229,15 @@ func (s *Scores) Top(ctx context.Context, kind Kind, minScore float64, n int) ([
 		return nil, licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
 	}
 	return s.store.TopScores(ctx, kind, minScore, min(max(n, 1), licensing.MaxPageLimit))
+}
+
+// ModelReport is the report of the models of the last scoring run (nil
+// before one); permissions as List.
+func (s *Scores) ModelReport(ctx context.Context) (*ModelReport, error) {
+	if err := check(ctx, ScoreFilter{}); err != nil {
+		return nil, err
+	}
+	return s.store.ModelReport(ctx)
 }
 
 // check is what every read of scores checks: the caller's permission and

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Sharing (KindSharing) is rules plus robust statistics, no trained model:
@@ -16,10 +17,15 @@ import (
 // activations in the last 14 days against its five 14-day periods before).
 // The evidence adds up, each z counted between 0 and 6:
 //
-//	z = −4 + 0.6 z(extra fingerprints) + 0.3 z(deactivations) + 0.4 z(networks per seat)
-//	    + 0.4 z(activation burst) + 0.3 z(own history)
+//	z = −4 + 0.6 z(extra fingerprints per √seats) + 0.3 z(deactivations per √seats) + 0.4 z(networks per seat)
+//	    + 0.4 z(activation burst per √seats) + 0.3 z(own history)
 //	    + 3 per cloned machine (one id, two hostnames; at most 2) + 1.5 per clock-tampering report (at most 2)
 //	score = σ(z)
+//
+// A fleet (Features.Fleet: activations from at most two networks, their
+// hostnames on one pattern) counts no machine churn and no own history; a
+// machine id whose hostnames follow one pattern from at most two networks
+// (Features.CloneFleet, a VM image on managed hosts) is no clone.
 //
 // Peers are the licenses of the same policy in the scored batch when there
 // are at least minPeers of them, else the same policy's licenses seen in
@@ -27,8 +33,8 @@ import (
 const (
 	sharingBias     = -4.0
 	sharingMaxZ     = 6.0
-	sharingVersion  = "sharing-rules-1"
-	upgradeVersion  = "upgrade-rules-1"
+	sharingVersion  = "sharing-rules-4"
+	upgradeVersion  = "upgrade-rules-2"
 	minPeers        = 20
 	madToSigma      = 1.4826 // MAD × this estimates a normal σ
 	maxClones       = 2
@@ -46,26 +52,61 @@ type peerMetric struct {
 	text          func(f *Features, median float64) string
 }
 
+// perSeat divides a count by the square root of the seats: a 25-seat
+// plan replaces more machines than a 1-seat one, but not 25 times as many
+// (issue 26: per-seat counting missed 25-seat sharers, per-license
+// counting would flag every large plan).
+func perSeat(n int, f *Features) float64 { return float64(n) / math.Sqrt(float64(f.Seats)) }
+
+// replacedFree is the machine a license may replace in 90 days without it
+// counting: a traveller whose one-seat laptop was replaced twice scored
+// like a sharer in the daily backtest.
+const replacedFree = 1
+
+// The machine-churn metrics count nothing for a fleet (Features.Fleet):
+// runners and VMs coming and going on the customer's own network are its
+// business.
 var peerMetrics = []peerMetric{
-	{"extra_fingerprints_90", 0.6, 1, 0, func(f *Features) float64 { return float64(max(0, f.Fingerprints90-f.Seats)) },
-		func(f *Features, med float64) string {
-			return fmt.Sprintf("%d different machines activated in the last 90 days on %s (peers: %.0f more than their seats)",
-				f.Fingerprints90, plural(f.Seats, "seat", "seats"), med)
-		}},
-	{"deactivations_90", 0.3, 1, 0, func(f *Features) float64 { return float64(f.Deactivations90) },
-		func(f *Features, med float64) string {
-			return fmt.Sprintf("%s deactivated in the last 90 days (peers: %.0f)", plural(f.Deactivations90, "machine", "machines"), med)
-		}},
+	{"extra_fingerprints_90", 0.6, 1, 0, func(f *Features) float64 {
+		if f.Fleet {
+			return 0
+		}
+		return perSeat(max(0, f.Fingerprints90-f.Seats-replacedFree), f)
+	}, func(f *Features, med float64) string {
+		return fmt.Sprintf("%d different machines activated in the last 90 days on %s from %d networks (peers: %.1f more than their seats per √seat)",
+			f.Fingerprints90, plural(f.Seats, "seat", "seats"), f.ActivationNetworks90, med)
+	}},
+	{"deactivations_90", 0.3, 1, 0, func(f *Features) float64 {
+		if f.Fleet {
+			return 0
+		}
+		return perSeat(max(0, f.Deactivations90-replacedFree), f)
+	}, func(f *Features, med float64) string {
+		return fmt.Sprintf("%s deactivated in the last 90 days on %s (peers: %.1f per √seat)", plural(f.Deactivations90, "machine", "machines"),
+			plural(f.Seats, "seat", "seats"), med)
+	}},
 	{"networks_per_seat_28", 0.4, 0.5, 1, func(f *Features) float64 { return float64(f.Networks28) / float64(f.Seats) },
 		func(f *Features, med float64) string {
 			return fmt.Sprintf("used from %d networks in the last 28 days, up to %d on one day (%.1f per seat; peers %.1f)",
 				f.Networks28, f.MaxNetworksDay, float64(f.Networks28)/float64(f.Seats), med)
 		}},
-	{"activation_burst", 0.4, 1, 0, func(f *Features) float64 { return float64(max(0, f.BurstDay-f.Seats)) },
-		func(f *Features, med float64) string {
-			return fmt.Sprintf("%d activations on a single day for %s", f.BurstDay, plural(f.Seats, "seat", "seats"))
-		}},
+	{"activation_burst", 0.4, 1, 0, func(f *Features) float64 {
+		if f.Fleet {
+			return 0
+		}
+		return perSeat(max(0, f.BurstDay-f.Seats), f)
+	}, func(f *Features, med float64) string {
+		return fmt.Sprintf("%d activations on a single day for %s", f.BurstDay, plural(f.Seats, "seat", "seats"))
+	}},
 }
+
+// peerMedianCap and peerScaleCap bound a peer group's reference: a group
+// that is mostly sharers (a plan only sharers and fleets buy) must not
+// make sharing look normal.
+var (
+	peerMedianCap = []float64{0.5, 0.5, 2, 0.5}
+	peerScaleCap  = []float64{1.5, 1.5, 1.5, 1.5}
+)
 
 // peerRef is the median and scale of each peer metric in a peer group.
 type peerRef struct {
@@ -88,7 +129,8 @@ func peerRefOf(fs []*Features) peerRef {
 			col[i] = m.value(f)
 		}
 		med, mad := medianMAD(col)
-		r.median, r.scale = append(r.median, med), append(r.scale, math.Max(madToSigma*mad, m.floor))
+		k := len(r.median)
+		r.median, r.scale = append(r.median, math.Min(med, peerMedianCap[k])), append(r.scale, math.Min(math.Max(madToSigma*mad, m.floor), peerScaleCap[k]))
 	}
 	return r
 }
@@ -132,10 +174,22 @@ func scoreSharing(f *Features, ref peerRef) (float64, []Reason) {
 		z := clampZ((v - ref.median[i]) / ref.scale[i])
 		ev = append(ev, evidence{m.weight * z, Reason{Text: m.text(f, ref.median[i]), Feature: m.name, Value: round4(v)}})
 	}
-	own := clampZ((float64(f.RecentActivations) - f.BaselineActivations) / math.Max(madToSigma*f.BaselineMAD, 1))
+	own := 0.0
+	if !f.Fleet {
+		own = clampZ((float64(f.RecentActivations) - f.BaselineActivations) / math.Max(madToSigma*f.BaselineMAD, 1))
+	}
 	ev = append(ev, evidence{0.3 * own, Reason{Text: fmt.Sprintf("%s in the last 14 days, usually %.0f a fortnight",
 		plural(f.RecentActivations, "activation", "activations"), f.BaselineActivations), Feature: "own_activation_history", Value: float64(f.RecentActivations)}})
-	ev = append(ev, evidence{clonePoints * float64(min(f.Clones, maxClones)), Reason{Text: fmt.Sprintf("one machine id or fingerprint seen with %d different hostnames", f.Clones+1),
+	clones := 0
+	if !f.Fleet && !f.CloneFleet {
+		clones = min(f.Clones, maxClones)
+	}
+	what := "machine id"
+	if f.CloneByFingerprint {
+		what = "fingerprint"
+	}
+	ev = append(ev, evidence{clonePoints * float64(clones), Reason{Text: fmt.Sprintf("%s %s seen with %d different hostnames (%s) from %s",
+		what, f.CloneKey, f.Clones+1, strings.Join(f.CloneHosts, ", "), plural(f.CloneNetworks, "network", "networks")),
 		Feature: "cloned_machines", Value: float64(f.Clones)}})
 	ev = append(ev, evidence{tamperingPoints * float64(min(f.ClockTampering, maxTamperings)), Reason{Text: "clock tampering reported " +
 		plural(f.ClockTampering, "time", "times") + " in the last 90 days", Feature: "clock_tampering", Value: float64(f.ClockTampering)}})
@@ -166,17 +220,20 @@ func topEvidence(ev []evidence) []Reason {
 //	z = −5 + 0.8 × (days of the last 28 with an activation refused for the seat limit, at most 8)
 //	    + 2 × (share of the last 28 days whose machines used filled every seat)
 //	    + 1 if every seat holds a machine now
-//	score = σ(z), at most 0.05 when the product has no larger plan
+//	score = σ(z)
+//
+// A license already on its product's largest plan is scored the same: the
+// next step is a custom plan, a talk with sales (Score.Suggestion), said
+// in its reasons.
 //
 // One refusal a month is someone trying a spare laptop; a refusal every few
 // days with every seat taken is a team that outgrew its plan.
 const (
-	upgradeBias        = -5.0
-	upgradePerDay      = 0.8
-	upgradeMaxDays     = 8
-	upgradeFullWeight  = 2.0
-	upgradeHeldWeight  = 1.0
-	upgradeNoPlanScore = 0.05
+	upgradeBias       = -5.0
+	upgradePerDay     = 0.8
+	upgradeMaxDays    = 8
+	upgradeFullWeight = 2.0
+	upgradeHeldWeight = 1.0
 )
 
 func scoreUpgrade(f *Features) (float64, []Reason) {
@@ -196,12 +253,12 @@ func scoreUpgrade(f *Features) (float64, []Reason) {
 	}
 	p := sigmoid(z)
 	reasons := topEvidence(ev)
-	if !f.HasUpgradePolicies {
-		p = math.Min(p, upgradeNoPlanScore)
-		reasons = append([]Reason{{Text: "the product has no plan with more seats to suggest", Feature: "upgrade_policies", Value: 0}}, reasons...)
-		if len(reasons) > 3 {
-			reasons = reasons[:3]
+	if !f.HasUpgradePolicies && len(reasons) > 0 {
+		if len(reasons) > 2 {
+			reasons = reasons[:2]
 		}
+		reasons = append(reasons, Reason{Text: fmt.Sprintf("already on the largest plan (%s): suggest a custom plan, a talk with sales",
+			plural(f.Seats, "seat", "seats")), Feature: "largest_plan", Value: float64(f.Seats)})
 	}
 	return p, reasons
 }

@@ -31,5 +31,17 @@
 // tampering report. Extensions happen the day before expiry. Activations
 // name the machine's host name.
 //
+// Config.Mix adds the profiles of issue 26 (ExtraProfiles; named mixes in
+// Mixes): quiet non-renewers (35-60 % less use than their own normal, no
+// machine leaving, not extended), seasonal and erratic users (loyal, with
+// slack months or weeks drawn afresh), large-plan sharers (25 seats
+// rotated through outsiders' machines), growers on the largest plan (50
+// seats), VM farms (one machine image on managed hosts of one network),
+// CI fleets (runners activated and deactivated the same day, within the
+// seats) and card lapses (a card failing 3-7 days before expiry, retried
+// with attempts and a dunning window, not extended). The traps (erratic,
+// seasonal, VM farms, CI fleets) renew: a score raised on them is a false
+// positive.
+//
 // The same Config (seed included) always writes the same bytes.
 package sim

@@ -5,6 +5,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -20,7 +21,38 @@ const (
 	// Delinquent: payment trouble; most are suspended for it before their
 	// expiry (block-risk ground truth), the others pay and stay.
 	Delinquent = "delinquent"
+
+	// The profiles of issue 26, the worlds the first five do not cover
+	// (Config.Mix). Loyal ones renew; the traps must not raise the score
+	// they resemble.
+	QuietChurner = "quiet_churner" // no fade, no machine leaving: used a little less than its own normal, then not renewed
+	Seasonal     = "seasonal"      // busy months and slack months, renews
+	Erratic      = "erratic"       // use swings week by week, gaps of a week or two, renews (a churn trap)
+	LargeSharer  = "large_sharer"  // a 25-seat key rotated through outsiders' machines, a few a week
+	TopGrower    = "top_grower"    // outgrows the largest plan: refused for the seat limit, nothing larger to buy
+	VMFarm       = "vm_farm"       // one machine image cloned on managed hosts of one network, renews (a sharing trap)
+	CIFleet      = "ci_fleet"      // ephemeral runners activated and deactivated daily, within the seats (a sharing trap)
+	CardLapse    = "card_lapse"    // a steady user whose card fails days before expiry: past due, retried, lapses
 )
+
+// ExtraProfiles lists the profiles of Config.Mix, in the order Profiles
+// deals them.
+var ExtraProfiles = []string{QuietChurner, Seasonal, Erratic, LargeSharer, TopGrower, VMFarm, CIFleet, CardLapse}
+
+// ChurnedProfiles are the profiles whose label says churned (expired
+// without extension); the delinquents suspended for payment are too.
+var ChurnedProfiles = map[string]bool{Churner: true, QuietChurner: true, CardLapse: true}
+
+// Growers and Sharers are the profiles that are the truth of
+// upgrade_suggested and sharing_suspected.
+var (
+	Growers = map[string]bool{Grower: true, TopGrower: true}
+	Sharers = map[string]bool{Sharer: true, LargeSharer: true}
+)
+
+// Plans are the seats of the simulated product's policies ("plan-N"); the
+// last is the largest plan.
+var Plans = []int{1, 2, 3, 5, 10, 25, 50}
 
 // Config describes a simulated installation.
 type Config struct {
@@ -34,6 +66,24 @@ type Config struct {
 	// The shares of churners, growers, sharers and delinquents; the rest
 	// are steady. Each is rounded to a whole number of licenses.
 	ChurnRate, GrowRate, ShareRate, BlockRate float64
+	// Mix gives the shares of the ExtraProfiles (missing: none). All the
+	// shares together add up to at most 1.
+	Mix map[string]float64
+}
+
+// Mixes are named installations for tests and evaluate: "classic" (the
+// first five profiles), "wide" (every profile, a little of each) and
+// "traps" (many loyal licenses that look like churners or sharers).
+func Mixes(seed uint64, licenses, days int) map[string]Config {
+	classic := Default(seed, licenses)
+	classic.Days = days
+	wide := Config{Seed: seed, Licenses: licenses, Days: days, ChurnRate: 0.08, GrowRate: 0.06, ShareRate: 0.03, BlockRate: 0.03,
+		Mix: map[string]float64{QuietChurner: 0.06, Seasonal: 0.08, Erratic: 0.08, LargeSharer: 0.03, TopGrower: 0.03,
+			VMFarm: 0.04, CIFleet: 0.04, CardLapse: 0.03}}
+	traps := Config{Seed: seed, Licenses: licenses, Days: days, ChurnRate: 0.06, GrowRate: 0.04, ShareRate: 0.02, BlockRate: 0.02,
+		Mix: map[string]float64{QuietChurner: 0.08, Seasonal: 0.12, Erratic: 0.15, LargeSharer: 0.03, TopGrower: 0.03,
+			VMFarm: 0.08, CIFleet: 0.08, CardLapse: 0.04}}
+	return map[string]Config{"classic": classic, "wide": wide, "traps": traps}
 }
 
 // Default is a mid-sized installation's mix.
@@ -47,8 +97,13 @@ func (c *Config) check() error {
 		return fmt.Errorf("sim: at least one license")
 	case c.Days < 120:
 		return fmt.Errorf("sim: at least 120 days of history")
-	case c.ChurnRate < 0 || c.GrowRate < 0 || c.ShareRate < 0 || c.BlockRate < 0 || c.ChurnRate+c.GrowRate+c.ShareRate+c.BlockRate > 1:
+	case c.ChurnRate < 0 || c.GrowRate < 0 || c.ShareRate < 0 || c.BlockRate < 0 || c.ChurnRate+c.GrowRate+c.ShareRate+c.BlockRate+c.mixTotal() > 1:
 		return fmt.Errorf("sim: the rates must be shares that add up to at most 1")
+	}
+	for p, r := range c.Mix {
+		if r < 0 || !slices.Contains(ExtraProfiles, p) {
+			return fmt.Errorf("sim: mix: %q is not a profile with a share", p)
+		}
 	}
 	if c.Start.IsZero() {
 		c.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -56,15 +111,30 @@ func (c *Config) check() error {
 	return nil
 }
 
+func (c *Config) mixTotal() float64 {
+	t := 0.0
+	for _, r := range c.Mix {
+		t += r
+	}
+	return t
+}
+
 // Profiles is the profile of each license, in license order: exactly
 // round(rate × Licenses) of each kind, shuffled with the seed.
 func (c Config) Profiles() []string {
 	n := c.Licenses
 	out := make([]string, 0, n)
-	for _, p := range []struct {
+	rates := []struct {
 		name string
 		rate float64
-	}{{Churner, c.ChurnRate}, {Grower, c.GrowRate}, {Sharer, c.ShareRate}, {Delinquent, c.BlockRate}} {
+	}{{Churner, c.ChurnRate}, {Grower, c.GrowRate}, {Sharer, c.ShareRate}, {Delinquent, c.BlockRate}}
+	for _, p := range ExtraProfiles {
+		rates = append(rates, struct {
+			name string
+			rate float64
+		}{p, c.Mix[p]})
+	}
+	for _, p := range rates {
 		for range int(math.Round(p.rate * float64(n))) {
 			if len(out) < n {
 				out = append(out, p.name)
@@ -178,17 +248,28 @@ func (g *gen) license() (insights.Label, error) {
 	case Grower:
 		// One who outgrows a plan has a larger one to move to.
 		seats = min(seats, []int{1, 2, 3, 5}[r.IntN(4)])
+	case LargeSharer:
+		seats = 25
+	case TopGrower:
+		seats = Plans[len(Plans)-1]
+	case VMFarm:
+		seats = []int{10, 25}[r.IntN(2)]
+	case CIFleet:
+		seats = []int{5, 10}[r.IntN(2)]
 	}
 	expiryDay := 90 + r.IntN(cfg.Days-90)
 	expires := cfg.Start.AddDate(0, 0, expiryDay)
 	created := expires.AddDate(-1, 0, 0)
 	g.write(&insights.Record{Type: insights.RecordLicense, ID: id, CustomerID: fmt.Sprintf("cus-%06d", g.n), Policy: fmt.Sprintf("plan-%d", seats),
-		Seats: seats, At: created, ExpiresAt: &expires})
+		Product: "app", Seats: seats, At: created, ExpiresAt: &expires})
 
 	home := g.randomIP()
 	want := max(1, int(math.Ceil(float64(seats)*(0.4+0.5*r.Float64()))))
-	if g.profile == Grower {
+	switch g.profile {
+	case Grower, TopGrower:
 		want = seats
+	case CIFleet:
+		want = max(1, seats/3) // the fleet's standing machines; runners come and go
 	}
 	activity := 0.6 + 0.35*r.Float64() // chance a machine is used on a day
 	perDay := 1 + r.IntN(4)            // renewals of a machine on a day it is used
@@ -229,14 +310,32 @@ func (g *gen) license() (insights.Label, error) {
 			paidDay = trouble + 3 + r.IntN(8)
 		}
 	}
+	// A card that lapses fails 3 to 7 days before expiry, is retried every
+	// two days over a 7-day dunning window, and the license is not
+	// extended.
+	cardFail := -1
+	if g.profile == CardLapse {
+		cardFail = expiryDay - 3 - r.IntN(5)
+	}
+	// Seasonal: slack months (a tenth of the use) in a cycle of 120 to
+	// 240 days; erratic: each week's use drawn afresh, a week in eight
+	// idle; a quiet non-renewer uses it 35 to 60 % less than its own
+	// normal in its last 60 to 100 days, nothing else changes.
+	period, phase := 120+r.IntN(121), r.IntN(240)
+	quietFrom, quietShare := expiryDay-60-r.IntN(41), 0.4+0.25*r.Float64()
+	weekFactor := map[int]float64{}
 	// Most apps renew and never heartbeat (verifier.Manager); a third do
 	// both. It also keeps histories small.
 	heartbeats := r.Float64() < 0.3
 
 	var machines []*machine
-	activate := func(day int) {
+	activateAs := func(day int, m *machine, host string) {
+		g.write(&insights.Record{Type: insights.RecordActivation, LicenseID: id, MachineID: m.id, Fingerprint: m.fp, Platform: m.platform,
+			Hostname: host, IP: m.ips[0], At: g.at(day)})
+	}
+	activate := func(day int) *machine {
 		m := g.newMachine(home)
-		if g.profile == Sharer {
+		if Sharers[g.profile] {
 			m.ips = []string{g.randomIP()}
 		}
 		if traveller {
@@ -244,9 +343,12 @@ func (g *gen) license() (insights.Label, error) {
 				m.ips = append(m.ips, g.randomIP())
 			}
 		}
+		if g.profile == VMFarm || g.profile == CIFleet {
+			m.ips = []string{home} // a managed fleet calls from its own network
+		}
 		machines = append(machines, m)
-		g.write(&insights.Record{Type: insights.RecordActivation, LicenseID: id, MachineID: m.id, Fingerprint: m.fp, Platform: m.platform,
-			Hostname: m.host, IP: m.ips[0], At: g.at(day)})
+		activateAs(day, m, m.host)
+		return m
 	}
 	deactivate := func(day, i int) {
 		m := machines[i]
@@ -256,7 +358,14 @@ func (g *gen) license() (insights.Label, error) {
 	for range want {
 		activate(0)
 	}
-	churned := g.profile == Churner || suspendDay >= 0
+	// A VM farm's image: one machine id and fingerprint, brought up on
+	// managed hosts (farm-<license>-node-NN) of its network now and then.
+	var image *machine
+	if g.profile == VMFarm && len(machines) > 0 {
+		image = machines[0]
+	}
+	nodes, runners := 0, 0
+	churned := ChurnedProfiles[g.profile] || suspendDay >= 0
 	suspended := false
 	for day := 0; day < cfg.Days; day++ {
 		if day == expiryDay-1 && !churned {
@@ -269,12 +378,23 @@ func (g *gen) license() (insights.Label, error) {
 		}
 		switch day {
 		case trouble, blip:
-			g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: insights.PaymentPastDue, At: g.at(day)})
+			g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: insights.PaymentPastDue, At: g.at(day), Attempts: 1})
 		case paidDay, blipPaid:
 			g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: insights.PaymentPaid, At: g.at(day)})
 		case suspendDay:
 			g.write(&insights.Record{Type: insights.RecordSuspension, LicenseID: id, At: g.at(day)})
 			suspended = true
+		}
+		if cardFail >= 0 && day >= cardFail && (day-cardFail)%2 == 0 {
+			attempt := 1 + (day-cardFail)/2
+			ends := cfg.Start.AddDate(0, 0, cardFail+7)
+			status := insights.PaymentPastDue
+			if attempt >= 3 {
+				status = insights.PaymentUnpaid // the last retry of the window failed too
+			}
+			if attempt <= 4 {
+				g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: status, At: g.at(day), Attempts: attempt, DunningEndsAt: &ends})
+			}
 		}
 		if day == tamper && len(machines) > 0 {
 			for range 1 + r.IntN(3) {
@@ -285,6 +405,26 @@ func (g *gen) license() (insights.Label, error) {
 		if quiet >= 0 && day >= quiet && day < quiet+quietFor {
 			p *= 0.15
 		}
+		switch g.profile {
+		case Seasonal:
+			if math.Sin(2*math.Pi*float64(day+phase)/float64(period)) < -0.2 {
+				p *= 0.1
+			}
+		case Erratic:
+			w, ok := weekFactor[day/7]
+			if !ok {
+				w = 0.1 + 0.9*r.Float64()
+				if r.IntN(8) == 0 {
+					w = 0
+				}
+				weekFactor[day/7] = w
+			}
+			p *= w
+		case QuietChurner:
+			if day >= quietFrom {
+				p *= 1 - quietShare
+			}
+		}
 		if churned && day >= fade && g.profile == Churner {
 			// Use fades to a tenth over the days left, and machines go.
 			left := float64(expiryDay-day) / float64(expiryDay-fade)
@@ -294,8 +434,12 @@ func (g *gen) license() (insights.Label, error) {
 			}
 		}
 		switch g.profile {
-		case Sharer:
-			if day > 0 && day%shareEvery == 0 && len(machines) > 0 {
+		case Sharer, LargeSharer:
+			every := shareEvery
+			if g.profile == LargeSharer {
+				every = 1 + r.IntN(3)
+			}
+			if day > 0 && day%every == 0 && len(machines) > 0 {
 				if cloned {
 					// The same machine image, another host and network.
 					m := machines[r.IntN(len(machines))]
@@ -306,9 +450,25 @@ func (g *gen) license() (insights.Label, error) {
 					activate(day)
 				}
 			}
-		case Grower:
+		case Grower, TopGrower:
 			if r.Float64() < 0.35 {
 				g.refuseSeat(id, home, day)
+			}
+		case VMFarm:
+			if image != nil && r.Float64() < 0.3 {
+				nodes++
+				activateAs(day, image, fmt.Sprintf("farm-%06d-node-%02d", g.n, 1+nodes%40))
+			}
+		case CIFleet:
+			// Runners: a fresh machine per job, gone the same day, never
+			// more at once than the seats left.
+			for range r.IntN(1 + seats - len(machines)) {
+				runners++
+				m := &machine{id: fmt.Sprintf("m-%06d-r%05d", g.n, runners), fp: fmt.Sprintf("fp-%06d-r%05d-%08x", g.n, runners, r.Uint32()),
+					platform: "linux/amd64", host: fmt.Sprintf("runner-%06d-%05d", g.n, runners), ips: []string{home}}
+				activateAs(day, m, m.host)
+				g.write(&insights.Record{Type: insights.RecordRenewal, LicenseID: id, MachineID: m.id, IP: home, At: g.at(day), Count: 1})
+				g.write(&insights.Record{Type: insights.RecordDeactivation, LicenseID: id, MachineID: m.id, At: g.at(day)})
 			}
 		case Steady:
 			if len(machines) >= seats && r.Float64() < 0.01 {

@@ -171,3 +171,120 @@ func TestGroundTruthAsConfigured(t *testing.T) {
 }
 
 func timeOf(day string) (t time.Time, err error) { return time.Parse(insights.DayLayout, day) }
+
+// TestMixesShowTheirBehaviours: every mix deals exactly its shares, and on
+// the wide and traps mixes the profiles of issue 26 do what they say:
+// churned is the churners, quiet non-renewers, card lapses and suspended
+// delinquents; card lapses fail and are retried, and are not extended; large sharers and top growers sit on 25 and 50 seats; VM
+// farms clone one machine on managed hosts of one network; CI fleets
+// deactivate their runners; quiet non-renewers deactivate nothing.
+func TestMixesShowTheirBehaviours(t *testing.T) {
+	for _, seed := range []uint64{1, 2} {
+		for name, cfg := range sim.Mixes(seed, 150, 120) {
+			if name == "classic" {
+				continue // TestGroundTruthAsConfigured
+			}
+			t.Run(fmt.Sprintf("%s seed %d", name, seed), func(t *testing.T) {
+				h, l := write(t, cfg)
+				labels, err := insights.ReadLabels(bytes.NewReader(l))
+				if err != nil {
+					t.Fatal(err)
+				}
+				count := map[string]int{}
+				profile := map[string]string{}
+				for _, lb := range labels {
+					count[lb.Profile]++
+					profile[lb.LicenseID] = lb.Profile
+					if want := sim.ChurnedProfiles[lb.Profile] || lb.Profile == sim.Delinquent && lb.Churned; lb.Churned != want {
+						t.Fatalf("%s (%s): churned %v", lb.LicenseID, lb.Profile, lb.Churned)
+					}
+				}
+				for _, p := range sim.ExtraProfiles {
+					if want := int(math.Round(cfg.Mix[p] * 150)); count[p] != want {
+						t.Errorf("%s: %d licenses, want %d", p, count[p], want)
+					}
+				}
+				type stats struct {
+					seats, deacts, maxAttempts int
+					unpaid, extended           bool
+					hostsOf                    map[string]map[string]bool
+					netsOf                     map[string]map[string]bool
+					seatRefusals               int
+				}
+				st := map[string]*stats{}
+				err = insights.ReadHistory(bytes.NewReader(h), func(r *insights.Record) error {
+					if r.Type == insights.RecordLicense {
+						st[r.ID] = &stats{seats: r.Seats, hostsOf: map[string]map[string]bool{}, netsOf: map[string]map[string]bool{}}
+						return nil
+					}
+					s := st[r.LicenseID]
+					switch r.Type {
+					case insights.RecordDeactivation:
+						s.deacts++
+					case insights.RecordPayment:
+						s.maxAttempts = max(s.maxAttempts, r.Attempts)
+						s.unpaid = s.unpaid || r.Status == insights.PaymentUnpaid
+					case insights.RecordExtension:
+						s.extended = true
+					case insights.RecordRefusal:
+						if r.Code == string(licensing.ESeatLimit) {
+							s.seatRefusals++
+						}
+					case insights.RecordActivation:
+						if s.hostsOf[r.MachineID] == nil {
+							s.hostsOf[r.MachineID], s.netsOf[r.MachineID] = map[string]bool{}, map[string]bool{}
+						}
+						s.hostsOf[r.MachineID][r.Hostname] = true
+						s.netsOf[r.MachineID][insights.Network(r.IP)] = true
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for id, s := range st {
+					mostHosts, itsNets := 0, 0
+					for m, hosts := range s.hostsOf {
+						if len(hosts) > mostHosts {
+							mostHosts, itsNets = len(hosts), len(s.netsOf[m])
+						}
+					}
+					var bad string
+					switch profile[id] {
+					case sim.CardLapse:
+						if s.maxAttempts < 2 || s.extended {
+							bad = fmt.Sprintf("attempts %d, unpaid %v, extended %v", s.maxAttempts, s.unpaid, s.extended)
+						}
+					case sim.LargeSharer:
+						if s.seats != 25 || s.deacts < 15 {
+							bad = fmt.Sprintf("%d seats, %d deactivations", s.seats, s.deacts)
+						}
+					case sim.TopGrower:
+						if s.seats != sim.Plans[len(sim.Plans)-1] || s.seatRefusals < 20 {
+							bad = fmt.Sprintf("%d seats, %d seat refusals", s.seats, s.seatRefusals)
+						}
+					case sim.VMFarm:
+						if mostHosts < 5 || itsNets != 1 || !s.extended {
+							bad = fmt.Sprintf("one machine on %d hosts from %d networks, extended %v", mostHosts, itsNets, s.extended)
+						}
+					case sim.CIFleet:
+						if s.deacts < 30 || !s.extended {
+							bad = fmt.Sprintf("%d deactivations, extended %v", s.deacts, s.extended)
+						}
+					case sim.QuietChurner:
+						if s.deacts != 0 || s.extended {
+							bad = fmt.Sprintf("%d deactivations, extended %v", s.deacts, s.extended)
+						}
+					case sim.Seasonal, sim.Erratic:
+						if !s.extended {
+							bad = "not extended"
+						}
+					}
+					if bad != "" {
+						t.Errorf("%s (%s): %s", id, profile[id], bad)
+					}
+				}
+			})
+		}
+	}
+}
