@@ -291,6 +291,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if err := reg.Register(m.events); err != nil {
 		return nil, err
 	}
+	// The outcomes that alert start at 0 for each provider, without a
+	// type: the series exist from start-up, so the alert's increase()
+	// counts the first unapplied event of a process too.
+	for _, provider := range []string{subscription.ProviderStripe, subscription.ProviderGeneric} {
+		for _, outcome := range []string{outcomeRefused, outcomeUnreadable, outcomeFailed} {
+			m.events.WithLabelValues(provider, "", outcome)
+		}
+	}
 	return m, nil
 }
 
