@@ -5,7 +5,9 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime/debug"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -42,7 +44,7 @@ func HashPassword(p string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", Wrap(EInternal, err, "read random salt")
 	}
-	key := argon2.IDKey([]byte(p), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := idKey([]byte(p), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -70,6 +72,34 @@ func VerifyPassword(phc, p string) bool {
 	if err1 != nil || err2 != nil || len(want) == 0 {
 		return false
 	}
-	got := argon2.IDKey([]byte(p), salt, t, mem, threads, uint32(len(want)))
+	got := idKey([]byte(p), salt, t, mem, threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// hashing bounds the argon2id computations running at once. Each takes
+// its memory parameter (19 MiB) for its whole run, and sign-in forms are
+// open to anyone: twenty wrong passwords at once held 380 MiB. One at a
+// time keeps a password's memory to one block whatever the load (about
+// 30 ms each on one core, so 30 sign-ins a second, far above what people
+// type; the per-IP sign-in limits keep an attacker's queue short).
+var hashing = make(chan struct{}, 1)
+
+// hashesRunning and hashesPeak count the computations inside the bound
+// (the test reads the peak).
+var hashesRunning, hashesPeak atomic.Int32
+
+func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	hashing <- struct{}{}
+	for n, p := hashesRunning.Add(1), hashesPeak.Load(); n > p && !hashesPeak.CompareAndSwap(p, n); p = hashesPeak.Load() {
+	}
+	key := argon2.IDKey(password, salt, time, memory, threads, keyLen)
+	hashesRunning.Add(-1)
+	// The block is garbage now. Left to the collector, the heap's goal
+	// stays at twice the block and the process keeps it from the system
+	// until the next collection, which an idle server runs every two
+	// minutes only; a collection that returns it now costs a few
+	// milliseconds beside the hash's tens.
+	debug.FreeOSMemory()
+	<-hashing
+	return key
 }
