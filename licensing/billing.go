@@ -2,6 +2,7 @@ package licensing
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 )
@@ -196,6 +197,57 @@ func (b boundCustomers) InTx(_ context.Context, fn func(tx CustomersStore) error
 func (s *Licenses) ChangePolicyOverSeats(ctx context.Context, id, policyID, reason string) (*License, int, error) {
 	return s.changePolicy(ctx, id, policyID, reason, true)
 }
+
+// SetSeatsOverSeats gives a license its own seat count as a billing
+// provider's quantity decided it (nil: back to the policy's seats). Like
+// ChangePolicyOverSeats it never refuses fewer seats than machines in use:
+// over is how many machines the license then has beyond its seats, and
+// no new machine activates until the customer frees seats. Nothing is
+// written when the count does not change. ENotFound, EInvalid (seats < 1).
+func (s *Licenses) SetSeatsOverSeats(ctx context.Context, id string, seats *int, reason string) (*License, int, error) {
+	if seats != nil && *seats < 1 {
+		return nil, 0, Errorf(EInvalid, "seats must be at least 1")
+	}
+	var (
+		cur  *License
+		over int
+	)
+	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicenseUpdated, reason, func(tx LicensesStore, l *License) error {
+		p, err := tx.GetPolicy(ctx, l.PolicyID)
+		if err != nil {
+			return err
+		}
+		n, err := tx.CountMachines(ctx, l.ID)
+		if err != nil {
+			return err
+		}
+		if seats != nil && *seats == p.MaxMachines {
+			seats = nil // the policy's own count: no override to keep
+		}
+		same := SameSeats(l.SeatsOverride, seats)
+		l.SeatsOverride = seats
+		l.MaxMachines = l.Seats(p)
+		cur, over = l, max(n-l.MaxMachines, 0)
+		if same {
+			return errUnchanged
+		}
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return cur, over, nil
+	}
+	return l, over, err
+}
+
+// SameSeats reports whether two seat overrides are the same (nil: the
+// policy's).
+func SameSeats(a, b *int) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// errUnchanged ends a change that would change nothing (rolled back: no
+// write, no audit event).
+var errUnchanged = errors.New("unchanged")
 
 // ExpireLicense ends a license now (a subscription canceled at once or
 // refunded, where the plan says expire rather than revoke): it becomes

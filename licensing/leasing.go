@@ -225,8 +225,8 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 			if err != nil {
 				return err
 			}
-			if n >= pol.MaxMachines {
-				return Errorf(ESeatLimit, "all %d machine seats of the license are taken", pol.MaxMachines)
+			if seats := lic.Seats(pol); n >= seats {
+				return Errorf(ESeatLimit, "all %d machine seats of the license are taken", seats)
 			}
 			if err := s.checkTrial(ctx, tx, lic, pol, req.Fingerprint, now); err != nil {
 				return err

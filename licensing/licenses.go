@@ -190,7 +190,28 @@ func (s *Licenses) License(ctx context.Context, id string) (*License, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l, visible(ctx, l.CustomerID, "license")
+	if err := visible(ctx, l.CustomerID, "license"); err != nil {
+		return nil, err
+	}
+	return l, s.withSeats(ctx, []*License{l})
+}
+
+// withSeats fills in the seat limit in force of licenses read (their own
+// count or their policy's), reading each policy once.
+func (s *Licenses) withSeats(ctx context.Context, ls []*License) error {
+	pols := map[string]*Policy{}
+	for _, l := range ls {
+		p, ok := pols[l.PolicyID]
+		if !ok {
+			var err error
+			if p, err = s.store.GetPolicy(ctx, l.PolicyID); err != nil {
+				return err
+			}
+			pols[l.PolicyID] = p
+		}
+		l.MaxMachines = l.Seats(p)
+	}
+	return nil
 }
 
 // Licenses lists licenses; a customer token sees only its own.
@@ -206,7 +227,15 @@ func (s *Licenses) Licenses(ctx context.Context, f LicenseFilter, page Page) ([]
 		}
 		f.CustomerID = a.CustomerID
 	}
-	return s.store.ListLicenses(ctx, f, page)
+	ls, err := s.store.ListLicenses(ctx, f, page)
+	if err != nil {
+		return nil, err
+	}
+	ptrs := make([]*License, len(ls))
+	for i := range ls {
+		ptrs[i] = &ls[i]
+	}
+	return ls, s.withSeats(ctx, ptrs)
 }
 
 // LicensePatch changes a license's descriptive fields.
@@ -320,13 +349,15 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 		if err != nil {
 			return err
 		}
-		if n > p.MaxMachines {
+		// A license's own seat count (a billed quantity) stays: the new
+		// policy's seats apply only where it has none.
+		if seats := l.Seats(p); n > seats {
 			if !overSeats {
-				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, p.MaxMachines)
+				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, seats)
 			}
-			over = n - p.MaxMachines
+			over = n - seats
 		}
-		l.PolicyID = p.ID
+		l.PolicyID, l.MaxMachines = p.ID, l.Seats(p)
 		return nil
 	})
 	return l, over, err

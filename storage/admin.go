@@ -26,7 +26,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *licensing.Customer) error
 
 func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 	return s.save(ctx, licenseToRow(l), "policy_id", "customer_id", "name", "status", "status_reason", "expires_at",
-		"entitlements", "metadata", "updated_at")
+		"entitlements", "metadata", "seats_override", "updated_at")
 }
 
 // save writes the named columns of row (found by its primary key).

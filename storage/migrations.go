@@ -31,6 +31,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0014_telemetry_one_row_per_use", Migrate: migrateTelemetryOneRowPerUse}, // insights.go
 		{ID: "0015_token_last_used", Migrate: migrateTokenLastUsed},
 		{ID: "0016_billing_state", Migrate: migrateBillingState}, // subscriptions.go
+		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
 	}
 }
 
@@ -326,6 +327,18 @@ func migrateTokenLastUsed(tx *gorm.DB) error {
 	}
 	if err := tx.Migrator().AddColumn(&apiToken{}, "LastUsedAt"); err != nil {
 		return fmt.Errorf("add api_tokens.last_used_at: %w", err)
+	}
+	return nil
+}
+
+// migrateLicenseSeats gives a license its own seat count (NULL: its
+// policy's), which a billing provider's quantity sets.
+func migrateLicenseSeats(tx *gorm.DB) error {
+	type license struct {
+		SeatsOverride *int
+	}
+	if err := tx.Migrator().AddColumn(&license{}, "SeatsOverride"); err != nil {
+		return fmt.Errorf("add licenses.seats_override: %w", err)
 	}
 	return nil
 }
