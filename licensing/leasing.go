@@ -71,7 +71,9 @@ const UsabilityStaleness time.Duration = 0
 // bounds it. Seat accounting never reads a cached policy.
 const MaxPolicyStaleness = 5 * time.Second
 
-// LeaseView is what LeasingStore.ReadLease returns.
+// LeaseView is what LeasingStore.ReadLease returns. Its License has no
+// SeatsOverride: no renewal, heartbeat or validation counts seats (only
+// Activate does, from the locked row).
 type LeaseView struct {
 	License        *License
 	Policy         *Policy

@@ -323,8 +323,9 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 
 // ChangePolicy moves a license to another policy of the same product (an
 // upgrade or downgrade). Its seat limit and entitlements follow from the next
-// lease on. A downgrade below the machines in use is refused (ESeatLimit):
-// deactivate machines first.
+// lease on; a license's own seats (SeatsOverride, a billed quantity) stay.
+// A downgrade below the machines in use is refused (ESeatLimit): deactivate
+// machines first.
 func (s *Licenses) ChangePolicy(ctx context.Context, id, policyID, reason string) (*License, error) {
 	l, _, err := s.changePolicy(ctx, id, policyID, reason, false)
 	return l, err
