@@ -212,7 +212,7 @@ func (s *Licenses) SetSeatsOverSeats(ctx context.Context, id string, seats *int,
 		cur  *License
 		over int
 	)
-	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicenseUpdated, reason, func(tx LicensesStore, l *License) error {
+	l, err := s.change(ctx, id, ActionLicenseUpdated, reason, func(tx LicensesStore, l *License) error {
 		p, err := tx.GetPolicy(ctx, l.PolicyID)
 		if err != nil {
 			return err
@@ -226,15 +226,14 @@ func (s *Licenses) SetSeatsOverSeats(ctx context.Context, id string, seats *int,
 		}
 		same := SameSeats(l.SeatsOverride, seats)
 		l.SeatsOverride = seats
-		l.MaxMachines = l.Seats(p)
-		cur, over = l, max(n-l.MaxMachines, 0)
+		cur, over = l, max(n-l.Seats(p), 0)
 		if same {
 			return errUnchanged
 		}
 		return nil
 	})
 	if errors.Is(err, errUnchanged) {
-		return cur, over, nil
+		return cur, over, s.withSeats(ctx, []*License{cur})
 	}
 	return l, over, err
 }
@@ -256,7 +255,7 @@ var errUnchanged = errors.New("unchanged")
 // ENotFound, EConflict (revoked, or already expired).
 func (s *Licenses) ExpireLicense(ctx context.Context, id, reason string) (*License, error) {
 	now := s.clock().Truncate(time.Second)
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseExpired, reason, func(_ LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseExpired, reason, func(_ LicensesStore, l *License) error {
 		if l.Status == LicenseRevoked || l.Status == LicenseExpired {
 			return Errorf(EConflict, "the license is already %s", l.Status)
 		}

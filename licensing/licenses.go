@@ -148,6 +148,7 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	if err != nil {
 		return nil, err
 	}
+	l.MaxMachines = l.Seats(policy)
 	return &CreatedLicense{License: *l, Key: key}, nil
 }
 
@@ -175,7 +176,7 @@ func (s *Licenses) ReinstateLicense(ctx context.Context, id, reason string) (*Li
 }
 
 func (s *Licenses) transition(ctx context.Context, id string, from []LicenseStatus, to LicenseStatus, action, reason string) (*License, error) {
-	return changeLicense(ctx, s.core, s.store, id, action, reason, func(tx LicensesStore, l *License) error {
+	return s.change(ctx, id, action, reason, func(tx LicensesStore, l *License) error {
 		if !slices.Contains(from, l.Status) {
 			return Errorf(EConflict, "the license is %s; this action needs it %v", l.Status, from)
 		}
@@ -191,6 +192,16 @@ func (s *Licenses) License(ctx context.Context, id string) (*License, error) {
 		return nil, err
 	}
 	if err := visible(ctx, l.CustomerID, "license"); err != nil {
+		return nil, err
+	}
+	return l, s.withSeats(ctx, []*License{l})
+}
+
+// change is changeLicense for the licenses of this service, the answer
+// with its seats in force (withSeats).
+func (s *Licenses) change(ctx context.Context, id, action, reason string, fn func(tx LicensesStore, l *License) error) (*License, error) {
+	l, err := changeLicense(ctx, s.core, s.store, id, action, reason, fn)
+	if err != nil {
 		return nil, err
 	}
 	return l, s.withSeats(ctx, []*License{l})
@@ -246,7 +257,7 @@ type LicensePatch struct {
 
 // UpdateLicense edits a license's name and metadata.
 func (s *Licenses) UpdateLicense(ctx context.Context, id string, in LicensePatch) (*License, error) {
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseUpdated, "", func(_ LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseUpdated, "", func(_ LicensesStore, l *License) error {
 		set(&l.Name, in.Name)
 		set(&l.Metadata, in.Metadata)
 		if len(l.Name) > 200 {
@@ -280,7 +291,7 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 		}
 	}
 	now := s.clock()
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseRenewed, in.Reason, func(tx LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseRenewed, in.Reason, func(tx LicensesStore, l *License) error {
 		if l.Status == LicenseRevoked {
 			return Errorf(EConflict, "a revoked license cannot be renewed")
 		}
@@ -338,7 +349,7 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 	if err := required("policy_id", policyID); err != nil {
 		return nil, 0, err
 	}
-	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
+	l, err := s.change(ctx, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
 		p, err := tx.GetPolicy(ctx, policyID)
 		if err != nil {
 			return refersTo(err, "policy_id", "policy", policyID)
@@ -358,7 +369,7 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 			}
 			over = n - seats
 		}
-		l.PolicyID, l.MaxMachines = p.ID, l.Seats(p)
+		l.PolicyID = p.ID
 		return nil
 	})
 	return l, over, err
@@ -369,7 +380,7 @@ func (s *Licenses) TransferLicense(ctx context.Context, id, customerID, reason s
 	if err := required("customer_id", customerID); err != nil {
 		return nil, err
 	}
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseTransferred, reason, func(tx LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseTransferred, reason, func(tx LicensesStore, l *License) error {
 		c, err := tx.GetCustomer(ctx, customerID)
 		if err != nil {
 			return refersTo(err, "customer_id", "customer", customerID)
@@ -521,7 +532,7 @@ const ActionLicenseKeyRotated = "license.key_rotated"
 func (s *Licenses) RotateKey(ctx context.Context, id, reason string) (*CreatedLicense, error) {
 	key := NewLicenseKey()
 	hash, hint := s.secrets.Hash(key), KeyHint(key)
-	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicenseKeyRotated, reasonOr(reason, "license key rotated"), func(tx LicensesStore, l *License) error {
+	l, err := s.change(ctx, id, ActionLicenseKeyRotated, reasonOr(reason, "license key rotated"), func(tx LicensesStore, l *License) error {
 		if l.Status == LicenseRevoked {
 			return Errorf(EConflict, "the license is revoked: its key cannot be replaced")
 		}
