@@ -230,7 +230,7 @@ func (s *Licenses) SetSeatsOverSeats(ctx context.Context, id string, seats *int,
 		if same {
 			return errUnchanged
 		}
-		return nil
+		return tx.SetLicenseSeats(ctx, l.ID, seats)
 	})
 	if errors.Is(err, errUnchanged) {
 		return cur, over, s.withSeats(ctx, []*License{cur})

@@ -34,6 +34,9 @@ type LicensesStore interface {
 	// the only way a license's key changes. EConflict when another license
 	// has the hash.
 	SetLicenseKey(ctx context.Context, id, keyHash, keyHint string) error
+	// SetLicenseSeats sets a license's own seat count (nil: its policy's):
+	// the only way it changes (UpdateLicense leaves it).
+	SetLicenseSeats(ctx context.Context, id string, seats *int) error
 
 	GetMachine(ctx context.Context, id string) (*Machine, error)
 	ListMachines(ctx context.Context, filter MachineFilter, page Page) ([]Machine, error)

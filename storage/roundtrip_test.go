@@ -174,14 +174,19 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 					PolicyID: pol2.ID, CustomerID: cus2.ID, Name: "Renamed", Status: licensing.LicenseSuspended, StatusReason: "unpaid",
 					ExpiresAt: rtPtr(200), Entitlements: []string{"beta", "gamma"}, Metadata: map[string]string{"order": "43"},
 					SeatsOverride: ptrTo(9), CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
-			}, "ID", "KeyHash", "KeyHint", "ProductID", "CreatedAt", "MaxMachines")
-		// Back to the policy's seats: the override is cleared (NULL), not kept.
-		cleared, err := s.GetLicense(ctx, lic.ID)
-		must(t, err)
-		cleared.SeatsOverride = nil
-		must(t, s.UpdateLicense(ctx, cleared))
-		if got, err := s.LockLicense(ctx, lic.ID); err != nil || got.SeatsOverride != nil {
-			t.Fatalf("seats override after clearing: %v %v", got.SeatsOverride, err)
+			}, "ID", "KeyHash", "KeyHint", "ProductID", "CreatedAt", "MaxMachines", "SeatsOverride")
+		// A license's own seats change only through SetLicenseSeats: set,
+		// then cleared back to the policy's (NULL, not kept).
+		for _, seats := range []*int{ptrTo(9), nil} {
+			must(t, s.SetLicenseSeats(ctx, lic.ID, seats))
+			got, err := s.LockLicense(ctx, lic.ID)
+			must(t, err)
+			if !licensing.SameSeats(got.SeatsOverride, seats) {
+				t.Fatalf("seats override %v, want %v", got.SeatsOverride, seats)
+			}
+		}
+		if err := s.SetLicenseSeats(ctx, "01950000-0000-7000-8000-0000000000aa", nil); licensing.ErrorCode(err) != licensing.ENotFound {
+			t.Fatalf("seats of a missing license: %v", err)
 		}
 
 		mach := &licensing.Machine{ID: "01950000-0000-7000-8000-000000000005", LicenseID: lic.ID, Fingerprint: "fp-0123456789",
