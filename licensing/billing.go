@@ -2,6 +2,7 @@ package licensing
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 )
@@ -197,6 +198,56 @@ func (s *Licenses) ChangePolicyOverSeats(ctx context.Context, id, policyID, reas
 	return s.changePolicy(ctx, id, policyID, reason, true)
 }
 
+// SetSeatsOverSeats gives a license its own seat count as a billing
+// provider's quantity decided it (nil: back to the policy's seats). Like
+// ChangePolicyOverSeats it never refuses fewer seats than machines in use:
+// over is how many machines the license then has beyond its seats, and
+// no new machine activates until the customer frees seats. Nothing is
+// written when the count does not change. ENotFound, EInvalid (seats < 1).
+func (s *Licenses) SetSeatsOverSeats(ctx context.Context, id string, seats *int, reason string) (*License, int, error) {
+	if seats != nil && *seats < 1 {
+		return nil, 0, Errorf(EInvalid, "seats must be at least 1")
+	}
+	var (
+		cur  *License
+		over int
+	)
+	l, err := s.change(ctx, id, ActionLicenseUpdated, reason, func(tx LicensesStore, l *License) error {
+		p, err := tx.GetPolicy(ctx, l.PolicyID)
+		if err != nil {
+			return err
+		}
+		n, err := tx.CountMachines(ctx, l.ID)
+		if err != nil {
+			return err
+		}
+		if seats != nil && *seats == p.MaxMachines {
+			seats = nil // the policy's own count: no override to keep
+		}
+		same := SameSeats(l.SeatsOverride, seats)
+		l.SeatsOverride = seats
+		cur, over = l, max(n-l.Seats(p), 0)
+		if same {
+			return errUnchanged
+		}
+		return tx.SetLicenseSeats(ctx, l.ID, seats)
+	})
+	if errors.Is(err, errUnchanged) {
+		return cur, over, s.withSeats(ctx, []*License{cur})
+	}
+	return l, over, err
+}
+
+// SameSeats reports whether two seat overrides are the same (nil: the
+// policy's).
+func SameSeats(a, b *int) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
+}
+
+// errUnchanged ends a change that would change nothing (rolled back: no
+// write, no audit event).
+var errUnchanged = errors.New("unchanged")
+
 // ExpireLicense ends a license now (a subscription canceled at once or
 // refunded, where the plan says expire rather than revoke): it becomes
 // expired and its expiry moves to now if it was later or unset. Unlike a
@@ -204,7 +255,7 @@ func (s *Licenses) ChangePolicyOverSeats(ctx context.Context, id, policyID, reas
 // ENotFound, EConflict (revoked, or already expired).
 func (s *Licenses) ExpireLicense(ctx context.Context, id, reason string) (*License, error) {
 	now := s.clock().Truncate(time.Second)
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseExpired, reason, func(_ LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseExpired, reason, func(_ LicensesStore, l *License) error {
 		if l.Status == LicenseRevoked || l.Status == LicenseExpired {
 			return Errorf(EConflict, "the license is already %s", l.Status)
 		}

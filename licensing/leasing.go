@@ -78,7 +78,9 @@ const UsabilityStaleness time.Duration = 0
 // bounds it. Seat accounting never reads a cached policy.
 const MaxPolicyStaleness = 5 * time.Second
 
-// LeaseView is what LeasingStore.ReadLease returns.
+// LeaseView is what LeasingStore.ReadLease returns. Its License has no
+// SeatsOverride: no renewal, heartbeat or validation counts seats (only
+// Activate does, from the locked row).
 type LeaseView struct {
 	License        *License
 	Policy         *Policy
@@ -232,8 +234,8 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 			if err != nil {
 				return err
 			}
-			if n >= pol.MaxMachines {
-				return Errorf(ESeatLimit, "all %d machine seats of the license are taken", pol.MaxMachines)
+			if seats := lic.Seats(pol); n >= seats {
+				return Errorf(ESeatLimit, "all %d machine seats of the license are taken", seats)
 			}
 			if err := s.checkTrial(ctx, tx, lic, pol, req.Fingerprint, now); err != nil {
 				return err

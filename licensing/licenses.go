@@ -34,6 +34,9 @@ type LicensesStore interface {
 	// the only way a license's key changes. EConflict when another license
 	// has the hash.
 	SetLicenseKey(ctx context.Context, id, keyHash, keyHint string) error
+	// SetLicenseSeats sets a license's own seat count (nil: its policy's):
+	// the only way it changes (UpdateLicense leaves it).
+	SetLicenseSeats(ctx context.Context, id string, seats *int) error
 
 	GetMachine(ctx context.Context, id string) (*Machine, error)
 	ListMachines(ctx context.Context, filter MachineFilter, page Page) ([]Machine, error)
@@ -148,6 +151,7 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	if err != nil {
 		return nil, err
 	}
+	l.MaxMachines = l.Seats(policy)
 	return &CreatedLicense{License: *l, Key: key}, nil
 }
 
@@ -175,7 +179,7 @@ func (s *Licenses) ReinstateLicense(ctx context.Context, id, reason string) (*Li
 }
 
 func (s *Licenses) transition(ctx context.Context, id string, from []LicenseStatus, to LicenseStatus, action, reason string) (*License, error) {
-	return changeLicense(ctx, s.core, s.store, id, action, reason, func(tx LicensesStore, l *License) error {
+	return s.change(ctx, id, action, reason, func(tx LicensesStore, l *License) error {
 		if !slices.Contains(from, l.Status) {
 			return Errorf(EConflict, "the license is %s; this action needs it %v", l.Status, from)
 		}
@@ -190,7 +194,38 @@ func (s *Licenses) License(ctx context.Context, id string) (*License, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l, visible(ctx, l.CustomerID, "license")
+	if err := visible(ctx, l.CustomerID, "license"); err != nil {
+		return nil, err
+	}
+	return l, s.withSeats(ctx, []*License{l})
+}
+
+// change is changeLicense for the licenses of this service, the answer
+// with its seats in force (withSeats).
+func (s *Licenses) change(ctx context.Context, id, action, reason string, fn func(tx LicensesStore, l *License) error) (*License, error) {
+	l, err := changeLicense(ctx, s.core, s.store, id, action, reason, fn)
+	if err != nil {
+		return nil, err
+	}
+	return l, s.withSeats(ctx, []*License{l})
+}
+
+// withSeats fills in the seat limit in force of licenses read (their own
+// count or their policy's), reading each policy once.
+func (s *Licenses) withSeats(ctx context.Context, ls []*License) error {
+	pols := map[string]*Policy{}
+	for _, l := range ls {
+		p, ok := pols[l.PolicyID]
+		if !ok {
+			var err error
+			if p, err = s.store.GetPolicy(ctx, l.PolicyID); err != nil {
+				return err
+			}
+			pols[l.PolicyID] = p
+		}
+		l.MaxMachines = l.Seats(p)
+	}
+	return nil
 }
 
 // Licenses lists licenses; a customer token sees only its own.
@@ -206,7 +241,15 @@ func (s *Licenses) Licenses(ctx context.Context, f LicenseFilter, page Page) ([]
 		}
 		f.CustomerID = a.CustomerID
 	}
-	return s.store.ListLicenses(ctx, f, page)
+	ls, err := s.store.ListLicenses(ctx, f, page)
+	if err != nil {
+		return nil, err
+	}
+	ptrs := make([]*License, len(ls))
+	for i := range ls {
+		ptrs[i] = &ls[i]
+	}
+	return ls, s.withSeats(ctx, ptrs)
 }
 
 // LicensePatch changes a license's descriptive fields.
@@ -217,7 +260,7 @@ type LicensePatch struct {
 
 // UpdateLicense edits a license's name and metadata.
 func (s *Licenses) UpdateLicense(ctx context.Context, id string, in LicensePatch) (*License, error) {
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseUpdated, "", func(_ LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseUpdated, "", func(_ LicensesStore, l *License) error {
 		set(&l.Name, in.Name)
 		set(&l.Metadata, in.Metadata)
 		if len(l.Name) > 200 {
@@ -251,7 +294,7 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 		}
 	}
 	now := s.clock()
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseRenewed, in.Reason, func(tx LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseRenewed, in.Reason, func(tx LicensesStore, l *License) error {
 		if l.Status == LicenseRevoked {
 			return Errorf(EConflict, "a revoked license cannot be renewed")
 		}
@@ -294,8 +337,9 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 
 // ChangePolicy moves a license to another policy of the same product (an
 // upgrade or downgrade). Its seat limit and entitlements follow from the next
-// lease on. A downgrade below the machines in use is refused (ESeatLimit):
-// deactivate machines first.
+// lease on; a license's own seats (SeatsOverride, a billed quantity) stay.
+// A downgrade below the machines in use is refused (ESeatLimit): deactivate
+// machines first.
 func (s *Licenses) ChangePolicy(ctx context.Context, id, policyID, reason string) (*License, error) {
 	l, _, err := s.changePolicy(ctx, id, policyID, reason, false)
 	return l, err
@@ -308,7 +352,7 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 	if err := required("policy_id", policyID); err != nil {
 		return nil, 0, err
 	}
-	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
+	l, err := s.change(ctx, id, ActionLicensePolicyChange, reason, func(tx LicensesStore, l *License) error {
 		p, err := tx.GetPolicy(ctx, policyID)
 		if err != nil {
 			return refersTo(err, "policy_id", "policy", policyID)
@@ -320,11 +364,13 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 		if err != nil {
 			return err
 		}
-		if n > p.MaxMachines {
+		// A license's own seat count (a billed quantity) stays: the new
+		// policy's seats apply only where it has none.
+		if seats := l.Seats(p); n > seats {
 			if !overSeats {
-				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, p.MaxMachines)
+				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, seats)
 			}
-			over = n - p.MaxMachines
+			over = n - seats
 		}
 		l.PolicyID = p.ID
 		return nil
@@ -337,7 +383,7 @@ func (s *Licenses) TransferLicense(ctx context.Context, id, customerID, reason s
 	if err := required("customer_id", customerID); err != nil {
 		return nil, err
 	}
-	return changeLicense(ctx, s.core, s.store, id, ActionLicenseTransferred, reason, func(tx LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseTransferred, reason, func(tx LicensesStore, l *License) error {
 		c, err := tx.GetCustomer(ctx, customerID)
 		if err != nil {
 			return refersTo(err, "customer_id", "customer", customerID)
@@ -476,7 +522,7 @@ const ActionLicenseKeyRotated = "license.key_rotated"
 func (s *Licenses) RotateKey(ctx context.Context, id, reason string) (*CreatedLicense, error) {
 	key := NewLicenseKey()
 	hash, hint := s.secrets.Hash(key), KeyHint(key)
-	l, err := changeLicense(ctx, s.core, s.store, id, ActionLicenseKeyRotated, reasonOr(reason, "license key rotated"), func(tx LicensesStore, l *License) error {
+	l, err := s.change(ctx, id, ActionLicenseKeyRotated, reasonOr(reason, "license key rotated"), func(tx LicensesStore, l *License) error {
 		if l.Status == LicenseRevoked {
 			return Errorf(EConflict, "the license is revoked: its key cannot be replaced")
 		}

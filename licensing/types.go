@@ -159,8 +159,23 @@ type License struct {
 	// Entitlements granted on top of the policy's.
 	Entitlements []string          `json:"entitlements"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	// SeatsOverride is the license's own seat count, set when a billing
+	// provider's quantity differs from the policy's seats (nil: the
+	// policy's). MaxMachines is the seat limit in force (Seats), filled
+	// in on the license's reads for the API; it is never stored.
+	SeatsOverride *int      `json:"seats_override,omitempty"`
+	MaxMachines   int       `json:"max_machines,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+}
+
+// Seats is the license's seat limit under policy p: its own count when it
+// has one, else the policy's.
+func (l *License) Seats(p *Policy) int {
+	if l.SeatsOverride != nil {
+		return *l.SeatsOverride
+	}
+	return p.MaxMachines
 }
 
 // Check says whether the license may get a new lease at now under policy p,

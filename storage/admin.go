@@ -29,6 +29,14 @@ func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 		"entitlements", "metadata", "updated_at")
 }
 
+// SetLicenseSeats sets or clears (nil) a license's own seat count: the one
+// write of licenses.seats_override, so UpdateLicense keeps working on a
+// schema before 0020 and never carries a seat count read earlier.
+func (s *Store) SetLicenseSeats(ctx context.Context, id string, seats *int) error {
+	res := s.q(ctx).Model(&licenseRow{}).Where("id = ?", id).UpdateColumn("seats_override", seats)
+	return affected(res, errorf(licensing.ENotFound, "license not found"))
+}
+
 // save writes the named columns of row (found by its primary key).
 // UpdateColumns, not Updates: updated_at is the domain's clock, which gorm
 // would otherwise overwrite with its own.

@@ -34,6 +34,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0017_auth_races", Migrate: migrateAuthRaces},
 		{ID: "0018_signing_keys", Migrate: migrateSigningKeys}, // signingkeys.go
 		{ID: "0019_insight_outcome_facts", Migrate: migrateInsightOutcomeFacts}, // insightscores.go
+		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
 	}
 }
 
@@ -362,6 +363,18 @@ func migrateAuthRaces(tx *gorm.DB) error {
 	}
 	if err := tx.Migrator().AddColumn(&machine{}, "OfflineUntil"); err != nil {
 		return fmt.Errorf("add machines.offline_until: %w", err)
+	}
+	return nil
+}
+
+// migrateLicenseSeats gives a license its own seat count (NULL: its
+// policy's), which a billing provider's quantity sets.
+func migrateLicenseSeats(tx *gorm.DB) error {
+	type license struct {
+		SeatsOverride *int
+	}
+	if err := tx.Migrator().AddColumn(&license{}, "SeatsOverride"); err != nil {
+		return fmt.Errorf("add licenses.seats_override: %w", err)
 	}
 	return nil
 }

@@ -69,8 +69,10 @@ type licenseRow struct {
 	ExpiresAt    *time.Time
 	Entitlements []string          `gorm:"serializer:json"`
 	Metadata     map[string]string `gorm:"serializer:json"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// SeatsOverride is the license's own seat count (NULL: the policy's).
+	SeatsOverride *int
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 func (licenseRow) TableName() string { return "licenses" }
@@ -238,7 +240,7 @@ func licenseFromRow(r *licenseRow) *licensing.License {
 	return &licensing.License{
 		ID: r.ID, KeyHash: r.KeyHash, KeyHint: r.KeyHint, ProductID: r.ProductID, PolicyID: r.PolicyID, CustomerID: r.CustomerID,
 		Name: r.Name, Status: licensing.LicenseStatus(r.Status), StatusReason: r.StatusReason, ExpiresAt: utcPtr(r.ExpiresAt),
-		Entitlements: nonNil(r.Entitlements), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		Entitlements: nonNil(r.Entitlements), Metadata: r.Metadata, SeatsOverride: r.SeatsOverride, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
 
@@ -246,7 +248,7 @@ func licenseToRow(l *licensing.License) *licenseRow {
 	return &licenseRow{
 		ID: l.ID, KeyHash: l.KeyHash, KeyHint: l.KeyHint, ProductID: l.ProductID, PolicyID: l.PolicyID, CustomerID: l.CustomerID,
 		Name: l.Name, Status: string(l.Status), StatusReason: l.StatusReason, ExpiresAt: l.ExpiresAt,
-		Entitlements: nonNil(l.Entitlements), Metadata: emptyMapIfNil(l.Metadata), CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
+		Entitlements: nonNil(l.Entitlements), Metadata: emptyMapIfNil(l.Metadata), SeatsOverride: l.SeatsOverride, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
 	}
 }
 

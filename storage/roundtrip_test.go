@@ -164,8 +164,8 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 		lic := &licensing.License{ID: "01950000-0000-7000-8000-000000000004", KeyHash: licensing.HashSecret("rt-key"), KeyHint: "WXYZ",
 			ProductID: prod.ID, PolicyID: pol.ID, CustomerID: cus.ID, Name: "Seat pack", Status: licensing.LicenseActive,
 			StatusReason: "granted", ExpiresAt: rtPtr(100), Entitlements: []string{"beta"}, Metadata: map[string]string{"order": "42"},
-			CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
-		mustFill(t, lic)
+			SeatsOverride: ptrTo(4), CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
+		mustFill(t, lic, "MaxMachines") // the seat limit in force: computed on reads by the service, never stored
 		roundTrip(t, "license", lic, func(v *licensing.License) error { return s.CreateLicense(ctx, v) },
 			func() (*licensing.License, error) { return s.GetLicense(ctx, lic.ID) },
 			func(v *licensing.License) error { return s.UpdateLicense(ctx, v) },
@@ -173,8 +173,21 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 				return &licensing.License{ID: o.ID, KeyHash: licensing.HashSecret("other"), KeyHint: "ABCD", ProductID: "01950000-0000-7000-8000-0000000000ff",
 					PolicyID: pol2.ID, CustomerID: cus2.ID, Name: "Renamed", Status: licensing.LicenseSuspended, StatusReason: "unpaid",
 					ExpiresAt: rtPtr(200), Entitlements: []string{"beta", "gamma"}, Metadata: map[string]string{"order": "43"},
-					CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
-			}, "ID", "KeyHash", "KeyHint", "ProductID", "CreatedAt")
+					SeatsOverride: ptrTo(9), CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
+			}, "ID", "KeyHash", "KeyHint", "ProductID", "CreatedAt", "MaxMachines", "SeatsOverride")
+		// A license's own seats change only through SetLicenseSeats: set,
+		// then cleared back to the policy's (NULL, not kept).
+		for _, seats := range []*int{ptrTo(9), nil} {
+			must(t, s.SetLicenseSeats(ctx, lic.ID, seats))
+			got, err := s.LockLicense(ctx, lic.ID)
+			must(t, err)
+			if !licensing.SameSeats(got.SeatsOverride, seats) {
+				t.Fatalf("seats override %v, want %v", got.SeatsOverride, seats)
+			}
+		}
+		if err := s.SetLicenseSeats(ctx, "01950000-0000-7000-8000-0000000000aa", nil); licensing.ErrorCode(err) != licensing.ENotFound {
+			t.Fatalf("seats of a missing license: %v", err)
+		}
 
 		mach := &licensing.Machine{ID: "01950000-0000-7000-8000-000000000005", LicenseID: lic.ID, Fingerprint: "fp-0123456789",
 			Name: "build box", Hostname: "build-1", Platform: "linux/amd64", IP: "203.0.113.7", Status: licensing.MachineActive,
@@ -386,3 +399,5 @@ func TestInsightsRoundTrips(t *testing.T) {
 		}
 	})
 }
+
+func ptrTo[T any](v T) *T { return &v }

@@ -536,3 +536,69 @@ func TestGenericScript(t *testing.T) {
 		t.Fatalf("subscriptions: %+v", list)
 	}
 }
+
+// Item 7: seats follow the quantity billed. A 1-seat plan billed 3, then
+// 5: the 4th and 5th machines activate after the raise, the 6th is
+// refused; billed 2, the license is over its seats (flagged, not refused).
+func TestStripeSeatsFollowQuantity(t *testing.T) {
+	each(t, func(t *testing.T, w *world) {
+		ctx := context.Background()
+		now := w.clock.Now()
+		end := now.Add(30 * day)
+		state := func(q int) map[string]any {
+			return w.subscription(subState{status: "active", start: now, end: end, quantity: q})
+		}
+		w.ok("customer.subscription.created", state(3))
+		l := w.theLicense()
+		if l.MaxMachines != 3 || l.SeatsOverride == nil || *l.SeatsOverride != 3 {
+			t.Fatalf("billed 3: max_machines %d, override %v", l.MaxMachines, l.SeatsOverride)
+		}
+		key, err := w.svc.Licenses.RotateKey(ctx, l.ID, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		activate := func(i int) error {
+			_, err := w.svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: key.Key, Fingerprint: fmt.Sprintf("machine-fingerprint-%d", i)})
+			return err
+		}
+		for i := 1; i <= 3; i++ {
+			if err := activate(i); err != nil {
+				t.Fatalf("machine %d of 3: %v", i, err)
+			}
+		}
+		if err := activate(4); licensing.ErrorCode(err) != licensing.ESeatLimit {
+			t.Fatalf("machine 4 of 3 seats: %v, want seat_limit", err)
+		}
+		w.clock.Add(time.Minute)
+		w.ok("customer.subscription.updated", state(5))
+		for i := 4; i <= 5; i++ {
+			if err := activate(i); err != nil {
+				t.Fatalf("machine %d of 5: %v", i, err)
+			}
+		}
+		if err := activate(6); licensing.ErrorCode(err) != licensing.ESeatLimit {
+			t.Fatalf("machine 6 of 5 seats: %v, want seat_limit", err)
+		}
+		if s := w.theSub(); s.Seats != 5 || s.OverSeats != 0 {
+			t.Fatalf("billed 5: seats %d, over %d", s.Seats, s.OverSeats)
+		}
+		w.clock.Add(time.Minute)
+		w.ok("customer.subscription.updated", state(2))
+		s := w.theSub()
+		if s.Seats != 2 || s.OverSeats != 3 || !contains(w.actions(s.ID), licensing.ActionSubscriptionOverSeats) {
+			t.Fatalf("billed 2 with 5 machines: seats %d, over %d, events %v", s.Seats, s.OverSeats, w.actions(s.ID))
+		}
+		if l := w.theLicense(); l.MaxMachines != 2 || l.Status != licensing.LicenseActive {
+			t.Fatalf("billed 2: max_machines %d, status %s", l.MaxMachines, l.Status)
+		}
+		if err := activate(6); licensing.ErrorCode(err) != licensing.ESeatLimit {
+			t.Fatalf("machine 6 over seats: %v, want seat_limit", err)
+		}
+		// Back to one unit: the policy's own seats, no override.
+		w.clock.Add(time.Minute)
+		w.ok("customer.subscription.updated", state(1))
+		if l := w.theLicense(); l.SeatsOverride != nil || l.MaxMachines != 1 {
+			t.Fatalf("billed 1: override %v, max_machines %d", l.SeatsOverride, l.MaxMachines)
+		}
+	})
+}

@@ -70,7 +70,7 @@ func (p *Portal) describe(c *fiber.Ctx, ls []licensing.License) ([]licenseRow, e
 				used++
 			}
 		}
-		out = append(out, licenseRow{License: l, Product: name, Plan: pol.Name, SeatsUsed: used, SeatsMax: pol.MaxMachines})
+		out = append(out, licenseRow{License: l, Product: name, Plan: pol.Name, SeatsUsed: used, SeatsMax: l.Seats(pol)})
 	}
 	return out, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -269,12 +270,6 @@ func (s *Service) converge(ctx context.Context, tx Store, sub *Subscription, ev 
 			effects = append(effects, "plan changed")
 		}
 	}
-	if !moved(before, sub) {
-		// Machines freed (or taken) since: the flag follows.
-		if sub.OverSeats, err = s.seatsOver(ctx, tx, sub); err != nil {
-			return err
-		}
-	}
 	switch d.Access {
 	case AccessNone:
 		sub.Status = Incomplete
@@ -294,6 +289,28 @@ func (s *Service) converge(ctx context.Context, tx Store, sub *Subscription, ev 
 		action = licensing.ActionSubscriptionCanceled
 		if sub.Status == Expired {
 			action = licensing.ActionSubscriptionExpired
+		}
+	}
+	// The licenses' seats follow the quantity billed (a new license got
+	// them in ensureLicenses); machines freed or taken since the last
+	// state, a plan or quantity change: the over-seats flag follows.
+	reseated, err := s.applySeats(ctx, tx, sub)
+	if err != nil {
+		return err
+	}
+	if reseated {
+		effects = append(effects, "seats "+strconv.Itoa(sub.Seats))
+	}
+	if sub.OverSeats, err = s.seatsOver(ctx, tx, sub); err != nil {
+		return err
+	}
+	if sub.OverSeats > 0 && (moved(before, sub) || reseated) {
+		out.Warnings = append(out.Warnings, "the licenses hold more machines than their seats: the customer must free some")
+		flagged := clone(sub)
+		flagged.OverSeats = before.OverSeats
+		if err := s.record(ctx, tx, licensing.ActionSubscriptionOverSeats, sub.ID,
+			"the plan or quantity allows fewer machines than in use: deactivate machines to free seats", flagged, sub); err != nil {
+			return err
 		}
 	}
 	if sameState(before, sub) {
@@ -357,7 +374,40 @@ func (s *Service) ensureLicenses(ctx context.Context, tx Store, sub *Subscriptio
 		return err
 	}
 	sub.LicenseIDs = []string{cl.ID}
-	return nil
+	_, err = s.applySeats(ctx, tx, sub)
+	return err
+}
+
+// applySeats gives sub's licenses the seats its quantity buys (sub.Seats
+// units of the policy's seats; one unit is the policy's own count, no
+// override). A quantity below the machines in use is applied all the same
+// (seatsOver flags it). changed reports whether a license's seats moved.
+func (s *Service) applySeats(ctx context.Context, tx Store, sub *Subscription) (changed bool, _ error) {
+	if sub.Seats < 1 {
+		return false, nil // not a provider's quantity (created in Narcidi)
+	}
+	pol, err := tx.LicensesStore().GetPolicy(ctx, sub.PolicyID)
+	if err != nil {
+		return false, err
+	}
+	var want *int
+	if n := sub.Seats * pol.MaxMachines; sub.Seats > 1 {
+		want = &n
+	}
+	for _, id := range sub.LicenseIDs {
+		l, err := tx.LicensesStore().GetLicense(ctx, id)
+		if err != nil {
+			return false, err
+		}
+		if l.Status == licensing.LicenseRevoked || l.PolicyID != pol.ID || licensing.SameSeats(l.SeatsOverride, want) {
+			continue
+		}
+		if _, _, err := s.licenses(tx).SetSeatsOverSeats(ctx, id, want, "seats billed at "+sub.Provider+": "+strconv.Itoa(sub.Seats)); err != nil {
+			return false, err
+		}
+		changed = true
+	}
+	return changed, nil
 }
 
 // runExactly moves every governed license's expiry to to (later or
@@ -432,27 +482,31 @@ func (s *Service) endAt(ctx context.Context, tx Store, sub *Subscription, d Deci
 
 func moved(before, after *Subscription) bool { return before.PolicyID != after.PolicyID }
 
-// seatsOver counts the machines sub's licenses hold beyond their policy's
-// seats.
+// seatsOver counts the machines sub's licenses hold beyond their seats
+// (their own count, else their policy's).
 func (s *Service) seatsOver(ctx context.Context, tx Store, sub *Subscription) (int, error) {
-	pol, err := tx.LicensesStore().GetPolicy(ctx, sub.PolicyID)
-	if err != nil {
-		return 0, err
-	}
 	over := 0
 	for _, id := range sub.LicenseIDs {
+		l, err := tx.LicensesStore().GetLicense(ctx, id)
+		if err != nil {
+			return 0, err
+		}
+		pol, err := tx.LicensesStore().GetPolicy(ctx, l.PolicyID)
+		if err != nil {
+			return 0, err
+		}
 		n, err := tx.LicensesStore().CountMachines(ctx, id)
 		if err != nil {
 			return 0, err
 		}
-		over += max(n-pol.MaxMachines, 0)
+		over += max(n-l.Seats(pol), 0)
 	}
 	return over, nil
 }
 
 // movePolicy moves sub and its licenses to policyID as the provider
-// decided: a downgrade below the machines in use is made all the same and
-// flagged (over seats). A policy that does not exist is a warning; the
+// decided: a downgrade below the machines in use is made all the same
+// (converge flags it over seats). A policy that does not exist is a warning; the
 // plan stays.
 func (s *Service) movePolicy(ctx context.Context, tx Store, sub *Subscription, policyID, reason string, out *Outcome) (bool, error) {
 	pol, err := tx.LicensesStore().GetPolicy(ctx, policyID)
@@ -462,7 +516,6 @@ func (s *Service) movePolicy(ctx context.Context, tx Store, sub *Subscription, p
 	} else if err != nil {
 		return false, err
 	}
-	over := 0
 	for _, lid := range sub.LicenseIDs {
 		l, err := tx.LicensesStore().GetLicense(ctx, lid)
 		if err != nil {
@@ -471,19 +524,13 @@ func (s *Service) movePolicy(ctx context.Context, tx Store, sub *Subscription, p
 		if l.PolicyID == pol.ID || l.Status == licensing.LicenseRevoked {
 			continue
 		}
-		_, n, err := s.licenses(tx).ChangePolicyOverSeats(ctx, lid, pol.ID, reason)
-		if err != nil {
+		// Over seats or not: converge recounts once the seats follow the
+		// new plan's (applySeats) and flags it.
+		if _, _, err := s.licenses(tx).ChangePolicyOverSeats(ctx, lid, pol.ID, reason); err != nil {
 			return false, err
 		}
-		over += n
 	}
-	before := clone(sub)
-	sub.PolicyID, sub.OverSeats = pol.ID, over
-	if over > 0 {
-		out.Warnings = append(out.Warnings, "the licenses hold more machines than the plan's seats: the customer must free some")
-		return true, s.record(ctx, tx, licensing.ActionSubscriptionOverSeats, sub.ID,
-			"the plan allows fewer machines than in use: deactivate machines to free seats", before, sub)
-	}
+	sub.PolicyID = pol.ID
 	return true, nil
 }
 

@@ -20,6 +20,8 @@
 // provider's state by one rule, Decide (rule.go): status, items (price and
 // quantity), period, trial end, cancel date and pause map to the plan, the
 // seats, the licenses' expiry and whether they run, are suspended or end.
+// Each unit of quantity buys the policy's seats; more than one unit gives
+// the licenses their own seat count (License.SeatsOverride, applySeats).
 // Events only say that the state changed: a subscription is brought to the
 // newest state seen, judged by the object's own period, time and status
 // order, not by delivery order. Apply is idempotent by provider event id (a

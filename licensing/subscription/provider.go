@@ -70,7 +70,8 @@ type ProviderSubscription struct {
 	NarcidiID string `json:"narcidi_subscription_id,omitempty"`
 }
 
-// ProviderItem is one price of a subscription and its quantity (seats).
+// ProviderItem is one price of a subscription and its quantity (units of
+// the policy's seats).
 type ProviderItem struct {
 	PriceID  string `json:"price_id,omitempty"`
 	PolicyID string `json:"policy_id,omitempty"`

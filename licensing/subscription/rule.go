@@ -34,7 +34,10 @@ type Decision struct {
 	// EndsAt is when an ended subscription ended (zero: now).
 	EndsAt time.Time
 	// PolicyID is the policy of the first item whose price maps to one,
-	// Seats its quantity; Unmapped lists the prices no policy sells.
+	// Seats the quantity billed for it (the items of that policy summed,
+	// at least 1); Unmapped lists the prices no policy sells. Each unit
+	// buys the policy's seats (Seats × Policy.MaxMachines machines): a
+	// per-seat price sells a 1-seat policy.
 	PolicyID string
 	Seats    int
 	Unmapped []string
@@ -58,7 +61,10 @@ func Decide(ps *ProviderSubscription, prices map[string]string, pastDueSince tim
 			continue
 		}
 		if d.PolicyID == "" {
-			d.PolicyID, d.Seats = pol, max(it.Quantity, 1)
+			d.PolicyID = pol
+		}
+		if pol == d.PolicyID {
+			d.Seats += max(it.Quantity, 1)
 		}
 	}
 	end := ps.PeriodEnd.UTC()
