@@ -32,7 +32,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0015_token_last_used", Migrate: migrateTokenLastUsed},
 		{ID: "0016_billing_state", Migrate: migrateBillingState}, // subscriptions.go
 		{ID: "0017_auth_races", Migrate: migrateAuthRaces},
-		{ID: "0018_signing_keys", Migrate: migrateSigningKeys}, // signingkeys.go
+		{ID: "0018_signing_keys", Migrate: migrateSigningKeys},                  // signingkeys.go
 		{ID: "0019_insight_outcome_facts", Migrate: migrateInsightOutcomeFacts}, // insightscores.go
 		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
 	}
