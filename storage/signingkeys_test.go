@@ -146,7 +146,7 @@ func TestSchemaRangeRefusesOlderBinary(t *testing.T) {
 				t.Fatalf("an older binary: %v", err)
 			}
 			// A newer binary whose migrations older ones can live with...
-			newer := storage.SchemaRange{Version: bin.Version + 3, OldestBinary: bin.Version}
+			newer := storage.SchemaRange{Version: bin.Version + 3, OldestBinary: bin.OldestBinary}
 			s, err := open(newer)
 			if err != nil {
 				t.Fatal(err)

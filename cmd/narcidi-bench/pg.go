@@ -195,8 +195,12 @@ func migrate(ctx context.Context, bin string, env []string) error {
 }
 
 // serverEnv is the environment of a narcidi process on db: the caller's,
-// without any NARCIDI_* variable, plus these.
-func serverEnv(db *benchDB, dataDir, adminToken string) []string {
+// without any NARCIDI_* variable, plus these. It makes the master key in
+// dataDir when there is none.
+func serverEnv(db *benchDB, dataDir, adminToken string) ([]string, error) {
+	if _, _, err := keys.LoadMasterKey(keys.MasterKeyConfig{DataDir: dataDir}); err != nil {
+		return nil, fmt.Errorf("the server's master key: %w", err)
+	}
 	var env []string
 	for _, kv := range os.Environ() {
 		if len(kv) < 8 || kv[:8] != "NARCIDI_" {
@@ -207,10 +211,13 @@ func serverEnv(db *benchDB, dataDir, adminToken string) []string {
 		"NARCIDI_ADDR=127.0.0.1:0",
 		"NARCIDI_DATA_DIR="+dataDir,
 		"NARCIDI_DATABASE_URL="+db.URL,
+		// PostgreSQL wants a configured master key: the one made above,
+		// which serverHashKey reads too.
+		"NARCIDI_MASTER_KEY_FILE="+filepath.Join(dataDir, "master.key"),
 		"NARCIDI_ADMIN_TOKEN="+adminToken,
 		"NARCIDI_LOG_LEVEL=warn",
 		// The per-IP limit (120/m by default) would refuse a load test from
 		// one address; the limiter still runs on every request.
 		"NARCIDI_CLIENT_RATE=1000000/s",
-	)
+	), nil
 }

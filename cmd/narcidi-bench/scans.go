@@ -222,7 +222,11 @@ func newScanDB(ctx context.Context, s *Settings, admin *pgx.Conn, bin string, no
 		return sd, err
 	}
 	defer os.RemoveAll(dataDir)
-	if err := migrate(ctx, bin, serverEnv(db, dataDir, "")); err != nil {
+	env, err := serverEnv(db, dataDir, "")
+	if err != nil {
+		return sd, err
+	}
+	if err := migrate(ctx, bin, env); err != nil {
 		return sd, err
 	}
 	if sd.conn, err = db.connect(ctx); err != nil {

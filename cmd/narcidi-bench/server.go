@@ -145,7 +145,10 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 	tokenBytes := make([]byte, 18)
 	_, _ = rand.Read(tokenBytes)
 	token := "bench-admin-" + hex.EncodeToString(tokenBytes)
-	env := serverEnv(db, dataDir, token)
+	env, err := serverEnv(db, dataDir, token)
+	if err != nil {
+		return err
+	}
 	if s.LeaseCacheTTL != "" {
 		env = append(env, "NARCIDI_LEASE_CACHE_TTL="+s.LeaseCacheTTL)
 	}

@@ -388,7 +388,7 @@ func TestReadOnlyCannotWrite(t *testing.T) {
 func TestDatabaseGoesAway(t *testing.T) {
 	dbURL := storagetest.PostgresURL(t)
 	proxy := storagetest.NewProxy(t, "127.0.0.1:5432")
-	app := startAppWith(t, map[string]string{"NARCIDI_DATABASE_URL": proxy.URL(dbURL)})
+	app := startAppWith(t, map[string]string{"NARCIDI_DATABASE_URL": proxy.URL(dbURL), "NARCIDI_MASTER_KEY": testMasterKey})
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 1)
 	anon := apiClient{t, app.URL(), ""}
