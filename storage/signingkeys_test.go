@@ -146,12 +146,12 @@ func TestSchemaRangeRefusesOlderBinary(t *testing.T) {
 				t.Fatalf("an older binary: %v", err)
 			}
 			// A newer binary whose migrations older ones can live with...
-			newer := storage.SchemaRange{Version: bin.Version + 3, OldestBinary: bin.OldestBinary}
+			newer := storage.SchemaRange{Version: bin.Version + 3, OldestBinary: bin.Version}
 			s, err := open(newer)
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := storage.SchemaState{Version: newer.Version, OldestBinary: bin.OldestBinary}
+			want := storage.SchemaState{Version: newer.Version, OldestBinary: newer.OldestBinary}
 			if got, _ := s.Schema(ctx); got != want {
 				t.Fatalf("after a newer binary: %+v", got)
 			}
