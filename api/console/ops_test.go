@@ -568,3 +568,35 @@ func TestAuditLogPage(t *testing.T) {
 		wantStatus(t, "a bad date", resp, http.StatusUnprocessableEntity)
 	})
 }
+
+// TestSuspendFormSeparatesReasonAndMessage (issue 22, 11): the suspend form
+// says the reason is internal and takes an optional message to the
+// customer; the confirmation carries both and the message is recorded for
+// the customer, the reason not.
+func TestSuspendFormSeparatesReasonAndMessage(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		admin := e.signedIn(licensing.RoleAdmin)
+		_, page := admin.do("GET", "/console/licenses/"+e.license.ID, nil)
+		if !strings.Contains(page, `name="message"`) || !strings.Contains(page, "Message to the customer") || !strings.Contains(page, "internal") {
+			t.Fatalf("the suspend form has no separate, labelled message to the customer:\n%s", page)
+		}
+		msg := "Your payment failed; please update your card."
+		form := url.Values{"reason": {"chargeback, ticket 4711"}, "message": {msg}}
+		resp, body := admin.post("/console/licenses/"+e.license.ID+"/suspend", form)
+		wantStatus(t, "suspend", resp, http.StatusOK)
+		if !strings.Contains(body, `name="message" value="`+msg+`"`) {
+			t.Fatalf("the confirmation page does not carry the message:\n%s", body)
+		}
+		resp, _ = admin.act("/console/licenses/"+e.license.ID+"/suspend", form)
+		wantStatus(t, "suspend confirmed", resp, http.StatusSeeOther)
+		l, err := e.svc.Licenses.License(context.Background(), e.license.ID)
+		if err != nil || l.Status != licensing.LicenseSuspended {
+			t.Fatalf("license: %v %v", l, err)
+		}
+		got, err := e.svc.Licenses.CustomerMessage(context.Background(), l)
+		if err != nil || got != msg {
+			t.Fatalf("message to the customer = %q, %v; want %q", got, err, msg)
+		}
+	})
+}

@@ -642,12 +642,14 @@ func TestSignInMailIsPlain(t *testing.T) {
 }
 
 // TestSuspensionReasonStaysInternal: the reason an admin types to suspend
-// is for the audit log; the customer's portal shows the status only.
+// is for the audit log; the customer's portal shows the status and the
+// message written for the customer, if any.
 func TestSuspensionReasonStaysInternal(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := licensing.WithActor(context.Background(), &licensing.Actor{Name: "ops", Role: licensing.RoleAdmin})
-		if _, err := e.svc.Licenses.SuspendLicense(admin, e.acme.license.License.ID, "chargeback fraud suspected, ticket 4711"); err != nil {
+		in := licensing.SuspendInput{Reason: "chargeback fraud suspected, ticket 4711", Message: "Your payment bounced; call billing."}
+		if _, err := e.svc.Licenses.Suspend(admin, e.acme.license.License.ID, in); err != nil {
 			t.Fatal(err)
 		}
 		b := e.signedIn("it@acme.example", 1)
@@ -657,6 +659,9 @@ func TestSuspensionReasonStaysInternal(t *testing.T) {
 		}
 		if strings.Contains(page, "ticket 4711") {
 			t.Error("the portal shows the internal suspension reason")
+		}
+		if !strings.Contains(page, `<p id="status-message">Your payment bounced; call billing.</p>`) {
+			t.Errorf("the portal does not show the message to the customer:\n%s", page)
 		}
 	})
 }
