@@ -563,9 +563,13 @@ func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
 		b := e.signedIn("it@acme.example", 1)
 		csrf := b.csrf("/portal/offline")
 		lic := e.acme.license
-		const seats = 2
+		const seats = 3 // as the check: 50 activations + frees on a 3-seat license
+		n := seats
+		if _, err := e.svc.Catalog.UpdatePolicy(ctx, lic.License.PolicyID, licensing.PolicyPatch{MaxMachines: &n}); err != nil {
+			t.Fatal(err)
+		}
 		var leases []time.Time // of the offline machines; the online one holds a working lease too
-		refusedFree := 0
+		refusedFree, maxWorking := 0, 0
 		for i := range 50 {
 			fp := verifier.FingerprintFrom("studio", "air-"+strconv.Itoa(i))
 			req := verifier.NewActivationRequest(lic.License.ProductID, lic.Key, fp, "air-"+strconv.Itoa(i), "linux/amd64", e.clock.Now())
@@ -601,15 +605,19 @@ func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
 			if working > seats {
 				t.Fatalf("after %d offline activations and frees: %d working leases on %d seats", i+1, working, seats)
 			}
+			maxWorking = max(maxWorking, working)
 			e.clock.Add(2 * time.Minute)
 		}
 		if refusedFree == 0 {
 			t.Error("no free of an offline machine's seat was refused")
 		}
+		if maxWorking != seats {
+			t.Errorf("at most %d working leases at once: the test never filled the %d seats", maxWorking, seats)
+		}
 		if _, page := b.do("GET", "/portal/machines", nil); !strings.Contains(page, "Activated offline: its seat can be freed once its lease ends") {
 			t.Error("the machines page does not say when an offline machine's seat frees")
 		}
-		if len(leases) < 2 {
+		if len(leases) < seats {
 			t.Errorf("%d offline activations went through in 100 minutes; the seat of an ended lease is free again", len(leases))
 		}
 	})
