@@ -115,15 +115,18 @@ func (cn *Console) enrol(c *fiber.Ctx) error {
 	if err := cn.allow(c, "2fa:"+cur.User.ID); err != nil {
 		return cn.fail(c, err)
 	}
-	codes, err := cn.cfg.Users.ConfirmTOTP(c.UserContext(), cur, c.FormValue("code"))
-	if licensing.ErrorCode(err) == licensing.EInvalid {
+	codes, err := cn.cfg.Users.ConfirmTOTP(c.UserContext(), cur, c.FormValue("password"), c.FormValue("code"))
+	if code := licensing.ErrorCode(err); code == licensing.EInvalid || code == licensing.EUnauthorized {
 		// The same secret and QR code: the app may have scanned it already.
 		e, berr := cn.cfg.Users.BeginTOTP(c.UserContext(), cur.User.ID)
 		if berr != nil {
 			return cn.fail(c, berr)
 		}
-		return cn.render(c, fiber.StatusUnprocessableEntity, "enrol", "Set up two-factor sign-in",
-			enrolData{formError: formError{"The code is wrong: check the time on your device and try again."}, Enrolment: e})
+		msg, status := "The code is wrong: check the time on your device and try again.", fiber.StatusUnprocessableEntity
+		if code == licensing.EUnauthorized {
+			msg, status = "Your password is wrong.", fiber.StatusUnauthorized
+		}
+		return cn.render(c, status, "enrol", "Set up two-factor sign-in", enrolData{formError: formError{msg}, Enrolment: e})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
