@@ -50,12 +50,14 @@ func (cn *Console) setPassword(c *fiber.Ctx) error {
 		return cn.render(c, fiber.StatusUnprocessableEntity, "set-password", "Set your password",
 			setPasswordData{formError{"The two passwords differ."}, token})
 	}
-	if err := cn.allow(c, "set-password"); err != nil {
+	try, err := cn.try(c, "set-password", token)
+	if err != nil {
 		return cn.fail(c, err)
 	}
-	_, err := cn.cfg.Users.SetPassword(c.UserContext(), token, pw)
+	_, err = cn.cfg.Users.SetPassword(c.UserContext(), token, pw)
 	switch licensing.ErrorCode(err) {
 	case "":
+		try.Succeeded()
 		return cn.redirect(c, Prefix+"/sign-in?password=set")
 	case licensing.EInvalid, licensing.EUnauthorized:
 		return cn.render(c, api422(err), "set-password", "Set your password", setPasswordData{formError{licensing.ErrorMessage(err)}, token})

@@ -52,11 +52,16 @@ func (p *Portal) passwordPage(c *fiber.Ctx) error {
 
 func (p *Portal) setPassword(c *fiber.Ctx) error {
 	cur := current(c)
-	// Guessing the current password is limited per email beside per IP.
-	if err := p.allow(c, "password:"+cur.Session.Email); err != nil {
+	// Guessing the current password is limited per email beside per IP;
+	// a password set does not count.
+	try, err := p.try(c, "password", cur.Session.Email)
+	if err != nil {
 		return p.fail(c, err)
 	}
-	err := p.cfg.SignIn.SetPassword(c.UserContext(), cur, c.FormValue("current"), c.FormValue("password"), c.FormValue("again"))
+	err = p.cfg.SignIn.SetPassword(c.UserContext(), cur, c.FormValue("current"), c.FormValue("password"), c.FormValue("again"))
+	if err == nil {
+		try.Succeeded()
+	}
 	if code := licensing.ErrorCode(err); code == licensing.EInvalid || code == licensing.EUnauthorized {
 		status := fiber.StatusUnprocessableEntity
 		if code == licensing.EUnauthorized {

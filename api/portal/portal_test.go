@@ -673,3 +673,33 @@ func TestSuspensionReasonStaysInternal(t *testing.T) {
 		}
 	})
 }
+
+// TestRedeemedLinksDoNotCount (issue 22, 8): a redeemed link gives back
+// what it spent of the client's allowance; only failures count. Six links
+// in a row from one IP all open (the allowance is five), and wrong tokens
+// are still refused with 429 after five.
+func TestRedeemedLinksDoNotCount(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		n := 0
+		for _, email := range []string{"it@acme.example", "bo@acme.example"} {
+			for range 3 {
+				n++
+				b := e.browser()
+				if resp := b.redeem(e.askLink(b, email, n)); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal/" {
+					t.Fatalf("link %d: %d to %q", n, resp.StatusCode, resp.Header.Get("Location"))
+				}
+			}
+		}
+		b := e.browser()
+		csrf := b.csrf("/portal/link")
+		codes := []int{}
+		for i := range 6 {
+			resp, _ := b.do("POST", "/portal/link", url.Values{"csrf": {csrf}, "token": {"wrong-token-" + strconv.Itoa(i)}})
+			codes = append(codes, resp.StatusCode)
+		}
+		if codes[4] != http.StatusUnauthorized || codes[5] != http.StatusTooManyRequests {
+			t.Errorf("wrong tokens: %v, want five 401 then 429", codes)
+		}
+	})
+}
