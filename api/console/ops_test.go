@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -597,6 +598,37 @@ func TestSuspendFormSeparatesReasonAndMessage(t *testing.T) {
 		got, err := e.svc.Licenses.CustomerMessage(context.Background(), l)
 		if err != nil || got != msg {
 			t.Fatalf("message to the customer = %q, %v; want %q", got, err, msg)
+		}
+	})
+}
+
+// TestSetPasswordLinksThatWorkDoNotCount (issue 22, 8): a set-password link
+// used with success gives back what it spent of the client's allowance, so
+// six new users behind one office IP all set their passwords (the
+// allowance is five); wrong tokens still meet 429.
+func TestSetPasswordLinksThatWorkDoNotCount(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		setPassword := func(token string) int {
+			b := e.browser()
+			b.do("GET", "/console/set-password?token="+url.QueryEscape(token), nil)
+			resp, _ := b.do("POST", "/console/set-password", url.Values{"csrf": {b.cookies["narcidi_console_pre"]}, "token": {token},
+				"password": {"a long enough password"}, "confirm": {"a long enough password"}})
+			return resp.StatusCode
+		}
+		for i := range 6 {
+			_, token, err := e.us.CreateUser(context.Background(), "new"+strconv.Itoa(i)+"@example.com", licensing.RoleSupport)
+			must(t, err)
+			if got := setPassword(token); got != http.StatusSeeOther {
+				t.Fatalf("user %d sets the password: %d, want 303", i, got)
+			}
+		}
+		var codes []int
+		for i := range 6 {
+			codes = append(codes, setPassword("wrong-token-"+strconv.Itoa(i)))
+		}
+		if codes[5] != http.StatusTooManyRequests {
+			t.Errorf("wrong tokens: %v, want 429 after five", codes)
 		}
 	})
 }
