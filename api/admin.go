@@ -244,8 +244,8 @@ func (s *Server) licenseAction(c *fiber.Ctx, do func(id, reason string) (*licens
 }
 
 func (s *Server) suspendLicense(c *fiber.Ctx) error {
-	return s.licenseAction(c, func(id, r string) (*licensing.License, error) {
-		return s.svc.Licenses.SuspendLicense(c.UserContext(), id, r)
+	return optionalBody(c, func(in licensing.SuspendInput) (*licensing.License, error) {
+		return s.svc.Licenses.Suspend(c.UserContext(), c.Params("id"), in)
 	})
 }
 

@@ -36,6 +36,10 @@ type RateDecision struct {
 // RateLimiter counts requests per key under a rule.
 type RateLimiter interface {
 	Allow(ctx context.Context, key string, rule RateRule) (RateDecision, error)
+	// Refund gives back one request allowed earlier under key and rule, so
+	// that only failures count (a redeemed link, a password set); the
+	// budget never grows past its burst.
+	Refund(ctx context.Context, key string, rule RateRule) error
 }
 
 // NewRateLimiter returns a limiter shared by every server instance through
@@ -67,6 +71,19 @@ func (l *redisLimiter) Allow(ctx context.Context, key string, rule RateRule) (Ra
 		return l.fallback.Allow(ctx, key, rule)
 	}
 	return RateDecision{Allowed: res.Allowed > 0, Remaining: res.Remaining, RetryAfter: max(res.RetryAfter, 0), ResetAfter: res.ResetAfter}, nil
+}
+
+// Refund spends minus one: GCRA moves the key's theoretical arrival time
+// back by one interval, never before now (the script clamps it).
+func (l *redisLimiter) Refund(ctx context.Context, key string, rule RateRule) error {
+	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	defer cancel()
+	_, err := l.limiter.AllowN(ctx, l.prefix+rule.Name+":"+boundKey(key), redis_rate.Limit{Rate: rule.Rate, Period: rule.Period, Burst: rule.Burst}, -1)
+	if err != nil {
+		l.log.Warn("rate limiter: Redis unavailable, refunding per instance", "err", err)
+		return l.fallback.Refund(ctx, key, rule)
+	}
+	return nil
 }
 
 // maxLimiterKeys bounds the per-process limiter's memory: about 200 bytes
@@ -149,6 +166,17 @@ func (l *memoryLimiter) Allow(_ context.Context, key string, rule RateRule) (Rat
 	tokens := e.lim.TokensAt(now)
 	missing := float64(rule.Burst) - tokens
 	return RateDecision{Allowed: true, Remaining: int(math.Floor(tokens)), ResetAfter: time.Duration(missing * float64(every))}, nil
+}
+
+// Refund puts one token back in key's bucket (x/time/rate caps it at the
+// burst at its next use); an unknown key has nothing to give back.
+func (l *memoryLimiter) Refund(_ context.Context, key string, rule RateRule) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.limiters[rule.Name+":"+boundKey(key)]; e != nil {
+		e.lim.ReserveN(time.Now(), -1)
+	}
+	return nil
 }
 
 // limit applies rule to the requests of the handler, keyed by keyOf, and

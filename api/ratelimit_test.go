@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -89,5 +90,52 @@ func TestMemoryLimiterIsBounded(t *testing.T) {
 	}
 	if d, _ := l.Allow(ctx, "192.0.2.9|new@example.com", rule); d.Allowed {
 		t.Error("a new key got a bucket in a full table")
+	}
+}
+
+// TestRefundGivesBackOne (issue 22, 8): a refunded request is given back,
+// so a success does not count, and refunds never raise the budget past its
+// burst; on Redis as in memory.
+func TestRefundGivesBackOne(t *testing.T) {
+	for name, newLimiter := range map[string]func(t *testing.T) RateLimiter{
+		"memory": func(t *testing.T) RateLimiter { return NewRateLimiter(nil, "", discardLogger()) },
+		"redis": func(t *testing.T) RateLimiter {
+			rdb := redis.NewClient(&redis.Options{Addr: storagetest.RedisAddr(), DB: storagetest.RedisDB(t)})
+			t.Cleanup(func() { _ = rdb.Close() })
+			return NewRateLimiter(rdb, "narcidi-test:", discardLogger())
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, l := context.Background(), newLimiter(t)
+			rule := RateRule{Name: "refund-" + name, Rate: 3, Period: time.Hour, Burst: 3}
+			allowed := func() int {
+				n := 0
+				for range 5 {
+					if d, err := l.Allow(ctx, "k", rule); err != nil {
+						t.Fatal(err)
+					} else if d.Allowed {
+						n++
+					}
+				}
+				return n
+			}
+			// Refunds on a full budget add nothing.
+			for range 3 {
+				if err := l.Refund(ctx, "k", rule); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := allowed(); n != 3 {
+				t.Fatalf("%d allowed of a budget of 3 after refunds on a full budget", n)
+			}
+			for range 2 {
+				if err := l.Refund(ctx, "k", rule); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := allowed(); n != 2 {
+				t.Fatalf("%d allowed after 2 refunds on an empty budget, want 2", n)
+			}
+		})
 	}
 }

@@ -65,6 +65,13 @@ type licenseChanger interface {
 // caller may see it, apply change, save, and record the event with before
 // and after, all in one transaction.
 func changeLicense[R licenseChanger](ctx context.Context, c core, st Tx[R], id, action, reason string, change func(tx R, l *License) error) (*License, error) {
+	return changeLicenseAs(ctx, c, st, id, action, reason, func(tx R, l *License) (any, error) { return l, change(tx, l) })
+}
+
+// changeLicenseAs is changeLicense whose change also says what the event
+// records as after (the license with more beside it, e.g. a suspension's
+// message to the customer).
+func changeLicenseAs[R licenseChanger](ctx context.Context, c core, st Tx[R], id, action, reason string, change func(tx R, l *License) (any, error)) (*License, error) {
 	if len(reason) > 500 {
 		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
 	}
@@ -78,7 +85,8 @@ func changeLicense[R licenseChanger](ctx context.Context, c core, st Tx[R], id, 
 			return err
 		}
 		before := *l
-		if err := change(tx, l); err != nil {
+		after, err := change(tx, l)
+		if err != nil {
 			return err
 		}
 		l.UpdatedAt = c.clock()
@@ -86,7 +94,7 @@ func changeLicense[R licenseChanger](ctx context.Context, c core, st Tx[R], id, 
 			return err
 		}
 		out = l
-		return c.record(ctx, tx, action, "license", l.ID, reason, &before, l)
+		return c.record(ctx, tx, action, "license", l.ID, reason, &before, after)
 	})
 	return out, err
 }

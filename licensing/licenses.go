@@ -2,7 +2,9 @@ package licensing
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -28,6 +30,9 @@ type LicensesStore interface {
 	// transaction ends (call it inside InTx).
 	LockLicense(ctx context.Context, id string) (*License, error)
 	ListLicenses(ctx context.Context, filter LicenseFilter, page Page) ([]License, error)
+	// LastEvent returns the latest event of action on a target, nil when
+	// there is none.
+	LastEvent(ctx context.Context, targetType, targetID, action string) (*Event, error)
 	// UpdateLicense saves every mutable field of l (not its key).
 	UpdateLicense(ctx context.Context, l *License) error
 	// SetLicenseKey replaces a license's key hash and hint (RotateKey):
@@ -161,7 +166,72 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 // action is allow it is still in use, and suspending is how to stop that
 // without revoking it for good. ENotFound, EConflict (suspended or revoked).
 func (s *Licenses) SuspendLicense(ctx context.Context, id, reason string) (*License, error) {
-	return s.transition(ctx, id, []LicenseStatus{LicenseActive, LicenseExpired}, LicenseSuspended, ActionLicenseSuspended, reason)
+	return s.Suspend(ctx, id, SuspendInput{Reason: reason})
+}
+
+// SuspendInput says why a license is suspended, to two audiences.
+type SuspendInput struct {
+	// Reason is internal: the audit log and the admins' alert mails keep it;
+	// the customer never sees it.
+	Reason string `json:"reason,omitempty" jsonschema:"description=internal: kept in the audit log and the admins' mails; the customer never sees it,maxLength=500"`
+	// Message, optional, is for the customer: the portal shows it while the
+	// license stays suspended and the customer's alert mail carries it.
+	Message string `json:"message,omitempty" jsonschema:"description=optional message to the customer: shown in the portal while the license is suspended and mailed to the customer,maxLength=500"`
+}
+
+// suspension is the after-snapshot of a license.suspended event: the
+// license plus the message to the customer, which lives only in the event
+// (the audit log is where the portal and the mailer read it).
+type suspension struct {
+	*License
+	CustomerMessage string `json:"customer_message,omitempty"`
+}
+
+// Suspend is SuspendLicense with a message to the customer beside the
+// internal reason. EInvalid (either longer than 500 characters), ENotFound,
+// EConflict (suspended or revoked).
+func (s *Licenses) Suspend(ctx context.Context, id string, in SuspendInput) (*License, error) {
+	in.Message = strings.TrimSpace(in.Message)
+	if len(in.Message) > 500 {
+		return nil, Errorf(EInvalid, "message is longer than 500 characters")
+	}
+	from := []LicenseStatus{LicenseActive, LicenseExpired}
+	return changeLicenseAs(ctx, s.core, s.store, id, ActionLicenseSuspended, in.Reason, func(tx LicensesStore, l *License) (any, error) {
+		if !slices.Contains(from, l.Status) {
+			return nil, Errorf(EConflict, "the license is %s; this action needs it %v", l.Status, from)
+		}
+		l.Status, l.StatusReason = LicenseSuspended, in.Reason
+		return suspension{License: l, CustomerMessage: in.Message}, nil
+	})
+}
+
+// CustomerMessage is the message to the customer given when the license was
+// suspended, "" when it is not suspended or none was given. The caller must
+// be allowed to see the license.
+func (s *Licenses) CustomerMessage(ctx context.Context, l *License) (string, error) {
+	if l.Status != LicenseSuspended {
+		return "", nil
+	}
+	if err := visible(ctx, l.CustomerID, "license"); err != nil {
+		return "", err
+	}
+	e, err := s.store.LastEvent(ctx, "license", l.ID, ActionLicenseSuspended)
+	if err != nil || e == nil {
+		return "", err
+	}
+	return SuspensionMessage(e), nil
+}
+
+// SuspensionMessage reads the message to the customer from a
+// license.suspended event ("" when it has none).
+func SuspensionMessage(e *Event) string {
+	var v struct {
+		CustomerMessage string `json:"customer_message"`
+	}
+	if e.Action != ActionLicenseSuspended || json.Unmarshal(e.After, &v) != nil {
+		return ""
+	}
+	return v.CustomerMessage
 }
 
 // RevokeLicense ends a license for good: no lease, no reinstatement.

@@ -220,3 +220,16 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (*licensing.Stats, err
 	}
 	return st, nil
 }
+
+// LastEvent returns the latest event of action on a target, or nil when
+// there is none (the portal reads a suspension's message to the customer
+// from it).
+func (s *Store) LastEvent(ctx context.Context, targetType, targetID, action string) (*licensing.Event, error) {
+	var rows []eventRow
+	err := s.q(ctx).Where("target_type = ? AND target_id = ? AND action = ?", targetType, targetID, action).
+		Order("time DESC, id DESC").Limit(1).Find(&rows).Error
+	if err != nil || len(rows) == 0 {
+		return nil, translate(err)
+	}
+	return eventFromRow(&rows[0]), nil
+}

@@ -112,11 +112,15 @@ type alert struct {
 	Event    *licensing.Event
 	Customer *licensing.Customer
 	Days     int // for license.expiring
+	// Message is what staff wrote to the customer when suspending (kept in
+	// the event, unlike the internal reason it goes to the customer).
+	Message string
 }
 
 // render builds the subject (first line) and body of the alert of e.
 func render(a alert) (string, string, error) {
 	name := strings.ReplaceAll(a.Event.Action, ".", "_") + ".tmpl"
+	a.Message = licensing.SuspensionMessage(a.Event)
 	if templates.Lookup(name) == nil {
 		name = "default.tmpl"
 	}

@@ -50,12 +50,14 @@ func (cn *Console) setPassword(c *fiber.Ctx) error {
 		return cn.render(c, fiber.StatusUnprocessableEntity, "set-password", "Set your password",
 			setPasswordData{formError{"The two passwords differ."}, token})
 	}
-	if err := cn.allow(c, "set-password"); err != nil {
+	try, err := cn.try(c, "set-password", token)
+	if err != nil {
 		return cn.fail(c, err)
 	}
-	_, err := cn.cfg.Users.SetPassword(c.UserContext(), token, pw)
+	_, err = cn.cfg.Users.SetPassword(c.UserContext(), token, pw)
 	switch licensing.ErrorCode(err) {
 	case "":
+		try.Succeeded()
 		return cn.redirect(c, Prefix+"/sign-in?password=set")
 	case licensing.EInvalid, licensing.EUnauthorized:
 		return cn.render(c, api422(err), "set-password", "Set your password", setPasswordData{formError{licensing.ErrorMessage(err)}, token})
@@ -115,15 +117,18 @@ func (cn *Console) enrol(c *fiber.Ctx) error {
 	if err := cn.allow(c, "2fa:"+cur.User.ID); err != nil {
 		return cn.fail(c, err)
 	}
-	codes, err := cn.cfg.Users.ConfirmTOTP(c.UserContext(), cur, c.FormValue("code"))
-	if licensing.ErrorCode(err) == licensing.EInvalid {
+	codes, err := cn.cfg.Users.ConfirmTOTP(c.UserContext(), cur, c.FormValue("password"), c.FormValue("code"))
+	if code := licensing.ErrorCode(err); code == licensing.EInvalid || code == licensing.EUnauthorized {
 		// The same secret and QR code: the app may have scanned it already.
 		e, berr := cn.cfg.Users.BeginTOTP(c.UserContext(), cur.User.ID)
 		if berr != nil {
 			return cn.fail(c, berr)
 		}
-		return cn.render(c, fiber.StatusUnprocessableEntity, "enrol", "Set up two-factor sign-in",
-			enrolData{formError: formError{"The code is wrong: check the time on your device and try again."}, Enrolment: e})
+		msg, status := "The code is wrong: check the time on your device and try again.", fiber.StatusUnprocessableEntity
+		if code == licensing.EUnauthorized {
+			msg, status = "Your password is wrong.", fiber.StatusUnauthorized
+		}
+		return cn.render(c, status, "enrol", "Set up two-factor sign-in", enrolData{formError: formError{msg}, Enrolment: e})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}

@@ -336,3 +336,9 @@ type errorData struct {
 func (cn *Console) allow(c *fiber.Ctx, what string) error {
 	return webui.Allow(c, cn.cfg.Limiter, cn.cfg.SignInIPRate, cn.cfg.SignInRate, what)
 }
+
+// try is allow for an attempt at a secret (webui.Try): limited per secret
+// too, and given back when it succeeds.
+func (cn *Console) try(c *fiber.Ctx, what string, secrets ...string) (*webui.Attempt, error) {
+	return webui.Try(c, cn.cfg.Limiter, cn.cfg.SignInIPRate, cn.cfg.SignInRate, what, secrets...)
+}

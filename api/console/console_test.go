@@ -421,7 +421,7 @@ func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
 		enr, err := e.us.BeginTOTP(ctx, cur.User.ID)
 		must(t, err)
 		c, _ := totp.GenerateCode(enr.Secret, e.clock.Now())
-		_, err = e.us.ConfirmTOTP(ctx, cur, c)
+		_, err = e.us.ConfirmTOTP(ctx, cur, "a long enough password", c)
 		must(t, err)
 		e.clock.Add(time.Minute)
 
@@ -446,6 +446,34 @@ func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
 		old.cookies[console.CookieName] = pre
 		if resp, _ := old.do("GET", "/console/", nil); resp.StatusCode == http.StatusOK {
 			t.Error("the cookie from before the second factor opens the console")
+		}
+	})
+}
+
+// TestEnrolmentNeedsThePassword (issue 22, 8): turning on two-factor
+// sign-in asks for the user's current password, so a console left open
+// cannot be bound to someone else's authenticator; a wrong one changes
+// nothing and keeps the secret already scanned.
+func TestEnrolmentNeedsThePassword(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		b := e.signedIn(licensing.RoleSupport)
+		_, page := b.do("GET", "/console/enrol", nil)
+		m := regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`).FindStringSubmatch(page)
+		if m == nil || !strings.Contains(page, `name="password"`) {
+			t.Fatalf("the enrolment form has no secret or no password field:\n%s", page)
+		}
+		code, _ := totp.GenerateCode(m[1], e.clock.Now())
+		for _, pw := range []string{"", "not the password at all"} {
+			resp, body := b.post("/console/enrol", url.Values{"code": {code}, "password": {pw}})
+			if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, m[1]) || strings.Contains(body, "recovery-codes") {
+				t.Fatalf("enrol with password %q: %d, want 401 and the same secret:\n%s", pw, resp.StatusCode, body)
+			}
+		}
+		// Still off: turning it on now works (it answers 409 once on).
+		resp, body := b.post("/console/enrol", url.Values{"code": {code}, "password": {"a long enough password"}})
+		if resp.StatusCode != http.StatusOK || !strings.Contains(body, "recovery-codes") {
+			t.Fatalf("enrol with the password: %d\n%s", resp.StatusCode, body)
 		}
 	})
 }

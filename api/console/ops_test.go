@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -566,5 +567,68 @@ func TestAuditLogPage(t *testing.T) {
 		}
 		resp, _ = ro.do("GET", "/console/audit?since=yesterday", nil)
 		wantStatus(t, "a bad date", resp, http.StatusUnprocessableEntity)
+	})
+}
+
+// TestSuspendFormSeparatesReasonAndMessage (issue 22, 11): the suspend form
+// says the reason is internal and takes an optional message to the
+// customer; the confirmation carries both and the message is recorded for
+// the customer, the reason not.
+func TestSuspendFormSeparatesReasonAndMessage(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		admin := e.signedIn(licensing.RoleAdmin)
+		_, page := admin.do("GET", "/console/licenses/"+e.license.ID, nil)
+		if !strings.Contains(page, `name="message"`) || !strings.Contains(page, "Message to the customer") || !strings.Contains(page, "internal") {
+			t.Fatalf("the suspend form has no separate, labelled message to the customer:\n%s", page)
+		}
+		msg := "Your payment failed; please update your card."
+		form := url.Values{"reason": {"chargeback, ticket 4711"}, "message": {msg}}
+		resp, body := admin.post("/console/licenses/"+e.license.ID+"/suspend", form)
+		wantStatus(t, "suspend", resp, http.StatusOK)
+		if !strings.Contains(body, `name="message" value="`+msg+`"`) {
+			t.Fatalf("the confirmation page does not carry the message:\n%s", body)
+		}
+		resp, _ = admin.act("/console/licenses/"+e.license.ID+"/suspend", form)
+		wantStatus(t, "suspend confirmed", resp, http.StatusSeeOther)
+		l, err := e.svc.Licenses.License(context.Background(), e.license.ID)
+		if err != nil || l.Status != licensing.LicenseSuspended {
+			t.Fatalf("license: %v %v", l, err)
+		}
+		got, err := e.svc.Licenses.CustomerMessage(context.Background(), l)
+		if err != nil || got != msg {
+			t.Fatalf("message to the customer = %q, %v; want %q", got, err, msg)
+		}
+	})
+}
+
+// TestSetPasswordLinksThatWorkDoNotCount (issue 22, 8): a set-password link
+// used with success gives back what it spent of the client's allowance, so
+// six new users behind one office IP all set their passwords (the
+// allowance is five); wrong tokens still meet 429.
+func TestSetPasswordLinksThatWorkDoNotCount(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		setPassword := func(token string) int {
+			b := e.browser()
+			b.do("GET", "/console/set-password?token="+url.QueryEscape(token), nil)
+			resp, _ := b.do("POST", "/console/set-password", url.Values{"csrf": {b.cookies["narcidi_console_pre"]}, "token": {token},
+				"password": {"a long enough password"}, "confirm": {"a long enough password"}})
+			return resp.StatusCode
+		}
+		for i := range 6 {
+			_, token, err := e.us.CreateUser(context.Background(), "new"+strconv.Itoa(i)+"@example.com", licensing.RoleSupport)
+			must(t, err)
+			if got := setPassword(token); got != http.StatusSeeOther {
+				t.Fatalf("user %d sets the password: %d, want 303", i, got)
+			}
+		}
+		var codes []int
+		for i := range 6 {
+			codes = append(codes, setPassword("wrong-token-"+strconv.Itoa(i)))
+		}
+		if codes[5] != http.StatusTooManyRequests {
+			t.Errorf("wrong tokens: %v, want 429 after five", codes)
+		}
 	})
 }

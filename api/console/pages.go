@@ -153,12 +153,16 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		}
 		cf.Detail, cf.Fields = "by "+days+" days", []field{{"days", days}}
 	}
+	message := strings.TrimSpace(c.FormValue("message"))
+	if action == "suspend" && message != "" {
+		cf.Detail, cf.Fields = "telling the customer: “"+message+"”", []field{{"message", message}}
+	}
 	if done, err := cn.confirm(c, cf); done {
 		return err
 	}
 	switch action {
 	case "suspend":
-		_, err = cn.cfg.Services.Licenses.SuspendLicense(ctx, id, cf.Reason)
+		_, err = cn.cfg.Services.Licenses.Suspend(ctx, id, licensing.SuspendInput{Reason: cf.Reason, Message: message})
 	case "reinstate":
 		_, err = cn.cfg.Services.Licenses.ReinstateLicense(ctx, id, cf.Reason)
 	case "revoke":

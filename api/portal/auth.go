@@ -56,10 +56,15 @@ type linkData struct {
 }
 
 func (p *Portal) redeem(c *fiber.Ctx) error {
-	if err := p.allow(c, "link"); err != nil {
+	token := c.FormValue("token")
+	try, err := p.try(c, "link", token)
+	if err != nil {
 		return p.fail(c, err)
 	}
-	in, err := p.cfg.SignIn.Redeem(c.UserContext(), c.FormValue("token"), c.IP(), c.Get(fiber.HeaderUserAgent))
+	in, err := p.cfg.SignIn.Redeem(c.UserContext(), token, c.IP(), c.Get(fiber.HeaderUserAgent))
+	if err == nil {
+		try.Succeeded()
+	}
 	if licensing.ErrorCode(err) == licensing.EUnauthorized {
 		return p.render(c, fiber.StatusUnauthorized, "link", "Sign in", linkData{formError: formError{licensing.ErrorMessage(err)}})
 	} else if err != nil {

@@ -93,6 +93,7 @@ func (p *Portal) licenses(c *fiber.Ctx) error {
 
 type licenseData struct {
 	License      licenseRow
+	Message      string // to the customer, given when the license was suspended
 	Entitlements []string
 	Machines     []licensing.Machine
 }
@@ -108,6 +109,9 @@ func (p *Portal) license(c *fiber.Ctx) error {
 		return p.fail(c, err)
 	}
 	d := licenseData{License: rows[0]}
+	if d.Message, err = p.cfg.Services.Licenses.CustomerMessage(ctx, l); err != nil {
+		return p.fail(c, err)
+	}
 	if pol, err := p.cfg.Services.Catalog.Policy(ctx, l.PolicyID); err == nil {
 		d.Entitlements = licensing.EffectiveEntitlements(pol, l)
 	}

@@ -51,9 +51,23 @@ func (p *Portal) passwordPage(c *fiber.Ctx) error {
 }
 
 func (p *Portal) setPassword(c *fiber.Ctx) error {
-	err := p.cfg.SignIn.SetPassword(c.UserContext(), current(c), c.FormValue("password"), c.FormValue("again"))
-	if licensing.ErrorCode(err) == licensing.EInvalid {
-		return p.render(c, fiber.StatusUnprocessableEntity, "password", "Password", passwordData{formError: formError{licensing.ErrorMessage(err)}})
+	cur := current(c)
+	// Guessing the current password is limited per email beside per IP;
+	// a password set does not count.
+	try, err := p.try(c, "password", cur.Session.Email)
+	if err != nil {
+		return p.fail(c, err)
+	}
+	err = p.cfg.SignIn.SetPassword(c.UserContext(), cur, c.FormValue("current"), c.FormValue("password"), c.FormValue("again"))
+	if err == nil {
+		try.Succeeded()
+	}
+	if code := licensing.ErrorCode(err); code == licensing.EInvalid || code == licensing.EUnauthorized {
+		status := fiber.StatusUnprocessableEntity
+		if code == licensing.EUnauthorized {
+			status = fiber.StatusUnauthorized
+		}
+		return p.render(c, status, "password", "Password", passwordData{formError: formError{licensing.ErrorMessage(err)}})
 	} else if err != nil {
 		return p.fail(c, err)
 	}

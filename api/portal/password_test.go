@@ -7,19 +7,28 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/api/portal"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	signin "github.com/nzilacode/narcidicontrole/licensing/portal"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
 const goodPassword = "correct horse battery"
 
-// setPassword sets pw on the Password page of a signed-in browser.
+// setPassword sets a first password pw on the Password page of a
+// signed-in browser.
 func (b *browser) setPassword(pw, again string) (*http.Response, string) {
 	b.e.t.Helper()
-	return b.do("POST", "/portal/password", url.Values{"csrf": {b.csrf("/portal/password")}, "password": {pw}, "again": {again}})
+	return b.changePassword("", pw, again)
+}
+
+// changePassword replaces the password current with pw.
+func (b *browser) changePassword(current, pw, again string) (*http.Response, string) {
+	b.e.t.Helper()
+	return b.do("POST", "/portal/password", url.Values{"csrf": {b.csrf("/portal/password")}, "current": {current}, "password": {pw}, "again": {again}})
 }
 
 // passwordSignIn posts the sign-in page's password form.
@@ -85,7 +94,7 @@ func TestPortalPasswordSetThenSignIn(t *testing.T) {
 		}
 		// Changing it replaces the old one and ends the email's other
 		// sessions (b's, a link's), not the one that changed it.
-		if resp, _ := p.setPassword(goodPassword+" two", goodPassword+" two"); resp.StatusCode != http.StatusSeeOther {
+		if resp, _ := p.changePassword(goodPassword, goodPassword+" two", goodPassword+" two"); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("change: %d", resp.StatusCode)
 		}
 		if resp, _ := b.do("GET", "/portal/", nil); resp.StatusCode != http.StatusSeeOther {
@@ -210,5 +219,35 @@ func TestPortalPasswordFormsNeedTheCSRFToken(t *testing.T) {
 		if resp, _ := e.browser().do("GET", "/portal/password", nil); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal/sign-in" {
 			t.Errorf("password page signed out: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
 		}
+	})
+}
+
+// TestPasswordNeedsReauthentication (issue 22, 8): a first password is set
+// only within FreshSignIn of signing in with a link, and a password is
+// changed only with the current one; a refusal changes nothing.
+func TestPasswordNeedsReauthentication(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		b := e.signedIn("it@acme.example", 1)
+		e.clock.Add(signin.FreshSignIn + time.Minute)
+		if resp, body := b.setPassword(goodPassword, goodPassword); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "new link") {
+			t.Fatalf("a first password from a stale session: %d, want 401\n%s", resp.StatusCode, body)
+		}
+
+		e.withPassword("it@acme.example", 2) // a fresh link: the first password is set
+		p := e.browser()
+		if resp, _ := p.passwordSignIn("it@acme.example", goodPassword); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("password sign-in: %d", resp.StatusCode)
+		}
+		for _, cur := range []string{"", "not the password at all"} {
+			if resp, _ := p.changePassword(cur, "a new password, long", "a new password, long"); resp.StatusCode != http.StatusUnauthorized {
+				t.Errorf("change with current password %q: %d, want 401", cur, resp.StatusCode)
+			}
+		}
+		e.wantPasswordSignIn("a password changed without the current one", "it@acme.example", "a new password, long", http.StatusUnauthorized)
+		if resp, _ := p.changePassword(goodPassword, "a new password, long", "a new password, long"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("change with the current password: %d", resp.StatusCode)
+		}
+		e.wantPasswordSignIn("the changed password", "it@acme.example", "a new password, long", http.StatusSeeOther)
 	})
 }

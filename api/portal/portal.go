@@ -238,3 +238,9 @@ func (p *Portal) fail(c *fiber.Ctx, err error) error {
 func (p *Portal) allow(c *fiber.Ctx, what string) error {
 	return webui.Allow(c, p.cfg.Limiter, p.cfg.SignInIPRate, p.cfg.SignInRate, what)
 }
+
+// try is allow for an attempt at a secret or an account (webui.Try):
+// limited per secret too, and given back when it succeeds.
+func (p *Portal) try(c *fiber.Ctx, what string, secrets ...string) (*webui.Attempt, error) {
+	return webui.Try(c, p.cfg.Limiter, p.cfg.SignInIPRate, p.cfg.SignInRate, what, secrets...)
+}

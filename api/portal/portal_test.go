@@ -563,9 +563,13 @@ func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
 		b := e.signedIn("it@acme.example", 1)
 		csrf := b.csrf("/portal/offline")
 		lic := e.acme.license
-		const seats = 2
+		const seats = 3 // as the issue's check: 50 activations + frees on a 3-seat license
+		n := seats
+		if _, err := e.svc.Catalog.UpdatePolicy(ctx, lic.License.PolicyID, licensing.PolicyPatch{MaxMachines: &n}); err != nil {
+			t.Fatal(err)
+		}
 		var leases []time.Time // of the offline machines; the online one holds a working lease too
-		refusedFree := 0
+		refusedFree, maxWorking := 0, 0
 		for i := range 50 {
 			fp := verifier.FingerprintFrom("studio", "air-"+strconv.Itoa(i))
 			req := verifier.NewActivationRequest(lic.License.ProductID, lic.Key, fp, "air-"+strconv.Itoa(i), "linux/amd64", e.clock.Now())
@@ -601,15 +605,19 @@ func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
 			if working > seats {
 				t.Fatalf("after %d offline activations and frees: %d working leases on %d seats", i+1, working, seats)
 			}
+			maxWorking = max(maxWorking, working)
 			e.clock.Add(2 * time.Minute)
 		}
 		if refusedFree == 0 {
 			t.Error("no free of an offline machine's seat was refused")
 		}
+		if maxWorking != seats {
+			t.Errorf("at most %d working leases at once: the test never filled the %d seats", maxWorking, seats)
+		}
 		if _, page := b.do("GET", "/portal/machines", nil); !strings.Contains(page, "Activated offline: its seat can be freed once its lease ends") {
 			t.Error("the machines page does not say when an offline machine's seat frees")
 		}
-		if len(leases) < 2 {
+		if len(leases) < seats {
 			t.Errorf("%d offline activations went through in 100 minutes; the seat of an ended lease is free again", len(leases))
 		}
 	})
@@ -642,12 +650,14 @@ func TestSignInMailIsPlain(t *testing.T) {
 }
 
 // TestSuspensionReasonStaysInternal: the reason an admin types to suspend
-// is for the audit log; the customer's portal shows the status only.
+// is for the audit log; the customer's portal shows the status and the
+// message written for the customer, if any.
 func TestSuspensionReasonStaysInternal(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := licensing.WithActor(context.Background(), &licensing.Actor{Name: "ops", Role: licensing.RoleAdmin})
-		if _, err := e.svc.Licenses.SuspendLicense(admin, e.acme.license.License.ID, "chargeback fraud suspected, ticket 4711"); err != nil {
+		in := licensing.SuspendInput{Reason: "chargeback fraud suspected, ticket 4711", Message: "Your payment bounced; call billing."}
+		if _, err := e.svc.Licenses.Suspend(admin, e.acme.license.License.ID, in); err != nil {
 			t.Fatal(err)
 		}
 		b := e.signedIn("it@acme.example", 1)
@@ -657,6 +667,39 @@ func TestSuspensionReasonStaysInternal(t *testing.T) {
 		}
 		if strings.Contains(page, "ticket 4711") {
 			t.Error("the portal shows the internal suspension reason")
+		}
+		if !strings.Contains(page, `<p id="status-message">Your payment bounced; call billing.</p>`) {
+			t.Errorf("the portal does not show the message to the customer:\n%s", page)
+		}
+	})
+}
+
+// TestRedeemedLinksDoNotCount (issue 22, 8): a redeemed link gives back
+// what it spent of the client's allowance; only failures count. Six links
+// in a row from one IP all open (the allowance is five), and wrong tokens
+// are still refused with 429 after five.
+func TestRedeemedLinksDoNotCount(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		n := 0
+		for _, email := range []string{"it@acme.example", "bo@acme.example"} {
+			for range 3 {
+				n++
+				b := e.browser()
+				if resp := b.redeem(e.askLink(b, email, n)); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/portal/" {
+					t.Fatalf("link %d: %d to %q", n, resp.StatusCode, resp.Header.Get("Location"))
+				}
+			}
+		}
+		b := e.browser()
+		csrf := b.csrf("/portal/link")
+		codes := []int{}
+		for i := range 6 {
+			resp, _ := b.do("POST", "/portal/link", url.Values{"csrf": {csrf}, "token": {"wrong-token-" + strconv.Itoa(i)}})
+			codes = append(codes, resp.StatusCode)
+		}
+		if codes[4] != http.StatusUnauthorized || codes[5] != http.StatusTooManyRequests {
+			t.Errorf("wrong tokens: %v, want five 401 then 429", codes)
 		}
 	})
 }

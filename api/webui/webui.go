@@ -178,6 +178,56 @@ func Allow(c *fiber.Ctx, limiter api.RateLimiter, perIP, perKey api.RateRule, wh
 	return spend(c.UserContext(), limiter, perKey, ClientKey(c, what))
 }
 
+// Attempt is what Try spent: Succeeded gives it back.
+type Attempt struct {
+	ctx     context.Context
+	limiter api.RateLimiter
+	spent   []spent
+}
+
+type spent struct {
+	rule api.RateRule
+	key  string
+}
+
+// Try is Allow for attempts with a secret or an account of their own (a
+// sign-in link's token, a set-password token, an email's password): one of
+// the client under perIP, one under perKey of (IP, what), and one under
+// perKey of each of secrets whatever the IP (hashed: the limiter never
+// keeps a secret), so that many IPs cannot guess at one token or account
+// either. A success calls Succeeded and does not count against any of them.
+func Try(c *fiber.Ctx, limiter api.RateLimiter, perIP, perKey api.RateRule, what string, secrets ...string) (*Attempt, error) {
+	a := &Attempt{ctx: c.UserContext(), limiter: limiter}
+	try := func(rule api.RateRule, key string) error {
+		if err := spend(a.ctx, limiter, rule, key); err != nil {
+			return err // what it spent before stays spent, as with Allow
+		}
+		a.spent = append(a.spent, spent{rule, key})
+		return nil
+	}
+	if err := try(perIP, clientIP(c)); err != nil {
+		return nil, err
+	}
+	if err := try(perKey, ClientKey(c, what)); err != nil {
+		return nil, err
+	}
+	for _, s := range secrets {
+		sum := sha256.Sum256([]byte(what + "\x00" + s))
+		if err := try(perKey, what+":"+hex.EncodeToString(sum[:16])); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+// Succeeded gives back what the attempt spent.
+func (a *Attempt) Succeeded() {
+	for _, s := range a.spent {
+		_ = a.limiter.Refund(a.ctx, s.key, s.rule) // at worst the success counted
+	}
+	a.spent = nil
+}
+
 func spend(ctx context.Context, limiter api.RateLimiter, rule api.RateRule, key string) error {
 	d, err := limiter.Allow(ctx, key, rule)
 	if err != nil {

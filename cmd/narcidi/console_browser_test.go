@@ -218,6 +218,7 @@ func consoleInBrowser(t *testing.T, dialect string) {
 	}
 	run("confirm TOTP",
 		chromedp.SendKeys(chromedp.CSS(`#code`), code),
+		chromedp.SendKeys(chromedp.CSS(`#password`), password), // re-authentication
 		chromedp.Click(submit),
 		chromedp.WaitVisible(chromedp.CSS(`#recovery-codes`)))
 

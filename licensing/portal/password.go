@@ -3,6 +3,7 @@ package portal
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
@@ -12,11 +13,33 @@ import (
 // for a link (its customers' email or contacts), at every sign-in. An email
 // that no active customer has any more opens nothing, whatever its password.
 
-// SetPassword sets or replaces the password of the session's email: the
-// live session proves the email is the person's, as a redeemed link did.
-// The email's other sessions end.
-// EInvalid when the two entries differ or the password is too short.
-func (s *Service) SetPassword(ctx context.Context, cur *Current, password, again string) error {
+// FreshSignIn is how recent the sign-in of a session must be for it to set
+// a first password: an email without a password can only prove itself by a
+// link, so the link must have been used moments ago, not by a browser left
+// signed in for days.
+const FreshSignIn = 10 * time.Minute
+
+// SetPassword sets or replaces the password of the session's email, after
+// re-authentication: an email that has a password gives it (current); one
+// without gives none, and its session must come from a link redeemed within
+// FreshSignIn. The email's other sessions end.
+// EUnauthorized when current is wrong or the session too old for a first
+// password; EInvalid when the two entries differ or the password is too
+// short.
+func (s *Service) SetPassword(ctx context.Context, cur *Current, current, password, again string) error {
+	old, err := s.cfg.Store.PasswordHash(ctx, cur.Session.Email)
+	switch licensing.ErrorCode(err) {
+	case "":
+		if len(current) > 256 || !licensing.VerifyPassword(old, current) {
+			return licensing.Errorf(licensing.EUnauthorized, "the current password is wrong")
+		}
+	case licensing.ENotFound:
+		if s.now().Sub(cur.Session.CreatedAt) > FreshSignIn {
+			return licensing.Errorf(licensing.EUnauthorized, "to set a first password, sign in again with a new link and set it within %d minutes", int(FreshSignIn/time.Minute))
+		}
+	default:
+		return err
+	}
 	if password != again {
 		return licensing.Errorf(licensing.EInvalid, "the two passwords differ")
 	}

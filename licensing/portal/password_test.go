@@ -36,13 +36,13 @@ func TestPortalPasswordService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cur := &portal.Current{Session: &portal.Session{ID: "none", Email: "bo@shared.test"}, Customer: c}
+		cur := &portal.Current{Session: &portal.Session{ID: "none", Email: "bo@shared.test", CreatedAt: clock.Now()}, Customer: c}
 		for _, pw := range [][2]string{{"long enough password", "long enough passwort"}, {"short", "short"}} {
-			if err := svc.SetPassword(ctx, cur, pw[0], pw[1]); licensing.ErrorCode(err) != licensing.EInvalid {
+			if err := svc.SetPassword(ctx, cur, "", pw[0], pw[1]); licensing.ErrorCode(err) != licensing.EInvalid {
 				t.Errorf("SetPassword(%q, %q): %v, want EInvalid", pw[0], pw[1], err)
 			}
 		}
-		if err := svc.SetPassword(ctx, cur, "long enough password", "long enough password"); err != nil {
+		if err := svc.SetPassword(ctx, cur, "", "long enough password", "long enough password"); err != nil {
 			t.Fatal(err)
 		}
 		var msgs []string

@@ -51,7 +51,7 @@ func enrolled(t *testing.T, st *storage.Store, clock *licensingtest.Clock, store
 		t.Fatal(err)
 	}
 	c, _ := totp.GenerateCode(enr.Secret, clock.Now())
-	recovery, err := svc.ConfirmTOTP(ctx, cur, c)
+	recovery, err := svc.ConfirmTOTP(ctx, cur, "correct horse battery", c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,11 +347,11 @@ func TestEnrolmentKeepsItsSecret(t *testing.T) {
 		if err != nil || again.Secret != first.Secret {
 			t.Fatalf("the enrolment page opened again: secret changed %v, %v", again.Secret != first.Secret, err)
 		}
-		_, err = svc.ConfirmTOTP(ctx, cur, "000000")
+		_, err = svc.ConfirmTOTP(ctx, cur, "correct horse battery", "000000")
 		code(t, licensing.EInvalid, err)
 		after, _ := svc.BeginTOTP(ctx, cur.User.ID)
 		c, _ := totp.GenerateCode(first.Secret, clock.Now())
-		if _, err := svc.ConfirmTOTP(ctx, cur, c); err != nil || after.Secret != first.Secret {
+		if _, err := svc.ConfirmTOTP(ctx, cur, "correct horse battery", c); err != nil || after.Secret != first.Secret {
 			t.Fatalf("after a wrong code the first secret's code: %v (secret changed %v)", err, after.Secret != first.Secret)
 		}
 	})

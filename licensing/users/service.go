@@ -423,15 +423,21 @@ func (s *Service) BeginTOTP(ctx context.Context, userID string) (*Enrolment, err
 // RecoveryCodeCount is how many recovery codes an enrolment gives.
 const RecoveryCodeCount = 10
 
-// ConfirmTOTP checks a code of the pending secret and enables TOTP,
-// returning the recovery codes (shown once). A pending session of the user
-// becomes full. EInvalid for a wrong code, EConflict with nothing pending.
-func (s *Service) ConfirmTOTP(ctx context.Context, cur *Current, code string) ([]string, error) {
+// ConfirmTOTP checks the user's current password (re-authentication: a
+// session left open cannot bind the account to someone else's device) and
+// a code of the pending secret, then enables TOTP, returning the recovery
+// codes (shown once). A pending session of the user becomes full.
+// EUnauthorized for a wrong password, EInvalid for a wrong code, EConflict
+// with nothing pending.
+func (s *Service) ConfirmTOTP(ctx context.Context, cur *Current, password, code string) ([]string, error) {
 	var codes []string
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
 		u, err := tx.GetUser(ctx, cur.User.ID)
 		if err != nil {
 			return err
+		}
+		if len(password) > 256 || !verifyPassword(u.PasswordHash, password) {
+			return licensing.Errorf(licensing.EUnauthorized, "the password is wrong")
 		}
 		if u.TOTPEnabled || len(u.TOTPSecret) == 0 {
 			return licensing.Errorf(licensing.EConflict, "there is no enrolment in progress")

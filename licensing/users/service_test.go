@@ -82,10 +82,10 @@ func TestSignInLifecycle(t *testing.T) {
 		if !strings.HasPrefix(enr.QRCode, "data:image/png;base64,") || !strings.HasPrefix(enr.URL, "otpauth://totp/") {
 			t.Fatalf("enrolment = %+v", enr)
 		}
-		_, err = svc.ConfirmTOTP(ctx, cur, "000000")
+		_, err = svc.ConfirmTOTP(ctx, cur, "correct horse battery", "000000")
 		code(t, licensing.EInvalid, err)
 		now, _ := totp.GenerateCode(enr.Secret, clock.Now())
-		recovery, err := svc.ConfirmTOTP(ctx, cur, now)
+		recovery, err := svc.ConfirmTOTP(ctx, cur, "correct horse battery", now)
 		if err != nil || len(recovery) != users.RecoveryCodeCount {
 			t.Fatalf("ConfirmTOTP = %v, %v", recovery, err)
 		}
