@@ -49,6 +49,8 @@ func (signingKeyRow) TableName() string { return "signing_keys" }
 // same key (issue 23). At most one key is active: a partial unique index
 // makes two processes that rotate at once collide instead of leaving two.
 func migrateSigningKeys(tx *gorm.DB) error {
+	// signingKeyRow as it was at 0018, copied on purpose (as every
+	// migration does): the model may change later, this migration must not.
 	type signingKey struct {
 		KID           string    `gorm:"column:kid;primaryKey;size:64"`
 		Alg           string    `gorm:"size:16;not null"`
