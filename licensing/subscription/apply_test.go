@@ -6,11 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
-	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
@@ -22,15 +19,8 @@ func TestApplyStates(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
 			now := time.Now().UTC().Truncate(time.Second)
-			clock := licensingtest.NewClock(now)
-			st := storagetest.Open(t, d)
-			kr, _ := keystest.Keyring(t, clock.Now)
-			svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clock.Now, Issuer: "test"})
-			subs, err := subscription.NewService(subscription.Config{Store: st.Subscriptions(), Licenses: svc.Licenses, Customers: svc.Customers, Clock: clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			prod, _ := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
+			e := newEnv(t, d, now)
+			svc, subs, prod := e.svc, e.subs, e.prod
 			pol, err := svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: prod.ID, Name: "Monthly", MaxMachines: 1, LeaseTTLSeconds: 3600,
 				Metadata: map[string]string{licensing.MetaDunningDays: "3"}})
 			if err != nil {

@@ -5,11 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
-	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
@@ -19,15 +16,8 @@ func TestTrials(t *testing.T) {
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
-			clock := licensingtest.NewClock(time.Now().UTC().Truncate(time.Second))
-			st := storagetest.Open(t, d)
-			kr, _ := keystest.Keyring(t, clock.Now)
-			svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clock.Now, Issuer: "test"})
-			subs, err := subscription.NewService(subscription.Config{Store: st.Subscriptions(), Licenses: svc.Licenses, Customers: svc.Customers, Clock: clock.Now})
-			if err != nil {
-				t.Fatal(err)
-			}
-			prod, _ := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
+			e := newEnv(t, d, time.Now().UTC().Truncate(time.Second))
+			clock, svc, subs, prod := e.clock, e.svc, e.subs, e.prod
 			pol, err := svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: prod.ID, Name: "Trial", MaxMachines: 1, LeaseTTLSeconds: 3600,
 				Metadata: map[string]string{licensing.MetaTrialSeconds: "86400", licensing.MetaTrialStart: licensing.TrialFromActivation}})
 			if err != nil {
