@@ -100,10 +100,14 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			}
 			c.Set(fiber.HeaderWWWAuthenticate, challenge)
 		}
-		c.Set(fiber.HeaderContentType, "application/problem+json")
-		return c.Status(status).JSON(verifier.Problem{
+		problem := verifier.Problem{
 			Type: problemType + string(code), Title: http.StatusText(status), Status: status,
 			Detail: message, Code: string(code), RequestID: rid,
-		}, "application/problem+json")
+		}
+		if field := licensing.ErrorField(err); field != "" && status < 500 {
+			problem.InvalidParams = []verifier.InvalidParam{{Name: field, Reason: message}}
+		}
+		c.Set(fiber.HeaderContentType, "application/problem+json")
+		return c.Status(status).JSON(problem, "application/problem+json")
 	}
 }

@@ -144,3 +144,35 @@ func TestOpenAPIListsEveryCode(t *testing.T) {
 		t.Error("the document does not list machine_blocked")
 	}
 }
+
+// An error about one field names it in invalid_params (RFC 9457 section 3),
+// so clients need not read the message; errors about no field, and server
+// faults, carry none.
+func TestProblemNamesTheField(t *testing.T) {
+	app := fiber.New(fiber.Config{ErrorHandler: errorHandler(discardLogger())})
+	app.Get("/field", func(c *fiber.Ctx) error {
+		return licensing.FieldErrorf("seats", "seats must be at least 1")
+	})
+	app.Get("/plain", func(c *fiber.Ctx) error { return licensing.Errorf(licensing.EInvalid, "bad") })
+	app.Get("/internal", func(c *fiber.Ctx) error {
+		return &licensing.Error{Code: licensing.EInternal, Message: "x", Field: "seats"}
+	})
+	for path, want := range map[string][]verifier.InvalidParam{
+		"/field":    {{Name: "seats", Reason: "seats must be at least 1"}},
+		"/plain":    nil,
+		"/internal": nil,
+	} {
+		res, err := app.Test(httptest.NewRequest("GET", path, nil), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw := readAll(t, res)
+		p := problemOf(t, res, raw)
+		if !slices.Equal(p.InvalidParams, want) {
+			t.Errorf("%s: invalid_params = %+v, want %+v (%s)", path, p.InvalidParams, want, raw)
+		}
+		if want == nil && bytes.Contains(raw, []byte("invalid_params")) {
+			t.Errorf("%s: empty invalid_params sent: %s", path, raw)
+		}
+	}
+}

@@ -100,7 +100,7 @@ type ProductInput struct {
 // CreateProduct validates and stores a new product. EInvalid, EConflict.
 func (s *Catalog) CreateProduct(ctx context.Context, in ProductInput) (*Product, error) {
 	if !codePattern.MatchString(in.Code) {
-		return nil, Errorf(EInvalid, "code must be 1-64 lowercase letters, digits, '.', '_' or '-'")
+		return nil, FieldErrorf("code", "code must be 1-64 lowercase letters, digits, '.', '_' or '-'")
 	}
 	if err := requireName(in.Name); err != nil {
 		return nil, err
@@ -213,13 +213,13 @@ func validatePolicyRules(duration, grace, heartbeat, ttl, offlineRelease int64, 
 	}
 	switch {
 	case maxMachines < 1 || maxMachines > 100000:
-		return Errorf(EInvalid, "max_machines must be between 1 and 100000")
+		return FieldErrorf("max_machines", "max_machines must be between 1 and 100000")
 	case !floating && maxMachines != 1:
-		return Errorf(EInvalid, "a node-locked policy (floating=false) has exactly one machine; set floating=true for more")
+		return FieldErrorf("max_machines", "a node-locked policy (floating=false) has exactly one machine; set floating=true for more")
 	case ttl < int64(MinLeaseTTL/time.Second) || ttl > int64(MaxLeaseTTL/time.Second):
-		return Errorf(EInvalid, "lease_ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
+		return FieldErrorf("lease_ttl_seconds", "lease_ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
 	case action != ExpiryRestrict && action != ExpiryAllow:
-		return Errorf(EInvalid, "expiry_action must be %q or %q", ExpiryRestrict, ExpiryAllow)
+		return FieldErrorf("expiry_action", "expiry_action must be %q or %q", ExpiryRestrict, ExpiryAllow)
 	}
 	return nil
 }
@@ -234,7 +234,7 @@ type EntitlementInput struct {
 // CreateEntitlement names a feature. EInvalid, EConflict.
 func (s *Catalog) CreateEntitlement(ctx context.Context, in EntitlementInput) (*Entitlement, error) {
 	if !codePattern.MatchString(in.Code) {
-		return nil, Errorf(EInvalid, "code must be 1-64 lowercase letters, digits, '.', '_' or '-'")
+		return nil, FieldErrorf("code", "code must be 1-64 lowercase letters, digits, '.', '_' or '-'")
 	}
 	if err := checkEntitlementText(in.Name, in.Description); err != nil {
 		return nil, err
@@ -289,7 +289,7 @@ func checkEntitlementText(name, description string) error {
 		return err
 	}
 	if len(description) > 2000 {
-		return Errorf(EInvalid, "description is longer than 2000 characters")
+		return FieldErrorf("description", "description is longer than 2000 characters")
 	}
 	return nil
 }

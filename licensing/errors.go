@@ -46,12 +46,16 @@ var Codes = []Code{
 
 // Error is a domain error: a code for machines, a message safe to show to the
 // caller, an optional cause and an optional operation for the logs (neither
-// shown to callers).
+// shown to callers), and the input field it is about when there is one.
 type Error struct {
 	Code    Code
 	Message string
 	Err     error
 	Op      string // what failed, e.g. "storage.GetPolicy", so a logged 500 says where
+	// Field names the input the error is about, as the API's JSON spells it
+	// ("seats", "entitlements.0"): the API sends it as invalid_params and the
+	// console highlights that field, so neither has to read the message.
+	Field string
 }
 
 func (e *Error) Error() string {
@@ -70,6 +74,11 @@ func (e *Error) Unwrap() error { return e.Err }
 // Errorf builds an Error with a formatted message.
 func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// FieldErrorf builds an EInvalid error about one input field (see Error.Field).
+func FieldErrorf(field, format string, args ...any) *Error {
+	return &Error{Code: EInvalid, Message: fmt.Sprintf(format, args...), Field: field}
 }
 
 // Wrap attaches a code and message to a cause.
@@ -98,4 +107,14 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// ErrorField returns the field the first *Error in err's chain is about, or
+// "" when it names none.
+func ErrorField(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }

@@ -33,7 +33,7 @@ var (
 // field's "none" or default) up to MaxDurationSeconds.
 func checkSeconds(field string, v int64) error {
 	if v < 0 || v > MaxDurationSeconds {
-		return Errorf(EInvalid, "%s must be between 0 and %d (100 years)", field, MaxDurationSeconds)
+		return FieldErrorf(field, "%s must be between 0 and %d (100 years)", field, MaxDurationSeconds)
 	}
 	return nil
 }

@@ -84,4 +84,15 @@ type Problem struct {
 	Detail    string `json:"detail,omitempty"`
 	Code      string `json:"code"`
 	RequestID string `json:"request_id,omitempty"`
+	// InvalidParams names the request fields a refusal is about (RFC 9457
+	// section 3's "invalid-params" extension, snake_cased like every other
+	// member), so a client can put the message beside the field it concerns.
+	InvalidParams []InvalidParam `json:"invalid_params,omitempty"`
+}
+
+// InvalidParam is one field a request was refused for: its name as the
+// request spells it (a JSON member, dotted for nested ones) and why.
+type InvalidParam struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
 }
