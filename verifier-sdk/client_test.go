@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -173,7 +174,7 @@ func wantAPIError(t *testing.T, err error, status int, p Problem) {
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("err = %T %v, want *APIError", err, err)
 	}
-	if apiErr.Status != status || apiErr.Problem != p || apiErr.Code() != p.Code {
+	if apiErr.Status != status || !reflect.DeepEqual(apiErr.Problem, p) || apiErr.Code() != p.Code {
 		t.Errorf("APIError = %+v, want %d %+v", apiErr, status, p)
 	}
 }
