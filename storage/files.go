@@ -13,9 +13,12 @@ import (
 // The SQLite database holds license key hashes, token hashes and sealed
 // secrets: its folder and files are for the service's user only.
 
+// SQLiteFile is the embedded database's file in the data folder.
+const SQLiteFile = "narcidi.db"
+
 // sqliteFiles are the database file and the two SQLite keeps beside it in
 // WAL mode.
-var sqliteFiles = []string{"narcidi.db", "narcidi.db-wal", "narcidi.db-shm"}
+var sqliteFiles = []string{SQLiteFile, SQLiteFile + "-wal", SQLiteFile + "-shm"}
 
 func sqlitePath(dir string) string { return filepath.Join(dir, sqliteFiles[0]) }
 

@@ -46,7 +46,7 @@ func (g *gatedScorer) Score(snaps []insights.Snapshot) ([]insights.Score, error)
 // firing together would hand it: one runs, the other finds the run lock
 // held and skips, and each crossing reaches the webhook once.
 func TestInsightsScoringOnceAcrossWorkers(t *testing.T) {
-	url := storagetest.PostgresURL(t)
+	url := storagetest.MigratedPostgresURL(t)
 	open := func() *storage.Store {
 		st, err := storage.Open(ctx, storage.Config{DatabaseURL: url})
 		must(t, err)

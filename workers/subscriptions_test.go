@@ -111,7 +111,7 @@ func TestConcurrentSweepsSuspendOnce(t *testing.T) {
 			open := func() *storage.Store { return storagetest.Open(t, dialect) }
 			var st1, st2 *storage.Store
 			if dialect == "postgres" {
-				url := storagetest.PostgresURL(t)
+				url := storagetest.MigratedPostgresURL(t)
 				open = func() *storage.Store {
 					st, err := storage.Open(ctx, storage.Config{DatabaseURL: url})
 					must(t, err)

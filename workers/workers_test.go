@@ -325,7 +325,7 @@ func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
 // own database pool and Redis connection as two processes would have,
 // scanning at the same time: every notice goes out once.
 func TestTwoWorkersSendEachNoticeOnce(t *testing.T) {
-	url := storagetest.PostgresURL(t)
+	url := storagetest.MigratedPostgresURL(t)
 	open := func() *storage.Store {
 		st, err := storage.Open(ctx, storage.Config{DatabaseURL: url})
 		must(t, err)

@@ -19,7 +19,7 @@ import (
 func TestTwoInstancesSeeSuspensionAndKeepStamps(t *testing.T) {
 	ctx := context.Background()
 	env := map[string]string{
-		"NARCIDI_DATABASE_URL": storagetest.PostgresURL(t),
+		"NARCIDI_DATABASE_URL": storagetest.MigratedPostgresURL(t),
 		"NARCIDI_MASTER_KEY":   "bWFzdGVyLWtleS1zZWNyZXQtdmFsdWUtMzItYnl0ZXM=",
 	}
 	a, b := startAppWith(t, env), startAppWith(t, env)

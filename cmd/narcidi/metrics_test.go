@@ -252,7 +252,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 func TestWorkerMetricsAndDashboardNames(t *testing.T) {
 	rcv := workerstest.StartReceiver(t, nil)
 	env := map[string]string{
-		"NARCIDI_DATABASE_URL": storagetest.PostgresURL(t), "NARCIDI_MASTER_KEY": testMasterKey,
+		"NARCIDI_DATABASE_URL": storagetest.MigratedPostgresURL(t), "NARCIDI_MASTER_KEY": testMasterKey,
 		"NARCIDI_REDIS_URL":             fmt.Sprintf("redis://%s/%d", storagetest.RedisAddr(), storagetest.RedisDB(t)),
 		"NARCIDI_DATA_DIR":              t.TempDir(),
 		"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true",

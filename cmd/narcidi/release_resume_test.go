@@ -30,7 +30,7 @@ func TestReleaseDraftResumeS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	testReleaseDraftResume(t, map[string]string{
-		"NARCIDI_DATABASE_URL": storagetest.PostgresURL(t), "NARCIDI_MASTER_KEY": testMasterKey,
+		"NARCIDI_DATABASE_URL": storagetest.MigratedPostgresURL(t), "NARCIDI_MASTER_KEY": testMasterKey,
 		"NARCIDI_BLOB_BACKEND": "s3", "NARCIDI_S3_BUCKET": s3.Config.Bucket, "NARCIDI_S3_ENDPOINT": s3.Config.Endpoint,
 		"NARCIDI_S3_PATH_STYLE": "true", "NARCIDI_S3_ACCESS_KEY": s3.Config.AccessKey, "NARCIDI_S3_SECRET_KEY": s3.Config.SecretKey,
 	}, func(key string) bool {

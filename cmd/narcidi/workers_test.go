@@ -115,7 +115,7 @@ func TestWorkerProcessOnRedis(t *testing.T) {
 	redisURL := fmt.Sprintf("redis://%s/%d", proxy.Addr(), storagetest.RedisDB(t))
 	dataDir := t.TempDir()
 	env := map[string]string{
-		"NARCIDI_DATABASE_URL": storagetest.PostgresURL(t), "NARCIDI_MASTER_KEY": testMasterKey,
+		"NARCIDI_DATABASE_URL": storagetest.MigratedPostgresURL(t), "NARCIDI_MASTER_KEY": testMasterKey,
 		"NARCIDI_REDIS_URL":             redisURL,
 		"NARCIDI_DATA_DIR":              dataDir, // the worker needs the server's master key
 		"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true",

@@ -323,7 +323,7 @@ func TestTelemetryConcurrentUse(t *testing.T) {
 // every count and refusal is written once.
 func TestTelemetryKeptWhileTheDatabaseIsAway(t *testing.T) {
 	ctx := context.Background()
-	url := storagetest.PostgresURL(t)
+	url := storagetest.MigratedPostgresURL(t)
 	proxy := storagetest.NewProxy(t, "127.0.0.1:5432")
 	st, err := storage.Open(ctx, storage.Config{DatabaseURL: proxy.URL(url)})
 	if err != nil {

@@ -2,12 +2,19 @@
 // database per call (dropped when the test ends) and a SQLite file in a temp
 // dir. A PostgreSQL server that cannot be reached fails the test with the
 // command that starts one; it is never skipped.
+//
+// Migrating a database from nothing costs seconds on PostgreSQL, and the
+// suite opens hundreds of stores, so Open migrates one template per test
+// process and per dialect and hands each test a copy of it (CREATE DATABASE
+// ... TEMPLATE, a copied SQLite file). Each test still runs Migrate on its
+// copy, which checks the recorded schema and applies nothing.
 package storagetest
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"net/url"
@@ -32,21 +39,49 @@ const startHint = "start it with: pg_ctlcluster --skip-systemctl-redirect $(ls /
 // URL; the database is dropped when the test ends.
 func PostgresURL(t testing.TB) string {
 	t.Helper()
-	admin := os.Getenv(AdminURLEnv)
-	if admin == "" {
-		admin = defaultAdminURL
+	return createDatabase(t, "")
+}
+
+func adminURL() string {
+	if admin := os.Getenv(AdminURLEnv); admin != "" {
+		return admin
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	return defaultAdminURL
+}
+
+func connectAdmin(ctx context.Context) (*pgx.Conn, error) {
+	admin := adminURL()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("PostgreSQL is needed at %s (set %s to change it): %v\n%s", redactURL(admin), AdminURLEnv, err, startHint)
+		return nil, fmt.Errorf("PostgreSQL is needed at %s (set %s to change it): %w\n%s", redactURL(admin), AdminURLEnv, err, startHint)
 	}
-	defer conn.Close(context.Background())
+	return conn, nil
+}
+
+func randomName(prefix string) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
-	name := "narcidi_test_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+	return prefix + hex.EncodeToString(b)
+}
+
+// createDatabase creates a database with a random name, a copy of template
+// when one is named, and drops it when the test ends.
+func createDatabase(t testing.TB, template string) string {
+	t.Helper()
+	admin := adminURL()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := connectAdmin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := randomName("narcidi_test_")
+	ddl := "CREATE DATABASE " + name
+	if template != "" {
+		ddl += " TEMPLATE " + template
+	}
+	if _, err := conn.Exec(ctx, ddl); err != nil {
 		t.Fatalf("create test database: %v", err)
 	}
 	t.Cleanup(func() {
@@ -75,6 +110,18 @@ func redactURL(s string) string {
 	return u.Redacted()
 }
 
+// MigratedPostgresURL returns the URL of a fresh database that already holds
+// the current schema (a copy of this process's template), dropped when the
+// test ends.
+func MigratedPostgresURL(t testing.TB) string {
+	t.Helper()
+	tmpl, err := templates.postgres()
+	if err != nil {
+		t.Fatalf("PostgreSQL template database: %v", err)
+	}
+	return createDatabase(t, tmpl)
+}
+
 // Open returns a migrated store on a fresh database of the given dialect
 // ("sqlite" or "postgres"), closed when the test ends.
 func Open(t testing.TB, dialect string) *storage.Store {
@@ -86,8 +133,15 @@ func Open(t testing.TB, dialect string) *storage.Store {
 		t.Fatal(err)
 	}
 	cfg := storage.Config{DataDir: dir}
-	if dialect == "postgres" {
-		cfg.DatabaseURL = PostgresURL(t)
+	switch dialect {
+	case "postgres":
+		cfg.DatabaseURL = MigratedPostgresURL(t)
+	case "sqlite":
+		if err := templates.copySQLite(dir); err != nil {
+			t.Fatalf("SQLite template database: %v", err)
+		}
+	default:
+		t.Fatalf("unknown dialect %q", dialect)
 	}
 	ctx := context.Background()
 	s, err := storage.Open(ctx, cfg)

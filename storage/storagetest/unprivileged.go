@@ -36,7 +36,7 @@ func Unprivileged(t *testing.T) bool {
 		func() error { return os.Chmod(dir, 0o755) },
 		func() error { return os.Mkdir(tmp, 0o700) },
 		func() error { return os.Chown(tmp, 65534, 65534) },
-		func() error { return copyFile(os.Args[0], bin) },
+		func() error { return copyFile(os.Args[0], bin, 0o755) },
 	} {
 		if err := step(); err != nil {
 			t.Fatal(err)
@@ -53,13 +53,14 @@ func Unprivileged(t *testing.T) bool {
 	return false
 }
 
-func copyFile(from, to string) error {
+// copyFile copies from to to with the given mode, replacing what is there.
+func copyFile(from, to string, mode os.FileMode) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return err
 	}
