@@ -43,7 +43,7 @@ func TestReplayStatusIsSealed(t *testing.T) {
 		if _, err := svc.Access.BootstrapAdminToken(context.Background(), secret); err != nil {
 			t.Fatal(err)
 		}
-		box, err := keys.NewSecretBox(make([]byte, 32), "idempotency replays")
+		box, err := keys.NewSecretBox(make([]byte, 32), keys.BoxIdempotency)
 		if err != nil {
 			t.Fatal(err)
 		}

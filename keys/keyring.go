@@ -119,7 +119,7 @@ func Open(dir string, master []byte, now func() time.Time) (*Keyring, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	aead, err := derivedGCM(master, "keys v1")
+	aead, err := derivedGCM(master, purposeKeyFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -143,7 +143,7 @@ func OpenStore(st Store, master []byte, now func() time.Time) (*Keyring, error) 
 	if now == nil {
 		now = time.Now
 	}
-	aead, err := derivedGCM(master, "keys v1")
+	aead, err := derivedGCM(master, purposeKeyFiles)
 	if err != nil {
 		return nil, err
 	}

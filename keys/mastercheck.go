@@ -24,7 +24,7 @@ var ErrWrongMasterKey = errors.New("the master key is not the one this database 
 // NewMasterCheck seals the check value of master (base64 text for the
 // database).
 func NewMasterCheck(master []byte) (string, error) {
-	box, err := NewSecretBox(master, "master key check")
+	box, err := NewSecretBox(master, boxMasterCheck)
 	if err != nil {
 		return "", err
 	}
@@ -38,7 +38,7 @@ func NewMasterCheck(master []byte) (string, error) {
 // VerifyMasterCheck returns ErrWrongMasterKey unless check was made by
 // NewMasterCheck with master.
 func VerifyMasterCheck(master []byte, check string) error {
-	box, err := NewSecretBox(master, "master key check")
+	box, err := NewSecretBox(master, boxMasterCheck)
 	if err != nil {
 		return err
 	}

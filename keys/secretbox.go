@@ -16,12 +16,12 @@ import (
 // another row does not open.
 type SecretBox struct{ aead cipher.AEAD }
 
-// NewSecretBox derives the box of purpose (e.g. "webhooks") from master.
+// NewSecretBox derives the box of purpose (one of the Box constants) from master.
 func NewSecretBox(master []byte, purpose string) (*SecretBox, error) {
 	if len(master) < 32 {
 		return nil, errors.New("secret box: the master key is too short")
 	}
-	aead, err := derivedGCM(master, "secrets v1 "+purpose)
+	aead, err := derivedGCM(master, secretBoxPurpose+purpose)
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func TestEveryActionIsRegistered(t *testing.T) {
 func TestWebhookMaySubscribeToReleases(t *testing.T) {
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			box, err := keys.NewSecretBox(bytes.Repeat([]byte{3}, 32), "webhooks")
+			box, err := keys.NewSecretBox(bytes.Repeat([]byte{3}, 32), keys.BoxWebhooks)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -34,7 +34,7 @@ func TestRenewalReadCases(t *testing.T) {
 			if _, err := f.svc.Licenses.SuspendLicense(ctx, suspended.ID, "unpaid"); err != nil {
 				t.Fatal(err)
 			}
-			if err := f.store.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.HashSecret(legacy.Key), legacy.ID).Error; err != nil {
+			if err := f.store.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.SecretHash(legacy.Key), legacy.ID).Error; err != nil {
 				t.Fatal(err)
 			}
 			type call struct {
@@ -70,7 +70,7 @@ func TestRenewalReadCases(t *testing.T) {
 				}
 			}
 			check(cases)
-			if h := keyHashOf(t, f.store, legacy.ID); h == licensing.HashSecret(legacy.Key) {
+			if h := keyHashOf(t, f.store, legacy.ID); h == licensing.SecretHash(legacy.Key) {
 				t.Error("the legacy hash was not migrated on first use")
 			}
 			// A disabled customer refuses every license of it.

@@ -47,14 +47,6 @@ func (h *SecretHasher) Hash(secret string) string {
 	return hex.EncodeToString(m.Sum(nil))
 }
 
-// HashSecret is the legacy, unkeyed stored form (SHA-256, hex) of license
-// keys and API tokens written before SecretHasher. It is only looked up,
-// to migrate such rows; nothing new is stored with it.
-func HashSecret(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
-}
-
 // mustHasher refuses a service built without a hasher: secrets hashed by
 // no key, or by a key other services do not share, would not be found.
 func mustHasher(h *SecretHasher) *SecretHasher {
@@ -185,7 +177,7 @@ func (h *SecretHasher) licenseByKey(ctx context.Context, r licenseKeyStore, key 
 	if ErrorCode(err) != ENotFound {
 		return lic, err
 	}
-	if _, err := r.GetLicenseByKeyHash(ctx, HashSecret(key), false); ErrorCode(err) == ENotFound {
+	if _, err := r.GetLicenseByKeyHash(ctx, SecretHash(key), false); ErrorCode(err) == ENotFound {
 		// A concurrent first use may have migrated the row since the
 		// keyed lookup: look again before answering not found.
 		return r.GetLicenseByKeyHash(ctx, keyed, forUpdate)
@@ -194,7 +186,7 @@ func (h *SecretHasher) licenseByKey(ctx context.Context, r licenseKeyStore, key 
 	}
 	// The conditional update makes concurrent first uses safe: one rewrites
 	// the row, the others change nothing, and all find it by the keyed hash.
-	if err := r.RehashLicenseKey(ctx, HashSecret(key), keyed); err != nil {
+	if err := r.RehashLicenseKey(ctx, SecretHash(key), keyed); err != nil {
 		return nil, err
 	}
 	return r.GetLicenseByKeyHash(ctx, keyed, forUpdate)
@@ -218,7 +210,7 @@ func (s *Licenses) licenseKey(ctx context.Context, supplied string) (string, err
 func (h *SecretHasher) keyTaken(ctx context.Context, r interface {
 	GetLicenseByKeyHash(ctx context.Context, keyHash string, forUpdate bool) (*License, error)
 }, key string) error {
-	for _, hash := range []string{h.Hash(key), HashSecret(key)} {
+	for _, hash := range []string{h.Hash(key), SecretHash(key)} {
 		_, err := r.GetLicenseByKeyHash(ctx, hash, false)
 		if err == nil {
 			return Errorf(EConflict, "key: a license with this key already exists")
@@ -246,12 +238,12 @@ func (h *SecretHasher) tokenBySecret(ctx context.Context, r tokenStore, secret s
 	if ErrorCode(err) != ENotFound {
 		return t, err
 	}
-	if _, err := r.GetAPITokenByHash(ctx, HashSecret(secret)); ErrorCode(err) == ENotFound {
+	if _, err := r.GetAPITokenByHash(ctx, SecretHash(secret)); ErrorCode(err) == ENotFound {
 		return r.GetAPITokenByHash(ctx, keyed) // migrated meanwhile?
 	} else if err != nil {
 		return nil, err
 	}
-	if err := r.RehashAPIToken(ctx, HashSecret(secret), keyed); err != nil {
+	if err := r.RehashAPIToken(ctx, SecretHash(secret), keyed); err != nil {
 		return nil, err
 	}
 	return r.GetAPITokenByHash(ctx, keyed)

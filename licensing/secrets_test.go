@@ -196,10 +196,10 @@ func TestSecretsHashedWithServerKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h := keyHashOf(t, f.store, lic.ID); h == licensing.HashSecret(lic.Key) || len(h) != 64 {
+	if h := keyHashOf(t, f.store, lic.ID); h == licensing.SecretHash(lic.Key) || len(h) != 64 {
 		t.Errorf("license key stored as %q: unkeyed SHA-256 or not hex", h)
 	}
-	if h := tokenHashOf(t, f.store, tok.Token.ID); h == licensing.HashSecret(tok.Secret) || len(h) != 64 {
+	if h := tokenHashOf(t, f.store, tok.Token.ID); h == licensing.SecretHash(tok.Secret) || len(h) != 64 {
 		t.Errorf("token stored as %q: unkeyed SHA-256 or not hex", h)
 	}
 	k := make([]byte, 32)
@@ -231,7 +231,7 @@ func TestLegacyHashesMigrateOnFirstUse(t *testing.T) {
 			keyed := map[string]string{}
 			for _, l := range lics {
 				keyed[l.ID] = keyHashOf(t, f.store, l.ID)
-				if err := f.store.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.HashSecret(l.Key), l.ID).Error; err != nil {
+				if err := f.store.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.SecretHash(l.Key), l.ID).Error; err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -267,7 +267,7 @@ func TestLegacyHashesMigrateOnFirstUse(t *testing.T) {
 			}
 			// A supplied key cannot be given again while its row is legacy.
 			l3 := f.license(t, licensing.LicenseInput{Key: "Another-Legacy-Key-7"})
-			if err := f.store.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.HashSecret(l3.Key), l3.ID).Error; err != nil {
+			if err := f.store.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.SecretHash(l3.Key), l3.ID).Error; err != nil {
 				t.Fatal(err)
 			}
 			_, err := f.svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: f.policy.ID, CustomerID: f.cust.ID, Key: l3.Key})
@@ -279,7 +279,7 @@ func TestLegacyHashesMigrateOnFirstUse(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := tokenHashOf(t, f.store, tok.Token.ID)
-			if err := f.store.DB().Exec("UPDATE api_tokens SET hash = ? WHERE id = ?", licensing.HashSecret(tok.Secret), tok.Token.ID).Error; err != nil {
+			if err := f.store.DB().Exec("UPDATE api_tokens SET hash = ? WHERE id = ?", licensing.SecretHash(tok.Secret), tok.Token.ID).Error; err != nil {
 				t.Fatal(err)
 			}
 			for range 2 {

@@ -55,7 +55,9 @@ func LiveSession[S any](ctx context.Context, secret string, get func(ctx context
 }
 
 // SecretHash is the stored form of a high-entropy secret (a session, a
-// link, a recovery code): SHA-256 suffices, nothing can be guessed.
+// link, a recovery code): SHA-256 suffices, nothing can be guessed. It is
+// also the legacy, unkeyed form of license keys and API tokens written
+// before SecretHasher, looked up only to rehash such rows (secrets.go).
 func SecretHash(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])

@@ -161,7 +161,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 		cus2 := &licensing.Customer{Name: "Other", Email: "o@x.test", Status: licensing.CustomerActive, CreatedAt: rtTime(1), UpdatedAt: rtTime(1)}
 		must(t, s.CreateCustomer(ctx, cus2))
 
-		lic := &licensing.License{ID: "01950000-0000-7000-8000-000000000004", KeyHash: licensing.HashSecret("rt-key"), KeyHint: "WXYZ",
+		lic := &licensing.License{ID: "01950000-0000-7000-8000-000000000004", KeyHash: licensing.SecretHash("rt-key"), KeyHint: "WXYZ",
 			ProductID: prod.ID, PolicyID: pol.ID, CustomerID: cus.ID, Name: "Seat pack", Status: licensing.LicenseActive,
 			StatusReason: "granted", ExpiresAt: rtPtr(100), Entitlements: []string{"beta"}, Metadata: map[string]string{"order": "42"},
 			SeatsOverride: ptrTo(4), CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
@@ -170,7 +170,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 			func() (*licensing.License, error) { return s.GetLicense(ctx, lic.ID) },
 			func(v *licensing.License) error { return s.UpdateLicense(ctx, v) },
 			func(o *licensing.License) *licensing.License {
-				return &licensing.License{ID: o.ID, KeyHash: licensing.HashSecret("other"), KeyHint: "ABCD", ProductID: "01950000-0000-7000-8000-0000000000ff",
+				return &licensing.License{ID: o.ID, KeyHash: licensing.SecretHash("other"), KeyHint: "ABCD", ProductID: "01950000-0000-7000-8000-0000000000ff",
 					PolicyID: pol2.ID, CustomerID: cus2.ID, Name: "Renamed", Status: licensing.LicenseSuspended, StatusReason: "unpaid",
 					ExpiresAt: rtPtr(200), Entitlements: []string{"beta", "gamma"}, Metadata: map[string]string{"order": "43"},
 					SeatsOverride: ptrTo(9), CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
@@ -203,7 +203,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 			func() (*licensing.Entitlement, error) { return s.GetEntitlement(ctx, ent.ID) }, nil, nil)
 
 		tok := &licensing.APIToken{ID: "01950000-0000-7000-8000-000000000007", Name: "ci", Role: licensing.RoleCustomer,
-			CustomerID: cus.ID, Hash: licensing.HashSecret("rt-token"), Bootstrap: true, ExpiresAt: rtPtr(50), RevokedAt: rtPtr(10), CreatedAt: rtTime(1), LastUsedAt: rtPtr(5)}
+			CustomerID: cus.ID, Hash: licensing.SecretHash("rt-token"), Bootstrap: true, ExpiresAt: rtPtr(50), RevokedAt: rtPtr(10), CreatedAt: rtTime(1), LastUsedAt: rtPtr(5)}
 		mustFill(t, tok)
 		roundTrip(t, "API token", tok, func(v *licensing.APIToken) error { return s.CreateAPIToken(ctx, v) },
 			func() (*licensing.APIToken, error) { return s.GetAPIToken(ctx, tok.ID) }, nil, nil)

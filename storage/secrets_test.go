@@ -28,7 +28,7 @@ func TestRehashIsConditional(t *testing.T) {
 		_, err = s.GetLicenseByKeyHash(ctx, l.KeyHash, false)
 		wantCode(t, err, licensing.ENotFound)
 
-		tok := &licensing.APIToken{Name: "ci", Role: licensing.RoleAdmin, Hash: licensing.HashSecret("tok"), CreatedAt: t0}
+		tok := &licensing.APIToken{Name: "ci", Role: licensing.RoleAdmin, Hash: licensing.SecretHash("tok"), CreatedAt: t0}
 		must(t, s.CreateAPIToken(ctx, tok))
 		for range 2 {
 			must(t, s.RehashAPIToken(ctx, tok.Hash, keyed))

@@ -27,7 +27,7 @@ func seed(t *testing.T, s *storage.Store) (*licensing.Product, *licensing.Policy
 	c := &licensing.Customer{Name: "Acme", Email: "ops@acme.test", Status: licensing.CustomerActive, CreatedAt: t0, UpdatedAt: t0}
 	must(t, s.CreateCustomer(ctx, c))
 	exp := t0.Add(365 * 24 * time.Hour)
-	l := &licensing.License{KeyHash: licensing.HashSecret("key-" + t.Name()), KeyHint: "abcd", ProductID: p.ID, PolicyID: pol.ID,
+	l := &licensing.License{KeyHash: licensing.SecretHash("key-" + t.Name()), KeyHint: "abcd", ProductID: p.ID, PolicyID: pol.ID,
 		CustomerID: c.ID, Status: licensing.LicenseActive, ExpiresAt: &exp, Entitlements: []string{"beta"},
 		Metadata: map[string]string{"order": "42"}, CreatedAt: t0, UpdatedAt: t0}
 	must(t, s.CreateLicense(ctx, l))
@@ -91,7 +91,7 @@ func TestStoreErrors(t *testing.T) {
 		wantCode(t, err, licensing.ENotFound)
 		_, err = s.GetLicense(ctx, "not-a-uuid'; drop table licenses;--")
 		wantCode(t, err, licensing.ENotFound)
-		_, err = s.GetLicenseByKeyHash(ctx, licensing.HashSecret("nope"), false)
+		_, err = s.GetLicenseByKeyHash(ctx, licensing.SecretHash("nope"), false)
 		wantCode(t, err, licensing.ENotFound)
 
 		m := &licensing.Machine{LicenseID: l.ID, Fingerprint: "fp-1", Status: licensing.MachineActive, CreatedAt: t0, UpdatedAt: t0}
@@ -166,7 +166,7 @@ func TestStorePaginationAndFilters(t *testing.T) {
 		ctx := context.Background()
 		_, pol, c, _ := seed(t, s)
 		for i := range 6 {
-			l := &licensing.License{KeyHash: licensing.HashSecret(fmt.Sprint("k", i)), KeyHint: "x", ProductID: pol.ProductID, PolicyID: pol.ID,
+			l := &licensing.License{KeyHash: licensing.SecretHash(fmt.Sprint("k", i)), KeyHint: "x", ProductID: pol.ProductID, PolicyID: pol.ID,
 				CustomerID: c.ID, Status: licensing.LicenseActive, CreatedAt: t0, UpdatedAt: t0}
 			if i%2 == 0 {
 				l.Status = licensing.LicenseSuspended

@@ -87,7 +87,7 @@ func newBox(t *testing.T) *keys.SecretBox {
 	t.Helper()
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
-	box, err := keys.NewSecretBox(master, "webhooks")
+	box, err := keys.NewSecretBox(master, keys.BoxWebhooks)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	kr, _ := keystest.Keyring(t, clock.Now)
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clock.Now, Issuer: "test", Box: webhookBox(t), AllowPrivate: true})
 	ops := newOpsEnv(t, st, svc, clock)
-	box, err := keys.NewSecretBox(make([]byte, 32), "console-totp")
+	box, err := keys.NewSecretBox(make([]byte, 32), keys.BoxConsoleTOTP)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,7 +44,7 @@ type opsEnv struct {
 
 func webhookBox(t *testing.T) *keys.SecretBox {
 	t.Helper()
-	box, err := keys.NewSecretBox(make([]byte, 32), "webhooks")
+	box, err := keys.NewSecretBox(make([]byte, 32), keys.BoxWebhooks)
 	must(t, err)
 	return box
 }

@@ -157,10 +157,6 @@ func seedLicenses(ctx context.Context, conn *pgx.Conn, set, from, to int, keyPre
 	return err
 }
 
-// secretHashPurpose is cmd/narcidi's HKDF purpose of the license key
-// hashing key (masterkey.go; package main cannot be imported).
-const secretHashPurpose = "license key and API token hashing key v1"
-
 // serverHashKey is the key the server in dataDir hashes license keys with:
 // derived from the master key it generated there.
 func serverHashKey(dataDir string) ([]byte, error) {
@@ -168,7 +164,7 @@ func serverHashKey(dataDir string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the server's master key: %w", err)
 	}
-	return keys.DeriveKey(master, secretHashPurpose)
+	return keys.DeriveKey(master, keys.PurposeSecretHash)
 }
 
 // seedMachines gives license i of a set one machine, fingerprint fpPrefix+%08d,

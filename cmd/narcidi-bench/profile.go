@@ -52,7 +52,7 @@ func runProfileServer(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	seen := storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: log})
 	defer seen.Close(context.Background())
-	hashKey, err := keys.DeriveKey(master, secretHashPurpose)
+	hashKey, err := keys.DeriveKey(master, keys.PurposeSecretHash)
 	if err != nil {
 		return err
 	}

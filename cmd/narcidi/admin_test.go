@@ -102,7 +102,7 @@ func newWorld(t *testing.T, dialect string, env map[string]string) *world {
 	expired := "nzt_expired_" + strings.Repeat("e", 40)
 	past := time.Now().Add(-time.Hour)
 	if err := app.store.CreateAPIToken(context.Background(), &licensing.APIToken{Name: "old", Role: licensing.RoleAdmin,
-		Hash: licensing.HashSecret(expired), ExpiresAt: &past, CreatedAt: past.Add(-time.Hour)}); err != nil {
+		Hash: licensing.SecretHash(expired), ExpiresAt: &past, CreatedAt: past.Add(-time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	w.tokens["expired"] = expired
@@ -518,7 +518,7 @@ func TestTokens(t *testing.T) {
 		t.Errorf("new token: %d", status)
 	}
 	_, body := w.admin.call("GET", "/v1/tokens", nil, nil)
-	if strings.Contains(string(body), created.Secret) || strings.Contains(string(body), licensing.HashSecret(created.Secret)) || strings.Contains(string(body), `"secret"`) {
+	if strings.Contains(string(body), created.Secret) || strings.Contains(string(body), licensing.SecretHash(created.Secret)) || strings.Contains(string(body), `"secret"`) {
 		t.Error("token listing shows secrets or hashes")
 	}
 	for _, bad := range []map[string]any{

@@ -455,5 +455,5 @@ func TestBootstrapTokenPrintedOnce(t *testing.T) {
 }
 
 func readOnlyToken(secret string) *licensing.APIToken {
-	return &licensing.APIToken{Name: "ro", Role: licensing.RoleReadOnly, Hash: licensing.HashSecret(secret), CreatedAt: time.Now()}
+	return &licensing.APIToken{Name: "ro", Role: licensing.RoleReadOnly, Hash: licensing.SecretHash(secret), CreatedAt: time.Now()}
 }

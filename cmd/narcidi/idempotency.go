@@ -8,15 +8,10 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage"
 )
 
-// idempotencyPurpose names the key (derived from the master key) that seals
-// the answers replayed for Idempotency-Key retries. Changing it makes every
-// stored answer unreadable.
-const idempotencyPurpose = "idempotency replays"
-
 // idempotencyStore returns the API's idempotency store over st and the box
 // that seals its answers.
 func idempotencyStore(st *storage.Store, master []byte) (api.IdempotencyStore, *keys.SecretBox, error) {
-	box, err := keys.NewSecretBox(master, idempotencyPurpose)
+	box, err := keys.NewSecretBox(master, keys.BoxIdempotency)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -68,17 +68,12 @@ func loadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.L
 	return master, nil
 }
 
-// secretHashPurpose is the HKDF purpose of the key that hashes license keys
-// and API tokens (licensing.SecretHasher). Changing it makes every stored
-// key and token unknown: never change it.
-const secretHashPurpose = "license key and API token hashing key v1"
-
 // secretHasher hashes license keys and API tokens with a key derived from
 // the master key, so every process over the database (serve, worker)
 // hashes alike, and a copy of the database without the master key does not
 // let anyone test guessed keys.
 func secretHasher(master []byte) (*licensing.SecretHasher, error) {
-	k, err := keys.DeriveKey(master, secretHashPurpose)
+	k, err := keys.DeriveKey(master, keys.PurposeSecretHash)
 	if err != nil {
 		return nil, err
 	}

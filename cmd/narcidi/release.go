@@ -95,7 +95,7 @@ func (a *App) openReleases(ctx context.Context, lic *licensing.Services, kr *key
 	if err != nil {
 		return nil, err
 	}
-	seed, err := keys.DeriveKey(master, "release metadata signing key v1")
+	seed, err := keys.DeriveKey(master, keys.PurposeReleaseMetadata)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +142,7 @@ func (a *App) startLocalBlobs(master []byte, serve bool) (*blob.Local, error) {
 	if dir == "" {
 		dir = filepath.Join(a.Config.DataDir, "blobs")
 	}
-	secret, err := keys.DeriveKey(master, "local blob URL key v1")
+	secret, err := keys.DeriveKey(master, keys.PurposeLocalBlobURL)
 	if err != nil {
 		return nil, err
 	}

@@ -115,7 +115,7 @@ func TestLicenseKeysThroughClientAPI(t *testing.T) {
 			if err := db.Raw("SELECT key_hash FROM licenses WHERE id = ?", cat.licenseID).Scan(&before).Error; err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.HashSecret(cat.key), cat.licenseID).Error; err != nil {
+			if err := db.Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.SecretHash(cat.key), cat.licenseID).Error; err != nil {
 				t.Fatal(err)
 			}
 			if _, err := sdk.Activate(ctx, verifier.MachineRequest{LicenseKey: cat.key, Fingerprint: "fingerprint-legacy"}); err != nil {

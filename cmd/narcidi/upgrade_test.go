@@ -71,7 +71,7 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 			// and had no bootstrap column: write the token as it did.
 			tok := struct{ Secret string }{licensing.NewAPITokenSecret()}
 			if err := st.DB().Exec("INSERT INTO api_tokens (id, name, role, customer_id, hash, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-				licensing.NewID(), "ci", "admin", "", licensing.HashSecret(tok.Secret), time.Now().UTC()).Error; err != nil {
+				licensing.NewID(), "ci", "admin", "", licensing.SecretHash(tok.Secret), time.Now().UTC()).Error; err != nil {
 				t.Fatal(err)
 			}
 			hook, err := svc.Notifications.CreateWebhook(ctx, licensing.WebhookInput{URL: "http://127.0.0.1:9/hook", EventTypes: []string{"*"}})
@@ -88,7 +88,7 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 			// Its license keys too (they are rehashed on first use).
-			if err := st.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.HashSecret(lic.Key), lic.ID).Error; err != nil {
+			if err := st.DB().Exec("UPDATE licenses SET key_hash = ? WHERE id = ?", licensing.SecretHash(lic.Key), lic.ID).Error; err != nil {
 				t.Fatal(err)
 			}
 			_ = st.Close()

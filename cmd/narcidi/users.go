@@ -25,7 +25,7 @@ const FirstAdminEmail = "admin@localhost"
 // openUsers builds the console users service; TOTP secrets are sealed with
 // a key derived from the master key.
 func openUsers(st *storage.Store, master []byte, clock licensing.Clock) (*users.Service, error) {
-	box, err := keys.NewSecretBox(master, "console-totp")
+	box, err := keys.NewSecretBox(master, keys.BoxConsoleTOTP)
 	if err != nil {
 		return nil, err
 	}

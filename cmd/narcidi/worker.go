@@ -58,7 +58,7 @@ func releaseCleanup(rs *release.Service) func(context.Context) (int, error) {
 
 // webhookBox is the box that seals webhook secrets, from the master key.
 func webhookBox(master []byte) (*keys.SecretBox, error) {
-	return keys.NewSecretBox(master, "webhooks")
+	return keys.NewSecretBox(master, keys.BoxWebhooks)
 }
 
 // worker runs `narcidi worker`: the asynq task server, the scheduler and

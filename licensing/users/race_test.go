@@ -77,7 +77,7 @@ func enrolled(t *testing.T, st *storage.Store, clock *licensingtest.Clock, store
 
 func newBox(t *testing.T) licensing.SecretBox {
 	t.Helper()
-	box, err := keys.NewSecretBox(make([]byte, 32), "console-totp")
+	box, err := keys.NewSecretBox(make([]byte, 32), keys.BoxConsoleTOTP)
 	if err != nil {
 		t.Fatal(err)
 	}
