@@ -13,6 +13,16 @@ import (
 // never edited, since databases in the field have already run it. Each one
 // declares the structs it needs as they were at that version, so later
 // changes to models.go do not change what an old migration does.
+// MigrationIDs are the ids of every migration, in order (the CHANGELOG's
+// guard reads them).
+func MigrationIDs() []string {
+	var ids []string
+	for _, m := range migrations() {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
 func migrations() []*gormigrate.Migration {
 	return []*gormigrate.Migration{
 		{ID: "0001_initial", Migrate: migrateInitial},
