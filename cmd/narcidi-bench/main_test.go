@@ -14,7 +14,7 @@ import (
 // rowIDs are the rows every run reports, in this order.
 var rowIDs = []string{
 	"sdk.ed25519_verify", "sdk.verify_lease", "sdk.verify_overhead", "sdk.golang_jwt_verify", "sdk.entitlement_check",
-	"renew.throughput", "renew.p50", "renew.p99", "renew.rss", "renew.lost", "renew.cpu", "renew.telemetry_off", "renew.telemetry_cost", "heartbeat.throughput", "heartbeat.p99", "heartbeat.lost",
+	"renew.throughput", "renew.p50", "renew.p99", "renew.rss", "renew.lost", "renew.cpu", "renew.reach", "renew.telemetry_off", "renew.telemetry_cost", "heartbeat.throughput", "heartbeat.p99", "heartbeat.lost",
 	"activate.throughput", "activate.over_issued", "pgbench.tps", "ceiling.throughput",
 	"scan.expiry.small", "scan.expiry.large", "scan.offline.small", "scan.offline.large",
 	"scan.expiry_partial.small", "scan.expiry_partial.large", "scan.offline_partial.small", "scan.offline_partial.large",
