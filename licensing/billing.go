@@ -140,11 +140,7 @@ func (s *Leasing) checkTrial(ctx context.Context, tx LeasingStore, lic *License,
 	if err != nil || !ok {
 		return err
 	}
-	ts, isTrialStore := tx.(TrialStore)
-	if !isTrialStore {
-		return Errorf(EInternal, "the store cannot record trials")
-	}
-	if err := ts.ClaimTrial(ctx, lic.ProductID, fingerprint, lic.ID, now); err != nil {
+	if err := tx.ClaimTrial(ctx, lic.ProductID, fingerprint, lic.ID, now); err != nil {
 		return err
 	}
 	if rule.Start != TrialFromActivation || lic.ExpiresAt != nil {
@@ -153,7 +149,7 @@ func (s *Leasing) checkTrial(ctx context.Context, tx LeasingStore, lic *License,
 	before := *lic
 	end := now.Add(rule.Duration).Truncate(time.Second)
 	lic.ExpiresAt, lic.UpdatedAt = &end, now
-	if err := ts.UpdateLicense(ctx, lic); err != nil {
+	if err := tx.UpdateLicense(ctx, lic); err != nil {
 		return err
 	}
 	return s.record(ctx, tx, ActionTrialStarted, "license", lic.ID, "trial clock started at first activation", &before, lic)

@@ -16,6 +16,8 @@ import (
 type LeasingStore interface {
 	Tx[LeasingStore]
 	EventAppender
+	// TrialStore records trial claims at activation (billing.go).
+	TrialStore
 	// GetLicenseByKeyHash finds a license by the hash of its key (see
 	// SecretHasher). With forUpdate inside a transaction it locks the row
 	// until the transaction ends, which serializes seat accounting per
