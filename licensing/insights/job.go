@@ -362,7 +362,8 @@ func (c *catalog) snapshot(at time.Time, licenseID, customerID, productID, polic
 	created time.Time, expires *time.Time, f *Facts, hist *customerHistory) Snapshot {
 	s := Snapshot{At: at, LicenseID: licenseID, CustomerID: customerID, ProductID: productID, PolicyID: policyID, Status: status,
 		CreatedAt: created, ExpiresAt: expires, Days: f.Days, Refusals: f.Refusals, Activations: f.Activations,
-		Deactivations: f.Deactivations, Extensions: f.Extensions, SupportActions: f.SupportActions, PaymentTrouble: f.PaymentTrouble}
+		Deactivations: f.Deactivations, Extensions: f.Extensions, SupportActions: f.SupportActions, PaymentTrouble: f.PaymentTrouble,
+		EarlierDays: f.EarlierDays}
 	if p, ok := c.byID[policyID]; ok {
 		s.Seats = p.MaxMachines
 		if expires != nil {

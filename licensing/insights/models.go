@@ -99,6 +99,28 @@ func ownUseText(f *Features) string {
 	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, its own normal %.1f (± %.1f)", f.RecentWeekActive, f.BaseWeekActive, f.BaseWeekStd)
 }
 
+// earlierRatio is the log of the last 4 weeks' use against the earlier
+// quarter's (0 when it is unknown), between −3 and 3.
+func earlierRatio(f *Features) float64 {
+	if f.EarlierWeeks == 0 {
+		return 0
+	}
+	return math.Max(-3, math.Min(3, math.Log((f.RecentWeekActive+0.5)/(f.EarlierWeekActive+0.5))))
+}
+
+// earlierFall is the share of its earlier quarter's week the license
+// lost in the last 4 weeks, between −1 and 1 (0 when unknown).
+func earlierFall(f *Features) float64 {
+	if f.EarlierWeeks == 0 {
+		return 0
+	}
+	return math.Max(-1, math.Min(1, (f.EarlierWeekActive-f.RecentWeekActive)/math.Max(f.EarlierWeekActive, 1)))
+}
+
+func earlierText(f *Features) string {
+	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, %.1f a week 3 to 6 months ago", f.RecentWeekActive, f.EarlierWeekActive)
+}
+
 // The terms of the churn and block models.
 var (
 	termTrend = term{"renewal_trend", func(f *Features) float64 {
@@ -167,7 +189,9 @@ var (
 	termOwnFall = term{"own_use_fall", ownFall, ownUseText, func(f *Features) bool { return ownFall(f) > 0 }}
 	// termGapBeyond is how much longer the license has gone unused than
 	// any gap of its 8 weeks before.
-	termGapBeyond = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
+	termEarlierRatio = term{"earlier_use_ratio", earlierRatio, earlierText, func(f *Features) bool { return earlierRatio(f) < 0 }}
+	termEarlierFall  = term{"earlier_use_fall", earlierFall, earlierText, func(f *Features) bool { return earlierFall(f) > 0 }}
+	termGapBeyond    = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
 		return fmt.Sprintf("not used for %d days, its longest gap in the 8 weeks before was %d", int(f.DaysSinceUse), f.BaseMaxGap)
 	}, func(f *Features) bool { return gapBeyond(f) > 0 }}
 	// termChurnNear stacks the churn model on block risk: a license that
@@ -208,7 +232,7 @@ var (
 
 var churnTerms = []term{termTrend, termActiveDays, termMachinesPerSeat, termDeactivations,
 	termRefused, termSeatRefusals, termSeats, termPayment, termCustomerChurns, termSupport, termOwnDrop, termOwnRatio, termGapBeyond,
-	termAttempts, termOwnFall}
+	termAttempts, termOwnFall, termEarlierRatio, termEarlierFall}
 
 var blockTerms = []term{termExpiryNear, termPayment, termRefused, termSupport, termTrend, termActiveDays, termSinceUse,
 	termDeactivations, termCustomerChurns, termAttempts, termPastDue, termUnpaid, termDunningNear, termCardFirst, termOwnDrop,
@@ -252,6 +276,10 @@ var churnStarting = map[string]coef{
 	"unused_beyond_own_gaps": {0, 0.1},
 	"failed_attempts":        {0, 0.3},
 	"own_use_fall":           {0, 2.0},
+	// Issue 26's earlier quarter: learnt by training only (0 keeps the
+	// starting model's scores as they were).
+	"earlier_use_ratio": {0, 0},
+	"earlier_use_fall":  {0, 0},
 }
 
 var blockStarting = map[string]coef{
