@@ -87,6 +87,7 @@ type Features struct {
 	// 0 when fewer than 4: nothing to compare with). A quiet license
 	// leaving has often been quieter for all of the 90 days.
 	EarlierWeekActive float64
+	EarlierWeekStd    float64 // the standard deviation of those weeks: an erratic license's is wide
 	EarlierWeeks      int
 
 	// Payment and dunning (Snapshot.Payment at At).
@@ -379,9 +380,17 @@ func extractEarlier(f *Features, s *Snapshot) {
 			n, sum = n+1, sum+x
 		}
 	}
-	if n >= 4 {
-		f.EarlierWeeks, f.EarlierWeekActive = n, sum/float64(n)
+	if n < 4 {
+		return
 	}
+	f.EarlierWeeks, f.EarlierWeekActive = n, sum/float64(n)
+	sq := 0.0
+	for _, x := range weeks {
+		if x > 0 {
+			sq += (x - f.EarlierWeekActive) * (x - f.EarlierWeekActive)
+		}
+	}
+	f.EarlierWeekStd = math.Sqrt(sq / float64(n))
 }
 
 // hostPattern is a hostname with its digit runs as one '#': runner-0042
