@@ -83,8 +83,8 @@ type Features struct {
 	BaseWeeks                                     int
 	BaseMaxGap                                    int
 	// EarlierWeekActive is machine-days per week in the earlier quarter
-	// (Snapshot.EarlierDays), over its weeks with any use (EarlierWeeks;
-	// 0 when fewer than 4: nothing to compare with). A quiet license
+	// (Snapshot.EarlierDays), over its weeks from the oldest with any use
+	// on (EarlierWeeks; 0 when fewer than 4: nothing to compare with). A quiet license
 	// leaving has often been quieter for all of the 90 days.
 	EarlierWeekActive float64
 	EarlierWeekStd    float64 // the standard deviation of those weeks: an erratic license's is wide
@@ -374,21 +374,26 @@ func extractEarlier(f *Features, s *Snapshot) {
 			weeks[w] += float64(d.Machines)
 		}
 	}
-	n, sum := 0, 0.0
-	for _, x := range weeks {
+	// The quarter's weeks from the oldest with any use on: before it the
+	// telemetry may not reach (a history's start, the retention), after it
+	// an idle week is the license's own (an erratic one has some).
+	n := 0
+	for w, x := range weeks {
 		if x > 0 {
-			n, sum = n+1, sum+x
+			n = w + 1
 		}
 	}
 	if n < 4 {
 		return
 	}
+	sum := 0.0
+	for _, x := range weeks[:n] {
+		sum += x
+	}
 	f.EarlierWeeks, f.EarlierWeekActive = n, sum/float64(n)
 	sq := 0.0
-	for _, x := range weeks {
-		if x > 0 {
-			sq += (x - f.EarlierWeekActive) * (x - f.EarlierWeekActive)
-		}
+	for _, x := range weeks[:n] {
+		sq += (x - f.EarlierWeekActive) * (x - f.EarlierWeekActive)
 	}
 	f.EarlierWeekStd = math.Sqrt(sq / float64(n))
 }
