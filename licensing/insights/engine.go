@@ -232,6 +232,20 @@ func (e *Engine) ModelVersions() map[Kind]string {
 	return map[Kind]string{KindChurn: e.churn.version, KindBlock: e.block.version, KindUpgrade: upgradeVersion, KindSharing: sharingVersion}
 }
 
+// Calibrations says, for churn and block, how the model in use turns its
+// regression into a probability (CalibrationPlatt or "").
+func (e *Engine) Calibrations() map[Kind]string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	of := func(l *linear) string {
+		if l.cal != nil {
+			return CalibrationPlatt
+		}
+		return ""
+	}
+	return map[Kind]string{KindChurn: of(e.churn), KindBlock: of(e.block)}
+}
+
 // Train fits the trained models to past outcomes; with too few of them it
 // keeps the starting models (and says so in the scores). It also keeps the
 // snapshots' sharing figures as each policy's peers.
