@@ -158,3 +158,38 @@ VALUES (?, 'cus', 'pol', 'month', 30, ?, false, ?, ?, ?, 'manual', '', ?, ?, '{}
 		}
 	})
 }
+
+// Facts counts the machines used per day of the earlier quarter (13 to
+// 24 weeks before the snapshot's day), and only of it: the churn
+// features' normal from before the 90-day window (issue 26).
+func TestFactsEarlierDays(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
+		ctx := context.Background()
+		at := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)
+		dayAgo := func(k int) string { return at.AddDate(0, 0, -k).Format(insights.DayLayout) }
+		var days []insights.Day
+		for _, c := range []struct {
+			ago      int
+			machines []string
+		}{
+			{insights.EarlierFrom - 1, []string{"m1"}},     // within the 90 days: not earlier
+			{insights.EarlierFrom, []string{"m1", "m2"}},   // the first earlier day
+			{120, []string{"m1", "m2", "m3"}},              //
+			{insights.EarlierTo, []string{"m2"}},           // the last earlier day
+			{insights.EarlierTo + 1, []string{"m1", "m2"}}, // beyond it
+		} {
+			for _, m := range c.machines {
+				days = append(days, insights.Day{Day: dayAgo(c.ago), LicenseID: "l1", MachineID: m, Renewals: 2})
+			}
+		}
+		days = append(days, insights.Day{Day: dayAgo(120), LicenseID: "l1", Validations: 3}) // no machine: not a machine used
+		must(t, s.Insights().AddDays(ctx, days))
+		facts, err := s.InsightScores().Facts(ctx, []insights.FactsQuery{{LicenseID: "l1", From: at.Add(-insights.Window), To: at}})
+		must(t, err)
+		want := []insights.DayCount{{Day: dayAgo(insights.EarlierTo), Machines: 1}, {Day: dayAgo(120), Machines: 3},
+			{Day: dayAgo(insights.EarlierFrom), Machines: 2}}
+		if got := facts[0].EarlierDays; !reflect.DeepEqual(got, want) {
+			t.Errorf("EarlierDays = %+v, want %+v", got, want)
+		}
+	})
+}

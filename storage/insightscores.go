@@ -416,6 +416,30 @@ func (i *InsightScores) Facts(ctx context.Context, qs []insights.FactsQuery) ([]
 				}
 			}
 		}
+		// The earlier quarters: machines used per day (one row per machine
+		// and day), counted, not read.
+		var used []struct {
+			LicenseID, Day string
+			N              int
+		}
+		if err := i.s.q(ctx).Raw(`SELECT license_id, day, count(*) AS n FROM telemetry_days WHERE license_id IN ? AND machine_id <> '' AND day >= ? AND day <= ? GROUP BY license_id, day ORDER BY license_id, day`,
+			chunk, dayStartUTC(from).AddDate(0, 0, -insights.EarlierTo).Format(insights.DayLayout),
+			dayStartUTC(to).AddDate(0, 0, -insights.EarlierFrom).Format(insights.DayLayout)).Scan(&used).Error; err != nil {
+			return err
+		}
+		for _, u := range used {
+			day, err := time.Parse(insights.DayLayout, u.Day)
+			if err != nil {
+				continue
+			}
+			for _, n := range byLicense[u.LicenseID] {
+				// Days before the snapshot's day (its At is To).
+				k := int(dayStartUTC(qs[n].To).Sub(day) / (24 * time.Hour))
+				if k >= insights.EarlierFrom && k <= insights.EarlierTo {
+					out[n].EarlierDays = append(out[n].EarlierDays, insights.DayCount{Day: u.Day, Machines: u.N})
+				}
+			}
+		}
 		var refs []telemetryRefusalRow
 		if err := i.s.q(ctx).Where("license_id IN ? AND at >= ? AND at < ?", chunk, from.UTC(), to.UTC()).Order("at, id").Find(&refs).Error; err != nil {
 			return err
@@ -574,6 +598,11 @@ FROM subscriptions WHERE status = ? OR licenses_suspended`, "past_due").Scan(&su
 		}
 	}
 	return out, nil
+}
+
+func dayStartUTC(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -217,12 +217,12 @@ func TestInsightsPageShowsModelReport(t *testing.T) {
 			t.Fatalf("lock: %v %v", ok, err)
 		}
 		rep := &insights.ModelReport{At: now, Outcomes: 640, Kinds: []insights.ModelReportKind{{Kind: insights.KindChurn, ModelVersion: "churn-trained-0badcafe",
-			Train: 320, Test: 320, TestPositive: 61, AUC: 0.871, Threshold: 0.5, Precision: 0.8, Recall: 0.55, CalibrationError: 0.031,
+			Train: 320, Test: 320, TestPositive: 61, AUC: 0.871, Threshold: 0.5, Precision: 0.8, Recall: 0.55, CalibrationError: 0.031, Calibration: insights.CalibrationPlatt,
 			Reliability: []insights.ReliabilityBin{{Low: 0, High: 0.1, N: 200, Positive: 6, MeanPredicted: 0.04}, {Low: 0.7, High: 0.8, N: 20, Positive: 15, MeanPredicted: 0.74}}}}}
 		must(t, st.InsightScores().SaveModelReport(ctx, rep))
 		_, body := b.do("GET", "/console/insights", nil)
 		for _, want := range []string{"How the models do", "640 past outcomes", "churn-trained-0badcafe", "AUC 0.871", "precision 80%", "recall 55%",
-			"calibration error 0.031", "<td>70%–80%</td><td>20</td><td>74%</td><td>75%</td>"} {
+			"calibration error 0.031", "The model in use is Platt-scaled", "<td>70%–80%</td><td>20</td><td>74%</td><td>75%</td>"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the insights page lacks %q", want)
 			}

@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
@@ -18,7 +20,7 @@ import (
 const insightsUsage = `Usage:
   narcidi insights simulate -out FILE -labels FILE [-mix classic|wide|traps] [-seed N] [-licenses N] [-days N] [-churn F] [-grow F] [-share F]
       write a simulated history (the import format, README "Insights") and its known outcomes
-  narcidi insights evaluate -history FILE -labels FILE [-backtest=false]
+  narcidi insights evaluate -history FILE -labels FILE [-backtest=false] [-churn-alert F] [-block-alert F] [-upgrade-alert F] [-sharing-alert F]
       train the models on the licenses decided in the earlier half and print, per
       score, AUC, precision and recall (at the engine's threshold), the reliability
       table and the rate raised per profile on the later half; then the rolling
@@ -109,6 +111,20 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 	labelsPath := fs.String("labels", "", "labels file: one {\"license_id\",\"churned\",\"decided_at\",\"profile\"?} per line")
 	backtest := fs.Bool("backtest", true, "also run the rolling backtest (the daily job's logic)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the evaluation to this file")
+	alerts := insights.Thresholds{}
+	for _, k := range insights.Kinds {
+		name := strings.TrimSuffix(strings.TrimSuffix(string(k), "_risk"), "_suggested")
+		name = strings.TrimSuffix(name, "_suspected")
+		fs.Func(name+"-alert", fmt.Sprintf("the job's alert threshold of %s in the backtest (default %.2f, as NARCIDI_INSIGHTS_%s_THRESHOLD)", k, insights.DefaultAlertThreshold, strings.ToUpper(name)),
+			func(v string) error {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil || f <= 0 || f > 1 {
+					return fmt.Errorf("want a score in (0, 1]")
+				}
+				alerts[k] = f
+				return nil
+			})
+	}
 	if err := fs.Parse(args); err != nil {
 		return usageOr(err)
 	}
@@ -159,7 +175,7 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 	printEvaluation(stdout, ev)
 	var res *insights.BacktestResult
 	if *backtest {
-		res = insights.RunBacktest(rows, probes, insights.EngineConfig{}, 0)
+		res = insights.RunBacktest(rows, probes, insights.EngineConfig{}, 0, alerts)
 		res.Every = bt.Every
 		printBacktest(stdout, res, len(probes))
 	}
@@ -207,7 +223,7 @@ func printBacktest(w io.Writer, res *insights.BacktestResult, probes int) {
 		if !math.IsNaN(k.WindowAUC) {
 			fmt.Fprintf(w, "  last 14 days before expiry: %d probes, AUC %.3f\n", k.WindowProbes, k.WindowAUC)
 		}
-		fmt.Fprintf(w, "  licenses %d (%d positive), flagged by the job %d: precision %.3f   recall %.3f", k.Licenses, k.Positive, k.Flagged, k.LicensePrecision, k.LicenseRecall)
+		fmt.Fprintf(w, "  licenses %d (%d positive), flagged by the job (at %.2f) %d: precision %.3f   recall %.3f", k.Licenses, k.Positive, k.AlertThreshold, k.Flagged, k.LicensePrecision, k.LicenseRecall)
 		if !math.IsNaN(k.LeadDays) {
 			fmt.Fprintf(w, "   median lead %.0f days", k.LeadDays)
 		}

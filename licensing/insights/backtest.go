@@ -18,7 +18,9 @@ type BacktestKind struct {
 	// before expiry (NaN for the other kinds), over WindowProbes.
 	WindowAUC    float64
 	WindowProbes int
-	// Per license, as the daily job announces: raised on some origin.
+	// Per license, as the daily job announces: at or above
+	// AlertThreshold on some origin.
+	AlertThreshold                            float64
 	Licenses, Positive, Flagged, TruePositive int
 	LicensePrecision, LicenseRecall           float64
 	// LeadDays is the median of the days between the first announcement
@@ -65,8 +67,11 @@ type judged struct {
 // RunBacktest runs the rolling backtest over the evaluation rows (the
 // training outcomes: a row trains once its outcome is known, its decision
 // plus BlockHorizon before the origin) and the probes (HistoryBuilder with
-// Backtest set). retrain 0: every 28 days.
-func RunBacktest(rows []HistoryRow, probes []ProbeRow, cfg EngineConfig, retrain time.Duration) *BacktestResult {
+// Backtest set). retrain 0: every 28 days. A license counts as flagged
+// by the job when a score reaches its kind's alert threshold (alerts, as
+// the job's configuration; missing kinds DefaultAlertThreshold), the
+// probes' precision and recall are at the engine's threshold.
+func RunBacktest(rows []HistoryRow, probes []ProbeRow, cfg EngineConfig, retrain time.Duration, alerts Thresholds) *BacktestResult {
 	if retrain <= 0 {
 		retrain = 28 * day
 	}
@@ -138,7 +143,7 @@ func RunBacktest(rows []HistoryRow, probes []ProbeRow, cfg EngineConfig, retrain
 		if !ok {
 			continue
 		}
-		bk := BacktestKind{Kind: kind, Threshold: engine.Threshold(kind), WindowAUC: math.NaN(), LeadDays: math.NaN(),
+		bk := BacktestKind{Kind: kind, Threshold: engine.Threshold(kind), AlertThreshold: alerts.Of(kind), WindowAUC: math.NaN(), LeadDays: math.NaN(),
 			StartingOrigins: starting[kind], Origins: res.Origins - starting[kind]}
 		scores, ys := make([]float64, len(js)), make([]bool, len(js))
 		var ws []float64
@@ -166,7 +171,7 @@ func RunBacktest(rows []HistoryRow, probes []ProbeRow, cfg EngineConfig, retrain
 				order = append(order, j.license)
 			}
 			l.positive = l.positive || j.y
-			if j.score >= bk.Threshold && !l.flagged {
+			if j.score >= bk.AlertThreshold && !l.flagged {
 				l.flagged, l.first = true, j.at
 			}
 		}

@@ -91,6 +91,11 @@ type Snapshot struct {
 	Activations    []Activation   // the last 90 days
 	Deactivations  []time.Time    // the last 90 days
 	ActiveMachines int            // machines holding a seat at At
+	// EarlierDays is how many machines were used on each day of the
+	// earlier quarter (EarlierFrom to EarlierTo days before At's day),
+	// days without use left out: the license's normal from before the
+	// 90 days, which a slow fall that began within them has not lowered.
+	EarlierDays []DayCount
 
 	Extensions       []time.Time // when the license was extended or renewed (its past renewals)
 	SupportActions   int         // suspensions, reinstatements, transfers, plan changes in the last 90 days
@@ -105,6 +110,19 @@ type Snapshot struct {
 	// than this one, fewest seats first (the candidates of KindUpgrade).
 	UpgradePolicies []licensing.Policy
 }
+
+// DayCount is how many machines of a license were used on one day.
+type DayCount struct {
+	Day      string // YYYY-MM-DD, UTC
+	Machines int
+}
+
+// The earlier quarter of a snapshot, in days before its day: weeks 13 to
+// 24, within the default telemetry retention (180 days).
+const (
+	EarlierFrom = 13 * 7
+	EarlierTo   = 25*7 - 1
+)
 
 // SuggestCustomPlan is Score.Suggestion for a license that outgrew the
 // largest plan of its product: a custom plan, a talk with sales.
@@ -212,6 +230,20 @@ func (e *Engine) ModelVersions() map[Kind]string {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	return map[Kind]string{KindChurn: e.churn.version, KindBlock: e.block.version, KindUpgrade: upgradeVersion, KindSharing: sharingVersion}
+}
+
+// Calibrations says, for churn and block, how the model in use turns its
+// regression into a probability (CalibrationPlatt or "").
+func (e *Engine) Calibrations() map[Kind]string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	of := func(l *linear) string {
+		if l.cal != nil {
+			return CalibrationPlatt
+		}
+		return ""
+	}
+	return map[Kind]string{KindChurn: of(e.churn), KindBlock: of(e.block)}
 }
 
 // Train fits the trained models to past outcomes; with too few of them it

@@ -267,7 +267,13 @@ type ModelReportKind struct {
 	Recall           float64          `json:"recall"`
 	CalibrationError float64          `json:"calibration_error"`
 	Reliability      []ReliabilityBin `json:"reliability"`
+	// Calibration is how the model in use turns its regression into a
+	// probability: CalibrationPlatt, or "" (the regression's own).
+	Calibration string `json:"calibration,omitempty"`
 }
+
+// CalibrationPlatt is ModelReportKind.Calibration of a Platt-scaled model.
+const CalibrationPlatt = "platt"
 
 // Report builds the ModelReport of outcomes at at; versions are the
 // versions in use.

@@ -82,6 +82,13 @@ type Features struct {
 	BaseWeekMedian                                float64 // robust to a fall that began within the 8 weeks
 	BaseWeeks                                     int
 	BaseMaxGap                                    int
+	// EarlierWeekActive is machine-days per week in the earlier quarter
+	// (Snapshot.EarlierDays), over its weeks from the oldest with any use
+	// on (EarlierWeeks; 0 when fewer than 4: nothing to compare with). A quiet license
+	// leaving has often been quieter for all of the 90 days.
+	EarlierWeekActive float64
+	EarlierWeekStd    float64 // the standard deviation of those weeks: an erratic license's is wide
+	EarlierWeeks      int
 
 	// Payment and dunning (Snapshot.Payment at At).
 	PaymentUnpaid    bool
@@ -205,6 +212,7 @@ func Extract(s *Snapshot) Features {
 		}
 	}
 	extractOwnUse(&f, s, active[:], weekUse)
+	extractEarlier(&f, s)
 	for k := range 2 * recentDays {
 		if active[k] && k < recentDays {
 			f.ActiveDays28++
@@ -342,6 +350,52 @@ func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
 		gap++
 		f.BaseMaxGap = max(f.BaseMaxGap, gap)
 	}
+}
+
+// extractEarlier computes the earlier quarter's use per week.
+func extractEarlier(f *Features, s *Snapshot) {
+	if len(s.EarlierDays) == 0 {
+		return
+	}
+	today := dayStart(s.At)
+	var weeks [(EarlierTo + 1 - EarlierFrom) / weekDays]float64
+	var parsed struct {
+		day string
+		k   int
+	}
+	for _, d := range s.EarlierDays {
+		if d.Day != parsed.day {
+			parsed.day, parsed.k = d.Day, -1
+			if t, err := time.Parse(DayLayout, d.Day); err == nil {
+				parsed.k = int(today.Sub(t) / (24 * time.Hour))
+			}
+		}
+		if w := (parsed.k - EarlierFrom) / weekDays; parsed.k >= EarlierFrom && w < len(weeks) {
+			weeks[w] += float64(d.Machines)
+		}
+	}
+	// The quarter's weeks from the oldest with any use on: before it the
+	// telemetry may not reach (a history's start, the retention), after it
+	// an idle week is the license's own (an erratic one has some).
+	n := 0
+	for w, x := range weeks {
+		if x > 0 {
+			n = w + 1
+		}
+	}
+	if n < 4 {
+		return
+	}
+	sum := 0.0
+	for _, x := range weeks[:n] {
+		sum += x
+	}
+	f.EarlierWeeks, f.EarlierWeekActive = n, sum/float64(n)
+	sq := 0.0
+	for _, x := range weeks[:n] {
+		sq += (x - f.EarlierWeekActive) * (x - f.EarlierWeekActive)
+	}
+	f.EarlierWeekStd = math.Sqrt(sq / float64(n))
 }
 
 // hostPattern is a hostname with its digit runs as one '#': runner-0042

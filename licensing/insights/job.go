@@ -123,7 +123,14 @@ func (j *Job) Run(ctx context.Context) (res RunResult, err error) {
 		return res, fmt.Errorf("insights: train on %d past outcomes: %w", len(training), err)
 	}
 	if v, ok := scorer.(interface{ ModelVersions() map[Kind]string }); ok {
-		if err := j.store.SaveModelReport(ctx, Report(training, now, v.ModelVersions())); err != nil {
+		rep := Report(training, now, v.ModelVersions())
+		if c, ok := scorer.(interface{ Calibrations() map[Kind]string }); ok {
+			cal := c.Calibrations()
+			for i := range rep.Kinds {
+				rep.Kinds[i].Calibration = cal[rep.Kinds[i].Kind]
+			}
+		}
+		if err := j.store.SaveModelReport(ctx, rep); err != nil {
 			return res, err
 		}
 	}
@@ -362,7 +369,8 @@ func (c *catalog) snapshot(at time.Time, licenseID, customerID, productID, polic
 	created time.Time, expires *time.Time, f *Facts, hist *customerHistory) Snapshot {
 	s := Snapshot{At: at, LicenseID: licenseID, CustomerID: customerID, ProductID: productID, PolicyID: policyID, Status: status,
 		CreatedAt: created, ExpiresAt: expires, Days: f.Days, Refusals: f.Refusals, Activations: f.Activations,
-		Deactivations: f.Deactivations, Extensions: f.Extensions, SupportActions: f.SupportActions, PaymentTrouble: f.PaymentTrouble}
+		Deactivations: f.Deactivations, Extensions: f.Extensions, SupportActions: f.SupportActions, PaymentTrouble: f.PaymentTrouble,
+		EarlierDays: f.EarlierDays}
 	if p, ok := c.byID[policyID]; ok {
 		s.Seats = p.MaxMachines
 		if expires != nil {

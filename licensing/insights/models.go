@@ -99,6 +99,39 @@ func ownUseText(f *Features) string {
 	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, its own normal %.1f (± %.1f)", f.RecentWeekActive, f.BaseWeekActive, f.BaseWeekStd)
 }
 
+// earlierRatio is the log of the last 4 weeks' use against the earlier
+// quarter's (0 when it is unknown), between −3 and 3.
+func earlierRatio(f *Features) float64 {
+	if f.EarlierWeeks == 0 {
+		return 0
+	}
+	return math.Max(-3, math.Min(3, math.Log((f.RecentWeekActive+0.5)/(f.EarlierWeekActive+0.5))))
+}
+
+// earlierFall is the share of its earlier quarter's week the license
+// lost in the last 4 weeks, between −1 and 1 (0 when unknown).
+func earlierFall(f *Features) float64 {
+	if f.EarlierWeeks == 0 {
+		return 0
+	}
+	return math.Max(-1, math.Min(1, (f.EarlierWeekActive-f.RecentWeekActive)/math.Max(f.EarlierWeekActive, 1)))
+}
+
+// earlierDrop is the fall of the last 4 weeks' use below the earlier
+// quarter's, in the standard errors of a 4-week mean of that quarter's
+// weeks (at least half a machine-day): a license whose weeks always swing
+// needs a larger fall (0 when unknown), between −4 and 6.
+func earlierDrop(f *Features) float64 {
+	if f.EarlierWeeks == 0 {
+		return 0
+	}
+	return math.Max(-4, math.Min(6, (f.EarlierWeekActive-f.RecentWeekActive)/math.Max(f.EarlierWeekStd/2, 0.5)))
+}
+
+func earlierText(f *Features) string {
+	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, %.1f a week 3 to 6 months ago", f.RecentWeekActive, f.EarlierWeekActive)
+}
+
 // The terms of the churn and block models.
 var (
 	termTrend = term{"renewal_trend", func(f *Features) float64 {
@@ -167,7 +200,10 @@ var (
 	termOwnFall = term{"own_use_fall", ownFall, ownUseText, func(f *Features) bool { return ownFall(f) > 0 }}
 	// termGapBeyond is how much longer the license has gone unused than
 	// any gap of its 8 weeks before.
-	termGapBeyond = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
+	termEarlierRatio = term{"earlier_use_ratio", earlierRatio, earlierText, func(f *Features) bool { return earlierRatio(f) < 0 }}
+	termEarlierDrop  = term{"earlier_use_drop", earlierDrop, earlierText, func(f *Features) bool { return earlierDrop(f) > 0 }}
+	termEarlierFall  = term{"earlier_use_fall", earlierFall, earlierText, func(f *Features) bool { return earlierFall(f) > 0 }}
+	termGapBeyond    = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
 		return fmt.Sprintf("not used for %d days, its longest gap in the 8 weeks before was %d", int(f.DaysSinceUse), f.BaseMaxGap)
 	}, func(f *Features) bool { return gapBeyond(f) > 0 }}
 	// termChurnNear stacks the churn model on block risk: a license that
@@ -208,7 +244,7 @@ var (
 
 var churnTerms = []term{termTrend, termActiveDays, termMachinesPerSeat, termDeactivations,
 	termRefused, termSeatRefusals, termSeats, termPayment, termCustomerChurns, termSupport, termOwnDrop, termOwnRatio, termGapBeyond,
-	termAttempts, termOwnFall}
+	termAttempts, termOwnFall, termEarlierRatio, termEarlierFall, termEarlierDrop}
 
 var blockTerms = []term{termExpiryNear, termPayment, termRefused, termSupport, termTrend, termActiveDays, termSinceUse,
 	termDeactivations, termCustomerChurns, termAttempts, termPastDue, termUnpaid, termDunningNear, termCardFirst, termOwnDrop,
@@ -252,6 +288,11 @@ var churnStarting = map[string]coef{
 	"unused_beyond_own_gaps": {0, 0.1},
 	"failed_attempts":        {0, 0.3},
 	"own_use_fall":           {0, 2.0},
+	// Issue 26's earlier quarter: learnt by training only (0 keeps the
+	// starting model's scores as they were).
+	"earlier_use_ratio": {0, 0},
+	"earlier_use_fall":  {0, 0},
+	"earlier_use_drop":  {0, 0},
 }
 
 var blockStarting = map[string]coef{
@@ -280,6 +321,7 @@ type linear struct {
 	kind     Kind
 	terms    []term
 	logit    *Logit
+	cal      *Logit // Platt scaling of the probability (trained models), nil: none
 	version  string
 	starting bool
 }
@@ -303,20 +345,75 @@ func trainedLinear(kind Kind, prefix string, terms []term, xs [][]float64, ys []
 	if err != nil {
 		return nil, err
 	}
+	var cal *Logit
+	if len(xs) >= plattMin {
+		cal = plattOutOfFold(xs, ys)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%.6g", m.Bias)
+	if cal != nil {
+		fmt.Fprintf(&b, ",platt:%.6g:%.6g:%.6g:%.6g", cal.Bias, cal.Weights[0], cal.Mean[0], cal.Std[0])
+	}
 	for j := range m.Weights {
 		fmt.Fprintf(&b, ",%s:%.6g:%.6g:%.6g", terms[j].name, m.Weights[j], m.Mean[j], m.Std[j])
 	}
 	sum := sha256.Sum256([]byte(b.String()))
-	return &linear{kind: kind, terms: terms, logit: m, version: prefix + "-trained-" + hex.EncodeToString(sum[:4])}, nil
+	return &linear{kind: kind, terms: terms, logit: m, cal: cal, version: prefix + "-trained-" + hex.EncodeToString(sum[:4])}, nil
 }
 
-// logOdds is the model's log-odds of f.
-func (l *linear) logOdds(f *Features) float64 {
-	p := l.logit.Predict(l.vector(f))
+// plattMin is how many rows a model needs before it is Platt-scaled: on
+// fewer, each fold's model is fitted to too few rows to tell the full
+// model's confidence (the scaling then makes it worse).
+const plattMin = 1000
+
+// plattOutOfFold is the Platt scaling of a model fitted to xs, ys: a
+// logistic regression of the outcome on the model's log-odds, where each
+// row's log-odds come from a model fitted to the other fold (rows in
+// alternation, so both folds span the same time), so the scaling
+// corrects the over- or under-confidence a model shows on rows it did
+// not see. nil when a fold cannot be fitted; the scaling keeps the order
+// of the scores (its slope is positive) or is not used.
+func plattOutOfFold(xs [][]float64, ys []bool) *Logit {
+	var fold [2][][]float64
+	var foldY [2][]bool
+	for i := range xs {
+		fold[i%2], foldY[i%2] = append(fold[i%2], xs[i]), append(foldY[i%2], ys[i])
+	}
+	var lx [][]float64
+	var ly []bool
+	for k := range 2 {
+		m, err := FitLogit(fold[1-k], foldY[1-k], 0.01)
+		if err != nil {
+			return nil
+		}
+		for i, x := range fold[k] {
+			lx, ly = append(lx, []float64{logOddsOf(m.Predict(x))}), append(ly, foldY[k][i])
+		}
+	}
+	cal, err := FitLogit(lx, ly, 0)
+	if err != nil || cal.Weights[0] <= 0 || math.IsNaN(cal.Bias) {
+		return nil
+	}
+	return cal
+}
+
+func logOddsOf(p float64) float64 {
 	p = math.Min(math.Max(p, 1e-6), 1-1e-6)
 	return math.Log(p / (1 - p))
+}
+
+// logOdds is the model's log-odds of f, before calibration (what block
+// risk stacks on, trained and scored alike).
+func (l *linear) logOdds(f *Features) float64 {
+	return logOddsOf(l.logit.Predict(l.vector(f)))
+}
+
+// calibrated is the probability of the model's p.
+func (l *linear) calibrated(p float64) float64 {
+	if l.cal == nil {
+		return p
+	}
+	return l.cal.Predict([]float64{logOddsOf(p)})
 }
 
 func (l *linear) vector(f *Features) []float64 {
@@ -332,7 +429,7 @@ func (l *linear) vector(f *Features) []float64 {
 // hold it down most, which is why the score is low.
 func (l *linear) score(f *Features) (float64, []Reason) {
 	x := l.vector(f)
-	p := l.logit.Predict(x)
+	p := l.calibrated(l.logit.Predict(x))
 	type contrib struct {
 		j int
 		c float64

@@ -74,16 +74,22 @@ const (
 	maxErraticChurn     = 0.12 // the target is 5 % (evaluate, 10,000 licenses); a test half holds 20 to 40 erratic licenses
 	minUpgradeRecall    = 0.85
 	maxCalibrationError = 0.08
+	// The wide and traps mixes' test halves may hold another share of
+	// churners than their training halves (traps, seed 1: 23 % trained
+	// on, 16 % tested), which no calibration of the training half sees.
+	maxCalibrationMixed = 0.11
 	minChurnAUC         = 0.85
-	minChurnAUCMixed    = 0.75
-	minStartingMixed    = 0.55
-	minSharingPrec      = 0.90
-	minSharingRecall    = 0.80
-	minUpgradePrec      = 0.80
-	minBlockAUC         = 0.80
-	minStartingAUC      = 0.70 // the starting models, untrained, still rank
-	shuffles            = 3
-	shuffledLow, shufH  = 0.40, 0.60
+	// 240 days at test size: many licenses decided before day 190 have no
+	// earlier quarter to compare with (evaluate's 365 days do).
+	minChurnAUCMixed   = 0.80
+	minStartingMixed   = 0.55
+	minSharingPrec     = 0.90
+	minSharingRecall   = 0.80
+	minUpgradePrec     = 0.80
+	minBlockAUC        = 0.80
+	minStartingAUC     = 0.70 // the starting models, untrained, still rank
+	shuffles           = 3
+	shuffledLow, shufH = 0.40, 0.60
 )
 
 // simulatedProbes is simulatedRows with the backtest's probes.
@@ -194,8 +200,12 @@ func checkEvaluation(t *testing.T, ev *insights.Evaluation, seed uint64, rows []
 				t.Errorf("%s: no reliability table", k.Kind)
 			}
 		}
-		if e := insights.CalibrationError(churn.Reliability); e > maxCalibrationError {
-			t.Errorf("churn calibration error %.3f, want at most %.2f", e, maxCalibrationError)
+		maxCal := maxCalibrationError
+		if !classic {
+			maxCal = maxCalibrationMixed
+		}
+		if e := insights.CalibrationError(churn.Reliability); e > maxCal {
+			t.Errorf("churn calibration error %.3f, want at most %.2f: %+v", e, maxCal, churn.Reliability)
 		}
 
 		// Shuffle the churn and block outcomes among the same features:
@@ -243,7 +253,7 @@ func TestBacktestAsTheJobRuns(t *testing.T) {
 	for _, seed := range []uint64{3, 4} {
 		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
 			rows, probes := simulatedProbes(t, sim.Mixes(seed, 500, 240)["wide"])
-			res := insights.RunBacktest(rows, probes, insights.EngineConfig{Seed: seed}, 0)
+			res := insights.RunBacktest(rows, probes, insights.EngineConfig{Seed: seed}, 0, nil)
 			for _, k := range res.Kinds {
 				t.Logf("%-18s probes %5d (%4d+) AUC %.3f window AUC %.3f | licenses %4d (%3d+) flagged %4d precision %.3f recall %.3f lead %.0f days | starting origins %d of %d",
 					k.Kind, k.Probes, k.ProbePositive, k.AUC, k.WindowAUC, k.Licenses, k.Positive, k.Flagged, k.LicensePrecision, k.LicenseRecall, k.LeadDays,

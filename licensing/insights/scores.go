@@ -123,6 +123,9 @@ type Facts struct {
 	SupportActions int         // suspensions, reinstatements, transfers, plan changes in the window
 	MachinesNow    int         // machines holding a seat now (active or offline)
 	PaymentTrouble bool        // a subscription of the license is past due now
+	// EarlierDays is Snapshot.EarlierDays counted before To (the days
+	// EarlierFrom to EarlierTo days before To's day).
+	EarlierDays []DayCount
 }
 
 // ScoreStore keeps the scores. Errors as licensing's stores (EUnavailable,

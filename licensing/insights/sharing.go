@@ -17,7 +17,7 @@ import (
 // activations in the last 14 days against its five 14-day periods before).
 // The evidence adds up, each z counted between 0 and 6:
 //
-//	z = −4 + 0.6 z(extra fingerprints per √seats) + 0.3 z(deactivations per √seats) + 0.4 z(networks per seat)
+//	z = −3.2 + 0.6 z(extra fingerprints per √seats) + 0.3 z(deactivations per √seats) + 0.4 z(networks per seat)
 //	    + 0.4 z(activation burst per √seats) + 0.3 z(own history)
 //	    + 3 per cloned machine (one id, two hostnames; at most 2) + 1.5 per clock-tampering report (at most 2)
 //	score = σ(z)
@@ -31,9 +31,9 @@ import (
 // are at least minPeers of them, else the same policy's licenses seen in
 // training, else the whole batch, else startingPeers.
 const (
-	sharingBias     = -4.0
+	sharingBias     = -3.2
 	sharingMaxZ     = 6.0
-	sharingVersion  = "sharing-rules-4"
+	sharingVersion  = "sharing-rules-5"
 	upgradeVersion  = "upgrade-rules-2"
 	minPeers        = 20
 	madToSigma      = 1.4826 // MAD × this estimates a normal σ

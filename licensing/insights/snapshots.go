@@ -111,6 +111,9 @@ type building struct {
 	platf   map[string]string // machine → platform (from its activation)
 	nets    map[string]string // address → network: a machine calls from few
 	single  map[string][]string
+	// used is every (day, machine) with a use, the window's and the
+	// earlier quarters' (EarlierDays).
+	used map[histDay]struct{}
 
 	// Dated facts, replayed at each cutoff.
 	seats    []seatChange
@@ -132,7 +135,8 @@ func NewHistoryBuilder(labels []Label) *HistoryBuilder {
 	for i := range labels {
 		l := labels[i]
 		b.open[l.LicenseID] = &building{label: l, cutoff: dayStart(l.DecidedAt.Add(-EvalLead(l.LicenseID))), days: map[histDay]int{},
-			platf: map[string]string{}, nets: map[string]string{}, single: map[string][]string{}}
+			platf: map[string]string{}, nets: map[string]string{}, single: map[string][]string{},
+			used: map[histDay]struct{}{}}
 	}
 	return b
 }
@@ -190,6 +194,12 @@ func (b *HistoryBuilder) Add(r *Record) error {
 		return fmt.Errorf("a %s record of license %s before its license record", r.Type, r.LicenseID)
 	}
 	last := t.cutoffs[len(t.cutoffs)-1]
+	if r.MachineID != "" && r.At.Before(last) && !r.At.Before(t.cutoffs[0].Add(-(EarlierTo+1)*day)) {
+		switch r.Type {
+		case RecordActivation, RecordRenewal, RecordHeartbeat, RecordValidation:
+			t.used[histDay{r.At.UTC().Unix() / 86400, r.MachineID}] = struct{}{}
+		}
+	}
 	t.add(r, !r.At.Before(t.cutoffs[0].Add(-historyDays*day)) && r.At.Before(last))
 	if !r.At.Before(last.Add(BlockHorizon)) {
 		b.finish(t)
@@ -423,6 +433,16 @@ func (b *HistoryBuilder) finish(t *building) {
 		rows[i].Day = b.dayName(k.day)
 		dayOf[i] = k.day
 	}
+	// Machines used per day, for the earlier quarters.
+	perDay := map[int64]int{}
+	for k := range t.used {
+		perDay[k.day]++
+	}
+	usedDays := make([]int64, 0, len(perDay))
+	for d := range perDay {
+		usedDays = append(usedDays, d)
+	}
+	slices.Sort(usedDays)
 	label := new(Label) // not &t.label: the probes would keep the whole building
 	*label = t.label
 	for _, c := range t.cutoffs {
@@ -434,6 +454,11 @@ func (b *HistoryBuilder) finish(t *building) {
 			j, _ = slices.BinarySearch(dayOf, cd+1) // a cutoff within a day sees that day
 		}
 		s, blocked := b.snapshotAt(t, c, rows[i:j:j])
+		ei, _ := slices.BinarySearch(usedDays, cd-EarlierTo)
+		ej, _ := slices.BinarySearch(usedDays, cd-EarlierFrom+1)
+		for _, d := range usedDays[ei:ej] {
+			s.EarlierDays = append(s.EarlierDays, DayCount{Day: b.dayName(d), Machines: perDay[d]})
+		}
 		f := Extract(&s)
 		blocked = f.BlockEligible() && blocked
 		if c.Equal(t.cutoff) {
