@@ -113,7 +113,7 @@ func New(cfg Config) *Console {
 		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
 		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
-	pages := []string{"/sign-in", "/set-password", "/two-factor", "/enrol"}
+	pages := []string{"/sign-in", "/set-password", "/forgot-password", "/two-factor", "/enrol"}
 	for _, rt := range Routes() {
 		if rt.Method == fiber.MethodGet {
 			pages = append(pages, rt.Path)
@@ -159,6 +159,8 @@ func (cn *Console) Mount(r fiber.Router) {
 	r.Post("/sign-in", cn.signIn)
 	r.Get("/set-password", cn.setPasswordPage)
 	r.Post("/set-password", cn.setPassword)
+	r.Get("/forgot-password", cn.forgotPage)
+	r.Post("/forgot-password", cn.forgot)
 	r.Get("/two-factor", cn.pending, cn.twoFactorPage)
 	r.Post("/two-factor", cn.pending, cn.twoFactor)
 	r.Get("/enrol", cn.signedInAny, cn.enrolPage)

@@ -42,7 +42,11 @@ type env struct {
 	subs    *subscription.Service
 }
 
-func newEnv(t *testing.T, st *storage.Store) *env {
+func newEnv(t *testing.T, st *storage.Store) *env { t.Helper(); return newMailingEnv(t, st, nil) }
+
+// newMailingEnv is newEnv whose console users service mails "forgot
+// password" links with mailer (nil: none).
+func newMailingEnv(t *testing.T, st *storage.Store, mailer users.Mailer) *env {
 	t.Helper()
 	clock := licensingtest.NewClock(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
 	kr, _ := keystest.Keyring(t, clock.Now)
@@ -52,7 +56,7 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	us, err := users.NewService(users.Config{Store: st.Users(), Box: box, Clock: clock.Now})
+	us, err := users.NewService(users.Config{Store: st.Users(), Box: box, Clock: clock.Now, Mailer: mailer})
 	if err != nil {
 		t.Fatal(err)
 	}

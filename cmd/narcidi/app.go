@@ -208,7 +208,7 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}
 	limiter := api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log)
-	consoleUsers, err := openUsers(st, master, time.Now) // users.go
+	consoleUsers, err := openUsers(st, master, time.Now, wc.Mailer) // users.go
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}

@@ -38,6 +38,7 @@ Usage:
   narcidi tokens    <verb>   admin: list, create, revoke
   narcidi subscriptions <verb>  admin: list, get, create, change-plan, cancel, resume
   narcidi users create -email X -role admin   a console user; prints its set-password link
+  narcidi users link -email X   a new set-password link for an existing console user
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history), import (a history into the database)
