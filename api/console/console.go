@@ -17,6 +17,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/portal"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
@@ -64,6 +65,10 @@ type Config struct {
 	// Subscriptions serves a customer's subscriptions page (nil: it says
 	// they are not configured); set with WithSubscriptions.
 	Subscriptions *subscription.Service
+	// PortalLinks makes customers' portal sign-in links for staff (nil:
+	// the customer's portal-link page answers 503); set with
+	// WithPortalLinks.
+	PortalLinks *portal.Service
 }
 
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
@@ -191,6 +196,7 @@ var routeGroups = [][]Route{
 	licenseRoutes,
 	catalogRoutes,
 	customerRoutes,
+	portalLinkRoutes,
 	subscriptionRoutes,
 	machineRoutes,
 	releaseRoutes,

@@ -96,3 +96,24 @@ func TestUsersCreatePrintsAWorkingLink(t *testing.T) {
 		t.Fatalf("set password with the reissued link: %d", status)
 	}
 }
+
+// TestPortalLinkCommand: `narcidi portal-link` needs a customer, names an
+// unknown one plainly, and without SMTP refuses -send saying what to do.
+func TestPortalLinkCommand(t *testing.T) {
+	env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_ADDR": "127.0.0.1:8080", "NARCIDI_LOG_LEVEL": "error"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut bytes.Buffer
+	if code := run(context.Background(), []string{"portal-link"}, getenv, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "-customer is required") {
+		t.Errorf("without -customer: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"portal-link", "-customer", "01a250f5-cc72-78a6-85b1-f3395171166d"}, getenv, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "not found") || strings.Contains(errOut.String(), "InTx") {
+		t.Errorf("an unknown customer: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run(context.Background(), []string{"portal-link", "-customer", "01a250f5-cc72-78a6-85b1-f3395171166d", "-send"}, getenv, &out, &errOut); code != 1 ||
+		!strings.Contains(errOut.String(), "leave out -send") {
+		t.Errorf("-send without SMTP: exit %d, %q", code, errOut.String())
+	}
+}
