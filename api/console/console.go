@@ -197,6 +197,7 @@ var routeGroups = [][]Route{
 	catalogRoutes,
 	customerRoutes,
 	portalLinkRoutes,
+	mailPreviewRoutes,
 	subscriptionRoutes,
 	machineRoutes,
 	releaseRoutes,
