@@ -190,3 +190,21 @@ func (s *Notifications) licenseRecipients(ctx context.Context, licenseID string)
 	slices.Sort(to)
 	return slices.Compact(to), c, nil
 }
+
+// LicenseFacts reads what a customer mail about a license says: the
+// license as it is now, its policy (plan) and product. ENotFound.
+func (s *Notifications) LicenseFacts(ctx context.Context, licenseID string) (*License, *Policy, *Product, error) {
+	l, err := s.store.GetLicense(ctx, licenseID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := s.store.GetPolicy(ctx, l.PolicyID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	prod, err := s.store.GetProduct(ctx, p.ProductID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return l, p, prod, nil
+}

@@ -74,6 +74,9 @@ const (
 	ActionUserSignInFailed = "user.sign_in_failed"
 	ActionUserSignedOut    = "user.signed_out" // one session, or every one (reason says)
 	ActionUserRecoveryUsed = "user.recovery_code_used"
+	// ActionUserPasswordLink: a new set-password link was issued (mailed
+	// on a "forgot password" request, or shown to an admin; reason says).
+	ActionUserPasswordLink = "user.password_link_issued"
 )
 
 // Customer portal actions, recorded by licensing/portal.
@@ -114,7 +117,7 @@ var Actions = []string{
 	ActionSubscriptionOverSeats, ActionSubscriptionRefunded, ActionSubscriptionDisputed,
 	ActionLicenseKeyRotated,
 	ActionUserCreated, ActionUserUpdated, ActionUserPasswordSet, ActionUserTOTPEnabled, ActionUserSignedIn,
-	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed,
+	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed, ActionUserPasswordLink,
 	ActionPortalLinkSent, ActionPortalSignedIn, ActionPortalSignInFailed, ActionPortalSignedOut, ActionPortalPasswordSet,
 	ActionInsightChurnRisk, ActionInsightBlockRisk, ActionInsightUpgradeSuggested, ActionInsightSharingSuspected,
 }

@@ -158,10 +158,12 @@ type NotificationsStore interface {
 	// ListAttempts lists a delivery's attempts, oldest first.
 	ListAttempts(ctx context.Context, deliveryID string) ([]DeliveryAttempt, error)
 
-	// For the email recipients of an event.
+	// For the email recipients of an event, and what its mail says.
 	GetMachine(ctx context.Context, id string) (*Machine, error)
 	GetLicense(ctx context.Context, id string) (*License, error)
 	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	GetPolicy(ctx context.Context, id string) (*Policy, error)
+	GetProduct(ctx context.Context, id string) (*Product, error)
 }
 
 // Notifications tells the outside about events: webhook endpoints, the

@@ -25,6 +25,9 @@ type Config struct {
 	Mailer *Mailer
 	// AdminEmails get every email alert, besides the customer's contacts.
 	AdminEmails []string
+	// PortalURL is the customer portal's public address, linked from the
+	// mails customers get ("" leaves the link out).
+	PortalURL string
 
 	// HTTPClient posts webhooks. Default: NewWebhookClient(AllowPrivate).
 	HTTPClient   *http.Client

@@ -92,6 +92,30 @@ func (m *Mailer) Send(ctx context.Context, messageID string, to []string, subjec
 	return c.DialAndSendWithContext(ctx, msg)
 }
 
+// SendMail sends one message with a text part and, when html is not
+// empty, an HTML alternative (mail clients show the one they can).
+func (m *Mailer) SendMail(ctx context.Context, messageID string, to []string, subject, text, html string) error {
+	msg := mail.NewMsg()
+	if err := msg.From(m.from); err != nil {
+		return err
+	}
+	if err := msg.To(to...); err != nil {
+		return err
+	}
+	msg.Subject(subject)
+	msg.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(messageID, "<"), ">"))
+	msg.SetDate()
+	msg.SetBodyString(mail.TypeTextPlain, text)
+	if html != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, html)
+	}
+	c, err := mail.NewClient(m.host, m.opts...)
+	if err != nil {
+		return err
+	}
+	return c.DialAndSendWithContext(ctx, msg)
+}
+
 // emailed lists the actions that send an email alert.
 var emailed = []string{
 	licensing.ActionLicenseExpiring, licensing.ActionLicenseExpired, licensing.ActionLicenseSuspended,

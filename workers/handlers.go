@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/custmail"
 )
 
 // Queue is where tasks are handed: asynq's client on Redis, or the
@@ -161,6 +162,15 @@ func (h *handlers) sendEmail(ctx context.Context, d *licensing.Delivery, e *lice
 	if len(to) == 0 {
 		return nil // nobody to tell
 	}
+	if e.TargetType == "license" && customer != nil && custmail.Has(e.Action) {
+		m, err := h.customerMail(ctx, e, customer)
+		if licensing.ErrorCode(err) == licensing.ENotFound {
+			return fmt.Errorf("the license of event %s is gone: %w", e.ID, asynq.SkipRetry)
+		} else if err != nil {
+			return err
+		}
+		return h.cfg.Mailer.SendMail(ctx, "<"+d.ID+"@narcidi>", to, m.Subject, m.Text, m.HTML)
+	}
 	a := alert{Event: e, Customer: customer}
 	if e.Action == licensing.ActionLicenseExpiring {
 		var n licensing.ExpiryNotice
@@ -226,4 +236,25 @@ func (h *handlers) periodic() []struct {
 		out = append(out, struct{ spec, typ string }{s.Insights, TypeInsightsScore})
 	}
 	return out
+}
+
+// customerMail renders the mail a customer gets about a license event:
+// the product's name, the key's hint, dates in words and a portal link
+// (custmail), never the event's name or ids.
+func (h *handlers) customerMail(ctx context.Context, e *licensing.Event, customer *licensing.Customer) (*custmail.Mail, error) {
+	l, pol, prod, err := h.notes.LicenseFacts(ctx, e.TargetID)
+	if err != nil {
+		return nil, err
+	}
+	d := custmail.Data{Product: prod.Name, Plan: pol.Name, LicenseName: l.Name, KeyHint: l.KeyHint, ExpiresAt: l.ExpiresAt,
+		Message: licensing.SuspensionMessage(e), PortalURL: h.cfg.PortalURL}
+	if customer != nil {
+		d.CustomerName = customer.Name
+	}
+	if e.Action == licensing.ActionLicenseExpiring {
+		var n licensing.ExpiryNotice
+		_ = json.Unmarshal(e.After, &n)
+		d.Days = n.DaysBefore
+	}
+	return custmail.Render(e.Action, d)
 }

@@ -103,9 +103,9 @@ func TestExpiryNotices(t *testing.T) {
 			action  string
 			subject string
 		}{
-			{exp.Add(-30*day + time.Minute), "license.expiring:30", "expires in 30 days"},
-			{exp.Add(-7*day + time.Hour), "license.expiring:7", "expires in 7 days"},
-			{exp.Add(-day + time.Minute), "license.expiring:1", "expires in 1 day"},
+			{exp.Add(-30*day + time.Minute), "license.expiring:30", "in 30 days"},
+			{exp.Add(-7*day + time.Hour), "license.expiring:7", "in 7 days"},
+			{exp.Add(-day + time.Minute), "license.expiring:1", "in 1 day."},
 			{exp.Add(day + time.Minute), "license.expired", "has expired"},
 		}
 		var want []string
@@ -119,9 +119,18 @@ func TestExpiryNotices(t *testing.T) {
 			if got := actions(w.hook.Received()); !slices.Equal(got, want) {
 				t.Fatalf("step %d: webhooks %v, want %v", i, got, want)
 			}
-			subjects := w.mail.Subjects()
-			if len(subjects) != i+1 || !strings.Contains(subjects[i], s.subject) {
-				t.Fatalf("step %d: emails %q, want %d with %q last", i, subjects, i+1, s.subject)
+			// Customer mails: the subject says the date in words, the
+			// text how long is left; no event name, no id.
+			subjects, bodies := w.mail.Subjects(), w.mail.Bodies()
+			if len(subjects) != i+1 || !strings.Contains(bodies[i], s.subject) {
+				t.Fatalf("step %d: emails %q, want %d with %q last:\n%s", i, subjects, i+1, s.subject, bodies[len(bodies)-1])
+			}
+			wantSubject := "license expires on " + licensing.DateWords(exp)
+			if s.action == "license.expired" {
+				wantSubject = "license has expired"
+			}
+			if !strings.Contains(subjects[i], wantSubject) || strings.Contains(subjects[i]+bodies[i], "license.") || strings.Contains(bodies[i], w.license.ID) {
+				t.Fatalf("step %d: subject %q, want %q, and no event name or id in:\n%s", i, subjects[i], wantSubject, bodies[i])
 			}
 		}
 		for _, m := range w.mail.Messages() {

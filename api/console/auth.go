@@ -1,6 +1,10 @@
 package console
 
 import (
+	"context"
+	"strings"
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -11,7 +15,12 @@ func (cn *Console) signInPage(c *fiber.Ctx) error {
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
 		return cn.redirect(c, Prefix+"/")
 	}
-	return cn.render(c, fiber.StatusOK, "sign-in", "Sign in", nil)
+	return cn.render(c, fiber.StatusOK, "sign-in", "Sign in", signInData{PasswordSet: c.Query("password") == "set"})
+}
+
+type signInData struct {
+	formError
+	PasswordSet bool
 }
 
 // signIn checks the password (attempts limited per IP and email, failures
@@ -23,7 +32,7 @@ func (cn *Console) signIn(c *fiber.Ctx) error {
 	}
 	in, err := cn.cfg.Users.SignIn(c.UserContext(), email, password, c.IP(), c.Get(fiber.HeaderUserAgent))
 	if licensing.ErrorCode(err) == licensing.EUnauthorized {
-		return cn.render(c, fiber.StatusUnauthorized, "sign-in", "Sign in", formError{"Wrong email or password."})
+		return cn.render(c, fiber.StatusUnauthorized, "sign-in", "Sign in", signInData{formError: formError{"Wrong email or password."}})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
@@ -40,8 +49,69 @@ type setPasswordData struct {
 	Token string
 }
 
+// setPasswordPage shows the form only for a link that still works: a used,
+// expired or unknown one gets a page that says so and how to get another.
 func (cn *Console) setPasswordPage(c *fiber.Ctx) error {
-	return cn.render(c, fiber.StatusOK, "set-password", "Set your password", setPasswordData{Token: c.Query("token")})
+	token := c.Query("token")
+	state, err := cn.cfg.Users.PasswordLinkState(c.UserContext(), token)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	if state != users.LinkUsable {
+		return cn.linkSpent(c, state)
+	}
+	return cn.render(c, fiber.StatusOK, "set-password", "Set your password", setPasswordData{Token: token})
+}
+
+type linkSpentData struct {
+	State   users.LinkState
+	CanMail bool
+}
+
+func (cn *Console) linkSpent(c *fiber.Ctx, state users.LinkState) error {
+	status := fiber.StatusGone
+	if state == users.LinkUnknown {
+		status = fiber.StatusNotFound
+	}
+	return cn.render(c, status, "link-spent", "This link no longer works", linkSpentData{State: state, CanMail: cn.cfg.Users.CanMail()})
+}
+
+type forgotData struct {
+	CanMail, Sent bool
+	Email, Valid  string
+}
+
+func (cn *Console) forgotPage(c *fiber.Ctx) error {
+	return cn.render(c, fiber.StatusOK, "forgot-password", "Forgot your password?",
+		forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
+}
+
+// forgot answers at once and the same way for every address: the link is
+// made and mailed in the background, so neither the words nor the time of
+// the answer say whether the email is a console user's. Attempts are
+// limited per IP and email (the sign-in limits); the users service audits
+// each request.
+func (cn *Console) forgot(c *fiber.Ctx) error {
+	d := forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())}
+	if !d.CanMail {
+		return cn.render(c, fiber.StatusServiceUnavailable, "forgot-password", "Forgot your password?", d)
+	}
+	// Copies: fiber reuses the request's memory once the handler returns.
+	email, ip := strings.Clone(strings.TrimSpace(c.FormValue("email"))), strings.Clone(c.IP())
+	if err := cn.allow(c, "forgot:"+strings.ToLower(email)); err != nil {
+		return cn.fail(c, err)
+	}
+	base := cn.baseURL()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		link := func(secret string) string { return SetPasswordLink(base, secret) }
+		if err := cn.cfg.Users.RequestPasswordReset(ctx, email, link, ip); err != nil {
+			cn.cfg.Logger.Warn("console: password link not sent", "err", err)
+		}
+	}()
+	d.Sent, d.Email = true, email
+	return cn.render(c, fiber.StatusOK, "forgot-password", "Check your email", d)
 }
 
 func (cn *Console) setPassword(c *fiber.Ctx) error {
@@ -59,7 +129,13 @@ func (cn *Console) setPassword(c *fiber.Ctx) error {
 	case "":
 		try.Succeeded()
 		return cn.redirect(c, Prefix+"/sign-in?password=set")
-	case licensing.EInvalid, licensing.EUnauthorized:
+	case licensing.EUnauthorized:
+		state, serr := cn.cfg.Users.PasswordLinkState(c.UserContext(), token)
+		if serr != nil {
+			return cn.fail(c, serr)
+		}
+		return cn.linkSpent(c, state)
+	case licensing.EInvalid:
 		return cn.render(c, api422(err), "set-password", "Set your password", setPasswordData{formError{licensing.ErrorMessage(err)}, token})
 	}
 	return cn.fail(c, err)

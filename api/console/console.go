@@ -17,6 +17,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/portal"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
@@ -64,6 +65,10 @@ type Config struct {
 	// Subscriptions serves a customer's subscriptions page (nil: it says
 	// they are not configured); set with WithSubscriptions.
 	Subscriptions *subscription.Service
+	// PortalLinks makes customers' portal sign-in links for staff (nil:
+	// the customer's portal-link page answers 503); set with
+	// WithPortalLinks.
+	PortalLinks *portal.Service
 }
 
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
@@ -113,7 +118,7 @@ func New(cfg Config) *Console {
 		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
 		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
-	pages := []string{"/sign-in", "/set-password", "/two-factor", "/enrol"}
+	pages := []string{"/sign-in", "/set-password", "/forgot-password", "/two-factor", "/enrol"}
 	for _, rt := range Routes() {
 		if rt.Method == fiber.MethodGet {
 			pages = append(pages, rt.Path)
@@ -159,6 +164,8 @@ func (cn *Console) Mount(r fiber.Router) {
 	r.Post("/sign-in", cn.signIn)
 	r.Get("/set-password", cn.setPasswordPage)
 	r.Post("/set-password", cn.setPassword)
+	r.Get("/forgot-password", cn.forgotPage)
+	r.Post("/forgot-password", cn.forgot)
 	r.Get("/two-factor", cn.pending, cn.twoFactorPage)
 	r.Post("/two-factor", cn.pending, cn.twoFactor)
 	r.Get("/enrol", cn.signedInAny, cn.enrolPage)
@@ -189,6 +196,8 @@ var routeGroups = [][]Route{
 	licenseRoutes,
 	catalogRoutes,
 	customerRoutes,
+	portalLinkRoutes,
+	mailPreviewRoutes,
 	subscriptionRoutes,
 	machineRoutes,
 	releaseRoutes,

@@ -22,6 +22,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
+	"github.com/nzilacode/narcidicontrole/licensing/portal"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -42,7 +43,11 @@ type env struct {
 	subs    *subscription.Service
 }
 
-func newEnv(t *testing.T, st *storage.Store) *env {
+func newEnv(t *testing.T, st *storage.Store) *env { t.Helper(); return newMailingEnv(t, st, nil) }
+
+// newMailingEnv is newEnv whose console users service mails "forgot
+// password" links with mailer (nil: none).
+func newMailingEnv(t *testing.T, st *storage.Store, mailer users.Mailer) *env {
 	t.Helper()
 	clock := licensingtest.NewClock(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
 	kr, _ := keystest.Keyring(t, clock.Now)
@@ -52,7 +57,7 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	us, err := users.NewService(users.Config{Store: st.Users(), Box: box, Clock: clock.Now})
+	us, err := users.NewService(users.Config{Store: st.Users(), Box: box, Clock: clock.Now, Mailer: mailer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +66,7 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	must(t, err)
 	srv := api.New(api.Config{Services: svc, Health: st, Keys: kr, Limiter: limiter,
 		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter, BaseURL: func() string { return "http://example.com" },
-			Insights: insights.NewScores(st.InsightScores())}).WithSubscriptions(subs)})
+			Insights: insights.NewScores(st.InsightScores())}).WithSubscriptions(subs).WithPortalLinks(portalLinks(t, st, clock, mailer))})
 	ctx := context.Background()
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	must(t, err)
@@ -73,6 +78,18 @@ func newEnv(t *testing.T, st *storage.Store) *env {
 	lic, err := svc.Licenses.CreateLicense(ctx, licensing.LicenseInput{PolicyID: pol.ID, CustomerID: cust.ID, Name: "Acme studio"})
 	must(t, err)
 	return &env{t: t, app: srv.App(), st: st, us: us, svc: svc, clock: clock, license: &lic.License, ops: ops, subs: subs}
+}
+
+// portalLinks is the portal's sign-in service, mailing with mailer (nil:
+// none).
+func portalLinks(t *testing.T, st *storage.Store, clock *licensingtest.Clock, mailer users.Mailer) *portal.Service {
+	cfg := portal.Config{Store: st.Portal(), Clock: clock.Now}
+	if mailer != nil {
+		cfg.Mailer = mailer
+	}
+	s, err := portal.NewService(cfg)
+	must(t, err)
+	return s
 }
 
 func must(t *testing.T, err error) {

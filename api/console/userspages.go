@@ -25,6 +25,7 @@ var userRoutes = []Route{
 	{"userStatus", "POST", "/users/:user/status", licensing.WriteTokens, (*Console).userAction},
 	{"userTOTP", "POST", "/users/:user/totp", licensing.WriteTokens, (*Console).userAction},
 	{"userSessions", "POST", "/users/:user/sessions", licensing.WriteTokens, (*Console).userAction},
+	{"userPasswordLink", "POST", "/users/:user/password-link", licensing.WriteTokens, (*Console).userPasswordLink},
 }
 
 // SetPasswordLink is the console URL that redeems a set-password secret
@@ -60,6 +61,9 @@ func (cn *Console) users(c *fiber.Ctx) error {
 type userCreated struct {
 	User *users.User
 	Link string
+	// Reissued: a new link for an existing user, not a new user.
+	Reissued bool
+	Valid    string
 }
 
 // userCreate adds a user and shows the one-time set-password link, as
@@ -70,12 +74,28 @@ func (cn *Console) userCreate(c *fiber.Ctx) error {
 	u, secret, err := cn.cfg.Users.CreateUser(c.UserContext(), d.Email, licensing.Role(d.Role))
 	switch licensing.ErrorCode(err) {
 	case "":
-		return cn.render(c, fiber.StatusCreated, "user-created", "Console user created", userCreated{u, SetPasswordLink(cn.baseURL(), secret)})
+		return cn.render(c, fiber.StatusCreated, "user-created", "Console user created", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
 	case licensing.EInvalid, licensing.EConflict:
 		d.formError = formError{licensing.ErrorMessage(err)}
 		return cn.usersPage(c, api.Status(err), d)
 	}
 	return cn.fail(c, err)
+}
+
+// userPasswordLink issues a new one-time set-password link for a user (a
+// forgotten password without SMTP, an expired first link) and shows it
+// once, as `narcidi users link` prints it; audited.
+func (cn *Console) userPasswordLink(c *fiber.Ctx) error {
+	u, err := cn.cfg.Users.User(c.UserContext(), c.Params("user"))
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	secret, err := cn.cfg.Users.PasswordLink(c.UserContext(), u.ID, "shown to an admin in the console")
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.render(c, fiber.StatusCreated, "user-created", "New set-password link", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret),
+		Reissued: true, Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
 }
 
 type userData struct {

@@ -21,6 +21,8 @@ type signInData struct {
 	formError
 	CanMail bool
 	Email   string
+	// NotSent: a link was asked for, and this server cannot mail it.
+	NotSent bool
 }
 
 // requestLink answers at once and the same way for every address: the
@@ -32,6 +34,14 @@ func (p *Portal) requestLink(c *fiber.Ctx) error {
 	email, ip := strings.Clone(strings.TrimSpace(c.FormValue("email"))), strings.Clone(c.IP())
 	if err := p.allow(c, email); err != nil {
 		return p.fail(c, err)
+	}
+	if !p.cfg.SignIn.CanMail() {
+		// Nothing can be sent: say so (never "a link is on its way"); the
+		// service audits the request so staff see who could not get in.
+		if err := p.cfg.SignIn.RequestLink(c.UserContext(), email, p.cfg.BaseURL(), ip); licensing.ErrorCode(err) == licensing.EInvalid {
+			return p.render(c, fiber.StatusUnprocessableEntity, "sign-in", "Sign in", signInData{formError: formError{licensing.ErrorMessage(err)}, Email: email})
+		}
+		return p.render(c, fiber.StatusServiceUnavailable, "sign-in", "Sign in", signInData{Email: email, NotSent: true})
 	}
 	base := p.cfg.BaseURL()
 	go func() {

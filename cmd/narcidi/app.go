@@ -208,7 +208,7 @@ func (a *App) Start(ctx context.Context) error {
 		}
 	}
 	limiter := api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log)
-	consoleUsers, err := openUsers(st, master, time.Now) // users.go
+	consoleUsers, err := openUsers(st, master, time.Now, wc.Mailer) // users.go
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
@@ -217,6 +217,7 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	scores := insights.NewScores(st.InsightScores()) // the API's and the console's
+	portalSignIn := openPortalSignIn(st, wc.Mailer)  // portal.go
 	a.server = api.New(api.Config{
 		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: readiness{st, &s3Check{store: a.s3}}, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: limiter, ClientRate: clientRate, TokenRate: tokenRate,
@@ -224,9 +225,9 @@ func (a *App) Start(ctx context.Context) error {
 		Releases:     releases,
 		Billing:      bill,
 		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
-		Console:  openConsole(consoleUsers, svc, releases, scores, limiter, a).WithSubscriptions(subs),
+		Console:  openConsole(consoleUsers, svc, releases, scores, limiter, a).WithSubscriptions(subs).WithPortalLinks(portalSignIn),
 		Docs:     docs.New(),
-		Portal:   openPortal(st, svc, releases, wc.Mailer, limiter, a), // portal.go
+		Portal:   openPortal(portalSignIn, svc, releases, limiter, a), // portal.go
 		Insights: scores,
 	})
 	if err := a.tel.listen(a.Log); err != nil {

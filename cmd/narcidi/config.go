@@ -132,6 +132,9 @@ var commandGroups = map[string][]string{
 	"keys jwks":     {groupStore, groupLog, groupKeys},
 	"keys attach":   {groupStore, groupLog, groupKeys},
 	"users create":  {groupStore, groupLog, groupKeys, groupServer},
+	"users link":    {groupStore, groupLog, groupKeys, groupServer},
+	// portal-link mails with -send: the jobs group holds the SMTP settings.
+	"portal-link": {groupStore, groupLog, groupServer, groupJobs},
 	// insights import (insights_import.go) writes telemetry and outcomes.
 	"insights import": {groupStore, groupLog},
 }

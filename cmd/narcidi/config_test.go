@@ -293,7 +293,7 @@ func TestEveryCommandHelpExitsZero(t *testing.T) {
 	env := map[string]string{"NARCIDI_DATA_DIR": filepath.Join(t.TempDir(), "absent")}
 	for _, cmd := range [][]string{{}, {"serve"}, {"migrate"}, {"worker"}, {"keys"}, {"keys", "generate"}, {"keys", "list"},
 		{"release"}, {"release", "publish"}, {"seed"}, {"healthcheck"}, {"activate-offline"},
-		{"licenses"}, {"machines"}, {"customers"}, {"tokens"}, {"subscriptions"}, {"users"}, {"users", "create"}, {"insights"}} {
+		{"licenses"}, {"machines"}, {"customers"}, {"tokens"}, {"subscriptions"}, {"users"}, {"users", "create"}, {"users", "link"}, {"portal-link"}, {"insights"}} {
 		for _, flag := range []string{"-h", "--help"} {
 			args := append(append([]string(nil), cmd...), flag)
 			code, out, errs := runBinary(t, env, args...)

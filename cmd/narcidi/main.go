@@ -38,6 +38,8 @@ Usage:
   narcidi tokens    <verb>   admin: list, create, revoke
   narcidi subscriptions <verb>  admin: list, get, create, change-plan, cancel, resume
   narcidi users create -email X -role admin   a console user; prints its set-password link
+  narcidi users link -email X   a new set-password link for an existing console user
+  narcidi portal-link -customer ID [-email E] [-send]   a customer's one-time portal sign-in link (printed, or mailed)
   narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
   narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
   narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history), import (a history into the database)
@@ -98,6 +100,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		err = activateOffline(ctx, args, getenv, stdout, stderr)
 	case "users":
 		err = usersCommand(ctx, args, getenv, stdout, stderr)
+	case "portal-link":
+		err = portalLinkCommand(ctx, args, getenv, stdout, stderr)
 	case "insights":
 		if len(args) > 0 && args[0] == "import" { // the one insights verb on the database (insights_import.go)
 			err = insightsImport(ctx, args[1:], getenv, stdout, stderr)

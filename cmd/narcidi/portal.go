@@ -1,6 +1,11 @@
 package main
 
 import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -13,12 +18,9 @@ import (
 	"github.com/nzilacode/narcidicontrole/workers"
 )
 
-// openPortal builds the customer portal over the same services, limiter
-// and release downloads as the API. Its sign-in links go out through the
-// alerts' SMTP mailer (NARCIDI_SMTP_URL), sent by serve itself in both
-// modes: a link must not wait for a queue. Without a mailer the sign-in
-// page says links cannot be sent.
-func openPortal(st *storage.Store, svc *licensing.Services, releases *release.Service, mailer *workers.Mailer, limiter api.RateLimiter, a *App) *portal.Portal {
+// openPortalSignIn builds the portal's sign-in service, shared by the
+// portal and the console's "send / copy sign-in link".
+func openPortalSignIn(st *storage.Store, mailer *workers.Mailer) *portalsignin.Service {
 	cfg := portalsignin.Config{Store: st.Portal(), Clock: time.Now}
 	if mailer != nil { // a nil *Mailer in the interface would look configured
 		cfg.Mailer = mailer
@@ -27,6 +29,72 @@ func openPortal(st *storage.Store, svc *licensing.Services, releases *release.Se
 	if err != nil {
 		panic(err) // only a missing store, a wiring mistake
 	}
+	return signIn
+}
+
+// openPortal builds the customer portal over the same services, limiter
+// and release downloads as the API. Its sign-in links go out through the
+// alerts' SMTP mailer (NARCIDI_SMTP_URL), sent by serve itself in both
+// modes: a link must not wait for a queue. Without a mailer the sign-in
+// page says links cannot be sent.
+func openPortal(signIn *portalsignin.Service, svc *licensing.Services, releases *release.Service, limiter api.RateLimiter, a *App) *portal.Portal {
 	return portal.New(portal.Config{SignIn: signIn, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log,
 		BaseURL: a.publicURL, SecureCookies: strings.HasPrefix(a.Config.PublicURL, "https://")})
+}
+
+// portalLinkCommand runs `narcidi portal-link -customer ID [-email E]
+// [-send]`: a one-time portal sign-in link for a customer, printed (to
+// pass on: the portal cannot mail without SMTP) or mailed with -send.
+// Audited as portal.link_sent, as the console's "send / copy sign-in link".
+func portalLinkCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("narcidi portal-link", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	customer := fs.String("customer", "", "the customer's id (required)")
+	email := fs.String("email", "", "the customer's email or a contact's (default: the customer's)")
+	send := fs.Bool("send", false, "mail the link (needs NARCIDI_SMTP_URL) instead of printing it")
+	base := fs.String("base-url", "", "the portal's public base URL for the link (default: NARCIDI_PUBLIC_URL, else http://<NARCIDI_ADDR>)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if *customer == "" {
+		fmt.Fprintln(stderr, "-customer is required")
+		fs.Usage()
+		return usageError{errors.New("-customer is required")}
+	}
+	cfg, _, st, err := openCommandStore(ctx, "portal-link", fs.Args(), getenv, stderr)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var mailer *workers.Mailer
+	if cfg.SMTPURL != "" {
+		if mailer, err = workers.NewMailer(cfg.SMTPURL, cfg.SMTPFrom); err != nil {
+			return err
+		}
+	}
+	if *base == "" {
+		*base = cfg.PublicURL
+	}
+	if *base == "" {
+		*base = "http://" + cfg.Addr
+	}
+	signIn := openPortalSignIn(st, mailer)
+	ctx = licensing.WithActor(ctx, &licensing.Actor{Name: "narcidi portal-link"})
+	link, err := signIn.IssueLink(ctx, *customer, *email, *base, *send)
+	if err != nil {
+		if licensing.ErrorCode(err) == licensing.EUnavailable && *send {
+			return fmt.Errorf("%s: leave out -send to print a link to pass on", licensing.ErrorMessage(err))
+		}
+		if code := licensing.ErrorCode(err); code == licensing.ENotFound || code == licensing.EInvalid || code == licensing.EConflict {
+			return fmt.Errorf("%s", licensing.ErrorMessage(err))
+		}
+		return err
+	}
+	valid := licensing.DurationWords(signIn.LinkTTL())
+	if *send {
+		fmt.Fprintf(stdout, "portal sign-in link mailed; it works once, within %s\n", valid)
+		return nil
+	}
+	fmt.Fprintf(stdout, "portal sign-in link (works once, within %s): %s\n", valid, link)
+	return nil
 }

@@ -31,6 +31,9 @@ func workerSettings(cfg *Config, log *slog.Logger) (workers.Config, int, error) 
 			return wc, 0, err
 		}
 	}
+	if cfg.PublicURL != "" {
+		wc.PortalURL = strings.TrimRight(cfg.PublicURL, "/") + "/portal/"
+	}
 	for _, a := range strings.Split(cfg.AlertEmails, ",") {
 		if a = strings.TrimSpace(a); a != "" {
 			wc.AdminEmails = append(wc.AdminEmails, a)

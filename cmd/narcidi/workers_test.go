@@ -58,7 +58,7 @@ func TestServeDeliversWebhooksAndEmail(t *testing.T) {
 	}
 	workerstest.WaitFor(t, "the email", func() bool { return len(mail.Messages()) == 1 })
 	m := mail.Messages()[0]
-	if strings.Join(m.To, ",") != "it@acme.test,ops@nzilacode.test" || !strings.Contains(mail.Subjects()[0], "license.suspended") {
+	if strings.Join(m.To, ",") != "it@acme.test,ops@nzilacode.test" || !strings.Contains(mail.Subjects()[0], "license is suspended") {
 		t.Fatalf("email to %v: %q", m.To, mail.Subjects())
 	}
 

@@ -73,7 +73,14 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 		return err
 	}
 	if s.cfg.Mailer == nil {
-		return licensing.Errorf(licensing.EUnavailable, "sign-in links cannot be sent: email is not configured on this server")
+		// Audited: staff see who could not get in, and can send a link
+		// from the console.
+		if err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+			return s.record(ctx, tx, licensing.ActionPortalSignInFailed, "", clip("link asked for "+email+" from "+ip+", but this server sends no email", 500))
+		}); err != nil {
+			return err
+		}
+		return errNoMail
 	}
 	customers, err := s.activeCustomers(ctx, email)
 	if err != nil {
@@ -97,27 +104,98 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 			if err := s.record(ctx, tx, licensing.ActionPortalLinkSent, c.ID, clip("to "+email+" from "+ip, 500)); err != nil {
 				return err
 			}
-			fmt.Fprintf(&body, "%s:\n%s%s?token=%s\n\n", oneLine(c.Name, 100), strings.TrimRight(baseURL, "/"), LinkPath, url.QueryEscape(secret))
+			fmt.Fprintf(&body, "%s:\n%s\n\n", oneLine(c.Name, 100), LinkURL(baseURL, secret))
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&body, "The link works once, for %s. If you did not ask for it, ignore this message.\n", s.cfg.LinkTTL)
+	fmt.Fprintf(&body, "The link works once, for %s. If you did not ask for it, ignore this message.\n", licensing.DurationWords(s.cfg.LinkTTL))
+	return s.mail(ctx, email, body.String())
+}
+
+// mail sends a sign-in link message to email.
+func (s *Service) mail(ctx context.Context, email, body string) error {
 	// A mail server that is restarting or answers "try later" (4xx) must
 	// not cost the customer the link: up to mailTries tries, backing off
 	// exponentially, within ctx. Every try carries the same Message-ID, so
 	// a message that did get through before an error is one message.
 	id := "<" + licensing.NewID() + "@narcidi>"
-	_, err = backoff.Retry(ctx, func() (struct{}, error) {
-		return struct{}{}, s.cfg.Mailer.Send(ctx, id, []string{email}, "Your sign-in link to the NzilaCode portal", body.String())
+	_, err := backoff.Retry(ctx, func() (struct{}, error) {
+		return struct{}{}, s.cfg.Mailer.Send(ctx, id, []string{email}, "Your sign-in link to the NzilaCode portal", body)
 	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxTries(mailTries))
 	if err != nil {
 		return licensing.Wrap(licensing.EUnavailable, err, "the sign-in link could not be mailed")
 	}
 	return nil
 }
+
+var errNoMail = licensing.Errorf(licensing.EUnavailable, "sign-in links cannot be mailed: email is not configured on this server")
+
+// IssueLink makes a sign-in link for a customer on staff's request (the
+// console's "send sign-in link" and "copy sign-in link", `narcidi
+// portal-link`): for email, which must be the customer's or a contact's
+// ("" is the customer's own). With send it is mailed and "" returned;
+// otherwise the link is returned, to be shown once. Audited as
+// portal.link_sent with the staff actor. EInvalid (an email the customer
+// does not have), EConflict (the customer is disabled), ENotFound,
+// EUnavailable (send without a mailer, or the mail failed).
+func (s *Service) IssueLink(ctx context.Context, customerID, email, baseURL string, send bool) (string, error) {
+	if send && s.cfg.Mailer == nil {
+		return "", errNoMail
+	}
+	now := s.now()
+	secret := randomSecret("nzm_")
+	var c *licensing.Customer
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		var err error
+		if c, err = tx.GetCustomer(ctx, customerID); err != nil {
+			return err
+		}
+		if c.Status != licensing.CustomerActive {
+			return licensing.Errorf(licensing.EConflict, "the customer is disabled: enable it before it can sign in")
+		}
+		if email = strings.ToLower(strings.TrimSpace(email)); email == "" {
+			email = strings.ToLower(c.Email)
+		}
+		if email == "" {
+			return licensing.FieldErrorf("email", "the customer has no email: add one, or a contact, first")
+		}
+		if !hasEmail(c, email) {
+			return licensing.FieldErrorf("email", "%s is not the customer's email nor a contact's", email)
+		}
+		if err := tx.CreateLink(ctx, &Link{ID: licensing.NewID(), CustomerID: c.ID, Email: email, TokenHash: hashSecret(secret),
+			ExpiresAt: now.Add(s.cfg.LinkTTL), CreatedAt: now}); err != nil {
+			return err
+		}
+		how := "shown once to staff, to pass on"
+		if send {
+			how = "mailed on staff's request"
+		}
+		return s.record(ctx, tx, licensing.ActionPortalLinkSent, c.ID, clip("to "+email+", "+how, 500))
+	})
+	if err != nil {
+		return "", err
+	}
+	link := LinkURL(baseURL, secret)
+	if !send {
+		return link, nil
+	}
+	body := fmt.Sprintf("NzilaCode sends you a link that signs you in to the customer portal as %s (%s):\n\n%s\n\n"+
+		"In the portal you see your licenses, free the seats of machines you no longer use, and download releases.\n"+
+		"The link works once, for %s. If you did not expect it, ignore this message.\n",
+		email, oneLine(c.Name, 100), link, licensing.DurationWords(s.cfg.LinkTTL))
+	return "", s.mail(ctx, email, body)
+}
+
+// LinkURL is the portal URL that redeems a link secret.
+func LinkURL(baseURL, secret string) string {
+	return strings.TrimRight(baseURL, "/") + LinkPath + "?token=" + url.QueryEscape(secret)
+}
+
+// LinkTTL is how long a sign-in link works.
+func (s *Service) LinkTTL() time.Duration { return s.cfg.LinkTTL }
 
 // mailTries is how often RequestLink tries to mail a link: about 2 s of
 // backing off in all (0.5, 0.75, 1.1 s, each ±50%).

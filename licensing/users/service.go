@@ -30,6 +30,9 @@ type Config struct {
 	IdleTimeout, AbsoluteTimeout time.Duration
 	// LinkTTL is how long a set-password link works (default 24 h).
 	LinkTTL time.Duration
+	// Mailer mails the links of "forgot password" (nil: they cannot be
+	// asked for, and RequestPasswordReset answers EUnavailable).
+	Mailer Mailer
 	// RequireTOTP makes the second factor mandatory for every user.
 	RequireTOTP bool
 	// Issuer names the account in authenticator apps (default "Narcidi").
@@ -115,16 +118,20 @@ func (s *Service) CreateUser(ctx context.Context, email string, role licensing.R
 }
 
 // PasswordLink issues a new one-time set-password link for a user (a
-// forgotten password, or the first admin again). ENotFound.
-func (s *Service) PasswordLink(ctx context.Context, userID string) (string, error) {
+// forgotten password, or the first admin again), audited with reason
+// (who asked, how the link travels). Earlier links keep working until
+// they expire or one is used. ENotFound.
+func (s *Service) PasswordLink(ctx context.Context, userID, reason string) (string, error) {
 	var secret string
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
 		if _, err := tx.GetUser(ctx, userID); err != nil {
 			return err
 		}
 		var err error
-		secret, err = s.newPasswordToken(ctx, tx, userID)
-		return err
+		if secret, err = s.newPasswordToken(ctx, tx, userID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, licensing.ActionUserPasswordLink, userID, clip(reason, 500), nil, nil)
 	})
 	return secret, err
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	"net/http"
@@ -137,17 +138,77 @@ func (m *Mailbox) Bodies() []string {
 			out = append(out, "unreadable: "+err.Error())
 			continue
 		}
-		var r io.Reader = parsed.Body
-		if strings.EqualFold(parsed.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			r = quotedprintable.NewReader(r)
-		}
-		b, err := io.ReadAll(r)
+		b, err := textPart(parsed.Header.Get("Content-Type"), parsed.Header.Get("Content-Transfer-Encoding"), parsed.Body)
 		if err != nil {
 			b = []byte("undecodable: " + err.Error())
 		}
 		out = append(out, string(b))
 	}
 	return out
+}
+
+// textPart reads the text/plain part of a body: the body itself, or the
+// first text/plain part of a multipart one (a mail with an HTML
+// alternative), transfer encoding undone.
+func textPart(contentType, encoding string, body io.Reader) ([]byte, error) {
+	mt, params, _ := mime.ParseMediaType(contentType)
+	if strings.HasPrefix(mt, "multipart/") {
+		mr := multipart.NewReader(body, params["boundary"])
+		for {
+			p, err := mr.NextPart()
+			if err != nil {
+				return nil, err
+			}
+			if pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type")); pt == "text/plain" || strings.HasPrefix(pt, "multipart/") {
+				return textPart(p.Header.Get("Content-Type"), p.Header.Get("Content-Transfer-Encoding"), p)
+			}
+		}
+	}
+	if strings.EqualFold(encoding, "quoted-printable") {
+		body = quotedprintable.NewReader(body)
+	}
+	return io.ReadAll(body)
+}
+
+// HTMLBodies returns the decoded HTML parts of the messages received, in
+// order ("" for a message without one).
+func (m *Mailbox) HTMLBodies() []string {
+	var out []string
+	for _, msg := range m.Messages() {
+		parsed, err := mail.ReadMessage(strings.NewReader(msg.Data))
+		if err != nil {
+			out = append(out, "")
+			continue
+		}
+		out = append(out, htmlPart(parsed.Header.Get("Content-Type"), parsed.Body))
+	}
+	return out
+}
+
+func htmlPart(contentType string, body io.Reader) string {
+	mt, params, _ := mime.ParseMediaType(contentType)
+	if !strings.HasPrefix(mt, "multipart/") {
+		return ""
+	}
+	mr := multipart.NewReader(body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			return ""
+		}
+		pt, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if strings.HasPrefix(pt, "multipart/") {
+			if h := htmlPart(p.Header.Get("Content-Type"), p); h != "" {
+				return h
+			}
+			continue
+		}
+		if pt == "text/html" {
+			// multipart.Part undoes quoted-printable itself.
+			b, _ := io.ReadAll(p)
+			return string(b)
+		}
+	}
 }
 
 func (m *Mailbox) Messages() []MailMsg {

@@ -1,0 +1,104 @@
+package users
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
+)
+
+// Mailer sends one plain-text message (workers.Mailer, the alerts' SMTP).
+type Mailer interface {
+	Send(ctx context.Context, messageID string, to []string, subject, body string) error
+}
+
+// CanMail reports whether "forgot password" can mail links.
+func (s *Service) CanMail() bool { return s.cfg.Mailer != nil }
+
+// LinkTTL is how long a set-password link works.
+func (s *Service) LinkTTL() time.Duration { return s.cfg.LinkTTL }
+
+// LinkState is what a set-password link can still do.
+type LinkState string
+
+const (
+	LinkUsable  LinkState = "usable"
+	LinkUsed    LinkState = "used"
+	LinkExpired LinkState = "expired"
+	LinkUnknown LinkState = "unknown"
+)
+
+// PasswordLinkState says whether a set-password link secret still works,
+// so that the console shows a used or expired link's page, not a form
+// that can only fail. It spends nothing.
+func (s *Service) PasswordLinkState(ctx context.Context, secret string) (LinkState, error) {
+	if secret == "" || len(secret) > 128 {
+		return LinkUnknown, nil
+	}
+	t, err := s.cfg.Store.GetPasswordTokenByHash(ctx, hashSecret(secret))
+	switch {
+	case licensing.ErrorCode(err) == licensing.ENotFound:
+		return LinkUnknown, nil
+	case err != nil:
+		return "", err
+	case t.UsedAt != nil:
+		return LinkUsed, nil
+	case !s.now().Before(t.ExpiresAt):
+		return LinkExpired, nil
+	}
+	return LinkUsable, nil
+}
+
+// resetMailTries is how often a reset mail is tried (about 2 s of
+// backing off in all), as the portal's sign-in links.
+const resetMailTries = 4
+
+// RequestPasswordReset mails a new set-password link to the console user
+// with email, if there is an active one; link turns the secret into the
+// console URL. It answers the same whether or not the email is a user's
+// (the caller answers at once and runs it in the background), and audits
+// either case. EInvalid (not an email), EUnavailable (no mailer, or the
+// mail could not be sent).
+func (s *Service) RequestPasswordReset(ctx context.Context, email string, link func(secret string) string, ip string) error {
+	email, err := normalEmail(email)
+	if err != nil {
+		return err
+	}
+	if s.cfg.Mailer == nil {
+		return licensing.Errorf(licensing.EUnavailable, "password links cannot be mailed: email is not configured on this server")
+	}
+	u, err := s.cfg.Store.GetUserByEmail(ctx, email)
+	if err != nil && licensing.ErrorCode(err) != licensing.ENotFound {
+		return err
+	}
+	if u == nil || u.Status != StatusActive {
+		target := ""
+		if u != nil {
+			target = u.ID
+		}
+		return s.cfg.Store.InTx(ctx, func(tx Store) error {
+			return s.record(ctx, tx, licensing.ActionUserSignInFailed, target,
+				clip("password reset asked for "+email+" (no active console user) from "+ip, 500), nil, nil)
+		})
+	}
+	secret, err := s.PasswordLink(ctx, u.ID, clip("mailed on a forgot-password request from "+ip, 500))
+	if err != nil {
+		return err
+	}
+	body := fmt.Sprintf("Someone (we hope you) asked to reset the password of %s on the NzilaCode licensing console.\n\n"+
+		"Choose a new password here:\n%s\n\n"+
+		"The link works once, for %s. Setting a new password signs you out of every browser.\n"+
+		"If you did not ask for it, ignore this message: your password stays as it is.\n",
+		u.Email, link(secret), licensing.DurationWords(s.cfg.LinkTTL))
+	id := "<" + licensing.NewID() + "@narcidi>"
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		return struct{}{}, s.cfg.Mailer.Send(ctx, id, []string{u.Email}, "Reset your NzilaCode console password", body)
+	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxTries(resetMailTries))
+	if err != nil {
+		return licensing.Wrap(licensing.EUnavailable, err, "the password link could not be mailed")
+	}
+	return nil
+}
