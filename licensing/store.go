@@ -41,6 +41,9 @@ type LicenseFilter struct {
 	ExpiresBefore *time.Time
 	// ExpiresAfter keeps licenses expiring at or after it.
 	ExpiresAfter *time.Time
+	// IDs keeps these licenses only (the console names a page's licenses
+	// with one query).
+	IDs []string
 }
 
 // MachineFilter narrows a machine listing.
@@ -48,6 +51,8 @@ type MachineFilter struct {
 	LicenseID  string
 	CustomerID string
 	Status     MachineStatus
+	// FingerprintPrefix keeps machines whose fingerprint starts with it.
+	FingerprintPrefix string
 }
 
 // Stats are the figures of the dashboard.

@@ -311,6 +311,15 @@ func (s *Store) ListDeliveries(ctx context.Context, f licensing.DeliveryFilter, 
 			q = q.Where(c.col+" = ?", c.v)
 		}
 	}
+	if f.Since != nil {
+		q = q.Where("created_at >= ?", f.Since.UTC())
+	}
+	if f.Until != nil {
+		q = q.Where("created_at < ?", f.Until.UTC())
+	}
+	if f.Newest {
+		return findRows(pagedNewest(q, page), deliveryFromRow)
+	}
 	return listRows(q, page, deliveryFromRow)
 }
 

@@ -191,6 +191,21 @@ func paged(q *gorm.DB, p licensing.Page) *gorm.DB {
 	return q.Order("id").Limit(p.Limit)
 }
 
+// pagedNewest is paged newest first: ids are time-ordered, so After is
+// the last id of the page before and the next page holds smaller ones.
+func pagedNewest(q *gorm.DB, p licensing.Page) *gorm.DB {
+	p = p.Normalize()
+	if p.After != "" {
+		q = q.Where("id < ?", p.After)
+	}
+	return q.Order("id DESC").Limit(p.Limit)
+}
+
+// likeEscape makes s a literal inside a LIKE pattern (escape '!').
+func likeEscape(s string) string {
+	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
+}
+
 // listRows runs a paged query and converts its rows to domain values.
 func listRows[R, T any](q *gorm.DB, page licensing.Page, conv func(*R) *T) ([]T, error) {
 	return findRows(paged(q, page), conv)
@@ -321,6 +336,15 @@ func (s *Store) ListCustomers(ctx context.Context, page licensing.Page) ([]licen
 	return listRows(s.q(ctx), page, customerFromRow)
 }
 
+// SearchCustomers finds customers whose name or email contains q (case
+// insensitive), or whose id is q, by name, at most limit of them.
+func (s *Store) SearchCustomers(ctx context.Context, q string, limit int) ([]licensing.Customer, error) {
+	pat := "%" + likeEscape(strings.ToLower(strings.TrimSpace(q))) + "%"
+	db := s.q(ctx).Where("LOWER(name) LIKE ? ESCAPE '!' OR LOWER(email) LIKE ? ESCAPE '!' OR id = ?", pat, pat, strings.TrimSpace(q)).
+		Order("LOWER(name), id").Limit(licensing.Page{Limit: limit}.Normalize().Limit)
+	return findRows(db, customerFromRow)
+}
+
 // Licenses.
 
 func (s *Store) CreateLicense(ctx context.Context, l *licensing.License) error {
@@ -372,6 +396,9 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 	}
 	if f.ExpiresAfter != nil {
 		q = q.Where("expires_at >= ?", f.ExpiresAfter.UTC())
+	}
+	if len(f.IDs) > 0 {
+		q = q.Where("id IN ?", f.IDs)
 	}
 	return listRows(q, page, licenseFromRow)
 }
