@@ -107,7 +107,25 @@ func refused(err error) bool {
 // withError sets the service's refusal on the form.
 func (f *form) withError(err error, fields map[string]string) {
 	f.Error = licensing.ErrorMessage(err)
-	f.Field = errorField(f.Error, fields)
+	f.Field = formField(err, fields)
+}
+
+// formField is the form's field an error is about: the field the error
+// names (licensing.ErrorField, the problem's invalid_params) mapped to the
+// form's when fields maps it (or the form's own when they are the same
+// name), else the first field token its message mentions.
+func formField(err error, fields map[string]string) string {
+	if ef := licensing.ErrorField(err); ef != "" {
+		if v, ok := fields[ef]; ok {
+			return v
+		}
+		for _, v := range fields {
+			if v == ef {
+				return v
+			}
+		}
+	}
+	return errorField(licensing.ErrorMessage(err), fields)
 }
 
 // invalid is a refusal of the page itself (a number that does not parse).

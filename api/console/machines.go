@@ -32,6 +32,7 @@ type machinesData struct {
 	Status   string
 	Done     string
 	Next     template.URL
+	Names    *labels
 }
 
 func (cn *Console) machines(c *fiber.Ctx) error {
@@ -42,7 +43,7 @@ func (cn *Console) machines(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	d.Machines = ms
+	d.Machines, d.Names = ms, cn.labels(c)
 	d.Next = nextPage(ms, func(m *licensing.Machine) string { return m.ID },
 		url.Values{"license": {d.License}, "customer": {d.Customer}, "status": {d.Status}})
 	return cn.render(c, fiber.StatusOK, "machines", "Machines", d)

@@ -34,11 +34,33 @@ type licensesData struct {
 	Product  string
 	Expiring string       // "7" or "30": active licenses expiring within as many days (the overview's links)
 	Next     template.URL // the query of the next page (encoded), "" on the last
+	Names    *labels
+	Pick     picker // the customer filter, by name
+	CanWrite bool   // shows "New license"
+	Notice   string // the customer search found several: choose one
 }
 
 func (cn *Console) licenses(c *fiber.Ctx) error {
-	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), Expiring: c.Query("expiring")}
+	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), Expiring: c.Query("expiring"),
+		Names: cn.labels(c), CanWrite: current(c).Actor.Allows(licensing.WriteLicenses)}
 	d.Key = strings.TrimSpace(c.Query("key"))
+	if current(c).Actor.Allows(licensing.ReadCustomers) {
+		var err error
+		if d.Pick, err = cn.customerPicker(c.UserContext(), "customer", "Customer", c.Query("customer_q"), d.Customer); err != nil {
+			return cn.fail(c, err)
+		}
+		d.Pick.Optional = true
+		switch {
+		case d.Pick.Query != "" && len(d.Pick.Matches) == 0:
+			d.Notice = "No customer matches “" + d.Pick.Query + "”."
+			d.Licenses = []licensing.License{}
+			return cn.licensesPage(c, d)
+		case d.Pick.Query != "" && len(d.Pick.Matches) > 1 && !d.Pick.Fits:
+			d.Notice = strconv.Itoa(len(d.Pick.Matches)) + " customers match “" + d.Pick.Query + "”: choose one in the list."
+			d.Pick.Chosen = ""
+		}
+		d.Customer = d.Pick.Chosen
+	}
 	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(d.Status), CustomerID: d.Customer, ProductID: d.Product, KeyHint: keyHint(d.Key)}
 	if days, err := strconv.Atoi(d.Expiring); err == nil && days >= 1 && days <= 366 {
 		f = cn.cfg.Services.Automation.ExpiringFilter(days)
@@ -51,11 +73,16 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	d.Licenses = ls
-	if d.Products, err = cn.cfg.Services.Catalog.Products(c.UserContext(), licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
-		return cn.fail(c, err)
-	}
 	if len(ls) == PageSize {
 		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "expiring": {d.Expiring}, "key": {d.Key}, "after": {ls[len(ls)-1].ID}}.Encode())
+	}
+	return cn.licensesPage(c, d)
+}
+
+func (cn *Console) licensesPage(c *fiber.Ctx, d licensesData) error {
+	var err error
+	if d.Products, err = cn.cfg.Services.Catalog.Products(c.UserContext(), licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
+		return cn.fail(c, err)
 	}
 	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
 }
