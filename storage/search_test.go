@@ -11,8 +11,8 @@ import (
 )
 
 // TestSearchCustomers: the console's customer picker and search are one
-// bounded query on name and email (any case, LIKE's wildcards literal),
-// ordered by name.
+// bounded query on name, email and contacts (any case, LIKE's wildcards
+// literal), paged by id.
 func TestSearchCustomers(t *testing.T) {
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
@@ -21,6 +21,9 @@ func TestSearchCustomers(t *testing.T) {
 			{"Globex Corp", "ops@globex.example"}, {"Acme", "it@acme.example"}, {"globex labs", "lab@example.com"}, {"100% Foods", "x@foods.example"},
 		} {
 			cu := &licensing.Customer{Name: c.name, Email: c.email, Status: licensing.CustomerActive}
+			if c.name == "Acme" {
+				cu.Contacts = []licensing.Contact{{Name: "Ann", Email: "ann@acme.example"}}
+			}
 			if err := st.CreateCustomer(ctx, cu); err != nil {
 				t.Fatal(err)
 			}
@@ -33,13 +36,14 @@ func TestSearchCustomers(t *testing.T) {
 		}{
 			{"globex", 10, []string{"Globex Corp", "globex labs"}},
 			{"GLOBEX", 1, []string{"Globex Corp"}},
+			{"ANN@", 10, []string{"Acme"}},
 			{"acme.example", 10, []string{"Acme"}},
 			{"%", 10, []string{"100% Foods"}},
 			{"_", 10, nil},
 			{ids["Acme"], 10, []string{"Acme"}},
 			{"nobody", 10, nil},
 		} {
-			got, err := st.SearchCustomers(ctx, tc.q, tc.limit)
+			got, err := st.SearchCustomers(ctx, tc.q, licensing.Page{Limit: tc.limit})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -82,6 +86,24 @@ func TestEventsNewestFirst(t *testing.T) {
 		want := []string{ids[4], ids[3], ids[2], ids[1], ids[0]}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("newest first = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestSearchCustomersPages: a search pages on by id.
+func TestSearchCustomersPages(t *testing.T) {
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		ctx := context.Background()
+		for i := range 5 {
+			must(t, st.CreateCustomer(ctx, &licensing.Customer{Name: fmt.Sprintf("Wayne %d", i), Status: licensing.CustomerActive}))
+		}
+		must(t, st.CreateCustomer(ctx, &licensing.Customer{Name: "Other", Status: licensing.CustomerActive}))
+		first, err := st.SearchCustomers(ctx, "wayne", licensing.Page{Limit: 3})
+		must(t, err)
+		rest, err := st.SearchCustomers(ctx, "wayne", licensing.Page{After: first[len(first)-1].ID, Limit: 3})
+		must(t, err)
+		if len(first) != 3 || len(rest) != 2 || rest[0].Name != "Wayne 3" {
+			t.Fatalf("pages: %d then %d (%v)", len(first), len(rest), rest)
 		}
 	})
 }

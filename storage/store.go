@@ -336,13 +336,13 @@ func (s *Store) ListCustomers(ctx context.Context, page licensing.Page) ([]licen
 	return listRows(s.q(ctx), page, customerFromRow)
 }
 
-// SearchCustomers finds customers whose name or email contains q (case
-// insensitive), or whose id is q, by name, at most limit of them.
-func (s *Store) SearchCustomers(ctx context.Context, q string, limit int) ([]licensing.Customer, error) {
-	pat := "%" + likeEscape(strings.ToLower(strings.TrimSpace(q))) + "%"
-	db := s.q(ctx).Where("LOWER(name) LIKE ? ESCAPE '!' OR LOWER(email) LIKE ? ESCAPE '!' OR id = ?", pat, pat, strings.TrimSpace(q)).
-		Order("LOWER(name), id").Limit(licensing.Page{Limit: limit}.Normalize().Limit)
-	return findRows(db, customerFromRow)
+// SearchCustomers finds customers whose name, email or contacts contain q
+// (case insensitive), or whose id is q: one bounded query, paged by id.
+func (s *Store) SearchCustomers(ctx context.Context, q string, page licensing.Page) ([]licensing.Customer, error) {
+	q = strings.TrimSpace(q)
+	pat := "%" + likeEscape(strings.ToLower(q)) + "%"
+	db := s.q(ctx).Where("LOWER(name) LIKE ? ESCAPE '!' OR LOWER(email) LIKE ? ESCAPE '!' OR LOWER(contacts) LIKE ? ESCAPE '!' OR id = ?", pat, pat, pat, q)
+	return listRows(db, page, customerFromRow)
 }
 
 // Licenses.

@@ -193,6 +193,7 @@ var routeGroups = [][]Route{
 	machineRoutes,
 	releaseRoutes,
 	webhookRoutes,
+	deliveryRoutes,
 	auditRoutes,
 	tokenRoutes,
 	userRoutes,

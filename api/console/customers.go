@@ -3,7 +3,6 @@ package console
 import (
 	"html/template"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -28,64 +27,26 @@ type customersData struct {
 	Customers []licensing.Customer
 	Query     string
 	Next      template.URL
-	Scanned   int // customers looked at by this page of a search
 	CanWrite  bool
 }
 
-// searchBudget bounds the customers one search page reads: the store has
-// no text search, so a search walks the list by id a bounded stretch at a
-// time and offers to continue from where it stopped.
-const searchBudget = 10 * licensing.MaxPageLimit
-
+// customers lists customers by id, or those a search finds: one bounded
+// query in the store (SearchCustomers), a page at a time.
 func (cn *Console) customers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	d := customersData{Query: strings.TrimSpace(c.Query("q")), CanWrite: current(c).Actor.Allows(licensing.WriteCustomers)}
-	after := c.Query("after")
+	page := licensing.Page{After: c.Query("after"), Limit: PageSize}
+	var err error
 	if d.Query == "" {
-		cs, err := cn.cfg.Services.Customers.Customers(ctx, licensing.Page{After: after, Limit: PageSize})
-		if err != nil {
-			return cn.fail(c, err)
-		}
-		d.Customers = cs
-		if n := len(cs); n > 0 {
-			d.Next = nextPage(cs, func(c *licensing.Customer) string { return c.ID }, url.Values{})
-		}
-		return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
+		d.Customers, err = cn.cfg.Services.Customers.Customers(ctx, page)
+	} else {
+		d.Customers, err = cn.cfg.Services.Customers.SearchCustomers(ctx, d.Query, page)
 	}
-	q := strings.ToLower(d.Query)
-	for d.Scanned < searchBudget && len(d.Customers) < PageSize {
-		cs, err := cn.cfg.Services.Customers.Customers(ctx, licensing.Page{After: after, Limit: licensing.MaxPageLimit})
-		if err != nil {
-			return cn.fail(c, err)
-		}
-		for _, cu := range cs {
-			d.Scanned++
-			after = cu.ID
-			if matches(cu, q) {
-				if d.Customers = append(d.Customers, cu); len(d.Customers) == PageSize {
-					break
-				}
-			}
-		}
-		if len(cs) < licensing.MaxPageLimit && len(d.Customers) < PageSize {
-			after = "" // the end of the list
-			break
-		}
+	if err != nil {
+		return cn.fail(c, err)
 	}
-	if after != "" {
-		d.Next = template.URL(url.Values{"q": {d.Query}, "after": {after}}.Encode())
-	}
+	d.Next = nextPage(d.Customers, func(c *licensing.Customer) string { return c.ID }, url.Values{"q": {d.Query}})
 	return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
-}
-
-// matches reports whether the customer's id, name, email or a contact's
-// name or email holds q (lower case).
-func matches(cu licensing.Customer, q string) bool {
-	has := func(s string) bool { return strings.Contains(strings.ToLower(s), q) }
-	if has(cu.ID) || has(cu.Name) || has(cu.Email) {
-		return true
-	}
-	return slices.ContainsFunc(cu.Contacts, func(ct licensing.Contact) bool { return has(ct.Name) || has(ct.Email) })
 }
 
 type customerData struct {

@@ -41,10 +41,11 @@ type picker struct {
 // among them. A query that finds exactly one customer chooses it.
 func (cn *Console) customerPicker(ctx context.Context, field, label, query, chosen string) (picker, error) {
 	p := picker{Field: field, Label: label, Query: strings.TrimSpace(query), Chosen: chosen}
-	found, err := cn.cfg.Services.Customers.SearchCustomers(ctx, p.Query, pickerSize)
+	found, err := cn.cfg.Services.Customers.SearchCustomers(ctx, p.Query, licensing.Page{Limit: pickerSize})
 	if err != nil {
 		return p, err
 	}
+	slices.SortStableFunc(found, func(a, b licensing.Customer) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
 	p.Matches = found
 	p.Fits = p.Query == "" || slices.ContainsFunc(found, func(c licensing.Customer) bool { return c.ID == p.Chosen })
 	if p.Query != "" && len(found) == 1 {
