@@ -185,6 +185,7 @@ type Route struct {
 // and licenses); a new area adds its slice here.
 var routeGroups = [][]Route{
 	overviewRoutes,
+	searchRoutes,
 	licenseFormRoutes, // before licenseRoutes: /licenses/new is no :id (licenseforms.go)
 	licenseRoutes,
 	catalogRoutes,

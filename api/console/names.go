@@ -45,7 +45,9 @@ func (cn *Console) customerPicker(ctx context.Context, field, label, query, chos
 	if err != nil {
 		return p, err
 	}
-	slices.SortStableFunc(found, func(a, b licensing.Customer) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortStableFunc(found, func(a, b licensing.Customer) int {
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
 	p.Matches = found
 	p.Fits = p.Query == "" || slices.ContainsFunc(found, func(c licensing.Customer) bool { return c.ID == p.Chosen })
 	if p.Query != "" && len(found) == 1 {
