@@ -196,6 +196,7 @@ var routeGroups = [][]Route{
 	webhookRoutes,
 	deliveryRoutes,
 	auditRoutes,
+	exportRoutes,
 	tokenRoutes,
 	userRoutes,
 	insightRoutes,

@@ -33,6 +33,7 @@ type machinesData struct {
 	Done     string
 	Next     template.URL
 	Names    *labels
+	Query    template.URL // the filters, for the CSV export
 }
 
 func (cn *Console) machines(c *fiber.Ctx) error {
@@ -44,6 +45,7 @@ func (cn *Console) machines(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	d.Machines, d.Names = ms, cn.labels(c)
+	d.Query = template.URL(nonEmpty(url.Values{"license": {d.License}, "customer": {d.Customer}, "status": {d.Status}}).Encode())
 	d.Next = nextPage(ms, func(m *licensing.Machine) string { return m.ID },
 		url.Values{"license": {d.License}, "customer": {d.Customer}, "status": {d.Status}})
 	return cn.render(c, fiber.StatusOK, "machines", "Machines", d)

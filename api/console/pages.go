@@ -38,6 +38,25 @@ type licensesData struct {
 	Pick     picker // the customer filter, by name
 	CanWrite bool   // shows "New license"
 	Notice   string // the customer search found several: choose one
+	Query    template.URL // the filters in force, for the CSV export
+}
+
+// filterOf is the licenses' filter of the list page's fields: expiring
+// ("7", "30") is the overview's active licenses expiring within as many
+// days.
+func (cn *Console) filterOf(status, customer, product, expiring, key string) licensing.LicenseFilter {
+	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(status), CustomerID: customer, ProductID: product, KeyHint: keyHint(key)}
+	if days, err := strconv.Atoi(expiring); err == nil && days >= 1 && days <= 366 {
+		f = cn.cfg.Services.Automation.ExpiringFilter(days)
+		f.CustomerID, f.ProductID, f.KeyHint = customer, product, keyHint(key)
+	}
+	return f
+}
+
+// licenseFilter is the filter of the export's query (the list page's,
+// the customer by id).
+func (cn *Console) licenseFilter(c *fiber.Ctx) (licensing.LicenseFilter, error) {
+	return cn.filterOf(c.Query("status"), strings.TrimSpace(c.Query("customer")), c.Query("product"), c.Query("expiring"), strings.TrimSpace(c.Query("key"))), nil
 }
 
 func (cn *Console) licenses(c *fiber.Ctx) error {
@@ -61,13 +80,13 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		}
 		d.Customer = d.Pick.Chosen
 	}
-	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(d.Status), CustomerID: d.Customer, ProductID: d.Product, KeyHint: keyHint(d.Key)}
-	if days, err := strconv.Atoi(d.Expiring); err == nil && days >= 1 && days <= 366 {
-		f = cn.cfg.Services.Automation.ExpiringFilter(days)
-		f.CustomerID, f.ProductID, f.KeyHint, d.Status = d.Customer, d.Product, keyHint(d.Key), string(f.Status)
-	} else {
+	f := cn.filterOf(d.Status, d.Customer, d.Product, d.Expiring, d.Key)
+	if f.ExpiresBefore == nil {
 		d.Expiring = ""
+	} else {
+		d.Status = string(f.Status)
 	}
+	d.Query = template.URL(nonEmpty(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "expiring": {d.Expiring}, "key": {d.Key}}).Encode())
 	ls, err := cn.cfg.Services.Licenses.Licenses(c.UserContext(), f, licensing.Page{After: c.Query("after"), Limit: PageSize})
 	if err != nil {
 		return cn.fail(c, err)
