@@ -35,9 +35,9 @@ type licensesData struct {
 	Expiring string       // "7" or "30": active licenses expiring within as many days (the overview's links)
 	Next     template.URL // the query of the next page (encoded), "" on the last
 	Names    *labels
-	Pick     picker // the customer filter, by name
-	CanWrite bool   // shows "New license"
-	Notice   string // the customer search found several: choose one
+	Pick     picker       // the customer filter, by name
+	CanWrite bool         // shows "New license"
+	Notice   string       // the customer search found several: choose one
 	Query    template.URL // the filters in force, for the CSV export
 }
 
