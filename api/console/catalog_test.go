@@ -189,7 +189,7 @@ func TestFormErrorsKeepTheValues(t *testing.T) {
 			{"/console/policies", url.Values{"product_id": {e.license.ProductID}, "name": {"Kept policy"}, "max_machines": {"3"}, "lease_ttl_minutes": {"60"}},
 				"node-locked", []string{`value="Kept policy"`, `name="max_machines" type="number" min="1" max="100000" value="3" aria-invalid="true"`}},
 			{"/console/policies", url.Values{"product_id": {e.license.ProductID}, "name": {"Short lease"}, "lease_ttl_minutes": {"1"}},
-				"lease_ttl_seconds must be", []string{`value="Short lease"`, `name="lease_ttl_minutes" value="1" inputmode="decimal" aria-invalid="true"`}},
+				"Lease lifetime (minutes) must be between 5 and 43200", []string{`value="Short lease"`, `name="lease_ttl_minutes" value="1" inputmode="decimal" aria-invalid="true"`}},
 			{"/console/policies", url.Values{"product_id": {e.license.ProductID}, "name": {"Days"}, "duration_days": {"a month"}},
 				"Duration (days) must be a number", []string{`value="a month"`}},
 			{"/console/entitlements", url.Values{"code": {"x y"}, "name": {"Spaced"}, "description": {"kept text"}}, "code must be",
@@ -302,7 +302,7 @@ func TestChangePlanAndTransfer(t *testing.T) {
 		}
 		plan := url.Values{"policy_id": {basic.ID}, "reason": {"downgrade asked by mail"}}
 		body := b.postWant("/console/licenses/"+id+"/change-plan", plan, http.StatusOK)
-		if !strings.Contains(body, `name="confirm" value="yes"`) || !strings.Contains(body, `name="policy_id" value="`+basic.ID+`"`) || !strings.Contains(body, "change-plan</strong> the license …"+e.license.KeyHint+" to the plan Basic") {
+		if !strings.Contains(body, `name="confirm" value="yes"`) || !strings.Contains(body, `name="policy_id" value="`+basic.ID+`"`) || !strings.Contains(body, "change the plan of</strong> the license …"+e.license.KeyHint+" to the plan Basic") {
 			t.Fatalf("change plan, first step: not the confirmation\n%s", body)
 		}
 		if l, _ := e.svc.Licenses.License(ctx, id); l.PolicyID != e.license.PolicyID {

@@ -132,6 +132,10 @@ var funcs = template.FuncMap{
 	"actionForms": func(path, csrf string, actions []string) actionForms {
 		return actionForms{Path: path, CSRF: csrf, Actions: actions}
 	},
+	"verb":   verb,
+	"done":   doneLabel,
+	"danger": func(action string) bool { return dangerous[action] },
+	"event":  eventLabel,
 	"safeURL": func(s string) template.URL {
 		// Only the QR code's own data URL goes through here.
 		if strings.HasPrefix(s, "data:image/png;base64,") {

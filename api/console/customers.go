@@ -9,6 +9,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 )
 
 // The customers' pages: list and search, detail (profile, contacts, its
@@ -51,15 +52,16 @@ func (cn *Console) customers(c *fiber.Ctx) error {
 
 type customerData struct {
 	form
-	Customer    *licensing.Customer // nil for a new one
-	Contacts    []licensing.Contact // the rows of the form, blank ones included
-	Permissions []licensing.Permission
-	Licenses    []licensing.License
-	More        bool // the customer has more licenses than shown
-	CanWrite    bool
-	CanLicense  bool
-	Saved       bool
-	Insights    []insightRow // insights.go: nil when the user may not read them
+	Customer      *licensing.Customer // nil for a new one
+	Contacts      []licensing.Contact // the rows of the form, blank ones included
+	Permissions   []licensing.Permission
+	Licenses      []licensing.License
+	More          bool // the customer has more licenses than shown
+	CanWrite      bool
+	CanLicense    bool
+	Saved         bool
+	Insights      []insightRow                // insights.go: nil when the user may not read them
+	Subscriptions []subscription.Subscription // subscriptions.go
 }
 
 var customerErrorFields = map[string]string{"name": "name", "email": "email", "status": "status",
@@ -124,6 +126,9 @@ func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error 
 		d.Licenses, d.More = ls, len(ls) == PageSize
 	}
 	var err error
+	if d.Subscriptions, err = cn.subscriptionsOf(c, d.Customer.ID, ""); err != nil {
+		return cn.fail(c, err)
+	}
 	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{CustomerID: d.Customer.ID}); err != nil {
 		return cn.fail(c, err)
 	}

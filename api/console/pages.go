@@ -11,6 +11,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 )
 
 // The pages call the same services as the JSON routes, with the same
@@ -118,23 +119,33 @@ func keyHint(typed string) string {
 }
 
 type licenseData struct {
-	License      *licensing.License
-	Policy       *licensing.Policy
-	Machines     []licensing.Machine
-	Events       []licensing.Event
-	Entitlements []string
-	Done         string
-	Actions      []string
-	Insights     []insightRow // insights.go: nil when the user may not read them
+	formError     // an action refused: the page again, with why
+	License       *licensing.License
+	Policy        *licensing.Policy
+	Machines      []licensing.Machine
+	Events        []licensing.Event
+	Entitlements  []string
+	Done          string
+	Actions       []string
+	Insights      []insightRow                // insights.go: nil when the user may not read them
+	Subscriptions []subscription.Subscription // those billing it (subscriptions.go)
 }
 
 func (cn *Console) license(c *fiber.Ctx) error {
+	return cn.licensePage(c, fiber.StatusOK, "")
+}
+
+// licensePage draws the license page; message is an action's refusal.
+func (cn *Console) licensePage(c *fiber.Ctx, status int, message string) error {
 	ctx, id := c.UserContext(), c.Params("id")
 	l, err := cn.cfg.Services.Licenses.License(ctx, id)
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	d := licenseData{License: l, Done: c.Query("done"), Entitlements: l.Entitlements}
+	d := licenseData{formError: formError{message}, License: l, Done: c.Query("done"), Entitlements: l.Entitlements}
+	if d.Subscriptions, err = cn.subscriptionsOf(c, l.CustomerID, l.ID); err != nil {
+		return cn.fail(c, err)
+	}
 	if p, err := cn.cfg.Services.Catalog.Policy(ctx, l.PolicyID); err == nil {
 		d.Policy = p
 		d.Entitlements = append(append([]string{}, p.Entitlements...), l.Entitlements...)
@@ -156,7 +167,7 @@ func (cn *Console) license(c *fiber.Ctx) error {
 	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{LicenseID: id}); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "license", "License "+l.KeyHint, d)
+	return cn.render(c, status, "license", "License "+l.KeyHint, d)
 }
 
 // availableActions are the actions that make sense in the license's state
@@ -193,9 +204,20 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		cf.Target += " (" + l.Name + ")"
 	}
 	var n int
-	if action == "extend" && cf.Reason != "" {
+	// A refused action shows the license page again with why, rather
+	// than an error page that loses it.
+	again := func(err error) error {
+		if refused(err) {
+			return cn.licensePage(c, formStatus(err), licensing.ErrorMessage(err))
+		}
+		return cn.fail(c, err)
+	}
+	if cf.Reason == "" {
+		return again(errNoReason)
+	}
+	if action == "extend" {
 		if n, err = strconv.Atoi(days); err != nil || n < 1 || n > 3650 {
-			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "days must be a whole number from 1 to 3650"))
+			return again(licensing.FieldErrorf("days", "Days must be a whole number from 1 to 3650"))
 		}
 		cf.Detail, cf.Fields = "by "+days+" days", []field{{"days", days}}
 	}
@@ -217,7 +239,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		_, err = cn.cfg.Services.Licenses.ExtendLicense(ctx, id, licensing.ExtendInput{DurationSeconds: int64(n) * int64(24*time.Hour/time.Second), Reason: cf.Reason})
 	}
 	if err != nil {
-		return cn.fail(c, err)
+		return again(err)
 	}
 	return cn.redirect(c, Prefix+"/licenses/"+id+"?done="+action)
 }
