@@ -174,6 +174,7 @@ func (cn *Console) Mount(r fiber.Router) {
 		h := rt.Handler
 		r.Add(rt.Method, rt.Path, cn.signedIn, cn.require(rt.Perm), func(c *fiber.Ctx) error { return h(cn, c) })
 	}
+	r.Use(webui.NotFound(cn.fail))
 }
 
 // Route is one page or action of the console behind sign-in, the
