@@ -160,8 +160,9 @@ func TestConsoleNamesInBrowser(t *testing.T) {
 			t.Errorf("%s at 390 px: the nav is not the collapsed menu", p)
 		}
 	}
+	run("the licenses", chromedp.Navigate(app.URL()+"/console/licenses"), chromedp.WaitVisible(chromedp.CSS(`#licenses`)))
 	shoot(t, ctx, dir, "licenses-phone.png", 390)
-	run("open the menu", chromedp.Navigate(app.URL()+"/console/licenses"), chromedp.Click(chromedp.CSS(`details.menu summary`)),
+	run("open the menu", chromedp.EmulateViewport(390, 900), chromedp.Click(chromedp.CSS(`details.menu summary`)),
 		chromedp.WaitVisible(chromedp.CSS(`details.menu nav a[href="/console/audit"]`)))
 	shoot(t, ctx, dir, "menu-phone.png", 390)
 }
