@@ -41,9 +41,6 @@ type LicenseFilter struct {
 	ExpiresBefore *time.Time
 	// ExpiresAfter keeps licenses expiring at or after it.
 	ExpiresAfter *time.Time
-	// IDs keeps these licenses only (the console names a page's licenses
-	// with one query).
-	IDs []string
 }
 
 // MachineFilter narrows a machine listing.

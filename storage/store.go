@@ -397,9 +397,6 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 	if f.ExpiresAfter != nil {
 		q = q.Where("expires_at >= ?", f.ExpiresAfter.UTC())
 	}
-	if len(f.IDs) > 0 {
-		q = q.Where("id IN ?", f.IDs)
-	}
 	return listRows(q, page, licenseFromRow)
 }
 
