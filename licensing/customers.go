@@ -20,6 +20,9 @@ type CustomersStore interface {
 	// transaction ends: an edit writes back what it read (storage/doc.go).
 	LockCustomer(ctx context.Context, id string) (*Customer, error)
 	ListCustomers(ctx context.Context, page Page) ([]Customer, error)
+	// SearchCustomers finds customers whose name, email or contacts
+	// contain q (any case) or whose id is q, a page at a time by id.
+	SearchCustomers(ctx context.Context, q string, page Page) ([]Customer, error)
 	UpdateCustomer(ctx context.Context, c *Customer) error
 }
 
@@ -136,6 +139,17 @@ func (s *Customers) Customers(ctx context.Context, page Page) ([]Customer, error
 		return []Customer{*c}, nil
 	}
 	return s.store.ListCustomers(ctx, page)
+}
+
+// SearchCustomers finds customers by part of their name, email or a
+// contact (or their id), a page at a time; a customer token finds only its
+// own.
+func (s *Customers) SearchCustomers(ctx context.Context, q string, page Page) ([]Customer, error) {
+	found, err := s.store.SearchCustomers(ctx, q, page)
+	if a := ActorFrom(ctx); a.Role == RoleCustomer {
+		found = slices.DeleteFunc(found, func(c Customer) bool { return c.ID != a.CustomerID })
+	}
+	return found, err
 }
 
 // UpdateCustomer edits a customer (disabling one stops its licenses from

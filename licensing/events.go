@@ -130,6 +130,8 @@ type EventFilter struct {
 	Action     string
 	Since      *time.Time
 	Until      *time.Time
+	// Newest lists newest first (the console); the API lists oldest first.
+	Newest bool
 }
 
 type actorKey struct{}

@@ -48,6 +48,8 @@ type MachineFilter struct {
 	LicenseID  string
 	CustomerID string
 	Status     MachineStatus
+	// FingerprintPrefix keeps machines whose fingerprint starts with it.
+	FingerprintPrefix string
 }
 
 // Stats are the figures of the dashboard.

@@ -114,6 +114,11 @@ type DeliveryFilter struct {
 	EndpointID string
 	EventID    string
 	Status     DeliveryStatus
+	Action     string
+	// Since and Until bound the creation time (Until exclusive).
+	Since, Until *time.Time
+	// Newest lists newest first (the console); the API lists oldest first.
+	Newest bool
 }
 
 // SecretBox encrypts secrets that must be read back (webhook signing

@@ -103,6 +103,9 @@ func (s *Store) ListMachines(ctx context.Context, f licensing.MachineFilter, pag
 	if f.CustomerID != "" {
 		q = q.Where("license_id IN (?)", s.q(ctx).Model(&licenseRow{}).Select("id").Where("customer_id = ?", f.CustomerID))
 	}
+	if f.FingerprintPrefix != "" {
+		q = q.Where("fingerprint LIKE ? ESCAPE '!'", likeEscape(f.FingerprintPrefix)+"%")
+	}
 	return listRows(q, page, machineFromRow)
 }
 
@@ -160,6 +163,9 @@ func (s *Store) ListEvents(ctx context.Context, f licensing.EventFilter, page li
 	}
 	if f.Until != nil {
 		q = q.Where("time < ?", f.Until.UTC())
+	}
+	if f.Newest {
+		return findRows(pagedNewest(q, page), eventFromRow)
 	}
 	return listRows(q, page, eventFromRow)
 }

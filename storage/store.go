@@ -191,6 +191,21 @@ func paged(q *gorm.DB, p licensing.Page) *gorm.DB {
 	return q.Order("id").Limit(p.Limit)
 }
 
+// pagedNewest is paged newest first: ids are time-ordered, so After is
+// the last id of the page before and the next page holds smaller ones.
+func pagedNewest(q *gorm.DB, p licensing.Page) *gorm.DB {
+	p = p.Normalize()
+	if p.After != "" {
+		q = q.Where("id < ?", p.After)
+	}
+	return q.Order("id DESC").Limit(p.Limit)
+}
+
+// likeEscape makes s a literal inside a LIKE pattern (escape '!').
+func likeEscape(s string) string {
+	return strings.NewReplacer("!", "!!", "%", "!%", "_", "!_").Replace(s)
+}
+
 // listRows runs a paged query and converts its rows to domain values.
 func listRows[R, T any](q *gorm.DB, page licensing.Page, conv func(*R) *T) ([]T, error) {
 	return findRows(paged(q, page), conv)
@@ -319,6 +334,15 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*licensing.Customer
 
 func (s *Store) ListCustomers(ctx context.Context, page licensing.Page) ([]licensing.Customer, error) {
 	return listRows(s.q(ctx), page, customerFromRow)
+}
+
+// SearchCustomers finds customers whose name, email or contacts contain q
+// (case insensitive), or whose id is q: one bounded query, paged by id.
+func (s *Store) SearchCustomers(ctx context.Context, q string, page licensing.Page) ([]licensing.Customer, error) {
+	q = strings.TrimSpace(q)
+	pat := "%" + likeEscape(strings.ToLower(q)) + "%"
+	db := s.q(ctx).Where("LOWER(name) LIKE ? ESCAPE '!' OR LOWER(email) LIKE ? ESCAPE '!' OR LOWER(contacts) LIKE ? ESCAPE '!' OR id = ?", pat, pat, pat, q)
+	return listRows(db, page, customerFromRow)
 }
 
 // Licenses.

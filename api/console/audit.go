@@ -20,33 +20,22 @@ type auditData struct {
 	Actions []string
 	Filters url.Values
 	Next    template.URL
+	Names   *labels
+	Query   template.URL // the filters, for the CSV export
 }
 
 // audit is the audit log with the API's filters (action, target, actor,
-// time range), oldest first, a page at a time. The actor filter takes the
+// time range), newest first, a page at a time. The actor filter takes the
 // log's label (user:<id>, token:<id>) or a console user's email.
 func (cn *Console) audit(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	d := auditData{Actions: licensing.Actions, Filters: url.Values{}}
-	for _, k := range []string{"action", "target_type", "target_id", "actor", "since", "until"} {
+	d := auditData{Actions: licensing.Actions, Filters: url.Values{}, Names: cn.labels(c)}
+	for _, k := range auditFilters {
 		d.Filters.Set(k, strings.TrimSpace(c.Query(k)))
 	}
-	f := licensing.EventFilter{Action: d.Filters.Get("action"), TargetType: d.Filters.Get("target_type"),
-		TargetID: d.Filters.Get("target_id"), Actor: d.Filters.Get("actor")}
-	if strings.Contains(f.Actor, "@") {
-		u, err := cn.cfg.Users.UserByEmail(ctx, f.Actor)
-		if licensing.ErrorCode(err) == licensing.ENotFound {
-			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "no console user has the email %s", f.Actor))
-		} else if err != nil {
-			return cn.fail(c, err)
-		}
-		f.Actor = "user:" + u.ID
-	}
-	var err error
-	if f.Since, err = formTime(d.Filters.Get("since"), false); err != nil {
-		return cn.fail(c, err)
-	}
-	if f.Until, err = formTime(d.Filters.Get("until"), true); err != nil {
+	d.Query = template.URL(nonEmpty(d.Filters).Encode())
+	f, err := cn.eventFilter(c, d.Filters)
+	if err != nil {
 		return cn.fail(c, err)
 	}
 	if d.Events, err = cn.cfg.Services.Notifications.Events(ctx, f, licensing.Page{After: c.Query("after"), Limit: PageSize}); err != nil {
@@ -54,6 +43,42 @@ func (cn *Console) audit(c *fiber.Ctx) error {
 	}
 	d.Next = nextPage(d.Events, func(e *licensing.Event) string { return e.ID }, d.Filters)
 	return cn.render(c, fiber.StatusOK, "audit", "Audit log", d)
+}
+
+// auditFilters are the audit page's filters (and its export's).
+var auditFilters = []string{"action", "target_type", "target_id", "actor", "since", "until"}
+
+// nonEmpty is v without its empty values.
+func nonEmpty(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		if len(vs) > 0 && vs[0] != "" {
+			out[k] = vs
+		}
+	}
+	return out
+}
+
+// eventFilter reads the audit filters, newest first.
+func (cn *Console) eventFilter(c *fiber.Ctx, q url.Values) (licensing.EventFilter, error) {
+	ctx := c.UserContext()
+	f := licensing.EventFilter{Action: q.Get("action"), TargetType: q.Get("target_type"),
+		TargetID: q.Get("target_id"), Actor: q.Get("actor"), Newest: true}
+	if strings.Contains(f.Actor, "@") {
+		u, err := cn.cfg.Users.UserByEmail(ctx, f.Actor)
+		if licensing.ErrorCode(err) == licensing.ENotFound {
+			return f, licensing.FieldErrorf("actor", "no console user has the email %s", f.Actor)
+		} else if err != nil {
+			return f, err
+		}
+		f.Actor = "user:" + u.ID
+	}
+	var err error
+	if f.Since, err = formTime(q.Get("since"), false); err != nil {
+		return f, err
+	}
+	f.Until, err = formTime(q.Get("until"), true)
+	return f, err
 }
 
 // formTime reads a date (2026-05-01) or a date and time (2026-05-01T10:30,

@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"math"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -106,8 +107,65 @@ func refused(err error) bool {
 
 // withError sets the service's refusal on the form.
 func (f *form) withError(err error, fields map[string]string) {
-	f.Error = licensing.ErrorMessage(err)
-	f.Field = errorField(f.Error, fields)
+	f.Error = inFormUnits(licensing.ErrorMessage(err))
+	f.Field = formField(err, fields)
+}
+
+// apiUnits are the API's fields in seconds, as the policy form shows them.
+var apiUnits = []struct {
+	field, label string
+	unit         int64
+}{
+	{"duration_seconds", "Duration (days)", day},
+	{"lease_ttl_seconds", "Lease lifetime (minutes)", minute},
+	{"heartbeat_window_seconds", "Heartbeat window (minutes)", minute},
+	{"grace_seconds", "Grace (days)", day},
+	{"offline_release_seconds", "Free an offline machine's seat after (hours)", hour},
+}
+
+var wholeNumber = regexp.MustCompile(`\b\d+\b`)
+
+// inFormUnits says a service message about the API's seconds in the
+// form's words: the fields by their labels and, when it is about one
+// field, its numbers in that field's unit ("lease_ttl_seconds must be
+// between 300 and 2592000" → "Lease lifetime (minutes) must be between 5
+// and 43200").
+func inFormUnits(msg string) string {
+	var about []int64
+	for _, u := range apiUnits {
+		if strings.Contains(msg, u.field) {
+			msg = strings.ReplaceAll(msg, u.field, u.label)
+			about = append(about, u.unit)
+		}
+	}
+	if len(about) != 1 {
+		return msg
+	}
+	return wholeNumber.ReplaceAllStringFunc(msg, func(s string) string {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return s
+		}
+		return inUnit(n, about[0])
+	})
+}
+
+// formField is the form's field an error is about: the field the error
+// names (licensing.ErrorField, the problem's invalid_params) mapped to the
+// form's when fields maps it (or the form's own when they are the same
+// name), else the first field token its message mentions.
+func formField(err error, fields map[string]string) string {
+	if ef := licensing.ErrorField(err); ef != "" {
+		if v, ok := fields[ef]; ok {
+			return v
+		}
+		for _, v := range fields {
+			if v == ef {
+				return v
+			}
+		}
+	}
+	return errorField(licensing.ErrorMessage(err), fields)
 }
 
 // invalid is a refusal of the page itself (a number that does not parse).
@@ -283,7 +341,7 @@ type policyData struct {
 var (
 	policyFields = []string{"product_id", "name", "duration_days", "max_machines", "floating", "lease_ttl_minutes",
 		"heartbeat_minutes", "grace_days", "expiry_action", "expiry_notice_days", "offline_release_hours",
-		"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action"} // the last: subscriptions.go
+		"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action", "offline_max_days"} // the last: subscriptions.go
 	policyErrorFields = map[string]string{
 		"product_id": "product_id", "name": "name", "duration_seconds": "duration_days", "max_machines": "max_machines",
 		"node-locked": "floating", "lease_ttl_seconds": "lease_ttl_minutes", "heartbeat_window_seconds": "heartbeat_minutes",
@@ -342,8 +400,9 @@ func policyInput(f *form) (licensing.PolicyInput, error) {
 		}
 	}
 	if s := f.V("max_machines"); s != "" {
-		if in.MaxMachines, err = strconv.Atoi(s); err != nil {
-			return in, f.invalid("max_machines", "Seats must be a whole number")
+		if in.MaxMachines, err = strconv.Atoi(s); err != nil || in.MaxMachines < 1 {
+			// 0 would be taken as the default (1): say so rather than save 1.
+			return in, f.invalid("max_machines", "Seats must be a whole number of at least 1")
 		}
 	}
 	notices := []int{}

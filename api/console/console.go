@@ -137,6 +137,10 @@ var funcs = template.FuncMap{
 	"actionForms": func(path, csrf string, actions []string) actionForms {
 		return actionForms{Path: path, CSRF: csrf, Actions: actions}
 	},
+	"verb":   verb,
+	"done":   doneLabel,
+	"danger": func(action string) bool { return dangerous[action] },
+	"event":  eventLabel,
 	"safeURL": func(s string) template.URL {
 		// Only the QR code's own data URL goes through here.
 		if strings.HasPrefix(s, "data:image/png;base64,") {
@@ -177,6 +181,7 @@ func (cn *Console) Mount(r fiber.Router) {
 		h := rt.Handler
 		r.Add(rt.Method, rt.Path, cn.signedIn, cn.require(rt.Perm), func(c *fiber.Ctx) error { return h(cn, c) })
 	}
+	r.Use(webui.NotFound(cn.fail))
 }
 
 // Route is one page or action of the console behind sign-in, the
@@ -192,6 +197,7 @@ type Route struct {
 // and licenses); a new area adds its slice here.
 var routeGroups = [][]Route{
 	overviewRoutes,
+	searchRoutes,
 	licenseFormRoutes, // before licenseRoutes: /licenses/new is no :id (licenseforms.go)
 	licenseRoutes,
 	catalogRoutes,
@@ -202,7 +208,9 @@ var routeGroups = [][]Route{
 	machineRoutes,
 	releaseRoutes,
 	webhookRoutes,
+	deliveryRoutes,
 	auditRoutes,
+	exportRoutes,
 	tokenRoutes,
 	userRoutes,
 	insightRoutes,

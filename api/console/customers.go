@@ -3,13 +3,13 @@ package console
 import (
 	"html/template"
 	"net/url"
-	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 )
 
 // The customers' pages: list and search, detail (profile, contacts, its
@@ -28,77 +28,40 @@ type customersData struct {
 	Customers []licensing.Customer
 	Query     string
 	Next      template.URL
-	Scanned   int // customers looked at by this page of a search
 	CanWrite  bool
 }
 
-// searchBudget bounds the customers one search page reads: the store has
-// no text search, so a search walks the list by id a bounded stretch at a
-// time and offers to continue from where it stopped.
-const searchBudget = 10 * licensing.MaxPageLimit
-
+// customers lists customers by id, or those a search finds: one bounded
+// query in the store (SearchCustomers), a page at a time.
 func (cn *Console) customers(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	d := customersData{Query: strings.TrimSpace(c.Query("q")), CanWrite: current(c).Actor.Allows(licensing.WriteCustomers)}
-	after := c.Query("after")
+	page := licensing.Page{After: c.Query("after"), Limit: PageSize}
+	var err error
 	if d.Query == "" {
-		cs, err := cn.cfg.Services.Customers.Customers(ctx, licensing.Page{After: after, Limit: PageSize})
-		if err != nil {
-			return cn.fail(c, err)
-		}
-		d.Customers = cs
-		if n := len(cs); n > 0 {
-			d.Next = nextPage(cs, func(c *licensing.Customer) string { return c.ID }, url.Values{})
-		}
-		return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
+		d.Customers, err = cn.cfg.Services.Customers.Customers(ctx, page)
+	} else {
+		d.Customers, err = cn.cfg.Services.Customers.SearchCustomers(ctx, d.Query, page)
 	}
-	q := strings.ToLower(d.Query)
-	for d.Scanned < searchBudget && len(d.Customers) < PageSize {
-		cs, err := cn.cfg.Services.Customers.Customers(ctx, licensing.Page{After: after, Limit: licensing.MaxPageLimit})
-		if err != nil {
-			return cn.fail(c, err)
-		}
-		for _, cu := range cs {
-			d.Scanned++
-			after = cu.ID
-			if matches(cu, q) {
-				if d.Customers = append(d.Customers, cu); len(d.Customers) == PageSize {
-					break
-				}
-			}
-		}
-		if len(cs) < licensing.MaxPageLimit && len(d.Customers) < PageSize {
-			after = "" // the end of the list
-			break
-		}
+	if err != nil {
+		return cn.fail(c, err)
 	}
-	if after != "" {
-		d.Next = template.URL(url.Values{"q": {d.Query}, "after": {after}}.Encode())
-	}
+	d.Next = nextPage(d.Customers, func(c *licensing.Customer) string { return c.ID }, url.Values{"q": {d.Query}})
 	return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
-}
-
-// matches reports whether the customer's id, name, email or a contact's
-// name or email holds q (lower case).
-func matches(cu licensing.Customer, q string) bool {
-	has := func(s string) bool { return strings.Contains(strings.ToLower(s), q) }
-	if has(cu.ID) || has(cu.Name) || has(cu.Email) {
-		return true
-	}
-	return slices.ContainsFunc(cu.Contacts, func(ct licensing.Contact) bool { return has(ct.Name) || has(ct.Email) })
 }
 
 type customerData struct {
 	form
-	Customer    *licensing.Customer // nil for a new one
-	Contacts    []licensing.Contact // the rows of the form, blank ones included
-	Permissions []licensing.Permission
-	Licenses    []licensing.License
-	More        bool // the customer has more licenses than shown
-	CanWrite    bool
-	CanLicense  bool
-	Saved       bool
-	Insights    []insightRow // insights.go: nil when the user may not read them
+	Customer      *licensing.Customer // nil for a new one
+	Contacts      []licensing.Contact // the rows of the form, blank ones included
+	Permissions   []licensing.Permission
+	Licenses      []licensing.License
+	More          bool // the customer has more licenses than shown
+	CanWrite      bool
+	CanLicense    bool
+	Saved         bool
+	Insights      []insightRow                // insights.go: nil when the user may not read them
+	Subscriptions []subscription.Subscription // subscriptions.go
 }
 
 var customerErrorFields = map[string]string{"name": "name", "email": "email", "status": "status",
@@ -163,6 +126,9 @@ func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error 
 		d.Licenses, d.More = ls, len(ls) == PageSize
 	}
 	var err error
+	if d.Subscriptions, err = cn.subscriptionsOf(c, d.Customer.ID, ""); err != nil {
+		return cn.fail(c, err)
+	}
 	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{CustomerID: d.Customer.ID}); err != nil {
 		return cn.fail(c, err)
 	}

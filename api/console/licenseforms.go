@@ -33,7 +33,7 @@ type licenseNewData struct {
 	Products     []licensing.Product
 	Product      *licensing.Product
 	Policies     []licensing.Policy
-	Customers    []licensing.Customer // suggestions for the customer field
+	Pick         picker // the customer, picked by name
 	Entitlements []licensing.Entitlement
 	Created      *licensing.CreatedLicense
 }
@@ -61,9 +61,10 @@ func (cn *Console) licenseNewPage(c *fiber.Ctx, status int, d licenseNewData) er
 		return cn.fail(c, err)
 	}
 	if current(c).Actor.Allows(licensing.ReadCustomers) {
-		if d.Customers, err = cn.cfg.Services.Customers.Customers(ctx, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
+		if d.Pick, err = cn.customerPicker(ctx, "customer_id", "Customer", d.V("customer_id_q"), d.V("customer_id")); err != nil {
 			return cn.fail(c, err)
 		}
+		d.Pick.Bad = d.Bad("customer_id")
 	}
 	ents, err := cn.cfg.Services.Catalog.Entitlements(ctx, licensing.Page{Limit: licensing.MaxPageLimit})
 	if err != nil {
@@ -81,7 +82,14 @@ func (cn *Console) licenseNew(c *fiber.Ctx) error {
 // licenseCreate creates the license and shows its key on the answer to
 // the POST, once: it is in no URL and stored nowhere in clear.
 func (cn *Console) licenseCreate(c *fiber.Ctx) error {
-	f := readForm(c, []string{"product_id", "policy_id", "customer_id", "name", "key", "expires"}, []string{"entitlements"})
+	f := readForm(c, []string{"product_id", "policy_id", "customer_id", "customer_id_q", "name", "key", "expires"}, []string{"entitlements"})
+	if searching(c) {
+		return cn.licenseNewPage(c, fiber.StatusOK, licenseNewData{form: f})
+	}
+	if err := cn.pickedFits(c, f.V("customer_id_q"), f.V("customer_id")); err != nil {
+		f.withError(err, licenseErrorFields)
+		return cn.licenseNewPage(c, formStatus(err), licenseNewData{form: f})
+	}
 	in := licensing.LicenseInput{PolicyID: f.V("policy_id"), CustomerID: f.V("customer_id"), Name: f.V("name"), Key: f.V("key"),
 		Entitlements: f.Multi["entitlements"]}
 	var err error
@@ -115,6 +123,7 @@ type licenseChoiceData struct {
 	Policy   *licensing.Policy   // the current one
 	Policies []licensing.Policy  // the product's, for change plan
 	Customer *licensing.Customer // the current one, for transfer
+	Pick     picker              // the customer it goes to, for transfer
 }
 
 func (cn *Console) licenseChoicePage(c *fiber.Ctx, status int, name, title string, f form) error {
@@ -129,6 +138,12 @@ func (cn *Console) licenseChoicePage(c *fiber.Ctx, status int, name, title strin
 	}
 	if cu, err := cn.cfg.Services.Customers.Customer(ctx, l.CustomerID); err == nil {
 		d.Customer = cu
+	}
+	if name == "license-transfer" && current(c).Actor.Allows(licensing.ReadCustomers) {
+		if d.Pick, err = cn.customerPicker(ctx, "customer_id", "Customer it goes to", f.V("customer_id_q"), f.V("customer_id")); err != nil {
+			return cn.fail(c, err)
+		}
+		d.Pick.Bad = f.Bad("customer_id")
 	}
 	if name == "license-plan" {
 		if d.Policies, err = cn.cfg.Services.Catalog.Policies(ctx, licensing.PolicyFilter{ProductID: l.ProductID}, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
@@ -156,7 +171,7 @@ type choiceAction struct {
 
 func (cn *Console) choose(c *fiber.Ctx, a choiceAction) error {
 	ctx, id := c.UserContext(), c.Params("id")
-	f := readForm(c, []string{a.field, "reason"}, nil)
+	f := readForm(c, []string{a.field, a.field + "_q", "reason"}, nil)
 	again := func(err error) error {
 		if !refused(err) {
 			return cn.fail(c, err)
@@ -167,6 +182,14 @@ func (cn *Console) choose(c *fiber.Ctx, a choiceAction) error {
 	l, err := cn.cfg.Services.Licenses.License(ctx, id)
 	if err != nil {
 		return cn.fail(c, err)
+	}
+	if searching(c) {
+		return cn.licenseChoicePage(c, fiber.StatusOK, a.page, a.title, f)
+	}
+	if a.field == "customer_id" {
+		if err := cn.pickedFits(c, f.V("customer_id_q"), f.V("customer_id")); err != nil {
+			return again(err)
+		}
 	}
 	if f.V("reason") == "" {
 		return again(errNoReason)
@@ -213,7 +236,7 @@ func (cn *Console) licenseTransferDo(c *fiber.Ctx) error {
 			if err != nil {
 				return "", notThere(err, "customer_id", "customer", customerID)
 			}
-			return "to the customer " + cu.Name + " (" + cu.ID + "): its machines stay activated", nil
+			return "to the customer " + cu.Name + customerEmail(cu) + ": its machines stay activated", nil
 		},
 		do: func(c *fiber.Ctx, id, customerID, reason string) error {
 			_, err := cn.cfg.Services.Licenses.TransferLicense(c.UserContext(), id, customerID, reason)
@@ -234,4 +257,12 @@ func seats(n int) string {
 		return "1 seat"
 	}
 	return strconv.Itoa(n) + " seats"
+}
+
+// customerEmail is " (email)", or "" for a customer without one.
+func customerEmail(cu *licensing.Customer) string {
+	if cu.Email == "" {
+		return ""
+	}
+	return " (" + cu.Email + ")"
 }

@@ -32,6 +32,8 @@ type machinesData struct {
 	Status   string
 	Done     string
 	Next     template.URL
+	Names    *labels
+	Query    template.URL // the filters, for the CSV export
 }
 
 func (cn *Console) machines(c *fiber.Ctx) error {
@@ -42,7 +44,8 @@ func (cn *Console) machines(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	d.Machines = ms
+	d.Machines, d.Names = ms, cn.labels(c)
+	d.Query = template.URL(nonEmpty(url.Values{"license": {d.License}, "customer": {d.Customer}, "status": {d.Status}}).Encode())
 	d.Next = nextPage(ms, func(m *licensing.Machine) string { return m.ID },
 		url.Values{"license": {d.License}, "customer": {d.Customer}, "status": {d.Status}})
 	return cn.render(c, fiber.StatusOK, "machines", "Machines", d)

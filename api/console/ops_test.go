@@ -541,7 +541,7 @@ func TestAuditLogPage(t *testing.T) {
 			must(t, err)
 		}
 		ro := e.signedIn(licensing.RoleReadOnly)
-		rows := regexp.MustCompile(`<td>customer\.created</td>`)
+		rows := regexp.MustCompile(`<td data-label="Action">customer\.created</td>`)
 		_, body := ro.do("GET", "/console/audit?action=customer.created", nil)
 		next := regexp.MustCompile(`href="/console/audit\?([^"]+)" rel="next"`).FindStringSubmatch(body)
 		if n := len(rows.FindAllString(body, -1)); n != console.PageSize || next == nil {
@@ -558,7 +558,7 @@ func TestAuditLogPage(t *testing.T) {
 		wantStatus(t, "suspend", resp, http.StatusSeeOther)
 		for _, q := range []string{"target_type=license&target_id=" + e.license.ID, "actor=admin%40example.com", "actor=admin%40example.com&since=2026-05-01&until=2026-05-01"} {
 			_, body := ro.do("GET", "/console/audit?"+q, nil)
-			if !strings.Contains(body, "audit me") || strings.Contains(body, "<td>customer.created</td>") {
+			if !strings.Contains(body, "audit me") || strings.Contains(body, `<td data-label="Action">customer.created</td>`) {
 				t.Errorf("audit?%s: the suspension is missing or other events are listed", q)
 			}
 		}

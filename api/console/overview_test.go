@@ -133,7 +133,7 @@ func TestOverviewShowsTheFigures(t *testing.T) {
 		// The expiring links list exactly the licenses counted.
 		for q, want := range map[string][]string{"7": {soon.KeyHint}, "30": {soon.KeyHint, later.KeyHint}} {
 			_, list := b.do("GET", "/console/licenses?expiring="+q, nil)
-			if got := strings.Count(list, `<tr><td><a href="/console/licenses/`); got != len(want) {
+			if got := strings.Count(list, `<tr><td data-label="Key"><a href="/console/licenses/`); got != len(want) {
 				t.Errorf("expiring=%s lists %d licenses, want %d", q, got, len(want))
 			}
 			for _, hint := range want {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
+	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 )
 
 // The pages call the same services as the JSON routes, with the same
@@ -34,28 +35,74 @@ type licensesData struct {
 	Product  string
 	Expiring string       // "7" or "30": active licenses expiring within as many days (the overview's links)
 	Next     template.URL // the query of the next page (encoded), "" on the last
+	Names    *labels
+	Pick     picker       // the customer filter, by name
+	CanWrite bool         // shows "New license"
+	Notice   string       // the customer search found several: choose one
+	Query    template.URL // the filters in force, for the CSV export
+}
+
+// filterOf is the licenses' filter of the list page's fields: expiring
+// ("7", "30") is the overview's active licenses expiring within as many
+// days.
+func (cn *Console) filterOf(status, customer, product, expiring, key string) licensing.LicenseFilter {
+	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(status), CustomerID: customer, ProductID: product, KeyHint: keyHint(key)}
+	if days, err := strconv.Atoi(expiring); err == nil && days >= 1 && days <= 366 {
+		f = cn.cfg.Services.Automation.ExpiringFilter(days)
+		f.CustomerID, f.ProductID, f.KeyHint = customer, product, keyHint(key)
+	}
+	return f
+}
+
+// licenseFilter is the filter of the export's query (the list page's,
+// the customer by id).
+func (cn *Console) licenseFilter(c *fiber.Ctx) (licensing.LicenseFilter, error) {
+	return cn.filterOf(c.Query("status"), strings.TrimSpace(c.Query("customer")), c.Query("product"), c.Query("expiring"), strings.TrimSpace(c.Query("key"))), nil
 }
 
 func (cn *Console) licenses(c *fiber.Ctx) error {
-	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), Expiring: c.Query("expiring")}
+	d := licensesData{Status: c.Query("status"), Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), Expiring: c.Query("expiring"),
+		Names: cn.labels(c), CanWrite: current(c).Actor.Allows(licensing.WriteLicenses)}
 	d.Key = strings.TrimSpace(c.Query("key"))
-	f := licensing.LicenseFilter{Status: licensing.LicenseStatus(d.Status), CustomerID: d.Customer, ProductID: d.Product, KeyHint: keyHint(d.Key)}
-	if days, err := strconv.Atoi(d.Expiring); err == nil && days >= 1 && days <= 366 {
-		f = cn.cfg.Services.Automation.ExpiringFilter(days)
-		f.CustomerID, f.ProductID, f.KeyHint, d.Status = d.Customer, d.Product, keyHint(d.Key), string(f.Status)
-	} else {
-		d.Expiring = ""
+	if current(c).Actor.Allows(licensing.ReadCustomers) {
+		var err error
+		if d.Pick, err = cn.customerPicker(c.UserContext(), "customer", "Customer", c.Query("customer_q"), d.Customer); err != nil {
+			return cn.fail(c, err)
+		}
+		d.Pick.Optional = true
+		switch {
+		case d.Pick.Query != "" && len(d.Pick.Matches) == 0:
+			d.Notice = "No customer matches “" + d.Pick.Query + "”."
+			d.Licenses = []licensing.License{}
+			return cn.licensesPage(c, d)
+		case d.Pick.Query != "" && len(d.Pick.Matches) > 1 && !d.Pick.Fits:
+			d.Notice = strconv.Itoa(len(d.Pick.Matches)) + " customers match “" + d.Pick.Query + "”: choose one in the list."
+			d.Pick.Chosen = ""
+		}
+		d.Customer = d.Pick.Chosen
 	}
+	f := cn.filterOf(d.Status, d.Customer, d.Product, d.Expiring, d.Key)
+	if f.ExpiresBefore == nil {
+		d.Expiring = ""
+	} else {
+		d.Status = string(f.Status)
+	}
+	d.Query = template.URL(nonEmpty(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "expiring": {d.Expiring}, "key": {d.Key}}).Encode())
 	ls, err := cn.cfg.Services.Licenses.Licenses(c.UserContext(), f, licensing.Page{After: c.Query("after"), Limit: PageSize})
 	if err != nil {
 		return cn.fail(c, err)
 	}
 	d.Licenses = ls
-	if d.Products, err = cn.cfg.Services.Catalog.Products(c.UserContext(), licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
-		return cn.fail(c, err)
-	}
 	if len(ls) == PageSize {
 		d.Next = template.URL(url.Values{"status": {d.Status}, "customer": {d.Customer}, "product": {d.Product}, "expiring": {d.Expiring}, "key": {d.Key}, "after": {ls[len(ls)-1].ID}}.Encode())
+	}
+	return cn.licensesPage(c, d)
+}
+
+func (cn *Console) licensesPage(c *fiber.Ctx, d licensesData) error {
+	var err error
+	if d.Products, err = cn.cfg.Services.Catalog.Products(c.UserContext(), licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
+		return cn.fail(c, err)
 	}
 	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
 }
@@ -72,23 +119,33 @@ func keyHint(typed string) string {
 }
 
 type licenseData struct {
-	License      *licensing.License
-	Policy       *licensing.Policy
-	Machines     []licensing.Machine
-	Events       []licensing.Event
-	Entitlements []string
-	Done         string
-	Actions      []string
-	Insights     []insightRow // insights.go: nil when the user may not read them
+	formError     // an action refused: the page again, with why
+	License       *licensing.License
+	Policy        *licensing.Policy
+	Machines      []licensing.Machine
+	Events        []licensing.Event
+	Entitlements  []string
+	Done          string
+	Actions       []string
+	Insights      []insightRow                // insights.go: nil when the user may not read them
+	Subscriptions []subscription.Subscription // those billing it (subscriptions.go)
 }
 
 func (cn *Console) license(c *fiber.Ctx) error {
+	return cn.licensePage(c, fiber.StatusOK, "")
+}
+
+// licensePage draws the license page; message is an action's refusal.
+func (cn *Console) licensePage(c *fiber.Ctx, status int, message string) error {
 	ctx, id := c.UserContext(), c.Params("id")
 	l, err := cn.cfg.Services.Licenses.License(ctx, id)
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	d := licenseData{License: l, Done: c.Query("done"), Entitlements: l.Entitlements}
+	d := licenseData{formError: formError{message}, License: l, Done: c.Query("done"), Entitlements: l.Entitlements}
+	if d.Subscriptions, err = cn.subscriptionsOf(c, l.CustomerID, l.ID); err != nil {
+		return cn.fail(c, err)
+	}
 	if p, err := cn.cfg.Services.Catalog.Policy(ctx, l.PolicyID); err == nil {
 		d.Policy = p
 		d.Entitlements = append(append([]string{}, p.Entitlements...), l.Entitlements...)
@@ -110,7 +167,7 @@ func (cn *Console) license(c *fiber.Ctx) error {
 	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{LicenseID: id}); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "license", "License "+l.KeyHint, d)
+	return cn.render(c, status, "license", "License "+l.KeyHint, d)
 }
 
 // availableActions are the actions that make sense in the license's state
@@ -147,9 +204,20 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		cf.Target += " (" + l.Name + ")"
 	}
 	var n int
-	if action == "extend" && cf.Reason != "" {
+	// A refused action shows the license page again with why, rather
+	// than an error page that loses it.
+	again := func(err error) error {
+		if refused(err) {
+			return cn.licensePage(c, formStatus(err), licensing.ErrorMessage(err))
+		}
+		return cn.fail(c, err)
+	}
+	if cf.Reason == "" {
+		return again(errNoReason)
+	}
+	if action == "extend" {
 		if n, err = strconv.Atoi(days); err != nil || n < 1 || n > 3650 {
-			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "days must be a whole number from 1 to 3650"))
+			return again(licensing.FieldErrorf("days", "Days must be a whole number from 1 to 3650"))
 		}
 		cf.Detail, cf.Fields = "by "+days+" days", []field{{"days", days}}
 	}
@@ -171,7 +239,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		_, err = cn.cfg.Services.Licenses.ExtendLicense(ctx, id, licensing.ExtendInput{DurationSeconds: int64(n) * int64(24*time.Hour/time.Second), Reason: cf.Reason})
 	}
 	if err != nil {
-		return cn.fail(c, err)
+		return again(err)
 	}
 	return cn.redirect(c, Prefix+"/licenses/"+id+"?done="+action)
 }

@@ -1,7 +1,9 @@
 package console
 
 import (
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -68,9 +70,23 @@ func (cn *Console) customerSubscriptions(c *fiber.Ctx) error {
 	return cn.render(c, fiber.StatusOK, "subscriptions", "Subscriptions of "+cu.Name, d)
 }
 
+// subscriptionsOf are the customer's subscriptions (only those billing
+// licenseID when it is set), for the customer and license pages; nil
+// when subscriptions are not configured or the user may not read them.
+func (cn *Console) subscriptionsOf(c *fiber.Ctx, customerID, licenseID string) ([]subscription.Subscription, error) {
+	if cn.cfg.Subscriptions == nil || !current(c).Actor.Allows(licensing.ReadSubscriptions) {
+		return nil, nil
+	}
+	subs, err := cn.cfg.Subscriptions.Subscriptions(c.UserContext(), subscription.Filter{CustomerID: customerID}, licensing.Page{Limit: PageSize})
+	if err != nil || licenseID == "" {
+		return subs, err
+	}
+	return slices.DeleteFunc(subs, func(s subscription.Subscription) bool { return !slices.Contains(s.LicenseIDs, licenseID) }), nil
+}
+
 // The policy form's subscription settings and the metadata key of each.
 var (
-	billingFields = []string{"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action"}
+	billingFields = []string{"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action", "offline_max_days"}
 	billingKeys   = map[string]string{"trial_start": licensing.MetaTrialStart, "dunning_days": licensing.MetaDunningDays,
 		"cancel_action": licensing.MetaCancelAction, "refund_action": licensing.MetaRefundAction, "dispute_action": licensing.MetaDisputeAction}
 )
@@ -85,6 +101,10 @@ func billingValues(f form, md map[string]string) form {
 	}
 	for field, key := range billingKeys {
 		f.Values[field] = md[key]
+	}
+	f.Values["offline_max_days"] = ""
+	if n, err := strconv.ParseInt(md[licensing.OfflineTTLMetadata], 10, 64); err == nil {
+		f.Values["offline_max_days"] = inUnit(n, day)
 	}
 	return f
 }
@@ -106,6 +126,17 @@ func billingMetadata(f *form, md map[string]string) (map[string]string, error) {
 			return nil, f.invalid("trial_days", "A trial lasts more than 0 days (empty: not a trial)")
 		}
 		out[licensing.MetaTrialSeconds] = strconv.FormatInt(secs, 10)
+	}
+	delete(out, licensing.OfflineTTLMetadata)
+	if f.V("offline_max_days") != "" {
+		secs, err := f.number("offline_max_days", "Offline leases last at most (days)", day)
+		if err != nil {
+			return nil, err
+		}
+		if maxDays := int64(licensing.MaxLeaseTTL / time.Second); secs < 1 || secs > maxDays {
+			return nil, f.invalid("offline_max_days", "Offline leases last at most (days) must be more than 0 and at most %s days (empty: the longest lease)", inUnit(maxDays, day))
+		}
+		out[licensing.OfflineTTLMetadata] = strconv.FormatInt(secs, 10)
 	}
 	for field, key := range billingKeys {
 		if v := f.V(field); v != "" {

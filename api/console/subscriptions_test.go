@@ -46,6 +46,16 @@ func TestCustomerSubscriptionsPage(t *testing.T) {
 		if !strings.Contains(cust, `id="customer-subscriptions"`) {
 			t.Error("the customer page does not link its subscriptions")
 		}
+		// Issue 24, 5: the customer's and the license's pages show the
+		// subscription's status, period end, trial and dunning.
+		for _, page := range []string{"/console/customers/" + sub.CustomerID, "/console/licenses/" + sub.LicenseIDs[0]} {
+			_, body := b.do("GET", page, nil)
+			for _, want := range []string{`id="subscriptions"`, `<span class="status status-active">active</span>`, "lp_sub_1", "no trial", "paid up", "2026-05-31"} {
+				if !strings.Contains(body, want) {
+					t.Errorf("%s lacks %q", page, want)
+				}
+			}
+		}
 	})
 }
 

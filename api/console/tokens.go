@@ -23,6 +23,8 @@ type tokensData struct {
 	Next   template.URL
 	// The create form's values, kept when it is refused.
 	Name, Role, Customer, Expires string
+	Pick                          picker // the customer of a customer token, by name
+	Names                         *labels
 }
 
 func (cn *Console) tokensPage(c *fiber.Ctx, status int, d tokensData) error {
@@ -30,7 +32,14 @@ func (cn *Console) tokensPage(c *fiber.Ctx, status int, d tokensData) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	d.Tokens, d.Roles = ts, licensing.Roles
+	d.Tokens, d.Roles, d.Names = ts, licensing.Roles, cn.labels(c)
+	if current(c).Actor.Allows(licensing.ReadCustomers) {
+		q := c.FormValue("customer_q")
+		if d.Pick, err = cn.customerPicker(c.UserContext(), "customer", "Customer (customer role only)", q, d.Customer); err != nil {
+			return cn.fail(c, err)
+		}
+		d.Pick.Optional = true
+	}
 	d.Next = nextPage(ts, func(t *licensing.APIToken) string { return t.ID }, nil)
 	return cn.render(c, status, "tokens", "API tokens", d)
 }
@@ -49,8 +58,14 @@ type tokenCreated struct {
 func (cn *Console) tokenCreate(c *fiber.Ctx) error {
 	d := tokensData{Name: strings.TrimSpace(c.FormValue("name")), Role: c.FormValue("role"),
 		Customer: strings.TrimSpace(c.FormValue("customer")), Expires: strings.TrimSpace(c.FormValue("expires"))}
+	if searching(c) {
+		return cn.tokensPage(c, fiber.StatusOK, d)
+	}
 	in := licensing.TokenInput{Name: d.Name, Role: licensing.Role(d.Role), CustomerID: d.Customer}
 	exp, err := formTime(d.Expires, true)
+	if err == nil {
+		err = cn.pickedFits(c, c.FormValue("customer_q"), d.Customer)
+	}
 	if err == nil {
 		in.ExpiresAt = exp
 		var ct *licensing.CreatedToken

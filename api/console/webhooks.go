@@ -114,7 +114,7 @@ func (cn *Console) webhook(c *fiber.Ctx) error {
 	if d.Status != "" && !slices.Contains(d.Statuses, d.Status) {
 		return cn.fail(c, licensing.Errorf(licensing.EInvalid, "status must be pending, delivered or failed"))
 	}
-	f := licensing.DeliveryFilter{EndpointID: id, Status: licensing.DeliveryStatus(d.Status)}
+	f := licensing.DeliveryFilter{EndpointID: id, Status: licensing.DeliveryStatus(d.Status), Newest: true}
 	if d.Deliveries, err = cn.cfg.Services.Notifications.Deliveries(ctx, f, licensing.Page{After: c.Query("after"), Limit: PageSize}); err != nil {
 		return cn.fail(c, err)
 	}

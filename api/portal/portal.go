@@ -155,6 +155,7 @@ func (p *Portal) Mount(r fiber.Router) {
 		h := rt.Handler
 		r.Add(rt.Method, rt.Path, p.signedIn, p.require(rt.Perm), func(c *fiber.Ctx) error { return h(p, c) })
 	}
+	r.Use(webui.NotFound(p.fail))
 }
 
 func current(c *fiber.Ctx) *portal.Current {

@@ -238,3 +238,15 @@ func spend(ctx context.Context, limiter api.RateLimiter, rule api.RateRule, key 
 	}
 	return nil
 }
+
+// NotFound answers a browser's request for a path of the area that has no
+// page with the area's HTML error page (fail), not the API's problem JSON;
+// other clients get the JSON (Next). Mounted after the area's routes.
+func NotFound(fail func(*fiber.Ctx, error) error) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+			return c.Next()
+		}
+		return fail(c, licensing.Errorf(licensing.ENotFound, "there is no page at %s", c.Path()))
+	}
+}

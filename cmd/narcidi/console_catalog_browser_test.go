@@ -108,7 +108,7 @@ func TestConsoleCatalogInBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS(`#name`), "Globex desk"))
 	both("license-new")
 	run("save the license",
-		chromedp.Click(chromedp.CSS(`#license-form button[type=submit]`)),
+		chromedp.Click(chromedp.CSS(`#create-license`)),
 		chromedp.WaitVisible(chromedp.CSS(`#license-key`)))
 	both("license-created")
 	key, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#license-key`)))
