@@ -393,3 +393,51 @@ type RulesStore interface {
 	// there is none.
 	LastEvent(ctx context.Context, targetType, targetID, action string) (*Event, error)
 }
+
+// MarshalJSON writes only the members given (a null for a cleared one),
+// so a client sending a patch it built does not clear the others.
+func (p OverridesPatch) MarshalJSON() ([]byte, error) {
+	m := map[string]any{}
+	for name, n := range p.members() {
+		if n.set() {
+			m[name] = n.value()
+		}
+	}
+	return json.Marshal(m)
+}
+
+type nullable interface {
+	set() bool
+	value() any
+}
+
+func (n Nullable[T]) set() bool { return n.Set }
+func (n Nullable[T]) value() any {
+	if n.Value == nil {
+		return nil
+	}
+	return *n.Value
+}
+
+func (p *OverridesPatch) members() map[string]nullable {
+	return map[string]nullable{
+		"seats": p.Seats, "lease_ttl_seconds": p.LeaseTTLSeconds, "heartbeat_window_seconds": p.HeartbeatWindowSeconds,
+		"grace_seconds": p.GraceSeconds, "expiry_action": p.ExpiryAction, "max_activations": p.MaxActivations,
+		"max_deactivations": p.MaxDeactivations, "limit_period_seconds": p.LimitPeriodSeconds, "min_seat_hold_seconds": p.MinSeatHoldSeconds,
+	}
+}
+
+// Input is the patch as the overrides of a new license (cleared members
+// and absent ones alike are not overridden); nil when it sets none.
+func (p OverridesPatch) Input() *OverridesInput {
+	var in OverridesInput
+	p.apply(&in.LicenseOverrides, &in.Seats)
+	if in.Seats == nil && in.LicenseOverrides.IsZero() {
+		return nil
+	}
+	return &in
+}
+
+// Overrides reports whether the license overrides the value name (for the
+// console's license page).
+func (e *EffectivePolicy) Overrides(name string) bool { return slices.Contains(e.Overridden, name) }

@@ -13,7 +13,6 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
-
 func TestPolicyRulesValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -134,7 +133,9 @@ func TestWithOverrides(t *testing.T) {
 	}{
 		{"none", licensing.License{}, func(e *licensing.Policy) bool { return e.MaxMachines == 3 && e.LeaseTTLSeconds == 3600 }, nil},
 		{"seats and ttl", licensing.License{SeatsOverride: ptr(7), Overrides: licensing.LicenseOverrides{LeaseTTLSeconds: ptr[int64](600)}},
-			func(e *licensing.Policy) bool { return e.MaxMachines == 7 && e.LeaseTTLSeconds == 600 && e.GraceSeconds == 60 },
+			func(e *licensing.Policy) bool {
+				return e.MaxMachines == 7 && e.LeaseTTLSeconds == 600 && e.GraceSeconds == 60
+			},
 			[]string{"seats", "lease_ttl_seconds"}},
 		{"expiry and limits", licensing.License{Overrides: licensing.LicenseOverrides{ExpiryAction: ptr(licensing.ExpiryAllow), MaxActivations: ptr(0), MinSeatHoldSeconds: ptr[int64](30)}},
 			func(e *licensing.Policy) bool {
