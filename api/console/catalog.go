@@ -329,7 +329,7 @@ func policyValues(p *licensing.Policy) form {
 		"heartbeat_minutes": inUnit(p.HeartbeatWindowSeconds, minute), "grace_days": inUnit(p.GraceSeconds, day),
 		"expiry_action": string(p.ExpiryAction), "expiry_notice_days": strings.Join(days, ", "),
 		"offline_release_hours": inUnit(p.OfflineReleaseSeconds, hour),
-		"rule_matching": string(p.Rules.Matching), "rule_uniqueness": string(p.Rules.Uniqueness),
+		"rule_matching":         string(p.Rules.Matching), "rule_uniqueness": string(p.Rules.Uniqueness),
 		"rule_max_activations": strconv.Itoa(p.Rules.MaxActivations), "rule_max_deactivations": strconv.Itoa(p.Rules.MaxDeactivations),
 		"rule_limit_period_hours": inUnit(p.Rules.LimitPeriodSeconds, hour), "rule_min_seat_hold_hours": inUnit(p.Rules.MinSeatHoldSeconds, hour),
 		"rule_overage_factor": overageText(p.Rules.OverageFactor), "rule_overage_seats": strconv.Itoa(p.Rules.OverageSeats),
