@@ -211,8 +211,11 @@ type Grant struct {
 // Activate binds the machine's fingerprint to the license, taking a seat,
 // and issues a lease. Activating a fingerprint that already holds a seat
 // issues a fresh lease on the same seat. The seat limit holds under any
-// concurrency: the license row is locked for the whole transaction.
-// EInvalid, ENotFound, ESeatLimit, ELicenseSuspended/Revoked/Expired, EForbidden.
+// concurrency: the license row is locked for the whole transaction. The
+// policy's activation rules (rules.go, activation.go) apply to a new
+// fingerprint: matching, uniqueness, the activation cap, the overage.
+// EInvalid, ENotFound, ESeatLimit, ELicenseSuspended/Revoked/Expired, EForbidden,
+// EFingerprintTaken, EActivationLimited.
 func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -333,8 +336,10 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 }
 
 // Deactivate removes the machine from the license, freeing its seat. It is
-// allowed whatever the license's status: giving a seat back is always fine.
-// EInvalid, ENotFound, ENotActivated.
+// allowed whatever the license's status, within the policy's abuse rules:
+// a seat younger than its minimum hold (ESeatHeld) or past the
+// deactivation cap (EActivationLimited) stays.
+// EInvalid, ENotFound, ENotActivated, ESeatHeld, EActivationLimited.
 func (s *Leasing) Deactivate(ctx context.Context, req MachineRequest) error {
 	if err := req.validate(); err != nil {
 		return err
