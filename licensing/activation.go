@@ -55,8 +55,10 @@ func (s *Leasing) takeSeat(ctx context.Context, tx LeasingStore, lic *License, p
 	if err := tx.CreateMachine(ctx, m); err != nil {
 		return nil, false, err
 	}
-	if err := tx.RecordSeatEvent(ctx, lic.ID, SeatActivation, now); err != nil {
-		return nil, false, err
+	if r.MaxActivations > 0 {
+		if err := tx.RecordSeatEvent(ctx, lic.ID, SeatActivation, now); err != nil {
+			return nil, false, err
+		}
 	}
 	if err := s.record(appCtx, tx, ActionMachineActivated, "machine", m.ID, "", nil, m); err != nil {
 		return nil, false, err

@@ -374,8 +374,10 @@ func (s *Leasing) Deactivate(ctx context.Context, req MachineRequest) error {
 		if err := capReached(ctx, tx, lic, SeatDeactivation, pol.Rules.MaxDeactivations, pol.Rules.LimitPeriodSeconds, now); err != nil {
 			return err
 		}
-		if err := tx.RecordSeatEvent(ctx, lic.ID, SeatDeactivation, now); err != nil {
-			return err
+		if pol.Rules.MaxDeactivations > 0 {
+			if err := tx.RecordSeatEvent(ctx, lic.ID, SeatDeactivation, now); err != nil {
+				return err
+			}
 		}
 		ctx := WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
 		return removeMachine(ctx, s.core, boundLeasing{tx}, m.ID, ActionMachineDeactivated, "deactivated by the app")

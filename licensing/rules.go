@@ -44,7 +44,9 @@ const (
 )
 
 // ActivationLimits are the anti-abuse caps of a policy (a license may
-// override each). 0 means no cap.
+// override each). 0 means no cap. Seats taken and freed are recorded
+// (seat_events) only while a cap applies, so a cap counts from when it
+// was set.
 type ActivationLimits struct {
 	// MaxActivations caps new seats taken per rolling LimitPeriodSeconds.
 	MaxActivations int `json:"max_activations,omitempty" jsonschema:"minimum=0,maximum=1000000"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -20,6 +21,14 @@ import (
 // positionally on PostgreSQL and SQLite. leaseReadNoPolicySQL is the same
 // without the policy, for a reader that keeps policies (PolicyCache).
 var leaseReadSQL, leaseReadNoPolicySQL = leaseReadQuery(true), leaseReadQuery(false)
+
+// The same on a schema before 0022 (and 0020): the new columns' defaults
+// as constants, at the same positions.
+var leaseReadPreRulesSQL, leaseReadPreRulesNoPolicySQL = preRules(leaseReadSQL), preRules(leaseReadNoPolicySQL)
+
+func preRules(q string) string {
+	return strings.NewReplacer("l.overrides, l.seats_override,", "'{}', CAST(NULL AS INTEGER),", "p.rules,", "'{}',").Replace(q)
+}
 
 const (
 	leaseReadLicenseCols = ` l.id, l.key_hash, l.key_hint, l.product_id, l.policy_id, l.customer_id, l.name, l.status, l.status_reason,
@@ -60,6 +69,12 @@ func (s *Store) readLease(ctx context.Context, keyHash, fingerprint string, with
 	query := leaseReadNoPolicySQL
 	if withPolicy {
 		query = leaseReadSQL
+	}
+	if s.preRules != nil && s.preRules.Load() {
+		query = leaseReadPreRulesNoPolicySQL
+		if withPolicy {
+			query = leaseReadPreRulesSQL
+		}
 	}
 	if pool, ok := s.db.Statement.ConnPool.(*sql.DB); ok && s.postgres {
 		return readLeasePgx(ctx, pool, query, keyHash, fingerprint, withPolicy)

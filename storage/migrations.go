@@ -322,7 +322,11 @@ func (s *Store) MigrateTo(ctx context.Context, id string) error {
 		if id != "" {
 			migrate = func() error { return m.MigrateTo(id) }
 		}
-		if err := migrate(); err != nil {
+		err = migrate()
+		if s.preRules != nil {
+			s.checkRulesColumns(conn) // this connection: SQLite has one
+		}
+		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		if id != "" {
