@@ -16,7 +16,7 @@ func (s *Server) machineRequest(c *fiber.Ctx) (licensing.MachineRequest, error) 
 	}
 	req := licensing.MachineRequest{
 		Key: in.LicenseKey, Fingerprint: in.Fingerprint, Name: in.Name,
-		Hostname: in.Hostname, Platform: in.Platform, IP: c.IP(), AppVersion: in.AppVersion,
+		Hostname: in.Hostname, Platform: in.Platform, IP: c.IP(), AppVersion: in.AppVersion, Components: in.Components,
 	}
 	if t := in.ClockTampering; t != nil {
 		req.ClockTampering = &licensing.ClockTampering{Count: t.Count, FirstAt: t.FirstAt, LastAt: t.LastAt}
@@ -28,7 +28,7 @@ func leaseResponse(g *licensing.Grant) verifier.LeaseResponse {
 	return verifier.LeaseResponse{
 		Lease: g.Lease, LeaseExpiresAt: g.ExpiresAt, MachineID: g.Machine.ID, LicenseID: g.License.ID,
 		// Half the window, so a client on that pace never races the offline scan.
-		ProductID: g.License.ProductID, HeartbeatInterval: g.Policy.HeartbeatIntervalSeconds(),
+		ProductID: g.License.ProductID, HeartbeatInterval: g.Policy.HeartbeatIntervalSeconds(), Overage: g.Overage,
 	}
 }
 

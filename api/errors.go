@@ -40,6 +40,13 @@ var statusOf = map[licensing.Code]int{
 	// One trial per machine per product: the machine's state clashes with
 	// the request, as a duplicate would.
 	licensing.ETrialUsed: http.StatusConflict,
+	// Activation rules (issue 27): the fingerprint is taken in the
+	// policy's uniqueness scope, as a duplicate; a cap of activations or
+	// deactivations per period is a rate limit the license reached; a seat
+	// held for less than its minimum clashes with the request.
+	licensing.EFingerprintTaken:  http.StatusConflict,
+	licensing.EActivationLimited: http.StatusTooManyRequests,
+	licensing.ESeatHeld:          http.StatusConflict,
 }
 
 // fiberCodes translates fiber's own errors (routing, body limit, protocol)

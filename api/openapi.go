@@ -42,6 +42,12 @@ func schemaOf(v any) map[string]any {
 			if t == rawJSON {
 				return &jsonschema.Schema{} // any JSON value
 			}
+			// licensing.Nullable[T]: T or null (null clears the value).
+			if n, ok := reflect.New(t).Elem().Interface().(interface{ NullableOf() any }); ok {
+				inner := (&jsonschema.Reflector{DoNotReference: true}).Reflect(n.NullableOf())
+				inner.Version, inner.ID = "", ""
+				return &jsonschema.Schema{AnyOf: []*jsonschema.Schema{inner, {Type: "null"}}}
+			}
 			return nil
 		},
 	}

@@ -135,6 +135,9 @@ type PolicyInput struct {
 	// ExpiryNoticeDays default to 30, 7 and 1; [] sends none.
 	ExpiryNoticeDays      *[]int `json:"expiry_notice_days,omitempty"`
 	OfflineReleaseSeconds int64  `json:"offline_release_seconds,omitempty"`
+	// Rules are the activation rules (matching, uniqueness, abuse
+	// limits, overage); absent: the defaults, today's behaviour.
+	Rules *PolicyRules `json:"rules,omitempty"`
 }
 
 // CreatePolicy validates and stores a policy of an existing product.
@@ -170,6 +173,13 @@ func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 	if err := validateOfflineRelease(in.OfflineReleaseSeconds, in.HeartbeatWindowSeconds); err != nil {
 		return nil, err
 	}
+	var rules PolicyRules
+	if in.Rules != nil {
+		rules = *in.Rules
+	}
+	if err := rules.Validate(); err != nil {
+		return nil, err
+	}
 	ents, err := checkEntitlements(ctx, s.store, in.Entitlements)
 	if err != nil {
 		return nil, err
@@ -189,7 +199,7 @@ func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 		MaxMachines: in.MaxMachines, Floating: in.Floating, LeaseTTLSeconds: in.LeaseTTLSeconds,
 		HeartbeatWindowSeconds: in.HeartbeatWindowSeconds, GraceSeconds: in.GraceSeconds,
 		ExpiryAction: in.ExpiryAction, Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
-		ExpiryNoticeDays: notices, OfflineReleaseSeconds: in.OfflineReleaseSeconds,
+		ExpiryNoticeDays: notices, OfflineReleaseSeconds: in.OfflineReleaseSeconds, Rules: rules,
 	}
 	return p, s.store.InTx(ctx, func(tx CatalogStore) error {
 		if err := tx.CreatePolicy(ctx, p); err != nil {
@@ -346,6 +356,8 @@ type PolicyPatch struct {
 	Metadata               *map[string]string `json:"metadata,omitempty"`
 	ExpiryNoticeDays       *[]int             `json:"expiry_notice_days,omitempty"`
 	OfflineReleaseSeconds  *int64             `json:"offline_release_seconds,omitempty"`
+	// Rules replace the policy's activation rules as a whole.
+	Rules *PolicyRules `json:"rules,omitempty"`
 }
 
 // UpdatePolicy edits a policy. ENotFound, EInvalid.
@@ -386,6 +398,13 @@ func (s *Catalog) UpdatePolicy(ctx context.Context, id string, in PolicyPatch) (
 		}
 		if in.Entitlements != nil {
 			p.Entitlements = ents
+		}
+		if in.Rules != nil {
+			r := *in.Rules
+			if err := r.Validate(); err != nil {
+				return err
+			}
+			p.Rules = r
 		}
 		if err := requireName(p.Name); err != nil {
 			return err

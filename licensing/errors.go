@@ -32,6 +32,15 @@ const (
 	ENotEntitled      Code = "not_entitled"       // the license does not cover this (another product, a missing entitlement)
 	EMethodNotAllowed Code = "method_not_allowed" // the path exists, not with this HTTP method
 	ETrialUsed        Code = "trial_used"         // this machine already had the product's trial
+	// EFingerprintTaken: the fingerprint holds a seat elsewhere in the
+	// policy's uniqueness scope (another license of the policy, product...).
+	EFingerprintTaken Code = "fingerprint_taken"
+	// EActivationLimited: the license's activations or deactivations in the
+	// rolling period reached the policy's cap (seat hopping).
+	EActivationLimited Code = "activation_limited"
+	// ESeatHeld: the seat was taken too recently to be freed (the policy's
+	// minimum seat hold time).
+	ESeatHeld Code = "seat_held"
 )
 
 // Codes is the whole vocabulary, so that adapters can check they map every
@@ -41,7 +50,7 @@ var Codes = []Code{
 	EInvalid, EMalformed, ENotFound, EConflict, EUnauthorized, EForbidden, ESeatLimit,
 	ELicenseSuspended, ELicenseRevoked, ELicenseExpired, ENotActivated, EMachineBlocked,
 	ETooLarge, EUnsupportedMedia, ERateLimited, EUnavailable, EInternal, ENotEntitled,
-	EMethodNotAllowed, ETrialUsed,
+	EMethodNotAllowed, ETrialUsed, EFingerprintTaken, EActivationLimited, ESeatHeld,
 }
 
 // Error is a domain error: a code for machines, a message safe to show to the

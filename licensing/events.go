@@ -47,8 +47,13 @@ const (
 	ActionMachineBlocked      = "machine.blocked"
 	ActionMachineUnblocked    = "machine.unblocked"
 	ActionMachineHeartbeatRst = "machine.heartbeat_reset"
-	ActionTokenCreated        = "token.created"
-	ActionTokenRevoked        = "token.revoked"
+	// Activation rules (issue 27).
+	ActionMachineFingerprintChanged = "machine.fingerprint_changed" // a drifted machine matched by its components kept its seat
+	ActionLicenseActivationLimited  = "license.activation_limited"  // an activation or deactivation refused by the abuse caps
+	ActionLicenseSeatLimitReached   = "license.seat_limit_reached"  // an activation refused: no seat left (overage included)
+	ActionLicenseOverageEntered     = "license.overage_entered"     // the machines in use went past the seats, into the overage allowed
+	ActionTokenCreated              = "token.created"
+	ActionTokenRevoked              = "token.revoked"
 )
 
 // Release actions, recorded by licensing/release (declared here so the one
@@ -120,6 +125,7 @@ var Actions = []string{
 	ActionUserSignInFailed, ActionUserSignedOut, ActionUserRecoveryUsed, ActionUserPasswordLink,
 	ActionPortalLinkSent, ActionPortalSignedIn, ActionPortalSignInFailed, ActionPortalSignedOut, ActionPortalPasswordSet,
 	ActionInsightChurnRisk, ActionInsightBlockRisk, ActionInsightUpgradeSuggested, ActionInsightSharingSuspected,
+	ActionMachineFingerprintChanged, ActionLicenseActivationLimited, ActionLicenseSeatLimitReached, ActionLicenseOverageEntered,
 }
 
 // EventFilter narrows an audit log listing.

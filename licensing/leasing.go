@@ -59,6 +59,8 @@ type LeasingStore interface {
 	// LastSeenRecorder takes the last-seen stamps of renewals and
 	// heartbeats.
 	LastSeenRecorder
+	// RulesStore holds what the activation rules read and write.
+	RulesStore
 }
 
 // UsabilityStaleness bounds how long after a change to a license
@@ -80,9 +82,9 @@ const UsabilityStaleness time.Duration = 0
 // bounds it. Seat accounting never reads a cached policy.
 const MaxPolicyStaleness = 5 * time.Second
 
-// LeaseView is what LeasingStore.ReadLease returns. Its License has no
-// SeatsOverride: no renewal, heartbeat or validation counts seats (only
-// Activate does, from the locked row).
+// LeaseView is what LeasingStore.ReadLease returns. Its License carries
+// its overrides (rules.go) and seat count; only Activate accounts seats,
+// from the locked row.
 type LeaseView struct {
 	License        *License
 	Policy         *Policy
@@ -168,10 +170,19 @@ type MachineRequest struct {
 	// clock tampering it saw since its last renewal, kept as an event.
 	AppVersion     string
 	ClockTampering *ClockTampering
+	// Components are the machine's hardware component fingerprints
+	// (optional; at most MaxComponents), matched under the policy's
+	// MatchingRule when the fingerprint is new on the license.
+	Components []string
 }
 
 func (r *MachineRequest) validate() error {
 	r.Key = NormalizeKey(r.Key)
+	comps, err := NormalizeComponents(r.Components)
+	if err != nil {
+		return err
+	}
+	r.Components = comps
 	switch {
 	case r.Key == "" || len(r.Key) > 256:
 		return Errorf(EInvalid, "license_key is required (at most 256 characters)")
@@ -194,13 +205,19 @@ type Grant struct {
 	Machine   *Machine
 	// Created is true when the activation took a new seat.
 	Created bool
+	// Overage is how many machines the license has beyond its seats
+	// (within the overage its policy allows); 0 when not over.
+	Overage int
 }
 
 // Activate binds the machine's fingerprint to the license, taking a seat,
 // and issues a lease. Activating a fingerprint that already holds a seat
 // issues a fresh lease on the same seat. The seat limit holds under any
-// concurrency: the license row is locked for the whole transaction.
-// EInvalid, ENotFound, ESeatLimit, ELicenseSuspended/Revoked/Expired, EForbidden.
+// concurrency: the license row is locked for the whole transaction. The
+// policy's activation rules (rules.go, activation.go) apply to a new
+// fingerprint: matching, uniqueness, the activation cap, the overage.
+// EInvalid, ENotFound, ESeatLimit, ELicenseSuspended/Revoked/Expired, EForbidden,
+// EFingerprintTaken, EActivationLimited.
 func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, error) {
 	if err := req.validate(); err != nil {
 		return nil, err
@@ -230,35 +247,22 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 			if err := tx.TouchMachine(ctx, m.ID, true, true, req.IP, now); err != nil {
 				return err
 			}
+			if err := keepComponents(ctx, tx, m, req.Components); err != nil {
+				return err
+			}
 			m.LastHeartbeat, m.LastLeaseAt, m.Status = &now, &now, MachineActive
 		case ErrorCode(err) == ENotFound:
-			n, err := tx.CountMachines(ctx, lic.ID)
-			if err != nil {
+			if m, created, err = s.takeSeat(ctx, tx, lic, pol, req, now); err != nil {
 				return err
 			}
-			if seats := lic.Seats(pol); n >= seats {
-				return Errorf(ESeatLimit, "all %d machine seats of the license are taken", seats)
-			}
-			if err := s.checkTrial(ctx, tx, lic, pol, req.Fingerprint, now); err != nil {
-				return err
-			}
-			m = &Machine{
-				LicenseID: lic.ID, Fingerprint: req.Fingerprint, Name: req.Name, Hostname: req.Hostname,
-				Platform: req.Platform, IP: req.IP, Status: MachineActive, LastHeartbeat: &now, LastLeaseAt: &now,
-				CreatedAt: now, UpdatedAt: now,
-			}
-			if err := tx.CreateMachine(ctx, m); err != nil {
-				return err
-			}
-			ctx := WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
-			if err := s.record(ctx, tx, ActionMachineActivated, "machine", m.ID, "", nil, m); err != nil {
-				return err
-			}
-			created = true
 		default:
 			return err
 		}
-		g, err = s.sign(ctx, lic, pol, m, now)
+		over, err := s.overage(ctx, tx, lic, pol)
+		if err != nil {
+			return err
+		}
+		g, err = s.sign(ctx, lic, pol, m, now, over)
 		if g != nil {
 			g.Created = created
 		}
@@ -266,6 +270,7 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 	})
 	if err != nil {
 		s.noteRefusal(UseActivation, err, seen, seenM, req, seenAt)
+		s.recordRefusal(ctx, seen, err, seenAt)
 	} else {
 		s.noteUse(Use{Kind: UseActivation, LicenseID: g.License.ID, MachineID: g.Machine.ID, At: seenAt, IP: req.IP, Platform: g.Machine.Platform, AppVersion: req.AppVersion})
 	}
@@ -297,7 +302,11 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	}
 	s.noteUse(Use{Kind: UseRenewal, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform, AppVersion: req.AppVersion})
 	s.noteTampering(req, v.License.ID, m.ID, now)
-	return s.sign(ctx, v.License, v.Policy, m, now)
+	over, err := s.overage(ctx, s.store, v.License, v.Policy)
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(ctx, v.License, v.Policy, m, now, over)
 }
 
 // Heartbeat records that a machine is alive. It returns the time of the
@@ -329,22 +338,64 @@ func (s *Leasing) Heartbeat(ctx context.Context, req MachineRequest) (*Machine, 
 }
 
 // Deactivate removes the machine from the license, freeing its seat. It is
-// allowed whatever the license's status: giving a seat back is always fine.
-// EInvalid, ENotFound, ENotActivated.
+// allowed whatever the license's status, within the policy's abuse rules:
+// a seat younger than its minimum hold (ESeatHeld) or past the
+// deactivation cap (EActivationLimited) stays.
+// EInvalid, ENotFound, ENotActivated, ESeatHeld, EActivationLimited.
 func (s *Leasing) Deactivate(ctx context.Context, req MachineRequest) error {
 	if err := req.validate(); err != nil {
 		return err
 	}
-	lic, err := s.secrets.licenseByKey(ctx, s.store, req.Key, false)
-	if err != nil {
-		return licenseKeyNotFound(err)
+	var seen *License
+	err := s.store.InTx(ctx, func(tx LeasingStore) error {
+		// The license row is locked, as in Activate, so the deactivation
+		// cap counts exactly.
+		lic, err := s.secrets.licenseByKey(ctx, tx, req.Key, true)
+		if err != nil {
+			return licenseKeyNotFound(err)
+		}
+		seen = lic
+		m, err := tx.FindMachine(ctx, lic.ID, req.Fingerprint)
+		switch {
+		case ErrorCode(err) == ENotFound:
+			return errNotActivated
+		case err != nil:
+			return err
+		case m.Status == MachineBlocked:
+			return errBlocked
+		}
+		pol, err := tx.GetPolicy(ctx, lic.PolicyID)
+		if err != nil {
+			return err
+		}
+		pol, _ = lic.WithOverrides(pol)
+		now := s.clock()
+		if hold := pol.Rules.MinSeatHoldSeconds; hold > 0 && now.Before(m.CreatedAt.Add(seconds(hold))) {
+			return Errorf(ESeatHeld, "the seat was taken at %s and is held at least %s", m.CreatedAt.Format(time.RFC3339), seconds(hold))
+		}
+		if err := capReached(ctx, tx, lic, SeatDeactivation, pol.Rules.MaxDeactivations, pol.Rules.LimitPeriodSeconds, now); err != nil {
+			return err
+		}
+		if pol.Rules.MaxDeactivations > 0 {
+			if err := tx.RecordSeatEvent(ctx, lic.ID, SeatDeactivation, now); err != nil {
+				return err
+			}
+		}
+		ctx := WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
+		return removeMachine(ctx, s.core, boundLeasing{tx}, m.ID, ActionMachineDeactivated, "deactivated by the app")
+	})
+	if ErrorCode(err) == EActivationLimited {
+		s.recordRefusal(ctx, seen, err, s.clock())
 	}
-	m, err := s.seat(ctx, lic, req.Fingerprint)
-	if err != nil {
-		return err
-	}
-	ctx = WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
-	return removeMachine(ctx, s.core, s.store, m.ID, ActionMachineDeactivated, "deactivated by the app")
+	return err
+}
+
+// boundLeasing is a leasing store already inside a transaction: InTx runs
+// fn in it.
+type boundLeasing struct{ LeasingStore }
+
+func (b boundLeasing) InTx(_ context.Context, fn func(tx LeasingStore) error) error {
+	return fn(b.LeasingStore)
 }
 
 // Validation is the answer to an online check.
@@ -464,14 +515,19 @@ func (s *Leasing) usableSeat(ctx context.Context, req MachineRequest, now time.T
 func (s *Leasing) leaseByKey(ctx context.Context, key, fingerprint string) (*LeaseView, error) {
 	keyed := s.secrets.Hash(NormalizeKey(key))
 	v, err := s.store.ReadLease(ctx, keyed, fingerprint)
-	if ErrorCode(err) != ENotFound {
-		return v, err
+	if ErrorCode(err) == ENotFound {
+		if _, err := s.secrets.licenseByKey(ctx, s.store, key, false); err != nil {
+			return nil, licenseKeyNotFound(err)
+		}
+		v, err = s.store.ReadLease(ctx, keyed, fingerprint)
+		err = licenseKeyNotFound(err)
 	}
-	if _, err := s.secrets.licenseByKey(ctx, s.store, key, false); err != nil {
-		return nil, licenseKeyNotFound(err)
+	if err == nil && v.Policy != nil {
+		// The license's overrides (lease TTL, grace, expiry action...)
+		// apply to everything a renewal or a validation decides.
+		v.Policy, _ = v.License.WithOverrides(v.Policy)
 	}
-	v, err = s.store.ReadLease(ctx, keyed, fingerprint)
-	return v, licenseKeyNotFound(err)
+	return v, err
 }
 
 // seatOf answers whether m (as ReadLease found it) holds a seat.
@@ -515,6 +571,7 @@ func licenseContext(ctx context.Context, r LeasingStore, lic *License) (*Policy,
 	if err != nil {
 		return nil, nil, err
 	}
+	pol, _ = lic.WithOverrides(pol)
 	return pol, cus, nil
 }
 
@@ -557,7 +614,7 @@ var errBlocked = Errorf(EMachineBlocked, "this machine is blocked on the license
 
 // sign issues a lease for machine m. The lease never outlives the license
 // when the policy restricts on expiry.
-func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machine, now time.Time) (*Grant, error) {
+func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machine, now time.Time, overage int) (*Grant, error) {
 	exp := now.Add(pol.LeaseTTL())
 	var licExp int64
 	if lic.ExpiresAt != nil {
@@ -572,10 +629,11 @@ func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machin
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
 		License: lic.ID, Policy: pol.ID, Customer: lic.CustomerID, Machine: m.ID,
 		Fingerprint: m.Fingerprint, Entitlements: EffectiveEntitlements(pol, lic), LicenseExpiry: licExp,
+		Overage: int64(overage),
 	}
 	tok, err := s.signer.SignLease(ctx, claims)
 	if err != nil {
 		return nil, Wrap(EInternal, err, "could not sign the lease")
 	}
-	return &Grant{Lease: tok, ExpiresAt: time.Unix(claims.Expiry, 0).UTC(), License: lic, Policy: pol, Machine: m}, nil
+	return &Grant{Lease: tok, ExpiresAt: time.Unix(claims.Expiry, 0).UTC(), License: lic, Policy: pol, Machine: m, Overage: overage}, nil
 }

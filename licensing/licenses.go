@@ -42,6 +42,9 @@ type LicensesStore interface {
 	// SetLicenseSeats sets a license's own seat count (nil: its policy's):
 	// the only way it changes (UpdateLicense leaves it).
 	SetLicenseSeats(ctx context.Context, id string, seats *int) error
+	// SetLicenseOverrides sets a license's own seat count and rule
+	// overrides (rules.go) together: the one write of its overrides.
+	SetLicenseOverrides(ctx context.Context, id string, seats *int, o LicenseOverrides) error
 
 	GetMachine(ctx context.Context, id string) (*Machine, error)
 	ListMachines(ctx context.Context, filter MachineFilter, page Page) ([]Machine, error)
@@ -82,6 +85,8 @@ type LicenseInput struct {
 	ExpiresAt    *time.Time        `json:"expires_at,omitempty"`
 	Entitlements []string          `json:"entitlements,omitempty"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
+	// Overrides are the license's own values for its policy's rules.
+	Overrides *OverridesInput `json:"overrides,omitempty"`
 }
 
 // CreatedLicense is a new license with its clear key, which is shown once
@@ -119,6 +124,13 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	if len(in.Name) > 200 {
 		return nil, Errorf(EInvalid, "name is longer than 200 characters")
 	}
+	var over OverridesInput
+	if in.Overrides != nil {
+		over = *in.Overrides
+	}
+	if err := validateOverrides(&over.LicenseOverrides, over.Seats); err != nil {
+		return nil, err
+	}
 	if a := ActorFrom(ctx); a.Role == RoleCustomer && a.CustomerID != in.CustomerID {
 		return nil, Errorf(EForbidden, "a customer token cannot create licenses for another customer")
 	}
@@ -146,6 +158,7 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 		KeyHash: s.secrets.Hash(key), KeyHint: KeyHint(key), ProductID: policy.ProductID, PolicyID: policy.ID,
 		CustomerID: in.CustomerID, Name: in.Name, Status: LicenseActive, ExpiresAt: expires,
 		Entitlements: ents, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now,
+		SeatsOverride: over.Seats, Overrides: over.LicenseOverrides,
 	}
 	err = s.store.InTx(ctx, func(tx LicensesStore) error {
 		if err := tx.CreateLicense(ctx, l); err != nil {
@@ -156,7 +169,7 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	if err != nil {
 		return nil, err
 	}
-	l.MaxMachines = l.Seats(policy)
+	l.MaxMachines, l.Effective = l.Seats(policy), l.EffectiveView(policy)
 	return &CreatedLicense{License: *l, Key: key}, nil
 }
 
@@ -293,7 +306,7 @@ func (s *Licenses) withSeats(ctx context.Context, ls []*License) error {
 			}
 			pols[l.PolicyID] = p
 		}
-		l.MaxMachines = l.Seats(p)
+		l.MaxMachines, l.Effective = l.Seats(p), l.EffectiveView(p)
 	}
 	return nil
 }
@@ -322,21 +335,50 @@ func (s *Licenses) Licenses(ctx context.Context, f LicenseFilter, page Page) ([]
 	return ls, s.withSeats(ctx, ptrs)
 }
 
-// LicensePatch changes a license's descriptive fields.
+// LicensePatch changes a license's descriptive fields and its overrides of
+// its policy's rules (in overrides: a member set to null clears that
+// override).
 type LicensePatch struct {
-	Name     *string            `json:"name,omitempty"`
-	Metadata *map[string]string `json:"metadata,omitempty"`
+	Name      *string            `json:"name,omitempty"`
+	Metadata  *map[string]string `json:"metadata,omitempty"`
+	Overrides *OverridesPatch    `json:"overrides,omitempty"`
 }
 
-// UpdateLicense edits a license's name and metadata.
+// UpdateLicense edits a license's name, metadata and overrides. Lowering
+// its seats below the machines in use is refused (ESeatLimit), as a
+// downgrade is. EInvalid (naming the field), ENotFound, ESeatLimit.
 func (s *Licenses) UpdateLicense(ctx context.Context, id string, in LicensePatch) (*License, error) {
-	return s.change(ctx, id, ActionLicenseUpdated, "", func(_ LicensesStore, l *License) error {
+	return s.change(ctx, id, ActionLicenseUpdated, "", func(tx LicensesStore, l *License) error {
 		set(&l.Name, in.Name)
 		set(&l.Metadata, in.Metadata)
 		if len(l.Name) > 200 {
 			return Errorf(EInvalid, "name is longer than 200 characters")
 		}
-		return checkMetadata(l.Metadata)
+		if err := checkMetadata(l.Metadata); err != nil {
+			return err
+		}
+		if in.Overrides == nil {
+			return nil
+		}
+		seats, o := l.SeatsOverride, l.Overrides
+		in.Overrides.apply(&o, &seats)
+		if err := validateOverrides(&o, seats); err != nil {
+			return err
+		}
+		if seats != nil && (l.SeatsOverride == nil || *seats < *l.SeatsOverride) {
+			n, err := tx.CountMachines(ctx, l.ID)
+			if err != nil {
+				return err
+			}
+			if n > *seats {
+				return Errorf(ESeatLimit, "the license has %d machines and seats would be %d: deactivate machines first", n, *seats)
+			}
+		}
+		if err := tx.SetLicenseOverrides(ctx, l.ID, seats, o); err != nil {
+			return err
+		}
+		l.SeatsOverride, l.Overrides = seats, o
+		return nil
 	})
 }
 

@@ -55,10 +55,13 @@ type Policy struct {
 	// machine until someone deactivates it.
 	OfflineReleaseSeconds int64 `json:"offline_release_seconds"`
 	// Entitlements are the feature codes every license of this policy grants.
-	Entitlements []string          `json:"entitlements"`
-	Metadata     map[string]string `json:"metadata,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
+	Entitlements []string `json:"entitlements"`
+	// Rules are the activation rules beyond seats: hardware matching,
+	// uniqueness, abuse limits and overage (rules.go).
+	Rules     PolicyRules       `json:"rules"`
+	Metadata  map[string]string `json:"metadata,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 // Lease TTL bounds: leases are short so that a suspension takes effect
@@ -163,15 +166,21 @@ type License struct {
 	// provider's quantity differs from the policy's seats (nil: the
 	// policy's). MaxMachines is the seat limit in force (Seats), filled
 	// in on the license's reads for the API; it is never stored.
-	SeatsOverride *int      `json:"seats_override,omitempty"`
-	MaxMachines   int       `json:"max_machines,omitempty"`
-	CreatedAt     time.Time `json:"created_at"`
-	UpdatedAt     time.Time `json:"updated_at"`
+	SeatsOverride *int `json:"seats_override,omitempty"`
+	MaxMachines   int  `json:"max_machines,omitempty"`
+	// Overrides are the license's own values for its policy's rules
+	// (the seat count is SeatsOverride).
+	Overrides LicenseOverrides `json:"overrides"`
+	// Effective is the policy the license follows, overrides applied,
+	// filled in on the license's reads for the API; never stored.
+	Effective *EffectivePolicy `json:"effective,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+	UpdatedAt time.Time        `json:"updated_at"`
 }
 
 // Seats is the license's seat limit under policy p: its own count when it
 // has one, else the policy's.
-func (l *License) Seats(p *Policy) int {
+func (l *License) Seats(p *Policy) int { // SeatsOverride, else the policy's
 	if l.SeatsOverride != nil {
 		return *l.SeatsOverride
 	}
@@ -181,6 +190,7 @@ func (l *License) Seats(p *Policy) int {
 // Check says whether the license may get a new lease at now under policy p,
 // returning a domain error with the reason when it may not.
 func (l *License) Check(p *Policy, now time.Time) error {
+	p, _ = l.WithOverrides(p)
 	switch l.Status {
 	case LicenseSuspended:
 		return Errorf(ELicenseSuspended, "the license is suspended")
@@ -202,6 +212,7 @@ func (l *License) PastGrace(p *Policy, now time.Time) bool {
 	if l.ExpiresAt == nil {
 		return false
 	}
+	p, _ = l.WithOverrides(p)
 	return now.After(l.ExpiresAt.Add(seconds(p.GraceSeconds)))
 }
 
@@ -249,8 +260,12 @@ type Machine struct {
 	// until then its seat cannot be freed (the machine keeps working
 	// without network, so a freed seat would be a second one).
 	OfflineUntil *time.Time `json:"offline_until,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	// Components are the hardware component fingerprints the machine
+	// reported (hashed by the SDK), matched under the policy's
+	// MatchingRule when its fingerprint changes.
+	Components []string  `json:"components,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Role is what an API token may do. Deny by default: a role grants only what

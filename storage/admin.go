@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -17,7 +18,7 @@ func (s *Store) UpdateProduct(ctx context.Context, p *licensing.Product) error {
 func (s *Store) UpdatePolicy(ctx context.Context, p *licensing.Policy) error {
 	return s.save(ctx, policyToRow(p), "name", "duration_seconds", "max_machines", "floating", "lease_ttl_seconds",
 		"heartbeat_window_seconds", "grace_seconds", "expiry_action", "expiry_notice_days", "offline_release_seconds",
-		"entitlements", "metadata", "updated_at")
+		"entitlements", "metadata", "rules", "updated_at")
 }
 
 func (s *Store) UpdateCustomer(ctx context.Context, c *licensing.Customer) error {
@@ -34,6 +35,17 @@ func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {
 // schema before 0020 and never carries a seat count read earlier.
 func (s *Store) SetLicenseSeats(ctx context.Context, id string, seats *int) error {
 	res := s.q(ctx).Model(&licenseRow{}).Where("id = ?", id).UpdateColumn("seats_override", seats)
+	return affected(res, errorf(licensing.ENotFound, "license not found"))
+}
+
+// SetLicenseOverrides sets a license's own seat count and rule overrides:
+// the one write of licenses.overrides (UpdateLicense leaves it).
+func (s *Store) SetLicenseOverrides(ctx context.Context, id string, seats *int, o licensing.LicenseOverrides) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return wrap(licensing.EInternal, err, "encode the license's overrides")
+	}
+	res := s.q(ctx).Model(&licenseRow{}).Where("id = ?", id).UpdateColumns(map[string]any{"seats_override": seats, "overrides": string(b)})
 	return affected(res, errorf(licensing.ENotFound, "license not found"))
 }
 

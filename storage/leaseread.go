@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -21,12 +22,20 @@ import (
 // without the policy, for a reader that keeps policies (PolicyCache).
 var leaseReadSQL, leaseReadNoPolicySQL = leaseReadQuery(true), leaseReadQuery(false)
 
+// The same on a schema before 0022 (and 0020): the new columns' defaults
+// as constants, at the same positions.
+var leaseReadPreRulesSQL, leaseReadPreRulesNoPolicySQL = preRules(leaseReadSQL), preRules(leaseReadNoPolicySQL)
+
+func preRules(q string) string {
+	return strings.NewReplacer("l.overrides, l.seats_override,", "'{}', CAST(NULL AS INTEGER),", "p.rules,", "'{}',").Replace(q)
+}
+
 const (
 	leaseReadLicenseCols = ` l.id, l.key_hash, l.key_hint, l.product_id, l.policy_id, l.customer_id, l.name, l.status, l.status_reason,
- l.expires_at, l.entitlements, l.metadata, l.created_at, l.updated_at,`
+ l.expires_at, l.entitlements, l.metadata, l.created_at, l.updated_at, l.overrides, l.seats_override,`
 	leaseReadPolicyCols = ` p.id, p.product_id, p.name, p.duration_seconds, p.max_machines, p.floating, p.lease_ttl_seconds,
  p.heartbeat_window_seconds, p.grace_seconds, p.expiry_action, p.entitlements, p.metadata, p.expiry_notice_days,
- p.offline_release_seconds, p.created_at, p.updated_at,`
+ p.offline_release_seconds, p.created_at, p.updated_at, p.rules,`
 	leaseReadRestCols = ` c.status,
  m.id, m.fingerprint, m.name, m.hostname, m.platform, m.ip, m.status, m.last_heartbeat, m.last_lease_at,
  m.status_reason, m.created_at, m.updated_at
@@ -60,6 +69,12 @@ func (s *Store) readLease(ctx context.Context, keyHash, fingerprint string, with
 	query := leaseReadNoPolicySQL
 	if withPolicy {
 		query = leaseReadSQL
+	}
+	if s.preRules != nil && s.preRules.Load() {
+		query = leaseReadPreRulesNoPolicySQL
+		if withPolicy {
+			query = leaseReadPreRulesSQL
+		}
 	}
 	if pool, ok := s.db.Statement.ConnPool.(*sql.DB); ok && s.postgres {
 		return readLeasePgx(ctx, pool, query, keyHash, fingerprint, withPolicy)
@@ -126,9 +141,10 @@ func readLeasePgx(ctx context.Context, pool *sql.DB, query, keyHash, fingerprint
 		// The JSON columns were skipped (nil destinations): they are
 		// decoded from the row's buffer, valid until Next, with no copy.
 		raw := rows.RawValues()
-		r.licEnt, r.licMeta = raw[leaseReadLicEnt], raw[leaseReadLicEnt+1]
+		r.licEnt, r.licMeta, r.licOver = raw[leaseReadLicEnt], raw[leaseReadLicEnt+1], raw[leaseReadLicOver]
 		if withPolicy {
 			r.polEnt, r.polMeta, r.polNotice = raw[leaseReadPolEnt], raw[leaseReadPolEnt+1], raw[leaseReadPolEnt+2]
+			r.polRules = raw[leaseReadPolRules]
 		}
 		if err := r.decodeJSON(); err != nil {
 			return err
@@ -148,8 +164,10 @@ func readLeasePgx(ctx context.Context, pool *sql.DB, query, keyHash, fingerprint
 // Positions of the JSON columns in leaseReadSQL (the licenses' and the
 // policy's), which readLeasePgx reads raw.
 const (
-	leaseReadLicEnt = 10
-	leaseReadPolEnt = 14 + 10
+	leaseReadLicEnt   = 10
+	leaseReadLicOver  = 14
+	leaseReadPolEnt   = 16 + 10
+	leaseReadPolRules = 16 + 16
 )
 
 // leaseRow is one row of leaseReadSQL (or leaseReadNoPolicySQL). The
@@ -160,11 +178,12 @@ type leaseRow struct {
 	p                                      licensing.Policy
 	licStatus, expiryAction, cusStatus     string
 	licExpires                             pgtype.Timestamptz
+	licSeats                               pgtype.Int8
 	mHeartbeat, mLease, mCreated, mUpdated pgtype.Timestamptz
 	mID, mFP, mName, mHost, mPlatform, mIP pgtype.Text
 	mStatus, mReason                       pgtype.Text
 	licEnt, licMeta, polEnt, polMeta       []byte
-	polNotice                              []byte
+	polNotice, licOver, polRules           []byte
 }
 
 // dest lists the scan destinations in the statement's order; rawJSON
@@ -177,15 +196,15 @@ func (r *leaseRow) dest(withPolicy, rawJSON bool) []any {
 		}
 		return b
 	}
-	dest := make([]any, 0, 43)
+	dest := make([]any, 0, 46)
 	dest = append(dest,
 		&l.ID, &l.KeyHash, &l.KeyHint, &l.ProductID, &l.PolicyID, &l.CustomerID, &l.Name, &r.licStatus, &l.StatusReason,
-		&r.licExpires, raw(&r.licEnt), raw(&r.licMeta), &l.CreatedAt, &l.UpdatedAt)
+		&r.licExpires, raw(&r.licEnt), raw(&r.licMeta), &l.CreatedAt, &l.UpdatedAt, raw(&r.licOver), &r.licSeats)
 	if withPolicy {
 		dest = append(dest,
 			&p.ID, &p.ProductID, &p.Name, &p.DurationSeconds, &p.MaxMachines, &p.Floating, &p.LeaseTTLSeconds,
 			&p.HeartbeatWindowSeconds, &p.GraceSeconds, &r.expiryAction, raw(&r.polEnt), raw(&r.polMeta), raw(&r.polNotice),
-			&p.OfflineReleaseSeconds, &p.CreatedAt, &p.UpdatedAt)
+			&p.OfflineReleaseSeconds, &p.CreatedAt, &p.UpdatedAt, raw(&r.polRules))
 	}
 	return append(dest,
 		&r.cusStatus,
@@ -199,6 +218,7 @@ func (r *leaseRow) decodeJSON() error {
 	err := errors.Join(
 		jsonColumn(r.licEnt, &r.l.Entitlements), jsonColumn(r.licMeta, &r.l.Metadata),
 		jsonColumn(r.polEnt, &r.p.Entitlements), jsonColumn(r.polMeta, &r.p.Metadata), jsonColumn(r.polNotice, &r.p.ExpiryNoticeDays),
+		jsonColumn(r.licOver, &r.l.Overrides), jsonColumn(r.polRules, &r.p.Rules),
 	)
 	if err != nil {
 		return wrap(licensing.EInternal, err, "a stored license or policy is unreadable")
@@ -212,6 +232,10 @@ func (r *leaseRow) view(withPolicy bool) *licensing.LeaseView {
 	l, p := &r.l, &r.p
 	l.Status, p.ExpiryAction = licensing.LicenseStatus(r.licStatus), licensing.ExpiryAction(r.expiryAction)
 	l.ExpiresAt = nullTime(r.licExpires)
+	if r.licSeats.Valid {
+		n := int(r.licSeats.Int64)
+		l.SeatsOverride = &n
+	}
 	l.CreatedAt, l.UpdatedAt = utc(l.CreatedAt), utc(l.UpdatedAt)
 	p.CreatedAt, p.UpdatedAt = utc(p.CreatedAt), utc(p.UpdatedAt)
 	l.Entitlements, p.Entitlements, p.ExpiryNoticeDays = nonNil(l.Entitlements), nonNil(p.Entitlements), nonNil(p.ExpiryNoticeDays)

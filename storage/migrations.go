@@ -45,6 +45,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0018_signing_keys", Migrate: migrateSigningKeys},                  // signingkeys.go
 		{ID: "0019_insight_outcome_facts", Migrate: migrateInsightOutcomeFacts}, // insightscores.go
 		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
+		{ID: "0022_license_rules", Migrate: migrateLicenseRules}, // rules.go
 	}
 }
 
@@ -331,7 +332,11 @@ func (s *Store) MigrateTo(ctx context.Context, id string) error {
 		if id != "" {
 			migrate = func() error { return m.MigrateTo(id) }
 		}
-		if err := migrate(); err != nil {
+		err = migrate()
+		if s.preRules != nil {
+			s.checkRulesColumns(conn) // this connection: SQLite has one
+		}
+		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		if id != "" {

@@ -36,6 +36,7 @@ type policyRow struct {
 	Metadata               map[string]string `gorm:"serializer:json"`
 	ExpiryNoticeDays       []int             `gorm:"serializer:json"`
 	OfflineReleaseSeconds  int64
+	Rules                  licensing.PolicyRules `gorm:"serializer:json"`
 	CreatedAt              time.Time
 	UpdatedAt              time.Time
 }
@@ -71,6 +72,7 @@ type licenseRow struct {
 	Metadata     map[string]string `gorm:"serializer:json"`
 	// SeatsOverride is the license's own seat count (NULL: the policy's).
 	SeatsOverride *int
+	Overrides     licensing.LicenseOverrides `gorm:"serializer:json"`
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -90,6 +92,7 @@ type machineRow struct {
 	LastLeaseAt   *time.Time
 	StatusReason  string
 	OfflineUntil  *time.Time
+	Components    []string `gorm:"serializer:json"`
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -205,7 +208,7 @@ func policyFromRow(r *policyRow) *licensing.Policy {
 		Floating: r.Floating, LeaseTTLSeconds: r.LeaseTTLSeconds, HeartbeatWindowSeconds: r.HeartbeatWindowSeconds,
 		GraceSeconds: r.GraceSeconds, ExpiryAction: licensing.ExpiryAction(r.ExpiryAction), Entitlements: nonNil(r.Entitlements),
 		Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
-		ExpiryNoticeDays: nonNil(r.ExpiryNoticeDays), OfflineReleaseSeconds: r.OfflineReleaseSeconds,
+		ExpiryNoticeDays: nonNil(r.ExpiryNoticeDays), OfflineReleaseSeconds: r.OfflineReleaseSeconds, Rules: r.Rules,
 	}
 }
 
@@ -215,7 +218,7 @@ func policyToRow(p *licensing.Policy) *policyRow {
 		Floating: p.Floating, LeaseTTLSeconds: p.LeaseTTLSeconds, HeartbeatWindowSeconds: p.HeartbeatWindowSeconds,
 		GraceSeconds: p.GraceSeconds, ExpiryAction: string(p.ExpiryAction), Entitlements: nonNil(p.Entitlements),
 		Metadata: emptyMapIfNil(p.Metadata), CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
-		ExpiryNoticeDays: nonNil(p.ExpiryNoticeDays), OfflineReleaseSeconds: p.OfflineReleaseSeconds,
+		ExpiryNoticeDays: nonNil(p.ExpiryNoticeDays), OfflineReleaseSeconds: p.OfflineReleaseSeconds, Rules: p.Rules,
 	}
 }
 
@@ -240,7 +243,7 @@ func licenseFromRow(r *licenseRow) *licensing.License {
 	return &licensing.License{
 		ID: r.ID, KeyHash: r.KeyHash, KeyHint: r.KeyHint, ProductID: r.ProductID, PolicyID: r.PolicyID, CustomerID: r.CustomerID,
 		Name: r.Name, Status: licensing.LicenseStatus(r.Status), StatusReason: r.StatusReason, ExpiresAt: utcPtr(r.ExpiresAt),
-		Entitlements: nonNil(r.Entitlements), Metadata: r.Metadata, SeatsOverride: r.SeatsOverride, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		Entitlements: nonNil(r.Entitlements), Metadata: r.Metadata, SeatsOverride: r.SeatsOverride, Overrides: r.Overrides, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
 
@@ -248,7 +251,7 @@ func licenseToRow(l *licensing.License) *licenseRow {
 	return &licenseRow{
 		ID: l.ID, KeyHash: l.KeyHash, KeyHint: l.KeyHint, ProductID: l.ProductID, PolicyID: l.PolicyID, CustomerID: l.CustomerID,
 		Name: l.Name, Status: string(l.Status), StatusReason: l.StatusReason, ExpiresAt: l.ExpiresAt,
-		Entitlements: nonNil(l.Entitlements), Metadata: emptyMapIfNil(l.Metadata), SeatsOverride: l.SeatsOverride, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
+		Entitlements: nonNil(l.Entitlements), Metadata: emptyMapIfNil(l.Metadata), SeatsOverride: l.SeatsOverride, Overrides: l.Overrides, CreatedAt: l.CreatedAt, UpdatedAt: l.UpdatedAt,
 	}
 }
 
@@ -256,7 +259,7 @@ func machineFromRow(r *machineRow) *licensing.Machine {
 	return &licensing.Machine{
 		ID: r.ID, LicenseID: r.LicenseID, Fingerprint: r.Fingerprint, Name: r.Name, Hostname: r.Hostname, Platform: r.Platform,
 		IP: r.IP, Status: licensing.MachineStatus(r.Status), LastHeartbeat: utcPtr(r.LastHeartbeat), LastLeaseAt: utcPtr(r.LastLeaseAt),
-		StatusReason: r.StatusReason, OfflineUntil: utcPtr(r.OfflineUntil), CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
+		StatusReason: r.StatusReason, OfflineUntil: utcPtr(r.OfflineUntil), Components: nilIfEmpty(r.Components), CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt),
 	}
 }
 
@@ -264,7 +267,7 @@ func machineToRow(m *licensing.Machine) *machineRow {
 	return &machineRow{
 		ID: m.ID, LicenseID: m.LicenseID, Fingerprint: m.Fingerprint, Name: m.Name, Hostname: m.Hostname, Platform: m.Platform,
 		IP: m.IP, Status: string(m.Status), LastHeartbeat: m.LastHeartbeat, LastLeaseAt: m.LastLeaseAt, StatusReason: m.StatusReason,
-		OfflineUntil: m.OfflineUntil, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
+		OfflineUntil: m.OfflineUntil, Components: nonNil(m.Components), CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt,
 	}
 }
 
@@ -274,4 +277,13 @@ func apiTokenFromRow(r *apiTokenRow) *licensing.APIToken {
 
 func apiTokenToRow(t *licensing.APIToken) *apiTokenRow {
 	return &apiTokenRow{ID: t.ID, Name: t.Name, Role: string(t.Role), CustomerID: t.CustomerID, Hash: t.Hash, Bootstrap: t.Bootstrap, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, CreatedAt: t.CreatedAt, LastUsedAt: t.LastUsedAt}
+}
+
+// nilIfEmpty reads an empty stored list as none (the domain's omitempty
+// lists, such as a machine's components).
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }

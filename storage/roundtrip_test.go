@@ -128,7 +128,9 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 		pol := &licensing.Policy{ID: "01950000-0000-7000-8000-000000000002", ProductID: prod.ID, Name: "Pro", DurationSeconds: 86400,
 			MaxMachines: 3, Floating: true, LeaseTTLSeconds: 3600, HeartbeatWindowSeconds: 600, GraceSeconds: 7200,
 			ExpiryAction: licensing.ExpiryRestrict, ExpiryNoticeDays: []int{30, 7}, OfflineReleaseSeconds: 1200,
-			Entitlements: []string{"export"}, Metadata: map[string]string{"a": "b"}, CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
+			Entitlements: []string{"export"}, Metadata: map[string]string{"a": "b"}, CreatedAt: rtTime(1), UpdatedAt: rtTime(2),
+			Rules: licensing.PolicyRules{Matching: licensing.MatchMost, Uniqueness: licensing.UniquePerProduct, OverageFactor: 1.5,
+				ActivationLimits: licensing.ActivationLimits{MaxActivations: 10, MaxDeactivations: 3, LimitPeriodSeconds: 3600, MinSeatHoldSeconds: 60}}}
 		mustFill(t, pol)
 		roundTrip(t, "policy", pol, func(v *licensing.Policy) error { return s.CreatePolicy(ctx, v) },
 			func() (*licensing.Policy, error) { return s.GetPolicy(ctx, pol.ID) },
@@ -137,7 +139,8 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 				return &licensing.Policy{ID: o.ID, ProductID: "01950000-0000-7000-8000-0000000000ff", Name: "Pro 2", DurationSeconds: 172800,
 					MaxMachines: 5, Floating: false, LeaseTTLSeconds: 7200, HeartbeatWindowSeconds: 900, GraceSeconds: 60,
 					ExpiryAction: licensing.ExpiryAllow, ExpiryNoticeDays: []int{14, 3, 1}, OfflineReleaseSeconds: 2400,
-					Entitlements: []string{"export", "sync"}, Metadata: map[string]string{"c": "d"}, CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
+					Entitlements: []string{"export", "sync"}, Metadata: map[string]string{"c": "d"}, CreatedAt: rtTime(3), UpdatedAt: rtTime(4),
+					Rules: licensing.PolicyRules{Matching: licensing.MatchAll, OverageSeats: 2}}
 			}, "ID", "ProductID", "CreatedAt")
 
 		cus := &licensing.Customer{ID: "01950000-0000-7000-8000-000000000003", Name: "Acme", Email: "ops@acme.test",
@@ -164,8 +167,11 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 		lic := &licensing.License{ID: "01950000-0000-7000-8000-000000000004", KeyHash: licensing.SecretHash("rt-key"), KeyHint: "WXYZ",
 			ProductID: prod.ID, PolicyID: pol.ID, CustomerID: cus.ID, Name: "Seat pack", Status: licensing.LicenseActive,
 			StatusReason: "granted", ExpiresAt: rtPtr(100), Entitlements: []string{"beta"}, Metadata: map[string]string{"order": "42"},
-			SeatsOverride: ptrTo(4), CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
-		mustFill(t, lic, "MaxMachines") // the seat limit in force: computed on reads by the service, never stored
+			SeatsOverride: ptrTo(4), CreatedAt: rtTime(1), UpdatedAt: rtTime(2),
+			Overrides: licensing.LicenseOverrides{GraceSeconds: ptrTo[int64](60), ExpiryAction: ptrTo(licensing.ExpiryAllow), MaxActivations: ptrTo(2)}}
+		// MaxMachines and Effective: the seat limit and policy in force,
+		// computed on reads by the service, never stored.
+		mustFill(t, lic, "MaxMachines", "Effective")
 		roundTrip(t, "license", lic, func(v *licensing.License) error { return s.CreateLicense(ctx, v) },
 			func() (*licensing.License, error) { return s.GetLicense(ctx, lic.ID) },
 			func(v *licensing.License) error { return s.UpdateLicense(ctx, v) },
@@ -174,7 +180,17 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 					PolicyID: pol2.ID, CustomerID: cus2.ID, Name: "Renamed", Status: licensing.LicenseSuspended, StatusReason: "unpaid",
 					ExpiresAt: rtPtr(200), Entitlements: []string{"beta", "gamma"}, Metadata: map[string]string{"order": "43"},
 					SeatsOverride: ptrTo(9), CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
-			}, "ID", "KeyHash", "KeyHint", "ProductID", "CreatedAt", "MaxMachines", "SeatsOverride")
+			}, "ID", "KeyHash", "KeyHint", "ProductID", "CreatedAt", "MaxMachines", "SeatsOverride", "Overrides", "Effective")
+		// Overrides change only through SetLicenseOverrides (with the seats):
+		// set, then cleared.
+		for _, o := range []licensing.LicenseOverrides{{LeaseTTLSeconds: ptrTo[int64](600), MinSeatHoldSeconds: ptrTo[int64](0)}, {}} {
+			must(t, s.SetLicenseOverrides(ctx, lic.ID, o.MaxActivations, o))
+			got, err := s.LockLicense(ctx, lic.ID)
+			must(t, err)
+			if !reflect.DeepEqual(got.Overrides, o) || got.SeatsOverride != nil {
+				t.Fatalf("overrides %+v (seats %v), want %+v", got.Overrides, got.SeatsOverride, o)
+			}
+		}
 		// A license's own seats change only through SetLicenseSeats: set,
 		// then cleared back to the policy's (NULL, not kept).
 		for _, seats := range []*int{ptrTo(9), nil} {
@@ -191,7 +207,8 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 
 		mach := &licensing.Machine{ID: "01950000-0000-7000-8000-000000000005", LicenseID: lic.ID, Fingerprint: "fp-0123456789",
 			Name: "build box", Hostname: "build-1", Platform: "linux/amd64", IP: "203.0.113.7", Status: licensing.MachineActive,
-			LastHeartbeat: rtPtr(5), LastLeaseAt: rtPtr(6), StatusReason: "activated", OfflineUntil: rtPtr(7), CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
+			LastHeartbeat: rtPtr(5), LastLeaseAt: rtPtr(6), StatusReason: "activated", OfflineUntil: rtPtr(7), CreatedAt: rtTime(1), UpdatedAt: rtTime(2),
+			Components: []string{"board-1", "disk-2"}}
 		mustFill(t, mach)
 		roundTrip(t, "machine", mach, func(v *licensing.Machine) error { return s.CreateMachine(ctx, v) },
 			func() (*licensing.Machine, error) { return s.GetMachine(ctx, mach.ID) }, nil, nil)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/glebarez/sqlite"
@@ -42,6 +43,10 @@ type Store struct {
 	health   *writeHealth
 	changes  *changeFeed // committed writes to cached tables (changes.go)
 	schema   SchemaRange // the binary's (schema.go)
+	// preRules is set while the database lacks 0022's columns (a schema
+	// of an earlier version, before migrate): ReadLease then reads their
+	// defaults instead. Shared with the transaction-bound Stores.
+	preRules *atomic.Bool
 }
 
 // Open connects to the database of cfg. It does not migrate; call Migrate.
@@ -88,7 +93,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed(), schema: cfg.Schema}
+	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed(), schema: cfg.Schema, preRules: new(atomic.Bool)}
 	if s.schema == (SchemaRange{}) {
 		s.schema = BinarySchema()
 	}
@@ -104,7 +109,14 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return nil, err
 	}
+	s.checkRulesColumns(db)
 	return s, nil
+}
+
+// checkRulesColumns sets preRules from the schema (at Open and after each
+// migration).
+func (s *Store) checkRulesColumns(db *gorm.DB) {
+	s.preRules.Store(!db.Migrator().HasColumn(&licenseRow{}, "overrides"))
 }
 
 // openSQLite opens (creating) DataDir/narcidi.db. One connection: SQLite has
@@ -153,7 +165,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 		if s.changes.begin(tx.Statement.ConnPool) {
 			pool = tx.Statement.ConnPool
 		}
-		return fn(&Store{db: tx, postgres: s.postgres, health: s.health, changes: s.changes})
+		return fn(&Store{db: tx, postgres: s.postgres, health: s.health, changes: s.changes, preRules: s.preRules})
 	}, &sql.TxOptions{})
 	if pool != nil {
 		s.changes.end(pool)
@@ -306,7 +318,11 @@ func (s *Store) ListProducts(ctx context.Context, page licensing.Page) ([]licens
 
 func (s *Store) CreatePolicy(ctx context.Context, p *licensing.Policy) error {
 	setID(&p.ID)
-	return s.create(ctx, policyToRow(p))
+	q := s.q(ctx)
+	if p.Rules == (licensing.PolicyRules{}) {
+		q = q.Omit("rules") // its default ({}), as before 0022
+	}
+	return translate(q.Create(policyToRow(p)).Error)
 }
 
 func (s *Store) GetPolicy(ctx context.Context, id string) (*licensing.Policy, error) {
@@ -350,10 +366,18 @@ func (s *Store) SearchCustomers(ctx context.Context, q string, page licensing.Pa
 func (s *Store) CreateLicense(ctx context.Context, l *licensing.License) error {
 	setID(&l.ID)
 	q := s.q(ctx)
+	// Columns left at their defaults are left out (gorm's Omit replaces,
+	// so one call): the insert is then the same as before 0020 (NULL
+	// seats) and 0022 ({} overrides), which the upgrade test seeds through.
+	var omit []string
 	if l.SeatsOverride == nil {
-		// The column's default (NULL): the insert is the same as before
-		// 0020, which the upgrade test seeds through.
-		q = q.Omit("seats_override")
+		omit = append(omit, "seats_override")
+	}
+	if l.Overrides.IsZero() {
+		omit = append(omit, "overrides")
+	}
+	if omit != nil {
+		q = q.Omit(omit...)
 	}
 	err := translate(q.Create(licenseToRow(l)).Error)
 	if licensing.ErrorCode(err) == licensing.EConflict {
@@ -405,11 +429,18 @@ func (s *Store) ListLicenses(ctx context.Context, f licensing.LicenseFilter, pag
 func (s *Store) CreateMachine(ctx context.Context, m *licensing.Machine) error {
 	setID(&m.ID)
 	q := s.q(ctx)
+	var omit []string // one Omit: gorm's replaces the previous
 	if m.OfflineUntil == nil {
 		// A new machine holds no offline lease yet (HoldOfflineSeat sets it),
 		// and leaving the column out keeps inserts working on a database
 		// not yet migrated to 0017 during a rolling upgrade.
-		q = q.Omit("offline_until")
+		omit = append(omit, "offline_until")
+	}
+	if len(m.Components) == 0 {
+		omit = append(omit, "components") // its default ([]), as before 0022
+	}
+	if omit != nil {
+		q = q.Omit(omit...)
 	}
 	err := translate(q.Create(machineToRow(m)).Error)
 	if licensing.ErrorCode(err) == licensing.EConflict {

@@ -25,4 +25,8 @@ type LeaseClaims struct {
 	Entitlements []string `json:"entitlements,omitempty"`
 	// LicenseExpiry is when the license itself ends (0: never).
 	LicenseExpiry int64 `json:"license_expiry,omitempty"`
+	// Overage is how many machines the license has beyond its seats,
+	// within the overage its policy allows (0, omitted: not over), so the
+	// app can warn. Added later: older SDKs skip it and keep verifying.
+	Overage int64 `json:"overage,omitempty"`
 }

@@ -30,8 +30,17 @@ const maxResponse = 1 << 20
 // Activate binds this machine (req.Fingerprint) to the license and returns
 // its first lease. The server answers 201 for a new seat, and 200 with a
 // fresh lease when the fingerprint already holds one; both succeed.
+//
+// With req.Components set, a server that does not take them (one from
+// before components, or one refusing these) is asked again without them,
+// so an app that collects components keeps working against any server.
 func (c *Client) Activate(ctx context.Context, req MachineRequest) (*LeaseResponse, error) {
-	return call[LeaseResponse](ctx, c, "/v1/client/activate", req)
+	res, err := call[LeaseResponse](ctx, c, "/v1/client/activate", req)
+	if err != nil && len(req.Components) > 0 && componentsRefused(err) {
+		req.Components = nil
+		return call[LeaseResponse](ctx, c, "/v1/client/activate", req)
+	}
+	return res, err
 }
 
 // Renew returns a new lease for an activated machine.

@@ -90,7 +90,7 @@ func TestClientActivate(t *testing.T) {
 			t.Errorf("%d: res = %+v", status, res)
 		}
 		r, sent := f.last()
-		if sent != testReq || r.Header.Get("User-Agent") != "narcidi-test/1" || !strings.Contains(r.Header.Get("Accept"), problemJSON) {
+		if !reflect.DeepEqual(sent, testReq) || r.Header.Get("User-Agent") != "narcidi-test/1" || !strings.Contains(r.Header.Get("Accept"), problemJSON) {
 			t.Errorf("sent %+v with headers %v", sent, r.Header)
 		}
 	}

@@ -340,10 +340,11 @@ const (
 	claimFingerprint
 	claimEntitlements
 	claimLicenseExpiry
+	claimOverage
 )
 
 var claimNames = [...]string{"iss", "sub", "aud", "jti", "iat", "nbf", "exp", "license", "policy",
-	"customer", "machine", "fingerprint", "entitlements", "license_expiry"}
+	"customer", "machine", "fingerprint", "entitlements", "license_expiry", "overage"}
 
 // parseClaims decodes the claims of a lease into c. Unknown members are
 // skipped (claims only ever get added), but a member that encoding/json would
@@ -393,6 +394,8 @@ func parseClaims(s string, c *LeaseClaims) bool {
 			bit, ok = claimEntitlements, d.stringsField(&c.Entitlements)
 		case "license_expiry":
 			bit, ok = claimLicenseExpiry, d.intField(&c.LicenseExpiry)
+		case "overage":
+			bit, ok = claimOverage, d.intField(&c.Overage)
 		default:
 			for _, name := range claimNames {
 				if foldEqual(key, name) {

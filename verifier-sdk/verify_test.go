@@ -257,6 +257,10 @@ func leaseCases(t testing.TB) []leaseCase {
 		{"another product and machine", signLease(t, claimsWith(func(c *LeaseClaims) { c.Audience, c.Fingerprint = "other-product", "0000" })), ErrWrongProduct},
 		{"license token signed by the lease key", sign(t, with(leaseHeader(), "typ", "narcidi-license+jwt"), map[string]any{"license": "x", "exp": testNow.Add(time.Hour).Unix()}, testPriv), ErrWrongKind},
 		{"key certificate presented as a lease", sign(t, with(leaseHeader(), "typ", CertType), testClaims(), testPriv), ErrWrongKind},
+		// Added with overage (issue 27): an additive claim; older SDKs skip it.
+		{"valid: overage claim", signLease(t, claimsWith(func(c *LeaseClaims) { c.Overage = 2 })), nil},
+		{"overage as a string", signPayload(t, `{"overage":"2",`+string(mustJSON(testClaims()))[1:]), ErrMalformed},
+		{"duplicate overage", signPayload(t, `{"overage":1,`+string(mustJSON(claimsWith(func(c *LeaseClaims) { c.Overage = 2 })))[1:]), ErrMalformed},
 	}
 }
 

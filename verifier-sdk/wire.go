@@ -23,6 +23,13 @@ type MachineRequest struct {
 	// once one succeeds). Servers before it refuse the member, so Manager
 	// sends it only when there is something to report.
 	ClockTampering *ClockTamperingReport `json:"clock_tampering,omitempty"`
+	// Components are the machine's hardware component ids (board, disk,
+	// MAC, OS install id), each hashed with the app's HMAC as the
+	// fingerprint is: at most 16, each at most 128 characters. A policy's
+	// matching rule uses them to keep the seat of a machine whose
+	// fingerprint drifted. Servers before it refuse the member, so the
+	// SDK sends it only when the app collected components.
+	Components []string `json:"components,omitempty"`
 }
 
 // ClockTamperingReport says how often the ClockGuard refused the clock
@@ -45,6 +52,9 @@ type LeaseResponse struct {
 	// required): half the policy's heartbeat window (at least 1), so a
 	// heartbeat at this pace arrives well before the machine counts as offline.
 	HeartbeatInterval int `json:"heartbeat_interval"`
+	// Overage is how many machines the license has beyond its seats, in
+	// the overage its policy allows (0: not over); the lease says so too.
+	Overage int `json:"overage,omitempty"`
 }
 
 // HeartbeatResponse is the answer to a heartbeat.

@@ -341,13 +341,23 @@ type policyData struct {
 var (
 	policyFields = []string{"product_id", "name", "duration_days", "max_machines", "floating", "lease_ttl_minutes",
 		"heartbeat_minutes", "grace_days", "expiry_action", "expiry_notice_days", "offline_release_hours",
-		"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action", "offline_max_days"} // the last: subscriptions.go
+		"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action", "offline_max_days", // subscriptions.go
+		"rule_matching", "rule_uniqueness", "rule_max_activations", "rule_max_deactivations", "rule_limit_period_hours",
+		"rule_min_seat_hold_hours", "rule_overage_factor", "rule_overage_seats"} // activation rules (issue 27)
 	policyErrorFields = map[string]string{
 		"product_id": "product_id", "name": "name", "duration_seconds": "duration_days", "max_machines": "max_machines",
 		"node-locked": "floating", "lease_ttl_seconds": "lease_ttl_minutes", "heartbeat_window_seconds": "heartbeat_minutes",
 		"grace_seconds": "grace_days", "expiry_action": "expiry_action", "expiry_notice_days": "expiry_notice_days",
 		"offline_release_seconds": "offline_release_hours", "entitlement": "entitlements",
+		"rules.matching": "rule_matching", "rules.uniqueness": "rule_uniqueness", "rules.max_activations": "rule_max_activations",
+		"rules.max_deactivations": "rule_max_deactivations", "rules.limit_period_seconds": "rule_limit_period_hours",
+		"rules.min_seat_hold_seconds": "rule_min_seat_hold_hours", "rules.overage_factor": "rule_overage_factor",
+		"rules.overage_seats": "rule_overage_seats",
 	}
+	// ruleFields are the form's fields of the policy's rules: a change to
+	// any sends the rules as a whole.
+	ruleFields = []string{"rule_matching", "rule_uniqueness", "rule_max_activations", "rule_max_deactivations",
+		"rule_limit_period_hours", "rule_min_seat_hold_hours", "rule_overage_factor", "rule_overage_seats"}
 )
 
 const (
@@ -372,6 +382,10 @@ func policyValues(p *licensing.Policy) form {
 		"heartbeat_minutes": inUnit(p.HeartbeatWindowSeconds, minute), "grace_days": inUnit(p.GraceSeconds, day),
 		"expiry_action": string(p.ExpiryAction), "expiry_notice_days": strings.Join(days, ", "),
 		"offline_release_hours": inUnit(p.OfflineReleaseSeconds, hour),
+		"rule_matching":         string(p.Rules.Matching), "rule_uniqueness": string(p.Rules.Uniqueness),
+		"rule_max_activations": strconv.Itoa(p.Rules.MaxActivations), "rule_max_deactivations": strconv.Itoa(p.Rules.MaxDeactivations),
+		"rule_limit_period_hours": inUnit(p.Rules.LimitPeriodSeconds, hour), "rule_min_seat_hold_hours": inUnit(p.Rules.MinSeatHoldSeconds, hour),
+		"rule_overage_factor": overageText(p.Rules.OverageFactor), "rule_overage_seats": strconv.Itoa(p.Rules.OverageSeats),
 	}, Multi: map[string][]string{"entitlements": p.Entitlements}}, p.Metadata)
 }
 
@@ -417,7 +431,42 @@ func policyInput(f *form) (licensing.PolicyInput, error) {
 	if in.Metadata, err = billingMetadata(f, nil); err != nil {
 		return in, err
 	}
+	r := licensing.PolicyRules{Matching: licensing.MatchingRule(f.V("rule_matching")), Uniqueness: licensing.UniquenessScope(f.V("rule_uniqueness"))}
+	for _, n := range []struct {
+		field, label string
+		dst          *int
+	}{
+		{"rule_max_activations", "Activations per period", &r.MaxActivations},
+		{"rule_max_deactivations", "Deactivations per period", &r.MaxDeactivations},
+		{"rule_overage_seats", "Overage seats", &r.OverageSeats},
+	} {
+		if s := f.V(n.field); s != "" {
+			if *n.dst, err = strconv.Atoi(s); err != nil {
+				return in, f.invalid(n.field, "%s must be a whole number", n.label)
+			}
+		}
+	}
+	if r.LimitPeriodSeconds, err = f.number("rule_limit_period_hours", "Limit period (hours)", hour); err != nil {
+		return in, err
+	}
+	if r.MinSeatHoldSeconds, err = f.number("rule_min_seat_hold_hours", "Minimum seat hold (hours)", hour); err != nil {
+		return in, err
+	}
+	if s := f.V("rule_overage_factor"); s != "" {
+		if r.OverageFactor, err = strconv.ParseFloat(s, 64); err != nil {
+			return in, f.invalid("rule_overage_factor", "Overage must be 1, 1.25, 1.5 or 2")
+		}
+	}
+	in.Rules = &r
 	return in, nil
+}
+
+// overageText shows an overage factor in the form (none: 1).
+func overageText(f float64) string {
+	if f == 0 {
+		return "1"
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // policyPatch is the patch of the fields of in whose form value differs
@@ -458,6 +507,9 @@ func policyPatch(f form, old form, in licensing.PolicyInput) licensing.PolicyPat
 	}
 	if !slices.Equal(f.Multi["entitlements"], old.Multi["entitlements"]) {
 		p.Entitlements = &in.Entitlements
+	}
+	if slices.ContainsFunc(ruleFields, changed) {
+		p.Rules = in.Rules
 	}
 	return p
 }

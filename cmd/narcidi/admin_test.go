@@ -471,11 +471,13 @@ func TestLicenseAndMachineActions(t *testing.T) {
 			for _, e := range evs.Data {
 				actions = append(actions, e.Action)
 			}
-			want := "license.created license.policy_changed license.transferred license.renewed license.revoked"
+			// license.seat_limit_reached: the activation refused on the full
+			// license above (issue 27: refusals are events too).
+			want := "license.created license.seat_limit_reached license.policy_changed license.transferred license.renewed license.revoked"
 			if strings.Join(actions, " ") != want {
 				t.Errorf("license events: %v, want %s", actions, want)
 			}
-			tr := evs.Data[2]
+			tr := evs.Data[3]
 			if tr.Actor == "" || !strings.HasPrefix(tr.Actor, "token:") || tr.Reason != "acquired" || tr.RequestID == "" ||
 				!strings.Contains(string(tr.Before), w.cat.customerID) || !strings.Contains(string(tr.After), w.customerB) {
 				t.Errorf("transfer event: %+v", tr)

@@ -127,16 +127,31 @@ var cliVerbs = map[string]map[string]verb{
 		"get": {usage: "ID", hasID: true, columns: licenseColumns, call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 			return ignore(c.GetLicense(ctx, a.id, o...))
 		}},
-		"create": {usage: "-policy ID -customer ID [-key K] [-name N] [-expires-at RFC3339]",
-			columns: licenseColumns, secret: "key", label: "License key", create: true, flags: []field{
+		"create": {usage: "-policy ID -customer ID [-key K] [-name N] [-expires-at RFC3339] [overrides: -seats N -lease-ttl D ...]",
+			columns: licenseColumns, secret: "key", label: "License key", create: true, flags: append([]field{
 				{flag: "policy", help: "the policy (plan)", required: true},
 				{flag: "customer", help: "the customer", required: true},
 				{flag: "key", help: "the license key (default: generated)"},
 				{flag: "name", help: "a name for the license"},
-				{flag: "expires-at", help: "expiry (RFC 3339; default: from the policy's duration)", kind: kindTime}},
+				{flag: "expires-at", help: "expiry (RFC 3339; default: from the policy's duration)", kind: kindTime}}, overrideFields...),
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				p, err := overridesPatch(a)
+				if err != nil {
+					return err
+				}
 				return ignore(c.CreateLicense(ctx, licensing.LicenseInput{PolicyID: a.str("policy"), CustomerID: a.str("customer"),
-					Key: a.str("key"), Name: a.str("name"), ExpiresAt: a.time("expires-at")}, o...))
+					Key: a.str("key"), Name: a.str("name"), ExpiresAt: a.time("expires-at"), Overrides: p.Input()}, o...))
+			}},
+		// Per-license overrides of the policy's rules: "none" clears one
+		// (the policy's value applies again).
+		"override": {usage: "ID [-seats N|none] [-lease-ttl D|none] [-heartbeat-window D|none] [-grace D|none] [-expiry-action restrict|allow|none] [-max-activations N|none] [-max-deactivations N|none] [-limit-period D|none] [-min-seat-hold D|none]",
+			hasID: true, columns: licenseColumns, flags: overrideFields,
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				p, err := overridesPatch(a)
+				if err != nil {
+					return err
+				}
+				return ignore(c.UpdateLicense(ctx, a.id, licensing.LicensePatch{Overrides: &p}, o...))
 			}},
 		"suspend":   licenseAction((*apiclient.Client).SuspendLicense),
 		"reinstate": licenseAction((*apiclient.Client).ReinstateLicense),
@@ -493,6 +508,65 @@ func parseDuration(s string) (time.Duration, error) {
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	return time.ParseDuration(s)
+}
+
+// overrideFields are the flags of a license's overrides (create and
+// override): text, read by overridesPatch, so that "none" can clear one.
+var overrideFields = []field{
+	{flag: "seats", help: "the license's own seat count (none: the policy's)"},
+	{flag: "lease-ttl", help: "lease lifetime, e.g. 12h (none: the policy's)"},
+	{flag: "heartbeat-window", help: "heartbeat window, e.g. 30m (none: the policy's)"},
+	{flag: "grace", help: "grace after expiry, e.g. 7d (none: the policy's)"},
+	{flag: "expiry-action", help: "restrict or allow (none: the policy's)"},
+	{flag: "max-activations", help: "cap of activations per limit period, 0 for none (none: the policy's)"},
+	{flag: "max-deactivations", help: "cap of deactivations per limit period, 0 for none (none: the policy's)"},
+	{flag: "limit-period", help: "rolling period of both caps, e.g. 1h (none: the policy's)"},
+	{flag: "min-seat-hold", help: "minimum time a seat is held before the app may free it, e.g. 1h (none: the policy's)"},
+}
+
+// overridesPatch reads the override flags: absent stays, "none" clears.
+func overridesPatch(a verbArgs) (licensing.OverridesPatch, error) {
+	var p licensing.OverridesPatch
+	num := func(flag string, dst *licensing.Nullable[int]) error {
+		s := a.str(flag)
+		if s == "" || s == "none" {
+			dst.Set = s == "none"
+			return nil
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return fmt.Errorf("-%s: want a number or none, got %q", flag, s)
+		}
+		*dst = licensing.Nullable[int]{Set: true, Value: &n}
+		return nil
+	}
+	secs := func(flag string, dst *licensing.Nullable[int64]) error {
+		s := a.str(flag)
+		if s == "" || s == "none" {
+			dst.Set = s == "none"
+			return nil
+		}
+		d, err := parseDuration(s)
+		if err != nil || d < 0 || d%time.Second != 0 {
+			return fmt.Errorf("-%s: want a duration in whole seconds like 12h or 7d, or none, got %q", flag, s)
+		}
+		n := int64(d / time.Second)
+		*dst = licensing.Nullable[int64]{Set: true, Value: &n}
+		return nil
+	}
+	if err := errors.Join(num("seats", &p.Seats), secs("lease-ttl", &p.LeaseTTLSeconds), secs("heartbeat-window", &p.HeartbeatWindowSeconds),
+		secs("grace", &p.GraceSeconds), num("max-activations", &p.MaxActivations), num("max-deactivations", &p.MaxDeactivations),
+		secs("limit-period", &p.LimitPeriodSeconds), secs("min-seat-hold", &p.MinSeatHoldSeconds)); err != nil {
+		return p, err
+	}
+	if s := a.str("expiry-action"); s != "" {
+		p.ExpiryAction.Set = true
+		if s != "none" {
+			act := licensing.ExpiryAction(s)
+			p.ExpiryAction.Value = &act
+		}
+	}
+	return p, nil
 }
 
 // randomKey is a fresh Idempotency-Key.
