@@ -35,8 +35,15 @@ type CatalogStore interface {
 	GetEntitlement(ctx context.Context, id string) (*Entitlement, error)
 	ListEntitlements(ctx context.Context, page Page) ([]Entitlement, error)
 	UpdateEntitlement(ctx context.Context, e *Entitlement) error
-	// MissingEntitlements returns the codes that no entitlement has.
+	// MissingEntitlements returns the codes that no entitlement has, or
+	// whose entitlement is retired.
 	MissingEntitlements(ctx context.Context, codes []string) ([]string, error)
+	// RetireEntitlement stamps retired_at (only that column).
+	RetireEntitlement(ctx context.Context, id string, at time.Time) error
+	// StripEntitlement removes code from every policy and license that
+	// grants it (their entitlements and updated_at columns only, each row
+	// locked while it changes) and returns the ids of those changed.
+	StripEntitlement(ctx context.Context, code string, now time.Time) (policies, licenses []string, err error)
 }
 
 // Catalog manages what is sold: products, their policies (plans) and the

@@ -32,6 +32,7 @@ const (
 	ENotEntitled      Code = "not_entitled"       // the license does not cover this (another product, a missing entitlement)
 	EMethodNotAllowed Code = "method_not_allowed" // the path exists, not with this HTTP method
 	ETrialUsed        Code = "trial_used"         // this machine already had the product's trial
+	EMeterExhausted   Code = "meter_exhausted"    // the meter has no uses left in this period
 )
 
 // Codes is the whole vocabulary, so that adapters can check they map every

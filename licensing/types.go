@@ -120,6 +120,10 @@ type Entitlement struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	// RetiredAt is when the entitlement was retired: no policy or license
+	// grants it since, none may be given it again, and it stays for the
+	// audit log and old leases to name.
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
 }
 
 // LicenseStatus is the stored state of a license. Expiry by date is computed

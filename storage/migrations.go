@@ -35,6 +35,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0018_signing_keys", Migrate: migrateSigningKeys},                  // signingkeys.go
 		{ID: "0019_insight_outcome_facts", Migrate: migrateInsightOutcomeFacts}, // insightscores.go
 		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
+		{ID: "0023_meters", Migrate: migrateMeters}, // meters.go
 	}
 }
 
