@@ -40,6 +40,9 @@ var statusOf = map[licensing.Code]int{
 	// One trial per machine per product: the machine's state clashes with
 	// the request, as a duplicate would.
 	licensing.ETrialUsed: http.StatusConflict,
+	// The meter's state clashes with the increment, as a full license's
+	// does with an activation (seat_limit).
+	licensing.EMeterExhausted: http.StatusConflict,
 }
 
 // fiberCodes translates fiber's own errors (routing, body limit, protocol)

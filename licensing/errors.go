@@ -42,7 +42,7 @@ var Codes = []Code{
 	EInvalid, EMalformed, ENotFound, EConflict, EUnauthorized, EForbidden, ESeatLimit,
 	ELicenseSuspended, ELicenseRevoked, ELicenseExpired, ENotActivated, EMachineBlocked,
 	ETooLarge, EUnsupportedMedia, ERateLimited, EUnavailable, EInternal, ENotEntitled,
-	EMethodNotAllowed, ETrialUsed,
+	EMethodNotAllowed, ETrialUsed, EMeterExhausted,
 }
 
 // Error is a domain error: a code for machines, a message safe to show to the

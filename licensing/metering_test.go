@@ -185,4 +185,3 @@ func TestMeterRules(t *testing.T) {
 		})
 	}
 }
-
