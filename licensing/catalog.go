@@ -3,6 +3,7 @@ package licensing
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -225,8 +226,8 @@ func validatePolicyRules(duration, grace, heartbeat, ttl, offlineRelease int64, 
 		return FieldErrorf("max_machines", "a node-locked policy (floating=false) has exactly one machine; set floating=true for more")
 	case ttl < int64(MinLeaseTTL/time.Second) || ttl > int64(MaxLeaseTTL/time.Second):
 		return FieldErrorf("lease_ttl_seconds", "lease_ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
-	case action != ExpiryRestrict && action != ExpiryAllow:
-		return FieldErrorf("expiry_action", "expiry_action must be %q or %q", ExpiryRestrict, ExpiryAllow)
+	case !slices.Contains(ExpiryActions, action):
+		return FieldErrorf("expiry_action", "expiry_action must be %q, %q, %q or %q", ExpiryRestrict, ExpiryAllow, ExpiryRevoke, ExpiryMaintain)
 	}
 	return nil
 }

@@ -33,6 +33,7 @@ const (
 	EMethodNotAllowed Code = "method_not_allowed" // the path exists, not with this HTTP method
 	ETrialUsed        Code = "trial_used"         // this machine already had the product's trial
 	EMeterExhausted   Code = "meter_exhausted"    // the meter has no uses left in this period
+	EUpdatesExpired   Code = "updates_expired"    // a release published after the license's expiry (policy "maintain")
 )
 
 // Codes is the whole vocabulary, so that adapters can check they map every
@@ -42,7 +43,7 @@ var Codes = []Code{
 	EInvalid, EMalformed, ENotFound, EConflict, EUnauthorized, EForbidden, ESeatLimit,
 	ELicenseSuspended, ELicenseRevoked, ELicenseExpired, ENotActivated, EMachineBlocked,
 	ETooLarge, EUnsupportedMedia, ERateLimited, EUnavailable, EInternal, ENotEntitled,
-	EMethodNotAllowed, ETrialUsed, EMeterExhausted,
+	EMethodNotAllowed, ETrialUsed, EMeterExhausted, EUpdatesExpired,
 }
 
 // Error is a domain error: a code for machines, a message safe to show to the

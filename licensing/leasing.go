@@ -561,7 +561,7 @@ func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machin
 	if lic.ExpiresAt != nil {
 		licExp = lic.ExpiresAt.Unix()
 		end := lic.ExpiresAt.Add(seconds(pol.GraceSeconds))
-		if pol.ExpiryAction == ExpiryRestrict && end.Before(exp) {
+		if pol.EndsAtExpiry() && end.Before(exp) {
 			exp = end
 		}
 	}
