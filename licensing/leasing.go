@@ -16,6 +16,8 @@ import (
 type LeasingStore interface {
 	Tx[LeasingStore]
 	EventAppender
+	// ListMeters lists a license's meters (metering.go), for the lease.
+	ListMeters(ctx context.Context, licenseID string) ([]Meter, error)
 	// GetLicenseByKeyHash finds a license by the hash of its key (see
 	// SecretHasher). With forUpdate inside a transaction it locks the row
 	// until the transaction ends, which serializes seat accounting per
@@ -256,7 +258,7 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 		default:
 			return err
 		}
-		g, err = s.sign(ctx, lic, pol, m, now)
+		g, err = s.sign(ctx, tx, lic, pol, m, now)
 		if g != nil {
 			g.Created = created
 		}
@@ -295,7 +297,7 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	}
 	s.noteUse(Use{Kind: UseRenewal, LicenseID: v.License.ID, MachineID: m.ID, At: now, IP: req.IP, Platform: m.Platform, AppVersion: req.AppVersion})
 	s.noteTampering(req, v.License.ID, m.ID, now)
-	return s.sign(ctx, v.License, v.Policy, m, now)
+	return s.sign(ctx, s.store, v.License, v.Policy, m, now)
 }
 
 // Heartbeat records that a machine is alive. It returns the time of the
@@ -555,7 +557,11 @@ var errBlocked = Errorf(EMachineBlocked, "this machine is blocked on the license
 
 // sign issues a lease for machine m. The lease never outlives the license
 // when the policy restricts on expiry.
-func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machine, now time.Time) (*Grant, error) {
+func (s *Leasing) sign(ctx context.Context, r LeasingStore, lic *License, pol *Policy, m *Machine, now time.Time) (*Grant, error) {
+	meters, err := leaseMeters(ctx, r, lic.ID)
+	if err != nil {
+		return nil, err
+	}
 	exp := now.Add(pol.LeaseTTL())
 	var licExp int64
 	if lic.ExpiresAt != nil {
@@ -570,6 +576,7 @@ func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machin
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), Expiry: exp.Unix(),
 		License: lic.ID, Policy: pol.ID, Customer: lic.CustomerID, Machine: m.ID,
 		Fingerprint: m.Fingerprint, Entitlements: EffectiveEntitlements(pol, lic), LicenseExpiry: licExp,
+		Meters: meters,
 	}
 	tok, err := s.signer.SignLease(ctx, claims)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 	"unicode/utf8"
+
+	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
 // Meter counts the uses of something sold by use on one license: the
@@ -348,6 +350,22 @@ func (s *Metering) Use(ctx context.Context, in UseRequest) (*UseResult, error) {
 	}
 	if out.Meter, err = s.store.GetMeter(ctx, m.ID); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// leaseMeters are the meter claims of a lease of the license: what each
+// meter still allows and its monotonic total.
+func leaseMeters(ctx context.Context, r interface {
+	ListMeters(ctx context.Context, licenseID string) ([]Meter, error)
+}, licenseID string) ([]verifier.MeterClaim, error) {
+	ms, err := r.ListMeters(ctx, licenseID)
+	if err != nil || len(ms) == 0 {
+		return nil, err
+	}
+	out := make([]verifier.MeterClaim, len(ms))
+	for i, m := range ms {
+		out[i] = verifier.MeterClaim{Meter: m.Entitlement, Remaining: m.Remaining(), Counter: m.Total}
 	}
 	return out, nil
 }

@@ -185,3 +185,35 @@ func TestMeterRules(t *testing.T) {
 		})
 	}
 }
+
+// A lease carries each meter's remaining allowance and its monotonic
+// counter, from the first lease on (activation) and on renewals.
+func TestLeaseCarriesMeters(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, d, licensing.PolicyInput{Entitlements: []string{"export"}})
+			lic := f.license(t, licensing.LicenseInput{})
+			if _, err := f.svc.Metering.CreateMeter(ctx, lic.ID, licensing.MeterInput{Entitlement: "export", MaxUses: 10}); err != nil {
+				t.Fatal(err)
+			}
+			g, err := f.svc.Leasing.Activate(ctx, req(lic.Key, "fingerprint-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ms := claimsOf(t, g, f.pub).Meters; len(ms) != 1 || ms[0].Meter != "export" || ms[0].Remaining != 10 || ms[0].Counter != 0 {
+				t.Fatalf("activation lease meters: %+v", ms)
+			}
+			if _, err := f.svc.Metering.Use(ctx, use(lic.Key, "export", "a", 4)); err != nil {
+				t.Fatal(err)
+			}
+			g, err = f.svc.Leasing.Renew(ctx, req(lic.Key, "fingerprint-1"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ms := claimsOf(t, g, f.pub).Meters; len(ms) != 1 || ms[0].Remaining != 6 || ms[0].Counter != 4 {
+				t.Fatalf("renewal lease meters: %+v", ms)
+			}
+		})
+	}
+}
