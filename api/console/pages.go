@@ -80,6 +80,7 @@ type licenseData struct {
 	Done         string
 	Actions      []string
 	Insights     []insightRow // insights.go: nil when the user may not read them
+	Meters       []licensing.Meter
 }
 
 func (cn *Console) license(c *fiber.Ctx) error {
@@ -103,6 +104,9 @@ func (cn *Console) license(c *fiber.Ctx) error {
 		if d.Events, err = cn.cfg.Services.Notifications.Events(ctx, licensing.EventFilter{TargetType: "license", TargetID: id}, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
 			return cn.fail(c, err)
 		}
+	}
+	if d.Meters, err = cn.cfg.Services.Metering.Meters(ctx, id); err != nil {
+		return cn.fail(c, err)
 	}
 	if a.Allows(licensing.WriteLicenses) {
 		d.Actions = availableActions(l)
@@ -133,7 +137,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 	ctx, id, action := c.UserContext(), c.Params("id"), c.Params("action")
 	days := strings.TrimSpace(c.FormValue("days"))
 	switch action {
-	case "suspend", "reinstate", "revoke", "extend":
+	case "suspend", "reinstate", "revoke", "extend", "entitlements":
 	default:
 		return cn.fail(c, licensing.Errorf(licensing.ENotFound, "no such action"))
 	}
@@ -153,6 +157,13 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		}
 		cf.Detail, cf.Fields = "by "+days+" days", []field{{"days", days}}
 	}
+	// Entitlements after issue: codes to attach and detach, comma-separated.
+	var change licensing.EntitlementChange
+	if action == "entitlements" {
+		attach, detach := strings.TrimSpace(c.FormValue("attach")), strings.TrimSpace(c.FormValue("detach"))
+		change = licensing.EntitlementChange{Attach: codeList(attach), Detach: codeList(detach)}
+		cf.Detail, cf.Fields = "attaching ["+attach+"], detaching ["+detach+"]", []field{{"attach", attach}, {"detach", detach}}
+	}
 	message := strings.TrimSpace(c.FormValue("message"))
 	if action == "suspend" && message != "" {
 		cf.Detail, cf.Fields = "telling the customer: “"+message+"”", []field{{"message", message}}
@@ -169,9 +180,23 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		_, err = cn.cfg.Services.Licenses.RevokeLicense(ctx, id, cf.Reason)
 	case "extend":
 		_, err = cn.cfg.Services.Licenses.ExtendLicense(ctx, id, licensing.ExtendInput{DurationSeconds: int64(n) * int64(24*time.Hour/time.Second), Reason: cf.Reason})
+	case "entitlements":
+		change.Reason = cf.Reason
+		_, err = cn.cfg.Services.Licenses.ChangeEntitlements(ctx, id, change)
 	}
 	if err != nil {
 		return cn.fail(c, err)
 	}
 	return cn.redirect(c, Prefix+"/licenses/"+id+"?done="+action)
+}
+
+// codeList splits a comma-separated list of codes.
+func codeList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
