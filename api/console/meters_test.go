@@ -43,3 +43,28 @@ func TestLicensePageMetersAndEntitlements(t *testing.T) {
 		}
 	})
 }
+
+// An entitlement retired from its page, confirmed first, shows as retired
+// and leaves the policies that granted it.
+func TestRetireEntitlementPage(t *testing.T) {
+	ctx := context.Background()
+	st := storagetest.Open(t, "sqlite")
+	e := newEnv(t, st)
+	ent, err := e.svc.Catalog.CreateEntitlement(ctx, licensing.EntitlementInput{Code: "old", Name: "Old"})
+	must(t, err)
+	_, err = e.svc.Licenses.ChangeEntitlements(ctx, e.license.ID, licensing.EntitlementChange{Attach: []string{"old"}})
+	must(t, err)
+	b := e.signedIn(licensing.RoleAdmin)
+	path := "/console/entitlements/" + ent.ID
+	if resp, _ := b.act(path+"/retire", url.Values{"reason": {"end of line"}}); resp.StatusCode >= 400 {
+		t.Fatalf("retire: %d", resp.StatusCode)
+	}
+	if _, page := b.do("GET", path, nil); !strings.Contains(page, `id="retired-at"`) || strings.Contains(page, `id="retire-form"`) {
+		t.Errorf("the page does not show it retired:\n%s", page)
+	}
+	l, err := e.svc.Licenses.License(ctx, e.license.ID)
+	must(t, err)
+	if slices.Contains(l.Entitlements, "old") {
+		t.Fatalf("still granted: %v", l.Entitlements)
+	}
+}
