@@ -356,3 +356,56 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	v, err := s.svc.Automation.Dashboard(c.UserContext())
 	return found(c, v, err)
 }
+
+// Entitlements after issue and meters.
+
+func (s *Server) retireEntitlement(c *fiber.Ctx) error {
+	return optionalBody(c, func(in licensing.ReasonInput) (*licensing.Entitlement, error) {
+		return s.svc.Catalog.RetireEntitlement(c.UserContext(), c.Params("id"), in.Reason)
+	})
+}
+
+func (s *Server) changeLicenseEntitlements(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.EntitlementChange) (*licensing.License, error) {
+		return s.svc.Licenses.ChangeEntitlements(c.UserContext(), c.Params("id"), in)
+	})
+}
+
+func (s *Server) changePolicyEntitlements(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.EntitlementChange) (*licensing.Policy, error) {
+		return s.svc.Catalog.ChangePolicyEntitlements(c.UserContext(), c.Params("id"), in)
+	})
+}
+
+func (s *Server) createMeter(c *fiber.Ctx) error {
+	return write(c, 201, func(in licensing.MeterInput) (*licensing.Meter, error) {
+		return s.svc.Metering.CreateMeter(c.UserContext(), c.Params("id"), in)
+	})
+}
+
+// listMeters answers every meter of the license in one page (a license
+// has at most licensing.MaxMetersPerLicense).
+func (s *Server) listMeters(c *fiber.Ctx) error {
+	ms, err := s.svc.Metering.Meters(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(listResponse[licensing.Meter]{Data: ms})
+}
+
+func (s *Server) getMeter(c *fiber.Ctx) error {
+	v, err := s.svc.Metering.Meter(c.UserContext(), c.Params("id"))
+	return found(c, v, err)
+}
+
+func (s *Server) updateMeter(c *fiber.Ctx) error {
+	return write(c, 200, func(in licensing.MeterPatch) (*licensing.Meter, error) {
+		return s.svc.Metering.UpdateMeter(c.UserContext(), c.Params("id"), in)
+	})
+}
+
+func (s *Server) resetMeter(c *fiber.Ctx) error {
+	return optionalBody(c, func(in licensing.ReasonInput) (*licensing.Meter, error) {
+		return s.svc.Metering.ResetMeter(c.UserContext(), c.Params("id"), in.Reason)
+	})
+}

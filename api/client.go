@@ -98,3 +98,18 @@ func (s *Server) validate(c *fiber.Ctx) error {
 	}
 	return c.JSON(out)
 }
+
+func (s *Server) useMeter(c *fiber.Ctx) error {
+	var in verifier.UseRequest
+	if err := decodeJSON(c, &in); err != nil {
+		return err
+	}
+	r, err := s.svc.Metering.Use(c.UserContext(), licensing.UseRequest{LicenseKey: in.LicenseKey, Fingerprint: in.Fingerprint,
+		Meter: in.Meter, ID: in.ID, Uses: in.Uses, Report: in.Report})
+	if err != nil {
+		return err
+	}
+	m := r.Meter
+	return c.JSON(verifier.UseResponse{MeterID: m.ID, Meter: m.Entitlement, Uses: m.Uses, MaxUses: m.MaxUses,
+		Remaining: m.Remaining(), Total: m.Total, Replayed: r.Replayed})
+}

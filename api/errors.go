@@ -47,6 +47,12 @@ var statusOf = map[licensing.Code]int{
 	licensing.EFingerprintTaken:  http.StatusConflict,
 	licensing.EActivationLimited: http.StatusTooManyRequests,
 	licensing.ESeatHeld:          http.StatusConflict,
+	// The meter's state clashes with the increment, as a full license's
+	// does with an activation (seat_limit).
+	licensing.EMeterExhausted: http.StatusConflict,
+	// The license may keep running, not have this release: forbidden, as
+	// a missing entitlement is.
+	licensing.EUpdatesExpired: http.StatusForbidden,
 }
 
 // fiberCodes translates fiber's own errors (routing, body limit, protocol)

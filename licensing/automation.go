@@ -291,12 +291,17 @@ func (s *Automation) expireBatch(ctx context.Context, p *Policy, now time.Time) 
 		return 0, false, err
 	}
 	n := 0
+	// A revoking policy revokes instead (the license cannot come back).
+	action, status, reason := ActionLicenseExpired, LicenseExpired, "expired"
+	if p.ExpiryAction == ExpiryRevoke {
+		action, status, reason = ActionLicenseRevoked, LicenseRevoked, "revoked at expiry"
+	}
 	for _, l := range due {
-		_, err := changeLicense(ctx, s.core, s.store, l.ID, ActionLicenseExpired, "expired", func(tx AutomationStore, cur *License) error {
+		_, err := changeLicense(ctx, s.core, s.store, l.ID, action, reason, func(tx AutomationStore, cur *License) error {
 			if cur.Status != LicenseActive || cur.PolicyID != p.ID || !cur.PastGrace(p, now) {
 				return errSkip
 			}
-			cur.Status, cur.StatusReason = LicenseExpired, "expired"
+			cur.Status, cur.StatusReason = status, reason
 			return nil
 		})
 		switch {

@@ -3,6 +3,7 @@ package licensing
 import (
 	"context"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,8 +36,15 @@ type CatalogStore interface {
 	GetEntitlement(ctx context.Context, id string) (*Entitlement, error)
 	ListEntitlements(ctx context.Context, page Page) ([]Entitlement, error)
 	UpdateEntitlement(ctx context.Context, e *Entitlement) error
-	// MissingEntitlements returns the codes that no entitlement has.
+	// MissingEntitlements returns the codes that no entitlement has, or
+	// whose entitlement is retired.
 	MissingEntitlements(ctx context.Context, codes []string) ([]string, error)
+	// RetireEntitlement stamps retired_at (only that column).
+	RetireEntitlement(ctx context.Context, id string, at time.Time) error
+	// StripEntitlement removes code from every policy and license that
+	// grants it (their entitlements and updated_at columns only, each row
+	// locked while it changes) and returns the ids of those changed.
+	StripEntitlement(ctx context.Context, code string, now time.Time) (policies, licenses []string, err error)
 }
 
 // Catalog manages what is sold: products, their policies (plans) and the
@@ -228,8 +236,8 @@ func validatePolicyRules(duration, grace, heartbeat, ttl, offlineRelease int64, 
 		return FieldErrorf("max_machines", "a node-locked policy (floating=false) has exactly one machine; set floating=true for more")
 	case ttl < int64(MinLeaseTTL/time.Second) || ttl > int64(MaxLeaseTTL/time.Second):
 		return FieldErrorf("lease_ttl_seconds", "lease_ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
-	case action != ExpiryRestrict && action != ExpiryAllow:
-		return FieldErrorf("expiry_action", "expiry_action must be %q or %q", ExpiryRestrict, ExpiryAllow)
+	case !slices.Contains(ExpiryActions, action):
+		return FieldErrorf("expiry_action", "expiry_action must be %q, %q, %q or %q", ExpiryRestrict, ExpiryAllow, ExpiryRevoke, ExpiryMaintain)
 	}
 	return nil
 }

@@ -73,7 +73,7 @@ func changeLicense[R licenseChanger](ctx context.Context, c core, st Tx[R], id, 
 // message to the customer).
 func changeLicenseAs[R licenseChanger](ctx context.Context, c core, st Tx[R], id, action, reason string, change func(tx R, l *License) (any, error)) (*License, error) {
 	if len(reason) > 500 {
-		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
+		return nil, FieldErrorf("reason", "reason is longer than 500 characters")
 	}
 	var out *License
 	err := st.InTx(ctx, func(tx R) error {
@@ -187,13 +187,21 @@ type entitlementLister interface {
 // checkEntitlements normalizes codes and checks that each names an
 // existing entitlement.
 func checkEntitlements(ctx context.Context, st entitlementLister, in []string) ([]string, error) {
+	return checkEntitlementsField(ctx, st, "entitlements", in)
+}
+
+// checkEntitlementsField is checkEntitlements whose errors name field.
+func checkEntitlementsField(ctx context.Context, st entitlementLister, field string, in []string) ([]string, error) {
+	if len(in) > 1000 {
+		return nil, FieldErrorf(field, "at most 100 entitlements")
+	}
 	out := normalizeCodes(in)
 	if len(out) > 100 {
-		return nil, Errorf(EInvalid, "at most 100 entitlements")
+		return nil, FieldErrorf(field, "at most 100 entitlements")
 	}
 	for _, e := range out {
 		if !codePattern.MatchString(e) {
-			return nil, Errorf(EInvalid, "entitlement %q must be lowercase letters, digits, '.', '_' or '-'", e)
+			return nil, FieldErrorf(field, "entitlement %q must be lowercase letters, digits, '.', '_' or '-'", truncate(e, 70))
 		}
 	}
 	if len(out) == 0 {
@@ -204,7 +212,7 @@ func checkEntitlements(ctx context.Context, st entitlementLister, in []string) (
 		return nil, err
 	}
 	if len(missing) > 0 {
-		return nil, Errorf(EInvalid, "unknown entitlements %v: create them first (POST /v1/entitlements)", missing)
+		return nil, FieldErrorf(field, "unknown or retired entitlements %v: create them first (POST /v1/entitlements)", missing)
 	}
 	return out, nil
 }

@@ -40,7 +40,9 @@ const (
 	EActivationLimited Code = "activation_limited"
 	// ESeatHeld: the seat was taken too recently to be freed (the policy's
 	// minimum seat hold time).
-	ESeatHeld Code = "seat_held"
+	ESeatHeld       Code = "seat_held"
+	EMeterExhausted Code = "meter_exhausted" // the meter has no uses left in this period
+	EUpdatesExpired Code = "updates_expired" // a release published after the license's expiry (policy "maintain")
 )
 
 // Codes is the whole vocabulary, so that adapters can check they map every
@@ -51,6 +53,7 @@ var Codes = []Code{
 	ELicenseSuspended, ELicenseRevoked, ELicenseExpired, ENotActivated, EMachineBlocked,
 	ETooLarge, EUnsupportedMedia, ERateLimited, EUnavailable, EInternal, ENotEntitled,
 	EMethodNotAllowed, ETrialUsed, EFingerprintTaken, EActivationLimited, ESeatHeld,
+	EMeterExhausted, EUpdatesExpired,
 }
 
 // Error is a domain error: a code for machines, a message safe to show to the

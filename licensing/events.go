@@ -26,12 +26,22 @@ type Event struct {
 
 // Event actions. They cross the wire (API, webhooks): only ever add.
 const (
-	ActionProductCreated      = "product.created"
-	ActionProductUpdated      = "product.updated"
-	ActionPolicyCreated       = "policy.created"
-	ActionPolicyUpdated       = "policy.updated"
-	ActionEntitlementCreated  = "entitlement.created"
-	ActionEntitlementUpdated  = "entitlement.updated"
+	ActionProductCreated     = "product.created"
+	ActionProductUpdated     = "product.updated"
+	ActionPolicyCreated      = "policy.created"
+	ActionPolicyUpdated      = "policy.updated"
+	ActionEntitlementCreated = "entitlement.created"
+	ActionEntitlementUpdated = "entitlement.updated"
+	ActionEntitlementRetired = "entitlement.retired"
+	// Entitlements attached to or detached from one policy or license
+	// after issue (after names them: attached, detached).
+	ActionPolicyEntitlements  = "policy.entitlements_changed"
+	ActionLicenseEntitlements = "license.entitlements_changed"
+	// Meters of a license (target: the license): created, bound changed,
+	// reset (by an admin, or at a new subscription period).
+	ActionMeterCreated        = "meter.created"
+	ActionMeterUpdated        = "meter.updated"
+	ActionMeterReset          = "meter.reset"
 	ActionCustomerCreated     = "customer.created"
 	ActionCustomerUpdated     = "customer.updated"
 	ActionLicenseCreated      = "license.created"
@@ -109,6 +119,8 @@ const (
 // here.
 var Actions = []string{
 	ActionProductCreated, ActionProductUpdated, ActionPolicyCreated, ActionPolicyUpdated, ActionEntitlementCreated, ActionEntitlementUpdated,
+	ActionEntitlementRetired, ActionPolicyEntitlements, ActionLicenseEntitlements,
+	ActionMeterCreated, ActionMeterUpdated, ActionMeterReset,
 	ActionCustomerCreated, ActionCustomerUpdated, ActionLicenseCreated, ActionLicenseUpdated, ActionLicenseSuspended,
 	ActionLicenseReinstated, ActionLicenseRevoked, ActionLicenseRenewed, ActionLicensePolicyChange, ActionLicenseTransferred,
 	ActionLicenseExpiring, ActionLicenseExpired, ActionMachineActivated, ActionMachineDeactivated, ActionMachineBlocked,

@@ -18,6 +18,8 @@ type LeasingStore interface {
 	EventAppender
 	// TrialStore records trial claims at activation (billing.go).
 	TrialStore
+	// ListMeters lists a license's meters (metering.go), for the lease.
+	ListMeters(ctx context.Context, licenseID string) ([]Meter, error)
 	// GetLicenseByKeyHash finds a license by the hash of its key (see
 	// SecretHasher). With forUpdate inside a transaction it locks the row
 	// until the transaction ends, which serializes seat accounting per
@@ -262,7 +264,7 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 		if err != nil {
 			return err
 		}
-		g, err = s.sign(ctx, lic, pol, m, now, over)
+		g, err = s.sign(ctx, tx, lic, pol, m, now, over)
 		if g != nil {
 			g.Created = created
 		}
@@ -306,7 +308,7 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	if err != nil {
 		return nil, err
 	}
-	return s.sign(ctx, v.License, v.Policy, m, now, over)
+	return s.sign(ctx, s.store, v.License, v.Policy, m, now, over)
 }
 
 // Heartbeat records that a machine is alive. It returns the time of the
@@ -614,13 +616,17 @@ var errBlocked = Errorf(EMachineBlocked, "this machine is blocked on the license
 
 // sign issues a lease for machine m. The lease never outlives the license
 // when the policy restricts on expiry.
-func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machine, now time.Time, overage int) (*Grant, error) {
+func (s *Leasing) sign(ctx context.Context, r LeasingStore, lic *License, pol *Policy, m *Machine, now time.Time, overage int) (*Grant, error) {
+	meters, err := leaseMeters(ctx, r, lic.ID)
+	if err != nil {
+		return nil, err
+	}
 	exp := now.Add(pol.LeaseTTL())
 	var licExp int64
 	if lic.ExpiresAt != nil {
 		licExp = lic.ExpiresAt.Unix()
 		end := lic.ExpiresAt.Add(seconds(pol.GraceSeconds))
-		if pol.ExpiryAction == ExpiryRestrict && end.Before(exp) {
+		if pol.EndsAtExpiry() && end.Before(exp) {
 			exp = end
 		}
 	}
@@ -630,6 +636,7 @@ func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machin
 		License: lic.ID, Policy: pol.ID, Customer: lic.CustomerID, Machine: m.ID,
 		Fingerprint: m.Fingerprint, Entitlements: EffectiveEntitlements(pol, lic), LicenseExpiry: licExp,
 		Overage: int64(overage),
+		Meters:  meters,
 	}
 	tok, err := s.signer.SignLease(ctx, claims)
 	if err != nil {

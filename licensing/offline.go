@@ -88,7 +88,7 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 		return nil, err
 	}
 	g.Machine.OfflineUntil = &until
-	off, err := s.sign(ctx, g.License, &pol, g.Machine, now, g.Overage)
+	off, err := s.sign(ctx, s.store, g.License, &pol, g.Machine, now, g.Overage)
 	if err != nil {
 		return nil, err
 	}

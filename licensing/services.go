@@ -10,6 +10,7 @@ type Stores struct {
 	Access        AccessStore
 	Notifications NotificationsStore
 	Automation    AutomationStore
+	Metering      MetersStore
 }
 
 // Deps are what the services need besides their stores.
@@ -44,6 +45,7 @@ type Services struct {
 	Access        *Access
 	Notifications *Notifications
 	Automation    *Automation
+	Metering      *Metering
 }
 
 // NewServices builds every service over st with d.
@@ -61,5 +63,6 @@ func NewServices(st Stores, d Deps) *Services {
 		Access:        NewAccess(st.Access, d.Clock, d.Secrets),
 		Notifications: NewNotifications(st.Notifications, d.Box, d.AllowPrivate, d.Clock),
 		Automation:    NewAutomation(st.Automation, d.Clock),
+		Metering:      NewMetering(st.Metering, leasing.Usable, d.Clock),
 	}
 }

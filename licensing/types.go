@@ -27,7 +27,23 @@ const (
 	// ExpiryAllow: the license stays usable (new leases keep being issued) but
 	// is reported as expired, e.g. a perpetual fallback license whose updates end.
 	ExpiryAllow ExpiryAction = "allow"
+	// ExpiryRevoke: at its expiry (past grace) the license is revoked for
+	// good: no lease, no download, no reinstatement by renewal.
+	ExpiryRevoke ExpiryAction = "revoke"
+	// ExpiryMaintain: the app keeps working (leases keep being renewed)
+	// but releases published after the license's expiry are not
+	// downloadable (EUpdatesExpired); older ones are.
+	ExpiryMaintain ExpiryAction = "maintain"
 )
+
+// ExpiryActions are the values of Policy.ExpiryAction.
+var ExpiryActions = []ExpiryAction{ExpiryRestrict, ExpiryAllow, ExpiryRevoke, ExpiryMaintain}
+
+// EndsAtExpiry reports whether the policy's licenses stop being usable at
+// their expiry plus grace (so no lease outlives that).
+func (p *Policy) EndsAtExpiry() bool {
+	return p.ExpiryAction == ExpiryRestrict || p.ExpiryAction == ExpiryRevoke
+}
 
 // Policy is a plan: the rules a license of a product follows.
 type Policy struct {
@@ -123,6 +139,10 @@ type Entitlement struct {
 	Name        string    `json:"name"`
 	Description string    `json:"description,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
+	// RetiredAt is when the entitlement was retired: no policy or license
+	// grants it since, none may be given it again, and it stays for the
+	// audit log and old leases to name.
+	RetiredAt *time.Time `json:"retired_at,omitempty"`
 }
 
 // LicenseStatus is the stored state of a license. Expiry by date is computed
@@ -198,12 +218,26 @@ func (l *License) Check(p *Policy, now time.Time) error {
 		return Errorf(ELicenseRevoked, "the license is revoked")
 	}
 	if l.Status == LicenseExpired || l.PastGrace(p, now) {
-		if p.ExpiryAction == ExpiryAllow {
+		switch p.ExpiryAction {
+		case ExpiryAllow, ExpiryMaintain:
 			return nil
+		case ExpiryRevoke:
+			return Errorf(ELicenseRevoked, "the license was revoked at its expiry")
 		}
 		return Errorf(ELicenseExpired, "the license expired")
 	}
 	return nil
+}
+
+// UpdatesUntil is the last publication time of a release the license may
+// download: its expiry under a maintaining policy (releases after it
+// answer EUpdatesExpired), nil when no such bound applies.
+func (l *License) UpdatesUntil(p *Policy) *time.Time {
+	if p.ExpiryAction != ExpiryMaintain || l.ExpiresAt == nil {
+		return nil
+	}
+	t := *l.ExpiresAt
+	return &t
 }
 
 // PastGrace reports whether now is after the license's expiry plus the

@@ -71,7 +71,12 @@ func (s *Store) UpdateEntitlement(ctx context.Context, e *licensing.Entitlement)
 }
 
 func entitlementFromRow(r *entitlementRow) *licensing.Entitlement {
-	return &licensing.Entitlement{ID: r.ID, Code: r.Code, Name: r.Name, Description: r.Description, CreatedAt: utc(r.CreatedAt)}
+	e := &licensing.Entitlement{ID: r.ID, Code: r.Code, Name: r.Name, Description: r.Description, CreatedAt: utc(r.CreatedAt)}
+	if r.RetiredAt != nil {
+		t := utc(*r.RetiredAt)
+		e.RetiredAt = &t
+	}
+	return e
 }
 
 func (s *Store) GetEntitlement(ctx context.Context, id string) (*licensing.Entitlement, error) {
@@ -84,7 +89,7 @@ func (s *Store) ListEntitlements(ctx context.Context, page licensing.Page) ([]li
 
 func (s *Store) MissingEntitlements(ctx context.Context, codes []string) ([]string, error) {
 	var found []string
-	if err := s.q(ctx).Model(&entitlementRow{}).Where("code IN ?", codes).Pluck("code", &found).Error; err != nil {
+	if err := s.q(ctx).Model(&entitlementRow{}).Where("code IN ? AND retired_at IS NULL", codes).Pluck("code", &found).Error; err != nil {
 		return nil, translate(err)
 	}
 	have := make(map[string]bool, len(found))

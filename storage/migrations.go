@@ -46,6 +46,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0019_insight_outcome_facts", Migrate: migrateInsightOutcomeFacts}, // insightscores.go
 		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
 		{ID: "0022_license_rules", Migrate: migrateLicenseRules}, // rules.go
+		{ID: "0023_meters", Migrate: migrateMeters},              // meters.go
 	}
 }
 

@@ -105,6 +105,7 @@ type entitlementRow struct {
 	Name        string
 	Description string
 	CreatedAt   time.Time
+	RetiredAt   *time.Time // 0023
 }
 
 func (entitlementRow) TableName() string { return "entitlements" }

@@ -76,7 +76,7 @@ func (s *Store) MachinesWithComponents(ctx context.Context, licenseID string) ([
 // the fingerprint read, so two drifted activations cannot both move it.
 func (s *Store) MoveMachine(ctx context.Context, id, from, to string, components []string, now time.Time) error {
 	res := s.q(ctx).Model(&machineRow{}).Where("id = ? AND fingerprint = ? AND status <> ?", id, from, string(licensing.MachineBlocked)).
-		UpdateColumns(map[string]any{"fingerprint": to, "components": jsonText(components), "updated_at": now})
+		UpdateColumns(map[string]any{"fingerprint": to, "components": componentsJSON(components), "updated_at": now})
 	if err := affected(res, errorf(licensing.EConflict, "the machine changed meanwhile")); err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (s *Store) MoveMachine(ctx context.Context, id, from, to string, components
 
 // SetMachineComponents implements licensing.RulesStore.
 func (s *Store) SetMachineComponents(ctx context.Context, id string, components []string) error {
-	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).UpdateColumn("components", jsonText(components))
+	res := s.q(ctx).Model(&machineRow{}).Where("id = ?", id).UpdateColumn("components", componentsJSON(components))
 	return affected(res, errorf(licensing.ENotFound, "machine not found"))
 }
 
@@ -109,7 +109,9 @@ func (s *Store) FingerprintElsewhere(ctx context.Context, lic *licensing.License
 	return n > 0, nil
 }
 
-func jsonText(v []string) string {
+// componentsJSON is a machine's components as their JSON text column holds
+// them ("[]" for none; a []string always marshals).
+func componentsJSON(v []string) string {
 	if len(v) == 0 {
 		return "[]"
 	}

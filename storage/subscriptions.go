@@ -211,6 +211,10 @@ func (r *Subscriptions) LicensesStore() licensing.LicensesStore {
 	return view[licensing.LicensesStore]{Store: r.s}
 }
 
+func (r *Subscriptions) MetersStore() licensing.MetersStore {
+	return view[licensing.MetersStore]{Store: r.s}
+}
+
 func (r *Subscriptions) CustomersStore() licensing.CustomersStore {
 	return view[licensing.CustomersStore]{Store: r.s}
 }

@@ -43,6 +43,7 @@ var (
 	_ licensing.AccessStore        = view[licensing.AccessStore]{}
 	_ licensing.NotificationsStore = view[licensing.NotificationsStore]{}
 	_ licensing.AutomationStore    = view[licensing.AutomationStore]{}
+	_ licensing.MetersStore        = view[licensing.MetersStore]{}
 )
 
 // Stores returns the narrow store of every licensing service over s.
@@ -74,6 +75,7 @@ func StoresWith(s *Store, seen licensing.LastSeenRecorder, policies *PolicyCache
 		Access:        view[licensing.AccessStore]{Store: s},
 		Notifications: view[licensing.NotificationsStore]{Store: s},
 		Automation:    view[licensing.AutomationStore]{Store: s},
+		Metering:      view[licensing.MetersStore]{Store: s},
 	}
 }
 

@@ -29,4 +29,19 @@ type LeaseClaims struct {
 	// within the overage its policy allows (0, omitted: not over), so the
 	// app can warn. Added later: older SDKs skip it and keep verifying.
 	Overage int64 `json:"overage,omitempty"`
+	// Meters are the license's usage meters as the lease was issued: what
+	// an app offline may still spend (MeterBudget). SDKs before it skip
+	// the member.
+	Meters []MeterClaim `json:"meters,omitempty"`
+}
+
+// MeterClaim is one meter in a lease: Meter is the entitlement code it
+// counts ("" for the license's own), Remaining the uses it still allows in
+// its period (-1: no bound), and Counter the server's count of every use
+// ever accepted, which never goes down, so an app can tell a newer lease's
+// figure from an older one's.
+type MeterClaim struct {
+	Meter     string `json:"meter"`
+	Remaining int64  `json:"remaining"`
+	Counter   int64  `json:"counter"`
 }

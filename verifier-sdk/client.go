@@ -69,6 +69,14 @@ func (c *Client) Validate(ctx context.Context, req MachineRequest) (*ValidateRes
 // JWKS fetches the server's public keys. Apps should ship (pin) their keys
 // rather than trust whatever the network returns; this is for tools and
 // first-run set-up.
+// UseMeter spends uses of a meter of the license: counted once per
+// req.ID, refused with the problem code "meter_exhausted" (an *APIError)
+// when the meter has too few uses left in its period.
+func (c *Client) UseMeter(ctx context.Context, req UseRequest) (*UseResponse, error) {
+	var out UseResponse
+	return &out, c.post(ctx, "/v1/client/meters/use", req, &out)
+}
+
 func (c *Client) JWKS(ctx context.Context) (*KeySet, error) {
 	r, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/.well-known/jwks.json"), nil)
 	if err != nil {

@@ -326,7 +326,7 @@ func (d *scanner) stringsField(dst *[]string) bool {
 
 // Bits of the lease claims, to refuse a claim given twice.
 const (
-	claimIss uint16 = 1 << iota
+	claimIss uint32 = 1 << iota
 	claimSub
 	claimAud
 	claimJti
@@ -341,10 +341,11 @@ const (
 	claimEntitlements
 	claimLicenseExpiry
 	claimOverage
+	claimMeters
 )
 
 var claimNames = [...]string{"iss", "sub", "aud", "jti", "iat", "nbf", "exp", "license", "policy",
-	"customer", "machine", "fingerprint", "entitlements", "license_expiry", "overage"}
+	"customer", "machine", "fingerprint", "entitlements", "license_expiry", "overage", "meters"}
 
 // parseClaims decodes the claims of a lease into c. Unknown members are
 // skipped (claims only ever get added), but a member that encoding/json would
@@ -358,13 +359,13 @@ func parseClaims(s string, c *LeaseClaims) bool {
 	if d.consume('}') {
 		return d.end()
 	}
-	var seen uint16
+	var seen uint32
 	for {
 		key, ok := d.str()
 		if !ok || !d.consume(':') {
 			return false
 		}
-		var bit uint16
+		var bit uint32
 		switch key {
 		case "iss":
 			bit, ok = claimIss, d.stringField(&c.Issuer)
@@ -396,6 +397,8 @@ func parseClaims(s string, c *LeaseClaims) bool {
 			bit, ok = claimLicenseExpiry, d.intField(&c.LicenseExpiry)
 		case "overage":
 			bit, ok = claimOverage, d.intField(&c.Overage)
+		case "meters":
+			bit, ok = claimMeters, d.metersField(&c.Meters)
 		default:
 			for _, name := range claimNames {
 				if foldEqual(key, name) {
@@ -501,5 +504,73 @@ func parseHeader(s string) (h joseHeader, ok bool) {
 			continue
 		}
 		return h, d.consume('}') && d.end()
+	}
+}
+
+// metersField reads the meters claim: null, or an array of objects whose
+// members are exactly those of MeterClaim, each at most once.
+func (d *scanner) metersField(dst *[]MeterClaim) bool {
+	if d.literal("null") {
+		return true
+	}
+	if !d.consume('[') {
+		return false
+	}
+	out := []MeterClaim{}
+	if d.consume(']') {
+		*dst = out
+		return true
+	}
+	for {
+		var m MeterClaim
+		if !d.consume('{') {
+			return false
+		}
+		seen := 0
+		for !d.consume('}') {
+			if seen > 0 && !d.consume(',') {
+				return false
+			}
+			key, ok := d.str()
+			if !ok || !d.consume(':') {
+				return false
+			}
+			switch key {
+			case "meter":
+				ok = seen&1 == 0 && d.stringField(&m.Meter)
+				seen |= 1
+			case "remaining":
+				ok = seen&2 == 0 && d.intField(&m.Remaining)
+				seen |= 2
+			case "counter":
+				ok = seen&4 == 0 && d.intField(&m.Counter)
+				seen |= 4
+			default:
+				// Members added later are skipped, unless encoding/json
+				// would read one as a known member by case folding.
+				for _, name := range []string{"meter", "remaining", "counter"} {
+					if foldEqual(key, name) {
+						return false
+					}
+				}
+				ok = d.skip(2)
+				seen |= 8
+			}
+			if !ok {
+				return false
+			}
+		}
+		out = append(out, m)
+		if len(out) > 100 {
+			return false
+		}
+		if d.consume(',') {
+			continue
+		}
+		if !d.consume(']') {
+			return false
+		}
+		*dst = out
+		return true
 	}
 }

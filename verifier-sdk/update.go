@@ -390,6 +390,9 @@ func (u *Updater) downloadURL(ctx context.Context, cred Credentials, upd *Update
 	if json.Unmarshal(answer, &e.Problem) != nil || e.Problem.Code == "" {
 		e.Problem = synthesizedProblem(resp.StatusCode)
 	}
+	if e.Problem.Code == string(UpdateLicenseExpired) {
+		return "", updateFail(UpdateLicenseExpired, "version "+upd.Version+" was published after the license expired; renew the license to update", e)
+	}
 	return "", e
 }
 

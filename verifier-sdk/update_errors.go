@@ -15,6 +15,11 @@ const (
 	UpdateHashMismatch      UpdateCode = "hash_mismatch"          // SHA-256 or SHA-512 differ from the metadata
 	UpdateArtifactSignature UpdateCode = "artifact_bad_signature" // no trusted release key signed the artifact
 	UpdateState             UpdateCode = "state_unavailable"      // the anti-rollback state file cannot be read or written
+	// The release was published after the license expired, and the
+	// license's policy keeps the app working without newer releases
+	// ("maintain"): renew the license to update. The server's refusal
+	// (an *APIError, problem code "updates_expired") is wrapped.
+	UpdateLicenseExpired UpdateCode = "updates_expired"
 )
 
 // UpdateError is a refused update. errors.Is matches it against the
@@ -56,6 +61,7 @@ var (
 	ErrUpdateHashMismatch      = &UpdateError{Code: UpdateHashMismatch}
 	ErrUpdateArtifactSignature = &UpdateError{Code: UpdateArtifactSignature}
 	ErrUpdateState             = &UpdateError{Code: UpdateState}
+	ErrUpdateLicenseExpired    = &UpdateError{Code: UpdateLicenseExpired}
 )
 
 func updateFail(code UpdateCode, detail string, err error) *UpdateError {

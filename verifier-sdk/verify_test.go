@@ -248,6 +248,11 @@ func leaseCases(t testing.TB) []leaseCase {
 		{"kid of a non-Ed25519 key", sign(t, with(leaseHeader(), "kid", "rsa-key-1"), testClaims(), testPriv), ErrUnknownKey},
 		{"kid with a NUL byte", sign(t, with(leaseHeader(), "kid", testKid+"\x00"), testClaims(), testPriv), ErrUnknownKey},
 		{"kid with trailing space", sign(t, with(leaseHeader(), "kid", testKid+" "), testClaims(), testPriv), ErrUnknownKey},
+		// Added with usage meters (issue 27): the additive meters claim.
+		{"valid: meters", signLease(t, claimsWith(func(c *LeaseClaims) {
+			c.Meters = []MeterClaim{{Meter: "export", Remaining: 6, Counter: 4}, {Meter: "", Remaining: -1, Counter: 0}}
+		})), nil},
+		{"meter member in other case", signPayload(t, `{"meters":[{"METER":"x"}],`+string(mustJSON(testClaims()))[1:]), ErrMalformed},
 		{"kid in other case", sign(t, with(leaseHeader(), "kid", strings.ToUpper(testKid)), testClaims(), testPriv), ErrUnknownKey},
 		{"x5t header", sign(t, with(leaseHeader(), "x5t", "abc"), testClaims(), testPriv), ErrMalformed},
 		{"zip header", sign(t, with(leaseHeader(), "zip", "DEF"), testClaims(), testPriv), ErrMalformed},

@@ -106,3 +106,32 @@ type InvalidParam struct {
 	Name   string `json:"name"`
 	Reason string `json:"reason"`
 }
+
+// UseRequest spends uses of a meter of the license (POST
+// /v1/client/meters/use). Meter is the entitlement code the meter counts
+// ("" for the license's own); ID is chosen by the app, at most 128 bytes,
+// one per increment: the server counts an ID once, however often it is
+// sent. Uses defaults to 1. Report marks uses already spent offline out of
+// a lease's allowance: they are counted even past the bound (they
+// happened), and never twice.
+type UseRequest struct {
+	LicenseKey  string `json:"license_key"`
+	Fingerprint string `json:"fingerprint"`
+	Meter       string `json:"meter,omitempty"`
+	ID          string `json:"id"`
+	Uses        int64  `json:"uses,omitempty"`
+	Report      bool   `json:"report,omitempty"`
+}
+
+// UseResponse is the meter after a use. Remaining is -1 for a meter without
+// bound; Total counts every use ever accepted (it never goes down);
+// Replayed says the ID had been counted before and nothing was added.
+type UseResponse struct {
+	MeterID   string `json:"meter_id"`
+	Meter     string `json:"meter"`
+	Uses      int64  `json:"uses"`
+	MaxUses   int64  `json:"max_uses"`
+	Remaining int64  `json:"remaining"`
+	Total     int64  `json:"total"`
+	Replayed  bool   `json:"replayed"`
+}

@@ -167,3 +167,51 @@ func (c *Client) ListTokens(ctx context.Context, page licensing.Page, opts ...Op
 func (c *Client) RevokeToken(ctx context.Context, id string, opts ...Option) error {
 	return none(ctx, c, http.MethodDelete, "/v1/tokens/%s", id, nil, opts)
 }
+
+// Entitlements after issue and meters.
+
+// ChangeLicenseEntitlements attaches and detaches entitlements of a
+// license (on top of its policy's).
+func (c *Client) ChangeLicenseEntitlements(ctx context.Context, id string, in licensing.EntitlementChange, opts ...Option) (*licensing.License, error) {
+	return one[licensing.License](ctx, c, http.MethodPost, "/v1/licenses/%s/entitlements", id, in, opts)
+}
+
+// ChangePolicyEntitlements attaches and detaches entitlements of a policy.
+func (c *Client) ChangePolicyEntitlements(ctx context.Context, id string, in licensing.EntitlementChange, opts ...Option) (*licensing.Policy, error) {
+	return one[licensing.Policy](ctx, c, http.MethodPost, "/v1/policies/%s/entitlements", id, in, opts)
+}
+
+// RetireEntitlement retires an entitlement: no policy or license grants
+// it any more.
+func (c *Client) RetireEntitlement(ctx context.Context, id, reason string, opts ...Option) (*licensing.Entitlement, error) {
+	return one[licensing.Entitlement](ctx, c, http.MethodPost, "/v1/entitlements/%s/actions/retire", id, licensing.ReasonInput{Reason: reason}, opts)
+}
+
+// ListMeters lists a license's meters.
+func (c *Client) ListMeters(ctx context.Context, licenseID string, opts ...Option) (*List[licensing.Meter], error) {
+	path, err := idPath("/v1/licenses/%s/meters", licenseID)
+	if err != nil {
+		return nil, err
+	}
+	return list[licensing.Meter](ctx, c, path, opts)
+}
+
+// CreateMeter adds a meter to a license.
+func (c *Client) CreateMeter(ctx context.Context, licenseID string, in licensing.MeterInput, opts ...Option) (*licensing.Meter, error) {
+	return one[licensing.Meter](ctx, c, http.MethodPost, "/v1/licenses/%s/meters", licenseID, in, opts)
+}
+
+// GetMeter returns one meter.
+func (c *Client) GetMeter(ctx context.Context, id string, opts ...Option) (*licensing.Meter, error) {
+	return one[licensing.Meter](ctx, c, http.MethodGet, "/v1/meters/%s", id, nil, opts)
+}
+
+// UpdateMeter changes a meter's bound.
+func (c *Client) UpdateMeter(ctx context.Context, id string, in licensing.MeterPatch, opts ...Option) (*licensing.Meter, error) {
+	return one[licensing.Meter](ctx, c, http.MethodPatch, "/v1/meters/%s", id, in, opts)
+}
+
+// ResetMeter starts a new period of a meter.
+func (c *Client) ResetMeter(ctx context.Context, id, reason string, opts ...Option) (*licensing.Meter, error) {
+	return one[licensing.Meter](ctx, c, http.MethodPost, "/v1/meters/%s/actions/reset", id, licensing.ReasonInput{Reason: reason}, opts)
+}

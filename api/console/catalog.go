@@ -35,6 +35,7 @@ var catalogRoutes = []Route{
 	{"entitlementCreate", "POST", "/entitlements", licensing.WriteCatalog, (*Console).entitlementCreate},
 	{"entitlement", "GET", "/entitlements/:id", licensing.ReadCatalog, (*Console).entitlement},
 	{"entitlementUpdate", "POST", "/entitlements/:id", licensing.WriteCatalog, (*Console).entitlementUpdate},
+	{"entitlementRetire", "POST", "/entitlements/:id/retire", licensing.WriteCatalog, (*Console).entitlementRetire},
 }
 
 // form is what a form page shows: the values entered (kept when the
@@ -701,6 +702,25 @@ func (cn *Console) entitlementUpdate(c *fiber.Ctx) error {
 		f.withError(err, entitlementFields)
 		return cn.showEntitlement(c, formStatus(err), e, f, false)
 	} else if err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/entitlements/"+id+"?saved=1")
+}
+
+// entitlementRetire retires an entitlement, confirmed first: every policy
+// and license stops granting it.
+func (cn *Console) entitlementRetire(c *fiber.Ctx) error {
+	ctx, id := c.UserContext(), c.Params("id")
+	e, err := cn.cfg.Services.Catalog.Entitlement(ctx, id)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	cf := confirmation{Action: "retire", Target: "the entitlement " + e.Code, Path: c.Path(), Cancel: Prefix + "/entitlements/" + id,
+		NeedReason: true, Reason: reason(c), Detail: "every policy and license that grants it stops granting it from its next lease"}
+	if done, err := cn.confirm(c, cf); done {
+		return err
+	}
+	if _, err := cn.cfg.Services.Catalog.RetireEntitlement(ctx, id, cf.Reason); err != nil {
 		return cn.fail(c, err)
 	}
 	return cn.redirect(c, Prefix+"/entitlements/"+id+"?saved=1")

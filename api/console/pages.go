@@ -129,6 +129,7 @@ type licenseData struct {
 	Actions       []string
 	Insights      []insightRow                // insights.go: nil when the user may not read them
 	Subscriptions []subscription.Subscription // those billing it (subscriptions.go)
+	Meters        []licensing.Meter
 }
 
 func (cn *Console) license(c *fiber.Ctx) error {
@@ -161,6 +162,9 @@ func (cn *Console) licensePage(c *fiber.Ctx, status int, message string) error {
 			return cn.fail(c, err)
 		}
 	}
+	if d.Meters, err = cn.cfg.Services.Metering.Meters(ctx, id); err != nil {
+		return cn.fail(c, err)
+	}
 	if a.Allows(licensing.WriteLicenses) {
 		d.Actions = availableActions(l)
 	}
@@ -190,7 +194,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 	ctx, id, action := c.UserContext(), c.Params("id"), c.Params("action")
 	days := strings.TrimSpace(c.FormValue("days"))
 	switch action {
-	case "suspend", "reinstate", "revoke", "extend":
+	case "suspend", "reinstate", "revoke", "extend", "entitlements":
 	default:
 		return cn.fail(c, licensing.Errorf(licensing.ENotFound, "no such action"))
 	}
@@ -221,6 +225,13 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		}
 		cf.Detail, cf.Fields = "by "+days+" days", []field{{"days", days}}
 	}
+	// Entitlements after issue: codes to attach and detach, comma-separated.
+	var change licensing.EntitlementChange
+	if action == "entitlements" {
+		attach, detach := strings.TrimSpace(c.FormValue("attach")), strings.TrimSpace(c.FormValue("detach"))
+		change = licensing.EntitlementChange{Attach: codeList(attach), Detach: codeList(detach)}
+		cf.Detail, cf.Fields = "attaching ["+attach+"], detaching ["+detach+"]", []field{{"attach", attach}, {"detach", detach}}
+	}
 	message := strings.TrimSpace(c.FormValue("message"))
 	if action == "suspend" && message != "" {
 		cf.Detail, cf.Fields = "telling the customer: “"+message+"”", []field{{"message", message}}
@@ -237,9 +248,23 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		_, err = cn.cfg.Services.Licenses.RevokeLicense(ctx, id, cf.Reason)
 	case "extend":
 		_, err = cn.cfg.Services.Licenses.ExtendLicense(ctx, id, licensing.ExtendInput{DurationSeconds: int64(n) * int64(24*time.Hour/time.Second), Reason: cf.Reason})
+	case "entitlements":
+		change.Reason = cf.Reason
+		_, err = cn.cfg.Services.Licenses.ChangeEntitlements(ctx, id, change)
 	}
 	if err != nil {
 		return again(err)
 	}
 	return cn.redirect(c, Prefix+"/licenses/"+id+"?done="+action)
+}
+
+// codeList splits a comma-separated list of codes.
+func codeList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -158,6 +158,14 @@ var expectedPerm = map[string]licensing.Permission{
 	"GET /v1/deliveries": "webhooks:read", "GET /v1/deliveries/:id": "webhooks:read",
 	"POST /v1/deliveries/:id/actions/redeliver": "webhooks:write",
 	"POST /v1/offline-activations":              "licenses:write",
+	"POST /v1/entitlements/:id/actions/retire":  "catalog:write",
+	"POST /v1/policies/:id/entitlements":        "catalog:write",
+	"POST /v1/licenses/:id/entitlements":        "licenses:write",
+	"GET /v1/licenses/:id/meters":               "licenses:read",
+	"POST /v1/licenses/:id/meters":              "licenses:write",
+	"GET /v1/meters/:id":                        "licenses:read",
+	"PATCH /v1/meters/:id":                      "licenses:write",
+	"POST /v1/meters/:id/actions/reset":         "licenses:write",
 	"POST /v1/releases":                         "releases:write", "GET /v1/releases": "releases:read", "GET /v1/releases/:id": "releases:read",
 	"POST /v1/releases/:id/artifacts":                       "releases:write",
 	"POST /v1/releases/:id/artifacts/:artifact_id/finalize": "releases:write",
@@ -219,8 +227,11 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		id = w.webhookID
 	case strings.HasPrefix(path, "/v1/deliveries/"):
 		id = w.deliveryID
-	case strings.HasPrefix(path, "/v1/releases/"), strings.HasPrefix(path, "/v1/subscriptions/"):
+	case strings.HasPrefix(path, "/v1/releases/"), strings.HasPrefix(path, "/v1/subscriptions/"), strings.HasPrefix(path, "/v1/meters/"):
 		id = noSuchRelease
+	}
+	if route == "POST /v1/entitlements/:id/actions/retire" {
+		id = noSuchRelease // the world's entitlement stays for the other routes
 	}
 	path = strings.Replace(strings.Replace(path, ":id", id, 1), ":artifact_id", noSuchRelease, 1)
 	u := fmt.Sprint(n)

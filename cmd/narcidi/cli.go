@@ -44,6 +44,10 @@ var (
 	customerColumns = []column{{"ID", "id", plain}, {"NAME", "name", plain}, {"EMAIL", "email", plain}, {"STATUS", "status", plain}}
 	tokenColumns    = []column{{"ID", "id", plain}, {"NAME", "name", plain}, {"ROLE", "role", plain}, {"CUSTOMER", "customer_id", plain},
 		{"EXPIRES", "expires_at", timestamp}, {"REVOKED", "revoked_at", timestamp}}
+	meterColumns = []column{{"ID", "id", plain}, {"LICENSE", "license_id", plain}, {"ENTITLEMENT", "entitlement", plain},
+		{"USES", "uses", plain}, {"MAX", "max_uses", plain}, {"TOTAL", "total", plain}, {"PERIOD START", "period_start", timestamp}}
+	policyColumns       = []column{{"ID", "id", plain}, {"NAME", "name", plain}, {"ENTITLEMENTS", "entitlements", plain}}
+	entitlementColumns  = []column{{"ID", "id", plain}, {"CODE", "code", plain}, {"NAME", "name", plain}, {"RETIRED", "retired_at", timestamp}}
 	subscriptionColumns = []column{{"ID", "id", plain}, {"STATUS", "status", plain}, {"CUSTOMER", "customer_id", plain},
 		{"POLICY", "policy_id", plain}, {"PERIOD END", "current_period_end", timestamp}, {"PAID THROUGH", "paid_through", timestamp},
 		{"CANCEL AT END", "cancel_at_period_end", plain}, {"PROVIDER", "provider", plain}, {"LICENSES", "license_ids", joined}}
@@ -174,6 +178,23 @@ var cliVerbs = map[string]map[string]verb{
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 				return ignore(c.ChangePolicy(ctx, a.id, a.str("policy"), a.str("reason"), o...))
 			}},
+		"entitlements": {usage: "ID [-attach CODE,CODE] [-detach CODE,CODE] [-reason R]", hasID: true, columns: licenseColumns,
+			check: atLeastOne("attach", "detach"), flags: []field{
+				{flag: "attach", help: "comma-separated entitlement codes to grant on top of the policy's"},
+				{flag: "detach", help: "comma-separated entitlement codes the license itself grants, to take away"}, reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ChangeLicenseEntitlements(ctx, a.id, entitlementChange(a), o...))
+			}},
+		"meters": {usage: "ID", hasID: true, list: true, columns: meterColumns,
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ListMeters(ctx, a.id, o...))
+			}},
+		"add-meter": {usage: "ID [-entitlement CODE] -max-uses N", hasID: true, columns: meterColumns, create: true, flags: []field{
+			{flag: "entitlement", help: "the entitlement the meter counts (default: the license itself)"},
+			{flag: "max-uses", help: "uses allowed per period (0: no bound)", kind: kindInt, required: true}},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.CreateMeter(ctx, a.id, licensing.MeterInput{Entitlement: a.str("entitlement"), MaxUses: a.num("max-uses")}, o...))
+			}},
 		// The key of a license a billing provider created is shown nowhere
 		// else: this is how it is obtained.
 		"rotate-key": {usage: "ID [-reason R]", hasID: true, columns: licenseColumns, secret: "key", label: "New license key (the old one no longer works)",
@@ -232,6 +253,36 @@ var cliVerbs = map[string]map[string]verb{
 		"resume": {usage: "ID [-reason R]", hasID: true, columns: subscriptionColumns, flags: []field{reasonField},
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 				return ignore(c.ResumeSubscription(ctx, a.id, a.str("reason"), o...))
+			}},
+	},
+	"meters": {
+		"get": {usage: "ID", hasID: true, columns: meterColumns, call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+			return ignore(c.GetMeter(ctx, a.id, o...))
+		}},
+		"set-max": {usage: "ID -max-uses N", hasID: true, columns: meterColumns, flags: []field{
+			{flag: "max-uses", help: "uses allowed per period (0: no bound)", kind: kindInt, required: true}},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				n := a.num("max-uses")
+				return ignore(c.UpdateMeter(ctx, a.id, licensing.MeterPatch{MaxUses: &n}, o...))
+			}},
+		"reset": {usage: "ID [-reason R]", hasID: true, columns: meterColumns, flags: []field{reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ResetMeter(ctx, a.id, a.str("reason"), o...))
+			}},
+	},
+	"policies": {
+		"entitlements": {usage: "ID [-attach CODE,CODE] [-detach CODE,CODE] [-reason R]", hasID: true, columns: policyColumns,
+			check: atLeastOne("attach", "detach"), flags: []field{
+				{flag: "attach", help: "comma-separated entitlement codes every license of the policy gets"},
+				{flag: "detach", help: "comma-separated entitlement codes to take away from the policy"}, reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.ChangePolicyEntitlements(ctx, a.id, entitlementChange(a), o...))
+			}},
+	},
+	"entitlements": {
+		"retire": {usage: "ID [-reason R]", hasID: true, columns: entitlementColumns, flags: []field{reasonField},
+			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+				return ignore(c.RetireEntitlement(ctx, a.id, a.str("reason"), o...))
 			}},
 	},
 	"machines": {
@@ -305,6 +356,33 @@ func licenseAction(action func(c *apiclient.Client, ctx context.Context, id, rea
 		call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 			return ignore(action(c, ctx, a.id, a.str("reason"), o...))
 		}}
+}
+
+// entitlementChange is the -attach, -detach and -reason of a verb.
+func entitlementChange(a verbArgs) licensing.EntitlementChange {
+	return licensing.EntitlementChange{Attach: splitList(a.str("attach")), Detach: splitList(a.str("detach")), Reason: a.str("reason")}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// atLeastOne checks that one of the flags is set.
+func atLeastOne(flags ...string) func(verbArgs) error {
+	return func(a verbArgs) error {
+		for _, f := range flags {
+			if a.str(f) != "" {
+				return nil
+			}
+		}
+		return fmt.Errorf("set -%s", strings.Join(flags, " or -"))
+	}
 }
 
 // flagIn checks that a flag's value is one of values.

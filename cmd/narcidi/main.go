@@ -32,7 +32,10 @@ Usage:
   narcidi keys root generate -out DIR   create the root key that apps pin (offline)
   narcidi keys certify -root F -jwks F  certify a signing key with the root (see "keys certify -h")
   narcidi keys attach CERT ROOTS        attach a signing key's certificate on the server
-  narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy, rotate-key
+  narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy, rotate-key, entitlements, meters, add-meter
+  narcidi meters    <verb>   admin: get, set-max, reset
+  narcidi policies  <verb>   admin: entitlements (attach, detach)
+  narcidi entitlements <verb>  admin: retire
   narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
   narcidi customers <verb>   admin: list, get, create
   narcidi tokens    <verb>   admin: list, create, revoke
@@ -108,7 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			break
 		}
 		err = insightsCommand(ctx, args, stdout, stderr)
-	case "licenses", "machines", "customers", "tokens", "subscriptions":
+	case "licenses", "machines", "customers", "tokens", "subscriptions", "meters", "policies", "entitlements":
 		return cli(ctx, cmd, args, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		printVersion(stdout)

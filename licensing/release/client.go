@@ -31,6 +31,9 @@ type Credential struct {
 type entitlement struct {
 	productID    string
 	entitlements []string
+	// updatesUntil bounds the publication time of the releases the
+	// license may download (licensing.License.UpdatesUntil), nil: none.
+	updatesUntil *time.Time
 }
 
 // authorize checks the credential against the license's state now. A lease
@@ -88,7 +91,7 @@ func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, er
 	if c.ProductID != "" && c.ProductID != lic.ProductID {
 		return nil, licensing.Errorf(licensing.ENotEntitled, "the license is for another product")
 	}
-	return &entitlement{productID: lic.ProductID, entitlements: licensing.EffectiveEntitlements(pol, lic)}, nil
+	return &entitlement{productID: lic.ProductID, entitlements: licensing.EffectiveEntitlements(pol, lic), updatesUntil: lic.UpdatesUntil(pol)}, nil
 }
 
 // verifyLease checks a lease's signature, times, product and fingerprint
@@ -331,6 +334,13 @@ func (s *Service) Download(ctx context.Context, req DownloadRequest) (string, er
 				continue
 			}
 			return "", licensing.Errorf(licensing.ENotEntitled, "version %s needs the %q entitlement", r.Version, r.Entitlement)
+		}
+		if u := ent.updatesUntil; u != nil && r.PublishedAt != nil && r.PublishedAt.After(*u) {
+			if version == "" || version == "latest" {
+				continue // the newest release this license still may have
+			}
+			return "", licensing.Errorf(licensing.EUpdatesExpired, "version %s was published after the license expired (%s): renew the license to update",
+				r.Version, u.Format(time.RFC3339))
 		}
 		art = &r.Artifacts[i]
 		break

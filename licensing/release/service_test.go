@@ -32,6 +32,7 @@ type fixture struct {
 	clock *licensingtest.Clock
 	key   ed25519.PrivateKey
 	prod  string
+	lic   *licensing.Services
 }
 
 func newFixture(t *testing.T, st *storage.Store) *fixture {
@@ -55,7 +56,7 @@ func newFixture(t *testing.T, st *storage.Store) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{svc: svc, blobs: local, clock: c, key: key, prod: p.ID}
+	return &fixture{svc: svc, blobs: local, clock: c, key: key, prod: p.ID, lic: lic}
 }
 
 func (f *fixture) artifact(version, platform string, data []byte) release.ArtifactInput {

@@ -417,6 +417,11 @@ func (s *Service) runExactly(ctx context.Context, tx Store, sub *Subscription, t
 	if !to.After(s.now()) {
 		return nil
 	}
+	if sub.CurrentPeriodStart != nil {
+		if err := s.resetMeters(ctx, tx, sub, *sub.CurrentPeriodStart); err != nil {
+			return err
+		}
+	}
 	for _, id := range sub.LicenseIDs {
 		l, err := tx.LicensesStore().GetLicense(ctx, id)
 		if err != nil {
@@ -607,6 +612,9 @@ func (s *Service) invoice(ctx context.Context, tx Store, ev *ProviderEvent, out 
 			to = *sub.CancelAt
 		}
 		if err := s.runTo(ctx, tx, sub, to, "subscription period paid"); err != nil {
+			return err
+		}
+		if err := s.resetMeters(ctx, tx, sub, inv.PeriodStart); err != nil {
 			return err
 		}
 	}

@@ -252,6 +252,11 @@ func (s *Service) runTo(ctx context.Context, tx Store, sub *Subscription, end ti
 	if !end.After(s.now()) {
 		return nil
 	}
+	if sub.CurrentPeriodStart != nil {
+		if err := s.resetMeters(ctx, tx, sub, *sub.CurrentPeriodStart); err != nil {
+			return err
+		}
+	}
 	lic := s.licenses(tx)
 	for _, id := range sub.LicenseIDs {
 		l, err := tx.LicensesStore().GetLicense(ctx, id)
@@ -262,6 +267,23 @@ func (s *Service) runTo(ctx context.Context, tx Store, sub *Subscription, end ti
 			continue
 		}
 		if _, err := lic.ExtendLicense(ctx, id, licensing.ExtendInput{ExpiresAt: &end, Reason: reason}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resetMeters starts a new period on the meters of every governed license
+// (uses back to 0) as of start, the paid period's start (now when the
+// provider gave none). A period applied twice resets once
+// (Metering.ResetPeriod).
+func (s *Service) resetMeters(ctx context.Context, tx Store, sub *Subscription, start time.Time) error {
+	if start.IsZero() {
+		start = s.now()
+	}
+	m := licensing.NewMetering(tx.MetersStore(), nil, s.now)
+	for _, id := range sub.LicenseIDs {
+		if _, err := m.ResetPeriod(ctx, id, start.UTC().Truncate(time.Second)); err != nil {
 			return err
 		}
 	}

@@ -197,6 +197,9 @@ type Store interface {
 	// the same database (inside InTx: to the same transaction).
 	LicensesStore() licensing.LicensesStore
 	CustomersStore() licensing.CustomersStore
+	// MetersStore is the meters' store: each paid period starts a new
+	// period of the governed licenses' meters.
+	MetersStore() licensing.MetersStore
 }
 
 // EventNote is what one provider event did.

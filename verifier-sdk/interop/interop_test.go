@@ -85,6 +85,7 @@ func TestNodeJose(t *testing.T) {
 	for name, tok := range map[string]string{
 		"plain lease":                lease(t, claims(), nil),
 		"lease with its certificate": lease(t, claims(), map[jose.HeaderKey]any{verifier.CertHeader: "a.b.c"}),
+		"lease with meters":          lease(t, withMeters(claims()), nil),
 	} {
 		res := verify(tok, now)
 		if res["ok"] != true || res["kid"] != kid {
@@ -93,6 +94,11 @@ func TestNodeJose(t *testing.T) {
 		p := res["payload"].(map[string]any)
 		if p["fingerprint"] != fp || p["aud"] != product {
 			t.Fatalf("%s: payload %v", name, p)
+		}
+		if name == "lease with meters" {
+			if ms, _ := p["meters"].([]any); len(ms) != 1 || ms[0].(map[string]any)["counter"] != float64(4) {
+				t.Fatalf("%s: meters %v", name, p["meters"])
+			}
 		}
 		// And the SDK agrees.
 		ks, _ := verifier.NewKeySet(map[string]ed25519.PublicKey{kid: priv.Public().(ed25519.PublicKey)})
@@ -115,4 +121,11 @@ func TestNodeJose(t *testing.T) {
 	if res := verify(tampered, now); res["ok"] != false || res["code"] != "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" {
 		t.Fatalf("tampered lease: %v", res)
 	}
+}
+
+// withMeters adds the meters claim (issue 27): additive, so jose and the
+// SDK read it and older SDKs skip it.
+func withMeters(c verifier.LeaseClaims) verifier.LeaseClaims {
+	c.Meters = []verifier.MeterClaim{{Meter: "export", Remaining: 6, Counter: 4}}
+	return c
 }
