@@ -59,7 +59,10 @@ func (s *Store) save(ctx context.Context, row any, cols ...string) error {
 
 func (s *Store) CreateEntitlement(ctx context.Context, e *licensing.Entitlement) error {
 	setID(&e.ID)
-	err := s.create(ctx, &entitlementRow{ID: e.ID, Code: e.Code, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt})
+	// A new entitlement is never retired: leaving retired_at out keeps the
+	// insert working on a schema before 0023 (the upgrade test seeds one).
+	row := &entitlementRow{ID: e.ID, Code: e.Code, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt}
+	err := translate(s.q(ctx).Omit("retired_at").Create(row).Error)
 	if licensing.ErrorCode(err) == licensing.EConflict {
 		return errorf(licensing.EConflict, "an entitlement with code %q already exists", e.Code)
 	}
@@ -89,7 +92,11 @@ func (s *Store) ListEntitlements(ctx context.Context, page licensing.Page) ([]li
 
 func (s *Store) MissingEntitlements(ctx context.Context, codes []string) ([]string, error) {
 	var found []string
-	if err := s.q(ctx).Model(&entitlementRow{}).Where("code IN ? AND retired_at IS NULL", codes).Pluck("code", &found).Error; err != nil {
+	q := s.q(ctx).Model(&entitlementRow{}).Where("code IN ?", codes)
+	if !s.preMeters.Load() {
+		q = q.Where("retired_at IS NULL")
+	}
+	if err := q.Pluck("code", &found).Error; err != nil {
 		return nil, translate(err)
 	}
 	have := make(map[string]bool, len(found))

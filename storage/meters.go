@@ -96,6 +96,9 @@ func (s *Store) FindMeter(ctx context.Context, licenseID, entitlement string) (*
 }
 
 func (s *Store) ListMeters(ctx context.Context, licenseID string) ([]licensing.Meter, error) {
+	if s.preMeters.Load() {
+		return nil, nil // a schema before 0023 has no meters (the upgrade test)
+	}
 	return findRows(s.q(ctx).Where("license_id = ?", licenseID).Order("entitlement"), meterFromRow)
 }
 

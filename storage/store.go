@@ -47,6 +47,9 @@ type Store struct {
 	// of an earlier version, before migrate): ReadLease then reads their
 	// defaults instead. Shared with the transaction-bound Stores.
 	preRules *atomic.Bool
+	// preMeters is the same for 0023's entitlements.retired_at: no
+	// entitlement of such a schema is retired.
+	preMeters *atomic.Bool
 }
 
 // Open connects to the database of cfg. It does not migrate; call Migrate.
@@ -93,7 +96,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed(), schema: cfg.Schema, preRules: new(atomic.Bool)}
+	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed(), schema: cfg.Schema, preRules: new(atomic.Bool), preMeters: new(atomic.Bool)}
 	if s.schema == (SchemaRange{}) {
 		s.schema = BinarySchema()
 	}
@@ -117,6 +120,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // migration).
 func (s *Store) checkRulesColumns(db *gorm.DB) {
 	s.preRules.Store(!db.Migrator().HasColumn(&licenseRow{}, "overrides"))
+	s.preMeters.Store(!db.Migrator().HasColumn(&entitlementRow{}, "retired_at"))
 }
 
 // openSQLite opens (creating) DataDir/narcidi.db. One connection: SQLite has
@@ -165,7 +169,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 		if s.changes.begin(tx.Statement.ConnPool) {
 			pool = tx.Statement.ConnPool
 		}
-		return fn(&Store{db: tx, postgres: s.postgres, health: s.health, changes: s.changes, preRules: s.preRules})
+		return fn(&Store{db: tx, postgres: s.postgres, health: s.health, changes: s.changes, preRules: s.preRules, preMeters: s.preMeters})
 	}, &sql.TxOptions{})
 	if pool != nil {
 		s.changes.end(pool)
