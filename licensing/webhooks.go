@@ -107,7 +107,16 @@ type DeliveryAttempt struct {
 	StatusCode int       `json:"status_code,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	DurationMS int64     `json:"duration_ms"`
+	// RequestBody is what a webhook attempt sent, ResponseBody what the
+	// endpoint answered, each cut at MaxAttemptBody bytes.
+	RequestBody  string `json:"request_body,omitempty"`
+	ResponseBody string `json:"response_body,omitempty"`
 }
+
+// MaxAttemptBody bounds the bodies kept per attempt (4 KiB each): enough
+// to read an event or an error page, not a store for whatever an endpoint
+// answers.
+const MaxAttemptBody = 4 << 10
 
 // DeliveryFilter narrows a delivery listing.
 type DeliveryFilter struct {

@@ -45,6 +45,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0018_signing_keys", Migrate: migrateSigningKeys},                  // signingkeys.go
 		{ID: "0019_insight_outcome_facts", Migrate: migrateInsightOutcomeFacts}, // insightscores.go
 		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
+		{ID: "0025_delivery_bodies", Migrate: migrateDeliveryBodies},
 	}
 }
 
@@ -385,6 +386,22 @@ func migrateLicenseSeats(tx *gorm.DB) error {
 	}
 	if err := tx.Migrator().AddColumn(&license{}, "SeatsOverride"); err != nil {
 		return fmt.Errorf("add licenses.seats_override: %w", err)
+	}
+	return nil
+}
+
+// migrateDeliveryBodies keeps what each webhook attempt sent and what the
+// endpoint answered (bounded, licensing.MaxAttemptBody), for the console's
+// delivery view. Empty for attempts made before.
+func migrateDeliveryBodies(tx *gorm.DB) error {
+	type deliveryAttempt struct {
+		RequestBody  string `gorm:"type:text;not null;default:''"`
+		ResponseBody string `gorm:"type:text;not null;default:''"`
+	}
+	for _, col := range []string{"RequestBody", "ResponseBody"} {
+		if err := tx.Migrator().AddColumn(&deliveryAttempt{}, col); err != nil {
+			return fmt.Errorf("add delivery_attempts.%s: %w", col, err)
+		}
 	}
 	return nil
 }
