@@ -28,6 +28,13 @@ func (s *Notifications) FanOut(ctx context.Context, eventID string, email func(a
 			return nil, err
 		}
 		for _, w := range ws {
+			if e.Action == ActionWebhookTest {
+				// A test goes to the endpoint it names, subscribed or not.
+				if w.Enabled && w.ID == e.TargetID {
+					hooks = append(hooks, w)
+				}
+				continue
+			}
 			if w.Enabled && w.Wants(e.Action) {
 				hooks = append(hooks, w)
 			}
@@ -58,7 +65,7 @@ func (s *Notifications) FanOut(ctx context.Context, eventID string, email func(a
 				return err
 			}
 		}
-		if email != nil && email(e.Action) {
+		if email != nil && email(e.Action) && e.Action != ActionWebhookTest {
 			if err := add(ChannelEmail, ""); err != nil {
 				return err
 			}

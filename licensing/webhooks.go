@@ -383,6 +383,36 @@ func (s *Notifications) DeleteWebhook(ctx context.Context, id string) error {
 	})
 }
 
+// SendTestEvent records a webhook.test event for endpoint id: the relay
+// delivers it to that endpoint alone, through the same queue, signature
+// and attempt log as any event. EConflict when the endpoint is disabled
+// (nothing would be sent). It returns the event.
+func (s *Notifications) SendTestEvent(ctx context.Context, id string) (*Event, error) {
+	var out *Event
+	err := s.store.InTx(ctx, func(tx NotificationsStore) error {
+		w, err := tx.GetWebhook(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !w.Enabled {
+			return Errorf(EConflict, "the webhook is disabled: enable it to send a test event")
+		}
+		test := struct {
+			Message string `json:"message"`
+			URL     string `json:"url"`
+		}{"a test event sent from Narcidi; no action is needed", w.URL}
+		a := ActorFrom(ctx)
+		e := &Event{Time: s.clock(), Action: ActionWebhookTest, TargetType: "webhook", TargetID: id,
+			Actor: a.Label(), ActorName: a.Name, RequestID: a.RequestID, After: snapshot(test)}
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+		out = e
+		return nil
+	})
+	return out, err
+}
+
 // Delivery returns a delivery with its attempt log. ENotFound.
 func (s *Notifications) Delivery(ctx context.Context, id string) (*Delivery, error) {
 	d, err := s.store.GetDelivery(ctx, id)
