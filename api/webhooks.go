@@ -34,6 +34,11 @@ func (s *Server) deleteWebhook(c *fiber.Ctx) error {
 	return noContent(c, s.svc.Notifications.DeleteWebhook(c.UserContext(), c.Params("id")))
 }
 
+func (s *Server) sendTestEvent(c *fiber.Ctx) error {
+	v, err := s.svc.Notifications.SendTestEvent(c.UserContext(), c.Params("id"))
+	return found(c, v, err)
+}
+
 func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	f := licensing.DeliveryFilter{EndpointID: c.Query("endpoint_id"), EventID: c.Query("event_id"), Status: licensing.DeliveryStatus(c.Query("status"))}
 	switch f.Status {

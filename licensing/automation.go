@@ -19,6 +19,9 @@ const (
 	ActionWebhookDeleted      = "webhook.deleted"
 	ActionWebhookDisabled     = "webhook.disabled"     // turned off after too many failures in a row
 	ActionDeliveryRedelivered = "delivery.redelivered" // an admin asked for another try
+	// ActionWebhookTest is a test event an admin sends to one endpoint
+	// (whatever it subscribes to): it goes only there, never by email.
+	ActionWebhookTest = "webhook.test"
 )
 
 // DefaultExpiryNoticeDays are the notice offsets of a policy that names none.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // FanOut turns one event into its deliveries: one per enabled webhook
@@ -26,6 +28,13 @@ func (s *Notifications) FanOut(ctx context.Context, eventID string, email func(a
 			return nil, err
 		}
 		for _, w := range ws {
+			if e.Action == ActionWebhookTest {
+				// A test goes to the endpoint it names, subscribed or not.
+				if w.Enabled && w.ID == e.TargetID {
+					hooks = append(hooks, w)
+				}
+				continue
+			}
 			if w.Enabled && w.Wants(e.Action) {
 				hooks = append(hooks, w)
 			}
@@ -56,7 +65,7 @@ func (s *Notifications) FanOut(ctx context.Context, eventID string, email func(a
 				return err
 			}
 		}
-		if email != nil && email(e.Action) {
+		if email != nil && email(e.Action) && e.Action != ActionWebhookTest {
 			if err := add(ChannelEmail, ""); err != nil {
 				return err
 			}
@@ -81,6 +90,9 @@ type AttemptResult struct {
 	StatusCode int
 	Err        error // nil: delivered
 	Duration   time.Duration
+	// RequestBody and ResponseBody are what was sent and answered (webhooks);
+	// kept cut at MaxAttemptBody.
+	RequestBody, ResponseBody []byte
 }
 
 // RecordAttempt logs one try of delivery id and moves it on: delivered, or
@@ -97,7 +109,8 @@ func (s *Notifications) RecordAttempt(ctx context.Context, id string, r AttemptR
 		}
 		now := s.clock()
 		d.Attempts++
-		a := DeliveryAttempt{DeliveryID: id, Number: d.Attempts, At: now, StatusCode: r.StatusCode, DurationMS: r.Duration.Milliseconds()}
+		a := DeliveryAttempt{DeliveryID: id, Number: d.Attempts, At: now, StatusCode: r.StatusCode, DurationMS: r.Duration.Milliseconds(),
+			RequestBody: cutBody(r.RequestBody), ResponseBody: cutBody(r.ResponseBody)}
 		d.LastStatusCode, d.LastError, d.UpdatedAt = r.StatusCode, "", now
 		if r.Err != nil {
 			a.Error = truncate(r.Err.Error(), 1000)
@@ -207,4 +220,17 @@ func (s *Notifications) LicenseFacts(ctx context.Context, licenseID string) (*Li
 		return nil, nil, nil, err
 	}
 	return l, p, prod, nil
+}
+
+// cutBody keeps at most MaxAttemptBody bytes of b as valid UTF-8 (the
+// columns are text): a rune cut at the end is dropped, invalid bytes
+// become "?" (never longer than what they replace).
+func cutBody(b []byte) string {
+	if len(b) > MaxAttemptBody {
+		b = b[:MaxAttemptBody]
+		for i := 0; i < utf8.UTFMax-1 && len(b) > 0 && !utf8.Valid(b); i++ {
+			b = b[:len(b)-1]
+		}
+	}
+	return strings.ToValidUTF8(string(b), "?")
 }

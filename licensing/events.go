@@ -125,7 +125,7 @@ var Actions = []string{
 	ActionLicenseReinstated, ActionLicenseRevoked, ActionLicenseRenewed, ActionLicensePolicyChange, ActionLicenseTransferred,
 	ActionLicenseExpiring, ActionLicenseExpired, ActionMachineActivated, ActionMachineDeactivated, ActionMachineBlocked,
 	ActionMachineUnblocked, ActionMachineHeartbeatRst, ActionMachineOffline, ActionTokenCreated, ActionTokenRevoked,
-	ActionWebhookCreated, ActionWebhookUpdated, ActionWebhookDeleted, ActionWebhookDisabled, ActionDeliveryRedelivered,
+	ActionWebhookCreated, ActionWebhookUpdated, ActionWebhookDeleted, ActionWebhookDisabled, ActionDeliveryRedelivered, ActionWebhookTest,
 	ActionReleaseCreated, ActionReleasePublished, ActionReleaseYanked, ActionReleaseDeleted, ActionArtifactAdded, ActionArtifactFinalized,
 	ActionArtifactAbandoned, ActionArtifactRejected,
 	ActionSubscriptionCreated, ActionSubscriptionUpdated, ActionSubscriptionRenewed, ActionSubscriptionPastDue,

@@ -107,7 +107,16 @@ type DeliveryAttempt struct {
 	StatusCode int       `json:"status_code,omitempty"`
 	Error      string    `json:"error,omitempty"`
 	DurationMS int64     `json:"duration_ms"`
+	// RequestBody is what a webhook attempt sent, ResponseBody what the
+	// endpoint answered, each cut at MaxAttemptBody bytes.
+	RequestBody  string `json:"request_body,omitempty"`
+	ResponseBody string `json:"response_body,omitempty"`
 }
+
+// MaxAttemptBody bounds the bodies kept per attempt (4 KiB each): enough
+// to read an event or an error page, not a store for whatever an endpoint
+// answers.
+const MaxAttemptBody = 4 << 10
 
 // DeliveryFilter narrows a delivery listing.
 type DeliveryFilter struct {
@@ -372,6 +381,36 @@ func (s *Notifications) DeleteWebhook(ctx context.Context, id string) error {
 		}
 		return s.record(ctx, tx, ActionWebhookDeleted, "webhook", id, "", w, nil)
 	})
+}
+
+// SendTestEvent records a webhook.test event for endpoint id: the relay
+// delivers it to that endpoint alone, through the same queue, signature
+// and attempt log as any event. EConflict when the endpoint is disabled
+// (nothing would be sent). It returns the event.
+func (s *Notifications) SendTestEvent(ctx context.Context, id string) (*Event, error) {
+	var out *Event
+	err := s.store.InTx(ctx, func(tx NotificationsStore) error {
+		w, err := tx.GetWebhook(ctx, id)
+		if err != nil {
+			return err
+		}
+		if !w.Enabled {
+			return Errorf(EConflict, "the webhook is disabled: enable it to send a test event")
+		}
+		test := struct {
+			Message string `json:"message"`
+			URL     string `json:"url"`
+		}{"a test event sent from Narcidi; no action is needed", w.URL}
+		a := ActorFrom(ctx)
+		e := &Event{Time: s.clock(), Action: ActionWebhookTest, TargetType: "webhook", TargetID: id,
+			Actor: a.Label(), ActorName: a.Name, RequestID: a.RequestID, After: snapshot(test)}
+		if err := tx.AppendEvent(ctx, e); err != nil {
+			return err
+		}
+		out = e
+		return nil
+	})
+	return out, err
 }
 
 // Delivery returns a delivery with its attempt log. ENotFound.

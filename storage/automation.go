@@ -66,13 +66,15 @@ type deliveryRow struct {
 func (deliveryRow) TableName() string { return "deliveries" }
 
 type attemptRow struct {
-	ID         string `gorm:"primaryKey"`
-	DeliveryID string
-	Number     int
-	At         time.Time
-	StatusCode int
-	Error      string
-	DurationMS int64 `gorm:"column:duration_ms"`
+	ID           string `gorm:"primaryKey"`
+	DeliveryID   string
+	Number       int
+	At           time.Time
+	StatusCode   int
+	Error        string
+	DurationMS   int64 `gorm:"column:duration_ms"`
+	RequestBody  string
+	ResponseBody string
 }
 
 func (attemptRow) TableName() string { return "delivery_attempts" }
@@ -112,7 +114,8 @@ func deliveryToRow(d *licensing.Delivery) *deliveryRow {
 }
 
 func attemptFromRow(r *attemptRow) *licensing.DeliveryAttempt {
-	return &licensing.DeliveryAttempt{ID: r.ID, DeliveryID: r.DeliveryID, Number: r.Number, At: utc(r.At), StatusCode: r.StatusCode, Error: r.Error, DurationMS: r.DurationMS}
+	return &licensing.DeliveryAttempt{ID: r.ID, DeliveryID: r.DeliveryID, Number: r.Number, At: utc(r.At), StatusCode: r.StatusCode, Error: r.Error, DurationMS: r.DurationMS,
+		RequestBody: r.RequestBody, ResponseBody: r.ResponseBody}
 }
 
 // Scans.
@@ -343,7 +346,8 @@ func (s *Store) MarkDeliveriesEnqueued(ctx context.Context, ids []string, now ti
 
 func (s *Store) AppendAttempt(ctx context.Context, a *licensing.DeliveryAttempt) error {
 	setID(&a.ID)
-	return s.create(ctx, &attemptRow{ID: a.ID, DeliveryID: a.DeliveryID, Number: a.Number, At: a.At, StatusCode: a.StatusCode, Error: a.Error, DurationMS: a.DurationMS})
+	return s.create(ctx, &attemptRow{ID: a.ID, DeliveryID: a.DeliveryID, Number: a.Number, At: a.At, StatusCode: a.StatusCode, Error: a.Error, DurationMS: a.DurationMS,
+		RequestBody: a.RequestBody, ResponseBody: a.ResponseBody})
 }
 
 func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]licensing.DeliveryAttempt, error) {

@@ -47,6 +47,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0020_license_seats", Migrate: migrateLicenseSeats},
 		{ID: "0022_license_rules", Migrate: migrateLicenseRules}, // rules.go
 		{ID: "0023_meters", Migrate: migrateMeters},              // meters.go
+		{ID: "0025_delivery_bodies", Migrate: migrateDeliveryBodies},
 	}
 }
 
@@ -391,6 +392,22 @@ func migrateLicenseSeats(tx *gorm.DB) error {
 	}
 	if err := tx.Migrator().AddColumn(&license{}, "SeatsOverride"); err != nil {
 		return fmt.Errorf("add licenses.seats_override: %w", err)
+	}
+	return nil
+}
+
+// migrateDeliveryBodies keeps what each webhook attempt sent and what the
+// endpoint answered (bounded, licensing.MaxAttemptBody), for the console's
+// delivery view. Empty for attempts made before.
+func migrateDeliveryBodies(tx *gorm.DB) error {
+	type deliveryAttempt struct {
+		RequestBody  string `gorm:"type:text;not null;default:''"`
+		ResponseBody string `gorm:"type:text;not null;default:''"`
+	}
+	for _, col := range []string{"RequestBody", "ResponseBody"} {
+		if err := tx.Migrator().AddColumn(&deliveryAttempt{}, col); err != nil {
+			return fmt.Errorf("add delivery_attempts.%s: %w", col, err)
+		}
 	}
 	return nil
 }

@@ -264,7 +264,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 			}, "ID", "CreatedAt", "Log")
 
 		att := &licensing.DeliveryAttempt{ID: "01950000-0000-7000-8000-00000000000b", DeliveryID: del.ID, Number: 1, At: rtTime(3),
-			StatusCode: 502, Error: "bad gateway", DurationMS: 120}
+			StatusCode: 502, Error: "bad gateway", DurationMS: 120, RequestBody: `{"type":"license.created"}`, ResponseBody: "<h1>Bad gateway</h1>"}
 		mustFill(t, att)
 		roundTrip(t, "delivery attempt", att, func(v *licensing.DeliveryAttempt) error { return s.AppendAttempt(ctx, v) },
 			func() (*licensing.DeliveryAttempt, error) {

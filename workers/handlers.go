@@ -112,7 +112,7 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	start := time.Now()
-	var code int
+	var sent webhookExchange
 	var sendErr error
 	switch d.Channel {
 	case licensing.ChannelWebhook:
@@ -127,13 +127,14 @@ func (h *handlers) deliver(ctx context.Context, t *asynq.Task) error {
 		if err != nil {
 			return err
 		}
-		code, sendErr = postWebhook(ctx, h.cfg.HTTPClient, w.URL, secret, d.ID, e, h.now())
+		sent, sendErr = postWebhook(ctx, h.cfg.HTTPClient, w.URL, secret, d.ID, e, h.now())
 	case licensing.ChannelEmail:
 		sendErr = h.sendEmail(ctx, d, e)
 	default:
 		return fmt.Errorf("delivery %s has unknown channel %q: %w", d.ID, d.Channel, asynq.SkipRetry)
 	}
-	after, err := h.notes.RecordAttempt(ctx, d.ID, licensing.AttemptResult{StatusCode: code, Err: sendErr, Duration: time.Since(start)}, h.cfg.DisableAfter)
+	after, err := h.notes.RecordAttempt(ctx, d.ID, licensing.AttemptResult{StatusCode: sent.status, Err: sendErr, Duration: time.Since(start),
+		RequestBody: sent.request, ResponseBody: sent.response}, h.cfg.DisableAfter)
 	if err != nil {
 		return err
 	}

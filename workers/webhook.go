@@ -82,14 +82,15 @@ func NewWebhookClient(allowPrivate bool) *http.Client {
 var errBlockedAddress = errors.New("blocked address")
 
 // postWebhook sends one signed attempt and reports its status code.
-func postWebhook(ctx context.Context, client *http.Client, url string, secret []byte, deliveryID string, e *licensing.Event, now time.Time) (int, error) {
+func postWebhook(ctx context.Context, client *http.Client, url string, secret []byte, deliveryID string, e *licensing.Event, now time.Time) (sent webhookExchange, err error) {
 	body, err := json.Marshal(WebhookPayload{ID: e.ID, Type: e.Action, CreatedAt: e.Time, Data: *e})
 	if err != nil {
-		return 0, err
+		return sent, err
 	}
+	sent.request = body
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return sent, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Narcidi-Webhooks/1")
@@ -99,12 +100,22 @@ func postWebhook(ctx context.Context, client *http.Client, url string, secret []
 	req.Header.Set(SignatureHeader, Sign(secret, now, body))
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return sent, err
 	}
 	defer resp.Body.Close()
+	sent.status = resp.StatusCode
+	// Keep the start of the answer for the delivery log; drain a little
+	// more so the connection can be reused.
+	sent.response, _ = io.ReadAll(io.LimitReader(resp.Body, licensing.MaxAttemptBody))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return resp.StatusCode, fmt.Errorf("the endpoint answered %d", resp.StatusCode)
+		return sent, fmt.Errorf("the endpoint answered %d", resp.StatusCode)
 	}
-	return resp.StatusCode, nil
+	return sent, nil
+}
+
+// webhookExchange is what one webhook attempt sent and got back.
+type webhookExchange struct {
+	status            int
+	request, response []byte
 }

@@ -261,6 +261,18 @@ func TestWebhookRetriedThenDelivered(t *testing.T) {
 		if d.Log[0].Error == "" || d.Log[1].Error != "" {
 			t.Fatalf("attempt errors %q, %q", d.Log[0].Error, d.Log[1].Error)
 		}
+		// Each attempt keeps what it sent and what it got, bounded.
+		for _, a := range d.Log {
+			if !strings.Contains(a.RequestBody, `"type":"license.suspended"`) || !strings.Contains(a.RequestBody, d.EventID) {
+				t.Errorf("attempt %d request body %q", a.Number, a.RequestBody)
+			}
+		}
+		if r := d.Log[0].ResponseBody; len(r) != licensing.MaxAttemptBody || !strings.HasPrefix(r, "endpoint down. ") {
+			t.Errorf("failed attempt's response body: %d bytes %.40q", len(r), r)
+		}
+		if r := d.Log[1].ResponseBody; r != `{"ok":true,"n":1}` {
+			t.Errorf("delivered attempt's response body %q", r)
+		}
 		if got := w.hook.StatusCodes(); !slices.Equal(got, []int{500, 200}) {
 			t.Fatalf("receiver saw %v", got)
 		}

@@ -23,6 +23,7 @@ var webhookRoutes = []Route{
 	{"webhookEdit", "GET", "/webhooks/:webhook/edit", licensing.WriteWebhooks, (*Console).webhookEdit},
 	{"webhookUpdate", "POST", "/webhooks/:webhook", licensing.WriteWebhooks, (*Console).webhookUpdate},
 	{"webhookDelete", "POST", "/webhooks/:webhook/delete", licensing.WriteWebhooks, (*Console).webhookDelete},
+	{"webhookTest", "POST", "/webhooks/:webhook/test", licensing.WriteWebhooks, (*Console).webhookTest},
 	{"delivery", "GET", "/deliveries/:delivery", licensing.ReadWebhooks, (*Console).delivery},
 	{"deliveryRedeliver", "POST", "/deliveries/:delivery/redeliver", licensing.WriteWebhooks, (*Console).redeliver},
 }
@@ -164,6 +165,17 @@ func (cn *Console) webhookDelete(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	return cn.redirect(c, Prefix+"/webhooks?done=deleted")
+}
+
+// webhookTest sends a webhook.test event to the endpoint through the real
+// delivery path (outbox, queue, signature, attempt log): its delivery shows
+// in the list below once the relay has handed it over.
+func (cn *Console) webhookTest(c *fiber.Ctx) error {
+	id := c.Params("webhook")
+	if _, err := cn.cfg.Services.Notifications.SendTestEvent(c.UserContext(), id); err != nil {
+		return cn.fail(c, err)
+	}
+	return cn.redirect(c, Prefix+"/webhooks/"+id+"?done="+url.QueryEscape("test event sent; its delivery appears below in a few seconds"))
 }
 
 type deliveryData struct {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
 )
 
@@ -39,14 +40,28 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 	} else if len(existing) > 0 {
 		return errors.New("the database already has products: narcidi seed only fills a fresh installation")
 	}
-	sum, err := seedDemo(ctx, svc, time.Now())
+	sum, err := seedDemo(ctx, svc, st.Insights(), time.Now())
 	if err != nil {
 		return fmt.Errorf("seed: %w", err)
 	}
-	fmt.Fprintf(stdout, "demo data: %d products, %d plans, %d customers, %d licenses, %d machines, %d license actions\n",
-		sum.products, sum.plans, sum.customers, sum.licenses, sum.machines, sum.actions)
+	fmt.Fprintf(stdout, "demo data: %d products, %d plans, %d customers, %d licenses, %d machines, %d license actions, %d days of usage\n",
+		sum.products, sum.plans, sum.customers, sum.licenses, sum.machines, sum.actions, seedHistoryDays)
 	fmt.Fprintf(stdout, "try a license key with the SDK or the client API: %s\n", sum.sampleKey)
 	return nil
+}
+
+// seedHistoryDays is how far back the demo's usage goes: the insights
+// read 60 days, so a shorter history reads as "not used" for everyone.
+const seedHistoryDays = 60
+
+// seedStopped are the demo licenses (by index) whose customers stopped
+// using them weeks ago: their machines are gone and their usage ends, so
+// the insights have one clear churn case beside the busy licenses.
+var seedStopped = map[int]int{6: 41} // license index: days since last use
+
+// dayAdder writes telemetry roll-ups (storage's Insights).
+type dayAdder interface {
+	AddDays(ctx context.Context, days []insights.Day) error
 }
 
 type seedSummary struct {
@@ -86,7 +101,13 @@ var (
 // per customer and plan pair of the plan below, machines activated on them
 // (and heartbeats), and a few license actions so the event log and the
 // dashboard have something to show.
-func seedDemo(ctx context.Context, svc *licensing.Services, now time.Time) (seedSummary, error) {
+//
+// It then writes a usage history through tel, as the server's telemetry
+// roll-ups would have: each machine used most working days of the last 60
+// up to today, and the stopped licenses' former machines until weeks ago,
+// so the insights agree with the machines' last heartbeats. A nil tel
+// writes no history (a schema from before the telemetry tables).
+func seedDemo(ctx context.Context, svc *licensing.Services, tel dayAdder, now time.Time) (seedSummary, error) {
 	var sum seedSummary
 	for _, e := range demoEntitlements {
 		if _, err := svc.Catalog.CreateEntitlement(ctx, e); err != nil {
@@ -145,14 +166,23 @@ func seedDemo(ctx context.Context, svc *licensing.Services, now time.Time) (seed
 		}
 	}
 	platforms := []string{"windows/amd64", "darwin/arm64", "linux/amd64"}
+	var days []insights.Day
 	for i, l := range licenses {
 		for m := 0; m < min(l.pol.MaxMachines, 1+i%3); m++ {
+			platform := platforms[(i+m)%len(platforms)]
+			if stopped, ok := seedStopped[i]; ok {
+				// A machine since removed: only its past usage remains.
+				days = append(days, seedUsage(l.lic.ID, licensing.NewID(), platform, i+m, now, stopped)...)
+				continue
+			}
 			req := licensing.MachineRequest{Key: l.lic.Key, Fingerprint: fmt.Sprintf("demo-%02d-machine-%d", i, m),
-				Hostname: fmt.Sprintf("ws-%02d-%d", i, m), Platform: platforms[(i+m)%len(platforms)], IP: "192.0.2.10"}
-			if _, err := svc.Leasing.Activate(ctx, req); err != nil {
+				Hostname: fmt.Sprintf("ws-%02d-%d", i, m), Platform: platform, IP: "192.0.2.10"}
+			g, err := svc.Leasing.Activate(ctx, req)
+			if err != nil {
 				return sum, err
 			}
 			sum.machines++
+			days = append(days, seedUsage(l.lic.ID, g.Machine.ID, platform, i+m, now, 0)...)
 			if m == 0 {
 				if _, _, err := svc.Leasing.Heartbeat(ctx, req); err != nil {
 					return sum, err
@@ -170,5 +200,30 @@ func seedDemo(ctx context.Context, svc *licensing.Services, now time.Time) (seed
 		}
 		sum.actions += 2
 	}
+	if tel == nil {
+		return sum, nil
+	}
+	if err := tel.AddDays(ctx, days); err != nil {
+		return sum, fmt.Errorf("usage history: %w", err)
+	}
 	return sum, nil
+}
+
+// seedUsage is one machine's daily roll-ups over the demo's history, the
+// last one lastUse days before now: used on most working days (which ones
+// vary with salt) and always on its last day, with a few heartbeats and
+// validations each day it is used.
+func seedUsage(licenseID, machineID, platform string, salt int, now time.Time, lastUse int) []insights.Day {
+	var out []insights.Day
+	for ago := lastUse; ago < seedHistoryDays; ago++ {
+		at := now.UTC().AddDate(0, 0, -ago)
+		weekend := at.Weekday() == time.Saturday || at.Weekday() == time.Sunday
+		if ago != lastUse && (weekend || (ago+salt)%9 == 0) {
+			continue
+		}
+		out = append(out, insights.Day{Day: at.Format(time.DateOnly), LicenseID: licenseID, MachineID: machineID,
+			Renewals: 1, Heartbeats: int64(6 + (ago+salt)%10), Validations: int64(2 + (ago*salt)%5),
+			Networks: []string{"192.0.2.0/24"}, Platforms: []string{platform}, AppVersions: []string{"2.4.1"}})
+	}
+	return out
 }

@@ -63,7 +63,7 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 			svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: "narcidi", Box: box, AllowPrivate: true})
-			sum, err := seedDemo(ctx, svc, time.Now())
+			sum, err := seedDemo(ctx, svc, nil, time.Now()) // the previous schema has no telemetry tables
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -245,3 +245,38 @@ func runWorker(t *testing.T, env map[string]string) *lockedBuffer {
 	})
 	return out
 }
+
+// The API's test event: delivered to the one endpoint, signed, with its
+// request and response bodies in the delivery log; refused (409) once the
+// endpoint is disabled.
+func TestAPISendsWebhookTestEvent(t *testing.T) {
+	rcv := workerstest.StartReceiver(t, nil)
+	app := startAppWith(t, map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true"})
+	admin := apiClient{t, app.URL(), adminToken}
+	hook := registerHook(t, admin, rcv, licensing.ActionLicenseSuspended)
+	var ev licensing.Event
+	if s, b := admin.call("POST", "/v1/webhooks/"+hook.ID+"/actions/test", nil, &ev); s != 200 || ev.Action != licensing.ActionWebhookTest {
+		t.Fatalf("test event: %d %s", s, b)
+	}
+	workerstest.WaitFor(t, "the test event received", func() bool { return len(rcv.Received()) == 1 })
+	if got := rcv.Received()[0]; got.Type != licensing.ActionWebhookTest || got.ID != ev.ID || rcv.BadSignatures() != 0 {
+		t.Fatalf("received %+v (%d bad signatures)", got, rcv.BadSignatures())
+	}
+	var ds struct{ Data []licensing.Delivery }
+	var d licensing.Delivery
+	workerstest.WaitFor(t, "the delivery logged", func() bool {
+		admin.call("GET", "/v1/deliveries?event_id="+ev.ID, nil, &ds)
+		if len(ds.Data) != 1 {
+			return false
+		}
+		admin.call("GET", "/v1/deliveries/"+ds.Data[0].ID, nil, &d)
+		return d.Status == licensing.DeliveryDelivered && len(d.Log) == 1
+	})
+	if a := d.Log[0]; a.StatusCode != 200 || !strings.Contains(a.RequestBody, ev.ID) || a.ResponseBody != `{"ok":true,"n":0}` {
+		t.Errorf("attempt %+v", a)
+	}
+	admin.call("PATCH", "/v1/webhooks/"+hook.ID, map[string]any{"enabled": false}, nil)
+	if s, b := admin.call("POST", "/v1/webhooks/"+hook.ID+"/actions/test", nil, nil); s != 409 {
+		t.Errorf("test event to a disabled endpoint: %d %s", s, b)
+	}
+}
