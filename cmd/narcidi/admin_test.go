@@ -154,7 +154,7 @@ var expectedPerm = map[string]licensing.Permission{
 	"POST /v1/tokens":                               "tokens:write", "GET /v1/tokens": "tokens:read", "DELETE /v1/tokens/:id": "tokens:write",
 	"GET /v1/events": "events:read", "GET /v1/dashboard": "dashboard:read", "GET /v1/dashboard/history": "dashboard:read",
 	"POST /v1/webhooks": "webhooks:write", "GET /v1/webhooks": "webhooks:read", "GET /v1/webhooks/:id": "webhooks:read",
-	"PATCH /v1/webhooks/:id": "webhooks:write", "DELETE /v1/webhooks/:id": "webhooks:write",
+	"PATCH /v1/webhooks/:id": "webhooks:write", "DELETE /v1/webhooks/:id": "webhooks:write", "POST /v1/webhooks/:id/actions/test": "webhooks:write",
 	"GET /v1/deliveries": "webhooks:read", "GET /v1/deliveries/:id": "webhooks:read",
 	"POST /v1/deliveries/:id/actions/redeliver": "webhooks:write",
 	"POST /v1/offline-activations":              "licenses:write",
