@@ -34,9 +34,14 @@ func (s *Server) deleteWebhook(c *fiber.Ctx) error {
 	return noContent(c, s.svc.Notifications.DeleteWebhook(c.UserContext(), c.Params("id")))
 }
 
+// testEventInput is the test action's body: none, or an empty object (a
+// body is still read strictly, so a malformed one is refused, not ignored).
+type testEventInput struct{}
+
 func (s *Server) sendTestEvent(c *fiber.Ctx) error {
-	v, err := s.svc.Notifications.SendTestEvent(c.UserContext(), c.Params("id"))
-	return found(c, v, err)
+	return optionalBody(c, func(testEventInput) (*licensing.Event, error) {
+		return s.svc.Notifications.SendTestEvent(c.UserContext(), c.Params("id"))
+	})
 }
 
 func (s *Server) listDeliveries(c *fiber.Ctx) error {
