@@ -336,7 +336,7 @@ func (s *Store) MigrateTo(ctx context.Context, id string) error {
 		}
 		err = migrate()
 		if s.preRules != nil {
-			s.checkRulesColumns(conn) // this connection: SQLite has one
+			s.checkNewColumns(conn) // this connection: SQLite has one
 		}
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)

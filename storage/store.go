@@ -112,13 +112,13 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return nil, err
 	}
-	s.checkRulesColumns(db)
+	s.checkNewColumns(db)
 	return s, nil
 }
 
-// checkRulesColumns sets preRules from the schema (at Open and after each
+// checkNewColumns sets preRules and preMeters from the schema (at Open and after each
 // migration).
-func (s *Store) checkRulesColumns(db *gorm.DB) {
+func (s *Store) checkNewColumns(db *gorm.DB) {
 	s.preRules.Store(!db.Migrator().HasColumn(&licenseRow{}, "overrides"))
 	s.preMeters.Store(!db.Migrator().HasColumn(&entitlementRow{}, "retired_at"))
 }

@@ -18,19 +18,12 @@ import (
 func TestSeed(t *testing.T) {
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_LEVEL": "warn"}
-			if d == "postgres" {
-				usePostgres(t, env)
-			}
+			env, said := seedFresh(t, d)
 			getenv := func(k string) string { return env[k] }
-			var out, errs bytes.Buffer
-			if code := run(context.Background(), []string{"seed"}, getenv, &out, &errs); code != 0 {
-				t.Fatalf("seed: exit %d: %s", code, errs.String())
+			if !strings.Contains(said, "2 products, 4 plans, 5 customers, 7 licenses, 10 machines, 2 license actions, 60 days of usage") {
+				t.Fatalf("seed said: %s", said)
 			}
-			if !strings.Contains(out.String(), "2 products, 4 plans, 5 customers, 7 licenses, 10 machines, 2 license actions, 60 days of usage") {
-				t.Fatalf("seed said: %s", out.String())
-			}
-			key := strings.TrimSpace(out.String()[strings.LastIndex(out.String(), ": ")+2:])
+			key := strings.TrimSpace(said[strings.LastIndex(said, ": ")+2:])
 
 			app := startAppWith(t, env)
 			admin := apiClient{t, app.URL(), adminToken}
@@ -53,8 +46,7 @@ func TestSeed(t *testing.T) {
 			if _, err := sdk.Activate(context.Background(), verifier.MachineRequest{LicenseKey: key, Fingerprint: "seed-test-new-machine"}); err != nil {
 				t.Errorf("the sample key %q does not activate: %v", key, err)
 			}
-			out.Reset()
-			errs.Reset()
+			var out, errs bytes.Buffer
 			if code := run(context.Background(), []string{"seed"}, getenv, &out, &errs); code != 1 || !strings.Contains(errs.String(), "only fills a fresh installation") {
 				t.Errorf("second seed: exit %d: %s", code, errs.String())
 			}
@@ -68,15 +60,7 @@ func TestSeed(t *testing.T) {
 func TestSeedInsights(t *testing.T) {
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_LEVEL": "warn"}
-			if d == "postgres" {
-				usePostgres(t, env)
-			}
-			getenv := func(k string) string { return env[k] }
-			var out, errs bytes.Buffer
-			if code := run(context.Background(), []string{"seed"}, getenv, &out, &errs); code != 0 {
-				t.Fatalf("seed: exit %d: %s", code, errs.String())
-			}
+			env, _ := seedFresh(t, d)
 			app := startAppWith(t, env)
 			res, err := app.scoring.Run(context.Background())
 			if err != nil || res.Licenses == 0 {
@@ -125,4 +109,20 @@ func TestSeedInsights(t *testing.T) {
 			}
 		})
 	}
+}
+
+// seedFresh runs `narcidi seed` on a fresh installation of dialect and
+// returns its environment and what the seed printed.
+func seedFresh(t *testing.T, dialect string) (map[string]string, string) {
+	t.Helper()
+	env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_LEVEL": "warn"}
+	if dialect == "postgres" {
+		usePostgres(t, env)
+	}
+	getenv := func(k string) string { return env[k] }
+	var out, errs bytes.Buffer
+	if code := run(context.Background(), []string{"seed"}, getenv, &out, &errs); code != 0 {
+		t.Fatalf("seed: exit %d: %s", code, errs.String())
+	}
+	return env, out.String()
 }
