@@ -17,6 +17,12 @@ import (
 // and the seats (overage included) allow. created reports a new seat.
 func (s *Leasing) takeSeat(ctx context.Context, tx LeasingStore, lic *License, pol *Policy, req MachineRequest, now time.Time) (_ *Machine, created bool, _ error) {
 	appCtx := WithActor(ctx, &Actor{Name: "app", LicenseID: lic.ID, RequestID: ActorFrom(ctx).RequestID})
+	// A fingerprint takes seats one license at a time: a uniqueness check
+	// sees every seat another activation of it took, whatever the scope
+	// of that license's policy (its seat is only ever taken here).
+	if err := tx.LockFingerprint(ctx, req.Fingerprint); err != nil {
+		return nil, false, err
+	}
 	if m, err := s.matchDrifted(appCtx, tx, lic, pol, req, now); m != nil || err != nil {
 		return m, false, err
 	}

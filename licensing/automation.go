@@ -80,14 +80,22 @@ type AutomationStore interface {
 	// within days of now and have no notice for that offset and expiry yet.
 	DueExpiryNotices(ctx context.Context, policyID string, days int, now time.Time, limit int) ([]License, error)
 	// LicensesPastGrace lists active licenses of the policy that expired
-	// before cutoff (now minus the grace period).
+	// before cutoff (now minus the grace period) and override none of its
+	// values (OverriddenLicenses lists the others).
 	LicensesPastGrace(ctx context.Context, policyID string, cutoff time.Time, limit int) ([]License, error)
+	// OverriddenLicenses lists the licenses that override a value of their
+	// policy (License.Overrides not zero), by id after afterID; with
+	// expiredBefore not zero, only the active ones that expired before it.
+	// The scans judge them one by one against their effective policy.
+	OverriddenLicenses(ctx context.Context, expiredBefore time.Time, afterID string, limit int) ([]License, error)
 	// ClaimExpiryNotice records that the notice was sent; EConflict if it
 	// already was.
 	ClaimExpiryNotice(ctx context.Context, licenseID string, days int, expiresAt, now time.Time) error
-	// SilentMachines lists machines of the policy in status whose last
-	// heartbeat is before silentSince.
-	SilentMachines(ctx context.Context, policyID string, status MachineStatus, silentSince time.Time, limit int) ([]Machine, error)
+	// SilentMachines lists machines in status whose last heartbeat is
+	// before silentSince: those of the policy's licenses that override
+	// none of its values (LicenseID "" in the filter), or those of one
+	// license (LicenseID set).
+	SilentMachines(ctx context.Context, f SilentFilter, limit int) ([]Machine, error)
 	// MarkMachineOffline sets an active machine silent since before
 	// silentSince offline; ENotFound if it no longer is.
 	MarkMachineOffline(ctx context.Context, id string, silentSince, now time.Time) error
@@ -121,6 +129,15 @@ type AutomationStore interface {
 	// PendingDeliveries is PendingEvents for deliveries.
 	PendingDeliveries(ctx context.Context, staleBefore time.Time, limit int) ([]Delivery, error)
 	MarkDeliveriesEnqueued(ctx context.Context, ids []string, now time.Time) error
+}
+
+// SilentFilter selects the machines SilentMachines lists: of PolicyID's
+// licenses without overrides, or of LicenseID alone when it is set.
+type SilentFilter struct {
+	PolicyID    string
+	LicenseID   string
+	Status      MachineStatus
+	SilentSince time.Time
 }
 
 // Automation is the background work: expiry notices and expiry, offline
@@ -231,7 +248,9 @@ func (s *Automation) forEachPolicy(ctx context.Context, fn func(p *Policy) error
 func (s *Automation) ScanExpiry(ctx context.Context) (ScanResult, error) {
 	var res ScanResult
 	now := s.clock()
+	policies := map[string]*Policy{}
 	err := s.forEachPolicy(ctx, func(p *Policy) error {
+		policies[p.ID] = p
 		for i, days := range p.ExpiryNoticeDays {
 			nearer := p.ExpiryNoticeDays[i+1:] // smaller offsets
 			for {
@@ -264,7 +283,51 @@ func (s *Automation) ScanExpiry(ctx context.Context) (ScanResult, error) {
 			}
 		}
 	})
+	if err != nil {
+		return res, err
+	}
+	// Licenses overriding their policy's grace or expiry action, judged
+	// one by one: the policy's cutoff above does not apply to them.
+	err = s.forEachOverridden(ctx, now, policies, func(l *License, p *Policy) error {
+		if !l.PastGrace(p, now) {
+			return nil
+		}
+		ok, err := s.expireOne(ctx, l, p, now)
+		if ok {
+			res.Expired++
+		}
+		return err
+	})
 	return res, err
+}
+
+// forEachOverridden calls fn for every license that overrides a value of
+// its policy, with that policy as stored (policies, by id: the rules apply
+// the overrides), the active ones that expired before expiredBefore unless
+// it is zero. A license of a policy created since policies was read waits
+// for the next scan.
+func (s *Automation) forEachOverridden(ctx context.Context, expiredBefore time.Time, policies map[string]*Policy, fn func(l *License, p *Policy) error) error {
+	after := ""
+	for {
+		ls, err := s.store.OverriddenLicenses(ctx, expiredBefore, after, scanBatch)
+		if err != nil {
+			return err
+		}
+		for i := range ls {
+			l := &ls[i]
+			p, ok := policies[l.PolicyID]
+			if !ok {
+				continue
+			}
+			if err := fn(l, p); err != nil {
+				return err
+			}
+		}
+		if len(ls) < scanBatch {
+			return nil
+		}
+		after = ls[len(ls)-1].ID
+	}
 }
 
 func (s *Automation) sendNotice(ctx context.Context, l *License, days int, nearer []int, now time.Time) (bool, error) {
@@ -294,28 +357,46 @@ func (s *Automation) expireBatch(ctx context.Context, p *Policy, now time.Time) 
 		return 0, false, err
 	}
 	n := 0
-	// A revoking policy revokes instead (the license cannot come back).
-	action, status, reason := ActionLicenseExpired, LicenseExpired, "expired"
-	if p.ExpiryAction == ExpiryRevoke {
-		action, status, reason = ActionLicenseRevoked, LicenseRevoked, "revoked at expiry"
-	}
-	for _, l := range due {
-		_, err := changeLicense(ctx, s.core, s.store, l.ID, action, reason, func(tx AutomationStore, cur *License) error {
-			if cur.Status != LicenseActive || cur.PolicyID != p.ID || !cur.PastGrace(p, now) {
-				return errSkip
-			}
-			cur.Status, cur.StatusReason = status, reason
-			return nil
-		})
-		switch {
-		case errors.Is(err, errSkip):
-		case err != nil:
+	for i := range due {
+		ok, err := s.expireOne(ctx, &due[i], p, now)
+		if err != nil {
 			return n, false, err
-		default:
+		}
+		if ok {
 			n++
 		}
 	}
 	return n, len(due) == scanBatch, nil
+}
+
+// expireOne marks expired the license l (as listed) of policy p if it
+// still is active and past its grace, under the expiry action it follows
+// (its override, or p's): a revoking one is revoked instead (it cannot come
+// back). False when it no longer is due (another worker got there first,
+// or it changed: the next scan judges it again).
+func (s *Automation) expireOne(ctx context.Context, l *License, p *Policy, now time.Time) (bool, error) {
+	revoke := expiryActionOf(l, p) == ExpiryRevoke
+	action, status, reason := ActionLicenseExpired, LicenseExpired, "expired"
+	if revoke {
+		action, status, reason = ActionLicenseRevoked, LicenseRevoked, "revoked at expiry"
+	}
+	_, err := changeLicense(ctx, s.core, s.store, l.ID, action, reason, func(tx AutomationStore, cur *License) error {
+		if cur.Status != LicenseActive || cur.PolicyID != p.ID || !cur.PastGrace(p, now) || (expiryActionOf(cur, p) == ExpiryRevoke) != revoke {
+			return errSkip
+		}
+		cur.Status, cur.StatusReason = status, reason
+		return nil
+	})
+	if errors.Is(err, errSkip) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// expiryActionOf is the expiry action l follows under p.
+func expiryActionOf(l *License, p *Policy) ExpiryAction {
+	eff, _ := l.WithOverrides(p)
+	return eff.ExpiryAction
 }
 
 // ScanOffline marks offline the active machines that missed their policy's
@@ -332,29 +413,50 @@ func (s *Automation) expireBatch(ctx context.Context, p *Policy, now time.Time) 
 func (s *Automation) ScanOffline(ctx context.Context) (ScanResult, error) {
 	var res ScanResult
 	now := s.clock()
-	cutoff := func(silence int64) time.Time {
-		return now.Add(-time.Duration(silence)*time.Second - LastSeenMargin)
-	}
+	policies := map[string]*Policy{}
 	err := s.forEachPolicy(ctx, func(p *Policy) error {
-		if p.HeartbeatWindowSeconds == 0 {
-			return nil
-		}
-		n, err := s.offlineSweep(ctx, p, MachineActive, cutoff(p.HeartbeatWindowSeconds), now)
-		res.Offline += n
-		if err != nil || p.OfflineReleaseSeconds == 0 {
-			return err
-		}
-		n, err = s.offlineSweep(ctx, p, MachineOffline, cutoff(p.OfflineReleaseSeconds), now)
-		res.Released += n
-		return err
+		policies[p.ID] = p
+		return s.offlineSweeps(ctx, p, SilentFilter{PolicyID: p.ID}, now, &res)
+	})
+	if err != nil {
+		return res, err
+	}
+	// The machines of licenses overriding their policy (its heartbeat
+	// window) under the windows they follow: the sweeps above leave them.
+	err = s.forEachOverridden(ctx, time.Time{}, policies, func(l *License, p *Policy) error {
+		eff, _ := l.WithOverrides(p)
+		return s.offlineSweeps(ctx, eff, SilentFilter{LicenseID: l.ID}, now, &res)
 	})
 	return res, err
 }
 
-func (s *Automation) offlineSweep(ctx context.Context, p *Policy, status MachineStatus, silentSince, now time.Time) (int, error) {
+// offlineSweeps marks offline the active machines f selects that missed
+// p's heartbeat window, then frees the seats of those offline for longer
+// than p's offline release, counting them in res.
+func (s *Automation) offlineSweeps(ctx context.Context, p *Policy, f SilentFilter, now time.Time, res *ScanResult) error {
+	cutoff := func(silence int64) time.Time {
+		return now.Add(-time.Duration(silence)*time.Second - LastSeenMargin)
+	}
+	if p.HeartbeatWindowSeconds == 0 {
+		return nil
+	}
+	f.Status, f.SilentSince = MachineActive, cutoff(p.HeartbeatWindowSeconds)
+	n, err := s.offlineSweep(ctx, f, now)
+	res.Offline += n
+	if err != nil || p.OfflineReleaseSeconds == 0 {
+		return err
+	}
+	f.Status, f.SilentSince = MachineOffline, cutoff(p.OfflineReleaseSeconds)
+	n, err = s.offlineSweep(ctx, f, now)
+	res.Released += n
+	return err
+}
+
+func (s *Automation) offlineSweep(ctx context.Context, f SilentFilter, now time.Time) (int, error) {
 	total := 0
+	status, silentSince := f.Status, f.SilentSince
 	for {
-		ms, err := s.store.SilentMachines(ctx, p.ID, status, silentSince, scanBatch)
+		ms, err := s.store.SilentMachines(ctx, f, scanBatch)
 		if err != nil {
 			return total, err
 		}

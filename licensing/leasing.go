@@ -18,7 +18,8 @@ type LeasingStore interface {
 	EventAppender
 	// TrialStore records trial claims at activation (billing.go).
 	TrialStore
-	// ListMeters lists a license's meters (metering.go), for the lease.
+	// ListMeters lists a license's meters (metering.go), for the lease of
+	// an activation (renewals read them with ReadLease).
 	ListMeters(ctx context.Context, licenseID string) ([]Meter, error)
 	// GetLicenseByKeyHash finds a license by the hash of its key (see
 	// SecretHasher). With forUpdate inside a transaction it locks the row
@@ -53,7 +54,8 @@ type LeasingStore interface {
 	// ReadLease reads in one statement (one round trip) what a renewal, a
 	// heartbeat or a validation needs: the license whose key hash is
 	// keyHash, its policy, its customer's status and the machine of
-	// fingerprint on it (Machine nil when the fingerprint holds no row).
+	// fingerprint on it (Machine nil when the fingerprint holds no row),
+	// and the license's meters (no statement of their own).
 	// It only fetches: the caller decides (CheckUsable). It locks nothing
 	// and does not try the legacy hash (see Leasing.leaseByKey). ENotFound
 	// when no license has keyHash.
@@ -92,6 +94,10 @@ type LeaseView struct {
 	Policy         *Policy
 	CustomerStatus CustomerStatus
 	Machine        *Machine // nil: the fingerprint holds no row on the license
+	// Meters are the license's meters, by entitlement, read in the same
+	// statement (their Entitlement, Uses, MaxUses and Total: what a lease
+	// carries); nil when it has none.
+	Meters []Meter
 }
 
 // customer is the part of the customer CheckUsable reads.
@@ -264,7 +270,11 @@ func (s *Leasing) Activate(ctx context.Context, req MachineRequest) (*Grant, err
 		if err != nil {
 			return err
 		}
-		g, err = s.sign(ctx, tx, lic, pol, m, now, over)
+		meters, err := tx.ListMeters(ctx, lic.ID)
+		if err != nil {
+			return err
+		}
+		g, err = s.sign(ctx, lic, pol, m, now, over, meters)
 		if g != nil {
 			g.Created = created
 		}
@@ -308,7 +318,8 @@ func (s *Leasing) Renew(ctx context.Context, req MachineRequest) (*Grant, error)
 	if err != nil {
 		return nil, err
 	}
-	return s.sign(ctx, s.store, v.License, v.Policy, m, now, over)
+	// The meters came with the read: a renewal costs no meter statement.
+	return s.sign(ctx, v.License, v.Policy, m, now, over, v.Meters)
 }
 
 // Heartbeat records that a machine is alive. It returns the time of the
@@ -614,13 +625,9 @@ func (s *Leasing) seat(ctx context.Context, lic *License, fingerprint string) (*
 
 var errBlocked = Errorf(EMachineBlocked, "this machine is blocked on the license")
 
-// sign issues a lease for machine m. The lease never outlives the license
-// when the policy restricts on expiry.
-func (s *Leasing) sign(ctx context.Context, r LeasingStore, lic *License, pol *Policy, m *Machine, now time.Time, overage int) (*Grant, error) {
-	meters, err := leaseMeters(ctx, r, lic.ID)
-	if err != nil {
-		return nil, err
-	}
+// sign issues a lease for machine m, carrying the license's meters. The
+// lease never outlives the license when the policy restricts on expiry.
+func (s *Leasing) sign(ctx context.Context, lic *License, pol *Policy, m *Machine, now time.Time, overage int, meters []Meter) (*Grant, error) {
 	exp := now.Add(pol.LeaseTTL())
 	var licExp int64
 	if lic.ExpiresAt != nil {
@@ -636,7 +643,7 @@ func (s *Leasing) sign(ctx context.Context, r LeasingStore, lic *License, pol *P
 		License: lic.ID, Policy: pol.ID, Customer: lic.CustomerID, Machine: m.ID,
 		Fingerprint: m.Fingerprint, Entitlements: EffectiveEntitlements(pol, lic), LicenseExpiry: licExp,
 		Overage: int64(overage),
-		Meters:  meters,
+		Meters:  meterClaims(meters),
 	}
 	tok, err := s.signer.SignLease(ctx, claims)
 	if err != nil {

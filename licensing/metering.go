@@ -354,18 +354,15 @@ func (s *Metering) Use(ctx context.Context, in UseRequest) (*UseResult, error) {
 	return out, nil
 }
 
-// leaseMeters are the meter claims of a lease of the license: what each
-// meter still allows and its monotonic total.
-func leaseMeters(ctx context.Context, r interface {
-	ListMeters(ctx context.Context, licenseID string) ([]Meter, error)
-}, licenseID string) ([]verifier.MeterClaim, error) {
-	ms, err := r.ListMeters(ctx, licenseID)
-	if err != nil || len(ms) == 0 {
-		return nil, err
+// meterClaims are the meter claims of a lease of a license with meters
+// ms: what each meter still allows and its monotonic total.
+func meterClaims(ms []Meter) []verifier.MeterClaim {
+	if len(ms) == 0 {
+		return nil
 	}
 	out := make([]verifier.MeterClaim, len(ms))
 	for i, m := range ms {
 		out[i] = verifier.MeterClaim{Meter: m.Entitlement, Remaining: m.Remaining(), Counter: m.Total}
 	}
-	return out, nil
+	return out
 }

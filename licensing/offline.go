@@ -88,7 +88,11 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 		return nil, err
 	}
 	g.Machine.OfflineUntil = &until
-	off, err := s.sign(ctx, s.store, g.License, &pol, g.Machine, now, g.Overage)
+	meters, err := s.store.ListMeters(ctx, g.License.ID)
+	if err != nil {
+		return nil, err
+	}
+	off, err := s.sign(ctx, g.License, &pol, g.Machine, now, g.Overage, meters)
 	if err != nil {
 		return nil, err
 	}

@@ -267,8 +267,8 @@ func validateOverrides(o *LicenseOverrides, seats *int) error {
 	if t := o.LeaseTTLSeconds; t != nil && (*t < int64(MinLeaseTTL/time.Second) || *t > int64(MaxLeaseTTL/time.Second)) {
 		return FieldErrorf("overrides.lease_ttl_seconds", "lease_ttl_seconds must be between %d and %d", int64(MinLeaseTTL/time.Second), int64(MaxLeaseTTL/time.Second))
 	}
-	if a := o.ExpiryAction; a != nil && *a != ExpiryRestrict && *a != ExpiryAllow {
-		return FieldErrorf("overrides.expiry_action", "expiry_action must be %q or %q", ExpiryRestrict, ExpiryAllow)
+	if a := o.ExpiryAction; a != nil && !slices.Contains(ExpiryActions, *a) {
+		return FieldErrorf("overrides.expiry_action", "expiry_action must be %q, %q, %q or %q", ExpiryRestrict, ExpiryAllow, ExpiryRevoke, ExpiryMaintain)
 	}
 	lim := ActivationLimits{}
 	for _, c := range []struct {
@@ -387,6 +387,12 @@ type RulesStore interface {
 	MoveMachine(ctx context.Context, id, from, to string, components []string, now time.Time) error
 	// SetMachineComponents replaces a machine's components.
 	SetMachineComponents(ctx context.Context, id string, components []string) error
+	// LockFingerprint serializes, until the transaction ends, the
+	// activations of a new seat for fingerprint on every license, so that
+	// the uniqueness check (FingerprintElsewhere) and the new seat of two
+	// activations on two licenses cannot interleave. Call it inside InTx,
+	// after the license row lock (always in that order: no deadlock).
+	LockFingerprint(ctx context.Context, fingerprint string) error
 	// FingerprintElsewhere reports whether the fingerprint holds a seat on
 	// another license within scope (policy, product, installation); false
 	// for the per-license scope.

@@ -134,19 +134,48 @@ func (s *Store) DueExpiryNotices(ctx context.Context, policyID string, days int,
 
 func (s *Store) LicensesPastGrace(ctx context.Context, policyID string, cutoff time.Time, limit int) ([]licensing.License, error) {
 	q := s.q(ctx).Where("status = ? AND expires_at < ? AND policy_id = ?", string(licensing.LicenseActive), cutoff.UTC(), policyID).
-		Order("expires_at").Limit(limit)
+		Where(s.notOverridden("licenses")).Order("expires_at").Limit(limit)
 	return findRows(q, licenseFromRow)
+}
+
+// noOverrides is the text of licenses.overrides when a license overrides
+// none of its policy's values (LicenseOverrides{} as its serializer writes
+// it, and the column's default).
+const noOverrides = "{}"
+
+// notOverridden is the condition on table's overrides column that keeps
+// the licenses overriding nothing (every license on a schema before 0022).
+// Seats alone (seats_override) change no scan.
+func (s *Store) notOverridden(table string) string {
+	if s.preRules != nil && s.preRules.Load() {
+		return "1 = 1"
+	}
+	return table + ".overrides = '" + noOverrides + "'"
+}
+
+func (s *Store) OverriddenLicenses(ctx context.Context, expiredBefore time.Time, afterID string, limit int) ([]licensing.License, error) {
+	if s.preRules != nil && s.preRules.Load() {
+		return nil, nil
+	}
+	q := s.q(ctx).Where("overrides <> ? AND id > ?", noOverrides, afterID)
+	if !expiredBefore.IsZero() {
+		q = q.Where("status = ? AND expires_at < ?", string(licensing.LicenseActive), expiredBefore.UTC())
+	}
+	return findRows(q.Order("id").Limit(limit), licenseFromRow)
 }
 
 func (s *Store) ClaimExpiryNotice(ctx context.Context, licenseID string, days int, expiresAt, now time.Time) error {
 	return s.create(ctx, &expiryNoticeRow{LicenseID: licenseID, Days: days, ExpiresAt: expiresAt.UTC(), SentAt: now})
 }
 
-func (s *Store) SilentMachines(ctx context.Context, policyID string, status licensing.MachineStatus, silentSince time.Time, limit int) ([]licensing.Machine, error) {
-	q := s.q(ctx).Where("status = ? AND last_heartbeat < ?", string(status), silentSince.UTC()).
-		Where("license_id IN (SELECT id FROM licenses WHERE policy_id = ?)", policyID).
-		Order("last_heartbeat").Limit(limit)
-	return findRows(q, machineFromRow)
+func (s *Store) SilentMachines(ctx context.Context, f licensing.SilentFilter, limit int) ([]licensing.Machine, error) {
+	q := s.q(ctx).Where("status = ? AND last_heartbeat < ?", string(f.Status), f.SilentSince.UTC())
+	if f.LicenseID != "" {
+		q = q.Where("license_id = ?", f.LicenseID)
+	} else {
+		q = q.Where("license_id IN (SELECT id FROM licenses WHERE policy_id = ? AND "+s.notOverridden("licenses")+")", f.PolicyID)
+	}
+	return findRows(q.Order("last_heartbeat").Limit(limit), machineFromRow)
 }
 
 func (s *Store) MarkMachineOffline(ctx context.Context, id string, silentSince, now time.Time) error {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,9 +18,13 @@ import (
 // leaseReadSQL is ReadLease's one statement: the license by key hash
 // (unique index), joined to its policy and customer by primary key and to
 // the machine of the fingerprint by the (license_id, fingerprint) unique
-// index. $1 and $2 are each used once, in order, so the same text binds
-// positionally on PostgreSQL and SQLite. leaseReadNoPolicySQL is the same
-// without the policy, for a reader that keeps policies (PolicyCache).
+// index, and the license's meters as one JSON array (a subquery on the
+// meters' (license_id, entitlement) unique index), so a renewal's lease
+// carries them without a statement of its own. $1 and $2 are each used
+// once, in order, so the same text binds positionally on PostgreSQL and
+// SQLite; only the meters' JSON functions differ (leaseReadMeters).
+// leaseReadNoPolicySQL is the same without the policy, for a reader that
+// keeps policies (PolicyCache).
 var leaseReadSQL, leaseReadNoPolicySQL = leaseReadQuery(true), leaseReadQuery(false)
 
 // The same on a schema before 0022 (and 0020): the new columns' defaults
@@ -30,6 +35,43 @@ func preRules(q string) string {
 	return strings.NewReplacer("l.overrides, l.seats_override,", "'{}', CAST(NULL AS INTEGER),", "p.rules,", "'{}',").Replace(q)
 }
 
+// leaseReadMetersMark stands in the statement's text for the meters
+// column, which leaseReadText fills per database and schema.
+const leaseReadMetersMark = "/*meters*/"
+
+// The meters column: one JSON array of {"e","u","m","t"} objects
+// (entitlement, uses, max_uses, total), NULL or [] when there is none, and
+// NULL on a schema before 0023, which has no meters table.
+const (
+	leaseReadMetersPostgres = `(SELECT json_agg(json_build_object('e', mt.entitlement, 'u', mt.uses, 'm', mt.max_uses, 't', mt.total))
+ FROM meters mt WHERE mt.license_id = l.id)`
+	leaseReadMetersSQLite = `(SELECT json_group_array(json_object('e', mt.entitlement, 'u', mt.uses, 'm', mt.max_uses, 't', mt.total))
+ FROM meters mt WHERE mt.license_id = l.id)`
+	leaseReadMetersNone = `NULL`
+)
+
+// leaseReadText is the statement for this store's database and schema.
+func (s *Store) leaseReadText(withPolicy bool) string {
+	query := leaseReadNoPolicySQL
+	if withPolicy {
+		query = leaseReadSQL
+	}
+	if s.preRules != nil && s.preRules.Load() {
+		query = leaseReadPreRulesNoPolicySQL
+		if withPolicy {
+			query = leaseReadPreRulesSQL
+		}
+	}
+	meters := leaseReadMetersSQLite
+	switch {
+	case s.preMeters != nil && s.preMeters.Load():
+		meters = leaseReadMetersNone
+	case s.postgres:
+		meters = leaseReadMetersPostgres
+	}
+	return strings.Replace(query, leaseReadMetersMark, meters, 1)
+}
+
 const (
 	leaseReadLicenseCols = ` l.id, l.key_hash, l.key_hint, l.product_id, l.policy_id, l.customer_id, l.name, l.status, l.status_reason,
  l.expires_at, l.entitlements, l.metadata, l.created_at, l.updated_at, l.overrides, l.seats_override,`
@@ -38,7 +80,7 @@ const (
  p.offline_release_seconds, p.created_at, p.updated_at, p.rules,`
 	leaseReadRestCols = ` c.status,
  m.id, m.fingerprint, m.name, m.hostname, m.platform, m.ip, m.status, m.last_heartbeat, m.last_lease_at,
- m.status_reason, m.created_at, m.updated_at
+ m.status_reason, m.created_at, m.updated_at, ` + leaseReadMetersMark + `
 FROM licenses l
 `
 	leaseReadPolicyJoin = "JOIN policies p ON p.id = l.policy_id\n"
@@ -66,16 +108,7 @@ func (s *Store) ReadLease(ctx context.Context, keyHash, fingerprint string) (*li
 // readLease is ReadLease, without the policy unless withPolicy (Policy is
 // then nil and License.PolicyID names it).
 func (s *Store) readLease(ctx context.Context, keyHash, fingerprint string, withPolicy bool) (*licensing.LeaseView, error) {
-	query := leaseReadNoPolicySQL
-	if withPolicy {
-		query = leaseReadSQL
-	}
-	if s.preRules != nil && s.preRules.Load() {
-		query = leaseReadPreRulesNoPolicySQL
-		if withPolicy {
-			query = leaseReadPreRulesSQL
-		}
-	}
+	query := s.leaseReadText(withPolicy)
 	if pool, ok := s.db.Statement.ConnPool.(*sql.DB); ok && s.postgres {
 		return readLeasePgx(ctx, pool, query, keyHash, fingerprint, withPolicy)
 	}
@@ -146,6 +179,7 @@ func readLeasePgx(ctx context.Context, pool *sql.DB, query, keyHash, fingerprint
 			r.polEnt, r.polMeta, r.polNotice = raw[leaseReadPolEnt], raw[leaseReadPolEnt+1], raw[leaseReadPolEnt+2]
 			r.polRules = raw[leaseReadPolRules]
 		}
+		r.meters = raw[len(raw)-1]
 		if err := r.decodeJSON(); err != nil {
 			return err
 		}
@@ -183,7 +217,16 @@ type leaseRow struct {
 	mID, mFP, mName, mHost, mPlatform, mIP pgtype.Text
 	mStatus, mReason                       pgtype.Text
 	licEnt, licMeta, polEnt, polMeta       []byte
-	polNotice, licOver, polRules           []byte
+	polNotice, licOver, polRules, meters   []byte
+	ms                                     []leaseMeter
+}
+
+// leaseMeter is one element of the meters column.
+type leaseMeter struct {
+	Entitlement string `json:"e"`
+	Uses        int64  `json:"u"`
+	MaxUses     int64  `json:"m"`
+	Total       int64  `json:"t"`
 }
 
 // dest lists the scan destinations in the statement's order; rawJSON
@@ -209,7 +252,7 @@ func (r *leaseRow) dest(withPolicy, rawJSON bool) []any {
 	return append(dest,
 		&r.cusStatus,
 		&r.mID, &r.mFP, &r.mName, &r.mHost, &r.mPlatform, &r.mIP, &r.mStatus, &r.mHeartbeat, &r.mLease,
-		&r.mReason, &r.mCreated, &r.mUpdated)
+		&r.mReason, &r.mCreated, &r.mUpdated, raw(&r.meters))
 }
 
 // decodeJSON decodes the JSON columns, as gorm's json serializer does
@@ -219,6 +262,7 @@ func (r *leaseRow) decodeJSON() error {
 		jsonColumn(r.licEnt, &r.l.Entitlements), jsonColumn(r.licMeta, &r.l.Metadata),
 		jsonColumn(r.polEnt, &r.p.Entitlements), jsonColumn(r.polMeta, &r.p.Metadata), jsonColumn(r.polNotice, &r.p.ExpiryNoticeDays),
 		jsonColumn(r.licOver, &r.l.Overrides), jsonColumn(r.polRules, &r.p.Rules),
+		jsonColumn(r.meters, &r.ms),
 	)
 	if err != nil {
 		return wrap(licensing.EInternal, err, "a stored license or policy is unreadable")
@@ -240,6 +284,14 @@ func (r *leaseRow) view(withPolicy bool) *licensing.LeaseView {
 	p.CreatedAt, p.UpdatedAt = utc(p.CreatedAt), utc(p.UpdatedAt)
 	l.Entitlements, p.Entitlements, p.ExpiryNoticeDays = nonNil(l.Entitlements), nonNil(p.Entitlements), nonNil(p.ExpiryNoticeDays)
 	v := &licensing.LeaseView{License: l, CustomerStatus: licensing.CustomerStatus(r.cusStatus)}
+	if len(r.ms) > 0 {
+		v.Meters = make([]licensing.Meter, len(r.ms))
+		for i, m := range r.ms {
+			v.Meters[i] = licensing.Meter{LicenseID: l.ID, Entitlement: m.Entitlement, Uses: m.Uses, MaxUses: m.MaxUses, Total: m.Total}
+		}
+		// ListMeters' order, which the lease's claim keeps.
+		slices.SortFunc(v.Meters, func(a, b licensing.Meter) int { return strings.Compare(a.Entitlement, b.Entitlement) })
+	}
 	if withPolicy {
 		v.Policy = p
 	}

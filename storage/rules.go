@@ -89,6 +89,22 @@ func (s *Store) SetMachineComponents(ctx context.Context, id string, components 
 	return affected(res, errorf(licensing.ENotFound, "machine not found"))
 }
 
+// fingerprintLockSpace is the first key of the PostgreSQL advisory locks
+// of LockFingerprint (the second is the fingerprint's hash), apart from
+// migrationLockID's.
+const fingerprintLockSpace = 7_301_442
+
+// LockFingerprint implements licensing.RulesStore. On PostgreSQL it takes
+// a transaction advisory lock keyed by the fingerprint's hash (two
+// fingerprints sharing a hash only wait on each other); on SQLite the one
+// writer (BEGIN IMMEDIATE) already serializes activations.
+func (s *Store) LockFingerprint(ctx context.Context, fingerprint string) error {
+	if !s.postgres {
+		return nil
+	}
+	return translate(s.q(ctx).Exec("SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), hashtext(?))", fingerprintLockSpace, fingerprint).Error)
+}
+
 // FingerprintElsewhere implements licensing.RulesStore.
 func (s *Store) FingerprintElsewhere(ctx context.Context, lic *licensing.License, fingerprint string, scope licensing.UniquenessScope) (bool, error) {
 	q := s.q(ctx).Model(&machineRow{}).Joins("JOIN licenses ON licenses.id = machines.license_id").
