@@ -30,6 +30,9 @@ type licenseRow struct {
 	Plan      string
 	SeatsUsed int
 	SeatsMax  int
+	// SeatCap is SeatsMax plus the overage the license's policy allows
+	// (SeatsMax when it allows none).
+	SeatCap int
 }
 
 type licensesData struct {
@@ -70,7 +73,9 @@ func (p *Portal) describe(c *fiber.Ctx, ls []licensing.License) ([]licenseRow, e
 				used++
 			}
 		}
-		out = append(out, licenseRow{License: l, Product: name, Plan: pol.Name, SeatsUsed: used, SeatsMax: l.Seats(pol)})
+		eff, _ := l.WithOverrides(pol)
+		out = append(out, licenseRow{License: l, Product: name, Plan: pol.Name, SeatsUsed: used, SeatsMax: eff.MaxMachines,
+			SeatCap: eff.Rules.SeatCap(eff.MaxMachines)})
 	}
 	return out, nil
 }
@@ -96,6 +101,7 @@ type licenseData struct {
 	Message      string // to the customer, given when the license was suspended
 	Entitlements []string
 	Machines     []licensing.Machine
+	Meters       []licensing.Meter // uses counted this period, by feature
 }
 
 func (p *Portal) license(c *fiber.Ctx) error {
@@ -114,6 +120,9 @@ func (p *Portal) license(c *fiber.Ctx) error {
 	}
 	if pol, err := p.cfg.Services.Catalog.Policy(ctx, l.PolicyID); err == nil {
 		d.Entitlements = licensing.EffectiveEntitlements(pol, l)
+	}
+	if d.Meters, err = p.cfg.Services.Metering.Meters(ctx, l.ID); err != nil {
+		return p.fail(c, err)
 	}
 	if current(c).Actor.Allows(licensing.ReadMachines) {
 		if d.Machines, err = p.cfg.Services.Licenses.Machines(ctx, licensing.MachineFilter{LicenseID: l.ID}, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
