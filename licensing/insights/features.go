@@ -159,10 +159,12 @@ func Extract(s *Snapshot) Features {
 	}
 	var active [weekDays * 12]bool
 	var weekUse [12]float64 // machine rows with calls per week
-	machinesOn := make([]map[string]bool, recentDays)
-	recentMachines := map[string]bool{}
+	// usedOn is, per machine, the days of the last 28 it was used (bit k:
+	// k days before the snapshot's day).
+	usedOn := map[string]uint32{}
 	networks := map[string]bool{}
 	lastUse := -1
+	todayN := dayNumberOf(s.At)
 	var parsed struct {
 		day string
 		k   int
@@ -171,8 +173,8 @@ func Extract(s *Snapshot) Features {
 		d := &s.Days[i]
 		if d.Day != parsed.day {
 			parsed.day, parsed.k = d.Day, -1
-			if t, err := time.Parse(DayLayout, d.Day); err == nil {
-				parsed.k = ago(t)
+			if n, ok := dayNumber(d.Day); ok && n <= todayN && todayN-n < historyDays {
+				parsed.k = int(todayN - n)
 			}
 		}
 		k := parsed.k
@@ -201,14 +203,8 @@ func Extract(s *Snapshot) Features {
 			}
 			continue
 		}
-		if k < machineDays {
-			recentMachines[d.MachineID] = true
-		}
 		if k < recentDays {
-			if machinesOn[k] == nil {
-				machinesOn[k] = map[string]bool{}
-			}
-			machinesOn[k][d.MachineID] = true
+			usedOn[d.MachineID] |= 1 << k
 		}
 	}
 	extractOwnUse(&f, s, active[:], weekUse)
@@ -220,12 +216,22 @@ func Extract(s *Snapshot) Features {
 			f.ActiveDaysPrev28++
 		}
 	}
-	for _, m := range machinesOn {
-		if len(m) >= f.Seats {
+	var machinesOn [recentDays]int
+	for _, days := range usedOn {
+		if days&(1<<machineDays-1) != 0 {
+			f.MachinesUsed14++
+		}
+		for k := range recentDays {
+			if days&(1<<k) != 0 {
+				machinesOn[k]++
+			}
+		}
+	}
+	for _, n := range machinesOn {
+		if n >= f.Seats {
 			f.FullDays28++
 		}
 	}
-	f.MachinesUsed14 = len(recentMachines)
 	f.Networks28 = len(networks)
 	f.DaysSinceUse = maxSince
 	if lastUse >= 0 {
@@ -357,7 +363,7 @@ func extractEarlier(f *Features, s *Snapshot) {
 	if len(s.EarlierDays) == 0 {
 		return
 	}
-	today := dayStart(s.At)
+	todayN := dayNumberOf(s.At)
 	var weeks [(EarlierTo + 1 - EarlierFrom) / weekDays]float64
 	var parsed struct {
 		day string
@@ -366,8 +372,8 @@ func extractEarlier(f *Features, s *Snapshot) {
 	for _, d := range s.EarlierDays {
 		if d.Day != parsed.day {
 			parsed.day, parsed.k = d.Day, -1
-			if t, err := time.Parse(DayLayout, d.Day); err == nil {
-				parsed.k = int(today.Sub(t) / (24 * time.Hour))
+			if n, ok := dayNumber(d.Day); ok {
+				parsed.k = int(todayN - n)
 			}
 		}
 		if w := (parsed.k - EarlierFrom) / weekDays; parsed.k >= EarlierFrom && w < len(weeks) {
@@ -504,6 +510,35 @@ func extractPayment(f *Features, s *Snapshot) {
 	if p.DunningEndsAt != nil {
 		f.DunningDaysLeft = math.Min(maxHorizon, p.DunningEndsAt.Sub(s.At).Hours()/24)
 	}
+}
+
+// dayNumber is the day s (DayLayout) counted from the Unix epoch; false
+// when time.Parse(DayLayout) would refuse it. Extract reads a day's name
+// on every roll-up: this is the common form read without time.Parse.
+func dayNumber(s string) (int64, bool) {
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
+		y, ok1 := num(s[0:4])
+		m, ok2 := num(s[5:7])
+		d, ok3 := num(s[8:10])
+		if ok1 && ok2 && ok3 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(m, y) {
+			return dayNumberOf(time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)), true
+		}
+	}
+	t, err := time.Parse(DayLayout, s)
+	if err != nil {
+		return 0, false
+	}
+	return dayNumberOf(t), true
+}
+
+// dayNumberOf is t's UTC day counted from the Unix epoch.
+func dayNumberOf(t time.Time) int64 {
+	u := t.Unix()
+	n := u / 86400
+	if u < 0 && u%86400 != 0 {
+		n--
+	}
+	return n
 }
 
 func dayStart(t time.Time) time.Time {
