@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"hash/maphash"
 	"time"
 )
 
@@ -15,26 +16,26 @@ import (
 
 // interner keeps one copy of the strings a decoder sees again and again
 // (record types, license and machine ids, addresses): a history repeats
-// them on every line. One per goroutine.
+// them on every line, a license's lines mostly follow each other. A
+// direct-mapped cache: a string replaces the one in its slot, so it never
+// grows nor rehashes. One per goroutine.
 type interner struct {
-	m map[string]string
+	seed  maphash.Seed
+	slots [internSlots]string
 }
 
-// internMax bounds an interner: beyond it, new strings are not kept.
-const internMax = 1 << 17
+const internSlots = 1 << 13
 
 func (in *interner) str(b []byte) string {
-	if s, ok := in.m[string(b)]; ok {
-		return s
+	slot := &in.slots[maphash.Bytes(in.seed, b)&(internSlots-1)]
+	if *slot == string(b) {
+		return *slot
 	}
-	s := string(b)
-	if len(in.m) < internMax {
-		in.m[s] = s
-	}
-	return s
+	*slot = string(b)
+	return *slot
 }
 
-func newInterner() *interner { return &interner{m: make(map[string]string, 1024)} }
+func newInterner() *interner { return &interner{seed: maphash.MakeSeed()} }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 

@@ -89,6 +89,21 @@ type Features struct {
 	EarlierWeekActive float64
 	EarlierWeekStd    float64 // the standard deviation of those weeks: an erratic license's is wide
 	EarlierWeeks      int
+	// The license's own normal over every week known before the last 4
+	// (the 8 weeks before them and the earlier quarter's, OwnWeeks of
+	// them; 0 when fewer than 4): mean, standard deviation, median; and
+	// the best week of the last 4. An erratic license has a wide normal
+	// and some good week among any four; a quiet one leaving has none.
+	OwnWeekMean, OwnWeekStd, OwnWeekMedian float64
+	OwnWeeks                               int
+	RecentBestWeek                         float64
+	// LowWeeks is the run of weeks, from the last one back (within the
+	// 90 days and the license's life), each below 3/4 of its usual week
+	// (UsualWeek: the earlier quarter's median week, else that of every
+	// week known). A license leaving quietly has a long run; an erratic
+	// one's low weeks come one or two at a time between good ones.
+	LowWeeks  int
+	UsualWeek float64
 
 	// Payment and dunning (Snapshot.Payment at At).
 	PaymentUnpaid    bool
@@ -207,8 +222,8 @@ func Extract(s *Snapshot) Features {
 			usedOn[d.MachineID] |= 1 << k
 		}
 	}
-	extractOwnUse(&f, s, active[:], weekUse)
-	extractEarlier(&f, s)
+	baseWeeks := extractOwnUse(&f, s, active[:], weekUse)
+	extractOwnNormal(&f, weekUse, baseWeeks, extractEarlier(&f, s))
 	for k := range 2 * recentDays {
 		if active[k] && k < recentDays {
 			f.ActiveDays28++
@@ -310,11 +325,11 @@ func Extract(s *Snapshot) Features {
 	extractFleet(&f, s, ago, hostsOf)
 	extractPayment(&f, s)
 	f.RecentActivations = periods[0]
-	base := make([]float64, 0, len(periods)-1)
+	fortnights := make([]float64, 0, len(periods)-1)
 	for _, n := range periods[1:] {
-		base = append(base, float64(n))
+		fortnights = append(fortnights, float64(n))
 	}
-	f.BaselineActivations, f.BaselineMAD = medianMAD(base)
+	f.BaselineActivations, f.BaselineMAD = medianMAD(fortnights)
 	return f
 }
 
@@ -322,7 +337,7 @@ const weekDays = 7
 
 // extractOwnUse computes the use against the license's own normal from
 // the days used (active[k]: k days before the snapshot's day).
-func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
+func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) []float64 {
 	age := len(active)
 	if !s.CreatedAt.IsZero() {
 		age = min(age, int(dayStart(s.At).Sub(dayStart(s.CreatedAt))/(24*time.Hour)))
@@ -335,7 +350,7 @@ func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
 	f.BaseWeeks = len(base)
 	if len(base) == 0 {
 		f.BaseWeekActive, f.BaseWeekMedian = f.RecentWeekActive, f.RecentWeekActive
-		return
+		return nil
 	}
 	var sum, sq float64
 	for _, x := range base {
@@ -356,12 +371,14 @@ func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
 		gap++
 		f.BaseMaxGap = max(f.BaseMaxGap, gap)
 	}
+	return base
 }
 
-// extractEarlier computes the earlier quarter's use per week.
-func extractEarlier(f *Features, s *Snapshot) {
+// extractEarlier computes the earlier quarter's use per week and answers
+// its weeks (none when unknown).
+func extractEarlier(f *Features, s *Snapshot) []float64 {
 	if len(s.EarlierDays) == 0 {
-		return
+		return nil
 	}
 	todayN := dayNumberOf(s.At)
 	var weeks [(EarlierTo + 1 - EarlierFrom) / weekDays]float64
@@ -390,7 +407,7 @@ func extractEarlier(f *Features, s *Snapshot) {
 		}
 	}
 	if n < 4 {
-		return
+		return nil
 	}
 	sum := 0.0
 	for _, x := range weeks[:n] {
@@ -402,7 +419,49 @@ func extractEarlier(f *Features, s *Snapshot) {
 		sq += (x - f.EarlierWeekActive) * (x - f.EarlierWeekActive)
 	}
 	f.EarlierWeekStd = math.Sqrt(sq / float64(n))
+	return weeks[:n:n]
 }
+
+// extractOwnNormal pools the weeks the license is known by before the
+// last 4 (the 8 weeks before them and the earlier quarter's): their
+// mean, standard deviation and median, and the best of the last 4 weeks.
+// Twenty weeks tell an erratic license's spread far better than eight or
+// twelve apart, whose spread a few calm weeks make look narrow.
+func extractOwnNormal(f *Features, weeks [12]float64, base, earlier []float64) {
+	f.RecentBestWeek = max(weeks[0], weeks[1], weeks[2], weeks[3])
+	all := make([]float64, 0, len(base)+len(earlier))
+	all = append(append(all, base...), earlier...)
+	f.OwnWeeks = len(all)
+	if len(all) < 4 {
+		return
+	}
+	var sum, sq float64
+	for _, x := range all {
+		sum += x
+	}
+	f.OwnWeekMean = sum / float64(len(all))
+	for _, x := range all {
+		sq += (x - f.OwnWeekMean) * (x - f.OwnWeekMean)
+	}
+	f.OwnWeekStd = math.Sqrt(sq / float64(len(all)-1))
+	f.OwnWeekMedian = medianOf(all)
+	// The usual week is the earlier quarter's when known: a fall that
+	// began within the 8 weeks has not lowered it.
+	usual := f.OwnWeekMedian
+	if len(earlier) >= 4 {
+		usual = medianOf(slices.Clone(earlier))
+	}
+	f.UsualWeek = usual
+	for w := 0; w < len(weeks) && w < 4+len(base); w++ {
+		if weeks[w] >= lowWeekShare*usual {
+			break
+		}
+		f.LowWeeks++
+	}
+}
+
+// lowWeekShare is how much of its usual week a low week falls below.
+const lowWeekShare = 0.75
 
 // hostPattern is a hostname with its digit runs as one '#': runner-0042
 // and runner-17 follow one pattern.
