@@ -352,14 +352,8 @@ func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) [
 		f.BaseWeekActive, f.BaseWeekMedian = f.RecentWeekActive, f.RecentWeekActive
 		return nil
 	}
-	var sum, sq float64
-	for _, x := range base {
-		sum += x
-	}
-	f.BaseWeekActive = sum / float64(len(base))
-	for _, x := range base {
-		sq += (x - f.BaseWeekActive) * (x - f.BaseWeekActive)
-	}
+	var sq float64
+	f.BaseWeekActive, sq = meanSquares(base)
 	f.BaseWeekStd = math.Sqrt(sq / float64(len(base)))
 	f.BaseWeekMedian = medianOf(slices.Clone(base))
 	gap := 0
@@ -435,15 +429,9 @@ func extractOwnNormal(f *Features, weeks [12]float64, base, earlier []float64) {
 	if len(all) < 4 {
 		return
 	}
-	var sum, sq float64
-	for _, x := range all {
-		sum += x
-	}
-	f.OwnWeekMean = sum / float64(len(all))
-	for _, x := range all {
-		sq += (x - f.OwnWeekMean) * (x - f.OwnWeekMean)
-	}
-	f.OwnWeekStd = math.Sqrt(sq / float64(len(all)-1))
+	var ss float64
+	f.OwnWeekMean, ss = meanSquares(all)
+	f.OwnWeekStd = math.Sqrt(ss / float64(len(all)-1))
 	f.OwnWeekMedian = medianOf(all)
 	// The usual week is the earlier quarter's when known: a fall that
 	// began within the 8 weeks has not lowered it.
@@ -458,6 +446,19 @@ func extractOwnNormal(f *Features, weeks [12]float64, base, earlier []float64) {
 		}
 		f.LowWeeks++
 	}
+}
+
+// meanSquares is the mean of xs (not empty) and the sum of their squared
+// deviations from it.
+func meanSquares(xs []float64) (mean, squares float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		squares += (x - mean) * (x - mean)
+	}
+	return mean, squares
 }
 
 // lowWeekShare is how much of its usual week a low week falls below.
