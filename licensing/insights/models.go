@@ -248,7 +248,6 @@ var (
 	termEarlierFall  = term{"earlier_use_fall", earlierFall, earlierText, func(f *Features) bool { return earlierFall(f) > 0 }}
 	termOwnZ         = term{"own_use_z", ownZ, ownNormalText, func(f *Features) bool { return ownZ(f) > 0 }}
 	termBestWeek     = term{"best_week_ratio", bestWeekRatio, ownNormalText, func(f *Features) bool { return bestWeekRatio(f) < 0 }}
-	termLowWeeks     = counted(term{"low_weeks", func(f *Features) float64 { return float64(min(f.LowWeeks, 12)) }, lowWeeksText, nil})
 	termSustained    = term{"sustained_drop", sustainedDrop, lowWeeksText, func(f *Features) bool { return sustainedDrop(f) > 0 }}
 	termGapBeyond    = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
 		return fmt.Sprintf("not used for %d days, its longest gap in the 8 weeks before was %d", int(f.DaysSinceUse), f.BaseMaxGap)
@@ -291,7 +290,7 @@ var (
 
 var churnTerms = []term{termTrend, termActiveDays, termMachinesPerSeat, termDeactivations,
 	termRefused, termSeatRefusals, termSeats, termPayment, termCustomerChurns, termSupport, termOwnDrop, termOwnRatio, termGapBeyond,
-	termAttempts, termOwnFall, termEarlierRatio, termEarlierFall, termOwnZ, termLowWeeks, termSustained}
+	termAttempts, termOwnFall, termEarlierRatio, termEarlierFall, termOwnZ, termSustained}
 
 var blockTerms = []term{termExpiryNear, termPayment, termRefused, termSupport, termTrend, termActiveDays, termSinceUse,
 	termDeactivations, termCustomerChurns, termAttempts, termPastDue, termUnpaid, termDunningNear, termCardFirst, termOwnDrop,
@@ -342,7 +341,6 @@ var churnStarting = map[string]coef{
 	"earlier_use_drop":  {0, 0},
 	"own_use_z":         {0, 0},
 	"best_week_ratio":   {0, 0},
-	"low_weeks":         {0, 0},
 	"sustained_drop":    {0, 0},
 }
 
