@@ -89,6 +89,21 @@ type Features struct {
 	EarlierWeekActive float64
 	EarlierWeekStd    float64 // the standard deviation of those weeks: an erratic license's is wide
 	EarlierWeeks      int
+	// The license's own normal over every week known before the last 4
+	// (the 8 weeks before them and the earlier quarter's, OwnWeeks of
+	// them; 0 when fewer than 4): mean, standard deviation, median; and
+	// the best week of the last 4. An erratic license has a wide normal
+	// and some good week among any four; a quiet one leaving has none.
+	OwnWeekMean, OwnWeekStd, OwnWeekMedian float64
+	OwnWeeks                               int
+	RecentBestWeek                         float64
+	// LowWeeks is the run of weeks, from the last one back (within the
+	// 90 days and the license's life), each below 3/4 of its usual week
+	// (UsualWeek: the earlier quarter's median week, else that of every
+	// week known). A license leaving quietly has a long run; an erratic
+	// one's low weeks come one or two at a time between good ones.
+	LowWeeks  int
+	UsualWeek float64
 
 	// Payment and dunning (Snapshot.Payment at At).
 	PaymentUnpaid    bool
@@ -159,10 +174,12 @@ func Extract(s *Snapshot) Features {
 	}
 	var active [weekDays * 12]bool
 	var weekUse [12]float64 // machine rows with calls per week
-	machinesOn := make([]map[string]bool, recentDays)
-	recentMachines := map[string]bool{}
+	// usedOn is, per machine, the days of the last 28 it was used (bit k:
+	// k days before the snapshot's day).
+	usedOn := map[string]uint32{}
 	networks := map[string]bool{}
 	lastUse := -1
+	todayN := dayNumberOf(s.At)
 	var parsed struct {
 		day string
 		k   int
@@ -171,8 +188,8 @@ func Extract(s *Snapshot) Features {
 		d := &s.Days[i]
 		if d.Day != parsed.day {
 			parsed.day, parsed.k = d.Day, -1
-			if t, err := time.Parse(DayLayout, d.Day); err == nil {
-				parsed.k = ago(t)
+			if n, ok := dayNumber(d.Day); ok && n <= todayN && todayN-n < historyDays {
+				parsed.k = int(todayN - n)
 			}
 		}
 		k := parsed.k
@@ -201,18 +218,12 @@ func Extract(s *Snapshot) Features {
 			}
 			continue
 		}
-		if k < machineDays {
-			recentMachines[d.MachineID] = true
-		}
 		if k < recentDays {
-			if machinesOn[k] == nil {
-				machinesOn[k] = map[string]bool{}
-			}
-			machinesOn[k][d.MachineID] = true
+			usedOn[d.MachineID] |= 1 << k
 		}
 	}
-	extractOwnUse(&f, s, active[:], weekUse)
-	extractEarlier(&f, s)
+	baseWeeks := extractOwnUse(&f, s, active[:], weekUse)
+	extractOwnNormal(&f, weekUse, baseWeeks, extractEarlier(&f, s))
 	for k := range 2 * recentDays {
 		if active[k] && k < recentDays {
 			f.ActiveDays28++
@@ -220,12 +231,22 @@ func Extract(s *Snapshot) Features {
 			f.ActiveDaysPrev28++
 		}
 	}
-	for _, m := range machinesOn {
-		if len(m) >= f.Seats {
+	var machinesOn [recentDays]int
+	for _, days := range usedOn {
+		if days&(1<<machineDays-1) != 0 {
+			f.MachinesUsed14++
+		}
+		for k := range recentDays {
+			if days&(1<<k) != 0 {
+				machinesOn[k]++
+			}
+		}
+	}
+	for _, n := range machinesOn {
+		if n >= f.Seats {
 			f.FullDays28++
 		}
 	}
-	f.MachinesUsed14 = len(recentMachines)
 	f.Networks28 = len(networks)
 	f.DaysSinceUse = maxSince
 	if lastUse >= 0 {
@@ -304,11 +325,11 @@ func Extract(s *Snapshot) Features {
 	extractFleet(&f, s, ago, hostsOf)
 	extractPayment(&f, s)
 	f.RecentActivations = periods[0]
-	base := make([]float64, 0, len(periods)-1)
+	fortnights := make([]float64, 0, len(periods)-1)
 	for _, n := range periods[1:] {
-		base = append(base, float64(n))
+		fortnights = append(fortnights, float64(n))
 	}
-	f.BaselineActivations, f.BaselineMAD = medianMAD(base)
+	f.BaselineActivations, f.BaselineMAD = medianMAD(fortnights)
 	return f
 }
 
@@ -316,7 +337,7 @@ const weekDays = 7
 
 // extractOwnUse computes the use against the license's own normal from
 // the days used (active[k]: k days before the snapshot's day).
-func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
+func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) []float64 {
 	age := len(active)
 	if !s.CreatedAt.IsZero() {
 		age = min(age, int(dayStart(s.At).Sub(dayStart(s.CreatedAt))/(24*time.Hour)))
@@ -329,16 +350,10 @@ func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
 	f.BaseWeeks = len(base)
 	if len(base) == 0 {
 		f.BaseWeekActive, f.BaseWeekMedian = f.RecentWeekActive, f.RecentWeekActive
-		return
+		return nil
 	}
-	var sum, sq float64
-	for _, x := range base {
-		sum += x
-	}
-	f.BaseWeekActive = sum / float64(len(base))
-	for _, x := range base {
-		sq += (x - f.BaseWeekActive) * (x - f.BaseWeekActive)
-	}
+	var sq float64
+	f.BaseWeekActive, sq = meanSquares(base)
 	f.BaseWeekStd = math.Sqrt(sq / float64(len(base)))
 	f.BaseWeekMedian = medianOf(slices.Clone(base))
 	gap := 0
@@ -350,14 +365,16 @@ func extractOwnUse(f *Features, s *Snapshot, active []bool, weeks [12]float64) {
 		gap++
 		f.BaseMaxGap = max(f.BaseMaxGap, gap)
 	}
+	return base
 }
 
-// extractEarlier computes the earlier quarter's use per week.
-func extractEarlier(f *Features, s *Snapshot) {
+// extractEarlier computes the earlier quarter's use per week and answers
+// its weeks (none when unknown).
+func extractEarlier(f *Features, s *Snapshot) []float64 {
 	if len(s.EarlierDays) == 0 {
-		return
+		return nil
 	}
-	today := dayStart(s.At)
+	todayN := dayNumberOf(s.At)
 	var weeks [(EarlierTo + 1 - EarlierFrom) / weekDays]float64
 	var parsed struct {
 		day string
@@ -366,8 +383,8 @@ func extractEarlier(f *Features, s *Snapshot) {
 	for _, d := range s.EarlierDays {
 		if d.Day != parsed.day {
 			parsed.day, parsed.k = d.Day, -1
-			if t, err := time.Parse(DayLayout, d.Day); err == nil {
-				parsed.k = int(today.Sub(t) / (24 * time.Hour))
+			if n, ok := dayNumber(d.Day); ok {
+				parsed.k = int(todayN - n)
 			}
 		}
 		if w := (parsed.k - EarlierFrom) / weekDays; parsed.k >= EarlierFrom && w < len(weeks) {
@@ -384,7 +401,7 @@ func extractEarlier(f *Features, s *Snapshot) {
 		}
 	}
 	if n < 4 {
-		return
+		return nil
 	}
 	sum := 0.0
 	for _, x := range weeks[:n] {
@@ -396,7 +413,56 @@ func extractEarlier(f *Features, s *Snapshot) {
 		sq += (x - f.EarlierWeekActive) * (x - f.EarlierWeekActive)
 	}
 	f.EarlierWeekStd = math.Sqrt(sq / float64(n))
+	return weeks[:n:n]
 }
+
+// extractOwnNormal pools the weeks the license is known by before the
+// last 4 (the 8 weeks before them and the earlier quarter's): their
+// mean, standard deviation and median, and the best of the last 4 weeks.
+// Twenty weeks tell an erratic license's spread far better than eight or
+// twelve apart, whose spread a few calm weeks make look narrow.
+func extractOwnNormal(f *Features, weeks [12]float64, base, earlier []float64) {
+	f.RecentBestWeek = max(weeks[0], weeks[1], weeks[2], weeks[3])
+	all := make([]float64, 0, len(base)+len(earlier))
+	all = append(append(all, base...), earlier...)
+	f.OwnWeeks = len(all)
+	if len(all) < 4 {
+		return
+	}
+	var ss float64
+	f.OwnWeekMean, ss = meanSquares(all)
+	f.OwnWeekStd = math.Sqrt(ss / float64(len(all)-1))
+	f.OwnWeekMedian = medianOf(all)
+	// The usual week is the earlier quarter's when known: a fall that
+	// began within the 8 weeks has not lowered it.
+	usual := f.OwnWeekMedian
+	if len(earlier) >= 4 {
+		usual = medianOf(slices.Clone(earlier))
+	}
+	f.UsualWeek = usual
+	for w := 0; w < len(weeks) && w < 4+len(base); w++ {
+		if weeks[w] >= lowWeekShare*usual {
+			break
+		}
+		f.LowWeeks++
+	}
+}
+
+// meanSquares is the mean of xs (not empty) and the sum of their squared
+// deviations from it.
+func meanSquares(xs []float64) (mean, squares float64) {
+	for _, x := range xs {
+		mean += x
+	}
+	mean /= float64(len(xs))
+	for _, x := range xs {
+		squares += (x - mean) * (x - mean)
+	}
+	return mean, squares
+}
+
+// lowWeekShare is how much of its usual week a low week falls below.
+const lowWeekShare = 0.75
 
 // hostPattern is a hostname with its digit runs as one '#': runner-0042
 // and runner-17 follow one pattern.
@@ -504,6 +570,35 @@ func extractPayment(f *Features, s *Snapshot) {
 	if p.DunningEndsAt != nil {
 		f.DunningDaysLeft = math.Min(maxHorizon, p.DunningEndsAt.Sub(s.At).Hours()/24)
 	}
+}
+
+// dayNumber is the day s (DayLayout) counted from the Unix epoch; false
+// when time.Parse(DayLayout) would refuse it. Extract reads a day's name
+// on every roll-up: this is the common form read without time.Parse.
+func dayNumber(s string) (int64, bool) {
+	if len(s) == 10 && s[4] == '-' && s[7] == '-' {
+		y, ok1 := num(s[0:4])
+		m, ok2 := num(s[5:7])
+		d, ok3 := num(s[8:10])
+		if ok1 && ok2 && ok3 && m >= 1 && m <= 12 && d >= 1 && d <= daysIn(m, y) {
+			return dayNumberOf(time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC)), true
+		}
+	}
+	t, err := time.Parse(DayLayout, s)
+	if err != nil {
+		return 0, false
+	}
+	return dayNumberOf(t), true
+}
+
+// dayNumberOf is t's UTC day counted from the Unix epoch.
+func dayNumberOf(t time.Time) int64 {
+	u := t.Unix()
+	n := u / 86400
+	if u < 0 && u%86400 != 0 {
+		n--
+	}
+	return n
 }
 
 func dayStart(t time.Time) time.Time {

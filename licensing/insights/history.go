@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"runtime"
-	"slices"
 	"time"
 )
 
@@ -126,22 +125,26 @@ func (r *Record) check() error {
 func ReadHistory(r io.Reader, fn func(*Record) error) error {
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	if workers < 2 {
+		in := newInterner()
 		return readLines(r, func(line int, b []byte) error {
 			var rec Record
-			if err := decodeRecord(line, b, &rec); err != nil {
+			if err := decodeRecord(line, b, &rec, in); err != nil {
 				return err
 			}
 			return fn(&rec)
 		})
 	}
+	// A chunk's lines sit end to end in buf (line i is
+	// buf[ends[i-1]:ends[i]]): one allocation per chunk, not one per line.
 	type chunk struct {
 		lines []int
-		data  [][]byte
+		buf   []byte
+		ends  []int
 		recs  []Record
 		err   error
 		done  chan struct{}
 	}
-	const chunkLines = 2048
+	const chunkLines, chunkBytes = 2048, 2048 * 160
 	work := make(chan *chunk, workers)
 	order := make(chan *chunk, 2*workers)
 	stop := make(chan struct{})
@@ -166,7 +169,11 @@ func ReadHistory(r io.Reader, fn func(*Record) error) error {
 			return true
 		}
 		readErr = readLines(r, func(line int, b []byte) error {
-			c.lines, c.data = append(c.lines, line), append(c.data, slices.Clone(b))
+			if c.buf == nil {
+				c.buf = make([]byte, 0, chunkBytes)
+			}
+			c.buf = append(c.buf, b...)
+			c.lines, c.ends = append(c.lines, line), append(c.ends, len(c.buf))
 			if len(c.lines) == chunkLines && !send() {
 				return errStopped
 			}
@@ -178,15 +185,18 @@ func ReadHistory(r io.Reader, fn func(*Record) error) error {
 	}()
 	for range workers {
 		go func() {
+			in := newInterner()
 			for c := range work {
 				c.recs = make([]Record, len(c.lines))
-				for i, b := range c.data {
-					if c.err = decodeRecord(c.lines[i], b, &c.recs[i]); c.err != nil {
+				from := 0
+				for i, end := range c.ends {
+					if c.err = decodeRecord(c.lines[i], c.buf[from:end], &c.recs[i], in); c.err != nil {
 						c.recs = c.recs[:i]
 						break
 					}
+					from = end
 				}
-				c.data = nil
+				c.buf, c.ends = nil, nil
 				close(c.done)
 			}
 		}()
@@ -210,16 +220,24 @@ func ReadHistory(r io.Reader, fn func(*Record) error) error {
 
 var errStopped = errors.New("stopped")
 
-func decodeRecord(line int, b []byte, rec *Record) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(rec); err != nil {
-		return fmt.Errorf("line %d: %w", line, err)
+func decodeRecord(line int, b []byte, rec *Record, in *interner) error {
+	if !decodeFast(b, rec, in) {
+		*rec = Record{}
+		if err := decodeJSON(b, rec); err != nil {
+			return fmt.Errorf("line %d: %w", line, err)
+		}
 	}
 	if err := rec.check(); err != nil {
 		return fmt.Errorf("line %d: %w", line, err)
 	}
 	return nil
+}
+
+// decodeJSON decodes a line strictly with encoding/json.
+func decodeJSON(b []byte, rec *Record) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	return dec.Decode(rec)
 }
 
 // HistoryWriter writes records as JSON lines.

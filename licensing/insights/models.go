@@ -132,6 +132,47 @@ func earlierText(f *Features) string {
 	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, %.1f a week 3 to 6 months ago", f.RecentWeekActive, f.EarlierWeekActive)
 }
 
+// ownZ is the fall of the last 4 weeks' mean below the license's own
+// normal of every week known before them, in standard errors of a 4-week
+// mean (the weeks' standard deviation / 2, at least half a machine-day):
+// a variance-normalised drop, between −4 and 6 (0 when unknown).
+func ownZ(f *Features) float64 {
+	if f.OwnWeeks == 0 {
+		return 0
+	}
+	return math.Max(-4, math.Min(6, (f.OwnWeekMean-f.RecentWeekActive)/math.Max(f.OwnWeekStd/2, 0.5)))
+}
+
+// bestWeekRatio is the log of the best of the last 4 weeks against the
+// license's usual week (its median), between −3 and 3 (0 when unknown).
+func bestWeekRatio(f *Features) float64 {
+	if f.OwnWeeks == 0 {
+		return 0
+	}
+	return math.Max(-3, math.Min(3, math.Log((f.RecentBestWeek+0.5)/(f.OwnWeekMedian+0.5))))
+}
+
+func ownNormalText(f *Features) string {
+	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks (the best week %.0f), its own normal over %d weeks %.1f (± %.1f)",
+		f.RecentWeekActive, f.RecentBestWeek, f.OwnWeeks, f.OwnWeekMean, f.OwnWeekStd)
+}
+
+// sustainedDrop is the share of its usual week the license lost in the
+// last 4 weeks (0 to 1) times how long it has been low (its run of low
+// weeks, up to 8, over 8): a fall that has lasted, not a bad month.
+func sustainedDrop(f *Features) float64 {
+	if f.UsualWeek <= 0 {
+		return 0
+	}
+	lost := math.Max(0, math.Min(1, (f.UsualWeek-f.RecentWeekActive)/f.UsualWeek))
+	return lost * float64(min(f.LowWeeks, 8)) / 8
+}
+
+func lowWeeksText(f *Features) string {
+	return fmt.Sprintf("each of the last %s below 3/4 of its usual week (%.1f machine-days; %.1f a week in the last 4)",
+		plural(f.LowWeeks, "week", "weeks"), f.UsualWeek, f.RecentWeekActive)
+}
+
 // The terms of the churn and block models.
 var (
 	termTrend = term{"renewal_trend", func(f *Features) float64 {
@@ -166,9 +207,11 @@ var (
 	termSeatRefusals = counted(term{"seat_refusals_28", func(f *Features) float64 { return float64(f.SeatRefusals28) }, func(f *Features) string {
 		return plural(f.SeatRefusals28, "activation", "activations") + " refused for the seat limit in the last 28 days"
 	}, nil})
+	// termSeats weighs, but a plan's size is nothing the license did: it
+	// is never a reason ("1 seat" said nothing to act on).
 	termSeats = term{"seats_log", func(f *Features) float64 { return math.Log(float64(f.Seats)) }, func(f *Features) string {
 		return plural(f.Seats, "seat", "seats")
-	}, nil}
+	}, func(*Features) bool { return false }}
 	termPayment = term{"payment_trouble", func(f *Features) float64 { return b2f(f.PaymentTrouble) }, paymentText,
 		func(f *Features) bool { return f.PaymentTrouble }}
 	termAttempts = term{"failed_attempts", func(f *Features) float64 { return float64(min(f.FailedAttempts, 5)) }, paymentText,
@@ -203,6 +246,9 @@ var (
 	termEarlierRatio = term{"earlier_use_ratio", earlierRatio, earlierText, func(f *Features) bool { return earlierRatio(f) < 0 }}
 	termEarlierDrop  = term{"earlier_use_drop", earlierDrop, earlierText, func(f *Features) bool { return earlierDrop(f) > 0 }}
 	termEarlierFall  = term{"earlier_use_fall", earlierFall, earlierText, func(f *Features) bool { return earlierFall(f) > 0 }}
+	termOwnZ         = term{"own_use_z", ownZ, ownNormalText, func(f *Features) bool { return ownZ(f) > 0 }}
+	termBestWeek     = term{"best_week_ratio", bestWeekRatio, ownNormalText, func(f *Features) bool { return bestWeekRatio(f) < 0 }}
+	termSustained    = term{"sustained_drop", sustainedDrop, lowWeeksText, func(f *Features) bool { return sustainedDrop(f) > 0 }}
 	termGapBeyond    = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
 		return fmt.Sprintf("not used for %d days, its longest gap in the 8 weeks before was %d", int(f.DaysSinceUse), f.BaseMaxGap)
 	}, func(f *Features) bool { return gapBeyond(f) > 0 }}
@@ -244,7 +290,7 @@ var (
 
 var churnTerms = []term{termTrend, termActiveDays, termMachinesPerSeat, termDeactivations,
 	termRefused, termSeatRefusals, termSeats, termPayment, termCustomerChurns, termSupport, termOwnDrop, termOwnRatio, termGapBeyond,
-	termAttempts, termOwnFall, termEarlierRatio, termEarlierFall, termEarlierDrop}
+	termAttempts, termOwnFall, termEarlierRatio, termEarlierFall, termOwnZ, termSustained}
 
 var blockTerms = []term{termExpiryNear, termPayment, termRefused, termSupport, termTrend, termActiveDays, termSinceUse,
 	termDeactivations, termCustomerChurns, termAttempts, termPastDue, termUnpaid, termDunningNear, termCardFirst, termOwnDrop,
@@ -293,6 +339,9 @@ var churnStarting = map[string]coef{
 	"earlier_use_ratio": {0, 0},
 	"earlier_use_fall":  {0, 0},
 	"earlier_use_drop":  {0, 0},
+	"own_use_z":         {0, 0},
+	"best_week_ratio":   {0, 0},
+	"sustained_drop":    {0, 0},
 }
 
 var blockStarting = map[string]coef{

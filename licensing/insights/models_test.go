@@ -72,6 +72,7 @@ func logEvaluation(t *testing.T, ev *insights.Evaluation) {
 // reaches on the simulator, a little below the lowest seen).
 const (
 	maxErraticChurn     = 0.12 // the target is 5 % (evaluate, 10,000 licenses); a test half holds 20 to 40 erratic licenses
+	maxErraticJob       = 0.15 // flagged by the daily job in the backtest; the target (5 %) is not met yet
 	minUpgradeRecall    = 0.85
 	maxCalibrationError = 0.08
 	// The wide and traps mixes' test halves may hold another share of
@@ -268,6 +269,17 @@ func TestBacktestAsTheJobRuns(t *testing.T) {
 			}
 			if block.WindowProbes == 0 || block.WindowAUC < 0.7 {
 				t.Errorf("block inside 14 days: %d probes, AUC %.3f; want at least 0.7", block.WindowProbes, block.WindowAUC)
+			}
+			// Issue 26: the job must not read an erratic license's bad
+			// month as leaving (target 5 % at 10,000 licenses, printed by
+			// evaluate; a test judges 14 to 20 erratic licenses), and must
+			// find the quiet non-renewers by their run of low weeks.
+			er, en := profileRate(churn.ByProfile, sim.Erratic)
+			qr, qn := profileRate(churn.ByProfile, sim.QuietChurner)
+			t.Logf("churn flagged by the job: erratic %.1f %% of %d, quiet churners %.1f %% of %d", 100*er, en, 100*qr, qn)
+			if en == 0 || er > maxErraticJob || qn == 0 || qr < 0.85 {
+				t.Errorf("churn flagged by the job: erratic %.1f %% of %d (want at most %.0f %%), quiet churners %.1f %% of %d (want 85 %%)",
+					100*er, en, 100*maxErraticJob, 100*qr, qn)
 			}
 			if share.LicensePrecision < 0.9 {
 				t.Errorf("sharing precision per license %.3f, want at least 0.9", share.LicensePrecision)
