@@ -1,6 +1,7 @@
 package i18n
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -537,4 +538,19 @@ func (p *Printer) Duration(d time.Duration) string {
 		return p.N("unit.seconds", int((d+time.Second-1)/time.Second))
 	}
 	return p.N("unit.minutes", int(d/time.Minute))
+}
+
+type ctxKey struct{}
+
+// WithLanguage notes in ctx the language of the reader a request serves
+// (the web layer's choice), for what it sends on their behalf (a sign-in
+// link's mail) when the recipient has no preference of their own.
+func WithLanguage(ctx context.Context, lang string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, lang)
+}
+
+// LanguageFrom is the language WithLanguage noted, "" for none.
+func LanguageFrom(ctx context.Context) string {
+	s, _ := ctx.Value(ctxKey{}).(string)
+	return s
 }
