@@ -202,3 +202,16 @@ func TestMessages(t *testing.T) {
 		t.Errorf("For(unknown) = %q", got)
 	}
 }
+
+// TestLiteralFindsWordsOutsideTheCatalog: the extraction check sees text
+// and readable attributes, not actions, tags or other attributes.
+func TestLiteralFindsWordsOutsideTheCatalog(t *testing.T) {
+	src := `<p class="card">{{t "a.b"}} Hello <a href="/portal/x" aria-label="Go back">{{.Name}}</a> NzilaCode · SHA-256 …{{.Hint}}</p>
+<input placeholder="{{t "x"}}" value="{{.V}}"><!-- a comment -->`
+	if got := i18n.Literal(src, true, "NzilaCode", "SHA-256"); !slices.Equal(got, []string{"Go", "back", "Hello"}) {
+		t.Errorf("Literal = %q", got)
+	}
+	if got := i18n.Literal("{{t \"k\"}}\n-- NzilaCode\n{{.X}}: {{.Y}}\nTime: {{.Z}}", false, "NzilaCode"); !slices.Equal(got, []string{"Time"}) {
+		t.Errorf("Literal of a text template = %q", got)
+	}
+}
