@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 func (p *Portal) signInPage(c *fiber.Ctx) error {
@@ -43,9 +44,11 @@ func (p *Portal) requestLink(c *fiber.Ctx) error {
 		}
 		return p.render(c, fiber.StatusServiceUnavailable, "sign-in", "signin.page.sign_in", signInData{Email: email, NotSent: true})
 	}
-	base := p.cfg.BaseURL()
+	base, lang := p.cfg.BaseURL(), p.printer(c).Lang()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// The reader's language goes with it: the mail is in it unless the
+		// customer chose one.
+		ctx, cancel := context.WithTimeout(i18n.WithLanguage(context.Background(), lang), time.Minute)
 		defer cancel()
 		if err := p.cfg.SignIn.RequestLink(ctx, email, base, ip); err != nil {
 			p.cfg.Logger.Warn("portal: sign-in link not sent", "err", err)
