@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -115,7 +116,7 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		}
 		problem := verifier.Problem{
 			Type: problemType + string(code), Title: http.StatusText(status), Status: status,
-			Detail: message, Code: string(code), RequestID: rid,
+			Detail: localDetail(c.Get(fiber.HeaderAcceptLanguage), code, licensing.ErrorField(err), message, status), Code: string(code), RequestID: rid,
 		}
 		if field := licensing.ErrorField(err); field != "" && status < 500 {
 			problem.InvalidParams = []verifier.InvalidParam{{Name: field, Reason: message}}
@@ -123,4 +124,31 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 		c.Set(fiber.HeaderContentType, "application/problem+json")
 		return c.Status(status).JSON(problem, "application/problem+json")
 	}
+}
+
+// problemWords are the common refusals whose detail follows the caller's
+// Accept-Language (the catalog keys of licensing/i18n); code never does.
+var problemWords = map[licensing.Code]string{
+	licensing.EInvalid: "problem.invalid", licensing.ENotFound: "problem.not_found", licensing.EUnauthorized: "problem.unauthorized",
+	licensing.EForbidden: "problem.forbidden", licensing.ERateLimited: "problem.rate_limited", licensing.EConflict: "problem.conflict",
+}
+
+// localDetail is a problem's detail in the language of acceptLanguage: a
+// caller that asks for none, or for English, gets the precise message;
+// another language gets the catalog's sentence for a common refusal
+// (naming the field of an invalid one), the message for any other.
+func localDetail(acceptLanguage string, code licensing.Code, field, message string, status int) string {
+	key, ok := problemWords[code]
+	if acceptLanguage == "" || !ok || status >= 500 {
+		return message
+	}
+	lang := i18n.Choose(acceptLanguage)
+	if lang == i18n.English {
+		return message
+	}
+	p := i18n.For(lang, "")
+	if code == licensing.EInvalid && field != "" {
+		return p.T("problem.invalid_field", "field", field)
+	}
+	return p.T(key)
 }

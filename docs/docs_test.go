@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/storage"
 )
 
@@ -93,5 +94,38 @@ func TestChangelogNamesEveryMigration(t *testing.T) {
 func TestReadmeSaysNothingIsToCome(t *testing.T) {
 	if strings.Contains(read(t, "README.md"), "to come") {
 		t.Error(`README.md says something is "to come": describe what is there`)
+	}
+}
+
+// TestTranslatedTemplatesTakeTheirWordsFromTheCatalog is the extraction
+// check of issue 25: the portal's pages, the sign-in pages, the customers'
+// and the staff's mails write no word of their own (i18n.Literal), and
+// every key they name is in the catalog.
+func TestTranslatedTemplatesTakeTheirWordsFromTheCatalog(t *testing.T) {
+	key := regexp.MustCompile(`\{\{\s*(?:t|th|tn)\s+"([^"]+)"`)
+	n := 0
+	for _, glob := range []string{"api/portal/templates/*.html", "licensing/custmail/templates/*", "workers/templates/*.tmpl"} {
+		files, err := filepath.Glob(filepath.Join("..", glob))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("%s: %v (%d files)", glob, err, len(files))
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n++
+			if words := i18n.Literal(string(b), strings.HasSuffix(f, ".html"), "NzilaCode", "SHA-256"); len(words) > 0 {
+				t.Errorf("%s writes words that are not from the catalog: %q", f, words)
+			}
+			for _, m := range key.FindAllStringSubmatch(string(b), -1) {
+				if !i18n.Has(m[1]) {
+					t.Errorf("%s names %q, which the catalog lacks", f, m[1])
+				}
+			}
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d templates checked", n)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // CustomersStore is the data the customers service needs. Every method
@@ -119,6 +121,10 @@ type CustomerPatch struct {
 	Contacts    *[]Contact         `json:"contacts,omitempty"`
 	Permissions *[]Permission      `json:"permissions,omitempty"`
 	Metadata    *map[string]string `json:"metadata,omitempty"`
+	// Language is one of the server's languages ("en", "pt-PT", "pt-BR";
+	// "" clears it), TimeZone an IANA name ("Africa/Luanda"; "" is UTC).
+	Language *string `json:"language,omitempty"`
+	TimeZone *string `json:"time_zone,omitempty"`
 }
 
 // Customer returns a customer the caller may see. ENotFound.
@@ -168,8 +174,13 @@ func (s *Customers) UpdateCustomer(ctx context.Context, id string, in CustomerPa
 		set(&c.Contacts, in.Contacts)
 		set(&c.Permissions, in.Permissions)
 		set(&c.Metadata, in.Metadata)
+		set(&c.Language, in.Language)
+		set(&c.TimeZone, in.TimeZone)
 		c.Name = strings.TrimSpace(c.Name)
 		if err := validateCustomer(c); err != nil {
+			return err
+		}
+		if err := normalizeLocale(c); err != nil {
 			return err
 		}
 		c.UpdatedAt = s.clock()
@@ -195,4 +206,29 @@ func (s *Customers) UpdateContacts(ctx context.Context, id string, contacts []Co
 		return nil, Errorf(EForbidden, "your account may not edit its contacts")
 	}
 	return s.UpdateCustomer(ctx, id, CustomerPatch{Contacts: &contacts})
+}
+
+// normalizeLocale checks and writes canonically a customer's language and
+// time zone. EInvalid naming the field.
+func normalizeLocale(c *Customer) error {
+	lang, err := i18n.Normalize(c.Language)
+	if err != nil {
+		return FieldErrorf("language", "%v", err)
+	}
+	zone, err := i18n.NormalizeZone(c.TimeZone)
+	if err != nil {
+		return FieldErrorf("time_zone", "%v", err)
+	}
+	c.Language, c.TimeZone = lang, zone
+	return nil
+}
+
+// SetLocale sets a customer's language and time zone: the portal's
+// Language page, for the signed-in customer (nothing else of the record
+// changes). ENotFound (another customer's too), EInvalid.
+func (s *Customers) SetLocale(ctx context.Context, id, language, zone string) (*Customer, error) {
+	if err := visible(ctx, id, "customer"); err != nil {
+		return nil, err
+	}
+	return s.UpdateCustomer(ctx, id, CustomerPatch{Language: &language, TimeZone: &zone})
 }

@@ -128,8 +128,15 @@ type Customer struct {
 	// of CustomerPermissions).
 	Permissions []Permission      `json:"permissions"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// Language is the customer's language ("pt-PT", a catalog of
+	// licensing/i18n; "" for none: the reader's browser, then the server
+	// default): the portal and every mail to the customer use it.
+	Language string `json:"language,omitempty"`
+	// TimeZone is the IANA name ("Africa/Luanda") of the customer's dates
+	// and times ("" for UTC).
+	TimeZone  string    `json:"time_zone,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Entitlement names a feature that policies and licenses grant by its code.

@@ -22,7 +22,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, p *licensing.Policy) error {
 }
 
 func (s *Store) UpdateCustomer(ctx context.Context, c *licensing.Customer) error {
-	return s.save(ctx, customerToRow(c), "name", "email", "status", "contacts", "permissions", "metadata", "updated_at")
+	return s.save(ctx, customerToRow(c), s.withLocale("name", "email", "status", "contacts", "permissions", "metadata", "updated_at")...)
 }
 
 func (s *Store) UpdateLicense(ctx context.Context, l *licensing.License) error {

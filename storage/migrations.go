@@ -48,6 +48,7 @@ func migrations() []*gormigrate.Migration {
 		{ID: "0022_license_rules", Migrate: migrateLicenseRules}, // rules.go
 		{ID: "0023_meters", Migrate: migrateMeters},              // meters.go
 		{ID: "0025_delivery_bodies", Migrate: migrateDeliveryBodies},
+		{ID: "0029_locale", Migrate: migrateLocale},
 	}
 }
 
@@ -407,6 +408,25 @@ func migrateDeliveryBodies(tx *gorm.DB) error {
 	for _, col := range []string{"RequestBody", "ResponseBody"} {
 		if err := tx.Migrator().AddColumn(&deliveryAttempt{}, col); err != nil {
 			return fmt.Errorf("add delivery_attempts.%s: %w", col, err)
+		}
+	}
+	return nil
+}
+
+// migrateLocale (0029) adds the reader's language (a catalog of
+// licensing/i18n, "" for none: Accept-Language, then the server default)
+// and time zone (an IANA name, "" for UTC) to customers, for the portal and
+// every mail to them, and to console users.
+func migrateLocale(tx *gorm.DB) error {
+	type locale struct {
+		Language string `gorm:"size:35;not null;default:''"`
+		TimeZone string `gorm:"size:64;not null;default:''"`
+	}
+	for _, table := range []string{"customers", "console_users"} {
+		for _, col := range []string{"Language", "TimeZone"} {
+			if err := tx.Table(table).Migrator().AddColumn(&locale{}, col); err != nil {
+				return fmt.Errorf("add %s.%s: %w", table, col, err)
+			}
 		}
 	}
 	return nil

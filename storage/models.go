@@ -51,6 +51,8 @@ type customerRow struct {
 	Contacts    []licensing.Contact    `gorm:"serializer:json"`
 	Permissions []licensing.Permission `gorm:"serializer:json"`
 	Metadata    map[string]string      `gorm:"serializer:json"`
+	Language    string
+	TimeZone    string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 }
@@ -225,12 +227,14 @@ func policyToRow(p *licensing.Policy) *policyRow {
 
 func customerFromRow(r *customerRow) *licensing.Customer {
 	return &licensing.Customer{ID: r.ID, Name: r.Name, Email: r.Email, Status: licensing.CustomerStatus(r.Status),
-		Contacts: nonNil(r.Contacts), Permissions: nonNil(r.Permissions), Metadata: r.Metadata, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
+		Contacts: nonNil(r.Contacts), Permissions: nonNil(r.Permissions), Metadata: r.Metadata,
+		Language: r.Language, TimeZone: r.TimeZone, CreatedAt: utc(r.CreatedAt), UpdatedAt: utc(r.UpdatedAt)}
 }
 
 func customerToRow(c *licensing.Customer) *customerRow {
 	return &customerRow{ID: c.ID, Name: c.Name, Email: c.Email, Status: string(c.Status), Contacts: nonNil(c.Contacts),
-		Permissions: nonNil(c.Permissions), Metadata: emptyMapIfNil(c.Metadata), CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Permissions: nonNil(c.Permissions), Metadata: emptyMapIfNil(c.Metadata), Language: c.Language, TimeZone: c.TimeZone,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
 }
 
 func nonNil[T any](s []T) []T {

@@ -103,7 +103,7 @@ func migratePortalPasswords(tx *gorm.DB) error {
 // InTx runs fn in one transaction.
 func (r *Portal) InTx(ctx context.Context, fn func(tx portal.Store) error) error {
 	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Portal{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health, preRules: r.s.preRules, preMeters: r.s.preMeters}})
+		return fn(&Portal{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health, preRules: r.s.preRules, preMeters: r.s.preMeters, preLocale: r.s.preLocale}})
 	}, &sql.TxOptions{})
 	return translate(err)
 }

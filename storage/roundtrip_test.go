@@ -146,7 +146,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 		cus := &licensing.Customer{ID: "01950000-0000-7000-8000-000000000003", Name: "Acme", Email: "ops@acme.test",
 			Status: licensing.CustomerActive, Contacts: []licensing.Contact{{Name: "Ann", Email: "ann@acme.test", Role: "billing"}},
 			Permissions: []licensing.Permission{licensing.ReadLicenses}, Metadata: map[string]string{"crm": "7"},
-			CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
+			Language: "pt-PT", TimeZone: "Africa/Luanda", CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
 		mustFill(t, cus)
 		roundTrip(t, "customer", cus, func(v *licensing.Customer) error { return s.CreateCustomer(ctx, v) },
 			func() (*licensing.Customer, error) { return s.GetCustomer(ctx, cus.ID) },
@@ -155,7 +155,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 				return &licensing.Customer{ID: o.ID, Name: "Acme Ltd", Email: "it@acme.test", Status: licensing.CustomerDisabled,
 					Contacts:    []licensing.Contact{{Name: "Bob", Email: "bob@acme.test", Role: "technical"}},
 					Permissions: []licensing.Permission{licensing.ReadLicenses, licensing.ReadMachines}, Metadata: map[string]string{"crm": "8"},
-					CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
+					Language: "pt-BR", TimeZone: "America/Sao_Paulo", CreatedAt: rtTime(3), UpdatedAt: rtTime(4)}
 			}, "ID", "CreatedAt")
 
 		// A second policy and customer for the license to move to.
@@ -317,7 +317,8 @@ func TestConsoleUsersRoundTrip(t *testing.T) {
 
 		u := &users.User{ID: "01950000-0000-7000-8000-000000000101", Email: "ops@example.com", Role: licensing.RoleSupport,
 			Status: users.StatusActive, PasswordHash: "$argon2id$x", TOTPSecret: []byte{1, 2, 3}, TOTPEnabled: true, TOTPRequired: true,
-			TOTPLastStep: 7, RecoveryCodes: []string{"h1", "h2"}, LastSignInAt: rtPtr(5), CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
+			TOTPLastStep: 7, RecoveryCodes: []string{"h1", "h2"}, LastSignInAt: rtPtr(5), Language: "pt-BR", TimeZone: "America/Sao_Paulo",
+			CreatedAt: rtTime(1), UpdatedAt: rtTime(2)}
 		mustFill(t, u)
 		roundTrip(t, "user", u, func(v *users.User) error { return r.CreateUser(ctx, v) },
 			func() (*users.User, error) { return r.GetUser(ctx, u.ID) },

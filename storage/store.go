@@ -50,6 +50,9 @@ type Store struct {
 	// preMeters is the same for 0023's entitlements.retired_at: no
 	// entitlement of such a schema is retired.
 	preMeters *atomic.Bool
+	// preLocale is the same for 0029's language and time_zone columns of
+	// customers and console_users: they are left out of writes.
+	preLocale *atomic.Bool
 }
 
 // Open connects to the database of cfg. It does not migrate; call Migrate.
@@ -96,7 +99,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		sqlDB.SetMaxIdleConns(n)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed(), schema: cfg.Schema, preRules: new(atomic.Bool), preMeters: new(atomic.Bool)}
+	s := &Store{db: db, postgres: pg, health: &writeHealth{now: time.Now}, changes: newChangeFeed(), schema: cfg.Schema, preRules: new(atomic.Bool), preMeters: new(atomic.Bool), preLocale: new(atomic.Bool)}
 	if s.schema == (SchemaRange{}) {
 		s.schema = BinarySchema()
 	}
@@ -121,6 +124,29 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 func (s *Store) checkNewColumns(db *gorm.DB) {
 	s.preRules.Store(!db.Migrator().HasColumn(&licenseRow{}, "overrides"))
 	s.preMeters.Store(!db.Migrator().HasColumn(&entitlementRow{}, "retired_at"))
+	s.preLocale.Store(!db.Migrator().HasColumn(&customerRow{}, "language"))
+}
+
+// localeColumns are 0029's columns, which a write leaves out on an
+// earlier schema (preLocale).
+var localeColumns = []string{"language", "time_zone"}
+
+// withLocale appends localeColumns to cols unless the schema lacks them.
+func (s *Store) withLocale(cols ...string) []string {
+	if s.preLocale != nil && s.preLocale.Load() {
+		return cols
+	}
+	return append(cols, localeColumns...)
+}
+
+// createWithLocale creates row, leaving 0029's columns out on an earlier
+// schema.
+func (s *Store) createWithLocale(ctx context.Context, row any) error {
+	q := s.q(ctx)
+	if s.preLocale != nil && s.preLocale.Load() {
+		q = q.Omit(localeColumns...)
+	}
+	return translate(q.Create(row).Error)
 }
 
 // openSQLite opens (creating) DataDir/narcidi.db. One connection: SQLite has
@@ -169,7 +195,7 @@ func (s *Store) InTx(ctx context.Context, fn func(tx *Store) error) error {
 		if s.changes.begin(tx.Statement.ConnPool) {
 			pool = tx.Statement.ConnPool
 		}
-		return fn(&Store{db: tx, postgres: s.postgres, health: s.health, changes: s.changes, preRules: s.preRules, preMeters: s.preMeters})
+		return fn(&Store{db: tx, postgres: s.postgres, health: s.health, changes: s.changes, preRules: s.preRules, preMeters: s.preMeters, preLocale: s.preLocale})
 	}, &sql.TxOptions{})
 	if pool != nil {
 		s.changes.end(pool)
@@ -345,7 +371,7 @@ func (s *Store) ListPolicies(ctx context.Context, f licensing.PolicyFilter, page
 
 func (s *Store) CreateCustomer(ctx context.Context, c *licensing.Customer) error {
 	setID(&c.ID)
-	return s.create(ctx, customerToRow(c))
+	return s.createWithLocale(ctx, customerToRow(c))
 }
 
 func (s *Store) GetCustomer(ctx context.Context, id string) (*licensing.Customer, error) {

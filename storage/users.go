@@ -33,6 +33,8 @@ type userRow struct {
 	TOTPLastStep  int64    `gorm:"column:totp_last_step"`
 	RecoveryCodes []string `gorm:"serializer:json"`
 	LastSignInAt  *time.Time
+	Language      string
+	TimeZone      string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 }
@@ -109,13 +111,15 @@ func migrateConsoleUsers(tx *gorm.DB) error {
 func userToRow(u *users.User) *userRow {
 	return &userRow{ID: u.ID, Email: u.Email, Role: string(u.Role), Status: string(u.Status), PasswordHash: u.PasswordHash,
 		TOTPSecret: u.TOTPSecret, TOTPEnabled: u.TOTPEnabled, TOTPRequired: u.TOTPRequired, TOTPLastStep: u.TOTPLastStep,
-		RecoveryCodes: nonNil(u.RecoveryCodes), LastSignInAt: u.LastSignInAt, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		RecoveryCodes: nonNil(u.RecoveryCodes), LastSignInAt: u.LastSignInAt, Language: u.Language, TimeZone: u.TimeZone,
+		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 func userFromRow(r *userRow) *users.User {
 	return &users.User{ID: r.ID, Email: r.Email, Role: licensing.Role(r.Role), Status: users.Status(r.Status), PasswordHash: r.PasswordHash,
 		TOTPSecret: r.TOTPSecret, TOTPEnabled: r.TOTPEnabled, TOTPRequired: r.TOTPRequired, TOTPLastStep: r.TOTPLastStep,
-		RecoveryCodes: nonNil(r.RecoveryCodes), LastSignInAt: utcPtr(r.LastSignInAt), CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
+		RecoveryCodes: nonNil(r.RecoveryCodes), LastSignInAt: utcPtr(r.LastSignInAt), Language: r.Language, TimeZone: r.TimeZone,
+		CreatedAt: r.CreatedAt.UTC(), UpdatedAt: r.UpdatedAt.UTC()}
 }
 
 func sessionToRow(s *users.Session) *sessionRow {
@@ -143,7 +147,7 @@ func (r *Users) AppendEvent(ctx context.Context, e *licensing.Event) error {
 
 func (r *Users) CreateUser(ctx context.Context, u *users.User) error {
 	setID(&u.ID)
-	err := r.s.create(ctx, userToRow(u))
+	err := r.s.createWithLocale(ctx, userToRow(u))
 	if licensing.ErrorCode(err) == licensing.EConflict {
 		return errorf(licensing.EConflict, "a console user with email %s already exists", u.Email)
 	}
@@ -168,6 +172,11 @@ func (r *Users) GetUserByEmail(ctx context.Context, email string) (*users.User, 
 
 // users is the console_users table, in ctx.
 func (r *Users) users(ctx context.Context) *gorm.DB { return r.s.q(ctx).Model(&userRow{}) }
+
+func (r *Users) SetUserLocale(ctx context.Context, id, language, zone string, now time.Time) error {
+	return affected(r.users(ctx).Where("id = ?", id).UpdateColumns(map[string]any{"language": language, "time_zone": zone, "updated_at": now}),
+		errorf(licensing.ENotFound, "user not found"))
+}
 
 func (r *Users) SetUserPassword(ctx context.Context, id, hash string, now time.Time) error {
 	return affected(r.users(ctx).Where("id = ?", id).UpdateColumns(map[string]any{"password_hash": hash, "updated_at": now}),

@@ -59,9 +59,14 @@ func TestUserWritesAreConditional(t *testing.T) {
 		wantWriteCode(t, "ChangeUser from a stale read", r.ChangeUser(ctx, was, &promoted), licensing.EConflict)
 		wantWriteCode(t, "RecordSignIn of a disabled user", r.RecordSignIn(ctx, u.ID, rtTime(7)), licensing.ENotFound)
 		must(t, r.SetUserPassword(ctx, u.ID, "p2", rtTime(8)))
+		must(t, r.SetUserLocale(ctx, u.ID, "pt-PT", "Africa/Luanda", rtTime(9)))
+		wantWriteCode(t, "SetUserLocale of no user", r.SetUserLocale(ctx, "01950000-0000-7000-8000-0000000009ff", "en", "", rtTime(9)), licensing.ENotFound)
 
 		got, err := r.GetUser(ctx, u.ID)
 		must(t, err)
+		if got.Language != "pt-PT" || got.TimeZone != "Africa/Luanda" {
+			t.Errorf("locale after SetUserLocale = %q %q", got.Language, got.TimeZone)
+		}
 		if got.Status != users.StatusDisabled || got.Role != licensing.RoleSupport || got.PasswordHash != "p2" || !got.TOTPEnabled ||
 			got.TOTPLastStep != 11 || len(got.RecoveryCodes) != 2 || got.RecoveryCodes[1] != "c" || string(got.TOTPSecret) != "newer" {
 			t.Errorf("user after the writes = %+v", got)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/wneessen/go-mail"
 )
 
@@ -129,7 +130,19 @@ func Emailed(action string) bool { return slices.Contains(emailed, action) }
 //go:embed templates/*.tmpl
 var templateFiles embed.FS
 
-var templates = template.Must(template.ParseFS(templateFiles, "templates/*.tmpl"))
+// templates are the staff's alert mails, parsed with English bound;
+// render binds a clone to the server's default language.
+var templates = template.Must(template.New("").Funcs(staffFuncs(i18n.For(i18n.English, ""))).ParseFS(templateFiles, "templates/*.tmpl"))
+
+// staffFuncs write the alert mails' words (licensing/i18n, "staff.*")
+// and times in pr's language.
+func staffFuncs(pr *i18n.Printer) template.FuncMap {
+	return template.FuncMap{
+		"t":    pr.T,
+		"days": func(n int) string { return pr.N("unit.days", n) },
+		"when": pr.DateTime,
+	}
+}
 
 // alert is what the templates see.
 type alert struct {
@@ -149,7 +162,11 @@ func render(a alert) (string, string, error) {
 		name = "default.tmpl"
 	}
 	var buf bytes.Buffer
-	if err := templates.ExecuteTemplate(&buf, name, a); err != nil {
+	t, err := templates.Clone()
+	if err != nil {
+		return "", "", err
+	}
+	if err := t.Funcs(staffFuncs(i18n.For(i18n.Default(), ""))).ExecuteTemplate(&buf, name, a); err != nil {
 		return "", "", err
 	}
 	subject, body, _ := strings.Cut(buf.String(), "\n")

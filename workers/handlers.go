@@ -250,7 +250,7 @@ func (h *handlers) customerMail(ctx context.Context, e *licensing.Event, custome
 	d := custmail.Data{Product: prod.Name, Plan: pol.Name, LicenseName: l.Name, KeyHint: l.KeyHint, ExpiresAt: l.ExpiresAt,
 		Message: licensing.SuspensionMessage(e), PortalURL: h.cfg.PortalURL}
 	if customer != nil {
-		d.CustomerName = customer.Name
+		d.CustomerName, d.Language, d.TimeZone = customer.Name, customer.Language, customer.TimeZone
 	}
 	if e.Action == licensing.ActionLicenseExpiring {
 		var n licensing.ExpiryNotice

@@ -84,8 +84,8 @@ func newMailingEnv(t *testing.T, st *storage.Store, mailer users.Mailer) *env {
 // none).
 func portalLinks(t *testing.T, st *storage.Store, clock *licensingtest.Clock, mailer users.Mailer) *portal.Service {
 	cfg := portal.Config{Store: st.Portal(), Clock: clock.Now}
-	if mailer != nil {
-		cfg.Mailer = mailer
+	if m, ok := mailer.(portal.Mailer); ok && mailer != nil {
+		cfg.Mailer = m // workers.Mailer sends both kinds
 	}
 	s, err := portal.NewService(cfg)
 	must(t, err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/custmail"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // The mails customers get, rendered with sample data (custmail.Sample)
@@ -21,8 +22,33 @@ type mailPreview struct {
 	Mail *custmail.Mail
 }
 
-func (cn *Console) mailPreviews(c *fiber.Ctx) error {
+// mailPreviewData is the previews in one language (?lang=, English by
+// default) and the languages to switch to.
+type mailPreviewData struct {
+	Lang      string
+	Languages []i18n.Language
+	Mails     []mailPreview
+}
+
+// previewSample is the sample data in the language of ?lang=.
+func previewSample(c *fiber.Ctx) (custmail.Data, error) {
 	d := custmail.Sample(time.Now())
+	lang, err := i18n.Normalize(c.Query("lang"))
+	if err != nil {
+		return d, licensing.FieldErrorf("lang", "%v", err)
+	}
+	if lang == "" {
+		lang = i18n.English
+	}
+	d.Language = lang
+	return d, nil
+}
+
+func (cn *Console) mailPreviews(c *fiber.Ctx) error {
+	d, err := previewSample(c)
+	if err != nil {
+		return cn.fail(c, err)
+	}
 	var out []mailPreview
 	for _, k := range custmail.Kinds {
 		m, err := custmail.Render(k, d)
@@ -31,7 +57,7 @@ func (cn *Console) mailPreviews(c *fiber.Ctx) error {
 		}
 		out = append(out, mailPreview{Kind: k, Mail: m})
 	}
-	return cn.render(c, fiber.StatusOK, "mail-previews", "Customer mails", out)
+	return cn.render(c, fiber.StatusOK, "mail-previews", "Customer mails", mailPreviewData{Lang: d.Language, Languages: i18n.Languages(), Mails: out})
 }
 
 // mailPreview answers one mail's HTML part as the page itself, as a mail
@@ -41,7 +67,11 @@ func (cn *Console) mailPreview(c *fiber.Ctx) error {
 	if !custmail.Has(kind) {
 		return cn.fail(c, licensing.Errorf(licensing.ENotFound, "no customer mail %q", kind))
 	}
-	m, err := custmail.Render(kind, custmail.Sample(time.Now()))
+	d, err := previewSample(c)
+	if err != nil {
+		return cn.fail(c, err)
+	}
+	m, err := custmail.Render(kind, d)
 	if err != nil {
 		return cn.fail(c, licensing.Wrap(licensing.EInternal, err, "render the "+kind+" mail"))
 	}

@@ -8,13 +8,14 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 func (p *Portal) signInPage(c *fiber.Ctx) error {
 	if current(c) != nil {
 		return p.redirect(c, Prefix+"/")
 	}
-	return p.render(c, fiber.StatusOK, "sign-in", "Sign in", signInData{CanMail: p.cfg.SignIn.CanMail()})
+	return p.render(c, fiber.StatusOK, "sign-in", "signin.page.sign_in", signInData{CanMail: p.cfg.SignIn.CanMail()})
 }
 
 type signInData struct {
@@ -39,25 +40,27 @@ func (p *Portal) requestLink(c *fiber.Ctx) error {
 		// Nothing can be sent: say so (never "a link is on its way"); the
 		// service audits the request so staff see who could not get in.
 		if err := p.cfg.SignIn.RequestLink(c.UserContext(), email, p.cfg.BaseURL(), ip); licensing.ErrorCode(err) == licensing.EInvalid {
-			return p.render(c, fiber.StatusUnprocessableEntity, "sign-in", "Sign in", signInData{formError: formError{licensing.ErrorMessage(err)}, Email: email})
+			return p.render(c, fiber.StatusUnprocessableEntity, "sign-in", "signin.page.sign_in", signInData{formError: formError{licensing.ErrorMessage(err)}, Email: email})
 		}
-		return p.render(c, fiber.StatusServiceUnavailable, "sign-in", "Sign in", signInData{Email: email, NotSent: true})
+		return p.render(c, fiber.StatusServiceUnavailable, "sign-in", "signin.page.sign_in", signInData{Email: email, NotSent: true})
 	}
-	base := p.cfg.BaseURL()
+	base, lang := p.cfg.BaseURL(), p.printer(c).Lang()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		// The reader's language goes with it: the mail is in it unless the
+		// customer chose one.
+		ctx, cancel := context.WithTimeout(i18n.WithLanguage(context.Background(), lang), time.Minute)
 		defer cancel()
 		if err := p.cfg.SignIn.RequestLink(ctx, email, base, ip); err != nil {
 			p.cfg.Logger.Warn("portal: sign-in link not sent", "err", err)
 		}
 	}()
-	return p.render(c, fiber.StatusOK, "link-sent", "Check your email", signInData{Email: email})
+	return p.render(c, fiber.StatusOK, "link-sent", "signin.page.check_email", signInData{Email: email})
 }
 
 // linkPage shows a button that spends the link: a GET does not, so a mail
 // scanner that opens links does not use them up.
 func (p *Portal) linkPage(c *fiber.Ctx) error {
-	return p.render(c, fiber.StatusOK, "link", "Sign in", linkData{Token: c.Query("token")})
+	return p.render(c, fiber.StatusOK, "link", "signin.page.sign_in", linkData{Token: c.Query("token")})
 }
 
 type linkData struct {
@@ -76,7 +79,7 @@ func (p *Portal) redeem(c *fiber.Ctx) error {
 		try.Succeeded()
 	}
 	if licensing.ErrorCode(err) == licensing.EUnauthorized {
-		return p.render(c, fiber.StatusUnauthorized, "link", "Sign in", linkData{formError: formError{licensing.ErrorMessage(err)}})
+		return p.render(c, fiber.StatusUnauthorized, "link", "signin.page.sign_in", linkData{formError: formError{licensing.ErrorMessage(err)}})
 	} else if err != nil {
 		return p.fail(c, err)
 	}

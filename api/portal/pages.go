@@ -93,7 +93,7 @@ func (p *Portal) licenses(c *fiber.Ctx) error {
 	if len(ls) == PageSize {
 		d.Next = url.Values{"after": {ls[len(ls)-1].ID}}.Encode()
 	}
-	return p.render(c, fiber.StatusOK, "licenses", "My licenses", d)
+	return p.render(c, fiber.StatusOK, "licenses", "portal.page.licenses", d)
 }
 
 type licenseData struct {
@@ -129,7 +129,7 @@ func (p *Portal) license(c *fiber.Ctx) error {
 			return p.fail(c, err)
 		}
 	}
-	return p.render(c, fiber.StatusOK, "license", "License …"+l.KeyHint, d)
+	return p.render(c, fiber.StatusOK, "license", "portal.page.license", d, "hint", l.KeyHint)
 }
 
 type machinesData struct {
@@ -156,7 +156,7 @@ func (p *Portal) machines(c *fiber.Ctx) error {
 	if len(ms) == PageSize {
 		d.Next = url.Values{"after": {ms[len(ms)-1].ID}}.Encode()
 	}
-	return p.render(c, fiber.StatusOK, "machines", "My machines", d)
+	return p.render(c, fiber.StatusOK, "machines", "portal.page.machines", d)
 }
 
 // freeSeat deactivates one of the customer's machines; the service
@@ -204,7 +204,7 @@ func (p *Portal) downloads(c *fiber.Ctx) error {
 	if len(ls) == PageSize {
 		next = url.Values{"after": {ls[len(ls)-1].ID}}.Encode()
 	}
-	return p.render(c, fiber.StatusOK, "downloads", "Downloads", struct {
+	return p.render(c, fiber.StatusOK, "downloads", "portal.page.downloads", struct {
 		Groups []downloadGroup
 		Next   string
 	}{groups, next})
@@ -239,7 +239,7 @@ func (p *Portal) download(c *fiber.Ctx) error {
 }
 
 func (p *Portal) offlinePage(c *fiber.Ctx) error {
-	return p.render(c, fiber.StatusOK, "offline", "Offline activation", nil)
+	return p.render(c, fiber.StatusOK, "offline", "portal.page.offline", nil)
 }
 
 // maxRequestFile bounds an uploaded activation request (a few hundred
@@ -252,10 +252,10 @@ const maxRequestFile = 16 << 10
 func (p *Portal) offlineExchange(c *fiber.Ctx) error {
 	fh, err := c.FormFile("request")
 	if err != nil {
-		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "Offline activation", formError{"Choose the request file the machine wrote."})
+		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{p.printer(c).T("portal.offline.choose_file")})
 	}
 	if fh.Size > maxRequestFile {
-		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "Offline activation", formError{"That file is too large to be a request file."})
+		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{p.printer(c).T("portal.offline.too_large")})
 	}
 	f, err := fh.Open()
 	if err != nil {
@@ -268,7 +268,7 @@ func (p *Portal) offlineExchange(c *fiber.Ctx) error {
 	}
 	req, err := verifier.ParseActivationRequest(raw)
 	if err != nil {
-		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "Offline activation", formError{"That is not an activation request file."})
+		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{p.printer(c).T("portal.offline.not_request")})
 	}
 	g, err := p.cfg.Services.Leasing.ActivateOffline(c.UserContext(), licensing.OfflineActivation{
 		Request: licensing.MachineRequest{Key: req.LicenseKey, Fingerprint: req.Fingerprint, Name: req.Hostname, Hostname: req.Hostname, Platform: req.Platform},
@@ -279,7 +279,7 @@ func (p *Portal) offlineExchange(c *fiber.Ctx) error {
 	case licensing.ENotFound, licensing.EForbidden, licensing.EUnauthorized, licensing.EUnavailable, licensing.EInternal:
 		return p.fail(c, err)
 	default: // the license's state, a full seat count, a blocked machine
-		return p.render(c, api.Status(err), "offline", "Offline activation", formError{licensing.ErrorMessage(err)})
+		return p.render(c, api.Status(err), "offline", "portal.page.offline", formError{licensing.ErrorMessage(err)})
 	}
 	c.Set(fiber.HeaderContentType, "application/json")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="narcidi-lease.json"`)
@@ -292,7 +292,7 @@ type contactsData struct {
 }
 
 func (p *Portal) contacts(c *fiber.Ctx) error {
-	return p.render(c, fiber.StatusOK, "contacts", "Contacts", contactsData{Contacts: withBlanks(current(c).Customer.Contacts)})
+	return p.render(c, fiber.StatusOK, "contacts", "portal.page.contacts", contactsData{Contacts: withBlanks(current(c).Customer.Contacts)})
 }
 
 // withBlanks adds empty rows to the form so contacts can be added without
@@ -315,7 +315,7 @@ func (p *Portal) saveContacts(c *fiber.Ctx) error {
 	}
 	_, err := p.cfg.Services.Customers.UpdateContacts(c.UserContext(), current(c).Customer.ID, cs)
 	if licensing.ErrorCode(err) == licensing.EInvalid {
-		return p.render(c, fiber.StatusUnprocessableEntity, "contacts", "Contacts", contactsData{formError{licensing.ErrorMessage(err)}, withBlanks(cs)})
+		return p.render(c, fiber.StatusUnprocessableEntity, "contacts", "portal.page.contacts", contactsData{formError{licensing.ErrorMessage(err)}, withBlanks(cs)})
 	} else if err != nil {
 		return p.fail(c, err)
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
 )
@@ -20,7 +21,7 @@ func (p *Portal) signInWithPassword(c *fiber.Ctx) error {
 	}
 	out, err := p.cfg.SignIn.SignInWithPassword(c.UserContext(), email, c.FormValue("password"), c.IP(), c.Get(fiber.HeaderUserAgent))
 	if licensing.ErrorCode(err) == licensing.EUnauthorized {
-		return p.render(c, fiber.StatusUnauthorized, "sign-in", "Sign in",
+		return p.render(c, fiber.StatusUnauthorized, "sign-in", "signin.page.sign_in",
 			signInData{formError: formError{licensing.ErrorMessage(err)}, CanMail: p.cfg.SignIn.CanMail(), Email: email})
 	} else if err != nil {
 		return p.fail(c, err)
@@ -28,7 +29,7 @@ func (p *Portal) signInWithPassword(c *fiber.Ctx) error {
 	if out.SignedIn == nil {
 		// The email opens several customers: each choice is a one-time
 		// link, spent through the link's own form.
-		return p.render(c, fiber.StatusOK, "choose", "Choose an account", chooseData{Choices: out.Choices})
+		return p.render(c, fiber.StatusOK, "choose", "signin.page.choose", chooseData{Choices: out.Choices})
 	}
 	p.cookies.Set(c, CookieName, out.SignedIn.Secret, out.SignedIn.Session.ExpiresAt)
 	p.cookies.Clear(c, preCookieName)
@@ -47,7 +48,7 @@ type passwordData struct {
 // signed-in customer may, whatever the customer record permits, as the
 // password only opens what a link to that email opens.
 func (p *Portal) passwordPage(c *fiber.Ctx) error {
-	return p.render(c, fiber.StatusOK, "password", "Password", passwordData{})
+	return p.render(c, fiber.StatusOK, "password", "portal.page.password", passwordData{})
 }
 
 func (p *Portal) setPassword(c *fiber.Ctx) error {
@@ -67,9 +68,29 @@ func (p *Portal) setPassword(c *fiber.Ctx) error {
 		if code == licensing.EUnauthorized {
 			status = fiber.StatusUnauthorized
 		}
-		return p.render(c, status, "password", "Password", passwordData{formError: formError{licensing.ErrorMessage(err)}})
+		return p.render(c, status, "password", "portal.page.password", passwordData{formError: formError{licensing.ErrorMessage(err)}})
 	} else if err != nil {
 		return p.fail(c, err)
 	}
 	return p.redirect(c, Prefix+"/password?done=password-set")
+}
+
+// settingsPage shows the customer's language and time zone (their
+// portal's and their mails').
+func (p *Portal) settingsPage(c *fiber.Ctx) error {
+	return p.render(c, fiber.StatusOK, "settings", "portal.page.settings", nil)
+}
+
+// saveSettings sets the customer's language and time zone
+// (Customers.SetLocale, audited as customer.updated).
+func (p *Portal) saveSettings(c *fiber.Ctx) error {
+	cur := current(c)
+	if _, err := p.cfg.Services.Customers.SetLocale(c.UserContext(), cur.Customer.ID, c.FormValue("language"), c.FormValue("time_zone")); err != nil {
+		status := api.Status(err)
+		if status >= 500 {
+			return p.fail(c, err)
+		}
+		return p.render(c, status, "settings", "portal.page.settings", formError{licensing.ErrorMessage(err)})
+	}
+	return p.redirect(c, Prefix+"/settings?done=settings-saved")
 }

@@ -2,6 +2,7 @@ package portal
 
 import (
 	"embed"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 )
@@ -92,7 +94,7 @@ func New(cfg Config) *Portal {
 		Authenticate: cfg.SignIn.Authenticate, Fail: p.fail,
 		Actor: func(cur *portal.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *portal.Current) string { return cur.Session.CSRFToken }}
-	pages := []string{"/sign-in", "/link", "/password"}
+	pages := []string{"/sign-in", "/link", "/password", "/settings"}
 	for _, rt := range Routes() {
 		if rt.Method == fiber.MethodGet {
 			pages = append(pages, rt.Path)
@@ -102,14 +104,82 @@ func New(cfg Config) *Portal {
 	return p
 }
 
-var funcs = template.FuncMap{
-	"date": webui.Date,
-	"seats": func(max int) string {
-		if max <= 0 {
-			return "unlimited"
+// funcs are the templates' functions, bound at parse time to English
+// and for each request to the reader's printer (localFuncs).
+var funcs = localFuncs(i18n.For(i18n.English, ""), 15*time.Minute)
+
+// localFuncs writes the words (t: text, th: HTML with markup), dates and
+// counts of a page in pr's language and time zone.
+func localFuncs(pr *i18n.Printer, linkTTL time.Duration) template.FuncMap {
+	return template.FuncMap{
+		"t":  pr.T,
+		"th": pr.HTML,
+		"date": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return pr.DateTime(v)
+			case *time.Time:
+				if v != nil {
+					return pr.DateTime(*v)
+				}
+			}
+			return pr.T("common.never")
+		},
+		"seats": func(max int) string {
+			if max <= 0 {
+				return pr.T("common.unlimited")
+			}
+			return pr.Int(max)
+		},
+		// status names a license's or a machine's state in words.
+		"status": func(kind string, s any) string {
+			key := "status." + kind + "." + fmt.Sprint(s)
+			if !i18n.Has(key) {
+				return fmt.Sprint(s)
+			}
+			return pr.T(key)
+		},
+		"bytes":     func(n int64) string { return pr.N("unit.bytes", int(n)) },
+		"duration":  pr.Duration,
+		"linkTTL":   func() time.Duration { return linkTTL },
+		"lang":      pr.Lang,
+		"languages": i18n.Languages,
+	}
+}
+
+// langCookie keeps the language chosen on the sign-in pages' switch.
+const langCookie = "narcidi_lang"
+
+// language takes a ?lang= of the switch (kept in a cookie) and puts the
+// reader's language in the request's context, for the pages and the
+// mails the request sends: the signed-in customer's preference, then the
+// switch's, then Accept-Language, then the server default.
+func (p *Portal) language(c *fiber.Ctx) error {
+	chosen := c.Cookies(langCookie)
+	if q := c.Query("lang"); q != "" && c.Method() == fiber.MethodGet {
+		if code, err := i18n.Normalize(q); err == nil && code != "" {
+			chosen = code
+			p.cookies.Set(c, langCookie, code, time.Now().AddDate(1, 0, 0))
 		}
-		return itoa(max)
-	},
+	}
+	var pref, zone string
+	if cur := current(c); cur != nil {
+		pref, zone = cur.Customer.Language, cur.Customer.TimeZone
+	}
+	lang := i18n.Choose(pref, chosen, c.Get(fiber.HeaderAcceptLanguage))
+	c.Locals(printerKey{}, i18n.For(lang, zone))
+	c.SetUserContext(i18n.WithLanguage(c.UserContext(), lang))
+	return c.Next()
+}
+
+type printerKey struct{}
+
+// printer is the request's reader's printer (language).
+func (p *Portal) printer(c *fiber.Ctx) *i18n.Printer {
+	if pr, ok := c.Locals(printerKey{}).(*i18n.Printer); ok {
+		return pr
+	}
+	return i18n.For("", "")
 }
 
 // Route is one page or action behind sign-in and the permission of the
@@ -141,7 +211,7 @@ func (p *Portal) Mount(r fiber.Router) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.Use(webui.Headers(Prefix + "/static/"))
 	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	r.Use(p.sessions.Resolve, p.sessions.CSRF)
+	r.Use(p.sessions.Resolve, p.sessions.CSRF, p.language)
 
 	r.Get("/sign-in", p.signInPage)
 	r.Post("/sign-in", p.requestLink)
@@ -151,6 +221,8 @@ func (p *Portal) Mount(r fiber.Router) {
 	r.Post("/sign-out", p.signedIn, p.signOut)
 	r.Get("/password", p.signedIn, p.passwordPage)
 	r.Post("/password", p.signedIn, p.setPassword)
+	r.Get("/settings", p.signedIn, p.settingsPage)
+	r.Post("/settings", p.signedIn, p.saveSettings)
 	for _, rt := range Routes() {
 		h := rt.Handler
 		r.Add(rt.Method, rt.Path, p.signedIn, p.require(rt.Perm), func(c *fiber.Ctx) error { return h(p, c) })
@@ -205,9 +277,17 @@ type page struct {
 	Can func(string) bool
 }
 
-func (p *Portal) render(c *fiber.Ctx, status int, name, title string, data any) error {
-	t := p.pages[name]
-	pg := page{Title: title, CSRF: p.sessions.CSRFToken(c), Data: data, Nav: name, Notice: c.Query("done"), Can: func(string) bool { return false }}
+// render draws page name with data; title is a catalog key (with its
+// titleArgs). The page's templates are a clone of the parsed ones bound to
+// the reader's printer.
+func (p *Portal) render(c *fiber.Ctx, status int, name, title string, data any, titleArgs ...any) error {
+	pr := p.printer(c)
+	t, err := p.pages[name].Clone()
+	if err != nil {
+		return err
+	}
+	t.Funcs(localFuncs(pr, p.cfg.SignIn.LinkTTL()))
+	pg := page{Title: pr.T(title, titleArgs...), CSRF: p.sessions.CSRFToken(c), Data: data, Nav: name, Notice: c.Query("done"), Can: func(string) bool { return false }}
 	if cur := current(c); cur != nil {
 		pg.Customer, pg.Email = cur.Customer, cur.Session.Email
 		pg.Can = func(p string) bool { return cur.Actor.Allows(licensing.Permission(p)) }
@@ -232,7 +312,7 @@ type errorData struct {
 // customer's id is ENotFound, so 404.
 func (p *Portal) fail(c *fiber.Ctx, err error) error {
 	status, msg := webui.Problem(c, p.cfg.Logger, err)
-	return p.render(c, status, "error", "Error", errorData{Status: status, Message: msg})
+	return p.render(c, status, "error", "portal.page.error", errorData{Status: status, Message: msg})
 }
 
 // allow spends one sign-in attempt of key: ERateLimited when none is left.

@@ -18,6 +18,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // Config is the whole configuration, read from NARCIDI_* environment
@@ -56,6 +57,11 @@ type Config struct {
 	// policy for renewals, heartbeats and validations (leasecache.go); 0
 	// keeps none.
 	LeaseCacheTTL time.Duration
+
+	// DefaultLanguage (NARCIDI_DEFAULT_LANGUAGE) is the language of pages
+	// and mails for a reader without a preference nor a matching
+	// Accept-Language (licensing/i18n).
+	DefaultLanguage string
 
 	WorkerConcurrency   int    // NARCIDI_WORKER_CONCURRENCY
 	SMTPURL             string // NARCIDI_SMTP_URL (secret: may hold a password)
@@ -179,6 +185,8 @@ func settings(c *Config) map[string][]setting {
 			{env: "NARCIDI_WORKER_CONCURRENCY", def: "10", kind: "int", help: "background tasks run at once per process (1-1000)", value: intIn(&c.WorkerConcurrency, 1, 1000)},
 			{env: "NARCIDI_SMTP_URL", kind: "url", help: "SMTP server for email alerts: smtp://[user:pass@]host[:port][?tls=mandatory|opportunistic|none] or smtps://...; empty: no email", value: secretURL(&c.SMTPURL, "smtp", "smtps"), secret: true},
 			{env: "NARCIDI_SMTP_FROM", kind: "email", help: "sender address of email alerts", value: text(&c.SMTPFrom)},
+			{env: "NARCIDI_DEFAULT_LANGUAGE", def: "en", kind: "language", help: "language of the portal, the sign-in pages and the mails for a reader without a preference nor a matching Accept-Language: " + strings.Join(i18n.Codes(), ", "),
+				value: checked(&c.DefaultLanguage, func(s string) error { _, err := i18n.Normalize(s); return err })},
 			{env: "NARCIDI_ALERT_EMAILS", kind: "emails", help: "comma-separated admin addresses that get every email alert", value: text(&c.AlertEmails)},
 			{env: "NARCIDI_WEBHOOK_ALLOW_PRIVATE", def: "false", kind: "bool", help: "let webhook URLs reach loopback and private networks (true only for tests and closed networks)", value: (*boolValue)(&c.WebhookAllowPrivate)},
 			{env: "NARCIDI_DELIVERY_ATTEMPTS", def: "8", kind: "int", help: "tries of a webhook or email before it is marked failed (1-50)", value: intIn(&c.DeliveryAttempts, 1, 50)},
@@ -273,6 +281,12 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 		// Without trusted proxies the header would be ignored and every
 		// client would share the proxy's rate limit: say so at start.
 		return nil, nil, errors.New("NARCIDI_PROXY_HEADER is set but NARCIDI_TRUSTED_PROXIES is empty: list the proxies' addresses (e.g. 10.0.0.0/8), or unset the header")
+	}
+	if slices.Contains(commandGroups[command], groupJobs) {
+		// The one default of the process's pages and mails (i18n.Default).
+		if err := i18n.SetDefault(c.DefaultLanguage); err != nil {
+			return nil, nil, fmt.Errorf("NARCIDI_DEFAULT_LANGUAGE: %w", err)
+		}
 	}
 	if c.KeysDir == "" && c.DataDir != "" {
 		c.KeysDir = filepath.Join(c.DataDir, "keys")

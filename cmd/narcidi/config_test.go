@@ -225,6 +225,7 @@ func TestConfigValidation(t *testing.T) {
 		{"NARCIDI_RELEASE_PUBLIC_KEYS", "not-a-key", "NARCIDI_RELEASE_PUBLIC_KEYS"},
 		{"NARCIDI_TRUSTED_PROXIES", "10.0.0.0/33", "NARCIDI_TRUSTED_PROXIES"},
 		{"NARCIDI_PROXY_HEADER", "X-Forwarded-For", "NARCIDI_PROXY_HEADER is set but NARCIDI_TRUSTED_PROXIES is empty"},
+		{"NARCIDI_DEFAULT_LANGUAGE", "fr", `NARCIDI_DEFAULT_LANGUAGE: "fr" is not a language of this server (en, pt-BR, pt-PT)`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.env+"="+tc.value, func(t *testing.T) {

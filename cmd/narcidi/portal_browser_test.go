@@ -70,21 +70,7 @@ func TestPortalInBrowser(t *testing.T) {
 	ctx := newBrowser(t, app.URL(), app.blobs.ln.Addr().String())
 	dir := screenshotDir(t)
 	downloads := t.TempDir()
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
-	text := func(sel chromedp.CSS) string {
-		t.Helper()
-		s, err := chromedp.Run(ctx, chromedp.Text(sel))
-		if err != nil {
-			t.Fatalf("text of %s: %v", sel, err)
-		}
-		return strings.TrimSpace(s)
-	}
+	run, text := browserRun(t, ctx), browserText(t, ctx)
 
 	run("ask for a link",
 		chromedp.Navigate(app.URL()+"/portal/sign-in"),

@@ -6,6 +6,8 @@
 // understands ("Your Acme Pro license expires on 14 December 2026"): no
 // event names, no ids.
 //
-// It is pure (standard library only), so the workers that send the mails
+// Each mail is written in the customer's language and time zone
+// (licensing/i18n's catalogs), as is the portal's sign-in link mail
+// (RenderSignIn). It is pure (no I/O), so the workers that send the mails
 // and the console that previews them (with Sample) share one rendering.
 package custmail

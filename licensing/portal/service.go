@@ -11,6 +11,8 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/custmail"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // Config is what the portal sign-in service needs.
@@ -92,8 +94,7 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 		})
 	}
 	now := s.now()
-	var body strings.Builder
-	fmt.Fprintf(&body, "Someone (we hope you) asked to sign in to the NzilaCode customer portal as %s.\n\n", email)
+	msg := custmail.SignIn{Email: email, TTL: s.cfg.LinkTTL}
 	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
 		for _, c := range customers {
 			secret := randomSecret("nzm_")
@@ -104,26 +105,30 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 			if err := s.record(ctx, tx, licensing.ActionPortalLinkSent, c.ID, clip("to "+email+" from "+ip, 500)); err != nil {
 				return err
 			}
-			fmt.Fprintf(&body, "%s:\n%s\n\n", oneLine(c.Name, 100), LinkURL(baseURL, secret))
+			msg.Links = append(msg.Links, custmail.SignInLink{Customer: oneLine(c.Name, 100), URL: LinkURL(baseURL, secret)})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(&body, "The link works once, for %s. If you did not ask for it, ignore this message.\n", licensing.DurationWords(s.cfg.LinkTTL))
-	return s.mail(ctx, email, body.String())
+	// The first customer's language, else the page's reader's.
+	return s.mail(ctx, email, i18n.Choose(customers[0].Language, i18n.LanguageFrom(ctx)), msg)
 }
 
-// mail sends a sign-in link message to email.
-func (s *Service) mail(ctx context.Context, email, body string) error {
+// mail sends a sign-in link message to email in language lang.
+func (s *Service) mail(ctx context.Context, email, lang string, msg custmail.SignIn) error {
+	m, err := custmail.RenderSignIn(lang, msg)
+	if err != nil {
+		return licensing.Wrap(licensing.EInternal, err, "the sign-in mail could not be written")
+	}
 	// A mail server that is restarting or answers "try later" (4xx) must
 	// not cost the customer the link: up to mailTries tries, backing off
 	// exponentially, within ctx. Every try carries the same Message-ID, so
 	// a message that did get through before an error is one message.
 	id := "<" + licensing.NewID() + "@narcidi>"
-	_, err := backoff.Retry(ctx, func() (struct{}, error) {
-		return struct{}{}, s.cfg.Mailer.Send(ctx, id, []string{email}, "Your sign-in link to the NzilaCode portal", body)
+	_, err = backoff.Retry(ctx, func() (struct{}, error) {
+		return struct{}{}, s.cfg.Mailer.SendMail(ctx, id, []string{email}, m.Subject, m.Text, m.HTML)
 	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxTries(mailTries))
 	if err != nil {
 		return licensing.Wrap(licensing.EUnavailable, err, "the sign-in link could not be mailed")
@@ -182,11 +187,8 @@ func (s *Service) IssueLink(ctx context.Context, customerID, email, baseURL stri
 	if !send {
 		return link, nil
 	}
-	body := fmt.Sprintf("NzilaCode sends you a link that signs you in to the customer portal as %s (%s):\n\n%s\n\n"+
-		"In the portal you see your licenses, free the seats of machines you no longer use, and download releases.\n"+
-		"The link works once, for %s. If you did not expect it, ignore this message.\n",
-		email, oneLine(c.Name, 100), link, licensing.DurationWords(s.cfg.LinkTTL))
-	return "", s.mail(ctx, email, body)
+	return "", s.mail(ctx, email, i18n.Choose(c.Language), custmail.SignIn{Email: email, TTL: s.cfg.LinkTTL, Staff: true,
+		Links: []custmail.SignInLink{{Customer: oneLine(c.Name, 100), URL: link}}})
 }
 
 // LinkURL is the portal URL that redeems a link secret.

@@ -70,7 +70,8 @@ type Store interface {
 	RevokeSessions(ctx context.Context, email, keepID string, now time.Time) error
 }
 
-// Mailer sends one plain-text message (workers.Mailer, the alerts' SMTP).
+// Mailer sends one message with a text part and an HTML alternative
+// (workers.Mailer, the alerts' SMTP).
 type Mailer interface {
-	Send(ctx context.Context, messageID string, to []string, subject, body string) error
+	SendMail(ctx context.Context, messageID string, to []string, subject, text, html string) error
 }

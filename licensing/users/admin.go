@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // What an admin does to other console users (the console's users pages).
@@ -71,6 +72,36 @@ func (s *Service) change(ctx context.Context, userID, reason string, change func
 		}
 		out = u
 		return s.record(ctx, tx, licensing.ActionUserUpdated, u.ID, reason, &before, u)
+	})
+	return out, err
+}
+
+// SetLocale sets a user's language (a catalog's code, "" for the
+// browser's) and time zone (an IANA name, "" for UTC): their own, or any
+// user's for whoever may edit users. Audited as user.updated. EInvalid
+// (naming the field), ENotFound.
+func (s *Service) SetLocale(ctx context.Context, userID, language, zone string) (*User, error) {
+	lang, err := i18n.Normalize(language)
+	if err != nil {
+		return nil, licensing.FieldErrorf("language", "%v", err)
+	}
+	tz, err := i18n.NormalizeZone(zone)
+	if err != nil {
+		return nil, licensing.FieldErrorf("time_zone", "%v", err)
+	}
+	var out *User
+	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
+		u, err := tx.GetUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		before := *u
+		u.Language, u.TimeZone, u.UpdatedAt = lang, tz, s.now()
+		if err := tx.SetUserLocale(ctx, u.ID, lang, tz, u.UpdatedAt); err != nil {
+			return err
+		}
+		out = u
+		return s.record(ctx, tx, licensing.ActionUserUpdated, u.ID, "", &before, u)
 	})
 	return out, err
 }

@@ -35,8 +35,12 @@ type User struct {
 	TOTPLastStep  int64      `json:"-"`
 	RecoveryCodes []string   `json:"-"`
 	LastSignInAt  *time.Time `json:"last_sign_in_at,omitempty"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	// Language ("" for none: the browser's) and TimeZone (an IANA name,
+	// "" for UTC) are the user's reading preferences (licensing/i18n).
+	Language  string    `json:"language,omitempty"`
+	TimeZone  string    `json:"time_zone,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Stage is how far a session has got through sign-in.
@@ -111,6 +115,9 @@ type Store interface {
 	// the user's role, status and TOTPRequired are still was's: EConflict
 	// otherwise.
 	ChangeUser(ctx context.Context, was, to *User) error
+	// SetUserLocale sets Language and TimeZone (and UpdatedAt): only
+	// those columns. ENotFound.
+	SetUserLocale(ctx context.Context, id, language, zone string, now time.Time) error
 	ListUsers(ctx context.Context, page licensing.Page) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
 
