@@ -768,3 +768,23 @@ func (i *InsightScores) ScoringRuns(ctx context.Context) (int64, error) {
 	}
 	return n[0], nil
 }
+
+// AppVersionUse implements insights.ScoreStore: one grouped query over the
+// roll-ups of the product's licenses (each version of a row's set counted
+// once per machine and license, whatever the days), most machines first.
+func (i *InsightScores) AppVersionUse(ctx context.Context, productID, from string, limit int) ([]insights.VersionUse, error) {
+	each := `json_each(d.app_versions) AS v`
+	if i.s.postgres {
+		each = `jsonb_array_elements_text(d.app_versions::jsonb) AS v(value)`
+	}
+	query := `SELECT v.value AS version, COUNT(DISTINCT CASE WHEN d.machine_id <> '' THEN d.machine_id END) AS machines,
+  COUNT(DISTINCT d.license_id) AS licenses, MAX(d.day) AS last_day
+FROM telemetry_days AS d JOIN licenses AS l ON l.id = d.license_id, ` + each + `
+WHERE l.product_id = ? AND d.day >= ?
+GROUP BY v.value ORDER BY machines DESC, licenses DESC, version DESC LIMIT ?`
+	var rows []insights.VersionUse
+	if err := i.s.q(ctx).Raw(query, productID, from, limit).Scan(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	return rows, nil
+}

@@ -245,6 +245,7 @@ type productData struct {
 	Saved      bool
 	CanWrite   bool
 	CanLicense bool
+	Adoption   adoptionData
 }
 
 var productFields = map[string]string{"code": "code", "name": "name", "metadata": "name"}
@@ -278,9 +279,13 @@ func (cn *Console) showProduct(c *fiber.Ctx, status int, p *licensing.Product, f
 	if err != nil {
 		return cn.fail(c, err)
 	}
+	adoption, err := cn.adoption(c, p.ID)
+	if err != nil {
+		return cn.fail(c, err)
+	}
 	a := current(c).Actor
 	return cn.render(c, status, "product", "Product "+p.Name, productData{form: f, Product: p, Policies: policyRows(pols), More: len(pols) == PageSize, Saved: saved,
-		CanWrite: a.Allows(licensing.WriteCatalog), CanLicense: a.Allows(licensing.WriteLicenses)})
+		CanWrite: a.Allows(licensing.WriteCatalog), CanLicense: a.Allows(licensing.WriteLicenses), Adoption: adoption})
 }
 
 func (cn *Console) productUpdate(c *fiber.Ctx) error {

@@ -69,6 +69,9 @@ type Config struct {
 	// the customer's portal-link page answers 503); set with
 	// WithPortalLinks.
 	PortalLinks *portal.Service
+	// Clock is the time of the pages' windows ("the last 30 days";
+	// default time.Now).
+	Clock func() time.Time
 }
 
 // DefaultSignInRate lets 5 attempts through at once, then one every 3
@@ -112,6 +115,9 @@ func New(cfg Config) *Console {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	cn := &Console{cfg: cfg, pages: webui.ParsePages(templateFS, funcs), cookies: webui.Cookies{Path: Prefix, ForceSecure: cfg.SecureCookies}}
 	cn.sessions = &webui.Sessions[*users.Current]{Cookies: cn.cookies, Cookie: CookieName, Pre: preCookieName, Area: "console",
@@ -206,6 +212,7 @@ var routeGroups = [][]Route{
 	mailPreviewRoutes,
 	subscriptionRoutes,
 	machineRoutes,
+	releaseUploadRoutes, // before releaseRoutes: /releases/new is no :release
 	releaseRoutes,
 	webhookRoutes,
 	deliveryRoutes,

@@ -23,6 +23,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
+	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -49,10 +50,17 @@ func newEnv(t *testing.T, st *storage.Store) *env { t.Helper(); return newMailin
 // password" links with mailer (nil: none).
 func newMailingEnv(t *testing.T, st *storage.Store, mailer users.Mailer) *env {
 	t.Helper()
+	return newEnvOn(t, st, mailer, nil)
+}
+
+// newEnvOn is newMailingEnv whose releases keep their bytes in blobs (nil:
+// a local folder).
+func newEnvOn(t *testing.T, st *storage.Store, mailer users.Mailer, blobs release.BlobStore) *env {
+	t.Helper()
 	clock := licensingtest.NewClock(time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC))
 	kr, _ := keystest.Keyring(t, clock.Now)
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clock.Now, Issuer: "test", Box: webhookBox(t), AllowPrivate: true})
-	ops := newOpsEnv(t, st, svc, clock)
+	ops := newOpsEnv(t, st, svc, clock, blobs)
 	box, err := keys.NewSecretBox(make([]byte, 32), keys.BoxConsoleTOTP)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +74,7 @@ func newMailingEnv(t *testing.T, st *storage.Store, mailer users.Mailer) *env {
 	must(t, err)
 	srv := api.New(api.Config{Services: svc, Health: st, Keys: kr, Limiter: limiter,
 		Console: console.New(console.Config{Users: us, Services: svc, Releases: ops.releases, Limiter: limiter, BaseURL: func() string { return "http://example.com" },
-			Insights: insights.NewScores(st.InsightScores())}).WithSubscriptions(subs).WithPortalLinks(portalLinks(t, st, clock, mailer))})
+			Insights: insights.NewScores(st.InsightScores()), Clock: clock.Now}).WithSubscriptions(subs).WithPortalLinks(portalLinks(t, st, clock, mailer))})
 	ctx := context.Background()
 	prod, err := svc.Catalog.CreateProduct(ctx, licensing.ProductInput{Code: "studio", Name: "Studio"})
 	must(t, err)
@@ -104,6 +112,7 @@ type browser struct {
 	e       *env
 	cookies map[string]string
 	host    string // the Host header sent, when set
+	accept  string // the Accept header sent, when set
 }
 
 func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]string{}} }
@@ -120,6 +129,9 @@ func (b *browser) do(method, path string, form url.Values) (*http.Response, stri
 	}
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	if b.accept != "" {
+		req.Header.Set("Accept", b.accept)
 	}
 	if b.host != "" {
 		req.Host = b.host

@@ -49,15 +49,20 @@ func webhookBox(t *testing.T) *keys.SecretBox {
 	return box
 }
 
-func newOpsEnv(t *testing.T, st *storage.Store, svc *licensing.Services, clock *licensingtest.Clock) *opsEnv {
+// newOpsEnv's releases keep their bytes in blobs (nil: a local folder
+// served on loopback).
+func newOpsEnv(t *testing.T, st *storage.Store, svc *licensing.Services, clock *licensingtest.Clock, blobs release.BlobStore) *opsEnv {
 	t.Helper()
-	local, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{9}, 32), clock.Now)
-	must(t, err)
-	srv := httptest.NewServer(local.Handler())
-	t.Cleanup(srv.Close)
-	local.SetBaseURL(srv.URL)
+	if blobs == nil {
+		local, err := blob.NewLocal(t.TempDir(), "", bytes.Repeat([]byte{9}, 32), clock.Now)
+		must(t, err)
+		srv := httptest.NewServer(local.Handler())
+		t.Cleanup(srv.Close)
+		local.SetBaseURL(srv.URL)
+		blobs = local
+	}
 	key := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{5}, 32))
-	rs, err := release.NewService(release.Config{Store: st.Releases(), Blobs: local, Leasing: svc.Leasing, Catalog: svc.Catalog,
+	rs, err := release.NewService(release.Config{Store: st.Releases(), Blobs: blobs, Leasing: svc.Leasing, Catalog: svc.Catalog,
 		MetadataKey: ed25519.NewKeyFromSeed(bytes.Repeat([]byte{6}, 32)), ReleaseKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)},
 		Clock: clock.Now, PartSize: 5 << 20})
 	must(t, err)
@@ -114,7 +119,8 @@ func (e *env) routePath(rt console.Route) string {
 		u, _, err := e.us.CreateUser(ctx, "matrix@example.com", licensing.RoleReadOnly)
 		must(e.t, err)
 		e.ops.ids = map[string]string{"id": e.license.ID, "action": "suspend", "machine": e.activate("matrix").ID,
-			"release": e.draftRelease("9.9.9").ID, "webhook": hook.ID, "delivery": ds[0].ID, "token": tok.Token.ID, "user": u.ID}
+			"release": e.draftRelease("9.9.9").ID, "webhook": hook.ID, "delivery": ds[0].ID, "token": tok.Token.ID, "user": u.ID,
+			"artifact": licensing.NewID()}
 		ent, err := e.svc.Catalog.CreateEntitlement(ctx, licensing.EntitlementInput{Code: "matrix", Name: "Matrix"})
 		must(e.t, err)
 		// The :id of the catalog's and customers' areas is of the kind

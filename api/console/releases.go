@@ -7,6 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 )
@@ -67,31 +68,48 @@ func (cn *Console) releases(c *fiber.Ctx) error {
 }
 
 type releaseData struct {
+	form    // the add-artifact form (releaseupload.go)
 	Release *release.Release
 	Product *licensing.Product
 	Done    string
 	Publish bool
 	Yank    bool
+	Upload  bool // a draft the user may add artifacts to
 }
 
 func (cn *Console) release(c *fiber.Ctx) error {
+	return cn.showRelease(c, fiber.StatusOK, c.Params("release"), form{Values: map[string]string{}})
+}
+
+// showRelease is the release page, with the add-artifact form f on a
+// draft. Its script sends the bytes to the blob store, so the page's
+// Content-Security-Policy lets it connect there (and nowhere else).
+func (cn *Console) showRelease(c *fiber.Ctx, status int, id string, f form) error {
 	rs, err := cn.releaseService()
 	if err != nil {
 		return cn.fail(c, err)
 	}
 	ctx := c.UserContext()
-	r, err := rs.Release(ctx, c.Params("release"))
+	r, err := rs.Release(ctx, id)
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	d := releaseData{Release: r, Done: c.Query("done")}
+	d := releaseData{form: f, Release: r, Done: c.Query("done")}
 	if p, err := cn.cfg.Services.Catalog.Product(ctx, r.ProductID); err == nil {
 		d.Product = p
 	}
 	if current(c).Actor.Allows(licensing.WriteReleases) {
 		d.Publish, d.Yank = r.Status == release.StatusDraft, r.Status == release.StatusPublished
+		d.Upload = d.Publish
 	}
-	return cn.render(c, fiber.StatusOK, "release", "Release "+r.Version, d)
+	if d.Upload {
+		origin, err := rs.UploadOrigin(ctx)
+		if err != nil {
+			return cn.fail(c, err)
+		}
+		c.Set("Content-Security-Policy", webui.CSP+"; connect-src 'self' "+origin)
+	}
+	return cn.render(c, status, "release", "Release "+r.Version, d)
 }
 
 // releaseAction publishes a draft (no reason: the service takes none) or

@@ -157,7 +157,24 @@ type ScoreStore interface {
 	// ModelReport answers it, nil before any run made one.
 	SaveModelReport(ctx context.Context, r *ModelReport) error
 	ModelReport(ctx context.Context) (*ModelReport, error)
+	// AppVersionUse counts, per app version the SDK reported for a license
+	// of the product on a day >= from (YYYY-MM-DD), the distinct machines
+	// and licenses that reported it and the last day it was seen: at most
+	// limit versions, most machines first.
+	AppVersionUse(ctx context.Context, productID, from string, limit int) ([]VersionUse, error)
 }
+
+// VersionUse is how many machines and licenses of a product reported an
+// app version over a window (the adoption of a release).
+type VersionUse struct {
+	Version  string `json:"version"`
+	Machines int64  `json:"machines"`
+	Licenses int64  `json:"licenses"`
+	LastDay  string `json:"last_day"`
+}
+
+// MaxAdoptionVersions bounds the versions AppVersions lists.
+const MaxAdoptionVersions = 50
 
 // PaymentStates is the narrow view of the subscriptions the payment and
 // dunning features read (issue 26): kept this small so the billing side
@@ -241,6 +258,20 @@ func (s *Scores) ModelReport(ctx context.Context) (*ModelReport, error) {
 		return nil, err
 	}
 	return s.store.ModelReport(ctx)
+}
+
+// AppVersions lists the app versions the SDK reported for the product's
+// licenses on the days from since (UTC) to today, with how many machines and
+// licenses reported each (at most MaxAdoptionVersions, most machines
+// first). Telemetry is NzilaCode's, so permissions as List.
+func (s *Scores) AppVersions(ctx context.Context, productID string, since time.Time) ([]VersionUse, error) {
+	if err := check(ctx, ScoreFilter{}); err != nil {
+		return nil, err
+	}
+	if productID == "" {
+		return nil, licensing.Errorf(licensing.EInvalid, "product_id is required")
+	}
+	return s.store.AppVersionUse(ctx, productID, since.UTC().Format(time.DateOnly), MaxAdoptionVersions)
 }
 
 // check is what every read of scores checks: the caller's permission and

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"path"
 	"regexp"
 	"slices"
@@ -86,6 +87,23 @@ func NewService(cfg Config) (*Service, error) {
 	}
 	s.metaKeyID = verifier.ReleaseKeyID(cfg.MetadataKey.Public().(ed25519.PublicKey))
 	return s, nil
+}
+
+// UploadOrigin is the scheme and host upload URLs point to (the S3
+// endpoint, or the local store's URL server): a page whose script sends an
+// artifact's bytes there names it in its Content-Security-Policy. It
+// presigns, for one second, a URL that is never handed out, of a key no
+// artifact uses.
+func (s *Service) UploadOrigin(ctx context.Context) (string, error) {
+	raw, err := s.cfg.Blobs.PresignPut(ctx, "releases/origin-probe/probe", 1, time.Second)
+	if err != nil {
+		return "", err
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "", licensing.Errorf(licensing.EInternal, "the blob store's upload URLs have no origin")
+	}
+	return u.Scheme + "://" + u.Host, nil
 }
 
 // MetadataPublicKey is the key apps pin to check release metadata.

@@ -440,3 +440,29 @@ func testSizeBound(t *testing.T, s subject) {
 	}
 	_ = s.store.Delete(ctx, key)
 }
+
+// The local store's URL server answers a browser's CORS preflight (the
+// console's upload script PUTs from the console's origin) and lets it read
+// a part's ETag; the URL's signature still decides, whatever the origin.
+func TestLocalAnswersCORS(t *testing.T) {
+	s := newLocal(t)
+	u, err := s.store.PresignPut(context.Background(), "a/cors", 4, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodOptions, u, nil)
+	req.Header.Set("Origin", "http://console.example")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "PUT") || resp.Header.Get("Access-Control-Expose-Headers") != "ETag" {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if st, b, _ := do(t, "PUT", u+"x", []byte("data")); st != http.StatusForbidden {
+		t.Errorf("a tampered URL after a preflight: %d %s", st, b)
+	}
+}

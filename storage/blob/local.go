@@ -326,6 +326,18 @@ func (l *Local) Handler() http.Handler {
 const MaxLocalPut = 5 << 30
 
 func (l *Local) serve(w http.ResponseWriter, r *http.Request) {
+	// The console's upload script PUTs from the console's origin. The
+	// URL's signature is the authority, not the origin (no cookie is read),
+	// so any origin may send and read the ETag a part's answer carries.
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Expose-Headers", "ETag")
+	if r.Method == http.MethodOptions {
+		w.Header().Set("Access-Control-Allow-Methods", "GET, HEAD, PUT")
+		w.Header().Set("Access-Control-Allow-Headers", "Content-Type")
+		w.Header().Set("Access-Control-Max-Age", "600")
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
 	key, ok := strings.CutPrefix(r.URL.Path, "/blob/")
 	q := r.URL.Query()
 	op, upload, part, filename, size, exp := q.Get("op"), q.Get("upload"), q.Get("part"), q.Get("filename"), q.Get("size"), q.Get("exp")
