@@ -153,18 +153,6 @@ func TestPortalInPortugueseInBrowser(t *testing.T) {
 	}
 }
 
-// browserRun runs actions in the browser of ctx, failing the test with
-// what was done and where the browser was.
-func browserRun(t *testing.T, ctx context.Context) func(what string, actions ...chromedp.Action[chromedp.Void]) {
-	return func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
-}
-
 // browserText is the trimmed text of the first element sel matches.
 func browserText(t *testing.T, ctx context.Context) func(sel chromedp.CSS) string {
 	return func(sel chromedp.CSS) string {
