@@ -236,10 +236,6 @@ func TestConsoleFlowsInBrowser(t *testing.T) {
 	// Every page at both widths; none scrolls sideways at 390 px. Each
 	// part in a new browser: a walk this long needs its own time budget.
 	relID, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname.split("/").pop()`))
-	// The portal's pages are another change's (their templates are being
-	// translated): one still scrolls 3 px sideways at 390 px, logged here
-	// until that change fixes it.
-	knownWide := map[string]bool{"/portal/machines": true}
 	walk := func(signIn, portal bool, pages map[string]string) {
 		t.Helper()
 		ctx := newBrowser(t, app.URL(), app.blobs.ln.Addr().String())
@@ -266,9 +262,7 @@ func TestConsoleFlowsInBrowser(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if len(bad) > 0 && knownWide[p] {
-						t.Logf("known: %s at 390 px scrolls sideways: %v", p, bad)
-					} else if len(bad) > 0 {
+					if len(bad) > 0 {
 						t.Errorf("%s at 390 px scrolls sideways: %v", p, bad)
 					}
 				}
