@@ -158,41 +158,13 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	wc.SubscriptionSweep = subs.Sweep
 	a.scoring = insightsJobs(&wc, st, a.Config, a.Scorer)
-	var monitor http.Handler
-	switch {
-	case a.Config.RedisURL != "":
-		// The workers are `narcidi worker` processes; admins watch their
-		// queues here.
-		opt, err := asynq.ParseRedisURI(a.Config.RedisURL)
-		if err != nil {
-			return errors.Join(fmt.Errorf("NARCIDI_REDIS_URL: %w", err), a.Close())
-		}
-		a.monitor = asynqmon.New(asynqmon.Options{RootPath: api.QueueMonitorPath, RedisConnOpt: opt, ReadOnly: false})
-		monitor = a.monitor
-		a.Log.Info("background jobs run in narcidi worker processes (NARCIDI_REDIS_URL is set): without one, no scan, alert or webhook runs")
-	case a.Config.Workers == "auto":
-		a.local = workers.NewLocal(wc, concurrency)
-		if err := a.local.Start(context.WithoutCancel(ctx)); err != nil {
-			return errors.Join(err, a.Close())
-		}
+	monitor, err := a.startJobs(ctx, wc, concurrency)
+	if err != nil {
+		return errors.Join(err, a.Close())
 	}
-	var rdb redis.UniversalClient
-	if a.Config.RedisURL != "" {
-		opts, err := redis.ParseURL(a.Config.RedisURL)
-		if err != nil {
-			return errors.Join(fmt.Errorf("NARCIDI_REDIS_URL: %w", err), a.Close())
-		}
-		a.redis = redis.NewClient(opts)
-		rdb = a.redis
-		if err := workers.RegisterRedisMetrics(a.metrics.reg, rdb); err != nil {
-			return errors.Join(err, a.Close())
-		}
-		storage.PublishChanges(st, rdb, a.Config.RedisPrefix, a.Log)
-		if policies != nil {
-			if a.relay, err = storage.StartCacheRelay(ctx, rdb, a.Config.RedisPrefix, policies, a.Log); err != nil {
-				return errors.Join(fmt.Errorf("subscribe to the cache changes on Redis: %w", err), a.Close())
-			}
-		}
+	rdb, err := a.startRedis(ctx, st, policies)
+	if err != nil {
+		return errors.Join(err, a.Close())
 	}
 	limiter := api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log)
 	consoleUsers, err := OpenUsers(st, master, time.Now, wc.Mailer) // users.go
@@ -415,4 +387,52 @@ func CommandServices(ctx context.Context, cfg *Config, st *storage.Store, log *s
 		return nil, err
 	}
 	return licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: cfg.Issuer, Secrets: hasher}), nil
+}
+
+// startJobs runs the background jobs in-process (no Redis, NARCIDI_WORKERS
+// auto), or, with Redis, returns the queue monitor of the worker
+// processes' queues (nil otherwise).
+func (a *App) startJobs(ctx context.Context, wc workers.Config, concurrency int) (http.Handler, error) {
+	switch {
+	case a.Config.RedisURL != "":
+		// The workers are `narcidi worker` processes; admins watch their
+		// queues here.
+		opt, err := asynq.ParseRedisURI(a.Config.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("NARCIDI_REDIS_URL: %w", err)
+		}
+		a.monitor = asynqmon.New(asynqmon.Options{RootPath: api.QueueMonitorPath, RedisConnOpt: opt, ReadOnly: false})
+		a.Log.Info("background jobs run in narcidi worker processes (NARCIDI_REDIS_URL is set): without one, no scan, alert or webhook runs")
+		return a.monitor, nil
+	case a.Config.Workers == "auto":
+		a.local = workers.NewLocal(wc, concurrency)
+		if err := a.local.Start(context.WithoutCancel(ctx)); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// startRedis connects the server's Redis client (nil interface without
+// NARCIDI_REDIS_URL): its metric, the publication of this instance's
+// changes and the relay that drops the policy cache on the others'.
+func (a *App) startRedis(ctx context.Context, st *storage.Store, policies *storage.PolicyCache) (redis.UniversalClient, error) {
+	if a.Config.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := redis.ParseURL(a.Config.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("NARCIDI_REDIS_URL: %w", err)
+	}
+	a.redis = redis.NewClient(opts)
+	if err := workers.RegisterRedisMetrics(a.metrics.reg, a.redis); err != nil {
+		return nil, err
+	}
+	storage.PublishChanges(st, a.redis, a.Config.RedisPrefix, a.Log)
+	if policies != nil {
+		if a.relay, err = storage.StartCacheRelay(ctx, a.redis, a.Config.RedisPrefix, policies, a.Log); err != nil {
+			return nil, fmt.Errorf("subscribe to the cache changes on Redis: %w", err)
+		}
+	}
+	return a.redis, nil
 }
