@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/writebehind"
 )
 
 // LastSeenConfig tunes a LastSeenBatcher.
@@ -43,10 +44,7 @@ type LastSeenBatcher struct {
 	pending map[string]seen
 	closed  bool
 
-	wake chan struct{} // a first stamp arrived in an empty batch
-	full chan struct{} // the batch reached maxBatch
-	stop chan struct{}
-	done chan struct{}
+	loop *writebehind.Loop // when the batch is written
 	// flushMu serializes writes (the loop's and Flush's), so batches are
 	// written in the order they were taken.
 	flushMu sync.Mutex
@@ -94,10 +92,10 @@ func newLastSeenBatcher(s *Store, cfg LastSeenConfig) *LastSeenBatcher {
 	b := &LastSeenBatcher{
 		st: s, maxDelay: cfg.MaxDelay, maxBatch: cfg.MaxBatch, log: cfg.Log,
 		pending: map[string]seen{},
-		wake:    make(chan struct{}, 1), full: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	go b.loop()
+	b.loop = writebehind.Start(writebehind.Config{MaxDelay: b.maxDelay, Flush: b.Flush, Pending: b.Pending, Failed: func(err error) {
+		b.log.Warn("could not write the last-seen stamps of renewals and heartbeats; trying again with the next batch", "error", err)
+	}})
 	return b
 }
 
@@ -122,18 +120,11 @@ func (b *LastSeenBatcher) RecordSeen(ctx context.Context, s licensing.Sighting) 
 	b.mu.Unlock()
 	switch {
 	case n == 0:
-		signal(b.wake)
+		b.loop.Opened()
 	case size >= b.maxBatch:
-		signal(b.full)
+		b.loop.Full()
 	}
 	return nil
-}
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
 }
 
 // Pending counts the machines whose stamps wait to be written.
@@ -141,38 +132,6 @@ func (b *LastSeenBatcher) Pending() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return len(b.pending)
-}
-
-func (b *LastSeenBatcher) loop() {
-	defer close(b.done)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case <-b.stop:
-			return
-		case <-b.wake:
-		case <-b.full:
-		}
-		// A batch is open: write it after maxDelay, or once it is full.
-		timer.Reset(b.maxDelay)
-		select {
-		case <-b.stop:
-			timer.Stop()
-			return
-		case <-timer.C:
-		case <-b.full:
-			timer.Stop()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := b.Flush(ctx); err != nil {
-			b.log.Warn("could not write the last-seen stamps of renewals and heartbeats; trying again with the next batch", "error", err)
-		}
-		cancel()
-		if b.Pending() > 0 {
-			signal(b.wake) // what came in meanwhile, or a failed batch
-		}
-	}
 }
 
 // Flush writes the stamps waiting now, in one statement. On failure they
@@ -213,8 +172,7 @@ func (b *LastSeenBatcher) Close(ctx context.Context) error {
 	}
 	b.closed = true
 	b.mu.Unlock()
-	close(b.stop)
-	<-b.done
+	b.loop.Stop()
 	if err := b.Flush(ctx); err != nil {
 		return fmt.Errorf("last-seen stamps of %d machines not written: %w", b.Pending(), err)
 	}

@@ -3,6 +3,7 @@ package workers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -117,4 +118,39 @@ func (m *Metrics) attempt(ch licensing.DeliveryChannel, sendErr error, after lic
 // Every worker reports the same queues: take their max.
 func RegisterQueueMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) error {
 	return reg.Register(asynqmetrics.NewQueueMetricsCollector(asynq.NewInspectorFromRedisClient(rdb)))
+}
+
+// descRedisUp is Redis's reachability, pinged at scrape time: the job queue,
+// the shared rate limits and the cache messages all need it.
+var descRedisUp = prometheus.NewDesc("narcidi_redis_up",
+	"1 if Redis answered a PING at scrape time (2s timeout), else 0.", nil, nil)
+
+type redisCollector struct{ rdb redis.UniversalClient }
+
+// RegisterRedisMetrics registers narcidi_redis_up, Redis pinged at scrape
+// time (serve and worker both use Redis).
+func RegisterRedisMetrics(reg prometheus.Registerer, rdb redis.UniversalClient) error {
+	return reg.Register(redisCollector{rdb})
+}
+
+func (c redisCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descRedisUp }
+
+func (c redisCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	up := 0.0
+	if c.rdb.Ping(ctx).Err() == nil {
+		up = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descRedisUp, prometheus.GaugeValue, up)
+}
+
+// RedisHealth is a worker's /healthz check: Redis answers.
+func RedisHealth(rdb redis.UniversalClient) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("redis: %w", err)
+		}
+		return nil
+	}
 }

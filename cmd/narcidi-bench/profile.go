@@ -4,8 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
-	"net"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,16 +14,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/nzilacode/narcidicontrole/api"
-	"github.com/nzilacode/narcidicontrole/keys"
-	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
-// runProfileServer is an in-process copy of `narcidi serve`'s wiring (see
-// cmd/narcidi/app.go: package main cannot be imported) that writes a CPU
-// profile and an allocation profile when it is stopped. It reads the same
-// NARCIDI_* variables as the real server, for the subset the benchmark sets.
+// runProfileServer runs `narcidi serve` in-process, built by the same
+// wiring (package wiring) from the same NARCIDI_* variables, and writes a
+// CPU profile and an allocation profile when it is stopped.
 func runProfileServer(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("profile-server", flag.ContinueOnError)
 	cpuOut := fs.String("cpuprofile", "server.cpu.pprof", "CPU profile output")
@@ -32,48 +27,12 @@ func runProfileServer(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dataDir := os.Getenv("NARCIDI_DATA_DIR")
-	st, err := storage.Open(ctx, storage.Config{DatabaseURL: os.Getenv("NARCIDI_DATABASE_URL"), DataDir: dataDir})
+	cfg, _, err := wiring.LoadConfig("serve", nil, os.Getenv)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	master, _, err := keys.LoadMasterKey(keys.MasterKeyConfig{DataDir: dataDir})
-	if err != nil {
-		return err
-	}
-	kr, err := keys.Open(filepath.Join(dataDir, "keys"), master, time.Now)
-	if err != nil {
-		return err
-	}
-	if _, _, err := kr.EnsureActive(); err != nil {
-		return err
-	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	seen := storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: log})
-	defer seen.Close(context.Background())
-	hashKey, err := keys.DeriveKey(master, keys.PurposeSecretHash)
-	if err != nil {
-		return err
-	}
-	hasher, err := licensing.NewSecretHasher(hashKey)
-	if err != nil {
-		return err
-	}
-	// The policy cache as serve has it (NARCIDI_LEASE_CACHE_TTL, same default).
-	cacheTTL := storage.DefaultPolicyCacheTTL
-	if v := os.Getenv("NARCIDI_LEASE_CACHE_TTL"); v != "" {
-		if cacheTTL, err = time.ParseDuration(v); err != nil {
-			return fmt.Errorf("NARCIDI_LEASE_CACHE_TTL: %w", err)
-		}
-	}
-	policies := storage.NewPolicyCache(st, storage.PolicyCacheConfig{TTL: cacheTTL})
-	svc := licensing.NewServices(storage.StoresWith(st, seen, policies), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: "narcidi", Secrets: hasher})
-	srv := api.New(api.Config{
-		Services: svc, Health: st, Keys: kr, Logger: log, Limiter: api.NewRateLimiter(nil, "", log),
-		ClientRate: api.RateRule{Name: "client_rate", Rate: 1_000_000, Period: time.Second, Burst: 500_000},
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	cfg.ShutdownGrace = 0 // no balancer to drain: stop at once, write the profiles
+	log, err := cfg.Logger(os.Stderr)
 	if err != nil {
 		return err
 	}
@@ -86,14 +45,13 @@ func runProfileServer(ctx context.Context, args []string) error {
 	if err := pprof.StartCPUProfile(cpuFile); err != nil {
 		return err
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.App().Listener(ln) }()
-	fmt.Printf("narcidi-bench profile-server listening on http://%s\n", ln.Addr())
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		err = srv.App().ShutdownWithTimeout(5 * time.Second)
+	app := &wiring.App{Config: cfg, Out: io.Discard, Log: log}
+	if err := app.Start(ctx); err != nil {
+		pprof.StopCPUProfile()
+		return err
 	}
+	fmt.Printf("narcidi-bench profile-server listening on %s\n", app.URL())
+	err = app.Wait(ctx)
 	pprof.StopCPUProfile()
 	memFile, merr := os.Create(*memOut)
 	if merr != nil {

@@ -70,7 +70,7 @@ func launch(t *testing.T, env map[string]string) (*App, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	var out, logs bytes.Buffer
-	log, _ := cfg.logger(&logs)
+	log, _ := cfg.Logger(&logs)
 	app := &App{Config: cfg, Out: &out, Log: log}
 	if err := app.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -428,7 +428,7 @@ func TestBootstrapTokenPrintedOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		var out bytes.Buffer
-		log, _ := cfg.logger(io.Discard)
+		log, _ := cfg.Logger(io.Discard)
 		app := &App{Config: cfg, Out: &out, Log: log}
 		if err := app.Start(context.Background()); err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
 // Backup and restore (README.md, "Backup and restore"). A backup of the
@@ -68,17 +69,17 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	if cfg.DatabaseURL != "" {
 		return errors.New("narcidi backup copies the embedded SQLite database; " + pgRecipe)
 	}
-	log, err := cfg.logger(stderr)
+	log, err := cfg.Logger(stderr)
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := wiring.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	// The master key is checked first: a backup is only useful with it.
-	if _, err := loadMaster(ctx, cfg, st, log); err != nil {
+	if _, err := wiring.LoadMaster(ctx, cfg, st, log); err != nil {
 		return err
 	}
 	if err := emptyFolder(dir); err != nil {
@@ -239,7 +240,7 @@ func verifyDatabase(ctx context.Context, cfg *Config, dir string, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	check, ok, err := st.GetMeta(ctx, masterCheckName)
+	check, ok, err := st.GetMeta(ctx, wiring.MasterCheckName)
 	if err != nil {
 		return err
 	}
@@ -248,7 +249,7 @@ func verifyDatabase(ctx context.Context, cfg *Config, dir string, stdout io.Writ
 			return fmt.Errorf("%w: set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE to the master key of the backed-up installation", err)
 		}
 	}
-	kr, err := keys.OpenStore(keyStore{st}, master, nil)
+	kr, err := keys.OpenStore(wiring.SigningKeyStore(st), master, nil)
 	if err != nil {
 		return fmt.Errorf("the signing keys do not open: %w", err)
 	}

@@ -5,12 +5,9 @@
 // activate-offline), console users (users create), release publishing
 // (release), demo data (seed) and the container health check (healthcheck).
 //
-// It only parses configuration and wires the packages together; the logic
-// lives in licensing, storage, keys, workers and api. Configuration is typed
-// and checked once at load (config.go): each command reads only its own
-// NARCIDI_* variables, a flag wins over its variable, and help and errors
-// never show a secret's value. The admin commands call a running server
-// through the typed client api/apiclient (cli.go). Before the keys are
-// opened, the master key is checked against the database (masterkey.go), so
-// a start with another key, or with master.key deleted, stops.
+// It only dispatches commands: the application is built by package wiring
+// (configuration, stores, services, keys, workers, server), the logic lives
+// in licensing, storage, keys, workers and api. The admin commands call a
+// running server through the typed client api/apiclient (cli.go).
+// compat.go keeps the names the tests use for what moved to wiring.
 package main

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
 // Variables a process may see that are not settings of a command: the
@@ -17,13 +19,7 @@ var (
 
 // knownVariables is every NARCIDI_* name some command reads.
 func knownVariables() []string {
-	var names []string
-	for _, group := range settings(&Config{}) {
-		for _, s := range group {
-			names = append(names, s.env)
-		}
-	}
-	names = append(names, otherVariables...)
+	names := append(wiring.SettingNames(), otherVariables...)
 	slices.Sort(names)
 	return slices.Compact(names)
 }

@@ -18,11 +18,11 @@ func healthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	u := fs.String("url", "http://127.0.0.1:8080/readyz", "the URL to GET (the instance's /readyz, or /healthz for liveness)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if fs.NArg() > 0 {
 		fs.Usage()
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return usageError{Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/nzilacode/narcidicontrole/cli"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 )
 
@@ -33,11 +34,11 @@ func insightsImport(ctx context.Context, args []string, getenv func(string) stri
 	fs.Usage = func() { fmt.Fprint(stderr, insightsImportUsage) }
 	history := fs.String("history", "", "the history file (JSON lines)")
 	if err := fs.Parse(args); err != nil {
-		return usageOr(err)
+		return cli.UsageOr(err)
 	}
 	if *history == "" {
 		fs.Usage()
-		return usageError{errors.New("-history is required")}
+		return usageError{Err: errors.New("-history is required")}
 	}
 	_, _, st, err := openCommandStore(ctx, "insights import", fs.Args(), getenv, stderr)
 	if err != nil {

@@ -150,7 +150,7 @@ func keysAttach(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return fmt.Errorf("roots: %w", err)
 	}
-	log, err := cfg.logger(stderr)
+	log, err := cfg.Logger(stderr)
 	if err != nil {
 		return err
 	}

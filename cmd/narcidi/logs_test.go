@@ -67,10 +67,10 @@ func TestServeLogsAreJSON(t *testing.T) {
 func TestRedisLogsGoThroughSlog(t *testing.T) {
 	var buf bytes.Buffer
 	cfg := &Config{LogFormat: "json"}
-	if _, err := cfg.logger(&buf); err != nil {
+	if _, err := cfg.Logger(&buf); err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _, _ = (&Config{}).logger(io.Discard) }() // later go-redis lines go nowhere, not into buf
+	defer func() { _, _ = (&Config{}).Logger(io.Discard) }() // later go-redis lines go nowhere, not into buf
 	redisLogger{}.Printf(context.Background(), "redis: discarding bad PubSub connection: %s", "EOF")
 	var rec map[string]any
 	if err := json.Unmarshal(buf.Bytes(), &rec); err != nil || rec["from"] != "go-redis" || !strings.Contains(rec["msg"].(string), "discarding bad PubSub") {

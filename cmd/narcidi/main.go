@@ -12,7 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/cli"
 	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
 const usage = `narcidi — license and release control for NzilaCode software
@@ -88,7 +91,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "keys":
 		err = keysCommand(ctx, args, getenv, stdout, stderr)
 	case "release":
-		err = releaseCommand(ctx, args, getenv, stdout, stderr)
+		err = cli.Release(ctx, args, getenv, stdout, stderr)
 	case "seed":
 		err = seed(ctx, args, getenv, stdout, stderr)
 	case "backup":
@@ -100,7 +103,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "healthcheck":
 		err = healthcheck(ctx, args, stdout, stderr)
 	case "activate-offline":
-		err = activateOffline(ctx, args, getenv, stdout, stderr)
+		err = cli.ActivateOffline(ctx, args, getenv, stdout, stderr)
 	case "users":
 		err = usersCommand(ctx, args, getenv, stdout, stderr)
 	case "portal-link":
@@ -110,9 +113,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			err = insightsImport(ctx, args[1:], getenv, stdout, stderr)
 			break
 		}
-		err = insightsCommand(ctx, args, stdout, stderr)
+		err = cli.Insights(ctx, args, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens", "subscriptions", "meters", "policies", "entitlements":
-		return cli(ctx, cmd, args, getenv, stdout, stderr)
+		return cli.Run(ctx, cmd, args, getenv, stdout, stderr)
 	case "version", "-version", "--version":
 		printVersion(stdout)
 		return 0
@@ -135,16 +138,50 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return 1
 }
 
+// parseConfig is wiring.ParseConfig with this binary's build (version.go).
+func parseConfig(command string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
+	cfg, rest, err := wiring.ParseConfig(command, args, getenv, out)
+	if cfg != nil {
+		b := currentBuild()
+		cfg.Build = wiring.Build{Version: b.Version, Revision: b.Revision, Schema: b.Schema}
+	}
+	return cfg, rest, err
+}
+
+// loadConfig is parseConfig with its help and flag errors on stderr.
+func loadConfig(command string, args []string, getenv func(string) string) (*Config, []string, error) {
+	return parseConfig(command, args, getenv, os.Stderr)
+}
+
+// openCommandStore is the start of the commands that work on the database
+// directly (seed, users create): their configuration, logger and store,
+// which the caller closes.
+func openCommandStore(ctx context.Context, command string, args []string, getenv func(string) string, stderr io.Writer) (*Config, *slog.Logger, *storage.Store, error) {
+	cfg, _, err := parseConfig(command, args, getenv, stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	log, err := cfg.Logger(stderr)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := wiring.OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, log, st, nil
+}
+
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, _, err := parseConfig("serve", args, getenv, stderr)
 	if err != nil {
 		return err
 	}
-	log, err := cfg.logger(stderr)
+	log, err := cfg.Logger(stderr)
 	if err != nil {
 		return err
 	}
-	app := &App{Config: cfg, Out: stdout, Log: log}
+	app := &wiring.App{Config: cfg, Out: stdout, Log: log, Scorer: newInsightsScorer}
 	b := currentBuild()
 	if err := app.Start(ctx); err != nil {
 		log.Error("narcidi serve did not start", append(b.logAttrs(), "error", err.Error())...)
@@ -161,7 +198,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := wiring.OpenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -201,7 +238,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	log, err := cfg.logger(stderr)
+	log, err := cfg.Logger(stderr)
 	if err != nil {
 		return err
 	}
@@ -241,13 +278,13 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 }
 
 // openServerKeyring opens the server's keyring for a keys command: the
-// database too, since the master key is checked against it (loadMaster).
+// database too, since the master key is checked against it (wiring.LoadMaster).
 func openServerKeyring(ctx context.Context, cfg *Config, log *slog.Logger) (*keys.Keyring, func(), error) {
-	st, err := openStore(ctx, cfg)
+	st, err := wiring.OpenStore(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	kr, _, err := openKeyring(ctx, cfg, st, log)
+	kr, _, err := wiring.OpenKeyring(ctx, cfg, st, log)
 	if err != nil {
 		_ = st.Close()
 		return nil, nil, err

@@ -37,7 +37,7 @@ func TestStartRefusesAnotherMasterKey(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				log, _ := cfg.logger(&bytes.Buffer{})
+				log, _ := cfg.Logger(&bytes.Buffer{})
 				app := &App{Config: cfg, Out: &bytes.Buffer{}, Log: log}
 				if err := app.Start(context.Background()); err != nil {
 					return err

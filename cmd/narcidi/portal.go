@@ -6,41 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
-	"time"
 
-	"github.com/nzilacode/narcidicontrole/api"
-	"github.com/nzilacode/narcidicontrole/api/portal"
 	"github.com/nzilacode/narcidicontrole/licensing"
-	portalsignin "github.com/nzilacode/narcidicontrole/licensing/portal"
-	"github.com/nzilacode/narcidicontrole/licensing/release"
-	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/wiring"
 	"github.com/nzilacode/narcidicontrole/workers"
 )
-
-// openPortalSignIn builds the portal's sign-in service, shared by the
-// portal and the console's "send / copy sign-in link".
-func openPortalSignIn(st *storage.Store, mailer *workers.Mailer) *portalsignin.Service {
-	cfg := portalsignin.Config{Store: st.Portal(), Clock: time.Now}
-	if mailer != nil { // a nil *Mailer in the interface would look configured
-		cfg.Mailer = mailer
-	}
-	signIn, err := portalsignin.NewService(cfg)
-	if err != nil {
-		panic(err) // only a missing store, a wiring mistake
-	}
-	return signIn
-}
-
-// openPortal builds the customer portal over the same services, limiter
-// and release downloads as the API. Its sign-in links go out through the
-// alerts' SMTP mailer (NARCIDI_SMTP_URL), sent by serve itself in both
-// modes: a link must not wait for a queue. Without a mailer the sign-in
-// page says links cannot be sent.
-func openPortal(signIn *portalsignin.Service, svc *licensing.Services, releases *release.Service, limiter api.RateLimiter, a *App) *portal.Portal {
-	return portal.New(portal.Config{SignIn: signIn, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log,
-		BaseURL: a.publicURL, SecureCookies: strings.HasPrefix(a.Config.PublicURL, "https://")})
-}
 
 // portalLinkCommand runs `narcidi portal-link -customer ID [-email E]
 // [-send]`: a one-time portal sign-in link for a customer, printed (to
@@ -54,12 +24,12 @@ func portalLinkCommand(ctx context.Context, args []string, getenv func(string) s
 	send := fs.Bool("send", false, "mail the link (needs NARCIDI_SMTP_URL) instead of printing it")
 	base := fs.String("base-url", "", "the portal's public base URL for the link (default: NARCIDI_PUBLIC_URL, else http://<NARCIDI_ADDR>)")
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	if *customer == "" {
 		fmt.Fprintln(stderr, "-customer is required")
 		fs.Usage()
-		return usageError{errors.New("-customer is required")}
+		return usageError{Err: errors.New("-customer is required")}
 	}
 	cfg, _, st, err := openCommandStore(ctx, "portal-link", fs.Args(), getenv, stderr)
 	if err != nil {
@@ -78,7 +48,7 @@ func portalLinkCommand(ctx context.Context, args []string, getenv func(string) s
 	if *base == "" {
 		*base = "http://" + cfg.Addr
 	}
-	signIn := openPortalSignIn(st, mailer)
+	signIn := wiring.OpenPortalSignIn(st, mailer)
 	ctx = licensing.WithActor(ctx, &licensing.Actor{Name: "narcidi portal-link"})
 	link, err := signIn.IssueLink(ctx, *customer, *email, *base, *send)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
-	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
 // seed runs `narcidi seed`: it fills a fresh installation with a demo for
@@ -22,19 +22,10 @@ func seed(ctx context.Context, args []string, getenv func(string) string, stdout
 		return err
 	}
 	defer st.Close()
-	kr, master, err := openKeyring(ctx, cfg, st, log)
+	svc, err := wiring.CommandServices(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
-	// The keys it prints must open on the server: the same keyed hash.
-	hasher, err := secretHasher(master)
-	if err != nil {
-		return err
-	}
-	if err := ensureSigningKey(ctx, kr, st, log); err != nil {
-		return err
-	}
-	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: cfg.Issuer, Secrets: hasher})
 	if existing, err := svc.Catalog.Products(ctx, licensing.Page{Limit: 1}); err != nil {
 		return err
 	} else if len(existing) > 0 {

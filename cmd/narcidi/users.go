@@ -5,52 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 
-	"github.com/nzilacode/narcidicontrole/api"
-	"github.com/nzilacode/narcidicontrole/api/console"
-	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/licensing/insights"
-	"github.com/nzilacode/narcidicontrole/licensing/release"
-	"github.com/nzilacode/narcidicontrole/licensing/users"
-	"github.com/nzilacode/narcidicontrole/storage"
-	"github.com/nzilacode/narcidicontrole/workers"
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
-
-// FirstAdminEmail is the console's first admin, made on first start when
-// there is no console user (its set-password link is printed).
-const FirstAdminEmail = "admin@localhost"
-
-// openUsers builds the console users service; TOTP secrets are sealed with
-// a key derived from the master key.
-// Its "forgot password" links go out through the alerts' SMTP mailer
-// (nil: the console says they cannot be mailed).
-func openUsers(st *storage.Store, master []byte, clock licensing.Clock, mailer *workers.Mailer) (*users.Service, error) {
-	box, err := keys.NewSecretBox(master, keys.BoxConsoleTOTP)
-	if err != nil {
-		return nil, err
-	}
-	cfg := users.Config{Store: st.Users(), Box: box, Clock: clock}
-	if mailer != nil { // a nil *Mailer in the interface would look configured
-		cfg.Mailer = mailer
-	}
-	return users.NewService(cfg)
-}
-
-// openConsole builds the web console over the same services and limiter
-// as the API.
-func openConsole(us *users.Service, svc *licensing.Services, releases *release.Service, scores *insights.Scores, limiter api.RateLimiter, a *App) *console.Console {
-	// Behind a TLS-terminating proxy the requests arrive as plain HTTP:
-	// the public URL says the browser uses https.
-	secure := strings.HasPrefix(a.Config.PublicURL, "https://")
-	return console.New(console.Config{Users: us, Services: svc, Releases: releases, Limiter: limiter, Logger: a.Log, SecureCookies: secure, Queues: a.queueReporter(), BaseURL: a.publicURL,
-		Insights: scores, Thresholds: a.Config.Insights.thresholds()})
-}
-
-// passwordLink is the console URL that redeems a set-password secret.
-func passwordLink(base, secret string) string { return console.SetPasswordLink(base, secret) }
 
 // usersCommand runs `narcidi users create -email X -role R` (add a console
 // user and print its one-time set-password link) and `narcidi users link
@@ -78,18 +37,18 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	}
 	base := fs.String("base-url", "", "the console's public base URL for the link (default: NARCIDI_PUBLIC_URL, else http://<NARCIDI_ADDR>)")
 	if err := fs.Parse(args[1:]); err != nil {
-		return usageError{err}
+		return usageError{Err: err}
 	}
 	cfg, log, st, err := openCommandStore(ctx, "users "+verb, fs.Args(), getenv, stderr)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	master, err := loadMaster(ctx, cfg, st, log)
+	master, err := wiring.LoadMaster(ctx, cfg, st, log)
 	if err != nil {
 		return err
 	}
-	us, err := openUsers(st, master, time.Now, nil)
+	us, err := wiring.OpenUsers(st, master, time.Now, nil)
 	if err != nil {
 		return err
 	}
@@ -112,7 +71,7 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new set-password link for %s (%s): it works once, within %s: %s\n", u.Email, u.Role, valid, passwordLink(*base, secret))
+		fmt.Fprintf(stdout, "new set-password link for %s (%s): it works once, within %s: %s\n", u.Email, u.Role, valid, wiring.PasswordLink(*base, secret))
 		return nil
 	}
 	u, secret, err := us.CreateUser(ctx, *email, licensing.Role(role))
@@ -125,6 +84,6 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 	default:
 		return err
 	}
-	fmt.Fprintf(stdout, "console user %s (%s) created: set a password within %s at %s\n", u.Email, u.Role, valid, passwordLink(*base, secret))
+	fmt.Fprintf(stdout, "console user %s (%s) created: set a password within %s at %s\n", u.Email, u.Role, valid, wiring.PasswordLink(*base, secret))
 	return nil
 }

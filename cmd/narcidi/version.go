@@ -7,12 +7,13 @@ import (
 	"runtime/debug"
 
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
 // stampedVersion and stampedRevision are the release and its commit, set at
 // build time (deploy/Dockerfile does, since the image is built without .git):
 // go build -ldflags "-X main.stampedVersion=v1.2.0 -X main.stampedRevision=abc123" ./cmd/narcidi
-// Unset, the Go toolchain's stamps are used (buildVersion).
+// Unset, the Go toolchain's stamps are used (wiring.BuildVersion).
 var stampedVersion, stampedRevision string
 
 // binarySchema is the schema range this binary checks databases against
@@ -28,7 +29,7 @@ type buildInfo struct {
 }
 
 func currentBuild() buildInfo {
-	v, r := buildVersion()
+	v, r := wiring.BuildVersion(stampedVersion, stampedRevision)
 	b := buildInfo{Version: v, Revision: r, GoVersion: runtime.Version(), Schema: binarySchema}
 	if info, ok := debug.ReadBuildInfo(); ok {
 		for _, s := range info.Settings {

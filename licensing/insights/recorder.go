@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/writebehind"
 )
 
 // RecorderConfig tunes a Recorder.
@@ -52,8 +53,8 @@ type Recorder struct {
 	closed   bool
 	dropped  int64
 
-	wake, full, stop, done chan struct{}
-	flushMu                chan struct{} // a one-slot lock: writes are serialized
+	loop    *writebehind.Loop // when the batch is written
+	flushMu chan struct{}     // a one-slot lock: writes are serialized
 }
 
 // NewRecorder starts a recorder writing to store. Call Close on stop.
@@ -72,11 +73,11 @@ func NewRecorder(store Store, cfg RecorderConfig) *Recorder {
 	}
 	r := &Recorder{
 		store: store, maxDelay: cfg.MaxDelay, maxBatch: cfg.MaxBatch, maxPend: cfg.MaxPending, log: cfg.Log,
-		days: map[dayKey]*Day{},
-		wake: make(chan struct{}, 1), full: make(chan struct{}, 1),
-		stop: make(chan struct{}), done: make(chan struct{}), flushMu: make(chan struct{}, 1),
+		days: map[dayKey]*Day{}, flushMu: make(chan struct{}, 1),
 	}
-	go r.loop()
+	r.loop = writebehind.Start(writebehind.Config{MaxDelay: r.maxDelay, Flush: r.Flush, Pending: r.Pending, Failed: func(err error) {
+		r.log.Warn("could not write telemetry; trying again with the next batch", "error", err)
+	}})
 	return r
 }
 
@@ -150,9 +151,9 @@ func (r *Recorder) add(put func()) {
 		}
 		cancel()
 	case before == 0:
-		signal(r.wake)
+		r.loop.Opened()
 	case size >= r.maxBatch:
-		signal(r.full)
+		r.loop.Full()
 	}
 }
 
@@ -164,13 +165,6 @@ func (r *Recorder) addDay(d Day) {
 		return
 	}
 	r.days[k] = &d
-}
-
-func signal(c chan struct{}) {
-	select {
-	case c <- struct{}{}:
-	default:
-	}
 }
 
 // Pending counts the roll-ups and refusals waiting to be written.
@@ -186,37 +180,6 @@ func (r *Recorder) Dropped() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.dropped
-}
-
-func (r *Recorder) loop() {
-	defer close(r.done)
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		select {
-		case <-r.stop:
-			return
-		case <-r.wake:
-		case <-r.full:
-		}
-		timer.Reset(r.maxDelay)
-		select {
-		case <-r.stop:
-			timer.Stop()
-			return
-		case <-timer.C:
-		case <-r.full:
-			timer.Stop()
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if err := r.Flush(ctx); err != nil {
-			r.log.Warn("could not write telemetry; trying again with the next batch", "error", err)
-		}
-		cancel()
-		if r.Pending() > 0 {
-			signal(r.wake)
-		}
-	}
 }
 
 // Flush writes what waits now: the roll-ups in one statement, the
@@ -272,8 +235,7 @@ func (r *Recorder) Close(ctx context.Context) error {
 	}
 	r.closed = true
 	r.mu.Unlock()
-	close(r.stop)
-	<-r.done
+	r.loop.Stop()
 	if err := r.Flush(ctx); err != nil {
 		return fmt.Errorf("telemetry: %d roll-ups and refusals not written: %w", r.Pending(), err)
 	}

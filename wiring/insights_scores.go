@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -60,15 +60,12 @@ func insightsSettings(c *InsightsConfig) []setting {
 	}
 }
 
-// newInsightsScorer makes the engine of a scoring run; nil: the real
-// engine (tests swap in a fake).
-var newInsightsScorer func() insights.Scorer
-
 // insightsJobs wires the scoring job into the workers' configuration: the
 // schedule, the run, and the pruning of the score history with the
-// telemetry's retention.
-func insightsJobs(wc *workers.Config, st *storage.Store, cfg *Config) *insights.Job {
-	job := insights.NewJob(st.InsightScores(), insights.JobConfig{Thresholds: cfg.Insights.thresholds(), NewScorer: newInsightsScorer, Log: wc.Log})
+// telemetry's retention. newScorer makes the engine of a scoring run; nil:
+// the real engine (tests swap in a fake).
+func insightsJobs(wc *workers.Config, st *storage.Store, cfg *Config, newScorer func() insights.Scorer) *insights.Job {
+	job := insights.NewJob(st.InsightScores(), insights.JobConfig{Thresholds: cfg.Insights.thresholds(), NewScorer: newScorer, Log: wc.Log})
 	wc.Schedules.Insights = cfg.Insights.Schedule
 	wc.InsightsScoring = job.Run
 	retention := cfg.TelemetryRetention

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -422,9 +422,9 @@ func cliUsage(w io.Writer, resource string) {
 	fmt.Fprintf(w, "\n%sRun \"narcidi %s <verb> -h\" for a verb's flags.\n", cliUsageHead, resource)
 }
 
-// cli runs "narcidi <resource> ..." and returns the exit code: 0 done,
+// Run runs "narcidi <resource> ..." and returns the exit code: 0 done,
 // 1 the call failed (or the configuration is missing), 2 a bad command line.
-func cli(ctx context.Context, resource string, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, resource string, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		w, code := stderr, 2
 		if len(args) > 0 {

@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -27,7 +27,7 @@ type BillingConfig struct {
 func billingSettings(b *BillingConfig) []setting {
 	return []setting{
 		{env: "NARCIDI_STRIPE_WEBHOOK_SECRET", kind: "string", help: "signing secret (whsec_...) of the Stripe webhook endpoint POST /v1/billing/stripe/webhook; empty: the endpoint answers 404", value: text(&b.StripeSecret), secret: true},
-		{env: "NARCIDI_STRIPE_PRICES", kind: "mapping", help: "comma-separated price_id=policy_id: the policy each Stripe price sells", value: checked(&b.StripePrices, func(s string) error { _, err := parsePrices(s); return err })},
+		{env: "NARCIDI_STRIPE_PRICES", kind: "mapping", help: "comma-separated price_id=policy_id: the policy each Stripe price sells", value: checked(&b.StripePrices, func(s string) error { _, err := ParsePrices(s); return err })},
 		{env: "NARCIDI_BILLING_SECRET", kind: "string", help: "HMAC secret of the generic billing endpoint POST /v1/billing/events; empty: 404", value: text(&b.GenericSecret), secret: true},
 		{env: "NARCIDI_STRIPE_MODE", kind: "string", help: "live or test: Stripe events of the other mode are refused (422); empty: both are taken", value: checked(&b.StripeMode, func(s string) error {
 			if s != "" && s != "live" && s != "test" {
@@ -39,8 +39,8 @@ func billingSettings(b *BillingConfig) []setting {
 	}
 }
 
-// parsePrices reads NARCIDI_STRIPE_PRICES.
-func parsePrices(s string) (map[string]string, error) {
+// ParsePrices reads NARCIDI_STRIPE_PRICES.
+func ParsePrices(s string) (map[string]string, error) {
 	out := map[string]string{}
 	for _, pair := range strings.Split(s, ",") {
 		pair = strings.TrimSpace(pair)
@@ -63,7 +63,7 @@ func parsePrices(s string) (map[string]string, error) {
 // openBilling builds the subscription service over st and the API's
 // billing side.
 func openBilling(st *storage.Store, svc *licensing.Services, b BillingConfig, clock licensing.Clock, reg prometheus.Registerer, log *slog.Logger) (*subscription.Service, api.Billing, error) {
-	prices, err := parsePrices(b.StripePrices)
+	prices, err := ParsePrices(b.StripePrices)
 	if err != nil {
 		return nil, api.Billing{}, fmt.Errorf("NARCIDI_STRIPE_PRICES: %w", err)
 	}

@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"errors"
@@ -19,11 +19,12 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing/i18n"
+	"github.com/nzilacode/narcidicontrole/storage"
 )
 
 // Config is the whole configuration, read from NARCIDI_* environment
 // variables; command-line flags of the same name (without the prefix) win.
-// Every value is typed and checked once, in loadConfig: the code that uses
+// Every value is typed and checked once, in LoadConfig: the code that uses
 // a Config never parses text again.
 type Config struct {
 	Addr        string // NARCIDI_ADDR
@@ -90,6 +91,25 @@ type Config struct {
 	// Insights is the scoring job's schedule and thresholds
 	// (insights_scores.go).
 	Insights InsightsConfig
+
+	// Build is what the binary says of itself (not a setting).
+	Build Build
+}
+
+// Build is what the running binary says of itself: cmd/narcidi sets it
+// from its -ldflags stamps and its schema range (version.go); the zero
+// value means the Go toolchain's stamps and this code's schema range.
+type Build struct {
+	Version, Revision string
+	Schema            storage.SchemaRange
+}
+
+// schema is the range databases are checked against (storage/schema.go).
+func (b Build) schema() storage.SchemaRange {
+	if b.Schema == (storage.SchemaRange{}) {
+		return storage.BinarySchema()
+	}
+	return b.Schema
 }
 
 // setting is one configuration variable: its environment name, its static
@@ -104,8 +124,11 @@ type setting struct {
 }
 
 // flagName is the flag of a variable: NARCIDI_DATA_DIR is -data-dir.
-func (s setting) flagName() string {
-	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.env, "NARCIDI_")), "_", "-")
+func (s setting) flagName() string { return FlagName(s.env) }
+
+// FlagName is the flag of a variable: NARCIDI_DATA_DIR is -data-dir.
+func FlagName(env string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(env, "NARCIDI_")), "_", "-")
 }
 
 // The groups of settings; each command reads only the groups it uses.
@@ -233,19 +256,19 @@ func commandSettings(command string, c *Config) ([]setting, error) {
 	return out, nil
 }
 
-// loadConfig reads the configuration of command from the environment
+// LoadConfig reads the configuration of command from the environment
 // (through getenv) and then args; its help and flag errors go to stderr.
-func loadConfig(command string, args []string, getenv func(string) string) (*Config, []string, error) {
-	return parseConfig(command, args, getenv, os.Stderr)
+func LoadConfig(command string, args []string, getenv func(string) string) (*Config, []string, error) {
+	return ParseConfig(command, args, getenv, os.Stderr)
 }
 
-// parseConfig reads, in this order, each setting's static default, its
+// ParseConfig reads, in this order, each setting's static default, its
 // environment variable (a variable set to "" counts as unset), then the
 // flags in args: a flag wins over the environment, which wins over the
 // default. Every value is checked as it is set, so a Config that comes out
 // is valid. Help (-h) and errors never show a secret's value: help prints
 // only static defaults and, for a secret, whether it is set.
-func parseConfig(command string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
+func ParseConfig(command string, args []string, getenv func(string) string, out io.Writer) (*Config, []string, error) {
 	c := &Config{}
 	list, err := commandSettings(command, c)
 	if err != nil {
@@ -268,7 +291,7 @@ func parseConfig(command string, args []string, getenv func(string) string, out 
 	}
 	fs.Usage = func() { printConfigUsage(out, command, list, getenv) }
 	if err := fs.Parse(args); err != nil {
-		return nil, nil, usageError{err}
+		return nil, nil, UsageError{err}
 	}
 	for _, s := range list {
 		if v, ok := s.value.(*textValue); ok && v.check != nil {
@@ -386,7 +409,7 @@ func oneOf(p *string, allowed ...string) *checkedValue {
 }
 
 // secretURL accepts an empty value or a URL of one of schemes. It checks
-// only after the flags are parsed (see parseConfig), since the flag package
+// only after the flags are parsed (see ParseConfig), since the flag package
 // quotes a refused flag's text; its own errors never quote the URL, which
 // may hold a password.
 func secretURL(p *string, schemes ...string) *textValue {
@@ -546,16 +569,19 @@ func parseRate(name, v string) (api.RateRule, error) {
 	return api.RateRule{Name: name, Rate: count, Period: per, Burst: max(1, count/2)}, nil
 }
 
-// usageError is a bad command line; the flag package has printed why and
+// UsageError is a bad command line; the flag package has printed why and
 // the help.
-type usageError struct{ error }
+type UsageError struct{ Err error }
 
-func (e usageError) Unwrap() error { return e.error }
+func (e UsageError) Error() string { return e.Err.Error() }
+func (e UsageError) Unwrap() error { return e.Err }
 
-// errHelp reports whether err is the flag package's answer to -h.
-func errHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
+// ErrHelp reports whether err is the flag package's answer to -h.
+func ErrHelp(err error) bool { return errors.Is(err, flag.ErrHelp) }
 
-func (c *Config) logger(w io.Writer) (*slog.Logger, error) {
+// Logger is the process logger the configuration asks for; it also routes
+// the libraries' logs (go-redis, asynq) through it.
+func (c *Config) Logger(w io.Writer) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: c.LogLevel, ReplaceAttr: readableDurations}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if c.LogFormat == "json" {
@@ -573,4 +599,26 @@ func readableDurations(_ []string, a slog.Attr) slog.Attr {
 		a.Value = slog.StringValue(a.Value.Duration().String())
 	}
 	return a
+}
+
+// SettingNames is every NARCIDI_* variable some command reads.
+func SettingNames() []string {
+	var names []string
+	for _, group := range settings(&Config{}) {
+		for _, s := range group {
+			names = append(names, s.env)
+		}
+	}
+	return names
+}
+
+// CommandVariables is the NARCIDI_* variables command reads, in a stable
+// order.
+func CommandVariables(command string) ([]string, error) {
+	list, err := commandSettings(command, &Config{})
+	var names []string
+	for _, s := range list {
+		names = append(names, s.env)
+	}
+	return names, err
 }

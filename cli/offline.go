@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -13,10 +13,10 @@ import (
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
-// activateOffline is `narcidi activate-offline REQUEST-FILE -out LEASE-FILE
+// ActivateOffline is `narcidi activate-offline REQUEST-FILE -out LEASE-FILE
 // [-ttl D]`: the admin's side of an air-gapped activation, over the API
 // (POST /v1/offline-activations).
-func activateOffline(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func ActivateOffline(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi activate-offline", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	caller := apiFlags(fs, getenv)

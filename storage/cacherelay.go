@@ -1,4 +1,9 @@
-package main
+package storage
+
+// The Redis relay of the policy cache (cache.go): every instance publishes
+// the cached tables it changes, and each server with a cache drops it when
+// another instance's change arrives, so the TTL only bounds what a lost
+// message leaves behind.
 
 import (
 	"context"
@@ -7,25 +12,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nzilacode/narcidicontrole/licensing"
-	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/redis/go-redis/v9"
 )
-
-// The policy cache of renewals, heartbeats and validations
-// (storage.PolicyCache) and its relay between instances over Redis.
-// defaultLeaseCacheTTL is NARCIDI_LEASE_CACHE_TTL's default (its reason:
-// storage.DefaultPolicyCacheTTL).
-const defaultLeaseCacheTTL = storage.DefaultPolicyCacheTTL
-
-// leaseCacheSetting is the row of NARCIDI_LEASE_CACHE_TTL (group server).
-func leaseCacheSetting(c *Config) setting {
-	return setting{env: "NARCIDI_LEASE_CACHE_TTL", def: defaultLeaseCacheTTL.String(), kind: "duration",
-		help: "how long a server keeps a policy for renewals, heartbeats and validations (0 keeps none; at most " +
-			licensing.MaxPolicyStaleness.String() + "): a policy change reaches every instance within it, at once on the instance that made it " +
-			"and, with NARCIDI_REDIS_URL, on the others; licenses, customers and machines are never kept",
-		value: durationIn(&c.LeaseCacheTTL, 0, licensing.MaxPolicyStaleness)}
-}
 
 // cacheChannel is the Redis pub/sub channel of the changes to cached
 // tables. Pub/sub channels are not per Redis database, hence the prefix.
@@ -36,10 +24,10 @@ func cacheChannel(prefix string) string { return prefix + "cache-changes" }
 // TTL as the bound.
 const publishTimeout = 2 * time.Second
 
-// publishChanges sends every committed write to a cached table made
-// through st (storage.Store.WatchChanges) to the other instances. Servers
+// PublishChanges sends every committed write to a cached table made
+// through st (Store.WatchChanges) to the other instances. Servers
 // and workers both publish, whether or not they keep a cache themselves.
-func publishChanges(st *storage.Store, rdb redis.UniversalClient, prefix string, log *slog.Logger) {
+func PublishChanges(st *Store, rdb redis.UniversalClient, prefix string, log *slog.Logger) {
 	ch := cacheChannel(prefix)
 	st.WatchChanges(func(table string) {
 		go func() {
@@ -52,30 +40,30 @@ func publishChanges(st *storage.Store, rdb redis.UniversalClient, prefix string,
 	})
 }
 
-// cacheRelay drops the local cache when another instance (or a worker)
+// CacheRelay drops the local cache when another instance (or a worker)
 // publishes a change.
-type cacheRelay struct {
+type CacheRelay struct {
 	ps   *redis.PubSub
 	wg   sync.WaitGroup
 	log  *slog.Logger
 	stop chan struct{}
 }
 
-// startCacheRelay subscribes before it returns, so that the server does
+// StartCacheRelay subscribes before it returns, so that the server does
 // not answer from a cache that could miss a message.
-func startCacheRelay(ctx context.Context, rdb redis.UniversalClient, prefix string, cache *storage.PolicyCache, log *slog.Logger) (*cacheRelay, error) {
+func StartCacheRelay(ctx context.Context, rdb redis.UniversalClient, prefix string, cache *PolicyCache, log *slog.Logger) (*CacheRelay, error) {
 	ps := rdb.Subscribe(ctx, cacheChannel(prefix))
 	if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
 		_ = ps.Close()
 		return nil, err
 	}
-	r := &cacheRelay{ps: ps, log: log, stop: make(chan struct{})}
+	r := &CacheRelay{ps: ps, log: log, stop: make(chan struct{})}
 	r.wg.Add(1)
 	go r.run(cache)
 	return r, nil
 }
 
-func (r *cacheRelay) run(cache *storage.PolicyCache) {
+func (r *CacheRelay) run(cache *PolicyCache) {
 	defer r.wg.Done()
 	for {
 		msg, err := r.ps.Receive(context.Background())
@@ -105,7 +93,8 @@ func (r *cacheRelay) run(cache *storage.PolicyCache) {
 	}
 }
 
-func (r *cacheRelay) close() error {
+// Close unsubscribes and waits for the relay to stop.
+func (r *CacheRelay) Close() error {
 	if r == nil {
 		return nil
 	}

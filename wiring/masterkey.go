@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -11,16 +11,16 @@ import (
 	"github.com/nzilacode/narcidicontrole/storage"
 )
 
-// masterCheckName is the meta value holding the sealed master-key check.
-const masterCheckName = "master_key_check"
+// MasterCheckName is the meta value holding the sealed master-key check.
+const MasterCheckName = "master_key_check"
 
-// loadMaster loads the master key and checks it against the database st
+// LoadMaster loads the master key and checks it against the database st
 // (issue 11 item 13): a database used before keeps a value sealed with its
 // master key, and a start with another key, or with the generated
 // master.key deleted, stops with a clear message instead of running with
 // a new key. On a new database the key is created when none is configured,
 // and its check stored.
-func loadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) ([]byte, error) {
+func LoadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) ([]byte, error) {
 	if cfg.DatabaseURL != "" && cfg.MasterKey == "" && cfg.MasterKeyFile == "" {
 		// A key generated in the data dir would be the only copy, in one
 		// instance's folder (in a container, often an anonymous volume):
@@ -29,7 +29,7 @@ func loadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.L
 		return nil, errors.New("no master key configured on PostgreSQL: set NARCIDI_MASTER_KEY_FILE (a file secret) or NARCIDI_MASTER_KEY, and keep a copy with the database backups. " +
 			"A database that ran with a generated <data dir>/master.key keeps using it with NARCIDI_MASTER_KEY_FILE=<data dir>/master.key")
 	}
-	check, hasCheck, err := st.GetMeta(ctx, masterCheckName)
+	check, hasCheck, err := st.GetMeta(ctx, MasterCheckName)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func loadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.L
 		if err != nil {
 			return nil, err
 		}
-		if check, err = st.PutMetaOnce(ctx, masterCheckName, fresh); err != nil {
+		if check, err = st.PutMetaOnce(ctx, MasterCheckName, fresh); err != nil {
 			return nil, err
 		}
 	}
@@ -68,11 +68,11 @@ func loadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.L
 	return master, nil
 }
 
-// secretHasher hashes license keys and API tokens with a key derived from
+// SecretHasher hashes license keys and API tokens with a key derived from
 // the master key, so every process over the database (serve, worker)
 // hashes alike, and a copy of the database without the master key does not
 // let anyone test guessed keys.
-func secretHasher(master []byte) (*licensing.SecretHasher, error) {
+func SecretHasher(master []byte) (*licensing.SecretHasher, error) {
 	k, err := keys.DeriveKey(master, keys.PurposeSecretHash)
 	if err != nil {
 		return nil, err

@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/hibiken/asynqmon"
 
 	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/api/console"
 	"github.com/nzilacode/narcidicontrole/api/docs"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -25,18 +26,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// App is a running Narcidi server. It is separate from main so that tests
-// start the real program in-process on a free port with a temp data dir.
+// App is a running Narcidi server (`narcidi serve`): it builds the stores,
+// services, keys, workers and the HTTP server from a Config. It is a
+// package of its own so that serve, the tests and the benchmark start the
+// same program in-process (on a free port with a temp data dir).
 type App struct {
 	Config *Config
 	Out    io.Writer // where the address and a generated admin token are printed
 	Log    *slog.Logger
+	// Scorer makes the engine of an insights scoring run; nil: the real
+	// engine (tests swap in a fake).
+	Scorer func() insights.Scorer
 
 	store  *storage.Store
 	seen   *storage.LastSeenBatcher // last-seen stamps of renewals and heartbeats, written behind
 	usage  *insights.Recorder       // client-API telemetry, written behind (insights.go)
 	redis  *redis.Client
-	relay  *cacheRelay // drops the policy cache on other instances' changes (leasecache.go)
+	relay  *storage.CacheRelay // drops the policy cache on other instances' changes (leasecache.go)
 	keys   *keys.Keyring
 	server *api.Server
 	// local runs the background jobs in-process (no Redis); monitor is the
@@ -47,37 +53,18 @@ type App struct {
 	done    chan error
 	blobs   *blobServer // the local blob store's URL server, when it is used
 	s3      *blob.S3    // the S3 blob store, when it is used: readiness checks it
-	tel     *telemetry  // metrics (metrics.go)
+	metrics *Metrics    // Prometheus registry and listener (metrics.go)
 
 	scoring *insights.Job // the insights scoring job (insights_scores.go)
 }
 
-// openCommandStore is the start of the commands that work on the database
-// directly (seed, users create): their configuration, logger and store,
-// which the caller closes.
-func openCommandStore(ctx context.Context, command string, args []string, getenv func(string) string, stderr io.Writer) (*Config, *slog.Logger, *storage.Store, error) {
-	cfg, _, err := parseConfig(command, args, getenv, stderr)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	log, err := cfg.logger(stderr)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	st, err := openStore(ctx, cfg)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return cfg, log, st, nil
-}
-
-// openStore opens and migrates the database of cfg.
-func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
+// OpenStore opens and migrates the database of cfg.
+func OpenStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	if cfg.RequirePostgres && cfg.DatabaseURL == "" {
 		return nil, errors.New("NARCIDI_REQUIRE_POSTGRES is true but NARCIDI_DATABASE_URL is empty: set it to the PostgreSQL URL " +
 			"(no SQLite database was opened or created)")
 	}
-	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Schema: binarySchema})
+	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Schema: cfg.Build.schema()})
 	if err != nil {
 		return nil, err
 	}
@@ -88,14 +75,14 @@ func openStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	return st, nil
 }
 
-// openKeyring loads the master key (creating it on first run) and the
+// OpenKeyring loads the master key (creating it on first run) and the
 // signing keys of the database (signingkeys.go).
-func openKeyring(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) (*keys.Keyring, []byte, error) {
-	master, err := loadMaster(ctx, cfg, st, log)
+func OpenKeyring(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) (*keys.Keyring, []byte, error) {
+	master, err := LoadMaster(ctx, cfg, st, log)
 	if err != nil {
 		return nil, nil, err
 	}
-	kr, err := openSigningKeys(cfg, st, master, log)
+	kr, err := OpenSigningKeys(cfg, st, master, log)
 	return kr, master, err
 }
 
@@ -114,20 +101,20 @@ func (a *App) Start(ctx context.Context) error {
 	if err := checkMetricsExposure(a.Config, false); err != nil {
 		return err
 	}
-	st, err := openStore(ctx, a.Config)
+	st, err := OpenStore(ctx, a.Config)
 	if err != nil {
 		return err
 	}
 	a.store = st
-	kr, master, err := openKeyring(ctx, a.Config, st, a.Log)
+	kr, master, err := OpenKeyring(ctx, a.Config, st, a.Log)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
 	a.keys = kr
-	if err := ensureSigningKey(ctx, kr, st, a.Log); err != nil {
+	if err := EnsureSigningKey(ctx, kr, st, a.Log); err != nil {
 		return errors.Join(err, a.Close())
 	}
-	box, err := webhookBox(master)
+	box, err := WebhookBox(master)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
@@ -135,11 +122,11 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	hasher, err := secretHasher(master)
+	hasher, err := SecretHasher(master)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	if a.tel, err = serveTelemetry(a.Config, st, kr, a.Log); err != nil {
+	if a.metrics, err = serveMetrics(a.Config, st, kr, a.Log); err != nil {
 		return errors.Join(err, a.Close())
 	}
 	a.seen = storage.NewLastSeenBatcher(st, storage.LastSeenConfig{Log: a.Log})
@@ -153,62 +140,34 @@ func (a *App) Start(ctx context.Context) error {
 		a.Log.Info("client-API telemetry is off (NARCIDI_TELEMETRY=off): insights scores see no usage")
 	}
 	policies := storage.NewPolicyCache(st, storage.PolicyCacheConfig{TTL: a.Config.LeaseCacheTTL})
-	svc := licensing.NewServices(storage.StoresWith(st, a.seen, policies), licensing.Deps{Signer: a.tel.signer, Clock: time.Now, Issuer: a.Config.Issuer,
+	svc := licensing.NewServices(storage.StoresWith(st, a.seen, policies), licensing.Deps{Signer: a.metrics.signer, Clock: time.Now, Issuer: a.Config.Issuer,
 		Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher, Telemetry: usage})
 	token, err := svc.Access.BootstrapAdminToken(ctx, a.Config.AdminToken)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
-	wc.Notifications, wc.Automation, wc.Metrics = svc.Notifications, svc.Automation, a.tel.jobs
+	wc.Notifications, wc.Automation, wc.Metrics = svc.Notifications, svc.Automation, a.metrics.jobs
 	releases, err := a.openReleases(ctx, svc, kr, master, true)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
 	wc.Cleanups = append(wc.Cleanups, releaseCleanup(releases), telemetryCleanup(st, a.Config.TelemetryRetention), auditCleanup(svc, a.Config))
-	subs, bill, err := openBilling(st, svc, a.Config.Billing, time.Now, a.tel.reg, a.Log)
+	subs, bill, err := openBilling(st, svc, a.Config.Billing, time.Now, a.metrics.reg, a.Log)
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
 	wc.SubscriptionSweep = subs.Sweep
-	a.scoring = insightsJobs(&wc, st, a.Config)
-	var monitor http.Handler
-	switch {
-	case a.Config.RedisURL != "":
-		// The workers are `narcidi worker` processes; admins watch their
-		// queues here.
-		opt, err := asynq.ParseRedisURI(a.Config.RedisURL)
-		if err != nil {
-			return errors.Join(fmt.Errorf("NARCIDI_REDIS_URL: %w", err), a.Close())
-		}
-		a.monitor = asynqmon.New(asynqmon.Options{RootPath: api.QueueMonitorPath, RedisConnOpt: opt, ReadOnly: false})
-		monitor = a.monitor
-		a.Log.Info("background jobs run in narcidi worker processes (NARCIDI_REDIS_URL is set): without one, no scan, alert or webhook runs")
-	case a.Config.Workers == "auto":
-		a.local = workers.NewLocal(wc, concurrency)
-		if err := a.local.Start(context.WithoutCancel(ctx)); err != nil {
-			return errors.Join(err, a.Close())
-		}
+	a.scoring = insightsJobs(&wc, st, a.Config, a.Scorer)
+	monitor, err := a.startJobs(ctx, wc, concurrency)
+	if err != nil {
+		return errors.Join(err, a.Close())
 	}
-	var rdb redis.UniversalClient
-	if a.Config.RedisURL != "" {
-		opts, err := redis.ParseURL(a.Config.RedisURL)
-		if err != nil {
-			return errors.Join(fmt.Errorf("NARCIDI_REDIS_URL: %w", err), a.Close())
-		}
-		a.redis = redis.NewClient(opts)
-		rdb = a.redis
-		if err := a.tel.reg.Register(redisCollector{rdb}); err != nil {
-			return errors.Join(err, a.Close())
-		}
-		publishChanges(st, rdb, a.Config.RedisPrefix, a.Log)
-		if policies != nil {
-			if a.relay, err = startCacheRelay(ctx, rdb, a.Config.RedisPrefix, policies, a.Log); err != nil {
-				return errors.Join(fmt.Errorf("subscribe to the cache changes on Redis: %w", err), a.Close())
-			}
-		}
+	rdb, err := a.startRedis(ctx, st, policies)
+	if err != nil {
+		return errors.Join(err, a.Close())
 	}
 	limiter := api.NewRateLimiter(rdb, a.Config.RedisPrefix, a.Log)
-	consoleUsers, err := openUsers(st, master, time.Now, wc.Mailer) // users.go
+	consoleUsers, err := OpenUsers(st, master, time.Now, wc.Mailer) // users.go
 	if err != nil {
 		return errors.Join(err, a.Close())
 	}
@@ -217,20 +176,20 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	scores := insights.NewScores(st.InsightScores()) // the API's and the console's
-	portalSignIn := openPortalSignIn(st, wc.Mailer)  // portal.go
+	portalSignIn := OpenPortalSignIn(st, wc.Mailer)  // portal.go
 	a.server = api.New(api.Config{
 		Services: svc, Idempotency: idem, IdempotencyBox: idemBox, Health: readiness{st, &s3Check{store: a.s3}}, Keys: kr, Logger: a.Log, ProxyHeader: a.Config.ProxyHeader, TrustedProxies: a.Config.TrustedProxies,
 		Limiter: limiter, ClientRate: clientRate, TokenRate: tokenRate,
 		QueueMonitor: monitor,
 		Releases:     releases,
 		Billing:      bill,
-		Metrics:      a.tel.api, MetricsScrape: a.tel.apiScrape(),
+		Metrics:      a.metrics.api, MetricsScrape: a.metrics.APIScrape(),
 		Console:  openConsole(consoleUsers, svc, releases, scores, limiter, a).WithSubscriptions(subs).WithPortalLinks(portalSignIn),
 		Docs:     docs.New(),
 		Portal:   openPortal(portalSignIn, svc, releases, limiter, a), // portal.go
 		Insights: scores,
 	})
-	if err := a.tel.listen(a.Log); err != nil {
+	if err := a.metrics.listen(a.Log); err != nil {
 		return errors.Join(err, a.Close())
 	}
 	ln, err := net.Listen("tcp", a.Config.Addr)
@@ -248,15 +207,50 @@ func (a *App) Start(ctx context.Context) error {
 	} else {
 		fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
 	}
-	a.Log.Info(a.tel.describe())
+	a.Log.Info(a.metrics.describe())
 	if adminLink != "" {
-		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, passwordLink(a.publicURL(), adminLink))
+		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, PasswordLink(a.publicURL(), adminLink))
 	}
 	if token != "" {
 		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
 	}
 	return nil
 }
+
+// Store is the server's database.
+func (a *App) Store() *storage.Store { return a.store }
+
+// Server is the HTTP server (its fiber app lists the routes).
+func (a *App) Server() *api.Server { return a.server }
+
+// Usage is the client-API telemetry recorder (nil when NARCIDI_TELEMETRY
+// is off); Flush writes what it holds.
+func (a *App) Usage() *insights.Recorder { return a.usage }
+
+// Scoring is the insights scoring job.
+func (a *App) Scoring() *insights.Job { return a.scoring }
+
+// Keys is the signing keyring.
+func (a *App) Keys() *keys.Keyring { return a.keys }
+
+// Redis is the server's Redis client (nil without NARCIDI_REDIS_URL).
+func (a *App) Redis() *redis.Client { return a.redis }
+
+// Metrics is the process's Prometheus registry and listener.
+func (a *App) Metrics() *Metrics { return a.metrics }
+
+// BlobListener is where the local blob store's URLs are served (nil with
+// S3).
+func (a *App) BlobListener() net.Listener {
+	if a.blobs == nil {
+		return nil
+	}
+	return a.blobs.ln
+}
+
+// QueueReporter is what the console's overview shows of the background
+// jobs (overview.go).
+func (a *App) QueueReporter() console.QueueReporter { return a.queueReporter() }
 
 // URL is the base URL of the running server.
 func (a *App) URL() string { return "http://" + a.ln.Addr().String() }
@@ -302,7 +296,7 @@ func (a *App) Close() error {
 		errs = append(errs, a.server.App().ShutdownWithTimeout(10*time.Second))
 		a.server = nil
 	}
-	errs = append(errs, a.tel.close())
+	errs = append(errs, a.metrics.close())
 	if a.local != nil {
 		a.local.Shutdown()
 		a.local = nil
@@ -329,7 +323,7 @@ func (a *App) Close() error {
 		a.store = nil
 	}
 	if a.relay != nil {
-		errs = append(errs, a.relay.close())
+		errs = append(errs, a.relay.Close())
 		a.relay = nil
 	}
 	if a.redis != nil {
@@ -374,4 +368,71 @@ func (r readiness) Ping(ctx context.Context) error {
 		r.s3.err, r.s3.at = r.s3.store.Check(ctx), time.Now()
 	}
 	return r.s3.err
+}
+
+// CommandServices are the domain services of a command that writes to the
+// database without serving (narcidi seed): the server's signing keys (a
+// first one on a new database) and keyed hash, so what it writes opens on
+// the server.
+func CommandServices(ctx context.Context, cfg *Config, st *storage.Store, log *slog.Logger) (*licensing.Services, error) {
+	kr, master, err := OpenKeyring(ctx, cfg, st, log)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := SecretHasher(master)
+	if err != nil {
+		return nil, err
+	}
+	if err := EnsureSigningKey(ctx, kr, st, log); err != nil {
+		return nil, err
+	}
+	return licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: time.Now, Issuer: cfg.Issuer, Secrets: hasher}), nil
+}
+
+// startJobs runs the background jobs in-process (no Redis, NARCIDI_WORKERS
+// auto), or, with Redis, returns the queue monitor of the worker
+// processes' queues (nil otherwise).
+func (a *App) startJobs(ctx context.Context, wc workers.Config, concurrency int) (http.Handler, error) {
+	switch {
+	case a.Config.RedisURL != "":
+		// The workers are `narcidi worker` processes; admins watch their
+		// queues here.
+		opt, err := asynq.ParseRedisURI(a.Config.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("NARCIDI_REDIS_URL: %w", err)
+		}
+		a.monitor = asynqmon.New(asynqmon.Options{RootPath: api.QueueMonitorPath, RedisConnOpt: opt, ReadOnly: false})
+		a.Log.Info("background jobs run in narcidi worker processes (NARCIDI_REDIS_URL is set): without one, no scan, alert or webhook runs")
+		return a.monitor, nil
+	case a.Config.Workers == "auto":
+		a.local = workers.NewLocal(wc, concurrency)
+		if err := a.local.Start(context.WithoutCancel(ctx)); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// startRedis connects the server's Redis client (nil interface without
+// NARCIDI_REDIS_URL): its metric, the publication of this instance's
+// changes and the relay that drops the policy cache on the others'.
+func (a *App) startRedis(ctx context.Context, st *storage.Store, policies *storage.PolicyCache) (redis.UniversalClient, error) {
+	if a.Config.RedisURL == "" {
+		return nil, nil
+	}
+	opts, err := redis.ParseURL(a.Config.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("NARCIDI_REDIS_URL: %w", err)
+	}
+	a.redis = redis.NewClient(opts)
+	if err := workers.RegisterRedisMetrics(a.metrics.reg, a.redis); err != nil {
+		return nil, err
+	}
+	storage.PublishChanges(st, a.redis, a.Config.RedisPrefix, a.Log)
+	if policies != nil {
+		if a.relay, err = storage.StartCacheRelay(ctx, a.redis, a.Config.RedisPrefix, policies, a.Log); err != nil {
+			return nil, fmt.Errorf("subscribe to the cache changes on Redis: %w", err)
+		}
+	}
+	return a.redis, nil
 }

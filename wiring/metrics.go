@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"cmp"
@@ -17,9 +17,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/keys"
-	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
-	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
 )
@@ -91,10 +89,10 @@ func checkMetricsExposure(cfg *Config, worker bool) error {
 	return nil
 }
 
-// telemetry is a process's registry and, when configured, its separate
+// Metrics is a process's registry and, when configured, its separate
 // metrics listener. Each App has its own registry (nothing global), so
 // tests run several in one process.
-type telemetry struct {
+type Metrics struct {
 	reg   *prometheus.Registry
 	token string
 	addr  string
@@ -104,16 +102,16 @@ type telemetry struct {
 
 	health func(context.Context) error // the separate listener's /healthz check (worker: Redis)
 
-	api    *api.Metrics          // serve only
-	signer licensing.LeaseSigner // serve only: the keyring, timed
+	api    *api.Metrics     // serve only
+	signer keys.LeaseSigner // serve only: the keyring, timed
 	jobs   *workers.Metrics
 }
 
-// newTelemetry builds the registry with the Go runtime, process and build
+// newMetrics builds the registry with the Go runtime, process and build
 // series; the adapters add theirs.
-func newTelemetry(cfg *Config) (*telemetry, error) {
+func newMetrics(cfg *Config) (*Metrics, error) {
 	reg := prometheus.NewRegistry()
-	v, r := buildVersion()
+	v, r := BuildVersion(cfg.Build.Version, cfg.Build.Revision)
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "narcidi_build_info",
 		Help: "Always 1: the version, VCS revision and Go version of this binary.",
@@ -127,12 +125,13 @@ func newTelemetry(cfg *Config) (*telemetry, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &telemetry{reg: reg, token: cfg.MetricsToken, addr: cfg.MetricsAddr}, nil
+	return &Metrics{reg: reg, token: cfg.MetricsToken, addr: cfg.MetricsAddr}, nil
 }
 
-// buildVersion is the main module's version and VCS revision: the -ldflags
-// stamps, else the Go toolchain's ("(devel)" and "unknown" without any).
-func buildVersion() (version, revision string) {
+// BuildVersion is the main module's version and VCS revision: the -ldflags
+// stamps given (cmd/narcidi's version.go), else the Go toolchain's
+// ("(devel)" and "unknown" without any).
+func BuildVersion(stampedVersion, stampedRevision string) (version, revision string) {
 	version, revision = "(devel)", "unknown"
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		if bi.Main.Version != "" {
@@ -144,13 +143,13 @@ func buildVersion() (version, revision string) {
 			}
 		}
 	}
-	// The -ldflags stamps of a release build win (version.go).
+	// The -ldflags stamps of a release build win.
 	return cmp.Or(stampedVersion, version), cmp.Or(stampedRevision, revision)
 }
 
-// apiScrape is /metrics on the API's listener: only with a token and no
+// APIScrape is /metrics on the API's listener: only with a token and no
 // separate address.
-func (t *telemetry) apiScrape() *api.MetricsScrape {
+func (t *Metrics) APIScrape() *api.MetricsScrape {
 	if t.addr != "" || t.token == "" {
 		return nil
 	}
@@ -158,7 +157,7 @@ func (t *telemetry) apiScrape() *api.MetricsScrape {
 }
 
 // listen starts the separate metrics listener, if one is configured.
-func (t *telemetry) listen(log *slog.Logger) error {
+func (t *Metrics) listen(log *slog.Logger) error {
 	if t.addr == "" {
 		return nil
 	}
@@ -173,7 +172,7 @@ func (t *telemetry) listen(log *slog.Logger) error {
 }
 
 // describe says where the metrics are, for the start-up line.
-func (t *telemetry) describe() string {
+func (t *Metrics) describe() string {
 	switch {
 	case t.ln != nil && t.token != "":
 		return fmt.Sprintf("metrics on http://%s%s (bearer token)", t.ln.Addr(), api.MetricsPath)
@@ -185,15 +184,15 @@ func (t *telemetry) describe() string {
 	return "metrics not served (set NARCIDI_METRICS_ADDR or NARCIDI_METRICS_TOKEN)"
 }
 
-// metricsURL is the separate listener's /metrics URL ("" without one).
-func (t *telemetry) metricsURL() string {
+// URL is the separate listener's /metrics URL ("" without one).
+func (t *Metrics) URL() string {
 	if t == nil || t.ln == nil {
 		return ""
 	}
 	return "http://" + t.ln.Addr().String() + api.MetricsPath
 }
 
-func (t *telemetry) close() error {
+func (t *Metrics) close() error {
 	if t == nil || t.app == nil {
 		return nil
 	}
@@ -202,141 +201,34 @@ func (t *telemetry) close() error {
 	return err
 }
 
-// timedSigner times every lease signature.
-type timedSigner struct {
-	next     licensing.LeaseSigner
-	duration prometheus.Histogram
-}
-
-func newTimedSigner(reg prometheus.Registerer, next licensing.LeaseSigner) (licensing.LeaseSigner, error) {
-	h := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "narcidi_lease_signing_duration_seconds",
-		Help:    "Time to sign a lease with the active key.",
-		Buckets: prometheus.ExponentialBuckets(0.00002, 2, 14), // 20µs to about 160ms
-	})
-	if err := reg.Register(h); err != nil {
-		return nil, err
-	}
-	return timedSigner{next: next, duration: h}, nil
-}
-
-func (s timedSigner) SignLease(ctx context.Context, claims verifier.LeaseClaims) (string, error) {
-	start := time.Now()
-	tok, err := s.next.SignLease(ctx, claims)
-	s.duration.Observe(time.Since(start).Seconds())
-	return tok, err
-}
-
-// The signing keys' series, read from the keyring at scrape time.
-var (
-	descSigningKeys = prometheus.NewDesc("narcidi_signing_keys",
-		"Lease signing keys by status (active, retired).", []string{"status"}, nil)
-	descRootInUse = prometheus.NewDesc("narcidi_signing_root_in_use",
-		"1 if any signing key has a root certificate attached (apps may pin the root), else 0.", nil, nil)
-	descActiveCertified = prometheus.NewDesc("narcidi_signing_active_key_certified",
-		"1 if the active signing key has a root certificate valid now, else 0.", nil, nil)
-	descActiveCertExpiry = prometheus.NewDesc("narcidi_signing_active_key_certificate_expiry_timestamp_seconds",
-		"Unix time at which the active key's root certificate ends (absent without one).", nil, nil)
-)
-
-type keysCollector struct {
-	kr  *keys.Keyring
-	now func() time.Time
-}
-
-func (c keysCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSigningKeys, descRootInUse, descActiveCertified, descActiveCertExpiry} {
-		ch <- d
-	}
-}
-
-func (c keysCollector) Collect(ch chan<- prometheus.Metric) {
-	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	byStatus := map[string]int{keys.StatusActive: 0, keys.StatusRetired: 0}
-	rootInUse := false
-	for _, k := range c.kr.List() {
-		byStatus[k.Status]++
-		if _, ok := c.kr.Certificate(k.KID); ok {
-			rootInUse = true
-		}
-	}
-	for st, n := range byStatus {
-		gauge(descSigningKeys, float64(n), st)
-	}
-	gauge(descRootInUse, b2f(rootInUse))
-	certified := false
-	if kid, ok := c.kr.Active(); ok {
-		if nbf, exp, ok := c.kr.CertificateWindow(kid); ok {
-			now := c.now()
-			certified = !now.Before(nbf) && now.Before(exp)
-			gauge(descActiveCertExpiry, float64(exp.Unix()))
-		}
-	}
-	gauge(descActiveCertified, b2f(certified))
-}
-
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// descRedisUp is Redis's reachability, pinged at scrape time: the job queue,
-// the shared rate limits and the cache messages all need it.
-var descRedisUp = prometheus.NewDesc("narcidi_redis_up",
-	"1 if Redis answered a PING at scrape time (2s timeout), else 0.", nil, nil)
-
-type redisCollector struct{ rdb redis.UniversalClient }
-
-func (c redisCollector) Describe(ch chan<- *prometheus.Desc) { ch <- descRedisUp }
-
-func (c redisCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	ch <- prometheus.MustNewConstMetric(descRedisUp, prometheus.GaugeValue, b2f(c.rdb.Ping(ctx).Err() == nil))
-}
-
-// redisHealth is a worker's /healthz check: Redis answers.
-func redisHealth(rdb redis.UniversalClient) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fmt.Errorf("redis: %w", err)
-		}
-		return nil
-	}
-}
-
-// serveTelemetry is the telemetry of narcidi serve: the database's, the
+// serveMetrics is the metrics of narcidi serve: the database's, the
 // keys', the API's, the signer's and (run in-process without Redis) the
 // jobs' series.
-func serveTelemetry(cfg *Config, st *storage.Store, kr *keys.Keyring, log *slog.Logger) (*telemetry, error) {
-	t, err := newTelemetry(cfg)
+func serveMetrics(cfg *Config, st *storage.Store, kr *keys.Keyring, log *slog.Logger) (*Metrics, error) {
+	t, err := newMetrics(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if err := st.RegisterMetrics(t.reg, log); err != nil {
 		return nil, err
 	}
-	if err := t.reg.Register(keysCollector{kr: kr, now: time.Now}); err != nil {
+	if err := t.reg.Register(keys.NewCollector(kr, time.Now)); err != nil {
 		return nil, err
 	}
 	if t.api, err = api.NewMetrics(t.reg); err != nil {
 		return nil, err
 	}
-	if t.signer, err = newTimedSigner(t.reg, kr); err != nil {
+	if t.signer, err = keys.NewTimedSigner(t.reg, kr); err != nil {
 		return nil, err
 	}
 	t.jobs, err = workers.NewMetrics(t.reg)
 	return t, err
 }
 
-// workerTelemetry is the telemetry of narcidi worker: the database's, the
+// workerMetrics is the metrics of narcidi worker: the database's, the
 // jobs' and asynq's queue series.
-func workerTelemetry(cfg *Config, st *storage.Store, rdb redis.UniversalClient, log *slog.Logger) (*telemetry, error) {
-	t, err := newTelemetry(cfg)
+func workerMetrics(cfg *Config, st *storage.Store, rdb redis.UniversalClient, log *slog.Logger) (*Metrics, error) {
+	t, err := newMetrics(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -346,10 +238,10 @@ func workerTelemetry(cfg *Config, st *storage.Store, rdb redis.UniversalClient, 
 	if err := workers.RegisterQueueMetrics(t.reg, rdb); err != nil {
 		return nil, err
 	}
-	if err := t.reg.Register(redisCollector{rdb}); err != nil {
+	if err := workers.RegisterRedisMetrics(t.reg, rdb); err != nil {
 		return nil, err
 	}
-	t.health = redisHealth(rdb)
+	t.health = workers.RedisHealth(rdb)
 	t.jobs, err = workers.NewMetrics(t.reg)
 	return t, err
 }

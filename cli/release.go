@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -33,9 +33,9 @@ const releaseUsage = `Usage:
         matches, otherwise deleted and made again (published versions never are)
 `
 
-// releaseCommand runs `narcidi release ...`. The release private key stays
+// Release runs `narcidi release ...`. The release private key stays
 // on the publisher's machine: only hashes and signatures go to the server.
-func releaseCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func Release(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, releaseUsage)
 		return errors.New("want a subcommand: keygen or publish")
@@ -190,7 +190,7 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 		// Finalize reads the whole object back to hash it: give it a time
 		// that grows with the size instead of the default minute (ctx
 		// still bounds it).
-		fc := &apiCaller{base: c.base, token: c.token, client: &http.Client{Timeout: finalizeTimeout(a.in.Size)}}
+		fc := &apiCaller{base: c.base, token: c.token, client: &http.Client{Timeout: FinalizeTimeout(a.in.Size)}}
 		if _, _, err := fc.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts/"+up.Artifact.ID+"/finalize", release.FinalizeInput{Parts: parts}, nil); err != nil {
 			return fmt.Errorf("%s/%s: finalize: %w", a.platform, a.arch, err)
 		}
@@ -282,10 +282,10 @@ func resumable(old *release.Release, in release.ReleaseInput, arts []localArtifa
 	return done, true
 }
 
-// finalizeTimeout is how long the CLI waits for a finalize of size bytes:
+// FinalizeTimeout is how long the CLI waits for a finalize of size bytes:
 // two minutes plus a second per 10 MiB (the server streams the object once
 // through SHA-256 and SHA-512), e.g. about 1h27 for 50 GiB.
-func finalizeTimeout(size int64) time.Duration {
+func FinalizeTimeout(size int64) time.Duration {
 	return 2*time.Minute + time.Duration(size/(10<<20))*time.Second
 }
 

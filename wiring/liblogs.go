@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -22,13 +22,14 @@ var (
 
 func routeLibraryLogs(l *slog.Logger) {
 	libraryLog.Store(l)
-	routeRedisOnce.Do(func() { redis.SetLogger(redisLogger{}) })
+	routeRedisOnce.Do(func() { redis.SetLogger(RedisLogger{}) })
 }
 
-// redisLogger is go-redis's internal.Logging on slog.
-type redisLogger struct{}
+// RedisLogger is go-redis's internal.Logging on slog.
+// RedisLogger is go-redis's logger: its lines go to the process logger.
+type RedisLogger struct{}
 
-func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+func (RedisLogger) Printf(ctx context.Context, format string, v ...any) {
 	if l := libraryLog.Load(); l != nil {
 		l.WarnContext(ctx, fmt.Sprintf(format, v...), "from", "go-redis")
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/insights/sim"
+	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
 const insightsUsage = `Usage:
@@ -31,9 +32,9 @@ const insightsUsage = `Usage:
       the scoring job trains on ("narcidi insights import -h")
 `
 
-// insightsCommand runs `narcidi insights`. It works on files only: no
+// Insights runs `narcidi insights`. It works on files only: no
 // configuration, no database.
-func insightsCommand(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func Insights(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, insightsUsage)
 		return errors.New("want a subcommand: simulate or evaluate")
@@ -64,12 +65,12 @@ func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&def.GrowRate, "grow", def.GrowRate, "share of licenses that outgrow their seats")
 	fs.Float64Var(&def.ShareRate, "share", def.ShareRate, "share of licenses whose key is shared")
 	if err := fs.Parse(args); err != nil {
-		return usageOr(err)
+		return UsageOr(err)
 	}
 	if *out == "" || *labels == "" {
 		fmt.Fprintln(stderr, "-out and -labels are required")
 		fs.Usage()
-		return usageError{errors.New("-out and -labels are required")}
+		return wiring.UsageError{Err: errors.New("-out and -labels are required")}
 	}
 	def.Seed = *seed
 	if *mix != "" {
@@ -77,7 +78,7 @@ func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 		if !ok {
 			err := fmt.Errorf("-mix %q: want classic, wide or traps", *mix)
 			fmt.Fprintln(stderr, err)
-			return usageError{err}
+			return wiring.UsageError{Err: err}
 		}
 		set := map[string]bool{}
 		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -127,12 +128,12 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 			})
 	}
 	if err := fs.Parse(args); err != nil {
-		return usageOr(err)
+		return UsageOr(err)
 	}
 	if *history == "" || *labelsPath == "" {
 		fmt.Fprintln(stderr, "-history and -labels are required")
 		fs.Usage()
-		return usageError{errors.New("-history and -labels are required")}
+		return wiring.UsageError{Err: errors.New("-history and -labels are required")}
 	}
 	lf, err := os.Open(*labelsPath)
 	if err != nil {
@@ -325,10 +326,10 @@ func printEvaluation(w io.Writer, ev *insights.Evaluation) {
 	}
 }
 
-// usageOr passes -h through and marks other flag errors as usage errors.
-func usageOr(err error) error {
-	if errHelp(err) {
+// UsageOr passes -h through and marks other flag errors as usage errors.
+func UsageOr(err error) error {
+	if wiring.ErrHelp(err) {
 		return err
 	}
-	return usageError{err}
+	return wiring.UsageError{Err: err}
 }

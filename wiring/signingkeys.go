@@ -1,4 +1,4 @@
-package main
+package wiring
 
 import (
 	"context"
@@ -45,13 +45,13 @@ func (k keyStore) SetSigningKeyCert(ctx context.Context, kid, cert string) error
 	return k.st.SetSigningKeyCert(ctx, kid, cert)
 }
 
-// openSigningKeys opens the signing keys kept in the database and copies
+// OpenSigningKeys opens the signing keys kept in the database and copies
 // into it the keys folder of earlier versions (NARCIDI_KEYS_DIR), if one is
 // there. The copy is idempotent and runs at every start, so the folders of
 // several instances upgraded one after the other all end in the database:
 // the first folder's active key keeps signing, the others' keys verify
 // what they signed.
-func openSigningKeys(cfg *Config, st *storage.Store, master []byte, log *slog.Logger) (*keys.Keyring, error) {
+func OpenSigningKeys(cfg *Config, st *storage.Store, master []byte, log *slog.Logger) (*keys.Keyring, error) {
 	kr, err := keys.OpenStore(keyStore{st}, master, nil)
 	if err != nil {
 		return nil, err
@@ -70,15 +70,15 @@ func openSigningKeys(cfg *Config, st *storage.Store, master []byte, log *slog.Lo
 	return kr, nil
 }
 
-// errNoSigningKey is the refusal to mint a key on a database that has been
+// ErrNoSigningKey is the refusal to mint a key on a database that has been
 // used: leases signed by its lost key may be out there, and a new key would
 // make pinned apps refuse every new lease.
-var errNoSigningKey = errors.New("this database has been used but holds no active lease signing key")
+var ErrNoSigningKey = errors.New("this database has been used but holds no active lease signing key")
 
-// ensureSigningKey makes the first signing key of a new database. A used
+// EnsureSigningKey makes the first signing key of a new database. A used
 // database without an active key is refused: only `narcidi keys generate`
 // makes a new key there.
-func ensureSigningKey(ctx context.Context, kr *keys.Keyring, st *storage.Store, log *slog.Logger) error {
+func EnsureSigningKey(ctx context.Context, kr *keys.Keyring, st *storage.Store, log *slog.Logger) error {
 	if _, ok := kr.Active(); ok {
 		return nil
 	}
@@ -98,7 +98,7 @@ func ensureSigningKey(ctx context.Context, kr *keys.Keyring, st *storage.Store, 
 	if used {
 		return fmt.Errorf("%w. If it was restored from a backup, restore the same master key; if it was upgraded from a version that kept keys in a folder, "+
 			"set NARCIDI_KEYS_DIR to that folder (it is copied in at start). Only if the old keys are lost for good, run `narcidi keys generate`: "+
-			"apps that pinned the old keys will refuse new leases", errNoSigningKey)
+			"apps that pinned the old keys will refuse new leases", ErrNoSigningKey)
 	}
 	kid, created, err := kr.EnsureActive()
 	if err != nil {
@@ -109,3 +109,7 @@ func ensureSigningKey(ctx context.Context, kr *keys.Keyring, st *storage.Store, 
 	}
 	return nil
 }
+
+// SigningKeyStore is the database's signing keys as keys.Store, for the
+// commands that open them without a server (verify-backup).
+func SigningKeyStore(st *storage.Store) keys.Store { return keyStore{st} }
