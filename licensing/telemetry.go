@@ -74,7 +74,8 @@ func (s *Leasing) noteUse(u Use) {
 }
 
 // noteRefusal records err, a refusal of kind, when it is one insights
-// keeps: an activation refused for the seat limit or a blocked machine,
+// keeps: an activation refused for the seat limit, the abuse caps
+// (activation_limited: keys hopping between machines) or a blocked machine,
 // any refused renewal or heartbeat of a license that exists. Other errors
 // (infrastructure, unknown keys) are not kept.
 func (s *Leasing) noteRefusal(kind UseKind, err error, lic *License, m *Machine, req MachineRequest, at time.Time) {
@@ -83,7 +84,7 @@ func (s *Leasing) noteRefusal(kind UseKind, err error, lic *License, m *Machine,
 	}
 	code := ErrorCode(err)
 	switch code {
-	case ESeatLimit, EMachineBlocked:
+	case ESeatLimit, EActivationLimited, EMachineBlocked:
 	case ENotActivated, ELicenseSuspended, ELicenseRevoked, ELicenseExpired, EForbidden:
 		if kind == UseActivation {
 			return

@@ -6,7 +6,12 @@
 // client API answered (activations, renewals, heartbeats, validations, the
 // distinct /24 or /48 networks and platforms seen, each a small bounded
 // set), and one event per refusal that matters (an activation refused for
-// the seat limit or a blocked machine, a refused renewal or heartbeat).
+// the seat limit, by the policy's activation cap or for a blocked machine,
+// a refused renewal or heartbeat). The seat-limit refusals feed the
+// upgrade score and the activation-cap refusals the sharing score: they
+// are the refusals behind the license.seat_limit_reached and
+// license.activation_limited events, counted one by one where the events
+// are written at most once an hour.
 // Leasing hands uses and refusals to a Recorder (licensing.TelemetryRecorder)
 // that answers at once and writes them behind in batches, as the last-seen
 // stamps are (storage.LastSeenBatcher): one statement per table per batch,

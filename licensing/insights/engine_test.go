@@ -255,3 +255,47 @@ func TestLargePlanSharersAmongSharers(t *testing.T) {
 		}
 	}
 }
+
+// TestActivationCapRaisesSharing: activations refused by the policy's
+// activation cap (the refusal behind license.activation_limited, issue 27)
+// are sharing evidence, named in the reasons; one day is a hint, the
+// points stop at three days, and other refusals add none.
+func TestActivationCapRaisesSharing(t *testing.T) {
+	e := insights.NewEngine(insights.EngineConfig{Seed: 1})
+	sharing := func(capDays int, code licensing.Code) insights.Score {
+		t.Helper()
+		s := fixedSnapshot()
+		s.ClockTampering, s.Refusals = 0, nil
+		for i := range s.Activations {
+			s.Activations[i].Hostname = "build-1" // no clone
+		}
+		for k := range capDays {
+			for j := range 2 { // two refusals a day count as one day
+				s.Refusals = append(s.Refusals, insights.RefusalEvent{At: s.At.AddDate(0, 0, -2*k-1).Add(time.Duration(j) * time.Minute),
+					Kind: licensing.UseActivation, Code: code, LicenseID: "lic-1", Fingerprint: fmt.Sprintf("fp-hop-%d-%d", k, j)})
+			}
+		}
+		scores, err := e.Score([]insights.Snapshot{s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return scores[3]
+	}
+	none, one, three, five := sharing(0, licensing.EActivationLimited), sharing(1, licensing.EActivationLimited),
+		sharing(3, licensing.EActivationLimited), sharing(5, licensing.EActivationLimited)
+	if !(none.Value < one.Value && one.Value < three.Value) {
+		t.Fatalf("sharing by days of cap refusals: 0 → %.3f, 1 → %.3f, 3 → %.3f: want it to rise", none.Value, one.Value, three.Value)
+	}
+	if five.Value != three.Value {
+		t.Errorf("5 days %.4f, 3 days %.4f: the points stop at three days", five.Value, three.Value)
+	}
+	if !strings.Contains(fmt.Sprint(three.Reasons), "activations refused by the activation cap on 3 days of the last 28") {
+		t.Errorf("reasons %+v: want the cap refusals named", three.Reasons)
+	}
+	if strings.Contains(fmt.Sprint(none.Reasons), "activation cap") {
+		t.Errorf("reasons %+v: no refusal, no reason", none.Reasons)
+	}
+	if other := sharing(3, licensing.EMachineBlocked); other.Value != none.Value {
+		t.Errorf("blocked-machine refusals moved sharing: %.4f against %.4f", other.Value, none.Value)
+	}
+}

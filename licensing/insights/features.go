@@ -45,6 +45,7 @@ type Features struct {
 	RefusedRenewals28  int     // renewals and heartbeats refused, last 28 days
 	SeatRefusals28     int     // activations refused for the seat limit, last 28 days
 	SeatRefusalDays28  int     // days of the last 28 with such a refusal
+	CapRefusalDays28   int     // days of the last 28 with an activation refused by the abuse caps (activation_limited)
 	DaysToExpiry       float64 // capped at 365 (365: never expires); negative once past
 	DaysToGraceEnd     float64 // same, to the end of the grace period
 	Extensions         int
@@ -253,7 +254,7 @@ func Extract(s *Snapshot) Features {
 		f.DaysSinceUse = math.Min(maxSince, float64(lastUse))
 	}
 
-	seatDays := map[int]bool{}
+	seatDays, capDays := map[int]bool{}, map[int]bool{}
 	for i := range s.Refusals {
 		r := &s.Refusals[i]
 		k := ago(r.At)
@@ -264,11 +265,13 @@ func Extract(s *Snapshot) Features {
 		case r.Code == licensing.ESeatLimit:
 			f.SeatRefusals28++
 			seatDays[k] = true
+		case r.Code == licensing.EActivationLimited:
+			capDays[k] = true
 		case r.Kind == licensing.UseRenewal || r.Kind == licensing.UseHeartbeat:
 			f.RefusedRenewals28++
 		}
 	}
-	f.SeatRefusalDays28 = len(seatDays)
+	f.SeatRefusalDays28, f.CapRefusalDays28 = len(seatDays), len(capDays)
 	for _, t := range s.Deactivations {
 		if k := ago(t); k >= 0 {
 			f.Deactivations90++

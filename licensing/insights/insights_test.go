@@ -29,7 +29,7 @@ type fixture struct {
 
 // newFixture is a server's wiring: services over a real database with a
 // Recorder as their telemetry, and one license of two seats.
-func newFixture(t *testing.T, dialect string, cfg insights.RecorderConfig) *fixture {
+func newFixture(t *testing.T, dialect string, cfg insights.RecorderConfig, rules ...licensing.PolicyRules) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st := storagetest.Open(t, dialect)
@@ -42,8 +42,12 @@ func newFixture(t *testing.T, dialect string, cfg insights.RecorderConfig) *fixt
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := svc.Catalog.CreatePolicy(ctx, licensing.PolicyInput{ProductID: prod.ID, Name: "Team", MaxMachines: 2, Floating: true,
-		LeaseTTLSeconds: 3600, HeartbeatWindowSeconds: 600})
+	in := licensing.PolicyInput{ProductID: prod.ID, Name: "Team", MaxMachines: 2, Floating: true,
+		LeaseTTLSeconds: 3600, HeartbeatWindowSeconds: 600}
+	if len(rules) > 0 {
+		in.Rules = &rules[0]
+	}
+	pol, err := svc.Catalog.CreatePolicy(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,6 +172,31 @@ func TestTelemetryCountsWhatTheClientAPIAnswered(t *testing.T) {
 			}
 			if !reflect.DeepEqual(gotRefs, wantRefs) {
 				t.Errorf("refusals:\n%+v\nwant\n%+v", gotRefs, wantRefs)
+			}
+		})
+	}
+}
+
+// TestActivationCapRefusalsAreKept: an activation refused by the policy's
+// activation cap (issue 27) is kept as a refusal with its own code, so
+// the sharing score can read it (TestActivationCapRaisesSharing).
+func TestActivationCapRefusalsAreKept(t *testing.T) {
+	for _, d := range storagetest.Dialects {
+		t.Run(d, func(t *testing.T) {
+			ctx := context.Background()
+			f := newFixture(t, d, insights.RecorderConfig{MaxDelay: time.Hour},
+				licensing.PolicyRules{ActivationLimits: licensing.ActivationLimits{MaxActivations: 1, LimitPeriodSeconds: 3600}})
+			must[*licensing.Grant](t)(f.svc.Leasing.Activate(ctx, f.req("fp-aaaaaaaa", "192.0.2.1", "linux/amd64")))
+			_, err := f.svc.Leasing.Activate(ctx, f.req("fp-bbbbbbbb", "198.51.100.7", "linux/amd64"))
+			wantCode(t, err, licensing.EActivationLimited)
+			if err := f.rec.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			f.clock.Add(time.Minute) // PostgreSQL keeps microseconds: read past the refusal's rounded time
+			is := insights.NewService(f.st.Insights(), f.clock.Now, 0)
+			refs := must[[]insights.RefusalEvent](t)(is.Refusals(ctx, f.lic, 7))
+			if len(refs) != 1 || refs[0].Code != licensing.EActivationLimited || refs[0].Kind != licensing.UseActivation || refs[0].Fingerprint != "fp-bbbbbbbb" {
+				t.Fatalf("refusals %+v: want the one activation refused by the cap", refs)
 			}
 		})
 	}

@@ -20,7 +20,13 @@ import (
 //	z = −3.2 + 0.6 z(extra fingerprints per √seats) + 0.3 z(deactivations per √seats) + 0.4 z(networks per seat)
 //	    + 0.4 z(activation burst per √seats) + 0.3 z(own history)
 //	    + 3 per cloned machine (one id, two hostnames; at most 2) + 1.5 per clock-tampering report (at most 2)
+//	    + 1 per day of the last 28 with an activation refused by the abuse caps (at most 3)
 //	score = σ(z)
+//
+// An activation refused by the policy's activation cap (activation_limited,
+// the refusal behind the license.activation_limited event) is a key hopping
+// between more machines than its plan allows for: one such day is a hint,
+// three are as strong as a cloned machine.
 //
 // A fleet (Features.Fleet: activations from at most two networks, their
 // hostnames on one pattern) counts no machine churn and no own history; a
@@ -33,7 +39,7 @@ import (
 const (
 	sharingBias     = -3.2
 	sharingMaxZ     = 6.0
-	sharingVersion  = "sharing-rules-5"
+	sharingVersion  = "sharing-rules-6"
 	upgradeVersion  = "upgrade-rules-2"
 	minPeers        = 20
 	madToSigma      = 1.4826 // MAD × this estimates a normal σ
@@ -41,6 +47,8 @@ const (
 	maxTamperings   = 2
 	clonePoints     = 3.0
 	tamperingPoints = 1.5
+	maxCapDays      = 3
+	capDayPoints    = 1.0
 )
 
 // peerMetric is one metric of a license compared with its peers.
@@ -193,6 +201,8 @@ func scoreSharing(f *Features, ref peerRef) (float64, []Reason) {
 		Feature: "cloned_machines", Value: float64(f.Clones)}})
 	ev = append(ev, evidence{tamperingPoints * float64(min(f.ClockTampering, maxTamperings)), Reason{Text: "clock tampering reported " +
 		plural(f.ClockTampering, "time", "times") + " in the last 90 days", Feature: "clock_tampering", Value: float64(f.ClockTampering)}})
+	ev = append(ev, evidence{capDayPoints * float64(min(f.CapRefusalDays28, maxCapDays)), Reason{Text: "activations refused by the activation cap on " +
+		plural(f.CapRefusalDays28, "day", "days") + " of the last 28", Feature: "activation_limited_days_28", Value: float64(f.CapRefusalDays28)}})
 	z := sharingBias
 	for _, e := range ev {
 		z += e.points
