@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
+	"errors"
 	"net/http"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +19,8 @@ import (
 // Under "maintain", through the real server and the SDK's client: an
 // expired license still activates and renews its lease; a release
 // published after its expiry answers updates_expired, an older one
-// downloads.
+// downloads; the SDK's updater offers the newer release and, asked to
+// download it, says why it may not.
 func TestMaintainEndToEnd(t *testing.T) {
 	key := newReleaseKey(t)
 	app := startAppWith(t, map[string]string{"NARCIDI_RELEASE_PUBLIC_KEYS": base64.StdEncoding.EncodeToString(key.pub)})
@@ -74,5 +79,32 @@ func TestMaintainEndToEnd(t *testing.T) {
 		if code != c.code || (c.code == "" && (status != c.status || loc == "")) || (c.code != "" && status < 400) {
 			t.Errorf("download %s: %d %q (location %q), want %d %q", c.version, status, code, loc, c.status, c.code)
 		}
+	}
+
+	// The updater, as an app runs it: 2.0.0 is offered, its download is
+	// refused with ErrUpdateLicenseExpired and words a person can act on.
+	var keysOut struct {
+		MetadataKeys []struct {
+			PublicKey string `json:"public_key"`
+		} `json:"metadata_keys"`
+	}
+	apiClient{t, app.URL(), ""}.call("GET", "/v1/client/releases/keys", nil, &keysOut)
+	if len(keysOut.MetadataKeys) == 0 {
+		t.Fatal("no release metadata key")
+	}
+	metaPub, _ := base64.StdEncoding.DecodeString(keysOut.MetadataKeys[0].PublicKey)
+	u, err := verifier.NewUpdater(verifier.UpdaterConfig{Client: sdk, MetadataKeys: []ed25519.PublicKey{metaPub},
+		ReleaseKeys: []ed25519.PublicKey{key.pub}, Product: cat.productID, Platform: "linux", Arch: "amd64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := verifier.Credentials{LicenseKey: lic.Key, Fingerprint: req.Fingerprint}
+	upd, err := u.Check(ctx, creds, "1.0.0")
+	if err != nil || upd == nil || upd.Version != "2.0.0" {
+		t.Fatalf("Check from 1.0.0 = %+v, %v: want 2.0.0 offered", upd, err)
+	}
+	err = u.Download(ctx, creds, upd, filepath.Join(t.TempDir(), "app.new"))
+	if !errors.Is(err, verifier.ErrUpdateLicenseExpired) || !strings.Contains(err.Error(), "published after the license expired") {
+		t.Fatalf("Download 2.0.0 = %v: want ErrUpdateLicenseExpired, said plainly", err)
 	}
 }
