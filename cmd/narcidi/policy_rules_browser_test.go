@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -19,21 +18,11 @@ import (
 // console's HTTP tests cover both databases.)
 func TestPolicyRulesInBrowser(t *testing.T) {
 	app := startApp(t, "sqlite")
-	m := setPasswordLink.FindStringSubmatch(app.Out.(*bytes.Buffer).String())
-	if m == nil {
-		t.Fatal("no set-password link printed")
-	}
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)
 	ctx := newBrowser(t, app.URL())
 	dir := screenshotDir(t)
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(ctx, actions...); err != nil {
-			loc, _ := chromedp.Run(ctx, chromedp.Location())
-			t.Fatalf("%s (at %s): %v", what, loc, err)
-		}
-	}
+	run := browserRun(t, ctx)
 	text := func(sel string) string {
 		t.Helper()
 		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -48,19 +37,7 @@ func TestPolicyRulesInBrowser(t *testing.T) {
 		shoot(t, ctx, dir, name+"-phone.png", 390)
 		run("back to desktop width", chromedp.EmulateViewport(1280, 900))
 	}
-	const password = "a long console password"
-	submit := chromedp.CSS(`main form button[type=submit]`)
-	run("set the password and sign in",
-		chromedp.Navigate(m[2]),
-		chromedp.WaitVisible(chromedp.CSS(`#password`)),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.SendKeys(chromedp.CSS(`#confirm`), password),
-		chromedp.Click(submit),
-		chromedp.WaitVisible(chromedp.CSS(`#email`)),
-		chromedp.SendKeys(chromedp.CSS(`#email`), m[1]),
-		chromedp.SendKeys(chromedp.CSS(`#password`), password),
-		chromedp.Click(submit),
-		chromedp.WaitVisible(`//h2[text()="Licenses"]`))
+	signInFirstAdmin(t, app, run, "a long console password")
 
 	run("set the policy's activation rules",
 		chromedp.Navigate(app.URL()+"/console/policies/"+cat.policyID),
