@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
+	"testing"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -38,15 +39,36 @@ const (
 	argonKeyLen  = 32
 )
 
+// cheapHashes is set by UseCheapPasswordHashes, in test binaries only.
+var cheapHashes atomic.Bool
+
+// UseCheapPasswordHashes makes HashPassword use argon2id's smallest cost
+// (1 pass over 8 KiB) for the rest of the process. Under the race detector
+// one hash at the real cost takes about a second, and the console's and the
+// end-to-end tests make hundreds of them; the cheap ones are still argon2id
+// PHC strings that VerifyPassword checks by the parameters they record, so
+// every rule around them runs as in production. It panics outside a test
+// binary: no server can be made to use it.
+func UseCheapPasswordHashes() {
+	if !testing.Testing() {
+		panic("licensing: UseCheapPasswordHashes called outside a test binary")
+	}
+	cheapHashes.Store(true)
+}
+
 // HashPassword returns the PHC string of an argon2id hash of p.
 func HashPassword(p string) (string, error) {
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", Wrap(EInternal, err, "read random salt")
 	}
-	key := idKey([]byte(p), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	var t, mem uint32 = argonTime, argonMemory
+	if cheapHashes.Load() {
+		t, mem = 1, 8
+	}
+	key := idKey([]byte(p), salt, t, mem, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, mem, t, argonThreads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
@@ -98,8 +120,11 @@ func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uin
 	// stays at twice the block and the process keeps it from the system
 	// until the next collection, which an idle server runs every two
 	// minutes only; a collection that returns it now costs a few
-	// milliseconds beside the hash's tens.
-	debug.FreeOSMemory()
+	// milliseconds beside the hash's tens. (A test binary's cheap hash
+	// has no block worth a collection.)
+	if memory >= argonMemory {
+		debug.FreeOSMemory()
+	}
 	<-hashing
 	return key
 }

@@ -27,6 +27,8 @@ var ctx = context.Background()
 func TestMain(m *testing.M) {
 	// go-redis logs every failed dial; the outage test makes many on purpose.
 	redis.SetLogger(quietRedis{})
+	// Cheap password hashes: the real cost is tested in licensing.
+	licensing.UseCheapPasswordHashes()
 	os.Exit(m.Run())
 }
 

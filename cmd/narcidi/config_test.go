@@ -10,11 +10,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
 // TestMain lets a test run this test binary as the real narcidi program
-// (main, os.Args, os.Getenv, os.Exit): see runBinary.
+// (main, os.Args, os.Getenv, os.Exit): see runBinary. Password hashes are
+// cheap in both (argon2id's real cost is tested in licensing).
 func TestMain(m *testing.M) {
+	licensing.UseCheapPasswordHashes()
 	if os.Getenv("NARCIDI_TEST_RUN_MAIN") == "1" {
 		main()
 		return
