@@ -164,6 +164,7 @@ func contains(list []string, s string) bool {
 // at period end, expired. Each step is checked in the license state, the
 // next renewal of the activated machine and the audit log.
 func TestStripeFullLife(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			h := newHarness(t, d)
@@ -290,6 +291,7 @@ func TestStripeFullLife(t *testing.T) {
 // TestStripeRefusals: bad signature, stale timestamp, unknown price,
 // invoices before their subscription: clear refusals that change nothing.
 func TestStripeRefusals(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			h := newHarness(t, d)
@@ -325,6 +327,7 @@ func TestStripeRefusals(t *testing.T) {
 // TestConcurrentInvoiceExtendsOnce delivers the same invoice event 20
 // times at once: the license is extended once, one renewal recorded.
 func TestConcurrentInvoiceExtendsOnce(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			h := newHarness(t, d)

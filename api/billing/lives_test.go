@@ -30,6 +30,7 @@ func (w *world) hasAction(action string) bool {
 // A checkout's events in every order Stripe may deliver them, each refused
 // one delivered again later (as Stripe does): the end state is the same.
 func TestStripeCheckoutShuffled(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		for _, shape := range shapes {
 			for round := range 4 {
@@ -83,6 +84,7 @@ func TestStripeCheckoutShuffled(t *testing.T) {
 
 // Failed payments through recovery, and through cancellation.
 func TestStripeDunningLives(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		p1, p2 := now.Add(30*day), now.Add(60*day)
@@ -122,6 +124,7 @@ func TestStripeDunningLives(t *testing.T) {
 }
 
 func TestStripeDunningToCancellation(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		p1, p2 := now.Add(30*day), now.Add(60*day)
@@ -149,6 +152,7 @@ func TestStripeDunningToCancellation(t *testing.T) {
 // Trials: converted (the $0 invoice keeps it a trial, the notice goes
 // out), paused at its end, resumed.
 func TestStripeTrialLives(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		trialEnd := now.Add(14 * day)
@@ -181,6 +185,7 @@ func TestStripeTrialLives(t *testing.T) {
 
 // Plan and quantity changes; cancel at period end, then its end.
 func TestStripePlanQuantityAndCancelAtPeriodEnd(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		end := now.Add(30 * day)
@@ -209,6 +214,7 @@ func TestStripePlanQuantityAndCancelAtPeriodEnd(t *testing.T) {
 
 // Refunds and disputes do what the policy says, and are audited.
 func TestStripeRefundAndDispute(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
 		now := w.clock.Now()
@@ -260,6 +266,7 @@ func TestStripeRefundAndDispute(t *testing.T) {
 
 // Customers follow their provider's updates, not an older event.
 func TestStripeCustomerUpdates(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		w.ok("customer.subscription.created", w.subscription(subState{status: "active", start: now, end: now.Add(30 * day)}))
@@ -280,6 +287,7 @@ func TestStripeCustomerUpdates(t *testing.T) {
 // an older period never after a newer one; an incomplete subscription's
 // failed first payment is answered (not refused forever).
 func TestStripeOrdering(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		p1, p2 := now.Add(30*day), now.Add(60*day)
@@ -304,6 +312,7 @@ func TestStripeOrdering(t *testing.T) {
 
 // Bad input: a clear answer and nothing applied.
 func TestStripeBadInput(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			w := newWorld(t, d, basil, func(c *billing.Config) { c.StripeMode = "live" })
@@ -340,6 +349,7 @@ func TestStripeBadInput(t *testing.T) {
 // Finding 1: an event that cannot be applied is counted by outcome, for
 // the alert; an applied one too.
 func TestStripeOutcomeMetric(t *testing.T) {
+	t.Parallel()
 	reg := prometheus.NewRegistry()
 	m, err := billing.NewMetrics(reg)
 	if err != nil {

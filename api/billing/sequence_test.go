@@ -254,6 +254,7 @@ func each(t *testing.T, fn func(t *testing.T, w *world)) {
 // level, periods on the subscription) renews the license; one billed for a
 // subscription it does not name is refused, not acknowledged.
 func TestStripeBothShapesRenew(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		p1, p2 := now.Add(30*day), now.Add(61*day)
@@ -277,6 +278,7 @@ func TestStripeBothShapesRenew(t *testing.T) {
 // Finding 2: the license runs to the provider's trial end or cancel date,
 // and ends when the provider ends an unpaid trial.
 func TestStripeLicenseFollowsProviderDates(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		trialEnd := now.Add(14 * day)
@@ -296,6 +298,7 @@ func TestStripeLicenseFollowsProviderDates(t *testing.T) {
 
 // Finding 2: a cancel date ends the license then, not a month later.
 func TestStripeLicenseRunsToCancelAt(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		end, cancelAt := now.Add(30*day), now.Add(10*day)
@@ -309,6 +312,7 @@ func TestStripeLicenseRunsToCancelAt(t *testing.T) {
 // the subscription line's period; an invoice that changes nothing emits no
 // renewal.
 func TestStripeRenewalWithProrationFirst(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		p1, p2 := now.Add(30*day), now.Add(60*day)
@@ -339,6 +343,7 @@ func TestStripeRenewalWithProrationFirst(t *testing.T) {
 // Finding 4: past due inside the dunning window keeps the license valid
 // past its paid-through; the window's end suspends it.
 func TestStripeDunningKeepsAccess(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		now := w.clock.Now()
 		end := now.Add(time.Hour)
@@ -361,6 +366,7 @@ func TestStripeDunningKeepsAccess(t *testing.T) {
 // and later states (cancel, resume) apply; an unmapped price applies the
 // rest of the state.
 func TestStripeDowngradeOverSeats(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
 		cust, err := w.svc.Customers.CreateCustomer(ctx, licensing.CustomerInput{Name: "Acme"})
@@ -409,6 +415,7 @@ func TestStripeDowngradeOverSeats(t *testing.T) {
 
 // Finding 8: the generic endpoint takes a correctly signed neutral event.
 func TestGenericSignedEvent(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			w := newWorld(t, d, basil)
@@ -439,6 +446,7 @@ func TestGenericSignedEvent(t *testing.T) {
 // Item 7: a valid event of several hundred kB is taken (Stripe's large
 // invoices); one over the limit is refused with 413.
 func TestStripeLargeEvent(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.Dialects[0], basil)
 	now := w.clock.Now()
 	s := w.subscription(subState{status: "active", start: now, end: now.Add(30 * day)})
@@ -454,6 +462,7 @@ func TestStripeLargeEvent(t *testing.T) {
 
 // Item 7: the first events of one checkout, delivered at once, all apply.
 func TestStripeConcurrentCheckout(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			w := newWorld(t, d, basil)
@@ -502,6 +511,7 @@ func TestStripeConcurrentCheckout(t *testing.T) {
 // The README's worked example: scripts/billing-event.sh signs the neutral
 // event with openssl and sends it with curl to a running server.
 func TestGenericScript(t *testing.T) {
+	t.Parallel()
 	for _, tool := range []string{"sh", "openssl", "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is missing (apt-get install -y %s)", tool, tool)
@@ -541,6 +551,7 @@ func TestGenericScript(t *testing.T) {
 // 5: the 4th and 5th machines activate after the raise, the 6th is
 // refused; billed 2, the license is over its seats (flagged, not refused).
 func TestStripeSeatsFollowQuantity(t *testing.T) {
+	t.Parallel()
 	each(t, func(t *testing.T, w *world) {
 		ctx := context.Background()
 		now := w.clock.Now()

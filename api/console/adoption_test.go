@@ -16,6 +16,7 @@ import (
 // the distinct machines and licenses (of this product only), and links the
 // version to its release; a published release no one runs is named.
 func TestProductPageShowsReleaseAdoption(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st) // the clock is 2026-05-01
 		ctx := context.Background()

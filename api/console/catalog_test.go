@@ -54,6 +54,7 @@ func (e *env) byUser(action, target, email string) licensing.Event {
 var keyField = regexp.MustCompile(`id="license-key" class="key" value="([^"]+)"`)
 
 func TestCatalogCustomerAndLicenseForms(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -175,6 +176,7 @@ func policyEqual(a, b licensing.Policy) bool {
 // TestFormErrorsKeepTheValues: a form the service refuses comes back
 // (422) with its message, the field marked and what was typed kept.
 func TestFormErrorsKeepTheValues(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
@@ -234,6 +236,7 @@ func TestFormErrorsKeepTheValues(t *testing.T) {
 // permissions of licensing's table; a read-only user gets 403 and nothing
 // changes. Support may edit customers and licenses but not the catalog.
 func TestReadOnlyCannotPostTheForms(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -283,6 +286,7 @@ func TestReadOnlyCannotPostTheForms(t *testing.T) {
 // TestChangePlanAndTransfer: each asks for a reason and a confirmation,
 // then changes the license through the service, audited as the user.
 func TestChangePlanAndTransfer(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -346,6 +350,7 @@ func TestChangePlanAndTransfer(t *testing.T) {
 // TestListsArePaginated: a list page shows PageSize rows and a link to
 // the rest; a customer search walks on from where its page stopped.
 func TestListsArePaginated(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -379,6 +384,7 @@ func TestListsArePaginated(t *testing.T) {
 // TestFindLicenseByKey: a whole key as pasted (any case, spaces) or its
 // last four characters finds its license, and only it.
 func TestFindLicenseByKey(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

@@ -186,6 +186,7 @@ func (e *env) signedIn(role licensing.Role) *browser {
 }
 
 func TestStateChangesNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
@@ -236,6 +237,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 }
 
 func TestWrongPasswordsAreSlowedDownAndAudited(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		e.user("ops@example.com", licensing.RoleSupport)
@@ -261,6 +263,7 @@ func TestWrongPasswordsAreSlowedDownAndAudited(t *testing.T) {
 }
 
 func TestSessionTimeoutAndSignOut(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleReadOnly)
@@ -300,6 +303,7 @@ func TestSessionTimeoutAndSignOut(t *testing.T) {
 // licensing's table and serves the others (a POST of the matrix's empty
 // form may be refused by the page, 4xx, but not by the role check).
 func TestRoutesByRole(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		for _, role := range users.ConsoleRoles {
@@ -340,6 +344,7 @@ func TestRoutesByRole(t *testing.T) {
 }
 
 func TestPagesSendASecurityPolicy(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		resp, body := e.browser().do("GET", "/console/sign-in", nil)
@@ -367,6 +372,7 @@ func TestPagesSendASecurityPolicy(t *testing.T) {
 // own per-email budget) meets the per-IP limit; the attempts refused there
 // leave no audit row. A 60 kB email is an ordinary wrong attempt.
 func TestSignInIsLimitedPerIP(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
@@ -400,6 +406,7 @@ func TestSignInIsLimitedPerIP(t *testing.T) {
 // TestNULInAFormFieldIsRefused: a NUL in a form field is a client mistake
 // (422), on PostgreSQL too, which refuses NUL in text (it was a 500 there).
 func TestNULInAFormFieldIsRefused(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
@@ -421,6 +428,7 @@ func TestNULInAFormFieldIsRefused(t *testing.T) {
 // X-Forwarded-Host the request carried (a forged one would send the new
 // user's secret to another site).
 func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := e.signedIn(licensing.RoleAdmin)
@@ -439,6 +447,7 @@ func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
 // the password no longer opens the console once the second factor is
 // given; the renewed one does.
 func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -484,6 +493,7 @@ func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
 // cannot be bound to someone else's authenticator; a wrong one changes
 // nothing and keeps the secret already scanned.
 func TestEnrolmentNeedsThePassword(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleSupport)

@@ -30,6 +30,7 @@ func (b *browser) csvOf(path string) [][]string {
 // audit log export as CSV with the page's filters; the list pages link
 // to the export of what they show.
 func TestCSVExports(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

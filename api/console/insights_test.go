@@ -68,6 +68,7 @@ func rowsOf(t *testing.T, body string) []string {
 }
 
 func TestInsightsPageListsAndFilters(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		fx := storeScores(t, e, st)
@@ -123,6 +124,7 @@ func TestInsightsPageListsAndFilters(t *testing.T) {
 // The overview shows the strongest scores above each kind's threshold
 // (the default 70%); the license and customer pages their own scores.
 func TestInsightsOnOverviewAndDetails(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		fx := storeScores(t, e, st)
@@ -165,6 +167,7 @@ func TestInsightsOnOverviewAndDetails(t *testing.T) {
 // a role that lacked the permission would be refused by the same check
 // (TestRoutesByRole covers the matrix).
 func TestInsightsLeftOutWithoutScores(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		storeScores(t, e, st)
@@ -204,6 +207,7 @@ func TestInsightsLeftOutWithoutScores(t *testing.T) {
 // in use, AUC, precision and recall at the threshold, and the reliability
 // table; before any run, no such section.
 func TestInsightsPageShowsModelReport(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		storeScores(t, e, st)

@@ -16,6 +16,7 @@ import (
 // TestAuditAndDeliveriesNewestFirst (issue 24, 2): the audit log and the
 // delivery log list the latest first, and their filters narrow them.
 func TestAuditAndDeliveriesNewestFirst(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 // TestMailPreviews: staff see every customer mail drawn with sample data,
 // text and HTML, as customers will read them.
 func TestMailPreviews(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleReadOnly)

@@ -16,6 +16,7 @@ import (
 // attaches and detaches through the same service as the API, confirmed
 // first and audited.
 func TestLicensePageMetersAndEntitlements(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		e := newEnv(t, st)
@@ -47,6 +48,7 @@ func TestLicensePageMetersAndEntitlements(t *testing.T) {
 // An entitlement retired from its page, confirmed first, shows as retired
 // and leaves the policies that granted it.
 func TestRetireEntitlementPage(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storagetest.Open(t, "sqlite")
 	e := newEnv(t, st)

@@ -31,6 +31,7 @@ func options(t *testing.T, body, name string) []string {
 // and licenses-filter forms pick the customer by name through a search the
 // server narrows; the lists name and link products and customers.
 func TestPickCustomersByName(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

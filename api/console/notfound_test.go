@@ -16,6 +16,7 @@ import (
 // path that has no page gets the console's HTML 404 page (signed in: with
 // the menu and a search); an API client still gets problem JSON.
 func TestUnknownPagesAreHTML(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		get := func(path, accept string, b *browser) (*http.Response, string) {

@@ -187,6 +187,7 @@ func wantStatus(t *testing.T, what string, resp *http.Response, want int) {
 }
 
 func TestMachinesPages(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -245,6 +246,7 @@ func TestMachinesPages(t *testing.T) {
 }
 
 func TestReleasesPages(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -300,6 +302,7 @@ func shownOnce(t *testing.T, body string) string {
 }
 
 func TestWebhooksPages(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -407,6 +410,7 @@ func TestWebhooksPages(t *testing.T) {
 func first(resp *http.Response, _ string) *http.Response { return resp }
 
 func TestTokensPages(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := e.signedIn(licensing.RoleAdmin)
@@ -452,6 +456,7 @@ func TestTokensPages(t *testing.T) {
 }
 
 func TestConsoleUsersPages(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -539,6 +544,7 @@ func TestConsoleUsersPages(t *testing.T) {
 }
 
 func TestAuditLogPage(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -581,6 +587,7 @@ func TestAuditLogPage(t *testing.T) {
 // customer; the confirmation carries both and the message is recorded for
 // the customer, the reason not.
 func TestSuspendFormSeparatesReasonAndMessage(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := e.signedIn(licensing.RoleAdmin)
@@ -613,6 +620,7 @@ func TestSuspendFormSeparatesReasonAndMessage(t *testing.T) {
 // six new users behind one office IP all set their passwords (the
 // allowance is five); wrong tokens still meet 429.
 func TestSetPasswordLinksThatWorkDoNotCount(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		setPassword := func(token string) int {

@@ -41,6 +41,7 @@ func section(t *testing.T, body, id, closing string) string {
 // licenses expiring in 7 and 30 days (and its links list exactly them),
 // activations and renewals per day, webhook and queue health.
 func TestOverviewShowsTheFigures(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st) // one active license, expiring in a year
 		ctx := context.Background()
@@ -151,6 +152,7 @@ func TestOverviewShowsTheFigures(t *testing.T) {
 // The queue card shows the reporter's sizes, and the queue monitor link
 // only to a role that may use it.
 func TestOverviewQueues(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		report := &console.QueueReport{Mode: "redis", Queues: []console.QueueSize{{Name: "narcidi:default", Pending: 7, Active: 2, Retry: 3}}}

@@ -16,6 +16,7 @@ import (
 // lease bound in days, speaks minutes where its field is in minutes, and
 // refuses 0 seats on the form instead of saving 1.
 func TestPolicyFormUnitsAndSeats(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
@@ -63,6 +64,7 @@ func TestPolicyFormUnitsAndSeats(t *testing.T) {
 // license page again with why; an extension reads "extended"; revoke and
 // suspend are drawn as dangerous.
 func TestActionErrorsStayOnThePage(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)

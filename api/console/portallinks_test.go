@@ -24,6 +24,7 @@ func (e *env) customerID() string { return e.license.CustomerID }
 // offers only "copy", shows the link once, audits it with the admin as
 // actor, and the link signs the customer in to the portal.
 func TestPortalLinkWithoutMail(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := e.signedIn(licensing.RoleAdmin)
@@ -70,6 +71,7 @@ func TestPortalLinkWithoutMail(t *testing.T) {
 // TestPortalLinkByMail: with SMTP "send sign-in link" mails the customer
 // a link in words a customer reads.
 func TestPortalLinkByMail(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		box := workerstest.StartMailbox(t)
 		mailer, err := workers.NewMailer("smtp://"+box.Addr+"?tls=none", "portal@narcidi.test")

@@ -30,6 +30,7 @@ import (
 // checks them; the draft then publishes. A wrong hash is refused at
 // finalize, and the form sent without script gets the upload page.
 func TestReleaseUploadFromTheConsole(t *testing.T) {
+	t.Parallel()
 	for _, store := range []string{"local", "s3"} {
 		t.Run(store, func(t *testing.T) {
 			st := storagetest.Open(t, "sqlite")

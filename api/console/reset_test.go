@@ -43,6 +43,7 @@ func (b *browser) setPassword(link, password string) (*http.Response, string) {
 // says so, not the form. Each step is audited, and the form is rate
 // limited.
 func TestForgotPasswordByMail(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		box := workerstest.StartMailbox(t)
 		mailer, err := workers.NewMailer("smtp://"+box.Addr+"?tls=none", "console@narcidi.test")
@@ -142,6 +143,7 @@ func TestForgotPasswordByMail(t *testing.T) {
 // says it cannot mail and who can help; an admin issues a new link on the
 // user's page (shown once, audited) that works.
 func TestPasswordLinksWithoutMail(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		anon := e.browser()

@@ -15,6 +15,7 @@ import (
 // The license page shows the effective policy and marks what the license
 // overrides; the machine page shows the components the machine reported.
 func TestLicensePageShowsTheEffectivePolicy(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -45,6 +46,7 @@ func TestLicensePageShowsTheEffectivePolicy(t *testing.T) {
 // The policy form sets the activation rules; a bad value is refused naming
 // its field, and nothing is written.
 func TestPolicyFormSetsTheRules(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 // key's last 4 characters, customers by name or email and machines by a
 // fingerprint prefix.
 func TestGlobalSearch(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		m := e.activate("build-01")

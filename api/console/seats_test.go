@@ -13,6 +13,7 @@ import (
 // The license page shows the seats in force: the license's own (a billed
 // quantity) when it has them.
 func TestLicensePageShowsItsSeats(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		seven := 7

@@ -16,6 +16,7 @@ import (
 // A customer's subscriptions page shows each subscription's provider
 // state, the over-seats flag, and the invoices seen with what each did.
 func TestCustomerSubscriptionsPage(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -62,6 +63,7 @@ func TestCustomerSubscriptionsPage(t *testing.T) {
 // The policy form edits the subscription settings in the policy's
 // metadata, keeps its other keys, and refuses a bad value.
 func TestPolicyFormBillingSettings(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

@@ -21,6 +21,7 @@ import (
 // shows what was sent and what the endpoint answered. A disabled endpoint
 // has no button and the action is refused.
 func TestWebhookSendTestEvent(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

@@ -24,6 +24,7 @@ import (
 // a link staff issue (the console's "copy sign-in link") signs the
 // customer in.
 func TestSignInWithoutMail(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		clock := licensingtest.NewClock(time.Now().UTC().Truncate(time.Second))
 		kr, _ := keystest.Keyring(t, clock.Now)

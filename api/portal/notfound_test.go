@@ -14,6 +14,7 @@ import (
 // TestUnknownPortalPagesAreHTML (issue 24, 6): a browser gets the portal's
 // HTML 404 page, an API client problem JSON.
 func TestUnknownPortalPagesAreHTML(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		for _, tc := range []struct{ accept, ct, has string }{

@@ -60,6 +60,7 @@ func (e *env) withPassword(email string, n int) {
 }
 
 func TestPortalPasswordSetThenSignIn(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn("it@acme.example", 1)
@@ -109,6 +110,7 @@ func TestPortalPasswordSetThenSignIn(t *testing.T) {
 }
 
 func TestPortalWrongPasswordLooksLikeUnknownEmail(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		e.withPassword("it@acme.example", 1)
@@ -152,6 +154,7 @@ func TestPortalWrongPasswordLooksLikeUnknownEmail(t *testing.T) {
 }
 
 func TestPortalPasswordFollowsTheCustomerRecord(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -198,6 +201,7 @@ func TestPortalPasswordFollowsTheCustomerRecord(t *testing.T) {
 }
 
 func TestPortalPasswordFormsNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		e.withPassword("it@acme.example", 1)
@@ -226,6 +230,7 @@ func TestPortalPasswordFormsNeedTheCSRFToken(t *testing.T) {
 // only within FreshSignIn of signing in with a link, and a password is
 // changed only with the current one; a refusal changes nothing.
 func TestPasswordNeedsReauthentication(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn("it@acme.example", 1)

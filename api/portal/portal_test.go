@@ -193,6 +193,7 @@ func events(t *testing.T, e *env, action string) []licensing.Event {
 }
 
 func TestMagicLinkSignInSingleUse(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		// A contact's email works too.
@@ -242,6 +243,7 @@ func TestMagicLinkSignInSingleUse(t *testing.T) {
 // A mail server that answers "try again later" twice does not cost the
 // customer the link: it is tried again, arrives once, and signs in.
 func TestMagicLinkMailTriedAgain(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		e.box.RefuseNext(2)
@@ -260,6 +262,7 @@ func TestMagicLinkMailTriedAgain(t *testing.T) {
 }
 
 func TestUnknownEmailGetsTheSameAnswer(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
@@ -291,6 +294,7 @@ func TestUnknownEmailGetsTheSameAnswer(t *testing.T) {
 }
 
 func TestExpiredLinkIsRefused(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
@@ -314,6 +318,7 @@ func TestExpiredLinkIsRefused(t *testing.T) {
 // TestAnotherCustomersIDsAnswer404 puts the other customer's license and
 // machine ids in the URLs: not found, never forbidden, and nothing changes.
 func TestAnotherCustomersIDsAnswer404(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn("it@acme.example", 1)
@@ -362,6 +367,7 @@ func (b *browser) upload(path, csrf string, file []byte) (*http.Response, string
 }
 
 func TestFreeASeatAndOfflineExchange(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn("it@acme.example", 1)
@@ -394,6 +400,7 @@ func TestFreeASeatAndOfflineExchange(t *testing.T) {
 }
 
 func TestStateChangesNeedTheCSRFToken(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn("it@acme.example", 1)
@@ -433,6 +440,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 // TestContactsFollowThePermissions: Acme's record does not grant contact
 // edits (the default), Globex's does.
 func TestContactsFollowThePermissions(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		acme := e.signedIn("it@acme.example", 1)
@@ -461,6 +469,7 @@ func TestContactsFollowThePermissions(t *testing.T) {
 // check: a customer record that grants only licenses:read opens the
 // license pages and nothing else; disabling the customer ends its sessions.
 func TestRoutesFollowTheCustomerRecord(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -502,6 +511,7 @@ func TestRoutesFollowTheCustomerRecord(t *testing.T) {
 // (a second response on the kept-alive connection), other hosts and
 // unknown paths send the customer to the machines page instead.
 func TestRedirectTargetsAreAllowedLocalPaths(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -557,6 +567,7 @@ func leaseExpiry(t *testing.T, lease string) time.Time {
 // the plan's lease lifetime (no offline cap in the plan), and its seat is
 // freed only once it has ended; the portal says until when.
 func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -627,6 +638,7 @@ func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
 // billing provider) cannot add lines to the sign-in mail, such as a fake
 // link; the Message-ID has one pair of angle brackets.
 func TestSignInMailIsPlain(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
@@ -653,6 +665,7 @@ func TestSignInMailIsPlain(t *testing.T) {
 // is for the audit log; the customer's portal shows the status and the
 // message written for the customer, if any.
 func TestSuspensionReasonStaysInternal(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := licensing.WithActor(context.Background(), &licensing.Actor{Name: "ops", Role: licensing.RoleAdmin})
@@ -679,6 +692,7 @@ func TestSuspensionReasonStaysInternal(t *testing.T) {
 // in a row from one IP all open (the allowance is five), and wrong tokens
 // are still refused with 429 after five.
 func TestRedeemedLinksDoNotCount(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		n := 0

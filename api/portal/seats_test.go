@@ -13,6 +13,7 @@ import (
 // The seats shown are the license's own (a billed quantity) when it has
 // them, not its policy's.
 func TestSeatsShownAreTheLicensesOwn(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		seven := 7
@@ -31,6 +32,7 @@ func TestSeatsShownAreTheLicensesOwn(t *testing.T) {
 // the overage goes ("3 of 2 seats, overage allowed to 3"), on its page and
 // in the list, and its page shows its meters (uses / max).
 func TestSeatsWithOverageAndMeters(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()

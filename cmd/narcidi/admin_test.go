@@ -281,6 +281,7 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 // role allows; the client release routes ignore API tokens and answer by
 // the license key.
 func TestAuthorizationMatrix(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite", nil)
 	served := map[string]bool{}
 	for _, r := range w.app.server.App().GetRoutes(true) {
@@ -344,6 +345,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 // A customer token sees only its own customer's data.
 func TestCustomerTokenIsScoped(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "postgres", nil)
 	a, b := w.as(t, "customer"), w.as(t, "other-customer")
 	for _, path := range []string{"/v1/licenses/" + w.cat.licenseID, "/v1/machines/" + w.machineID, "/v1/customers/" + w.cat.customerID,
@@ -391,6 +393,7 @@ func TestCustomerTokenIsScoped(t *testing.T) {
 
 // Each action's effect is visible end to end.
 func TestLicenseAndMachineActions(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			w := newWorld(t, d, nil)
@@ -520,6 +523,7 @@ func mustLicense(t *testing.T, c apiClient, path string) *licensing.License {
 }
 
 func TestTokens(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite", nil)
 	var created struct {
 		Token  licensing.APIToken
@@ -554,6 +558,7 @@ func TestTokens(t *testing.T) {
 }
 
 func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "postgres", nil)
 	post := func(key string, body string) (int, string, http.Header) {
 		req, _ := http.NewRequest("POST", w.app.URL()+"/v1/customers", strings.NewReader(body))
@@ -620,6 +625,7 @@ func randomPrefix() string {
 // Rate limits answer 429 with Retry-After and RateLimit headers, and are
 // shared by every instance using the same Redis.
 func TestRateLimits(t *testing.T) {
+	t.Parallel()
 	activate := func(c apiClient) (int, http.Header) {
 		req, _ := http.NewRequest("POST", c.base+"/v1/client/activate", strings.NewReader(`{"license_key":"NZL-GUESS-GUESS-GUESS","fingerprint":"fingerprint-1"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -676,6 +682,7 @@ func TestRateLimits(t *testing.T) {
 // Malformed, oversized, unknown-field and wrong-type bodies on every write
 // route are refused with a 4xx problem, and nothing changes.
 func TestBadInputOnEveryWriteRoute(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite", nil)
 	snapshot := func() string {
 		var parts []string
@@ -718,6 +725,7 @@ func TestBadInputOnEveryWriteRoute(t *testing.T) {
 
 // A customer record's permissions bound what its tokens may do.
 func TestCustomerPermissionsBoundTheirTokens(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, "sqlite", nil)
 	a := w.as(t, "customer")
 	if status, b := w.admin.call("PATCH", "/v1/customers/"+w.cat.customerID, map[string]any{"permissions": []string{"licenses:read", "machines:read"}}, nil); status != 200 {

@@ -172,6 +172,7 @@ func apiCode(err error) string {
 
 // The whole journey of a license through the real server and the SDK.
 func TestEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			app := startApp(t, d)
@@ -267,6 +268,7 @@ func TestEndToEnd(t *testing.T) {
 // A lease verifies with a second, independent JOSE implementation given
 // only the JWKS document.
 func TestLeaseVerifiesWithGolangJWT(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 1)
@@ -298,6 +300,7 @@ func TestLeaseVerifiesWithGolangJWT(t *testing.T) {
 
 // Bad input gets a 4xx problem with a stable code, and changes nothing.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 1)
@@ -366,6 +369,7 @@ func TestBadInput(t *testing.T) {
 }
 
 func TestReadOnlyCannotWrite(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	// A read-only token, made directly in the store as the full admin API
 	// that issues tokens is not here yet.
@@ -386,6 +390,7 @@ func TestReadOnlyCannotWrite(t *testing.T) {
 // A database that goes away: the server answers 503 problem+json with
 // Retry-After, never a 500, and recovers when it is back.
 func TestDatabaseGoesAway(t *testing.T) {
+	t.Parallel()
 	dbURL := storagetest.PostgresURL(t)
 	proxy := storagetest.NewProxy(t, "127.0.0.1:5432")
 	app := startAppWith(t, map[string]string{"NARCIDI_DATABASE_URL": proxy.URL(dbURL), "NARCIDI_MASTER_KEY": testMasterKey})
@@ -420,6 +425,7 @@ func TestDatabaseGoesAway(t *testing.T) {
 }
 
 func TestBootstrapTokenPrintedOnce(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := map[string]string{"NARCIDI_ADDR": "127.0.0.1:0", "NARCIDI_DATA_DIR": dir, "NARCIDI_LOG_LEVEL": "error"}
 	start := func() string {

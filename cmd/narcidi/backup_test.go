@@ -21,6 +21,7 @@ import (
 // its JWKS verifies a lease issued before the backup, and the license
 // renews there.
 func TestBackupUnderLoadRestoreServe(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	envA := withTestDefaults(map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_MASTER_KEY": testMasterKey})
 	a, stopA := startStop(t, envA)

@@ -134,6 +134,7 @@ func shownOnce(t *testing.T, out string) string {
 }
 
 func TestCLICustomers(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	c := newCLI(t, app)
 
@@ -187,6 +188,7 @@ func TestCLICustomers(t *testing.T) {
 }
 
 func TestCLILicenses(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)
@@ -312,6 +314,7 @@ func TestCLILicenses(t *testing.T) {
 }
 
 func TestCLIMachines(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)
@@ -384,6 +387,7 @@ func TestCLIMachines(t *testing.T) {
 }
 
 func TestCLITokens(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	c := newCLI(t, app)
 	var cus struct{ ID string }
@@ -451,6 +455,7 @@ func TestCLITokens(t *testing.T) {
 }
 
 func TestCLIErrors(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	c := newCLI(t, app)
 
@@ -516,6 +521,7 @@ func TestCLIErrors(t *testing.T) {
 // Creating commands send a random Idempotency-Key, or the one given, so a
 // retry with the same key replays the first answer instead of creating twice.
 func TestCLIIdempotency(t *testing.T) {
+	t.Parallel()
 	var mu sync.Mutex
 	var seen []http.Header
 	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -557,6 +563,7 @@ func TestCLIIdempotency(t *testing.T) {
 // The typed client against the real server: domain inputs in, domain types
 // out, and the server's error codes back as licensing codes.
 func TestAPIClientAgainstServer(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	ctx := context.Background()
 	c, err := apiclient.New(app.URL(), adminToken)

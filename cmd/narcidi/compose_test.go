@@ -90,6 +90,7 @@ func narcidiServices(t testing.TB, p *types.Project) []narcidiService {
 // topology, and every narcidi service's environment is one its command
 // reads and accepts; health checks use the binary on the port it listens on.
 func TestComposeFile(t *testing.T) {
+	t.Parallel()
 	p := loadCompose(t)
 	var names []string
 	for name := range p.Services {

@@ -54,6 +54,7 @@ func runBinary(t *testing.T, env map[string]string, args ...string) (int, string
 // the configuration and the admin CLI read is set to a known value; no
 // command's -h, mistyped flag or bad value shows one.
 func TestHelpAndFlagErrorsShowNoSecret(t *testing.T) {
+	t.Parallel()
 	secrets := map[string]string{
 		"NARCIDI_MASTER_KEY":    "bWFzdGVyLWtleS1zZWNyZXQtdmFsdWUtMzItYnl0ZXM=",
 		"NARCIDI_ADMIN_TOKEN":   "admin-token-secret-value-0123456789",
@@ -128,6 +129,7 @@ func TestHelpAndFlagErrorsShowNoSecret(t *testing.T) {
 // Bad URLs in secret settings are refused without quoting them: they may
 // hold a password.
 func TestSecretURLErrorsAreRedacted(t *testing.T) {
+	t.Parallel()
 	cases := []struct{ env, value, want string }{
 		{"NARCIDI_DATABASE_URL", "mysql://root:hunter2-secret@db/x", `NARCIDI_DATABASE_URL: must be a postgres:// URL, not "mysql://root:xxxxx@db/x"`},
 		{"NARCIDI_DATABASE_URL", "postgres://u:hunter2-secret@host:port/x", "NARCIDI_DATABASE_URL: is not a valid URL"},
@@ -155,6 +157,7 @@ func TestSecretURLErrorsAreRedacted(t *testing.T) {
 // The default, then the environment, then the flag: each wins over the one
 // before, for every kind of value.
 func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name  string
 		env   map[string]string
@@ -205,6 +208,7 @@ func TestConfigPrecedence(t *testing.T) {
 
 // Every value is checked at load, with the variable named.
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		env, value, want string
 	}{
@@ -245,6 +249,7 @@ func TestConfigValidation(t *testing.T) {
 // Each command knows only the settings it reads, and loads with every
 // default.
 func TestConfigPerCommand(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		command    string
 		has, lacks []string
@@ -282,6 +287,7 @@ func TestConfigPerCommand(t *testing.T) {
 
 // A proxy header with its trusted proxies loads; the list is parsed.
 func TestConfigTrustedProxies(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"NARCIDI_PROXY_HEADER": "X-Forwarded-For", "NARCIDI_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.10, ::1"}
 	c, _, err := parseConfig("serve", nil, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
@@ -295,6 +301,7 @@ func TestConfigTrustedProxies(t *testing.T) {
 // Every command and command group answers -h and --help with its usage and
 // exit code 0, without opening anything.
 func TestEveryCommandHelpExitsZero(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"NARCIDI_DATA_DIR": filepath.Join(t.TempDir(), "absent")}
 	for _, cmd := range [][]string{{}, {"serve"}, {"migrate"}, {"worker"}, {"keys"}, {"keys", "generate"}, {"keys", "list"},
 		{"release"}, {"release", "publish"}, {"seed"}, {"healthcheck"}, {"activate-offline"},
@@ -315,6 +322,7 @@ func TestEveryCommandHelpExitsZero(t *testing.T) {
 // The worker listens nowhere but on its optional metrics address: its help
 // lists no API or blob-store listen address.
 func TestWorkerHelpListsNoListenAddress(t *testing.T) {
+	t.Parallel()
 	var out strings.Builder
 	_, _, err := parseConfig("worker", []string{"-h"}, func(string) string { return "" }, &out)
 	if !errHelp(err) {

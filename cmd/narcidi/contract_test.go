@@ -81,6 +81,7 @@ func checkResponse(t *testing.T, base string, req *http.Request, reqBody []byte,
 // Every route the server answers is in the document, and every operation
 // of the document is a route.
 func TestOpenAPICoversEveryRoute(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	c := contractFor(t, app.URL())
 	_ = c

@@ -12,6 +12,7 @@ import (
 // say what is bad (thresholds), and the queue panel shows the backlog, not
 // every task asynq keeps (asynq_queue_size counts completed ones too).
 func TestDashboardLayoutAndQueries(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "grafana", "dashboards", "narcidi.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -44,6 +44,7 @@ func TestOlderBinaryRefusesNewerDatabase(t *testing.T) {
 // Issue 23 item 4: a misspelt variable stops the program, naming the
 // closest known one; NARCIDI_REQUIRE_POSTGRES refuses the SQLite fallback.
 func TestUnknownVariableAndSQLiteFallbackRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	code, out, errOut := runBinary(t, map[string]string{"NARCIDI_DATA_DIR": dir, "NARCIDI_DATABSE_URL": "postgres://db/narcidi"}, "migrate")
 	if code != 2 || !strings.Contains(errOut, "NARCIDI_DATABSE_URL (did you mean NARCIDI_DATABASE_URL?)") {
@@ -65,6 +66,7 @@ func TestUnknownVariableAndSQLiteFallbackRefused(t *testing.T) {
 }
 
 func TestClosestVariable(t *testing.T) {
+	t.Parallel()
 	known := knownVariables()
 	for typo, want := range map[string]string{"NARCIDI_DATABSE_URL": "NARCIDI_DATABASE_URL", "NARCIDI_MASTERKEY_FILE": "NARCIDI_MASTER_KEY_FILE", "NARCIDI_REDIS": "NARCIDI_REDIS_URL"} {
 		if got := closest(typo, known); got != want {
@@ -75,6 +77,7 @@ func TestClosestVariable(t *testing.T) {
 
 // Issue 23 item 5: bad S3 settings stop the start, naming the variables.
 func TestServeRefusesUnreachableS3(t *testing.T) {
+	t.Parallel()
 	for endpoint, want := range map[string]string{"http://127.0.0.1:1": "unreachable", "s3:7070": "http(s)://host"} {
 		env := withTestDefaults(map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_BLOB_BACKEND": "s3", "NARCIDI_S3_BUCKET": "releases",
 			"NARCIDI_S3_ENDPOINT": endpoint, "NARCIDI_S3_PATH_STYLE": "true", "NARCIDI_S3_ACCESS_KEY": "a", "NARCIDI_S3_SECRET_KEY": "s"})

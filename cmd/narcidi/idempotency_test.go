@@ -38,6 +38,7 @@ func idemPost(t *testing.T, app *App, path, key, body string) (int, []byte, http
 // database is refused without leaking, and an answer stored in clear by an
 // older version is forgotten instead of replayed (issue 11, item 8).
 func TestIdempotencyReplaysAreSealed(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
 			hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(204) }))

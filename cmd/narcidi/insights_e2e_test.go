@@ -63,6 +63,7 @@ func (w *insightsWorld) req(licenseID, fp string) verifier.MachineRequest {
 // tampering report, sent on the wire, are kept by the server: the version
 // in the day's roll-ups, the report as a clock_tampering event.
 func TestSDKTelemetryReachesServer(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newInsightsWorld(t, nil)
 	lic := w.license(w.team, "acme")
@@ -102,6 +103,7 @@ func TestSDKTelemetryReachesServer(t *testing.T) {
 // since a test cannot wait days) gets insight.upgrade_suggested naming the
 // next plan; both arrive by webhook, with their reasons.
 func TestInsightsEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rcv := workerstest.StartReceiver(t, nil)
 	w := newInsightsWorld(t, map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true", "NARCIDI_CLIENT_RATE": "10000/m"})

@@ -20,6 +20,7 @@ import (
 // TestTelemetryRetentionSetting: NARCIDI_TELEMETRY_RETENTION reads days or
 // a duration, defaults to 180 days, and refuses what is out of range.
 func TestTelemetryRetentionSetting(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		value   string
 		want    time.Duration
@@ -55,6 +56,7 @@ func TestTelemetryRetentionSetting(t *testing.T) {
 // as roll-ups and refusal events once the server stops (Close writes the
 // last batch), on both databases.
 func TestServerKeepsTelemetry(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -106,6 +108,7 @@ func TestServerKeepsTelemetry(t *testing.T) {
 // TestInsightsSimulateAndEvaluate: the CLI writes a simulated history and
 // evaluates every score on it; bad input exits 1 or 2 with a reason.
 func TestInsightsSimulateAndEvaluate(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	history, labels := filepath.Join(dir, "h.jsonl"), filepath.Join(dir, "l.jsonl")
 	getenv := func(string) string { return "" }

@@ -17,6 +17,7 @@ import (
 // (the test waits for the bound, then asserts), and last-seen stamps written
 // behind by an instance are all in the database once it stops cleanly.
 func TestTwoInstancesSeeSuspensionAndKeepStamps(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	env := map[string]string{
 		"NARCIDI_DATABASE_URL": storagetest.MigratedPostgresURL(t),

@@ -13,6 +13,7 @@ import (
 // key needs a certificate and says the order; `keys list` shows each key's
 // certificate; `keys jwks` lets the new key be certified before a restart.
 func TestKeysCertificateStatusAndWarning(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_LEVEL": "warn"}
 	keysRun := func(args ...string) (string, string) {
 		t.Helper()

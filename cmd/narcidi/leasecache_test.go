@@ -20,6 +20,7 @@ import (
 // (licensing.UsabilityStaleness: never cached). Each check waits for its
 // bound, then asserts. On SQLite (one instance) a change is seen at once.
 func TestPolicyCacheAcrossInstances(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []struct {
 		name          string
 		dialect       string

@@ -15,6 +15,7 @@ import (
 // schema, durations are text, and the address is a log line, not text on
 // stdout.
 func TestServeLogsAreJSON(t *testing.T) {
+	t.Parallel()
 	env := withTestDefaults(map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_FORMAT": "json", "NARCIDI_LOG_LEVEL": "info", "NARCIDI_SHUTDOWN_GRACE": "1500ms"})
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, logs syncBuffer
@@ -65,6 +66,7 @@ func TestServeLogsAreJSON(t *testing.T) {
 
 // go-redis's own lines go through the process's logger.
 func TestRedisLogsGoThroughSlog(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	cfg := &Config{LogFormat: "json"}
 	if _, err := cfg.Logger(&buf); err != nil {

@@ -22,6 +22,7 @@ import (
 // downloads; the SDK's updater offers the newer release and, asked to
 // download it, says why it may not.
 func TestMaintainEndToEnd(t *testing.T) {
+	t.Parallel()
 	key := newReleaseKey(t)
 	app := startAppWith(t, map[string]string{"NARCIDI_RELEASE_PUBLIC_KEYS": base64.StdEncoding.EncodeToString(key.pub)})
 	admin := apiClient{t, app.URL(), adminToken}

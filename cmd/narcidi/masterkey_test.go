@@ -18,6 +18,7 @@ import (
 // running with a new signing key. The key files are deleted too, as in the
 // report: nothing else would notice.
 func TestStartRefusesAnotherMasterKey(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range storagetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			dir := t.TempDir()

@@ -11,6 +11,7 @@ import (
 // Entitlements after issue and meters through the CLI, and the SDK's
 // client spending uses on the real server.
 func TestCLIMetersAndEntitlements(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)

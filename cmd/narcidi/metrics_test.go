@@ -199,6 +199,7 @@ func apiWants() []wantSample {
 // series with the expected count, the webhook's retry and delivery among
 // them (the server runs the jobs itself).
 func TestMetricsAfterScriptedRun(t *testing.T) {
+	t.Parallel()
 	first500 := func(n int) int {
 		if n == 0 {
 			return 500
@@ -250,6 +251,7 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 // delivery and asynq's queues; every metric name that the Grafana
 // dashboard and the alert rules use is in one of the two scrapes.
 func TestWorkerMetricsAndDashboardNames(t *testing.T) {
+	t.Parallel()
 	rcv := workerstest.StartReceiver(t, nil)
 	env := map[string]string{
 		"NARCIDI_DATABASE_URL": storagetest.MigratedPostgresURL(t), "NARCIDI_MASTER_KEY": testMasterKey,
@@ -419,6 +421,7 @@ func dashboardAndRuleNames(t *testing.T) []string {
 // TestMetricsProtection: metrics are not served by default, need the token
 // when one is set, and a listener that is not loopback-only needs one.
 func TestMetricsProtection(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  map[string]string
@@ -496,6 +499,7 @@ func TestMetricsProtection(t *testing.T) {
 // The metrics token is a secret: help says it is set, never what it is;
 // both commands that serve metrics list the two settings.
 func TestMetricsSettingsHelp(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"NARCIDI_METRICS_TOKEN": metricsToken}
 	for _, command := range []string{"serve", "worker"} {
 		var help strings.Builder

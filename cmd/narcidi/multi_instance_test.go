@@ -207,6 +207,7 @@ func freePort(t *testing.T) string {
 // serve instances on one PostgreSQL, Redis and versitygw, and the worker
 // service twice.
 func TestMultiInstance(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	services := narcidiServices(t, loadCompose(t))
 	pg := storagetest.PostgresURL(t)

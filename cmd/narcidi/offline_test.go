@@ -14,6 +14,7 @@ import (
 // Air-gapped activation end to end: the SDK writes a request file, the admin
 // turns it into a lease file with the CLI (over the API), the app imports it.
 func TestAirGappedActivation(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)

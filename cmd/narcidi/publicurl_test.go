@@ -15,6 +15,7 @@ import (
 )
 
 func TestPublicURLSetting(t *testing.T) {
+	t.Parallel()
 	load := func(v string) (*Config, error) {
 		cfg, _, err := loadConfig("serve", nil, func(k string) string {
 			if k == "NARCIDI_PUBLIC_URL" {
@@ -58,6 +59,7 @@ func consoleCookie(t *testing.T, base string) *http.Cookie {
 // HTTP) the console's cookies are Secure and the printed links use it;
 // without one they are not (make run on http://127.0.0.1).
 func TestPublicURLMakesCookiesSecureAndLinks(t *testing.T) {
+	t.Parallel()
 	app := startAppWith(t, map[string]string{"NARCIDI_PUBLIC_URL": "https://licenses.example.com/"})
 	out := app.Out.(*bytes.Buffer).String()
 	m := setPasswordLink.FindStringSubmatch(out)
@@ -87,6 +89,7 @@ func TestPublicURLMakesCookiesSecureAndLinks(t *testing.T) {
 // (its Redis prefix) when Redis carries the jobs, the in-process runner's
 // queue otherwise.
 func TestQueueReporter(t *testing.T) {
+	t.Parallel()
 	prefix := randomPrefix()
 	app := startAppWith(t, map[string]string{"NARCIDI_REDIS_URL": fmt.Sprintf("redis://%s/%d", storagetest.RedisAddr(), storagetest.RedisDB(t)), "NARCIDI_REDIS_PREFIX": prefix})
 	r, err := app.queueReporter()(context.Background())

@@ -13,6 +13,7 @@ import (
 // Issue 23 item 6: a worker whose Redis is gone says so: /healthz answers
 // 503 and narcidi_redis_up is 0; both recover with Redis.
 func TestWorkerHealthFollowsRedis(t *testing.T) {
+	t.Parallel()
 	proxy := storagetest.NewProxy(t, storagetest.RedisAddr())
 	env := map[string]string{
 		"NARCIDI_DATA_DIR":      t.TempDir(),

@@ -11,6 +11,7 @@ import (
 // keygen -out creates a missing folder (nested too) with mode 0700, and
 // never overwrites a key already there.
 func TestReleaseKeygenCreatesFolder(t *testing.T) {
+	t.Parallel()
 	for _, sub := range []string{"keys", "a/b/keys"} {
 		t.Run(sub, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), sub)

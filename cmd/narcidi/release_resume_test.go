@@ -16,6 +16,7 @@ import (
 )
 
 func TestReleaseDraftResumeLocal(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	testReleaseDraftResume(t, map[string]string{"NARCIDI_BLOB_DIR": dir}, func(key string) bool {
 		_, err := os.Stat(filepath.Join(dir, "objects", filepath.FromSlash(key)))
@@ -24,6 +25,7 @@ func TestReleaseDraftResumeLocal(t *testing.T) {
 }
 
 func TestReleaseDraftResumeS3(t *testing.T) {
+	t.Parallel()
 	s3 := blobtest.Start(t)
 	st, err := blob.NewS3(context.Background(), s3.Config)
 	if err != nil {

@@ -132,6 +132,7 @@ func uploadAndFinalize(t *testing.T, admin apiClient, releaseID string, up relea
 func TestReleasesLocal(t *testing.T) { testReleases(t, "sqlite", nil, nil) }
 
 func TestReleasesS3(t *testing.T) {
+	t.Parallel()
 	s3 := blobtest.Start(t)
 	testReleases(t, "postgres", map[string]string{
 		"NARCIDI_BLOB_BACKEND": "s3", "NARCIDI_S3_BUCKET": s3.Config.Bucket, "NARCIDI_S3_ENDPOINT": s3.Config.Endpoint,
@@ -414,6 +415,7 @@ func otherProductLicense(t *testing.T, admin apiClient, customerID string) strin
 // The CLI gives finalize a timeout that grows with the file (the server
 // hashes the whole object), never less than the default minute.
 func TestReleaseFinalizeTimeout(t *testing.T) {
+	t.Parallel()
 	if d := finalizeTimeout(1); d <= time.Minute {
 		t.Errorf("small file: %v", d)
 	}

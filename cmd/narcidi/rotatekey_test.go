@@ -27,6 +27,7 @@ func init() {
 // license's key only once its record grants licenses:rotate-key, and never
 // another customer's; no key is anywhere in the audit log.
 func TestRotateKeyThroughTheAPI(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			w := newWorld(t, d, nil)

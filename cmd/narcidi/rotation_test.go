@@ -58,6 +58,7 @@ func fetchJWKS(t *testing.T, app *App, path string) []byte {
 // accepts the leases of key 1 and, after a rotation, of key 2, with no new
 // build; a key whose certificate has ended stops counting.
 func TestKeyRotationThroughRootKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	offline := t.TempDir() // the root's machine
 	runOK(t, nil, "keys", "root", "generate", "-out", offline)

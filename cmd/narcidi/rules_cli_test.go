@@ -7,6 +7,7 @@ import (
 // licenses create and override set a license's overrides; "none" clears
 // one; the answer shows the effective policy.
 func TestCLILicenseOverrides(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)

@@ -15,6 +15,7 @@ import (
 // client: a drifted machine under "most" and "all", the activation cap and
 // its one webhook, and an offline meter budget reported on reconnect.
 func TestRulesEndToEnd(t *testing.T) {
+	t.Parallel()
 	rcv := workerstest.StartReceiver(t, nil)
 	app := startAppWith(t, map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true"})
 	admin := apiClient{t, app.URL(), adminToken}

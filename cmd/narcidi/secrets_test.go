@@ -16,6 +16,7 @@ import (
 // license keys hashed under the master-key-derived secret still work after
 // the restarts.
 func TestAdminTokenReplacedOnRestart(t *testing.T) {
+	t.Parallel()
 	const tokenA, tokenB = "admin-token-A-0123456789abcdef", "admin-token-B-0123456789abcdef"
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -84,6 +85,7 @@ func TestAdminTokenReplacedOnRestart(t *testing.T) {
 // (bare SHA-256, as older versions wrote it) works and is rehashed; a weak
 // supplied key answers 422 naming key.
 func TestLicenseKeysThroughClientAPI(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			app := startApp(t, d)

@@ -16,6 +16,7 @@ import (
 // `narcidi seed` fills a fresh installation; the server then shows the demo
 // and its sample key activates; a second seed is refused.
 func TestSeed(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			env, said := seedFresh(t, d)
@@ -58,6 +59,7 @@ func TestSeed(t *testing.T) {
 // run one license in five at most scores high churn, the stopped one, and
 // none with a machine seen today is called unused.
 func TestSeedInsights(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			env, _ := seedFresh(t, d)

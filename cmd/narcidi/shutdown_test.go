@@ -34,6 +34,7 @@ func (s *syncBuffer) String() string {
 // Issue 11 item 22: a clean shutdown of `narcidi worker` (its context ends,
 // as on SIGTERM) logs no ERROR and exits 0.
 func TestWorkerCleanShutdownLogsNoError(t *testing.T) {
+	t.Parallel()
 	db := storagetest.RedisDB(t)
 	env := map[string]string{
 		"NARCIDI_DATA_DIR":  t.TempDir(),

@@ -34,6 +34,7 @@ func jwksKids(t *testing.T, app *App) []string {
 // the database with an empty data folder (a restore on a new host) serves
 // the old keys, and does not mint a new one.
 func TestInstancesShareSigningKeysThroughTheDatabase(t *testing.T) {
+	t.Parallel()
 	master := make([]byte, 32)
 	_, _ = rand.Read(master)
 	pg := storagetest.PostgresURL(t)
@@ -66,6 +67,7 @@ func TestInstancesShareSigningKeysThroughTheDatabase(t *testing.T) {
 // The SQLite file copied alone to a new folder, with the master key, serves
 // the old keys; a used database whose keys are gone gets no new one.
 func TestRestoredDatabaseServesItsKeys(t *testing.T) {
+	t.Parallel()
 	master := base64.StdEncoding.EncodeToString(func() []byte { b := make([]byte, 32); _, _ = rand.Read(b); return b }())
 	dir := t.TempDir()
 	a, stop := startStop(t, withTestDefaults(map[string]string{"NARCIDI_DATA_DIR": dir, "NARCIDI_MASTER_KEY": master}))
@@ -86,6 +88,7 @@ func TestRestoredDatabaseServesItsKeys(t *testing.T) {
 // A used database without signing keys (an old version's database whose
 // keys folder is lost) is refused: no key is minted silently.
 func TestUsedDatabaseWithoutKeysIsRefused(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir()}
@@ -156,6 +159,7 @@ func usePostgres(t *testing.T, env map[string]string) {
 // one signing key between them: the loser of the first key loads the
 // winner's.
 func TestConcurrentFirstStartsShareOneKey(t *testing.T) {
+	t.Parallel()
 	pg := storagetest.PostgresURL(t)
 	runOK(t, map[string]string{"NARCIDI_DATABASE_URL": pg, "NARCIDI_DATA_DIR": t.TempDir()}, "migrate")
 	apps := make([]*App, 4)

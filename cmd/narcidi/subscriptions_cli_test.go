@@ -15,6 +15,7 @@ import (
 // converted by change-plan, cancel at period end, resume, cancel at once,
 // and the refusals (exit 1 for the API's, exit 2 for the command line's).
 func TestCLISubscriptions(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			app := startApp(t, d)

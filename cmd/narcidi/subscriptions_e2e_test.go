@@ -76,6 +76,7 @@ func e2eInvoice(id string, start, end time.Time) map[string]any {
 // The webhook receiver on loopback gets each step's event and the audit
 // log shows each one.
 func TestStripeDunningEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

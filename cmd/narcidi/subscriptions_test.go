@@ -24,6 +24,7 @@ func init() {
 }
 
 func TestParsePrices(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		in   string
 		want int

@@ -24,6 +24,7 @@ const previousLastMigration = "0005_releases"
 // An installation of the previous version upgrades with `narcidi migrate`:
 // its rows still read through the current API and its leases still verify.
 func TestUpgradeFromPreviousVersion(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

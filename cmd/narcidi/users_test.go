@@ -13,6 +13,7 @@ import (
 // TestUsersCreatePrintsAWorkingLink: `narcidi users create` adds a console
 // user and prints a set-password link that the running server honours once.
 func TestUsersCreatePrintsAWorkingLink(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	env := map[string]string{"NARCIDI_DATA_DIR": dir, "NARCIDI_ADDR": "127.0.0.1:8080", "NARCIDI_LOG_LEVEL": "error"}
 	getenv := func(k string) string { return env[k] }
@@ -100,6 +101,7 @@ func TestUsersCreatePrintsAWorkingLink(t *testing.T) {
 // TestPortalLinkCommand: `narcidi portal-link` needs a customer, names an
 // unknown one plainly, and without SMTP refuses -send saying what to do.
 func TestPortalLinkCommand(t *testing.T) {
+	t.Parallel()
 	env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_ADDR": "127.0.0.1:8080", "NARCIDI_LOG_LEVEL": "error"}
 	getenv := func(k string) string { return env[k] }
 	var out, errOut bytes.Buffer

@@ -9,6 +9,7 @@ import (
 // special-purpose registries, and the IPv6 forms embedding one) are refused
 // with 422 at registration and on PATCH, through the HTTP API.
 func TestWebhookGuardOnRegistrationAndPatch(t *testing.T) {
+	t.Parallel()
 	app := startAppWith(t, nil) // NARCIDI_WEBHOOK_ALLOW_PRIVATE defaults to false
 	admin := apiClient{t, app.URL(), adminToken}
 	hosts := []string{

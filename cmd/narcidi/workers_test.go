@@ -29,6 +29,7 @@ func registerHook(t *testing.T, admin apiClient, rcv *workerstest.Receiver, even
 // The embedded default (make run): the server itself delivers webhooks and
 // email alerts, and the delivery log and redelivery work through the API.
 func TestServeDeliversWebhooksAndEmail(t *testing.T) {
+	t.Parallel()
 	mail := workerstest.StartMailbox(t)
 	rcv := workerstest.StartReceiver(t, nil)
 	app := startAppWith(t, map[string]string{
@@ -93,6 +94,7 @@ func TestServeDeliversWebhooksAndEmail(t *testing.T) {
 
 // By default webhook URLs may not point into private networks.
 func TestWebhookURLsGuardedByDefault(t *testing.T) {
+	t.Parallel()
 	app := startAppWith(t, nil)
 	admin := apiClient{t, app.URL(), adminToken}
 	for _, u := range []string{"http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://localhost/x", "http://169.254.169.254/", "file:///etc/passwd"} {
@@ -109,6 +111,7 @@ func TestWebhookURLsGuardedByDefault(t *testing.T) {
 // With Redis, `narcidi worker` processes do the work and the server shows
 // their queues to admins only.
 func TestWorkerProcessOnRedis(t *testing.T) {
+	t.Parallel()
 	rcv := workerstest.StartReceiver(t, nil)
 	// Server and worker reach Redis through a proxy the test can cut.
 	proxy := storagetest.NewProxy(t, storagetest.RedisAddr())
@@ -199,6 +202,7 @@ func TestWorkerProcessOnRedis(t *testing.T) {
 }
 
 func TestWorkerNeedsRedis(t *testing.T) {
+	t.Parallel()
 	var out, errs bytes.Buffer
 	code := run(context.Background(), []string{"worker", "-data-dir", t.TempDir()}, func(string) string { return "" }, &out, &errs)
 	if code != 1 || !strings.Contains(errs.String(), "NARCIDI_REDIS_URL is required") {
@@ -250,6 +254,7 @@ func runWorker(t *testing.T, env map[string]string) *lockedBuffer {
 // request and response bodies in the delivery log; refused (409) once the
 // endpoint is disabled.
 func TestAPISendsWebhookTestEvent(t *testing.T) {
+	t.Parallel()
 	rcv := workerstest.StartReceiver(t, nil)
 	app := startAppWith(t, map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true"})
 	admin := apiClient{t, app.URL(), adminToken}
