@@ -18,6 +18,7 @@ func ptr[T any](v T) *T { return &v }
 // a fresh read of the policy returns (it once answered the new notice days
 // and offline release while the store kept the old ones).
 func TestUpdatePolicyStoresEveryField(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -53,6 +54,7 @@ func TestUpdatePolicyStoresEveryField(t *testing.T) {
 }
 
 func TestUpdatePolicyRules(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -96,6 +98,7 @@ func TestUpdatePolicyRules(t *testing.T) {
 // refuses a license whose customer is disabled on every client route,
 // Validate included (it once answered valid).
 func TestDisabledCustomerIsRefusedEverywhere(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -136,6 +139,7 @@ func TestDisabledCustomerIsRefusedEverywhere(t *testing.T) {
 }
 
 func TestCheckUsable(t *testing.T) {
+	t.Parallel()
 	now := start
 	past := now.Add(-2 * time.Hour)
 	restrict := &licensing.Policy{ExpiryAction: licensing.ExpiryRestrict, GraceSeconds: 3600}
@@ -166,6 +170,7 @@ func TestCheckUsable(t *testing.T) {
 }
 
 func TestExtendLicense(t *testing.T) {
+	t.Parallel()
 	day := int64(86400)
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -239,6 +244,7 @@ func setExpired(t *testing.T, f *fixture, id string, at time.Time) {
 }
 
 func TestChangePolicy(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -297,6 +303,7 @@ func TestChangePolicy(t *testing.T) {
 }
 
 func TestTransferLicense(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -347,6 +354,7 @@ func TestTransferLicense(t *testing.T) {
 // stop such a license was to revoke it, and an expiry scan racing an
 // admin's suspension turned it into a conflict.
 func TestSuspendExpiredLicense(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

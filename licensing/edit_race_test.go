@@ -16,6 +16,7 @@ import (
 // anyway; on PostgreSQL it would otherwise read the old row and write it
 // back, re-enabling a customer just disabled.
 func TestEditsDoNotUndoConcurrentWrites(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

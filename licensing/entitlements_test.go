@@ -23,6 +23,7 @@ func wantField(t *testing.T, err error, field string) {
 // Entitlements attached, detached and retired after issue reach the next
 // lease, and the audit log names each change.
 func TestEntitlementsAfterIssue(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -116,6 +117,7 @@ func entitlementByCode(t *testing.T, f *fixture, code string) *licensing.Entitle
 
 // The checks of a change, each refused before anything is written.
 func TestEntitlementChangeInput(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{Entitlements: []string{"sync"}})
 	lic := f.license(t, licensing.LicenseInput{Entitlements: []string{"beta"}})
 	ctx := context.Background()

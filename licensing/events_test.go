@@ -72,6 +72,7 @@ func actionConsts(t *testing.T, dir string, known map[string]string) map[string]
 // licensing/release: each is in the one registry (release.* actions once
 // were not, so a webhook could not subscribe to release.published).
 func TestEveryActionIsRegistered(t *testing.T) {
+	t.Parallel()
 	own := actionConsts(t, ".", nil)
 	all := map[string]string{}
 	for n, v := range own {
@@ -101,6 +102,7 @@ func TestEveryActionIsRegistered(t *testing.T) {
 }
 
 func TestWebhookMaySubscribeToReleases(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			box, err := keys.NewSecretBox(bytes.Repeat([]byte{3}, 32), keys.BoxWebhooks)

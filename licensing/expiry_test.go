@@ -13,6 +13,7 @@ import (
 // the answer of CheckUsable, the lease's end, and what the expiry scan
 // records.
 func TestExpiryActions(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	past, soon := now.Add(-2*time.Hour), now.Add(30*time.Minute)
 	for _, c := range []struct {
@@ -48,6 +49,7 @@ func TestExpiryActions(t *testing.T) {
 // The expiry scan revokes the licenses of a revoking policy, and expires
 // the others; a maintaining license still renews its lease.
 func TestExpiryScanByAction(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

@@ -56,6 +56,7 @@ func usable(t *testing.T, f *fixture, lic *licensing.CreatedLicense) {
 // Every duration and date the domain takes, at its limit, just past it,
 // and at values that overflow int64 nanoseconds (issue 11, item 3).
 func TestDurationAndDateLimits(t *testing.T) {
+	t.Parallel()
 	const maxS = licensing.MaxDurationSeconds
 	over := []int64{maxS + 1, 9223372037, 1e11, math.MaxInt64, -1}
 	latest := licensing.LatestExpiry
@@ -240,6 +241,7 @@ func TestDurationAndDateLimits(t *testing.T) {
 // keeps its answer: ENotFound when creating (TestInvalidInput), EInvalid
 // naming the field on a change of an existing license.
 func TestRequiredFields(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 // verifier.Manager does) is alive: the offline scan must neither mark it
 // offline nor free its seat (issue 11, item 1).
 func TestRenewalIsASignOfLife(t *testing.T) {
+	t.Parallel()
 	signs := []struct {
 		name string
 		call func(f *fixture, key string) error
@@ -72,6 +73,7 @@ func TestRenewalIsASignOfLife(t *testing.T) {
 // The interval given to clients leaves room before the window ends, so a
 // client heartbeating at that interval never races the offline scan.
 func TestHeartbeatIntervalIsAFractionOfTheWindow(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		window int64
 		want   int

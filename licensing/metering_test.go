@@ -20,6 +20,7 @@ func use(key, meter, id string, n int64) licensing.UseRequest {
 // against a bound of 150 leave exactly 150 accepted, and a replayed id is
 // counted once.
 func TestMeterConcurrentIncrements(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, "postgres", licensing.PolicyInput{Entitlements: []string{"export"}})
 	lic := f.license(t, licensing.LicenseInput{})
@@ -76,6 +77,7 @@ func TestMeterConcurrentIncrements(t *testing.T) {
 }
 
 func TestMeterRules(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -189,6 +191,7 @@ func TestMeterRules(t *testing.T) {
 // A lease carries each meter's remaining allowance and its monotonic
 // counter, from the first lease on (activation) and on renewals.
 func TestLeaseCarriesMeters(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

@@ -59,6 +59,7 @@ var publicSamples = []string{
 }
 
 func TestPublicAddressEveryRange(t *testing.T) {
+	t.Parallel()
 	for _, s := range nonPublicSamples {
 		if licensing.PublicAddress(netip.MustParseAddr(s)) {
 			t.Errorf("%s is called public", s)

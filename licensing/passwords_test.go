@@ -39,6 +39,7 @@ func TestPasswordHashesOneAtATime(t *testing.T) {
 // (UseCheapPasswordHashes, which this package never calls), and a cheap
 // hash still verifies by the parameters it records.
 func TestPasswordHashCost(t *testing.T) {
+	t.Parallel()
 	phc, err := HashPassword("correct horse battery")
 	if err != nil {
 		t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 // statement): a license with meters still gets them in its lease, and no
 // renewal, with meters or without, issues a statement on the meters table.
 func TestRenewalReadsMetersWithTheLease(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

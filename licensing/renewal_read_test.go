@@ -12,6 +12,7 @@ import (
 // they answer every case as the separate reads did, and a license still
 // holding its legacy key hash is found (and migrated) on first use.
 func TestRenewalReadCases(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

@@ -14,6 +14,7 @@ import (
 // machine keeps its seat, the audit event holds the hint and never the key,
 // a revoked license keeps its key, and a customer reaches only its own.
 func TestRotateKey(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -79,6 +80,7 @@ func TestRotateKey(t *testing.T) {
 // New customers' tokens may not rotate keys unless granted; the grant is
 // within what a customer may be given.
 func TestRotateKeyIsOptInForCustomers(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{LeaseTTLSeconds: 3600})
 	for _, p := range f.cust.Permissions {
 		if p == licensing.RotateLicenseKeys {

@@ -14,6 +14,7 @@ import (
 )
 
 func TestPolicyRulesValidate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		rules licensing.PolicyRules
@@ -52,6 +53,7 @@ func TestPolicyRulesValidate(t *testing.T) {
 }
 
 func TestSeatCap(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		rules      licensing.PolicyRules
 		seats, cap int
@@ -70,6 +72,7 @@ func TestSeatCap(t *testing.T) {
 }
 
 func TestComponentsMatch(t *testing.T) {
+	t.Parallel()
 	known := []string{"board", "disk", "mac", "os"}
 	for _, tc := range []struct {
 		rule licensing.MatchingRule
@@ -94,6 +97,7 @@ func TestComponentsMatch(t *testing.T) {
 }
 
 func TestNormalizeComponents(t *testing.T) {
+	t.Parallel()
 	many := make([]string, 10_000)
 	for i := range many {
 		many[i] = fmt.Sprint("c", i)
@@ -123,6 +127,7 @@ func TestNormalizeComponents(t *testing.T) {
 }
 
 func TestWithOverrides(t *testing.T) {
+	t.Parallel()
 	p := &licensing.Policy{MaxMachines: 3, LeaseTTLSeconds: 3600, HeartbeatWindowSeconds: 600, GraceSeconds: 60, ExpiryAction: licensing.ExpiryRestrict,
 		Rules: licensing.PolicyRules{ActivationLimits: licensing.ActivationLimits{MaxActivations: 5, LimitPeriodSeconds: 3600}}}
 	for _, tc := range []struct {
@@ -156,6 +161,7 @@ func TestWithOverrides(t *testing.T) {
 // A license's overrides are what Check and the leases follow; PATCH null
 // clears one; GET shows the effective policy and what is overridden.
 func TestLicenseOverrides(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -237,6 +243,7 @@ func withComponents(key, fp string, comps ...string) licensing.MachineRequest {
 }
 
 func TestMatchingRule(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		for _, tc := range []struct {
 			rule     licensing.MatchingRule
@@ -284,6 +291,7 @@ func TestMatchingRule(t *testing.T) {
 }
 
 func TestUniquenessScope(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -310,6 +318,7 @@ func TestUniquenessScope(t *testing.T) {
 }
 
 func TestActivationLimits(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -358,6 +367,7 @@ func TestActivationLimits(t *testing.T) {
 }
 
 func TestOverageSeats(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -390,6 +400,7 @@ func TestOverageSeats(t *testing.T) {
 // The seat count stays exact under concurrency: 100 activations at once
 // against 10 seats ×1.5 take exactly 15.
 func TestOverageConcurrentPostgres(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f, lic := rulesFixture(t, "postgres", licensing.PolicyRules{OverageFactor: 1.5}, 10)
 	var (

@@ -13,6 +13,7 @@ import (
 // policy's values: the expiry scan its grace and expiry action, the
 // offline scan its heartbeat window (a policy without one included).
 func TestScansFollowOverrides(t *testing.T) {
+	t.Parallel()
 	i64 := func(v int64) *int64 { return &v }
 	act := func(a licensing.ExpiryAction) *licensing.ExpiryAction { return &a }
 	for _, d := range storagetest.Dialects {

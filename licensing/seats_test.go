@@ -13,6 +13,7 @@ import (
 // A license's own seat count (a billed quantity) is the limit activation
 // holds under concurrency, a plan change keeps, and the API shows.
 func TestSeatsOverride(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 // Keys pasted from an email come back to the canonical generated form;
 // supplied keys are only trimmed (issue 11 item 20).
 func TestNormalizeKey(t *testing.T) {
+	t.Parallel()
 	const canon = "NZL-ABCDEF-GHIJK2-LMNOP3-QRSTU4-VWXYZ7"
 	cases := map[string]string{
 		canon:                                      canon,
@@ -49,6 +50,7 @@ func TestNormalizeKey(t *testing.T) {
 // A supplied key must be hard to guess (issue 11 item 16): the rule is
 // stated in the error, which names the field.
 func TestSuppliedKeyStrength(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{})
 	ctx := context.Background()
 	weak := map[string]string{
@@ -101,6 +103,7 @@ func TestSuppliedKeyStrength(t *testing.T) {
 // Every client path finds a license by its key as pasted from an email
 // (issue 11 item 20).
 func TestPastedKeyVariants(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -189,6 +192,7 @@ func tokenHashOf(t *testing.T, st *storage.Store, id string) string {
 // Keys and tokens are stored keyed (HMAC under the server secret): not the
 // bare SHA-256, and services with another secret find nothing.
 func TestSecretsHashedWithServerKey(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{})
 	lic := f.license(t, licensing.LicenseInput{})
@@ -223,6 +227,7 @@ func TestSecretsHashedWithServerKey(t *testing.T) {
 // works, and its first use rewrites the row to the keyed hash, once even
 // under concurrent first uses (issue 11 item 16).
 func TestLegacyHashesMigrateOnFirstUse(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -299,6 +304,7 @@ func TestLegacyHashesMigrateOnFirstUse(t *testing.T) {
 // revoked in the same transaction, both changes audited, and the same
 // secret again changes nothing (issue 11 item 15).
 func TestBootstrapTokenReplaced(t *testing.T) {
+	t.Parallel()
 	const a, b = "bootstrap-secret-A-0123456789", "bootstrap-secret-B-0123456789"
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -374,6 +380,7 @@ func TestBootstrapTokenReplaced(t *testing.T) {
 // it, the next ones within TokenUseResolution write nothing, a later one
 // moves it; listing and reading the token show it. Both databases.
 func TestTokenLastUsed(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

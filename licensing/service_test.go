@@ -100,6 +100,7 @@ func wantCode(t *testing.T, err error, code licensing.Code) {
 }
 
 func TestLeaseLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -211,6 +212,7 @@ func TestLeaseLifecycle(t *testing.T) {
 }
 
 func TestLeaseNeverOutlivesLicense(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{LeaseTTLSeconds: 7 * 86400, GraceSeconds: 3600})
 	end := start.Add(48 * time.Hour)
@@ -233,6 +235,7 @@ func TestLeaseNeverOutlivesLicense(t *testing.T) {
 }
 
 func TestExpiryAllowKeepsLeasing(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{ExpiryAction: licensing.ExpiryAllow})
 	end := start.Add(time.Hour)
@@ -248,6 +251,7 @@ func TestExpiryAllowKeepsLeasing(t *testing.T) {
 }
 
 func TestInvalidInput(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{})
 	pid := f.policy.ProductID
@@ -319,6 +323,7 @@ func TestInvalidInput(t *testing.T) {
 }
 
 func TestSuppliedKeyIsHashedAtRest(t *testing.T) {
+	t.Parallel()
 	f := newFixture(t, "sqlite", licensing.PolicyInput{})
 	key := "CUSTOM-KEY-0123456789"
 	f.license(t, licensing.LicenseInput{Key: key})
@@ -337,6 +342,7 @@ func TestSuppliedKeyIsHashedAtRest(t *testing.T) {
 // The seat limit holds when many machines activate at once: 50 distinct
 // fingerprints on a 5-seat license leave exactly 5 machines.
 func TestConcurrentActivationsRespectSeatLimit(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

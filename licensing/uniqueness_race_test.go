@@ -16,6 +16,7 @@ import (
 // activations really overlap (one connection each); SQLite's one writer
 // serializes them.
 func TestUniquenessUnderConcurrency(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

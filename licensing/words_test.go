@@ -8,6 +8,7 @@ import (
 )
 
 func TestDurationWords(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		d    time.Duration
 		want string

@@ -18,6 +18,7 @@ import (
 // archive (JSON lines, one file per month) and then deleted, in batches;
 // recent ones and those the outbox has not relayed yet stay.
 func TestAuditRetention(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)

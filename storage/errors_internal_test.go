@@ -55,6 +55,7 @@ func sqliteErrors(t *testing.T) (full, readOnly error) {
 }
 
 func TestTranslateMapsEveryCannotWriteToUnavailable(t *testing.T) {
+	t.Parallel()
 	full, readOnly := sqliteErrors(t)
 	for _, tc := range []struct {
 		name string
@@ -89,6 +90,7 @@ func TestTranslateMapsEveryCannotWriteToUnavailable(t *testing.T) {
 }
 
 func TestOpName(t *testing.T) {
+	t.Parallel()
 	for fn, want := range map[string]string{
 		pkgPrefix + "(*Store).GetPolicy":                        "storage.GetPolicy",
 		pkgPrefix + "(*Store).ClaimIdempotencyKey.func1":        "storage.ClaimIdempotencyKey",
@@ -105,6 +107,7 @@ func TestOpName(t *testing.T) {
 }
 
 func TestPingAfterFullDisk(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s, err := Open(ctx, Config{DataDir: filepath.Join(t.TempDir(), "data")})
 	if err != nil {

@@ -29,6 +29,7 @@ func openMigrated(t *testing.T, cfg storage.Config) *storage.Store {
 // TestSQLiteFilesArePrivate runs under umask 0, where SQLite alone would
 // create 0644 files: the database and its -wal and -shm must be 0600.
 func TestSQLiteFilesArePrivate(t *testing.T) {
+	t.Parallel()
 	old := syscall.Umask(0)
 	defer syscall.Umask(old)
 	dir := filepath.Join(t.TempDir(), "data")
@@ -52,6 +53,7 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 
 // TestSQLiteLooseFilesAreTightened: files an older version left 0644.
 func TestSQLiteLooseFilesAreTightened(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "data")
 	s := openMigrated(t, storage.Config{DataDir: dir})
 	must(t, s.Close())
@@ -66,6 +68,7 @@ func TestSQLiteLooseFilesAreTightened(t *testing.T) {
 }
 
 func TestDataFolderOpenToOthers(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mode      os.FileMode
 		refused   bool
@@ -106,6 +109,7 @@ func TestDataFolderOpenToOthers(t *testing.T) {
 // TestReadOnlySharedMemoryFile: a -shm file left read-only (a crash, then a
 // chmod or a restore by another user) used to panic in the migrator.
 func TestReadOnlySharedMemoryFile(t *testing.T) {
+	t.Parallel()
 	if !storagetest.Unprivileged(t) {
 		return
 	}
@@ -140,6 +144,7 @@ func TestReadOnlySharedMemoryFile(t *testing.T) {
 }
 
 func TestErrorsNameTheOperation(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		const missing = "01950000-0000-7000-8000-0000000000ee"
@@ -173,6 +178,7 @@ func TestErrorsNameTheOperation(t *testing.T) {
 // TestPostgresReadOnly: a read-only server (a standby, or
 // default_transaction_read_only) is unavailable, for writes and readiness.
 func TestPostgresReadOnly(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := storagetest.PostgresURL(t)
 	s := openMigrated(t, storage.Config{DatabaseURL: url, MaxOpenConns: 1})

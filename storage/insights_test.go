@@ -19,6 +19,7 @@ import (
 // (each use in its machine's row and again in its license's) into that,
 // and the dashboard's daily sums count every use once either way.
 func TestTelemetryOneRowPerUse(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		const day = "2026-03-04"
@@ -87,6 +88,7 @@ VALUES (?, ?, ?, ?, ?, 0, ?, ?, '[]', '[]')`, day, lic, machine, act, ren, val, 
 // floor, highest first and equal ones by id, however many there are: the
 // overview's strongest signals (it used to read the first 5,000 by id).
 func TestTopScores(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		at := time.Date(2026, 3, 4, 5, 0, 0, 0, time.UTC)
@@ -125,6 +127,7 @@ func TestTopScores(t *testing.T) {
 // one whose dunning suspended its licenses reads unpaid; an active one's
 // licenses, and licenses not asked for, are absent.
 func TestPaymentStates(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		since := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -163,6 +166,7 @@ VALUES (?, 'cus', 'pol', 'month', 30, ?, false, ?, ?, ?, 'manual', '', ?, ?, '{}
 // 24 weeks before the snapshot's day), and only of it: the churn
 // features' normal from before the 90-day window (issue 26).
 func TestFactsEarlierDays(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		at := time.Date(2026, 9, 1, 12, 0, 0, 0, time.UTC)

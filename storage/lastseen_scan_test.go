@@ -17,6 +17,7 @@ import (
 // written, the stamp counts; a machine silent past window and margin is
 // still caught.
 func TestOfflineScanWithPendingStamps(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		start := time.Date(2026, 11, 28, 9, 0, 0, 0, time.UTC)

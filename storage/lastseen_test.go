@@ -49,6 +49,7 @@ func heartbeatAt(t *testing.T, s *storage.Store, m *licensing.Machine, at time.T
 }
 
 func TestLastSeenBatcher(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	at := t0.Add(time.Hour)
 	run := func(name string, fn func(t *testing.T, s *storage.Store, l *licensing.License)) {

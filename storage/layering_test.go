@@ -11,6 +11,7 @@ import (
 // another adapter or on cmd. The API's idempotency records are converted in
 // cmd, not by importing api here.
 func TestStorageImportsNoOtherAdapter(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", "-test", "../storage/...").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)

@@ -40,6 +40,7 @@ func oldLeaseReads(ctx context.Context, s *storage.Store, keyHash, fingerprint s
 // ReadLease's one statement answers what the four reads it replaces did,
 // on both databases, for every case the domain tells apart.
 func TestReadLeaseMatchesTheOldReads(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, pol, c, l := seed(t, s) // l holds a legacy (unkeyed) hash

@@ -11,6 +11,7 @@ import (
 // A meta value is written once: the second write keeps and returns the
 // first value.
 func TestMetaWrittenOnce(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		if _, ok, err := s.GetMeta(ctx, "k"); ok || err != nil {

@@ -12,6 +12,7 @@ import (
 // Every column of 0023 written and read back on both databases: a
 // retired entitlement, and a meter through each of its writes.
 func TestMetersRoundTrip(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		ent := &licensing.Entitlement{ID: "01950000-0000-7000-8000-000000000106", Code: "export", Name: "Export", CreatedAt: rtTime(1)}

@@ -50,6 +50,7 @@ func value(m *dto.Metric) float64 {
 }
 
 func TestStoreMetrics(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, _, _, l := seed(t, s)

@@ -22,6 +22,7 @@ func testPolicy(id string) *licensing.Policy {
 }
 
 func TestPolicyCacheTTLCountsFromTheReadStart(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{}
 	c := newPolicyCache(PolicyCacheConfig{TTL: 2 * time.Second, Now: clk.now})
 	gen, at := c.begin()
@@ -38,6 +39,7 @@ func TestPolicyCacheTTLCountsFromTheReadStart(t *testing.T) {
 }
 
 func TestPolicyCacheTTLIsCapped(t *testing.T) {
+	t.Parallel()
 	c := newPolicyCache(PolicyCacheConfig{TTL: time.Hour})
 	if c.TTL() != licensing.MaxPolicyStaleness {
 		t.Fatalf("TTL = %v, want the cap %v", c.TTL(), licensing.MaxPolicyStaleness)
@@ -53,6 +55,7 @@ func TestPolicyCacheTTLIsCapped(t *testing.T) {
 }
 
 func TestPolicyCacheSizeBoundEvictsTheFirstToExpire(t *testing.T) {
+	t.Parallel()
 	clk := &fakeClock{}
 	c := newPolicyCache(PolicyCacheConfig{TTL: 5 * time.Second, MaxEntries: 3, Now: clk.now})
 	for i := range 5 {
@@ -77,6 +80,7 @@ func TestPolicyCacheSizeBoundEvictsTheFirstToExpire(t *testing.T) {
 }
 
 func TestPolicyCacheInvalidateDropsEntriesAndReadsInFlight(t *testing.T) {
+	t.Parallel()
 	c := newPolicyCache(PolicyCacheConfig{TTL: 5 * time.Second})
 	gen, at := c.begin()
 	c.put(testPolicy("p1"), gen, at)
@@ -97,6 +101,7 @@ func TestPolicyCacheInvalidateDropsEntriesAndReadsInFlight(t *testing.T) {
 }
 
 func TestPolicyCacheAnswersCopies(t *testing.T) {
+	t.Parallel()
 	c := newPolicyCache(PolicyCacheConfig{TTL: 5 * time.Second})
 	orig := testPolicy("p1")
 	gen, at := c.begin()
@@ -112,6 +117,7 @@ func TestPolicyCacheAnswersCopies(t *testing.T) {
 
 // Run with -race: gets, puts and invalidations from many goroutines.
 func TestPolicyCacheConcurrentUse(t *testing.T) {
+	t.Parallel()
 	c := newPolicyCache(PolicyCacheConfig{TTL: time.Second, MaxEntries: 8})
 	var wg sync.WaitGroup
 	for g := range 8 {

@@ -42,6 +42,7 @@ func setPolicyTTLBehindTheStore(t *testing.T, s *storage.Store, id string, ttl i
 // once, and not before the commit); licenses, customers and machines are
 // read every time; the leasing store's transactions never see the cache.
 func TestPolicyCacheOnTheStore(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, pol, cus, l := seed(t, s)

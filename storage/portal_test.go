@@ -15,6 +15,7 @@ import (
 // TestPortalPasswords: one password per email, any case, replaced in
 // place, including by concurrent first settings.
 func TestPortalPasswords(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		r := s.Portal()

@@ -111,6 +111,7 @@ func roundTrip[T any](t *testing.T, name string, v *T, create func(*T) error, ge
 }
 
 func TestStoreRoundTripsWholeStructs(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 
@@ -311,6 +312,7 @@ func TestStoreRoundTripsWholeStructs(t *testing.T) {
 }
 
 func TestConsoleUsersRoundTrip(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		r := s.Users()
@@ -370,6 +372,7 @@ func TestConsoleUsersRoundTrip(t *testing.T) {
 // TestInsightsRoundTrips: the telemetry of issue 14 (storage/insights.go).
 // A roll-up written twice holds the sums and the union of the sets.
 func TestInsightsRoundTrips(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		in := s.Insights()

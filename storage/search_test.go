@@ -14,6 +14,7 @@ import (
 // bounded query on name, email and contacts (any case, LIKE's wildcards
 // literal), paged by id.
 func TestSearchCustomers(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		ids := map[string]string{}
@@ -61,6 +62,7 @@ func TestSearchCustomers(t *testing.T) {
 // TestEventsNewestFirst: the console's audit log pages newest first on the
 // time-ordered ids.
 func TestEventsNewestFirst(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		var ids []string
@@ -92,6 +94,7 @@ func TestEventsNewestFirst(t *testing.T) {
 
 // TestSearchCustomersPages: a search pages on by id.
 func TestSearchCustomersPages(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		for i := range 5 {

@@ -13,6 +13,7 @@ import (
 // hash, and a second call (a concurrent first use that lost) changes
 // nothing and is no error.
 func TestRehashIsConditional(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, _, _, l := seed(t, s)
@@ -42,6 +43,7 @@ func TestRehashIsConditional(t *testing.T) {
 // ActiveBootstrapTokens lists the marked tokens not revoked; the migration
 // marks the bootstrap tokens made before the mark existed.
 func TestBootstrapTokens(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		mk := func(name, hash string, bootstrap bool) *licensing.APIToken {

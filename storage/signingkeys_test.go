@@ -37,6 +37,7 @@ func activeKids(t *testing.T, s *storage.Store) []string {
 // when processes rotate at once; a folder import never adds a second
 // active key and keeps existing rows.
 func TestSigningKeysOneActive(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		// Ten first starts at once: exactly one wins.
@@ -92,6 +93,7 @@ func TestSigningKeysOneActive(t *testing.T) {
 
 // On an empty database, the imported folder's active key signs.
 func TestSigningKeysImportIntoEmpty(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		n, err := s.ImportSigningKeys(context.Background(), []storage.SigningKey{signingKey("old", "retired"), signingKey("cur", "active")})
 		if err != nil || n != 2 {
@@ -107,6 +109,7 @@ func TestSigningKeysImportIntoEmpty(t *testing.T) {
 // older than the range refuses the database and changes nothing, one
 // inside it runs without lowering what is recorded.
 func TestSchemaRangeRefusesOlderBinary(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

@@ -49,6 +49,7 @@ func wantCode(t *testing.T, err error, code licensing.Code) {
 }
 
 func TestStoreRoundTrip(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		p, pol, c, l := seed(t, s)
@@ -78,6 +79,7 @@ func TestStoreRoundTrip(t *testing.T) {
 }
 
 func TestStoreErrors(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		p, _, _, l := seed(t, s)
@@ -106,6 +108,7 @@ func TestStoreErrors(t *testing.T) {
 // UpdateLicense saves status and reason (the service serializes changes
 // with LockLicense; the store has no status rule of its own).
 func TestStoreUpdateLicense(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, _, _, l := seed(t, s)
@@ -123,6 +126,7 @@ func TestStoreUpdateLicense(t *testing.T) {
 }
 
 func TestStoreMachines(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, _, _, l := seed(t, s)
@@ -162,6 +166,7 @@ func TestStoreMachines(t *testing.T) {
 }
 
 func TestStorePaginationAndFilters(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, pol, c, _ := seed(t, s)
@@ -203,6 +208,7 @@ func TestStorePaginationAndFilters(t *testing.T) {
 }
 
 func TestStoreTxRollsBack(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		boom := errors.New("boom")
@@ -224,6 +230,7 @@ func TestStoreTxRollsBack(t *testing.T) {
 // Several server processes start at once and all migrate: the advisory lock
 // (PostgreSQL) or the single connection (SQLite) keeps them from racing.
 func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
 	url := storagetest.PostgresURL(t)
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -251,11 +258,13 @@ func TestMigrateConcurrently(t *testing.T) {
 }
 
 func TestUnreachableDatabaseIsUnavailable(t *testing.T) {
+	t.Parallel()
 	_, err := storage.Open(context.Background(), storage.Config{DatabaseURL: "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"})
 	wantCode(t, err, licensing.EUnavailable)
 }
 
 func TestStoreEventsStatsAndIdempotency(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		_, _, _, l := seed(t, s)

@@ -22,6 +22,7 @@ func wantWriteCode(t *testing.T, what string, err error, want licensing.Code) {
 // columns only, on the state it depends on; a second request acting on
 // what it read before the first one's write loses instead of undoing it.
 func TestUserWritesAreConditional(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		r := s.Users()
@@ -77,6 +78,7 @@ func TestUserWritesAreConditional(t *testing.T) {
 // TestSessionWritesKeepRevocation: a session read before its revocation
 // cannot be moved, promoted or revived afterwards, console or portal.
 func TestSessionWritesKeepRevocation(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, s *storage.Store) {
 		ctx := context.Background()
 		r := s.Users()

@@ -15,6 +15,7 @@ var uuid = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-`)
 // understands, the product, key hint and portal link in both parts, dates
 // in words, and no event name or id.
 func TestEveryMailReadsAsWords(t *testing.T) {
+	t.Parallel()
 	d := custmail.Sample(time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC))
 	subjects := map[string]string{
 		"license.expiring":   "Your Acme Pro license expires on 14 December 2027",

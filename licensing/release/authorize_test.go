@@ -22,6 +22,7 @@ import (
 // a disabled customer included, with the same codes as before the check
 // was shared.
 func TestDownloadsFollowTheUsableCheck(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

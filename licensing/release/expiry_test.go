@@ -17,6 +17,7 @@ import (
 // updates_expired ("latest" is the newest it may have); under restrict it
 // downloads nothing, under revoke it is revoked.
 func TestExpiryStrategiesOnDownloads(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)

@@ -96,6 +96,7 @@ func wantCode(t *testing.T, err error, code licensing.Code) {
 
 // The rules of the release life cycle, on SQLite and PostgreSQL.
 func TestReleaseRules(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -155,6 +156,7 @@ func TestReleaseRules(t *testing.T) {
 // Uploads never finalized are removed by the cleanup job, with their
 // multipart uploads and partial objects; finalized ones and recent ones stay.
 func TestCleanupAbandonedUploads(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -214,6 +216,7 @@ func TestCleanupAbandonedUploads(t *testing.T) {
 // Metadata versions only grow, and every publish re-signs the channels that
 // show the release.
 func TestMetadataVersionsGrow(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -253,6 +256,7 @@ func TestMetadataVersionsGrow(t *testing.T) {
 // bytes; a key id that is not hex is refused; a multipart finalize retried
 // after the upload was completed (but not recorded) still succeeds.
 func TestFinalizeHardening(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -329,6 +333,7 @@ func TestFinalizeHardening(t *testing.T) {
 // before (and Publish refuses) or is refused: a published release never
 // holds an unchecked artifact.
 func TestAddArtifactRacesPublish(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)
@@ -371,6 +376,7 @@ func TestAddArtifactRacesPublish(t *testing.T) {
 // uploads, audited, and its version can be used again; a published release
 // cannot be deleted.
 func TestDeleteDraft(t *testing.T) {
+	t.Parallel()
 	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
 		ctx := context.Background()
 		f := newFixture(t, st)

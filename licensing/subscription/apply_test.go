@@ -14,6 +14,7 @@ import (
 // The rule applied, as a table on both databases: a subscription brought
 // to a provider state (after an active first period), its license out.
 func TestApplyStates(t *testing.T) {
+	t.Parallel()
 	const day = 24 * time.Hour
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {

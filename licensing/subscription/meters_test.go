@@ -14,6 +14,7 @@ import (
 // licenses' meters (uses back to 0, total kept); the same period applied
 // again resets nothing.
 func TestNewPeriodResetsMeters(t *testing.T) {
+	t.Parallel()
 	const day = 24 * time.Hour
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {

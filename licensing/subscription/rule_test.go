@@ -8,6 +8,7 @@ import (
 // The one rule, as a table: a provider subscription's state in, what its
 // licenses get out.
 func TestDecide(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	end := t0.AddDate(0, 1, 0)
 	trialEnd := t0.AddDate(0, 0, 14)
@@ -73,6 +74,7 @@ func TestDecide(t *testing.T) {
 // The newest state wins by the object's own period, then its time, then
 // the order of statuses: never by delivery order.
 func TestOlder(t *testing.T) {
+	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	p1, p2 := t0.AddDate(0, 1, 0), t0.AddDate(0, 2, 0)
 	sub := &Subscription{Status: PastDue, CurrentPeriodEnd: &p1, ProviderUpdatedAt: &t0}
@@ -103,6 +105,7 @@ func TestOlder(t *testing.T) {
 // A provider event that leaves out what the rule needs is refused before
 // anything is read or written.
 func TestProviderEventCheck(t *testing.T) {
+	t.Parallel()
 	now := time.Now()
 	for _, c := range []struct {
 		name string

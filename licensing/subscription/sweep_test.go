@@ -16,6 +16,7 @@ import (
 // window ended; the sweep still reaches it (it selects only what is due,
 // and pages through all of that).
 func TestSweepDoesNotStarve(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()

@@ -13,6 +13,7 @@ import (
 // One trial per fingerprint per product, and a trial whose clock starts at
 // first activation ends trial_seconds after that activation.
 func TestTrials(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
