@@ -2,9 +2,9 @@ package keys
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -19,19 +19,7 @@ import (
 // TestCollector: the keyring's series read at scrape time, before and
 // after a rotation, with a root certificate inside and past its window.
 func TestCollector(t *testing.T) {
-	offline := t.TempDir()
-	if _, err := GenerateRoot(offline); err != nil {
-		t.Fatal(err)
-	}
-	root, err := LoadRootKey(filepath.Join(offline, RootPrivateFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pubJSON, _ := os.ReadFile(filepath.Join(offline, RootPublicFile))
-	roots, err := verifier.ParseJWKS(pubJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, roots := newRoot(t)
 	kr, err := Open(t.TempDir(), master(3), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +77,24 @@ narcidi_signing_active_key_certificate_expiry_timestamp_seconds %d
 	// The new active key has no certificate; the retired one still pins
 	// the root.
 	check("rotated", series(1, 1, 1, 0, nil))
+}
+
+// newRoot makes an offline root key and the key set apps pin it with.
+func newRoot(t *testing.T) (*RootKey, *verifier.KeySet) {
+	t.Helper()
+	offline := t.TempDir()
+	if _, err := GenerateRoot(offline); err != nil {
+		t.Fatal(err)
+	}
+	root, err := LoadRootKey(filepath.Join(offline, RootPrivateFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots, err := verifier.NewKeySet(map[string]ed25519.PublicKey{root.KID: root.Public()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, roots
 }
 
 type fakeSigner struct{ err error }
