@@ -315,12 +315,6 @@ func userActor(u *User, requestID string) *licensing.Actor {
 	return &licensing.Actor{UserID: u.ID, Name: u.Email, Role: u.Role, RequestID: requestID}
 }
 
-// CheckCSRF compares a submitted token with the session's in constant
-// time: EForbidden when they differ.
-func CheckCSRF(sess *Session, token string) error {
-	return licensing.CheckCSRF(&sess.BrowserSession, token, "console")
-}
-
 // SignOut ends one session.
 func (s *Service) SignOut(ctx context.Context, cur *Current) error {
 	return s.cfg.Store.InTx(ctx, func(tx Store) error {
