@@ -116,18 +116,7 @@ func TestSignLeaseMatchesGoJose(t *testing.T) {
 	}
 	t.Run("without certificate", func(t *testing.T) { check(t, "") })
 
-	offline := t.TempDir()
-	if _, err := GenerateRoot(offline); err != nil {
-		t.Fatal(err)
-	}
-	root, err := LoadRootKey(filepath.Join(offline, RootPrivateFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots, err := verifier.NewKeySet(map[string]ed25519.PublicKey{root.KID: root.Public()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	root, roots := newRoot(t)
 	wall := time.Now()
 	cert, err := root.Certify(kr.PublicKeys()[kid], wall.Add(-time.Minute), wall.Add(time.Hour), wall)
 	if err != nil {

@@ -118,9 +118,9 @@ func CheckBillingMetadata(md map[string]string) error {
 }
 
 // TrialStore is what the trial rule needs of the leasing store inside
-// Activate's transaction. storage implements it on the same view as
-// LeasingStore (checked at compile time there); a store without it cannot
-// activate trial licenses (EInternal), so the rule never silently lapses.
+// Activate's transaction. LeasingStore embeds it, so the rule reaches its
+// data through the store interface and a store without it does not
+// compile (storage checks its leasing view at compile time).
 type TrialStore interface {
 	// ClaimTrial records that fingerprint took the trial of product on
 	// license. Claiming again for the same license is a no-op; a claim by

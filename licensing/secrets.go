@@ -17,7 +17,7 @@ import (
 // indexed equality, while a stolen database alone gives nothing to test
 // guesses against, even for weak supplied keys. Safe for concurrent use.
 //
-// Databases from before keyed hashing hold unkeyed SHA-256 (HashSecret):
+// Databases from before keyed hashing hold unkeyed SHA-256 (SecretHash):
 // a lookup that misses with the keyed hash tries the legacy hash and, when
 // it finds the row, rewrites its hash to the keyed one, so each secret
 // migrates on its first use (the clear secrets are unknown, so no migration

@@ -4,13 +4,160 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
 	"time"
 )
 
 // Browser sessions: the console's (licensing/users) and the portal's
-// (licensing/portal) share these rules; each keeps its own rows.
+// (licensing/portal) are one core. Each audience's session type embeds
+// BrowserSession and adds who signed in; each keeps its own table, and
+// SessionCore runs what both share: opening, looking up by the cookie's
+// hash, the idle and absolute timeouts, the throttled touch, renewing the
+// secret when privilege changes, revoking and the CSRF token. Sign-in
+// attempts are limited in the web layer (api/webui.Try), the same for both.
+
+// BrowserSession is what every signed-in browser's row holds, whoever
+// signed in. The cookie holds the secret; the row holds its SecretHash.
+type BrowserSession struct {
+	ID         string     `json:"id"`
+	TokenHash  string     `json:"-"`
+	CSRFToken  string     `json:"-"`
+	IP         string     `json:"ip,omitempty"`
+	UserAgent  string     `json:"user_agent,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastSeenAt time.Time  `json:"last_seen_at"`
+	ExpiresAt  time.Time  `json:"expires_at"` // the absolute timeout
+	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Browser is the shared part of a session: promoted to the types that embed
+// BrowserSession, it is how SessionCore reaches them.
+func (b *BrowserSession) Browser() *BrowserSession { return b }
+
+// Sessioned is an audience's session type (a pointer to a struct that
+// embeds BrowserSession).
+type Sessioned interface{ Browser() *BrowserSession }
+
+// SessionRows are one audience's session rows as its store keeps them
+// (the store itself, or its transaction). GetSessionByHash: ENotFound
+// when there is none. TouchSession moves a live session's LastSeenAt:
+// ENotFound when it is revoked (a revocation is never undone).
+// RevokeSession ends one session at now (nothing when it has ended).
+type SessionRows[S Sessioned] interface {
+	GetSessionByHash(ctx context.Context, hash string) (S, error)
+	TouchSession(ctx context.Context, id string, now time.Time) error
+	RevokeSession(ctx context.Context, id string, now time.Time) error
+}
+
+// SessionCore is the life of one audience's browser sessions. The zero
+// timeouts are 30 minutes idle and 12 hours absolute.
+type SessionCore[S Sessioned] struct {
+	Clock Clock
+	// Prefix starts the cookie secrets ("nzs_" console, "nzc_" portal),
+	// so a leaked one says where it opens.
+	Prefix string
+	// Idle ends a session unused for that long; Absolute any session that
+	// old.
+	Idle, Absolute time.Duration
+}
+
+// NewSessionCore is a SessionCore with the defaults filled in.
+func NewSessionCore[S Sessioned](clock Clock, prefix string, idle, absolute time.Duration) SessionCore[S] {
+	if clock == nil {
+		clock = time.Now
+	}
+	if idle <= 0 {
+		idle = 30 * time.Minute
+	}
+	if absolute <= 0 {
+		absolute = 12 * time.Hour
+	}
+	return SessionCore[S]{Clock: clock, Prefix: prefix, Idle: idle, Absolute: absolute}
+}
+
+// Now is the core's clock as the databases keep it (UTC, microseconds).
+func (c SessionCore[S]) Now() time.Time { return c.Clock().UTC().Truncate(time.Microsecond) }
+
+// Open is a new session's shared columns, started now, and the secret of
+// its cookie (given once; only its hash is kept).
+func (c SessionCore[S]) Open(ip, userAgent string) (BrowserSession, string) {
+	now := c.Now()
+	secret := RandomSecret(c.Prefix)
+	return BrowserSession{ID: NewID(), TokenHash: SecretHash(secret), CSRFToken: RandomSecret(""),
+		IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.Absolute)}, secret
+}
+
+// Rotate is a new cookie secret (and the hash to store) and CSRF token for
+// a session whose privilege changed: what was sent before opens nothing.
+func (c SessionCore[S]) Rotate() (secret, tokenHash, csrf string) {
+	secret = RandomSecret(c.Prefix)
+	return secret, SecretHash(secret), RandomSecret("")
+}
+
+// ErrSessionEnded is a session revoked (or renewed) by another request
+// between this one's read and its write.
+var ErrSessionEnded = Errorf(EUnauthorized, "the session has ended: sign in again")
+
+// Authenticate resolves a cookie's secret to a live session of rows:
+// EUnauthorized when it is unknown, revoked, idle too long or past its
+// absolute timeout, or when owner (the audience's check of who it stands
+// for: a disabled account) refuses it. The session's last use moves to now,
+// at most once a minute to spare the database, and only after owner's
+// check.
+func (c SessionCore[S]) Authenticate(ctx context.Context, rows SessionRows[S], secret string, owner func(S) error) (S, error) {
+	var none S
+	now := c.Now()
+	if secret == "" || len(secret) > 128 {
+		return none, Errorf(EUnauthorized, "sign in first")
+	}
+	sess, err := rows.GetSessionByHash(ctx, SecretHash(secret))
+	if ErrorCode(err) == ENotFound {
+		return none, Errorf(EUnauthorized, "sign in first")
+	} else if err != nil {
+		return none, err
+	}
+	b := sess.Browser()
+	if err := CheckSessionTimes(now, b.RevokedAt, b.LastSeenAt, b.ExpiresAt, c.Idle); err != nil {
+		return none, err
+	}
+	if err := owner(sess); err != nil {
+		return none, err
+	}
+	if now.Sub(b.LastSeenAt) >= time.Minute {
+		// Only last_seen_at, only while live: a revocation committed since
+		// the read above stands.
+		if err := rows.TouchSession(ctx, b.ID, now); ErrorCode(err) == ENotFound {
+			return none, ErrSessionEnded
+		} else if err != nil {
+			return none, err
+		}
+		b.LastSeenAt = now
+	}
+	return sess, nil
+}
+
+// Revoke ends sess in rows now (rows is usually a transaction that also
+// records the sign-out).
+func (c SessionCore[S]) Revoke(ctx context.Context, rows SessionRows[S], sess S) error {
+	now := c.Now()
+	if err := rows.RevokeSession(ctx, sess.Browser().ID, now); err != nil {
+		return err
+	}
+	sess.Browser().RevokedAt = &now
+	return nil
+}
+
+// CheckCSRF compares a submitted token with the session's (its
+// CSRFToken) in constant time: EForbidden when they differ. area names
+// where forms come from. The one check of both areas (api/webui).
+func CheckCSRF(want, token, area string) error {
+	if token == "" || subtle.ConstantTimeCompare([]byte(want), []byte(token)) != 1 {
+		return Errorf(EForbidden, "the form has expired or did not come from this %s: reload it", area)
+	}
+	return nil
+}
 
 // CheckSessionTimes is the one rule of a browser session's life:
 // EUnauthorized when it was revoked, is past its absolute end, or was idle
@@ -27,33 +174,6 @@ func CheckSessionTimes(now time.Time, revokedAt *time.Time, lastSeen, expires ti
 	return nil
 }
 
-// SessionTimes are the fields of a session row CheckSessionTimes reads.
-type SessionTimes struct {
-	RevokedAt         *time.Time
-	LastSeen, Expires time.Time
-}
-
-// LiveSession finds the session of a cookie's secret with get (by the
-// secret's SecretHash) and checks it is alive at now: EUnauthorized for an
-// empty or oversized secret, an unknown session or a dead one.
-func LiveSession[S any](ctx context.Context, secret string, get func(ctx context.Context, hash string) (*S, error),
-	times func(*S) SessionTimes, now time.Time, idle time.Duration) (*S, error) {
-	if secret == "" || len(secret) > 128 {
-		return nil, Errorf(EUnauthorized, "sign in first")
-	}
-	sess, err := get(ctx, SecretHash(secret))
-	if ErrorCode(err) == ENotFound {
-		return nil, Errorf(EUnauthorized, "sign in first")
-	} else if err != nil {
-		return nil, err
-	}
-	t := times(sess)
-	if err := CheckSessionTimes(now, t.RevokedAt, t.LastSeen, t.Expires, idle); err != nil {
-		return nil, err
-	}
-	return sess, nil
-}
-
 // SecretHash is the stored form of a high-entropy secret (a session, a
 // link, a recovery code): SHA-256 suffices, nothing can be guessed. It is
 // also the legacy, unkeyed form of license keys and API tokens written
@@ -68,4 +188,12 @@ func RandomSecret(prefix string) string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b)
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// clip cuts s to n bytes: what a column of that size holds.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

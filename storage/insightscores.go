@@ -368,133 +368,184 @@ func inChunks(ids []string, fn func(chunk []string) error) error {
 // Facts implements insights.JobStore: a few queries for the whole batch
 // (over the union of its windows), each result then cut to each window.
 func (i *InsightScores) Facts(ctx context.Context, qs []insights.FactsQuery) ([]insights.Facts, error) {
-	out := make([]insights.Facts, len(qs))
 	if len(qs) == 0 {
-		return out, nil
+		return []insights.Facts{}, nil
 	}
+	b := newFactsBatch(qs)
 	var ids []string
-	from, to := qs[0].From, qs[0].To
 	for _, q := range qs {
 		ids = append(ids, q.LicenseID)
-		from, to = minTime(from, q.From), maxTime(to, q.To)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	byLicense := map[string][]int{}
-	for n, q := range qs {
-		byLicense[q.LicenseID] = append(byLicense[q.LicenseID], n)
-	}
-	each := func(licenseID string, at time.Time, fn func(f *insights.Facts, q insights.FactsQuery)) {
-		for _, n := range byLicense[licenseID] {
-			q := qs[n]
-			if at.IsZero() || (!at.Before(q.From) && at.Before(q.To)) {
-				fn(&out[n], q)
-			}
-		}
-	}
-	machineLicense := map[string]string{}
 	err := inChunks(ids, func(chunk []string) error {
-		var days []telemetryDayRow
-		if err := i.s.q(ctx).Table("telemetry_days").Where("license_id IN ? AND day >= ? AND day <= ?", chunk,
-			from.UTC().Format(insights.DayLayout), to.UTC().Format(insights.DayLayout)).Order("day, machine_id").Find(&days).Error; err != nil {
-			return err
-		}
-		ds, err := daysFromRows(days)
-		if err != nil {
-			return err
-		}
-		for _, d := range ds {
-			day, _ := time.Parse(insights.DayLayout, d.Day)
-			if d.MachineID != "" {
-				machineLicense[d.MachineID] = d.LicenseID
+		for _, step := range []func(context.Context, *InsightScores, []string) error{
+			b.days, b.earlierDays, b.refusals, b.machines, b.licenseEvents,
+		} {
+			if err := step(ctx, i, chunk); err != nil {
+				return err
 			}
-			for _, n := range byLicense[d.LicenseID] {
-				q := qs[n]
-				// A day is in the window when it overlaps it.
-				if day.Add(24*time.Hour).After(q.From) && day.Before(q.To) {
-					out[n].Days = append(out[n].Days, d)
-				}
-			}
-		}
-		// The earlier quarters: machines used per day (one row per machine
-		// and day), counted, not read.
-		var used []struct {
-			LicenseID, Day string
-			N              int
-		}
-		if err := i.s.q(ctx).Raw(`SELECT license_id, day, count(*) AS n FROM telemetry_days WHERE license_id IN ? AND machine_id <> '' AND day >= ? AND day <= ? GROUP BY license_id, day ORDER BY license_id, day`,
-			chunk, dayStartUTC(from).AddDate(0, 0, -insights.EarlierTo).Format(insights.DayLayout),
-			dayStartUTC(to).AddDate(0, 0, -insights.EarlierFrom).Format(insights.DayLayout)).Scan(&used).Error; err != nil {
-			return err
-		}
-		for _, u := range used {
-			day, err := time.Parse(insights.DayLayout, u.Day)
-			if err != nil {
-				continue
-			}
-			for _, n := range byLicense[u.LicenseID] {
-				// Days before the snapshot's day (its At is To).
-				k := int(dayStartUTC(qs[n].To).Sub(day) / (24 * time.Hour))
-				if k >= insights.EarlierFrom && k <= insights.EarlierTo {
-					out[n].EarlierDays = append(out[n].EarlierDays, insights.DayCount{Day: u.Day, Machines: u.N})
-				}
-			}
-		}
-		var refs []telemetryRefusalRow
-		if err := i.s.q(ctx).Where("license_id IN ? AND at >= ? AND at < ?", chunk, from.UTC(), to.UTC()).Order("at, id").Find(&refs).Error; err != nil {
-			return err
-		}
-		for _, r := range refusalsFromRows(refs) {
-			each(r.LicenseID, r.At, func(f *insights.Facts, _ insights.FactsQuery) { f.Refusals = append(f.Refusals, r) })
-		}
-		type count struct {
-			LicenseID string
-			N         int
-		}
-		var counts []count
-		if err := i.s.q(ctx).Raw(`SELECT license_id, count(*) AS n FROM machines WHERE license_id IN ? AND status IN ? GROUP BY license_id`,
-			chunk, []string{string(licensing.MachineActive), string(licensing.MachineOffline)}).Scan(&counts).Error; err != nil {
-			return err
-		}
-		for _, c := range counts {
-			each(c.LicenseID, time.Time{}, func(f *insights.Facts, _ insights.FactsQuery) { f.MachinesNow = c.N })
-		}
-		var machines []struct{ ID, LicenseID string }
-		if err := i.s.q(ctx).Raw(`SELECT id, license_id FROM machines WHERE license_id IN ?`, chunk).Scan(&machines).Error; err != nil {
-			return err
-		}
-		for _, m := range machines {
-			machineLicense[m.ID] = m.LicenseID
-		}
-		var evs []eventRow
-		if err := i.s.q(ctx).Where("target_type = ? AND target_id IN ? AND time < ?", "license", chunk, to.UTC()).
-			Where("action IN ?", []string{licensing.ActionLicenseRenewed, licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated,
-				licensing.ActionLicenseTransferred, licensing.ActionLicensePolicyChange}).Order("time, id").Find(&evs).Error; err != nil {
-			return err
-		}
-		for _, e := range evs {
-			each(e.TargetID, time.Time{}, func(f *insights.Facts, q insights.FactsQuery) {
-				switch {
-				case !e.Time.Before(q.To):
-				case e.Action == licensing.ActionLicenseRenewed:
-					f.Extensions = append(f.Extensions, e.Time.UTC())
-				case !e.Time.Before(q.From):
-					f.SupportActions++
-				}
-			})
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, translate(err)
 	}
-	if err := i.machineEvents(ctx, machineLicense, from, to, each); err != nil {
+	if err := i.machineEvents(ctx, b.machineLicense, b.from, b.to, b.each); err != nil {
 		return nil, err
 	}
-	if err := i.paymentTrouble(ctx, byLicense, out); err != nil {
+	if err := i.paymentTrouble(ctx, b.byLicense, b.out); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return b.out, nil
+}
+
+// factsBatch is one Facts call: its queries, their answers being filled,
+// and the union of their windows.
+type factsBatch struct {
+	qs        []insights.FactsQuery
+	out       []insights.Facts
+	byLicense map[string][]int // license id: indexes in qs
+	from, to  time.Time
+	// machineLicense is every machine's license, of the machines table and
+	// of telemetry (a deleted machine is known by its telemetry).
+	machineLicense map[string]string
+}
+
+func newFactsBatch(qs []insights.FactsQuery) *factsBatch {
+	b := &factsBatch{qs: qs, out: make([]insights.Facts, len(qs)), byLicense: map[string][]int{},
+		from: qs[0].From, to: qs[0].To, machineLicense: map[string]string{}}
+	for n, q := range qs {
+		b.byLicense[q.LicenseID] = append(b.byLicense[q.LicenseID], n)
+		b.from, b.to = minTime(b.from, q.From), maxTime(b.to, q.To)
+	}
+	return b
+}
+
+// each calls fn for every query of licenseID whose window holds at (every
+// query of it when at is zero).
+func (b *factsBatch) each(licenseID string, at time.Time, fn func(f *insights.Facts, q insights.FactsQuery)) {
+	for _, n := range b.byLicense[licenseID] {
+		q := b.qs[n]
+		if at.IsZero() || (!at.Before(q.From) && at.Before(q.To)) {
+			fn(&b.out[n], q)
+		}
+	}
+}
+
+// days adds the telemetry days that overlap each window.
+func (b *factsBatch) days(ctx context.Context, i *InsightScores, chunk []string) error {
+	var days []telemetryDayRow
+	if err := i.s.q(ctx).Table("telemetry_days").Where("license_id IN ? AND day >= ? AND day <= ?", chunk,
+		b.from.UTC().Format(insights.DayLayout), b.to.UTC().Format(insights.DayLayout)).Order("day, machine_id").Find(&days).Error; err != nil {
+		return err
+	}
+	ds, err := daysFromRows(days)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		day, _ := time.Parse(insights.DayLayout, d.Day)
+		if d.MachineID != "" {
+			b.machineLicense[d.MachineID] = d.LicenseID
+		}
+		for _, n := range b.byLicense[d.LicenseID] {
+			q := b.qs[n]
+			// A day is in the window when it overlaps it.
+			if day.Add(24*time.Hour).After(q.From) && day.Before(q.To) {
+				b.out[n].Days = append(b.out[n].Days, d)
+			}
+		}
+	}
+	return nil
+}
+
+// earlierDays adds the earlier quarters: machines used per day (one row per
+// machine and day), counted, not read.
+func (b *factsBatch) earlierDays(ctx context.Context, i *InsightScores, chunk []string) error {
+	var used []struct {
+		LicenseID, Day string
+		N              int
+	}
+	if err := i.s.q(ctx).Raw(`SELECT license_id, day, count(*) AS n FROM telemetry_days WHERE license_id IN ? AND machine_id <> '' AND day >= ? AND day <= ? GROUP BY license_id, day ORDER BY license_id, day`,
+		chunk, dayStartUTC(b.from).AddDate(0, 0, -insights.EarlierTo).Format(insights.DayLayout),
+		dayStartUTC(b.to).AddDate(0, 0, -insights.EarlierFrom).Format(insights.DayLayout)).Scan(&used).Error; err != nil {
+		return err
+	}
+	for _, u := range used {
+		day, err := time.Parse(insights.DayLayout, u.Day)
+		if err != nil {
+			continue
+		}
+		for _, n := range b.byLicense[u.LicenseID] {
+			// Days before the snapshot's day (its At is To).
+			k := int(dayStartUTC(b.qs[n].To).Sub(day) / (24 * time.Hour))
+			if k >= insights.EarlierFrom && k <= insights.EarlierTo {
+				b.out[n].EarlierDays = append(b.out[n].EarlierDays, insights.DayCount{Day: u.Day, Machines: u.N})
+			}
+		}
+	}
+	return nil
+}
+
+// refusals adds the activations refused in each window.
+func (b *factsBatch) refusals(ctx context.Context, i *InsightScores, chunk []string) error {
+	var refs []telemetryRefusalRow
+	if err := i.s.q(ctx).Where("license_id IN ? AND at >= ? AND at < ?", chunk, b.from.UTC(), b.to.UTC()).Order("at, id").Find(&refs).Error; err != nil {
+		return err
+	}
+	for _, r := range refusalsFromRows(refs) {
+		b.each(r.LicenseID, r.At, func(f *insights.Facts, _ insights.FactsQuery) { f.Refusals = append(f.Refusals, r) })
+	}
+	return nil
+}
+
+// machines adds the machines in use now and learns every machine's
+// license.
+func (b *factsBatch) machines(ctx context.Context, i *InsightScores, chunk []string) error {
+	type count struct {
+		LicenseID string
+		N         int
+	}
+	var counts []count
+	if err := i.s.q(ctx).Raw(`SELECT license_id, count(*) AS n FROM machines WHERE license_id IN ? AND status IN ? GROUP BY license_id`,
+		chunk, []string{string(licensing.MachineActive), string(licensing.MachineOffline)}).Scan(&counts).Error; err != nil {
+		return err
+	}
+	for _, c := range counts {
+		b.each(c.LicenseID, time.Time{}, func(f *insights.Facts, _ insights.FactsQuery) { f.MachinesNow = c.N })
+	}
+	var machines []struct{ ID, LicenseID string }
+	if err := i.s.q(ctx).Raw(`SELECT id, license_id FROM machines WHERE license_id IN ?`, chunk).Scan(&machines).Error; err != nil {
+		return err
+	}
+	for _, m := range machines {
+		b.machineLicense[m.ID] = m.LicenseID
+	}
+	return nil
+}
+
+// licenseEvents adds the renewals before each window's end and the support
+// actions within it.
+func (b *factsBatch) licenseEvents(ctx context.Context, i *InsightScores, chunk []string) error {
+	var evs []eventRow
+	if err := i.s.q(ctx).Where("target_type = ? AND target_id IN ? AND time < ?", "license", chunk, b.to.UTC()).
+		Where("action IN ?", []string{licensing.ActionLicenseRenewed, licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated,
+			licensing.ActionLicenseTransferred, licensing.ActionLicensePolicyChange}).Order("time, id").Find(&evs).Error; err != nil {
+		return err
+	}
+	for _, e := range evs {
+		b.each(e.TargetID, time.Time{}, func(f *insights.Facts, q insights.FactsQuery) {
+			switch {
+			case !e.Time.Before(q.To):
+			case e.Action == licensing.ActionLicenseRenewed:
+				f.Extensions = append(f.Extensions, e.Time.UTC())
+			case !e.Time.Before(q.From):
+				f.SupportActions++
+			}
+		})
+	}
+	return nil
 }
 
 // machineEvents adds the activations and deactivations of the machines

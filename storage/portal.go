@@ -37,17 +37,9 @@ type portalLinkRow struct {
 func (portalLinkRow) TableName() string { return "portal_links" }
 
 type portalSessionRow struct {
-	ID         string `gorm:"primaryKey"`
+	Cols       sessionCols `gorm:"embedded"`
 	CustomerID string
 	Email      string
-	TokenHash  string
-	CSRFToken  string `gorm:"column:csrf_token"`
-	IP         string `gorm:"column:ip"`
-	UserAgent  string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	ExpiresAt  time.Time
-	RevokedAt  *time.Time
 }
 
 func (portalSessionRow) TableName() string { return "portal_sessions" }
@@ -151,29 +143,28 @@ func (r *Portal) CreateSession(ctx context.Context, s *portal.Session) error {
 }
 
 func (r *Portal) GetSessionByHash(ctx context.Context, hash string) (*portal.Session, error) {
-	var row portalSessionRow
-	if err := r.s.q(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
-		return nil, notFound(translate(err), "session")
+	row, err := r.sessions().byHash(ctx, hash)
+	if err != nil {
+		return nil, err
 	}
-	return &portal.Session{ID: row.ID, CustomerID: row.CustomerID, Email: row.Email, TokenHash: row.TokenHash, CSRFToken: row.CSRFToken,
-		IP: row.IP, UserAgent: row.UserAgent, CreatedAt: row.CreatedAt.UTC(), LastSeenAt: row.LastSeenAt.UTC(),
-		ExpiresAt: row.ExpiresAt.UTC(), RevokedAt: utcPtr(row.RevokedAt)}, nil
+	return &portal.Session{BrowserSession: row.Cols.session(), CustomerID: row.CustomerID, Email: row.Email}, nil
 }
 
-// TouchSession and RevokeSession write one column, conditionally: never
-// the session row read earlier (storage/doc.go).
+// sessions is the portal_sessions table.
+func (r *Portal) sessions() sessionTable[portalSessionRow] {
+	return sessionTable[portalSessionRow]{r.s}
+}
+
 func (r *Portal) TouchSession(ctx context.Context, id string, now time.Time) error {
-	return affected(r.s.q(ctx).Model(&portalSessionRow{}).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("last_seen_at", now),
-		errorf(licensing.ENotFound, "live session not found"))
+	return r.sessions().touch(ctx, id, now)
 }
 
 func (r *Portal) RevokeSession(ctx context.Context, id string, now time.Time) error {
-	return translate(r.s.q(ctx).Model(&portalSessionRow{}).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("revoked_at", now).Error)
+	return r.sessions().revoke(ctx, id, now)
 }
 
 func portalSessionToRow(s *portal.Session) *portalSessionRow {
-	return &portalSessionRow{ID: s.ID, CustomerID: s.CustomerID, Email: s.Email, TokenHash: s.TokenHash, CSRFToken: s.CSRFToken,
-		IP: s.IP, UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt}
+	return &portalSessionRow{Cols: sessionColsOf(&s.BrowserSession), CustomerID: s.CustomerID, Email: s.Email}
 }
 
 // PasswordHash reads email's password (emails are stored lower-case).
@@ -194,6 +185,5 @@ func (r *Portal) SetPassword(ctx context.Context, email, hash string, now time.T
 }
 
 func (r *Portal) RevokeSessions(ctx context.Context, email, keepID string, now time.Time) error {
-	return translate(r.s.q(ctx).Model(&portalSessionRow{}).Where("LOWER(email) = ? AND id <> ? AND revoked_at IS NULL", strings.ToLower(email), keepID).
-		Update("revoked_at", now).Error)
+	return r.sessions().revokeWhere(ctx, now, "LOWER(email) = ? AND id <> ?", strings.ToLower(email), keepID)
 }

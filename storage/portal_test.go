@@ -48,8 +48,8 @@ func TestPortalPasswords(t *testing.T) {
 			if id == "s-else" {
 				email = "it@acme.test"
 			}
-			must(t, r.CreateSession(ctx, &portal.Session{ID: id, CustomerID: "c1", Email: email, TokenHash: "h-" + id, CSRFToken: "x",
-				CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+			must(t, r.CreateSession(ctx, &portal.Session{CustomerID: "c1", Email: email, BrowserSession: licensing.BrowserSession{ID: id, TokenHash: "h-" + id, CSRFToken: "x",
+				CreatedAt: t0, LastSeenAt: t0, ExpiresAt: t0.Add(time.Hour)}}))
 		}
 		must(t, r.RevokeSessions(ctx, "bo@acme.test", "s-keep", t0.Add(time.Minute)))
 		for id, revoked := range map[string]bool{"s-keep": false, "s-other": true, "s-else": false} {

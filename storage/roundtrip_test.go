@@ -37,6 +37,12 @@ func mustFill(t *testing.T, v any, unstored ...string) {
 	rv := reflect.ValueOf(v).Elem()
 	for i := range rv.NumField() {
 		name := rv.Type().Field(i).Name
+		if f := rv.Type().Field(i); f.Anonymous && f.Type.Kind() == reflect.Struct {
+			// An embedded part (licensing.BrowserSession): each of its
+			// fields must be filled, not just one.
+			mustFill(t, rv.Field(i).Addr().Interface(), unstored...)
+			continue
+		}
 		if rv.Field(i).IsZero() && !slices.Contains(unstored, name) {
 			t.Fatalf("%T fixture leaves %s zero: fill it (and store it)", v, name)
 		}
@@ -332,15 +338,15 @@ func TestConsoleUsersRoundTrip(t *testing.T) {
 			t.Fatalf("a second user with the same email: %v, want conflict", err)
 		}
 
-		sess := &users.Session{ID: "01950000-0000-7000-8000-000000000102", UserID: u.ID, TokenHash: "th1", CSRFToken: "c1",
-			Stage: users.StagePending, IP: "192.0.2.1", UserAgent: "test", CreatedAt: rtTime(1), LastSeenAt: rtTime(2), ExpiresAt: rtTime(9),
-			RevokedAt: rtPtr(3)}
+		sess := &users.Session{UserID: u.ID, Stage: users.StagePending, BrowserSession: licensing.BrowserSession{ID: "01950000-0000-7000-8000-000000000102",
+			TokenHash: "th1", CSRFToken: "c1", IP: "192.0.2.1", UserAgent: "test", CreatedAt: rtTime(1), LastSeenAt: rtTime(2), ExpiresAt: rtTime(9),
+			RevokedAt: rtPtr(3)}}
 		mustFill(t, sess)
 		roundTrip(t, "session", sess, func(v *users.Session) error { return r.CreateSession(ctx, v) },
 			func() (*users.Session, error) { return r.GetSessionByHash(ctx, "th1") },
 			nil, nil)
 
-		live := &users.Session{UserID: u.ID, TokenHash: "th2", CSRFToken: "c", Stage: users.StageFull, CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}
+		live := &users.Session{UserID: u.ID, Stage: users.StageFull, BrowserSession: licensing.BrowserSession{TokenHash: "th2", CSRFToken: "c", CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}}
 		must(t, r.CreateSession(ctx, live))
 		must(t, r.RevokeSessions(ctx, u.ID, rtTime(8)))
 		got, err := r.GetSessionByHash(ctx, "th2")

@@ -42,17 +42,9 @@ type userRow struct {
 func (userRow) TableName() string { return "console_users" }
 
 type sessionRow struct {
-	ID         string `gorm:"primaryKey"`
-	UserID     string
-	TokenHash  string
-	CSRFToken  string `gorm:"column:csrf_token"`
-	Stage      string
-	IP         string `gorm:"column:ip"`
-	UserAgent  string
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	ExpiresAt  time.Time
-	RevokedAt  *time.Time
+	Cols   sessionCols `gorm:"embedded"`
+	UserID string
+	Stage  string
 }
 
 func (sessionRow) TableName() string { return "console_sessions" }
@@ -123,13 +115,11 @@ func userFromRow(r *userRow) *users.User {
 }
 
 func sessionToRow(s *users.Session) *sessionRow {
-	return &sessionRow{ID: s.ID, UserID: s.UserID, TokenHash: s.TokenHash, CSRFToken: s.CSRFToken, Stage: string(s.Stage), IP: s.IP,
-		UserAgent: s.UserAgent, CreatedAt: s.CreatedAt, LastSeenAt: s.LastSeenAt, ExpiresAt: s.ExpiresAt, RevokedAt: s.RevokedAt}
+	return &sessionRow{Cols: sessionColsOf(&s.BrowserSession), UserID: s.UserID, Stage: string(s.Stage)}
 }
 
 func sessionFromRow(r *sessionRow) *users.Session {
-	return &users.Session{ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, CSRFToken: r.CSRFToken, Stage: users.Stage(r.Stage), IP: r.IP,
-		UserAgent: r.UserAgent, CreatedAt: r.CreatedAt.UTC(), LastSeenAt: r.LastSeenAt.UTC(), ExpiresAt: r.ExpiresAt.UTC(), RevokedAt: utcPtr(r.RevokedAt)}
+	return &users.Session{BrowserSession: r.Cols.session(), UserID: r.UserID, Stage: users.Stage(r.Stage)}
 }
 
 func passwordTokenFromRow(r *passwordTokenRow) *users.PasswordToken {
@@ -251,33 +241,32 @@ func (r *Users) CreateSession(ctx context.Context, s *users.Session) error {
 }
 
 func (r *Users) GetSessionByHash(ctx context.Context, hash string) (*users.Session, error) {
-	var row sessionRow
-	if err := r.s.q(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
-		return nil, notFound(translate(err), "session")
+	row, err := r.sessions().byHash(ctx, hash)
+	if err != nil {
+		return nil, err
 	}
-	return sessionFromRow(&row), nil
+	return sessionFromRow(row), nil
 }
 
-// sessions is the console_sessions table, in ctx.
-func (r *Users) sessions(ctx context.Context) *gorm.DB { return r.s.q(ctx).Model(&sessionRow{}) }
+// sessions is the console_sessions table.
+func (r *Users) sessions() sessionTable[sessionRow] { return sessionTable[sessionRow]{r.s} }
 
 func (r *Users) TouchSession(ctx context.Context, id string, now time.Time) error {
-	return affected(r.sessions(ctx).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("last_seen_at", now),
-		errorf(licensing.ENotFound, "live session not found"))
+	return r.sessions().touch(ctx, id, now)
 }
 
 func (r *Users) PromoteSession(ctx context.Context, id, tokenHash, csrf string, now time.Time) error {
-	return affected(r.sessions(ctx).Where("id = ? AND stage = ? AND revoked_at IS NULL", id, string(users.StagePending)).
+	return affected(r.sessions().rows(ctx).Where("id = ? AND stage = ? AND revoked_at IS NULL", id, string(users.StagePending)).
 		UpdateColumns(map[string]any{"stage": string(users.StageFull), "token_hash": tokenHash, "csrf_token": csrf, "last_seen_at": now}),
 		errorf(licensing.ENotFound, "pending session not found"))
 }
 
 func (r *Users) RevokeSession(ctx context.Context, id string, now time.Time) error {
-	return translate(r.sessions(ctx).Where("id = ? AND revoked_at IS NULL", id).UpdateColumn("revoked_at", now).Error)
+	return r.sessions().revoke(ctx, id, now)
 }
 
 func (r *Users) RevokeSessions(ctx context.Context, userID string, now time.Time) error {
-	return translate(r.s.q(ctx).Model(&sessionRow{}).Where("user_id = ? AND revoked_at IS NULL", userID).Update("revoked_at", now).Error)
+	return r.sessions().revokeWhere(ctx, now, "user_id = ?", userID)
 }
 
 func (r *Users) CreatePasswordToken(ctx context.Context, t *users.PasswordToken) error {

@@ -84,7 +84,7 @@ func TestSessionWritesKeepRevocation(t *testing.T) {
 		r := s.Users()
 		u := &users.User{Email: "ops@example.com", Role: licensing.RoleAdmin, Status: users.StatusActive, CreatedAt: rtTime(1), UpdatedAt: rtTime(1)}
 		must(t, r.CreateUser(ctx, u))
-		sess := &users.Session{UserID: u.ID, TokenHash: "h1", CSRFToken: "c", Stage: users.StagePending, CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}
+		sess := &users.Session{UserID: u.ID, Stage: users.StagePending, BrowserSession: licensing.BrowserSession{TokenHash: "h1", CSRFToken: "c", CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}}
 		must(t, r.CreateSession(ctx, sess))
 		must(t, r.TouchSession(ctx, sess.ID, rtTime(2)))
 		must(t, r.RevokeSessions(ctx, u.ID, rtTime(3)))
@@ -97,7 +97,7 @@ func TestSessionWritesKeepRevocation(t *testing.T) {
 			t.Errorf("session after the writes = %+v", got)
 		}
 
-		live := &users.Session{UserID: u.ID, TokenHash: "h3", CSRFToken: "c", Stage: users.StagePending, CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}
+		live := &users.Session{UserID: u.ID, Stage: users.StagePending, BrowserSession: licensing.BrowserSession{TokenHash: "h3", CSRFToken: "c", CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}}
 		must(t, r.CreateSession(ctx, live))
 		must(t, r.PromoteSession(ctx, live.ID, "h4", "c4", rtTime(2)))
 		wantWriteCode(t, "PromoteSession twice", r.PromoteSession(ctx, live.ID, "h5", "c5", rtTime(2)), licensing.ENotFound)
@@ -108,7 +108,7 @@ func TestSessionWritesKeepRevocation(t *testing.T) {
 		p := s.Portal()
 		c := &licensing.Customer{Name: "Acme", Email: "it@acme.test", Status: licensing.CustomerActive, CreatedAt: rtTime(1), UpdatedAt: rtTime(1)}
 		must(t, s.CreateCustomer(ctx, c))
-		ps := &portal.Session{CustomerID: c.ID, Email: "it@acme.test", TokenHash: "p1", CSRFToken: "c", CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}
+		ps := &portal.Session{CustomerID: c.ID, Email: "it@acme.test", BrowserSession: licensing.BrowserSession{TokenHash: "p1", CSRFToken: "c", CreatedAt: rtTime(1), LastSeenAt: rtTime(1), ExpiresAt: rtTime(9)}}
 		must(t, p.CreateSession(ctx, ps))
 		must(t, p.TouchSession(ctx, ps.ID, rtTime(2)))
 		must(t, p.RevokeSessions(ctx, "IT@acme.test", "", rtTime(3)))

@@ -89,16 +89,9 @@ func OpenKeyring(ctx context.Context, cfg *Config, st *storage.Store, log *slog.
 // Start opens everything, listens on Config.Addr and serves in the
 // background. It returns once the server accepts connections.
 func (a *App) Start(ctx context.Context) error {
-	// Configuration mistakes first, before anything is opened.
 	clientRate, tokenRate := a.Config.ClientRate, a.Config.TokenRate
-	wc, concurrency, err := workerSettings(a.Config, a.Log)
+	wc, concurrency, err := a.checkConfig()
 	if err != nil {
-		return err
-	}
-	if a.Config.Workers != "auto" && a.Config.Workers != "off" {
-		return errors.New("NARCIDI_WORKERS must be auto or off")
-	}
-	if err := checkMetricsExposure(a.Config, false); err != nil {
 		return err
 	}
 	st, err := OpenStore(ctx, a.Config)
@@ -189,18 +182,47 @@ func (a *App) Start(ctx context.Context) error {
 		Portal:   openPortal(portalSignIn, svc, releases, limiter, a), // portal.go
 		Insights: scores,
 	})
-	if err := a.metrics.listen(a.Log); err != nil {
+	if err := a.listen(); err != nil {
 		return errors.Join(err, a.Close())
+	}
+	a.announce(adminLink, token)
+	return nil
+}
+
+// checkConfig finds configuration mistakes first, before anything is
+// opened, and returns the workers' settings.
+func (a *App) checkConfig() (workers.Config, int, error) {
+	wc, concurrency, err := workerSettings(a.Config, a.Log)
+	if err != nil {
+		return wc, 0, err
+	}
+	if a.Config.Workers != "auto" && a.Config.Workers != "off" {
+		return wc, 0, errors.New("NARCIDI_WORKERS must be auto or off")
+	}
+	return wc, concurrency, checkMetricsExposure(a.Config, false)
+}
+
+// listen opens the metrics listener and the server's, and serves in the
+// background.
+func (a *App) listen() error {
+	if err := a.metrics.listen(a.Log); err != nil {
+		return err
 	}
 	ln, err := net.Listen("tcp", a.Config.Addr)
 	if err != nil {
-		return errors.Join(err, a.Close())
+		return err
 	}
 	a.ln = ln
 	a.done = make(chan error, 1)
 	app := a.server.App()
 	go func() { a.done <- app.Listener(ln) }()
+	return nil
+}
 
+// announce prints where the server listens and, once, the first admin's
+// set-password link and the bootstrap admin token.
+func (a *App) announce(adminLink, token string) {
+	ln, st := a.ln, a.store
 	if a.Config.LogFormat == "json" {
 		// One format on every line a collector reads.
 		a.Log.Info("narcidi listening", "url", "http://"+ln.Addr().String(), "database", st.Dialect())
@@ -214,7 +236,6 @@ func (a *App) Start(ctx context.Context) error {
 	if token != "" {
 		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
 	}
-	return nil
 }
 
 // Store is the server's database.

@@ -1,11 +1,14 @@
 package workers_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/hibiken/asynq"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -109,5 +112,36 @@ func TestQueueMetrics(t *testing.T) {
 	}
 	if got, ok := sample(t, reg, "asynq_queue_size", "queue=default"); !ok || got != 3 {
 		t.Fatalf("asynq_queue_size{queue=default} = %v (present %v), want 3", got, ok)
+	}
+}
+
+// TestRedisMetrics: narcidi_redis_up and the worker's health check follow
+// whether Redis answers, asked at scrape time.
+func TestRedisMetrics(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		addr string
+		up   float64
+	}{
+		{"redis answers", storagetest.RedisAddr(), 1},
+		{"nothing listens", "127.0.0.1:1", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rdb := redisClient(t, tc.addr, 0)
+			reg := prometheus.NewRegistry()
+			must(t, workers.RegisterRedisMetrics(reg, rdb))
+			want := "# HELP narcidi_redis_up 1 if Redis answered a PING at scrape time (2s timeout), else 0.\n" +
+				"# TYPE narcidi_redis_up gauge\n" + fmt.Sprintf("narcidi_redis_up %v\n", tc.up)
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "narcidi_redis_up"); err != nil {
+				t.Error(err)
+			}
+			err := workers.RedisHealth(rdb)(context.Background())
+			if (err == nil) != (tc.up == 1) {
+				t.Errorf("RedisHealth: %v, with Redis up = %v", err, tc.up)
+			}
+			if err := workers.RegisterRedisMetrics(reg, rdb); err == nil {
+				t.Error("narcidi_redis_up was registered twice on one registry")
+			}
+		})
 	}
 }

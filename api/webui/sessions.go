@@ -2,7 +2,6 @@ package webui
 
 import (
 	"context"
-	"crypto/subtle"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -71,8 +70,8 @@ func (s *Sessions[S]) CSRF(c *fiber.Ctx) error {
 	}
 	got := c.FormValue("csrf")
 	if cur, ok := Current[S](c); ok {
-		if got == "" || subtle.ConstantTimeCompare([]byte(s.Token(cur)), []byte(got)) != 1 {
-			return s.Fail(c, licensing.Errorf(licensing.EForbidden, "the form has expired or did not come from this %s: reload it", s.Area))
+		if err := licensing.CheckCSRF(s.Token(cur), got, s.Area); err != nil {
+			return s.Fail(c, err)
 		}
 		return c.Next()
 	}

@@ -185,8 +185,21 @@ func benchSize(ctx context.Context, s *Settings, r *Report) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	sdkDir := filepath.Join(s.Root, "verifier-sdk")
-	files := map[string]string{
+	if err := writeSizeModule(dir, filepath.Join(s.Root, "verifier-sdk")); err != nil {
+		return err
+	}
+	size, nonStd, err := buildSizes(ctx, dir)
+	if err != nil {
+		return err
+	}
+	reportSizes(r, size, nonStd)
+	return nil
+}
+
+// sizeModule is the module of the size programs, its SDK replaced by the
+// tree's (sdkDir).
+func sizeModule(sdkDir string) map[string]string {
+	return map[string]string{
 		"go.mod": "module narcidi.bench/sdksize\n\ngo 1.26\n\nrequire github.com/nzilacode/narcidicontrole/verifier-sdk v0.0.0\n\n" +
 			"replace github.com/nzilacode/narcidicontrole/verifier-sdk => " + sdkDir + "\n",
 		"plain/main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n",
@@ -261,7 +274,12 @@ func main() {
 }
 `,
 	}
-	for name, content := range files {
+}
+
+// writeSizeModule writes the size programs' module in dir, with the SDK's
+// go.sum.
+func writeSizeModule(dir, sdkDir string) error {
+	for name, content := range sizeModule(sdkDir) {
 		p := filepath.Join(dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return err
@@ -274,9 +292,13 @@ func main() {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644); err != nil {
-		return err
-	}
+	return os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644)
+}
+
+// buildSizes builds each size program, plain and stripped, and returns
+// their sizes (by program, "-stripped" appended) and the packages outside
+// the standard library the SDK programs link.
+func buildSizes(ctx context.Context, dir string) (map[string]int64, []string, error) {
 	goCmd := func(args ...string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, "go", args...)
 		cmd.Dir = dir
@@ -298,18 +320,18 @@ func main() {
 				key += "-stripped"
 			}
 			if _, err := goCmd(append(args, "./"+prog)...); err != nil {
-				return err
+				return nil, nil, err
 			}
 			fi, err := os.Stat(out)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			size[key] = fi.Size()
 		}
 	}
 	deps, err := goCmd("list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./withsdk", "./withclient")
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	var nonStd []string
 	for _, l := range strings.Fields(string(deps)) {
@@ -317,6 +339,11 @@ func main() {
 			nonStd = append(nonStd, l)
 		}
 	}
+	return size, nonStd, nil
+}
+
+// reportSizes adds the size rows, each against the plain hello world.
+func reportSizes(r *Report, size map[string]int64, nonStd []string) {
 	mib := func(b int64) float64 { return float64(b) / (1 << 20) }
 	for _, v := range []struct{ suffix, label string }{{"", ""}, {"-stripped", ", -s -w"}} {
 		plain, http := size["plain"+v.suffix], size["withhttp"+v.suffix]
@@ -334,7 +361,6 @@ func main() {
 		r.add(Row{ID: id + "_http", Name: "reference: hello world + http.Get" + v.label, Value: float64(http), Unit: "bytes",
 			Display: over(http), Ratio: ptr(float64(http) / float64(plain)), Note: "what an app that talks HTTP links anyway"})
 	}
-	return nil
 }
 
 func nonStdOrNone(pkgs []string) string {

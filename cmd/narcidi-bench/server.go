@@ -179,17 +179,9 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 	if err != nil {
 		return err
 	}
-	t := time.Now()
-	if err := seedLicenses(ctx, conn, setRenew, 1, s.Licenses, renewKeyPrefix, cat.ProductID, cat.RenewPolicyID, cat.CustomerID, hashKey); err != nil {
-		return fmt.Errorf("seed licenses: %w", err)
+	if err := seedServer(ctx, s, conn, cat, hashKey); err != nil {
+		return err
 	}
-	if err := seedMachines(ctx, conn, setRenew, 1, s.Licenses, renewFPPrefix); err != nil {
-		return fmt.Errorf("seed machines: %w", err)
-	}
-	if err := seedLicenses(ctx, conn, setActivate, 1, s.ActLicenses, actKeyPrefix, cat.ProductID, cat.ActPolicyID, cat.CustomerID, hashKey); err != nil {
-		return fmt.Errorf("seed activation licenses: %w", err)
-	}
-	logf("seeded %d licenses and machines, %d 5-seat licenses in %s", s.Licenses, s.ActLicenses, time.Since(t).Round(time.Millisecond))
 	if err := sanityCheck(ctx, base, a, cat); err != nil {
 		return err
 	}
@@ -228,26 +220,10 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 		}
 	}
 
-	// pgbench: the same transaction done the plain way, on the same database.
-	if err := settle(ctx, conn, "licenses", "machines"); err != nil {
-		return err
-	}
-	pgb, err := runPgbench(ctx, s, pgbench, db, hashKey, "renew", pgbenchScript)
+	pgb, read, ceil, err := baselines(ctx, s, pgbench, db, conn, hashKey)
 	if err != nil {
 		return err
 	}
-	// The read a renewal cannot do without: one row by an indexed key.
-	read, err := runPgbench(ctx, s, pgbench, db, hashKey, "read", pgbenchReadScript)
-	if err != nil {
-		return err
-	}
-
-	// The ceiling: HTTP and a signature, no database.
-	ceil, err := runCeilingLoad(ctx, s)
-	if err != nil {
-		return err
-	}
-
 	ren.report(r, pgb, ceil, rssKB)
 	ren.reportReach(r, read, ceil)
 	reportTelemetry(r, tel[0], tel[1], tel[2])
@@ -263,6 +239,43 @@ func benchServer(ctx context.Context, s *Settings, r *Report, admin *pgx.Conn, p
 		}
 	}
 	return nil
+}
+
+// seedServer writes the renewal licenses with their machines and the
+// activation licenses straight into the server's database.
+func seedServer(ctx context.Context, s *Settings, conn *pgx.Conn, cat *catalog, hashKey []byte) error {
+	t := time.Now()
+	if err := seedLicenses(ctx, conn, setRenew, 1, s.Licenses, renewKeyPrefix, cat.ProductID, cat.RenewPolicyID, cat.CustomerID, hashKey); err != nil {
+		return fmt.Errorf("seed licenses: %w", err)
+	}
+	if err := seedMachines(ctx, conn, setRenew, 1, s.Licenses, renewFPPrefix); err != nil {
+		return fmt.Errorf("seed machines: %w", err)
+	}
+	if err := seedLicenses(ctx, conn, setActivate, 1, s.ActLicenses, actKeyPrefix, cat.ProductID, cat.ActPolicyID, cat.CustomerID, hashKey); err != nil {
+		return fmt.Errorf("seed activation licenses: %w", err)
+	}
+	logf("seeded %d licenses and machines, %d 5-seat licenses in %s", s.Licenses, s.ActLicenses, time.Since(t).Round(time.Millisecond))
+	return nil
+}
+
+// baselines are what renewals are compared with, run after the server
+// stopped: pgbench doing the same transaction the plain way on the same
+// database, the one-row indexed read a renewal cannot do without, and the
+// ceiling (HTTP and a signature, no database).
+func baselines(ctx context.Context, s *Settings, pgbench string, db *benchDB, conn *pgx.Conn, hashKey []byte) (pgb, read *pgbenchResult, ceil *ceilingResult, err error) {
+	if err := settle(ctx, conn, "licenses", "machines"); err != nil {
+		return nil, nil, nil, err
+	}
+	if pgb, err = runPgbench(ctx, s, pgbench, db, hashKey, "renew", pgbenchScript); err != nil {
+		return nil, nil, nil, err
+	}
+	if read, err = runPgbench(ctx, s, pgbench, db, hashKey, "read", pgbenchReadScript); err != nil {
+		return nil, nil, nil, err
+	}
+	if ceil, err = runCeilingLoad(ctx, s); err != nil {
+		return nil, nil, nil, err
+	}
+	return pgb, read, ceil, nil
 }
 
 // renewResult is the renewal run.

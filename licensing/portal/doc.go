@@ -5,7 +5,8 @@
 // LinkTTL (15 minutes) and is mailed through the same SMTP mailer as the
 // alerts. Redeeming it opens a session: a server-side row found by the hash
 // of the cookie's secret, with an idle and an absolute timeout and a
-// synchronizer CSRF token, like the console's (licensing/users).
+// synchronizer CSRF token: the session core the console shares
+// (licensing.SessionCore; a Session embeds licensing.BrowserSession).
 //
 // A signed-in person may also set a password for their email (one per
 // address, argon2id as the console users', licensing.HashPassword): email

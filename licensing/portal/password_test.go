@@ -36,7 +36,7 @@ func TestPortalPasswordService(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cur := &portal.Current{Session: &portal.Session{ID: "none", Email: "bo@shared.test", CreatedAt: clock.Now()}, Customer: c}
+		cur := &portal.Current{Session: &portal.Session{BrowserSession: licensing.BrowserSession{ID: "none", CreatedAt: clock.Now()}, Email: "bo@shared.test"}, Customer: c}
 		for _, pw := range [][2]string{{"long enough password", "long enough passwort"}, {"short", "short"}} {
 			if err := svc.SetPassword(ctx, cur, "", pw[0], pw[1]); licensing.ErrorCode(err) != licensing.EInvalid {
 				t.Errorf("SetPassword(%q, %q): %v, want EInvalid", pw[0], pw[1], err)

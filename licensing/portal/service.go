@@ -30,7 +30,8 @@ type Config struct {
 
 // Service runs customer sign-in. Safe for concurrent use.
 type Service struct {
-	cfg Config
+	cfg      Config
+	sessions licensing.SessionCore[*Session]
 }
 
 // NewService checks cfg and builds a Service.
@@ -44,13 +45,7 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.LinkTTL <= 0 {
 		cfg.LinkTTL = 15 * time.Minute
 	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 30 * time.Minute
-	}
-	if cfg.AbsoluteTimeout <= 0 {
-		cfg.AbsoluteTimeout = 12 * time.Hour
-	}
-	return &Service{cfg: cfg}, nil
+	return &Service{cfg: cfg, sessions: licensing.NewSessionCore[*Session](cfg.Clock, "nzc_", cfg.IdleTimeout, cfg.AbsoluteTimeout)}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }
@@ -278,10 +273,8 @@ func (s *Service) activeCustomers(ctx context.Context, email string) ([]licensin
 // openSession starts a session of c for email in tx and audits it with
 // reason.
 func (s *Service) openSession(ctx context.Context, tx Store, c *licensing.Customer, email, reason, ip, userAgent string) (*SignedIn, error) {
-	now := s.now()
-	secret := randomSecret("nzc_")
-	sess := &Session{ID: licensing.NewID(), CustomerID: c.ID, Email: email, TokenHash: hashSecret(secret), CSRFToken: randomSecret(""),
-		IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout)}
+	b, secret := s.sessions.Open(ip, userAgent)
+	sess := &Session{BrowserSession: b, CustomerID: c.ID, Email: email}
 	if err := tx.CreateSession(ctx, sess); err != nil {
 		return nil, err
 	}
@@ -303,41 +296,28 @@ type Current struct {
 // customer is disabled or no longer has the email. The session's last use
 // moves to now (at most once a minute, to spare the database).
 func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, error) {
-	now := s.now()
-	sess, err := licensing.LiveSession(ctx, secret, s.cfg.Store.GetSessionByHash, func(x *Session) licensing.SessionTimes {
-		return licensing.SessionTimes{RevokedAt: x.RevokedAt, LastSeen: x.LastSeenAt, Expires: x.ExpiresAt}
-	}, now, s.cfg.IdleTimeout)
-	if err != nil {
-		return nil, err
-	}
-	c, err := s.cfg.Store.GetCustomer(ctx, sess.CustomerID)
-	if err != nil {
-		return nil, err
-	}
-	if c.Status != licensing.CustomerActive || !hasEmail(c, sess.Email) {
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
-	}
-	if now.Sub(sess.LastSeenAt) >= time.Minute {
-		// Only last_seen_at, only while live: a revocation committed since
-		// the read above stands.
-		if err := s.cfg.Store.TouchSession(ctx, sess.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
-			return nil, licensing.Errorf(licensing.EUnauthorized, "the session has ended: sign in again")
-		} else if err != nil {
-			return nil, err
+	var c *licensing.Customer
+	sess, err := s.sessions.Authenticate(ctx, s.cfg.Store, secret, func(sess *Session) (err error) {
+		if c, err = s.cfg.Store.GetCustomer(ctx, sess.CustomerID); err != nil {
+			return err
 		}
-		sess.LastSeenAt = now
+		if c.Status != licensing.CustomerActive || !hasEmail(c, sess.Email) {
+			return licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Current{Session: sess, Customer: c, Actor: licensing.CustomerActor(c, sess.Email)}, nil
 }
 
 // SignOut ends one session.
 func (s *Service) SignOut(ctx context.Context, cur *Current) error {
-	now := s.now()
 	return s.cfg.Store.InTx(ctx, func(tx Store) error {
-		if err := tx.RevokeSession(ctx, cur.Session.ID, now); err != nil {
+		if err := s.sessions.Revoke(ctx, tx, cur.Session); err != nil {
 			return err
 		}
-		cur.Session.RevokedAt = &now
 		return s.record(ctx, tx, licensing.ActionPortalSignedOut, cur.Customer.ID, "")
 	})
 }

@@ -19,20 +19,12 @@ type Link struct {
 	CreatedAt  time.Time  `json:"created_at"`
 }
 
-// Session is a signed-in customer's browser. The cookie holds the secret;
-// the row holds its SHA-256.
+// Session is a signed-in customer's browser: the shared columns of every
+// session (licensing.SessionCore runs their life) and whose it is.
 type Session struct {
-	ID         string     `json:"id"`
-	CustomerID string     `json:"customer_id"`
-	Email      string     `json:"email"` // who signed in
-	TokenHash  string     `json:"-"`
-	CSRFToken  string     `json:"-"`
-	IP         string     `json:"ip,omitempty"`
-	UserAgent  string     `json:"user_agent,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastSeenAt time.Time  `json:"last_seen_at"`
-	ExpiresAt  time.Time  `json:"expires_at"` // the absolute timeout
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	licensing.BrowserSession
+	CustomerID string `json:"customer_id"`
+	Email      string `json:"email"` // who signed in
 }
 
 // Store is the data of portal sign-in. Every method returns ENotFound when
@@ -52,13 +44,9 @@ type Store interface {
 	// concurrent redemption won).
 	UseLink(ctx context.Context, id string, now time.Time) error
 
+	// The session rows the core reads, touches and revokes.
+	licensing.SessionRows[*Session]
 	CreateSession(ctx context.Context, s *Session) error
-	GetSessionByHash(ctx context.Context, hash string) (*Session, error)
-	// TouchSession moves a live session's LastSeenAt: ENotFound when it is
-	// revoked (a revocation committed meanwhile is never undone).
-	TouchSession(ctx context.Context, id string, now time.Time) error
-	// RevokeSession ends one session at now (nothing when it has ended).
-	RevokeSession(ctx context.Context, id string, now time.Time) error
 
 	// PasswordHash is the PHC string of email's password: ENotFound when
 	// the email has none.

@@ -9,10 +9,12 @@
 // audit log names the user ("user:<id>").
 //
 // Sessions are server-side rows found by the hash of a random secret (the
-// cookie), with an idle and an absolute timeout, a synchronizer CSRF token,
-// and a stage: a session that has passed the password but still owes its
-// TOTP code is "pending" and opens nothing but the code form. Sign-out
-// revokes one session; sign-out everywhere revokes all of a user's.
+// cookie), with an idle and an absolute timeout and a synchronizer CSRF
+// token, run by the session core the portal shares (licensing.SessionCore:
+// a Session embeds licensing.BrowserSession), and a stage of their own: a
+// session that has passed the password but still owes its TOTP code is
+// "pending" and opens nothing but the code form. Sign-out revokes one
+// session; sign-out everywhere revokes all of a user's.
 //
 // A user starts without a password: CreateUser returns a one-time
 // set-password link token (as the bootstrap admin token is printed), which

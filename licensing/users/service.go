@@ -41,7 +41,8 @@ type Config struct {
 
 // Service runs the console user use cases. Safe for concurrent use.
 type Service struct {
-	cfg Config
+	cfg      Config
+	sessions licensing.SessionCore[*Session]
 }
 
 // NewService checks cfg and builds a Service.
@@ -52,19 +53,13 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	if cfg.IdleTimeout <= 0 {
-		cfg.IdleTimeout = 30 * time.Minute
-	}
-	if cfg.AbsoluteTimeout <= 0 {
-		cfg.AbsoluteTimeout = 12 * time.Hour
-	}
 	if cfg.LinkTTL <= 0 {
 		cfg.LinkTTL = 24 * time.Hour
 	}
 	if cfg.Issuer == "" {
 		cfg.Issuer = "Narcidi"
 	}
-	return &Service{cfg: cfg}, nil
+	return &Service{cfg: cfg, sessions: licensing.NewSessionCore[*Session](cfg.Clock, "nzs_", cfg.IdleTimeout, cfg.AbsoluteTimeout)}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }
@@ -249,10 +244,9 @@ func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent str
 }
 
 func (s *Service) openSession(ctx context.Context, u *User, stage Stage, ip, userAgent string) (*SignedIn, error) {
-	now := s.now()
-	secret := randomSecret("nzs_")
-	sess := &Session{ID: licensing.NewID(), UserID: u.ID, TokenHash: hashSecret(secret), CSRFToken: randomSecret(""), Stage: stage,
-		IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.cfg.AbsoluteTimeout)}
+	b, secret := s.sessions.Open(ip, userAgent)
+	now := b.CreatedAt
+	sess := &Session{BrowserSession: b, UserID: u.ID, Stage: stage}
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
 		if err := tx.CreateSession(ctx, sess); err != nil {
 			return err
@@ -282,10 +276,6 @@ type Current struct {
 	Renewed string
 }
 
-// errSessionEnded is a session revoked (or promoted) by another request
-// between this one's read and its write.
-var errSessionEnded = licensing.Errorf(licensing.EUnauthorized, "the session has ended: sign in again")
-
 // recordSignIn moves the user's last sign-in, refusing a user disabled
 // meanwhile.
 func (s *Service) recordSignIn(ctx context.Context, tx Store, u *User, now time.Time) error {
@@ -303,29 +293,18 @@ func (s *Service) recordSignIn(ctx context.Context, tx Store, u *User, now time.
 // is disabled. The session's last use moves to now (at most once a minute,
 // to spare the database).
 func (s *Service) Authenticate(ctx context.Context, secret string) (*Current, error) {
-	now := s.now()
-	sess, err := licensing.LiveSession(ctx, secret, s.cfg.Store.GetSessionByHash, func(x *Session) licensing.SessionTimes {
-		return licensing.SessionTimes{RevokedAt: x.RevokedAt, LastSeen: x.LastSeenAt, Expires: x.ExpiresAt}
-	}, now, s.cfg.IdleTimeout)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.cfg.Store.GetUser(ctx, sess.UserID)
-	if err != nil {
-		return nil, err
-	}
-	if u.Status != StatusActive {
-		return nil, licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
-	}
-	if now.Sub(sess.LastSeenAt) >= time.Minute {
-		// Only last_seen_at, only while live: a revocation committed since
-		// the read above stands.
-		if err := s.cfg.Store.TouchSession(ctx, sess.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
-			return nil, errSessionEnded
-		} else if err != nil {
-			return nil, err
+	var u *User
+	sess, err := s.sessions.Authenticate(ctx, s.cfg.Store, secret, func(sess *Session) (err error) {
+		if u, err = s.cfg.Store.GetUser(ctx, sess.UserID); err != nil {
+			return err
 		}
-		sess.LastSeenAt = now
+		if u.Status != StatusActive {
+			return licensing.Errorf(licensing.EUnauthorized, "the account is disabled")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &Current{Session: sess, User: u, Actor: userActor(u, "")}, nil
 }
@@ -336,23 +315,12 @@ func userActor(u *User, requestID string) *licensing.Actor {
 	return &licensing.Actor{UserID: u.ID, Name: u.Email, Role: u.Role, RequestID: requestID}
 }
 
-// CheckCSRF compares a submitted token with the session's in constant
-// time: EForbidden when they differ.
-func CheckCSRF(sess *Session, token string) error {
-	if token == "" || subtle.ConstantTimeCompare([]byte(sess.CSRFToken), []byte(token)) != 1 {
-		return licensing.Errorf(licensing.EForbidden, "the form has expired or did not come from this console: reload it")
-	}
-	return nil
-}
-
 // SignOut ends one session.
 func (s *Service) SignOut(ctx context.Context, cur *Current) error {
-	now := s.now()
 	return s.cfg.Store.InTx(ctx, func(tx Store) error {
-		if err := tx.RevokeSession(ctx, cur.Session.ID, now); err != nil {
+		if err := s.sessions.Revoke(ctx, tx, cur.Session); err != nil {
 			return err
 		}
-		cur.Session.RevokedAt = &now
 		return s.record(ctx, tx, licensing.ActionUserSignedOut, cur.User.ID, "this session", nil, nil)
 	})
 }
@@ -581,16 +549,16 @@ func (s *Service) promote(ctx context.Context, tx Store, cur *Current) error {
 		return nil
 	}
 	now := s.now()
-	secret, csrf := randomSecret("nzs_"), randomSecret("")
-	if err := tx.PromoteSession(ctx, cur.Session.ID, hashSecret(secret), csrf, now); licensing.ErrorCode(err) == licensing.ENotFound {
-		return errSessionEnded
+	secret, hash, csrf := s.sessions.Rotate()
+	if err := tx.PromoteSession(ctx, cur.Session.ID, hash, csrf, now); licensing.ErrorCode(err) == licensing.ENotFound {
+		return licensing.ErrSessionEnded
 	} else if err != nil {
 		return err
 	}
 	if err := s.recordSignIn(ctx, tx, cur.User, now); err != nil {
 		return err
 	}
-	cur.Session.Stage, cur.Session.TokenHash, cur.Session.CSRFToken, cur.Session.LastSeenAt = StageFull, hashSecret(secret), csrf, now
+	cur.Session.Stage, cur.Session.TokenHash, cur.Session.CSRFToken, cur.Session.LastSeenAt = StageFull, hash, csrf, now
 	cur.Renewed = secret
 	return s.record(ctx, tx, licensing.ActionUserSignedIn, cur.User.ID, "from "+cur.Session.IP, nil, nil)
 }

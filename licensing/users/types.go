@@ -53,20 +53,12 @@ const (
 	StageFull    Stage = "full"
 )
 
-// Session is a signed-in browser. The cookie holds the secret; the row
-// holds its SHA-256.
+// Session is a signed-in console browser: the shared columns of every
+// session (licensing.SessionCore runs their life) and whose it is.
 type Session struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"user_id"`
-	TokenHash  string     `json:"-"`
-	CSRFToken  string     `json:"-"`
-	Stage      Stage      `json:"stage"`
-	IP         string     `json:"ip,omitempty"`
-	UserAgent  string     `json:"user_agent,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
-	LastSeenAt time.Time  `json:"last_seen_at"`
-	ExpiresAt  time.Time  `json:"expires_at"` // the absolute timeout
-	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	licensing.BrowserSession
+	UserID string `json:"user_id"`
+	Stage  Stage  `json:"stage"`
 }
 
 // PasswordToken is a one-time set-password link, stored by the hash of its
@@ -121,16 +113,12 @@ type Store interface {
 	ListUsers(ctx context.Context, page licensing.Page) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
 
+	// The session rows the core reads, touches and revokes.
+	licensing.SessionRows[*Session]
 	CreateSession(ctx context.Context, s *Session) error
-	GetSessionByHash(ctx context.Context, hash string) (*Session, error)
-	// TouchSession moves a live session's LastSeenAt: ENotFound when it is
-	// revoked (a revocation is never undone).
-	TouchSession(ctx context.Context, id string, now time.Time) error
 	// PromoteSession makes a live pending session full with a new secret
 	// hash and CSRF token: ENotFound when it is not live and pending.
 	PromoteSession(ctx context.Context, id, tokenHash, csrf string, now time.Time) error
-	// RevokeSession ends one session at now (nothing when it has ended).
-	RevokeSession(ctx context.Context, id string, now time.Time) error
 	// RevokeSessions revokes every live session of a user at now.
 	RevokeSessions(ctx context.Context, userID string, now time.Time) error
 
