@@ -322,7 +322,7 @@ func TestModelReportOnOutcomes(t *testing.T) {
 		past[i] = insights.Outcome{Snapshot: *r.Snapshot, Churned: r.Churned, Blocked: r.Blocked}
 	}
 	at := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	rep := insights.Report(past, at, map[insights.Kind]string{insights.KindChurn: "churn-x", insights.KindBlock: "block-x"})
+	rep := insights.Report(past, at, map[insights.Kind]string{insights.KindChurn: "churn-x", insights.KindBlock: "block-x"}, nil)
 	if rep.Outcomes != 500 || len(rep.Kinds) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
@@ -330,6 +330,28 @@ func TestModelReportOnOutcomes(t *testing.T) {
 		t.Logf("%s %s: AUC %.3f calibration error %.3f, %d bands", k.Kind, k.ModelVersion, k.AUC, k.CalibrationError, len(k.Reliability))
 		if k.AUC < 0.75 || k.Test == 0 || len(k.Reliability) == 0 || k.CalibrationError < 0 || k.ModelVersion == "" {
 			t.Errorf("%+v", k)
+		}
+		// The backtest figures: precision and recall at the report's
+		// thresholds and the job's (0.7 is among them), the renewed raised
+		// as false positives, the lead of the true positives (snapshots 7
+		// to 28 days before the decision).
+		if len(k.AtThresholds) != len(insights.ReportThresholds) || k.AlertThreshold != insights.DefaultAlertThreshold {
+			t.Errorf("%s: figures at %+v, alert threshold %v", k.Kind, k.AtThresholds, k.AlertThreshold)
+		}
+		for i := 1; i < len(k.AtThresholds); i++ {
+			if a, b := k.AtThresholds[i-1], k.AtThresholds[i]; a.Raised < b.Raised || a.Recall < b.Recall {
+				t.Errorf("%s: a higher threshold raised more: %+v then %+v", k.Kind, a, b)
+			}
+		}
+		renewed := false
+		for _, o := range k.ByOutcome {
+			t.Logf("  %s: %d of %d raised at %.2f", o.Profile, o.Raised, o.N, k.AlertThreshold)
+			if o.Profile == insights.OutcomeRenewed {
+				renewed = !o.Positive && o.N > 0
+			}
+		}
+		if !renewed || k.LeadDays < 7 || k.LeadDays > 28 {
+			t.Errorf("%s: outcomes %+v (want the renewed as negatives), lead %.1f days (want 7 to 28)", k.Kind, k.ByOutcome, k.LeadDays)
 		}
 	}
 }
