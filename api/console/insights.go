@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 )
 
@@ -159,7 +160,12 @@ type insightsData struct {
 	// Report is how the models of the last scoring run did on the
 	// installation's outcomes (nil before a run made one).
 	Report *modelReport
+	pr     *i18n.Printer
 }
+
+// T is the page's words from the catalog (the insights.* keys) in the
+// reader's language: the console's layout has no printer of its own.
+func (d insightsData) T(key string, args ...any) string { return d.pr.T(key, args...) }
 
 // modelReport is insights.ModelReport as the page shows it.
 type modelReport struct {
@@ -169,7 +175,29 @@ type modelReport struct {
 
 type reportKind struct {
 	insights.ModelReportKind
-	Label string
+	Label    string
+	Outcomes []reportOutcome
+	Lead     string // the median lead in days, "" when no true positive was raised
+}
+
+// reportOutcome is one outcome's row of the backtest: its name in words.
+type reportOutcome struct {
+	insights.ProfileRate
+	Name string
+}
+
+// Share is the outcome's share raised.
+func (o reportOutcome) Share() string { return percent(o.Rate()) }
+
+func newReportKind(k insights.ModelReportKind, pr *i18n.Printer) reportKind {
+	r := reportKind{ModelReportKind: k, Label: kindLabels[k.Kind]}
+	for _, o := range k.ByOutcome {
+		r.Outcomes = append(r.Outcomes, reportOutcome{o, pr.T("insights.outcome." + o.Profile)})
+	}
+	if k.LeadDays >= 0 && len(k.AtThresholds) > 0 {
+		r.Lead = strconv.Itoa(int(k.LeadDays + 0.5))
+	}
+	return r
 }
 
 // Pct shows a share as a percentage ("–" when not measured).
@@ -194,7 +222,7 @@ func (cn *Console) insights(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	d := insightsData{Kinds: kindOptions(), Kind: c.Query("kind"), Min: strings.TrimSpace(c.Query("min")),
-		Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product")}
+		Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), pr: readerPrinter(c)}
 	f := insights.ScoreFilter{Kind: insights.Kind(d.Kind), CustomerID: d.Customer, ProductID: d.Product}
 	if d.Min != "" {
 		n, err := strconv.Atoi(d.Min)
@@ -215,7 +243,7 @@ func (cn *Console) insights(c *fiber.Ctx) error {
 	if rep != nil {
 		d.Report = &modelReport{ModelReport: rep}
 		for _, k := range rep.Kinds {
-			d.Report.Kinds = append(d.Report.Kinds, reportKind{k, kindLabels[k.Kind]})
+			d.Report.Kinds = append(d.Report.Kinds, newReportKind(k, d.pr))
 		}
 	}
 	if d.Products, err = cn.cfg.Services.Catalog.Products(ctx, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
@@ -225,6 +253,16 @@ func (cn *Console) insights(c *fiber.Ctx) error {
 		d.Next = template.URL(url.Values{"kind": {d.Kind}, "min": {d.Min}, "customer": {d.Customer}, "product": {d.Product}, "after": {rs[len(rs)-1].ID}}.Encode())
 	}
 	return cn.render(c, fiber.StatusOK, "insights", "Insights", d)
+}
+
+// readerPrinter is the printer of the signed-in user's language and time
+// zone, else of the browser's languages.
+func readerPrinter(c *fiber.Ctx) *i18n.Printer {
+	lang, zone := "", ""
+	if cur := current(c); cur != nil && cur.User != nil {
+		lang, zone = cur.User.Language, cur.User.TimeZone
+	}
+	return i18n.For(i18n.Choose(lang, c.Get(fiber.HeaderAcceptLanguage)), zone)
 }
 
 // scoresOf lists the scores of f for a detail page (nil when the page may

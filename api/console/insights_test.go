@@ -3,6 +3,8 @@ package console_test
 import (
 	"context"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api/console"
 	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
@@ -222,14 +225,48 @@ func TestInsightsPageShowsModelReport(t *testing.T) {
 		}
 		rep := &insights.ModelReport{At: now, Outcomes: 640, Kinds: []insights.ModelReportKind{{Kind: insights.KindChurn, ModelVersion: "churn-trained-0badcafe",
 			Train: 320, Test: 320, TestPositive: 61, AUC: 0.871, Threshold: 0.5, Precision: 0.8, Recall: 0.55, CalibrationError: 0.031, Calibration: insights.CalibrationPlatt,
-			Reliability: []insights.ReliabilityBin{{Low: 0, High: 0.1, N: 200, Positive: 6, MeanPredicted: 0.04}, {Low: 0.7, High: 0.8, N: 20, Positive: 15, MeanPredicted: 0.74}}}}}
+			Reliability:    []insights.ReliabilityBin{{Low: 0, High: 0.1, N: 200, Positive: 6, MeanPredicted: 0.04}, {Low: 0.7, High: 0.8, N: 20, Positive: 15, MeanPredicted: 0.74}},
+			AlertThreshold: 0.7, AtThresholds: []insights.ThresholdFigures{{Threshold: 0.5, Raised: 44, Precision: 0.8, Recall: 0.55}, {Threshold: 0.7, Raised: 30, Precision: 0.9, Recall: 0.44}},
+			ByOutcome: []insights.ProfileRate{{Profile: insights.OutcomeChurned, N: 61, Raised: 27, Positive: true}, {Profile: insights.OutcomeRenewed, N: 259, Raised: 3}},
+			LeadDays:  17.4}}}
 		must(t, st.InsightScores().SaveModelReport(ctx, rep))
 		_, body := b.do("GET", "/console/insights", nil)
 		for _, want := range []string{"How the models do", "640 past outcomes", "churn-trained-0badcafe", "AUC 0.871", "precision 80%", "recall 55%",
-			"calibration error 0.031", "The model in use is Platt-scaled", "<td>70%–80%</td><td>20</td><td>74%</td><td>75%</td>"} {
+			"calibration error 0.031", "The model in use is Platt-scaled", "<td>70%–80%</td><td>20</td><td>74%</td><td>75%</td>",
+			// The backtest: figures at each threshold, the false positives
+			// per outcome, the lead.
+			"the job alerts at 70%", "<td>70%</td><td>30</td><td>90%</td><td>44%</td>",
+			"<td>renewed</td><td>259</td><td>3</td><td>1%</td><td>false positives</td>", "<td>not renewed</td><td>61</td><td>27</td><td>44%</td><td>true positives</td>",
+			"a median of 17 days before their decision"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the insights page lacks %q", want)
 			}
 		}
 	})
+}
+
+// TestInsightsPageTakesItsWordsFromTheCatalog is the extraction check of
+// the insights page: no word of its own, and every key it names in the
+// English and Portuguese catalogs.
+func TestInsightsPageTakesItsWordsFromTheCatalog(t *testing.T) {
+	b, err := os.ReadFile("templates/insights.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if words := i18n.Literal(string(b), true, "NzilaCode"); len(words) > 0 {
+		t.Errorf("insights.html writes words that are not from the catalog: %q", words)
+	}
+	keys := regexp.MustCompile(`\.T\s+"([^"]+)"`).FindAllStringSubmatch(string(b), -1)
+	if len(keys) < 20 {
+		t.Fatalf("only %d keys found", len(keys))
+	}
+	cats := i18n.Catalogs()
+	for _, k := range append(keys, []string{"", "insights.outcome." + insights.OutcomeRenewed}, []string{"", "insights.outcome." + insights.OutcomeChurned},
+		[]string{"", "insights.outcome." + insights.OutcomeBlocked}) {
+		for _, lang := range []string{i18n.English, "pt-PT"} {
+			if _, ok := cats[lang].Messages[k[1]]; !ok {
+				t.Errorf("%s lacks %q", lang, k[1])
+			}
+		}
+	}
 }

@@ -77,9 +77,29 @@ func RunBacktest(rows []HistoryRow, probes []ProbeRow, cfg EngineConfig, retrain
 	}
 	rows = slices.Clone(rows)
 	slices.SortStableFunc(rows, func(a, b HistoryRow) int { return a.Label.DecidedAt.Compare(b.Label.DecidedAt) })
-	profiled := slices.ContainsFunc(rows, func(r HistoryRow) bool { return r.Label.Profile != "" })
 	res := &BacktestResult{Retrain: retrain}
 	engine := NewEngine(cfg)
+	got, starting := res.runOrigins(rows, probes, engine, retrain)
+	for _, kind := range Kinds {
+		js, ok := got[kind]
+		if !ok {
+			continue
+		}
+		bk := BacktestKind{Kind: kind, Threshold: engine.Threshold(kind), AlertThreshold: alerts.Of(kind), WindowAUC: math.NaN(), LeadDays: math.NaN(),
+			StartingOrigins: starting[kind], Origins: res.Origins - starting[kind]}
+		bk.judgeProbes(js)
+		bk.judgeLicenses(js)
+		res.Kinds = append(res.Kinds, bk)
+	}
+	return res
+}
+
+// runOrigins runs the daily job's logic on each origin day of the probes
+// (retraining the engine on the outcomes known by then every retrain)
+// and answers each kind's judged probes, and how many origins each kind
+// left out because the starting model was in use.
+func (res *BacktestResult) runOrigins(rows []HistoryRow, probes []ProbeRow, engine *Engine, retrain time.Duration) (map[Kind][]judged, map[Kind]int) {
+	profiled := slices.ContainsFunc(rows, func(r HistoryRow) bool { return r.Label.Profile != "" })
 	var trainedAt time.Time
 	known := 0
 	got := map[Kind][]judged{}
@@ -118,102 +138,112 @@ func RunBacktest(rows []HistoryRow, probes []ProbeRow, cfg EngineConfig, retrain
 				starting[kind]++
 				continue
 			}
-			for i := range group {
-				p := &group[i]
-				j := judged{score: scores[i*len(Kinds)+k].Value, license: p.Features.LicenseID, profile: p.Label.Profile,
-					at: origin, decided: p.Label.DecidedAt}
-				switch kind {
-				case KindChurn:
-					j.y = p.Label.Churned
-				case KindBlock:
-					if !p.Features.BlockEligible() {
-						continue
-					}
-					j.y = p.Blocked
-					j.inWindow = p.Features.DaysToExpiry >= 0 && p.Features.DaysToExpiry <= BlockHorizon.Hours()/24
-				default:
-					j.y = profileTruth(kind, p.Label.Profile)
-				}
-				got[kind] = append(got[kind], j)
-			}
+			got[kind] = appendJudged(got[kind], kind, k, group, scores, origin)
 		}
 	}
-	for _, kind := range Kinds {
-		js, ok := got[kind]
-		if !ok {
-			continue
-		}
-		bk := BacktestKind{Kind: kind, Threshold: engine.Threshold(kind), AlertThreshold: alerts.Of(kind), WindowAUC: math.NaN(), LeadDays: math.NaN(),
-			StartingOrigins: starting[kind], Origins: res.Origins - starting[kind]}
-		scores, ys := make([]float64, len(js)), make([]bool, len(js))
-		var ws []float64
-		var wy []bool
-		type lic struct {
-			positive, flagged bool
-			first             time.Time
-			decided           time.Time
-			profile           string
-		}
-		lics := map[string]*lic{}
-		var order []string
-		for i, j := range js {
-			scores[i], ys[i] = j.score, j.y
-			if j.y {
-				bk.ProbePositive++
+	return got, starting
+}
+
+// appendJudged adds the probes of one origin judged for kind (the k-th of
+// Kinds) to js.
+func appendJudged(js []judged, kind Kind, k int, group []ProbeRow, scores []Score, origin time.Time) []judged {
+	for i := range group {
+		p := &group[i]
+		j := judged{score: scores[i*len(Kinds)+k].Value, license: p.Features.LicenseID, profile: p.Label.Profile,
+			at: origin, decided: p.Label.DecidedAt}
+		switch kind {
+		case KindChurn:
+			j.y = p.Label.Churned
+		case KindBlock:
+			if !p.Features.BlockEligible() {
+				continue
 			}
-			if j.inWindow {
-				ws, wy = append(ws, j.score), append(wy, j.y)
-			}
-			l := lics[j.license]
-			if l == nil {
-				l = &lic{decided: j.decided, profile: j.profile}
-				lics[j.license] = l
-				order = append(order, j.license)
-			}
-			l.positive = l.positive || j.y
-			if j.score >= bk.AlertThreshold && !l.flagged {
-				l.flagged, l.first = true, j.at
-			}
+			j.y = p.Blocked
+			j.inWindow = p.Features.DaysToExpiry >= 0 && p.Features.DaysToExpiry <= BlockHorizon.Hours()/24
+		default:
+			j.y = profileTruth(kind, p.Label.Profile)
 		}
-		bk.Probes = len(js)
-		bk.AUC = AUC(scores, ys)
-		bk.Precision, bk.Recall = PrecisionRecall(scores, ys, bk.Threshold)
-		bk.Reliability = ReliabilityTable(scores, ys)
-		if kind == KindBlock {
-			bk.WindowAUC, bk.WindowProbes = AUC(ws, wy), len(ws)
+		js = append(js, j)
+	}
+	return js
+}
+
+// judgeProbes computes the per-probe figures: AUC, precision and recall
+// at the engine's threshold, reliability, and block risk's AUC in the
+// last 14 days before expiry.
+func (bk *BacktestKind) judgeProbes(js []judged) {
+	scores, ys := make([]float64, len(js)), make([]bool, len(js))
+	var ws []float64
+	var wy []bool
+	for i, j := range js {
+		scores[i], ys[i] = j.score, j.y
+		if j.y {
+			bk.ProbePositive++
 		}
-		var leads []float64
-		var lp []float64
-		var lyes []bool
-		var profs []string
-		for _, id := range order {
-			l := lics[id]
-			bk.Licenses++
+		if j.inWindow {
+			ws, wy = append(ws, j.score), append(wy, j.y)
+		}
+	}
+	bk.Probes = len(js)
+	bk.AUC = AUC(scores, ys)
+	bk.Precision, bk.Recall = PrecisionRecall(scores, ys, bk.Threshold)
+	bk.Reliability = ReliabilityTable(scores, ys)
+	if bk.Kind == KindBlock {
+		bk.WindowAUC, bk.WindowProbes = AUC(ws, wy), len(ws)
+	}
+}
+
+// judgeLicenses computes the per-license figures, as the job announces:
+// a license is flagged from its first probe at or above AlertThreshold.
+func (bk *BacktestKind) judgeLicenses(js []judged) {
+	type lic struct {
+		positive, flagged bool
+		first             time.Time
+		decided           time.Time
+		profile           string
+	}
+	lics := map[string]*lic{}
+	var order []string
+	for _, j := range js {
+		l := lics[j.license]
+		if l == nil {
+			l = &lic{decided: j.decided, profile: j.profile}
+			lics[j.license] = l
+			order = append(order, j.license)
+		}
+		l.positive = l.positive || j.y
+		if j.score >= bk.AlertThreshold && !l.flagged {
+			l.flagged, l.first = true, j.at
+		}
+	}
+	var leads, lp []float64
+	var lyes []bool
+	var profs []string
+	for _, id := range order {
+		l := lics[id]
+		bk.Licenses++
+		if l.positive {
+			bk.Positive++
+		}
+		if l.flagged {
+			bk.Flagged++
 			if l.positive {
-				bk.Positive++
-			}
-			if l.flagged {
-				bk.Flagged++
-				if l.positive {
-					bk.TruePositive++
-					if kind == KindChurn || kind == KindBlock {
-						leads = append(leads, l.decided.Sub(l.first).Hours()/24)
-					}
+				bk.TruePositive++
+				if bk.Kind == KindChurn || bk.Kind == KindBlock {
+					leads = append(leads, l.decided.Sub(l.first).Hours()/24)
 				}
 			}
-			lp, lyes, profs = append(lp, b2f(l.flagged)), append(lyes, l.positive), append(profs, l.profile)
 		}
-		bk.ByProfile = byProfile(lp, lyes, profs, 0.5)
-		if bk.Flagged > 0 {
-			bk.LicensePrecision = float64(bk.TruePositive) / float64(bk.Flagged)
-		}
-		if bk.Positive > 0 {
-			bk.LicenseRecall = float64(bk.TruePositive) / float64(bk.Positive)
-		}
-		if len(leads) > 0 {
-			bk.LeadDays = medianOf(leads)
-		}
-		res.Kinds = append(res.Kinds, bk)
+		lp, lyes, profs = append(lp, b2f(l.flagged)), append(lyes, l.positive), append(profs, l.profile)
 	}
-	return res
+	bk.ByProfile = byProfile(lp, lyes, profs, 0.5)
+	if bk.Flagged > 0 {
+		bk.LicensePrecision = float64(bk.TruePositive) / float64(bk.Flagged)
+	}
+	if bk.Positive > 0 {
+		bk.LicenseRecall = float64(bk.TruePositive) / float64(bk.Positive)
+	}
+	if len(leads) > 0 {
+		bk.LeadDays = medianOf(leads)
+	}
 }

@@ -34,6 +34,77 @@ type KindEvaluation struct {
 	// rows and how many raised: the false-positive rate of the profiles
 	// that are negatives of the kind.
 	ByProfile []ProfileRate
+
+	// What Report reads of the test rows: each score, its truth, the
+	// row's outcome and the days from its snapshot to its decision.
+	scores   []float64
+	ys       []bool
+	outcomes []string
+	leads    []float64
+}
+
+// ThresholdFigures is how a kind did at one threshold.
+type ThresholdFigures struct {
+	Threshold float64 `json:"threshold"`
+	Raised    int     `json:"raised"`
+	Precision float64 `json:"precision"`
+	Recall    float64 `json:"recall"`
+}
+
+// ReportThresholds are the thresholds a ModelReport gives precision and
+// recall at, beside the job's alert threshold.
+var ReportThresholds = []float64{0.3, 0.5, 0.7, 0.9}
+
+// At is the kind's figures on its test rows at threshold th.
+func (k *KindEvaluation) At(th float64) ThresholdFigures {
+	f := ThresholdFigures{Threshold: th}
+	for _, v := range k.scores {
+		if v >= th {
+			f.Raised++
+		}
+	}
+	f.Precision, f.Recall = PrecisionRecall(k.scores, k.ys, th)
+	return f
+}
+
+// Outcomes of a license after its snapshot, as ModelReport counts them.
+const (
+	OutcomeRenewed = "renewed"
+	OutcomeChurned = "churned" // not renewed, not blocked within BlockHorizon
+	OutcomeBlocked = "blocked"
+)
+
+func outcomeOf(churned, blocked bool) string {
+	switch {
+	case blocked:
+		return OutcomeBlocked
+	case churned:
+		return OutcomeChurned
+	}
+	return OutcomeRenewed
+}
+
+// ByOutcome is, per outcome, how many test rows the kind raised at th:
+// the rows of an outcome that is not the kind's truth are its false
+// positives.
+func (k *KindEvaluation) ByOutcome(th float64) []ProfileRate {
+	return byProfile(k.scores, k.ys, k.outcomes, th)
+}
+
+// LeadDays is the median of the days between the snapshot and the
+// decision over the true positives raised at th (NaN when none): how
+// long before the outcome an alert at th came.
+func (k *KindEvaluation) LeadDays(th float64) float64 {
+	var ls []float64
+	for i, v := range k.scores {
+		if v >= th && k.ys[i] {
+			ls = append(ls, k.leads[i])
+		}
+	}
+	if len(ls) == 0 {
+		return math.NaN()
+	}
+	return medianOf(ls)
 }
 
 // ReliabilityBin is one band of scores [Low, High) and what happened.
@@ -50,9 +121,10 @@ func (b ReliabilityBin) Observed() float64 { return float64(b.Positive) / float6
 
 // ProfileRate is how often the licenses of one profile were raised.
 type ProfileRate struct {
-	Profile   string
-	N, Raised int
-	Positive  bool // the profile is the kind's truth (its raised are true positives)
+	Profile  string `json:"profile"`
+	N        int    `json:"n"`
+	Raised   int    `json:"raised"`
+	Positive bool   `json:"positive"` // the profile is the kind's truth (its raised are true positives)
 }
 
 // UpgradeProfiles and SharingProfiles are the label profiles that are the
@@ -211,6 +283,8 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 			s := scores[i*len(Kinds)+k]
 			ke.ModelVersion, ke.StartingModel = s.ModelVersion, s.StartingModel
 			got, ys, profiles = append(got, s.Value), append(ys, y), append(profiles, test[i].Label.Profile)
+			ke.outcomes = append(ke.outcomes, outcomeOf(test[i].Churned, test[i].Blocked))
+			ke.leads = append(ke.leads, test[i].Label.DecidedAt.Sub(test[i].Features.At).Hours()/24)
 			base = append(base, starting[i*len(Kinds)+k].Value)
 			if y {
 				ke.TestPositive++
@@ -220,6 +294,7 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 			}
 		}
 		ke.Test = len(got)
+		ke.scores, ke.ys = got, ys
 		ke.AUC = AUC(got, ys)
 		ke.Precision, ke.Recall = PrecisionRecall(got, ys, ke.Threshold)
 		ke.Reliability = ReliabilityTable(got, ys)
@@ -270,20 +345,32 @@ type ModelReportKind struct {
 	// Calibration is how the model in use turns its regression into a
 	// probability: CalibrationPlatt, or "" (the regression's own).
 	Calibration string `json:"calibration,omitempty"`
+	// The backtest of the later half as the job would alert: precision
+	// and recall at ReportThresholds and at AlertThreshold (the job's),
+	// the rows raised at AlertThreshold per outcome (the outcomes that
+	// are not the kind's truth are its false positives) and the median
+	// days from the snapshot that raised a true positive to its
+	// decision (-1 when none).
+	AlertThreshold float64            `json:"alert_threshold"`
+	AtThresholds   []ThresholdFigures `json:"at_thresholds,omitempty"`
+	ByOutcome      []ProfileRate      `json:"by_outcome,omitempty"`
+	LeadDays       float64            `json:"lead_days"`
 }
 
 // CalibrationPlatt is ModelReportKind.Calibration of a Platt-scaled model.
 const CalibrationPlatt = "platt"
 
 // Report builds the ModelReport of outcomes at at; versions are the
-// versions in use.
-func Report(past []Outcome, at time.Time, versions map[Kind]string) *ModelReport {
+// versions in use, alerts the job's alert thresholds.
+func Report(past []Outcome, at time.Time, versions map[Kind]string, alerts Thresholds) *ModelReport {
 	r := &ModelReport{At: at, Outcomes: len(past)}
 	rows := make([]HistoryRow, len(past))
 	for i := range past {
 		o := &past[i]
 		rows[i] = HistoryRow{Labelled: Labelled{Features: Extract(&o.Snapshot), Churned: o.Churned, Blocked: o.Blocked},
-			Label: Label{LicenseID: o.Snapshot.LicenseID, DecidedAt: o.Snapshot.At}}
+			// The job's outcome snapshots are taken EvalLead before the
+			// decision.
+			Label: Label{LicenseID: o.Snapshot.LicenseID, DecidedAt: o.Snapshot.At.Add(EvalLead(o.Snapshot.LicenseID))}}
 	}
 	ev, err := Evaluate(rows, EngineConfig{})
 	if err != nil {
@@ -295,9 +382,19 @@ func Report(past []Outcome, at time.Time, versions map[Kind]string) *ModelReport
 		if k.StartingModel {
 			r.Note = "too few outcomes in the earlier half to train: the figures are the starting model's"
 		}
-		r.Kinds = append(r.Kinds, ModelReportKind{Kind: kind, ModelVersion: versions[kind], Train: k.Train, Test: k.Test, TestPositive: k.TestPositive,
+		alert := alerts.Of(kind)
+		rk := ModelReportKind{Kind: kind, ModelVersion: versions[kind], Train: k.Train, Test: k.Test, TestPositive: k.TestPositive,
 			AUC: finite(k.AUC), Threshold: k.Threshold, Precision: k.Precision, Recall: k.Recall,
-			CalibrationError: finite(CalibrationError(k.Reliability)), Reliability: k.Reliability})
+			CalibrationError: finite(CalibrationError(k.Reliability)), Reliability: k.Reliability,
+			AlertThreshold: alert, ByOutcome: k.ByOutcome(alert), LeadDays: finite(k.LeadDays(alert))}
+		for _, th := range ReportThresholds {
+			rk.AtThresholds = append(rk.AtThresholds, k.At(th))
+		}
+		if !slices.Contains(ReportThresholds, alert) {
+			rk.AtThresholds = append(rk.AtThresholds, k.At(alert))
+			slices.SortFunc(rk.AtThresholds, func(a, b ThresholdFigures) int { return cmpFloat(a.Threshold, b.Threshold) })
+		}
+		r.Kinds = append(r.Kinds, rk)
 	}
 	return r
 }

@@ -173,6 +173,25 @@ func Extract(s *Snapshot) Features {
 		}
 		return k
 	}
+	extractUse(&f, s)
+	extractRefusals(&f, s, ago)
+	periods := extractActivations(&f, s, ago)
+	extractPayment(&f, s)
+	f.RecentActivations = periods[0]
+	fortnights := make([]float64, 0, len(periods)-1)
+	for _, n := range periods[1:] {
+		fortnights = append(fortnights, float64(n))
+	}
+	f.BaselineActivations, f.BaselineMAD = medianMAD(fortnights)
+	return f
+}
+
+const weekDays = 7
+
+// extractUse computes the use features from the roll-ups: active days,
+// renewals, machines and networks, and the use against the license's
+// own normal.
+func extractUse(f *Features, s *Snapshot) {
 	var active [weekDays * 12]bool
 	var weekUse [12]float64 // machine rows with calls per week
 	// usedOn is, per machine, the days of the last 28 it was used (bit k:
@@ -223,8 +242,8 @@ func Extract(s *Snapshot) Features {
 			usedOn[d.MachineID] |= 1 << k
 		}
 	}
-	baseWeeks := extractOwnUse(&f, s, active[:], weekUse)
-	extractOwnNormal(&f, weekUse, baseWeeks, extractEarlier(&f, s))
+	baseWeeks := extractOwnUse(f, s, active[:], weekUse)
+	extractOwnNormal(f, weekUse, baseWeeks, extractEarlier(f, s))
 	for k := range 2 * recentDays {
 		if active[k] && k < recentDays {
 			f.ActiveDays28++
@@ -254,6 +273,10 @@ func Extract(s *Snapshot) Features {
 		f.DaysSinceUse = math.Min(maxSince, float64(lastUse))
 	}
 
+}
+
+// extractRefusals counts the refusals and deactivations of the window.
+func extractRefusals(f *Features, s *Snapshot, ago func(time.Time) int) {
 	seatDays, capDays := map[int]bool{}, map[int]bool{}
 	for i := range s.Refusals {
 		r := &s.Refusals[i]
@@ -281,6 +304,12 @@ func Extract(s *Snapshot) Features {
 		}
 	}
 
+}
+
+// extractActivations computes the sharing and fleet figures of the
+// window's activations and answers the activations per 14-day period
+// (the last first).
+func extractActivations(f *Features, s *Snapshot, ago func(time.Time) int) [historyDays / periodDays]int {
 	fps := map[string]bool{}
 	hostsOf := map[string]map[string]bool{} // "f"+fingerprint or "m"+machine id → hostnames
 	perDay := map[int]int{}
@@ -325,18 +354,9 @@ func Extract(s *Snapshot) Features {
 		}
 	}
 	f.Clones = max(byFP, byMachine)
-	extractFleet(&f, s, ago, hostsOf)
-	extractPayment(&f, s)
-	f.RecentActivations = periods[0]
-	fortnights := make([]float64, 0, len(periods)-1)
-	for _, n := range periods[1:] {
-		fortnights = append(fortnights, float64(n))
-	}
-	f.BaselineActivations, f.BaselineMAD = medianMAD(fortnights)
-	return f
+	extractFleet(f, s, ago, hostsOf)
+	return periods
 }
-
-const weekDays = 7
 
 // extractOwnUse computes the use against the license's own normal from
 // the days used (active[k]: k days before the snapshot's day).

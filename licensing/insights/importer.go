@@ -60,157 +60,185 @@ type importedLicense struct {
 // expiry before the history ends: churned and lapsed). The history's
 // licenses need not exist in the installation: they only teach the model.
 func Import(ctx context.Context, r io.Reader, store ImportStore) (ImportResult, error) {
-	var res ImportResult
-	lics := map[string]*importedLicense{}
-	days := map[dayKey]*Day{}
-	var refusals []RefusalEvent
-	var end time.Time
-	flushDays := func() error {
-		if len(days) == 0 {
-			return nil
-		}
-		batch := make([]Day, 0, len(days))
-		for _, d := range days {
-			batch = append(batch, *d)
-		}
-		if err := store.AddDays(ctx, batch); err != nil {
-			return err
-		}
-		res.Days += len(batch)
-		clear(days)
+	im := &importer{ctx: ctx, store: store, lics: map[string]*importedLicense{}, days: map[dayKey]*Day{}}
+	if err := ReadHistory(r, im.record); err != nil {
+		return im.res, err
+	}
+	if err := im.flushDays(); err != nil {
+		return im.res, err
+	}
+	if err := im.flushRefusals(); err != nil {
+		return im.res, err
+	}
+	im.res.Licenses = len(im.lics)
+	return im.res, im.saveOutcomes()
+}
+
+// importer is one Import: the licenses read so far, and the roll-ups and
+// refusals waiting for their batch.
+type importer struct {
+	ctx      context.Context
+	store    ImportStore
+	res      ImportResult
+	lics     map[string]*importedLicense
+	days     map[dayKey]*Day
+	refusals []RefusalEvent
+	end      time.Time // the history's last time
+}
+
+func (im *importer) flushDays() error {
+	if len(im.days) == 0 {
 		return nil
 	}
-	flushRefusals := func() error {
-		if len(refusals) == 0 {
-			return nil
-		}
-		if err := store.AddRefusals(ctx, refusals); err != nil {
-			return err
-		}
-		res.Refusals += len(refusals)
-		refusals = refusals[:0]
+	batch := make([]Day, 0, len(im.days))
+	for _, d := range im.days {
+		batch = append(batch, *d)
+	}
+	if err := im.store.AddDays(im.ctx, batch); err != nil {
+		return err
+	}
+	im.res.Days += len(batch)
+	clear(im.days)
+	return nil
+}
+
+func (im *importer) flushRefusals() error {
+	if len(im.refusals) == 0 {
 		return nil
 	}
-	addDay := func(d Day) {
-		k := dayKey{d.Day, d.LicenseID, d.MachineID}
-		if cur, ok := days[k]; ok {
-			cur.merge(&d)
-		} else {
-			days[k] = &d
-		}
+	if err := im.store.AddRefusals(im.ctx, im.refusals); err != nil {
+		return err
 	}
-	err := ReadHistory(r, func(rec *Record) error {
-		res.Records++
-		if rec.At.After(end) {
-			end = rec.At
+	im.res.Refusals += len(im.refusals)
+	im.refusals = im.refusals[:0]
+	return nil
+}
+
+// record takes the next record of the history.
+func (im *importer) record(rec *Record) error {
+	im.res.Records++
+	if rec.At.After(im.end) {
+		im.end = rec.At
+	}
+	if rec.Type == RecordLicense {
+		im.lics[rec.ID] = &importedLicense{customer: rec.CustomerID, seats: rec.Seats, created: rec.At.UTC(), grace: time.Duration(rec.GraceDays) * 24 * time.Hour,
+			expiries: []time.Time{rec.ExpiresAt.UTC()}, platforms: map[string]string{}}
+		return nil
+	}
+	l, ok := im.lics[rec.LicenseID]
+	if !ok {
+		return fmt.Errorf("record %d (%s): license %q has no license record before it", im.res.Records, rec.Type, rec.LicenseID)
+	}
+	at := rec.At.UTC()
+	if rec.Type == RecordRefusal {
+		id := uuid.NewSHA1(importNamespace, []byte(rec.LicenseID+"|"+strconv.Itoa(im.res.Records)+"|"+at.Format(time.RFC3339Nano))).String()
+		fp := rec.Fingerprint
+		if len(fp) > 256 {
+			fp = fp[:256]
 		}
-		if rec.Type == RecordLicense {
-			lics[rec.ID] = &importedLicense{customer: rec.CustomerID, seats: rec.Seats, created: rec.At.UTC(), grace: time.Duration(rec.GraceDays) * 24 * time.Hour,
-				expiries: []time.Time{rec.ExpiresAt.UTC()}, platforms: map[string]string{}}
-			return nil
-		}
-		l, ok := lics[rec.LicenseID]
-		if !ok {
-			return fmt.Errorf("record %d (%s): license %q has no license record before it", res.Records, rec.Type, rec.LicenseID)
-		}
-		at := rec.At.UTC()
-		d := Day{Day: at.Format(DayLayout), LicenseID: rec.LicenseID}
-		n := int64(rec.N())
-		switch rec.Type {
-		case RecordExtension:
-			l.extendedAt = append(l.extendedAt, at)
-			l.expiries = append(l.expiries, rec.ExpiresAt.UTC())
-			return nil
-		case RecordRefusal:
-			id := uuid.NewSHA1(importNamespace, []byte(rec.LicenseID+"|"+strconv.Itoa(res.Records)+"|"+at.Format(time.RFC3339Nano))).String()
-			fp := rec.Fingerprint
-			if len(fp) > 256 {
-				fp = fp[:256]
-			}
-			refusals = append(refusals, RefusalEvent{ID: id, At: at, Kind: licensing.UseKind(rec.Kind), Code: licensing.Code(rec.Code),
-				LicenseID: rec.LicenseID, MachineID: rec.MachineID, Fingerprint: fp, Network: Network(rec.IP)})
-			if len(refusals) >= importBatch {
-				return flushRefusals()
-			}
-			return nil
-		case RecordDeactivation:
-			l.deacts = append(l.deacts, at)
-			return nil
-		// Not uses: kept with the license's outcomes, never a roll-up (an
-		// empty one each, before).
-		case RecordSuspension:
-			l.suspended = append(l.suspended, at)
-			return nil
-		case RecordReinstatement:
-			l.reinstated = append(l.reinstated, at)
-			return nil
-		case RecordPayment:
-			p := *rec
-			p.At = at
-			l.payments = append(l.payments, p)
-			return nil
-		case RecordClockTampering:
-			l.tampering = append(l.tampering, at)
-			return nil
-		case RecordActivation:
-			d.Activations = 1
-			l.platforms[rec.MachineID] = rec.Platform
-			l.activations = append(l.activations, Activation{At: at, MachineID: rec.MachineID, Fingerprint: rec.Fingerprint,
-				Hostname: rec.Hostname, Platform: rec.Platform, Network: Network(rec.IP)})
-			if len(l.activations) > maxImportedActivations {
-				l.activations = slices.Delete(l.activations, 0, len(l.activations)-maxImportedActivations)
-			}
-		case RecordRenewal:
-			d.Renewals = n
-		case RecordHeartbeat:
-			d.Heartbeats = n
-		case RecordValidation:
-			d.Validations = n
-		}
-		if nw := Network(rec.IP); nw != "" {
-			d.Networks = []string{nw}
-		}
-		if p := l.platforms[rec.MachineID]; p != "" && len(p) <= 100 {
-			d.Platforms = []string{p}
-		}
-		d.MachineID = rec.MachineID // one row per record, as the recorder writes (see Day)
-		addDay(d)
-		if len(days) >= importBatch {
-			return flushDays()
+		im.refusals = append(im.refusals, RefusalEvent{ID: id, At: at, Kind: licensing.UseKind(rec.Kind), Code: licensing.Code(rec.Code),
+			LicenseID: rec.LicenseID, MachineID: rec.MachineID, Fingerprint: fp, Network: Network(rec.IP)})
+		if len(im.refusals) >= importBatch {
+			return im.flushRefusals()
 		}
 		return nil
-	})
-	if err != nil {
-		return res, err
 	}
-	if err := flushDays(); err != nil {
-		return res, err
+	if l.keepFact(rec, at) {
+		return nil
 	}
-	if err := flushRefusals(); err != nil {
-		return res, err
+	im.addUse(l, rec, at)
+	if len(im.days) >= importBatch {
+		return im.flushDays()
 	}
-	res.Licenses = len(lics)
+	return nil
+}
+
+// keepFact keeps a record that is not a use with the license's outcomes
+// (never a roll-up: an empty one each, before) and says whether it was
+// one.
+func (l *importedLicense) keepFact(rec *Record, at time.Time) bool {
+	switch rec.Type {
+	case RecordExtension:
+		l.extendedAt = append(l.extendedAt, at)
+		l.expiries = append(l.expiries, rec.ExpiresAt.UTC())
+	case RecordDeactivation:
+		l.deacts = append(l.deacts, at)
+	case RecordSuspension:
+		l.suspended = append(l.suspended, at)
+	case RecordReinstatement:
+		l.reinstated = append(l.reinstated, at)
+	case RecordPayment:
+		p := *rec
+		p.At = at
+		l.payments = append(l.payments, p)
+	case RecordClockTampering:
+		l.tampering = append(l.tampering, at)
+	default:
+		return false
+	}
+	return true
+}
+
+// addUse adds a use (an activation, renewal, heartbeat or validation) to
+// its day's roll-up.
+func (im *importer) addUse(l *importedLicense, rec *Record, at time.Time) {
+	d := Day{Day: at.Format(DayLayout), LicenseID: rec.LicenseID}
+	n := int64(rec.N())
+	switch rec.Type {
+	case RecordActivation:
+		d.Activations = 1
+		l.platforms[rec.MachineID] = rec.Platform
+		l.activations = append(l.activations, Activation{At: at, MachineID: rec.MachineID, Fingerprint: rec.Fingerprint,
+			Hostname: rec.Hostname, Platform: rec.Platform, Network: Network(rec.IP)})
+		if len(l.activations) > maxImportedActivations {
+			l.activations = slices.Delete(l.activations, 0, len(l.activations)-maxImportedActivations)
+		}
+	case RecordRenewal:
+		d.Renewals = n
+	case RecordHeartbeat:
+		d.Heartbeats = n
+	case RecordValidation:
+		d.Validations = n
+	}
+	if nw := Network(rec.IP); nw != "" {
+		d.Networks = []string{nw}
+	}
+	if p := l.platforms[rec.MachineID]; p != "" && len(p) <= 100 {
+		d.Platforms = []string{p}
+	}
+	d.MachineID = rec.MachineID // one row per record, as the recorder writes (see Day)
+	k := dayKey{d.Day, d.LicenseID, d.MachineID}
+	if cur, ok := im.days[k]; ok {
+		cur.merge(&d)
+	} else {
+		im.days[k] = &d
+	}
+}
+
+// saveOutcomes saves every license's decided outcomes, in license order,
+// batch by batch.
+func (im *importer) saveOutcomes() error {
 	var outcomes []PastOutcome
-	ids := make([]string, 0, len(lics))
-	for id := range lics {
+	ids := make([]string, 0, len(im.lics))
+	for id := range im.lics {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		outcomes = append(outcomes, lics[id].outcomes(id, end)...)
+		outcomes = append(outcomes, im.lics[id].outcomes(id, im.end)...)
 		if len(outcomes) >= importBatch {
-			if err := store.SaveOutcomes(ctx, outcomes); err != nil {
-				return res, err
+			if err := im.store.SaveOutcomes(im.ctx, outcomes); err != nil {
+				return err
 			}
-			res.Outcomes += len(outcomes)
+			im.res.Outcomes += len(outcomes)
 			outcomes = outcomes[:0]
 		}
 	}
-	if err := store.SaveOutcomes(ctx, outcomes); err != nil {
-		return res, err
+	if err := im.store.SaveOutcomes(im.ctx, outcomes); err != nil {
+		return err
 	}
-	res.Outcomes += len(outcomes)
-	return res, nil
+	im.res.Outcomes += len(outcomes)
+	return nil
 }
 
 // outcomes are the license's decided fates by end (the history's last

@@ -123,7 +123,7 @@ func (j *Job) Run(ctx context.Context) (res RunResult, err error) {
 		return res, fmt.Errorf("insights: train on %d past outcomes: %w", len(training), err)
 	}
 	if v, ok := scorer.(interface{ ModelVersions() map[Kind]string }); ok {
-		rep := Report(training, now, v.ModelVersions())
+		rep := Report(training, now, v.ModelVersions(), j.cfg.Thresholds)
 		if c, ok := scorer.(interface{ Calibrations() map[Kind]string }); ok {
 			cal := c.Calibrations()
 			for i := range rep.Kinds {

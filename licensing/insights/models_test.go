@@ -71,10 +71,17 @@ func logEvaluation(t *testing.T, ev *insights.Evaluation) {
 // The bars of the issue, and the honest bar of block risk (what it
 // reaches on the simulator, a little below the lowest seen).
 const (
-	maxErraticChurn     = 0.12 // the target is 5 % (evaluate, 10,000 licenses); a test half holds 20 to 40 erratic licenses
-	maxErraticJob       = 0.15 // flagged by the daily job in the backtest; the target (5 %) is not met yet
-	minUpgradeRecall    = 0.85
-	maxCalibrationError = 0.08
+	maxErraticChurn = 0.12 // the target is 5 % (evaluate, 10,000 licenses); a test half holds 20 to 40 erratic licenses
+	// Flagged by the daily job in the backtest: the target. At test sizes
+	// none is flagged; at 10,000 licenses evaluate prints 2.0 % (traps,
+	// seed 1), 3.3 % (traps, seed 2) and 7.2 % (wide, seed 1: not met).
+	maxErraticJob = 0.05
+	// Quiet non-renewers the job finds: on the traps mix at test size the
+	// models train on some 250 outcomes, most of them loyal traps, and
+	// find half (at 10,000 licenses, traps seed 1: 84 %).
+	minQuietJob, minQuietJobTraps = 0.85, 0.4
+	minUpgradeRecall              = 0.85
+	maxCalibrationError           = 0.08
 	// The wide and traps mixes' test halves may hold another share of
 	// churners than their training halves (traps, seed 1: 23 % trained
 	// on, 16 % tested), which no calibration of the training half sees.
@@ -246,14 +253,18 @@ func checkEvaluation(t *testing.T, ev *insights.Evaluation, seed uint64, rows []
 
 // TestBacktestAsTheJobRuns: the rolling backtest scores every license on
 // the job's days and judges per license what the job would have
-// announced: on the wide mix the VM farms and CI fleets are never flagged
+// announced: on the wide mix (two seeds) and the traps mix the VM farms and CI fleets are never flagged
 // for sharing, large-plan sharers and growers on the largest plan are
 // found, churn alerts come ahead of the decision, and block risk ranks
 // inside the last 14 days before expiry.
 func TestBacktestAsTheJobRuns(t *testing.T) {
-	for _, seed := range []uint64{3, 4} {
-		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
-			rows, probes := simulatedProbes(t, sim.Mixes(seed, 500, 240)["wide"])
+	for _, tc := range []struct {
+		mix  string
+		seed uint64
+	}{{"wide", 3}, {"wide", 4}, {"traps", 6}, {"traps", 7}} {
+		seed := tc.seed
+		t.Run(fmt.Sprintf("%s seed %d", tc.mix, seed), func(t *testing.T) {
+			rows, probes := simulatedProbes(t, sim.Mixes(seed, 500, 240)[tc.mix])
 			res := insights.RunBacktest(rows, probes, insights.EngineConfig{Seed: seed}, 0, nil)
 			for _, k := range res.Kinds {
 				t.Logf("%-18s probes %5d (%4d+) AUC %.3f window AUC %.3f | licenses %4d (%3d+) flagged %4d precision %.3f recall %.3f lead %.0f days | starting origins %d of %d",
@@ -277,9 +288,13 @@ func TestBacktestAsTheJobRuns(t *testing.T) {
 			er, en := profileRate(churn.ByProfile, sim.Erratic)
 			qr, qn := profileRate(churn.ByProfile, sim.QuietChurner)
 			t.Logf("churn flagged by the job: erratic %.1f %% of %d, quiet churners %.1f %% of %d", 100*er, en, 100*qr, qn)
-			if en == 0 || er > maxErraticJob || qn == 0 || qr < 0.85 {
-				t.Errorf("churn flagged by the job: erratic %.1f %% of %d (want at most %.0f %%), quiet churners %.1f %% of %d (want 85 %%)",
-					100*er, en, 100*maxErraticJob, 100*qr, qn)
+			minQuiet := minQuietJob
+			if tc.mix == "traps" {
+				minQuiet = minQuietJobTraps
+			}
+			if en == 0 || er > maxErraticJob || qn == 0 || qr < minQuiet {
+				t.Errorf("churn flagged by the job: erratic %.1f %% of %d (want at most %.0f %%), quiet churners %.1f %% of %d (want %.0f %%)",
+					100*er, en, 100*maxErraticJob, 100*qr, qn, 100*minQuiet)
 			}
 			if share.LicensePrecision < 0.9 {
 				t.Errorf("sharing precision per license %.3f, want at least 0.9", share.LicensePrecision)
@@ -322,7 +337,7 @@ func TestModelReportOnOutcomes(t *testing.T) {
 		past[i] = insights.Outcome{Snapshot: *r.Snapshot, Churned: r.Churned, Blocked: r.Blocked}
 	}
 	at := time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	rep := insights.Report(past, at, map[insights.Kind]string{insights.KindChurn: "churn-x", insights.KindBlock: "block-x"})
+	rep := insights.Report(past, at, map[insights.Kind]string{insights.KindChurn: "churn-x", insights.KindBlock: "block-x"}, nil)
 	if rep.Outcomes != 500 || len(rep.Kinds) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
@@ -330,6 +345,28 @@ func TestModelReportOnOutcomes(t *testing.T) {
 		t.Logf("%s %s: AUC %.3f calibration error %.3f, %d bands", k.Kind, k.ModelVersion, k.AUC, k.CalibrationError, len(k.Reliability))
 		if k.AUC < 0.75 || k.Test == 0 || len(k.Reliability) == 0 || k.CalibrationError < 0 || k.ModelVersion == "" {
 			t.Errorf("%+v", k)
+		}
+		// The backtest figures: precision and recall at the report's
+		// thresholds and the job's (0.7 is among them), the renewed raised
+		// as false positives, the lead of the true positives (snapshots 7
+		// to 28 days before the decision).
+		if len(k.AtThresholds) != len(insights.ReportThresholds) || k.AlertThreshold != insights.DefaultAlertThreshold {
+			t.Errorf("%s: figures at %+v, alert threshold %v", k.Kind, k.AtThresholds, k.AlertThreshold)
+		}
+		for i := 1; i < len(k.AtThresholds); i++ {
+			if a, b := k.AtThresholds[i-1], k.AtThresholds[i]; a.Raised < b.Raised || a.Recall < b.Recall {
+				t.Errorf("%s: a higher threshold raised more: %+v then %+v", k.Kind, a, b)
+			}
+		}
+		renewed := false
+		for _, o := range k.ByOutcome {
+			t.Logf("  %s: %d of %d raised at %.2f", o.Profile, o.Raised, o.N, k.AlertThreshold)
+			if o.Profile == insights.OutcomeRenewed {
+				renewed = !o.Positive && o.N > 0
+			}
+		}
+		if !renewed || k.LeadDays < 7 || k.LeadDays > 28 {
+			t.Errorf("%s: outcomes %+v (want the renewed as negatives), lead %.1f days (want 7 to 28)", k.Kind, k.ByOutcome, k.LeadDays)
 		}
 	}
 }

@@ -239,267 +239,348 @@ func (g *gen) randomIP() string {
 }
 
 func (g *gen) license() (insights.Label, error) {
+	l := g.draw()
+	for day := 0; day < g.cfg.Days; day++ {
+		if !l.live(day) {
+			break
+		}
+	}
+	return insights.Label{LicenseID: l.id, Churned: l.churned, DecidedAt: l.expires, Profile: g.profile}, g.err
+}
+
+// life is one simulated license: what was drawn for it once (its plan,
+// expiry, habits and the days of its events) and its state day by day.
+type life struct {
+	*gen
+	id                                     string
+	seats, expiryDay                       int
+	expires                                time.Time
+	home                                   string
+	activity                               float64 // chance a machine is used on a day
+	perDay                                 int     // renewals of a machine on a day it is used
+	quiet, quietFor                        int
+	traveller                              bool
+	blip, blipPaid, tamper                 int
+	fade, shareEvery                       int
+	cloned                                 bool
+	trouble, suspendDay, paidDay, cardFail int
+	period, phase, quietFrom               int
+	quietShare                             float64
+	weekFactor                             map[int]float64
+	heartbeats                             bool
+	machines                               []*machine
+	image                                  *machine
+	nodes, runners                         int
+	churned, suspended                     bool
+}
+
+// draw writes the license record and makes the license's draws, in the
+// order the seed fixes, and activates its first machines.
+func (g *gen) draw() *life {
 	cfg, r := g.cfg, g.r
-	id := fmt.Sprintf("lic-%06d", g.n)
-	seats := []int{1, 2, 3, 5, 10}[r.IntN(5)]
+	l := &life{gen: g, id: fmt.Sprintf("lic-%06d", g.n)}
+	l.seats = []int{1, 2, 3, 5, 10}[r.IntN(5)]
 	switch g.profile {
 	case Sharer:
-		seats = min(seats, 1+r.IntN(3))
+		l.seats = min(l.seats, 1+r.IntN(3))
 	case Grower:
 		// One who outgrows a plan has a larger one to move to.
-		seats = min(seats, []int{1, 2, 3, 5}[r.IntN(4)])
+		l.seats = min(l.seats, []int{1, 2, 3, 5}[r.IntN(4)])
 	case LargeSharer:
-		seats = 25
+		l.seats = 25
 	case TopGrower:
-		seats = Plans[len(Plans)-1]
+		l.seats = Plans[len(Plans)-1]
 	case VMFarm:
-		seats = []int{10, 25}[r.IntN(2)]
+		l.seats = []int{10, 25}[r.IntN(2)]
 	case CIFleet:
-		seats = []int{5, 10}[r.IntN(2)]
+		l.seats = []int{5, 10}[r.IntN(2)]
 	}
-	expiryDay := 90 + r.IntN(cfg.Days-90)
-	expires := cfg.Start.AddDate(0, 0, expiryDay)
-	created := expires.AddDate(-1, 0, 0)
-	g.write(&insights.Record{Type: insights.RecordLicense, ID: id, CustomerID: fmt.Sprintf("cus-%06d", g.n), Policy: fmt.Sprintf("plan-%d", seats),
-		Product: "app", Seats: seats, At: created, ExpiresAt: &expires})
+	l.expiryDay = 90 + r.IntN(cfg.Days-90)
+	l.expires = cfg.Start.AddDate(0, 0, l.expiryDay)
+	created := l.expires.AddDate(-1, 0, 0)
+	g.write(&insights.Record{Type: insights.RecordLicense, ID: l.id, CustomerID: fmt.Sprintf("cus-%06d", g.n), Policy: fmt.Sprintf("plan-%d", l.seats),
+		Product: "app", Seats: l.seats, At: created, ExpiresAt: &l.expires})
 
-	home := g.randomIP()
-	want := max(1, int(math.Ceil(float64(seats)*(0.4+0.5*r.Float64()))))
+	l.home = g.randomIP()
+	want := max(1, int(math.Ceil(float64(l.seats)*(0.4+0.5*r.Float64()))))
 	switch g.profile {
 	case Grower, TopGrower:
-		want = seats
+		want = l.seats
 	case CIFleet:
-		want = max(1, seats/3) // the fleet's standing machines; runners come and go
+		want = max(1, l.seats/3) // the fleet's standing machines; runners come and go
 	}
-	activity := 0.6 + 0.35*r.Float64() // chance a machine is used on a day
-	perDay := 1 + r.IntN(4)            // renewals of a machine on a day it is used
-	quiet, quietFor := -1, 14+r.IntN(8)
-	// Noise that must not read as the other profiles: a tenth of steady
-	// licenses take a holiday, some travel (machines on many networks),
-	// machines get replaced now and then, a full license is sometimes
-	// refused a spare machine, a payment is sometimes late for a few days.
-	traveller, blip, blipPaid, tamper := false, -1, -1, -1
-	if g.profile == Steady {
-		if r.Float64() < 0.1 {
-			quiet = r.IntN(cfg.Days - 21)
-		}
-		traveller = r.Float64() < 0.08
-		if r.Float64() < 0.03 {
-			blip = r.IntN(cfg.Days - 10)
-			blipPaid = blip + 2 + r.IntN(5)
-		}
-		if r.Float64() < 0.005 {
-			tamper = r.IntN(cfg.Days)
-		}
-	}
-	fade := expiryDay - 20 - r.IntN(51)
-	shareEvery := 2 + r.IntN(4)
-	cloned := g.profile == Sharer && r.Float64() < 0.3
-	if g.profile == Sharer && r.Float64() < 0.2 {
-		tamper = r.IntN(cfg.Days)
-	}
-	// A delinquent's payment fails 15 to 45 days before expiry; three in
-	// four are suspended for it 1 to 20 days before expiry (and never
-	// extended), the others pay within 3 to 10 days.
-	trouble, suspendDay, paidDay := -1, -1, -1
-	if g.profile == Delinquent {
-		trouble = expiryDay - 15 - r.IntN(31)
-		if r.Float64() < 0.75 {
-			suspendDay = max(trouble+3, expiryDay-1-r.IntN(20))
-		} else {
-			paidDay = trouble + 3 + r.IntN(8)
-		}
-	}
-	// A card that lapses fails 3 to 7 days before expiry, is retried every
-	// two days over a 7-day dunning window, and the license is not
-	// extended.
-	cardFail := -1
-	if g.profile == CardLapse {
-		cardFail = expiryDay - 3 - r.IntN(5)
-	}
+	l.activity = 0.6 + 0.35*r.Float64()
+	l.perDay = 1 + r.IntN(4)
+	l.quiet, l.quietFor = -1, 14+r.IntN(8)
+	l.drawNoise()
+	l.drawTrouble()
 	// Seasonal: slack months (a tenth of the use) in a cycle of 120 to
 	// 240 days; erratic: each week's use drawn afresh, a week in eight
 	// idle; a quiet non-renewer uses it 35 to 60 % less than its own
 	// normal in its last 60 to 100 days, nothing else changes.
-	period, phase := 120+r.IntN(121), r.IntN(240)
-	quietFrom, quietShare := expiryDay-60-r.IntN(41), 0.4+0.25*r.Float64()
-	weekFactor := map[int]float64{}
+	l.period, l.phase = 120+r.IntN(121), r.IntN(240)
+	l.quietFrom, l.quietShare = l.expiryDay-60-r.IntN(41), 0.4+0.25*r.Float64()
+	l.weekFactor = map[int]float64{}
 	// Most apps renew and never heartbeat (verifier.Manager); a third do
 	// both. It also keeps histories small.
-	heartbeats := r.Float64() < 0.3
+	l.heartbeats = r.Float64() < 0.3
 
-	var machines []*machine
-	activateAs := func(day int, m *machine, host string) {
-		g.write(&insights.Record{Type: insights.RecordActivation, LicenseID: id, MachineID: m.id, Fingerprint: m.fp, Platform: m.platform,
-			Hostname: host, IP: m.ips[0], At: g.at(day)})
-	}
-	activate := func(day int) *machine {
-		m := g.newMachine(home)
-		if Sharers[g.profile] {
-			m.ips = []string{g.randomIP()}
-		}
-		if traveller {
-			for range 3 + r.IntN(5) {
-				m.ips = append(m.ips, g.randomIP())
-			}
-		}
-		if g.profile == VMFarm || g.profile == CIFleet {
-			m.ips = []string{home} // a managed fleet calls from its own network
-		}
-		machines = append(machines, m)
-		activateAs(day, m, m.host)
-		return m
-	}
-	deactivate := func(day, i int) {
-		m := machines[i]
-		machines = append(machines[:i], machines[i+1:]...)
-		g.write(&insights.Record{Type: insights.RecordDeactivation, LicenseID: id, MachineID: m.id, At: g.at(day)})
-	}
 	for range want {
-		activate(0)
+		l.activate(0)
 	}
 	// A VM farm's image: one machine id and fingerprint, brought up on
 	// managed hosts (farm-<license>-node-NN) of its network now and then.
-	var image *machine
-	if g.profile == VMFarm && len(machines) > 0 {
-		image = machines[0]
+	if g.profile == VMFarm && len(l.machines) > 0 {
+		l.image = l.machines[0]
 	}
-	nodes, runners := 0, 0
-	churned := ChurnedProfiles[g.profile] || suspendDay >= 0
-	suspended := false
-	for day := 0; day < cfg.Days; day++ {
-		if day == expiryDay-1 && !churned {
-			// Extended the day before it expires.
-			next := expires.AddDate(1, 0, 0)
-			g.write(&insights.Record{Type: insights.RecordExtension, LicenseID: id, At: g.at(day), ExpiresAt: &next})
+	l.churned = ChurnedProfiles[g.profile] || l.suspendDay >= 0
+	return l
+}
+
+// drawNoise draws the noise that must not read as the other profiles: a
+// tenth of steady licenses take a holiday, some travel (machines on many
+// networks), machines get replaced now and then, a full license is
+// sometimes refused a spare machine, a payment is sometimes late for a
+// few days; and the churners' fade, the sharers' pace.
+func (l *life) drawNoise() {
+	cfg, r, g := l.cfg, l.r, l.gen
+	l.blip, l.blipPaid, l.tamper = -1, -1, -1
+	if g.profile == Steady {
+		if r.Float64() < 0.1 {
+			l.quiet = r.IntN(cfg.Days - 21)
 		}
-		if day == expiryDay && churned {
-			break
+		l.traveller = r.Float64() < 0.08
+		if r.Float64() < 0.03 {
+			l.blip = r.IntN(cfg.Days - 10)
+			l.blipPaid = l.blip + 2 + r.IntN(5)
 		}
-		switch day {
-		case trouble, blip:
-			g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: insights.PaymentPastDue, At: g.at(day), Attempts: 1})
-		case paidDay, blipPaid:
-			g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: insights.PaymentPaid, At: g.at(day)})
-		case suspendDay:
-			g.write(&insights.Record{Type: insights.RecordSuspension, LicenseID: id, At: g.at(day)})
-			suspended = true
-		}
-		if cardFail >= 0 && day >= cardFail && (day-cardFail)%2 == 0 {
-			attempt := 1 + (day-cardFail)/2
-			ends := cfg.Start.AddDate(0, 0, cardFail+7)
-			status := insights.PaymentPastDue
-			if attempt >= 3 {
-				status = insights.PaymentUnpaid // the last retry of the window failed too
-			}
-			if attempt <= 4 {
-				g.write(&insights.Record{Type: insights.RecordPayment, LicenseID: id, Status: status, At: g.at(day), Attempts: attempt, DunningEndsAt: &ends})
-			}
-		}
-		if day == tamper && len(machines) > 0 {
-			for range 1 + r.IntN(3) {
-				g.write(&insights.Record{Type: insights.RecordClockTampering, LicenseID: id, MachineID: machines[0].id, At: g.at(day)})
-			}
-		}
-		p := activity
-		if quiet >= 0 && day >= quiet && day < quiet+quietFor {
-			p *= 0.15
-		}
-		switch g.profile {
-		case Seasonal:
-			if math.Sin(2*math.Pi*float64(day+phase)/float64(period)) < -0.2 {
-				p *= 0.1
-			}
-		case Erratic:
-			w, ok := weekFactor[day/7]
-			if !ok {
-				w = 0.1 + 0.9*r.Float64()
-				if r.IntN(8) == 0 {
-					w = 0
-				}
-				weekFactor[day/7] = w
-			}
-			p *= w
-		case QuietChurner:
-			if day >= quietFrom {
-				p *= 1 - quietShare
-			}
-		}
-		if churned && day >= fade && g.profile == Churner {
-			// Use fades to a tenth over the days left, and machines go.
-			left := float64(expiryDay-day) / float64(expiryDay-fade)
-			p *= 0.1 + 0.9*left
-			if len(machines) > 1 && r.Float64() < 0.04 {
-				deactivate(day, r.IntN(len(machines)))
-			}
-		}
-		switch g.profile {
-		case Sharer, LargeSharer:
-			every := shareEvery
-			if g.profile == LargeSharer {
-				every = 1 + r.IntN(3)
-			}
-			if day > 0 && day%every == 0 && len(machines) > 0 {
-				if cloned {
-					// The same machine image, another host and network.
-					m := machines[r.IntN(len(machines))]
-					g.write(&insights.Record{Type: insights.RecordActivation, LicenseID: id, MachineID: m.id, Fingerprint: m.fp, Platform: m.platform,
-						Hostname: fmt.Sprintf("%s-clone-%d", m.host, day), IP: g.randomIP(), At: g.at(day)})
-				} else {
-					deactivate(day, r.IntN(len(machines)))
-					activate(day)
-				}
-			}
-		case Grower, TopGrower:
-			if r.Float64() < 0.35 {
-				g.refuseSeat(id, home, day)
-			}
-		case VMFarm:
-			if image != nil && r.Float64() < 0.3 {
-				nodes++
-				activateAs(day, image, fmt.Sprintf("farm-%06d-node-%02d", g.n, 1+nodes%40))
-			}
-		case CIFleet:
-			// Runners: a fresh machine per job, gone the same day, never
-			// more at once than the seats left.
-			for range r.IntN(1 + seats - len(machines)) {
-				runners++
-				m := &machine{id: fmt.Sprintf("m-%06d-r%05d", g.n, runners), fp: fmt.Sprintf("fp-%06d-r%05d-%08x", g.n, runners, r.Uint32()),
-					platform: "linux/amd64", host: fmt.Sprintf("runner-%06d-%05d", g.n, runners), ips: []string{home}}
-				activateAs(day, m, m.host)
-				g.write(&insights.Record{Type: insights.RecordRenewal, LicenseID: id, MachineID: m.id, IP: home, At: g.at(day), Count: 1})
-				g.write(&insights.Record{Type: insights.RecordDeactivation, LicenseID: id, MachineID: m.id, At: g.at(day)})
-			}
-		case Steady:
-			if len(machines) >= seats && r.Float64() < 0.01 {
-				g.refuseSeat(id, home, day)
-			}
-			if day > 0 && r.Float64() < 1.0/150 && len(machines) > 0 {
-				// A machine replaced.
-				deactivate(day, r.IntN(len(machines)))
-				activate(day)
-			}
-		}
-		for _, m := range machines {
-			if r.Float64() >= p {
-				continue
-			}
-			ip := m.ips[r.IntN(len(m.ips))]
-			if suspended {
-				g.write(&insights.Record{Type: insights.RecordRefusal, LicenseID: id, MachineID: m.id, Fingerprint: m.fp, Kind: string(licensing.UseRenewal),
-					Code: string(licensing.ELicenseSuspended), IP: ip, At: g.at(day)})
-				continue
-			}
-			g.write(&insights.Record{Type: insights.RecordRenewal, LicenseID: id, MachineID: m.id, IP: ip, At: g.at(day), Count: perDay})
-			if heartbeats {
-				g.write(&insights.Record{Type: insights.RecordHeartbeat, LicenseID: id, MachineID: m.id, IP: ip, At: g.at(day), Count: 4 * perDay})
-			}
-		}
-		if !suspended && r.Float64() < 0.2*p {
-			g.write(&insights.Record{Type: insights.RecordValidation, LicenseID: id, At: g.at(day), Count: 1 + r.IntN(3)})
+		if r.Float64() < 0.005 {
+			l.tamper = r.IntN(cfg.Days)
 		}
 	}
-	return insights.Label{LicenseID: id, Churned: churned, DecidedAt: expires, Profile: g.profile}, g.err
+	l.fade = l.expiryDay - 20 - r.IntN(51)
+	l.shareEvery = 2 + r.IntN(4)
+	l.cloned = g.profile == Sharer && r.Float64() < 0.3
+	if g.profile == Sharer && r.Float64() < 0.2 {
+		l.tamper = r.IntN(cfg.Days)
+	}
+}
+
+// drawTrouble draws the payment trouble. A delinquent's payment fails 15
+// to 45 days before expiry; three in four are suspended for it 1 to 20
+// days before expiry (and never extended), the others pay within 3 to 10
+// days. A card that lapses fails 3 to 7 days before expiry, is retried
+// every two days over a 7-day dunning window, and the license is not
+// extended.
+func (l *life) drawTrouble() {
+	r := l.r
+	l.trouble, l.suspendDay, l.paidDay, l.cardFail = -1, -1, -1, -1
+	if l.profile == Delinquent {
+		l.trouble = l.expiryDay - 15 - r.IntN(31)
+		if r.Float64() < 0.75 {
+			l.suspendDay = max(l.trouble+3, l.expiryDay-1-r.IntN(20))
+		} else {
+			l.paidDay = l.trouble + 3 + r.IntN(8)
+		}
+	}
+	if l.profile == CardLapse {
+		l.cardFail = l.expiryDay - 3 - r.IntN(5)
+	}
+}
+
+func (l *life) activateAs(day int, m *machine, host string) {
+	l.write(&insights.Record{Type: insights.RecordActivation, LicenseID: l.id, MachineID: m.id, Fingerprint: m.fp, Platform: m.platform,
+		Hostname: host, IP: m.ips[0], At: l.at(day)})
+}
+
+func (l *life) activate(day int) *machine {
+	r := l.r
+	m := l.newMachine(l.home)
+	if Sharers[l.profile] {
+		m.ips = []string{l.randomIP()}
+	}
+	if l.traveller {
+		for range 3 + r.IntN(5) {
+			m.ips = append(m.ips, l.randomIP())
+		}
+	}
+	if l.profile == VMFarm || l.profile == CIFleet {
+		m.ips = []string{l.home} // a managed fleet calls from its own network
+	}
+	l.machines = append(l.machines, m)
+	l.activateAs(day, m, m.host)
+	return m
+}
+
+func (l *life) deactivate(day, i int) {
+	m := l.machines[i]
+	l.machines = append(l.machines[:i], l.machines[i+1:]...)
+	l.write(&insights.Record{Type: insights.RecordDeactivation, LicenseID: l.id, MachineID: m.id, At: l.at(day)})
+}
+
+// live simulates one day; false once the license has churned at its
+// expiry.
+func (l *life) live(day int) bool {
+	if day == l.expiryDay-1 && !l.churned {
+		// Extended the day before it expires.
+		next := l.expires.AddDate(1, 0, 0)
+		l.write(&insights.Record{Type: insights.RecordExtension, LicenseID: l.id, At: l.at(day), ExpiresAt: &next})
+	}
+	if day == l.expiryDay && l.churned {
+		return false
+	}
+	l.accountDay(day)
+	p := l.usage(day)
+	l.profileDay(day)
+	l.use(day, p)
+	return true
+}
+
+// accountDay writes the day's payments, suspension and clock tampering.
+func (l *life) accountDay(day int) {
+	cfg, r := l.cfg, l.r
+	switch day {
+	case l.trouble, l.blip:
+		l.write(&insights.Record{Type: insights.RecordPayment, LicenseID: l.id, Status: insights.PaymentPastDue, At: l.at(day), Attempts: 1})
+	case l.paidDay, l.blipPaid:
+		l.write(&insights.Record{Type: insights.RecordPayment, LicenseID: l.id, Status: insights.PaymentPaid, At: l.at(day)})
+	case l.suspendDay:
+		l.write(&insights.Record{Type: insights.RecordSuspension, LicenseID: l.id, At: l.at(day)})
+		l.suspended = true
+	}
+	if l.cardFail >= 0 && day >= l.cardFail && (day-l.cardFail)%2 == 0 {
+		attempt := 1 + (day-l.cardFail)/2
+		ends := cfg.Start.AddDate(0, 0, l.cardFail+7)
+		status := insights.PaymentPastDue
+		if attempt >= 3 {
+			status = insights.PaymentUnpaid // the last retry of the window failed too
+		}
+		if attempt <= 4 {
+			l.write(&insights.Record{Type: insights.RecordPayment, LicenseID: l.id, Status: status, At: l.at(day), Attempts: attempt, DunningEndsAt: &ends})
+		}
+	}
+	if day == l.tamper && len(l.machines) > 0 {
+		for range 1 + r.IntN(3) {
+			l.write(&insights.Record{Type: insights.RecordClockTampering, LicenseID: l.id, MachineID: l.machines[0].id, At: l.at(day)})
+		}
+	}
+}
+
+// usage is the chance a machine is used on day, by the license's
+// profile; a churner's machines go as its use fades.
+func (l *life) usage(day int) float64 {
+	r := l.r
+	p := l.activity
+	if l.quiet >= 0 && day >= l.quiet && day < l.quiet+l.quietFor {
+		p *= 0.15
+	}
+	switch l.profile {
+	case Seasonal:
+		if math.Sin(2*math.Pi*float64(day+l.phase)/float64(l.period)) < -0.2 {
+			p *= 0.1
+		}
+	case Erratic:
+		w, ok := l.weekFactor[day/7]
+		if !ok {
+			w = 0.1 + 0.9*r.Float64()
+			if r.IntN(8) == 0 {
+				w = 0
+			}
+			l.weekFactor[day/7] = w
+		}
+		p *= w
+	case QuietChurner:
+		if day >= l.quietFrom {
+			p *= 1 - l.quietShare
+		}
+	}
+	if l.churned && day >= l.fade && l.profile == Churner {
+		// Use fades to a tenth over the days left, and machines go.
+		left := float64(l.expiryDay-day) / float64(l.expiryDay-l.fade)
+		p *= 0.1 + 0.9*left
+		if len(l.machines) > 1 && r.Float64() < 0.04 {
+			l.deactivate(day, r.IntN(len(l.machines)))
+		}
+	}
+	return p
+}
+
+// profileDay writes what the license's profile does on day beside its
+// use: sharing, refusals for the seat limit, farm nodes, CI runners, a
+// steady license's replaced machine.
+func (l *life) profileDay(day int) {
+	r := l.r
+	switch l.profile {
+	case Sharer, LargeSharer:
+		every := l.shareEvery
+		if l.profile == LargeSharer {
+			every = 1 + r.IntN(3)
+		}
+		if day > 0 && day%every == 0 && len(l.machines) > 0 {
+			if l.cloned {
+				// The same machine image, another host and network.
+				m := l.machines[r.IntN(len(l.machines))]
+				l.write(&insights.Record{Type: insights.RecordActivation, LicenseID: l.id, MachineID: m.id, Fingerprint: m.fp, Platform: m.platform,
+					Hostname: fmt.Sprintf("%s-clone-%d", m.host, day), IP: l.randomIP(), At: l.at(day)})
+			} else {
+				l.deactivate(day, r.IntN(len(l.machines)))
+				l.activate(day)
+			}
+		}
+	case Grower, TopGrower:
+		if r.Float64() < 0.35 {
+			l.refuseSeat(l.id, l.home, day)
+		}
+	case VMFarm:
+		if l.image != nil && r.Float64() < 0.3 {
+			l.nodes++
+			l.activateAs(day, l.image, fmt.Sprintf("farm-%06d-node-%02d", l.n, 1+l.nodes%40))
+		}
+	case CIFleet:
+		// Runners: a fresh machine per job, gone the same day, never
+		// more at once than the seats left.
+		for range r.IntN(1 + l.seats - len(l.machines)) {
+			l.runners++
+			m := &machine{id: fmt.Sprintf("m-%06d-r%05d", l.n, l.runners), fp: fmt.Sprintf("fp-%06d-r%05d-%08x", l.n, l.runners, r.Uint32()),
+				platform: "linux/amd64", host: fmt.Sprintf("runner-%06d-%05d", l.n, l.runners), ips: []string{l.home}}
+			l.activateAs(day, m, m.host)
+			l.write(&insights.Record{Type: insights.RecordRenewal, LicenseID: l.id, MachineID: m.id, IP: l.home, At: l.at(day), Count: 1})
+			l.write(&insights.Record{Type: insights.RecordDeactivation, LicenseID: l.id, MachineID: m.id, At: l.at(day)})
+		}
+	case Steady:
+		if len(l.machines) >= l.seats && r.Float64() < 0.01 {
+			l.refuseSeat(l.id, l.home, day)
+		}
+		if day > 0 && r.Float64() < 1.0/150 && len(l.machines) > 0 {
+			// A machine replaced.
+			l.deactivate(day, r.IntN(len(l.machines)))
+			l.activate(day)
+		}
+	}
+}
+
+// use writes the day's renewals (refusals once suspended), heartbeats and
+// validations: each machine is used with chance p.
+func (l *life) use(day int, p float64) {
+	r := l.r
+	for _, m := range l.machines {
+		if r.Float64() >= p {
+			continue
+		}
+		ip := m.ips[r.IntN(len(m.ips))]
+		if l.suspended {
+			l.write(&insights.Record{Type: insights.RecordRefusal, LicenseID: l.id, MachineID: m.id, Fingerprint: m.fp, Kind: string(licensing.UseRenewal),
+				Code: string(licensing.ELicenseSuspended), IP: ip, At: l.at(day)})
+			continue
+		}
+		l.write(&insights.Record{Type: insights.RecordRenewal, LicenseID: l.id, MachineID: m.id, IP: ip, At: l.at(day), Count: l.perDay})
+		if l.heartbeats {
+			l.write(&insights.Record{Type: insights.RecordHeartbeat, LicenseID: l.id, MachineID: m.id, IP: ip, At: l.at(day), Count: 4 * l.perDay})
+		}
+	}
+	if !l.suspended && r.Float64() < 0.2*p {
+		l.write(&insights.Record{Type: insights.RecordValidation, LicenseID: l.id, At: l.at(day), Count: 1 + r.IntN(3)})
+	}
 }
 
 func (g *gen) refuseSeat(id, home string, day int) {
