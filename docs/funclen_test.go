@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -16,20 +15,12 @@ import (
 // a longer one is split into named steps.
 const MaxFuncLines = 120
 
-// splitElsewhere are the directories whose long functions are being split
-// on another branch: licensing/insights on the insights helper's branch
-// (issue 28). Remove an entry when that branch lands.
-var splitElsewhere = []string{"licensing/insights/"}
-
 // TestNoFunctionOver120Lines walks every Go file of the module (and the
 // SDK's) but tests and generated code, and fails for each function longer
 // than MaxFuncLines, from its func keyword to its closing brace.
 func TestNoFunctionOver120Lines(t *testing.T) {
 	long := longFunctions(t, "..")
 	for _, f := range long {
-		if slices.ContainsFunc(splitElsewhere, func(dir string) bool { return strings.HasPrefix(f.name, dir) }) {
-			continue
-		}
 		t.Errorf("%s is %d lines (at most %d): split it into named steps", f.name, f.lines, MaxFuncLines)
 	}
 }
