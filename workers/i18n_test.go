@@ -10,8 +10,8 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/i18n"
-	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 )
@@ -197,7 +197,9 @@ func TestStaffMailsFollowEachReader(t *testing.T) {
 		must(t, err)
 		svc, err := users.NewService(users.Config{Store: us, Box: w.box, Clock: w.clock.Now, Mailer: m})
 		must(t, err)
-		link := func(secret string) string { return "https://licenses.example.test/console/set-password?token=" + secret }
+		link := func(secret string) string {
+			return "https://licenses.example.test/console/set-password?token=" + secret
+		}
 		browserEN := i18n.WithLanguage(ctx, "en-GB,en;q=0.8")
 		must(t, svc.RequestPasswordReset(browserEN, "ana@nzilacode.test", link, "192.0.2.1"))
 		must(t, svc.RequestPasswordReset(i18n.WithLanguage(ctx, "pt-PT"), "bob@nzilacode.test", link, "192.0.2.1"))
