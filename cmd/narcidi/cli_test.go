@@ -671,7 +671,7 @@ func TestCLIInPortuguese(t *testing.T) {
 		{pt, 2, []string{"licenses", "list", "-o", "yaml"}, `-o tem de ser table ou json, não "yaml"`},
 		{en.with("NARCIDI_LANGUAGE", "pt-PT").with("LANG", "pt_BR.UTF-8"), 2, []string{"licenses", "list", "-o", "yaml"}, `-o tem de ser table ou json`},
 		{br, 2, []string{"licenses", "frobnicate"}, `comando desconhecido "licenses frobnicate"`},
-		{br, 2, []string{"licenses", "get"}, "é preciso um argumento ID, recebidos 0 argumentos"},
+		{br, 2, []string{"licenses", "get"}, "é preciso exatamente um argumento ID (foram dados 0)"},
 		{br, 2, []string{"customers", "create", "-email", "x@y.test"}, "-name é obrigatório"},
 		{br, 2, []string{"licenses", "extend", cus.ID, "-until", "2040-01-01T00:00:00Z", "-by", "1h"}, "indique -until ou -by, não ambos"},
 		{br.with("NARCIDI_URL", ""), 1, []string{"customers", "list"}, "NARCIDI_URL não está definida"},
