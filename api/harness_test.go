@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
@@ -36,6 +38,15 @@ func newTestAPI(t *testing.T, dialect string, cfg Config) *testAPI {
 		t.Fatal(err)
 	}
 	cfg.Services = svc
+	if cfg.Users == nil {
+		box, err := keys.NewSecretBox(bytes.Repeat([]byte{7}, 32), keys.BoxConsoleTOTP)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Users, err = users.NewService(users.Config{Store: st.Users(), Box: box}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if cfg.Health == nil {
 		cfg.Health = st
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -115,6 +116,10 @@ func routeTable() []route {
 		{method: "POST", path: "/v1/tokens", tag: "tokens", summary: "Create an API token (the secret is in the answer, once)", perm: licensing.WriteTokens, in: licensing.TokenInput{}, out: licensing.CreatedToken{}, status: 201, idempotent: true, rate: "tokens", handler: (*Server).createToken},
 		{method: "GET", path: "/v1/tokens", tag: "tokens", summary: "List API tokens (never their secrets)", perm: licensing.ReadTokens, out: listResponse[licensing.APIToken]{}, status: 200, query: pageParams, handler: (*Server).listTokens},
 		{method: "DELETE", path: "/v1/tokens/:id", tag: "tokens", summary: "Revoke an API token", perm: licensing.WriteTokens, status: 204, handler: (*Server).revokeToken},
+
+		{method: "GET", path: "/v1/users", tag: "users", summary: "List console users (never their secrets)", perm: licensing.ReadTokens, out: listResponse[users.User]{}, status: 200, query: pageParams, handler: (*Server).listUsers},
+		{method: "GET", path: "/v1/users/:id", tag: "users", summary: "Get a console user", perm: licensing.ReadTokens, out: users.User{}, status: 200, handler: (*Server).getUser},
+		{method: "PATCH", path: "/v1/users/:id", tag: "users", summary: "Set a console user's language and time zone (a field left out stays; \"\" clears it): their console pages and staff mails follow them", perm: licensing.WriteTokens, in: userPatch{}, out: users.User{}, status: 200, handler: (*Server).updateUser},
 
 		{method: "GET", path: "/v1/events", tag: "events", summary: "The audit log, oldest first", perm: licensing.ReadEvents, out: listResponse[licensing.Event]{}, status: 200,
 			query: withPage(param{"target_type", "license, machine, customer, ..."}, param{"target_id", "filter"}, param{"actor", "token:<id> or license:<id>"}, param{"action", "e.g. license.suspended"}, param{"since", "RFC 3339"}, param{"until", "RFC 3339"}), handler: (*Server).listEvents},

@@ -17,6 +17,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/valyala/fasthttp"
 )
 
@@ -73,6 +74,8 @@ type Config struct {
 	Portal        Pages // the customer portal (api/portal), mounted under /portal
 	// Insights serves the scores routes (nil: they answer 503; insights.go).
 	Insights *insights.Scores
+	// Users serves the console users' routes (nil: they answer 503; users.go).
+	Users *users.Service
 }
 
 // Default rate limits.
@@ -96,6 +99,7 @@ type Server struct {
 	releases              *release.Service
 	billing               Billing
 	insights              *insights.Scores
+	users                 *users.Service
 	// draining is set by Drain: the instance is about to stop.
 	draining atomic.Bool
 }
@@ -165,6 +169,7 @@ func New(cfg Config) *Server {
 	s.releases = cfg.Releases
 	s.billing = cfg.Billing
 	s.insights = cfg.Insights
+	s.users = cfg.Users
 	s.openapiDoc = buildOpenAPI()
 	s.routes()
 	if cfg.QueueMonitor != nil {

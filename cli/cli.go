@@ -19,6 +19,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/api/apiclient"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 )
 
@@ -107,9 +108,9 @@ type verb struct {
 	columns []column // how to print the answer (or its object below)
 	object  string   // the answer's field holding the object to print, if not the answer itself
 	secret  string   // the answer's field shown only once
-	label   string   // what the secret is, for the table output
+	label   string   // catalog key of what the secret is, for the table output
 	create  bool     // sends an Idempotency-Key (-idempotency-key, default random)
-	done    string   // printed for an answer without a body; "%s" is the ID
+	done    string   // catalog key printed for an answer without a body ({id}: the ID); default "cli.done"
 }
 
 // ignore drops a typed answer: the CLI prints the raw answer it captured.
@@ -132,7 +133,7 @@ var cliVerbs = map[string]map[string]verb{
 			return ignore(c.GetLicense(ctx, a.id, o...))
 		}},
 		"create": {usage: "-policy ID -customer ID [-key K] [-name N] [-expires-at RFC3339] [overrides: -seats N -lease-ttl D ...]",
-			columns: licenseColumns, secret: "key", label: "License key", create: true, flags: append([]field{
+			columns: licenseColumns, secret: "key", label: "cli.label.license_key", create: true, flags: append([]field{
 				{flag: "policy", help: "the policy (plan)", required: true},
 				{flag: "customer", help: "the customer", required: true},
 				{flag: "key", help: "the license key (default: generated)"},
@@ -197,7 +198,7 @@ var cliVerbs = map[string]map[string]verb{
 			}},
 		// The key of a license a billing provider created is shown nowhere
 		// else: this is how it is obtained.
-		"rotate-key": {usage: "ID [-reason R]", hasID: true, columns: licenseColumns, secret: "key", label: "New license key (the old one no longer works)",
+		"rotate-key": {usage: "ID [-reason R]", hasID: true, columns: licenseColumns, secret: "key", label: "cli.label.new_license_key",
 			create: true, flags: []field{reasonField},
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 				return ignore(c.RotateLicenseKey(ctx, a.id, a.str("reason"), o...))
@@ -217,7 +218,7 @@ var cliVerbs = map[string]map[string]verb{
 			return ignore(c.GetSubscription(ctx, a.id, o...))
 		}},
 		"create": {usage: "-customer ID -policy ID [-interval month|year|days] [-interval-days N] [-licenses ID,ID]",
-			columns: subscriptionColumns, secret: "license_key", label: "License key", create: true, flags: []field{
+			columns: subscriptionColumns, secret: "license_key", label: "cli.label.license_key", create: true, flags: []field{
 				{flag: "customer", help: "the customer", required: true},
 				{flag: "policy", help: "the plan (a trial under a trial policy)", required: true},
 				{flag: "interval", help: "billing period: month (default), year or days"},
@@ -298,18 +299,18 @@ var cliVerbs = map[string]map[string]verb{
 		"get": {usage: "ID", hasID: true, columns: machineColumns, call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 			return ignore(c.GetMachine(ctx, a.id, o...))
 		}},
-		"deactivate": {usage: "ID", hasID: true, done: "machine %s deactivated; its seat is free", call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+		"deactivate": {usage: "ID", hasID: true, done: "cli.done.machine_deactivated", call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 			return c.DeactivateMachine(ctx, a.id, o...)
 		}},
-		"block": {usage: "ID [-reason R]", hasID: true, columns: machineColumns, flags: []field{reasonField}, done: "machine %s blocked",
+		"block": {usage: "ID [-reason R]", hasID: true, columns: machineColumns, flags: []field{reasonField}, done: "cli.done.machine_blocked",
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 				return ignore(c.BlockMachine(ctx, a.id, a.str("reason"), o...))
 			}},
-		"unblock": {usage: "ID [-reason R]", hasID: true, columns: machineColumns, flags: []field{reasonField}, done: "machine %s unblocked; it may activate again",
+		"unblock": {usage: "ID [-reason R]", hasID: true, columns: machineColumns, flags: []field{reasonField}, done: "cli.done.machine_unblocked",
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 				return c.UnblockMachine(ctx, a.id, a.str("reason"), o...)
 			}},
-		"reset-heartbeat": {usage: "ID", hasID: true, columns: machineColumns, done: "heartbeat of machine %s reset",
+		"reset-heartbeat": {usage: "ID", hasID: true, columns: machineColumns, done: "cli.done.heartbeat_reset",
 			call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 				return ignore(c.ResetHeartbeat(ctx, a.id, o...))
 			}},
@@ -335,7 +336,7 @@ var cliVerbs = map[string]map[string]verb{
 				return ignore(c.ListTokens(ctx, a.page(), o...))
 			}},
 		"create": {usage: "-name N -role admin|support|read-only|customer [-customer ID] [-expires-at RFC3339]",
-			columns: tokenColumns, object: "token", secret: "secret", label: "API token", create: true, flags: []field{
+			columns: tokenColumns, object: "token", secret: "secret", label: "cli.label.api_token", create: true, flags: []field{
 				{flag: "name", help: "what the token is for", required: true},
 				{flag: "role", help: "admin, support, read-only or customer", required: true},
 				{flag: "customer", help: "the customer (role customer only)"},
@@ -344,7 +345,7 @@ var cliVerbs = map[string]map[string]verb{
 				return ignore(c.CreateToken(ctx, licensing.TokenInput{Name: a.str("name"), Role: licensing.Role(a.str("role")),
 					CustomerID: a.str("customer"), ExpiresAt: a.time("expires-at")}, o...))
 			}},
-		"revoke": {usage: "ID", hasID: true, done: "token %s revoked", call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
+		"revoke": {usage: "ID", hasID: true, done: "cli.done.token_revoked", call: func(ctx context.Context, c *apiclient.Client, a verbArgs, o ...apiclient.Option) error {
 			return c.RevokeToken(ctx, a.id, o...)
 		}},
 	},
@@ -381,7 +382,11 @@ func atLeastOne(flags ...string) func(verbArgs) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("set -%s", strings.Join(flags, " or -"))
+		dashed := make(orList, len(flags))
+		for i, f := range flags {
+			dashed[i] = "-" + f
+		}
+		return say("cli.set_one_of", "flags", dashed)
 	}
 }
 
@@ -389,7 +394,7 @@ func atLeastOne(flags ...string) func(verbArgs) error {
 func flagIn(flag string, values ...string) func(verbArgs) error {
 	return func(a verbArgs) error {
 		if v := a.str(flag); !slices.Contains(values, v) {
-			return fmt.Errorf("-%s must be %s, not %q", flag, strings.Join(values, " or "), v)
+			return say("cli.flag_one_of", "flag", flag, "values", orList(values), "value", strconv.Quote(v))
 		}
 		return nil
 	}
@@ -399,7 +404,7 @@ func atMostOne(flagA, flagB string) func(verbArgs) error {
 	return func(a verbArgs) error {
 		if _, ok := a.vals[flagA]; ok {
 			if _, ok := a.vals[flagB]; ok {
-				return fmt.Errorf("give -%s or -%s, not both", flagA, flagB)
+				return say("cli.not_both", "a", flagA, "b", flagB)
 			}
 		}
 		return nil
@@ -425,6 +430,7 @@ func cliUsage(w io.Writer, resource string) {
 // Run runs "narcidi <resource> ..." and returns the exit code: 0 done,
 // 1 the call failed (or the configuration is missing), 2 a bad command line.
 func Run(ctx context.Context, resource string, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	pr := readerOf(getenv)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		w, code := stderr, 2
 		if len(args) > 0 {
@@ -436,7 +442,7 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 	name := args[0]
 	v, ok := cliVerbs[resource][name]
 	if !ok {
-		fmt.Fprintf(stderr, "narcidi: unknown command %q\n\n", resource+" "+name)
+		fmt.Fprintf(stderr, "narcidi: %s\n\n", pr.T("cli.unknown_command", "command", strconv.Quote(resource+" "+name)))
 		cliUsage(stderr, resource)
 		return 2
 	}
@@ -469,8 +475,8 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 	if err != nil {
 		return 2 // the flag package has said why
 	}
-	usageErr := func(format string, a ...any) int {
-		fmt.Fprintf(stderr, "%s: %s\n", cmd, fmt.Sprintf(format, a...))
+	usageErr := func(msg string) int {
+		fmt.Fprintf(stderr, "%s: %s\n", cmd, msg)
 		fs.Usage()
 		return 2
 	}
@@ -480,18 +486,18 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 	}
 	if len(pos) != wantArgs {
 		if wantArgs == 1 {
-			return usageErr("want one ID argument, got %d arguments", len(pos))
+			return usageErr(pr.N("cli.want_one_id", len(pos)))
 		}
-		return usageErr("unexpected argument %q", pos[0])
+		return usageErr(pr.T("cli.unexpected_argument", "argument", strconv.Quote(pos[0])))
 	}
 	if *output != "table" && *output != "json" {
-		return usageErr("-o must be table or json, not %q", *output)
+		return usageErr(words(pr, say("cli.flag_one_of", "flag", "o", "values", orList{"table", "json"}, "value", strconv.Quote(*output))))
 	}
 	a := verbArgs{vals: map[string]any{}}
 	for _, f := range v.flags {
 		val, err := convert(f, *texts[f.flag])
 		if err != nil {
-			return usageErr("%v", err)
+			return usageErr(words(pr, err))
 		}
 		if val != nil {
 			a.vals[f.flag] = val
@@ -499,21 +505,21 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 	}
 	if v.check != nil {
 		if err := v.check(a); err != nil {
-			return usageErr("%v", err)
+			return usageErr(words(pr, err))
 		}
 	}
 	if v.hasID {
 		if a.id = pos[0]; a.id == "" {
-			return usageErr("the ID is empty")
+			return usageErr(pr.T("cli.empty_id"))
 		}
 	}
 	c, err := caller()
 	if err != nil {
-		fmt.Fprintf(stderr, "narcidi: %v\n", err)
+		fmt.Fprintf(stderr, "narcidi: %s\n", words(pr, err))
 		return 1
 	}
 	var answer apiclient.Answer
-	opts := []apiclient.Option{apiclient.Capture(&answer)}
+	opts := append([]apiclient.Option{apiclient.Capture(&answer)}, acceptLanguage(pr)...)
 	if v.create && *idemKey != "" {
 		opts = append(opts, apiclient.IdempotencyKey(*idemKey))
 	}
@@ -521,8 +527,8 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 		fmt.Fprintf(stderr, "narcidi: %v\n", err)
 		return 1
 	}
-	if err := printAnswer(v, pos, answer.Status, answer.Body, *output == "json", stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "narcidi: %v\n", err)
+	if err := printAnswer(pr, v, pos, answer.Status, answer.Body, *output == "json", stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "narcidi: %s\n", words(pr, err))
 		return 1
 	}
 	return 0
@@ -549,7 +555,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func convert(f field, s string) (any, error) {
 	if s == "" {
 		if f.required {
-			return nil, fmt.Errorf("-%s is required", f.flag)
+			return nil, say("cli.flag_required", "flag", f.flag)
 		}
 		return nil, nil
 	}
@@ -557,19 +563,19 @@ func convert(f field, s string) (any, error) {
 	case kindTime:
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return nil, fmt.Errorf("-%s: want an RFC 3339 time like 2026-01-31T00:00:00Z, got %q", f.flag, s)
+			return nil, say("cli.flag_time", "flag", f.flag, "value", strconv.Quote(s))
 		}
 		return t, nil
 	case kindDuration:
 		d, err := parseDuration(s)
 		if err != nil || d < time.Second || d%time.Second != 0 {
-			return nil, fmt.Errorf("-%s: want a positive duration in whole seconds like 720h or 30d, got %q", f.flag, s)
+			return nil, say("cli.flag_duration", "flag", f.flag, "value", strconv.Quote(s))
 		}
 		return int64(d / time.Second), nil
 	case kindInt:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("-%s: want a positive number, got %q", f.flag, s)
+			return nil, say("cli.flag_number", "flag", f.flag, "value", strconv.Quote(s))
 		}
 		return n, nil
 	}
@@ -678,13 +684,13 @@ func apiFlags(fs *flag.FlagSet, getenv func(string) string) func() (*apiCaller, 
 
 func (c *apiCaller) validate() error {
 	if c.base == "" {
-		return errors.New("NARCIDI_URL is not set: set it (or -url) to the server's address, e.g. http://127.0.0.1:8080")
+		return say("cli.no_url")
 	}
 	if u, err := url.Parse(c.base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("NARCIDI_URL %q is not an http(s) URL like http://127.0.0.1:8080", c.base)
+		return say("cli.bad_url", "url", strconv.Quote(c.base))
 	}
 	if c.token == "" {
-		return errors.New("NARCIDI_TOKEN is not set: set it (or -token) to an API token (nzt_...)")
+		return say("cli.no_token")
 	}
 	return nil
 }
@@ -710,17 +716,17 @@ func (c *apiCaller) do(ctx context.Context, method, path string, body any, heade
 }
 
 // printAnswer prints a successful answer.
-func printAnswer(v verb, pos []string, status int, answer []byte, asJSON bool, stdout, stderr io.Writer) error {
+func printAnswer(pr *i18n.Printer, v verb, pos []string, status int, answer []byte, asJSON bool, stdout, stderr io.Writer) error {
 	if status == http.StatusNoContent || len(bytes.TrimSpace(answer)) == 0 {
 		if !asJSON {
-			msg := v.done
-			if msg == "" {
-				msg = "done"
+			key, id := v.done, ""
+			if key == "" {
+				key = "cli.done"
 			}
-			if strings.Contains(msg, "%s") && len(pos) > 0 {
-				msg = fmt.Sprintf(msg, apiclient.Clean(pos[0]))
+			if len(pos) > 0 {
+				id = apiclient.Clean(pos[0])
 			}
-			fmt.Fprintln(stdout, msg)
+			fmt.Fprintln(stdout, pr.T(key, "id", id))
 		}
 		return nil
 	}
@@ -728,11 +734,11 @@ func printAnswer(v verb, pos []string, status int, answer []byte, asJSON bool, s
 	d := json.NewDecoder(bytes.NewReader(answer))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil {
-		return fmt.Errorf("the server answered something that is not a JSON object: %w", err)
+		return say("cli.not_json", "error", err)
 	}
 	if v.list {
 		if next, _ := doc["next_cursor"].(string); next != "" {
-			fmt.Fprintf(stderr, "next cursor: %s (pass -cursor %s for the next page)\n", apiclient.Clean(next), apiclient.Clean(next))
+			fmt.Fprintln(stderr, pr.T("cli.next_cursor", "cursor", apiclient.Clean(next)))
 		}
 	}
 	if asJSON {
@@ -765,7 +771,7 @@ func printAnswer(v verb, pos []string, status int, answer []byte, asJSON bool, s
 	// A secret the answer does not hold (a subscription over existing
 	// licenses creates no key) is not announced.
 	if secret, _ := doc[v.secret].(string); v.secret != "" && secret != "" {
-		fmt.Fprintf(stdout, "\n%s (shown only this once; store it now):\n\n    %s\n\n", v.label, apiclient.Clean(secret))
+		fmt.Fprintf(stdout, "\n%s\n\n    %s\n\n", pr.T("cli.secret_once", "what", pr.T(v.label)), apiclient.Clean(secret))
 	}
 	return nil
 }

@@ -49,6 +49,10 @@ type CustomerInput struct {
 	// default: DefaultCustomerPermissions.
 	Permissions []Permission      `json:"permissions,omitempty"`
 	Metadata    map[string]string `json:"metadata,omitempty"`
+	// Language is one of the server's languages ("en", "pt-PT", "pt-BR"),
+	// TimeZone an IANA name ("Africa/Luanda"): as in CustomerPatch.
+	Language string `json:"language,omitempty"`
+	TimeZone string `json:"time_zone,omitempty"`
 }
 
 // CreateCustomer validates and stores a customer. EInvalid.
@@ -58,8 +62,11 @@ func (s *Customers) CreateCustomer(ctx context.Context, in CustomerInput) (*Cust
 	}
 	now := s.clock()
 	c := &Customer{Name: strings.TrimSpace(in.Name), Email: in.Email, Status: CustomerActive, Contacts: in.Contacts,
-		Permissions: in.Permissions, Metadata: in.Metadata, CreatedAt: now, UpdatedAt: now}
+		Permissions: in.Permissions, Metadata: in.Metadata, Language: in.Language, TimeZone: in.TimeZone, CreatedAt: now, UpdatedAt: now}
 	if err := validateCustomer(c); err != nil {
+		return nil, err
+	}
+	if err := normalizeLocale(c); err != nil {
 		return nil, err
 	}
 	return c, s.store.InTx(ctx, func(tx CustomersStore) error {

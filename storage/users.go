@@ -163,9 +163,15 @@ func (r *Users) GetUserByEmail(ctx context.Context, email string) (*users.User, 
 // users is the console_users table, in ctx.
 func (r *Users) users(ctx context.Context) *gorm.DB { return r.s.q(ctx).Model(&userRow{}) }
 
-func (r *Users) SetUserLocale(ctx context.Context, id, language, zone string, now time.Time) error {
-	return affected(r.users(ctx).Where("id = ?", id).UpdateColumns(map[string]any{"language": language, "time_zone": zone, "updated_at": now}),
-		errorf(licensing.ENotFound, "user not found"))
+func (r *Users) SetUserLocale(ctx context.Context, id string, language, zone *string, now time.Time) error {
+	cols := map[string]any{"updated_at": now}
+	if language != nil {
+		cols["language"] = *language
+	}
+	if zone != nil {
+		cols["time_zone"] = *zone
+	}
+	return affected(r.users(ctx).Where("id = ?", id).UpdateColumns(cols), errorf(licensing.ENotFound, "user not found"))
 }
 
 func (r *Users) SetUserPassword(ctx context.Context, id, hash string, now time.Time) error {

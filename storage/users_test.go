@@ -60,8 +60,11 @@ func TestUserWritesAreConditional(t *testing.T) {
 		wantWriteCode(t, "ChangeUser from a stale read", r.ChangeUser(ctx, was, &promoted), licensing.EConflict)
 		wantWriteCode(t, "RecordSignIn of a disabled user", r.RecordSignIn(ctx, u.ID, rtTime(7)), licensing.ENotFound)
 		must(t, r.SetUserPassword(ctx, u.ID, "p2", rtTime(8)))
-		must(t, r.SetUserLocale(ctx, u.ID, "pt-PT", "Africa/Luanda", rtTime(9)))
-		wantWriteCode(t, "SetUserLocale of no user", r.SetUserLocale(ctx, "01950000-0000-7000-8000-0000000009ff", "en", "", rtTime(9)), licensing.ENotFound)
+		pt, luanda, en, none := "pt-PT", "Africa/Luanda", "en", ""
+		must(t, r.SetUserLocale(ctx, u.ID, &en, &luanda, rtTime(9)))
+		// Only the language: the time zone written just before stays.
+		must(t, r.SetUserLocale(ctx, u.ID, &pt, nil, rtTime(9)))
+		wantWriteCode(t, "SetUserLocale of no user", r.SetUserLocale(ctx, "01950000-0000-7000-8000-0000000009ff", &en, &none, rtTime(9)), licensing.ENotFound)
 
 		got, err := r.GetUser(ctx, u.ID)
 		must(t, err)

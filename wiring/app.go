@@ -140,6 +140,7 @@ func (a *App) Start(ctx context.Context) error {
 		return errors.Join(err, a.Close())
 	}
 	wc.Notifications, wc.Automation, wc.Metrics = svc.Notifications, svc.Automation, a.metrics.jobs
+	wc.StaffLocale = staffLocale(st)
 	releases, err := a.openReleases(ctx, svc, kr, master, true)
 	if err != nil {
 		return errors.Join(err, a.Close())
@@ -181,6 +182,7 @@ func (a *App) Start(ctx context.Context) error {
 		Docs:     docs.New(),
 		Portal:   openPortal(portalSignIn, svc, releases, limiter, a), // portal.go
 		Insights: scores,
+		Users:    consoleUsers,
 	})
 	if err := a.listen(); err != nil {
 		return errors.Join(err, a.Close())

@@ -1,6 +1,7 @@
 package wiring
 
 import (
+	"context"
 	"strings"
 
 	"github.com/nzilacode/narcidicontrole/api"
@@ -32,6 +33,14 @@ func OpenUsers(st *storage.Store, master []byte, clock licensing.Clock, mailer *
 		cfg.Mailer = mailer
 	}
 	return users.NewService(cfg)
+}
+
+// staffLocale reads the console users' preferences for the staff alert
+// mails (workers.Config.StaffLocale).
+func staffLocale(st *storage.Store) func(context.Context, string) (string, string, error) {
+	return func(ctx context.Context, email string) (string, string, error) {
+		return users.Locale(ctx, st.Users(), email)
+	}
 }
 
 // openConsole builds the web console over the same services and limiter

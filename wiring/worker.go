@@ -120,6 +120,7 @@ func (k *Worker) Start(ctx context.Context) error {
 	}
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Clock: time.Now, Issuer: cfg.Issuer, Box: box, AllowPrivate: wc.AllowPrivate, Secrets: hasher})
 	wc.Notifications, wc.Automation = svc.Notifications, svc.Automation
+	wc.StaffLocale = staffLocale(st)
 	// The worker cleans up abandoned release uploads; it serves no URLs.
 	kr, err := OpenSigningKeys(cfg, st, master, log)
 	if err != nil {

@@ -25,6 +25,11 @@ type Config struct {
 	Mailer *Mailer
 	// AdminEmails get every email alert, besides the customer's contacts.
 	AdminEmails []string
+	// StaffLocale is the language and time zone of the console user whose
+	// address email is ("", "" when none is), for the alert mails to
+	// AdminEmails; an error retries the delivery. nil: they read the
+	// server default.
+	StaffLocale func(ctx context.Context, email string) (language, zone string, err error)
 	// PortalURL is the customer portal's public address, linked from the
 	// mails customers get ("" leaves the link out).
 	PortalURL string

@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -154,8 +155,9 @@ type alert struct {
 	Message string
 }
 
-// render builds the subject (first line) and body of the alert of e.
-func render(a alert) (string, string, error) {
+// render builds the subject (first line) and body of the alert of e in
+// the reader's language and time zone.
+func render(a alert, pr *i18n.Printer) (string, string, error) {
 	name := strings.ReplaceAll(a.Event.Action, ".", "_") + ".tmpl"
 	a.Message = licensing.SuspensionMessage(a.Event)
 	if templates.Lookup(name) == nil {
@@ -166,9 +168,80 @@ func render(a alert) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	if err := t.Funcs(staffFuncs(i18n.For(i18n.Default(), ""))).ExecuteTemplate(&buf, name, a); err != nil {
+	if err := t.Funcs(staffFuncs(pr)).ExecuteTemplate(&buf, name, a); err != nil {
 		return "", "", err
 	}
 	subject, body, _ := strings.Cut(buf.String(), "\n")
 	return strings.TrimSpace(subject), strings.TrimLeft(body, "\n"), nil
+}
+
+// readers are the recipients of one alert mail that read it alike: one
+// language and time zone.
+type readers struct {
+	lang, zone string
+	to         []string
+}
+
+// alertReaders groups an alert's recipients by how they read: the
+// customer's addresses in the customer's language and time zone, each
+// staff address in its console user's (StaffLocale), others in the
+// server default. An address in both lists is the customer's. Groups
+// come in a stable order, so a retry sends the same mails.
+func (h *handlers) alertReaders(ctx context.Context, customerTo []string, customer *licensing.Customer) ([]readers, error) {
+	byKey := map[string]*readers{}
+	add := func(addr, lang, zone string) {
+		lang = i18n.Choose(lang)
+		if zone, _ = i18n.NormalizeZone(zone); zone == "" {
+			zone = "UTC"
+		}
+		k := lang + " " + zone
+		if byKey[k] == nil {
+			byKey[k] = &readers{lang: lang, zone: zone}
+		}
+		byKey[k].to = append(byKey[k].to, addr)
+	}
+	seen := map[string]bool{}
+	for _, addr := range customerTo {
+		seen[strings.ToLower(addr)] = true
+		add(addr, customer.Language, customer.TimeZone)
+	}
+	for _, addr := range h.cfg.AdminEmails {
+		if seen[strings.ToLower(addr)] {
+			continue
+		}
+		seen[strings.ToLower(addr)] = true
+		var lang, zone string
+		if h.cfg.StaffLocale != nil {
+			var err error
+			if lang, zone, err = h.cfg.StaffLocale(ctx, addr); err != nil {
+				return nil, err
+			}
+		}
+		add(addr, lang, zone)
+	}
+	out := make([]readers, 0, len(byKey))
+	for _, k := range slices.Sorted(maps.Keys(byKey)) {
+		out = append(out, *byKey[k])
+	}
+	return out, nil
+}
+
+// sendAlert sends the staff alert a, one mail per group of readers. A
+// mail's Message-ID is the delivery's (the group's position after it
+// when there are several), the same on every try.
+func (h *handlers) sendAlert(ctx context.Context, deliveryID string, a alert, groups []readers) error {
+	for i, g := range groups {
+		subject, body, err := render(a, i18n.For(g.lang, g.zone))
+		if err != nil {
+			return err
+		}
+		id := "<" + deliveryID + "@narcidi>"
+		if i > 0 {
+			id = fmt.Sprintf("<%s.%d@narcidi>", deliveryID, i)
+		}
+		if err := h.cfg.Mailer.Send(ctx, id, g.to, subject, body); err != nil {
+			return err
+		}
+	}
+	return nil
 }

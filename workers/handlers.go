@@ -159,8 +159,7 @@ func (h *handlers) sendEmail(ctx context.Context, d *licensing.Delivery, e *lice
 	if err != nil {
 		return err
 	}
-	to = append(to, h.cfg.AdminEmails...)
-	if len(to) == 0 {
+	if len(to)+len(h.cfg.AdminEmails) == 0 {
 		return nil // nobody to tell
 	}
 	if e.TargetType == "license" && customer != nil && custmail.Has(e.Action) {
@@ -170,7 +169,8 @@ func (h *handlers) sendEmail(ctx context.Context, d *licensing.Delivery, e *lice
 		} else if err != nil {
 			return err
 		}
-		return h.cfg.Mailer.SendMail(ctx, "<"+d.ID+"@narcidi>", to, m.Subject, m.Text, m.HTML)
+		// The staff addresses get a copy of what the customer read.
+		return h.cfg.Mailer.SendMail(ctx, "<"+d.ID+"@narcidi>", append(to, h.cfg.AdminEmails...), m.Subject, m.Text, m.HTML)
 	}
 	a := alert{Event: e, Customer: customer}
 	if e.Action == licensing.ActionLicenseExpiring {
@@ -178,11 +178,11 @@ func (h *handlers) sendEmail(ctx context.Context, d *licensing.Delivery, e *lice
 		_ = json.Unmarshal(e.After, &n)
 		a.Days = n.DaysBefore
 	}
-	subject, body, err := render(a)
+	groups, err := h.alertReaders(ctx, to, customer)
 	if err != nil {
 		return err
 	}
-	return h.cfg.Mailer.Send(ctx, "<"+d.ID+"@narcidi>", to, subject, body)
+	return h.sendAlert(ctx, d.ID, a, groups)
 }
 
 func (h *handlers) scanExpiry(ctx context.Context, _ *asynq.Task) error {

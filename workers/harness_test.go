@@ -15,6 +15,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/keys/keystest"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/licensingtest"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
@@ -110,6 +111,10 @@ func (w *world) config() workers.Config {
 		Notifications: w.svc.Notifications, Automation: w.svc.Automation, Clock: w.clock.Now, Mailer: m, AdminEmails: []string{"ops@nzilacode.test"},
 		AllowPrivate: true, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		RelayEvery: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(w.logs, nil)),
+		// As wiring does: staff addresses read as their console users chose.
+		StaffLocale: func(ctx context.Context, email string) (string, string, error) {
+			return users.Locale(ctx, w.store.Users(), email)
+		},
 	}
 }
 

@@ -2,12 +2,16 @@ package workers_test
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
+	"github.com/nzilacode/narcidicontrole/licensing/users"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 )
@@ -124,4 +128,94 @@ func mustZone(t *testing.T, name string) *time.Location {
 	loc, err := time.LoadLocation(name)
 	must(t, err)
 	return loc
+}
+
+// TestStaffMailsFollowEachReader: a staff alert goes to each reader in
+// their own language and time zone: the customer's addresses in the
+// customer's, each admin address in its console user's (a pt-PT user in
+// Luanda, a pt-BR one in São Paulo, an en one), an address of no user in
+// the server default; one mail per language and zone. The console's
+// password-reset mail follows the user's language, then the requesting
+// browser's.
+func TestStaffMailsFollowEachReader(t *testing.T) {
+	staff := map[string][2]string{"ana@nzilacode.test": {"pt-PT", "Africa/Luanda"}, "bia@nzilacode.test": {"pt-BR", "America/Sao_Paulo"},
+		"bob@nzilacode.test": {"en", ""}}
+	tune := func(c *workers.Config) {
+		c.AdminEmails = []string{"ana@nzilacode.test", "bia@nzilacode.test", "bob@nzilacode.test", "ops@nzilacode.test", "ada@acme.test"}
+	}
+	modes(t, []string{licensing.ActionMachineBlocked}, nil, tune, func(t *testing.T, w *world, r runner) {
+		ctx := context.Background()
+		us := w.store.Users()
+		for addr, loc := range staff {
+			u := &users.User{ID: licensing.NewID(), Email: addr, Role: licensing.RoleAdmin, Status: users.StatusActive, CreatedAt: t0, UpdatedAt: t0}
+			must(t, us.CreateUser(ctx, u))
+			must(t, us.SetUserLocale(ctx, u.ID, &loc[0], &loc[1], t0))
+		}
+		g, err := w.svc.Leasing.Activate(ctx, licensing.MachineRequest{Key: w.license.Key, Fingerprint: "fp-staff-1", Hostname: "ws-1"})
+		must(t, err)
+		w.clock.Add(90 * time.Minute)
+		at := w.clock.Now()
+		_, err = w.svc.Licenses.BlockMachine(ctx, g.Machine.ID, "shared key")
+		must(t, err)
+		w.settle()
+		if len(w.mail.Messages()) != 3 {
+			t.Fatalf("alert mails: %v\n%s", w.mail.Subjects(), w.logs)
+		}
+		msgs, bodies := w.mail.Messages(), w.mail.Bodies()
+		byReader := map[string]string{}
+		for i, m := range msgs {
+			slices.Sort(m.To)
+			byReader[strings.Join(m.To, ",")] = strings.ReplaceAll(bodies[i], "\r\n", "\n")
+		}
+		luanda, saoPaulo := at.In(mustZone(t, "Africa/Luanda")), at.In(mustZone(t, "America/Sao_Paulo"))
+		for to, want := range map[string][]string{
+			"ana@nzilacode.test": {"Olá Acme,", "Evento: machine.blocked", "Hora: " + ptDate(luanda) + ", às " + luanda.Format("15:04") + " WAT", "-- Narcidi, para a NzilaCode"},
+			"bia@nzilacode.test": {"Evento: machine.blocked", "Hora: " + ptDate(saoPaulo) + ", às " + saoPaulo.Format("15:04") + " -03"},
+			// The customer (no preference), its contact also on the staff
+			// list, the en user and the address of no user: English, UTC.
+			"ada@acme.test,bob@nzilacode.test,it@acme.test,ops@nzilacode.test": {"Event: machine.blocked", "Time: 1 January 2027, " + at.UTC().Format("15:04") + " UTC", "-- Narcidi, for NzilaCode"},
+		} {
+			body, ok := byReader[to]
+			if !ok {
+				t.Errorf("no mail to exactly %s; mails went to %v", to, slices.Collect(maps.Keys(byReader)))
+				continue
+			}
+			for _, s := range want {
+				if !strings.Contains(body, s) {
+					t.Errorf("the mail to %s lacks %q:\n%s", to, s, body)
+				}
+			}
+		}
+		if strings.Contains(byReader["ana@nzilacode.test"], "Event:") || strings.Contains(byReader["ana@nzilacode.test"], "January") {
+			t.Errorf("the pt-PT reader's mail has English words:\n%s", byReader["ana@nzilacode.test"])
+		}
+
+		// The password-reset mail: ana's in Portuguese whatever the
+		// browser; bob's in English; ops (no language yet) in the
+		// browser's.
+		m, err := workers.NewMailer("smtp://"+w.mail.Addr+"?tls=none", "console@narcidi.test")
+		must(t, err)
+		svc, err := users.NewService(users.Config{Store: us, Box: w.box, Clock: w.clock.Now, Mailer: m})
+		must(t, err)
+		link := func(secret string) string {
+			return "https://licenses.example.test/console/set-password?token=" + secret
+		}
+		browserEN := i18n.WithLanguage(ctx, "en-GB,en;q=0.8")
+		must(t, svc.RequestPasswordReset(browserEN, "ana@nzilacode.test", link, "192.0.2.1"))
+		must(t, svc.RequestPasswordReset(i18n.WithLanguage(ctx, "pt-PT"), "bob@nzilacode.test", link, "192.0.2.1"))
+		ops, _, err := svc.CreateUser(ctx, "ops@nzilacode.test", licensing.RoleSupport)
+		must(t, err)
+		must(t, svc.RequestPasswordReset(i18n.WithLanguage(ctx, "pt-BR,pt;q=0.9"), ops.Email, link, "192.0.2.1"))
+		workerstest.WaitFor(t, "three reset mails", func() bool { return len(w.mail.Messages()) == 6 })
+		subjects, bodies := w.mail.Subjects()[3:], w.mail.Bodies()[3:]
+		for i, want := range []struct{ subject, body string }{
+			{"Redefina a sua palavra-passe da consola NzilaCode", "A ligação funciona uma vez, durante 24 horas."},
+			{"Reset your NzilaCode console password", "The link works once, for 24 hours."},
+			{"Redefina sua senha do console NzilaCode", "O link funciona uma vez, por 24 horas."},
+		} {
+			if subjects[i] != want.subject || !strings.Contains(bodies[i], want.body) || !strings.Contains(bodies[i], "https://licenses.example.test/console/set-password?token=nzp_") {
+				t.Errorf("reset mail %d: %q\n%s", i, subjects[i], bodies[i])
+			}
+		}
+	})
 }

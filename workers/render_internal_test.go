@@ -17,14 +17,14 @@ func TestCustomerMailsLeaveTheReasonOut(t *testing.T) {
 	e := &licensing.Event{ID: "e1", Action: licensing.ActionLicenseSuspended, TargetType: "license", TargetID: "l1",
 		Reason: "chargeback fraud suspected, ticket 4711", Time: time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC),
 		After: json.RawMessage(`{"id":"l1","status":"suspended","customer_message":"Your payment bounced."}`)}
-	_, body, err := render(alert{Event: e, Customer: &licensing.Customer{Name: "Acme"}})
+	_, body, err := render(alert{Event: e, Customer: &licensing.Customer{Name: "Acme"}}, i18n.For("", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(body, "ticket 4711") || !strings.Contains(body, "Your payment bounced.") {
 		t.Errorf("the customer's mail carries the internal reason or lacks the message to the customer:\n%s", body)
 	}
-	_, body, err = render(alert{Event: e})
+	_, body, err = render(alert{Event: e}, i18n.For("", ""))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestStaffMailsInTheDefaultLanguage(t *testing.T) {
 		if err := i18n.SetDefault(lang); err != nil {
 			t.Fatal(err)
 		}
-		subject, body, err := render(alert{Event: e})
+		subject, body, err := render(alert{Event: e}, i18n.For("", ""))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -59,7 +59,7 @@ func TestStaffMailsInTheDefaultLanguage(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Action = licensing.ActionWebhookDisabled
-	if _, body, _ := render(alert{Event: e}); !strings.Contains(body, "Hora: 7 de dezembro de 2026, às 13:05 UTC") || !strings.Contains(body, "Olá,") {
+	if _, body, _ := render(alert{Event: e}, i18n.For("", "")); !strings.Contains(body, "Hora: 7 de dezembro de 2026, às 13:05 UTC") || !strings.Contains(body, "Olá,") {
 		t.Errorf("the default alert in pt-PT:\n%s", body)
 	}
 }

@@ -39,6 +39,7 @@ type world struct {
 	hookURL              string // a loopback receiver that answers 204
 	webhookID            string
 	deliveryID           string
+	userID               string // the first console admin, made at start
 }
 
 func newWorld(t *testing.T, dialect string, env map[string]string) *world {
@@ -76,6 +77,11 @@ func newWorld(t *testing.T, dialect string, env map[string]string) *world {
 		t.Fatal(err)
 	}
 	w.machineID = act.MachineID
+	var us struct{ Data []struct{ ID, Email string } }
+	if status, b := w.admin.call("GET", "/v1/users", nil, &us); status != 200 || len(us.Data) != 1 {
+		t.Fatalf("console users: %d %s", status, b)
+	}
+	w.userID = us.Data[0].ID
 
 	mk := func(kind string, body map[string]any) string {
 		var out struct {
@@ -152,6 +158,8 @@ var expectedPerm = map[string]licensing.Permission{
 	"POST /v1/machines/:id/actions/unblock":         "licenses:write",
 	"POST /v1/machines/:id/actions/reset-heartbeat": "machines:write",
 	"POST /v1/tokens":                               "tokens:write", "GET /v1/tokens": "tokens:read", "DELETE /v1/tokens/:id": "tokens:write",
+	// Console users are credentials like tokens: the same permissions.
+	"GET /v1/users": "tokens:read", "GET /v1/users/:id": "tokens:read", "PATCH /v1/users/:id": "tokens:write",
 	"GET /v1/events": "events:read", "GET /v1/dashboard": "dashboard:read", "GET /v1/dashboard/history": "dashboard:read",
 	"POST /v1/webhooks": "webhooks:write", "GET /v1/webhooks": "webhooks:read", "GET /v1/webhooks/:id": "webhooks:read",
 	"PATCH /v1/webhooks/:id": "webhooks:write", "DELETE /v1/webhooks/:id": "webhooks:write", "POST /v1/webhooks/:id/actions/test": "webhooks:write",
@@ -221,6 +229,8 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 		id = w.cat.licenseID
 	case strings.HasPrefix(path, "/v1/machines/"):
 		id = w.machineID
+	case strings.HasPrefix(path, "/v1/users/"):
+		id = w.userID
 	case strings.HasPrefix(path, "/v1/tokens/"):
 		id = w.throwawayTokens[n%len(w.throwawayTokens)]
 	case strings.HasPrefix(path, "/v1/webhooks/"):
@@ -243,7 +253,9 @@ func (w *world) requestFor(route string, n int) (method, path string, body any) 
 	case "POST /v1/entitlements":
 		body = map[string]any{"code": "e-" + u, "name": "E"}
 	case "POST /v1/customers":
-		body = map[string]any{"name": "C"}
+		body = map[string]any{"name": "C", "language": "pt-PT", "time_zone": "Africa/Luanda"}
+	case "PATCH /v1/users/:id":
+		body = map[string]any{"language": []string{"en", "pt-PT", "pt-BR"}[n%3], "time_zone": "Africa/Luanda"}
 	case "POST /v1/licenses":
 		body = map[string]any{"policy_id": w.cat.policyID, "customer_id": w.cat.customerID}
 	case "POST /v1/tokens":

@@ -637,3 +637,61 @@ func TestAPIClientAgainstServer(t *testing.T) {
 		}
 	}
 }
+
+// TestCLIInPortuguese: with LANG=pt_BR.UTF-8 the CLI says its words in
+// Brazilian Portuguese (pt_PT.UTF-8: European; NARCIDI_LANGUAGE first), and
+// asks the server for the problems' details in it; what scripts read
+// (JSON, ids, table headers, problem codes) stays as it is.
+func TestCLIInPortuguese(t *testing.T) {
+	app := startApp(t, "sqlite")
+	en := newCLI(t, app)
+	br := en.with("LANG", "pt_BR.UTF-8")
+	pt := en.with("LC_ALL", "pt_PT.UTF-8").with("LANG", "en_US.UTF-8")
+
+	var cus struct{ ID, Name string }
+	br.json(&cus, "customers", "create", "-name", "Acme")
+	if cus.ID == "" || cus.Name != "Acme" {
+		t.Fatalf("-o json under pt_BR: %+v", cus)
+	}
+	out := br.ok("tokens", "create", "-name", "painel", "-role", "read-only")
+	if row := oneRow(t, out); row["NAME"] != "painel" || !strings.Contains(out, "Token da API (só aparece esta vez: guarde já):\n\n    nzt_") {
+		t.Errorf("token create under pt_BR:\n%s", out)
+	}
+	tok := oneRow(t, out)["ID"]
+	if out := br.ok("tokens", "revoke", tok); out != "token "+tok+" revogado\n" {
+		t.Errorf("revoke under pt_BR: %q", out)
+	}
+	br.json(&cus, "customers", "create", "-name", "Beta")
+	if _, _, errOut := br.run("customers", "list", "-limit", "1"); !strings.Contains(errOut, "próximo cursor: ") {
+		t.Errorf("next cursor under pt_BR: %q", errOut)
+	}
+	if _, _, errOut := pt.run("customers", "list", "-limit", "1"); !strings.Contains(errOut, "cursor seguinte: ") {
+		t.Errorf("next cursor under pt_PT: %q", errOut)
+	}
+	for _, c := range []struct {
+		cli  cliEnv
+		code int
+		args []string
+		want string
+	}{
+		{br, 2, []string{"licenses", "list", "-o", "yaml"}, `-o precisa ser table ou json, não "yaml"`},
+		{pt, 2, []string{"licenses", "list", "-o", "yaml"}, `-o tem de ser table ou json, não "yaml"`},
+		{en.with("NARCIDI_LANGUAGE", "pt-PT").with("LANG", "pt_BR.UTF-8"), 2, []string{"licenses", "list", "-o", "yaml"}, `-o tem de ser table ou json`},
+		{br, 2, []string{"licenses", "frobnicate"}, `comando desconhecido "licenses frobnicate"`},
+		{br, 2, []string{"licenses", "get"}, "é preciso exatamente um argumento ID (foram dados 0)"},
+		{br, 2, []string{"customers", "create", "-email", "x@y.test"}, "-name é obrigatório"},
+		{br, 2, []string{"licenses", "extend", cus.ID, "-until", "2040-01-01T00:00:00Z", "-by", "1h"}, "indique -until ou -by, não ambos"},
+		{br.with("NARCIDI_URL", ""), 1, []string{"customers", "list"}, "NARCIDI_URL não está definida"},
+		// The server's detail follows the CLI's language; the code does not.
+		{br, 1, []string{"licenses", "get", "0190a8e8-0000-7000-8000-000000000000"}, "narcidi: 404 not_found: Não encontrado. (request "},
+		{en.with("LANG", "C.UTF-8"), 2, []string{"licenses", "list", "-o", "yaml"}, `-o must be table or json, not "yaml"`},
+	} {
+		if errOut := c.cli.fails(c.code, c.args...); !strings.Contains(errOut, c.want) {
+			t.Errorf("%v: %q, want %q", c.args, errOut, c.want)
+		}
+	}
+	// Table headers stay as scripts read them.
+	if rows := table(t, br.ok("customers", "list")); len(rows) != 2 || rows[0]["NAME"] != "Acme" {
+		t.Errorf("list under pt_BR: %v", rows)
+	}
+}

@@ -12,7 +12,7 @@ import (
 // admin CLI's, the verifier SDK's (an app and narcidi on one host), and the
 // prefixes of tests and benchmarks.
 var (
-	otherVariables  = []string{"NARCIDI_URL", "NARCIDI_TOKEN", "NARCIDI_MACHINE_ID", "NARCIDI_MACHINE_ID_FILE", "NARCIDI_SCREENSHOTS", "NARCIDI_UPDATE_GOLDEN", "NARCIDI_KEYS_HELPER_DIR"}
+	otherVariables  = []string{"NARCIDI_URL", "NARCIDI_TOKEN", "NARCIDI_LANGUAGE", "NARCIDI_MACHINE_ID", "NARCIDI_MACHINE_ID_FILE", "NARCIDI_SCREENSHOTS", "NARCIDI_UPDATE_GOLDEN", "NARCIDI_KEYS_HELPER_DIR"}
 	otherPrefixes   = []string{"NARCIDI_TEST_", "NARCIDI_BENCH_"}
 	variablesPrefix = "NARCIDI_"
 )

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
@@ -59,11 +61,14 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 		*base = "http://" + cfg.Addr
 	}
 	ctx = licensing.WithActor(ctx, &licensing.Actor{Name: "narcidi users " + verb})
-	valid := licensing.DurationWords(us.LinkTTL())
+	// Said in the reader's language (i18n.FromEnv, as the admin CLI); the
+	// link itself is for the browser.
+	pr := i18n.For(i18n.FromEnv(getenv), "")
+	valid := pr.Duration(us.LinkTTL())
 	if verb == "link" {
 		u, err := us.UserByEmail(ctx, *email)
 		if licensing.ErrorCode(err) == licensing.ENotFound {
-			return fmt.Errorf("there is no console user %s: \"narcidi users create -email %s\" adds one", *email, *email)
+			return errors.New(pr.T("cli.users.unknown", "email", *email))
 		} else if err != nil {
 			return fmt.Errorf("%s", licensing.ErrorMessage(err))
 		}
@@ -71,19 +76,19 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "new set-password link for %s (%s): it works once, within %s: %s\n", u.Email, u.Role, valid, wiring.PasswordLink(*base, secret))
+		fmt.Fprintln(stdout, pr.T("cli.users.link", "email", u.Email, "role", u.Role, "ttl", valid, "link", wiring.PasswordLink(*base, secret)))
 		return nil
 	}
 	u, secret, err := us.CreateUser(ctx, *email, licensing.Role(role))
 	switch licensing.ErrorCode(err) {
 	case "":
 	case licensing.EConflict:
-		return fmt.Errorf("a console user %s exists already: \"narcidi users link -email %s\" prints a new set-password link for them", *email, *email)
+		return errors.New(pr.T("cli.users.exists", "email", *email))
 	case licensing.EInvalid:
 		return fmt.Errorf("%s", licensing.ErrorMessage(err))
 	default:
 		return err
 	}
-	fmt.Fprintf(stdout, "console user %s (%s) created: set a password within %s at %s\n", u.Email, u.Role, valid, wiring.PasswordLink(*base, secret))
+	fmt.Fprintln(stdout, pr.T("cli.users.created", "email", u.Email, "role", u.Role, "ttl", valid, "link", wiring.PasswordLink(*base, secret)))
 	return nil
 }

@@ -255,22 +255,65 @@ func Default() string { return fallback.Load().(string) }
 // the server default.
 func Choose(prefs ...string) string {
 	for _, p := range prefs {
-		if strings.TrimSpace(p) == "" {
-			continue
-		}
-		if c, err := Normalize(p); err == nil && c != "" {
+		if c, ok := match(p); ok {
 			return c
-		}
-		tags, _, err := language.ParseAcceptLanguage(p)
-		if err != nil || len(tags) == 0 {
-			continue
-		}
-		_, i, conf := matcher.Match(tags...)
-		if conf != language.No {
-			return codes[i]
 		}
 	}
 	return Default()
+}
+
+// match is the catalog language of a preference or Accept-Language
+// header p, false when none fits.
+func match(p string) (string, bool) {
+	if strings.TrimSpace(p) == "" {
+		return "", false
+	}
+	if c, err := Normalize(p); err == nil && c != "" {
+		return c, true
+	}
+	tags, _, err := language.ParseAcceptLanguage(p)
+	if err != nil || len(tags) == 0 {
+		return "", false
+	}
+	_, i, conf := matcher.Match(tags...)
+	if conf == language.No {
+		return "", false
+	}
+	return codes[i], true
+}
+
+// FromEnv is the language of a command-line reader, from getenv
+// (os.Getenv): NARCIDI_LANGUAGE, then the POSIX locale of messages (the
+// first set of LC_ALL, LC_MESSAGES and LANG, as POSIX reads them:
+// "pt_PT.UTF-8" is pt-PT), then NARCIDI_DEFAULT_LANGUAGE, then English.
+// A value that names no language of the catalogs ("C", "fr_FR") is
+// passed over.
+func FromEnv(getenv func(string) string) string {
+	prefs := []string{getenv("NARCIDI_LANGUAGE")}
+	for _, name := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+		if v := getenv(name); v != "" {
+			prefs = append(prefs, posixLanguage(v))
+			break
+		}
+	}
+	for _, p := range append(prefs, getenv("NARCIDI_DEFAULT_LANGUAGE")) {
+		if c, ok := match(p); ok {
+			return c
+		}
+	}
+	return English
+}
+
+// posixLanguage turns a POSIX locale name (language[_territory][.codeset]
+// [@modifier]) into a BCP 47 tag: "pt_BR.UTF-8" is "pt-BR"; "C" and
+// "POSIX" name no language.
+func posixLanguage(v string) string {
+	v, _, _ = strings.Cut(v, "@")
+	v, _, _ = strings.Cut(v, ".")
+	if v == "C" || v == "POSIX" {
+		return ""
+	}
+	return strings.ReplaceAll(v, "_", "-")
 }
 
 // Printer writes messages and values in one language and time zone. The

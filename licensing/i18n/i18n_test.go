@@ -119,6 +119,32 @@ func TestChoose(t *testing.T) {
 	}
 }
 
+// TestFromEnv: a command-line reader's language comes from
+// NARCIDI_LANGUAGE, then the first set of LC_ALL, LC_MESSAGES and LANG (a
+// POSIX locale name), then NARCIDI_DEFAULT_LANGUAGE, then English.
+func TestFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{nil, "en"},
+		{map[string]string{"LANG": "pt_BR.UTF-8"}, "pt-BR"},
+		{map[string]string{"LANG": "pt_PT.UTF-8@euro"}, "pt-PT"},
+		{map[string]string{"LANG": "pt_AO.UTF-8"}, "pt-PT"},
+		{map[string]string{"LANG": "en_US.UTF-8", "LC_MESSAGES": "pt_PT.UTF-8"}, "pt-PT"},
+		{map[string]string{"LC_MESSAGES": "pt_PT.UTF-8", "LC_ALL": "pt_BR"}, "pt-BR"}, // LC_ALL wins
+		{map[string]string{"LC_ALL": "en_GB.UTF-8", "NARCIDI_LANGUAGE": "pt-PT"}, "pt-PT"},
+		{map[string]string{"LANG": "C.UTF-8", "NARCIDI_DEFAULT_LANGUAGE": "pt-BR"}, "pt-BR"},
+		{map[string]string{"LANG": "fr_FR.UTF-8", "NARCIDI_DEFAULT_LANGUAGE": "pt-PT"}, "pt-PT"},
+		{map[string]string{"LANG": "fr_FR.UTF-8"}, "en"},
+		{map[string]string{"LANG": "POSIX", "NARCIDI_LANGUAGE": "klingon"}, "en"},
+	} {
+		if got := i18n.FromEnv(func(k string) string { return c.env[k] }); got != c.want {
+			t.Errorf("FromEnv(%v) = %q, want %q", c.env, got, c.want)
+		}
+	}
+}
+
 func TestNormalize(t *testing.T) {
 	for in, want := range map[string]string{"": "", " pt-br ": "pt-BR", "EN": "en", "pt-pt": "pt-PT"} {
 		if got, err := i18n.Normalize(in); err != nil || got != want {

@@ -2,6 +2,7 @@ package users
 
 import (
 	"context"
+	"strings"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/i18n"
@@ -81,27 +82,55 @@ func (s *Service) change(ctx context.Context, userID, reason string, change func
 // user's for whoever may edit users. Audited as user.updated. EInvalid
 // (naming the field), ENotFound.
 func (s *Service) SetLocale(ctx context.Context, userID, language, zone string) (*User, error) {
-	lang, err := i18n.Normalize(language)
-	if err != nil {
-		return nil, licensing.FieldErrorf("language", "%v", err)
+	return s.UpdateLocale(ctx, userID, &language, &zone)
+}
+
+// UpdateLocale is SetLocale for what is not nil: the other preference
+// is left as it is in the database (PATCH /v1/users/{id}), never written
+// back from a read.
+func (s *Service) UpdateLocale(ctx context.Context, userID string, language, zone *string) (*User, error) {
+	if language != nil {
+		lang, err := i18n.Normalize(*language)
+		if err != nil {
+			return nil, licensing.FieldErrorf("language", "%v", err)
+		}
+		language = &lang
 	}
-	tz, err := i18n.NormalizeZone(zone)
-	if err != nil {
-		return nil, licensing.FieldErrorf("time_zone", "%v", err)
+	if zone != nil {
+		tz, err := i18n.NormalizeZone(*zone)
+		if err != nil {
+			return nil, licensing.FieldErrorf("time_zone", "%v", err)
+		}
+		zone = &tz
 	}
 	var out *User
-	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
-		u, err := tx.GetUser(ctx, userID)
+	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
+		before, err := tx.GetUser(ctx, userID)
 		if err != nil {
 			return err
 		}
-		before := *u
-		u.Language, u.TimeZone, u.UpdatedAt = lang, tz, s.now()
-		if err := tx.SetUserLocale(ctx, u.ID, lang, tz, u.UpdatedAt); err != nil {
+		if err := tx.SetUserLocale(ctx, userID, language, zone, s.now()); err != nil {
 			return err
 		}
-		out = u
-		return s.record(ctx, tx, licensing.ActionUserUpdated, u.ID, "", &before, u)
+		// Read again after the write: the user as stored, for the answer
+		// and the audit log.
+		if out, err = tx.GetUser(ctx, userID); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, licensing.ActionUserUpdated, userID, "", before, out)
 	})
 	return out, err
+}
+
+// Locale is the language and time zone of the console user whose address
+// is email, for what is sent to that address (staff alert mails): "", ""
+// when no user has it.
+func Locale(ctx context.Context, st Store, email string) (language, zone string, err error) {
+	u, err := st.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(email)))
+	if licensing.ErrorCode(err) == licensing.ENotFound {
+		return "", "", nil
+	} else if err != nil {
+		return "", "", err
+	}
+	return u.Language, u.TimeZone, nil
 }

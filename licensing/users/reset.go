@@ -2,12 +2,12 @@ package users
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/cenkalti/backoff/v5"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // Mailer sends one plain-text message (workers.Mailer, the alerts' SMTP).
@@ -88,14 +88,15 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string, link f
 	if err != nil {
 		return err
 	}
-	body := fmt.Sprintf("Someone (we hope you) asked to reset the password of %s on the NzilaCode licensing console.\n\n"+
-		"Choose a new password here:\n%s\n\n"+
-		"The link works once, for %s. Setting a new password signs you out of every browser.\n"+
-		"If you did not ask for it, ignore this message: your password stays as it is.\n",
-		u.Email, link(secret), licensing.DurationWords(s.cfg.LinkTTL))
+	// The user's language, else the one of the request that asked
+	// (i18n.WithLanguage: its Accept-Language), else the server default.
+	pr := i18n.For(i18n.Choose(u.Language, i18n.LanguageFrom(ctx)), u.TimeZone)
+	body := pr.T("staff.reset.intro", "email", u.Email) + "\n\n" + pr.T("staff.reset.choose") + "\n" + link(secret) + "\n\n" +
+		pr.T("staff.reset.ttl", "ttl", pr.Duration(s.cfg.LinkTTL)) + "\n" + pr.T("staff.reset.ignore") + "\n"
+	subject := pr.T("staff.reset.subject")
 	id := "<" + licensing.NewID() + "@narcidi>"
 	_, err = backoff.Retry(ctx, func() (struct{}, error) {
-		return struct{}{}, s.cfg.Mailer.Send(ctx, id, []string{u.Email}, "Reset your NzilaCode console password", body)
+		return struct{}{}, s.cfg.Mailer.Send(ctx, id, []string{u.Email}, subject, body)
 	}, backoff.WithBackOff(backoff.NewExponentialBackOff()), backoff.WithMaxTries(resetMailTries))
 	if err != nil {
 		return licensing.Wrap(licensing.EUnavailable, err, "the password link could not be mailed")

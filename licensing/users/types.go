@@ -108,8 +108,8 @@ type Store interface {
 	// otherwise.
 	ChangeUser(ctx context.Context, was, to *User) error
 	// SetUserLocale sets Language and TimeZone (and UpdatedAt): only
-	// those columns. ENotFound.
-	SetUserLocale(ctx context.Context, id, language, zone string, now time.Time) error
+	// those columns, and of the two only those not nil. ENotFound.
+	SetUserLocale(ctx context.Context, id string, language, zone *string, now time.Time) error
 	ListUsers(ctx context.Context, page licensing.Page) ([]User, error)
 	CountUsers(ctx context.Context) (int, error)
 
