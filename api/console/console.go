@@ -3,6 +3,7 @@ package console
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
@@ -134,19 +136,18 @@ func New(cfg Config) *Console {
 	return cn
 }
 
-var funcs = template.FuncMap{
+// funcs are the templates' functions: the fixed ones and, bound at parse
+// time to English, the reader's (localFuncs), which render binds again to
+// each request's printer.
+var funcs = withLocal(template.FuncMap{
 	"statuses": func() []string { return []string{"active", "suspended", "expired", "revoked"} },
 	"list":     func(s ...string) []string { return s },
-	"date":     webui.Date,
 	// actionForms is the argument of the "action-forms" template: the
 	// record's path, the page's CSRF token and its actions.
 	"actionForms": func(path, csrf string, actions []string) actionForms {
 		return actionForms{Path: path, CSRF: csrf, Actions: actions}
 	},
-	"verb":   verb,
-	"done":   doneLabel,
 	"danger": func(action string) bool { return dangerous[action] },
-	"event":  eventLabel,
 	"safeURL": func(s string) template.URL {
 		// Only the QR code's own data URL goes through here.
 		if strings.HasPrefix(s, "data:image/png;base64,") {
@@ -154,8 +155,51 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+}, i18n.For(i18n.English, ""))
+
+// withLocal adds localFuncs(pr) to fixed.
+func withLocal(fixed template.FuncMap, pr *i18n.Printer) template.FuncMap {
+	for k, v := range localFuncs(pr) {
+		fixed[k] = v
+	}
+	return fixed
 }
 
+// localFuncs writes the words (t: text, th: HTML with markup, tn: a
+// count's), dates and numbers of a page in pr's language and time zone.
+func localFuncs(pr *i18n.Printer) template.FuncMap {
+	return template.FuncMap{
+		"t":  pr.T,
+		"th": pr.HTML,
+		"tn": pr.N,
+		"date": func(t any) string {
+			switch v := t.(type) {
+			case time.Time:
+				return pr.DateTime(v)
+			case *time.Time:
+				if v != nil {
+					return pr.DateTime(*v)
+				}
+			}
+			return pr.T("common.never")
+		},
+		"num":       pr.Int,
+		"lang":      pr.Lang,
+		"languages": i18n.Languages,
+		// status names a state in words ("status.license.active"), the
+		// state itself when the catalog has no such key.
+		"status": func(kind string, s any) string {
+			key := "status." + kind + "." + fmt.Sprint(s)
+			if !i18n.Has(key) {
+				return fmt.Sprint(s)
+			}
+			return pr.T(key)
+		},
+		"verb":  func(action string) string { return word(pr, "console.verb.", action) },
+		"done":  func(action string) string { return word(pr, "console.done.", action) },
+		"event": func(action string) string { return eventLabel(pr, action) },
+	}
+}
 // actionForms is what the shared "action-forms" template (layout.html)
 // draws: one form per action, each posting a reason to Path/<action>.
 type actionForms struct {
@@ -168,7 +212,7 @@ func (cn *Console) Mount(r fiber.Router) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.Use(webui.Headers(Prefix + "/static/"))
 	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	r.Use(cn.sessions.Resolve, cn.sessions.CSRF)
+	r.Use(cn.sessions.Resolve, cn.sessions.CSRF, cn.language)
 
 	r.Get("/sign-in", cn.signInPage)
 	r.Post("/sign-in", cn.signIn)
@@ -317,42 +361,118 @@ type page struct {
 	User  *users.User
 	Nav   string
 	Error string
-	Data  any
+	// Detail is the domain's English message under a translated form
+	// error, on English pages only (it may name values the sentence
+	// leaves out).
+	Detail string
+	Data   any
 	// Can takes a permission's name ("machines:write"): templates pass
 	// string constants, which call does not convert to Permission.
 	Can func(string) bool
 }
 
-func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any) error {
-	t, ok := cn.pages[name]
+// render draws page name with data; title is a catalog key (with its
+// titleArgs). The page's templates are a clone of the parsed ones bound
+// to the reader's printer.
+func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any, titleArgs ...any) error {
+	parsed, ok := cn.pages[name]
 	if !ok {
 		return errors.New("console: no template " + name)
+	}
+	pr := printer(c)
+	t, err := parsed.Clone()
+	if err != nil {
+		return err
+	}
+	t.Funcs(localFuncs(pr))
+	// insights.go (another change's) still passes an English title.
+	if i18n.Has(title) {
+		title = pr.T(title, titleArgs...)
 	}
 	p := page{Title: title, CSRF: cn.sessions.CSRFToken(c), Data: data, Nav: name, Can: func(string) bool { return false }}
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
 		p.User, p.Can = cur.User, func(perm string) bool { return cur.Actor.Allows(licensing.Permission(perm)) }
 	}
 	// The page data may be a formError or embed one (setPasswordData...).
-	if e, ok := data.(interface{ formMessage() string }); ok {
-		p.Error = e.formMessage()
+	if e, ok := data.(interface{ formError() (error, string) }); ok {
+		if err, msg := e.formError(); err != nil {
+			p.Error = webui.FormError(pr, err, webui.FieldLabel(err))
+			if pr.Lang() == i18n.English && licensing.ErrorMessage(err) != p.Error {
+				p.Detail = licensing.ErrorMessage(err)
+			}
+		} else {
+			p.Error = msg
+		}
 	}
 	return webui.Render(c, cn.cfg.Logger, t, status, p)
 }
 
-type formError struct{ msg string }
+// formError is a form's refusal: the domain's error (shown translated
+// with its field's label, webui.FormError) or a sentence already in the
+// reader's words.
+type formError struct {
+	err error
+	msg string
+}
 
-func (e formError) formMessage() string { return e.msg }
+func (e formError) formError() (error, string) { return e.err, e.msg }
+
+// refusal is the formError of a domain error.
+func refusal(err error) formError { return formError{err: err} }
+
+// said is the formError of a sentence of the catalog in the request's
+// language.
+func said(c *fiber.Ctx, key string, args ...any) formError {
+	return formError{msg: printer(c).T(key, args...)}
+}
 
 // fail renders a domain error as an HTML page with the API's status for
 // its code (the same table, api.Status).
 func (cn *Console) fail(c *fiber.Ctx, err error) error {
-	status, msg := webui.Problem(c, cn.cfg.Logger, err)
-	return cn.render(c, status, "error", "Error", errorData{Status: status, Message: msg})
+	status, _ := webui.Problem(c, cn.cfg.Logger, err)
+	msg := webui.ErrorSentence(printer(c), err)
+	return cn.render(c, status, "error", "common.error", errorData{Status: status, Message: msg})
 }
 
 type errorData struct {
 	Status  int
 	Message string
+}
+
+// langCookie keeps the language chosen on the signed-out pages' switch.
+const langCookie = "narcidi_lang"
+
+// language takes a ?lang= of the switch (kept in a cookie) and notes the
+// reader's printer for the pages: the signed-in user's preference (and
+// time zone), then the switch's, then Accept-Language, then the server
+// default.
+func (cn *Console) language(c *fiber.Ctx) error {
+	chosen := c.Cookies(langCookie)
+	if q := c.Query("lang"); q != "" && c.Method() == fiber.MethodGet {
+		if code, err := i18n.Normalize(q); err == nil && code != "" {
+			chosen = code
+			cn.cookies.Set(c, langCookie, code, time.Now().AddDate(1, 0, 0))
+		}
+	}
+	var pref, zone string
+	if cur := current(c); cur != nil {
+		pref, zone = cur.User.Language, cur.User.TimeZone
+	}
+	lang := i18n.Choose(pref, chosen, c.Get(fiber.HeaderAcceptLanguage))
+	c.Locals(printerKey{}, i18n.For(lang, zone))
+	c.SetUserContext(i18n.WithLanguage(c.UserContext(), lang))
+	return c.Next()
+}
+
+type printerKey struct{}
+
+// printer is the request's reader's printer (the server default's before
+// language ran: a 404 of the static files).
+func printer(c *fiber.Ctx) *i18n.Printer {
+	if pr, ok := c.Locals(printerKey{}).(*i18n.Printer); ok {
+		return pr
+	}
+	return i18n.For("", "")
 }
 
 // allow spends one sign-in attempt of the client and of what it tries:

@@ -47,7 +47,7 @@ func (cn *Console) customers(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	d.Next = nextPage(d.Customers, func(c *licensing.Customer) string { return c.ID }, url.Values{"q": {d.Query}})
-	return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
+	return cn.render(c, fiber.StatusOK, "customers", "console.page.customers", d)
 }
 
 type customerData struct {
@@ -116,7 +116,7 @@ func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error 
 	a := current(c).Actor
 	d.CanWrite, d.CanLicense = a.Allows(licensing.WriteCustomers), a.Allows(licensing.WriteLicenses)
 	if d.Customer == nil {
-		return cn.render(c, status, "customer", "New customer", d)
+		return cn.render(c, status, "customer", "console.page.customer_new", d)
 	}
 	if a.Allows(licensing.ReadLicenses) {
 		ls, err := cn.cfg.Services.Licenses.Licenses(c.UserContext(), licensing.LicenseFilter{CustomerID: d.Customer.ID}, licensing.Page{Limit: PageSize})
@@ -132,7 +132,7 @@ func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error 
 	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{CustomerID: d.Customer.ID}); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, status, "customer", "Customer "+d.Customer.Name, d)
+	return cn.render(c, status, "customer", "console.page.customer", d, "name", d.Customer.Name)
 }
 
 func (cn *Console) customerNew(c *fiber.Ctx) error {

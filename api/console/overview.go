@@ -85,7 +85,7 @@ func (cn *Console) overview(c *fiber.Ctx) error {
 	if d.Insights, err = cn.insightTops(c); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "overview", "Overview", d)
+	return cn.render(c, fiber.StatusOK, "overview", "console.page.overview", d)
 }
 
 // chart is a bar chart of counts per day, laid out for an SVG viewBox of

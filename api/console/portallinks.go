@@ -61,7 +61,7 @@ func (cn *Console) portalLinkPage(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+	return cn.render(c, fiber.StatusOK, "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 }
 
 // portalLink mails a sign-in link (action=send) or shows one once
@@ -77,8 +77,8 @@ func (cn *Console) portalLink(c *fiber.Ctx) error {
 	switch code := licensing.ErrorCode(err); {
 	case code == "":
 	case code == licensing.EInvalid || code == licensing.EConflict || code == licensing.EUnavailable:
-		d.formError = formError{licensing.ErrorMessage(err)}
-		return cn.render(c, api.Status(err), "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+		d.formError = refusal(err)
+		return cn.render(c, api.Status(err), "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 	default:
 		return cn.fail(c, err)
 	}
@@ -87,10 +87,10 @@ func (cn *Console) portalLink(c *fiber.Ctx) error {
 		if d.Sent == "" {
 			d.Sent = d.Customer.Email
 		}
-		return cn.render(c, fiber.StatusOK, "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+		return cn.render(c, fiber.StatusOK, "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 	}
 	d.Link = link
-	return cn.render(c, fiber.StatusCreated, "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+	return cn.render(c, fiber.StatusCreated, "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 }
 
 // portalBase is the public URL the portal's links start with (paths

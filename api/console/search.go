@@ -37,7 +37,7 @@ func (cn *Console) search(c *fiber.Ctx) error {
 	ctx, a := c.UserContext(), current(c).Actor
 	d := searchData{Query: strings.TrimSpace(c.Query("q")), Names: cn.labels(c)}
 	if d.Query == "" {
-		return cn.render(c, fiber.StatusOK, "search", "Search", d)
+		return cn.render(c, fiber.StatusOK, "search", "console.page.search", d)
 	}
 	var err error
 	page := licensing.Page{Limit: searchShown}
@@ -64,7 +64,7 @@ func (cn *Console) search(c *fiber.Ctx) error {
 	if len(d.Licenses) == 1 && len(d.Customers) == 0 && len(d.Machines) == 0 {
 		return cn.redirect(c, Prefix+"/licenses/"+d.Licenses[0].ID)
 	}
-	return cn.render(c, fiber.StatusOK, "search", "Search: "+d.Query, d)
+	return cn.render(c, fiber.StatusOK, "search", "console.page.search_for", d, "query", d.Query)
 }
 
 // looksLikeKey: 4 characters (a key's hint, as read out) or a whole key

@@ -51,7 +51,7 @@ func (cn *Console) usersPage(c *fiber.Ctx, status int, d usersData) error {
 	}
 	d.Users, d.Roles = us, users.ConsoleRoles
 	d.Next = nextPage(us, func(u *users.User) string { return u.ID }, nil)
-	return cn.render(c, status, "users", "Console users", d)
+	return cn.render(c, status, "users", "console.page.users", d)
 }
 
 func (cn *Console) users(c *fiber.Ctx) error {
@@ -74,9 +74,9 @@ func (cn *Console) userCreate(c *fiber.Ctx) error {
 	u, secret, err := cn.cfg.Users.CreateUser(c.UserContext(), d.Email, licensing.Role(d.Role))
 	switch licensing.ErrorCode(err) {
 	case "":
-		return cn.render(c, fiber.StatusCreated, "user-created", "Console user created", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
+		return cn.render(c, fiber.StatusCreated, "user-created", "console.page.user_created", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
 	case licensing.EInvalid, licensing.EConflict:
-		d.formError = formError{licensing.ErrorMessage(err)}
+		d.formError = refusal(err)
 		return cn.usersPage(c, api.Status(err), d)
 	}
 	return cn.fail(c, err)
@@ -94,7 +94,7 @@ func (cn *Console) userPasswordLink(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusCreated, "user-created", "New set-password link", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret),
+	return cn.render(c, fiber.StatusCreated, "user-created", "console.page.user_link", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret),
 		Reissued: true, Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
 }
 
@@ -110,8 +110,8 @@ func (cn *Console) user(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "user", "Console user "+u.Email, userData{User: u, Roles: users.ConsoleRoles,
-		Self: u.ID == current(c).User.ID, Done: c.Query("done")})
+	return cn.render(c, fiber.StatusOK, "user", "console.page.user", userData{User: u, Roles: users.ConsoleRoles,
+		Self: u.ID == current(c).User.ID, Done: c.Query("done")}, "email", u.Email)
 }
 
 // userAction changes a user's role, status or mandatory TOTP, or ends
