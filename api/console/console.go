@@ -126,7 +126,7 @@ func New(cfg Config) *Console {
 		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
 		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
-	pages := []string{"/sign-in", "/set-password", "/forgot-password", "/two-factor", "/enrol"}
+	pages := []string{"/sign-in", "/set-password", "/forgot-password", "/two-factor", "/enrol", "/settings"}
 	for _, rt := range Routes() {
 		if rt.Method == fiber.MethodGet {
 			pages = append(pages, rt.Path)
@@ -226,6 +226,8 @@ func (cn *Console) Mount(r fiber.Router) {
 	r.Post("/enrol", cn.signedInAny, cn.enrol)
 	r.Post("/sign-out", cn.signedInAny, cn.signOut)
 	r.Post("/sign-out-everywhere", cn.signedIn, cn.signOutEverywhere)
+	r.Get("/settings", cn.signedIn, cn.settingsPage)
+	r.Post("/settings", cn.signedIn, cn.saveSettings)
 
 	for _, rt := range Routes() {
 		h := rt.Handler
