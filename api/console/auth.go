@@ -78,12 +78,13 @@ func (cn *Console) linkSpent(c *fiber.Ctx, state users.LinkState) error {
 
 type forgotData struct {
 	CanMail, Sent bool
-	Email, Valid  string
+	Email         string
+	Valid         time.Duration // how long the link works
 }
 
 func (cn *Console) forgotPage(c *fiber.Ctx) error {
 	return cn.render(c, fiber.StatusOK, "forgot-password", "console.page.forgot",
-		forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
+		forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: cn.cfg.Users.LinkTTL()})
 }
 
 // forgot answers at once and the same way for every address: the link is
@@ -92,7 +93,7 @@ func (cn *Console) forgotPage(c *fiber.Ctx) error {
 // limited per IP and email (the sign-in limits); the users service audits
 // each request.
 func (cn *Console) forgot(c *fiber.Ctx) error {
-	d := forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())}
+	d := forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: cn.cfg.Users.LinkTTL()}
 	if !d.CanMail {
 		return cn.render(c, fiber.StatusServiceUnavailable, "forgot-password", "console.page.forgot", d)
 	}

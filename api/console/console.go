@@ -184,6 +184,7 @@ func localFuncs(pr *i18n.Printer) template.FuncMap {
 			return pr.T("common.never")
 		},
 		"num":       pr.Int,
+		"duration":  pr.Duration,
 		"lang":      pr.Lang,
 		"languages": i18n.Languages,
 		// status names a state in words ("status.license.active"), the
