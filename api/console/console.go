@@ -187,14 +187,16 @@ func localFuncs(pr *i18n.Printer) template.FuncMap {
 		"duration":  pr.Duration,
 		"lang":      pr.Lang,
 		"languages": i18n.Languages,
-		// status names a state in words ("status.license.active"), the
-		// state itself when the catalog has no such key.
+		// status names a state in words: the console's own
+		// ("console.status.customer.active"), the shared one
+		// ("status.license.active"), else the state itself.
 		"status": func(kind string, s any) string {
-			key := "status." + kind + "." + fmt.Sprint(s)
-			if !i18n.Has(key) {
-				return fmt.Sprint(s)
+			for _, key := range []string{"console.status." + kind + "." + fmt.Sprint(s), "status." + kind + "." + fmt.Sprint(s)} {
+				if i18n.Has(key) {
+					return pr.T(key)
+				}
 			}
-			return pr.T(key)
+			return fmt.Sprint(s)
 		},
 		"verb":  func(action string) string { return word(pr, "console.verb.", action) },
 		"done":  func(action string) string { return word(pr, "console.done.", action) },
