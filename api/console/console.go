@@ -157,6 +157,29 @@ var funcs = withLocal(template.FuncMap{
 	},
 }, i18n.For(i18n.English, ""))
 
+// dateIn writes a time (or *time.Time, "never" when nil) in pr's time
+// zone: in English as the console always has ("2026-05-01 10:00 UTC",
+// sortable, what staff and the tests compare), in another language as
+// its readers write dates ("1 de maio de 2026, 10:00 UTC").
+func dateIn(pr *i18n.Printer, t any) string {
+	var at time.Time
+	switch v := t.(type) {
+	case time.Time:
+		at = v
+	case *time.Time:
+		if v == nil {
+			return pr.T("common.never")
+		}
+		at = *v
+	default:
+		return ""
+	}
+	if pr.Lang() == i18n.English {
+		return at.In(pr.Location()).Format("2006-01-02 15:04 MST")
+	}
+	return pr.DateTime(at)
+}
+
 // withLocal adds localFuncs(pr) to fixed.
 func withLocal(fixed template.FuncMap, pr *i18n.Printer) template.FuncMap {
 	for k, v := range localFuncs(pr) {
@@ -172,17 +195,7 @@ func localFuncs(pr *i18n.Printer) template.FuncMap {
 		"t":  pr.T,
 		"th": pr.HTML,
 		"tn": pr.N,
-		"date": func(t any) string {
-			switch v := t.(type) {
-			case time.Time:
-				return pr.DateTime(v)
-			case *time.Time:
-				if v != nil {
-					return pr.DateTime(*v)
-				}
-			}
-			return pr.T("common.never")
-		},
+		"date": func(t any) string { return dateIn(pr, t) },
 		"num":       pr.Int,
 		"duration":  pr.Duration,
 		"lang":      pr.Lang,
@@ -399,8 +412,8 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 		p.User, p.Can = cur.User, func(perm string) bool { return cur.Actor.Allows(licensing.Permission(perm)) }
 	}
 	// The page data may be a formError or embed one (setPasswordData...).
-	if e, ok := data.(interface{ formError() (error, string) }); ok {
-		if err, msg := e.formError(); err != nil {
+	if e, ok := data.(interface{ refusalOf() (error, string) }); ok {
+		if err, msg := e.refusalOf(); err != nil {
 			p.Error = webui.FormError(pr, err, webui.FieldLabel(err))
 			if pr.Lang() == i18n.English && licensing.ErrorMessage(err) != p.Error {
 				p.Detail = licensing.ErrorMessage(err)
@@ -420,7 +433,7 @@ type formError struct {
 	msg string
 }
 
-func (e formError) formError() (error, string) { return e.err, e.msg }
+func (e formError) refusalOf() (error, string) { return e.err, e.msg }
 
 // refusal is the formError of a domain error.
 func refusal(err error) formError { return formError{err: err} }

@@ -72,11 +72,11 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		d.Pick.Optional = true
 		switch {
 		case d.Pick.Query != "" && len(d.Pick.Matches) == 0:
-			d.Notice = "No customer matches “" + d.Pick.Query + "”."
+			d.Notice = printer(c).T("console.picker.none_for", "query", d.Pick.Query)
 			d.Licenses = []licensing.License{}
 			return cn.licensesPage(c, d)
 		case d.Pick.Query != "" && len(d.Pick.Matches) > 1 && !d.Pick.Fits:
-			d.Notice = strconv.Itoa(len(d.Pick.Matches)) + " customers match “" + d.Pick.Query + "”: choose one in the list."
+			d.Notice = printer(c).N("console.licenses.several", len(d.Pick.Matches), "query", d.Pick.Query)
 			d.Pick.Chosen = ""
 		}
 		d.Customer = d.Pick.Chosen
