@@ -97,25 +97,68 @@ func TestReadmeSaysNothingIsToCome(t *testing.T) {
 	}
 }
 
+// consoleNotTranslated are the console's templates the extraction check
+// leaves out: insights.html, which the insights change translates with
+// its page (insights.go), and those still written in English (each
+// leaves this list when its words move to the catalog).
+var consoleNotTranslated = map[string]bool{
+	"insights.html": true,
+	"audit.html": true,
+	"deliveries.html": true,
+	"delivery.html": true,
+	"license-new.html": true,
+	"license-plan.html": true,
+	"license-transfer.html": true,
+	"machine.html": true,
+	"machines.html": true,
+	"mail-previews.html": true,
+	"portal-link.html": true,
+	"product-entitlement.html": true,
+	"product-entitlements.html": true,
+	"product-form.html": true,
+	"product.html": true,
+	"products.html": true,
+	"release-new.html": true,
+	"release-upload.html": true,
+	"release.html": true,
+	"releases.html": true,
+	"search.html": true,
+	"subscriptions.html": true,
+	"token-created.html": true,
+	"tokens.html": true,
+	"user-created.html": true,
+	"user.html": true,
+	"users.html": true,
+	"webhook-form.html": true,
+	"webhook-secret.html": true,
+	"webhook.html": true,
+	"webhooks.html": true,
+}
+
 // TestTranslatedTemplatesTakeTheirWordsFromTheCatalog is the extraction
-// check of issue 25: the portal's pages, the sign-in pages, the customers'
-// and the staff's mails write no word of their own (i18n.Literal), and
-// every key they name is in the catalog.
+// check of issue 25: the portal's and the console's pages, the sign-in
+// pages, the customers' and the staff's mails write no word of their own
+// (i18n.Literal), and every key they name is in the catalog.
 func TestTranslatedTemplatesTakeTheirWordsFromTheCatalog(t *testing.T) {
 	key := regexp.MustCompile(`\{\{\s*(?:t|th|tn)\s+"([^"]+)"`)
 	n := 0
-	for _, glob := range []string{"api/portal/templates/*.html", "licensing/custmail/templates/*", "workers/templates/*.tmpl"} {
+	for _, glob := range []string{"api/portal/templates/*.html", "api/console/templates/*.html", "licensing/custmail/templates/*", "workers/templates/*.tmpl"} {
 		files, err := filepath.Glob(filepath.Join("..", glob))
 		if err != nil || len(files) == 0 {
 			t.Fatalf("%s: %v (%d files)", glob, err, len(files))
 		}
 		for _, f := range files {
+			if strings.Contains(f, "console") && consoleNotTranslated[filepath.Base(f)] {
+				continue
+			}
 			b, err := os.ReadFile(f)
 			if err != nil {
 				t.Fatal(err)
 			}
 			n++
-			if words := i18n.Literal(string(b), strings.HasSuffix(f, ".html"), "NzilaCode", "SHA-256"); len(words) > 0 {
+			// Names, not words: the brands, a hash's and a protocol's, the
+			// time zone of no preference.
+			if words := i18n.Literal(string(b), strings.HasSuffix(f, ".html"), "NzilaCode", "Narcidi", "SHA-256", "HTTP", "UTC"); len(words) > 0 {
 				t.Errorf("%s writes words that are not from the catalog: %q", f, words)
 			}
 			for _, m := range key.FindAllStringSubmatch(string(b), -1) {
