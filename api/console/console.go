@@ -192,10 +192,10 @@ func withLocal(fixed template.FuncMap, pr *i18n.Printer) template.FuncMap {
 // count's), dates and numbers of a page in pr's language and time zone.
 func localFuncs(pr *i18n.Printer) template.FuncMap {
 	return template.FuncMap{
-		"t":  pr.T,
-		"th": pr.HTML,
-		"tn": pr.N,
-		"date": func(t any) string { return dateIn(pr, t) },
+		"t":         pr.T,
+		"th":        pr.HTML,
+		"tn":        pr.N,
+		"date":      func(t any) string { return dateIn(pr, t) },
 		"num":       pr.Int,
 		"duration":  pr.Duration,
 		"lang":      pr.Lang,
@@ -216,6 +216,7 @@ func localFuncs(pr *i18n.Printer) template.FuncMap {
 		"event": func(action string) string { return eventLabel(pr, action) },
 	}
 }
+
 // actionForms is what the shared "action-forms" template (layout.html)
 // draws: one form per action, each posting a reason to Path/<action>.
 type actionForms struct {

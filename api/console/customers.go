@@ -61,7 +61,7 @@ type customerData struct {
 	CanWrite      bool
 	CanLicense    bool
 	Saved         bool
-	Languages     []i18n.Language // the language choices of the form
+	Languages     []i18n.Language             // the language choices of the form
 	Insights      []insightRow                // insights.go: nil when the user may not read them
 	Subscriptions []subscription.Subscription // subscriptions.go
 }
