@@ -43,19 +43,19 @@ func (cn *Console) search(c *fiber.Ctx) error {
 	page := licensing.Page{Limit: searchShown}
 	if looksLikeKey(d.Query) {
 		hint := keyHint(d.Query)
-		d.Searched = append(d.Searched, "license keys")
+		d.Searched = append(d.Searched, printer(c).T("console.search.keys"))
 		if d.Licenses, err = cn.cfg.Services.Licenses.Licenses(ctx, licensing.LicenseFilter{KeyHint: hint}, page); err != nil {
 			return cn.fail(c, err)
 		}
 	}
 	if a.Allows(licensing.ReadCustomers) {
-		d.Searched = append(d.Searched, "customers")
+		d.Searched = append(d.Searched, printer(c).T("console.search.customers"))
 		if d.Customers, err = cn.cfg.Services.Customers.SearchCustomers(ctx, d.Query, page); err != nil {
 			return cn.fail(c, err)
 		}
 	}
 	if a.Allows(licensing.ReadMachines) && len(d.Query) >= minFingerprint && !strings.ContainsAny(d.Query, " @") {
-		d.Searched = append(d.Searched, "machine fingerprints")
+		d.Searched = append(d.Searched, printer(c).T("console.search.fingerprints"))
 		if d.Machines, err = cn.cfg.Services.Licenses.Machines(ctx, licensing.MachineFilter{FingerprintPrefix: d.Query}, page); err != nil {
 			return cn.fail(c, err)
 		}
