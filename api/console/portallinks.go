@@ -1,6 +1,8 @@
 package console
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/api"
@@ -30,7 +32,7 @@ type portalLinkData struct {
 	Emails   []string
 	Email    string
 	CanMail  bool
-	Valid    string
+	Valid    time.Duration // how long a link works
 	// Link is the link made by "copy", shown once; Sent names the address
 	// a mailed one went to.
 	Link, Sent string
@@ -44,7 +46,7 @@ func (cn *Console) portalLinkData(c *fiber.Ctx) (*portalLinkData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &portalLinkData{Customer: cust, CanMail: cn.cfg.PortalLinks.CanMail(), Valid: licensing.DurationWords(cn.cfg.PortalLinks.LinkTTL())}
+	d := &portalLinkData{Customer: cust, CanMail: cn.cfg.PortalLinks.CanMail(), Valid: cn.cfg.PortalLinks.LinkTTL()}
 	if cust.Email != "" {
 		d.Emails = append(d.Emails, cust.Email)
 	}
