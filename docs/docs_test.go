@@ -114,7 +114,6 @@ var consoleNotTranslated = map[string]bool{
 	"mail-previews.html":        true,
 	"portal-link.html":          true,
 	"product-entitlement.html":  true,
-	"product-entitlements.html": true,
 	"product-form.html":         true,
 	"product.html":              true,
 	"products.html":             true,
