@@ -174,7 +174,7 @@ func (cn *Console) webhookTest(c *fiber.Ctx) error {
 	if _, err := cn.cfg.Services.Notifications.SendTestEvent(c.UserContext(), id); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.redirect(c, Prefix+"/webhooks/"+id+"?done="+url.QueryEscape("test event sent; its delivery appears below in a few seconds"))
+	return cn.redirect(c, Prefix+"/webhooks/"+id+"?done=test")
 }
 
 type deliveryData struct {
