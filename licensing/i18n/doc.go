@@ -1,6 +1,6 @@
 // Package i18n is Narcidi's message catalog and locale formatting: the
-// words of the portal, the sign-in pages and the mails (customers' and
-// staff's) in English and Portuguese, chosen per reader, and dates, times,
+// words of the console, the portal, the sign-in pages and the mails
+// (customers' and staff's) in English and Portuguese, chosen per reader, and dates, times,
 // numbers and money written as that reader reads them.
 //
 // Each language is one JSON file in catalogs/ (embedded): its messages by
