@@ -461,13 +461,15 @@ type errorData struct {
 // langCookie keeps the language chosen on the signed-out pages' switch.
 const langCookie = "narcidi_lang"
 
-// language takes a ?lang= of the switch (kept in a cookie) and notes the
-// reader's printer for the pages: the signed-in user's preference (and
-// time zone), then the switch's, then Accept-Language, then the server
-// default.
+// language takes a ?lang= of the signed-out pages' switch (kept in a
+// cookie) and notes the reader's printer for the pages: the signed-in
+// user's preference (and time zone), then the switch's, then
+// Accept-Language, then the server default.
 func (cn *Console) language(c *fiber.Ctx) error {
 	chosen := c.Cookies(langCookie)
-	if q := c.Query("lang"); q != "" && c.Method() == fiber.MethodGet {
+	// Only the signed-out pages switch: a signed-in page's ?lang= is its
+	// own (the mail previews' language).
+	if q := c.Query("lang"); q != "" && c.Method() == fiber.MethodGet && current(c) == nil {
 		if code, err := i18n.Normalize(q); err == nil && code != "" {
 			chosen = code
 			cn.cookies.Set(c, langCookie, code, time.Now().AddDate(1, 0, 0))
