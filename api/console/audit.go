@@ -42,7 +42,7 @@ func (cn *Console) audit(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	d.Next = nextPage(d.Events, func(e *licensing.Event) string { return e.ID }, d.Filters)
-	return cn.render(c, fiber.StatusOK, "audit", "Audit log", d)
+	return cn.render(c, fiber.StatusOK, "audit", "console.page.audit", d)
 }
 
 // auditFilters are the audit page's filters (and its export's).

@@ -15,7 +15,7 @@ func (cn *Console) signInPage(c *fiber.Ctx) error {
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
 		return cn.redirect(c, Prefix+"/")
 	}
-	return cn.render(c, fiber.StatusOK, "sign-in", "Sign in", signInData{PasswordSet: c.Query("password") == "set"})
+	return cn.render(c, fiber.StatusOK, "sign-in", "console.page.sign_in", signInData{PasswordSet: c.Query("password") == "set"})
 }
 
 type signInData struct {
@@ -32,7 +32,7 @@ func (cn *Console) signIn(c *fiber.Ctx) error {
 	}
 	in, err := cn.cfg.Users.SignIn(c.UserContext(), email, password, c.IP(), c.Get(fiber.HeaderUserAgent))
 	if licensing.ErrorCode(err) == licensing.EUnauthorized {
-		return cn.render(c, fiber.StatusUnauthorized, "sign-in", "Sign in", signInData{formError: formError{"Wrong email or password."}})
+		return cn.render(c, fiber.StatusUnauthorized, "sign-in", "console.page.sign_in", signInData{formError: said(c, "console.signin.wrong")})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
@@ -60,7 +60,7 @@ func (cn *Console) setPasswordPage(c *fiber.Ctx) error {
 	if state != users.LinkUsable {
 		return cn.linkSpent(c, state)
 	}
-	return cn.render(c, fiber.StatusOK, "set-password", "Set your password", setPasswordData{Token: token})
+	return cn.render(c, fiber.StatusOK, "set-password", "console.page.set_password", setPasswordData{Token: token})
 }
 
 type linkSpentData struct {
@@ -73,17 +73,18 @@ func (cn *Console) linkSpent(c *fiber.Ctx, state users.LinkState) error {
 	if state == users.LinkUnknown {
 		status = fiber.StatusNotFound
 	}
-	return cn.render(c, status, "link-spent", "This link no longer works", linkSpentData{State: state, CanMail: cn.cfg.Users.CanMail()})
+	return cn.render(c, status, "link-spent", "console.page.link_spent", linkSpentData{State: state, CanMail: cn.cfg.Users.CanMail()})
 }
 
 type forgotData struct {
 	CanMail, Sent bool
-	Email, Valid  string
+	Email         string
+	Valid         time.Duration // how long the link works
 }
 
 func (cn *Console) forgotPage(c *fiber.Ctx) error {
-	return cn.render(c, fiber.StatusOK, "forgot-password", "Forgot your password?",
-		forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
+	return cn.render(c, fiber.StatusOK, "forgot-password", "console.page.forgot",
+		forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: cn.cfg.Users.LinkTTL()})
 }
 
 // forgot answers at once and the same way for every address: the link is
@@ -92,9 +93,9 @@ func (cn *Console) forgotPage(c *fiber.Ctx) error {
 // limited per IP and email (the sign-in limits); the users service audits
 // each request.
 func (cn *Console) forgot(c *fiber.Ctx) error {
-	d := forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())}
+	d := forgotData{CanMail: cn.cfg.Users.CanMail(), Valid: cn.cfg.Users.LinkTTL()}
 	if !d.CanMail {
-		return cn.render(c, fiber.StatusServiceUnavailable, "forgot-password", "Forgot your password?", d)
+		return cn.render(c, fiber.StatusServiceUnavailable, "forgot-password", "console.page.forgot", d)
 	}
 	// Copies: fiber reuses the request's memory once the handler returns.
 	email, ip := strings.Clone(strings.TrimSpace(c.FormValue("email"))), strings.Clone(c.IP())
@@ -111,14 +112,14 @@ func (cn *Console) forgot(c *fiber.Ctx) error {
 		}
 	}()
 	d.Sent, d.Email = true, email
-	return cn.render(c, fiber.StatusOK, "forgot-password", "Check your email", d)
+	return cn.render(c, fiber.StatusOK, "forgot-password", "console.page.check_mail", d)
 }
 
 func (cn *Console) setPassword(c *fiber.Ctx) error {
 	token, pw := c.FormValue("token"), c.FormValue("password")
 	if pw != c.FormValue("confirm") {
-		return cn.render(c, fiber.StatusUnprocessableEntity, "set-password", "Set your password",
-			setPasswordData{formError{"The two passwords differ."}, token})
+		return cn.render(c, fiber.StatusUnprocessableEntity, "set-password", "console.page.set_password",
+			setPasswordData{said(c, "console.password.differ"), token})
 	}
 	try, err := cn.try(c, "set-password", token)
 	if err != nil {
@@ -136,7 +137,7 @@ func (cn *Console) setPassword(c *fiber.Ctx) error {
 		}
 		return cn.linkSpent(c, state)
 	case licensing.EInvalid:
-		return cn.render(c, api422(err), "set-password", "Set your password", setPasswordData{formError{licensing.ErrorMessage(err)}, token})
+		return cn.render(c, api422(err), "set-password", "console.page.set_password", setPasswordData{refusal(err), token})
 	}
 	return cn.fail(c, err)
 }
@@ -149,7 +150,7 @@ func api422(err error) int {
 }
 
 func (cn *Console) twoFactorPage(c *fiber.Ctx) error {
-	return cn.render(c, fiber.StatusOK, "two-factor", "Two-factor sign-in", nil)
+	return cn.render(c, fiber.StatusOK, "two-factor", "console.page.two_factor", nil)
 }
 
 func (cn *Console) twoFactor(c *fiber.Ctx) error {
@@ -159,7 +160,7 @@ func (cn *Console) twoFactor(c *fiber.Ctx) error {
 	}
 	err := cn.cfg.Users.VerifySecondFactor(c.UserContext(), cur, c.FormValue("code"))
 	if licensing.ErrorCode(err) == licensing.EInvalid {
-		return cn.render(c, fiber.StatusUnprocessableEntity, "two-factor", "Two-factor sign-in", formError{"The code is wrong."})
+		return cn.render(c, fiber.StatusUnprocessableEntity, "two-factor", "console.page.two_factor", said(c, "console.two_factor.wrong"))
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
@@ -177,13 +178,13 @@ type enrolData struct {
 func (cn *Console) enrolPage(c *fiber.Ctx) error {
 	cur := current(c)
 	if cur.User.TOTPEnabled {
-		return cn.render(c, fiber.StatusOK, "enrol", "Two-factor sign-in", enrolData{Enabled: true})
+		return cn.render(c, fiber.StatusOK, "enrol", "console.page.two_factor", enrolData{Enabled: true})
 	}
 	e, err := cn.cfg.Users.BeginTOTP(c.UserContext(), cur.User.ID)
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "enrol", "Set up two-factor sign-in", enrolData{Enrolment: e})
+	return cn.render(c, fiber.StatusOK, "enrol", "console.page.enrol", enrolData{Enrolment: e})
 }
 
 // enrol confirms the pending secret with a code; the recovery codes are
@@ -200,16 +201,16 @@ func (cn *Console) enrol(c *fiber.Ctx) error {
 		if berr != nil {
 			return cn.fail(c, berr)
 		}
-		msg, status := "The code is wrong: check the time on your device and try again.", fiber.StatusUnprocessableEntity
+		msg, status := "console.enrol.wrong_code", fiber.StatusUnprocessableEntity
 		if code == licensing.EUnauthorized {
-			msg, status = "Your password is wrong.", fiber.StatusUnauthorized
+			msg, status = "console.enrol.wrong_password", fiber.StatusUnauthorized
 		}
-		return cn.render(c, status, "enrol", "Set up two-factor sign-in", enrolData{formError: formError{msg}, Enrolment: e})
+		return cn.render(c, status, "enrol", "console.page.enrol", enrolData{formError: said(c, msg), Enrolment: e})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
 	cn.renewCookie(c, cur)
-	return cn.render(c, fiber.StatusOK, "enrol", "Two-factor sign-in is on", enrolData{Recovery: codes, Enabled: true})
+	return cn.render(c, fiber.StatusOK, "enrol", "console.page.enrolled", enrolData{Recovery: codes, Enabled: true})
 }
 
 // renewCookie sends the session's new secret once the second factor made

@@ -12,7 +12,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/api"
+	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // The catalog's pages: products, their policies (plans) and entitlements.
@@ -45,6 +47,10 @@ type form struct {
 	Multi  map[string][]string
 	Error  string
 	Field  string
+	// Detail is the domain's English message under Error, on English
+	// pages only.
+	Detail string
+	pr     *i18n.Printer // the reader's, for Error
 }
 
 // V is the value of field name.
@@ -59,7 +65,7 @@ func (f form) Bad(name string) bool { return f.Error != "" && f.Field == name }
 // readForm reads the single-valued fields and the multi-valued ones of
 // the posted form.
 func readForm(c *fiber.Ctx, single, multi []string) form {
-	f := form{Values: map[string]string{}, Multi: map[string][]string{}}
+	f := form{Values: map[string]string{}, Multi: map[string][]string{}, pr: printer(c)}
 	for _, n := range single {
 		f.Values[n] = strings.TrimSpace(c.FormValue(n))
 	}
@@ -106,10 +112,23 @@ func refused(err error) bool {
 	return false
 }
 
-// withError sets the service's refusal on the form.
+// withError sets the service's refusal on the form: a sentence in the
+// reader's words naming the form's field (webui.FormError, the label
+// "field.<form field>"), with the service's message in the form's units
+// as the detail of English pages.
 func (f *form) withError(err error, fields map[string]string) {
-	f.Error = inFormUnits(licensing.ErrorMessage(err))
 	f.Field = formField(err, fields)
+	if f.pr == nil {
+		f.pr = i18n.For("", "")
+	}
+	label := webui.FieldLabel(err)
+	if f.Field != "" && i18n.Has("field."+f.Field) {
+		label = "field." + f.Field
+	}
+	f.Error = webui.FormError(f.pr, err, label)
+	if f.pr.Lang() == i18n.English {
+		f.Detail = inFormUnits(licensing.ErrorMessage(err))
+	}
 }
 
 // apiUnits are the API's fields in seconds, as the policy form shows them.
@@ -157,6 +176,9 @@ func inFormUnits(msg string) string {
 // name), else the first field token its message mentions.
 func formField(err error, fields map[string]string) string {
 	if ef := licensing.ErrorField(err); ef != "" {
+		if fields == nil {
+			return ef
+		}
 		if v, ok := fields[ef]; ok {
 			return v
 		}
@@ -171,8 +193,8 @@ func formField(err error, fields map[string]string) string {
 
 // invalid is a refusal of the page itself (a number that does not parse).
 func (f *form) invalid(field, format string, args ...any) error {
-	err := licensing.Errorf(licensing.EInvalid, format, args...)
-	f.Error, f.Field = err.Message, field
+	err := licensing.FieldErrorf(field, format, args...)
+	f.withError(err, nil)
 	return err
 }
 
@@ -212,7 +234,7 @@ func (cn *Console) products(c *fiber.Ctx) error {
 	if len(ps) > 0 {
 		d.Next = nextPage(ps, func(p *licensing.Product) string { return p.ID }, url.Values{})
 	}
-	return cn.render(c, fiber.StatusOK, "products", "Products", d)
+	return cn.render(c, fiber.StatusOK, "products", "console.page.products", d)
 }
 
 // policyRow is a policy in a list, with its durations for people.
@@ -251,7 +273,7 @@ type productData struct {
 var productFields = map[string]string{"code": "code", "name": "name", "metadata": "name"}
 
 func (cn *Console) productNew(c *fiber.Ctx) error {
-	return cn.render(c, fiber.StatusOK, "product-form", "New product", productData{form: form{Values: map[string]string{}}})
+	return cn.render(c, fiber.StatusOK, "product-form", "console.page.product_new", productData{form: form{Values: map[string]string{}}})
 }
 
 func (cn *Console) productCreate(c *fiber.Ctx) error {
@@ -259,7 +281,7 @@ func (cn *Console) productCreate(c *fiber.Ctx) error {
 	p, err := cn.cfg.Services.Catalog.CreateProduct(c.UserContext(), licensing.ProductInput{Code: f.V("code"), Name: f.V("name")})
 	if refused(err) {
 		f.withError(err, productFields)
-		return cn.render(c, formStatus(err), "product-form", "New product", productData{form: f})
+		return cn.render(c, formStatus(err), "product-form", "console.page.product_new", productData{form: f})
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
@@ -284,7 +306,7 @@ func (cn *Console) showProduct(c *fiber.Ctx, status int, p *licensing.Product, f
 		return cn.fail(c, err)
 	}
 	a := current(c).Actor
-	return cn.render(c, status, "product", "Product "+p.Name, productData{form: f, Product: p, Policies: policyRows(pols), More: len(pols) == PageSize, Saved: saved,
+	return cn.render(c, status, "product", "console.page.product", productData{form: f, Product: p, Policies: policyRows(pols), More: len(pols) == PageSize, Saved: saved,
 		CanWrite: a.Allows(licensing.WriteCatalog), CanLicense: a.Allows(licensing.WriteLicenses), Adoption: adoption})
 }
 
@@ -330,7 +352,7 @@ func (cn *Console) policies(c *fiber.Ctx) error {
 	if n := len(d.Policies); n > 0 {
 		d.Next = nextPage(d.Policies, func(p *policyRow) string { return p.ID }, url.Values{"product": {d.Product}})
 	}
-	return cn.render(c, fiber.StatusOK, "policies", "Policies", d)
+	return cn.render(c, fiber.StatusOK, "policies", "console.page.policies", d)
 }
 
 type policyData struct {
@@ -540,9 +562,9 @@ func (cn *Console) policyPage(c *fiber.Ctx, status int, d policyData) error {
 	}
 	d.Entitlements = withChosen(ents, d.Multi["entitlements"])
 	d.CanWrite = current(c).Actor.Allows(licensing.WriteCatalog)
-	title := "New policy"
+	title, name := "console.page.policy_new", ""
 	if d.Policy != nil {
-		title = "Policy " + d.Policy.Name
+		title, name = "console.page.policy", d.Policy.Name
 	}
 	if d.Product == nil && d.Policy == nil {
 		// A new policy without a product: choose one first.
@@ -550,9 +572,9 @@ func (cn *Console) policyPage(c *fiber.Ctx, status int, d policyData) error {
 		if err != nil {
 			return cn.fail(c, err)
 		}
-		return cn.render(c, status, "policy-product", title, policyProductData{form: d.form, Products: ps})
+		return cn.render(c, status, "policy-product", title, policyProductData{form: d.form, Products: ps}, "name", name)
 	}
-	return cn.render(c, status, "policy", title, d)
+	return cn.render(c, status, "policy", title, d, "name", name)
 }
 
 type policyProductData struct {
@@ -650,7 +672,7 @@ func (cn *Console) entitlementList(c *fiber.Ctx, status int, f form) error {
 	if n := len(es); n > 0 {
 		d.Next = nextPage(es, func(e *licensing.Entitlement) string { return e.ID }, url.Values{})
 	}
-	return cn.render(c, status, "product-entitlements", "Entitlements", d)
+	return cn.render(c, status, "product-entitlements", "console.page.entitlements", d)
 }
 
 func (cn *Console) entitlements(c *fiber.Ctx) error {
@@ -688,7 +710,7 @@ func (cn *Console) entitlement(c *fiber.Ctx) error {
 }
 
 func (cn *Console) showEntitlement(c *fiber.Ctx, status int, e *licensing.Entitlement, f form, saved bool) error {
-	return cn.render(c, status, "product-entitlement", "Entitlement "+e.Code,
+	return cn.render(c, status, "product-entitlement", "console.page.entitlement",
 		entitlementData{form: f, Entitlement: e, Saved: saved, CanWrite: current(c).Actor.Allows(licensing.WriteCatalog)})
 }
 
@@ -720,8 +742,8 @@ func (cn *Console) entitlementRetire(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	cf := confirmation{Action: "retire", Target: "the entitlement " + e.Code, Path: c.Path(), Cancel: Prefix + "/entitlements/" + id,
-		NeedReason: true, Reason: reason(c), Detail: "every policy and license that grants it stops granting it from its next lease"}
+	cf := confirmation{Action: "retire", Target: printer(c).T("console.target.entitlement", "code", e.Code), Path: c.Path(), Cancel: Prefix + "/entitlements/" + id,
+		NeedReason: true, Reason: reason(c), Detail: printer(c).T("console.detail.retire")}
 	if done, err := cn.confirm(c, cf); done {
 		return err
 	}

@@ -3,6 +3,7 @@ package console
 import (
 	"embed"
 	"errors"
+	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/webui"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/portal"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
@@ -124,7 +126,7 @@ func New(cfg Config) *Console {
 		Authenticate: cfg.Users.Authenticate, Fail: cn.fail,
 		Actor: func(cur *users.Current) *licensing.Actor { return cur.Actor },
 		Token: func(cur *users.Current) string { return cur.Session.CSRFToken }}
-	pages := []string{"/sign-in", "/set-password", "/forgot-password", "/two-factor", "/enrol"}
+	pages := []string{"/sign-in", "/set-password", "/forgot-password", "/two-factor", "/enrol", "/settings"}
 	for _, rt := range Routes() {
 		if rt.Method == fiber.MethodGet {
 			pages = append(pages, rt.Path)
@@ -134,19 +136,18 @@ func New(cfg Config) *Console {
 	return cn
 }
 
-var funcs = template.FuncMap{
+// funcs are the templates' functions: the fixed ones and, bound at parse
+// time to English, the reader's (localFuncs), which render binds again to
+// each request's printer.
+var funcs = withLocal(template.FuncMap{
 	"statuses": func() []string { return []string{"active", "suspended", "expired", "revoked"} },
 	"list":     func(s ...string) []string { return s },
-	"date":     webui.Date,
 	// actionForms is the argument of the "action-forms" template: the
 	// record's path, the page's CSRF token and its actions.
 	"actionForms": func(path, csrf string, actions []string) actionForms {
 		return actionForms{Path: path, CSRF: csrf, Actions: actions}
 	},
-	"verb":   verb,
-	"done":   doneLabel,
 	"danger": func(action string) bool { return dangerous[action] },
-	"event":  eventLabel,
 	"safeURL": func(s string) template.URL {
 		// Only the QR code's own data URL goes through here.
 		if strings.HasPrefix(s, "data:image/png;base64,") {
@@ -154,6 +155,66 @@ var funcs = template.FuncMap{
 		}
 		return ""
 	},
+}, i18n.For(i18n.English, ""))
+
+// dateIn writes a time (or *time.Time, "never" when nil) in pr's time
+// zone: in English as the console always has ("2026-05-01 10:00 UTC",
+// sortable, what staff and the tests compare), in another language as
+// its readers write dates ("1 de maio de 2026, 10:00 UTC").
+func dateIn(pr *i18n.Printer, t any) string {
+	var at time.Time
+	switch v := t.(type) {
+	case time.Time:
+		at = v
+	case *time.Time:
+		if v == nil {
+			return pr.T("common.never")
+		}
+		at = *v
+	default:
+		return ""
+	}
+	if pr.Lang() == i18n.English {
+		return at.In(pr.Location()).Format("2006-01-02 15:04 MST")
+	}
+	return pr.DateTime(at)
+}
+
+// withLocal adds localFuncs(pr) to fixed.
+func withLocal(fixed template.FuncMap, pr *i18n.Printer) template.FuncMap {
+	for k, v := range localFuncs(pr) {
+		fixed[k] = v
+	}
+	return fixed
+}
+
+// localFuncs writes the words (t: text, th: HTML with markup, tn: a
+// count's), dates and numbers of a page in pr's language and time zone.
+func localFuncs(pr *i18n.Printer) template.FuncMap {
+	return template.FuncMap{
+		"t":         pr.T,
+		"th":        pr.HTML,
+		"tn":        pr.N,
+		"date":      func(t any) string { return dateIn(pr, t) },
+		"num":       pr.Int,
+		"duration":  pr.Duration,
+		"lang":      pr.Lang,
+		"languages": i18n.Languages,
+		// status names a state in words: the console's own
+		// ("console.status.customer.active"), the shared one
+		// ("status.license.active"), else the state itself.
+		"status": func(kind string, s any) string {
+			for _, key := range []string{"console.status." + kind + "." + fmt.Sprint(s), "status." + kind + "." + fmt.Sprint(s)} {
+				if i18n.Has(key) {
+					return pr.T(key)
+				}
+			}
+			return fmt.Sprint(s)
+		},
+		"verb":  func(action string) string { return word(pr, "console.verb.", action) },
+		"done":  func(action string) string { return word(pr, "console.done.", action) },
+		"event": func(action string) string { return eventLabel(pr, action) },
+	}
 }
 
 // actionForms is what the shared "action-forms" template (layout.html)
@@ -168,7 +229,7 @@ func (cn *Console) Mount(r fiber.Router) {
 	static, _ := fs.Sub(staticFS, "static")
 	r.Use(webui.Headers(Prefix + "/static/"))
 	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
-	r.Use(cn.sessions.Resolve, cn.sessions.CSRF)
+	r.Use(cn.sessions.Resolve, cn.sessions.CSRF, cn.language)
 
 	r.Get("/sign-in", cn.signInPage)
 	r.Post("/sign-in", cn.signIn)
@@ -182,6 +243,8 @@ func (cn *Console) Mount(r fiber.Router) {
 	r.Post("/enrol", cn.signedInAny, cn.enrol)
 	r.Post("/sign-out", cn.signedInAny, cn.signOut)
 	r.Post("/sign-out-everywhere", cn.signedIn, cn.signOutEverywhere)
+	r.Get("/settings", cn.signedIn, cn.settingsPage)
+	r.Post("/settings", cn.signedIn, cn.saveSettings)
 
 	for _, rt := range Routes() {
 		h := rt.Handler
@@ -317,42 +380,120 @@ type page struct {
 	User  *users.User
 	Nav   string
 	Error string
-	Data  any
+	// Detail is the domain's English message under a translated form
+	// error, on English pages only (it may name values the sentence
+	// leaves out).
+	Detail string
+	Data   any
 	// Can takes a permission's name ("machines:write"): templates pass
 	// string constants, which call does not convert to Permission.
 	Can func(string) bool
 }
 
-func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any) error {
-	t, ok := cn.pages[name]
+// render draws page name with data; title is a catalog key (with its
+// titleArgs). The page's templates are a clone of the parsed ones bound
+// to the reader's printer.
+func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any, titleArgs ...any) error {
+	parsed, ok := cn.pages[name]
 	if !ok {
 		return errors.New("console: no template " + name)
+	}
+	pr := printer(c)
+	t, err := parsed.Clone()
+	if err != nil {
+		return err
+	}
+	t.Funcs(localFuncs(pr))
+	// insights.go (another change's) still passes an English title.
+	if i18n.Has(title) {
+		title = pr.T(title, titleArgs...)
 	}
 	p := page{Title: title, CSRF: cn.sessions.CSRFToken(c), Data: data, Nav: name, Can: func(string) bool { return false }}
 	if cur := current(c); cur != nil && cur.Session.Stage == users.StageFull {
 		p.User, p.Can = cur.User, func(perm string) bool { return cur.Actor.Allows(licensing.Permission(perm)) }
 	}
 	// The page data may be a formError or embed one (setPasswordData...).
-	if e, ok := data.(interface{ formMessage() string }); ok {
-		p.Error = e.formMessage()
+	if e, ok := data.(interface{ refusalOf() (error, string) }); ok {
+		if err, msg := e.refusalOf(); err != nil {
+			p.Error = webui.FormError(pr, err, webui.FieldLabel(err))
+			if pr.Lang() == i18n.English && licensing.ErrorMessage(err) != p.Error {
+				p.Detail = licensing.ErrorMessage(err)
+			}
+		} else {
+			p.Error = msg
+		}
 	}
 	return webui.Render(c, cn.cfg.Logger, t, status, p)
 }
 
-type formError struct{ msg string }
+// formError is a form's refusal: the domain's error (shown translated
+// with its field's label, webui.FormError) or a sentence already in the
+// reader's words.
+type formError struct {
+	err error
+	msg string
+}
 
-func (e formError) formMessage() string { return e.msg }
+func (e formError) refusalOf() (error, string) { return e.err, e.msg }
+
+// refusal is the formError of a domain error.
+func refusal(err error) formError { return formError{err: err} }
+
+// said is the formError of a sentence of the catalog in the request's
+// language.
+func said(c *fiber.Ctx, key string, args ...any) formError {
+	return formError{msg: printer(c).T(key, args...)}
+}
 
 // fail renders a domain error as an HTML page with the API's status for
 // its code (the same table, api.Status).
 func (cn *Console) fail(c *fiber.Ctx, err error) error {
-	status, msg := webui.Problem(c, cn.cfg.Logger, err)
-	return cn.render(c, status, "error", "Error", errorData{Status: status, Message: msg})
+	status, _ := webui.Problem(c, cn.cfg.Logger, err)
+	msg := webui.ErrorSentence(printer(c), err)
+	return cn.render(c, status, "error", "common.error", errorData{Status: status, Message: msg})
 }
 
 type errorData struct {
 	Status  int
 	Message string
+}
+
+// langCookie keeps the language chosen on the signed-out pages' switch.
+const langCookie = "narcidi_lang"
+
+// language takes a ?lang= of the signed-out pages' switch (kept in a
+// cookie) and notes the reader's printer for the pages: the signed-in
+// user's preference (and time zone), then the switch's, then
+// Accept-Language, then the server default.
+func (cn *Console) language(c *fiber.Ctx) error {
+	chosen := c.Cookies(langCookie)
+	// Only the signed-out pages switch: a signed-in page's ?lang= is its
+	// own (the mail previews' language).
+	if q := c.Query("lang"); q != "" && c.Method() == fiber.MethodGet && current(c) == nil {
+		if code, err := i18n.Normalize(q); err == nil && code != "" {
+			chosen = code
+			cn.cookies.Set(c, langCookie, code, time.Now().AddDate(1, 0, 0))
+		}
+	}
+	var pref, zone string
+	if cur := current(c); cur != nil {
+		pref, zone = cur.User.Language, cur.User.TimeZone
+	}
+	lang := i18n.Choose(pref, chosen, c.Get(fiber.HeaderAcceptLanguage))
+	c.Locals(printerKey{}, i18n.For(lang, zone))
+	c.SetUserContext(i18n.WithLanguage(c.UserContext(), lang))
+	return c.Next()
+}
+
+type printerKey struct{}
+
+// printer is the request's reader's printer (the server default's before
+// language ran: a 404 of the static files).
+func printer(c *fiber.Ctx) *i18n.Printer {
+	if pr, ok := c.Locals(printerKey{}).(*i18n.Printer); ok {
+		return pr
+	}
+	return i18n.For("", "")
 }
 
 // allow spends one sign-in attempt of the client and of what it tries:

@@ -113,6 +113,7 @@ type browser struct {
 	cookies map[string]string
 	host    string // the Host header sent, when set
 	accept  string // the Accept header sent, when set
+	lang    string // the Accept-Language header sent, when set
 }
 
 func (e *env) browser() *browser { return &browser{e: e, cookies: map[string]string{}} }
@@ -129,6 +130,9 @@ func (b *browser) do(method, path string, form url.Values) (*http.Response, stri
 	}
 	for k, v := range b.cookies {
 		req.AddCookie(&http.Cookie{Name: k, Value: v})
+	}
+	if b.lang != "" {
+		req.Header.Set("Accept-Language", b.lang)
 	}
 	if b.accept != "" {
 		req.Header.Set("Accept", b.accept)

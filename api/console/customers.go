@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 )
@@ -47,7 +48,7 @@ func (cn *Console) customers(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	d.Next = nextPage(d.Customers, func(c *licensing.Customer) string { return c.ID }, url.Values{"q": {d.Query}})
-	return cn.render(c, fiber.StatusOK, "customers", "Customers", d)
+	return cn.render(c, fiber.StatusOK, "customers", "console.page.customers", d)
 }
 
 type customerData struct {
@@ -60,12 +61,13 @@ type customerData struct {
 	CanWrite      bool
 	CanLicense    bool
 	Saved         bool
+	Languages     []i18n.Language             // the language choices of the form
 	Insights      []insightRow                // insights.go: nil when the user may not read them
 	Subscriptions []subscription.Subscription // subscriptions.go
 }
 
 var customerErrorFields = map[string]string{"name": "name", "email": "email", "status": "status",
-	"contact": "contacts", "permission": "permissions", "metadata": "name"}
+	"contact": "contacts", "permission": "permissions", "metadata": "name", "language": "language", "time_zone": "time_zone"}
 
 // blankContacts is how many empty contact rows the form offers.
 const blankContacts = 2
@@ -76,14 +78,14 @@ func customerForm(cu *licensing.Customer) (form, []licensing.Contact) {
 	for i, p := range cu.Permissions {
 		perms[i] = string(p)
 	}
-	return form{Values: map[string]string{"name": cu.Name, "email": cu.Email, "status": string(cu.Status)},
+	return form{Values: map[string]string{"name": cu.Name, "email": cu.Email, "status": string(cu.Status), "language": cu.Language, "time_zone": cu.TimeZone},
 		Multi: map[string][]string{"permissions": perms}}, cu.Contacts
 }
 
 // readCustomer reads the posted form: its contacts are the rows with any
 // field filled in.
 func readCustomer(c *fiber.Ctx) (form, []licensing.Contact, []licensing.Permission) {
-	f := readForm(c, []string{"name", "email", "status"}, []string{"permissions", "contact_name", "contact_email", "contact_role"})
+	f := readForm(c, []string{"name", "email", "status", "language", "time_zone"}, []string{"permissions", "contact_name", "contact_email", "contact_role"})
 	names, emails, roles := f.Multi["contact_name"], f.Multi["contact_email"], f.Multi["contact_role"]
 	contacts := []licensing.Contact{}
 	for i := range max(len(names), len(emails), len(roles)) {
@@ -113,10 +115,11 @@ func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error 
 		}
 	}
 	d.Permissions = licensing.CustomerPermissions
+	d.Languages = i18n.Languages()
 	a := current(c).Actor
 	d.CanWrite, d.CanLicense = a.Allows(licensing.WriteCustomers), a.Allows(licensing.WriteLicenses)
 	if d.Customer == nil {
-		return cn.render(c, status, "customer", "New customer", d)
+		return cn.render(c, status, "customer", "console.page.customer_new", d)
 	}
 	if a.Allows(licensing.ReadLicenses) {
 		ls, err := cn.cfg.Services.Licenses.Licenses(c.UserContext(), licensing.LicenseFilter{CustomerID: d.Customer.ID}, licensing.Page{Limit: PageSize})
@@ -132,7 +135,7 @@ func (cn *Console) customerPage(c *fiber.Ctx, status int, d customerData) error 
 	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{CustomerID: d.Customer.ID}); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, status, "customer", "Customer "+d.Customer.Name, d)
+	return cn.render(c, status, "customer", "console.page.customer", d, "name", d.Customer.Name)
 }
 
 func (cn *Console) customerNew(c *fiber.Ctx) error {
@@ -177,8 +180,11 @@ func (cn *Console) customerUpdate(c *fiber.Ctx) error {
 	}
 	f, contacts, perms := readCustomer(c)
 	name, email, status := f.V("name"), f.V("email"), licensing.CustomerStatus(f.V("status"))
+	lang, zone := f.V("language"), f.V("time_zone")
+	// The same call as the API's PATCH /v1/customers/:id: language and
+	// time zone are checked by the service.
 	_, err = cn.cfg.Services.Customers.UpdateCustomer(ctx, id,
-		licensing.CustomerPatch{Name: &name, Email: &email, Status: &status, Contacts: &contacts, Permissions: &perms})
+		licensing.CustomerPatch{Name: &name, Email: &email, Status: &status, Contacts: &contacts, Permissions: &perms, Language: &lang, TimeZone: &zone})
 	if refused(err) && licensing.ErrorCode(err) != licensing.ENotFound {
 		f.withError(err, customerErrorFields)
 		return cn.customerPage(c, formStatus(err), customerData{form: f, Customer: cu, Contacts: contacts})

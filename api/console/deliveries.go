@@ -58,5 +58,5 @@ func (cn *Console) deliveries(c *fiber.Ctx) error {
 		d.Webhooks[w.ID] = w.URL
 	}
 	d.Next = nextPage(d.Deliveries, func(x *licensing.Delivery) string { return x.ID }, d.Filters)
-	return cn.render(c, fiber.StatusOK, "deliveries", "Webhook deliveries", d)
+	return cn.render(c, fiber.StatusOK, "deliveries", "console.page.deliveries", d)
 }

@@ -39,7 +39,7 @@ func (cn *Console) confirm(c *fiber.Ctx, cf confirmation) (done bool, err error)
 	if c.FormValue("confirm") == "yes" {
 		return false, nil
 	}
-	return true, cn.render(c, fiber.StatusOK, "confirm", "Confirm: "+cf.Action, cf)
+	return true, cn.render(c, fiber.StatusOK, "confirm", "console.page.confirm", cf, "action", word(printer(c), "console.verb.", cf.Action))
 }
 
 // errNoReason refuses an action without a reason (the services take

@@ -33,23 +33,18 @@ const reasonsShown = 3
 // highest scores above the kind's threshold).
 const overviewTop = 5
 
-// kindLabels are the kinds in plain words.
-var kindLabels = map[insights.Kind]string{
-	insights.KindChurn:   "churn risk",
-	insights.KindBlock:   "block risk",
-	insights.KindUpgrade: "upgrade suggested",
-	insights.KindSharing: "sharing suspected",
-}
+// kindLabel is a kind in the reader's words (catalog "insights.kind.<kind>").
+func kindLabel(pr *i18n.Printer, k insights.Kind) string { return pr.T("insights.kind." + string(k)) }
 
 type kindOption struct {
 	Value insights.Kind
 	Label string
 }
 
-func kindOptions() []kindOption {
+func kindOptions(pr *i18n.Printer) []kindOption {
 	out := make([]kindOption, len(insights.Kinds))
 	for i, k := range insights.Kinds {
-		out[i] = kindOption{k, kindLabels[k]}
+		out[i] = kindOption{k, kindLabel(pr, k)}
 	}
 	return out
 }
@@ -62,9 +57,6 @@ type insightRow struct {
 	Suggested string // the suggested policy's name, or its id ("": none)
 	Reasons   []insights.Reason
 }
-
-// KindLabel is the row's kind in plain words.
-func (r insightRow) KindLabel() string { return kindLabels[r.Kind] }
 
 // Percent is the score as a whole percentage ("83%").
 func (r insightRow) Percent() string { return percent(r.Value) }
@@ -190,7 +182,7 @@ type reportOutcome struct {
 func (o reportOutcome) Share() string { return percent(o.Rate()) }
 
 func newReportKind(k insights.ModelReportKind, pr *i18n.Printer) reportKind {
-	r := reportKind{ModelReportKind: k, Label: kindLabels[k.Kind]}
+	r := reportKind{ModelReportKind: k, Label: kindLabel(pr, k.Kind)}
 	for _, o := range k.ByOutcome {
 		r.Outcomes = append(r.Outcomes, reportOutcome{o, pr.T("insights.outcome." + o.Profile)})
 	}
@@ -221,8 +213,8 @@ func (cn *Console) insights(c *fiber.Ctx) error {
 		return cn.fail(c, licensing.Errorf(licensing.EUnavailable, "insights are not configured on this server"))
 	}
 	ctx := c.UserContext()
-	d := insightsData{Kinds: kindOptions(), Kind: c.Query("kind"), Min: strings.TrimSpace(c.Query("min")),
-		Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), pr: readerPrinter(c)}
+	d := insightsData{Kinds: kindOptions(printer(c)), Kind: c.Query("kind"), Min: strings.TrimSpace(c.Query("min")),
+		Customer: strings.TrimSpace(c.Query("customer")), Product: c.Query("product"), pr: printer(c)}
 	f := insights.ScoreFilter{Kind: insights.Kind(d.Kind), CustomerID: d.Customer, ProductID: d.Product}
 	if d.Min != "" {
 		n, err := strconv.Atoi(d.Min)
@@ -252,17 +244,7 @@ func (cn *Console) insights(c *fiber.Ctx) error {
 	if len(rs) == PageSize {
 		d.Next = template.URL(url.Values{"kind": {d.Kind}, "min": {d.Min}, "customer": {d.Customer}, "product": {d.Product}, "after": {rs[len(rs)-1].ID}}.Encode())
 	}
-	return cn.render(c, fiber.StatusOK, "insights", "Insights", d)
-}
-
-// readerPrinter is the printer of the signed-in user's language and time
-// zone, else of the browser's languages.
-func readerPrinter(c *fiber.Ctx) *i18n.Printer {
-	lang, zone := "", ""
-	if cur := current(c); cur != nil && cur.User != nil {
-		lang, zone = cur.User.Language, cur.User.TimeZone
-	}
-	return i18n.For(i18n.Choose(lang, c.Get(fiber.HeaderAcceptLanguage)), zone)
+	return cn.render(c, fiber.StatusOK, "insights", "console.nav.insights", d)
 }
 
 // scoresOf lists the scores of f for a detail page (nil when the page may
@@ -310,7 +292,7 @@ func (cn *Console) insightTops(c *fiber.Ctx) ([]insightTop, error) {
 	ctx := c.UserContext()
 	n := cn.names(ctx)
 	var out []insightTop
-	for _, k := range kindOptions() {
+	for _, k := range kindOptions(printer(c)) {
 		th := cn.cfg.Thresholds.Of(k.Value)
 		// One more than shown: whether the link to all of them is needed.
 		top, err := cn.cfg.Insights.Top(ctx, k.Value, th, overviewTop+1)

@@ -2,7 +2,6 @@ package console
 
 import (
 	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -55,7 +54,7 @@ func (cn *Console) licenseNewPage(c *fiber.Ctx, status int, d licenseNewData) er
 		if d.Products, err = cn.cfg.Services.Catalog.Products(ctx, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
 			return cn.fail(c, err)
 		}
-		return cn.render(c, status, "license-new", "New license", d)
+		return cn.render(c, status, "license-new", "console.page.license_new", d)
 	}
 	if d.Policies, err = cn.cfg.Services.Catalog.Policies(ctx, licensing.PolicyFilter{ProductID: d.Product.ID}, licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
 		return cn.fail(c, err)
@@ -71,7 +70,7 @@ func (cn *Console) licenseNewPage(c *fiber.Ctx, status int, d licenseNewData) er
 		return cn.fail(c, err)
 	}
 	d.Entitlements = withChosen(ents, d.Multi["entitlements"])
-	return cn.render(c, status, "license-new", "New license", d)
+	return cn.render(c, status, "license-new", "console.page.license_new", d)
 }
 
 func (cn *Console) licenseNew(c *fiber.Ctx) error {
@@ -105,7 +104,7 @@ func (cn *Console) licenseCreate(c *fiber.Ctx) error {
 	if err == nil {
 		var l *licensing.CreatedLicense
 		if l, err = cn.cfg.Services.Licenses.CreateLicense(c.UserContext(), in); err == nil {
-			return cn.render(c, fiber.StatusCreated, "license-new", "License created", licenseNewData{Created: l})
+			return cn.render(c, fiber.StatusCreated, "license-new", "console.page.license_created", licenseNewData{Created: l})
 		}
 		f.withError(err, licenseErrorFields)
 	}
@@ -150,15 +149,15 @@ func (cn *Console) licenseChoicePage(c *fiber.Ctx, status int, name, title strin
 			return cn.fail(c, err)
 		}
 	}
-	return cn.render(c, status, name, title+" …"+l.KeyHint, d)
+	return cn.render(c, status, name, title, d, "key", l.KeyHint)
 }
 
 func (cn *Console) licensePlan(c *fiber.Ctx) error {
-	return cn.licenseChoicePage(c, fiber.StatusOK, "license-plan", "Change the plan of", form{Values: map[string]string{}})
+	return cn.licenseChoicePage(c, fiber.StatusOK, "license-plan", "console.page.license_plan", form{Values: map[string]string{}})
 }
 
 func (cn *Console) licenseTransfer(c *fiber.Ctx) error {
-	return cn.licenseChoicePage(c, fiber.StatusOK, "license-transfer", "Transfer", form{Values: map[string]string{}})
+	return cn.licenseChoicePage(c, fiber.StatusOK, "license-transfer", "console.page.license_transfer", form{Values: map[string]string{}})
 }
 
 // choiceAction is change plan or transfer: the form's choice (field) and
@@ -199,8 +198,8 @@ func (cn *Console) choose(c *fiber.Ctx, a choiceAction) error {
 		if err != nil {
 			return again(err)
 		}
-		return cn.render(c, fiber.StatusOK, "confirm", "Confirm: "+a.action, confirmation{Action: a.action, Target: "the license …" + l.KeyHint,
-			Detail: detail, Path: c.Path(), Cancel: Prefix + "/licenses/" + id, Reason: f.V("reason"), Fields: []field{{a.field, f.V(a.field)}}})
+		return cn.render(c, fiber.StatusOK, "confirm", "console.page.confirm", confirmation{Action: a.action, Target: printer(c).T("console.target.license", "key", l.KeyHint),
+			Detail: detail, Path: c.Path(), Cancel: Prefix + "/licenses/" + id, Reason: f.V("reason"), Fields: []field{{a.field, f.V(a.field)}}}, "action", word(printer(c), "console.verb.", a.action))
 	}
 	if err := a.do(c, id, f.V(a.field), f.V("reason")); err != nil {
 		return again(err)
@@ -209,16 +208,16 @@ func (cn *Console) choose(c *fiber.Ctx, a choiceAction) error {
 }
 
 func (cn *Console) licensePlanChange(c *fiber.Ctx) error {
-	return cn.choose(c, choiceAction{action: "change-plan", field: "policy_id", page: "license-plan", title: "Change the plan of",
+	return cn.choose(c, choiceAction{action: "change-plan", field: "policy_id", page: "license-plan", title: "console.page.license_plan",
 		describe: func(c *fiber.Ctx, l *licensing.License, policyID string) (string, error) {
 			if policyID == "" {
-				return "", licensing.Errorf(licensing.EInvalid, "policy_id: choose the new plan")
+				return "", licensing.FieldErrorf("policy_id", "choose the new plan")
 			}
 			p, err := cn.cfg.Services.Catalog.Policy(c.UserContext(), policyID)
 			if err != nil {
 				return "", notThere(err, "policy_id", "policy", policyID)
 			}
-			return "to the plan " + p.Name + " (" + seats(p.MaxMachines) + "): its machines get the new plan's rules from their next lease", nil
+			return printer(c).T("console.detail.change_plan", "plan", p.Name, "seats", printer(c).N("console.seats", p.MaxMachines)), nil
 		},
 		do: func(c *fiber.Ctx, id, policyID, reason string) error {
 			_, err := cn.cfg.Services.Licenses.ChangePolicy(c.UserContext(), id, policyID, reason)
@@ -227,16 +226,16 @@ func (cn *Console) licensePlanChange(c *fiber.Ctx) error {
 }
 
 func (cn *Console) licenseTransferDo(c *fiber.Ctx) error {
-	return cn.choose(c, choiceAction{action: "transfer", field: "customer_id", page: "license-transfer", title: "Transfer",
+	return cn.choose(c, choiceAction{action: "transfer", field: "customer_id", page: "license-transfer", title: "console.page.license_transfer",
 		describe: func(c *fiber.Ctx, l *licensing.License, customerID string) (string, error) {
 			if customerID == "" {
-				return "", licensing.Errorf(licensing.EInvalid, "customer_id: give the customer to transfer to")
+				return "", licensing.FieldErrorf("customer_id", "give the customer to transfer to")
 			}
 			cu, err := cn.cfg.Services.Customers.Customer(c.UserContext(), customerID)
 			if err != nil {
 				return "", notThere(err, "customer_id", "customer", customerID)
 			}
-			return "to the customer " + cu.Name + customerEmail(cu) + ": its machines stay activated", nil
+			return printer(c).T("console.detail.transfer", "customer", cu.Name+customerEmail(cu)), nil
 		},
 		do: func(c *fiber.Ctx, id, customerID, reason string) error {
 			_, err := cn.cfg.Services.Licenses.TransferLicense(c.UserContext(), id, customerID, reason)
@@ -247,16 +246,9 @@ func (cn *Console) licenseTransferDo(c *fiber.Ctx) error {
 // notThere makes a missing policy or customer the form's mistake.
 func notThere(err error, field, what, id string) error {
 	if licensing.ErrorCode(err) == licensing.ENotFound {
-		return licensing.Errorf(licensing.EInvalid, "%s: %s %s does not exist", field, what, id)
+		return licensing.FieldErrorf(field, "%s: %s %s does not exist", field, what, id)
 	}
 	return err
-}
-
-func seats(n int) string {
-	if n == 1 {
-		return "1 seat"
-	}
-	return strconv.Itoa(n) + " seats"
 }
 
 // customerEmail is " (email)", or "" for a customer without one.

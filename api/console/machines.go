@@ -48,7 +48,7 @@ func (cn *Console) machines(c *fiber.Ctx) error {
 	d.Query = template.URL(nonEmpty(url.Values{"license": {d.License}, "customer": {d.Customer}, "status": {d.Status}}).Encode())
 	d.Next = nextPage(ms, func(m *licensing.Machine) string { return m.ID },
 		url.Values{"license": {d.License}, "customer": {d.Customer}, "status": {d.Status}})
-	return cn.render(c, fiber.StatusOK, "machines", "Machines", d)
+	return cn.render(c, fiber.StatusOK, "machines", "console.page.machines", d)
 }
 
 type machineData struct {
@@ -81,7 +81,7 @@ func (cn *Console) machine(c *fiber.Ctx) error {
 	if a.Allows(licensing.WriteMachines) && m.Status != licensing.MachineBlocked {
 		d.Actions = append(d.Actions, "deactivate")
 	}
-	return cn.render(c, fiber.StatusOK, "machine", "Machine "+machineName(m), d)
+	return cn.render(c, fiber.StatusOK, "machine", "console.page.machine", d, "name", machineName(m))
 }
 
 func machineName(m *licensing.Machine) string {
@@ -102,7 +102,7 @@ func (cn *Console) machineAction(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	cf := confirmation{Action: action, Target: "the machine " + machineName(m), Path: c.Path(), Cancel: Prefix + "/machines/" + id,
+	cf := confirmation{Action: action, Target: printer(c).T("console.target.machine", "name", machineName(m)), Path: c.Path(), Cancel: Prefix + "/machines/" + id,
 		NeedReason: true, Reason: reason(c)}
 	switch action {
 	case "block":

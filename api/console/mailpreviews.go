@@ -57,7 +57,7 @@ func (cn *Console) mailPreviews(c *fiber.Ctx) error {
 		}
 		out = append(out, mailPreview{Kind: k, Mail: m})
 	}
-	return cn.render(c, fiber.StatusOK, "mail-previews", "Customer mails", mailPreviewData{Lang: d.Language, Languages: i18n.Languages(), Mails: out})
+	return cn.render(c, fiber.StatusOK, "mail-previews", "console.page.mail_previews", mailPreviewData{Lang: d.Language, Languages: i18n.Languages(), Mails: out})
 }
 
 // mailPreview answers one mail's HTML part as the page itself, as a mail

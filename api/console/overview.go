@@ -2,13 +2,13 @@ package console
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
 // The overview: what an operator checks at a glance. Its charts are SVG
@@ -70,8 +70,9 @@ func (cn *Console) overview(c *fiber.Ctx) error {
 	for _, s := range []licensing.MachineStatus{licensing.MachineActive, licensing.MachineOffline, licensing.MachineBlocked} {
 		d.Machines = append(d.Machines, statusCount{string(s), o.MachinesByStatus[s]})
 	}
-	d.Activations = newChart("activations", "Activations per day", "new machines activated", o.ActivationsPerDay)
-	d.Renewals = newChart("renewals", "Renewals per day", "lease renewals by the apps", o.RenewalsPerDay)
+	pr := printer(c)
+	d.Activations = newChart(pr, "activations", o.ActivationsPerDay)
+	d.Renewals = newChart(pr, "renewals", o.RenewalsPerDay)
 	if cn.cfg.Queues != nil {
 		if d.Queues, err = cn.cfg.Queues(ctx); err != nil {
 			// The page is still useful without the queues (Redis down).
@@ -85,7 +86,7 @@ func (cn *Console) overview(c *fiber.Ctx) error {
 	if d.Insights, err = cn.insightTops(c); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "overview", "Overview", d)
+	return cn.render(c, fiber.StatusOK, "overview", "console.page.overview", d)
 }
 
 // chart is a bar chart of counts per day, laid out for an SVG viewBox of
@@ -119,9 +120,11 @@ const (
 	barGap            float64 = 2
 )
 
-// newChart lays out days (oldest first) as bars scaled to a round maximum.
-func newChart(id, title, what string, days []licensing.DayCount) chart {
-	ch := chart{ID: "chart-" + id, Title: title, W: chartW, H: chartH, Days: days,
+// newChart lays out days (oldest first) as bars scaled to a round
+// maximum, its words in pr's language ("console.chart.<id>.*").
+func newChart(pr *i18n.Printer, id string, days []licensing.DayCount) chart {
+	what := pr.T("console.chart." + id + ".what")
+	ch := chart{ID: "chart-" + id, Title: pr.T("console.chart." + id + ".title"), W: chartW, H: chartH, Days: days,
 		BaseY: chartH - padBottom, Left: padLeft, Right: chartW - padRight}
 	peak, peakDay := 0, ""
 	for _, d := range days {
@@ -139,7 +142,7 @@ func newChart(id, title, what string, days []licensing.DayCount) chart {
 			x := ch.Left + float64(i)*slot
 			if d.Count > 0 {
 				h := plotH * float64(d.Count) / float64(top)
-				ch.Bars = append(ch.Bars, bar{X: x + barGap/2, Y: ch.BaseY - h, W: slot - barGap, H: h, Label: fmt.Sprintf("%s: %d", d.Day, d.Count)})
+				ch.Bars = append(ch.Bars, bar{X: x + barGap/2, Y: ch.BaseY - h, W: slot - barGap, H: h, Label: d.Day + ": " + pr.Int(d.Count)})
 			}
 			// A label a week, and the last day's, unless a weekly one is
 			// too close to it to be read.
@@ -150,11 +153,12 @@ func newChart(id, title, what string, days []licensing.DayCount) chart {
 	}
 	switch {
 	case len(days) == 0:
-		ch.Desc = "No data."
+		ch.Desc = pr.T("console.chart.no_data")
 	case peak == 0:
-		ch.Desc = fmt.Sprintf("%s from %s to %s: none.", what, days[0].Day, days[len(days)-1].Day)
+		ch.Desc = pr.T("console.chart.none", "what", what, "from", days[0].Day, "to", days[len(days)-1].Day)
 	default:
-		ch.Desc = fmt.Sprintf("%s from %s to %s: %d in all, at most %d on %s.", what, days[0].Day, days[len(days)-1].Day, ch.Total, peak, peakDay)
+		ch.Desc = pr.T("console.chart.desc", "what", what, "from", days[0].Day, "to", days[len(days)-1].Day,
+			"total", pr.Int(ch.Total), "peak", pr.Int(peak), "day", peakDay)
 	}
 	return ch
 }

@@ -72,11 +72,11 @@ func (cn *Console) licenses(c *fiber.Ctx) error {
 		d.Pick.Optional = true
 		switch {
 		case d.Pick.Query != "" && len(d.Pick.Matches) == 0:
-			d.Notice = "No customer matches “" + d.Pick.Query + "”."
+			d.Notice = printer(c).T("console.picker.none_for", "query", d.Pick.Query)
 			d.Licenses = []licensing.License{}
 			return cn.licensesPage(c, d)
 		case d.Pick.Query != "" && len(d.Pick.Matches) > 1 && !d.Pick.Fits:
-			d.Notice = strconv.Itoa(len(d.Pick.Matches)) + " customers match “" + d.Pick.Query + "”: choose one in the list."
+			d.Notice = printer(c).N("console.licenses.several", len(d.Pick.Matches), "query", d.Pick.Query)
 			d.Pick.Chosen = ""
 		}
 		d.Customer = d.Pick.Chosen
@@ -104,7 +104,7 @@ func (cn *Console) licensesPage(c *fiber.Ctx, d licensesData) error {
 	if d.Products, err = cn.cfg.Services.Catalog.Products(c.UserContext(), licensing.Page{Limit: licensing.MaxPageLimit}); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "licenses", "Licenses", d)
+	return cn.render(c, fiber.StatusOK, "licenses", "console.page.licenses", d)
 }
 
 // keyHint is the hint of a typed key or hint: the last 4 characters of
@@ -133,17 +133,17 @@ type licenseData struct {
 }
 
 func (cn *Console) license(c *fiber.Ctx) error {
-	return cn.licensePage(c, fiber.StatusOK, "")
+	return cn.licensePage(c, fiber.StatusOK, formError{})
 }
 
-// licensePage draws the license page; message is an action's refusal.
-func (cn *Console) licensePage(c *fiber.Ctx, status int, message string) error {
+// licensePage draws the license page; why is an action's refusal.
+func (cn *Console) licensePage(c *fiber.Ctx, status int, why formError) error {
 	ctx, id := c.UserContext(), c.Params("id")
 	l, err := cn.cfg.Services.Licenses.License(ctx, id)
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	d := licenseData{formError: formError{message}, License: l, Done: c.Query("done"), Entitlements: l.Entitlements}
+	d := licenseData{formError: why, License: l, Done: c.Query("done"), Entitlements: l.Entitlements}
 	if d.Subscriptions, err = cn.subscriptionsOf(c, l.CustomerID, l.ID); err != nil {
 		return cn.fail(c, err)
 	}
@@ -171,7 +171,7 @@ func (cn *Console) licensePage(c *fiber.Ctx, status int, message string) error {
 	if d.Insights, err = cn.scoresOf(c, insights.ScoreFilter{LicenseID: id}); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, status, "license", "License "+l.KeyHint, d)
+	return cn.render(c, status, "license", "console.page.license", d, "key", l.KeyHint)
 }
 
 // availableActions are the actions that make sense in the license's state
@@ -202,7 +202,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	cf := confirmation{Action: action, Target: "the license …" + l.KeyHint, Path: c.Path(), Cancel: Prefix + "/licenses/" + id,
+	cf := confirmation{Action: action, Target: printer(c).T("console.target.license", "key", l.KeyHint), Path: c.Path(), Cancel: Prefix + "/licenses/" + id,
 		NeedReason: true, Reason: reason(c)}
 	if l.Name != "" {
 		cf.Target += " (" + l.Name + ")"
@@ -212,7 +212,7 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 	// than an error page that loses it.
 	again := func(err error) error {
 		if refused(err) {
-			return cn.licensePage(c, formStatus(err), licensing.ErrorMessage(err))
+			return cn.licensePage(c, formStatus(err), refusal(err))
 		}
 		return cn.fail(c, err)
 	}
@@ -223,18 +223,18 @@ func (cn *Console) licenseAction(c *fiber.Ctx) error {
 		if n, err = strconv.Atoi(days); err != nil || n < 1 || n > 3650 {
 			return again(licensing.FieldErrorf("days", "Days must be a whole number from 1 to 3650"))
 		}
-		cf.Detail, cf.Fields = "by "+days+" days", []field{{"days", days}}
+		cf.Detail, cf.Fields = printer(c).N("console.detail.extend", n), []field{{"days", days}}
 	}
 	// Entitlements after issue: codes to attach and detach, comma-separated.
 	var change licensing.EntitlementChange
 	if action == "entitlements" {
 		attach, detach := strings.TrimSpace(c.FormValue("attach")), strings.TrimSpace(c.FormValue("detach"))
 		change = licensing.EntitlementChange{Attach: codeList(attach), Detach: codeList(detach)}
-		cf.Detail, cf.Fields = "attaching ["+attach+"], detaching ["+detach+"]", []field{{"attach", attach}, {"detach", detach}}
+		cf.Detail, cf.Fields = printer(c).T("console.detail.entitlements", "attach", attach, "detach", detach), []field{{"attach", attach}, {"detach", detach}}
 	}
 	message := strings.TrimSpace(c.FormValue("message"))
 	if action == "suspend" && message != "" {
-		cf.Detail, cf.Fields = "telling the customer: “"+message+"”", []field{{"message", message}}
+		cf.Detail, cf.Fields = printer(c).T("console.detail.suspend_message", "message", message), []field{{"message", message}}
 	}
 	if done, err := cn.confirm(c, cf); done {
 		return err

@@ -80,7 +80,7 @@ func TestActionErrorsStayOnThePage(t *testing.T) {
 		}
 		resp, body := b.post(path+"/extend", url.Values{"days": {"0"}, "reason": {"more"}})
 		wantStatus(t, "0 days", resp, http.StatusUnprocessableEntity)
-		if !strings.Contains(body, `role="alert">Days must be a whole number from 1 to 3650`) || !strings.Contains(body, `id="action-extend"`) {
+		if !strings.Contains(body, `role="alert">Days: this value is not accepted. <span class="detail">Days must be a whole number from 1 to 3650`) || !strings.Contains(body, `id="action-extend"`) {
 			t.Errorf("a refused extension does not show the page with why:\n%s", body)
 		}
 		resp, body = b.post(path+"/revoke", url.Values{})

@@ -1,6 +1,8 @@
 package console
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/api"
@@ -30,7 +32,7 @@ type portalLinkData struct {
 	Emails   []string
 	Email    string
 	CanMail  bool
-	Valid    string
+	Valid    time.Duration // how long a link works
 	// Link is the link made by "copy", shown once; Sent names the address
 	// a mailed one went to.
 	Link, Sent string
@@ -44,7 +46,7 @@ func (cn *Console) portalLinkData(c *fiber.Ctx) (*portalLinkData, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &portalLinkData{Customer: cust, CanMail: cn.cfg.PortalLinks.CanMail(), Valid: licensing.DurationWords(cn.cfg.PortalLinks.LinkTTL())}
+	d := &portalLinkData{Customer: cust, CanMail: cn.cfg.PortalLinks.CanMail(), Valid: cn.cfg.PortalLinks.LinkTTL()}
 	if cust.Email != "" {
 		d.Emails = append(d.Emails, cust.Email)
 	}
@@ -61,7 +63,7 @@ func (cn *Console) portalLinkPage(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+	return cn.render(c, fiber.StatusOK, "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 }
 
 // portalLink mails a sign-in link (action=send) or shows one once
@@ -77,8 +79,8 @@ func (cn *Console) portalLink(c *fiber.Ctx) error {
 	switch code := licensing.ErrorCode(err); {
 	case code == "":
 	case code == licensing.EInvalid || code == licensing.EConflict || code == licensing.EUnavailable:
-		d.formError = formError{licensing.ErrorMessage(err)}
-		return cn.render(c, api.Status(err), "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+		d.formError = refusal(err)
+		return cn.render(c, api.Status(err), "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 	default:
 		return cn.fail(c, err)
 	}
@@ -87,10 +89,10 @@ func (cn *Console) portalLink(c *fiber.Ctx) error {
 		if d.Sent == "" {
 			d.Sent = d.Customer.Email
 		}
-		return cn.render(c, fiber.StatusOK, "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+		return cn.render(c, fiber.StatusOK, "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 	}
 	d.Link = link
-	return cn.render(c, fiber.StatusCreated, "portal-link", "Portal sign-in for "+d.Customer.Name, d)
+	return cn.render(c, fiber.StatusCreated, "portal-link", "console.page.portal_link", d, "name", d.Customer.Name)
 }
 
 // portalBase is the public URL the portal's links start with (paths

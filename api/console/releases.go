@@ -64,7 +64,7 @@ func (cn *Console) releases(c *fiber.Ctx) error {
 	}
 	d.Next = nextPage(d.Releases, func(r *release.Release) string { return r.ID },
 		url.Values{"product": {d.Product}, "channel": {d.Channel}, "status": {d.Status}})
-	return cn.render(c, fiber.StatusOK, "releases", "Releases", d)
+	return cn.render(c, fiber.StatusOK, "releases", "console.page.releases", d)
 }
 
 type releaseData struct {
@@ -109,7 +109,7 @@ func (cn *Console) showRelease(c *fiber.Ctx, status int, id string, f form) erro
 		}
 		c.Set("Content-Security-Policy", webui.CSP+"; connect-src 'self' "+origin)
 	}
-	return cn.render(c, status, "release", "Release "+r.Version, d)
+	return cn.render(c, status, "release", "console.page.release", d, "version", r.Version)
 }
 
 // releaseAction publishes a draft (no reason: the service takes none) or
@@ -124,7 +124,7 @@ func (cn *Console) releaseAction(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	cf := confirmation{Action: action, Target: "the release " + r.Version + " (" + r.Channel + ")", Path: c.Path(),
+	cf := confirmation{Action: action, Target: printer(c).T("console.target.release", "version", r.Version, "channel", r.Channel), Path: c.Path(),
 		Cancel: Prefix + "/releases/" + id, NeedReason: action == "yank", Reason: reason(c)}
 	if action == "publish" {
 		cf.Detail = "(it becomes downloadable and the channel's metadata is signed again)"

@@ -45,7 +45,7 @@ func (cn *Console) releaseFormPage(c *fiber.Ctx, status int, f form) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, status, "release-new", "New release", releaseFormData{form: f, Products: ps, Channels: verifier.ReleaseChannels})
+	return cn.render(c, status, "release-new", "console.page.release_new", releaseFormData{form: f, Products: ps, Channels: verifier.ReleaseChannels})
 }
 
 func (cn *Console) releaseNew(c *fiber.Ctx) error {
@@ -120,7 +120,7 @@ func (cn *Console) artifactAdd(c *fiber.Ctx) error {
 			if err != nil {
 				return cn.fail(c, err)
 			}
-			return cn.render(c, fiber.StatusCreated, "release-upload", "Upload "+up.Artifact.Filename, uploadData{Release: r, Upload: up, Finalize: fin})
+			return cn.render(c, fiber.StatusCreated, "release-upload", "console.page.upload", uploadData{Release: r, Upload: up, Finalize: fin}, "file", up.Artifact.Filename)
 		}
 	}
 	if wantsJSON(c) {

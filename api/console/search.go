@@ -37,25 +37,25 @@ func (cn *Console) search(c *fiber.Ctx) error {
 	ctx, a := c.UserContext(), current(c).Actor
 	d := searchData{Query: strings.TrimSpace(c.Query("q")), Names: cn.labels(c)}
 	if d.Query == "" {
-		return cn.render(c, fiber.StatusOK, "search", "Search", d)
+		return cn.render(c, fiber.StatusOK, "search", "console.page.search", d)
 	}
 	var err error
 	page := licensing.Page{Limit: searchShown}
 	if looksLikeKey(d.Query) {
 		hint := keyHint(d.Query)
-		d.Searched = append(d.Searched, "license keys")
+		d.Searched = append(d.Searched, printer(c).T("console.search.keys"))
 		if d.Licenses, err = cn.cfg.Services.Licenses.Licenses(ctx, licensing.LicenseFilter{KeyHint: hint}, page); err != nil {
 			return cn.fail(c, err)
 		}
 	}
 	if a.Allows(licensing.ReadCustomers) {
-		d.Searched = append(d.Searched, "customers")
+		d.Searched = append(d.Searched, printer(c).T("console.search.customers"))
 		if d.Customers, err = cn.cfg.Services.Customers.SearchCustomers(ctx, d.Query, page); err != nil {
 			return cn.fail(c, err)
 		}
 	}
 	if a.Allows(licensing.ReadMachines) && len(d.Query) >= minFingerprint && !strings.ContainsAny(d.Query, " @") {
-		d.Searched = append(d.Searched, "machine fingerprints")
+		d.Searched = append(d.Searched, printer(c).T("console.search.fingerprints"))
 		if d.Machines, err = cn.cfg.Services.Licenses.Machines(ctx, licensing.MachineFilter{FingerprintPrefix: d.Query}, page); err != nil {
 			return cn.fail(c, err)
 		}
@@ -64,7 +64,7 @@ func (cn *Console) search(c *fiber.Ctx) error {
 	if len(d.Licenses) == 1 && len(d.Customers) == 0 && len(d.Machines) == 0 {
 		return cn.redirect(c, Prefix+"/licenses/"+d.Licenses[0].ID)
 	}
-	return cn.render(c, fiber.StatusOK, "search", "Search: "+d.Query, d)
+	return cn.render(c, fiber.StatusOK, "search", "console.page.search_for", d, "query", d.Query)
 }
 
 // looksLikeKey: 4 characters (a key's hint, as read out) or a whole key

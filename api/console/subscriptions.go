@@ -67,7 +67,7 @@ func (cn *Console) customerSubscriptions(c *fiber.Ctx) error {
 			d.Subscriptions = append(d.Subscriptions, row)
 		}
 	}
-	return cn.render(c, fiber.StatusOK, "subscriptions", "Subscriptions of "+cu.Name, d)
+	return cn.render(c, fiber.StatusOK, "subscriptions", "console.page.subscriptions", d, "name", cu.Name)
 }
 
 // subscriptionsOf are the customer's subscriptions (only those billing

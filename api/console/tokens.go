@@ -41,7 +41,7 @@ func (cn *Console) tokensPage(c *fiber.Ctx, status int, d tokensData) error {
 		d.Pick.Optional = true
 	}
 	d.Next = nextPage(ts, func(t *licensing.APIToken) string { return t.ID }, nil)
-	return cn.render(c, status, "tokens", "API tokens", d)
+	return cn.render(c, status, "tokens", "console.page.tokens", d)
 }
 
 func (cn *Console) tokens(c *fiber.Ctx) error {
@@ -70,11 +70,11 @@ func (cn *Console) tokenCreate(c *fiber.Ctx) error {
 		in.ExpiresAt = exp
 		var ct *licensing.CreatedToken
 		if ct, err = cn.cfg.Services.Access.CreateToken(c.UserContext(), in); err == nil {
-			return cn.render(c, fiber.StatusCreated, "token-created", "API token created", tokenCreated{ct.Token, ct.Secret})
+			return cn.render(c, fiber.StatusCreated, "token-created", "console.page.token_created", tokenCreated{ct.Token, ct.Secret})
 		}
 	}
 	if licensing.ErrorCode(err) == licensing.EInvalid {
-		d.formError = formError{licensing.ErrorMessage(err)}
+		d.formError = refusal(err)
 		return cn.tokensPage(c, fiber.StatusUnprocessableEntity, d)
 	}
 	return cn.fail(c, err)
@@ -86,7 +86,7 @@ func (cn *Console) tokenRevoke(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	cf := confirmation{Action: "revoke", Target: "the " + string(t.Role) + " token " + t.Name, Detail: "(it stops working at once)",
+	cf := confirmation{Action: "revoke", Target: printer(c).T("console.target.token", "role", t.Role, "name", t.Name), Detail: printer(c).T("console.detail.token_revoke"),
 		Path: c.Path(), Cancel: Prefix + "/tokens"}
 	if done, err := cn.confirm(c, cf); done {
 		return err

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -51,7 +52,7 @@ func (cn *Console) usersPage(c *fiber.Ctx, status int, d usersData) error {
 	}
 	d.Users, d.Roles = us, users.ConsoleRoles
 	d.Next = nextPage(us, func(u *users.User) string { return u.ID }, nil)
-	return cn.render(c, status, "users", "Console users", d)
+	return cn.render(c, status, "users", "console.page.users", d)
 }
 
 func (cn *Console) users(c *fiber.Ctx) error {
@@ -63,7 +64,7 @@ type userCreated struct {
 	Link string
 	// Reissued: a new link for an existing user, not a new user.
 	Reissued bool
-	Valid    string
+	Valid    time.Duration // how long the link works
 }
 
 // userCreate adds a user and shows the one-time set-password link, as
@@ -74,9 +75,9 @@ func (cn *Console) userCreate(c *fiber.Ctx) error {
 	u, secret, err := cn.cfg.Users.CreateUser(c.UserContext(), d.Email, licensing.Role(d.Role))
 	switch licensing.ErrorCode(err) {
 	case "":
-		return cn.render(c, fiber.StatusCreated, "user-created", "Console user created", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret), Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
+		return cn.render(c, fiber.StatusCreated, "user-created", "console.page.user_created", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret), Valid: cn.cfg.Users.LinkTTL()})
 	case licensing.EInvalid, licensing.EConflict:
-		d.formError = formError{licensing.ErrorMessage(err)}
+		d.formError = refusal(err)
 		return cn.usersPage(c, api.Status(err), d)
 	}
 	return cn.fail(c, err)
@@ -94,8 +95,8 @@ func (cn *Console) userPasswordLink(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusCreated, "user-created", "New set-password link", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret),
-		Reissued: true, Valid: licensing.DurationWords(cn.cfg.Users.LinkTTL())})
+	return cn.render(c, fiber.StatusCreated, "user-created", "console.page.user_link", userCreated{User: u, Link: SetPasswordLink(cn.baseURL(), secret),
+		Reissued: true, Valid: cn.cfg.Users.LinkTTL()})
 }
 
 type userData struct {
@@ -110,8 +111,8 @@ func (cn *Console) user(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "user", "Console user "+u.Email, userData{User: u, Roles: users.ConsoleRoles,
-		Self: u.ID == current(c).User.ID, Done: c.Query("done")})
+	return cn.render(c, fiber.StatusOK, "user", "console.page.user", userData{User: u, Roles: users.ConsoleRoles,
+		Self: u.ID == current(c).User.ID, Done: c.Query("done")}, "email", u.Email)
 }
 
 // userAction changes a user's role, status or mandatory TOTP, or ends
@@ -126,22 +127,22 @@ func (cn *Console) userAction(c *fiber.Ctx) error {
 	cf := confirmation{Target: u.Email, Path: c.Path(), Cancel: Prefix + "/users/" + id, Reason: reason(c), Fields: []field{{"value", value}}}
 	switch action {
 	case "role":
-		cf.Action, cf.NeedReason, cf.Detail = "change the role of", true, "to "+value
+		cf.Action, cf.NeedReason, cf.Detail = "change-role", true, printer(c).T("console.detail.role", "role", value)
 	case "status":
 		cf.Action, cf.NeedReason = map[string]string{"disabled": "disable", "active": "enable"}[value], true
 		if cf.Action == "" {
 			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "status must be active or disabled"))
 		}
 		if value == "disabled" {
-			cf.Detail = "(every session of theirs ends)"
+			cf.Detail = printer(c).T("console.detail.disable_user")
 		}
 	case "totp":
-		cf.Action = map[string]string{"required": "require two-factor sign-in for", "optional": "make two-factor sign-in optional for"}[value]
+		cf.Action = map[string]string{"required": "require-2fa", "optional": "optional-2fa"}[value]
 		if cf.Action == "" {
 			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "two-factor must be required or optional"))
 		}
 	case "sessions":
-		cf.Action, cf.Detail, cf.Fields = "end every session of", "(they sign in again)", nil
+		cf.Action, cf.Detail, cf.Fields = "end-sessions", printer(c).T("console.detail.sessions"), nil
 	}
 	if done, err := cn.confirm(c, cf); done {
 		return err

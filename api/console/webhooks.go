@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"html/template"
 	"net/url"
 	"slices"
@@ -39,7 +38,7 @@ func (cn *Console) webhooks(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "webhooks", "Webhooks", webhooksData{Webhooks: ws, Done: c.Query("done"),
+	return cn.render(c, fiber.StatusOK, "webhooks", "console.page.webhooks", webhooksData{Webhooks: ws, Done: c.Query("done"),
 		Next: nextPage(ws, func(w *licensing.WebhookEndpoint) string { return w.ID }, nil)})
 }
 
@@ -68,7 +67,7 @@ func newWebhookForm(w *licensing.WebhookEndpoint, url, desc string, events []str
 }
 
 func (cn *Console) webhookNew(c *fiber.Ctx) error {
-	return cn.render(c, fiber.StatusOK, "webhook-form", "New webhook", newWebhookForm(nil, "", "", nil, true))
+	return cn.render(c, fiber.StatusOK, "webhook-form", "console.page.webhook_new", newWebhookForm(nil, "", "", nil, true))
 }
 
 // formEvents are the checked event boxes.
@@ -87,12 +86,12 @@ func (cn *Console) webhookCreate(c *fiber.Ctx) error {
 	w, err := cn.cfg.Services.Notifications.CreateWebhook(c.UserContext(), in)
 	if licensing.ErrorCode(err) == licensing.EInvalid {
 		f := newWebhookForm(nil, in.URL, in.Description, in.EventTypes, true)
-		f.formError = formError{licensing.ErrorMessage(err)}
-		return cn.render(c, fiber.StatusUnprocessableEntity, "webhook-form", "New webhook", f)
+		f.formError = refusal(err)
+		return cn.render(c, fiber.StatusUnprocessableEntity, "webhook-form", "console.page.webhook_new", f)
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusCreated, "webhook-secret", "Webhook created", w)
+	return cn.render(c, fiber.StatusCreated, "webhook-secret", "console.page.webhook_created", w)
 }
 
 type webhookData struct {
@@ -120,7 +119,7 @@ func (cn *Console) webhook(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	d.Next = nextPage(d.Deliveries, func(x *licensing.Delivery) string { return x.ID }, url.Values{"status": {d.Status}})
-	return cn.render(c, fiber.StatusOK, "webhook", "Webhook "+w.URL, d)
+	return cn.render(c, fiber.StatusOK, "webhook", "console.page.webhook", d, "url", w.URL)
 }
 
 func (cn *Console) webhookEdit(c *fiber.Ctx) error {
@@ -128,7 +127,7 @@ func (cn *Console) webhookEdit(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "webhook-form", "Edit webhook", newWebhookForm(w, w.URL, w.Description, w.EventTypes, w.Enabled))
+	return cn.render(c, fiber.StatusOK, "webhook-form", "console.page.webhook_edit", newWebhookForm(w, w.URL, w.Description, w.EventTypes, w.Enabled))
 }
 
 // webhookUpdate saves the edit form: every field is sent, an unchecked
@@ -143,8 +142,8 @@ func (cn *Console) webhookUpdate(c *fiber.Ctx) error {
 			return cn.fail(c, gerr)
 		}
 		f := newWebhookForm(w, u, desc, events, enabled)
-		f.formError = formError{licensing.ErrorMessage(err)}
-		return cn.render(c, fiber.StatusUnprocessableEntity, "webhook-form", "Edit webhook", f)
+		f.formError = refusal(err)
+		return cn.render(c, fiber.StatusUnprocessableEntity, "webhook-form", "console.page.webhook_edit", f)
 	} else if err != nil {
 		return cn.fail(c, err)
 	}
@@ -157,7 +156,7 @@ func (cn *Console) webhookDelete(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	cf := confirmation{Action: "delete", Target: "the webhook " + w.URL, Detail: "and its delivery log", Path: c.Path(), Cancel: Prefix + "/webhooks/" + id}
+	cf := confirmation{Action: "delete", Target: printer(c).T("console.target.webhook", "url", w.URL), Detail: printer(c).T("console.detail.webhook_delete"), Path: c.Path(), Cancel: Prefix + "/webhooks/" + id}
 	if done, err := cn.confirm(c, cf); done {
 		return err
 	}
@@ -175,7 +174,7 @@ func (cn *Console) webhookTest(c *fiber.Ctx) error {
 	if _, err := cn.cfg.Services.Notifications.SendTestEvent(c.UserContext(), id); err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.redirect(c, Prefix+"/webhooks/"+id+"?done="+url.QueryEscape("test event sent; its delivery appears below in a few seconds"))
+	return cn.redirect(c, Prefix+"/webhooks/"+id+"?done=test")
 }
 
 type deliveryData struct {
@@ -189,8 +188,8 @@ func (cn *Console) delivery(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	return cn.render(c, fiber.StatusOK, "delivery", "Delivery of "+d.Action, deliveryData{Delivery: d, Done: c.Query("done"),
-		Redeliver: d.Status != licensing.DeliveryPending && current(c).Actor.Allows(licensing.WriteWebhooks)})
+	return cn.render(c, fiber.StatusOK, "delivery", "console.page.delivery", deliveryData{Delivery: d, Done: c.Query("done"),
+		Redeliver: d.Status != licensing.DeliveryPending && current(c).Actor.Allows(licensing.WriteWebhooks)}, "action", d.Action)
 }
 
 // redeliver puts a finished delivery back in line (the relay sends it:
@@ -202,7 +201,7 @@ func (cn *Console) redeliver(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	cf := confirmation{Action: "redeliver", Target: "the " + d.Action + " delivery", Detail: fmt.Sprintf("(%d more attempts)", licensing.RedeliveryAttempts), Path: c.Path(),
+	cf := confirmation{Action: "redeliver", Target: printer(c).T("console.target.delivery", "action", d.Action), Detail: printer(c).N("console.detail.redeliver", licensing.RedeliveryAttempts), Path: c.Path(),
 		Cancel: Prefix + "/deliveries/" + id, Reason: reason(c)}
 	if done, err := cn.confirm(c, cf); done {
 		return err

@@ -40,7 +40,7 @@ func (p *Portal) requestLink(c *fiber.Ctx) error {
 		// Nothing can be sent: say so (never "a link is on its way"); the
 		// service audits the request so staff see who could not get in.
 		if err := p.cfg.SignIn.RequestLink(c.UserContext(), email, p.cfg.BaseURL(), ip); licensing.ErrorCode(err) == licensing.EInvalid {
-			return p.render(c, fiber.StatusUnprocessableEntity, "sign-in", "signin.page.sign_in", signInData{formError: formError{licensing.ErrorMessage(err)}, Email: email})
+			return p.render(c, fiber.StatusUnprocessableEntity, "sign-in", "signin.page.sign_in", signInData{formError: p.refusal(c, err), Email: email})
 		}
 		return p.render(c, fiber.StatusServiceUnavailable, "sign-in", "signin.page.sign_in", signInData{Email: email, NotSent: true})
 	}
@@ -79,7 +79,7 @@ func (p *Portal) redeem(c *fiber.Ctx) error {
 		try.Succeeded()
 	}
 	if licensing.ErrorCode(err) == licensing.EUnauthorized {
-		return p.render(c, fiber.StatusUnauthorized, "link", "signin.page.sign_in", linkData{formError: formError{licensing.ErrorMessage(err)}})
+		return p.render(c, fiber.StatusUnauthorized, "link", "signin.page.sign_in", linkData{formError: p.refusal(c, err)})
 	} else if err != nil {
 		return p.fail(c, err)
 	}

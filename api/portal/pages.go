@@ -252,10 +252,10 @@ const maxRequestFile = 16 << 10
 func (p *Portal) offlineExchange(c *fiber.Ctx) error {
 	fh, err := c.FormFile("request")
 	if err != nil {
-		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{p.printer(c).T("portal.offline.choose_file")})
+		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{msg: p.printer(c).T("portal.offline.choose_file")})
 	}
 	if fh.Size > maxRequestFile {
-		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{p.printer(c).T("portal.offline.too_large")})
+		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{msg: p.printer(c).T("portal.offline.too_large")})
 	}
 	f, err := fh.Open()
 	if err != nil {
@@ -268,7 +268,7 @@ func (p *Portal) offlineExchange(c *fiber.Ctx) error {
 	}
 	req, err := verifier.ParseActivationRequest(raw)
 	if err != nil {
-		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{p.printer(c).T("portal.offline.not_request")})
+		return p.render(c, fiber.StatusUnprocessableEntity, "offline", "portal.page.offline", formError{msg: p.printer(c).T("portal.offline.not_request")})
 	}
 	g, err := p.cfg.Services.Leasing.ActivateOffline(c.UserContext(), licensing.OfflineActivation{
 		Request: licensing.MachineRequest{Key: req.LicenseKey, Fingerprint: req.Fingerprint, Name: req.Hostname, Hostname: req.Hostname, Platform: req.Platform},
@@ -279,7 +279,7 @@ func (p *Portal) offlineExchange(c *fiber.Ctx) error {
 	case licensing.ENotFound, licensing.EForbidden, licensing.EUnauthorized, licensing.EUnavailable, licensing.EInternal:
 		return p.fail(c, err)
 	default: // the license's state, a full seat count, a blocked machine
-		return p.render(c, api.Status(err), "offline", "portal.page.offline", formError{licensing.ErrorMessage(err)})
+		return p.render(c, api.Status(err), "offline", "portal.page.offline", p.refusal(c, err))
 	}
 	c.Set(fiber.HeaderContentType, "application/json")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="narcidi-lease.json"`)
@@ -315,7 +315,7 @@ func (p *Portal) saveContacts(c *fiber.Ctx) error {
 	}
 	_, err := p.cfg.Services.Customers.UpdateContacts(c.UserContext(), current(c).Customer.ID, cs)
 	if licensing.ErrorCode(err) == licensing.EInvalid {
-		return p.render(c, fiber.StatusUnprocessableEntity, "contacts", "portal.page.contacts", contactsData{formError{licensing.ErrorMessage(err)}, withBlanks(cs)})
+		return p.render(c, fiber.StatusUnprocessableEntity, "contacts", "portal.page.contacts", contactsData{p.refusal(c, err), withBlanks(cs)})
 	} else if err != nil {
 		return p.fail(c, err)
 	}

@@ -22,7 +22,7 @@ func (p *Portal) signInWithPassword(c *fiber.Ctx) error {
 	out, err := p.cfg.SignIn.SignInWithPassword(c.UserContext(), email, c.FormValue("password"), c.IP(), c.Get(fiber.HeaderUserAgent))
 	if licensing.ErrorCode(err) == licensing.EUnauthorized {
 		return p.render(c, fiber.StatusUnauthorized, "sign-in", "signin.page.sign_in",
-			signInData{formError: formError{licensing.ErrorMessage(err)}, CanMail: p.cfg.SignIn.CanMail(), Email: email})
+			signInData{formError: p.refusal(c, err), CanMail: p.cfg.SignIn.CanMail(), Email: email})
 	} else if err != nil {
 		return p.fail(c, err)
 	}
@@ -68,7 +68,7 @@ func (p *Portal) setPassword(c *fiber.Ctx) error {
 		if code == licensing.EUnauthorized {
 			status = fiber.StatusUnauthorized
 		}
-		return p.render(c, status, "password", "portal.page.password", passwordData{formError: formError{licensing.ErrorMessage(err)}})
+		return p.render(c, status, "password", "portal.page.password", passwordData{formError: p.refusal(c, err)})
 	} else if err != nil {
 		return p.fail(c, err)
 	}
@@ -90,7 +90,7 @@ func (p *Portal) saveSettings(c *fiber.Ctx) error {
 		if status >= 500 {
 			return p.fail(c, err)
 		}
-		return p.render(c, status, "settings", "portal.page.settings", formError{licensing.ErrorMessage(err)})
+		return p.render(c, status, "settings", "portal.page.settings", p.refusal(c, err))
 	}
 	return p.redirect(c, Prefix+"/settings?done=settings-saved")
 }

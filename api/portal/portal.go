@@ -270,6 +270,7 @@ type page struct {
 	Email    string
 	Nav      string
 	Error    string
+	Detail   string // the domain's message under Error, on English pages
 	Notice   string
 	Data     any
 	// Can says whether the customer record grants a permission (by name,
@@ -293,15 +294,28 @@ func (p *Portal) render(c *fiber.Ctx, status int, name, title string, data any, 
 		pg.Can = func(p string) bool { return cur.Actor.Allows(licensing.Permission(p)) }
 	}
 	// Page data may embed formError to show a form's refusal.
-	if e, ok := data.(interface{ formMessage() string }); ok {
-		pg.Error = e.formMessage()
+	if e, ok := data.(interface{ formMessage() (string, string) }); ok {
+		pg.Error, pg.Detail = e.formMessage()
 	}
 	return webui.Render(c, p.cfg.Logger, t, status, pg)
 }
 
-type formError struct{ msg string }
+// formError is a form's refusal in the reader's words, and the domain's
+// English message as a detail on English pages (refusal).
+type formError struct{ msg, detail string }
 
-func (e formError) formMessage() string { return e.msg }
+func (e formError) formMessage() (string, string) { return e.msg, e.detail }
+
+// refusal is the formError of a domain error: the sentence of its code
+// with its field's label (webui.FormError, shared with the console).
+func (p *Portal) refusal(c *fiber.Ctx, err error) formError {
+	pr := p.printer(c)
+	f := formError{msg: webui.FormError(pr, err, webui.FieldLabel(err))}
+	if pr.Lang() == i18n.English && licensing.ErrorMessage(err) != f.msg {
+		f.detail = licensing.ErrorMessage(err)
+	}
+	return f
+}
 
 type errorData struct {
 	Status  int

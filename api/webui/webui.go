@@ -132,20 +132,6 @@ func Problem(c *fiber.Ctx, log *slog.Logger, err error) (int, string) {
 	return status, "something went wrong; the error is logged"
 }
 
-// Date shows a time (or *time.Time, "never" when nil) in UTC.
-func Date(t any) string {
-	switch v := t.(type) {
-	case time.Time:
-		return v.UTC().Format("2006-01-02 15:04 UTC")
-	case *time.Time:
-		if v == nil {
-			return "never"
-		}
-		return v.UTC().Format("2006-01-02 15:04 UTC")
-	}
-	return ""
-}
-
 // ClientKey is what sign-in attempts are counted by: the client's IP and
 // what it tried (an email, lower-cased), hashed: a typed email can be 64
 // KiB, a key is 97 bytes at most.

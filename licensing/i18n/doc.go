@@ -1,7 +1,7 @@
 // Package i18n is Narcidi's message catalog and locale formatting: the
-// words of the portal, the sign-in pages, the mails (customers' and
-// staff's) and the CLI's messages in English and Portuguese, chosen per
-// reader (FromEnv for a command line), and dates, times,
+// words of the console, the portal, the sign-in pages, the mails
+// (customers' and staff's) and the CLI's messages in English and
+// Portuguese, chosen per reader (FromEnv for a command line), and dates, times,
 // numbers and money written as that reader reads them.
 //
 // Each language is one JSON file in catalogs/ (embedded): its messages by

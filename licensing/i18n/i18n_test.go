@@ -237,6 +237,13 @@ func TestLiteralFindsWordsOutsideTheCatalog(t *testing.T) {
 	if got := i18n.Literal(src, true, "NzilaCode", "SHA-256"); !slices.Equal(got, []string{"Go", "back", "Hello"}) {
 		t.Errorf("Literal = %q", got)
 	}
+	// An option's or a hidden input's value is data; a submit input's and
+	// a cell's data-label are read.
+	src = `<select><option value="restrict">{{t "x"}}</option></select><input type="hidden" name="confirm" value="yes"> &lt;{{.E}}&gt;
+<input type="submit" value="Send now"><td data-label="Status">{{.S}}</td>`
+	if got := i18n.Literal(src, true); !slices.Equal(got, []string{"Status", "Send", "now"}) {
+		t.Errorf("Literal of values = %q", got)
+	}
 	if got := i18n.Literal("{{t \"k\"}}\n-- NzilaCode\n{{.X}}: {{.Y}}\nTime: {{.Z}}", false, "NzilaCode"); !slices.Equal(got, []string{"Time"}) {
 		t.Errorf("Literal of a text template = %q", got)
 	}
