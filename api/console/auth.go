@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/users"
 )
 
@@ -103,8 +104,11 @@ func (cn *Console) forgot(c *fiber.Ctx) error {
 		return cn.fail(c, err)
 	}
 	base := cn.baseURL()
+	// The mail is in the user's language, else in this page's (the
+	// switch's, the browser's or the default).
+	lang := printer(c).Lang()
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		ctx, cancel := context.WithTimeout(i18n.WithLanguage(context.Background(), lang), time.Minute)
 		defer cancel()
 		link := func(secret string) string { return SetPasswordLink(base, secret) }
 		if err := cn.cfg.Users.RequestPasswordReset(ctx, email, link, ip); err != nil {

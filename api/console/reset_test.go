@@ -183,3 +183,26 @@ func TestPasswordLinksWithoutMail(t *testing.T) {
 		}
 	})
 }
+
+// A reset asked from a Portuguese browser, for a user of no language of
+// their own, is mailed in the browser's Portuguese (the page's language
+// is handed to the mail, which is sent after the answer).
+func TestForgotPasswordMailFollowsThePage(t *testing.T) {
+	t.Parallel()
+	st := storagetest.Open(t, "sqlite")
+	box := workerstest.StartMailbox(t)
+	mailer, err := workers.NewMailer("smtp://"+box.Addr+"?tls=none", "console@narcidi.test")
+	must(t, err)
+	e := newMailingEnv(t, st, mailer)
+	e.user("support@example.com", licensing.RoleSupport)
+	anon := e.browser()
+	anon.lang = "pt-BR,pt;q=0.9"
+	resp, _ := anon.do("POST", "/console/forgot-password", url.Values{"csrf": {anon.csrf("/console/forgot-password")}, "email": {"support@example.com"}})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("forgot password: %d", resp.StatusCode)
+	}
+	workerstest.WaitFor(t, "the reset mail", func() bool { return len(box.Bodies()) == 1 })
+	if got := box.Subjects()[0]; got != "Redefina sua senha do console NzilaCode" {
+		t.Errorf("subject %q, want the pt-BR one", got)
+	}
+}
