@@ -68,6 +68,9 @@ func TestConsoleInPortugueseInBrowser(t *testing.T) {
 					shoot(t, ctx, dir, "page-"+lang.code+"-"+name+"-390.png", 390)
 				}
 				run("desktop width", chromedp.EmulateViewport(1280, 900))
+				if bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](sidewaysOverflow)); err != nil || len(bad) > 0 {
+					t.Errorf("%s at 1280 px in %s scrolls sideways: %v %v", name, lang.code, bad, err)
+				}
 			}
 
 			run("choose "+lang.code+" on the settings page",
