@@ -13,6 +13,9 @@
   form.querySelector(".script-only").hidden = false;
   const hex = (buf) => Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
   const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf)));
+  // The words come from the catalog, in the page's language, as the
+  // button's data-say-* attributes with {placeholders}.
+  const words = (key, vals = {}) => (button.dataset["say" + key] || key).replace(/\{(\w+)\}/g, (m, n) => (n in vals ? vals[n] : m));
   const say = (text) => { statusBox.textContent = text; statusBox.hidden = false; };
   const fail = (text) => { errorBox.textContent = text; errorBox.hidden = false; statusBox.hidden = true; button.disabled = false; };
 
@@ -20,7 +23,7 @@
   // PKCS #8 for WebCrypto.
   async function signer(file) {
     const seed = Uint8Array.from(atob((await file.text()).trim()), (c) => c.charCodeAt(0));
-    if (seed.length !== 32) throw new Error("the release key file is not a release.key (base64 of 32 bytes)");
+    if (seed.length !== 32) throw new Error(words("Badkey"));
     const pkcs8 = new Uint8Array(48);
     pkcs8.set([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
     pkcs8.set(seed, 16);
@@ -31,14 +34,14 @@
     const body = new URLSearchParams(fields);
     body.set("csrf", form.elements.csrf.value);
     const resp = await fetch(url, { method: "POST", body, headers: { Accept: "application/json" }, credentials: "same-origin" });
-    const answer = await resp.json().catch(() => ({ error: "the server answered " + resp.status }));
-    if (!resp.ok) throw new Error(answer.error || "the server answered " + resp.status);
+    const answer = await resp.json().catch(() => ({ error: words("Answered", { status: resp.status }) }));
+    if (!resp.ok) throw new Error(answer.error || words("Answered", { status: resp.status }));
     return answer;
   }
 
   async function put(url, blob) {
     const resp = await fetch(url, { method: "PUT", body: blob });
-    if (!resp.ok) throw new Error("the blob store refused the upload (" + resp.status + ")");
+    if (!resp.ok) throw new Error(words("Refused", { status: resp.status }));
     return (resp.headers.get("ETag") || "").replaceAll('"', "");
   }
 
@@ -49,7 +52,7 @@
     errorBox.hidden = true;
     button.disabled = true;
     try {
-      say("Hashing " + file.name + "…");
+      say(words("Hashing", { file: file.name }));
       const bytes = await file.arrayBuffer();
       const [s256, s512] = await Promise.all([crypto.subtle.digest("SHA-256", bytes), crypto.subtle.digest("SHA-512", bytes)]);
       const f = {
@@ -62,20 +65,20 @@
           f.filename, f.size, f.sha256, f.sha512].join("\n");
         f.signature = b64(await crypto.subtle.sign("Ed25519", await signer(key), new TextEncoder().encode(statement)));
       }
-      say("Adding the artifact…");
+      say(words("Adding"));
       const up = await post(form.action, f);
       let parts = "";
       if (up.url) {
-        say("Uploading " + file.size + " bytes…");
+        say(words("Uploading", { bytes: file.size }));
         await put(up.url, file.slice(0, file.size)); // a Blob without a type: no Content-Type header
       } else {
         for (const p of up.parts) {
-          say("Uploading part " + p.number + " of " + up.parts.length + "…");
+          say(words("Part", { part: p.number, parts: up.parts.length }));
           const etag = await put(p.url, file.slice((p.number - 1) * up.part_size, p.number * up.part_size));
           parts += p.number + " " + etag + "\n";
         }
       }
-      say("Checking the stored file…");
+      say(words("Checking"));
       await post(up.finalize, { parts });
       location.assign(location.pathname + "?done=uploaded+" + encodeURIComponent(file.name));
     } catch (e) {
