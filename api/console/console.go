@@ -458,43 +458,22 @@ type errorData struct {
 	Message string
 }
 
-// langCookie keeps the language chosen on the signed-out pages' switch.
-const langCookie = "narcidi_lang"
-
-// language takes a ?lang= of the signed-out pages' switch (kept in a
-// cookie) and notes the reader's printer for the pages: the signed-in
-// user's preference (and time zone), then the switch's, then
-// Accept-Language, then the server default.
+// language notes the reader's printer for the pages (webui.UseLanguage):
+// the signed-in user's preference (and time zone) first. Only the
+// signed-out pages switch: a signed-in page's ?lang= is its own (the mail
+// previews' language).
 func (cn *Console) language(c *fiber.Ctx) error {
-	chosen := c.Cookies(langCookie)
-	// Only the signed-out pages switch: a signed-in page's ?lang= is its
-	// own (the mail previews' language).
-	if q := c.Query("lang"); q != "" && c.Method() == fiber.MethodGet && current(c) == nil {
-		if code, err := i18n.Normalize(q); err == nil && code != "" {
-			chosen = code
-			cn.cookies.Set(c, langCookie, code, time.Now().AddDate(1, 0, 0))
-		}
-	}
 	var pref, zone string
-	if cur := current(c); cur != nil {
+	cur := current(c)
+	if cur != nil {
 		pref, zone = cur.User.Language, cur.User.TimeZone
 	}
-	lang := i18n.Choose(pref, chosen, c.Get(fiber.HeaderAcceptLanguage))
-	c.Locals(printerKey{}, i18n.For(lang, zone))
-	c.SetUserContext(i18n.WithLanguage(c.UserContext(), lang))
+	webui.UseLanguage(c, cn.cookies, cur == nil, pref, zone)
 	return c.Next()
 }
 
-type printerKey struct{}
-
-// printer is the request's reader's printer (the server default's before
-// language ran: a 404 of the static files).
-func printer(c *fiber.Ctx) *i18n.Printer {
-	if pr, ok := c.Locals(printerKey{}).(*i18n.Printer); ok {
-		return pr
-	}
-	return i18n.For("", "")
-}
+// printer is the request's reader's printer.
+func printer(c *fiber.Ctx) *i18n.Printer { return webui.Printer(c) }
 
 // allow spends one sign-in attempt of the client and of what it tries:
 // ERateLimited when none is left.

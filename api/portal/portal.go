@@ -147,40 +147,20 @@ func localFuncs(pr *i18n.Printer, linkTTL time.Duration) template.FuncMap {
 	}
 }
 
-// langCookie keeps the language chosen on the sign-in pages' switch.
-const langCookie = "narcidi_lang"
-
-// language takes a ?lang= of the switch (kept in a cookie) and puts the
-// reader's language in the request's context, for the pages and the
-// mails the request sends: the signed-in customer's preference, then the
-// switch's, then Accept-Language, then the server default.
+// language notes the reader's printer for the pages and the mails the
+// request sends (webui.UseLanguage): the signed-in customer's preference
+// first; every page has the switch.
 func (p *Portal) language(c *fiber.Ctx) error {
-	chosen := c.Cookies(langCookie)
-	if q := c.Query("lang"); q != "" && c.Method() == fiber.MethodGet {
-		if code, err := i18n.Normalize(q); err == nil && code != "" {
-			chosen = code
-			p.cookies.Set(c, langCookie, code, time.Now().AddDate(1, 0, 0))
-		}
-	}
 	var pref, zone string
 	if cur := current(c); cur != nil {
 		pref, zone = cur.Customer.Language, cur.Customer.TimeZone
 	}
-	lang := i18n.Choose(pref, chosen, c.Get(fiber.HeaderAcceptLanguage))
-	c.Locals(printerKey{}, i18n.For(lang, zone))
-	c.SetUserContext(i18n.WithLanguage(c.UserContext(), lang))
+	webui.UseLanguage(c, p.cookies, true, pref, zone)
 	return c.Next()
 }
 
-type printerKey struct{}
-
-// printer is the request's reader's printer (language).
-func (p *Portal) printer(c *fiber.Ctx) *i18n.Printer {
-	if pr, ok := c.Locals(printerKey{}).(*i18n.Printer); ok {
-		return pr
-	}
-	return i18n.For("", "")
-}
+// printer is the request's reader's printer.
+func (p *Portal) printer(c *fiber.Ctx) *i18n.Printer { return webui.Printer(c) }
 
 // Route is one page or action behind sign-in and the permission of the
 // customer record it needs.
