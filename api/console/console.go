@@ -214,6 +214,9 @@ func localFuncs(pr *i18n.Printer) template.FuncMap {
 		"verb":  func(action string) string { return word(pr, "console.verb.", action) },
 		"done":  func(action string) string { return word(pr, "console.done.", action) },
 		"event": func(action string) string { return eventLabel(pr, action) },
+		// reason says an insight's reason in the reader's words (its
+		// stored English Text when it has no message).
+		"reason": func(r insights.Reason) string { return r.In(pr) },
 	}
 }
 

@@ -270,3 +270,55 @@ func TestInsightsPageTakesItsWordsFromTheCatalog(t *testing.T) {
 		}
 	}
 }
+
+// TestInsightReasonsInTheReadersLanguage: a reason with a message is said
+// in the page's language with its numbers as the reader writes them (the
+// English page says its stored Text); one stored before reasons had a
+// message says its Text on every page.
+func TestInsightReasonsInTheReadersLanguage(t *testing.T) {
+	t.Parallel()
+	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+		e := newEnv(t, st)
+		num := func(v float64) *float64 { return &v }
+		l := e.license
+		score := insights.Score{LicenseID: l.ID, CustomerID: l.CustomerID, ProductID: l.ProductID, PolicyID: l.PolicyID, Kind: insights.KindChurn, Value: 0.834,
+			Reasons: []insights.Reason{
+				{Text: "used on 3 of the last 28 days, down from 21", Feature: "active_days_28", Value: 3, Key: "insights.reason.active_days.down",
+					Args: []insights.Arg{{Name: "days", Num: num(3)}, {Name: "prev", Num: num(21)}}},
+				{Text: "5.2 machine-days of use a week in the last 4 weeks, its own normal 10.5 (± 2.0)", Feature: "own_use_drop", Value: 2.6,
+					Key: "insights.reason.own_use", Args: []insights.Arg{{Name: "recent", Num: num(5.25), Digits: 1},
+						{Name: "normal", Num: num(10.5), Digits: 1}, {Name: "std", Num: num(2.04), Digits: 1}}},
+				{Text: "expires in 12 days with no renewal", Feature: "days_to_expiry", Value: 12},
+			},
+			ModelVersion: "churn-starting-2", StartingModel: true, ComputedAt: e.clock.Now()}
+		must(t, st.InsightScores().SaveScores(context.Background(), []insights.Score{score}, insights.Thresholds{}))
+		b := e.signedIn(licensing.RoleSupport)
+		for _, c := range []struct {
+			lang string
+			want []string
+		}{
+			{"", []string{"used on 3 of the last 28 days, down from 21", "5.2 machine-days of use a week in the last 4 weeks, its own normal 10.5 (± 2.0)",
+				"expires in 12 days with no renewal"}},
+			{"pt-PT", []string{"usada em 3 dos últimos 28 dias, menos do que os 21 anteriores",
+				"5,2 dias-máquina de uso por semana nas últimas 4 semanas; o seu normal é 10,5 (± 2,0)", "expires in 12 days with no renewal"}},
+			{"pt-BR", []string{"usada em 3 dos últimos 28 dias, menos do que os 21 anteriores",
+				"5,2 dias-máquina de uso por semana nas últimas 4 semanas; seu normal é 10,5 (± 2,0)", "expires in 12 days with no renewal"}},
+		} {
+			b.lang = c.lang
+			_, body := b.do("GET", "/console/licenses/"+l.ID, nil)
+			rows := rowsOf(t, body)
+			if len(rows) != 1 {
+				t.Fatalf("%q: %d insight rows, want 1", c.lang, len(rows))
+			}
+			for _, w := range c.want {
+				if !strings.Contains(rows[0], "<li>"+w+"</li>") {
+					t.Errorf("%q: the row does not say %q: %s", c.lang, w, rows[0])
+				}
+			}
+			_, body = b.do("GET", "/console/", nil)
+			if churn := section(t, body, "top-churn_risk", "</div>"); !strings.Contains(churn, c.want[0]) {
+				t.Errorf("%q: the overview's churn risk does not say %q: %s", c.lang, c.want[0], churn)
+			}
+		}
+	})
+}

@@ -36,6 +36,11 @@ type Reason struct {
 	Text    string  `json:"text"`    // "used on 3 of the last 28 days (was 21)"
 	Feature string  `json:"feature"` // the feature's stable name, "active_days_28"
 	Value   float64 `json:"value"`   // the feature's value
+	// Key and Args are Text as a catalog message and its values, for
+	// pages in the reader's language (Reason.In); empty in rows stored
+	// before them.
+	Key  string `json:"key,omitempty"` // "insights.reason.active_days.down"
+	Args []Arg  `json:"args,omitempty"`
 }
 
 // Score is one kind of score of one license at one moment.
@@ -349,7 +354,8 @@ func (e *Engine) ScoreFeatures(fs []Features) []Score {
 			g.ChurnLogit = churn.logOdds(f)
 			s.Value, s.Reasons = block.score(&g)
 		} else {
-			s.Value, s.Reasons = 1, []Reason{{Text: "the license is " + string(f.Status), Feature: "status", Value: 1}}
+			s.Value, s.Reasons = 1, []Reason{reason("the license is "+string(f.Status), "status", 1,
+				"insights.reason.status", msgArg("status", "status.license."+string(f.Status)))}
 		}
 		out = append(out, finish(s))
 

@@ -14,7 +14,7 @@ import (
 type term struct {
 	name  string
 	value func(f *Features) float64
-	text  func(f *Features) string
+	text  func(f *Features) said
 	// present says whether the term has something to name: a count that
 	// is 0 may weigh (a trained model's mean is above it) but is never a
 	// reason ("0 machines deactivated"). nil: always.
@@ -38,6 +38,14 @@ func b2f(b bool) float64 {
 	return 0
 }
 
+// said is a reason's sentence: its English text and its catalog message.
+type said struct {
+	text, key string
+	args      []Arg
+}
+
+func say(text, key string, args ...Arg) said { return said{text, key, args} }
+
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
@@ -45,36 +53,46 @@ func plural(n int, one, many string) string {
 	return fmt.Sprintf("%d %s", n, many)
 }
 
-func activeDaysText(f *Features) string {
+func activeDaysText(f *Features) said {
 	s := fmt.Sprintf("used on %d of the last 28 days", f.ActiveDays28)
+	args := []Arg{intArg("days", f.ActiveDays28), intArg("prev", f.ActiveDaysPrev28)}
 	switch {
 	case f.ActiveDaysPrev28 > f.ActiveDays28:
-		return s + fmt.Sprintf(", down from %d", f.ActiveDaysPrev28)
+		return say(s+fmt.Sprintf(", down from %d", f.ActiveDaysPrev28), "insights.reason.active_days.down", args...)
 	case f.ActiveDaysPrev28 < f.ActiveDays28:
-		return s + fmt.Sprintf(", up from %d", f.ActiveDaysPrev28)
+		return say(s+fmt.Sprintf(", up from %d", f.ActiveDaysPrev28), "insights.reason.active_days.up", args...)
 	}
-	return s + ", as in the 28 before"
+	return say(s+", as in the 28 before", "insights.reason.active_days.same", args[0])
 }
 
-func paymentText(f *Features) string {
+// paymentText is one sentence of parts, each a message of its own: the
+// payment's state, how long, the failed attempts, the dunning window.
+func paymentText(f *Features) said {
 	if !f.PaymentTrouble {
-		return "payments are up to date"
+		return say("payments are up to date", "insights.reason.payment.ok")
 	}
-	s := "a payment is past due"
+	s, state := "a payment is past due", msgArg("state", "insights.reason.payment.past_due")
 	if f.PaymentUnpaid {
-		s = "a payment is unpaid"
+		s, state = "a payment is unpaid", msgArg("state", "insights.reason.payment.unpaid")
 	}
+	since := msgArg("since", "insights.reason.payment.none")
 	if f.PastDueDays >= 1 {
 		s += fmt.Sprintf(" for %s", plural(int(f.PastDueDays), "day", "days"))
+		since = unitArg("since", "insights.reason.payment.for_days", int(f.PastDueDays))
 	}
 	s += ", " + plural(f.FailedAttempts, "failed attempt", "failed attempts")
+	dunning := msgArg("dunning", "insights.reason.payment.none")
 	if f.DunningDaysLeft < maxHorizon {
 		if f.DunningDaysLeft < 0 {
-			return s + ", the dunning window is over"
+			s += ", the dunning window is over"
+			dunning = msgArg("dunning", "insights.reason.payment.dunning_over")
+		} else {
+			s += fmt.Sprintf(", the dunning window ends in %d days", int(math.Ceil(f.DunningDaysLeft)))
+			dunning = unitArg("dunning", "insights.reason.payment.dunning_ends", int(math.Ceil(f.DunningDaysLeft)))
 		}
-		return s + fmt.Sprintf(", the dunning window ends in %d days", int(math.Ceil(f.DunningDaysLeft)))
 	}
-	return s
+	return say(s, "insights.reason.payment.trouble", state, since,
+		unitArg("attempts", "insights.unit.failed_attempts", f.FailedAttempts), dunning)
 }
 
 func ownDrop(f *Features) float64 {
@@ -95,8 +113,9 @@ func gapBeyond(f *Features) float64 {
 	return math.Max(0, f.DaysSinceUse-float64(f.BaseMaxGap))
 }
 
-func ownUseText(f *Features) string {
-	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, its own normal %.1f (± %.1f)", f.RecentWeekActive, f.BaseWeekActive, f.BaseWeekStd)
+func ownUseText(f *Features) said {
+	return say(fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, its own normal %.1f (± %.1f)", f.RecentWeekActive, f.BaseWeekActive, f.BaseWeekStd),
+		"insights.reason.own_use", numArg("recent", f.RecentWeekActive, 1), numArg("normal", f.BaseWeekActive, 1), numArg("std", f.BaseWeekStd, 1))
 }
 
 // earlierRatio is the log of the last 4 weeks' use against the earlier
@@ -128,8 +147,9 @@ func earlierDrop(f *Features) float64 {
 	return math.Max(-4, math.Min(6, (f.EarlierWeekActive-f.RecentWeekActive)/math.Max(f.EarlierWeekStd/2, 0.5)))
 }
 
-func earlierText(f *Features) string {
-	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, %.1f a week 3 to 6 months ago", f.RecentWeekActive, f.EarlierWeekActive)
+func earlierText(f *Features) said {
+	return say(fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks, %.1f a week 3 to 6 months ago", f.RecentWeekActive, f.EarlierWeekActive),
+		"insights.reason.earlier_use", numArg("recent", f.RecentWeekActive, 1), numArg("earlier", f.EarlierWeekActive, 1))
 }
 
 // ownZ is the fall of the last 4 weeks' mean below the license's own
@@ -152,9 +172,11 @@ func bestWeekRatio(f *Features) float64 {
 	return math.Max(-3, math.Min(3, math.Log((f.RecentBestWeek+0.5)/(f.OwnWeekMedian+0.5))))
 }
 
-func ownNormalText(f *Features) string {
-	return fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks (the best week %.0f), its own normal over %d weeks %.1f (± %.1f)",
-		f.RecentWeekActive, f.RecentBestWeek, f.OwnWeeks, f.OwnWeekMean, f.OwnWeekStd)
+func ownNormalText(f *Features) said {
+	return say(fmt.Sprintf("%.1f machine-days of use a week in the last 4 weeks (the best week %.0f), its own normal over %d weeks %.1f (± %.1f)",
+		f.RecentWeekActive, f.RecentBestWeek, f.OwnWeeks, f.OwnWeekMean, f.OwnWeekStd),
+		"insights.reason.own_normal", numArg("recent", f.RecentWeekActive, 1), numArg("best", f.RecentBestWeek, 0),
+		intArg("weeks", f.OwnWeeks), numArg("normal", f.OwnWeekMean, 1), numArg("std", f.OwnWeekStd, 1))
 }
 
 // sustainedDrop is the share of its usual week the license lost in the
@@ -168,17 +190,19 @@ func sustainedDrop(f *Features) float64 {
 	return lost * float64(min(f.LowWeeks, 8)) / 8
 }
 
-func lowWeeksText(f *Features) string {
-	return fmt.Sprintf("each of the last %s below 3/4 of its usual week (%.1f machine-days; %.1f a week in the last 4)",
-		plural(f.LowWeeks, "week", "weeks"), f.UsualWeek, f.RecentWeekActive)
+func lowWeeksText(f *Features) said {
+	return say(fmt.Sprintf("each of the last %s below 3/4 of its usual week (%.1f machine-days; %.1f a week in the last 4)",
+		plural(f.LowWeeks, "week", "weeks"), f.UsualWeek, f.RecentWeekActive),
+		"insights.reason.low_weeks", unitArg("weeks", "insights.unit.weeks", f.LowWeeks), numArg("usual", f.UsualWeek, 1), numArg("recent", f.RecentWeekActive, 1))
 }
 
 // The terms of the churn and block models.
 var (
 	termTrend = term{"renewal_trend", func(f *Features) float64 {
 		return math.Log(float64(f.Renewals28+1) / float64(f.RenewalsPrev28+1))
-	}, func(f *Features) string {
-		return fmt.Sprintf("%d renewals and heartbeats in the last 28 days, %d in the 28 before", f.Renewals28, f.RenewalsPrev28)
+	}, func(f *Features) said {
+		return say(fmt.Sprintf("%d renewals and heartbeats in the last 28 days, %d in the 28 before", f.Renewals28, f.RenewalsPrev28),
+			"insights.reason.renewal_trend", intArg("recent", int(f.Renewals28)), intArg("prev", int(f.RenewalsPrev28)))
 	}, nil}
 	termActiveDays   = term{"active_days_28", func(f *Features) float64 { return float64(f.ActiveDays28) }, activeDaysText, nil}
 	termActiveChange = term{"active_days_change", func(f *Features) float64 {
@@ -186,31 +210,34 @@ var (
 	}, activeDaysText, nil}
 	termMachinesPerSeat = term{"machines_per_seat_14", func(f *Features) float64 {
 		return float64(f.MachinesUsed14) / float64(f.Seats)
-	}, func(f *Features) string {
-		return fmt.Sprintf("%d of %d seats used in the last 14 days", f.MachinesUsed14, f.Seats)
+	}, func(f *Features) said {
+		return say(fmt.Sprintf("%d of %d seats used in the last 14 days", f.MachinesUsed14, f.Seats),
+			"insights.reason.seats_used", intArg("used", f.MachinesUsed14), intArg("seats", f.Seats))
 	}, nil}
-	termSinceUse = term{"days_since_use", func(f *Features) float64 { return f.DaysSinceUse }, func(f *Features) string {
+	termSinceUse = term{"days_since_use", func(f *Features) float64 { return f.DaysSinceUse }, func(f *Features) said {
 		switch {
 		case f.DaysSinceUse >= maxSince:
-			return "not used in the last 60 days"
+			return say("not used in the last 60 days", "insights.reason.since_use.none")
 		case f.DaysSinceUse < 1:
-			return "used today"
+			return say("used today", "insights.reason.since_use.today")
 		}
-		return fmt.Sprintf("last used %d days ago", int(f.DaysSinceUse))
+		return say(fmt.Sprintf("last used %d days ago", int(f.DaysSinceUse)), "insights.reason.since_use.days", intArg("n", int(f.DaysSinceUse)))
 	}, nil}
-	termDeactivations = counted(term{"deactivations_28", func(f *Features) float64 { return float64(f.Deactivations28) }, func(f *Features) string {
-		return plural(f.Deactivations28, "machine", "machines") + " deactivated in the last 28 days"
+	termDeactivations = counted(term{"deactivations_28", func(f *Features) float64 { return float64(f.Deactivations28) }, func(f *Features) said {
+		return say(plural(f.Deactivations28, "machine", "machines")+" deactivated in the last 28 days", "insights.reason.deactivations", intArg("n", f.Deactivations28))
 	}, nil})
-	termRefused = counted(term{"refused_renewals_28", func(f *Features) float64 { return float64(f.RefusedRenewals28) }, func(f *Features) string {
-		return plural(f.RefusedRenewals28, "renewal or heartbeat", "renewals and heartbeats") + " refused in the last 28 days"
+	termRefused = counted(term{"refused_renewals_28", func(f *Features) float64 { return float64(f.RefusedRenewals28) }, func(f *Features) said {
+		return say(plural(f.RefusedRenewals28, "renewal or heartbeat", "renewals and heartbeats")+" refused in the last 28 days",
+			"insights.reason.refused_renewals", intArg("n", f.RefusedRenewals28))
 	}, nil})
-	termSeatRefusals = counted(term{"seat_refusals_28", func(f *Features) float64 { return float64(f.SeatRefusals28) }, func(f *Features) string {
-		return plural(f.SeatRefusals28, "activation", "activations") + " refused for the seat limit in the last 28 days"
+	termSeatRefusals = counted(term{"seat_refusals_28", func(f *Features) float64 { return float64(f.SeatRefusals28) }, func(f *Features) said {
+		return say(plural(f.SeatRefusals28, "activation", "activations")+" refused for the seat limit in the last 28 days",
+			"insights.reason.seat_refusals", intArg("n", f.SeatRefusals28))
 	}, nil})
 	// termSeats weighs, but a plan's size is nothing the license did: it
 	// is never a reason ("1 seat" said nothing to act on).
-	termSeats = term{"seats_log", func(f *Features) float64 { return math.Log(float64(f.Seats)) }, func(f *Features) string {
-		return plural(f.Seats, "seat", "seats")
+	termSeats = term{"seats_log", func(f *Features) float64 { return math.Log(float64(f.Seats)) }, func(f *Features) said {
+		return say(plural(f.Seats, "seat", "seats"), "insights.unit.seats", intArg("n", f.Seats))
 	}, func(*Features) bool { return false }}
 	termPayment = term{"payment_trouble", func(f *Features) float64 { return b2f(f.PaymentTrouble) }, paymentText,
 		func(f *Features) bool { return f.PaymentTrouble }}
@@ -228,8 +255,8 @@ var (
 		}
 		return math.Max(0, math.Min(1, (14-f.DunningDaysLeft)/14))
 	}, paymentText, func(f *Features) bool { return f.PaymentTrouble && f.DunningDaysLeft < maxHorizon }}
-	termCardFirst = term{"card_expires_first", func(f *Features) float64 { return b2f(f.CardExpiresFirst) }, func(f *Features) string {
-		return "the card on file expires before the license does"
+	termCardFirst = term{"card_expires_first", func(f *Features) float64 { return b2f(f.CardExpiresFirst) }, func(f *Features) said {
+		return say("the card on file expires before the license does", "insights.reason.card_first")
 	}, func(f *Features) bool { return f.CardExpiresFirst }}
 	// termOwnDrop is the fall of the last 4 weeks' use below the license's
 	// own normal, in its own standard deviations (at least half a day a
@@ -249,42 +276,46 @@ var (
 	termOwnZ         = term{"own_use_z", ownZ, ownNormalText, func(f *Features) bool { return ownZ(f) > 0 }}
 	termBestWeek     = term{"best_week_ratio", bestWeekRatio, ownNormalText, func(f *Features) bool { return bestWeekRatio(f) < 0 }}
 	termSustained    = term{"sustained_drop", sustainedDrop, lowWeeksText, func(f *Features) bool { return sustainedDrop(f) > 0 }}
-	termGapBeyond    = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) string {
-		return fmt.Sprintf("not used for %d days, its longest gap in the 8 weeks before was %d", int(f.DaysSinceUse), f.BaseMaxGap)
+	termGapBeyond    = term{"unused_beyond_own_gaps", gapBeyond, func(f *Features) said {
+		return say(fmt.Sprintf("not used for %d days, its longest gap in the 8 weeks before was %d", int(f.DaysSinceUse), f.BaseMaxGap),
+			"insights.reason.gap_beyond", unitArg("days", "insights.unit.days", int(f.DaysSinceUse)), intArg("gap", f.BaseMaxGap))
 	}, func(f *Features) bool { return gapBeyond(f) > 0 }}
 	// termChurnNear stacks the churn model on block risk: a license that
 	// will not be renewed lapses at its expiry, so near it block risk is
 	// churn risk.
 	termChurnNear = term{"expiry_near_churn", func(f *Features) float64 {
 		return termExpiryNear.value(f) * f.ChurnLogit
-	}, func(f *Features) string {
-		return fmt.Sprintf("likely not renewed (churn risk %.2f) as its end nears", sigmoid(f.ChurnLogit))
+	}, func(f *Features) said {
+		return say(fmt.Sprintf("likely not renewed (churn risk %.2f) as its end nears", sigmoid(f.ChurnLogit)),
+			"insights.reason.churn_near", numArg("risk", sigmoid(f.ChurnLogit), 2))
 	}, func(f *Features) bool { return termExpiryNear.value(f) > 0 && f.ChurnLogit > 0 }}
 	termExpiryDrop = term{"expiry_near_use_drop", func(f *Features) float64 {
 		return termExpiryNear.value(f) * math.Max(0, ownDrop(f))
 	}, ownUseText, func(f *Features) bool { return ownDrop(f) > 0 && termExpiryNear.value(f) > 0 }}
-	termCustomerChurns = counted(term{"customer_churns", func(f *Features) float64 { return float64(f.CustomerChurns) }, func(f *Features) string {
-		return plural(f.CustomerChurns, "other license", "other licenses") + " of the customer expired without renewal" +
-			fmt.Sprintf(" (%d renewed)", f.CustomerRenewals)
+	termCustomerChurns = counted(term{"customer_churns", func(f *Features) float64 { return float64(f.CustomerChurns) }, func(f *Features) said {
+		return say(plural(f.CustomerChurns, "other license", "other licenses")+" of the customer expired without renewal"+
+			fmt.Sprintf(" (%d renewed)", f.CustomerRenewals), "insights.reason.customer_churns", intArg("n", f.CustomerChurns), intArg("renewed", f.CustomerRenewals))
 	}, nil})
-	termSupport = counted(term{"support_actions", func(f *Features) float64 { return float64(f.SupportActions) }, func(f *Features) string {
-		return plural(f.SupportActions, "support action", "support actions") + " (suspension, reinstatement, transfer, plan change) in the last 90 days"
+	termSupport = counted(term{"support_actions", func(f *Features) float64 { return float64(f.SupportActions) }, func(f *Features) said {
+		return say(plural(f.SupportActions, "support action", "support actions")+" (suspension, reinstatement, transfer, plan change) in the last 90 days",
+			"insights.reason.support_actions", intArg("n", f.SupportActions))
 	}, nil})
 	// termExpiryNear is 0 a month or more before the end of the grace
 	// period, rising to 1 at its end: an extension moves the expiry, so a
 	// license near its end is one not extended yet.
 	termExpiryNear = term{"expiry_near", func(f *Features) float64 {
 		return math.Max(0, math.Min(1, (30-f.DaysToGraceEnd)/30))
-	}, func(f *Features) string {
+	}, func(f *Features) said {
 		switch {
 		case f.DaysToExpiry >= maxHorizon:
-			return "never expires"
+			return say("never expires", "insights.reason.expiry.never")
 		case f.DaysToExpiry < 0 && f.DaysToGraceEnd >= 0:
-			return fmt.Sprintf("expired %d days ago, in its grace period for %d more days, not extended", int(-f.DaysToExpiry), int(f.DaysToGraceEnd))
+			return say(fmt.Sprintf("expired %d days ago, in its grace period for %d more days, not extended", int(-f.DaysToExpiry), int(f.DaysToGraceEnd)),
+				"insights.reason.expiry.grace", unitArg("ago", "insights.unit.days", int(-f.DaysToExpiry)), unitArg("left", "insights.unit.more_days", int(f.DaysToGraceEnd)))
 		case f.DaysToExpiry < 0:
-			return fmt.Sprintf("expired %d days ago, not extended", int(-f.DaysToExpiry))
+			return say(fmt.Sprintf("expired %d days ago, not extended", int(-f.DaysToExpiry)), "insights.reason.expiry.expired", intArg("n", int(-f.DaysToExpiry)))
 		}
-		return fmt.Sprintf("expires in %d days, not extended yet", int(f.DaysToExpiry))
+		return say(fmt.Sprintf("expires in %d days, not extended yet", int(f.DaysToExpiry)), "insights.reason.expiry.in", intArg("n", int(f.DaysToExpiry)))
 	}, nil}
 )
 
@@ -519,11 +550,11 @@ func reasonsOf[T any](f *Features, terms []term, pick []T, limit int, at func(T)
 			break
 		}
 		j, v := at(p)
-		text := terms[j].text(f)
-		if slices.ContainsFunc(out, func(r Reason) bool { return r.Text == text }) {
+		s := terms[j].text(f)
+		if slices.ContainsFunc(out, func(r Reason) bool { return r.Text == s.text }) {
 			continue
 		}
-		out = append(out, Reason{Text: text, Feature: terms[j].name, Value: round4(v)})
+		out = append(out, reason(s.text, terms[j].name, round4(v), s.key, s.args...))
 	}
 	return out
 }

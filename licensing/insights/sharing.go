@@ -57,7 +57,7 @@ type peerMetric struct {
 	weight, floor float64
 	typical       float64 // the starting median (no peers to compare with)
 	value         func(f *Features) float64
-	text          func(f *Features, median float64) string
+	text          func(f *Features, median float64) said
 }
 
 // perSeat divides a count by the square root of the seats: a 25-seat
@@ -80,31 +80,35 @@ var peerMetrics = []peerMetric{
 			return 0
 		}
 		return perSeat(max(0, f.Fingerprints90-f.Seats-replacedFree), f)
-	}, func(f *Features, med float64) string {
-		return fmt.Sprintf("%d different machines activated in the last 90 days on %s from %d networks (peers: %.1f more than their seats per √seat)",
-			f.Fingerprints90, plural(f.Seats, "seat", "seats"), f.ActivationNetworks90, med)
+	}, func(f *Features, med float64) said {
+		return say(fmt.Sprintf("%d different machines activated in the last 90 days on %s from %d networks (peers: %.1f more than their seats per √seat)",
+			f.Fingerprints90, plural(f.Seats, "seat", "seats"), f.ActivationNetworks90, med), "insights.reason.extra_fingerprints",
+			intArg("machines", f.Fingerprints90), unitArg("seats", "insights.unit.seats", f.Seats), intArg("networks", f.ActivationNetworks90), numArg("peers", med, 1))
 	}},
 	{"deactivations_90", 0.3, 1, 0, func(f *Features) float64 {
 		if f.Fleet {
 			return 0
 		}
 		return perSeat(max(0, f.Deactivations90-replacedFree), f)
-	}, func(f *Features, med float64) string {
-		return fmt.Sprintf("%s deactivated in the last 90 days on %s (peers: %.1f per √seat)", plural(f.Deactivations90, "machine", "machines"),
-			plural(f.Seats, "seat", "seats"), med)
+	}, func(f *Features, med float64) said {
+		return say(fmt.Sprintf("%s deactivated in the last 90 days on %s (peers: %.1f per √seat)", plural(f.Deactivations90, "machine", "machines"),
+			plural(f.Seats, "seat", "seats"), med), "insights.reason.deactivations_90",
+			unitArg("machines", "insights.unit.machines", f.Deactivations90), unitArg("seats", "insights.unit.seats", f.Seats), numArg("peers", med, 1))
 	}},
 	{"networks_per_seat_28", 0.4, 0.5, 1, func(f *Features) float64 { return float64(f.Networks28) / float64(f.Seats) },
-		func(f *Features, med float64) string {
-			return fmt.Sprintf("used from %d networks in the last 28 days, up to %d on one day (%.1f per seat; peers %.1f)",
-				f.Networks28, f.MaxNetworksDay, float64(f.Networks28)/float64(f.Seats), med)
+		func(f *Features, med float64) said {
+			return say(fmt.Sprintf("used from %d networks in the last 28 days, up to %d on one day (%.1f per seat; peers %.1f)",
+				f.Networks28, f.MaxNetworksDay, float64(f.Networks28)/float64(f.Seats), med), "insights.reason.networks",
+				intArg("networks", f.Networks28), intArg("day", f.MaxNetworksDay), numArg("per_seat", float64(f.Networks28)/float64(f.Seats), 1), numArg("peers", med, 1))
 		}},
 	{"activation_burst", 0.4, 1, 0, func(f *Features) float64 {
 		if f.Fleet {
 			return 0
 		}
 		return perSeat(max(0, f.BurstDay-f.Seats), f)
-	}, func(f *Features, med float64) string {
-		return fmt.Sprintf("%d activations on a single day for %s", f.BurstDay, plural(f.Seats, "seat", "seats"))
+	}, func(f *Features, med float64) said {
+		return say(fmt.Sprintf("%d activations on a single day for %s", f.BurstDay, plural(f.Seats, "seat", "seats")), "insights.reason.burst",
+			intArg("activations", f.BurstDay), unitArg("seats", "insights.unit.seats", f.Seats))
 	}},
 }
 
@@ -180,29 +184,34 @@ func scoreSharing(f *Features, ref peerRef) (float64, []Reason) {
 	for i, m := range peerMetrics {
 		v := m.value(f)
 		z := clampZ((v - ref.median[i]) / ref.scale[i])
-		ev = append(ev, evidence{m.weight * z, Reason{Text: m.text(f, ref.median[i]), Feature: m.name, Value: round4(v)}})
+		s := m.text(f, ref.median[i])
+		ev = append(ev, evidence{m.weight * z, reason(s.text, m.name, round4(v), s.key, s.args...)})
 	}
 	own := 0.0
 	if !f.Fleet {
 		own = clampZ((float64(f.RecentActivations) - f.BaselineActivations) / math.Max(madToSigma*f.BaselineMAD, 1))
 	}
-	ev = append(ev, evidence{0.3 * own, Reason{Text: fmt.Sprintf("%s in the last 14 days, usually %.0f a fortnight",
-		plural(f.RecentActivations, "activation", "activations"), f.BaselineActivations), Feature: "own_activation_history", Value: float64(f.RecentActivations)}})
+	ev = append(ev, evidence{0.3 * own, reason(fmt.Sprintf("%s in the last 14 days, usually %.0f a fortnight",
+		plural(f.RecentActivations, "activation", "activations"), f.BaselineActivations), "own_activation_history", float64(f.RecentActivations),
+		"insights.reason.own_activations", unitArg("activations", "insights.unit.activations", f.RecentActivations), numArg("usual", f.BaselineActivations, 0))})
 	clones := 0
 	if !f.Fleet && !f.CloneFleet {
 		clones = min(f.Clones, maxClones)
 	}
-	what := "machine id"
+	what, whatKey := "machine id", "insights.reason.clone.machine_id"
 	if f.CloneByFingerprint {
-		what = "fingerprint"
+		what, whatKey = "fingerprint", "insights.reason.clone.fingerprint"
 	}
-	ev = append(ev, evidence{clonePoints * float64(clones), Reason{Text: fmt.Sprintf("%s %s seen with %d different hostnames (%s) from %s",
+	ev = append(ev, evidence{clonePoints * float64(clones), reason(fmt.Sprintf("%s %s seen with %d different hostnames (%s) from %s",
 		what, f.CloneKey, f.Clones+1, strings.Join(f.CloneHosts, ", "), plural(f.CloneNetworks, "network", "networks")),
-		Feature: "cloned_machines", Value: float64(f.Clones)}})
-	ev = append(ev, evidence{tamperingPoints * float64(min(f.ClockTampering, maxTamperings)), Reason{Text: "clock tampering reported " +
-		plural(f.ClockTampering, "time", "times") + " in the last 90 days", Feature: "clock_tampering", Value: float64(f.ClockTampering)}})
-	ev = append(ev, evidence{capDayPoints * float64(min(f.CapRefusalDays28, maxCapDays)), Reason{Text: "activations refused by the activation cap on " +
-		plural(f.CapRefusalDays28, "day", "days") + " of the last 28", Feature: "activation_limited_days_28", Value: float64(f.CapRefusalDays28)}})
+		"cloned_machines", float64(f.Clones), "insights.reason.clone", msgArg("what", whatKey), wordArg("key", f.CloneKey),
+		intArg("hostnames", f.Clones+1), wordArg("hosts", strings.Join(f.CloneHosts, ", ")), unitArg("networks", "insights.unit.networks", f.CloneNetworks))})
+	ev = append(ev, evidence{tamperingPoints * float64(min(f.ClockTampering, maxTamperings)), reason("clock tampering reported "+
+		plural(f.ClockTampering, "time", "times")+" in the last 90 days", "clock_tampering", float64(f.ClockTampering),
+		"insights.reason.clock_tampering", intArg("n", f.ClockTampering))})
+	ev = append(ev, evidence{capDayPoints * float64(min(f.CapRefusalDays28, maxCapDays)), reason("activations refused by the activation cap on "+
+		plural(f.CapRefusalDays28, "day", "days")+" of the last 28", "activation_limited_days_28", float64(f.CapRefusalDays28),
+		"insights.reason.cap_refusals", intArg("n", f.CapRefusalDays28))})
 	z := sharingBias
 	for _, e := range ev {
 		z += e.points
@@ -250,12 +259,13 @@ func scoreUpgrade(f *Features) (float64, []Reason) {
 	full := float64(f.FullDays28) / recentDays
 	held := f.ActiveMachines >= f.Seats
 	ev := []evidence{
-		{upgradePerDay * float64(min(f.SeatRefusalDays28, upgradeMaxDays)), Reason{Text: fmt.Sprintf("activations refused for the seat limit on %d of the last 28 days (%s)",
-			f.SeatRefusalDays28, plural(f.SeatRefusals28, "refusal", "refusals")), Feature: "seat_refusal_days_28", Value: float64(f.SeatRefusalDays28)}},
-		{upgradeFullWeight * full, Reason{Text: fmt.Sprintf("all %s in use on %d of the last 28 days", plural(f.Seats, "seat", "seats"), f.FullDays28),
-			Feature: "full_days_28", Value: float64(f.FullDays28)}},
-		{upgradeHeldWeight * b2f(held), Reason{Text: fmt.Sprintf("%d of %d seats hold a machine", f.ActiveMachines, f.Seats),
-			Feature: "machines_held", Value: float64(f.ActiveMachines)}},
+		{upgradePerDay * float64(min(f.SeatRefusalDays28, upgradeMaxDays)), reason(fmt.Sprintf("activations refused for the seat limit on %d of the last 28 days (%s)",
+			f.SeatRefusalDays28, plural(f.SeatRefusals28, "refusal", "refusals")), "seat_refusal_days_28", float64(f.SeatRefusalDays28),
+			"insights.reason.seat_refusal_days", intArg("days", f.SeatRefusalDays28), unitArg("refusals", "insights.unit.refusals", f.SeatRefusals28))},
+		{upgradeFullWeight * full, reason(fmt.Sprintf("all %s in use on %d of the last 28 days", plural(f.Seats, "seat", "seats"), f.FullDays28),
+			"full_days_28", float64(f.FullDays28), "insights.reason.full_days", unitArg("seats", "insights.unit.seats", f.Seats), intArg("days", f.FullDays28))},
+		{upgradeHeldWeight * b2f(held), reason(fmt.Sprintf("%d of %d seats hold a machine", f.ActiveMachines, f.Seats),
+			"machines_held", float64(f.ActiveMachines), "insights.reason.machines_held", intArg("machines", f.ActiveMachines), intArg("seats", f.Seats))},
 	}
 	z := upgradeBias
 	for _, e := range ev {
@@ -267,8 +277,8 @@ func scoreUpgrade(f *Features) (float64, []Reason) {
 		if len(reasons) > 2 {
 			reasons = reasons[:2]
 		}
-		reasons = append(reasons, Reason{Text: fmt.Sprintf("already on the largest plan (%s): suggest a custom plan, a talk with sales",
-			plural(f.Seats, "seat", "seats")), Feature: "largest_plan", Value: float64(f.Seats)})
+		reasons = append(reasons, reason(fmt.Sprintf("already on the largest plan (%s): suggest a custom plan, a talk with sales",
+			plural(f.Seats, "seat", "seats")), "largest_plan", float64(f.Seats), "insights.reason.largest_plan", unitArg("seats", "insights.unit.seats", f.Seats)))
 	}
 	return p, reasons
 }
