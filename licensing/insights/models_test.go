@@ -79,8 +79,10 @@ const (
 	maxErraticJob = 0.05
 	// Quiet non-renewers the job finds: on the traps mix at test size the
 	// models train on some 250 outcomes, most of them loyal traps, and
-	// find half (at 10,000 licenses, traps seed 1: 77 %).
-	minQuietJob, minQuietJobTraps = 0.85, 0.4
+	// find half; churn announced only after two consecutive runs high
+	// finds one fewer of 21 on traps seed 7 (38 %). At 10,000 licenses,
+	// traps seed 1: 77 % (84 % when one run sufficed).
+	minQuietJob, minQuietJobTraps = 0.85, 0.35
 	minUpgradeRecall              = 0.85
 	maxCalibrationError           = 0.08
 	// The wide and traps mixes' test halves may hold another share of
