@@ -3,6 +3,7 @@ package storage_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 	"time"
@@ -117,6 +118,19 @@ func TestTopScores(t *testing.T) {
 		must(t, err)
 		if len(all) != 6 || all[5].Value != 0.71 {
 			t.Errorf("every churn score ≥ 0.7: %d, lowest %v; want 6, 0.71", len(all), all[len(all)-1].Value)
+		}
+
+		// LatestValues: the stored score of each kind of the licenses
+		// asked for (the job's previous run), none of the others.
+		prev, err := s.InsightScores().LatestValues(ctx, []string{"lic-0", "lic-3", "lic-none"})
+		must(t, err)
+		want := map[insights.ScoreKey]float64{{LicenseID: "lic-0", Kind: insights.KindChurn}: 0.71,
+			{LicenseID: "lic-0", Kind: insights.KindSharing}: 1, {LicenseID: "lic-3", Kind: insights.KindChurn}: 0.99}
+		if !maps.Equal(prev, want) {
+			t.Errorf("latest values %v, want %v", prev, want)
+		}
+		if prev, err := s.InsightScores().LatestValues(ctx, nil); err != nil || len(prev) != 0 {
+			t.Errorf("latest values of no license: %v %v", prev, err)
 		}
 	})
 }

@@ -253,6 +253,28 @@ func (i *InsightScores) SaveScores(ctx context.Context, scores []insights.Score,
 	return translate(q.CreateInBatches(hist, 100).Error)
 }
 
+// LatestValues implements insights.ScoreStore: the primary key
+// (license_id, kind) serves it.
+func (i *InsightScores) LatestValues(ctx context.Context, licenseIDs []string) (map[insights.ScoreKey]float64, error) {
+	out := map[insights.ScoreKey]float64{}
+	// Chunks keep the IN list under any driver's limit of parameters.
+	for ids := range slices.Chunk(licenseIDs, 500) {
+		var rows []struct {
+			LicenseID string
+			Kind      string
+			Score     float64
+		}
+		err := i.s.q(ctx).Raw(`SELECT license_id, kind, score FROM insight_scores WHERE license_id IN ?`, ids).Scan(&rows).Error
+		if err != nil {
+			return nil, translate(err)
+		}
+		for _, r := range rows {
+			out[insights.ScoreKey{LicenseID: r.LicenseID, Kind: insights.Kind(r.Kind)}] = r.Score
+		}
+	}
+	return out, nil
+}
+
 // ClaimAlert implements insights.ScoreStore.
 func (i *InsightScores) ClaimAlert(ctx context.Context, licenseID string, kind insights.Kind, at time.Time) (bool, error) {
 	r := i.s.q(ctx).Exec(`UPDATE insight_scores SET alerted_at = ? WHERE license_id = ? AND kind = ? AND alerted_at IS NULL`, at.UTC(), licenseID, string(kind))

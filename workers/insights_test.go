@@ -56,6 +56,10 @@ func TestInsightsScoringOnceAcrossWorkers(t *testing.T) {
 	}
 	st1, st2 := open(), open()
 	w := newWorld(t, st1, []string{licensing.ActionInsightChurnRisk, licensing.ActionInsightUpgradeSuggested}, nil)
+	// A previous run's churn score at the threshold: churn is announced
+	// once it held two runs in a row, so this run's crossing is due.
+	must(t, st1.InsightScores().SaveScores(ctx, []insights.Score{{LicenseID: w.license.ID, Kind: insights.KindChurn, Value: 0.9,
+		ModelVersion: "gated", Reasons: []insights.Reason{}, ComputedAt: w.clock.Now().Add(-24 * time.Hour)}}, nil))
 	scorer := &gatedScorer{gate: make(chan struct{})}
 	var skipped atomic.Int32
 	var once sync.Once

@@ -60,9 +60,14 @@ func TestInsightsAPI(t *testing.T) {
 			var other struct{ ID string }
 			admin.mustCreate("/v1/customers", map[string]any{"name": "Other", "email": "o@other.test"}, &other)
 			admin.mustCreate("/v1/licenses", map[string]any{"policy_id": cat.policyID, "customer_id": other.ID}, nil)
+			// Churn is announced once it held two runs in a row.
 			res, err := app.scoring.Run(context.Background())
+			if err != nil || res.Licenses != 2 || res.Events != 0 {
+				t.Fatalf("first run: %+v %v, want no event", res, err)
+			}
+			res, err = app.scoring.Run(context.Background())
 			if err != nil || res.Licenses != 2 || res.Events != 2 {
-				t.Fatalf("run: %+v %v", res, err)
+				t.Fatalf("second run: %+v %v, want the 2 churn crossings", res, err)
 			}
 			type page struct {
 				Data       []insights.ScoreRecord

@@ -18,8 +18,8 @@ type BacktestKind struct {
 	// before expiry (NaN for the other kinds), over WindowProbes.
 	WindowAUC    float64
 	WindowProbes int
-	// Per license, as the daily job announces: at or above
-	// AlertThreshold on some origin.
+	// Per license, as the daily job announces (alertDue): at or above
+	// AlertThreshold on some origin (churn: on two consecutive ones).
 	AlertThreshold                            float64
 	Licenses, Positive, Flagged, TruePositive int
 	LicensePrecision, LicenseRecall           float64
@@ -68,8 +68,9 @@ type judged struct {
 // training outcomes: a row trains once its outcome is known, its decision
 // plus BlockHorizon before the origin) and the probes (HistoryBuilder with
 // Backtest set). retrain 0: every 28 days. A license counts as flagged
-// by the job when a score reaches its kind's alert threshold (alerts, as
-// the job's configuration; missing kinds DefaultAlertThreshold), the
+// by the job when the job would announce it (alertDue at its kind's alert
+// threshold: alerts, as the job's configuration; missing kinds
+// DefaultAlertThreshold), the
 // probes' precision and recall are at the engine's threshold.
 func RunBacktest(rows []HistoryRow, probes []ProbeRow, cfg EngineConfig, retrain time.Duration, alerts Thresholds) *BacktestResult {
 	if retrain <= 0 {
@@ -193,11 +194,14 @@ func (bk *BacktestKind) judgeProbes(js []judged) {
 	}
 }
 
-// judgeLicenses computes the per-license figures, as the job announces:
-// a license is flagged from its first probe at or above AlertThreshold.
+// judgeLicenses computes the per-license figures, as the job announces
+// (alertDue, the license's previous origin standing for the job's
+// previous run): a license is flagged from its first probe announced.
 func (bk *BacktestKind) judgeLicenses(js []judged) {
 	type lic struct {
 		positive, flagged bool
+		scored            bool    // a probe of the license was judged before
+		prev              float64 // the score of that probe
 		first             time.Time
 		decided           time.Time
 		profile           string
@@ -212,9 +216,10 @@ func (bk *BacktestKind) judgeLicenses(js []judged) {
 			order = append(order, j.license)
 		}
 		l.positive = l.positive || j.y
-		if j.score >= bk.AlertThreshold && !l.flagged {
+		if !l.flagged && alertDue(bk.Kind, bk.AlertThreshold, j.score, l.prev, l.scored) {
 			l.flagged, l.first = true, j.at
 		}
+		l.scored, l.prev = true, j.score
 	}
 	var leads, lp []float64
 	var lyes []bool

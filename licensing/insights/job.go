@@ -40,7 +40,8 @@ type JobConfig struct {
 // Snapshot of each from the stores, trains a Scorer on the installation's
 // past outcomes, scores, stores the scores, and announces each upward
 // crossing of a kind's threshold once, by an insight.* event in the outbox
-// (so webhooks and email alerts follow as for any event).
+// (so webhooks and email alerts follow as for any event); churn only once
+// the previous run's score was at or above the threshold too (alertDue).
 //
 // Several workers may run it at once: a run lock in the database lets one
 // run at a time (the others skip), and the announcement is a conditional
@@ -222,13 +223,18 @@ func (j *Job) scoreBatch(ctx context.Context, scorer Scorer, lics []licensing.Li
 	events := 0
 	err = j.store.InTx(ctx, func(tx ScoreStore) error {
 		events = 0
+		prev, err := tx.LatestValues(ctx, ids)
+		if err != nil {
+			return err
+		}
 		if err := tx.SaveScores(ctx, kept, j.cfg.Thresholds); err != nil {
 			return err
 		}
 		for i := range kept {
 			s := &kept[i]
 			th := j.cfg.Thresholds.Of(s.Kind)
-			if s.Value < th {
+			p, had := prev[ScoreKey{s.LicenseID, s.Kind}]
+			if !alertDue(s.Kind, th, s.Value, p, had) {
 				continue
 			}
 			claimed, err := tx.ClaimAlert(ctx, s.LicenseID, s.Kind, now)

@@ -100,8 +100,9 @@ func insightEvents(t *testing.T, st *storage.Store, action, license string) []li
 // TestScoringJob: the job builds each active license's snapshot from the
 // stores (telemetry with app versions and clock tampering, activations,
 // upgrade candidates), trains on the installation's own outcomes, stores
-// the scores, and announces each crossing once; a score that falls under
-// the threshold by the margin announces again when it rises.
+// the scores, and announces each crossing once (churn once it held two
+// runs in a row); a score that falls under the threshold by the margin
+// announces again when it rises.
 func TestScoringJob(t *testing.T) {
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
@@ -136,8 +137,15 @@ func TestScoringJob(t *testing.T) {
 			job := insights.NewJob(f.st.InsightScores(), insights.JobConfig{Clock: f.clock.Now, NewScorer: func() insights.Scorer { return fake },
 				Thresholds: insights.Thresholds{insights.KindChurn: 0.7, insights.KindUpgrade: 0.75}})
 			res := must[insights.RunResult](t)(job.Run(ctx))
-			if res.Skipped || res.Licenses != 2 || res.Scores != 8 || res.Events != 4 {
-				t.Fatalf("first run: %+v, want 2 licenses, 8 scores, 4 events (churn and upgrade of each)", res)
+			if res.Skipped || res.Licenses != 2 || res.Scores != 8 || res.Events != 2 {
+				t.Fatalf("first run: %+v, want 2 licenses, 8 scores, 2 events (upgrade of each; churn waits for a second run)", res)
+			}
+			if n := len(insightEvents(t, f.st, "insight.churn_risk", f.lic)); n != 0 {
+				t.Fatalf("one run high announced churn %d times, want none before a second run", n)
+			}
+			f.clock.Add(24 * time.Hour)
+			if res := must[insights.RunResult](t)(job.Run(ctx)); res.Events != 2 {
+				t.Fatalf("second run high: %d events, want 2 (churn of each)", res.Events)
 			}
 
 			snap := fake.snapshot(t, f.lic)
@@ -180,11 +188,16 @@ func TestScoringJob(t *testing.T) {
 					t.Fatalf("churn %.2f: %d events, want none", v, res.Events)
 				}
 			}
-			fake.set(insights.KindChurn, 0.5)
-			must[insights.RunResult](t)(job.Run(ctx))
-			fake.set(insights.KindChurn, 0.95)
+			// Re-armed, churn waits again for two runs in a row: single
+			// high runs between low ones announce nothing.
+			for i, v := range []float64{0.5, 0.95, 0.5, 0.95} {
+				fake.set(insights.KindChurn, v)
+				if res := must[insights.RunResult](t)(job.Run(ctx)); res.Events != 0 {
+					t.Fatalf("churn run %d at %.2f: %d events, want none", i, v, res.Events)
+				}
+			}
 			if res := must[insights.RunResult](t)(job.Run(ctx)); res.Events != 2 {
-				t.Fatalf("a new crossing: %d events, want 2 (churn of each license)", res.Events)
+				t.Fatalf("a new crossing held two runs: %d events, want 2 (churn of each license)", res.Events)
 			}
 			if n := len(insightEvents(t, f.st, "insight.churn_risk", f.lic)); n != 2 {
 				t.Errorf("%d churn events, want 2", n)

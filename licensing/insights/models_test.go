@@ -73,13 +73,16 @@ func logEvaluation(t *testing.T, ev *insights.Evaluation) {
 const (
 	maxErraticChurn = 0.12 // the target is 5 % (evaluate, 10,000 licenses); a test half holds 20 to 40 erratic licenses
 	// Flagged by the daily job in the backtest: the target. At test sizes
-	// none is flagged; at 10,000 licenses evaluate prints 2.0 % (traps,
-	// seed 1), 3.3 % (traps, seed 2) and 7.2 % (wide, seed 1: not met).
+	// none is flagged; at 10,000 licenses evaluate prints, with churn
+	// announced after two consecutive runs high, 0.3 % (traps, seed 1) and
+	// 2.6 % (wide, seed 1; 2.0 % and 7.2 % when one run sufficed).
 	maxErraticJob = 0.05
 	// Quiet non-renewers the job finds: on the traps mix at test size the
 	// models train on some 250 outcomes, most of them loyal traps, and
-	// find half (at 10,000 licenses, traps seed 1: 84 %).
-	minQuietJob, minQuietJobTraps = 0.85, 0.4
+	// find half; churn announced only after two consecutive runs high
+	// finds one fewer of 21 on traps seed 7 (38 %). At 10,000 licenses,
+	// traps seed 1: 77 % (84 % when one run sufficed).
+	minQuietJob, minQuietJobTraps = 0.85, 0.35
 	minUpgradeRecall              = 0.85
 	maxCalibrationError           = 0.08
 	// The wide and traps mixes' test halves may hold another share of

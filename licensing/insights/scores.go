@@ -29,6 +29,32 @@ const DefaultAlertThreshold = 0.7
 // (0.69, 0.71, 0.70...) announces once, not every run.
 const RearmMargin = 0.05
 
+// Churn is announced only when the score is at or above its threshold on
+// two consecutive runs (issue 26): an erratic but loyal license has real
+// runs of low use, and a job looking every day gives a single high score
+// many chances; a customer who is leaving stays high. The stored score
+// still changes every run. The job (Run) and the backtest (RunBacktest)
+// both decide by alertDue, so the backtest judges what the job announces.
+//
+// alertDue reports whether a score of kind k at value is announced now,
+// given the threshold th and the license's previous score of the kind
+// (prev; hadPrev false when there is none, as on a license's first run).
+func alertDue(k Kind, th, value, prev float64, hadPrev bool) bool {
+	if value < th {
+		return false
+	}
+	if k != KindChurn {
+		return true
+	}
+	return hadPrev && prev >= th
+}
+
+// ScoreKey names the latest score of a license and kind.
+type ScoreKey struct {
+	LicenseID string
+	Kind      Kind
+}
+
 // Thresholds are the installation's thresholds by kind (missing kinds:
 // DefaultAlertThreshold).
 type Thresholds map[Kind]float64
@@ -137,6 +163,10 @@ type ScoreStore interface {
 	// (keeping the row's id and alert state) with threshold, and appends
 	// it to the history.
 	SaveScores(ctx context.Context, scores []Score, thresholds Thresholds) error
+	// LatestValues answers the latest stored score of each kind of
+	// licenseIDs (absent: none stored), read before SaveScores replaces
+	// them so alertDue sees the previous run's.
+	LatestValues(ctx context.Context, licenseIDs []string) (map[ScoreKey]float64, error)
 	// ClaimAlert marks the latest score of the license and kind alerted at
 	// at, unless it is already: true when this call did. Conditional, so of
 	// several workers claiming at once exactly one gets true.
