@@ -142,3 +142,7 @@ func zeroDefault(f *flag.Flag) bool {
 func Usage(pr *i18n.Printer, w io.Writer, key string, args ...any) {
 	fmt.Fprint(w, pr.T(key, args...))
 }
+
+// Words writes err for the reader (pr): a catalog message of this package
+// in pr's language, any other error as it is.
+func Words(pr *i18n.Printer, err error) string { return words(pr, err) }

@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case errors.As(err, new(usageError)):
 		return 2 // the flag package has said why, followed by the help
 	}
-	fmt.Fprintf(stderr, "narcidi %s: %v\n", cmd, err)
+	fmt.Fprintf(stderr, "narcidi %s: %s\n", cmd, cli.Words(cli.Reader(getenv), err))
 	return 1
 }
 
@@ -168,7 +168,7 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintf(stdout, "the %s database is up to date\n", st.Dialect())
+	fmt.Fprintln(stdout, cli.Reader(getenv).T("cli.migrate.up_to_date", "dialect", st.Dialect()))
 	return nil
 }
 
