@@ -172,24 +172,12 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 	return nil
 }
 
-const keysUsage = `Usage: narcidi keys SUBCOMMAND [flags]
-
-  generate       make a new signing key, active from the next restart
-  list           the signing keys with their status and certificate
-  jwks           the public JWKS of the signing keys (to certify a key before a restart)
-  root generate  make an offline root key (-out DIR)
-  certify        certify a signing key with the root key (on the root's machine)
-  attach         attach a certificate to its signing key
-
-"narcidi keys SUBCOMMAND -h" lists the flags of each.
-`
-
 func keysCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want a subcommand: generate, list, jwks, root generate, certify or attach")
+		return errors.New(cli.Reader(getenv).T("cli.keys.want_subcommand"))
 	}
 	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, keysUsage)
+		fmt.Fprint(stdout, cli.Reader(getenv).T("cli.help.keys"))
 		return nil
 	}
 	if handled, err := rootKeysCommand(ctx, args, getenv, stdout, stderr); handled {
@@ -197,7 +185,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	sub := args[0]
 	if sub != "generate" && sub != "list" && sub != "jwks" {
-		return fmt.Errorf("unknown keys subcommand %q: want generate, list, jwks, root generate, certify or attach", sub)
+		return errors.New(cli.Reader(getenv).T("cli.keys.unknown_subcommand", "subcommand", strconv.Quote(sub)))
 	}
 	cfg, _, err := parseConfig("keys "+sub, args[1:], getenv, stderr)
 	if err != nil {
