@@ -411,20 +411,14 @@ func atMostOne(flagA, flagB string) func(verbArgs) error {
 	}
 }
 
-const cliUsageHead = `Admin commands call the REST API of a running server, set by NARCIDI_URL and
-NARCIDI_TOKEN (or the -url and -token flags of every command). Output is a
-table, or the API's JSON with -o json.
-
-`
-
 // cliUsage lists a resource's verbs.
-func cliUsage(w io.Writer, resource string) {
-	fmt.Fprintf(w, "Usage:\n")
+func cliUsage(pr *i18n.Printer, w io.Writer, resource string) {
+	fmt.Fprintf(w, "%s\n", pr.T("cli.usage"))
 	verbs := cliVerbs[resource]
 	for _, name := range slices.Sorted(maps.Keys(verbs)) {
 		fmt.Fprintf(w, "  narcidi %s %s %s\n", resource, name, verbs[name].usage)
 	}
-	fmt.Fprintf(w, "\n%sRun \"narcidi %s <verb> -h\" for a verb's flags.\n", cliUsageHead, resource)
+	fmt.Fprintf(w, "\n%s\n\n%s\n", pr.T("cli.help.admin"), pr.T("cli.help.verb_flags", "resource", resource))
 }
 
 // Run runs "narcidi <resource> ..." and returns the exit code: 0 done,
@@ -436,23 +430,19 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 		if len(args) > 0 {
 			w, code = stdout, 0
 		}
-		cliUsage(w, resource)
+		cliUsage(pr, w, resource)
 		return code
 	}
 	name := args[0]
 	v, ok := cliVerbs[resource][name]
 	if !ok {
 		fmt.Fprintf(stderr, "narcidi: %s\n\n", pr.T("cli.unknown_command", "command", strconv.Quote(resource+" "+name)))
-		cliUsage(stderr, resource)
+		cliUsage(pr, stderr, resource)
 		return 2
 	}
 	cmd := "narcidi " + resource + " " + name
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: %s %s\n\n", cmd, v.usage)
-		fs.PrintDefaults()
-	}
 	// The defaults are read after parsing so that -h does not print the token.
 	caller := apiFlags(fs, getenv)
 	output := fs.String("o", "table", "output: table or json")
@@ -462,11 +452,14 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 	}
 	texts := map[string]*string{}
 	for _, f := range v.flags {
-		help := f.help
+		texts[f.flag] = fs.String(f.flag, "", f.help)
+	}
+	Localize(pr, fs, cmd+" "+v.usage, resource, name)
+	for _, f := range v.flags {
 		if f.required {
-			help += " (required)"
+			fl := fs.Lookup(f.flag)
+			fl.Usage = pr.T("cli.flag_required_help", "help", fl.Usage)
 		}
-		texts[f.flag] = fs.String(f.flag, "", help)
 	}
 	pos, err := parseInterspersed(fs, args[1:])
 	if errors.Is(err, flag.ErrHelp) {

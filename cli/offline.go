@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -22,12 +21,13 @@ func ActivateOffline(ctx context.Context, args []string, getenv func(string) str
 	caller := apiFlags(fs, getenv)
 	out := fs.String("out", "", "write the lease file here, for the offline machine (required)")
 	ttl := fs.Duration("ttl", 0, "lease TTL (default: the policy's cap for offline leases)")
+	Localize(readerOf(getenv), fs, "narcidi activate-offline REQUEST-FILE -out LEASE-FILE [-ttl D]", "activate-offline")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *out == "" {
-		return errors.New("want: activate-offline REQUEST-FILE -out LEASE-FILE [-ttl D]")
+		return say("cli.offline.want")
 	}
 	b, err := os.ReadFile(pos[0])
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -17,45 +16,40 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
-const releaseUsage = `Usage:
-  narcidi release keygen  [-out DIR]    write a release signing key pair (release.key, release.pub)
-  narcidi release publish -product ID -version V -key release.key [flags] PLATFORM/ARCH=FILE ...
-        hash and sign each file here, upload it through the API's presigned URLs,
-        finalize it and publish the release (-draft to stop before publishing);
-        a draft of the same version left by a failed publish is resumed when it
-        matches, otherwise deleted and made again (published versions never are)
-`
-
 // Release runs `narcidi release ...`. The release private key stays
 // on the publisher's machine: only hashes and signatures go to the server.
 func Release(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	pr := readerOf(getenv)
 	if len(args) == 0 {
-		fmt.Fprint(stderr, releaseUsage)
-		return errors.New("want a subcommand: keygen or publish")
+		fmt.Fprint(stderr, pr.T("cli.help.release"))
+		return say("cli.release.want_subcommand")
 	}
 	switch args[0] {
 	case "keygen":
-		return releaseKeygen(args[1:], stdout, stderr)
+		return releaseKeygen(pr, args[1:], stdout, stderr)
 	case "publish":
-		return releasePublish(ctx, args[1:], getenv, stdout, stderr)
+		return releasePublish(ctx, pr, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, releaseUsage)
+		fmt.Fprint(stdout, pr.T("cli.help.release"))
 		return nil
 	}
-	return fmt.Errorf("unknown release subcommand %q: want keygen or publish", args[0])
+	return say("cli.release.unknown_subcommand", "subcommand", strconv.Quote(args[0]))
 }
 
-func releaseKeygen(args []string, stdout, stderr io.Writer) error {
+func releaseKeygen(pr *i18n.Printer, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi release keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", ".", "folder to write release.key (private, 0600) and release.pub into")
+	Localize(pr, fs, "narcidi release keygen [-out DIR]", "release", "keygen")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -120,7 +114,7 @@ func hashFile(path string) (size int64, sum256, sum512 string, err error) {
 	return size, hex.EncodeToString(h256.Sum(nil)), hex.EncodeToString(h512.Sum(nil)), err
 }
 
-func releasePublish(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func releasePublish(ctx context.Context, pr *i18n.Printer, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi release publish", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	caller := apiFlags(fs, getenv)
@@ -131,6 +125,7 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 	entitlement := fs.String("entitlement", "", "entitlement code a license needs to download it")
 	keyPath := fs.String("key", "release.key", "the release private key (narcidi release keygen)")
 	draft := fs.Bool("draft", false, "upload and finalize, but leave the release a draft")
+	Localize(pr, fs, "narcidi release publish -product ID -version V -key release.key [flags] PLATFORM/ARCH=FILE ...", "release", "publish")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -139,7 +134,7 @@ func releasePublish(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	if *product == "" || *version == "" || fs.NArg() == 0 {
-		return errors.New("-product, -version and at least one PLATFORM/ARCH=FILE are required")
+		return say("cli.release.publish_required")
 	}
 	*version = strings.TrimPrefix(*version, "v")
 	key, err := readReleaseKey(*keyPath)

@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"flag"
+	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -65,3 +68,81 @@ func acceptLanguage(pr *i18n.Printer) []apiclient.Option {
 	}
 	return []apiclient.Option{apiclient.Header(http.Header{"Accept-Language": {pr.Lang()}})}
 }
+
+// Reader is the printer of the command line's reader, for the commands
+// outside this package (cmd/narcidi, wiring).
+func Reader(getenv func(string) string) *i18n.Printer { return readerOf(getenv) }
+
+// FlagText is the catalog text of a flag's help: the first of the keys
+// cli.flag.<scope...>.<flag>, narrowest scope first, down to cli.flag.<flag>
+// (one key for a flag that means the same everywhere).
+func FlagText(pr *i18n.Printer, flagName string, scope ...string) (string, bool) {
+	for n := len(scope); n >= 0; n-- {
+		key := "cli.flag." + strings.Join(append(scope[:n:n], flagName), ".")
+		if i18n.Has(key) {
+			return pr.T(key), true
+		}
+	}
+	return "", false
+}
+
+// Localize rewrites the help of fs's flags from the catalog (FlagText) in
+// pr's language and makes fs's usage say head (the command line's shape)
+// and the flags in that language. The flag names and defaults stay as they
+// are; a flag without a key keeps its English help.
+func Localize(pr *i18n.Printer, fs *flag.FlagSet, head string, scope ...string) {
+	fs.VisitAll(func(f *flag.Flag) {
+		if text, ok := FlagText(pr, f.Name, scope...); ok {
+			f.Usage = text
+		}
+	})
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "%s %s\n\n", pr.T("cli.usage"), head)
+		PrintFlags(pr, fs)
+	}
+}
+
+// PrintFlags is flag.PrintDefaults with "(default …)" in pr's language.
+func PrintFlags(pr *i18n.Printer, fs *flag.FlagSet) {
+	w := fs.Output()
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		line := "  -" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		if len(line) <= 4 { // a one-letter flag without a value: usage on the same line
+			line += "\t"
+		} else {
+			line += "\n    \t"
+		}
+		line += strings.ReplaceAll(usage, "\n", "\n    \t")
+		if !zeroDefault(f) {
+			def := f.DefValue
+			if name == "string" {
+				def = fmt.Sprintf("%q", def)
+			}
+			line += " (" + pr.T("cli.flag_default", "value", def) + ")"
+		}
+		fmt.Fprint(w, line, "\n")
+	})
+}
+
+// zeroDefault reports whether f's default is its type's zero value, which
+// flag.PrintDefaults leaves unsaid too.
+func zeroDefault(f *flag.Flag) bool {
+	switch f.DefValue {
+	case "", "0", "false", "0s", "[]":
+		return true
+	}
+	return false
+}
+
+// Usage writes the usage text of a command, catalog key key, to w.
+func Usage(pr *i18n.Printer, w io.Writer, key string, args ...any) {
+	fmt.Fprint(w, pr.T(key, args...))
+}
+
+// Words writes err for the reader (pr): a catalog message of this package
+// in pr's language, any other error as it is.
+func Words(pr *i18n.Printer, err error) string { return words(pr, err) }

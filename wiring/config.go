@@ -321,16 +321,23 @@ func ParseConfig(command string, args []string, getenv func(string) string, out 
 // flag's static default, never what the environment holds, and for a secret
 // only whether it is set.
 func printConfigUsage(w io.Writer, command string, list []setting, getenv func(string) string) {
-	fmt.Fprintf(w, "Usage: narcidi %s [flags]\n\nEach flag can be set by its environment variable; a flag wins.\n\n", command)
+	// In the reader's language (i18n.FromEnv, as the CLI's other words);
+	// the flag names, variables and defaults stay as they are.
+	pr := i18n.For(i18n.FromEnv(getenv), "")
+	fmt.Fprintf(w, "%s narcidi %s [flags]\n\n%s\n\n", pr.T("cli.usage"), command, pr.T("cli.config.head"))
 	for _, s := range list {
-		fmt.Fprintf(w, "  -%s %s\n    \t%s [%s]", s.flagName(), s.kind, s.help, s.env)
+		help := s.help
+		if key := "cli.flag.config." + s.flagName(); i18n.Has(key) {
+			help = pr.T(key, "codes", strings.Join(i18n.Codes(), ", "))
+		}
+		fmt.Fprintf(w, "  -%s %s\n    \t%s [%s]", s.flagName(), s.kind, help, s.env)
 		switch {
 		case s.secret && getenv(s.env) != "":
-			fmt.Fprint(w, " (secret, set)")
+			fmt.Fprintf(w, " (%s)", pr.T("cli.config.secret_set"))
 		case s.secret:
-			fmt.Fprint(w, " (secret, not set)")
+			fmt.Fprintf(w, " (%s)", pr.T("cli.config.secret_unset"))
 		case s.def != "":
-			fmt.Fprintf(w, " (default %q)", s.def)
+			fmt.Fprintf(w, " (%s)", pr.T("cli.flag_default", "value", strconv.Quote(s.def)))
 		}
 		fmt.Fprintln(w)
 	}

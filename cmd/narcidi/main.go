@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -18,45 +19,9 @@ import (
 	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
-const usage = `narcidi — license and release control for NzilaCode software
-
-Usage:
-  narcidi serve    [flags]   start the server (the default)
-  narcidi migrate  [flags]   apply database migrations and exit
-  narcidi worker   [flags]   run background jobs on Redis (NARCIDI_REDIS_URL): alerts, webhooks, scans
-  narcidi seed     [flags]   fill a fresh installation with a demo (products, customers, licenses, machines)
-  narcidi backup DIR         an online copy of the SQLite database and local release files (PostgreSQL: prints the pg_dump recipe)
-  narcidi restore DIR        restore such a backup into an empty data folder, then verify it
-  narcidi verify-backup [DIR]  open a backup (or the configured database): schema, master key, signing keys, counts, JWKS
-  narcidi healthcheck -url U  exit 0 if U (default http://127.0.0.1:8080/readyz) answers 2xx (container health check)
-  narcidi keys generate      create a new lease signing key (it becomes the active one)
-  narcidi keys list          list signing keys and their root certificates
-  narcidi keys jwks          print the signing keys' public JWKS (to certify a new key before a restart)
-  narcidi keys root generate -out DIR   create the root key that apps pin (offline)
-  narcidi keys certify -root F -jwks F  certify a signing key with the root (see "keys certify -h")
-  narcidi keys attach CERT ROOTS        attach a signing key's certificate on the server
-  narcidi licenses  <verb>   admin: list, get, create, suspend, reinstate, revoke, extend, transfer, change-policy, rotate-key, entitlements, meters, add-meter
-  narcidi meters    <verb>   admin: get, set-max, reset
-  narcidi policies  <verb>   admin: entitlements (attach, detach)
-  narcidi entitlements <verb>  admin: retire
-  narcidi machines  <verb>   admin: list, get, deactivate, block, unblock, reset-heartbeat
-  narcidi customers <verb>   admin: list, get, create
-  narcidi tokens    <verb>   admin: list, create, revoke
-  narcidi subscriptions <verb>  admin: list, get, create, change-plan, cancel, resume
-  narcidi users create -email X -role admin   a console user; prints its set-password link
-  narcidi users link -email X   a new set-password link for an existing console user
-  narcidi portal-link -customer ID [-email E] [-send]   a customer's one-time portal sign-in link (printed, or mailed)
-  narcidi release   <verb>   keygen (a release signing key pair), publish (hash, sign, upload, publish)
-  narcidi activate-offline REQUEST -out LEASE [-ttl D]   admin: air-gapped activation
-  narcidi insights  <verb>   simulate (a history with known outcomes), evaluate (the churn model on a history), import (a history into the database)
-  narcidi version            print the version, revision and schema range
-  narcidi help               this text (also: narcidi, narcidi -h); "narcidi COMMAND -h" lists what COMMAND reads
-
-Configuration is by NARCIDI_* environment variables (see README.md); each has
-a flag of the same name, e.g. NARCIDI_DATA_DIR and -data-dir.
-The admin commands call a running server's API: set NARCIDI_URL and
-NARCIDI_TOKEN (or -url, -token); -o json prints the API's JSON.
-`
+// usage is the binary's help, catalog key cli.help.narcidi in the reader's
+// language (cli.Reader).
+func usage(getenv func(string) string) string { return cli.Reader(getenv).T("cli.help.narcidi") }
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -73,7 +38,7 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		// No command: say what there is (flags alone still mean serve).
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage(getenv))
 		return 0
 	}
 	cmd := "serve"
@@ -120,10 +85,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		printVersion(stdout)
 		return 0
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage(getenv))
 		return 0
 	default:
-		fmt.Fprintf(stderr, "narcidi: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "narcidi: %s\n\n%s", cli.Reader(getenv).T("cli.unknown_command", "command", strconv.Quote(cmd)), usage(getenv))
 		return 2
 	}
 	switch {
@@ -134,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case errors.As(err, new(usageError)):
 		return 2 // the flag package has said why, followed by the help
 	}
-	fmt.Fprintf(stderr, "narcidi %s: %v\n", cmd, err)
+	fmt.Fprintf(stderr, "narcidi %s: %s\n", cmd, cli.Words(cli.Reader(getenv), err))
 	return 1
 }
 
@@ -203,28 +168,16 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer st.Close()
-	fmt.Fprintf(stdout, "the %s database is up to date\n", st.Dialect())
+	fmt.Fprintln(stdout, cli.Reader(getenv).T("cli.migrate.up_to_date", "dialect", st.Dialect()))
 	return nil
 }
 
-const keysUsage = `Usage: narcidi keys SUBCOMMAND [flags]
-
-  generate       make a new signing key, active from the next restart
-  list           the signing keys with their status and certificate
-  jwks           the public JWKS of the signing keys (to certify a key before a restart)
-  root generate  make an offline root key (-out DIR)
-  certify        certify a signing key with the root key (on the root's machine)
-  attach         attach a certificate to its signing key
-
-"narcidi keys SUBCOMMAND -h" lists the flags of each.
-`
-
 func keysCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("want a subcommand: generate, list, jwks, root generate, certify or attach")
+		return errors.New(cli.Reader(getenv).T("cli.keys.want_subcommand"))
 	}
 	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, keysUsage)
+		fmt.Fprint(stdout, cli.Reader(getenv).T("cli.help.keys"))
 		return nil
 	}
 	if handled, err := rootKeysCommand(ctx, args, getenv, stdout, stderr); handled {
@@ -232,7 +185,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	sub := args[0]
 	if sub != "generate" && sub != "list" && sub != "jwks" {
-		return fmt.Errorf("unknown keys subcommand %q: want generate, list, jwks, root generate, certify or attach", sub)
+		return errors.New(cli.Reader(getenv).T("cli.keys.unknown_subcommand", "subcommand", strconv.Quote(sub)))
 	}
 	cfg, _, err := parseConfig("keys "+sub, args[1:], getenv, stderr)
 	if err != nil {
