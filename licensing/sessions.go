@@ -7,6 +7,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"net/mail"
+	"strings"
 	"time"
 )
 
@@ -86,7 +88,7 @@ func (c SessionCore[S]) Open(ip, userAgent string) (BrowserSession, string) {
 	now := c.Now()
 	secret := RandomSecret(c.Prefix)
 	return BrowserSession{ID: NewID(), TokenHash: SecretHash(secret), CSRFToken: RandomSecret(""),
-		IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.Absolute)}, secret
+		IP: Clip(ip, 64), UserAgent: Clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.Absolute)}, secret
 }
 
 // Rotate is a new cookie secret (and the hash to store) and CSRF token for
@@ -313,10 +315,23 @@ func RandomSecret(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// clip cuts s to n bytes: what a column of that size holds.
-func clip(s string, n int) string {
+// Clip cuts s to n bytes: what a column of that size holds (a session's
+// user agent, an audit reason).
+func Clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
 	}
 	return s
+}
+
+// PlainEmail is s as a sign-in email address (console user, portal
+// customer): trimmed, lower-case, a bare address of at most 254 bytes.
+// EInvalid otherwise, with example in the message.
+func PlainEmail(s, example string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", Errorf(EInvalid, "email must be a plain address like %s", example)
+	}
+	return s, nil
 }

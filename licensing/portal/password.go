@@ -84,7 +84,7 @@ var errBadPassword = licensing.Errorf(licensing.EUnauthorized, "the email or the
 // dummyHash is verified against when the email has no password, so an
 // unknown email costs the same argon2id work as a known one.
 var dummyHash = sync.OnceValue(func() string {
-	h, _ := licensing.HashPassword(randomSecret(""))
+	h, _ := licensing.HashPassword(licensing.RandomSecret(""))
 	return h
 })
 

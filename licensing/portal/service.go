@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -328,16 +327,7 @@ func hasEmail(c *licensing.Customer, email string) bool {
 	return false
 }
 
-func normalEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
-		return "", licensing.Errorf(licensing.EInvalid, "email must be a plain address like it@example.com")
-	}
-	return s, nil
-}
-
-var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
+func normalEmail(s string) (string, error) { return licensing.PlainEmail(s, "it@example.com") }
 
 // oneLine is s as one line of plain text for a mail: a customer's name is
 // set by whoever buys (through the billing provider), so its line breaks
@@ -351,12 +341,7 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+var clip = licensing.Clip
 
 // CanMail says whether links can be sent (a mailer is configured).
 func (s *Service) CanMail() bool { return s.cfg.Mailer != nil }

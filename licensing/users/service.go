@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"image/png"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -629,14 +628,7 @@ func validRole(r licensing.Role) bool {
 	return false
 }
 
-func normalEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
-		return "", licensing.Errorf(licensing.EInvalid, "email must be a plain address like ops@example.com")
-	}
-	return s, nil
-}
+func normalEmail(s string) (string, error) { return licensing.PlainEmail(s, "ops@example.com") }
 
 // hashSecret and randomSecret are licensing's, shared with the portal.
 var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
@@ -656,9 +648,4 @@ func recoveryCode() string {
 	return string(out)
 }
 
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+var clip = licensing.Clip
