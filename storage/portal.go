@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 
@@ -88,12 +87,10 @@ func migratePortalPasswords(tx *gorm.DB) error {
 	return tx.Migrator().CreateTable(&portalPassword{})
 }
 
-// InTx runs fn in one transaction.
+// InTx runs fn in one transaction: Store's, so that the portal's
+// transactions carry all of the store's state (as Users' do).
 func (r *Portal) InTx(ctx context.Context, fn func(tx portal.Store) error) error {
-	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Portal{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health, preRules: r.s.preRules, preMeters: r.s.preMeters, preLocale: r.s.preLocale}})
-	}, &sql.TxOptions{})
-	return translate(err)
+	return r.s.InTx(ctx, func(tx *Store) error { return fn(&Portal{s: tx}) })
 }
 
 func (r *Portal) AppendEvent(ctx context.Context, e *licensing.Event) error {
