@@ -7,6 +7,8 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"net/mail"
+	"strings"
 	"time"
 )
 
@@ -86,7 +88,7 @@ func (c SessionCore[S]) Open(ip, userAgent string) (BrowserSession, string) {
 	now := c.Now()
 	secret := RandomSecret(c.Prefix)
 	return BrowserSession{ID: NewID(), TokenHash: SecretHash(secret), CSRFToken: RandomSecret(""),
-		IP: clip(ip, 64), UserAgent: clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.Absolute)}, secret
+		IP: Clip(ip, 64), UserAgent: Clip(userAgent, 255), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(c.Absolute)}, secret
 }
 
 // Rotate is a new cookie secret (and the hash to store) and CSRF token for
@@ -174,6 +176,129 @@ func CheckSessionTimes(now time.Time, revokedAt *time.Time, lastSeen, expires ti
 	return nil
 }
 
+// One-time links: the console's set-password links (licensing/users) and
+// the portal's sign-in links (licensing/portal) are one core, as sessions
+// are. Each audience's link type embeds OneTimeLink and adds what the link
+// opens; each keeps its own table, and LinkCore runs what both share:
+// issuing a secret (only its hash is kept), the expiry, looking a secret
+// up without spending it, and spending it once, by a conditional update
+// that only one of concurrent redemptions wins.
+
+// OneTimeLink is what every one-time link's row holds, whatever it opens.
+type OneTimeLink struct {
+	ID        string     `json:"id"`
+	TokenHash string     `json:"-"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	UsedAt    *time.Time `json:"used_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+// OneTime is the shared part of a link: promoted to the types that embed
+// OneTimeLink, it is how LinkCore reaches them.
+func (l *OneTimeLink) OneTime() *OneTimeLink { return l }
+
+// Linked is an audience's link type (a pointer to a struct that embeds
+// OneTimeLink).
+type Linked interface{ OneTime() *OneTimeLink }
+
+// LinkRows are one audience's link rows as its store keeps them (the
+// store itself, or its transaction). GetLinkByHash: ENotFound when there
+// is none. UseLink marks a link used at now, only if it is unused:
+// ENotFound when it already was (a concurrent redemption won).
+type LinkRows[L Linked] interface {
+	GetLinkByHash(ctx context.Context, hash string) (L, error)
+	UseLink(ctx context.Context, id string, now time.Time) error
+}
+
+// LinkState is what a link's secret can still do.
+type LinkState string
+
+const (
+	LinkUsable  LinkState = "usable"
+	LinkUsed    LinkState = "used"
+	LinkExpired LinkState = "expired"
+	LinkUnknown LinkState = "unknown"
+)
+
+// LinkCore is the life of one audience's one-time links.
+type LinkCore[L Linked] struct {
+	Clock Clock
+	// Prefix starts the secrets ("nzp_" set-password, "nzm_" portal
+	// sign-in), so a leaked one says what it opens.
+	Prefix string
+	// TTL is how long a link works.
+	TTL time.Duration
+	// Refused is the error (EUnauthorized) of a link that is unknown,
+	// used or expired, in the audience's words.
+	Refused error
+}
+
+// NewLinkCore is a LinkCore, time.Now when clock is nil.
+func NewLinkCore[L Linked](clock Clock, prefix string, ttl time.Duration, refused error) LinkCore[L] {
+	if clock == nil {
+		clock = time.Now
+	}
+	return LinkCore[L]{Clock: clock, Prefix: prefix, TTL: ttl, Refused: refused}
+}
+
+// Now is the core's clock as the databases keep it (UTC, microseconds).
+func (c LinkCore[L]) Now() time.Time { return c.Clock().UTC().Truncate(time.Microsecond) }
+
+// Issue is a new link's shared columns, working for TTL from now, and its
+// secret (given once; only its hash is kept).
+func (c LinkCore[L]) Issue() (OneTimeLink, string) {
+	now := c.Now()
+	secret := RandomSecret(c.Prefix)
+	return OneTimeLink{ID: NewID(), TokenHash: SecretHash(secret), ExpiresAt: now.Add(c.TTL), CreatedAt: now}, secret
+}
+
+// State is the link of secret in rows and what it can still do, spending
+// nothing: a page shows a used or expired link's message, not a form that
+// can only fail. The link is nil when it is LinkUnknown.
+func (c LinkCore[L]) State(ctx context.Context, rows LinkRows[L], secret string) (L, LinkState, error) {
+	var none L
+	if secret == "" || len(secret) > 128 {
+		return none, LinkUnknown, nil
+	}
+	l, err := rows.GetLinkByHash(ctx, SecretHash(secret))
+	switch {
+	case ErrorCode(err) == ENotFound:
+		return none, LinkUnknown, nil
+	case err != nil:
+		return none, "", err
+	case l.OneTime().UsedAt != nil:
+		return l, LinkUsed, nil
+	case !c.Now().Before(l.OneTime().ExpiresAt):
+		return l, LinkExpired, nil
+	}
+	return l, LinkUsable, nil
+}
+
+// Spend redeems secret's link in rows (usually the transaction that then
+// acts on what it opens): Refused when it is unknown, used, expired, or
+// spent by a concurrent redemption between the read and the write. On
+// Refused the link is still returned when it exists, for the audit of who
+// it was for.
+func (c LinkCore[L]) Spend(ctx context.Context, rows LinkRows[L], secret string) (L, error) {
+	l, state, err := c.State(ctx, rows, secret)
+	if err != nil {
+		return l, err
+	}
+	if state != LinkUsable {
+		return l, c.Refused
+	}
+	now := c.Now()
+	// Only used_at, only while unused: of two redemptions that both read
+	// the link unused, one writes and the other is refused.
+	if err := rows.UseLink(ctx, l.OneTime().ID, now); ErrorCode(err) == ENotFound {
+		return l, c.Refused
+	} else if err != nil {
+		return l, err
+	}
+	l.OneTime().UsedAt = &now
+	return l, nil
+}
+
 // SecretHash is the stored form of a high-entropy secret (a session, a
 // link, a recovery code): SHA-256 suffices, nothing can be guessed. It is
 // also the legacy, unkeyed form of license keys and API tokens written
@@ -190,10 +315,23 @@ func RandomSecret(prefix string) string {
 	return prefix + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// clip cuts s to n bytes: what a column of that size holds.
-func clip(s string, n int) string {
+// Clip cuts s to n bytes: what a column of that size holds (a session's
+// user agent, an audit reason).
+func Clip(s string, n int) string {
 	if len(s) > n {
 		return s[:n]
 	}
 	return s
+}
+
+// PlainEmail is s as a sign-in email address (console user, portal
+// customer): trimmed, lower-case, a bare address of at most 254 bytes.
+// EInvalid otherwise, with example in the message.
+func PlainEmail(s, example string) (string, error) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || len(s) > 254 {
+		return "", Errorf(EInvalid, "email must be a plain address like %s", example)
+	}
+	return s, nil
 }

@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"database/sql"
 	"strings"
 	"time"
 
@@ -25,13 +24,9 @@ var _ portal.Store = (*Portal)(nil)
 func (s *Store) Portal() *Portal { return &Portal{s: s} }
 
 type portalLinkRow struct {
-	ID         string `gorm:"primaryKey"`
+	Cols       linkCols `gorm:"embedded"`
 	CustomerID string
 	Email      string
-	TokenHash  string
-	ExpiresAt  time.Time
-	UsedAt     *time.Time
-	CreatedAt  time.Time
 }
 
 func (portalLinkRow) TableName() string { return "portal_links" }
@@ -92,12 +87,10 @@ func migratePortalPasswords(tx *gorm.DB) error {
 	return tx.Migrator().CreateTable(&portalPassword{})
 }
 
-// InTx runs fn in one transaction.
+// InTx runs fn in one transaction: Store's, so that the portal's
+// transactions carry all of the store's state (as Users' do).
 func (r *Portal) InTx(ctx context.Context, fn func(tx portal.Store) error) error {
-	err := r.s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		return fn(&Portal{s: &Store{db: tx, postgres: r.s.postgres, health: r.s.health, preRules: r.s.preRules, preMeters: r.s.preMeters, preLocale: r.s.preLocale}})
-	}, &sql.TxOptions{})
-	return translate(err)
+	return r.s.InTx(ctx, func(tx *Store) error { return fn(&Portal{s: tx}) })
 }
 
 func (r *Portal) AppendEvent(ctx context.Context, e *licensing.Event) error {
@@ -119,22 +112,22 @@ func (r *Portal) CustomersByEmail(ctx context.Context, email string) ([]licensin
 
 func (r *Portal) CreateLink(ctx context.Context, l *portal.Link) error {
 	setID(&l.ID)
-	return r.s.create(ctx, &portalLinkRow{ID: l.ID, CustomerID: l.CustomerID, Email: l.Email, TokenHash: l.TokenHash,
-		ExpiresAt: l.ExpiresAt, UsedAt: l.UsedAt, CreatedAt: l.CreatedAt})
+	return r.s.create(ctx, &portalLinkRow{Cols: linkColsOf(&l.OneTimeLink), CustomerID: l.CustomerID, Email: l.Email})
 }
 
+// links is the portal_links table.
+func (r *Portal) links() linkTable[portalLinkRow] { return linkTable[portalLinkRow]{r.s} }
+
 func (r *Portal) GetLinkByHash(ctx context.Context, hash string) (*portal.Link, error) {
-	var row portalLinkRow
-	if err := r.s.q(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
-		return nil, notFound(translate(err), "link")
+	row, err := r.links().byHash(ctx, hash)
+	if err != nil {
+		return nil, err
 	}
-	return &portal.Link{ID: row.ID, CustomerID: row.CustomerID, Email: row.Email, TokenHash: row.TokenHash,
-		ExpiresAt: row.ExpiresAt.UTC(), UsedAt: utcPtr(row.UsedAt), CreatedAt: row.CreatedAt.UTC()}, nil
+	return &portal.Link{OneTimeLink: row.Cols.link(), CustomerID: row.CustomerID, Email: row.Email}, nil
 }
 
 func (r *Portal) UseLink(ctx context.Context, id string, now time.Time) error {
-	return affected(r.s.q(ctx).Model(&portalLinkRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", now),
-		errorf(licensing.ENotFound, "link not found or used"))
+	return r.links().use(ctx, id, now)
 }
 
 func (r *Portal) CreateSession(ctx context.Context, s *portal.Session) error {

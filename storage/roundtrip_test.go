@@ -358,15 +358,15 @@ func TestConsoleUsersRoundTrip(t *testing.T) {
 			t.Errorf("RevokeSessions moved an ended session's revoked_at to %v", got.RevokedAt)
 		}
 
-		pt := &users.PasswordToken{ID: "01950000-0000-7000-8000-000000000103", UserID: u.ID, TokenHash: "ph", ExpiresAt: rtTime(9),
-			UsedAt: rtPtr(2), CreatedAt: rtTime(1)}
+		pt := &users.PasswordToken{UserID: u.ID, OneTimeLink: licensing.OneTimeLink{ID: "01950000-0000-7000-8000-000000000103", TokenHash: "ph", ExpiresAt: rtTime(9),
+			UsedAt: rtPtr(2), CreatedAt: rtTime(1)}}
 		mustFill(t, pt)
 		roundTrip(t, "password token", pt, func(v *users.PasswordToken) error { return r.CreatePasswordToken(ctx, v) },
-			func() (*users.PasswordToken, error) { return r.GetPasswordTokenByHash(ctx, "ph") }, nil, nil)
-		fresh := &users.PasswordToken{UserID: u.ID, TokenHash: "ph2", ExpiresAt: rtTime(9), CreatedAt: rtTime(1)}
+			func() (*users.PasswordToken, error) { return r.GetLinkByHash(ctx, "ph") }, nil, nil)
+		fresh := &users.PasswordToken{UserID: u.ID, OneTimeLink: licensing.OneTimeLink{TokenHash: "ph2", ExpiresAt: rtTime(9), CreatedAt: rtTime(1)}}
 		must(t, r.CreatePasswordToken(ctx, fresh))
-		must(t, r.UsePasswordToken(ctx, fresh.ID, rtTime(3)))
-		if err := r.UsePasswordToken(ctx, fresh.ID, rtTime(4)); licensing.ErrorCode(err) != licensing.ENotFound {
+		must(t, r.UseLink(ctx, fresh.ID, rtTime(3)))
+		if err := r.UseLink(ctx, fresh.ID, rtTime(4)); licensing.ErrorCode(err) != licensing.ENotFound {
 			t.Errorf("a second use of a link: %v, want not found", err)
 		}
 		if n, err := r.CountUsers(ctx); err != nil || n != 1 {

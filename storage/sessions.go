@@ -45,11 +45,7 @@ type sessionTable[R any] struct{ s *Store }
 func (t sessionTable[R]) rows(ctx context.Context) *gorm.DB { return t.s.q(ctx).Model(new(R)) }
 
 func (t sessionTable[R]) byHash(ctx context.Context, hash string) (*R, error) {
-	row := new(R)
-	if err := t.s.q(ctx).Take(row, "token_hash = ?", hash).Error; err != nil {
-		return nil, notFound(translate(err), "session")
-	}
-	return row, nil
+	return byTokenHash[R](ctx, t.s, hash, "session")
 }
 
 // touch and revoke write one column, conditionally: never the session row

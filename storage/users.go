@@ -50,12 +50,8 @@ type sessionRow struct {
 func (sessionRow) TableName() string { return "console_sessions" }
 
 type passwordTokenRow struct {
-	ID        string `gorm:"primaryKey"`
-	UserID    string
-	TokenHash string
-	ExpiresAt time.Time
-	UsedAt    *time.Time
-	CreatedAt time.Time
+	Cols   linkCols `gorm:"embedded"`
+	UserID string
 }
 
 func (passwordTokenRow) TableName() string { return "console_password_tokens" }
@@ -120,10 +116,6 @@ func sessionToRow(s *users.Session) *sessionRow {
 
 func sessionFromRow(r *sessionRow) *users.Session {
 	return &users.Session{BrowserSession: r.Cols.session(), UserID: r.UserID, Stage: users.Stage(r.Stage)}
-}
-
-func passwordTokenFromRow(r *passwordTokenRow) *users.PasswordToken {
-	return &users.PasswordToken{ID: r.ID, UserID: r.UserID, TokenHash: r.TokenHash, ExpiresAt: r.ExpiresAt.UTC(), UsedAt: utcPtr(r.UsedAt), CreatedAt: r.CreatedAt.UTC()}
 }
 
 // InTx runs fn in one transaction.
@@ -277,18 +269,20 @@ func (r *Users) RevokeSessions(ctx context.Context, userID string, now time.Time
 
 func (r *Users) CreatePasswordToken(ctx context.Context, t *users.PasswordToken) error {
 	setID(&t.ID)
-	return r.s.create(ctx, &passwordTokenRow{ID: t.ID, UserID: t.UserID, TokenHash: t.TokenHash, ExpiresAt: t.ExpiresAt, UsedAt: t.UsedAt, CreatedAt: t.CreatedAt})
+	return r.s.create(ctx, &passwordTokenRow{Cols: linkColsOf(&t.OneTimeLink), UserID: t.UserID})
 }
 
-func (r *Users) GetPasswordTokenByHash(ctx context.Context, hash string) (*users.PasswordToken, error) {
-	var row passwordTokenRow
-	if err := r.s.q(ctx).Take(&row, "token_hash = ?", hash).Error; err != nil {
-		return nil, notFound(translate(err), "link")
+// links is the console_password_tokens table.
+func (r *Users) links() linkTable[passwordTokenRow] { return linkTable[passwordTokenRow]{r.s} }
+
+func (r *Users) GetLinkByHash(ctx context.Context, hash string) (*users.PasswordToken, error) {
+	row, err := r.links().byHash(ctx, hash)
+	if err != nil {
+		return nil, err
 	}
-	return passwordTokenFromRow(&row), nil
+	return &users.PasswordToken{OneTimeLink: row.Cols.link(), UserID: row.UserID}, nil
 }
 
-func (r *Users) UsePasswordToken(ctx context.Context, id string, now time.Time) error {
-	return affected(r.s.q(ctx).Model(&passwordTokenRow{}).Where("id = ? AND used_at IS NULL", id).Update("used_at", now),
-		errorf(licensing.ENotFound, "link not found or used"))
+func (r *Users) UseLink(ctx context.Context, id string, now time.Time) error {
+	return r.links().use(ctx, id, now)
 }

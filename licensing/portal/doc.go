@@ -3,7 +3,9 @@
 // A customer (its email, or one of its contacts' emails) asks for a magic
 // link: a random single-use secret, stored as its SHA-256, that works for
 // LinkTTL (15 minutes) and is mailed through the same SMTP mailer as the
-// alerts. Redeeming it opens a session: a server-side row found by the hash
+// alerts; the one-time link core the console's set-password links share
+// issues and spends it (licensing.LinkCore; a Link embeds
+// licensing.OneTimeLink). Redeeming it opens a session: a server-side row found by the hash
 // of the cookie's secret, with an idle and an absolute timeout and a
 // synchronizer CSRF token: the session core the console shares
 // (licensing.SessionCore; a Session embeds licensing.BrowserSession).

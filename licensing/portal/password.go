@@ -84,7 +84,7 @@ var errBadPassword = licensing.Errorf(licensing.EUnauthorized, "the email or the
 // dummyHash is verified against when the email has no password, so an
 // unknown email costs the same argon2id work as a known one.
 var dummyHash = sync.OnceValue(func() string {
-	h, _ := licensing.HashPassword(randomSecret(""))
+	h, _ := licensing.HashPassword(licensing.RandomSecret(""))
 	return h
 })
 
@@ -140,13 +140,11 @@ func (s *Service) signInWithPassword(ctx context.Context, email, password, ip, u
 	}
 	// Several customers: one short-lived link each, as the mail of a link
 	// request lists them; the person picks one on the next page.
-	now := s.now()
 	var choices []Choice
 	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
 		for _, c := range customers {
-			secret := randomSecret("nzm_")
-			l := &Link{ID: licensing.NewID(), CustomerID: c.ID, Email: email, TokenHash: hashSecret(secret), ExpiresAt: now.Add(s.cfg.LinkTTL), CreatedAt: now}
-			if err := tx.CreateLink(ctx, l); err != nil {
+			secret, err := s.newLink(ctx, tx, c.ID, email)
+			if err != nil {
 				return err
 			}
 			choices = append(choices, Choice{Customer: c.Name, Secret: secret})

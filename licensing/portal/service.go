@@ -3,7 +3,6 @@ package portal
 import (
 	"context"
 	"fmt"
-	"net/mail"
 	"net/url"
 	"strings"
 	"time"
@@ -32,6 +31,7 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	sessions licensing.SessionCore[*Session]
+	links    licensing.LinkCore[*Link]
 }
 
 // NewService checks cfg and builds a Service.
@@ -45,7 +45,8 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.LinkTTL <= 0 {
 		cfg.LinkTTL = 15 * time.Minute
 	}
-	return &Service{cfg: cfg, sessions: licensing.NewSessionCore[*Session](cfg.Clock, "nzc_", cfg.IdleTimeout, cfg.AbsoluteTimeout)}, nil
+	return &Service{cfg: cfg, sessions: licensing.NewSessionCore[*Session](cfg.Clock, "nzc_", cfg.IdleTimeout, cfg.AbsoluteTimeout),
+		links: licensing.NewLinkCore[*Link](cfg.Clock, "nzm_", cfg.LinkTTL, errBadLink)}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }
@@ -88,13 +89,11 @@ func (s *Service) RequestLink(ctx context.Context, email, baseURL, ip string) er
 			return s.record(ctx, tx, licensing.ActionPortalSignInFailed, "", clip("link asked for unknown email "+email+" from "+ip, 500))
 		})
 	}
-	now := s.now()
 	msg := custmail.SignIn{Email: email, TTL: s.cfg.LinkTTL}
 	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
 		for _, c := range customers {
-			secret := randomSecret("nzm_")
-			l := &Link{ID: licensing.NewID(), CustomerID: c.ID, Email: email, TokenHash: hashSecret(secret), ExpiresAt: now.Add(s.cfg.LinkTTL), CreatedAt: now}
-			if err := tx.CreateLink(ctx, l); err != nil {
+			secret, err := s.newLink(ctx, tx, c.ID, email)
+			if err != nil {
 				return err
 			}
 			if err := s.record(ctx, tx, licensing.ActionPortalLinkSent, c.ID, clip("to "+email+" from "+ip, 500)); err != nil {
@@ -145,8 +144,7 @@ func (s *Service) IssueLink(ctx context.Context, customerID, email, baseURL stri
 	if send && s.cfg.Mailer == nil {
 		return "", errNoMail
 	}
-	now := s.now()
-	secret := randomSecret("nzm_")
+	var secret string
 	var c *licensing.Customer
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
 		var err error
@@ -165,8 +163,7 @@ func (s *Service) IssueLink(ctx context.Context, customerID, email, baseURL stri
 		if !hasEmail(c, email) {
 			return licensing.FieldErrorf("email", "%s is not the customer's email nor a contact's", email)
 		}
-		if err := tx.CreateLink(ctx, &Link{ID: licensing.NewID(), CustomerID: c.ID, Email: email, TokenHash: hashSecret(secret),
-			ExpiresAt: now.Add(s.cfg.LinkTTL), CreatedAt: now}); err != nil {
+		if secret, err = s.newLink(ctx, tx, c.ID, email); err != nil {
 			return err
 		}
 		how := "shown once to staff, to pass on"
@@ -184,6 +181,13 @@ func (s *Service) IssueLink(ctx context.Context, customerID, email, baseURL stri
 	}
 	return "", s.mail(ctx, email, i18n.Choose(c.Language), custmail.SignIn{Email: email, TTL: s.cfg.LinkTTL, Staff: true,
 		Links: []custmail.SignInLink{{Customer: oneLine(c.Name, 100), URL: link}}})
+}
+
+// newLink stores a new sign-in link to customerID's portal for email in
+// tx and returns its secret.
+func (s *Service) newLink(ctx context.Context, tx Store, customerID, email string) (string, error) {
+	l, secret := s.links.Issue()
+	return secret, tx.CreateLink(ctx, &Link{OneTimeLink: l, CustomerID: customerID, Email: email})
 }
 
 // LinkURL is the portal URL that redeems a link secret.
@@ -211,26 +215,14 @@ var errBadLink = licensing.Errorf(licensing.EUnauthorized, "the link is unknown,
 // for an unknown, used or expired link, or one whose email the customer no
 // longer has; every refusal is in the audit log.
 func (s *Service) Redeem(ctx context.Context, secret, ip, userAgent string) (*SignedIn, error) {
-	now := s.now()
 	target := ""
 	var out *SignedIn
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
-		if secret == "" || len(secret) > 128 {
-			return errBadLink
+		l, err := s.links.Spend(ctx, tx, secret)
+		if l != nil {
+			target = l.CustomerID
 		}
-		l, err := tx.GetLinkByHash(ctx, hashSecret(secret))
-		if licensing.ErrorCode(err) == licensing.ENotFound {
-			return errBadLink
-		} else if err != nil {
-			return err
-		}
-		target = l.CustomerID
-		if l.UsedAt != nil || !now.Before(l.ExpiresAt) {
-			return errBadLink
-		}
-		if err := tx.UseLink(ctx, l.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
-			return errBadLink
-		} else if err != nil {
+		if err != nil {
 			return err
 		}
 		c, err := tx.GetCustomer(ctx, l.CustomerID)
@@ -335,16 +327,7 @@ func hasEmail(c *licensing.Customer, email string) bool {
 	return false
 }
 
-func normalEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
-		return "", licensing.Errorf(licensing.EInvalid, "email must be a plain address like it@example.com")
-	}
-	return s, nil
-}
-
-var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
+func normalEmail(s string) (string, error) { return licensing.PlainEmail(s, "it@example.com") }
 
 // oneLine is s as one line of plain text for a mail: a customer's name is
 // set by whoever buys (through the billing provider), so its line breaks
@@ -358,12 +341,7 @@ func oneLine(s string, n int) string {
 	return s
 }
 
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+var clip = licensing.Clip
 
 // CanMail says whether links can be sent (a mailer is configured).
 func (s *Service) CanMail() bool { return s.cfg.Mailer != nil }

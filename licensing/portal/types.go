@@ -7,16 +7,13 @@ import (
 	"github.com/nzilacode/narcidicontrole/licensing"
 )
 
-// Link is a one-time sign-in link, stored by the hash of its secret. It
-// opens the portal of one customer for one email.
+// Link is a one-time sign-in link, stored by the hash of its secret: the
+// shared columns of every link (licensing.LinkCore runs their life) and
+// what it opens, the portal of one customer for one email.
 type Link struct {
-	ID         string     `json:"id"`
-	CustomerID string     `json:"customer_id"`
-	Email      string     `json:"email"`
-	TokenHash  string     `json:"-"`
-	ExpiresAt  time.Time  `json:"expires_at"`
-	UsedAt     *time.Time `json:"used_at,omitempty"`
-	CreatedAt  time.Time  `json:"created_at"`
+	licensing.OneTimeLink
+	CustomerID string `json:"customer_id"`
+	Email      string `json:"email"`
 }
 
 // Session is a signed-in customer's browser: the shared columns of every
@@ -39,10 +36,8 @@ type Store interface {
 	CustomersByEmail(ctx context.Context, email string) ([]licensing.Customer, error)
 
 	CreateLink(ctx context.Context, l *Link) error
-	GetLinkByHash(ctx context.Context, hash string) (*Link, error)
-	// UseLink marks a link used at now: ENotFound when it already was (a
-	// concurrent redemption won).
-	UseLink(ctx context.Context, id string, now time.Time) error
+	// The sign-in links the core looks up and spends.
+	licensing.LinkRows[*Link]
 
 	// The session rows the core reads, touches and revokes.
 	licensing.SessionRows[*Session]

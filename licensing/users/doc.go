@@ -18,7 +18,9 @@
 //
 // A user starts without a password: CreateUser returns a one-time
 // set-password link token (as the bootstrap admin token is printed), which
-// SetPassword redeems once before it expires.
+// SetPassword redeems once before it expires: the one-time link core the
+// portal's sign-in links share (licensing.LinkCore; a PasswordToken embeds
+// licensing.OneTimeLink).
 //
 // Like licensing/subscription, the package depends on licensing only; its
 // Store is implemented by storage.

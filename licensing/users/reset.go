@@ -21,35 +21,22 @@ func (s *Service) CanMail() bool { return s.cfg.Mailer != nil }
 // LinkTTL is how long a set-password link works.
 func (s *Service) LinkTTL() time.Duration { return s.cfg.LinkTTL }
 
-// LinkState is what a set-password link can still do.
-type LinkState string
+// LinkState is what a set-password link can still do (the link core's).
+type LinkState = licensing.LinkState
 
 const (
-	LinkUsable  LinkState = "usable"
-	LinkUsed    LinkState = "used"
-	LinkExpired LinkState = "expired"
-	LinkUnknown LinkState = "unknown"
+	LinkUsable  = licensing.LinkUsable
+	LinkUsed    = licensing.LinkUsed
+	LinkExpired = licensing.LinkExpired
+	LinkUnknown = licensing.LinkUnknown
 )
 
 // PasswordLinkState says whether a set-password link secret still works,
 // so that the console shows a used or expired link's page, not a form
 // that can only fail. It spends nothing.
 func (s *Service) PasswordLinkState(ctx context.Context, secret string) (LinkState, error) {
-	if secret == "" || len(secret) > 128 {
-		return LinkUnknown, nil
-	}
-	t, err := s.cfg.Store.GetPasswordTokenByHash(ctx, hashSecret(secret))
-	switch {
-	case licensing.ErrorCode(err) == licensing.ENotFound:
-		return LinkUnknown, nil
-	case err != nil:
-		return "", err
-	case t.UsedAt != nil:
-		return LinkUsed, nil
-	case !s.now().Before(t.ExpiresAt):
-		return LinkExpired, nil
-	}
-	return LinkUsable, nil
+	_, state, err := s.links.State(ctx, s.cfg.Store, secret)
+	return state, err
 }
 
 // resetMailTries is how often a reset mail is tried (about 2 s of

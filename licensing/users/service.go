@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"image/png"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -43,6 +42,7 @@ type Config struct {
 type Service struct {
 	cfg      Config
 	sessions licensing.SessionCore[*Session]
+	links    licensing.LinkCore[*PasswordToken]
 }
 
 // NewService checks cfg and builds a Service.
@@ -59,7 +59,8 @@ func NewService(cfg Config) (*Service, error) {
 	if cfg.Issuer == "" {
 		cfg.Issuer = "Narcidi"
 	}
-	return &Service{cfg: cfg, sessions: licensing.NewSessionCore[*Session](cfg.Clock, "nzs_", cfg.IdleTimeout, cfg.AbsoluteTimeout)}, nil
+	return &Service{cfg: cfg, sessions: licensing.NewSessionCore[*Session](cfg.Clock, "nzs_", cfg.IdleTimeout, cfg.AbsoluteTimeout),
+		links: licensing.NewLinkCore[*PasswordToken](cfg.Clock, "nzp_", cfg.LinkTTL, errBadLink)}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Clock().UTC().Truncate(time.Microsecond) }
@@ -132,11 +133,11 @@ func (s *Service) PasswordLink(ctx context.Context, userID, reason string) (stri
 }
 
 func (s *Service) newPasswordToken(ctx context.Context, tx Store, userID string) (string, error) {
-	secret := randomSecret("nzp_")
-	now := s.now()
-	return secret, tx.CreatePasswordToken(ctx, &PasswordToken{ID: licensing.NewID(), UserID: userID, TokenHash: hashSecret(secret),
-		ExpiresAt: now.Add(s.cfg.LinkTTL), CreatedAt: now})
+	l, secret := s.links.Issue()
+	return secret, tx.CreatePasswordToken(ctx, &PasswordToken{OneTimeLink: l, UserID: userID})
 }
+
+var errBadLink = licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired")
 
 // BootstrapAdmin makes the first admin when there is no console user yet,
 // returning its set-password link secret; "" when users exist already.
@@ -165,21 +166,11 @@ func (s *Service) SetPassword(ctx context.Context, linkSecret, password string) 
 	}
 	var out *User
 	err = s.cfg.Store.InTx(ctx, func(tx Store) error {
-		t, err := tx.GetPasswordTokenByHash(ctx, hashSecret(linkSecret))
-		if licensing.ErrorCode(err) == licensing.ENotFound {
-			return licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired")
-		} else if err != nil {
+		t, err := s.links.Spend(ctx, tx, linkSecret)
+		if err != nil {
 			return err
 		}
-		now := s.now()
-		if t.UsedAt != nil || !now.Before(t.ExpiresAt) {
-			return licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired")
-		}
-		if err := tx.UsePasswordToken(ctx, t.ID, now); licensing.ErrorCode(err) == licensing.ENotFound {
-			return licensing.Errorf(licensing.EUnauthorized, "the link is unknown, used or expired")
-		} else if err != nil {
-			return err
-		}
+		now := *t.UsedAt
 		u, err := tx.GetUser(ctx, t.UserID)
 		if err != nil {
 			return err
@@ -637,14 +628,7 @@ func validRole(r licensing.Role) bool {
 	return false
 }
 
-func normalEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
-		return "", licensing.Errorf(licensing.EInvalid, "email must be a plain address like ops@example.com")
-	}
-	return s, nil
-}
+func normalEmail(s string) (string, error) { return licensing.PlainEmail(s, "ops@example.com") }
 
 // hashSecret and randomSecret are licensing's, shared with the portal.
 var hashSecret, randomSecret = licensing.SecretHash, licensing.RandomSecret
@@ -664,9 +648,4 @@ func recoveryCode() string {
 	return string(out)
 }
 
-func clip(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
-}
+var clip = licensing.Clip

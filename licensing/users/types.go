@@ -62,14 +62,11 @@ type Session struct {
 }
 
 // PasswordToken is a one-time set-password link, stored by the hash of its
-// secret.
+// secret: the shared columns of every link (licensing.LinkCore runs their
+// life) and whose password it sets.
 type PasswordToken struct {
-	ID        string     `json:"id"`
-	UserID    string     `json:"user_id"`
-	TokenHash string     `json:"-"`
-	ExpiresAt time.Time  `json:"expires_at"`
-	UsedAt    *time.Time `json:"used_at,omitempty"`
-	CreatedAt time.Time  `json:"created_at"`
+	licensing.OneTimeLink
+	UserID string `json:"user_id"`
 }
 
 // Store is the data of console users. Every method returns ENotFound when
@@ -123,9 +120,6 @@ type Store interface {
 	RevokeSessions(ctx context.Context, userID string, now time.Time) error
 
 	CreatePasswordToken(ctx context.Context, t *PasswordToken) error
-	// GetPasswordTokenByHash finds a token by the hash of its secret.
-	GetPasswordTokenByHash(ctx context.Context, hash string) (*PasswordToken, error)
-	// UsePasswordToken marks it used at now: ENotFound when it already was
-	// (a concurrent redemption won).
-	UsePasswordToken(ctx context.Context, id string, now time.Time) error
+	// The set-password links the core looks up and spends.
+	licensing.LinkRows[*PasswordToken]
 }
