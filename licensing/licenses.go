@@ -136,10 +136,10 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	}
 	policy, err := s.store.GetPolicy(ctx, in.PolicyID)
 	if err != nil {
-		return nil, err
+		return nil, missing(err, "policy_id")
 	}
 	if _, err := s.store.GetCustomer(ctx, in.CustomerID); err != nil {
-		return nil, err
+		return nil, missing(err, "customer_id")
 	}
 	now := s.clock()
 	expires := in.ExpiresAt
@@ -480,7 +480,7 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 		// policy's seats apply only where it has none.
 		if seats := l.Seats(p); n > seats {
 			if !overSeats {
-				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, seats)
+				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, seats).WithField("policy_id")
 			}
 			over = n - seats
 		}

@@ -1,6 +1,9 @@
 package licensing
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Limits on every duration and date the API takes. Both databases, RFC 3339
 // and JSON hold times up to the end of year 9999 only; a date past it is
@@ -79,6 +82,20 @@ func required(field, v string) error {
 		return FieldErrorf(field, "%s is required", field)
 	}
 	return nil
+}
+
+// missing names field in the not-found error of a reference the request
+// carries (the policy of a new license): the code stays ENotFound, the field
+// lets the console and API clients point at the input. It sets it on a copy,
+// as a store may hand out a shared error value.
+func missing(err error, field string) error {
+	var e *Error
+	if ErrorCode(err) != ENotFound || !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Field = field
+	return &c
 }
 
 // refersTo turns ENotFound for a reference a request body carries into

@@ -67,7 +67,7 @@ type customerData struct {
 }
 
 var customerErrorFields = map[string]string{"name": "name", "email": "email", "status": "status",
-	"contact": "contacts", "permission": "permissions", "metadata": "name", "language": "language", "time_zone": "time_zone"}
+	"contacts": "contacts", "permissions": "permissions", "metadata": "name", "language": "language", "time_zone": "time_zone"}
 
 // blankContacts is how many empty contact rows the form offers.
 const blankContacts = 2
