@@ -37,6 +37,8 @@ type licenseNewData struct {
 	Created      *licensing.CreatedLicense
 }
 
+// licenseErrorFields maps the API's fields (licensing.Error.Field) to the
+// new-license form's.
 var licenseErrorFields = map[string]string{"policy_id": "policy_id", "customer_id": "customer_id", "key": "key",
 	"expires_at": "expires", "entitlements": "entitlements", "name": "name"}
 
