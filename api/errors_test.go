@@ -176,3 +176,39 @@ func TestProblemNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalsNameTheField: the service's refusals about one input carry
+// it in invalid_params, in the request's JSON names, whatever the code
+// (a missing reference is not_found, a duplicate key a conflict).
+func TestRefusalsNameTheField(t *testing.T) {
+	a := newTestAPI(t, storagetest.Dialects[0], Config{})
+	f := a.fixture(1)
+	key := "Kx7-Qw9-Zr2-Pm4-Ld8-Vn3"
+	a.must(201, "POST", "/v1/licenses", map[string]any{"policy_id": f.policy.ID, "customer_id": f.customer.ID, "key": key}, nil)
+	for _, tc := range []struct {
+		name, path string
+		body       any
+		status     int
+		field      string
+	}{
+		{"policy without product", "/v1/policies", map[string]any{"name": "P"}, 422, "product_id"},
+		{"policy of no product", "/v1/policies", map[string]any{"product_id": "nope", "name": "P"}, 404, "product_id"},
+		{"policy lease", "/v1/policies", map[string]any{"product_id": f.product.ID, "name": "P", "lease_ttl_seconds": 10}, 422, "lease_ttl_seconds"},
+		{"policy notice days", "/v1/policies", map[string]any{"product_id": f.product.ID, "name": "P", "expiry_notice_days": []int{0}}, 422, "expiry_notice_days"},
+		{"policy dunning", "/v1/policies", map[string]any{"product_id": f.product.ID, "name": "P", "metadata": map[string]string{licensing.MetaDunningDays: "999"}}, 422, "metadata." + licensing.MetaDunningDays},
+		{"product name", "/v1/products", map[string]any{"code": "x"}, 422, "name"},
+		{"license of no policy", "/v1/licenses", map[string]any{"policy_id": "nope", "customer_id": f.customer.ID}, 404, "policy_id"},
+		{"license of no customer", "/v1/licenses", map[string]any{"policy_id": f.policy.ID, "customer_id": "nope"}, 404, "customer_id"},
+		{"license key taken", "/v1/licenses", map[string]any{"policy_id": f.policy.ID, "customer_id": f.customer.ID, "key": key}, 409, "key"},
+		{"license entitlement", "/v1/licenses", map[string]any{"policy_id": f.policy.ID, "customer_id": f.customer.ID, "entitlements": []string{"unknown"}}, 422, "entitlements"},
+		{"contact email", "/v1/customers", map[string]any{"name": "C", "contacts": []map[string]string{{"email": "x@y.test"}, {"email": "nope"}}}, 422, "contacts.1.email"},
+		{"customer permission", "/v1/customers", map[string]any{"name": "C", "permissions": []string{"nope"}}, 422, "permissions"},
+		{"transfer to the owner", "/v1/licenses/" + f.license.ID + "/actions/transfer", map[string]any{"customer_id": f.customer.ID, "reason": "r"}, 409, "customer_id"},
+	} {
+		res, raw := a.do("POST", tc.path, tc.body)
+		p := problemOf(t, res, raw)
+		if res.StatusCode != tc.status || len(p.InvalidParams) != 1 || p.InvalidParams[0].Name != tc.field {
+			t.Errorf("%s: %d %+v, want %d naming %s (%s)", tc.name, res.StatusCode, p.InvalidParams, tc.status, tc.field, raw)
+		}
+	}
+}

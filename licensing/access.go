@@ -111,18 +111,18 @@ func (s *Access) CreateToken(ctx context.Context, in TokenInput) (*CreatedToken,
 		return nil, err
 	}
 	if !in.Role.valid() {
-		return nil, Errorf(EInvalid, "role must be one of %v", Roles)
+		return nil, FieldErrorf("role", "role must be one of %v", Roles)
 	}
 	if (in.Role == RoleCustomer) != (in.CustomerID != "") {
-		return nil, Errorf(EInvalid, "customer_id is required for the customer role and only for it")
+		return nil, FieldErrorf("customer_id", "customer_id is required for the customer role and only for it")
 	}
 	now := s.clock()
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(now) {
-		return nil, Errorf(EInvalid, "expires_at must be in the future")
+		return nil, FieldErrorf("expires_at", "expires_at must be in the future")
 	}
 	if in.CustomerID != "" {
 		if _, err := s.store.GetCustomer(ctx, in.CustomerID); ErrorCode(err) == ENotFound {
-			return nil, Errorf(EInvalid, "customer %s does not exist", in.CustomerID)
+			return nil, FieldErrorf("customer_id", "customer %s does not exist", in.CustomerID)
 		} else if err != nil {
 			return nil, err
 		}

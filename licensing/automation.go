@@ -30,12 +30,12 @@ var DefaultExpiryNoticeDays = []int{30, 7, 1}
 // normalizeNoticeDays checks and sorts notice offsets, largest first.
 func normalizeNoticeDays(days []int) ([]int, error) {
 	if len(days) > 10 {
-		return nil, Errorf(EInvalid, "expiry_notice_days takes at most 10 values")
+		return nil, FieldErrorf("expiry_notice_days", "expiry_notice_days takes at most 10 values")
 	}
 	out := slices.Clone(days)
 	for _, d := range out {
 		if d < 1 || d > 365 {
-			return nil, Errorf(EInvalid, "expiry_notice_days must be between 1 and 365")
+			return nil, FieldErrorf("expiry_notice_days", "expiry_notice_days must be between 1 and 365")
 		}
 	}
 	slices.Sort(out)
@@ -50,11 +50,11 @@ func normalizeNoticeDays(days []int) ([]int, error) {
 func validateOfflineRelease(release, heartbeat int64) error {
 	switch {
 	case release < 0:
-		return Errorf(EInvalid, "offline_release_seconds must not be negative")
+		return FieldErrorf("offline_release_seconds", "offline_release_seconds must not be negative")
 	case release > 0 && heartbeat == 0:
-		return Errorf(EInvalid, "offline_release_seconds needs a heartbeat window")
+		return FieldErrorf("offline_release_seconds", "offline_release_seconds needs a heartbeat window")
 	case release > 0 && release <= heartbeat:
-		return Errorf(EInvalid, "offline_release_seconds must be longer than heartbeat_window_seconds")
+		return FieldErrorf("offline_release_seconds", "offline_release_seconds must be longer than heartbeat_window_seconds")
 	}
 	return nil
 }
@@ -504,7 +504,7 @@ func (s *Automation) Rollup(ctx context.Context) (*Stats, error) {
 // DashboardHistory returns the daily roll-ups of the last days days.
 func (s *Automation) DashboardHistory(ctx context.Context, days int) ([]Rollup, error) {
 	if days < 1 || days > 366 {
-		return nil, Errorf(EInvalid, "days must be between 1 and 366")
+		return nil, FieldErrorf("days", "days must be between 1 and 366")
 	}
 	since := s.clock().AddDate(0, 0, -days+1).Format(time.DateOnly)
 	return s.store.ListRollups(ctx, since)

@@ -99,19 +99,19 @@ func (p *Policy) Trial() (rule TrialRule, ok bool, err error) {
 func CheckBillingMetadata(md map[string]string) error {
 	p := Policy{Metadata: md}
 	if _, _, err := p.Trial(); err != nil {
-		return Errorf(EInvalid, "metadata %s and %s: a positive number of seconds, and creation or activation", MetaTrialSeconds, MetaTrialStart)
+		return FieldErrorf("metadata."+MetaTrialSeconds, "metadata %s and %s: a positive number of seconds, and creation or activation", MetaTrialSeconds, MetaTrialStart)
 	}
 	if v, ok := md[MetaDunningDays]; ok {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 365 {
-			return Errorf(EInvalid, "metadata %s must be 0 to 365 days", MetaDunningDays)
+			return FieldErrorf("metadata."+MetaDunningDays, "metadata %s must be 0 to 365 days", MetaDunningDays)
 		}
 	}
 	if v, ok := md[MetaCancelAction]; ok && v != "expire" && v != "revoke" {
-		return Errorf(EInvalid, "metadata %s must be expire or revoke", MetaCancelAction)
+		return FieldErrorf("metadata."+MetaCancelAction, "metadata %s must be expire or revoke", MetaCancelAction)
 	}
 	for _, k := range []string{MetaRefundAction, MetaDisputeAction} {
 		if v, ok := md[k]; ok && v != "nothing" && v != "suspend" && v != "end" {
-			return Errorf(EInvalid, "metadata %s must be nothing, suspend or end", k)
+			return FieldErrorf("metadata."+k, "metadata %s must be nothing, suspend or end", k)
 		}
 	}
 	return nil
@@ -202,7 +202,7 @@ func (s *Licenses) ChangePolicyOverSeats(ctx context.Context, id, policyID, reas
 // written when the count does not change. ENotFound, EInvalid (seats < 1).
 func (s *Licenses) SetSeatsOverSeats(ctx context.Context, id string, seats *int, reason string) (*License, int, error) {
 	if seats != nil && *seats < 1 {
-		return nil, 0, Errorf(EInvalid, "seats must be at least 1")
+		return nil, 0, FieldErrorf("seats", "seats must be at least 1")
 	}
 	var (
 		cur  *License

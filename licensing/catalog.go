@@ -199,7 +199,7 @@ func (s *Catalog) CreatePolicy(ctx context.Context, in PolicyInput) (*Policy, er
 		return nil, err
 	}
 	if _, err := s.store.GetProduct(ctx, in.ProductID); err != nil {
-		return nil, err
+		return nil, missing(err, "product_id")
 	}
 	now := s.clock()
 	p := &Policy{

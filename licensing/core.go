@@ -173,7 +173,7 @@ func NewAPITokenSecret() string {
 
 func requireName(name string) error {
 	if n := len(strings.TrimSpace(name)); n == 0 || n > 200 {
-		return Errorf(EInvalid, "name is required (at most 200 characters)")
+		return FieldErrorf("name", "name is required (at most 200 characters)")
 	}
 	return nil
 }
@@ -219,11 +219,11 @@ func checkEntitlementsField(ctx context.Context, st entitlementLister, field str
 
 func checkMetadata(m map[string]string) error {
 	if len(m) > 50 {
-		return Errorf(EInvalid, "at most 50 metadata entries")
+		return FieldErrorf("metadata", "at most 50 metadata entries")
 	}
 	for k, v := range m {
 		if k == "" || len(k) > 64 || len(v) > 1000 {
-			return Errorf(EInvalid, "metadata keys are 1-64 characters and values at most 1000")
+			return FieldErrorf("metadata", "metadata keys are 1-64 characters and values at most 1000")
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package licensing
 
 import (
 	"context"
+	"fmt"
 	"net/mail"
 	"slices"
 	"strings"
@@ -77,9 +78,11 @@ func (s *Customers) CreateCustomer(ctx context.Context, in CustomerInput) (*Cust
 	})
 }
 
-func validateEmail(field, email string) error {
+// validateEmail checks an address; field is its JSON name, label its name
+// in the message.
+func validateEmail(field, label, email string) error {
 	if a, err := mail.ParseAddress(email); err != nil || a.Address != email {
-		return Errorf(EInvalid, "%s is not a valid address", field)
+		return FieldErrorf(field, "%s is not a valid address", label)
 	}
 	return nil
 }
@@ -89,22 +92,22 @@ func validateCustomer(c *Customer) error {
 		return err
 	}
 	if c.Email != "" {
-		if err := validateEmail("email", c.Email); err != nil {
+		if err := validateEmail("email", "email", c.Email); err != nil {
 			return err
 		}
 	}
 	if c.Status != CustomerActive && c.Status != CustomerDisabled {
-		return Errorf(EInvalid, "status must be %q or %q", CustomerActive, CustomerDisabled)
+		return FieldErrorf("status", "status must be %q or %q", CustomerActive, CustomerDisabled)
 	}
 	if len(c.Contacts) > 20 {
-		return Errorf(EInvalid, "at most 20 contacts")
+		return FieldErrorf("contacts", "at most 20 contacts")
 	}
-	for _, ct := range c.Contacts {
-		if err := validateEmail("contact email", ct.Email); err != nil {
+	for i, ct := range c.Contacts {
+		if err := validateEmail(fmt.Sprintf("contacts.%d.email", i), "contact email", ct.Email); err != nil {
 			return err
 		}
 		if len(ct.Name) > 200 || len(ct.Role) > 64 {
-			return Errorf(EInvalid, "contact name or role is too long")
+			return FieldErrorf(fmt.Sprintf("contacts.%d", i), "contact name or role is too long")
 		}
 	}
 	if c.Contacts == nil {
@@ -112,7 +115,7 @@ func validateCustomer(c *Customer) error {
 	}
 	for _, p := range c.Permissions {
 		if !slices.Contains(CustomerPermissions, p) {
-			return Errorf(EInvalid, "permission %q cannot be given to a customer (allowed: %v)", p, CustomerPermissions)
+			return FieldErrorf("permissions", "permission %q cannot be given to a customer (allowed: %v)", p, CustomerPermissions)
 		}
 	}
 	slices.Sort(c.Permissions)

@@ -93,6 +93,14 @@ func FieldErrorf(field, format string, args ...any) *Error {
 	return &Error{Code: EInvalid, Message: fmt.Sprintf(format, args...), Field: field}
 }
 
+// WithField sets the input field e is about (see Error.Field) and returns e,
+// for the codes other than EInvalid (a duplicate key, a missing reference).
+// Call it on a fresh error only: errors kept in variables are shared.
+func (e *Error) WithField(field string) *Error {
+	e.Field = field
+	return e
+}
+
 // Wrap attaches a code and message to a cause.
 func Wrap(code Code, err error, message string) *Error {
 	return &Error{Code: code, Message: message, Err: err}

@@ -193,13 +193,13 @@ func (r *MachineRequest) validate() error {
 	r.Components = comps
 	switch {
 	case r.Key == "" || len(r.Key) > 256:
-		return Errorf(EInvalid, "license_key is required (at most 256 characters)")
+		return FieldErrorf("license_key", "license_key is required (at most 256 characters)")
 	case len(r.Fingerprint) < 8 || len(r.Fingerprint) > 256:
-		return Errorf(EInvalid, "fingerprint is required (8 to 256 characters)")
+		return FieldErrorf("fingerprint", "fingerprint is required (8 to 256 characters)")
 	case len(r.Name) > 200, len(r.Hostname) > 255, len(r.Platform) > 100, len(r.AppVersion) > 64:
 		return Errorf(EInvalid, "name, hostname, platform or app_version is too long")
 	case r.ClockTampering != nil && (r.ClockTampering.Count < 0 || r.ClockTampering.Count > 1_000_000):
-		return Errorf(EInvalid, "clock_tampering.count must be between 0 and 1000000")
+		return FieldErrorf("clock_tampering.count", "clock_tampering.count must be between 0 and 1000000")
 	}
 	return nil
 }
@@ -428,7 +428,7 @@ type Validation struct {
 func (s *Leasing) Validate(ctx context.Context, key, fingerprint string) (*Validation, error) {
 	key = NormalizeKey(key)
 	if key == "" || len(key) > 256 || len(fingerprint) > 256 {
-		return nil, Errorf(EInvalid, "license_key is required (at most 256 characters)")
+		return nil, FieldErrorf("license_key", "license_key is required (at most 256 characters)")
 	}
 	lic, _, err := s.Usable(ctx, LicenseRef{Key: key}, fingerprint)
 	v := &Validation{License: lic}

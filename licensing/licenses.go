@@ -122,7 +122,7 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 		return nil, err
 	}
 	if len(in.Name) > 200 {
-		return nil, Errorf(EInvalid, "name is longer than 200 characters")
+		return nil, FieldErrorf("name", "name is longer than 200 characters")
 	}
 	var over OverridesInput
 	if in.Overrides != nil {
@@ -136,10 +136,10 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	}
 	policy, err := s.store.GetPolicy(ctx, in.PolicyID)
 	if err != nil {
-		return nil, err
+		return nil, missing(err, "policy_id")
 	}
 	if _, err := s.store.GetCustomer(ctx, in.CustomerID); err != nil {
-		return nil, err
+		return nil, missing(err, "customer_id")
 	}
 	now := s.clock()
 	expires := in.ExpiresAt
@@ -206,7 +206,7 @@ type suspension struct {
 func (s *Licenses) Suspend(ctx context.Context, id string, in SuspendInput) (*License, error) {
 	in.Message = strings.TrimSpace(in.Message)
 	if len(in.Message) > 500 {
-		return nil, Errorf(EInvalid, "message is longer than 500 characters")
+		return nil, FieldErrorf("message", "message is longer than 500 characters")
 	}
 	from := []LicenseStatus{LicenseActive, LicenseExpired}
 	return changeLicenseAs(ctx, s.core, s.store, id, ActionLicenseSuspended, in.Reason, func(tx LicensesStore, l *License) (any, error) {
@@ -352,7 +352,7 @@ func (s *Licenses) UpdateLicense(ctx context.Context, id string, in LicensePatch
 		set(&l.Name, in.Name)
 		set(&l.Metadata, in.Metadata)
 		if len(l.Name) > 200 {
-			return Errorf(EInvalid, "name is longer than 200 characters")
+			return FieldErrorf("name", "name is longer than 200 characters")
 		}
 		if err := checkMetadata(l.Metadata); err != nil {
 			return err
@@ -395,7 +395,7 @@ type ExtendInput struct {
 // active again. ENotFound, EInvalid, EConflict (revoked).
 func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput) (*License, error) {
 	if in.ExpiresAt != nil && in.DurationSeconds != 0 {
-		return nil, Errorf(EInvalid, "give expires_at or duration_seconds, not both")
+		return nil, FieldErrorf("expires_at", "give expires_at or duration_seconds, not both")
 	}
 	if err := checkSeconds("duration_seconds", in.DurationSeconds); err != nil {
 		return nil, err
@@ -420,7 +420,7 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 		case in.ExpiresAt != nil:
 			until = in.ExpiresAt.UTC().Truncate(time.Second)
 			if !until.After(now) {
-				return Errorf(EInvalid, "expires_at must be in the future")
+				return FieldErrorf("expires_at", "expires_at must be in the future")
 			}
 		case in.DurationSeconds > 0:
 			if until, err = expiryAfter("duration_seconds", from, in.DurationSeconds); err != nil {
@@ -432,7 +432,7 @@ func (s *Licenses) ExtendLicense(ctx context.Context, id string, in ExtendInput)
 				return err
 			}
 			if p.DurationSeconds == 0 {
-				return Errorf(EInvalid, "the policy has no duration: give expires_at or duration_seconds")
+				return FieldErrorf("duration_seconds", "the policy has no duration: give expires_at or duration_seconds")
 			}
 			if until, err = expiryAfter("the policy's duration_seconds", from, p.DurationSeconds); err != nil {
 				return err
@@ -470,7 +470,7 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 			return refersTo(err, "policy_id", "policy", policyID)
 		}
 		if p.ProductID != l.ProductID {
-			return Errorf(EInvalid, "the new policy is of another product")
+			return FieldErrorf("policy_id", "the new policy is of another product")
 		}
 		n, err := tx.CountMachines(ctx, l.ID)
 		if err != nil {
@@ -480,7 +480,7 @@ func (s *Licenses) changePolicy(ctx context.Context, id, policyID, reason string
 		// policy's seats apply only where it has none.
 		if seats := l.Seats(p); n > seats {
 			if !overSeats {
-				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, seats)
+				return Errorf(ESeatLimit, "the license has %d machines and the new policy allows %d: deactivate machines first", n, seats).WithField("policy_id")
 			}
 			over = n - seats
 		}
@@ -501,7 +501,7 @@ func (s *Licenses) TransferLicense(ctx context.Context, id, customerID, reason s
 			return refersTo(err, "customer_id", "customer", customerID)
 		}
 		if c.ID == l.CustomerID {
-			return Errorf(EConflict, "the license already belongs to this customer")
+			return Errorf(EConflict, "the license already belongs to this customer").WithField("customer_id")
 		}
 		l.CustomerID = c.ID
 		return nil
@@ -584,7 +584,7 @@ func (s *Licenses) ResetHeartbeat(ctx context.Context, id string) (*Machine, err
 
 func (s *Licenses) changeMachine(ctx context.Context, id, action, reason string, change func(*Machine) error, clearHeartbeat bool) (*Machine, error) {
 	if len(reason) > 500 {
-		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
+		return nil, FieldErrorf("reason", "reason is longer than 500 characters")
 	}
 	m0, err := s.Machine(ctx, id)
 	if err != nil {

@@ -1,6 +1,9 @@
 package licensing
 
-import "time"
+import (
+	"errors"
+	"time"
+)
 
 // Limits on every duration and date the API takes. Both databases, RFC 3339
 // and JSON hold times up to the end of year 9999 only; a date past it is
@@ -46,7 +49,7 @@ func checkExpiry(field string, t time.Time) error {
 // checkTime checks a date that field takes: from EarliestTime to latest.
 func checkTime(field string, t time.Time, latest time.Time) error {
 	if t.Before(EarliestTime) || t.After(latest) {
-		return Errorf(EInvalid, "%s must be between %s and %s", field, EarliestTime.Format(time.RFC3339), latest.Format(time.RFC3339))
+		return FieldErrorf(field, "%s must be between %s and %s", field, EarliestTime.Format(time.RFC3339), latest.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -60,7 +63,7 @@ func expiryAfter(field string, from time.Time, secs int64) (time.Time, error) {
 	}
 	t := from.Add(time.Duration(secs) * time.Second)
 	if t.After(LatestExpiry) {
-		return time.Time{}, Errorf(EInvalid, "%s would move the expiry to %s, past the latest %s", field, t.Format(time.RFC3339), LatestExpiry.Format(time.RFC3339))
+		return time.Time{}, FieldErrorf(field, "%s would move the expiry to %s, past the latest %s", field, t.Format(time.RFC3339), LatestExpiry.Format(time.RFC3339))
 	}
 	return t, nil
 }
@@ -76,9 +79,23 @@ func seconds(v int64) time.Duration {
 // request must carry is a client mistake, never "not found".
 func required(field, v string) error {
 	if v == "" {
-		return Errorf(EInvalid, "%s is required", field)
+		return FieldErrorf(field, "%s is required", field)
 	}
 	return nil
+}
+
+// missing names field in the not-found error of a reference the request
+// carries (the policy of a new license): the code stays ENotFound, the field
+// lets the console and API clients point at the input. It sets it on a copy,
+// as a store may hand out a shared error value.
+func missing(err error, field string) error {
+	var e *Error
+	if ErrorCode(err) != ENotFound || !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	c.Field = field
+	return &c
 }
 
 // refersTo turns ENotFound for a reference a request body carries into
@@ -86,7 +103,7 @@ func required(field, v string) error {
 // there.
 func refersTo(err error, field, what, id string) error {
 	if ErrorCode(err) == ENotFound {
-		return Errorf(EInvalid, "%s: %s %s does not exist", field, what, id)
+		return FieldErrorf(field, "%s: %s %s does not exist", field, what, id)
 	}
 	return err
 }

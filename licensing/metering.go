@@ -324,7 +324,7 @@ func (s *Metering) Use(ctx context.Context, in UseRequest) (*UseResult, error) {
 	}
 	m, err := s.store.FindMeter(ctx, lic.ID, in.Meter)
 	if ErrorCode(err) == ENotFound {
-		return nil, Errorf(ENotFound, "the license has no meter %q", in.Meter)
+		return nil, Errorf(ENotFound, "the license has no meter %q", in.Meter).WithField("meter")
 	}
 	if err != nil {
 		return nil, err

@@ -28,7 +28,7 @@ type OfflineActivation struct {
 // EMachineBlocked, EConflict (the seat was freed while the lease was made).
 func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*Grant, error) {
 	if in.TTL < 0 {
-		return nil, Errorf(EInvalid, "ttl must not be negative")
+		return nil, FieldErrorf("ttl_seconds", "ttl must not be negative")
 	}
 	if err := in.Request.validate(); err != nil {
 		return nil, err

@@ -22,10 +22,10 @@ const MinPasswordLength = 12
 // CheckPassword is the rule a new password must meet: EInvalid otherwise.
 func CheckPassword(p string) error {
 	if len([]rune(p)) < MinPasswordLength {
-		return Errorf(EInvalid, "the password must have at least %d characters", MinPasswordLength)
+		return FieldErrorf("password", "the password must have at least %d characters", MinPasswordLength)
 	}
 	if len(p) > 256 {
-		return Errorf(EInvalid, "the password must have at most 256 bytes")
+		return FieldErrorf("password", "the password must have at most 256 bytes")
 	}
 	return nil
 }

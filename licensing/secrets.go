@@ -110,7 +110,7 @@ const (
 )
 
 // errWeakKey states the rule for supplied keys, named after the field.
-var errWeakKey = Errorf(EInvalid, "key: a supplied license key must be %d to %d printable characters, with at least %d distinct characters "+
+var errWeakKey = FieldErrorf("key", "key: a supplied license key must be %d to %d printable characters, with at least %d distinct characters "+
 	"not counting '-' and spaces, and must not be a repeated pattern (such as abcabcabc…); leave key out to have a strong one generated",
 	MinKeyLength, MaxKeyLength, MinKeyDistinctChars)
 
@@ -213,7 +213,7 @@ func (h *SecretHasher) keyTaken(ctx context.Context, r interface {
 	for _, hash := range []string{h.Hash(key), SecretHash(key)} {
 		_, err := r.GetLicenseByKeyHash(ctx, hash, false)
 		if err == nil {
-			return Errorf(EConflict, "key: a license with this key already exists")
+			return Errorf(EConflict, "key: a license with this key already exists").WithField("key")
 		}
 		if ErrorCode(err) != ENotFound {
 			return err

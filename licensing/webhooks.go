@@ -230,7 +230,7 @@ func (s *Notifications) Deliveries(ctx context.Context, f DeliveryFilter, page P
 func (s *Notifications) CheckWebhookURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.Fragment != "" || len(raw) > 2000 {
-		return Errorf(EInvalid, "url must be an absolute http or https URL without credentials or fragment")
+		return FieldErrorf("url", "url must be an absolute http or https URL without credentials or fragment")
 	}
 	if s.allowPrivate {
 		return nil
@@ -240,19 +240,19 @@ func (s *Notifications) CheckWebhookURL(ctx context.Context, raw string) error {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		addrs = []netip.Addr{ip}
 	} else if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return Errorf(EInvalid, "webhook URLs may not point at loopback or private networks")
+		return FieldErrorf("url", "webhook URLs may not point at loopback or private networks")
 	} else {
 		lookup := s.lookup
 		if lookup == nil {
 			lookup = lookupHost
 		}
 		if addrs, err = lookup(ctx, host); err != nil || len(addrs) == 0 {
-			return Errorf(EInvalid, "the url's host %q does not resolve", host)
+			return FieldErrorf("url", "the url's host %q does not resolve", host)
 		}
 	}
 	for _, a := range addrs {
 		if !PublicAddress(a) {
-			return Errorf(EInvalid, "webhook URLs may not point at loopback or private networks")
+			return FieldErrorf("url", "webhook URLs may not point at loopback or private networks")
 		}
 	}
 	return nil
@@ -264,11 +264,11 @@ func lookupHost(ctx context.Context, host string) ([]netip.Addr, error) {
 
 func checkEventTypes(types []string) error {
 	if len(types) == 0 {
-		return Errorf(EInvalid, "event_types needs at least one action (or \"*\")")
+		return FieldErrorf("event_types", "event_types needs at least one action (or \"*\")")
 	}
 	for _, t := range types {
 		if t != "*" && !slices.Contains(Actions, t) {
-			return Errorf(EInvalid, "unknown event type %q", t)
+			return FieldErrorf("event_types", "unknown event type %q", t)
 		}
 	}
 	return nil
@@ -289,7 +289,7 @@ func (s *Notifications) CreateWebhook(ctx context.Context, in WebhookInput) (*Cr
 		return nil, err
 	}
 	if len(in.Description) > 500 {
-		return nil, Errorf(EInvalid, "description is longer than 500 characters")
+		return nil, FieldErrorf("description", "description is longer than 500 characters")
 	}
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
@@ -335,7 +335,7 @@ func (s *Notifications) UpdateWebhook(ctx context.Context, id string, in Webhook
 		}
 	}
 	if in.Description != nil && len(*in.Description) > 500 {
-		return nil, Errorf(EInvalid, "description is longer than 500 characters")
+		return nil, FieldErrorf("description", "description is longer than 500 characters")
 	}
 	var out *WebhookEndpoint
 	err := s.store.InTx(ctx, func(tx NotificationsStore) error {
@@ -433,7 +433,7 @@ const RedeliveryAttempts = 3
 // pending is left as it is (EConflict). ENotFound.
 func (s *Notifications) Redeliver(ctx context.Context, id, reason string) (*Delivery, error) {
 	if len(reason) > 500 {
-		return nil, Errorf(EInvalid, "reason is longer than 500 characters")
+		return nil, FieldErrorf("reason", "reason is longer than 500 characters")
 	}
 	var out *Delivery
 	err := s.store.InTx(ctx, func(tx NotificationsStore) error {

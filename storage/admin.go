@@ -64,7 +64,7 @@ func (s *Store) CreateEntitlement(ctx context.Context, e *licensing.Entitlement)
 	row := &entitlementRow{ID: e.ID, Code: e.Code, Name: e.Name, Description: e.Description, CreatedAt: e.CreatedAt}
 	err := translate(s.q(ctx).Omit("retired_at").Create(row).Error)
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return errorf(licensing.EConflict, "an entitlement with code %q already exists", e.Code)
+		return fieldErrorf("code", licensing.EConflict, "an entitlement with code %q already exists", e.Code)
 	}
 	return err
 }

@@ -53,6 +53,14 @@ func errorf(code licensing.Code, format string, args ...any) error {
 	return e
 }
 
+// fieldErrorf is errorf about one input field (licensing.Error.Field): a
+// duplicate code or key is the request's mistake in that field.
+func fieldErrorf(field string, code licensing.Code, format string, args ...any) error {
+	e := licensing.Errorf(code, format, args...).WithField(field)
+	e.Op = operation()
+	return e
+}
+
 func wrap(code licensing.Code, err error, message string) error {
 	e := licensing.Wrap(code, err, message)
 	e.Op = operation()

@@ -13,7 +13,7 @@ func (s *Store) SetLicenseKey(ctx context.Context, id, keyHash, keyHint string) 
 	res := s.q(ctx).Model(&licenseRow{}).Where("id = ?", id).
 		UpdateColumns(map[string]any{"key_hash": keyHash, "key_hint": keyHint})
 	if licensing.ErrorCode(translate(res.Error)) == licensing.EConflict {
-		return errorf(licensing.EConflict, "another license has this key")
+		return fieldErrorf("key", licensing.EConflict, "another license has this key")
 	}
 	return affected(res, errorf(licensing.ENotFound, "license not found"))
 }

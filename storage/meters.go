@@ -78,7 +78,7 @@ func (s *Store) CreateMeter(ctx context.Context, m *licensing.Meter) error {
 	err := s.create(ctx, &meterRow{ID: m.ID, LicenseID: m.LicenseID, Entitlement: m.Entitlement, Uses: m.Uses, MaxUses: m.MaxUses,
 		Total: m.Total, PeriodStart: m.PeriodStart, CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt})
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return errorf(licensing.EConflict, "the license has a meter of %q already", m.Entitlement)
+		return fieldErrorf("entitlement", licensing.EConflict, "the license has a meter of %q already", m.Entitlement)
 	}
 	return err
 }

@@ -331,7 +331,7 @@ func (s *Store) CreateProduct(ctx context.Context, p *licensing.Product) error {
 	setID(&p.ID)
 	err := s.create(ctx, productToRow(p))
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return errorf(licensing.EConflict, "a product with code %q already exists", p.Code)
+		return fieldErrorf("code", licensing.EConflict, "a product with code %q already exists", p.Code)
 	}
 	return err
 }
@@ -411,7 +411,7 @@ func (s *Store) CreateLicense(ctx context.Context, l *licensing.License) error {
 	}
 	err := translate(q.Create(licenseToRow(l)).Error)
 	if licensing.ErrorCode(err) == licensing.EConflict {
-		return errorf(licensing.EConflict, "a license with this key already exists")
+		return fieldErrorf("key", licensing.EConflict, "a license with this key already exists")
 	}
 	return err
 }

@@ -78,20 +78,6 @@ func readForm(c *fiber.Ctx, single, multi []string) form {
 	return f
 }
 
-// errorField names the form field an error is about: the fields map the
-// names the service's messages use (the API's JSON names) to the form's;
-// the name found first in the message wins.
-func errorField(msg string, fields map[string]string) string {
-	best, at := "", len(msg)+1
-	for token := range fields {
-		i := strings.Index(msg, token)
-		if i >= 0 && (i < at || (i == at && len(token) > len(best))) {
-			best, at = token, i
-		}
-	}
-	return fields[best]
-}
-
 // formStatus is the status of a form refused by the service: the API's,
 // except that a missing thing the form refers to (a policy, a customer) is
 // the form's mistake, not a missing page.
@@ -171,24 +157,28 @@ func inFormUnits(msg string) string {
 }
 
 // formField is the form's field an error is about: the field the error
-// names (licensing.ErrorField, the problem's invalid_params) mapped to the
-// form's when fields maps it (or the form's own when they are the same
-// name), else the first field token its message mentions.
+// names (licensing.ErrorField, the problem's invalid_params, in the API's
+// names) looked up in the form's table, whole or by its first segment
+// ("entitlements.0" → entitlements, "contacts.1.email" → contacts), or
+// kept when it is already one of the form's fields; nil fields: the form's
+// fields are the API's names.
 func formField(err error, fields map[string]string) string {
-	if ef := licensing.ErrorField(err); ef != "" {
-		if fields == nil {
-			return ef
-		}
-		if v, ok := fields[ef]; ok {
+	ef := licensing.ErrorField(err)
+	if ef == "" || fields == nil {
+		return ef
+	}
+	head, _, _ := strings.Cut(ef, ".")
+	for _, name := range []string{ef, head} {
+		if v, ok := fields[name]; ok {
 			return v
 		}
-		for _, v := range fields {
-			if v == ef {
-				return v
-			}
+	}
+	for _, v := range fields {
+		if v == ef {
+			return v
 		}
 	}
-	return errorField(licensing.ErrorMessage(err), fields)
+	return ""
 }
 
 // invalid is a refusal of the page itself (a number that does not parse).
@@ -270,6 +260,8 @@ type productData struct {
 	Adoption   adoptionData
 }
 
+// productFields maps the API's fields (licensing.Error.Field) to the
+// product form's: its metadata has no input of its own.
 var productFields = map[string]string{"code": "code", "name": "name", "metadata": "name"}
 
 func (cn *Console) productNew(c *fiber.Ctx) error {
@@ -372,11 +364,17 @@ var (
 		"trial_days", "trial_start", "dunning_days", "cancel_action", "refund_action", "dispute_action", "offline_max_days", // subscriptions.go
 		"rule_matching", "rule_uniqueness", "rule_max_activations", "rule_max_deactivations", "rule_limit_period_hours",
 		"rule_min_seat_hold_hours", "rule_overage_factor", "rule_overage_seats"} // activation rules (issue 27)
+	// policyErrorFields maps the API's fields (licensing.Error.Field) to
+	// the policy form's.
 	policyErrorFields = map[string]string{
 		"product_id": "product_id", "name": "name", "duration_seconds": "duration_days", "max_machines": "max_machines",
-		"node-locked": "floating", "lease_ttl_seconds": "lease_ttl_minutes", "heartbeat_window_seconds": "heartbeat_minutes",
+		"lease_ttl_seconds": "lease_ttl_minutes", "heartbeat_window_seconds": "heartbeat_minutes",
 		"grace_seconds": "grace_days", "expiry_action": "expiry_action", "expiry_notice_days": "expiry_notice_days",
-		"offline_release_seconds": "offline_release_hours", "entitlement": "entitlements",
+		"offline_release_seconds": "offline_release_hours", "entitlements": "entitlements",
+		"metadata." + licensing.MetaTrialSeconds: "trial_days", "metadata." + licensing.MetaTrialStart: "trial_start",
+		"metadata." + licensing.MetaDunningDays: "dunning_days", "metadata." + licensing.MetaCancelAction: "cancel_action",
+		"metadata." + licensing.MetaRefundAction: "refund_action", "metadata." + licensing.MetaDisputeAction: "dispute_action",
+		"metadata." + licensing.OfflineTTLMetadata: "offline_max_days",
 		"rules.matching": "rule_matching", "rules.uniqueness": "rule_uniqueness", "rules.max_activations": "rule_max_activations",
 		"rules.max_deactivations": "rule_max_deactivations", "rules.limit_period_seconds": "rule_limit_period_hours",
 		"rules.min_seat_hold_seconds": "rule_min_seat_hold_hours", "rules.overage_factor": "rule_overage_factor",

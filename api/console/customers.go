@@ -66,8 +66,10 @@ type customerData struct {
 	Subscriptions []subscription.Subscription // subscriptions.go
 }
 
+// customerErrorFields maps the API's fields (licensing.Error.Field) to the
+// customer form's: a contact's ("contacts.1.email") marks the contacts.
 var customerErrorFields = map[string]string{"name": "name", "email": "email", "status": "status",
-	"contact": "contacts", "permission": "permissions", "metadata": "name", "language": "language", "time_zone": "time_zone"}
+	"contacts": "contacts", "permissions": "permissions", "metadata": "name", "language": "language", "time_zone": "time_zone"}
 
 // blankContacts is how many empty contact rows the form offers.
 const blankContacts = 2

@@ -44,7 +44,7 @@ func (cn *Console) confirm(c *fiber.Ctx, cf confirmation) (done bool, err error)
 
 // errNoReason refuses an action without a reason (the services take
 // none; the console asks for one).
-var errNoReason = licensing.Errorf(licensing.EInvalid, "give a reason: it goes into the audit log")
+var errNoReason = licensing.FieldErrorf("reason", "give a reason: it goes into the audit log")
 
 // reason is the trimmed reason field of a form.
 func reason(c *fiber.Ctx) string { return strings.TrimSpace(c.FormValue("reason")) }

@@ -37,8 +37,10 @@ type licenseNewData struct {
 	Created      *licensing.CreatedLicense
 }
 
-var licenseErrorFields = map[string]string{"policy": "policy_id", "customer": "customer_id", "key": "key",
-	"expires_at": "expires", "entitlement": "entitlements", "name": "name"}
+// licenseErrorFields maps the API's fields (licensing.Error.Field) to the
+// new-license form's.
+var licenseErrorFields = map[string]string{"policy_id": "policy_id", "customer_id": "customer_id", "key": "key",
+	"expires_at": "expires", "entitlements": "entitlements", "name": "name"}
 
 // licenseNewPage draws the form: first the product, then the rest with
 // the product's policies.
@@ -175,7 +177,7 @@ func (cn *Console) choose(c *fiber.Ctx, a choiceAction) error {
 		if !refused(err) {
 			return cn.fail(c, err)
 		}
-		f.withError(err, map[string]string{"reason": "reason", "policy": a.field, "customer": a.field, "machines": a.field})
+		f.withError(err, map[string]string{"reason": "reason", a.field: a.field})
 		return cn.licenseChoicePage(c, formStatus(err), a.page, a.title, f)
 	}
 	l, err := cn.cfg.Services.Licenses.License(ctx, id)

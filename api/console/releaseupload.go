@@ -38,7 +38,7 @@ type releaseFormData struct {
 	Channels []string
 }
 
-var releaseFields = map[string]string{"product": "product_id", "version": "version", "channel": "channel", "notes": "notes", "entitlement": "entitlement"}
+var releaseFields = map[string]string{"product_id": "product_id", "version": "version", "channel": "channel", "notes": "notes", "entitlement": "entitlement"}
 
 func (cn *Console) releaseFormPage(c *fiber.Ctx, status int, f form) error {
 	ps, err := cn.cfg.Services.Catalog.Products(c.UserContext(), licensing.Page{Limit: licensing.MaxPageLimit})
@@ -108,7 +108,7 @@ func (cn *Console) artifactAdd(c *fiber.Ctx) error {
 	in := release.ArtifactInput{Platform: f.V("platform"), Arch: f.V("arch"), Filename: f.V("filename"),
 		SHA256: strings.ToLower(f.V("sha256")), SHA512: strings.ToLower(f.V("sha512")), Signature: f.V("signature"), KeyID: f.V("key_id")}
 	if in.Size, err = strconv.ParseInt(f.V("size"), 10, 64); err != nil {
-		err = licensing.Errorf(licensing.EInvalid, "size must be the file's size in bytes")
+		err = licensing.FieldErrorf("size", "size must be the file's size in bytes")
 	} else {
 		var up *release.Upload
 		if up, err = rs.AddArtifact(ctx, id, in); err == nil {

@@ -276,7 +276,7 @@ func (s *Scores) Top(ctx context.Context, kind Kind, minScore float64, n int) ([
 		return nil, err
 	}
 	if kind == "" {
-		return nil, licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
+		return nil, licensing.FieldErrorf("kind", "kind must be one of %v", Kinds)
 	}
 	return s.store.TopScores(ctx, kind, minScore, min(max(n, 1), licensing.MaxPageLimit))
 }
@@ -299,7 +299,7 @@ func (s *Scores) AppVersions(ctx context.Context, productID string, since time.T
 		return nil, err
 	}
 	if productID == "" {
-		return nil, licensing.Errorf(licensing.EInvalid, "product_id is required")
+		return nil, licensing.FieldErrorf("product_id", "product_id is required")
 	}
 	return s.store.AppVersionUse(ctx, productID, since.UTC().Format(time.DateOnly), MaxAdoptionVersions)
 }
@@ -311,10 +311,10 @@ func check(ctx context.Context, f ScoreFilter) error {
 		return licensing.Errorf(licensing.EForbidden, "reading insights needs the %s permission", licensing.ReadInsights)
 	}
 	if f.Kind != "" && !f.Kind.Valid() {
-		return licensing.Errorf(licensing.EInvalid, "kind must be one of %v", Kinds)
+		return licensing.FieldErrorf("kind", "kind must be one of %v", Kinds)
 	}
 	if f.MinScore < 0 || f.MinScore > 1 {
-		return licensing.Errorf(licensing.EInvalid, "min_score must be between 0 and 1")
+		return licensing.FieldErrorf("min_score", "min_score must be between 0 and 1")
 	}
 	return nil
 }

@@ -52,10 +52,10 @@ func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, er
 		}
 		ref.ID, owner = c.LicenseID, a.CustomerID
 	case c.LicenseKey != "" && c.Lease != "":
-		return nil, licensing.Errorf(licensing.EInvalid, "give license_key or lease, not both")
+		return nil, licensing.FieldErrorf("license_key", "give license_key or lease, not both")
 	case c.LicenseKey != "":
 		if len(c.LicenseKey) > 256 || len(c.Fingerprint) > 256 {
-			return nil, licensing.Errorf(licensing.EInvalid, "license_key is required (at most 256 characters)")
+			return nil, licensing.FieldErrorf("license_key", "license_key is required (at most 256 characters)")
 		}
 		ref.Key = c.LicenseKey
 	case c.Lease != "":
@@ -65,7 +65,7 @@ func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, er
 		}
 		ref.ID = lease.Claims.License
 	default:
-		return nil, licensing.Errorf(licensing.EInvalid, "license_key or lease is required")
+		return nil, licensing.FieldErrorf("license_key", "license_key or lease is required")
 	}
 	lic, pol, err := s.cfg.Leasing.Usable(ctx, ref, c.Fingerprint)
 	if owner != "" && (lic == nil || lic.CustomerID != owner) {
@@ -99,10 +99,10 @@ func (s *Service) authorize(ctx context.Context, c Credential) (*entitlement, er
 // (unverified) only to choose the audience the verifier then insists on.
 func (s *Service) verifyLease(token, fingerprint string) (*verifier.Lease, error) {
 	if s.cfg.LeaseKeys == nil {
-		return nil, licensing.Errorf(licensing.EInvalid, "leases are not accepted here: use license_key")
+		return nil, licensing.FieldErrorf("lease", "leases are not accepted here: use license_key")
 	}
 	if fingerprint == "" {
-		return nil, licensing.Errorf(licensing.EInvalid, "fingerprint is required with a lease")
+		return nil, licensing.FieldErrorf("fingerprint", "fingerprint is required with a lease")
 	}
 	bad := licensing.Errorf(licensing.EForbidden, "the lease is not valid")
 	parts := strings.Split(token, ".")
@@ -142,7 +142,7 @@ func checkChannel(ch string) (string, error) {
 		return "stable", nil
 	}
 	if !slices.Contains(verifier.ReleaseChannels, ch) {
-		return "", licensing.Errorf(licensing.EInvalid, "channel must be one of %v", verifier.ReleaseChannels)
+		return "", licensing.FieldErrorf("channel", "channel must be one of %v", verifier.ReleaseChannels)
 	}
 	return ch, nil
 }
@@ -297,12 +297,12 @@ func (s *Service) Download(ctx context.Context, req DownloadRequest) (string, er
 		return "", err
 	}
 	if !platformPattern.MatchString(req.Platform) || !platformPattern.MatchString(req.Arch) {
-		return "", licensing.Errorf(licensing.EInvalid, "platform and arch are required (e.g. linux, amd64)")
+		return "", licensing.FieldErrorf("platform", "platform and arch are required (e.g. linux, amd64)")
 	}
 	version := strings.TrimPrefix(req.Version, "v")
 	if version != "" && version != "latest" {
 		if _, err := verifier.ParseVersion(version); err != nil {
-			return "", licensing.Errorf(licensing.EInvalid, "version must be semver or latest")
+			return "", licensing.FieldErrorf("version", "version must be semver or latest")
 		}
 	}
 	ent, err := s.authorize(ctx, req.Credential)

@@ -134,32 +134,32 @@ type ReleaseInput struct {
 func (s *Service) CreateRelease(ctx context.Context, in ReleaseInput) (*Release, error) {
 	in.Version = strings.TrimPrefix(strings.TrimSpace(in.Version), "v")
 	if _, err := verifier.ParseVersion(in.Version); err != nil {
-		return nil, licensing.Errorf(licensing.EInvalid, "version must be semver (1.2.3, 1.2.3-beta.1): %v", err)
+		return nil, licensing.FieldErrorf("version", "version must be semver (1.2.3, 1.2.3-beta.1): %v", err)
 	}
 	if in.Channel == "" {
 		in.Channel = "stable"
 	}
 	if !slices.Contains(verifier.ReleaseChannels, in.Channel) {
-		return nil, licensing.Errorf(licensing.EInvalid, "channel must be one of %v", verifier.ReleaseChannels)
+		return nil, licensing.FieldErrorf("channel", "channel must be one of %v", verifier.ReleaseChannels)
 	}
 	if len(in.Notes) > 20000 {
-		return nil, licensing.Errorf(licensing.EInvalid, "notes are at most 20000 characters")
+		return nil, licensing.FieldErrorf("notes", "notes are at most 20000 characters")
 	}
 	if in.Entitlement != "" {
 		if !entitlementCode.MatchString(in.Entitlement) {
-			return nil, licensing.Errorf(licensing.EInvalid, "entitlement must be an entitlement code")
+			return nil, licensing.FieldErrorf("entitlement", "entitlement must be an entitlement code")
 		}
 		missing, err := s.cfg.Catalog.MissingEntitlements(ctx, []string{in.Entitlement})
 		if err != nil {
 			return nil, err
 		}
 		if len(missing) > 0 {
-			return nil, licensing.Errorf(licensing.EInvalid, "unknown entitlement %q: create it first (POST /v1/entitlements)", in.Entitlement)
+			return nil, licensing.FieldErrorf("entitlement", "unknown entitlement %q: create it first (POST /v1/entitlements)", in.Entitlement)
 		}
 	}
 	if _, err := s.cfg.Catalog.Product(ctx, in.ProductID); err != nil {
 		if licensing.ErrorCode(err) == licensing.ENotFound {
-			return nil, licensing.Errorf(licensing.EInvalid, "product_id names no product")
+			return nil, licensing.FieldErrorf("product_id", "product_id names no product")
 		}
 		return nil, err
 	}
@@ -169,7 +169,7 @@ func (s *Service) CreateRelease(ctx context.Context, in ReleaseInput) (*Release,
 	err := s.cfg.Store.InTx(ctx, func(tx Repo) error {
 		if err := tx.CreateRelease(ctx, r); err != nil {
 			if licensing.ErrorCode(err) == licensing.EConflict {
-				return licensing.Errorf(licensing.EConflict, "the product already has version %s", r.Version)
+				return licensing.Errorf(licensing.EConflict, "the product already has version %s", r.Version).WithField("version")
 			}
 			return err
 		}
@@ -186,15 +186,15 @@ func (s *Service) Release(ctx context.Context, id string) (*Release, error) {
 // Releases lists the version history. EInvalid for a bad filter.
 func (s *Service) Releases(ctx context.Context, f Filter, page licensing.Page) ([]Release, error) {
 	if f.Channel != "" && !slices.Contains(verifier.ReleaseChannels, f.Channel) {
-		return nil, licensing.Errorf(licensing.EInvalid, "channel must be one of %v", verifier.ReleaseChannels)
+		return nil, licensing.FieldErrorf("channel", "channel must be one of %v", verifier.ReleaseChannels)
 	}
 	if f.Status != "" && !slices.Contains([]Status{StatusDraft, StatusPublished, StatusYanked}, f.Status) {
-		return nil, licensing.Errorf(licensing.EInvalid, "status must be draft, published or yanked")
+		return nil, licensing.FieldErrorf("status", "status must be draft, published or yanked")
 	}
 	if f.Version != "" {
 		f.Version = strings.TrimPrefix(f.Version, "v")
 		if _, err := verifier.ParseVersion(f.Version); err != nil {
-			return nil, licensing.Errorf(licensing.EInvalid, "version must be semver (1.2.3, 1.2.3-beta.1)")
+			return nil, licensing.FieldErrorf("version", "version must be semver (1.2.3, 1.2.3-beta.1)")
 		}
 	}
 	return s.cfg.Store.ListReleases(ctx, f, page)
@@ -236,23 +236,23 @@ type PartURL struct {
 func (in *ArtifactInput) validate() error {
 	switch {
 	case !platformPattern.MatchString(in.Platform) || !platformPattern.MatchString(in.Arch):
-		return licensing.Errorf(licensing.EInvalid, "platform and arch are lowercase names like linux and amd64")
+		return licensing.FieldErrorf("platform", "platform and arch are lowercase names like linux and amd64")
 	case !filenamePattern.MatchString(in.Filename) || strings.Contains(in.Filename, ".."):
-		return licensing.Errorf(licensing.EInvalid, "filename must be a plain file name (letters, digits, '.', '_', '+', '-')")
+		return licensing.FieldErrorf("filename", "filename must be a plain file name (letters, digits, '.', '_', '+', '-')")
 	case in.Size <= 0 || in.Size > MaxArtifactSize:
-		return licensing.Errorf(licensing.EInvalid, "size must be between 1 and %d bytes", MaxArtifactSize)
+		return licensing.FieldErrorf("size", "size must be between 1 and %d bytes", MaxArtifactSize)
 	case len(in.SHA256) != 64 || !hexPattern.MatchString(in.SHA256):
-		return licensing.Errorf(licensing.EInvalid, "sha256 must be 64 lowercase hex digits")
+		return licensing.FieldErrorf("sha256", "sha256 must be 64 lowercase hex digits")
 	case len(in.SHA512) != 128 || !hexPattern.MatchString(in.SHA512):
-		return licensing.Errorf(licensing.EInvalid, "sha512 must be 128 lowercase hex digits")
+		return licensing.FieldErrorf("sha512", "sha512 must be 128 lowercase hex digits")
 	case in.KeyID != "" && (len(in.KeyID) > 64 || !hexPattern.MatchString(in.KeyID)):
 		// A key id is lowercase hex (verifier.ReleaseKeyID: 32 digits); the
 		// column holds 64 at most.
-		return licensing.Errorf(licensing.EInvalid, "key_id must be 1 to 64 lowercase hex digits")
+		return licensing.FieldErrorf("key_id", "key_id must be 1 to 64 lowercase hex digits")
 	}
 	sig, err := base64.StdEncoding.DecodeString(in.Signature)
 	if err != nil || len(sig) != ed25519.SignatureSize {
-		return licensing.Errorf(licensing.EInvalid, "signature must be a base64 Ed25519 signature")
+		return licensing.FieldErrorf("signature", "signature must be a base64 Ed25519 signature")
 	}
 	return nil
 }
@@ -275,7 +275,7 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 	}
 	for _, a := range rel.Artifacts {
 		if a.Platform == in.Platform && a.Arch == in.Arch {
-			return nil, licensing.Errorf(licensing.EConflict, "the release already has an artifact for %s/%s", in.Platform, in.Arch)
+			return nil, licensing.Errorf(licensing.EConflict, "the release already has an artifact for %s/%s", in.Platform, in.Arch).WithField("platform")
 		}
 	}
 	stmt := verifier.ArtifactStatement(rel.ProductID, rel.Version, in.Platform, in.Arch, in.Filename, in.Size, in.SHA256, in.SHA512)
@@ -288,7 +288,7 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 		key, ok := s.releaseKeys[in.KeyID]
 		sig, _ := base64.StdEncoding.DecodeString(in.Signature)
 		if !ok || !ed25519.Verify(key, stmt, sig) {
-			return nil, licensing.Errorf(licensing.EInvalid, "the signature does not verify with a trusted release key (key_id %q)", in.KeyID)
+			return nil, licensing.FieldErrorf("signature", "the signature does not verify with a trusted release key (key_id %q)", in.KeyID)
 		}
 	}
 	now := s.now()
@@ -344,7 +344,7 @@ func (s *Service) AddArtifact(ctx context.Context, releaseID string, in Artifact
 			return nil, licensing.Errorf(licensing.EConflict, "artifacts can only be added to a draft release")
 		}
 		if licensing.ErrorCode(err) == licensing.EConflict {
-			return nil, licensing.Errorf(licensing.EConflict, "the release already has an artifact for %s/%s", in.Platform, in.Arch)
+			return nil, licensing.Errorf(licensing.EConflict, "the release already has an artifact for %s/%s", in.Platform, in.Arch).WithField("platform")
 		}
 		return nil, err
 	}
@@ -385,11 +385,11 @@ func (s *Service) Finalize(ctx context.Context, releaseID, artifactID string, in
 	final := finalKey(a)
 	if a.UploadID != "" {
 		if len(in.Parts) == 0 || len(in.Parts) > maxParts {
-			return nil, licensing.Errorf(licensing.EInvalid, "a multipart upload needs the ETag of every part")
+			return nil, licensing.FieldErrorf("parts", "a multipart upload needs the ETag of every part")
 		}
 		for i, p := range in.Parts {
 			if p.Number != i+1 || p.ETag == "" || len(p.ETag) > 200 {
-				return nil, licensing.Errorf(licensing.EInvalid, "parts must be numbered 1..n in order, each with its ETag")
+				return nil, licensing.FieldErrorf("parts", "parts must be numbered 1..n in order, each with its ETag")
 			}
 		}
 		if err := s.cfg.Blobs.CompleteMultipart(ctx, a.ObjectKey, a.UploadID, in.Parts); err != nil {
@@ -563,7 +563,7 @@ func (s *Service) DeleteRelease(ctx context.Context, id string) error {
 // Yank withdraws a published release: out of the metadata, no downloads.
 func (s *Service) Yank(ctx context.Context, id, reason string) (*Release, error) {
 	if len(reason) > 500 {
-		return nil, licensing.Errorf(licensing.EInvalid, "reason is at most 500 characters")
+		return nil, licensing.FieldErrorf("reason", "reason is at most 500 characters")
 	}
 	return s.transition(ctx, id, StatusPublished, StatusYanked, ActionReleaseYanked, reason, func(r *Release) error {
 		r.YankReason = reason

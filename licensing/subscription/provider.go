@@ -133,38 +133,38 @@ type Outcome struct {
 func (e *ProviderEvent) check() error {
 	switch {
 	case e.Provider == "" || len(e.Provider) > 32:
-		return licensing.Errorf(licensing.EInvalid, "provider is required")
+		return licensing.FieldErrorf("provider", "provider is required")
 	case e.ID == "" || len(e.ID) > 255:
-		return licensing.Errorf(licensing.EInvalid, "id is required (at most 255 characters)")
+		return licensing.FieldErrorf("id", "id is required (at most 255 characters)")
 	case e.Created.IsZero():
-		return licensing.Errorf(licensing.EInvalid, "created is required")
+		return licensing.FieldErrorf("created", "created is required")
 	}
 	switch e.Kind {
 	case KindCustomer:
 		if e.Customer == nil || e.Customer.ID == "" {
-			return licensing.Errorf(licensing.EInvalid, "a customer event needs customer.id")
+			return licensing.FieldErrorf("customer.id", "a customer event needs customer.id")
 		}
 	case KindSubscription, KindSubscriptionDeleted:
 		ps := e.Subscription
 		if ps == nil || ps.ID == "" || ps.CustomerID == "" {
-			return licensing.Errorf(licensing.EInvalid, "a subscription event needs subscription.id and subscription.customer_id")
+			return licensing.FieldErrorf("subscription", "a subscription event needs subscription.id and subscription.customer_id")
 		}
 		if !ps.Status.Valid() && !(e.Kind == KindSubscriptionDeleted && ps.Status == "") {
-			return licensing.Errorf(licensing.EInvalid, "subscription.status must be incomplete, trialing, active, past_due, unpaid, paused, canceled or expired")
+			return licensing.FieldErrorf("subscription.status", "subscription.status must be incomplete, trialing, active, past_due, unpaid, paused, canceled or expired")
 		}
 		if ps.PeriodEnd.IsZero() && (ps.Status == Active || ps.Status == PastDue || (ps.Status == Trialing && ps.TrialEnd == nil)) {
-			return licensing.Errorf(licensing.EInvalid, "subscription.period_end is required for a %s subscription", ps.Status)
+			return licensing.FieldErrorf("subscription.period_end", "subscription.period_end is required for a %s subscription", ps.Status)
 		}
 	case KindInvoicePaid, KindPaymentFailed:
 		if e.Invoice == nil || e.Invoice.SubscriptionID == "" {
-			return licensing.Errorf(licensing.EInvalid, "an invoice event needs invoice.subscription_id")
+			return licensing.FieldErrorf("invoice.subscription_id", "an invoice event needs invoice.subscription_id")
 		}
 	case KindRefund, KindDispute:
 		if e.Payment == nil || len(e.Payment.Refs) == 0 {
-			return licensing.Errorf(licensing.EInvalid, "a refund or dispute event needs payment.refs")
+			return licensing.FieldErrorf("payment.refs", "a refund or dispute event needs payment.refs")
 		}
 	default:
-		return licensing.Errorf(licensing.EInvalid, "unknown event type %q", e.Kind)
+		return licensing.FieldErrorf("type", "unknown event type %q", e.Kind)
 	}
 	return nil
 }

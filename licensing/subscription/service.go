@@ -112,7 +112,7 @@ func (s *Service) Events(ctx context.Context, id string, limit int) ([]EventNote
 // Subscriptions lists subscriptions.
 func (s *Service) Subscriptions(ctx context.Context, f Filter, page licensing.Page) ([]Subscription, error) {
 	if f.Status != "" && !f.Status.Valid() {
-		return nil, licensing.Errorf(licensing.EInvalid, "status must be trialing, active, past_due, canceled or expired")
+		return nil, licensing.FieldErrorf("status", "status must be trialing, active, past_due, canceled or expired")
 	}
 	return s.cfg.Store.ListSubscriptions(ctx, f, page.Normalize())
 }
@@ -146,7 +146,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Created, error) 
 		return nil, err
 	}
 	if len(in.LicenseIDs) > 100 {
-		return nil, licensing.Errorf(licensing.EInvalid, "at most 100 licenses")
+		return nil, licensing.FieldErrorf("license_ids", "at most 100 licenses")
 	}
 	var out *Created
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {
@@ -160,7 +160,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Created, error) 
 func (s *Service) create(ctx context.Context, tx Store, in CreateInput, provider, provCustomer, provSub string) (*Created, error) {
 	pol, err := tx.LicensesStore().GetPolicy(ctx, in.PolicyID)
 	if licensing.ErrorCode(err) == licensing.ENotFound {
-		return nil, licensing.Errorf(licensing.EInvalid, "policy %s does not exist", in.PolicyID)
+		return nil, licensing.FieldErrorf("policy_id", "policy %s does not exist", in.PolicyID)
 	} else if err != nil {
 		return nil, err
 	}
@@ -212,12 +212,12 @@ func (s *Service) create(ctx context.Context, tx Store, in CreateInput, provider
 	for _, id := range in.LicenseIDs {
 		l, err := tx.LicensesStore().GetLicense(ctx, id)
 		if licensing.ErrorCode(err) == licensing.ENotFound {
-			return nil, licensing.Errorf(licensing.EInvalid, "license %s does not exist", id)
+			return nil, licensing.FieldErrorf("license_ids", "license %s does not exist", id)
 		} else if err != nil {
 			return nil, err
 		}
 		if l.CustomerID != in.CustomerID || l.PolicyID != pol.ID {
-			return nil, licensing.Errorf(licensing.EInvalid, "license %s is not the customer's under this policy", id)
+			return nil, licensing.FieldErrorf("license_ids", "license %s is not the customer's under this policy", id)
 		}
 		if !slices.Contains(sub.LicenseIDs, id) {
 			sub.LicenseIDs = append(sub.LicenseIDs, id)
@@ -436,7 +436,7 @@ func (s *Service) ChangePlan(ctx context.Context, id string, in ChangePlanInput)
 			return err
 		}
 		if sub.PolicyID == in.PolicyID {
-			return licensing.Errorf(licensing.EConflict, "the subscription is already on this policy")
+			return licensing.Errorf(licensing.EConflict, "the subscription is already on this policy").WithField("policy_id")
 		}
 		return s.changePlan(ctx, tx, sub, in.PolicyID, in.Reason)
 	})
@@ -445,7 +445,7 @@ func (s *Service) ChangePlan(ctx context.Context, id string, in ChangePlanInput)
 func (s *Service) changePlan(ctx context.Context, tx Store, sub *Subscription, policyID, reason string) error {
 	pol, err := tx.LicensesStore().GetPolicy(ctx, policyID)
 	if licensing.ErrorCode(err) == licensing.ENotFound {
-		return licensing.Errorf(licensing.EInvalid, "policy %s does not exist", policyID)
+		return licensing.FieldErrorf("policy_id", "policy %s does not exist", policyID)
 	} else if err != nil {
 		return err
 	}

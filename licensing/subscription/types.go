@@ -62,16 +62,16 @@ func checkInterval(iv Interval, days int) error {
 	switch iv {
 	case Month, Year:
 		if days != 0 {
-			return licensing.Errorf(licensing.EInvalid, "interval_days goes with interval %q only", Days)
+			return licensing.FieldErrorf("interval_days", "interval_days goes with interval %q only", Days)
 		}
 		return nil
 	case Days:
 		if days < 1 || days > 3660 {
-			return licensing.Errorf(licensing.EInvalid, "interval_days must be 1 to 3660")
+			return licensing.FieldErrorf("interval_days", "interval_days must be 1 to 3660")
 		}
 		return nil
 	}
-	return licensing.Errorf(licensing.EInvalid, "interval must be month, year or days")
+	return licensing.FieldErrorf("interval", "interval must be month, year or days")
 }
 
 // Providers. "manual" subscriptions are driven by admins and the generic
