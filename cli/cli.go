@@ -424,7 +424,7 @@ func cliUsage(pr *i18n.Printer, w io.Writer, resource string) {
 // Run runs "narcidi <resource> ..." and returns the exit code: 0 done,
 // 1 the call failed (or the configuration is missing), 2 a bad command line.
 func Run(ctx context.Context, resource string, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	pr := readerOf(getenv)
+	pr := Reader(getenv)
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		w, code := stderr, 2
 		if len(args) > 0 {
@@ -484,13 +484,13 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 		return usageErr(pr.T("cli.unexpected_argument", "argument", strconv.Quote(pos[0])))
 	}
 	if *output != "table" && *output != "json" {
-		return usageErr(words(pr, say("cli.flag_one_of", "flag", "o", "values", orList{"table", "json"}, "value", strconv.Quote(*output))))
+		return usageErr(Words(pr, say("cli.flag_one_of", "flag", "o", "values", orList{"table", "json"}, "value", strconv.Quote(*output))))
 	}
 	a := verbArgs{vals: map[string]any{}}
 	for _, f := range v.flags {
 		val, err := convert(f, *texts[f.flag])
 		if err != nil {
-			return usageErr(words(pr, err))
+			return usageErr(Words(pr, err))
 		}
 		if val != nil {
 			a.vals[f.flag] = val
@@ -498,7 +498,7 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 	}
 	if v.check != nil {
 		if err := v.check(a); err != nil {
-			return usageErr(words(pr, err))
+			return usageErr(Words(pr, err))
 		}
 	}
 	if v.hasID {
@@ -508,7 +508,7 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 	}
 	c, err := caller()
 	if err != nil {
-		fmt.Fprintf(stderr, "narcidi: %s\n", words(pr, err))
+		fmt.Fprintf(stderr, "narcidi: %s\n", Words(pr, err))
 		return 1
 	}
 	var answer apiclient.Answer
@@ -521,7 +521,7 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 		return 1
 	}
 	if err := printAnswer(pr, v, pos, answer.Status, answer.Body, *output == "json", stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "narcidi: %s\n", words(pr, err))
+		fmt.Fprintf(stderr, "narcidi: %s\n", Words(pr, err))
 		return 1
 	}
 	return 0

@@ -21,7 +21,7 @@ func ActivateOffline(ctx context.Context, args []string, getenv func(string) str
 	caller := apiFlags(fs, getenv)
 	out := fs.String("out", "", "write the lease file here, for the offline machine (required)")
 	ttl := fs.Duration("ttl", 0, "lease TTL (default: the policy's cap for offline leases)")
-	Localize(readerOf(getenv), fs, "narcidi activate-offline REQUEST-FILE -out LEASE-FILE [-ttl D]", "activate-offline")
+	Localize(Reader(getenv), fs, "narcidi activate-offline REQUEST-FILE -out LEASE-FILE [-ttl D]", "activate-offline")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

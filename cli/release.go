@@ -28,7 +28,7 @@ import (
 // Release runs `narcidi release ...`. The release private key stays
 // on the publisher's machine: only hashes and signatures go to the server.
 func Release(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	pr := readerOf(getenv)
+	pr := Reader(getenv)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, pr.T("cli.help.release"))
 		return say("cli.release.want_subcommand")

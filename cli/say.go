@@ -45,17 +45,18 @@ func (m *message) in(pr *i18n.Printer) string {
 // orList is a placeholder's value of alternatives: "-a or -b", "-a ou -b".
 type orList []string
 
-// words writes err for the reader: a catalog message in pr's language,
-// any other error as it is.
-func words(pr *i18n.Printer, err error) string {
+// Words writes err for the reader (pr): a catalog message of this package
+// in pr's language, any other error as it is.
+func Words(pr *i18n.Printer, err error) string {
 	if m, ok := err.(*message); ok {
 		return m.in(pr)
 	}
 	return err.Error()
 }
 
-// readerOf is the printer of the command line's reader.
-func readerOf(getenv func(string) string) *i18n.Printer {
+// Reader is the printer of the command line's reader (also for the
+// commands outside this package: cmd/narcidi, wiring).
+func Reader(getenv func(string) string) *i18n.Printer {
 	return i18n.For(i18n.FromEnv(getenv), "")
 }
 
@@ -68,10 +69,6 @@ func acceptLanguage(pr *i18n.Printer) []apiclient.Option {
 	}
 	return []apiclient.Option{apiclient.Header(http.Header{"Accept-Language": {pr.Lang()}})}
 }
-
-// Reader is the printer of the command line's reader, for the commands
-// outside this package (cmd/narcidi, wiring).
-func Reader(getenv func(string) string) *i18n.Printer { return readerOf(getenv) }
 
 // FlagText is the catalog text of a flag's help: the first of the keys
 // cli.flag.<scope...>.<flag>, narrowest scope first, down to cli.flag.<flag>
@@ -142,7 +139,3 @@ func zeroDefault(f *flag.Flag) bool {
 func Usage(pr *i18n.Printer, w io.Writer, key string, args ...any) {
 	fmt.Fprint(w, pr.T(key, args...))
 }
-
-// Words writes err for the reader (pr): a catalog message of this package
-// in pr's language, any other error as it is.
-func Words(pr *i18n.Printer, err error) string { return words(pr, err) }

@@ -58,20 +58,20 @@ func (cn *Console) setPasswordPage(c *fiber.Ctx) error {
 	if err != nil {
 		return cn.fail(c, err)
 	}
-	if state != users.LinkUsable {
+	if state != licensing.LinkUsable {
 		return cn.linkSpent(c, state)
 	}
 	return cn.render(c, fiber.StatusOK, "set-password", "console.page.set_password", setPasswordData{Token: token})
 }
 
 type linkSpentData struct {
-	State   users.LinkState
+	State   licensing.LinkState
 	CanMail bool
 }
 
-func (cn *Console) linkSpent(c *fiber.Ctx, state users.LinkState) error {
+func (cn *Console) linkSpent(c *fiber.Ctx, state licensing.LinkState) error {
 	status := fiber.StatusGone
-	if state == users.LinkUnknown {
+	if state == licensing.LinkUnknown {
 		status = fiber.StatusNotFound
 	}
 	return cn.render(c, status, "link-spent", "console.page.link_spent", linkSpentData{State: state, CanMail: cn.cfg.Users.CanMail()})

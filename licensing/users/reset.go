@@ -21,20 +21,10 @@ func (s *Service) CanMail() bool { return s.cfg.Mailer != nil }
 // LinkTTL is how long a set-password link works.
 func (s *Service) LinkTTL() time.Duration { return s.cfg.LinkTTL }
 
-// LinkState is what a set-password link can still do (the link core's).
-type LinkState = licensing.LinkState
-
-const (
-	LinkUsable  = licensing.LinkUsable
-	LinkUsed    = licensing.LinkUsed
-	LinkExpired = licensing.LinkExpired
-	LinkUnknown = licensing.LinkUnknown
-)
-
 // PasswordLinkState says whether a set-password link secret still works,
 // so that the console shows a used or expired link's page, not a form
 // that can only fail. It spends nothing.
-func (s *Service) PasswordLinkState(ctx context.Context, secret string) (LinkState, error) {
+func (s *Service) PasswordLinkState(ctx context.Context, secret string) (licensing.LinkState, error) {
 	_, state, err := s.links.State(ctx, s.cfg.Store, secret)
 	return state, err
 }
