@@ -23,7 +23,7 @@ func page(c *fiber.Ctx) (licensing.Page, error) {
 	if l := c.Query("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > licensing.MaxPageLimit {
-			return p, licensing.Errorf(licensing.EInvalid, "limit must be between 1 and %d", licensing.MaxPageLimit)
+			return p, licensing.FieldErrorf("limit", "limit must be between 1 and %d", licensing.MaxPageLimit)
 		}
 		p.Limit = n
 	}
@@ -37,7 +37,7 @@ func queryTime(c *fiber.Ctx, name string) (*time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return nil, licensing.Errorf(licensing.EInvalid, "%s must be an RFC 3339 time", name)
+		return nil, licensing.FieldErrorf(name, "%s must be an RFC 3339 time", name)
 	}
 	return &t, nil
 }

@@ -30,7 +30,7 @@ func decodeBody(contentType string, body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return decodeError(err, body, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return licensing.Errorf(licensing.EMalformed, "the body must hold a single JSON object")
@@ -51,6 +51,21 @@ func isJSONMediaType(contentType string) bool {
 	return err == nil && mt == fiber.MIMEApplicationJSON
 }
 
+// decodeError is the refusal of a body encoding/json did not decode. When
+// it is about the body's members (EInvalid: an unknown one, which
+// encoding/json names one at a time and without its path, a type, a
+// value's own UnmarshalJSON) the strict walk speaks first if it refuses the
+// body too: it names every unknown member, as invalid_params.
+func decodeError(err error, body []byte, t reflect.Type) error {
+	refusal := jsonError(err)
+	if licensing.ErrorCode(refusal) == licensing.EInvalid {
+		if strict := checkStrictTokens(body, t); strict != nil {
+			return strict
+		}
+	}
+	return refusal
+}
+
 func jsonError(err error) error {
 	var syntax *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -62,7 +77,8 @@ func jsonError(err error) error {
 	case errors.As(err, &typ):
 		return licensing.Errorf(licensing.EInvalid, "field %q must be of JSON type %s", typ.Field, typ.Type.Kind())
 	}
-	// json reports unknown fields as: json: unknown field "x"
+	// json reports unknown fields as: json: unknown field "x" (decodeError
+	// asks the strict walk first, which names them all)
 	return licensing.Errorf(licensing.EInvalid, "%s", trimJSONPrefix(err.Error()))
 }
 

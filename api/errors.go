@@ -118,12 +118,30 @@ func errorHandler(log *slog.Logger) fiber.ErrorHandler {
 			Type: problemType + string(code), Title: http.StatusText(status), Status: status,
 			Detail: localDetail(c.Get(fiber.HeaderAcceptLanguage), code, licensing.ErrorField(err), message, status), Code: string(code), RequestID: rid,
 		}
-		if field := licensing.ErrorField(err); field != "" && status < 500 {
-			problem.InvalidParams = []verifier.InvalidParam{{Name: field, Reason: message}}
+		if status < 500 {
+			problem.InvalidParams = invalidParams(err, message)
 		}
 		c.Set(fiber.HeaderContentType, "application/problem+json")
 		return c.Status(status).JSON(problem, "application/problem+json")
 	}
+}
+
+// invalidParams names the fields a refusal is about: every unknown member
+// of a body (the strict reader's unknownMembers), else the error's Field
+// with message as the reason; nil when it names none.
+func invalidParams(err error, message string) []verifier.InvalidParam {
+	var u *unknownMembers
+	if errors.As(err, &u) {
+		params := make([]verifier.InvalidParam, len(u.names))
+		for i, name := range u.names {
+			params[i] = verifier.InvalidParam{Name: name, Reason: "unknown field"}
+		}
+		return params
+	}
+	if field := licensing.ErrorField(err); field != "" {
+		return []verifier.InvalidParam{{Name: field, Reason: message}}
+	}
+	return nil
 }
 
 // problemWords are the common refusals whose detail follows the caller's

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -209,6 +210,67 @@ func TestRefusalsNameTheField(t *testing.T) {
 		p := problemOf(t, res, raw)
 		if res.StatusCode != tc.status || len(p.InvalidParams) != 1 || p.InvalidParams[0].Name != tc.field {
 			t.Errorf("%s: %d %+v, want %d naming %s (%s)", tc.name, res.StatusCode, p.InvalidParams, tc.status, tc.field, raw)
+		}
+	}
+}
+
+// TestInvalidParamsNameEveryInput: the strict reader names every unknown
+// member of a body in invalid_params (dotted, reason "unknown field"),
+// whether encoding/json or the strict walk saw it first, and the refusals
+// of one input among several (a duplicate member, a machine's field, a
+// query parameter) name that input.
+func TestInvalidParamsNameEveryInput(t *testing.T) {
+	a := newTestAPI(t, storagetest.Dialects[0], Config{})
+	f := a.fixture(1)
+	unknown := func(names ...string) []verifier.InvalidParam {
+		var out []verifier.InvalidParam
+		for _, n := range names {
+			out = append(out, verifier.InvalidParam{Name: n, Reason: "unknown field"})
+		}
+		return out
+	}
+	machine := verifier.MachineRequest{LicenseKey: f.license.Key, Fingerprint: "fingerprint-0001"}
+	tooLong := func(set func(*verifier.MachineRequest)) verifier.MachineRequest {
+		m := machine
+		set(&m)
+		return m
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		want               []verifier.InvalidParam // nil: one param, named field
+		field              string
+	}{
+		{"one unknown member", "POST", "/v1/products", `{"name":"P","code":"p","cod":"p"}`, unknown("cod"), ""},
+		{"every unknown member", "POST", "/v1/products", `{"nme":"P","code":"p","colour":1}`, unknown("nme", "colour"), ""},
+		{"nested unknown member", "POST", "/v1/customers", `{"name":"C","contacts":[{"email":"a@b.test"},{"mail":"x"}]}`, unknown("contacts.1.mail"), ""},
+		{"case variant", "POST", "/v1/products", `{"Name":"P","code":"p"}`, unknown("Name"), ""},
+		{"case variant and unknown", "POST", "/v1/products", `{"Name":"P","code":"p","x":{"y":1}}`, unknown("Name", "x"), ""},
+		{"duplicate member", "POST", "/v1/products", `{"name":"P","code":"p","code":"q"}`, nil, "code"},
+		{"NUL in a member", "POST", "/v1/customers", `{"name":"C","contacts":[{"email":"a\u0000"}]}`, nil, "contacts.0.email"},
+		{"machine name", "POST", "/v1/client/activate", tooLong(func(m *verifier.MachineRequest) { m.Name = strings.Repeat("n", 201) }), nil, "name"},
+		{"machine hostname", "POST", "/v1/client/activate", tooLong(func(m *verifier.MachineRequest) { m.Hostname = strings.Repeat("h", 256) }), nil, "hostname"},
+		{"machine platform", "POST", "/v1/client/activate", tooLong(func(m *verifier.MachineRequest) { m.Platform = strings.Repeat("p", 101) }), nil, "platform"},
+		{"machine app version", "POST", "/v1/client/activate", tooLong(func(m *verifier.MachineRequest) { m.AppVersion = strings.Repeat("v", 65) }), nil, "app_version"},
+		{"page limit", "GET", "/v1/licenses?limit=0", nil, nil, "limit"},
+		{"events since", "GET", "/v1/events?since=yesterday", nil, nil, "since"},
+		{"delivery status", "GET", "/v1/deliveries?status=lost", nil, nil, "status"},
+		{"history days", "GET", "/v1/dashboard/history?days=many", nil, nil, "days"},
+	} {
+		res, raw := a.do(tc.method, tc.path, tc.body)
+		p := problemOf(t, res, raw)
+		if res.StatusCode != 422 || p.Code != string(licensing.EInvalid) {
+			t.Errorf("%s: %d %s, want 422 invalid", tc.name, res.StatusCode, raw)
+			continue
+		}
+		if tc.want != nil {
+			if !slices.Equal(p.InvalidParams, tc.want) {
+				t.Errorf("%s: invalid_params %+v, want %+v", tc.name, p.InvalidParams, tc.want)
+			}
+			continue
+		}
+		if len(p.InvalidParams) != 1 || p.InvalidParams[0].Name != tc.field {
+			t.Errorf("%s: invalid_params %+v, want %s", tc.name, p.InvalidParams, tc.field)
 		}
 	}
 }

@@ -34,10 +34,10 @@ func (s *Server) activateOffline(c *fiber.Ctx) error {
 	raw, _ := json.Marshal(in.Request)
 	req, err := verifier.ParseActivationRequest(raw)
 	if err != nil {
-		return licensing.Wrap(licensing.EInvalid, err, "request is not an activation request file")
+		return licensing.Wrap(licensing.EInvalid, err, "request is not an activation request file").WithField("request")
 	}
 	if in.TTLSeconds < 0 {
-		return licensing.Errorf(licensing.EInvalid, "ttl_seconds must not be negative")
+		return licensing.FieldErrorf("ttl_seconds", "ttl_seconds must not be negative")
 	}
 	// The service caps the TTL; this only keeps the multiplication below
 	// from overflowing.

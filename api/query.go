@@ -77,7 +77,7 @@ func checkQuery(r route) fiber.Handler {
 				continue
 			}
 			if ok, want := ru.check(v); !ok {
-				return licensing.Errorf(licensing.EInvalid, "query parameter %q must be %s", ru.name, want)
+				return licensing.FieldErrorf(ru.name, "query parameter %q must be %s", ru.name, want)
 			}
 		}
 		return c.Next()

@@ -46,15 +46,26 @@ func checkStrict(body []byte, t reflect.Type) error {
 func checkStrictTokens(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // numbers are only skipped here; no float conversion error
-	w := walker{dec: dec}
-	return w.value(t, "", 0)
+	w := walker{dec: dec, unknown: &unknownMembers{}}
+	if err := w.value(t, "", "", 0); err != nil {
+		return err
+	}
+	return w.unknown.refusal()
 }
 
-type walker struct{ dec *json.Decoder }
+// walker walks one body. Any refusal but an unknown member ends the walk;
+// unknown members are collected (their values skipped, still checked) so
+// that one answer names them all.
+type walker struct {
+	dec     *json.Decoder
+	unknown *unknownMembers
+}
 
 // value reads one value that decodes into t (nil: not tracked, such as
-// any, json.RawMessage or a type with its own UnmarshalJSON).
-func (w walker) value(t reflect.Type, path string, depth int) error {
+// any, json.RawMessage or a type with its own UnmarshalJSON). path is where
+// it is as the messages say it ("contacts[1].email"), param as
+// invalid_params and licensing.Error.Field name it ("contacts.1.email").
+func (w walker) value(t reflect.Type, path, param string, depth int) error {
 	if depth > maxBodyDepth {
 		return licensing.Errorf(licensing.EInvalid, "the body is nested more than %d levels deep", maxBodyDepth)
 	}
@@ -66,21 +77,21 @@ func (w walker) value(t reflect.Type, path string, depth int) error {
 	switch v := tok.(type) {
 	case json.Delim:
 		if v == '{' {
-			return w.object(t, path, depth)
+			return w.object(t, path, param, depth)
 		}
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
 		for i := 0; w.dec.More(); i++ {
-			if err := w.value(elem, path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
+			if err := w.value(elem, path+"["+strconv.Itoa(i)+"]", join(param, strconv.Itoa(i)), depth+1); err != nil {
 				return err
 			}
 		}
 		return w.end()
 	case string:
 		if strings.ContainsRune(v, 0) {
-			return licensing.Errorf(licensing.EInvalid, "field %q must not contain a NUL character", fieldName(path))
+			return licensing.FieldErrorf(param, "field %q must not contain a NUL character", fieldName(path))
 		}
 	}
 	return nil
@@ -101,7 +112,7 @@ func memberTypes(t reflect.Type) (fields map[string]reflect.Type, elem reflect.T
 	return nil, nil
 }
 
-func (w walker) object(t reflect.Type, path string, depth int) error {
+func (w walker) object(t reflect.Type, path, param string, depth int) error {
 	fields, elem := memberTypes(t)
 	seen := map[string]bool{}
 	for w.dec.More() {
@@ -110,33 +121,73 @@ func (w walker) object(t reflect.Type, path string, depth int) error {
 			return jsonError(err)
 		}
 		key, _ := tok.(string)
-		child := join(path, key)
+		child, childParam := join(path, key), join(param, key)
 		if strings.ContainsRune(key, 0) {
-			return licensing.Errorf(licensing.EInvalid, "member names in %q must not contain a NUL character", fieldName(path))
+			return licensing.FieldErrorf(param, "member names in %q must not contain a NUL character", fieldName(path))
 		}
 		if seen[key] {
-			return licensing.Errorf(licensing.EInvalid, "field %q is given twice", child)
+			return licensing.FieldErrorf(childParam, "field %q is given twice", child)
 		}
 		seen[key] = true
 		next := elem
 		if fields != nil {
 			ft, ok := fields[key]
 			if !ok {
-				for name := range fields {
-					if strings.EqualFold(name, key) {
-						return licensing.Errorf(licensing.EInvalid, "unknown field %q (member names are case-sensitive: %q)", child, join(path, name))
-					}
-				}
-				return licensing.Errorf(licensing.EInvalid, "unknown field %q", child)
+				w.unknown.add(child, childParam, caseVariant(fields, path, key))
 			}
-			next = ft
+			next = ft // nil for an unknown member: its value is only skipped
 		}
-		if err := w.value(next, child, depth+1); err != nil {
+		if err := w.value(next, child, childParam, depth+1); err != nil {
 			return err
 		}
 	}
 	return w.end()
 }
+
+// caseVariant is the member of fields that key spells in another case,
+// joined to path ("" when there is none).
+func caseVariant(fields map[string]reflect.Type, path, key string) string {
+	for name := range fields {
+		if strings.EqualFold(name, key) {
+			return join(path, name)
+		}
+	}
+	return ""
+}
+
+// unknownMembers collects the members of a body that its Go type does not
+// have. As an error it is the refusal of them all: EInvalid naming the
+// first in its Field, and every one in the problem's invalid_params
+// (errorHandler), so a client fixes them in one go.
+type unknownMembers struct {
+	names  []string // as invalid_params spell them
+	quoted []string // as the message says them
+	err    *licensing.Error
+}
+
+func (u *unknownMembers) add(path, param, variant string) {
+	q := strconv.Quote(path)
+	if variant != "" {
+		q += " (member names are case-sensitive: " + strconv.Quote(variant) + ")"
+	}
+	u.names, u.quoted = append(u.names, param), append(u.quoted, q)
+}
+
+// refusal is u as an error, nil when no member was unknown.
+func (u *unknownMembers) refusal() error {
+	if len(u.names) == 0 {
+		return nil
+	}
+	msg := "unknown field " + u.quoted[0]
+	if len(u.quoted) > 1 {
+		msg = "unknown fields " + strings.Join(u.quoted, ", ")
+	}
+	u.err = licensing.FieldErrorf(u.names[0], "%s", msg)
+	return u
+}
+
+func (u *unknownMembers) Error() string { return u.err.Error() }
+func (u *unknownMembers) Unwrap() error { return u.err }
 
 // end reads the closing delimiter of an object or array.
 func (w walker) end() error {

@@ -49,7 +49,7 @@ func (s *Server) listDeliveries(c *fiber.Ctx) error {
 	switch f.Status {
 	case "", licensing.DeliveryPending, licensing.DeliveryDelivered, licensing.DeliveryFailed:
 	default:
-		return licensing.Errorf(licensing.EInvalid, "status must be pending, delivered or failed")
+		return licensing.FieldErrorf("status", "status must be pending, delivered or failed")
 	}
 	return list(c, func(p licensing.Page) ([]licensing.Delivery, error) {
 		return s.svc.Notifications.Deliveries(c.UserContext(), f, p)
@@ -72,7 +72,7 @@ func (s *Server) dashboardHistory(c *fiber.Ctx) error {
 	if v := c.Query("days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return licensing.Errorf(licensing.EInvalid, "days must be a whole number")
+			return licensing.FieldErrorf("days", "days must be a whole number")
 		}
 		days = n
 	}

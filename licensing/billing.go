@@ -79,7 +79,7 @@ func (p *Policy) Trial() (rule TrialRule, ok bool, err error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
-		return TrialRule{}, false, Errorf(EInvalid, "policy %s: metadata %s must be a positive number of seconds", p.ID, MetaTrialSeconds)
+		return TrialRule{}, false, FieldErrorf("metadata."+MetaTrialSeconds, "policy %s: metadata %s must be a positive number of seconds", p.ID, MetaTrialSeconds)
 	}
 	start := p.Metadata[MetaTrialStart]
 	switch start {
@@ -87,7 +87,7 @@ func (p *Policy) Trial() (rule TrialRule, ok bool, err error) {
 		start = TrialFromCreation
 	case TrialFromCreation, TrialFromActivation:
 	default:
-		return TrialRule{}, false, Errorf(EInvalid, "policy %s: metadata %s must be %q or %q", p.ID, MetaTrialStart, TrialFromCreation, TrialFromActivation)
+		return TrialRule{}, false, FieldErrorf("metadata."+MetaTrialStart, "policy %s: metadata %s must be %q or %q", p.ID, MetaTrialStart, TrialFromCreation, TrialFromActivation)
 	}
 	return TrialRule{Duration: time.Duration(n) * time.Second, Start: start}, true, nil
 }
@@ -99,7 +99,8 @@ func (p *Policy) Trial() (rule TrialRule, ok bool, err error) {
 func CheckBillingMetadata(md map[string]string) error {
 	p := Policy{Metadata: md}
 	if _, _, err := p.Trial(); err != nil {
-		return FieldErrorf("metadata."+MetaTrialSeconds, "metadata %s and %s: a positive number of seconds, and creation or activation", MetaTrialSeconds, MetaTrialStart)
+		// The message is about both keys; the field is the one Trial refused.
+		return FieldErrorf(ErrorField(err), "metadata %s and %s: a positive number of seconds, and creation or activation", MetaTrialSeconds, MetaTrialStart)
 	}
 	if v, ok := md[MetaDunningDays]; ok {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 365 {

@@ -196,8 +196,14 @@ func (r *MachineRequest) validate() error {
 		return FieldErrorf("license_key", "license_key is required (at most 256 characters)")
 	case len(r.Fingerprint) < 8 || len(r.Fingerprint) > 256:
 		return FieldErrorf("fingerprint", "fingerprint is required (8 to 256 characters)")
-	case len(r.Name) > 200, len(r.Hostname) > 255, len(r.Platform) > 100, len(r.AppVersion) > 64:
-		return Errorf(EInvalid, "name, hostname, platform or app_version is too long")
+	case len(r.Name) > 200:
+		return FieldErrorf("name", "name is too long (at most 200 characters)")
+	case len(r.Hostname) > 255:
+		return FieldErrorf("hostname", "hostname is too long (at most 255 characters)")
+	case len(r.Platform) > 100:
+		return FieldErrorf("platform", "platform is too long (at most 100 characters)")
+	case len(r.AppVersion) > 64:
+		return FieldErrorf("app_version", "app_version is too long (at most 64 characters)")
 	case r.ClockTampering != nil && (r.ClockTampering.Count < 0 || r.ClockTampering.Count > 1_000_000):
 		return FieldErrorf("clock_tampering.count", "clock_tampering.count must be between 0 and 1000000")
 	}

@@ -371,7 +371,8 @@ func (s *Licenses) UpdateLicense(ctx context.Context, id string, in LicensePatch
 				return err
 			}
 			if n > *seats {
-				return Errorf(ESeatLimit, "the license has %d machines and seats would be %d: deactivate machines first", n, *seats)
+				// About the machines and the seats: the input is the seats.
+				return Errorf(ESeatLimit, "the license has %d machines and seats would be %d: deactivate machines first", n, *seats).WithField("seats")
 			}
 		}
 		if err := tx.SetLicenseOverrides(ctx, l.ID, seats, o); err != nil {

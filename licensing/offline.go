@@ -47,7 +47,7 @@ func (s *Leasing) ActivateOffline(ctx context.Context, in OfflineActivation) (*G
 		return nil, err
 	}
 	if in.Product != lic.ProductID {
-		return nil, Errorf(EInvalid, "the request is for product %q, the license for %q", in.Product, lic.ProductID)
+		return nil, FieldErrorf("product", "the request is for product %q, the license for %q", in.Product, lic.ProductID)
 	}
 	g, err := s.Activate(ctx, in.Request)
 	if err != nil {

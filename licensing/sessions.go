@@ -326,12 +326,13 @@ func Clip(s string, n int) string {
 
 // PlainEmail is s as a sign-in email address (console user, portal
 // customer): trimmed, lower-case, a bare address of at most 254 bytes.
-// EInvalid otherwise, with example in the message.
+// EInvalid about field "email" otherwise (every sign-in form and body
+// names it so), with example in the message.
 func PlainEmail(s, example string) (string, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || len(s) > 254 {
-		return "", Errorf(EInvalid, "email must be a plain address like %s", example)
+		return "", FieldErrorf("email", "email must be a plain address like %s", example)
 	}
 	return s, nil
 }

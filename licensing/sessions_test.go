@@ -156,3 +156,18 @@ func TestCheckCSRF(t *testing.T) {
 		}
 	}
 }
+
+// TestPlainEmailNamesTheField: a sign-in email that is not a bare address
+// is refused about field "email" (the forms of the console and the portal
+// highlight it by that name), whoever's example the message gives.
+func TestPlainEmailNamesTheField(t *testing.T) {
+	for _, s := range []string{"", "nope", "Ana <ana@x.test>", "a@b@c.test", strings.Repeat("a", 250) + "@x.test"} {
+		_, err := licensing.PlainEmail(s, "it@example.com")
+		if licensing.ErrorCode(err) != licensing.EInvalid || licensing.ErrorField(err) != "email" || !strings.Contains(licensing.ErrorMessage(err), "it@example.com") {
+			t.Errorf("PlainEmail(%q) = %v, want invalid about email", s, err)
+		}
+	}
+	if got, err := licensing.PlainEmail("  Ana@X.test ", "it@example.com"); err != nil || got != "ana@x.test" {
+		t.Errorf("PlainEmail of a plain address = %q, %v", got, err)
+	}
+}

@@ -74,17 +74,18 @@ func (cn *Console) eventFilter(c *fiber.Ctx, q url.Values) (licensing.EventFilte
 		f.Actor = "user:" + u.ID
 	}
 	var err error
-	if f.Since, err = formTime(q.Get("since"), false); err != nil {
+	if f.Since, err = formTime("since", q.Get("since"), false); err != nil {
 		return f, err
 	}
-	f.Until, err = formTime(q.Get("until"), true)
+	f.Until, err = formTime("until", q.Get("until"), true)
 	return f, err
 }
 
 // formTime reads a date (2026-05-01) or a date and time (2026-05-01T10:30,
 // as datetime-local inputs send it), in UTC. A date as the end of a range
-// includes that whole day (the filter's end is exclusive).
-func formTime(s string, end bool) (*time.Time, error) {
+// includes that whole day (the filter's end is exclusive). field is the
+// form's name of s, which a refusal names.
+func formTime(field, s string, end bool) (*time.Time, error) {
 	if s == "" {
 		return nil, nil
 	}
@@ -93,7 +94,7 @@ func formTime(s string, end bool) (*time.Time, error) {
 	}
 	t, err := time.Parse("2006-01-02", s)
 	if err != nil {
-		return nil, licensing.Errorf(licensing.EInvalid, "dates are like 2026-05-01 or 2026-05-01T10:30 (UTC)")
+		return nil, licensing.Errorf(licensing.EInvalid, "dates are like 2026-05-01 or 2026-05-01T10:30 (UTC)").WithField(field)
 	}
 	if end {
 		t = t.AddDate(0, 0, 1)

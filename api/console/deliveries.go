@@ -42,10 +42,10 @@ func (cn *Console) deliveries(c *fiber.Ctx) error {
 	f := licensing.DeliveryFilter{EndpointID: d.Filters.Get("webhook"), Action: d.Filters.Get("action"),
 		Status: licensing.DeliveryStatus(d.Filters.Get("status")), Newest: true}
 	var err error
-	if f.Since, err = formTime(d.Filters.Get("since"), false); err != nil {
+	if f.Since, err = formTime("since", d.Filters.Get("since"), false); err != nil {
 		return cn.fail(c, err)
 	}
-	if f.Until, err = formTime(d.Filters.Get("until"), true); err != nil {
+	if f.Until, err = formTime("until", d.Filters.Get("until"), true); err != nil {
 		return cn.fail(c, err)
 	}
 	if d.Deliveries, err = cn.cfg.Services.Notifications.Deliveries(ctx, f, licensing.Page{After: c.Query("after"), Limit: PageSize}); err != nil {

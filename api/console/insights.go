@@ -219,7 +219,7 @@ func (cn *Console) insights(c *fiber.Ctx) error {
 	if d.Min != "" {
 		n, err := strconv.Atoi(d.Min)
 		if err != nil || n < 0 || n > 100 {
-			return cn.fail(c, licensing.Errorf(licensing.EInvalid, "minimum score must be a whole percentage from 0 to 100"))
+			return cn.fail(c, licensing.FieldErrorf("min", "minimum score must be a whole percentage from 0 to 100"))
 		}
 		f.MinScore = float64(n) / 100
 	}

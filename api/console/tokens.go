@@ -62,7 +62,7 @@ func (cn *Console) tokenCreate(c *fiber.Ctx) error {
 		return cn.tokensPage(c, fiber.StatusOK, d)
 	}
 	in := licensing.TokenInput{Name: d.Name, Role: licensing.Role(d.Role), CustomerID: d.Customer}
-	exp, err := formTime(d.Expires, true)
+	exp, err := formTime("expires", d.Expires, true)
 	if err == nil {
 		err = cn.pickedFits(c, c.FormValue("customer_q"), d.Customer)
 	}

@@ -112,7 +112,7 @@ func (cn *Console) webhook(c *fiber.Ctx) error {
 	d := webhookData{Webhook: w, Status: c.Query("status"), Done: c.Query("done"),
 		Statuses: []string{string(licensing.DeliveryPending), string(licensing.DeliveryDelivered), string(licensing.DeliveryFailed)}}
 	if d.Status != "" && !slices.Contains(d.Statuses, d.Status) {
-		return cn.fail(c, licensing.Errorf(licensing.EInvalid, "status must be pending, delivered or failed"))
+		return cn.fail(c, licensing.FieldErrorf("status", "status must be pending, delivered or failed"))
 	}
 	f := licensing.DeliveryFilter{EndpointID: id, Status: licensing.DeliveryStatus(d.Status), Newest: true}
 	if d.Deliveries, err = cn.cfg.Services.Notifications.Deliveries(ctx, f, licensing.Page{After: c.Query("after"), Limit: PageSize}); err != nil {

@@ -48,6 +48,11 @@ func TestSignInWithoutMail(t *testing.T) {
 		if resp.StatusCode != http.StatusServiceUnavailable || strings.Contains(page, "on its way") || !strings.Contains(page, "No link was sent to it@acme.example") {
 			t.Errorf("asking for a link without SMTP: %d\n%s", resp.StatusCode, page)
 		}
+		// Not an email: the form names its field (licensing.PlainEmail's).
+		resp, page = b.do("POST", "/portal/sign-in", url.Values{"csrf": {b.csrf("/portal/sign-in")}, "email": {"it at acme"}})
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(page, "Email: this value is not accepted.") {
+			t.Errorf("asking for a link for no email: %d\n%s", resp.StatusCode, page)
+		}
 		if evs := events(t, e, licensing.ActionPortalSignInFailed); len(evs) != 1 || !strings.Contains(evs[0].Reason, "sends no email") {
 			t.Errorf("portal.sign_in_failed events = %+v", evs)
 		}

@@ -41,7 +41,8 @@ func (s *Service) SetPassword(ctx context.Context, cur *Current, current, passwo
 		return err
 	}
 	if password != again {
-		return licensing.Errorf(licensing.EInvalid, "the two passwords differ")
+		// The repetition is what is wrong: the first is checked below.
+		return licensing.FieldErrorf("again", "the two passwords differ")
 	}
 	if err := licensing.CheckPassword(password); err != nil {
 		return err
@@ -79,6 +80,8 @@ type PasswordSignIn struct {
 	Choices  []Choice
 }
 
+// errBadPassword names no Field: naming the email or the password would
+// tell whether the email is a customer's.
 var errBadPassword = licensing.Errorf(licensing.EUnauthorized, "the email or the password is wrong")
 
 // dummyHash is verified against when the email has no password, so an

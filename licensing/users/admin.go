@@ -18,7 +18,7 @@ import (
 // ENotFound.
 func (s *Service) SetRole(ctx context.Context, userID string, role licensing.Role, reason string) (*User, error) {
 	if !validRole(role) {
-		return nil, licensing.Errorf(licensing.EInvalid, "role must be one of %v", ConsoleRoles)
+		return nil, licensing.FieldErrorf("role", "role must be one of %v", ConsoleRoles)
 	}
 	return s.changeOther(ctx, userID, reason, func(u *User, tx Store) error {
 		u.Role = role
@@ -32,7 +32,7 @@ func (s *Service) SetRole(ctx context.Context, userID string, role licensing.Rol
 // EInvalid, EConflict, ENotFound.
 func (s *Service) SetStatus(ctx context.Context, userID string, status Status, reason string) (*User, error) {
 	if status != StatusActive && status != StatusDisabled {
-		return nil, licensing.Errorf(licensing.EInvalid, "status must be %s or %s", StatusActive, StatusDisabled)
+		return nil, licensing.FieldErrorf("status", "status must be %s or %s", StatusActive, StatusDisabled)
 	}
 	return s.changeOther(ctx, userID, reason, func(u *User, tx Store) error {
 		u.Status = status
@@ -55,7 +55,7 @@ func (s *Service) changeOther(ctx context.Context, userID, reason string, fn fun
 // with the user before and after.
 func (s *Service) change(ctx context.Context, userID, reason string, change func(*User, Store) error) (*User, error) {
 	if len(reason) > 500 {
-		return nil, licensing.Errorf(licensing.EInvalid, "reason is longer than 500 characters")
+		return nil, licensing.FieldErrorf("reason", "reason is longer than 500 characters")
 	}
 	var out *User
 	err := s.cfg.Store.InTx(ctx, func(tx Store) error {

@@ -93,7 +93,7 @@ func (s *Service) CreateUser(ctx context.Context, email string, role licensing.R
 		return nil, "", err
 	}
 	if !validRole(role) {
-		return nil, "", licensing.Errorf(licensing.EInvalid, "role must be one of %v", ConsoleRoles)
+		return nil, "", licensing.FieldErrorf("role", "role must be one of %v", ConsoleRoles)
 	}
 	now := s.now()
 	u := &User{ID: licensing.NewID(), Email: email, Role: role, Status: StatusActive, TOTPRequired: s.cfg.RequireTOTP, CreatedAt: now, UpdatedAt: now}
@@ -225,6 +225,8 @@ func (s *Service) SignIn(ctx context.Context, email, password, ip, userAgent str
 		}); err != nil {
 			return nil, err
 		}
+		// No Field: naming which of the two is wrong would tell whether the
+		// email is a user's.
 		return nil, licensing.Errorf(licensing.EUnauthorized, "wrong email or password")
 	}
 	stage := StageFull
@@ -413,7 +415,7 @@ func (s *Service) ConfirmTOTP(ctx context.Context, cur *Current, password, code 
 			return err
 		}
 		if step < 0 {
-			return licensing.Errorf(licensing.EInvalid, "the code is wrong: check the time on your device")
+			return licensing.FieldErrorf("code", "the code is wrong: check the time on your device")
 		}
 		codes = make([]string, RecoveryCodeCount)
 		hashes := make([]string, RecoveryCodeCount)
