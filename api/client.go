@@ -104,8 +104,7 @@ func (s *Server) useMeter(c *fiber.Ctx) error {
 	if err := decodeJSON(c, &in); err != nil {
 		return err
 	}
-	r, err := s.svc.Metering.Use(c.UserContext(), licensing.UseRequest{LicenseKey: in.LicenseKey, Fingerprint: in.Fingerprint,
-		Meter: in.Meter, ID: in.ID, Uses: in.Uses, Report: in.Report})
+	r, err := s.svc.Metering.Use(c.UserContext(), in)
 	if err != nil {
 		return err
 	}

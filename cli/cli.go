@@ -116,6 +116,9 @@ type verb struct {
 // ignore drops a typed answer: the CLI prints the raw answer it captured.
 func ignore[T any](_ *T, err error) error { return err }
 
+// cliVerbs' entries are alike by shape (usage, columns, flags, one call
+// of the API client each): a table on purpose, one row per verb, whose
+// shared handling is Run's.
 var cliVerbs = map[string]map[string]verb{
 	"licenses": {
 		"list": {usage: "[-customer ID] [-product ID] [-policy ID] [-status S] [-expires-before RFC3339] [-limit N] [-cursor C]",

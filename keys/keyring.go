@@ -458,6 +458,13 @@ func (kr *Keyring) write(k *key) error {
 // syncs the folder, so a reader never sees half a key and a crash never
 // loses a written one.
 func writeFileAtomic(path string, data []byte) error {
+	return placeFile(path, data, os.Rename)
+}
+
+// placeFile writes data to a temp file (0600) beside path, syncs it, puts
+// it at path with place (os.Rename replaces, os.Link refuses an existing
+// path) and syncs the folder.
+func placeFile(path string, data []byte, place func(tmp, path string) error) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return err
@@ -466,7 +473,7 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := writeSyncClose(tmp, data); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := place(tmp.Name(), path); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(path))

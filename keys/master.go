@@ -76,20 +76,10 @@ func LoadMasterKey(cfg MasterKeyConfig) (key []byte, generated bool, err error) 
 }
 
 // createFileExclusive creates path (0600) holding data, atomically, and
-// fails with an os.ErrExist error when path already exists.
+// fails with an os.ErrExist error when path already exists (a hard link,
+// unlike a rename, never replaces).
 func createFileExclusive(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := writeSyncClose(tmp, data); err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
+	return placeFile(path, data, os.Link)
 }
 
 // readMasterKeyFile reads a master key file, refusing one that group or

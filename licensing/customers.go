@@ -42,6 +42,7 @@ func NewCustomers(store CustomersStore, clock Clock) *Customers {
 }
 
 // CustomerInput is what an admin gives to create a customer.
+// Alike Customer in types.go: kept apart as LicenseInput is from License.
 type CustomerInput struct {
 	Name     string    `json:"name"`
 	Email    string    `json:"email"`

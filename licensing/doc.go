@@ -43,4 +43,12 @@
 // imports only the standard library, google/uuid and the verifier SDK, whose
 // LeaseClaims type is the wire contract of a lease. Adapters (storage, keys,
 // api, workers) implement or call it; only cmd/narcidi wires them together.
+//
+// Look-alikes, kept apart on purpose: a record (Policy), what an admin
+// gives to create it (PolicyInput) and to change it (PolicyPatch, the
+// license's LicenseOverrides) list the same JSON fields, each what its
+// caller may set; the services are built alike (core, store, secrets) and
+// their Update* methods run alike (lock in a transaction, keep "before",
+// change, record), each over its own record. Logic they share is a
+// function here (checkEntitlements, checkMetadata, record), not a copy.
 package licensing

@@ -75,6 +75,8 @@ func NewLicenses(store LicensesStore, clock Clock, secrets *SecretHasher) *Licen
 }
 
 // LicenseInput is what an admin gives to create a license.
+// Alike License in types.go: kept apart because the input holds only what
+// an admin chooses (no id, hint, status or times).
 type LicenseInput struct {
 	PolicyID   string `json:"policy_id"`
 	CustomerID string `json:"customer_id"`
@@ -114,6 +116,8 @@ func (s *Licenses) CreateLicense(ctx context.Context, in LicenseInput) (*Created
 	if err != nil {
 		return nil, err
 	}
+	// The entitlement and metadata checks run in this order for a policy
+	// too (CreatePolicy): alike calls of the shared checks, not a copy.
 	ents, err := checkEntitlements(ctx, s.store, in.Entitlements)
 	if err != nil {
 		return nil, err

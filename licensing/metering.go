@@ -274,20 +274,15 @@ func (s *Metering) ResetPeriod(ctx context.Context, licenseID string, start time
 	return n, err
 }
 
-// UseRequest is an app's increment of a meter: the license key and the
-// machine's fingerprint (which must hold a seat), the meter (its
-// entitlement code, "" for the license's own), how many uses, and an id
-// the app chooses so that a retried request is counted once. Report marks
-// uses already spent offline out of a lease's allowance: they are counted
-// even past the bound (they happened), once.
-type UseRequest struct {
-	LicenseKey  string `json:"license_key"`
-	Fingerprint string `json:"fingerprint"`
-	Meter       string `json:"meter,omitempty"`
-	ID          string `json:"id"`
-	Uses        int64  `json:"uses,omitempty"`
-	Report      bool   `json:"report,omitempty"`
-}
+// UseRequest is an app's increment of a meter, as the SDK sends it
+// (verifier.UseRequest): the license key and the machine's fingerprint
+// (which must hold a seat), the meter (its entitlement code, "" for the
+// license's own), how many uses, and an id the app chooses so that a
+// retried request is counted once. Report marks uses already spent
+// offline out of a lease's allowance: they are counted even past the bound
+// (they happened), once. The wire type itself, not a copy of its fields:
+// licensing already speaks the SDK's lease and meter claims.
+type UseRequest = verifier.UseRequest
 
 // UseResult is the meter after an increment; Replayed says the id was
 // counted before (nothing was added this time).

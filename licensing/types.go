@@ -309,6 +309,7 @@ type Machine struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
+// (Role and ExpiryAction above are alike by shape: named string constants.)
 // Role is what an API token may do. Deny by default: a role grants only what
 // Allows says.
 type Role string

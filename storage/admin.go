@@ -117,13 +117,7 @@ func (s *Store) GetMachine(ctx context.Context, id string) (*licensing.Machine, 
 }
 
 func (s *Store) ListMachines(ctx context.Context, f licensing.MachineFilter, page licensing.Page) ([]licensing.Machine, error) {
-	q := s.q(ctx)
-	if f.LicenseID != "" {
-		q = q.Where("license_id = ?", f.LicenseID)
-	}
-	if f.Status != "" {
-		q = q.Where("status = ?", string(f.Status))
-	}
+	q := whereEqual(s.q(ctx), colValue{"license_id", f.LicenseID}, colValue{"status", string(f.Status)})
 	if f.CustomerID != "" {
 		q = q.Where("license_id IN (?)", s.q(ctx).Model(&licenseRow{}).Select("id").Where("customer_id = ?", f.CustomerID))
 	}
@@ -174,24 +168,10 @@ func (s *Store) AppendEvent(ctx context.Context, e *licensing.Event) error {
 }
 
 func (s *Store) ListEvents(ctx context.Context, f licensing.EventFilter, page licensing.Page) ([]licensing.Event, error) {
-	q := s.q(ctx)
-	for _, c := range [...]struct{ col, v string }{
-		{"target_type", f.TargetType}, {"target_id", f.TargetID}, {"actor", f.Actor}, {"action", f.Action},
-	} {
-		if c.v != "" {
-			q = q.Where(c.col+" = ?", c.v)
-		}
-	}
-	if f.Since != nil {
-		q = q.Where("time >= ?", f.Since.UTC())
-	}
-	if f.Until != nil {
-		q = q.Where("time < ?", f.Until.UTC())
-	}
-	if f.Newest {
-		return findRows(pagedNewest(q, page), eventFromRow)
-	}
-	return listRows(q, page, eventFromRow)
+	return listLog(s.q(ctx), logQuery{
+		equal:   []colValue{{"target_type", f.TargetType}, {"target_id", f.TargetID}, {"actor", f.Actor}, {"action", f.Action}},
+		timeCol: "time", since: f.Since, until: f.Until, newest: f.Newest,
+	}, page, eventFromRow)
 }
 
 // Stats computes the dashboard with aggregate queries on indexed columns;

@@ -337,22 +337,10 @@ func (s *Store) GetDelivery(ctx context.Context, id string) (*licensing.Delivery
 }
 
 func (s *Store) ListDeliveries(ctx context.Context, f licensing.DeliveryFilter, page licensing.Page) ([]licensing.Delivery, error) {
-	q := s.q(ctx)
-	for _, c := range [...]struct{ col, v string }{{"endpoint_id", f.EndpointID}, {"event_id", f.EventID}, {"status", string(f.Status)}, {"action", f.Action}} {
-		if c.v != "" {
-			q = q.Where(c.col+" = ?", c.v)
-		}
-	}
-	if f.Since != nil {
-		q = q.Where("created_at >= ?", f.Since.UTC())
-	}
-	if f.Until != nil {
-		q = q.Where("created_at < ?", f.Until.UTC())
-	}
-	if f.Newest {
-		return findRows(pagedNewest(q, page), deliveryFromRow)
-	}
-	return listRows(q, page, deliveryFromRow)
+	return listLog(s.q(ctx), logQuery{
+		equal:   []colValue{{"endpoint_id", f.EndpointID}, {"event_id", f.EventID}, {"status", string(f.Status)}, {"action", f.Action}},
+		timeCol: "created_at", since: f.Since, until: f.Until, newest: f.Newest,
+	}, page, deliveryFromRow)
 }
 
 func (s *Store) UpdateDelivery(ctx context.Context, d *licensing.Delivery) error {

@@ -29,4 +29,12 @@
 // PostgreSQL. Tests force the interleaving (a hook between the read and the
 // write, or two transactions) on both databases: users_test.go and
 // licensing/users/race_test.go show the pattern.
+//
+// Look-alikes, kept apart on purpose: a table's row struct and the struct
+// its migration declares list the same columns (the migration's is frozen
+// as it created the table); every repository (Users, Portal, Releases...)
+// is the same few lines of a view over Store; the SQLite and PostgreSQL
+// branches of a bulk write say one statement in two dialects. What they
+// share is a function: getRow, listRows, whereEqual, listLog, valueRows,
+// linkTable and sessionTable.
 package storage

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -143,13 +142,8 @@ ON CONFLICT (day, license_id, machine_id) DO UPDATE SET
   ` + fmt.Sprintf(set, merge("networks", insights.MaxNetworks), merge("platforms", insights.MaxPlatforms), merge("app_versions", insights.MaxAppVersions))
 		args = []any{texts(0), texts(1), texts(2), ints(3), ints(4), ints(5), ints(6), texts(7), texts(8), texts(9)}
 	} else {
-		var values strings.Builder
 		args = make([]any, 0, 10*len(days))
 		for _, d := range days {
-			if values.Len() > 0 {
-				values.WriteString(",")
-			}
-			values.WriteString("(?,?,?,?,?,?,?,?,?,?)")
 			args = append(args, d.Day, d.LicenseID, d.MachineID, d.Activations, d.Renewals, d.Heartbeats, d.Validations, jsonSet(d.Networks), jsonSet(d.Platforms), jsonSet(d.AppVersions))
 		}
 		merge := func(col string, max int) string {
@@ -157,7 +151,7 @@ ON CONFLICT (day, license_id, machine_id) DO UPDATE SET
     (SELECT value FROM json_each(d.%[1]s) UNION SELECT value FROM json_each(excluded.%[1]s) ORDER BY value LIMIT %[2]d))`, col, max)
 		}
 		query = `INSERT INTO telemetry_days AS d (day, license_id, machine_id, activations, renewals, heartbeats, validations, networks, platforms, app_versions)
-VALUES ` + values.String() + `
+VALUES ` + valueRows(len(days), 10) + `
 ON CONFLICT (day, license_id, machine_id) DO UPDATE SET
   ` + fmt.Sprintf(set, merge("networks", insights.MaxNetworks), merge("platforms", insights.MaxPlatforms), merge("app_versions", insights.MaxAppVersions))
 	}

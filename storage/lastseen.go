@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -211,13 +210,8 @@ FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[], $4::bool[], $5::te
 WHERE m.id = v.id AND m.status <> 'blocked'`
 		args = []any{ids, hb, lease, hasLease, ips}
 	} else {
-		var values strings.Builder
 		args = make([]any, 0, 5*len(batch))
 		for id, x := range batch {
-			if values.Len() > 0 {
-				values.WriteString(",")
-			}
-			values.WriteString("(?,?,?,?,?)")
 			lease := x.lease
 			if lease.IsZero() {
 				lease = x.heartbeat
@@ -226,7 +220,7 @@ WHERE m.id = v.id AND m.status <> 'blocked'`
 		}
 		// julianday compares instants whatever offset a time was stored
 		// with (the driver keeps the caller's).
-		query = `WITH v(id, hb, lease, has_lease, ip) AS (VALUES ` + values.String() + `)
+		query = `WITH v(id, hb, lease, has_lease, ip) AS (VALUES ` + valueRows(len(batch), 5) + `)
 UPDATE machines SET
   last_heartbeat = CASE WHEN machines.last_heartbeat IS NULL OR julianday(machines.last_heartbeat) < julianday(v.hb) THEN v.hb ELSE machines.last_heartbeat END,
   last_lease_at = CASE WHEN v.has_lease AND (machines.last_lease_at IS NULL OR julianday(machines.last_lease_at) < julianday(v.lease)) THEN v.lease ELSE machines.last_lease_at END,

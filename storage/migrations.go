@@ -13,6 +13,9 @@ import (
 // never edited, since databases in the field have already run it. Each one
 // declares the structs it needs as they were at that version, so later
 // changes to models.go do not change what an old migration does.
+// Alike the models and one another (the row structs of migrations in
+// releases.go, subscriptions.go, portal.go...): kept apart because each
+// is frozen as its migration created the table.
 // MigrationIDs are the ids of every migration, in order (the CHANGELOG's
 // guard reads them).
 func MigrationIDs() []string {

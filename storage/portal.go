@@ -14,6 +14,11 @@ import (
 
 // Portal implements portal.Store (customers' sign-in links and portal
 // sessions) on the same database as Store.
+//
+// Alike Users in users.go (a link table, a session table, thin methods
+// over linkTable and sessionTable): kept apart because each audience's
+// rows, columns and store interface are their own; the shared mechanics
+// are the generic tables.
 type Portal struct {
 	s *Store
 }

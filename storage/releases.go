@@ -12,6 +12,9 @@ import (
 )
 
 // Releases implements release.Store on the same database as Store.
+//
+// Alike the other repositories (Users, Portal, Subscriptions): the same
+// three lines of a view over Store, one per domain store interface.
 type Releases struct {
 	s *Store
 }
@@ -92,19 +95,8 @@ func (r *Releases) LockRelease(ctx context.Context, id string) (*release.Release
 }
 
 func (r *Releases) ListReleases(ctx context.Context, f release.Filter, page licensing.Page) ([]release.Release, error) {
-	q := r.s.q(ctx).Model(&releaseRow{})
-	if f.ProductID != "" {
-		q = q.Where("product_id = ?", f.ProductID)
-	}
-	if f.Channel != "" {
-		q = q.Where("channel = ?", f.Channel)
-	}
-	if f.Status != "" {
-		q = q.Where("status = ?", string(f.Status))
-	}
-	if f.Version != "" {
-		q = q.Where("version = ?", f.Version)
-	}
+	q := whereEqual(r.s.q(ctx).Model(&releaseRow{}),
+		colValue{"product_id", f.ProductID}, colValue{"channel", f.Channel}, colValue{"status", string(f.Status)}, colValue{"version", f.Version})
 	var rows []releaseRow
 	if err := paged(q, page).Find(&rows).Error; err != nil {
 		return nil, translate(err)

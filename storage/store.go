@@ -253,6 +253,55 @@ func listRows[R, T any](q *gorm.DB, page licensing.Page, conv func(*R) *T) ([]T,
 	return findRows(paged(q, page), conv)
 }
 
+// logQuery is a filtered read of a log (the audit log, the delivery log):
+// the rows whose columns equal the non-empty values of equal and whose
+// timeCol is in [since, until), oldest or newest first.
+type logQuery struct {
+	equal        []colValue
+	timeCol      string
+	since, until *time.Time
+	newest       bool
+}
+
+type colValue struct{ col, v string }
+
+// valueRows is a VALUES list of n rows of width placeholders,
+// "(?,?),(?,?)": the SQLite side of the bulk writes (telemetry days,
+// last-seen stamps), whose PostgreSQL side binds arrays.
+func valueRows(n, width int) string {
+	if n == 0 {
+		return ""
+	}
+	row := "(" + strings.Repeat("?,", width-1) + "?)"
+	return strings.Repeat(row+",", n-1) + row
+}
+
+// whereEqual narrows q to the rows whose columns equal the non-empty
+// values of equal: a listing's filters ("" is no filter).
+func whereEqual(q *gorm.DB, equal ...colValue) *gorm.DB {
+	for _, c := range equal {
+		if c.v != "" {
+			q = q.Where(c.col+" = ?", c.v)
+		}
+	}
+	return q
+}
+
+// listLog runs l on q as a paged listing and converts its rows.
+func listLog[R, T any](q *gorm.DB, l logQuery, page licensing.Page, conv func(*R) *T) ([]T, error) {
+	q = whereEqual(q, l.equal...)
+	if l.since != nil {
+		q = q.Where(l.timeCol+" >= ?", l.since.UTC())
+	}
+	if l.until != nil {
+		q = q.Where(l.timeCol+" < ?", l.until.UTC())
+	}
+	if l.newest {
+		return findRows(pagedNewest(q, page), conv)
+	}
+	return listRows(q, page, conv)
+}
+
 // findRows runs q and converts its rows.
 func findRows[R, T any](q *gorm.DB, conv func(*R) *T) ([]T, error) {
 	var rows []R
@@ -360,11 +409,7 @@ func (s *Store) GetPolicy(ctx context.Context, id string) (*licensing.Policy, er
 }
 
 func (s *Store) ListPolicies(ctx context.Context, f licensing.PolicyFilter, page licensing.Page) ([]licensing.Policy, error) {
-	q := s.q(ctx)
-	if f.ProductID != "" {
-		q = q.Where("product_id = ?", f.ProductID)
-	}
-	return listRows(q, page, policyFromRow)
+	return listRows(whereEqual(s.q(ctx), colValue{"product_id", f.ProductID}), page, policyFromRow)
 }
 
 // Customers.

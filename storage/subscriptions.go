@@ -256,16 +256,7 @@ func (r *Subscriptions) FindByProvider(ctx context.Context, provider, providerID
 }
 
 func (r *Subscriptions) ListSubscriptions(ctx context.Context, f subscription.Filter, page licensing.Page) ([]subscription.Subscription, error) {
-	q := r.s.q(ctx)
-	if f.CustomerID != "" {
-		q = q.Where("customer_id = ?", f.CustomerID)
-	}
-	if f.Status != "" {
-		q = q.Where("status = ?", string(f.Status))
-	}
-	if f.Provider != "" {
-		q = q.Where("provider = ?", f.Provider)
-	}
+	q := whereEqual(r.s.q(ctx), colValue{"customer_id", f.CustomerID}, colValue{"status", string(f.Status)}, colValue{"provider", f.Provider})
 	return listRows(q, page, subFromRow)
 }
 

@@ -162,6 +162,10 @@ const (
 // parseCertClaims reads certificate claims strictly: every member once, no
 // unknown member (a certificate is signed offline by tools of the same
 // version; an unknown member means a format this SDK does not understand).
+//
+// Alike parseClaims (strictjson.go) by shape: kept apart because a
+// certificate refuses unknown members and a lease skips them, and each
+// fills its own claims with its own bit set.
 func parseCertClaims(s string, c *CertClaims) bool {
 	d := scanner{s: s}
 	if !d.consume('{') {

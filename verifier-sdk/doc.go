@@ -55,4 +55,8 @@
 // picks the key it is checked with), only canonical base64url, and refuses
 // claims given twice or spelled in another case ("AUD"), so that every JSON
 // library reads the same claims out of a lease.
+//
+// Its wire types (wire.go, update_wire.go, claims.go) look alike one
+// another and the server's own types by shape: the SDK is a separate
+// module, imported by the server but importing nothing of it.
 package verifier

@@ -85,6 +85,10 @@ type ReleaseCheckRequest struct {
 	Channel     string `json:"channel,omitempty"`    // default stable
 }
 
+// ReleaseDownloadRequest starts alike ReleaseCheckRequest (the license's
+// proof, product, channel): kept apart rather than embedded, so that apps'
+// composite literals of either keep compiling.
+//
 // ReleaseDownloadRequest asks for one artifact; the server answers 303 with a
 // short-lived URL of the bytes.
 type ReleaseDownloadRequest struct {

@@ -113,7 +113,9 @@ type InvalidParam struct {
 // one per increment: the server counts an ID once, however often it is
 // sent. Uses defaults to 1. Report marks uses already spent offline out of
 // a lease's allowance: they are counted even past the bound (they
-// happened), and never twice.
+// happened), and never twice. The server takes this type as it is
+// (licensing.UseRequest is an alias of it): a field added here is one the
+// server reads.
 type UseRequest struct {
 	LicenseKey  string `json:"license_key"`
 	Fingerprint string `json:"fingerprint"`

@@ -73,25 +73,10 @@ func NewMailer(rawURL, from string) (*Mailer, error) {
 	return &Mailer{host: u.Hostname(), from: from, opts: opts}, nil
 }
 
-// Send sends one message to the recipients.
+// Send sends one plain-text message to the recipients (SendMail without
+// an HTML part).
 func (m *Mailer) Send(ctx context.Context, messageID string, to []string, subject, body string) error {
-	msg := mail.NewMsg()
-	if err := msg.From(m.from); err != nil {
-		return err
-	}
-	if err := msg.To(to...); err != nil {
-		return err
-	}
-	msg.Subject(subject)
-	// go-mail adds the angle brackets: callers may pass an id with them.
-	msg.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(messageID, "<"), ">"))
-	msg.SetDate()
-	msg.SetBodyString(mail.TypeTextPlain, body)
-	c, err := mail.NewClient(m.host, m.opts...)
-	if err != nil {
-		return err
-	}
-	return c.DialAndSendWithContext(ctx, msg)
+	return m.SendMail(ctx, messageID, to, subject, body, "")
 }
 
 // SendMail sends one message with a text part and, when html is not
@@ -105,6 +90,7 @@ func (m *Mailer) SendMail(ctx context.Context, messageID string, to []string, su
 		return err
 	}
 	msg.Subject(subject)
+	// go-mail adds the angle brackets: callers may pass an id with them.
 	msg.SetMessageIDWithValue(strings.TrimSuffix(strings.TrimPrefix(messageID, "<"), ">"))
 	msg.SetDate()
 	msg.SetBodyString(mail.TypeTextPlain, text)

@@ -5,14 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/webui"
@@ -32,6 +29,11 @@ var templateFS embed.FS
 var staticFS embed.FS
 
 // Config is what the console needs.
+//
+// Alike api/portal/portal.go (Config, New, Mount, the route guards, page
+// and render): kept apart because each audience has its own session type,
+// services, routes and page data; the mechanics they share (assets,
+// cookies, sessions, CSRF, rate limits, refusals, rendering) are webui's.
 type Config struct {
 	Users    *users.Service
 	Services *licensing.Services
@@ -229,9 +231,7 @@ type actionForms struct {
 
 // Mount adds the console's routes to r (the app's /console group).
 func (cn *Console) Mount(r fiber.Router) {
-	static, _ := fs.Sub(staticFS, "static")
-	r.Use(webui.Headers(Prefix + "/static/"))
-	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
+	webui.Assets(r, Prefix, staticFS)
 	r.Use(cn.sessions.Resolve, cn.sessions.CSRF, cn.language)
 
 	r.Get("/sign-in", cn.signInPage)
@@ -266,7 +266,9 @@ type Route struct {
 }
 
 // routeGroups are the console's areas, one file each (pages.go: overview
-// and licenses); a new area adds its slice here.
+// and licenses); a new area adds its slice here. The area files open
+// alike (imports, a routes slice, page data types): by shape only, each
+// serves its own pages through the shared Console methods.
 var routeGroups = [][]Route{
 	overviewRoutes,
 	searchRoutes,
@@ -418,10 +420,7 @@ func (cn *Console) render(c *fiber.Ctx, status int, name, title string, data any
 	// The page data may be a formError or embed one (setPasswordData...).
 	if e, ok := data.(interface{ refusalOf() (error, string) }); ok {
 		if err, msg := e.refusalOf(); err != nil {
-			p.Error = webui.FormError(pr, err, webui.FieldLabel(err))
-			if pr.Lang() == i18n.English && licensing.ErrorMessage(err) != p.Error {
-				p.Detail = licensing.ErrorMessage(err)
-			}
+			p.Error, p.Detail = webui.Refusal(pr, err)
 		} else {
 			p.Error = msg
 		}

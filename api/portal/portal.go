@@ -4,13 +4,10 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
-	"net/http"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/webui"
@@ -188,9 +185,7 @@ func Routes() []Route {
 
 // Mount adds the portal's routes to r (the app's /portal group).
 func (p *Portal) Mount(r fiber.Router) {
-	static, _ := fs.Sub(staticFS, "static")
-	r.Use(webui.Headers(Prefix + "/static/"))
-	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
+	webui.Assets(r, Prefix, staticFS)
 	r.Use(p.sessions.Resolve, p.sessions.CSRF, p.language)
 
 	r.Get("/sign-in", p.signInPage)
@@ -289,12 +284,8 @@ func (e formError) formMessage() (string, string) { return e.msg, e.detail }
 // refusal is the formError of a domain error: the sentence of its code
 // with its field's label (webui.FormError, shared with the console).
 func (p *Portal) refusal(c *fiber.Ctx, err error) formError {
-	pr := p.printer(c)
-	f := formError{msg: webui.FormError(pr, err, webui.FieldLabel(err))}
-	if pr.Lang() == i18n.English && licensing.ErrorMessage(err) != f.msg {
-		f.detail = licensing.ErrorMessage(err)
-	}
-	return f
+	msg, detail := webui.Refusal(p.printer(c), err)
+	return formError{msg: msg, detail: detail}
 }
 
 type errorData struct {

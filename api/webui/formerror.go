@@ -26,6 +26,18 @@ func FormError(pr *i18n.Printer, err error, label string) string {
 	return pr.T("error.invalid")
 }
 
+// Refusal is a form's refusal of err as both sites show it: FormError
+// with its field's label, and under it, on English pages only, the
+// domain's message when it says more (it may name values the sentence
+// leaves out).
+func Refusal(pr *i18n.Printer, err error) (msg, detail string) {
+	msg = FormError(pr, err, FieldLabel(err))
+	if pr.Lang() == i18n.English && licensing.ErrorMessage(err) != msg {
+		detail = licensing.ErrorMessage(err)
+	}
+	return msg, detail
+}
+
 // FieldLabel is the catalog key of the label of the field err is about
 // (licensing.Error.Field: "field.<name>"), "" when it names none the
 // catalog has.

@@ -10,10 +10,12 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/licensing"
@@ -23,6 +25,18 @@ import (
 // the console's QR code) and nothing inline, framed or posted elsewhere.
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// Assets puts the pages' Headers on r and serves the static folder of
+// files (a site's embedded assets) under /static, cacheable for an hour:
+// the first routes of the console's and the portal's Mount.
+func Assets(r fiber.Router, prefix string, files fs.FS) {
+	static, err := fs.Sub(files, "static")
+	if err != nil {
+		panic("webui.Assets: " + err.Error()) // a build mistake: the embed has no static folder
+	}
+	r.Use(Headers(prefix + "/static/"))
+	r.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static), MaxAge: 3600}))
+}
 
 // Headers sets the strict Content-Security-Policy and keeps pages out of
 // caches and frames, and their URLs (a set-password or sign-in link) out

@@ -28,6 +28,8 @@ import (
 )
 
 // Settings are the knobs of one run; the defaults are the full benchmark.
+// (Its int and duration fields are alike other tagged structs, such as
+// storage's insight outcome rows, by shape only.)
 type Settings struct {
 	Root            string        `json:"-"`
 	Out             string        `json:"-"`

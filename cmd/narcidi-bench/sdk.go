@@ -207,6 +207,8 @@ func sizeModule(sdkDir string) map[string]string {
 		// this reference tells what the SDK costs beyond that.
 		"withhttp/main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n)\n\nfunc main() {\n\tfmt.Println(\"hello\")\n\tif len(os.Args) > 1 {\n\t\tfmt.Println(http.Get(os.Args[1]))\n\t}\n}\n",
 		// The SDK's whole offline path: parse a JWKS, verify a lease, check a feature.
+		// withsdk and withclient below are alike by shape: two programs the
+		// size measurement builds, each linking a different part of the SDK.
 		"withsdk/main.go": `package main
 
 import (

@@ -46,6 +46,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd, args = args[0], args[1:]
 	}
 	var err error
+	// One case per command, alike by shape only: each calls its own.
 	switch cmd {
 	case "serve":
 		err = serve(ctx, args, getenv, stdout, stderr)
@@ -158,6 +159,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return err
 }
 
+// migrate opens the store as backup does (backup.go): alike by shape, the
+// three lines of wiring.OpenStore with its error.
 func migrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, _, err := parseConfig("migrate", args, getenv, stderr)
 	if err != nil {

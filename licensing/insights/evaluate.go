@@ -308,6 +308,8 @@ func Evaluate(rows []HistoryRow, cfg EngineConfig) (*Evaluation, error) {
 }
 
 // Kind is the evaluation of kind.
+// Alike BacktestResult.Kind (backtest.go) by shape: a lookup by a field,
+// which a generic function cannot read without an accessor per type.
 func (ev *Evaluation) Kind(kind Kind) *KindEvaluation {
 	for i := range ev.Kinds {
 		if ev.Kinds[i].Kind == kind {

@@ -118,6 +118,7 @@ func (s *Service) Subscriptions(ctx context.Context, f Filter, page licensing.Pa
 }
 
 // CreateInput is what an admin gives to create a subscription.
+// (Alike licensing.PolicyInput by shape only: JSON-tagged input fields.)
 type CreateInput struct {
 	CustomerID   string   `json:"customer_id"`
 	PolicyID     string   `json:"policy_id"`

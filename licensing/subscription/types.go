@@ -83,6 +83,8 @@ const (
 )
 
 // Subscription is a customer's subscription to a plan.
+// Its time and provider fields are alike other records' (licensing.Machine,
+// licensing.Delivery, insights.Record) by shape only: JSON-tagged columns.
 type Subscription struct {
 	ID           string   `json:"id"`
 	CustomerID   string   `json:"customer_id"`

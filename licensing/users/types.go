@@ -44,6 +44,8 @@ type User struct {
 }
 
 // Stage is how far a session has got through sign-in.
+// (User's tail and this string enum are alike licensing's types by shape
+// only: JSON-tagged fields, then named constants.)
 type Stage string
 
 const (
