@@ -51,8 +51,8 @@ func Insights(_ context.Context, args []string, stdout, stderr io.Writer) error 
 	return fmt.Errorf("unknown insights subcommand %q: want simulate or evaluate", args[0])
 }
 
-// Its flag checks are alike insightsEvaluate's by shape ("-x and -y are
-// required"): each subcommand names its own required flags.
+// insightsSimulate's flag checks are alike insightsEvaluate's by shape
+// ("-x and -y are required"): each subcommand names its own flags.
 func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi insights simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)

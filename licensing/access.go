@@ -40,9 +40,10 @@ type Access struct {
 	secrets *SecretHasher
 }
 
+// NewAccess builds the access service. secrets hashes token secrets.
+//
 // Access and NewAccess are alike Licenses and NewLicenses by shape (core,
 // store, secrets): every service is built so, each over its own store.
-// NewAccess builds the access service. secrets hashes token secrets.
 func NewAccess(store AccessStore, clock Clock, secrets *SecretHasher) *Access {
 	return &Access{core: newCore(clock), store: store, secrets: mustHasher(secrets)}
 }

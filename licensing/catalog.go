@@ -126,10 +126,11 @@ func (s *Catalog) CreateProduct(ctx context.Context, in ProductInput) (*Product,
 	})
 }
 
-// Alike Policy in types.go: kept apart because the input has no id, times
-// or state, and zero values here mean the documented defaults.
 // PolicyInput is what an admin gives to create a policy. Zero values take
 // the documented defaults.
+//
+// Alike Policy in types.go: kept apart because the input has no id, times
+// or state, and zero values here mean the documented defaults.
 type PolicyInput struct {
 	ProductID              string            `json:"product_id"`
 	Name                   string            `json:"name"`
@@ -276,11 +277,12 @@ type EntitlementPatch struct {
 	Description *string `json:"description,omitempty"`
 }
 
+// UpdateEntitlement renames or redescribes an entitlement. ENotFound,
+// EInvalid.
+//
 // Alike ChangePolicyEntitlements (entitlements.go) and the other Update*:
 // lock in a transaction, keep "before", change, audit. Kept apart because
 // each locks, checks and audits its own record.
-// UpdateEntitlement renames or redescribes an entitlement. ENotFound,
-// EInvalid.
 func (s *Catalog) UpdateEntitlement(ctx context.Context, id string, in EntitlementPatch) (*Entitlement, error) {
 	var out *Entitlement
 	err := s.store.InTx(ctx, func(tx CatalogStore) error {
@@ -354,11 +356,12 @@ func (s *Catalog) UpdateProduct(ctx context.Context, id string, in ProductPatch)
 	return out, err
 }
 
+// PolicyPatch changes a policy; nil fields stay as they are. Licenses of
+// the policy follow it from their next lease on.
+//
 // Alike LicenseOverrides in rules.go (the rule fields): kept apart because
 // a policy's patch also renames, reseats and re-entitles, and a license
 // overrides only its rules, stored as a JSON column.
-// PolicyPatch changes a policy; nil fields stay as they are. Licenses of
-// the policy follow it from their next lease on.
 type PolicyPatch struct {
 	Name                   *string            `json:"name,omitempty"`
 	DurationSeconds        *int64             `json:"duration_seconds,omitempty"`

@@ -309,7 +309,6 @@ type Machine struct {
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
-// (Role and ExpiryAction above are alike by shape: named string constants.)
 // Role is what an API token may do. Deny by default: a role grants only what
 // Allows says.
 type Role string
@@ -320,6 +319,9 @@ const (
 	RoleReadOnly Role = "read-only"
 	RoleCustomer Role = "customer"
 )
+
+// (Role and ExpiryAction are alike by shape: a string type and its named
+// values, as every enum of the package.)
 
 // APIToken is a credential for the admin API. Only the hash of the secret is
 // stored.

@@ -16,10 +16,11 @@ import (
 // announced by a conditional claim, so nothing is announced twice.
 const TypeInsightsScore = "insights:score"
 
-// Alike sweepSubscriptions (subscriptions.go) by shape: each periodic
-// task's handler runs its own Config function and logs its own result.
 // scoreInsights runs Config.InsightsScoring. A failed run is tried again by
 // the next fire of the schedule (MaxRetry 1, as the scans).
+//
+// Alike sweepSubscriptions (subscriptions.go) by shape: each periodic
+// task's handler runs its own Config function and logs its own result.
 func (h *handlers) scoreInsights(ctx context.Context, _ *asynq.Task) error {
 	if h.cfg.InsightsScoring == nil {
 		return nil // an installation without insights: a stray task does nothing

@@ -130,8 +130,9 @@ func keyFromJWKS(path, kid string) (ed25519.PublicKey, string, error) {
 	return pub, kid, nil
 }
 
-// Its opening (config, logger, the server's keyring) is alike keysCommand
-// in main.go: kept apart because each reads its own flags first.
+// keysAttach's opening (config, logger, the server's keyring) is alike
+// keysCommand's in main.go: kept apart because each reads its own flags
+// first.
 func keysAttach(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, rest, err := parseConfig("keys attach", args, getenv, stderr)
 	if err != nil {

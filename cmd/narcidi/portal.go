@@ -16,6 +16,7 @@ import (
 // [-send]`: a one-time portal sign-in link for a customer, printed (to
 // pass on: the portal cannot mail without SMTP) or mailed with -send.
 // Audited as portal.link_sent, as the console's "send / copy sign-in link".
+//
 // Its flag set opens alike the other commands' (cli/insights.go): by shape
 // only, each command declares its own flags.
 func portalLinkCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
