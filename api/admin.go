@@ -9,7 +9,8 @@ import (
 )
 
 // The admin API handlers: decode, call the service, encode. Rules and
-// scoping live in licensing.
+// scoping live in licensing. Each handler is one call of its service
+// through write, found or list, so they look alike by shape only.
 
 // listResponse is every listing's shape: a page of data and the cursor of
 // the next page ("" at the end).

@@ -498,6 +498,8 @@ func overageText(f float64) string {
 // policyPatch is the patch of the fields of in whose form value differs
 // from the policy's: a value the form shows rounded is not saved back
 // unless someone changed it.
+//
+// One test per form field, alike by shape: each sets its own patch field.
 func policyPatch(f form, old form, in licensing.PolicyInput) licensing.PolicyPatch {
 	var p licensing.PolicyPatch
 	changed := func(field string) bool { return f.V(field) != old.V(field) }

@@ -105,52 +105,49 @@ func (cn *Console) labels(c *fiber.Ctx) *labels {
 
 // Customer is the customer's name ("" when it cannot be read).
 func (n *labels) Customer(id string) string {
-	if id == "" || !n.canCust {
+	return remembered(n.customers, id, n.canCust, func() string {
+		if cu, err := n.cn.cfg.Services.Customers.Customer(n.ctx, id); err == nil {
+			return cu.Name
+		}
 		return ""
-	}
-	if s, ok := n.customers[id]; ok {
-		return s
-	}
-	s := ""
-	if cu, err := n.cn.cfg.Services.Customers.Customer(n.ctx, id); err == nil {
-		s = cu.Name
-	}
-	n.customers[id] = s
-	return s
+	})
 }
 
 // Product is the product's name.
 func (n *labels) Product(id string) string {
-	if id == "" || !n.canCat {
+	return remembered(n.products, id, n.canCat, func() string {
+		if p, err := n.cn.cfg.Services.Catalog.Product(n.ctx, id); err == nil {
+			return p.Name
+		}
 		return ""
-	}
-	if s, ok := n.products[id]; ok {
-		return s
-	}
-	s := ""
-	if p, err := n.cn.cfg.Services.Catalog.Product(n.ctx, id); err == nil {
-		s = p.Name
-	}
-	n.products[id] = s
-	return s
+	})
 }
 
 // License is "…ABCD" (its key hint), with its name when it has one.
 func (n *labels) License(id string) string {
-	if id == "" || !n.canLic {
+	return remembered(n.licenses, id, n.canLic, func() string {
+		l, err := n.cn.cfg.Services.Licenses.License(n.ctx, id)
+		if err != nil {
+			return ""
+		}
+		if l.Name == "" {
+			return "…" + l.KeyHint
+		}
+		return "…" + l.KeyHint + " " + l.Name
+	})
+}
+
+// remembered is the label of id in seen, else look's, read once per page
+// ("" when the reader may not read it: readable false).
+func remembered(seen map[string]string, id string, readable bool, look func() string) string {
+	if id == "" || !readable {
 		return ""
 	}
-	if s, ok := n.licenses[id]; ok {
-		return s
+	s, ok := seen[id]
+	if !ok {
+		s = look()
+		seen[id] = s
 	}
-	s := ""
-	if l, err := n.cn.cfg.Services.Licenses.License(n.ctx, id); err == nil {
-		s = "…" + l.KeyHint
-		if l.Name != "" {
-			s += " " + l.Name
-		}
-	}
-	n.licenses[id] = s
 	return s
 }
 
