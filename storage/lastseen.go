@@ -164,15 +164,7 @@ func (b *LastSeenBatcher) Flush(ctx context.Context) error {
 // recorded after Close are written at once. An error means some stamps
 // could not be written.
 func (b *LastSeenBatcher) Close(ctx context.Context) error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil
-	}
-	b.closed = true
-	b.mu.Unlock()
-	b.loop.Stop()
-	if err := b.Flush(ctx); err != nil {
+	if err := b.loop.Close(ctx, &b.mu, &b.closed); err != nil {
 		return fmt.Errorf("last-seen stamps of %d machines not written: %w", b.Pending(), err)
 	}
 	return nil

@@ -228,15 +228,7 @@ func (r *Recorder) Flush(ctx context.Context) error {
 // recorded after Close are written at once. An error means some telemetry
 // could not be written.
 func (r *Recorder) Close(ctx context.Context) error {
-	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
-		return nil
-	}
-	r.closed = true
-	r.mu.Unlock()
-	r.loop.Stop()
-	if err := r.Flush(ctx); err != nil {
+	if err := r.loop.Close(ctx, &r.mu, &r.closed); err != nil {
 		return fmt.Errorf("telemetry: %d roll-ups and refusals not written: %w", r.Pending(), err)
 	}
 	return nil

@@ -2,6 +2,7 @@ package writebehind
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -49,6 +50,23 @@ func (l *Loop) Full() { signal(l.full) }
 func (l *Loop) Stop() {
 	close(l.stop)
 	<-l.done
+}
+
+// Close ends a batcher, once: under the batcher's mu it sets *closed
+// (from then on the batcher writes what comes at once, under the same
+// lock), then stops the schedule and flushes what is left within ctx.
+// A later call returns nil at once. The batchers' Close wrap its error
+// with what they failed to write.
+func (l *Loop) Close(ctx context.Context, mu sync.Locker, closed *bool) error {
+	mu.Lock()
+	if *closed {
+		mu.Unlock()
+		return nil
+	}
+	*closed = true
+	mu.Unlock()
+	l.Stop()
+	return l.cfg.Flush(ctx)
 }
 
 // signal wakes the loop without waiting: one pending signal is enough.

@@ -110,3 +110,32 @@ func TestStopLeavesTheRestToTheCaller(t *testing.T) {
 		t.Fatalf("pending %d, want 1 left to the caller", b.Pending())
 	}
 }
+
+// Close sets the batcher's flag under its lock, stops the schedule and
+// writes what is left, once: a second Close writes nothing and returns
+// nil; a failed last write is returned.
+func TestCloseWritesTheRestOnce(t *testing.T) {
+	b := newBatch()
+	l := b.start(time.Hour)
+	var closed bool
+	b.add(2)
+	l.Opened()
+	if err := l.Close(context.Background(), &b.mu, &closed); err != nil || !closed {
+		t.Fatalf("Close = %v, closed %v", err, closed)
+	}
+	if n := <-b.written; n != 2 {
+		t.Fatalf("Close wrote %d items, want 2", n)
+	}
+	b.add(1)
+	if err := l.Close(context.Background(), &b.mu, &closed); err != nil || b.Pending() != 1 {
+		t.Fatalf("second Close = %v, pending %d (want nil, 1 untouched)", err, b.Pending())
+	}
+
+	failing := newBatch()
+	failing.fail = 1
+	failing.add(1)
+	var done bool
+	if err := failing.start(time.Hour).Close(context.Background(), &failing.mu, &done); err == nil || failing.Pending() != 1 {
+		t.Fatalf("Close of a failing write = %v, pending %d", err, failing.Pending())
+	}
+}
