@@ -357,6 +357,9 @@ func (s *Service) dunningWindow(ctx context.Context, tx Store, sub *Subscription
 	if v, ok := pol.Metadata[licensing.MetaDunningDays]; ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 365 {
+			// No Field here, nor in end's and the payment actions' checks:
+			// the policy's stored metadata is not the request's input
+			// (licensing.CheckBillingMetadata names it when a policy is saved).
 			return 0, licensing.Errorf(licensing.EInvalid, "policy %s: metadata %s must be 0 to 365 days", pol.ID, licensing.MetaDunningDays)
 		}
 		return time.Duration(n) * 24 * time.Hour, nil
