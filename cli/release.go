@@ -31,7 +31,7 @@ func Release(ctx context.Context, args []string, getenv func(string) string, std
 	pr := Reader(getenv)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, pr.T("cli.help.release"))
-		return say("cli.release.want_subcommand")
+		return i18n.Say("cli.release.want_subcommand")
 	}
 	switch args[0] {
 	case "keygen":
@@ -42,7 +42,7 @@ func Release(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stdout, pr.T("cli.help.release"))
 		return nil
 	}
-	return say("cli.release.unknown_subcommand", "subcommand", strconv.Quote(args[0]))
+	return i18n.Say("cli.release.unknown_subcommand", "subcommand", strconv.Quote(args[0]))
 }
 
 func releaseKeygen(pr *i18n.Printer, args []string, stdout, stderr io.Writer) error {
@@ -60,13 +60,13 @@ func releaseKeygen(pr *i18n.Printer, args []string, stdout, stderr io.Writer) er
 	// A folder that does not exist yet is created private: it holds a
 	// private key.
 	if err := os.MkdirAll(*out, 0o700); err != nil {
-		return fmt.Errorf("create the key folder: %w", err)
+		return i18n.Say("cli.release.keygen.folder", "error", err)
 	}
 	keyPath, pubPath := filepath.Join(*out, "release.key"), filepath.Join(*out, "release.pub")
 	// O_EXCL: never overwrite a release key; losing one means apps must be updated.
 	f, err := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("write the private key: %w", err)
+		return i18n.Say("cli.release.keygen.write", "error", err)
 	}
 	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(priv.Seed()) + "\n"); err != nil {
 		f.Close()
@@ -79,8 +79,7 @@ func releaseKeygen(pr *i18n.Printer, args []string, stdout, stderr io.Writer) er
 	if err := os.WriteFile(pubPath, []byte(pubText+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "release key %s\nprivate key: %s (keep it off the server)\npublic key:  %s\n", verifier.ReleaseKeyID(pub), keyPath, pubPath)
-	fmt.Fprintf(stdout, "give the server NARCIDI_RELEASE_PUBLIC_KEYS=%s and pin the same key in apps (UpdaterConfig.ReleaseKeys)\n", pubText)
+	fmt.Fprintln(stdout, pr.T("cli.release.keygen.done", "kid", verifier.ReleaseKeyID(pub), "private", keyPath, "public", pubPath, "key", pubText))
 	return nil
 }
 
@@ -92,7 +91,7 @@ func readReleaseKey(path string) (ed25519.PrivateKey, error) {
 	}
 	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("%s is not a release key (narcidi release keygen)", path)
+		return nil, i18n.Say("cli.release.not_a_key", "path", path)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
@@ -134,7 +133,7 @@ func releasePublish(ctx context.Context, pr *i18n.Printer, args []string, getenv
 		return err
 	}
 	if *product == "" || *version == "" || fs.NArg() == 0 {
-		return say("cli.release.publish_required")
+		return i18n.Say("cli.release.publish_required")
 	}
 	*version = strings.TrimPrefix(*version, "v")
 	key, err := readReleaseKey(*keyPath)
