@@ -21,12 +21,14 @@ func TestCommandsSayTheirWordsInPortuguese(t *testing.T) {
 	data, backup, restored := filepath.Join(dir, "data"), filepath.Join(dir, "backup"), filepath.Join(dir, "restored")
 	history, labels := filepath.Join(dir, "history.jsonl"), filepath.Join(dir, "labels.jsonl")
 	pt := map[string]string{"LANG": "pt_PT.UTF-8", "NARCIDI_DATA_DIR": data, "NARCIDI_MASTER_KEY": testMasterKey, "NARCIDI_LOG_LEVEL": "error"}
-	with := func(k, v string) map[string]string {
+	with := func(kv ...string) map[string]string { // pt and these variables
 		env := map[string]string{}
 		for key, val := range pt {
 			env[key] = val
 		}
-		env[k] = v
+		for i := 0; i+1 < len(kv); i += 2 {
+			env[kv[i]] = kv[i+1]
+		}
 		return env
 	}
 	// In order: later steps use what earlier ones wrote.
@@ -76,6 +78,9 @@ func TestCommandsSayTheirWordsInPortuguese(t *testing.T) {
 			[]string{"a base de dados não tem esquema"}, []string{"has no schema"}},
 		{"release keygen", pt, []string{"release", "keygen", "-out", filepath.Join(dir, "release")}, 0,
 			[]string{"chave de versões ", "(mantenha-a fora do servidor)", "dê ao servidor NARCIDI_RELEASE_PUBLIC_KEYS="}, []string{"keep it off the server", "give the server"}},
+		{"release publish of a bad target", with("NARCIDI_URL", "http://127.0.0.1:1", "NARCIDI_TOKEN", "nzt_test"),
+			[]string{"release", "publish", "-product", "p", "-version", "1.0.0", "-key", filepath.Join(dir, "release", "release.key"), "linux-amd64"}, 1,
+			[]string{`narcidi release: "linux-amd64": use PLATFORM/ARCH=FILE, por exemplo linux/amd64=dist/app`}, []string{"want PLATFORM"}},
 		{"keys root generate", pt, []string{"keys", "root", "generate", "-out", filepath.Join(dir, "root")}, 0,
 			[]string{"gerada a chave raiz ", "mantenha root.key.json offline"}, []string{"generated root key", "keep root.key.json"}},
 		{"keys root generate without -out", pt, []string{"keys", "root", "generate"}, 1,
@@ -104,6 +109,9 @@ func TestCommandsSayTheirWordsInPortuguese(t *testing.T) {
 			[]string{"NARCIDI_REQUIRE_POSTGRES é true mas NARCIDI_DATABASE_URL está vazio"}, []string{"is true but"}},
 		{"worker without Redis", pt, []string{"worker"}, 1,
 			[]string{"NARCIDI_REDIS_URL é obrigatório"}, []string{"is required"}},
+		{"another master key", with("NARCIDI_MASTER_KEY", "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE="), []string{"keys", "list"}, 1,
+			[]string{"a base de dados sqlite foi usada pela primeira vez com outra chave mestra", "Defina NARCIDI_MASTER_KEY ou NARCIDI_MASTER_KEY_FILE"},
+			[]string{"was first used", "Set NARCIDI_MASTER_KEY"}},
 	} {
 		var out, errOut syncBuffer
 		code := run(context.Background(), tc.args, func(k string) string { return tc.env[k] }, &out, &errOut)
