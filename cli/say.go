@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/nzilacode/narcidicontrole/api/apiclient"
@@ -21,8 +22,15 @@ import (
 // rest as it is.
 func Words(pr *i18n.Printer, err error) string {
 	switch e := err.(type) {
-	case i18n.Phrase:
-		return e.In(pr)
+	case *i18n.Said:
+		// Its errors too: an API problem among them is worded here.
+		args := slices.Clone(e.Args)
+		for i := 1; i < len(args); i += 2 {
+			if cause, ok := args[i].(error); ok {
+				args[i] = Words(pr, cause)
+			}
+		}
+		return (&i18n.Said{Key: e.Key, Args: args}).In(pr)
 	case *apiclient.Error:
 		if e.Problem == nil {
 			return e.Error()

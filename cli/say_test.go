@@ -99,6 +99,8 @@ func TestWordsOfWrappedMessagesAndProblems(t *testing.T) {
 		{problem, "404 not_found: Não encontrado. (request r1)", "404 not_found: Não encontrado. (pedido r1)"},
 		{fmt.Errorf("linux/amd64: upload: %w", problem), "linux/amd64: upload: 404 not_found: Não encontrado. (request r1)", "linux/amd64: upload: 404 not_found: Não encontrado. (pedido r1)"},
 		{&apiclient.Error{Status: 502, Text: "Bad Gateway"}, "502: Bad Gateway", "502: Bad Gateway"},
+		{i18n.Say("cli.release.finalize_failed", "target", "linux/amd64", "error", problem),
+			"linux/amd64: finalize: 404 not_found: Não encontrado. (request r1)", "linux/amd64: conclusão: 404 not_found: Não encontrado. (pedido r1)"},
 	} {
 		if got := tc.err.Error(); got != tc.english {
 			t.Errorf("Error() = %q, want %q", got, tc.english)
