@@ -385,11 +385,11 @@ func atLeastOne(flags ...string) func(verbArgs) error {
 				return nil
 			}
 		}
-		dashed := make(orList, len(flags))
+		dashed := make(i18n.Or, len(flags))
 		for i, f := range flags {
 			dashed[i] = "-" + f
 		}
-		return say("cli.set_one_of", "flags", dashed)
+		return i18n.Say("cli.set_one_of", "flags", dashed)
 	}
 }
 
@@ -397,7 +397,7 @@ func atLeastOne(flags ...string) func(verbArgs) error {
 func flagIn(flag string, values ...string) func(verbArgs) error {
 	return func(a verbArgs) error {
 		if v := a.str(flag); !slices.Contains(values, v) {
-			return say("cli.flag_one_of", "flag", flag, "values", orList(values), "value", strconv.Quote(v))
+			return i18n.Say("cli.flag_one_of", "flag", flag, "values", i18n.Or(values), "value", strconv.Quote(v))
 		}
 		return nil
 	}
@@ -407,7 +407,7 @@ func atMostOne(flagA, flagB string) func(verbArgs) error {
 	return func(a verbArgs) error {
 		if _, ok := a.vals[flagA]; ok {
 			if _, ok := a.vals[flagB]; ok {
-				return say("cli.not_both", "a", flagA, "b", flagB)
+				return i18n.Say("cli.not_both", "a", flagA, "b", flagB)
 			}
 		}
 		return nil
@@ -487,7 +487,7 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 		return usageErr(pr.T("cli.unexpected_argument", "argument", strconv.Quote(pos[0])))
 	}
 	if *output != "table" && *output != "json" {
-		return usageErr(Words(pr, say("cli.flag_one_of", "flag", "o", "values", orList{"table", "json"}, "value", strconv.Quote(*output))))
+		return usageErr(Words(pr, i18n.Say("cli.flag_one_of", "flag", "o", "values", i18n.Or{"table", "json"}, "value", strconv.Quote(*output))))
 	}
 	a := verbArgs{vals: map[string]any{}}
 	for _, f := range v.flags {
@@ -520,7 +520,7 @@ func Run(ctx context.Context, resource string, args []string, getenv func(string
 		opts = append(opts, apiclient.IdempotencyKey(*idemKey))
 	}
 	if err := v.call(ctx, c.api(), a, opts...); err != nil {
-		fmt.Fprintf(stderr, "narcidi: %v\n", err)
+		fmt.Fprintf(stderr, "narcidi: %s\n", Words(pr, err))
 		return 1
 	}
 	if err := printAnswer(pr, v, pos, answer.Status, answer.Body, *output == "json", stdout, stderr); err != nil {
@@ -551,7 +551,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func convert(f field, s string) (any, error) {
 	if s == "" {
 		if f.required {
-			return nil, say("cli.flag_required", "flag", f.flag)
+			return nil, i18n.Say("cli.flag_required", "flag", f.flag)
 		}
 		return nil, nil
 	}
@@ -559,19 +559,19 @@ func convert(f field, s string) (any, error) {
 	case kindTime:
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {
-			return nil, say("cli.flag_time", "flag", f.flag, "value", strconv.Quote(s))
+			return nil, i18n.Say("cli.flag_time", "flag", f.flag, "value", strconv.Quote(s))
 		}
 		return t, nil
 	case kindDuration:
 		d, err := parseDuration(s)
 		if err != nil || d < time.Second || d%time.Second != 0 {
-			return nil, say("cli.flag_duration", "flag", f.flag, "value", strconv.Quote(s))
+			return nil, i18n.Say("cli.flag_duration", "flag", f.flag, "value", strconv.Quote(s))
 		}
 		return int64(d / time.Second), nil
 	case kindInt:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || n < 1 {
-			return nil, say("cli.flag_number", "flag", f.flag, "value", strconv.Quote(s))
+			return nil, i18n.Say("cli.flag_number", "flag", f.flag, "value", strconv.Quote(s))
 		}
 		return n, nil
 	}
@@ -615,7 +615,7 @@ func overridesPatch(a verbArgs) (licensing.OverridesPatch, error) {
 		}
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 0 {
-			return fmt.Errorf("-%s: want a number or none, got %q", flag, s)
+			return i18n.Say("cli.override_number", "flag", flag, "value", strconv.Quote(s))
 		}
 		*dst = licensing.Nullable[int]{Set: true, Value: &n}
 		return nil
@@ -628,7 +628,7 @@ func overridesPatch(a verbArgs) (licensing.OverridesPatch, error) {
 		}
 		d, err := parseDuration(s)
 		if err != nil || d < 0 || d%time.Second != 0 {
-			return fmt.Errorf("-%s: want a duration in whole seconds like 12h or 7d, or none, got %q", flag, s)
+			return i18n.Say("cli.override_duration", "flag", flag, "value", strconv.Quote(s))
 		}
 		n := int64(d / time.Second)
 		*dst = licensing.Nullable[int64]{Set: true, Value: &n}
@@ -680,13 +680,13 @@ func apiFlags(fs *flag.FlagSet, getenv func(string) string) func() (*apiCaller, 
 
 func (c *apiCaller) validate() error {
 	if c.base == "" {
-		return say("cli.no_url")
+		return i18n.Say("cli.no_url")
 	}
 	if u, err := url.Parse(c.base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return say("cli.bad_url", "url", strconv.Quote(c.base))
+		return i18n.Say("cli.bad_url", "url", strconv.Quote(c.base))
 	}
 	if c.token == "" {
-		return say("cli.no_token")
+		return i18n.Say("cli.no_token")
 	}
 	return nil
 }
@@ -730,7 +730,7 @@ func printAnswer(pr *i18n.Printer, v verb, pos []string, status int, answer []by
 	d := json.NewDecoder(bytes.NewReader(answer))
 	d.UseNumber()
 	if err := d.Decode(&doc); err != nil {
-		return say("cli.not_json", "error", err)
+		return i18n.Say("cli.not_json", "error", err)
 	}
 	if v.list {
 		if next, _ := doc["next_cursor"].(string); next != "" {

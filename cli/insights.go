@@ -13,47 +13,45 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/insights/sim"
 	"github.com/nzilacode/narcidicontrole/wiring"
 )
 
-const insightsUsage = `Usage:
-  narcidi insights simulate -out FILE -labels FILE [-mix classic|wide|traps] [-seed N] [-licenses N] [-days N] [-churn F] [-grow F] [-share F]
-      write a simulated history (the import format, README "Insights") and its known outcomes
-  narcidi insights evaluate -history FILE -labels FILE [-backtest=false] [-churn-alert F] [-block-alert F] [-upgrade-alert F] [-sharing-alert F]
-      train the models on the licenses decided in the earlier half and print, per
-      score, AUC, precision and recall (at the engine's threshold), the reliability
-      table and the rate raised per profile on the later half; then the rolling
-      backtest (the daily job's logic every 3 days) and the targets of issue 26
-  narcidi insights import -history FILE
-      load a history into the database: roll-ups, refusals and past outcomes
-      the scoring job trains on ("narcidi insights import -h")
-`
-
-// Insights runs `narcidi insights`. It works on files only: no
-// configuration, no database.
-func Insights(_ context.Context, args []string, stdout, stderr io.Writer) error {
+// Insights runs `narcidi insights simulate|evaluate` (import works on the
+// database: cmd/narcidi). It works on files only: no configuration, no
+// database. Its words are in the reader's language (getenv, Reader).
+func Insights(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	pr := Reader(getenv)
 	if len(args) == 0 {
-		fmt.Fprint(stderr, insightsUsage)
-		return errors.New("want a subcommand: simulate or evaluate")
+		fmt.Fprint(stderr, pr.T("cli.help.insights"))
+		return i18n.Say("cli.insights.want_subcommand")
 	}
 	switch args[0] {
 	case "simulate":
-		return insightsSimulate(args[1:], stdout, stderr)
+		return insightsSimulate(pr, args[1:], stdout, stderr)
 	case "evaluate":
-		return insightsEvaluate(args[1:], stdout, stderr)
+		return insightsEvaluate(pr, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
-		fmt.Fprint(stdout, insightsUsage)
+		fmt.Fprint(stdout, pr.T("cli.help.insights"))
 		return nil
 	}
-	return fmt.Errorf("unknown insights subcommand %q: want simulate or evaluate", args[0])
+	return i18n.Say("cli.insights.unknown_subcommand", "subcommand", strconv.Quote(args[0]))
 }
 
-// insightsSimulate's flag checks are alike insightsEvaluate's by shape
-// ("-x and -y are required"): each subcommand names its own flags.
-func insightsSimulate(args []string, stdout, stderr io.Writer) error {
+// required says that flags a and b are required, then the usage, and is
+// the usage error of a command line that lacks them.
+func required(pr *i18n.Printer, fs *flag.FlagSet, a, b string) error {
+	err := i18n.Say("cli.both_required", "a", a, "b", b)
+	fmt.Fprintln(fs.Output(), Words(pr, err))
+	fs.Usage()
+	return wiring.UsageError{Err: err}
+}
+
+func insightsSimulate(pr *i18n.Printer, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi insights simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	def := sim.Default(1, 1000)
@@ -66,20 +64,19 @@ func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&def.ChurnRate, "churn", def.ChurnRate, "share of licenses that churn")
 	fs.Float64Var(&def.GrowRate, "grow", def.GrowRate, "share of licenses that outgrow their seats")
 	fs.Float64Var(&def.ShareRate, "share", def.ShareRate, "share of licenses whose key is shared")
+	Localize(pr, fs, "narcidi insights simulate -out FILE -labels FILE [flags]", "insights", "simulate")
 	if err := fs.Parse(args); err != nil {
 		return UsageOr(err)
 	}
 	if *out == "" || *labels == "" {
-		fmt.Fprintln(stderr, "-out and -labels are required")
-		fs.Usage()
-		return wiring.UsageError{Err: errors.New("-out and -labels are required")}
+		return required(pr, fs, "-out", "-labels")
 	}
 	def.Seed = *seed
 	if *mix != "" {
 		m, ok := sim.Mixes(def.Seed, def.Licenses, def.Days)[*mix]
 		if !ok {
-			err := fmt.Errorf("-mix %q: want classic, wide or traps", *mix)
-			fmt.Fprintln(stderr, err)
+			err := i18n.Say("cli.flag_one_of", "flag", "mix", "values", i18n.Or{"classic", "wide", "traps"}, "value", strconv.Quote(*mix))
+			fmt.Fprintln(stderr, Words(pr, err))
 			return wiring.UsageError{Err: err}
 		}
 		set := map[string]bool{}
@@ -104,11 +101,11 @@ func insightsSimulate(args []string, stdout, stderr io.Writer) error {
 	if err := errors.Join(err, h.Close(), l.Close()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %d licenses over %d days to %s (labels: %s)\n", def.Licenses, def.Days, *out, *labels)
+	fmt.Fprintln(stdout, pr.T("cli.insights.wrote", "licenses", def.Licenses, "days", def.Days, "history", *out, "labels", *labels))
 	return nil
 }
 
-func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
+func insightsEvaluate(pr *i18n.Printer, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi insights evaluate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	history := fs.String("history", "", "history file (JSON lines, the import format)")
@@ -119,23 +116,23 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 	for _, k := range insights.Kinds {
 		name := strings.TrimSuffix(strings.TrimSuffix(string(k), "_risk"), "_suggested")
 		name = strings.TrimSuffix(name, "_suspected")
-		fs.Func(name+"-alert", fmt.Sprintf("the job's alert threshold of %s in the backtest (default %.2f, as NARCIDI_INSIGHTS_%s_THRESHOLD)", k, insights.DefaultAlertThreshold, strings.ToUpper(name)),
+		fs.Func(name+"-alert", pr.T("cli.insights.alert_flag", "kind", k, "default", fmt.Sprintf("%.2f", insights.DefaultAlertThreshold),
+			"env", "NARCIDI_INSIGHTS_"+strings.ToUpper(name)+"_THRESHOLD"),
 			func(v string) error {
 				f, err := strconv.ParseFloat(v, 64)
 				if err != nil || f <= 0 || f > 1 {
-					return fmt.Errorf("want a score in (0, 1]")
+					return errors.New(pr.T("cli.insights.want_score")) // the flag package writes it
 				}
 				alerts[k] = f
 				return nil
 			})
 	}
+	Localize(pr, fs, "narcidi insights evaluate -history FILE -labels FILE [flags]", "insights", "evaluate")
 	if err := fs.Parse(args); err != nil {
 		return UsageOr(err)
 	}
 	if *history == "" || *labelsPath == "" {
-		fmt.Fprintln(stderr, "-history and -labels are required")
-		fs.Usage()
-		return wiring.UsageError{Err: errors.New("-history and -labels are required")}
+		return required(pr, fs, "-history", "-labels")
 	}
 	lf, err := os.Open(*labelsPath)
 	if err != nil {
@@ -183,23 +180,23 @@ func insightsEvaluate(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printEvaluation(stdout, ev)
+	printEvaluation(pr, stdout, ev)
 	var res *insights.BacktestResult
 	if *backtest {
 		res = insights.RunBacktest(rows, probes, insights.EngineConfig{}, 0, alerts)
 		res.Every = bt.Every
-		printBacktest(stdout, res, len(probes))
+		printBacktest(pr, stdout, res, len(probes))
 	}
-	printTargets(stdout, ev, res)
-	fmt.Fprintf(stdout, "\n%d licenses: read and snapshots %s, total %s\n", len(labels), read.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	printTargets(pr, stdout, ev, res)
+	fmt.Fprintf(stdout, "\n%s\n", pr.T("cli.insights.took", "licenses", len(labels), "read", read.Round(time.Millisecond), "total", time.Since(start).Round(time.Millisecond)))
 	return nil
 }
 
-func printReliability(w io.Writer, bins []insights.ReliabilityBin) {
+func printReliability(pr *i18n.Printer, w io.Writer, bins []insights.ReliabilityBin) {
 	if len(bins) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "  reliability (calibration error %.3f):", insights.CalibrationError(bins))
+	fmt.Fprintf(w, "  %s:", pr.T("cli.insights.reliability", "error", fmt.Sprintf("%.3f", insights.CalibrationError(bins))))
 	for _, b := range bins {
 		fmt.Fprintf(w, "  [%.1f,%.1f) %d: %.2f→%.2f", b.Low, b.High, b.N, b.MeanPredicted, float64(b.Positive)/float64(b.N))
 	}
@@ -221,49 +218,52 @@ func printProfiles(w io.Writer, what string, ps []insights.ProfileRate) {
 	fmt.Fprintln(w)
 }
 
-// printBacktest prints the rolling backtest.
-func printBacktest(w io.Writer, res *insights.BacktestResult, probes int) {
-	fmt.Fprintf(w, "rolling backtest: %d origins every %d days, %d probes, retrained every %d days on the outcomes known by then\n\n",
-		res.Origins, int(res.Every.Hours()/24), probes, int(res.Retrain.Hours()/24))
+// printBacktest prints the rolling backtest. The figures' lines (probes:
+// AUC, precision, recall) keep their English names for scripts; the prose
+// is in pr's language.
+func printBacktest(pr *i18n.Printer, w io.Writer, res *insights.BacktestResult, probes int) {
+	fmt.Fprintf(w, "%s\n\n", pr.T("cli.insights.backtest", "origins", res.Origins, "every", int(res.Every.Hours()/24), "probes", probes, "retrain", int(res.Retrain.Hours()/24)))
 	for _, k := range res.Kinds {
 		fmt.Fprintf(w, "%s (backtest)\n", k.Kind)
 		if k.StartingOrigins > 0 {
-			fmt.Fprintf(w, "  %d origins left out: the starting model was in use\n", k.StartingOrigins)
+			fmt.Fprintf(w, "  %s\n", pr.T("cli.insights.origins_left_out", "origins", k.StartingOrigins))
 		}
 		fmt.Fprintf(w, "  probes %d (%d positive): AUC %.3f   precision %.3f   recall %.3f at %.2f\n", k.Probes, k.ProbePositive, k.AUC, k.Precision, k.Recall, k.Threshold)
 		if !math.IsNaN(k.WindowAUC) {
-			fmt.Fprintf(w, "  last 14 days before expiry: %d probes, AUC %.3f\n", k.WindowProbes, k.WindowAUC)
+			fmt.Fprintf(w, "  %s\n", pr.T("cli.insights.window", "probes", k.WindowProbes, "auc", fmt.Sprintf("%.3f", k.WindowAUC)))
 		}
-		fmt.Fprintf(w, "  licenses %d (%d positive), flagged by the job (at %.2f) %d: precision %.3f   recall %.3f", k.Licenses, k.Positive, k.AlertThreshold, k.Flagged, k.LicensePrecision, k.LicenseRecall)
+		fmt.Fprintf(w, "  %s", pr.T("cli.insights.flagged", "licenses", k.Licenses, "positive", k.Positive, "at", fmt.Sprintf("%.2f", k.AlertThreshold),
+			"flagged", k.Flagged, "precision", fmt.Sprintf("%.3f", k.LicensePrecision), "recall", fmt.Sprintf("%.3f", k.LicenseRecall)))
 		if !math.IsNaN(k.LeadDays) {
-			fmt.Fprintf(w, "   median lead %.0f days", k.LeadDays)
+			fmt.Fprintf(w, "   %s", pr.T("cli.insights.lead", "days", fmt.Sprintf("%.0f", k.LeadDays)))
 		}
 		fmt.Fprintln(w)
-		printProfiles(w, "flagged by the job per profile (* = the kind's truth)", k.ByProfile)
-		printReliability(w, k.Reliability)
+		printProfiles(w, pr.T("cli.insights.flagged_per_profile"), k.ByProfile)
+		printReliability(pr, w, k.Reliability)
 		fmt.Fprintln(w)
 	}
 }
 
 // printTargets prints the targets of issue 26 and whether each is met.
-func printTargets(w io.Writer, ev *insights.Evaluation, res *insights.BacktestResult) {
-	fmt.Fprintln(w, "targets")
-	line := func(what string, got, want float64, atMost bool) {
+func printTargets(pr *i18n.Printer, w io.Writer, ev *insights.Evaluation, res *insights.BacktestResult) {
+	fmt.Fprintln(w, pr.T("cli.insights.targets"))
+	line := func(key string, got, want float64, atMost bool) {
 		ok := got >= want
 		if atMost {
 			ok = got <= want
 		}
-		verdict := "met"
+		verdict := pr.T("cli.insights.met")
 		if math.IsNaN(got) {
-			verdict = "not measured"
+			verdict = pr.T("cli.insights.not_measured")
 		} else if !ok {
-			verdict = "NOT met"
+			verdict = pr.T("cli.insights.not_met")
 		}
 		cmp := "≥"
 		if atMost {
 			cmp = "≤"
 		}
-		fmt.Fprintf(w, "  %-58s %s %.3f: %.3f %s\n", what, cmp, want, got, verdict)
+		what := pr.T("cli.insights.target." + key)
+		fmt.Fprintf(w, "  %s%s %s %.3f: %.3f %s\n", what, strings.Repeat(" ", max(0, 58-utf8.RuneCountInString(what))), cmp, want, got, verdict)
 	}
 	rate := func(ps []insights.ProfileRate, profile string) float64 {
 		for _, p := range ps {
@@ -274,43 +274,44 @@ func printTargets(w io.Writer, ev *insights.Evaluation, res *insights.BacktestRe
 		return math.NaN()
 	}
 	if k := ev.Kind(insights.KindChurn); k != nil {
-		line("churn AUC", k.AUC, 0.85, false)
-		line("churn raised on erratic-but-loyal", rate(k.ByProfile, "erratic"), 0.05, true)
+		line("churn_auc", k.AUC, 0.85, false)
+		line("churn_erratic", rate(k.ByProfile, "erratic"), 0.05, true)
 	}
 	if res == nil {
 		return
 	}
 	if k := res.Kind(insights.KindChurn); k != nil {
-		line("churn flagged by the job on erratic-but-loyal", rate(k.ByProfile, "erratic"), 0.05, true)
+		line("churn_erratic_job", rate(k.ByProfile, "erratic"), 0.05, true)
 	}
 	if k := res.Kind(insights.KindBlock); k != nil {
-		line("block AUC, last 14 days before expiry (backtest)", k.WindowAUC, 0.85, false)
+		line("block_window_auc", k.WindowAUC, 0.85, false)
 	}
 	if k := res.Kind(insights.KindSharing); k != nil {
-		line("sharing precision, licenses flagged by the job", k.LicensePrecision, 0.95, false)
-		line("VM farms flagged by the job", rate(k.ByProfile, "vm_farm"), 0.02, true)
-		line("CI fleets flagged by the job", rate(k.ByProfile, "ci_fleet"), 0.02, true)
-		line("large-plan sharers found by the job", rate(k.ByProfile, "large_sharer"), 0.9, false)
+		line("sharing_precision", k.LicensePrecision, 0.95, false)
+		line("vm_farms", rate(k.ByProfile, "vm_farm"), 0.02, true)
+		line("ci_fleets", rate(k.ByProfile, "ci_fleet"), 0.02, true)
+		line("large_sharers", rate(k.ByProfile, "large_sharer"), 0.9, false)
 	}
 	if k := res.Kind(insights.KindUpgrade); k != nil {
-		line("upgrade recall, licenses flagged by the job", k.LicenseRecall, 0.9, false)
-		line("growers on the largest plan found by the job", rate(k.ByProfile, "top_grower"), 0.9, false)
+		line("upgrade_recall", k.LicenseRecall, 0.9, false)
+		line("top_growers", rate(k.ByProfile, "top_grower"), 0.9, false)
 	}
 }
 
 // printEvaluation prints one block per kind of score (README, "Insights",
-// how to read it).
-func printEvaluation(w io.Writer, ev *insights.Evaluation) {
-	fmt.Fprintf(w, "snapshots 7 to 28 days before each decision; block risk looks %d days ahead\n", int(insights.BlockHorizon.Hours()/24))
-	fmt.Fprintf(w, "trained on %d licenses decided before %s, tested on %d decided from then on\n\n", ev.Train, ev.Split.Format("2006-01-02"), ev.Test)
+// how to read it). The figures' lines (train, test, AUC) keep their
+// English names for scripts; the prose is in pr's language.
+func printEvaluation(pr *i18n.Printer, w io.Writer, ev *insights.Evaluation) {
+	fmt.Fprintln(w, pr.T("cli.insights.snapshots", "days", int(insights.BlockHorizon.Hours()/24)))
+	fmt.Fprintf(w, "%s\n\n", pr.T("cli.insights.split", "train", ev.Train, "date", ev.Split.Format("2006-01-02"), "test", ev.Test))
 	for _, k := range ev.Kinds {
 		model := k.ModelVersion
 		if k.StartingModel {
-			model += " (starting model: too few outcomes to train)"
+			model += " (" + pr.T("cli.insights.starting_model") + ")"
 		}
 		fmt.Fprintf(w, "%s  %s\n", k.Kind, model)
 		if k.Note != "" {
-			fmt.Fprintf(w, "  not judged: %s\n\n", k.Note)
+			fmt.Fprintf(w, "  %s\n\n", pr.T("cli.insights.not_judged", "note", k.Note))
 			continue
 		}
 		if k.Train > 0 {
@@ -322,8 +323,8 @@ func printEvaluation(w io.Writer, ev *insights.Evaluation) {
 			fmt.Fprintf(w, "   (starting model AUC %.3f)", k.StartingAUC)
 		}
 		fmt.Fprintln(w)
-		printProfiles(w, "raised per profile (* = the kind's truth)", k.ByProfile)
-		printReliability(w, k.Reliability)
+		printProfiles(w, pr.T("cli.insights.raised_per_profile"), k.ByProfile)
+		printReliability(pr, w, k.Reliability)
 		fmt.Fprintln(w)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -16,18 +17,19 @@ import (
 // [-ttl D]`: the admin's side of an air-gapped activation, over the API
 // (POST /v1/offline-activations).
 func ActivateOffline(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	pr := Reader(getenv)
 	fs := flag.NewFlagSet("narcidi activate-offline", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	caller := apiFlags(fs, getenv)
 	out := fs.String("out", "", "write the lease file here, for the offline machine (required)")
 	ttl := fs.Duration("ttl", 0, "lease TTL (default: the policy's cap for offline leases)")
-	Localize(Reader(getenv), fs, "narcidi activate-offline REQUEST-FILE -out LEASE-FILE [-ttl D]", "activate-offline")
+	Localize(pr, fs, "narcidi activate-offline REQUEST-FILE -out LEASE-FILE [-ttl D]", "activate-offline")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 || *out == "" {
-		return say("cli.offline.want")
+		return i18n.Say("cli.offline.want")
 	}
 	b, err := os.ReadFile(pos[0])
 	if err != nil {
@@ -51,12 +53,11 @@ func ActivateOffline(ctx context.Context, args []string, getenv func(string) str
 		MachineID      string             `json:"machine_id"`
 	}
 	if err := json.Unmarshal(answer, &res); err != nil {
-		return fmt.Errorf("the answer is not a lease file: %w", err)
+		return i18n.Say("cli.offline.not_a_lease", "error", err)
 	}
 	if err := verifier.WriteLeaseFile(*out, res.LeaseFile.Lease); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "machine %s activated; lease file %s valid until %s: carry it to the machine\n",
-		res.MachineID, *out, res.LeaseExpiresAt.UTC().Format(time.RFC3339))
+	fmt.Fprintln(stdout, pr.T("cli.offline.done", "machine", res.MachineID, "file", *out, "until", res.LeaseExpiresAt.UTC().Format(time.RFC3339)))
 	return nil
 }

@@ -31,7 +31,7 @@ func Release(ctx context.Context, args []string, getenv func(string) string, std
 	pr := Reader(getenv)
 	if len(args) == 0 {
 		fmt.Fprint(stderr, pr.T("cli.help.release"))
-		return say("cli.release.want_subcommand")
+		return i18n.Say("cli.release.want_subcommand")
 	}
 	switch args[0] {
 	case "keygen":
@@ -42,7 +42,7 @@ func Release(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprint(stdout, pr.T("cli.help.release"))
 		return nil
 	}
-	return say("cli.release.unknown_subcommand", "subcommand", strconv.Quote(args[0]))
+	return i18n.Say("cli.release.unknown_subcommand", "subcommand", strconv.Quote(args[0]))
 }
 
 func releaseKeygen(pr *i18n.Printer, args []string, stdout, stderr io.Writer) error {
@@ -60,13 +60,13 @@ func releaseKeygen(pr *i18n.Printer, args []string, stdout, stderr io.Writer) er
 	// A folder that does not exist yet is created private: it holds a
 	// private key.
 	if err := os.MkdirAll(*out, 0o700); err != nil {
-		return fmt.Errorf("create the key folder: %w", err)
+		return i18n.Say("cli.release.keygen.folder", "error", err)
 	}
 	keyPath, pubPath := filepath.Join(*out, "release.key"), filepath.Join(*out, "release.pub")
 	// O_EXCL: never overwrite a release key; losing one means apps must be updated.
 	f, err := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return fmt.Errorf("write the private key: %w", err)
+		return i18n.Say("cli.release.keygen.write", "error", err)
 	}
 	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(priv.Seed()) + "\n"); err != nil {
 		f.Close()
@@ -79,8 +79,7 @@ func releaseKeygen(pr *i18n.Printer, args []string, stdout, stderr io.Writer) er
 	if err := os.WriteFile(pubPath, []byte(pubText+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "release key %s\nprivate key: %s (keep it off the server)\npublic key:  %s\n", verifier.ReleaseKeyID(pub), keyPath, pubPath)
-	fmt.Fprintf(stdout, "give the server NARCIDI_RELEASE_PUBLIC_KEYS=%s and pin the same key in apps (UpdaterConfig.ReleaseKeys)\n", pubText)
+	fmt.Fprintln(stdout, pr.T("cli.release.keygen.done", "kid", verifier.ReleaseKeyID(pub), "private", keyPath, "public", pubPath, "key", pubText))
 	return nil
 }
 
@@ -92,7 +91,7 @@ func readReleaseKey(path string) (ed25519.PrivateKey, error) {
 	}
 	seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
 	if err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("%s is not a release key (narcidi release keygen)", path)
+		return nil, i18n.Say("cli.release.not_a_key", "path", path)
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
 }
@@ -134,7 +133,7 @@ func releasePublish(ctx context.Context, pr *i18n.Printer, args []string, getenv
 		return err
 	}
 	if *product == "" || *version == "" || fs.NArg() == 0 {
-		return say("cli.release.publish_required")
+		return i18n.Say("cli.release.publish_required")
 	}
 	*version = strings.TrimPrefix(*version, "v")
 	key, err := readReleaseKey(*keyPath)
@@ -149,7 +148,7 @@ func releasePublish(ctx context.Context, pr *i18n.Printer, args []string, getenv
 		target, path, ok := strings.Cut(a, "=")
 		platform, arch, ok2 := strings.Cut(target, "/")
 		if !ok || !ok2 {
-			return fmt.Errorf("%q: want PLATFORM/ARCH=FILE, e.g. linux/amd64=dist/app", a)
+			return i18n.Say("cli.release.want_target", "argument", strconv.Quote(a))
 		}
 		size, s256, s512, err := hashFile(path)
 		if err != nil {
@@ -161,13 +160,13 @@ func releasePublish(ctx context.Context, pr *i18n.Printer, args []string, getenv
 		arts = append(arts, localArtifact{platform, arch, path, in})
 	}
 	in := release.ReleaseInput{ProductID: *product, Version: *version, Channel: *channel, Notes: *notes, Entitlement: *entitlement}
-	rel, done, err := openDraft(ctx, c, in, arts, stdout)
+	rel, done, err := openDraft(ctx, pr, c, in, arts, stdout)
 	if err != nil {
 		return err
 	}
 	for _, a := range arts {
 		if done[a.platform+"/"+a.arch] {
-			fmt.Fprintf(stdout, "%s/%s: %s already uploaded and checked in the draft\n", a.platform, a.arch, a.in.Filename)
+			fmt.Fprintf(stdout, "%s/%s: %s\n", a.platform, a.arch, pr.T("cli.release.already_uploaded", "file", a.in.Filename))
 			continue
 		}
 		_, body, err := c.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts", a.in, nil)
@@ -180,25 +179,25 @@ func releasePublish(ctx context.Context, pr *i18n.Printer, args []string, getenv
 		}
 		parts, err := uploadFile(ctx, a.path, &up)
 		if err != nil {
-			return fmt.Errorf("%s/%s: upload: %w", a.platform, a.arch, err)
+			return i18n.Say("cli.release.upload_failed", "target", a.platform+"/"+a.arch, "error", err)
 		}
 		// Finalize reads the whole object back to hash it: give it a time
 		// that grows with the size instead of the default minute (ctx
 		// still bounds it).
 		fc := &apiCaller{base: c.base, token: c.token, client: &http.Client{Timeout: FinalizeTimeout(a.in.Size)}}
 		if _, _, err := fc.do(ctx, "POST", "/v1/releases/"+rel.ID+"/artifacts/"+up.Artifact.ID+"/finalize", release.FinalizeInput{Parts: parts}, nil); err != nil {
-			return fmt.Errorf("%s/%s: finalize: %w", a.platform, a.arch, err)
+			return i18n.Say("cli.release.finalize_failed", "target", a.platform+"/"+a.arch, "error", err)
 		}
-		fmt.Fprintf(stdout, "%s/%s: %s, %d bytes, sha256 %s: uploaded and checked\n", a.platform, a.arch, a.in.Filename, a.in.Size, a.in.SHA256)
+		fmt.Fprintf(stdout, "%s/%s: %s\n", a.platform, a.arch, pr.T("cli.release.uploaded", "file", a.in.Filename, "size", a.in.Size, "sha256", a.in.SHA256))
 	}
 	if *draft {
-		fmt.Fprintf(stdout, "left as a draft: POST /v1/releases/%s/actions/publish to publish\n", rel.ID)
+		fmt.Fprintln(stdout, pr.T("cli.release.left_draft", "id", rel.ID))
 		return nil
 	}
 	if _, _, err := c.do(ctx, "POST", "/v1/releases/"+rel.ID+"/actions/publish", nil, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "release %s %s published on %s\n", rel.ID, rel.Version, rel.Channel)
+	fmt.Fprintln(stdout, pr.T("cli.release.published", "id", rel.ID, "version", rel.Version, "channel", rel.Channel))
 	return nil
 }
 
@@ -217,7 +216,7 @@ func releasePublish(ctx context.Context, pr *i18n.Printer, args []string, getenv
 //     are what the publisher means to release;
 //   - a published or yanked release: refused (versions apps may have seen
 //     are never replaced).
-func openDraft(ctx context.Context, c *apiCaller, in release.ReleaseInput, arts []localArtifact, stdout io.Writer) (*release.Release, map[string]bool, error) {
+func openDraft(ctx context.Context, pr *i18n.Printer, c *apiCaller, in release.ReleaseInput, arts []localArtifact, stdout io.Writer) (*release.Release, map[string]bool, error) {
 	q := url.Values{"product_id": {in.ProductID}, "version": {in.Version}}
 	_, body, err := c.do(ctx, "GET", "/v1/releases?"+q.Encode(), nil, nil)
 	if err != nil {
@@ -232,16 +231,16 @@ func openDraft(ctx context.Context, c *apiCaller, in release.ReleaseInput, arts 
 	if len(found.Data) == 1 {
 		old := &found.Data[0]
 		if old.Status != release.StatusDraft {
-			return nil, nil, fmt.Errorf("version %s of the product is already %s: a published version is never replaced (yank it and publish a new version)", old.Version, old.Status)
+			return nil, nil, i18n.Say("cli.release.already_published", "version", old.Version, "status", old.Status)
 		}
 		if done, ok := resumable(old, in, arts); ok {
-			fmt.Fprintf(stdout, "release %s (%s): resuming the draft left by an earlier publish\n", old.ID, old.Version)
+			fmt.Fprintln(stdout, pr.T("cli.release.resuming", "id", old.ID, "version", old.Version))
 			return old, done, nil
 		}
 		if _, _, err := c.do(ctx, "DELETE", "/v1/releases/"+old.ID, nil, nil); err != nil {
-			return nil, nil, fmt.Errorf("replace the draft %s: %w", old.ID, err)
+			return nil, nil, i18n.Say("cli.release.replace_failed", "id", old.ID, "error", err)
 		}
-		fmt.Fprintf(stdout, "release %s (%s): deleted the draft left by an earlier publish, it differs from this one\n", old.ID, old.Version)
+		fmt.Fprintln(stdout, pr.T("cli.release.replaced", "id", old.ID, "version", old.Version))
 	}
 	_, body, err = c.do(ctx, "POST", "/v1/releases", in, http.Header{"Idempotency-Key": {randomKey()}})
 	if err != nil {
@@ -251,7 +250,7 @@ func openDraft(ctx context.Context, c *apiCaller, in release.ReleaseInput, arts 
 	if err := json.Unmarshal(body, &rel); err != nil {
 		return nil, nil, err
 	}
-	fmt.Fprintf(stdout, "release %s (%s) created as a draft\n", rel.ID, rel.Version)
+	fmt.Fprintln(stdout, pr.T("cli.release.created", "id", rel.ID, "version", rel.Version))
 	return &rel, map[string]bool{}, nil
 }
 

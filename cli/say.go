@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/nzilacode/narcidicontrole/api/apiclient"
@@ -16,42 +17,45 @@ import (
 // LC_ALL, LC_MESSAGES, LANG, NARCIDI_DEFAULT_LANGUAGE). What scripts read
 // stays as it is: -o json, ids, table headers, the API's problem codes.
 
-// message is an error whose words are a catalog message: Error is the
-// English text (for callers that only log it), words writes it in the
-// reader's language.
-type message struct {
-	key  string
-	args []any
-}
-
-// say is the error of catalog message key with its placeholders' values
-// as name, value pairs.
-func say(key string, args ...any) error { return &message{key: key, args: args} }
-
-func (m *message) Error() string { return m.in(i18n.For(i18n.English, "")) }
-
-// in writes m in pr's language.
-func (m *message) in(pr *i18n.Printer) string {
-	args := make([]any, len(m.args))
-	for i, a := range m.args {
-		if l, ok := a.(orList); ok {
-			a = strings.Join(l, " "+pr.T("cli.or")+" ")
-		}
-		args[i] = a
-	}
-	return pr.T(m.key, args...)
-}
-
-// orList is a placeholder's value of alternatives: "-a or -b", "-a ou -b".
-type orList []string
-
-// Words writes err for the reader (pr): a catalog message of this package
-// in pr's language, any other error as it is.
+// Words writes err for the reader (pr): each catalog message in it
+// (i18n.Said, wrapped or not) and each API problem in pr's language, the
+// rest as it is.
 func Words(pr *i18n.Printer, err error) string {
-	if m, ok := err.(*message); ok {
-		return m.in(pr)
+	switch e := err.(type) {
+	case *i18n.Said:
+		// Its errors too: an API problem among them is worded here.
+		args := slices.Clone(e.Args)
+		for i := 1; i < len(args); i += 2 {
+			if cause, ok := args[i].(error); ok {
+				args[i] = Words(pr, cause)
+			}
+		}
+		return (&i18n.Said{Key: e.Key, Args: args}).In(pr)
+	case *apiclient.Error:
+		if e.Problem == nil {
+			return e.Error()
+		}
+		// The status and the problem's code stay as scripts read them;
+		// the detail is already in pr's language (Accept-Language).
+		return pr.T("cli.api_problem", "status", e.Status, "code", e.Problem.Code, "detail", e.Problem.Message, "request", e.RequestID)
+	case interface{ Unwrap() error }:
+		return inWords(pr, err, e.Unwrap())
+	case interface{ Unwrap() []error }:
+		return inWords(pr, err, e.Unwrap()...)
 	}
 	return err.Error()
+}
+
+// inWords is the text of err, a wrapper of causes, with each cause's own
+// text replaced by its words.
+func inWords(pr *i18n.Printer, err error, causes ...error) string {
+	s := err.Error()
+	for _, c := range causes {
+		if c != nil {
+			s = strings.Replace(s, c.Error(), Words(pr, c), 1)
+		}
+	}
+	return s
 }
 
 // Reader is the printer of the command line's reader (also for the

@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"testing"
 
+	"github.com/nzilacode/narcidicontrole/api/apiclient"
+	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 )
 
@@ -67,5 +71,46 @@ func TestLocalizeKeepsNamesAndDefaults(t *testing.T) {
 	}
 	if d := fs.Lookup("o").DefValue; d != "table" {
 		t.Errorf("-o default: %q", d)
+	}
+}
+
+// TestWordsOfWrappedMessagesAndProblems: Words writes each catalog message
+// in an error, wrapped or joined, and an API problem's wording in the
+// reader's language; the codes, statuses and values stay as they are, and
+// Error stays English.
+func TestWordsOfWrappedMessagesAndProblems(t *testing.T) {
+	pt := i18n.For("pt-PT", "")
+	cause := errors.New("disk full")
+	problem := &apiclient.Error{Status: 404, RequestID: "r1", Problem: licensing.Errorf(licensing.ENotFound, "Não encontrado.")}
+	for _, tc := range []struct {
+		err     error
+		english string
+		words   string
+	}{
+		{i18n.Say("cli.flag_required", "flag", "out"), "-out is required", "-out é obrigatório"},
+		{fmt.Errorf("NARCIDI_LOG_FORMAT: %w", i18n.Say("cli.config.one_of", "values", i18n.Or{"text", "json"}, "value", `"xml"`)),
+			`NARCIDI_LOG_FORMAT: must be text or json, not "xml"`, `NARCIDI_LOG_FORMAT: tem de ser text ou json, não "xml"`},
+		{i18n.Say("cli.config.one_of", "values", i18n.Or{"debug", "info", "warn", "error"}, "value", `"x"`),
+			`must be debug, info, warn or error, not "x"`, `tem de ser debug, info, warn ou error, não "x"`},
+		{errors.Join(i18n.Say("cli.override_number", "flag", "seats", "value", `"a"`), i18n.Say("cli.override_duration", "flag", "grace", "value", `"b"`)),
+			"-seats: want a number or none, got \"a\"\n-grace: want a duration in whole seconds like 12h or 7d, or none, got \"b\"",
+			"-seats: use um número ou none, não \"a\"\n-grace: use uma duração em segundos inteiros como 12h ou 7d, ou none, não \"b\""},
+		{i18n.Say("cli.backup.copy_database", "error", cause), "copy the database: disk full", "copiar a base de dados: disk full"},
+		{problem, "404 not_found: Não encontrado. (request r1)", "404 not_found: Não encontrado. (pedido r1)"},
+		{fmt.Errorf("linux/amd64: upload: %w", problem), "linux/amd64: upload: 404 not_found: Não encontrado. (request r1)", "linux/amd64: upload: 404 not_found: Não encontrado. (pedido r1)"},
+		{&apiclient.Error{Status: 502, Text: "Bad Gateway"}, "502: Bad Gateway", "502: Bad Gateway"},
+		{i18n.Say("cli.release.finalize_failed", "target", "linux/amd64", "error", problem),
+			"linux/amd64: finalize: 404 not_found: Não encontrado. (request r1)", "linux/amd64: conclusão: 404 not_found: Não encontrado. (pedido r1)"},
+	} {
+		if got := tc.err.Error(); got != tc.english {
+			t.Errorf("Error() = %q, want %q", got, tc.english)
+		}
+		if got := Words(pt, tc.err); got != tc.words {
+			t.Errorf("Words = %q, want %q", got, tc.words)
+		}
+	}
+	// A message keeps its cause for errors.Is, as %w does.
+	if err := i18n.Say("cli.backup.copy_database", "error", cause); !errors.Is(err, cause) {
+		t.Errorf("%v does not wrap its cause", err)
 	}
 }

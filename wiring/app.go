@@ -19,6 +19,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api/docs"
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/storage/blob"
@@ -33,7 +34,12 @@ import (
 type App struct {
 	Config *Config
 	Out    io.Writer // where the address and a generated admin token are printed
-	Log    *slog.Logger
+	// Words is the language of the one-time lines printed on Out for the
+	// person who started the server (the first admin's link, the
+	// bootstrap token); nil: English. The "listening on" line stays
+	// English: scripts (narcidi-bench) read the address from it.
+	Words *i18n.Printer
+	Log   *slog.Logger
 	// Scorer makes the engine of an insights scoring run; nil: the real
 	// engine (tests swap in a fake).
 	Scorer func() insights.Scorer
@@ -61,8 +67,7 @@ type App struct {
 // OpenStore opens and migrates the database of cfg.
 func OpenStore(ctx context.Context, cfg *Config) (*storage.Store, error) {
 	if cfg.RequirePostgres && cfg.DatabaseURL == "" {
-		return nil, errors.New("NARCIDI_REQUIRE_POSTGRES is true but NARCIDI_DATABASE_URL is empty: set it to the PostgreSQL URL " +
-			"(no SQLite database was opened or created)")
+		return nil, i18n.Say("cli.config.require_postgres")
 	}
 	st, err := storage.Open(ctx, storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Schema: cfg.Build.schema()})
 	if err != nil {
@@ -232,11 +237,15 @@ func (a *App) announce(adminLink, token string) {
 		fmt.Fprintf(a.Out, "narcidi listening on http://%s (database: %s)\n", ln.Addr(), st.Dialect())
 	}
 	a.Log.Info(a.metrics.describe())
+	pr := a.Words
+	if pr == nil {
+		pr = i18n.For(i18n.English, "")
+	}
 	if adminLink != "" {
-		fmt.Fprintf(a.Out, "console: first admin %s, set a password within 24 h (link shown once): %s\n", FirstAdminEmail, PasswordLink(a.publicURL(), adminLink))
+		fmt.Fprintln(a.Out, pr.T("cli.serve.first_admin", "email", FirstAdminEmail, "link", PasswordLink(a.publicURL(), adminLink)))
 	}
 	if token != "" {
-		fmt.Fprintf(a.Out, "bootstrap admin token (shown once, stored hashed): %s\n", token)
+		fmt.Fprintln(a.Out, pr.T("cli.serve.admin_token", "token", token))
 	}
 }
 

@@ -303,7 +303,7 @@ func ParseConfig(command string, args []string, getenv func(string) string, out 
 	if c.ProxyHeader != "" && len(c.TrustedProxies) == 0 && slices.Contains(commandGroups[command], groupServer) {
 		// Without trusted proxies the header would be ignored and every
 		// client would share the proxy's rate limit: say so at start.
-		return nil, nil, errors.New("NARCIDI_PROXY_HEADER is set but NARCIDI_TRUSTED_PROXIES is empty: list the proxies' addresses (e.g. 10.0.0.0/8), or unset the header")
+		return nil, nil, i18n.Say("cli.config.proxy_header")
 	}
 	if slices.Contains(commandGroups[command], groupJobs) {
 		// The one default of the process's pages and mails (i18n.Default).
@@ -345,7 +345,14 @@ func printConfigUsage(w io.Writer, command string, list []setting, getenv func(s
 
 // The flag values. Each Set checks its text; an error names what is
 // expected and quotes the text only for values that are not secret (a
-// secret never gets a check that quotes it).
+// secret never gets a check that quotes it). The errors are catalog
+// messages (i18n.Say, keys cli.config.*): the CLI writes them in the
+// reader's language, the variables' names and values as they are.
+
+// mustBe is the error of a value s that is none of allowed.
+func mustBe(allowed []string, s string) error {
+	return i18n.Say("cli.config.one_of", "values", i18n.Or(allowed), "value", strconv.Quote(s))
+}
 
 // textValue is any text; check, if set, runs once the flags are parsed.
 type textValue struct {
@@ -384,7 +391,7 @@ func (v *publicURLValue) Set(s string) error {
 	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
 		strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
-		return fmt.Errorf("must be http(s)://host[:port] with nothing after the host, not %q", s)
+		return i18n.Say("cli.config.public_url", "value", strconv.Quote(s))
 	}
 	*v = publicURLValue(u.Scheme + "://" + u.Host)
 	return nil
@@ -409,7 +416,7 @@ func (v *checkedValue) Set(s string) error {
 func oneOf(p *string, allowed ...string) *checkedValue {
 	return checked(p, func(s string) error {
 		if !slices.Contains(allowed, s) {
-			return fmt.Errorf("must be %s, not %q", strings.Join(allowed, " or "), s)
+			return mustBe(allowed, s)
 		}
 		return nil
 	})
@@ -426,10 +433,10 @@ func secretURL(p *string, schemes ...string) *textValue {
 		}
 		u, err := url.Parse(s)
 		if err != nil {
-			return fmt.Errorf("is not a valid URL (want %s://...; the value is not shown: it may hold a password)", schemes[0])
+			return i18n.Say("cli.config.bad_url", "scheme", schemes[0])
 		}
 		if !slices.Contains(schemes, u.Scheme) {
-			return fmt.Errorf("must be a %s:// URL, not %q", schemes[0], u.Redacted())
+			return i18n.Say("cli.config.url_scheme", "scheme", schemes[0], "value", strconv.Quote(u.Redacted()))
 		}
 		return nil
 	}}
@@ -437,14 +444,14 @@ func secretURL(p *string, schemes ...string) *textValue {
 
 func checkBool(s string) error {
 	if _, err := strconv.ParseBool(s); err != nil {
-		return fmt.Errorf("must be true or false, not %q", s)
+		return mustBe([]string{"true", "false"}, s)
 	}
 	return nil
 }
 
 func checkCron(s string) error {
 	if _, err := cron.ParseStandard(s); err != nil {
-		return fmt.Errorf("must be a cron spec such as \"* * * * *\", not %q: %v", s, err)
+		return i18n.Say("cli.config.cron", "value", strconv.Quote(s), "error", err.Error())
 	}
 	return nil
 }
@@ -455,9 +462,9 @@ func checkDuration(lo, hi time.Duration) func(string) error {
 		d, err := time.ParseDuration(s)
 		if err != nil || d < lo || (hi > 0 && d > hi) {
 			if hi > 0 {
-				return fmt.Errorf("must be a duration from %v to %v, not %q", lo, hi, s)
+				return i18n.Say("cli.config.duration_range", "lo", lo, "hi", hi, "value", strconv.Quote(s))
 			}
-			return fmt.Errorf("must be a duration of at least %v, not %q", lo, s)
+			return i18n.Say("cli.config.duration_min", "lo", lo, "value", strconv.Quote(s))
 		}
 		return nil
 	}
@@ -466,7 +473,7 @@ func checkDuration(lo, hi time.Duration) func(string) error {
 func checkMinInt(lo int64) func(string) error {
 	return func(s string) error {
 		if n, err := strconv.ParseInt(s, 10, 64); err != nil || n < lo {
-			return fmt.Errorf("must be a whole number of at least %d, not %q", lo, s)
+			return i18n.Say("cli.config.int_min", "lo", lo, "value", strconv.Quote(s))
 		}
 		return nil
 	}
@@ -482,7 +489,7 @@ func (v *intValue) String() string       { return "" }
 func (v *intValue) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil || n < v.lo || n > v.hi {
-		return fmt.Errorf("must be a number from %d to %d, not %q", v.lo, v.hi, s)
+		return i18n.Say("cli.config.number_range", "lo", v.lo, "hi", v.hi, "value", strconv.Quote(s))
 	}
 	*v.p = n
 	return nil
@@ -500,7 +507,7 @@ func (v *durationValue) String() string { return "" }
 func (v *durationValue) Set(s string) error {
 	d, err := time.ParseDuration(s)
 	if err != nil || d < v.lo || d > v.hi {
-		return fmt.Errorf("must be a duration such as 30s (at most %v), not %q", v.hi, s)
+		return i18n.Say("cli.config.duration_max", "hi", v.hi, "value", strconv.Quote(s))
 	}
 	*v.p = d
 	return nil
@@ -513,7 +520,7 @@ func (v *boolValue) IsBoolFlag() bool { return true }
 func (v *boolValue) Set(s string) error {
 	b, err := strconv.ParseBool(s)
 	if err != nil {
-		return fmt.Errorf("must be true or false, not %q", s)
+		return mustBe([]string{"true", "false"}, s)
 	}
 	*v = boolValue(b)
 	return nil
@@ -531,7 +538,7 @@ func (v *onOffValue) Set(s string) error {
 	case "off":
 		*v = false
 	default:
-		return fmt.Errorf("must be on or off, not %q", s)
+		return mustBe([]string{"on", "off"}, s)
 	}
 	return nil
 }
@@ -542,7 +549,7 @@ func (v *levelValue) String() string { return "" }
 func (v *levelValue) Set(s string) error {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(s)); err != nil {
-		return fmt.Errorf("must be debug, info, warn or error, not %q", s)
+		return mustBe([]string{"debug", "info", "warn", "error"}, s)
 	}
 	*v = levelValue(l)
 	return nil
@@ -571,7 +578,7 @@ func parseRate(name, v string) (api.RateRule, error) {
 	count, err := strconv.Atoi(n)
 	per := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour}[unit]
 	if !ok || err != nil || count < 1 || per == 0 {
-		return api.RateRule{}, fmt.Errorf("must look like 120/m (count per s, m or h), not %q", v)
+		return api.RateRule{}, i18n.Say("cli.config.rate", "value", strconv.Quote(v))
 	}
 	return api.RateRule{Name: name, Rate: count, Period: per, Burst: max(1, count/2)}, nil
 }

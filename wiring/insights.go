@@ -2,11 +2,11 @@ package wiring
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
 )
@@ -29,7 +29,7 @@ func (v *daysValue) String() string { return "" }
 func (v *daysValue) Set(s string) error {
 	d, err := parseDays(s)
 	if err != nil || d < v.lo || d > v.hi {
-		return fmt.Errorf("must be a number of days such as 180d (%dd to %dd), not %q", v.lo/(24*time.Hour), v.hi/(24*time.Hour), s)
+		return i18n.Say("cli.config.days", "lo", int(v.lo/(24*time.Hour)), "hi", int(v.hi/(24*time.Hour)), "value", strconv.Quote(s))
 	}
 	*v.p = d
 	return nil

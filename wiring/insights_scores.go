@@ -2,10 +2,10 @@ package wiring
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/workers"
@@ -38,7 +38,7 @@ func (v *floatValue) String() string { return "" }
 func (v *floatValue) Set(s string) error {
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f < v.lo || f > v.hi {
-		return fmt.Errorf("must be a number from %g to %g, not %q", v.lo, v.hi, s)
+		return i18n.Say("cli.config.number_range", "lo", v.lo, "hi", v.hi, "value", strconv.Quote(s))
 	}
 	*v.p = f
 	return nil

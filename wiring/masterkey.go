@@ -3,11 +3,11 @@ package wiring
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/storage"
 )
 
@@ -26,8 +26,7 @@ func LoadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.L
 		// instance's folder (in a container, often an anonymous volume):
 		// other instances could not open the signing keys and secrets in
 		// the shared database, and losing that folder loses them all.
-		return nil, errors.New("no master key configured on PostgreSQL: set NARCIDI_MASTER_KEY_FILE (a file secret) or NARCIDI_MASTER_KEY, and keep a copy with the database backups. " +
-			"A database that ran with a generated <data dir>/master.key keeps using it with NARCIDI_MASTER_KEY_FILE=<data dir>/master.key")
+		return nil, i18n.Say("cli.config.master_key_postgres")
 	}
 	check, hasCheck, err := st.GetMeta(ctx, MasterCheckName)
 	if err != nil {
@@ -41,8 +40,7 @@ func LoadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.L
 	}
 	master, generated, err := keys.LoadMasterKey(keys.MasterKeyConfig{Value: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: cfg.DataDir, NoGenerate: used})
 	if errors.Is(err, keys.ErrMasterKeyMissing) {
-		return nil, fmt.Errorf("%w, but the %s database has been used with a master key: a new one would not open its signing keys and secrets. "+
-			"Restore master.key from a backup or set NARCIDI_MASTER_KEY / NARCIDI_MASTER_KEY_FILE to the original key; no new key was written", err, st.Dialect())
+		return nil, i18n.Say("cli.config.master_key_missing", "error", err, "dialect", st.Dialect())
 	}
 	if err != nil {
 		return nil, err
@@ -62,8 +60,7 @@ func LoadMaster(ctx context.Context, cfg *Config, st *storage.Store, log *slog.L
 		}
 	}
 	if err := keys.VerifyMasterCheck(master, check); err != nil {
-		return nil, fmt.Errorf("%w: the %s database was first used with another master key, so its signing keys, webhook secrets and release keys would not match. "+
-			"Set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE (or restore <data dir>/master.key) to that key", err, st.Dialect())
+		return nil, i18n.Say("cli.config.master_key_other", "error", err, "dialect", st.Dialect())
 	}
 	return master, nil
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/workers"
 	"github.com/redis/go-redis/v9"
@@ -51,7 +53,7 @@ func checkMetricsAddr(s string) error {
 		return nil
 	}
 	if _, _, err := net.SplitHostPort(s); err != nil {
-		return fmt.Errorf("must be host:port such as 127.0.0.1:9090, not %q", s)
+		return i18n.Say("cli.config.host_port", "value", strconv.Quote(s))
 	}
 	return nil
 }
@@ -59,7 +61,7 @@ func checkMetricsAddr(s string) error {
 // checkMetricsToken never quotes the token: it is a secret.
 func checkMetricsToken(s string) error {
 	if s != "" && len(s) < minMetricsToken {
-		return fmt.Errorf("must be at least %d characters (the value is not shown)", minMetricsToken)
+		return i18n.Say("cli.config.token_length", "n", minMetricsToken)
 	}
 	return nil
 }
@@ -81,10 +83,10 @@ func loopbackOnly(addr string) bool {
 // anyone, or not at all while the operator thinks they are.
 func checkMetricsExposure(cfg *Config, worker bool) error {
 	if cfg.MetricsAddr != "" && cfg.MetricsToken == "" && !loopbackOnly(cfg.MetricsAddr) {
-		return fmt.Errorf("NARCIDI_METRICS_ADDR %s is not loopback-only: set NARCIDI_METRICS_TOKEN too (Prometheus sends it as a bearer token), or listen on 127.0.0.1", cfg.MetricsAddr)
+		return i18n.Say("cli.config.metrics_exposed", "addr", cfg.MetricsAddr)
 	}
 	if worker && cfg.MetricsToken != "" && cfg.MetricsAddr == "" {
-		return errors.New("NARCIDI_METRICS_TOKEN is set but the worker has no API to serve it on: set NARCIDI_METRICS_ADDR too")
+		return i18n.Say("cli.config.metrics_token_alone")
 	}
 	return nil
 }

@@ -3,10 +3,10 @@ package wiring
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 
 	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/storage"
 )
 
@@ -96,9 +96,7 @@ func EnsureSigningKey(ctx context.Context, kr *keys.Keyring, st *storage.Store, 
 		}
 	}
 	if used {
-		return fmt.Errorf("%w. If it was restored from a backup, restore the same master key; if it was upgraded from a version that kept keys in a folder, "+
-			"set NARCIDI_KEYS_DIR to that folder (it is copied in at start). Only if the old keys are lost for good, run `narcidi keys generate`: "+
-			"apps that pinned the old keys will refuse new leases", ErrNoSigningKey)
+		return i18n.Say("cli.config.no_signing_key", "cause", ErrNoSigningKey) // its words are the message's first sentence
 	}
 	kid, created, err := kr.EnsureActive()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/nzilacode/narcidicontrole/api"
 	"github.com/nzilacode/narcidicontrole/api/billing"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/subscription"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,7 +32,7 @@ func billingSettings(b *BillingConfig) []setting {
 		{env: "NARCIDI_BILLING_SECRET", kind: "string", help: "HMAC secret of the generic billing endpoint POST /v1/billing/events; empty: 404", value: text(&b.GenericSecret), secret: true},
 		{env: "NARCIDI_STRIPE_MODE", kind: "string", help: "live or test: Stripe events of the other mode are refused (422); empty: both are taken", value: checked(&b.StripeMode, func(s string) error {
 			if s != "" && s != "live" && s != "test" {
-				return fmt.Errorf("must be live, test or empty")
+				return i18n.Say("cli.config.stripe_mode")
 			}
 			return nil
 		})},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/keys"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/licensing/release"
 	"github.com/nzilacode/narcidicontrole/storage"
@@ -85,7 +86,7 @@ type Worker struct {
 func (k *Worker) Start(ctx context.Context) error {
 	cfg, log := k.Config, k.Log
 	if cfg.RedisURL == "" {
-		return errors.New("NARCIDI_REDIS_URL is required (without Redis, narcidi serve runs the background jobs itself)")
+		return i18n.Say("cli.config.worker_redis")
 	}
 	if err := checkMetricsExposure(cfg, true); err != nil {
 		return err

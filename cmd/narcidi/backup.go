@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/cli"
 	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/wiring"
 )
@@ -23,19 +25,16 @@ import (
 // with VACUUM INTO), blobs/ (the local release files) and backup.json (what
 // it holds). The master key is never in it: it is kept apart, and without
 // it the signing keys and secrets in the copy do not open.
+//
+// What the commands say is in the reader's language (cli.Reader; keys
+// cli.backup.*); on PostgreSQL they say the pg_dump recipe
+// (cli.backup.pg_recipe) instead.
 
 const (
 	backupDBFile       = "narcidi.db"
 	backupBlobsDir     = "blobs"
 	backupManifestFile = "backup.json"
 )
-
-// pgRecipe is what the backup commands say on PostgreSQL.
-const pgRecipe = `on PostgreSQL, back up with pg_dump and restore with pg_restore (README.md, "Backup and restore"):
-  pg_dump --format=custom --file narcidi-$(date -u +%Y%m%dT%H%M%SZ).dump "$NARCIDI_DATABASE_URL"
-  pg_restore --no-owner --dbname "$NEW_DATABASE_URL" narcidi-....dump
-  NARCIDI_DATABASE_URL=$NEW_DATABASE_URL narcidi verify-backup
-Keep the master key (NARCIDI_MASTER_KEY_FILE) apart from the dump; the release files are in the S3 bucket (its own versioning or replication)`
 
 // backupManifest is backup.json.
 type backupManifest struct {
@@ -48,17 +47,9 @@ type backupManifest struct {
 	Blobs     int              `json:"blob_files"`
 }
 
-const backupUsage = `Usage: narcidi backup DIR [flags]
-
-Writes an online, consistent copy of the SQLite database (VACUUM INTO: the
-server keeps running and nothing in its write-ahead log is lost), the local
-release files and backup.json into DIR, which must not exist or be empty.
-The master key is not copied: keep it apart. PostgreSQL: use pg_dump (the
-command prints the recipe). The flags are those of "narcidi keys list -h".
-`
-
 func backupCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	dir, rest, err := firstArg(args, "backup DIR", backupUsage, stdout)
+	pr := cli.Reader(getenv)
+	dir, rest, err := firstArg(pr, args, "backup DIR", "cli.help.backup", stdout)
 	if dir == "" || err != nil {
 		return err
 	}
@@ -67,7 +58,7 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	if cfg.DatabaseURL != "" {
-		return errors.New("narcidi backup copies the embedded SQLite database; " + pgRecipe)
+		return i18n.Say("cli.backup.postgres", "recipe", i18n.Say("cli.backup.pg_recipe"))
 	}
 	log, err := cfg.Logger(stderr)
 	if err != nil {
@@ -86,7 +77,7 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 		return err
 	}
 	if err := st.BackupSQLite(ctx, filepath.Join(dir, backupDBFile)); err != nil {
-		return fmt.Errorf("copy the database: %w", err)
+		return i18n.Say("cli.backup.copy_database", "error", err)
 	}
 	m, err := describeCopy(ctx, dir)
 	if err != nil {
@@ -94,17 +85,17 @@ func backupCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	if cfg.Releases.Backend == "local" {
 		if m.Blobs, err = copyTree(blobDir(cfg), filepath.Join(dir, backupBlobsDir)); err != nil {
-			return fmt.Errorf("copy the release files: %w", err)
+			return i18n.Say("cli.backup.copy_blobs", "error", err)
 		}
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, backupManifestFile), append(b, '\n'), 0o600); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "backup written to %s: schema %d, %s, %d signing keys, %d release files\n", dir, m.Schema, countsText(m.Counts), len(m.KIDs), m.Blobs)
-	fmt.Fprintf(stdout, "REMINDER: the backup does not hold the master key (%s). Without it the signing keys, webhook secrets and API tokens in it are useless: keep a copy of the key apart from the backup.\n", masterKeySource(cfg))
+	fmt.Fprintln(stdout, pr.T("cli.backup.written", "dir", dir, "schema", m.Schema, "counts", countsText(pr, m.Counts), "keys", len(m.KIDs), "files", m.Blobs))
+	fmt.Fprintln(stdout, pr.T("cli.backup.reminder", "source", masterKeySource(cfg)))
 	if cfg.Releases.Backend != "local" {
-		fmt.Fprintln(stdout, "The release files are in the S3 bucket, not in this backup.")
+		fmt.Fprintln(stdout, pr.T("cli.backup.s3"))
 	}
 	return nil
 }
@@ -136,18 +127,9 @@ func describeCopy(ctx context.Context, dir string) (backupManifest, error) {
 	return m, nil
 }
 
-const restoreUsage = `Usage: narcidi restore BACKUP_DIR [flags]
-
-Copies a backup made by "narcidi backup" into the data folder
-(NARCIDI_DATA_DIR, which must hold no database) and the local release files
-into the blob folder, then verifies the result as "narcidi verify-backup"
-does: set the master key of the backed-up installation (NARCIDI_MASTER_KEY
-or NARCIDI_MASTER_KEY_FILE). PostgreSQL: use pg_restore (the command prints
-the recipe).
-`
-
 func restoreCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	from, rest, err := firstArg(args, "restore BACKUP_DIR", restoreUsage, stdout)
+	pr := cli.Reader(getenv)
+	from, rest, err := firstArg(pr, args, "restore BACKUP_DIR", "cli.help.restore", stdout)
 	if from == "" || err != nil {
 		return err
 	}
@@ -156,18 +138,18 @@ func restoreCommand(ctx context.Context, args []string, getenv func(string) stri
 		return err
 	}
 	if cfg.DatabaseURL != "" {
-		return errors.New("narcidi restore restores into the embedded SQLite database; " + pgRecipe)
+		return i18n.Say("cli.restore.postgres", "recipe", i18n.Say("cli.backup.pg_recipe"))
 	}
 	src := filepath.Join(from, backupDBFile)
 	if _, err := os.Stat(src); err != nil {
-		return fmt.Errorf("%s is not a backup folder: %w", from, err)
+		return i18n.Say("cli.restore.not_a_backup", "dir", from, "error", err)
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
 	}
 	for _, f := range []string{"narcidi.db", "narcidi.db-wal", "narcidi.db-shm"} {
 		if _, err := os.Stat(filepath.Join(cfg.DataDir, f)); err == nil {
-			return fmt.Errorf("the data folder %s already holds %s: restore into an empty data folder (move the old one aside first)", cfg.DataDir, f)
+			return i18n.Say("cli.restore.not_empty", "dir", cfg.DataDir, "file", f)
 		}
 	}
 	if _, err := copyTree(src, filepath.Join(cfg.DataDir, "narcidi.db")); err != nil {
@@ -182,26 +164,17 @@ func restoreCommand(ctx context.Context, args []string, getenv func(string) stri
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "restored %s into %s (%d release files)\n", from, cfg.DataDir, blobs)
-	return verifyDatabase(ctx, cfg, cfg.DataDir, stdout)
+	fmt.Fprintln(stdout, pr.T("cli.restore.done", "from", from, "dir", cfg.DataDir, "files", blobs))
+	return verifyDatabase(ctx, pr, cfg, cfg.DataDir, stdout)
 }
 
-const verifyBackupUsage = `Usage: narcidi verify-backup [BACKUP_DIR] [flags]
-
-Opens a backup folder (or, without one, the configured database: a
-PostgreSQL dump restored into a scratch database, say) without changing it,
-and checks that this binary understands its schema, that the master key
-(NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE) is the one it was used with,
-that every signing key opens with it, and prints its row counts and JWKS.
-Exits non-zero on any failure.
-`
-
 func verifyBackupCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	pr := cli.Reader(getenv)
 	dir, rest := "", args
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		dir, rest = args[0], args[1:]
 	} else if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help"}, args[0]) {
-		fmt.Fprint(stdout, verifyBackupUsage)
+		cli.Usage(pr, stdout, "cli.help.verify_backup")
 		return nil
 	}
 	cfg, _, err := parseConfig("verify-backup", rest, getenv, stderr)
@@ -211,12 +184,12 @@ func verifyBackupCommand(ctx context.Context, args []string, getenv func(string)
 	if dir != "" {
 		cfg.DatabaseURL = ""
 	}
-	return verifyDatabase(ctx, cfg, dir, stdout)
+	return verifyDatabase(ctx, pr, cfg, dir, stdout)
 }
 
 // verifyDatabase opens the database of cfg (the SQLite file in dir when
 // dir is set) without migrating it and checks it as verify-backup says.
-func verifyDatabase(ctx context.Context, cfg *Config, dir string, stdout io.Writer) error {
+func verifyDatabase(ctx context.Context, pr *i18n.Printer, cfg *Config, dir string, stdout io.Writer) error {
 	sc := storage.Config{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}
 	if dir != "" {
 		sc = storage.Config{DataDir: dir}
@@ -231,10 +204,10 @@ func verifyDatabase(ctx context.Context, cfg *Config, dir string, stdout io.Writ
 		return err
 	}
 	if sch.Version == 0 {
-		return errors.New("the database has no schema: not a Narcidi database, or an empty one")
+		return i18n.Say("cli.verify.no_schema")
 	}
 	if sch.Version > binarySchema.Version && binarySchema.Version < sch.OldestBinary {
-		return fmt.Errorf("%w: schema %d needs a binary of schema %d or newer; this one understands %d", storage.ErrSchemaTooNew, sch.Version, sch.OldestBinary, binarySchema.Version)
+		return i18n.Say("cli.verify.too_new", "error", storage.ErrSchemaTooNew, "schema", sch.Version, "oldest", sch.OldestBinary, "binary", binarySchema.Version)
 	}
 	master, err := backupMasterKey(cfg, dir)
 	if err != nil {
@@ -246,16 +219,16 @@ func verifyDatabase(ctx context.Context, cfg *Config, dir string, stdout io.Writ
 	}
 	if ok {
 		if err := keys.VerifyMasterCheck(master, check); err != nil {
-			return fmt.Errorf("%w: set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE to the master key of the backed-up installation", err)
+			return i18n.Say("cli.verify.master_key", "error", err)
 		}
 	}
 	kr, err := keys.OpenStore(wiring.SigningKeyStore(st), master, nil)
 	if err != nil {
-		return fmt.Errorf("the signing keys do not open: %w", err)
+		return i18n.Say("cli.verify.keys_closed", "error", err)
 	}
 	active, hasActive := kr.Active()
 	if !hasActive {
-		return errors.New("the database holds no active signing key")
+		return i18n.Say("cli.verify.no_active_key")
 	}
 	counts, err := st.TableCounts(ctx)
 	if err != nil {
@@ -265,8 +238,8 @@ func verifyDatabase(ctx context.Context, cfg *Config, dir string, stdout io.Writ
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "verified: schema %d (this binary: %d), master key matches, %d signing keys open (active %s)\n%s\njwks %s\n",
-		sch.Version, binarySchema.Version, len(kr.List()), active, countsText(counts), jwks)
+	fmt.Fprintln(stdout, pr.N("cli.verify.done", len(kr.List()), "schema", sch.Version, "binary", binarySchema.Version, "active", active))
+	fmt.Fprintf(stdout, "%s\njwks %s\n", countsText(pr, counts), jwks)
 	return nil
 }
 
@@ -275,7 +248,7 @@ func verifyDatabase(ctx context.Context, cfg *Config, dir string, stdout io.Writ
 // folder).
 func backupMasterKey(cfg *Config, dir string) ([]byte, error) {
 	if cfg.MasterKey == "" && cfg.MasterKeyFile == "" && dir == "" && cfg.DatabaseURL != "" {
-		return nil, errors.New("set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE to the master key of the backed-up installation")
+		return nil, i18n.Say("cli.verify.set_master_key")
 	}
 	base := cfg.DataDir
 	if dir != "" {
@@ -283,20 +256,20 @@ func backupMasterKey(cfg *Config, dir string) ([]byte, error) {
 	}
 	master, _, err := keys.LoadMasterKey(keys.MasterKeyConfig{Value: cfg.MasterKey, File: cfg.MasterKeyFile, DataDir: base, NoGenerate: true})
 	if errors.Is(err, keys.ErrMasterKeyMissing) {
-		return nil, fmt.Errorf("%w: set NARCIDI_MASTER_KEY or NARCIDI_MASTER_KEY_FILE to the master key of the backed-up installation", err)
+		return nil, i18n.Say("cli.verify.master_key", "error", err)
 	}
 	return master, err
 }
 
 // firstArg splits a command's first argument (a folder) from its flags;
 // dir is "" when help was printed.
-func firstArg(args []string, what, usage string, stdout io.Writer) (dir string, rest []string, err error) {
+func firstArg(pr *i18n.Printer, args []string, what, usageKey string, stdout io.Writer) (dir string, rest []string, err error) {
 	if len(args) > 0 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
-		fmt.Fprint(stdout, usage)
+		cli.Usage(pr, stdout, usageKey)
 		return "", nil, nil
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return "", nil, fmt.Errorf("want the folder first: narcidi %s [flags]", what)
+		return "", nil, i18n.Say("cli.backup.want_folder", "command", what)
 	}
 	return args[0], args[1:], nil
 }
@@ -311,7 +284,7 @@ func emptyFolder(dir string) error {
 		return err
 	}
 	if len(entries) > 0 {
-		return fmt.Errorf("%s is not empty: give a new or empty folder", dir)
+		return i18n.Say("cli.backup.not_empty", "dir", dir)
 	}
 	return nil
 }
@@ -366,8 +339,9 @@ func copyFileTo(from, to string) error {
 	return errors.Join(err, out.Sync(), out.Close())
 }
 
-// countsText is the row counts as "name n, ...", in a stable order.
-func countsText(counts map[string]int64) string {
+// countsText is the row counts as "rows: name n, ...", in a stable order
+// (the table names as they are).
+func countsText(pr *i18n.Printer, counts map[string]int64) string {
 	names := make([]string, 0, len(counts))
 	for n := range counts {
 		names = append(names, n)
@@ -377,7 +351,7 @@ func countsText(counts map[string]int64) string {
 	for i, n := range names {
 		parts[i] = fmt.Sprintf("%s %d", n, counts[n])
 	}
-	return "rows: " + strings.Join(parts, ", ")
+	return pr.T("cli.backup.rows", "counts", strings.Join(parts, ", "))
 }
 
 // masterKeySource says where this installation's master key is.

@@ -683,12 +683,15 @@ func TestCLIInPortuguese(t *testing.T) {
 		{br, 2, []string{"licenses", "extend", cus.ID, "-until", "2040-01-01T00:00:00Z", "-by", "1h"}, "indique -until ou -by, não ambos"},
 		{br.with("NARCIDI_URL", ""), 1, []string{"customers", "list"}, "NARCIDI_URL não está definida"},
 		// The server's detail follows the CLI's language; the code does not.
-		{br, 1, []string{"licenses", "get", "0190a8e8-0000-7000-8000-000000000000"}, "narcidi: 404 not_found: Não encontrado. (request "},
+		{br, 1, []string{"licenses", "get", "0190a8e8-0000-7000-8000-000000000000"}, "narcidi: 404 not_found: Não encontrado. (pedido "},
 		{en.with("LANG", "C.UTF-8"), 2, []string{"licenses", "list", "-o", "yaml"}, `-o must be table or json, not "yaml"`},
 	} {
 		if errOut := c.cli.fails(c.code, c.args...); !strings.Contains(errOut, c.want) {
 			t.Errorf("%v: %q, want %q", c.args, errOut, c.want)
 		}
+	}
+	if errOut := pt.fails(1, "licenses", "get", "0190a8e8-0000-7000-8000-000000000000"); strings.Contains(errOut, "(request ") || !strings.Contains(errOut, " (pedido ") {
+		t.Errorf("an API problem under pt_PT: %q", errOut)
 	}
 	// Table headers stay as scripts read them.
 	if rows := table(t, br.ok("customers", "list")); len(rows) != 2 || rows[0]["NAME"] != "Acme" {

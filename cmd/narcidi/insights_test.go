@@ -158,7 +158,7 @@ func TestInsightsSimulateAndEvaluate(t *testing.T) {
 		{[]string{"insights", "evaluate", "-history", history, "-labels", bad}, 1, `line 1: a label needs "license_id" and "decided_at"`},
 		{[]string{"insights", "evaluate", "-history", bad, "-labels", labels}, 1, "line 1"},
 		{[]string{"insights", "guess"}, 1, `unknown insights subcommand "guess"`},
-		{[]string{"insights", "simulate", "-out", bad, "-labels", bad, "-mix", "odd"}, 2, `-mix "odd"`},
+		{[]string{"insights", "simulate", "-out", bad, "-labels", bad, "-mix", "odd"}, 2, `-mix must be classic, wide or traps, not "odd"`},
 		{[]string{"insights", "-h"}, 0, "Usage"},
 		{[]string{"insights", "evaluate", "-h"}, 0, "-history"},
 	} {

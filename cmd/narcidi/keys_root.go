@@ -4,16 +4,18 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/cli"
 	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
 
@@ -25,51 +27,55 @@ func rootKeysCommand(ctx context.Context, args []string, getenv func(string) str
 	if len(args) == 0 {
 		return false, nil
 	}
+	pr := cli.Reader(getenv)
 	switch args[0] {
 	case "root":
-		return true, keysRootGenerate(args[1:], stdout)
+		return true, keysRootGenerate(pr, args[1:], stdout, stderr)
 	case "certify":
-		return true, keysCertify(args[1:], stdout)
+		return true, keysCertify(pr, args[1:], stdout, stderr)
 	case "attach":
 		return true, keysAttach(ctx, args[1:], getenv, stdout, stderr)
 	}
 	return false, nil
 }
 
-func keysRootGenerate(args []string, stdout io.Writer) error {
+func keysRootGenerate(pr *i18n.Printer, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "generate" {
-		return errors.New("want: keys root generate -out DIR")
+		return i18n.Say("cli.keys.root_want")
 	}
 	fs := flag.NewFlagSet("narcidi keys root generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	out := fs.String("out", "", "folder for "+keys.RootPrivateFile+" (private, 0600) and "+keys.RootPublicFile+" (public: pin it in apps)")
+	cli.Localize(pr, fs, "narcidi keys root generate -out DIR", "keys", "root", "generate")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	if *out == "" {
-		return errors.New("-out is required")
+		return i18n.Say("cli.flag_required", "flag", "out")
 	}
 	kid, err := keys.GenerateRoot(*out)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "generated root key %s in %s: keep %s offline; ship %s in apps (verifier.Config.Roots)\n",
-		kid, *out, keys.RootPrivateFile, keys.RootPublicFile)
+	fmt.Fprintln(stdout, pr.T("cli.keys.root_generated", "kid", kid, "dir", *out, "private", keys.RootPrivateFile, "public", keys.RootPublicFile))
 	return nil
 }
 
-func keysCertify(args []string, stdout io.Writer) error {
+func keysCertify(pr *i18n.Printer, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("narcidi keys certify", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	rootPath := fs.String("root", "", "the root private key file ("+keys.RootPrivateFile+")")
 	jwksPath := fs.String("jwks", "", "the server's JWKS (GET /.well-known/jwks.json) holding the signing key")
 	kid := fs.String("kid", "", "the signing key to certify (default: the JWKS's first key, the active one)")
 	notBefore := fs.String("not-before", "", "start of the window, RFC 3339 (default: now)")
 	validFor := fs.Duration("valid-for", 90*24*time.Hour, "length of the window: leases signed in it verify until it ends")
 	out := fs.String("out", "", "write the certificate here (default: standard output)")
+	cli.Localize(pr, fs, "narcidi keys certify -root "+keys.RootPrivateFile+" -jwks FILE [flags]", "keys", "certify")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *rootPath == "" || *jwksPath == "" {
-		return errors.New("-root and -jwks are required")
+		return i18n.Say("cli.both_required", "a", "-root", "b", "-jwks")
 	}
 	root, err := keys.LoadRootKey(*rootPath)
 	if err != nil {
@@ -83,7 +89,7 @@ func keysCertify(args []string, stdout io.Writer) error {
 	start := now
 	if *notBefore != "" {
 		if start, err = time.Parse(time.RFC3339, *notBefore); err != nil {
-			return fmt.Errorf("-not-before: %w", err)
+			return i18n.Say("cli.flag_time", "flag", "not-before", "value", strconv.Quote(*notBefore))
 		}
 	}
 	cert, err := root.Certify(pub, start, start.Add(*validFor), now)
@@ -97,7 +103,7 @@ func keysCertify(args []string, stdout io.Writer) error {
 	if err := os.WriteFile(*out, []byte(cert+"\n"), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "certified key %s from %s to %s: %s\n", certKid, start.Format(time.RFC3339), start.Add(*validFor).Format(time.RFC3339), *out)
+	fmt.Fprintln(stdout, pr.T("cli.keys.certified", "kid", certKid, "from", start.Format(time.RFC3339), "until", start.Add(*validFor).Format(time.RFC3339), "file", *out))
 	return nil
 }
 
@@ -119,13 +125,13 @@ func keyFromJWKS(path, kid string) (ed25519.PublicKey, string, error) {
 			} `json:"keys"`
 		}
 		if err := json.Unmarshal(b, &doc); err != nil || len(doc.Keys) == 0 {
-			return nil, "", errors.New("the JWKS holds no key")
+			return nil, "", i18n.Say("cli.keys.jwks_empty")
 		}
 		kid = doc.Keys[0].Kid
 	}
 	pub, ok := ks.Lookup(kid)
 	if !ok {
-		return nil, "", fmt.Errorf("the JWKS holds no Ed25519 key %q", kid)
+		return nil, "", i18n.Say("cli.keys.jwks_no_key", "kid", strconv.Quote(kid))
 	}
 	return pub, kid, nil
 }
@@ -139,7 +145,7 @@ func keysAttach(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	if len(rest) != 2 {
-		return errors.New("want: keys attach [flags] CERT-FILE ROOTS-JWKS-FILE")
+		return i18n.Say("cli.keys.attach_want")
 	}
 	cert, err := os.ReadFile(rest[0])
 	if err != nil {
@@ -169,7 +175,7 @@ func keysAttach(ctx context.Context, args []string, getenv func(string) string, 
 	if time.Now().After(time.Unix(c.Expiry, 0)) {
 		log.Warn("the attached certificate has already ended", slog.String("kid", c.Subject))
 	}
-	fmt.Fprintf(stdout, "attached the certificate of key %s (valid %s to %s); running servers pick it up on restart\n",
-		c.Subject, time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339), time.Unix(c.Expiry, 0).UTC().Format(time.RFC3339))
+	fmt.Fprintln(stdout, cli.Reader(getenv).T("cli.keys.attached", "kid", c.Subject,
+		"from", time.Unix(c.NotBefore, 0).UTC().Format(time.RFC3339), "until", time.Unix(c.Expiry, 0).UTC().Format(time.RFC3339)))
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/cli"
 	"github.com/nzilacode/narcidicontrole/keys"
+	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/storage"
 	"github.com/nzilacode/narcidicontrole/wiring"
 )
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			err = insightsImport(ctx, args[1:], getenv, stdout, stderr)
 			break
 		}
-		err = cli.Insights(ctx, args, stdout, stderr)
+		err = cli.Insights(ctx, args, getenv, stdout, stderr)
 	case "licenses", "machines", "customers", "tokens", "subscriptions", "meters", "policies", "entitlements":
 		return cli.Run(ctx, cmd, args, getenv, stdout, stderr)
 	case "version", "-version", "--version":
@@ -147,7 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	app := &wiring.App{Config: cfg, Out: stdout, Log: log, Scorer: newInsightsScorer}
+	app := &wiring.App{Config: cfg, Out: stdout, Words: cli.Reader(getenv), Log: log, Scorer: newInsightsScorer}
 	b := currentBuild()
 	if err := app.Start(ctx); err != nil {
 		log.Error("narcidi serve did not start", append(b.logAttrs(), "error", err.Error())...)
@@ -176,11 +177,12 @@ func migrate(ctx context.Context, args []string, getenv func(string) string, std
 }
 
 func keysCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	pr := cli.Reader(getenv)
 	if len(args) == 0 {
-		return errors.New(cli.Reader(getenv).T("cli.keys.want_subcommand"))
+		return i18n.Say("cli.keys.want_subcommand")
 	}
 	if args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, cli.Reader(getenv).T("cli.help.keys"))
+		fmt.Fprint(stdout, pr.T("cli.help.keys"))
 		return nil
 	}
 	if handled, err := rootKeysCommand(ctx, args, getenv, stdout, stderr); handled {
@@ -188,7 +190,7 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	sub := args[0]
 	if sub != "generate" && sub != "list" && sub != "jwks" {
-		return errors.New(cli.Reader(getenv).T("cli.keys.unknown_subcommand", "subcommand", strconv.Quote(sub)))
+		return i18n.Say("cli.keys.unknown_subcommand", "subcommand", strconv.Quote(sub))
 	}
 	cfg, _, err := parseConfig("keys "+sub, args[1:], getenv, stderr)
 	if err != nil {
@@ -210,16 +212,11 @@ func keysCommand(ctx context.Context, args []string, getenv func(string) string,
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "generated signing key %s (now active; running servers pick it up on restart)\n", kid)
+		fmt.Fprintln(stdout, pr.T("cli.keys.generated", "kid", kid))
 		if pinned {
 			// Apps that pin the root refuse leases of a key without a
 			// certificate: restarting now would cut them off.
-			fmt.Fprintf(stderr, "WARNING: the other keys are certified by a root key, key %s is not: apps that pin the root (verifier.Config.Roots) "+
-				"refuse every lease it signs. Before restarting the servers:\n"+
-				"  narcidi keys jwks > keys.jwks.json                  (here)\n"+
-				"  narcidi keys certify -root root.key.json -jwks keys.jwks.json -kid %s -out %s.cert   (on the root's machine)\n"+
-				"  narcidi keys attach %s.cert root.jwks.json   (here)\n"+
-				"then restart the servers.\n", kid, kid, kid, kid)
+			fmt.Fprint(stderr, pr.T("cli.keys.uncertified_warning", "kid", kid))
 		}
 	case "list":
 		printKeys(stdout, kr, time.Now())

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/nzilacode/narcidicontrole/cli"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/licensing/i18n"
 	"github.com/nzilacode/narcidicontrole/wiring"
@@ -18,16 +19,15 @@ import (
 // -email X` (print a new set-password link for an existing user: a
 // forgotten password without SMTP, or a link that expired).
 func usersCommand(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// Said in the reader's language (cli.Reader); the link itself is for
+	// the browser.
+	pr := cli.Reader(getenv)
 	if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprint(stdout, "Usage: narcidi users create -email EMAIL -role admin|support|read-only\n"+
-			"       narcidi users link -email EMAIL\n\n"+
-			"  create   add a console user and print its one-time set-password link\n"+
-			"  link     print a new one-time set-password link for an existing console user\n\n"+
-			"\"narcidi users create -h\" lists its flags.\n")
+		fmt.Fprint(stdout, pr.T("cli.help.users"))
 		return nil
 	}
 	if len(args) == 0 || (args[0] != "create" && args[0] != "link") {
-		return fmt.Errorf("want a subcommand: create or link")
+		return i18n.Say("cli.users.want_subcommand")
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet("narcidi users "+verb, flag.ContinueOnError)
@@ -38,6 +38,11 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 		fs.StringVar(&role, "role", "read-only", "admin, support or read-only")
 	}
 	base := fs.String("base-url", "", "the console's public base URL for the link (default: NARCIDI_PUBLIC_URL, else http://<NARCIDI_ADDR>)")
+	head := "narcidi users link -email EMAIL [-base-url URL]"
+	if verb == "create" {
+		head = "narcidi users create -email EMAIL -role admin|support|read-only [-base-url URL]"
+	}
+	cli.Localize(pr, fs, head, "users", verb)
 	if err := fs.Parse(args[1:]); err != nil {
 		return usageError{Err: err}
 	}
@@ -61,9 +66,6 @@ func usersCommand(ctx context.Context, args []string, getenv func(string) string
 		*base = "http://" + cfg.Addr
 	}
 	ctx = licensing.WithActor(ctx, &licensing.Actor{Name: "narcidi users " + verb})
-	// Said in the reader's language (i18n.FromEnv, as the admin CLI); the
-	// link itself is for the browser.
-	pr := i18n.For(i18n.FromEnv(getenv), "")
 	valid := pr.Duration(us.LinkTTL())
 	if verb == "link" {
 		u, err := us.UserByEmail(ctx, *email)

@@ -15,6 +15,8 @@
 // Languages are matched with golang.org/x/text/language (a customer's or a
 // user's preference, then Accept-Language, then the server default) and
 // plural forms are chosen by the CLDR rules of golang.org/x/text/feature/plural.
+// Say makes an error whose words are a catalog message (Said): English in
+// Error for logs, in a reader's language through In (the CLI's cli.Words).
 // Pure: no I/O besides the embedded files, so the domain's mail rendering,
 // the workers and the web pages share it.
 package i18n
