@@ -18,6 +18,7 @@ import (
 // shared queue A would take it, find no such event in its database and
 // B's webhook would never come.
 func TestQueuePrefixesShareARedis(t *testing.T) {
+	t.Parallel()
 	db := storagetest.RedisDB(t)
 	events := []string{licensing.ActionLicenseSuspended}
 	a := newWorld(t, storagetest.Open(t, "postgres"), events, nil)
