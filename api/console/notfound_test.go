@@ -9,7 +9,6 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
-	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
 // TestUnknownPagesAreHTML (issue 24, 6): a browser asking for a console
@@ -17,7 +16,7 @@ import (
 // the menu and a search); an API client still gets problem JSON.
 func TestUnknownPagesAreHTML(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	webOnly(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		get := func(path, accept string, b *browser) (*http.Response, string) {
 			req := httptest.NewRequest("GET", path, nil)
