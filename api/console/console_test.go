@@ -100,17 +100,6 @@ func portalLinks(t *testing.T, st *storage.Store, clock *licensingtest.Clock, ma
 	return s
 }
 
-// webOnly runs fn as a subtest on a fresh SQLite store (the default
-// installation's database): for the tests of the web layer (sessions,
-// CSRF, roles, headers, languages, form handling). What they store goes
-// through the stores, whose contract tests (package storage) run on both
-// databases; a second run here on PostgreSQL doubled this package's time
-// and checked the same handlers again.
-func webOnly(t *testing.T, fn func(t *testing.T, s *storage.Store)) {
-	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, storagetest.Open(t, "sqlite")) })
-}
-
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
@@ -202,7 +191,7 @@ func (e *env) signedIn(role licensing.Role) *browser {
 
 func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		path := "/console/licenses/" + e.license.ID + "/suspend"
@@ -253,7 +242,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 
 func TestWrongPasswordsAreSlowedDownAndAudited(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		e.user("ops@example.com", licensing.RoleSupport)
 		b := e.browser()
@@ -279,7 +268,7 @@ func TestWrongPasswordsAreSlowedDownAndAudited(t *testing.T) {
 
 func TestSessionTimeoutAndSignOut(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleReadOnly)
 		if resp, _ := b.do("GET", "/console/", nil); resp.StatusCode != http.StatusOK {
@@ -319,7 +308,7 @@ func TestSessionTimeoutAndSignOut(t *testing.T) {
 // form may be refused by the page, 4xx, but not by the role check).
 func TestRoutesByRole(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		for _, role := range users.ConsoleRoles {
 			b := e.signedIn(role)
@@ -360,7 +349,7 @@ func TestRoutesByRole(t *testing.T) {
 
 func TestPagesSendASecurityPolicy(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		resp, body := e.browser().do("GET", "/console/sign-in", nil)
 		csp := resp.Header.Get("Content-Security-Policy")
@@ -388,7 +377,7 @@ func TestPagesSendASecurityPolicy(t *testing.T) {
 // leave no audit row. A 60 kB email is an ordinary wrong attempt.
 func TestSignInIsLimitedPerIP(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
 		csrf := b.csrf("/console/sign-in")
@@ -422,7 +411,7 @@ func TestSignInIsLimitedPerIP(t *testing.T) {
 // (422), on PostgreSQL too, which refuses NUL in text (it was a 500 there).
 func TestNULInAFormFieldIsRefused(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
 		csrf := b.csrf("/console/sign-in")
@@ -444,7 +433,7 @@ func TestNULInAFormFieldIsRefused(t *testing.T) {
 // user's secret to another site).
 func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := e.signedIn(licensing.RoleAdmin)
 		admin.host = "evil.example"
@@ -463,7 +452,7 @@ func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
 // given; the renewed one does.
 func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
 		e.user("ops@example.com", licensing.RoleSupport)
@@ -509,7 +498,7 @@ func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
 // nothing and keeps the secret already scanned.
 func TestEnrolmentNeedsThePassword(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleSupport)
 		_, page := b.do("GET", "/console/enrol", nil)

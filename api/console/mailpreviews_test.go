@@ -7,13 +7,14 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
 // TestMailPreviews: staff see every customer mail drawn with sample data,
 // text and HTML, as customers will read them.
 func TestMailPreviews(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleReadOnly)
 		resp, page := b.do("GET", "/console/mail-previews", nil)

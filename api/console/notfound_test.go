@@ -9,6 +9,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
 // TestUnknownPagesAreHTML (issue 24, 6): a browser asking for a console
@@ -16,7 +17,7 @@ import (
 // the menu and a search); an API client still gets problem JSON.
 func TestUnknownPagesAreHTML(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		get := func(path, accept string, b *browser) (*http.Response, string) {
 			req := httptest.NewRequest("GET", path, nil)

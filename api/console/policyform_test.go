@@ -9,6 +9,7 @@ import (
 
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/storage"
+	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 )
 
 // TestPolicyFormUnitsAndSeats (issue 24, 5): the form sets the offline
@@ -16,7 +17,7 @@ import (
 // refuses 0 seats on the form instead of saving 1.
 func TestPolicyFormUnitsAndSeats(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		base := func(kv ...string) url.Values {
@@ -64,7 +65,7 @@ func TestPolicyFormUnitsAndSeats(t *testing.T) {
 // suspend are drawn as dangerous.
 func TestActionErrorsStayOnThePage(t *testing.T) {
 	t.Parallel()
-	webOnly(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnSQLite(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		path := "/console/licenses/" + e.license.ID
