@@ -50,6 +50,10 @@ type Config struct {
 	StaleAfter time.Duration
 	// RelayEvery is how often the relay looks at the outbox (default 1s).
 	RelayEvery time.Duration
+	// PollEvery is how often an idle asynq worker looks for new tasks, and
+	// for retries and scheduled tasks come due (default 1s). Tests shorten
+	// it: each step of a delivery otherwise waits up to a second.
+	PollEvery time.Duration
 	// Schedules are cron specs (UTC) of the periodic tasks.
 	Schedules Schedules
 	Retention licensing.Retention
@@ -103,6 +107,7 @@ func (c *Config) defaults() {
 	setDefault(&c.DisableAfter, 20)
 	setDefault(&c.StaleAfter, 10*time.Minute)
 	setDefault(&c.RelayEvery, time.Second)
+	setDefault(&c.PollEvery, time.Second)
 	setDefault(&c.Schedules.Scans, "* * * * *")
 	setDefault(&c.Schedules.Rollup, "*/15 * * * *")
 	setDefault(&c.Schedules.Cleanup, "17 3 * * *")

@@ -110,7 +110,7 @@ func (w *world) config() workers.Config {
 	return workers.Config{
 		Notifications: w.svc.Notifications, Automation: w.svc.Automation, Clock: w.clock.Now, Mailer: m, AdminEmails: []string{"ops@nzilacode.test"},
 		AllowPrivate: true, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
-		RelayEvery: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(w.logs, nil)),
+		RelayEvery: 20 * time.Millisecond, PollEvery: 50 * time.Millisecond, Log: slog.New(slog.NewTextHandler(w.logs, nil)),
 		// As wiring does: staff addresses read as their console users chose.
 		StaffLocale: func(ctx context.Context, email string) (string, string, error) {
 			return users.Locale(ctx, w.store.Users(), email)

@@ -22,6 +22,7 @@ import (
 // SMTP server, with dates written the Portuguese way; one whose language
 // is pt-BR gets Brazilian words.
 func TestPortugueseCustomerGetsPortugueseMails(t *testing.T) {
+	t.Parallel()
 	modes(t, []string{licensing.ActionLicenseExpiring, licensing.ActionLicenseSuspended}, nil, nil, func(t *testing.T, w *world, r runner) {
 		ctx := context.Background()
 		lang, zone := "pt-PT", "Africa/Luanda"
@@ -138,6 +139,7 @@ func mustZone(t *testing.T, name string) *time.Location {
 // password-reset mail follows the user's language, then the requesting
 // browser's.
 func TestStaffMailsFollowEachReader(t *testing.T) {
+	t.Parallel()
 	staff := map[string][2]string{"ana@nzilacode.test": {"pt-PT", "Africa/Luanda"}, "bia@nzilacode.test": {"pt-BR", "America/Sao_Paulo"},
 		"bob@nzilacode.test": {"en", ""}}
 	tune := func(c *workers.Config) {

@@ -46,6 +46,7 @@ func (g *gatedScorer) Score(snaps []insights.Snapshot) ([]insights.Score, error)
 // firing together would hand it: one runs, the other finds the run lock
 // held and skips, and each crossing reaches the webhook once.
 func TestInsightsScoringOnceAcrossWorkers(t *testing.T) {
+	t.Parallel()
 	url := storagetest.MigratedPostgresURL(t)
 	open := func() *storage.Store {
 		st, err := storage.Open(ctx, storage.Config{DatabaseURL: url})

@@ -55,6 +55,7 @@ func metricValue(m *dto.Metric) float64 {
 // and one delivery; each task type is timed with its outcome; a scan run
 // on demand is timed and stamped.
 func TestWorkerMetrics(t *testing.T) {
+	t.Parallel()
 	first500 := func(n int) int {
 		if n == 0 {
 			return 500
@@ -102,6 +103,7 @@ func TestWorkerMetrics(t *testing.T) {
 
 // TestQueueMetrics: asynq's own series report what is queued in Redis.
 func TestQueueMetrics(t *testing.T) {
+	t.Parallel()
 	rdb := redisClient(t, storagetest.RedisAddr(), storagetest.RedisDB(t))
 	reg := prometheus.NewRegistry()
 	must(t, workers.RegisterQueueMetrics(reg, rdb))
@@ -118,6 +120,7 @@ func TestQueueMetrics(t *testing.T) {
 // TestRedisMetrics: narcidi_redis_up and the worker's health check follow
 // whether Redis answers, asked at scrape time.
 func TestRedisMetrics(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		addr string

@@ -14,6 +14,7 @@ import (
 // lead to loopback (IPv4-compatible, IPv4-mapped, NAT64, 6to4) are refused
 // before any connection, not only the plain loopback address.
 func TestWebhookDialRefusesEmbeddedLoopback(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(200) }))
 	defer srv.Close()
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))

@@ -18,6 +18,7 @@ import (
 // shared queue A would take it, find no such event in its database and
 // B's webhook would never come.
 func TestQueuePrefixesShareARedis(t *testing.T) {
+	t.Parallel()
 	db := storagetest.RedisDB(t)
 	events := []string{licensing.ActionLicenseSuspended}
 	a := newWorld(t, storagetest.Open(t, "postgres"), events, nil)
@@ -43,7 +44,7 @@ func TestQueuePrefixesShareARedis(t *testing.T) {
 	}
 
 	insp := asynq.NewInspectorFromRedisClient(rdbA)
-	time.Sleep(300 * time.Millisecond) // A's worker polls its queue every 100ms or less
+	time.Sleep(300 * time.Millisecond) // A's worker polls its queue every 50ms (PollEvery in config)
 	qb, err := insp.GetQueueInfo(workers.QueueName("site-b:"))
 	if err != nil || qb.Pending != handed {
 		t.Fatalf("B's queue while only A runs: %+v %v (want its %d tasks pending)", qb, err, handed)

@@ -64,6 +64,7 @@ func countActions(t *testing.T, w *world, action string) int {
 // ends, the licenses are suspended without anybody running it by hand, and
 // the webhooks follow.
 func TestSubscriptionSweepIsScheduled(t *testing.T) {
+	t.Parallel()
 	for _, mode := range []string{"local-sqlite", "asynq-postgres"} {
 		t.Run(mode, func(t *testing.T) {
 			dialect := map[string]string{"local-sqlite": "sqlite", "asynq-postgres": "postgres"}[mode]
@@ -106,6 +107,7 @@ func TestSubscriptionSweepIsScheduled(t *testing.T) {
 // dunning window ended: each license is suspended once, with one event per
 // license and per subscription, and a later sweep finds nothing to do.
 func TestConcurrentSweepsSuspendOnce(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range storagetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
 			open := func() *storage.Store { return storagetest.Open(t, dialect) }

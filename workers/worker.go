@@ -61,8 +61,10 @@ func NewWorker(cfg Config, rdb redis.UniversalClient, concurrency int) *Worker {
 		Logger:          asynqLogger{h.log},
 		LogLevel:        asynq.WarnLevel,
 		ShutdownTimeout: 20 * time.Second,
-		// Retries of webhooks are due at their backoff, not up to 5s later.
-		DelayedTaskCheckInterval: time.Second,
+		// Retries of webhooks are due at their backoff, not up to 5s later
+		// (asynq's default).
+		DelayedTaskCheckInterval: h.cfg.PollEvery,
+		TaskCheckInterval:        h.cfg.PollEvery,
 	})
 	w.scheduler = asynq.NewSchedulerFromRedisClient(rdb, &asynq.SchedulerOpts{
 		Location: time.UTC, Logger: asynqLogger{h.log}, LogLevel: asynq.WarnLevel,

@@ -92,6 +92,7 @@ func modes(t *testing.T, events []string, fail func(int) int, tune func(*workers
 // one 7-day and one 1-day notice, then the expiry after the grace day, by
 // webhook and by email, each once however often the scan runs.
 func TestExpiryNotices(t *testing.T) {
+	t.Parallel()
 	modes(t, []string{licensing.ActionLicenseExpiring, licensing.ActionLicenseExpired}, nil, nil, func(t *testing.T, w *world, r runner) {
 		exp := *w.license.ExpiresAt
 		w.clock.Set(exp.Add(-31 * day))
@@ -155,6 +156,7 @@ func TestExpiryNotices(t *testing.T) {
 // TestLateLicenseGetsOnlyTheNearestNotice: a license that starts 5 days
 // before its end gets the 7-day notice only, not a stale 30-day one.
 func TestLateLicenseGetsOnlyTheNearestNotice(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.Open(t, "sqlite"), []string{licensing.ActionLicenseExpiring}, nil)
 	l := startLocal(t, w.config())
 	exp := t0.Add(5 * day)
@@ -179,6 +181,7 @@ func TestLateLicenseGetsOnlyTheNearestNotice(t *testing.T) {
 // (and back to active on its next heartbeat); silent past the release
 // window it loses its seat.
 func TestOfflineScan(t *testing.T) {
+	t.Parallel()
 	modes(t, []string{licensing.ActionMachineOffline, licensing.ActionMachineDeactivated}, nil, nil, func(t *testing.T, w *world, r runner) {
 		req := licensing.MachineRequest{Key: w.license.Key, Fingerprint: "fp-offline-1", Hostname: "ws-1"}
 		g, err := w.svc.Leasing.Activate(ctx, req)
@@ -236,6 +239,7 @@ func TestOfflineScan(t *testing.T) {
 // TestWebhookRetriedThenDelivered: an endpoint that answers 500 and then
 // 200 gets the event on the second try, and the log shows both.
 func TestWebhookRetriedThenDelivered(t *testing.T) {
+	t.Parallel()
 	first500 := func(n int) int {
 		if n == 0 {
 			return 500
@@ -285,6 +289,7 @@ func TestWebhookRetriedThenDelivered(t *testing.T) {
 // again is turned off (webhook.disabled is recorded); once fixed and
 // enabled, an admin redelivers and the log goes on.
 func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
+	t.Parallel()
 	var healthy atomic.Bool
 	fail := func(int) int {
 		if healthy.Load() {
@@ -348,6 +353,7 @@ func TestFailingEndpointDisabledThenRedelivered(t *testing.T) {
 // own database pool and Redis connection as two processes would have,
 // scanning at the same time: every notice goes out once.
 func TestTwoWorkersSendEachNoticeOnce(t *testing.T) {
+	t.Parallel()
 	url := storagetest.MigratedPostgresURL(t)
 	open := func() *storage.Store {
 		st, err := storage.Open(ctx, storage.Config{DatabaseURL: url})
@@ -408,6 +414,7 @@ func TestTwoWorkersSendEachNoticeOnce(t *testing.T) {
 // away, and once it is back every event arrives; after de-duplication by
 // event id none is missing.
 func TestRedisOutageLosesNothing(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.Open(t, "postgres"), []string{licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated}, nil)
 	proxy := storagetest.NewProxy(t, storagetest.RedisAddr())
 	startWorker(t, w.config(), redisClient(t, proxy.Addr(), storagetest.RedisDB(t)))
@@ -461,6 +468,7 @@ func TestRedisOutageLosesNothing(t *testing.T) {
 // TestBadPayloadsAreArchived: tasks whose payload cannot be read go to the
 // archive at once with a clear log line, and the queue goes on.
 func TestBadPayloadsAreArchived(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.Open(t, "postgres"), []string{licensing.ActionLicenseSuspended}, nil)
 	db := storagetest.RedisDB(t)
 	rdb := redisClient(t, storagetest.RedisAddr(), db)
@@ -495,6 +503,7 @@ func TestBadPayloadsAreArchived(t *testing.T) {
 // hand-off was recorded by a process that then died, are delivered when
 // the in-process runner starts.
 func TestLocalPicksUpWhatAStoppedProcessLeft(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.Open(t, "sqlite"), []string{licensing.ActionLicenseSuspended, licensing.ActionLicenseReinstated}, nil)
 	_, err := w.svc.Licenses.SuspendLicense(ctx, w.license.ID, "")
 	must(t, err)
@@ -519,6 +528,7 @@ func TestLocalPicksUpWhatAStoppedProcessLeft(t *testing.T) {
 // drops old dispatched outbox entries and finished deliveries, not the
 // audit log.
 func TestRollupAndCleanup(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t, storagetest.Open(t, "sqlite"), []string{"*"}, nil)
 	cfg := w.config()
 	var extra atomic.Int32 // the server adds the abandoned-upload clean-up here
@@ -558,6 +568,7 @@ func TestRollupAndCleanup(t *testing.T) {
 // TestSignatureVector checks Sign against the documented vector, computed
 // outside Go.
 func TestSignatureVector(t *testing.T) {
+	t.Parallel()
 	b, err := os.ReadFile("testdata/webhook_vector.json")
 	must(t, err)
 	var v struct {
@@ -578,6 +589,7 @@ func TestSignatureVector(t *testing.T) {
 // TestWebhookTargetsGuarded: without the allowance, URLs of loopback and
 // private networks are refused at registration and at connection time.
 func TestWebhookTargetsGuarded(t *testing.T) {
+	t.Parallel()
 	st := storagetest.Open(t, "sqlite")
 	box := newBox(t)
 	svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Issuer: "test", Box: box})

@@ -177,7 +177,7 @@ func policyEqual(a, b licensing.Policy) bool {
 // (422) with its message, the field marked and what was typed kept.
 func TestFormErrorsKeepTheValues(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		for _, c := range []struct {
@@ -237,7 +237,7 @@ func TestFormErrorsKeepTheValues(t *testing.T) {
 // changes. Support may edit customers and licenses but not the catalog.
 func TestReadOnlyCannotPostTheForms(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
 		pol, err := e.svc.Catalog.Policy(ctx, e.license.PolicyID)

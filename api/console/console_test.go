@@ -191,7 +191,7 @@ func (e *env) signedIn(role licensing.Role) *browser {
 
 func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		path := "/console/licenses/" + e.license.ID + "/suspend"
@@ -242,7 +242,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 
 func TestWrongPasswordsAreSlowedDownAndAudited(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		e.user("ops@example.com", licensing.RoleSupport)
 		b := e.browser()
@@ -268,7 +268,7 @@ func TestWrongPasswordsAreSlowedDownAndAudited(t *testing.T) {
 
 func TestSessionTimeoutAndSignOut(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleReadOnly)
 		if resp, _ := b.do("GET", "/console/", nil); resp.StatusCode != http.StatusOK {
@@ -308,7 +308,7 @@ func TestSessionTimeoutAndSignOut(t *testing.T) {
 // form may be refused by the page, 4xx, but not by the role check).
 func TestRoutesByRole(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		for _, role := range users.ConsoleRoles {
 			b := e.signedIn(role)
@@ -349,7 +349,7 @@ func TestRoutesByRole(t *testing.T) {
 
 func TestPagesSendASecurityPolicy(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		resp, body := e.browser().do("GET", "/console/sign-in", nil)
 		csp := resp.Header.Get("Content-Security-Policy")
@@ -377,7 +377,7 @@ func TestPagesSendASecurityPolicy(t *testing.T) {
 // leave no audit row. A 60 kB email is an ordinary wrong attempt.
 func TestSignInIsLimitedPerIP(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
 		csrf := b.csrf("/console/sign-in")
@@ -411,7 +411,7 @@ func TestSignInIsLimitedPerIP(t *testing.T) {
 // (422), on PostgreSQL too, which refuses NUL in text (it was a 500 there).
 func TestNULInAFormFieldIsRefused(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
 		csrf := b.csrf("/console/sign-in")
@@ -433,7 +433,7 @@ func TestNULInAFormFieldIsRefused(t *testing.T) {
 // user's secret to another site).
 func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := e.signedIn(licensing.RoleAdmin)
 		admin.host = "evil.example"
@@ -452,7 +452,7 @@ func TestSetPasswordLinkUsesThePublicURL(t *testing.T) {
 // given; the renewed one does.
 func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
 		e.user("ops@example.com", licensing.RoleSupport)
@@ -498,7 +498,7 @@ func TestSecondFactorRenewsTheSessionCookie(t *testing.T) {
 // nothing and keeps the secret already scanned.
 func TestEnrolmentNeedsThePassword(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleSupport)
 		_, page := b.do("GET", "/console/enrol", nil)

@@ -41,7 +41,7 @@ func pageLang(t *testing.T, b *browser, path, acceptLanguage string) (string, st
 // follow (a title of the page in each language).
 func TestConsoleLanguageChoice(t *testing.T) {
 	t.Cleanup(func() { _ = i18n.SetDefault(i18n.English) })
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		me := e.userByEmail("admin@example.com")
@@ -74,7 +74,7 @@ func TestConsoleLanguageChoice(t *testing.T) {
 // user's language and time zone with SetLocale, refuses a bad zone with
 // the field's label in the page's language, and dates follow the zone.
 func TestConsoleLanguageSwitchAndSettings(t *testing.T) {
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		anon := e.browser()
 		if got, body := pageLang(t, anon, "/console/sign-in?lang=pt-BR", ""); got != "pt-BR" || !strings.Contains(body, "Esqueceu a senha?") {

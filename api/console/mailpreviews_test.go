@@ -14,7 +14,7 @@ import (
 // text and HTML, as customers will read them.
 func TestMailPreviews(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleReadOnly)
 		resp, page := b.do("GET", "/console/mail-previews", nil)

@@ -17,7 +17,7 @@ import (
 // the menu and a search); an API client still gets problem JSON.
 func TestUnknownPagesAreHTML(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		get := func(path, accept string, b *browser) (*http.Response, string) {
 			req := httptest.NewRequest("GET", path, nil)

@@ -17,7 +17,7 @@ import (
 // refuses 0 seats on the form instead of saving 1.
 func TestPolicyFormUnitsAndSeats(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		base := func(kv ...string) url.Values {
@@ -65,7 +65,7 @@ func TestPolicyFormUnitsAndSeats(t *testing.T) {
 // suspend are drawn as dangerous.
 func TestActionErrorsStayOnThePage(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn(licensing.RoleAdmin)
 		path := "/console/licenses/" + e.license.ID

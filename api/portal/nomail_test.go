@@ -25,7 +25,7 @@ import (
 // customer in.
 func TestSignInWithoutMail(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		clock := licensingtest.NewClock(time.Now().UTC().Truncate(time.Second))
 		kr, _ := keystest.Keyring(t, clock.Now)
 		svc := licensing.NewServices(storage.Stores(st), licensing.Deps{Signer: kr, Clock: clock.Now, Issuer: "test"})

@@ -15,7 +15,7 @@ import (
 // HTML 404 page, an API client problem JSON.
 func TestUnknownPortalPagesAreHTML(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		for _, tc := range []struct{ accept, ct, has string }{
 			{"text/html,*/*;q=0.8", "text/html", `id="not-found"`},

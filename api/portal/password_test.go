@@ -202,7 +202,7 @@ func TestPortalPasswordFollowsTheCustomerRecord(t *testing.T) {
 
 func TestPortalPasswordFormsNeedTheCSRFToken(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		e.withPassword("it@acme.example", 1)
 		anon := e.browser()

@@ -263,7 +263,7 @@ func TestMagicLinkMailTriedAgain(t *testing.T) {
 
 func TestUnknownEmailGetsTheSameAnswer(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.browser()
 		csrf := b.csrf("/portal/sign-in")
@@ -401,7 +401,7 @@ func TestFreeASeatAndOfflineExchange(t *testing.T) {
 
 func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		b := e.signedIn("it@acme.example", 1)
 		path := "/portal/machines/" + e.acme.machine + "/deactivate"
@@ -441,7 +441,7 @@ func TestStateChangesNeedTheCSRFToken(t *testing.T) {
 // edits (the default), Globex's does.
 func TestContactsFollowThePermissions(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		acme := e.signedIn("it@acme.example", 1)
 		_, page := acme.do("GET", "/portal/contacts", nil)
@@ -470,7 +470,7 @@ func TestContactsFollowThePermissions(t *testing.T) {
 // license pages and nothing else; disabling the customer ends its sessions.
 func TestRoutesFollowTheCustomerRecord(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
 		readOnly := []licensing.Permission{licensing.ReadLicenses}
@@ -512,7 +512,7 @@ func TestRoutesFollowTheCustomerRecord(t *testing.T) {
 // unknown paths send the customer to the machines page instead.
 func TestRedirectTargetsAreAllowedLocalPaths(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
 		b := e.signedIn("it@acme.example", 1)
@@ -639,7 +639,7 @@ func TestOfflineSeatsHoldThroughThePortal(t *testing.T) {
 // link; the Message-ID has one pair of angle brackets.
 func TestSignInMailIsPlain(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		ctx := context.Background()
 		name := "Acme\r\n\r\nYour account is locked: https://evil.example/unlock\n"
@@ -666,7 +666,7 @@ func TestSignInMailIsPlain(t *testing.T) {
 // message written for the customer, if any.
 func TestSuspensionReasonStaysInternal(t *testing.T) {
 	t.Parallel()
-	storagetest.ForEach(t, func(t *testing.T, st *storage.Store) {
+	storagetest.OnPostgres(t, func(t *testing.T, st *storage.Store) {
 		e := newEnv(t, st)
 		admin := licensing.WithActor(context.Background(), &licensing.Actor{Name: "ops", Role: licensing.RoleAdmin})
 		in := licensing.SuspendInput{Reason: "chargeback fraud suspected, ticket 4711", Message: "Your payment bounced; call billing."}

@@ -11,6 +11,7 @@ import (
 // (NARCIDI_BENCH_INSIGHTS=100000 for the full size) and checks it reports
 // both rows with figures.
 func TestInsightsRow(t *testing.T) {
+	t.Parallel()
 	n := 3000
 	if v, err := strconv.Atoi(os.Getenv("NARCIDI_BENCH_INSIGHTS")); err == nil && v > 0 {
 		n = v

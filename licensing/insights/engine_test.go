@@ -57,6 +57,7 @@ func fixedSnapshot() insights.Snapshot {
 // models, as JSON (go test -run TestScoreGolden -update rewrites it after
 // a deliberate change: the diff is the review).
 func TestScoreGolden(t *testing.T) {
+	t.Parallel()
 	e := insights.NewEngine(insights.EngineConfig{Seed: 1})
 	scores, err := e.Score([]insights.Snapshot{fixedSnapshot()})
 	if err != nil {
@@ -107,6 +108,7 @@ func TestScoreGolden(t *testing.T) {
 // keeps its upgrade score (issue 26: growers on the largest plan were
 // capped at 0.05) and suggests a custom plan, saying so last.
 func TestLargestPlanSuggestsCustomPlan(t *testing.T) {
+	t.Parallel()
 	s := fixedSnapshot()
 	with, _ := insights.NewEngine(insights.EngineConfig{}).Score([]insights.Snapshot{s})
 	s.UpgradePolicies = nil
@@ -126,6 +128,7 @@ func TestLargestPlanSuggestsCustomPlan(t *testing.T) {
 // models stay; above them the same outcomes, in any order, give the same
 // version.
 func TestTrainingMinimumsAndDeterminism(t *testing.T) {
+	t.Parallel()
 	base := fixedSnapshot()
 	outcomes := func(n int) []insights.Outcome {
 		var out []insights.Outcome
@@ -175,6 +178,7 @@ func TestTrainingMinimumsAndDeterminism(t *testing.T) {
 // TestHistoryToSnapshot: a tiny history read at its cutoff gives the
 // snapshot the job would build, and the outcome from what came after.
 func TestHistoryToSnapshot(t *testing.T) {
+	t.Parallel()
 	decided := time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
 	cutoff := decided.Add(-insights.EvalLead("lic-a"))
 	at := func(daysBefore int) time.Time { return cutoff.Add(-time.Duration(daysBefore)*24*time.Hour + time.Hour) }
@@ -233,6 +237,7 @@ func TestHistoryToSnapshot(t *testing.T) {
 // look normal: a key rotated through 40 outsiders' machines in 90 days is
 // still suspected, and a VM fleet of the same plan is not.
 func TestLargePlanSharersAmongSharers(t *testing.T) {
+	t.Parallel()
 	at := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	var fs []insights.Features
 	for i := range 30 {
@@ -261,6 +266,7 @@ func TestLargePlanSharersAmongSharers(t *testing.T) {
 // are sharing evidence, named in the reasons; one day is a hint, the
 // points stop at three days, and other refusals add none.
 func TestActivationCapRaisesSharing(t *testing.T) {
+	t.Parallel()
 	e := insights.NewEngine(insights.EngineConfig{Seed: 1})
 	sharing := func(capDays int, code licensing.Code) insights.Score {
 		t.Helper()

@@ -15,6 +15,7 @@ import (
 // file order; a bad line stops the read after the records before it, and
 // its error names the line; an error of fn stops the read too.
 func TestReadHistoryInOrder(t *testing.T) {
+	t.Parallel()
 	var h bytes.Buffer
 	w := insights.NewHistoryWriter(&h)
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)

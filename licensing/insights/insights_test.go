@@ -88,6 +88,7 @@ func wantCode(t *testing.T, err error, code licensing.Code) {
 // roll-ups and refusal events back: nothing is written before Close (the
 // batch waits), everything is after it.
 func TestTelemetryCountsWhatTheClientAPIAnswered(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -181,6 +182,7 @@ func TestTelemetryCountsWhatTheClientAPIAnswered(t *testing.T) {
 // activation cap (issue 27) is kept as a refusal with its own code, so
 // the sharing score can read it (TestActivationCapRaisesSharing).
 func TestActivationCapRefusalsAreKept(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -217,6 +219,7 @@ func sortDays(ds []insights.Day) {
 // day keeps MaxNetworks of them, whether they arrive in one batch or many
 // (the bound holds in the recorder and in the database's merge).
 func TestTelemetryNetworksStayBounded(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -264,6 +267,7 @@ func TestTelemetryNetworksStayBounded(t *testing.T) {
 // TestTelemetryRetention: Cleanup removes what is older than the
 // retention and keeps the rest.
 func TestTelemetryRetention(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -299,6 +303,7 @@ func TestTelemetryRetention(t *testing.T) {
 // TestTelemetryConcurrentUse: many goroutines recording while batches are
 // written lose no count (run with -race).
 func TestTelemetryConcurrentUse(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -351,6 +356,7 @@ func TestTelemetryConcurrentUse(t *testing.T) {
 // is kept and merged with what comes next; once the database is back,
 // every count and refusal is written once.
 func TestTelemetryKeptWhileTheDatabaseIsAway(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	url := storagetest.MigratedPostgresURL(t)
 	proxy := storagetest.NewProxy(t, "127.0.0.1:5432")

@@ -104,6 +104,7 @@ func insightEvents(t *testing.T, st *storage.Store, action, license string) []li
 // runs in a row); a score that falls under the threshold by the margin
 // announces again when it rises.
 func TestScoringJob(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -235,6 +236,7 @@ func TestScoringJob(t *testing.T) {
 // TestScoringJobRunLock: a run finding the lock held skips; the lock is
 // free again once the run ends.
 func TestScoringJobRunLock(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	st := storagetest.Open(t, "sqlite")
 	is := st.InsightScores()
@@ -261,12 +263,19 @@ func TestScoringJobRunLock(t *testing.T) {
 // and past outcomes are stored, the job trains on the outcomes, and a
 // second import duplicates no refusal or outcome.
 func TestImportHistory(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			st := storagetest.Open(t, d)
 			var hist, labels bytes.Buffer
 			cfg := sim.Default(3, 20)
+			// The shortest history the simulator makes: every license
+			// still reaches its expiry in it (an outcome each), and it
+			// is two thirds of the default's rows to write, which on
+			// SQLite under -race costs most of this test.
+			cfg.Days = 120
 			cfg.ShareRate, cfg.GrowRate = 0.2, 0.2
 			if err := sim.Write(cfg, &hist, &labels); err != nil {
 				t.Fatal(err)
@@ -339,6 +348,7 @@ func TestImportHistory(t *testing.T) {
 // subscriptions table): past due since when, the dunning's end, the last
 // failure; a license without trouble has none.
 func TestScoringJobReadsPaymentState(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, "sqlite", insights.RecorderConfig{MaxDelay: time.Hour})
 	lic := must[*licensing.License](t)(f.svc.Licenses.License(ctx, f.lic))
@@ -375,6 +385,7 @@ VALUES ('sub-1', ?, ?, 'month', 30, 'past_due', false, ?, ?, false, 'manual', ''
 // but not churned; a churned one is blocked only when it lapses within
 // the horizon; the scoring job trains on the payment state.
 func TestImportKeepsWhatTheHistorySays(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
 			ctx := context.Background()
@@ -459,6 +470,7 @@ func TestImportKeepsWhatTheHistorySays(t *testing.T) {
 // report of its models (for the console); with the fixture's few outcomes
 // it says why it has no figures.
 func TestScoringJobKeepsModelReport(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	f := newFixture(t, "sqlite", insights.RecorderConfig{MaxDelay: time.Hour})
 	if r := must[*insights.ModelReport](t)(f.st.InsightScores().ModelReport(ctx)); r != nil {

@@ -11,6 +11,7 @@ import (
 // (one row per use: machines', and the license's own for machine-less
 // uses), keeps the machine rows, and orders license, day, machine.
 func TestLicenseDays(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		name         string
 		stored, want []insights.Day

@@ -12,6 +12,7 @@ import (
 )
 
 func TestAUC(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		scores []float64
@@ -138,9 +139,11 @@ func profileRate(ps []insights.ProfileRate, profile string) (float64, int) {
 // are printed by evaluate); with the churn and block labels shuffled the
 // models are no better than chance.
 func TestModelsOnSimulatedHistories(t *testing.T) {
+	t.Parallel()
 	for _, seed := range []uint64{1, 2} {
 		for _, mix := range []string{"classic", "wide", "traps"} {
 			t.Run(fmt.Sprintf("%s seed %d", mix, seed), func(t *testing.T) {
+				t.Parallel()
 				start := time.Now()
 				rows := simulatedRows(t, sim.Mixes(seed, 600, 240)[mix])
 				built := time.Since(start)
@@ -261,12 +264,14 @@ func checkEvaluation(t *testing.T, ev *insights.Evaluation, seed uint64, rows []
 // found, churn alerts come ahead of the decision, and block risk ranks
 // inside the last 14 days before expiry.
 func TestBacktestAsTheJobRuns(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		mix  string
 		seed uint64
 	}{{"wide", 3}, {"wide", 4}, {"traps", 6}, {"traps", 7}} {
 		seed := tc.seed
 		t.Run(fmt.Sprintf("%s seed %d", tc.mix, seed), func(t *testing.T) {
+			t.Parallel()
 			rows, probes := simulatedProbes(t, sim.Mixes(seed, 500, 240)[tc.mix])
 			res := insights.RunBacktest(rows, probes, insights.EngineConfig{Seed: seed}, 0, nil)
 			for _, k := range res.Kinds {
@@ -321,6 +326,7 @@ func TestBacktestAsTheJobRuns(t *testing.T) {
 // trains on the earlier half of the outcomes and gives churn and block
 // their figures and reliability tables.
 func TestModelReportOnOutcomes(t *testing.T) {
+	t.Parallel()
 	cfg := sim.Default(5, 500)
 	labels, err := sim.Generate(cfg, func(*insights.Record) error { return nil })
 	if err != nil {

@@ -36,6 +36,7 @@ func weeklySnapshot(perWeek func(w int) int) insights.Snapshot {
 // variance-normalised drop; one whose weeks swing between 1 and 7 days
 // (the same mean as its normal) has no run and no drop.
 func TestOwnNormal(t *testing.T) {
+	t.Parallel()
 	quiet := weeklySnapshot(func(w int) int {
 		if w < 6 {
 			return 2

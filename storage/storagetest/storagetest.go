@@ -167,6 +167,17 @@ func ForEach(t *testing.T, fn func(t *testing.T, s *storage.Store)) {
 	}
 }
 
+// OnPostgres runs fn as a subtest ("postgres") on a fresh PostgreSQL
+// store, production's database: for an adapter's tests of its own layer
+// (sessions, CSRF, routes and roles, headers, languages, forms). What
+// they store goes through the stores, whose contract tests run on both
+// dialects (ForEach); a second run of the same handlers on SQLite checked
+// nothing more and, pure Go under -race, cost the most CPU.
+func OnPostgres(t *testing.T, fn func(t *testing.T, s *storage.Store)) {
+	t.Helper()
+	t.Run("postgres", func(t *testing.T) { fn(t, Open(t, "postgres")) })
+}
+
 // Proxy is a TCP forwarder to a database server that a test can cut and
 // restore, to see what happens when the database goes away.
 type Proxy struct {
