@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +26,26 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	flag.Parse()
+	widenParallel()
+	code := m.Run()
+	stopChromium()
+	os.Exit(code)
+}
+
+// parallelPerCore is how many parallel tests run per core unless -parallel
+// says otherwise. These tests spend most of their time waiting on their
+// servers, child processes, databases and the bounds they check (a cache's
+// TTL, a drain), not computing: go test's default of one per core leaves
+// the cores idle while each waits.
+const parallelPerCore = 4
+
+func widenParallel() {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set {
+		_ = flag.Set("test.parallel", strconv.Itoa(parallelPerCore*runtime.GOMAXPROCS(0)))
+	}
 }
 
 // runBinary runs the narcidi program in a child process with exactly env
@@ -98,6 +120,7 @@ func TestHelpAndFlagErrorsShowNoSecret(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
 			code, out, errOut := runBinary(t, env, tc.args...)
 			all := out + errOut
 			if code != tc.wantCode || !strings.Contains(all, tc.want) {
@@ -308,15 +331,20 @@ func TestEveryCommandHelpExitsZero(t *testing.T) {
 		{"licenses"}, {"machines"}, {"customers"}, {"tokens"}, {"subscriptions"}, {"users"}, {"users", "create"}, {"users", "link"}, {"portal-link"}, {"insights"}} {
 		for _, flag := range []string{"-h", "--help"} {
 			args := append(append([]string(nil), cmd...), flag)
-			code, out, errs := runBinary(t, env, args...)
-			if code != 0 || !strings.Contains(strings.ToLower(out+errs), "usage") && len(cmd) > 0 {
-				t.Errorf("narcidi %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
-			}
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				t.Parallel()
+				code, out, errs := runBinary(t, env, args...)
+				if code != 0 || !strings.Contains(strings.ToLower(out+errs), "usage") && len(cmd) > 0 {
+					t.Errorf("narcidi %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+				}
+			})
 		}
 	}
-	if _, err := os.Stat(env["NARCIDI_DATA_DIR"]); err == nil {
-		t.Error("a help request created the data folder")
-	}
+	t.Cleanup(func() { // after every command's subtest
+		if _, err := os.Stat(env["NARCIDI_DATA_DIR"]); err == nil {
+			t.Error("a help request created the data folder")
+		}
+	})
 }
 
 // The worker listens nowhere but on its optional metrics address: its help
