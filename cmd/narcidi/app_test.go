@@ -82,6 +82,8 @@ func launch(t *testing.T, env map[string]string) (*App, *bytes.Buffer) {
 	return launchScored(t, env, nil)
 }
 
+// launchScored is launch with the engine of the scoring runs made by scorer
+// (nil: the real engine).
 func launchScored(t *testing.T, env map[string]string, scorer func() insights.Scorer) (*App, *bytes.Buffer) {
 	t.Helper()
 	cfg, _, err := loadConfig("serve", nil, func(k string) string { return env[k] })

@@ -3,13 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,33 +16,17 @@ import (
 
 // TestMain lets a test run this test binary as the real narcidi program
 // (main, os.Args, os.Getenv, os.Exit): see runBinary. Password hashes are
-// cheap in both (argon2id's real cost is tested in licensing).
+// cheap in both (argon2id's real cost is tested in licensing). The browser
+// tests' shared Chromium ends with the run.
 func TestMain(m *testing.M) {
 	licensing.UseCheapPasswordHashes()
 	if os.Getenv("NARCIDI_TEST_RUN_MAIN") == "1" {
 		main()
 		return
 	}
-	flag.Parse()
-	widenParallel()
 	code := m.Run()
 	stopChromium()
 	os.Exit(code)
-}
-
-// parallelPerCore is how many parallel tests run per core unless -parallel
-// says otherwise. These tests spend most of their time waiting on their
-// servers, child processes, databases and the bounds they check (a cache's
-// TTL, a drain), not computing: go test's default of one per core leaves
-// the cores idle while each waits.
-const parallelPerCore = 4
-
-func widenParallel() {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set {
-		_ = flag.Set("test.parallel", strconv.Itoa(parallelPerCore*runtime.GOMAXPROCS(0)))
-	}
 }
 
 // runBinary runs the narcidi program in a child process with exactly env
