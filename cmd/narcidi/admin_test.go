@@ -408,6 +408,7 @@ func TestLicenseAndMachineActions(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, d, nil)
 			ctx := context.Background()
 			sdk := &verifier.Client{BaseURL: w.app.URL()}
@@ -649,6 +650,7 @@ func TestRateLimits(t *testing.T) {
 		return resp.StatusCode, resp.Header
 	}
 	t.Run("per instance", func(t *testing.T) {
+		t.Parallel()
 		app := startAppWith(t, map[string]string{"NARCIDI_CLIENT_RATE": "4/m"})
 		c := apiClient{t, app.URL(), ""}
 		for i := range 2 { // burst = half the rate
@@ -662,6 +664,7 @@ func TestRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("shared through Redis", func(t *testing.T) {
+		t.Parallel()
 		if c, err := net.DialTimeout("tcp", "127.0.0.1:6379", 2*time.Second); err != nil {
 			t.Fatalf("Redis is needed on 127.0.0.1:6379 (%v); start it with: redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save \"\" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log", err)
 		} else {
@@ -680,6 +683,7 @@ func TestRateLimits(t *testing.T) {
 		}
 	})
 	t.Run("token creation", func(t *testing.T) {
+		t.Parallel()
 		app := startAppWith(t, map[string]string{"NARCIDI_TOKEN_RATE": "2/m"})
 		admin := apiClient{t, app.URL(), adminToken}
 		if s, _ := admin.call("POST", "/v1/tokens", map[string]any{"name": "a", "role": "read-only"}, nil); s != 201 {

@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/nzilacode/narcidicontrole/licensing"
+	"github.com/nzilacode/narcidicontrole/licensing/insights"
 	"github.com/nzilacode/narcidicontrole/storage/storagetest"
 	verifier "github.com/nzilacode/narcidicontrole/verifier-sdk"
 )
@@ -39,6 +40,13 @@ func startApp(t *testing.T, dialect string) *App {
 // startAppWith runs the real server with the test defaults overridden by env.
 func startAppWith(t *testing.T, over map[string]string) *App {
 	t.Helper()
+	return startScoredApp(t, over, nil)
+}
+
+// startScoredApp is startAppWith with the engine of its scoring runs made
+// by scorer (nil: the real engine).
+func startScoredApp(t *testing.T, over map[string]string, scorer func() insights.Scorer) *App {
+	t.Helper()
 	env := map[string]string{
 		"NARCIDI_ADDR":        "127.0.0.1:0",
 		"NARCIDI_DATA_DIR":    t.TempDir(),
@@ -50,7 +58,13 @@ func startAppWith(t *testing.T, over map[string]string) *App {
 	for k, v := range over {
 		env[k] = v
 	}
-	app, logs := launch(t, env)
+	if _, own := over["NARCIDI_DATA_DIR"]; !own && env["NARCIDI_DATABASE_URL"] == "" {
+		// Migrating from nothing is the migrate tests' concern (and each
+		// one's that brings its own data folder); the others start on a
+		// copy of the migrated database.
+		storagetest.CopyMigratedSQLite(t, env["NARCIDI_DATA_DIR"])
+	}
+	app, logs := launchScored(t, env, scorer)
 	t.Cleanup(func() {
 		if err := app.Close(); err != nil {
 			t.Error(err)
@@ -65,13 +79,20 @@ func startAppWith(t *testing.T, over map[string]string) *App {
 // launch starts the server configured by exactly env; logs collects its log.
 func launch(t *testing.T, env map[string]string) (*App, *bytes.Buffer) {
 	t.Helper()
+	return launchScored(t, env, nil)
+}
+
+// launchScored is launch with the engine of the scoring runs made by scorer
+// (nil: the real engine).
+func launchScored(t *testing.T, env map[string]string, scorer func() insights.Scorer) (*App, *bytes.Buffer) {
+	t.Helper()
 	cfg, _, err := loadConfig("serve", nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out, logs bytes.Buffer
 	log, _ := cfg.Logger(&logs)
-	app := &App{Config: cfg, Out: &out, Log: log}
+	app := &App{Config: cfg, Out: &out, Log: log, Scorer: scorer}
 	if err := app.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -175,6 +196,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			app := startApp(t, d)
 			ctx := context.Background()
 			admin := apiClient{t, app.URL(), adminToken}

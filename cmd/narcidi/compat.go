@@ -36,10 +36,6 @@ var (
 	finalizeTimeout = cli.FinalizeTimeout
 )
 
-// newInsightsScorer makes the engine of a scoring run for serve and worker;
-// nil: the real engine (tests swap in a fake).
-var newInsightsScorer func() insights.Scorer
-
 // setting is a configuration variable, by its name.
 type setting struct{ env string }
 
@@ -61,6 +57,9 @@ type App struct {
 	Config *Config
 	Out    io.Writer
 	Log    *slog.Logger
+	// Scorer makes the engine of a scoring run; nil: the real engine
+	// (tests swap in a fake).
+	Scorer func() insights.Scorer
 	*wiring.App
 
 	store   *storage.Store
@@ -83,7 +82,7 @@ type blobServer struct{ ln net.Listener }
 // Start starts the wiring's App with the test's scorer, then names its
 // parts.
 func (a *App) Start(ctx context.Context) error {
-	a.App = &wiring.App{Config: a.Config, Out: a.Out, Log: a.Log, Scorer: newInsightsScorer}
+	a.App = &wiring.App{Config: a.Config, Out: a.Out, Log: a.Log, Scorer: a.Scorer}
 	err := a.App.Start(ctx)
 	a.store, a.server, a.usage, a.scoring = a.App.Store(), a.App.Server(), a.App.Usage(), a.App.Scoring()
 	a.keys, a.redis, a.tel = a.App.Keys(), a.App.Redis(), appMetrics{a.App.Metrics()}

@@ -16,14 +16,17 @@ import (
 
 // TestMain lets a test run this test binary as the real narcidi program
 // (main, os.Args, os.Getenv, os.Exit): see runBinary. Password hashes are
-// cheap in both (argon2id's real cost is tested in licensing).
+// cheap in both (argon2id's real cost is tested in licensing). The browser
+// tests' shared Chromium ends with the run.
 func TestMain(m *testing.M) {
 	licensing.UseCheapPasswordHashes()
 	if os.Getenv("NARCIDI_TEST_RUN_MAIN") == "1" {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopChromium()
+	os.Exit(code)
 }
 
 // runBinary runs the narcidi program in a child process with exactly env
@@ -98,6 +101,7 @@ func TestHelpAndFlagErrorsShowNoSecret(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Parallel()
 			code, out, errOut := runBinary(t, env, tc.args...)
 			all := out + errOut
 			if code != tc.wantCode || !strings.Contains(all, tc.want) {
@@ -308,15 +312,20 @@ func TestEveryCommandHelpExitsZero(t *testing.T) {
 		{"licenses"}, {"machines"}, {"customers"}, {"tokens"}, {"subscriptions"}, {"users"}, {"users", "create"}, {"users", "link"}, {"portal-link"}, {"insights"}} {
 		for _, flag := range []string{"-h", "--help"} {
 			args := append(append([]string(nil), cmd...), flag)
-			code, out, errs := runBinary(t, env, args...)
-			if code != 0 || !strings.Contains(strings.ToLower(out+errs), "usage") && len(cmd) > 0 {
-				t.Errorf("narcidi %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
-			}
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				t.Parallel()
+				code, out, errs := runBinary(t, env, args...)
+				if code != 0 || !strings.Contains(strings.ToLower(out+errs), "usage") && len(cmd) > 0 {
+					t.Errorf("narcidi %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+				}
+			})
 		}
 	}
-	if _, err := os.Stat(env["NARCIDI_DATA_DIR"]); err == nil {
-		t.Error("a help request created the data folder")
-	}
+	t.Cleanup(func() { // after every command's subtest
+		if _, err := os.Stat(env["NARCIDI_DATA_DIR"]); err == nil {
+			t.Error("a help request created the data folder")
+		}
+	})
 }
 
 // The worker listens nowhere but on its optional metrics address: its help

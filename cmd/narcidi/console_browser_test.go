@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"github.com/nzilacode/narcidicontrole/licensing"
 	"github.com/nzilacode/narcidicontrole/workers/workerstest"
 	"net/http"
@@ -28,27 +29,71 @@ import (
 // downloads a browser.
 const chromiumPath = "/usr/bin/chromium"
 
-// newBrowser starts headless Chromium with a fresh profile and fails the
-// test on any request to a host other than the server's, or than the
-// host:ports of also (the server's own local blob store, for downloads);
-// data: URLs, the QR code, are not requests.
+// chromium is the package's one headless Chromium, started by the first
+// browser test and stopped by TestMain (stopChromium). Each test gets its
+// own tab in its own browser context (cookies, storage, downloads are its
+// alone), which costs a fraction of a browser start.
+var chromium struct {
+	once    sync.Once
+	ctx     context.Context // the first tab's: its children share the browser
+	err     error
+	stop    func()
+	profile string
+}
+
+func sharedChromium(t *testing.T) context.Context {
+	t.Helper()
+	chromium.once.Do(func() {
+		if _, err := exec.LookPath(chromiumPath); err != nil {
+			chromium.err = fmt.Errorf("%s is missing: apt-get install -y chromium (.ci/run does)", chromiumPath)
+			return
+		}
+		chromium.profile, chromium.err = os.MkdirTemp("", "narcidi-chromium-")
+		if chromium.err != nil {
+			return
+		}
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(chromiumPath),
+			chromedp.UserDataDir(chromium.profile),
+			chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
+			chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
+			// Tabs of parallel tests are all in the foreground.
+			chromedp.Flag("disable-background-timer-throttling", true), chromedp.Flag("disable-renderer-backgrounding", true),
+			chromedp.Flag("disable-backgrounding-occluded-windows", true),
+			chromedp.WindowSize(1280, 900),
+		}
+		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancelCtx := chromedp.NewContext(actx)
+		chromium.ctx = ctx
+		chromium.stop = func() { cancelCtx(); cancelAlloc() }
+		chromium.err = chromedp.Do(ctx) // starts the browser
+	})
+	if chromium.err != nil {
+		t.Fatal(chromium.err)
+	}
+	return chromium.ctx
+}
+
+// stopChromium ends the shared browser, if a test started it.
+func stopChromium() {
+	if chromium.stop != nil {
+		chromium.stop()
+	}
+	if chromium.profile != "" {
+		_ = os.RemoveAll(chromium.profile)
+	}
+}
+
+// newBrowser opens a tab in a fresh browser context of the shared Chromium
+// and fails the test on any request to a host other than the server's, or
+// than the host:ports of also (the server's own local blob store, for
+// downloads); data: URLs, the QR code, are not requests.
 func newBrowser(t *testing.T, server string, also ...string) context.Context {
 	t.Helper()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Fatalf("%s is missing: apt-get install -y chromium (.ci/run does)", chromiumPath)
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("headless", true), chromedp.Flag("no-sandbox", true), chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(actx)
+	ctx, cancelCtx := chromedp.NewContext(sharedChromium(t), chromedp.WithNewBrowserContext())
 	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+	t.Cleanup(func() { cancelTimeout(); cancelCtx() })
 	host := strings.TrimPrefix(server, "http://")
 	var mu sync.Mutex
 	var outside []string
@@ -123,8 +168,12 @@ var setPasswordLink = regexp.MustCompile(`console: first admin (\S+), set a pass
 // suspended in its timeline; the SDK's renewal is then refused.
 // (SQLite: the console's HTTP tests cover both databases.)
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	for _, dialect := range []string{"sqlite", "postgres"} {
-		t.Run(dialect, func(t *testing.T) { consoleInBrowser(t, dialect) })
+		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
+			consoleInBrowser(t, dialect)
+		})
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 // of each form at 1280 and 390 px. (SQLite: the console's HTTP tests cover
 // both databases.)
 func TestConsoleCatalogInBrowser(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	m := setPasswordLink.FindStringSubmatch(app.Out.(*bytes.Buffer).String())
 	if m == nil {

@@ -70,6 +70,7 @@ var consoleResetLink = regexp.MustCompile(`(http://\S+/console/set-password\?\S+
 // their password asks for a link, gets it through the SMTP server, chooses
 // a new password and signs in with it; the old one no longer works.
 func TestConsolePasswordResetInBrowser(t *testing.T) {
+	t.Parallel()
 	box := workerstest.StartMailbox(t)
 	app := startAppWith(t, map[string]string{"NARCIDI_SMTP_URL": "smtp://" + box.Addr + "?tls=none", "NARCIDI_SMTP_FROM": "licensing@nzilacode.test"})
 	ctx := newBrowser(t, app.URL())
@@ -125,6 +126,7 @@ func TestConsolePasswordResetInBrowser(t *testing.T) {
 // and 390 px (screenshots), none of which may scroll sideways at 390 px
 // outside a marked table wrapper.
 func TestConsoleFlowsInBrowser(t *testing.T) {
+	t.Parallel()
 	key := newReleaseKey(t)
 	app := startAppWith(t, map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true",
 		"NARCIDI_RELEASE_PUBLIC_KEYS": base64.StdEncoding.EncodeToString(key.pub)})
@@ -234,60 +236,63 @@ func TestConsoleFlowsInBrowser(t *testing.T) {
 	}
 
 	// Every page at both widths; none scrolls sideways at 390 px. Each
-	// part in a new browser: a walk this long needs its own time budget.
+	// part in a new browser: a walk this long needs its own time budget;
+	// the parts walk at once, each in its own tab.
 	relID, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname.split("/").pop()`))
-	walk := func(signIn, portal bool, pages map[string]string) {
-		t.Helper()
-		ctx := newBrowser(t, app.URL(), app.blobs.ln.Addr().String())
-		run := browserRun(t, ctx)
-		if signIn {
-			run("sign in again", consoleSignIn(app.URL(), email, password)...)
-		}
-		if portal {
-			run("copy a link",
-				chromedp.Navigate(app.URL()+"/console/customers/"+cat.customerID+"/portal-link"),
-				chromedp.Click(chromedp.CSS(`#portal-link-copy`)),
-				chromedp.WaitVisible(chromedp.CSS(`#portal-link`)))
-			link, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#portal-link`)))
-			if err != nil {
-				t.Fatal(err)
+	walk := func(part string, signIn, portal bool, pages map[string]string) {
+		t.Run(part, func(t *testing.T) {
+			t.Parallel()
+			ctx := newBrowser(t, app.URL(), app.blobs.ln.Addr().String())
+			run := browserRun(t, ctx)
+			if signIn {
+				run("sign in again", consoleSignIn(app.URL(), email, password)...)
 			}
-			run("and to the portal", chromedp.Navigate(link), chromedp.Click(chromedp.CSS(`#sign-in`)), chromedp.WaitVisible(chromedp.CSS(`#licenses`)))
-		}
-		for name, p := range pages {
-			for _, width := range []int64{1280, 390} {
-				run("open "+p, chromedp.EmulateViewport(width, 800), chromedp.Navigate(app.URL()+p), chromedp.WaitVisible(chromedp.CSS(`main`)))
-				if width == 390 {
-					bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](sidewaysOverflow))
-					if err != nil {
-						t.Fatal(err)
-					}
-					if len(bad) > 0 {
-						t.Errorf("%s at 390 px scrolls sideways: %v", p, bad)
-					}
+			if portal {
+				run("copy a link",
+					chromedp.Navigate(app.URL()+"/console/customers/"+cat.customerID+"/portal-link"),
+					chromedp.Click(chromedp.CSS(`#portal-link-copy`)),
+					chromedp.WaitVisible(chromedp.CSS(`#portal-link`)))
+				link, err := chromedp.Run(ctx, chromedp.Value(chromedp.CSS(`#portal-link`)))
+				if err != nil {
+					t.Fatal(err)
 				}
-				shot(t, ctx, dir, fmt.Sprintf("page-%s-%d.png", name, width))
+				run("and to the portal", chromedp.Navigate(link), chromedp.Click(chromedp.CSS(`#sign-in`)), chromedp.WaitVisible(chromedp.CSS(`#licenses`)))
 			}
-		}
+			for name, p := range pages {
+				for _, width := range []int64{1280, 390} {
+					run("open "+p, chromedp.EmulateViewport(width, 800), chromedp.Navigate(app.URL()+p), chromedp.WaitVisible(chromedp.CSS(`main`)))
+					if width == 390 {
+						bad, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](sidewaysOverflow))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(bad) > 0 {
+							t.Errorf("%s at 390 px scrolls sideways: %v", p, bad)
+						}
+					}
+					shot(t, ctx, dir, fmt.Sprintf("page-%s-%d.png", name, width))
+				}
+			}
+		})
 	}
-	walk(true, false, map[string]string{
+	walk("console pages", true, false, map[string]string{
 		"overview": "/console/", "licenses": "/console/licenses", "license-new": "/console/licenses/new?product=" + cat.productID,
 		"license": "/console/licenses/" + cat.licenseID, "customers": "/console/customers", "customer": "/console/customers/" + cat.customerID,
 		"customer-new": "/console/customers/new", "products": "/console/products", "product": "/console/products/" + cat.productID,
 		"policies": "/console/policies", "policy": "/console/policies/" + cat.policyID, "entitlements": "/console/entitlements",
 		"machines": "/console/machines", "releases": "/console/releases", "release": "/console/releases/" + relID,
 	})
-	walk(true, false, map[string]string{
+	walk("console pages, continued", true, false, map[string]string{
 		"webhooks": "/console/webhooks", "webhook": "/console/webhooks/" + hook.ID, "deliveries": "/console/deliveries",
 		"insights": "/console/insights", "audit": "/console/audit", "tokens": "/console/tokens", "users": "/console/users",
 		"search": "/console/search?q=acme", "mail-previews": "/console/mail-previews", "subscriptions": "/console/customers/" + cat.customerID + "/subscriptions",
 		"not-found": "/console/no-such-page",
 	})
-	walk(true, true, map[string]string{
+	walk("portal pages", true, true, map[string]string{
 		"portal-licenses": "/portal/", "portal-license": "/portal/licenses/" + cat.licenseID, "portal-machines": "/portal/machines",
 		"portal-downloads": "/portal/downloads", "portal-password": "/portal/password", "portal-not-found": "/portal/no-such-page",
 	})
-	walk(false, false, map[string]string{
+	walk("signed-out pages", false, false, map[string]string{
 		"sign-in": "/console/sign-in", "forgot-password": "/console/forgot-password", "portal-sign-in": "/portal/sign-in",
 	})
 }

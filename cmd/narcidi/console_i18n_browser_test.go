@@ -16,6 +16,7 @@ import (
 // Portuguese words. A few screenshots at 1280 and 390 px. (SQLite: the
 // console's HTTP tests cover both databases.)
 func TestConsoleInPortugueseInBrowser(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)

@@ -23,6 +23,7 @@ import (
 // sideways outside a marked table wrapper. (SQLite: the console's HTTP
 // tests cover both databases.)
 func TestConsoleNamesInBrowser(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	m := setPasswordLink.FindStringSubmatch(app.Out.(*bytes.Buffer).String())
 	if m == nil {
@@ -104,7 +105,8 @@ func TestConsoleNamesInBrowser(t *testing.T) {
 	run("export the licenses",
 		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 			_, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, browser.SetDownloadBehavior,
-				browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
+				browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
+					BrowserContextID: chromedp.FromContext(ctx).BrowserContextID})
 			return err
 		}),
 		chromedp.Click(chromedp.CSS(`#export-csv`)))

@@ -62,6 +62,7 @@ func cspViolations(t *testing.T, ctx context.Context) []string {
 // error codes of the problem+json answer are shown; nothing is blocked by
 // the page's CSP and no request goes to another host (newBrowser).
 func TestDocsInBrowser(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	ctx := newBrowser(t, app.URL())
 	watchCSP(t, ctx)
@@ -102,6 +103,7 @@ func TestDocsInBrowser(t *testing.T) {
 // px); the charts are drawn, the page's CSP blocks nothing, and no request
 // goes to another host.
 func TestOverviewInBrowser(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	m := setPasswordLink.FindStringSubmatch(app.Out.(*bytes.Buffer).String())
 	if m == nil {

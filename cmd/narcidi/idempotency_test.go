@@ -41,6 +41,7 @@ func TestIdempotencyReplaysAreSealed(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			hook := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) { rw.WriteHeader(204) }))
 			t.Cleanup(hook.Close)
 			env := map[string]string{"NARCIDI_WEBHOOK_ALLOW_PRIVATE": "true"}

@@ -41,20 +41,20 @@ func (f fixedScorer) Score(snaps []insights.Snapshot) ([]insights.Score, error) 
 	return out, nil
 }
 
-// useScorer makes the app's scoring job use s for the test.
-func useScorer(t *testing.T, s insights.Scorer) {
-	newInsightsScorer = func() insights.Scorer { return s }
-	t.Cleanup(func() { newInsightsScorer = nil })
-}
-
 // TestInsightsAPI: the scores of a run are listed with their reasons,
 // filtered by kind, score, customer and product, per license and per
 // customer; bad filters are refused and an unknown license is 404.
 func TestInsightsAPI(t *testing.T) {
+	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
-			useScorer(t, fixedScorer{insights.KindChurn: 0.9, insights.KindSharing: 0.3})
-			app := startApp(t, d)
+			t.Parallel()
+			env := map[string]string{}
+			if d == "postgres" {
+				usePostgres(t, env)
+			}
+			scorer := fixedScorer{insights.KindChurn: 0.9, insights.KindSharing: 0.3}
+			app := startScoredApp(t, env, func() insights.Scorer { return scorer })
 			admin := apiClient{t, app.URL(), adminToken}
 			cat := seedCatalog(t, admin, 2)
 			var other struct{ ID string }
@@ -123,6 +123,7 @@ func TestInsightsAPI(t *testing.T) {
 // TestInsightsImportCommand: `narcidi insights import` loads a simulated
 // history into the database of the configuration.
 func TestInsightsImportCommand(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	hist, labels := filepath.Join(dir, "h.jsonl"), filepath.Join(dir, "l.jsonl")
 	h, _ := os.Create(hist)

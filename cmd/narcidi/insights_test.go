@@ -59,6 +59,7 @@ func TestServerKeepsTelemetry(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			app := startApp(t, d)
 			cat := seedCatalog(t, apiClient{t, app.URL(), adminToken}, 1)

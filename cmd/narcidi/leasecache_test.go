@@ -34,6 +34,7 @@ func TestPolicyCacheAcrossInstances(t *testing.T) {
 		{name: "sqlite-default", dialect: "sqlite", single: true, ttl: defaultLeaseCacheTTL},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			env := map[string]string{
 				"NARCIDI_MASTER_KEY":      "bWFzdGVyLWtleS1zZWNyZXQtdmFsdWUtMzItYnl0ZXM=",

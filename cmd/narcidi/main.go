@@ -148,7 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err != nil {
 		return err
 	}
-	app := &wiring.App{Config: cfg, Out: stdout, Words: cli.Reader(getenv), Log: log, Scorer: newInsightsScorer}
+	app := &wiring.App{Config: cfg, Out: stdout, Words: cli.Reader(getenv), Log: log}
 	b := currentBuild()
 	if err := app.Start(ctx); err != nil {
 		log.Error("narcidi serve did not start", append(b.logAttrs(), "error", err.Error())...)

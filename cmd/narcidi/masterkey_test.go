@@ -21,6 +21,7 @@ func TestStartRefusesAnotherMasterKey(t *testing.T) {
 	t.Parallel()
 	for _, dialect := range storagetest.Dialects {
 		t.Run(dialect, func(t *testing.T) {
+			t.Parallel()
 			dir := t.TempDir()
 			env := map[string]string{"NARCIDI_ADDR": "127.0.0.1:0", "NARCIDI_DATA_DIR": dir, "NARCIDI_ADMIN_TOKEN": adminToken, "NARCIDI_LOG_LEVEL": "warn"}
 			if dialect == "postgres" {

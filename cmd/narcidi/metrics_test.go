@@ -435,6 +435,7 @@ func TestMetricsProtection(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			app := startAppWith(t, c.env)
 			check := func(where, url string, wantNo, wantYes int) {
 				s, ct, body := getMetrics(t, url, "")
@@ -480,6 +481,7 @@ func TestMetricsProtection(t *testing.T) {
 	}
 	for _, c := range refused {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{"NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_ADDR": "127.0.0.1:0", "NARCIDI_ADMIN_TOKEN": adminToken}
 			maps.Copy(env, c.env)
 			var out, errs strings.Builder

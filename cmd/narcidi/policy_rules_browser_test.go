@@ -17,6 +17,7 @@ import (
 // an app spent from. Screenshots at 1280 and 390 px. (SQLite: the
 // console's HTTP tests cover both databases.)
 func TestPolicyRulesInBrowser(t *testing.T) {
+	t.Parallel()
 	app := startApp(t, "sqlite")
 	admin := apiClient{t, app.URL(), adminToken}
 	cat := seedCatalog(t, admin, 2)

@@ -28,6 +28,7 @@ var portalLink = regexp.MustCompile(`(http://\S+/portal/link\?token=\S+)`)
 // find another customer's license and machine out of reach by URL (404).
 // (SQLite: the portal's HTTP tests cover both databases.)
 func TestPortalInBrowser(t *testing.T) {
+	t.Parallel()
 	box := workerstest.StartMailbox(t)
 	key := newReleaseKey(t)
 	app := startAppWith(t, map[string]string{
@@ -123,7 +124,8 @@ func TestPortalInBrowser(t *testing.T) {
 		chromedp.EmulateViewport(1280, 900),
 		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 			_, err := cdp.Call(ctx, chromedp.FromContext(ctx).Browser, browser.SetDownloadBehavior,
-				browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads})
+				browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: downloads,
+					BrowserContextID: chromedp.FromContext(ctx).BrowserContextID})
 			return err
 		}),
 		chromedp.Navigate(app.URL()+"/portal/downloads"),

@@ -17,6 +17,7 @@ import (
 // seat, and the Language page; every page at 390 px keeps within the
 // screen with the longer Portuguese words. Screenshots at 1280 and 390 px.
 func TestPortalInPortugueseInBrowser(t *testing.T) {
+	t.Parallel()
 	box := workerstest.StartMailbox(t)
 	app := startAppWith(t, map[string]string{"NARCIDI_SMTP_URL": "smtp://" + box.Addr + "?tls=none", "NARCIDI_SMTP_FROM": "licensing@nzilacode.test"})
 	admin := apiClient{t, app.URL(), adminToken}

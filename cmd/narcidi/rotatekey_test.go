@@ -30,6 +30,7 @@ func TestRotateKeyThroughTheAPI(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			w := newWorld(t, d, nil)
 			ctx := context.Background()
 			path := "/v1/licenses/" + w.cat.licenseID + "/actions/rotate-key"

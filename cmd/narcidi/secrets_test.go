@@ -20,6 +20,7 @@ func TestAdminTokenReplacedOnRestart(t *testing.T) {
 	const tokenA, tokenB = "admin-token-A-0123456789abcdef", "admin-token-B-0123456789abcdef"
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			env := map[string]string{"NARCIDI_ADDR": "127.0.0.1:0", "NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_LOG_LEVEL": "warn"}
 			if d == "postgres" {
 				usePostgres(t, env)
@@ -88,6 +89,7 @@ func TestLicenseKeysThroughClientAPI(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			app := startApp(t, d)
 			ctx := context.Background()
 			admin := apiClient{t, app.URL(), adminToken}

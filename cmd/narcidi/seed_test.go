@@ -19,6 +19,7 @@ func TestSeed(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			env, said := seedFresh(t, d)
 			getenv := func(k string) string { return env[k] }
 			if !strings.Contains(said, "2 products, 4 plans, 5 customers, 7 licenses, 10 machines, 2 license actions, 60 days of usage") {
@@ -62,6 +63,7 @@ func TestSeedInsights(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			env, _ := seedFresh(t, d)
 			app := startAppWith(t, env)
 			res, err := app.scoring.Run(context.Background())

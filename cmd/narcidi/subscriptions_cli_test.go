@@ -18,6 +18,7 @@ func TestCLISubscriptions(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			app := startApp(t, d)
 			admin := apiClient{t, app.URL(), adminToken}
 			cat := seedCatalog(t, admin, 2)

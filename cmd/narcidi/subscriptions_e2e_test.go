@@ -79,6 +79,7 @@ func TestStripeDunningEndToEnd(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			env := map[string]string{
 				"NARCIDI_ADDR": "127.0.0.1:0", "NARCIDI_DATA_DIR": t.TempDir(), "NARCIDI_ADMIN_TOKEN": adminToken, "NARCIDI_LOG_LEVEL": "warn",

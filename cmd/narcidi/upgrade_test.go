@@ -27,6 +27,7 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 	t.Parallel()
 	for _, d := range storagetest.Dialects {
 		t.Run(d, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			dataDir := t.TempDir()
 			if err := os.Chmod(dataDir, 0o700); err != nil {
@@ -37,8 +38,8 @@ func TestUpgradeFromPreviousVersion(t *testing.T) {
 			env := map[string]string{"NARCIDI_DATA_DIR": dataDir, "NARCIDI_MASTER_KEY": base64.StdEncoding.EncodeToString(master), "NARCIDI_LOG_LEVEL": "warn"}
 			cfg := storage.Config{DataDir: dataDir}
 			if d == "postgres" {
-				usePostgres(t, env)
-				cfg.DatabaseURL = env["NARCIDI_DATABASE_URL"]
+				cfg.DatabaseURL = storagetest.PostgresURL(t) // empty: the previous version's schema comes next
+				env["NARCIDI_DATABASE_URL"] = cfg.DatabaseURL
 			}
 
 			// The previous version's schema and rows.

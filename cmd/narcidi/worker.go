@@ -20,7 +20,7 @@ func worker(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	w := &wiring.Worker{Config: cfg, Log: log, Scorer: newInsightsScorer}
+	w := &wiring.Worker{Config: cfg, Log: log}
 	if err := w.Start(ctx); err != nil {
 		return errors.Join(err, w.Close())
 	}

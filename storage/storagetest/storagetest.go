@@ -122,6 +122,16 @@ func MigratedPostgresURL(t testing.TB) string {
 	return createDatabase(t, tmpl)
 }
 
+// CopyMigratedSQLite puts in dir a copy of this process's migrated SQLite
+// database, as the embedded database of a data folder: a server started on
+// dir finds the current schema and applies nothing.
+func CopyMigratedSQLite(t testing.TB, dir string) {
+	t.Helper()
+	if err := templates.copySQLite(dir); err != nil {
+		t.Fatalf("SQLite template database: %v", err)
+	}
+}
+
 // Open returns a migrated store on a fresh database of the given dialect
 // ("sqlite" or "postgres"), closed when the test ends.
 func Open(t testing.TB, dialect string) *storage.Store {
@@ -137,9 +147,7 @@ func Open(t testing.TB, dialect string) *storage.Store {
 	case "postgres":
 		cfg.DatabaseURL = MigratedPostgresURL(t)
 	case "sqlite":
-		if err := templates.copySQLite(dir); err != nil {
-			t.Fatalf("SQLite template database: %v", err)
-		}
+		CopyMigratedSQLite(t, dir)
 	default:
 		t.Fatalf("unknown dialect %q", dialect)
 	}
