@@ -77,20 +77,24 @@ func startScoredApp(t *testing.T, over map[string]string, scorer func() insights
 }
 
 // launch starts the server configured by exactly env; logs collects its log.
-func launch(t *testing.T, env map[string]string) (*App, *bytes.Buffer) {
+func launch(t *testing.T, env map[string]string) (*App, *syncBuffer) {
 	t.Helper()
 	return launchScored(t, env, nil)
 }
 
 // launchScored is launch with the engine of the scoring runs made by scorer
 // (nil: the real engine).
-func launchScored(t *testing.T, env map[string]string, scorer func() insights.Scorer) (*App, *bytes.Buffer) {
+func launchScored(t *testing.T, env map[string]string, scorer func() insights.Scorer) (*App, *syncBuffer) {
 	t.Helper()
 	cfg, _, err := loadConfig("serve", nil, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, logs bytes.Buffer
+	// The log is locked: go-redis logs through one process-wide logger
+	// (wiring.routeLibraryLogs), the newest one built, so another test's
+	// Redis lines may land here while this test reads it.
+	var out bytes.Buffer
+	var logs syncBuffer
 	log, _ := cfg.Logger(&logs)
 	app := &App{Config: cfg, Out: &out, Log: log, Scorer: scorer}
 	if err := app.Start(context.Background()); err != nil {
