@@ -20,7 +20,12 @@ run:
 build:
 	$(GO) build -o bin/narcidi ./cmd/narcidi
 
-test: lint rules test-root test-browser test-sdk fuzz
+# The server's tests, the SDK's tests and the fuzz runs are independent, so
+# they run side by side (each one's output kept together); the browser tests
+# come last, alone, as Chromium under load answers slowly.
+test: lint rules
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-root test-sdk fuzz
+	$(MAKE) --no-print-directory test-browser
 
 # Every test of the server module but the browser tests, which have their
 # own target (they need Debian's chromium: apt-get install chromium).
