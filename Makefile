@@ -4,6 +4,9 @@
 
 GO      ?= go
 SDK     := verifier-sdk
+# -trimpath keeps the folder's path out of the build cache's keys, so a
+# fresh clone (CI's) reuses what an earlier clone compiled.
+TESTFLAGS := -race -count=1 -trimpath
 # A count, not a duration: Go 1.26's fuzz coordinator can report a spurious
 # "context deadline exceeded" when a time budget ends on a loaded machine
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
@@ -32,15 +35,15 @@ test: lint rules
 # Four packages at once, not one per core: their tests mostly wait on
 # PostgreSQL, Redis and servers (on 2 cores: 335 s, against about 435 s).
 test-root:
-	$(GO) test -race -count=1 -p 4 -timeout 30m -skip 'InBrowser$$' ./...
+	$(GO) test $(TESTFLAGS) -p 4 -timeout 30m -skip 'InBrowser$$' ./...
 
 # The console, portal and docs pages walked in headless Chromium; their
 # screenshots land in docs/screenshots.
 test-browser:
-	$(GO) test -race -count=1 -timeout 20m -run 'InBrowser$$' ./cmd/narcidi
+	$(GO) test $(TESTFLAGS) -timeout 20m -run 'InBrowser$$' ./cmd/narcidi
 
 test-sdk: interop-deps
-	cd $(SDK) && $(GO) test -race -count=1 ./...
+	cd $(SDK) && $(GO) test $(TESTFLAGS) ./...
 
 # The npm package jose for the Node.js interop test (verifier-sdk/interop),
 # pinned by package-lock.json; node_modules is git-ignored.
@@ -50,16 +53,16 @@ interop-deps:
 
 # A short run of each fuzz target; `make fuzz FUZZTIME=5000000x` for a long one.
 fuzz:
-	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) .
-	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseClaims$$' -fuzztime=$(FUZZTIME) .
-	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseLeaseFile$$' -fuzztime=$(FUZZTIME) .
-	cd $(SDK) && $(GO) test -run='^$$' -fuzz='^FuzzParseActivationRequest$$' -fuzztime=$(FUZZTIME) .
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeBody$$' -fuzztime=$(FUZZTIME) ./api
+	cd $(SDK) && $(GO) test -trimpath -run='^$$' -fuzz='^FuzzVerify$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -trimpath -run='^$$' -fuzz='^FuzzParseClaims$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -trimpath -run='^$$' -fuzz='^FuzzParseLeaseFile$$' -fuzztime=$(FUZZTIME) .
+	cd $(SDK) && $(GO) test -trimpath -run='^$$' -fuzz='^FuzzParseActivationRequest$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -trimpath -run='^$$' -fuzz='^FuzzDecodeBody$$' -fuzztime=$(FUZZTIME) ./api
 
 lint:
 	@out="$$(gofmt -l . )"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	$(GO) vet ./...
-	cd $(SDK) && $(GO) vet ./...
+	$(GO) vet -trimpath ./...
+	cd $(SDK) && $(GO) vet -trimpath ./...
 
 # The Prometheus alert rules (deploy/prometheus): syntax, then their unit
 # tests (alerts_test.yml). promtool is looked up on PATH and in GOPATH/bin.
