@@ -222,10 +222,13 @@ func TestMetricsAfterScriptedRun(t *testing.T) {
 
 	url := app.URL() + "/metrics"
 	var s scrape
-	workerstest.WaitFor(t, "the webhook delivered after one retry", func() bool {
+	// The task's duration is observed once its handler has returned, a
+	// moment after the delivery is counted: wait for both.
+	workerstest.WaitFor(t, "the webhook delivered after one retry, and its task ended", func() bool {
 		s = scrapeMetrics(t, url, metricsToken)
 		v, _ := s.value("narcidi_deliveries_total", "channel", "webhook", "outcome", "delivered")
-		return v == 1
+		done, _ := s.value("narcidi_task_duration_seconds", "task", "delivery:send", "outcome", "ok")
+		return v == 1 && done == 1
 	})
 	checkSamples(t, s, append(apiWants(),
 		wantSample{"narcidi_deliveries_total", []string{"channel", "webhook", "outcome", "retry"}, 1},
