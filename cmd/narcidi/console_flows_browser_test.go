@@ -223,9 +223,12 @@ func TestConsoleFlowsInBrowser(t *testing.T) {
 	if !strings.Contains(done, "Done: uploaded studio") {
 		t.Fatalf("the upload: %q", done)
 	}
-	if s, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#artifacts`))); !strings.Contains(s, fmt.Sprintf("%d bytes", len(binary))) || !strings.Contains(s, "ready") {
-		t.Fatalf("the draft's artifacts: %q", s)
-	}
+	// The notice comes before the page shows the new artifact (it reloads
+	// the list): wait for the list.
+	workerstest.WaitFor(t, "the draft's artifacts", func() bool {
+		s, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`#artifacts`)))
+		return strings.Contains(s, fmt.Sprintf("%d bytes", len(binary))) && strings.Contains(s, "ready")
+	})
 	run("publish it",
 		chromedp.Click(chromedp.CSS(`#action-publish`)),
 		chromedp.WaitVisible(chromedp.CSS(`main form button[type=submit]`)),
